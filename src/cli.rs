@@ -1,0 +1,253 @@
+//! The command line: clap derive only, no I/O.
+//!
+//! Every flag is documented here and validated by a value parser, so a demo
+//! receives values that are already well-formed (a duration in range, a list
+//! of server addresses with one port). Usage errors exit with code 2.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::narrate::Lang;
+
+/// netlab — learn computer networking by doing it.
+///
+/// Each subcommand performs a real network operation and narrates it step by
+/// step, tied to the interview questions it answers. Without --live nothing
+/// leaves this machine: the built-in lab runs real servers on loopback.
+#[derive(Debug, Parser)]
+#[command(name = "netlab", version, about, long_about = None, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// Options every subcommand takes.
+    #[command(flatten)]
+    pub global: Global,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const EXIT_CODES: &str = "Exit codes: 0 the network gave the answer; 1 the network said no \
+(NXDOMAIN, no reply, every server failed); 2 usage or local error.";
+
+/// Options shared by all subcommands.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Language of the narration: zh or en [default: from LC_ALL / LANG, else en]
+    #[arg(long, global = true, value_enum)]
+    pub lang: Option<Lang>,
+    /// Print JSON Lines (schema netlab/1, see docs/json-schema.md) instead of text
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Wait for Enter between steps (when stdin is a terminal)
+    #[arg(long, global = true)]
+    pub step: bool,
+    /// Pause this many milliseconds between steps
+    #[arg(long, global = true, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub pace: Option<u64>,
+    /// Show the byte view of every packet, not only the first of each kind
+    #[arg(long, global = true)]
+    pub bytes: bool,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Follow a DNS lookup from the hosts file to the authoritative server (Q4, Q27, Q28)
+    DnsTrace(DnsTraceArgs),
+    /// List the 39 interview questions and the demos that answer them
+    Questions,
+    /// Explain one question: answer, corrections of the notes, demos
+    Explain {
+        /// Question id, Q1 to Q39 (or just the number)
+        id: String,
+    },
+    /// Run the built-in lab in the foreground
+    Lab {
+        /// Which part of the lab.
+        #[command(subcommand)]
+        what: LabCommand,
+    },
+}
+
+/// `netlab lab ...`
+#[derive(Debug, Subcommand)]
+pub enum LabCommand {
+    /// Serve the DNS hierarchy and a caching resolver on 127.53.0.0/16 until Ctrl-C
+    Dns {
+        /// Port for every server [default: a free high port]
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        port: Option<u16>,
+        /// Use the zone files in this folder instead of the built-in ones
+        #[arg(long, value_name = "DIR")]
+        lab_zones: Option<PathBuf>,
+    },
+}
+
+/// Record types dns-trace can ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "UPPER")]
+pub enum QType {
+    /// IPv4 address
+    A,
+    /// IPv6 address
+    Aaaa,
+    /// Alias
+    Cname,
+    /// Mail exchanger
+    Mx,
+    /// Name server
+    Ns,
+    /// Text
+    Txt,
+}
+
+/// `netlab dns-trace ...`
+#[derive(Debug, Args)]
+pub struct DnsTraceArgs {
+    /// The name to look up, e.g. www.baidu.com (internationalised names are converted to punycode)
+    pub name: String,
+    /// Record type to ask for
+    #[arg(long = "type", short = 't', value_enum, ignore_case = true, default_value = "A")]
+    pub qtype: QType,
+    /// Hosts file to consult first [default: /etc/hosts]
+    #[arg(long, value_name = "FILE")]
+    pub hosts: Option<PathBuf>,
+    /// Start the walk at these servers, IP[:PORT],...; the port is used for every server of the walk
+    #[arg(long, value_name = "IP[:PORT],...", value_parser = parse_root_servers)]
+    pub root_servers: Option<RootServers>,
+    /// Walk the real internet from IANA's 13 root servers and ask the system's resolver
+    #[arg(long)]
+    pub live: bool,
+    /// Per-query timeout, e.g. 2s or 500ms
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_timeout)]
+    pub timeout: Duration,
+    /// Deadline for the whole trace, e.g. 20s
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = parse_deadline)]
+    pub deadline: Duration,
+    /// Use the zone files in this folder for the lab instead of the built-in ones
+    #[arg(long, value_name = "DIR", conflicts_with = "live")]
+    pub lab_zones: Option<PathBuf>,
+    /// Only the iterative walk (stage 4): skip hosts file, stub resolver and cache
+    #[arg(long)]
+    pub walk_only: bool,
+}
+
+/// A validated `--root-servers` list: addresses and the one port they share.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RootServers {
+    /// Server addresses, all with `port`.
+    pub addrs: Vec<SocketAddr>,
+    /// The port used for every server in the walk.
+    pub port: u16,
+}
+
+/// Parse `IP[:PORT],...`. IPv6 with a port is written `[IP]:PORT`.
+pub fn parse_root_servers(s: &str) -> Result<RootServers, String> {
+    let mut ips = Vec::new();
+    let mut port: Option<u16> = None;
+    for item in s.split(',') {
+        let item = item.trim();
+        if item.is_empty() {
+            return Err("empty entry; expected IP[:PORT],... e.g. 127.53.0.1:5300".into());
+        }
+        let (ip, p) = if let Ok(sa) = item.parse::<SocketAddr>() {
+            (sa.ip(), Some(sa.port()))
+        } else if let Ok(ip) = item.parse::<IpAddr>() {
+            (ip, None)
+        } else {
+            return Err(format!("{item:?} is not an IP address or IP:PORT"));
+        };
+        if let Some(p) = p {
+            if p == 0 {
+                return Err(format!("{item:?}: port 0 is not a server port"));
+            }
+            match port {
+                Some(q) if q != p => {
+                    return Err(format!("ports {q} and {p} differ; one port is used for every server of the walk"))
+                }
+                _ => port = Some(p),
+            }
+        }
+        ips.push(ip);
+    }
+    let port = port.unwrap_or(53);
+    Ok(RootServers {
+        addrs: ips.into_iter().map(|ip| SocketAddr::new(ip, port)).collect(),
+        port,
+    })
+}
+
+/// Parse a duration: `2s`, `500ms`, `1.5` (seconds).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, scale) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1.0)
+    } else {
+        (s, 1.0)
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration; write e.g. 2s or 500ms"))?;
+    if !v.is_finite() || v <= 0.0 {
+        return Err(format!("{s:?}: a duration must be greater than zero"));
+    }
+    Duration::try_from_secs_f64(v * scale).map_err(|e| e.to_string())
+}
+
+fn parse_bounded(s: &str, max: Duration) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_millis(1) {
+        return Err("must be at least 1ms".into());
+    }
+    if d > max {
+        return Err(format!("must be at most {}s", max.as_secs()));
+    }
+    Ok(d)
+}
+
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    parse_bounded(s, Duration::from_secs(60))
+}
+
+fn parse_deadline(s: &str) -> Result<Duration, String> {
+    parse_bounded(s, Duration::from_secs(600))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_servers_share_one_port() {
+        let r = parse_root_servers("127.53.0.1:5300,127.53.0.2").unwrap();
+        assert_eq!(r.port, 5300);
+        assert_eq!(r.addrs[1], "127.53.0.2:5300".parse().unwrap());
+        assert_eq!(parse_root_servers("127.0.0.1").unwrap().port, 53);
+        assert!(parse_root_servers("1.1.1.1:53,2.2.2.2:54").unwrap_err().contains("differ"));
+        assert!(parse_root_servers("nope").is_err());
+        assert!(parse_root_servers("127.0.0.1,").is_err());
+        assert!(parse_root_servers("[::1]:5300").is_ok());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
+        for bad in ["", "0", "-1s", "abc", "nan", "inf"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert!(parse_timeout("61s").is_err());
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,98 @@
+//! `netlab lab dns`: serve the DNS hierarchy and a caching resolver until Ctrl-C.
+//!
+//! For class: students point dig or drill at the printed addresses. A root
+//! hints file for `drill -T -r` is written to the temporary folder and removed
+//! on exit.
+
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use crate::error::{exit, Error, Result};
+use crate::lab::dns::DnsLab;
+use crate::lab::zones::ZoneSet;
+use crate::narrate::{tx, Narrator, Step, Summary};
+
+/// Removes the hints file when the lab stops.
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Root hints in zone-file form, as `drill -r` and resolvers read them.
+pub fn root_hints(lab: &DnsLab) -> String {
+    let mut s = String::from("; netlab lab root hints\n");
+    for r in &lab.roots {
+        if let Some(n) = &r.name {
+            s.push_str(&format!(".\t3600000\tIN\tNS\t{n}\n{n}\t3600000\tIN\tA\t{}\n", r.addr.ip()));
+        }
+    }
+    s
+}
+
+/// Run the lab in the foreground.
+pub fn run(port: Option<u16>, zones_dir: Option<&std::path::Path>, n: &mut Narrator) -> Result<i32> {
+    let zones = match zones_dir {
+        Some(d) => ZoneSet::from_dir(d)?,
+        None => ZoneSet::builtin()?,
+    };
+    let lab = DnsLab::start(&zones, port.unwrap_or(0), true)?;
+    let hints_path = std::env::temp_dir().join(format!("netlab-root-hints-{}.zone", lab.port));
+    std::fs::write(&hints_path, root_hints(&lab)).map_err(|source| Error::Read {
+        path: hints_path.clone(),
+        source,
+    })?;
+    let _hints = TempFile(hints_path.clone());
+    let resolver = lab.resolver.expect("started with a resolver");
+    let mut step = Step::new(
+        tx(
+            format!("DNS lab running on port {}: {} authoritative servers and a resolver", lab.port, lab.servers.len()),
+            format!("DNS 实验网络已在端口 {} 运行：{} 台权威服务器和一台递归服务器", lab.port, lab.servers.len()),
+        ),
+        tx(
+            format!(
+                "Try it from another terminal:\n  dig @{ip} -p {p} www.baidu.com          (recursive, RD=1)\n  dig @127.53.0.1 -p {p} www.baidu.com +norec (ask the root yourself)\n  drill -T -r {h} -p {p} www.baidu.com\n  netlab dns-trace www.baidu.com --root-servers 127.53.0.1:{p}\nCtrl-C stops every server.",
+                ip = resolver.ip(),
+                p = lab.port,
+                h = hints_path.display()
+            ),
+            format!(
+                "在另一个终端试试：\n  dig @{ip} -p {p} www.baidu.com          （递归，RD=1）\n  dig @127.53.0.1 -p {p} www.baidu.com +norec （自己去问根）\n  drill -T -r {h} -p {p} www.baidu.com\n  netlab dns-trace www.baidu.com --root-servers 127.53.0.1:{p}\n按 Ctrl-C 停止所有服务器。",
+                ip = resolver.ip(),
+                p = lab.port,
+                h = hints_path.display()
+            ),
+        ),
+        &["Q4", "Q27"],
+    )
+    .fact(tx("recursive resolver", "递归服务器"), resolver.to_string())
+    .fact(tx("root hints", "根提示文件"), hints_path.display().to_string());
+    for s in &lab.servers {
+        let names: Vec<String> = s.names.iter().map(|n| n.to_string()).collect();
+        let zones: Vec<String> = s.zones.iter().map(|z| z.to_string()).collect();
+        let lame = if s.lame { "  (lame: never answers)" } else { "" };
+        step = step.fact(tx("server", "服务器"), format!("{:<20} {:<28} {}{lame}", s.addr, names.join(","), zones.join(" ")));
+    }
+    let servers: Vec<_> = lab
+        .servers
+        .iter()
+        .map(|s| json!({"addr": s.addr.to_string(), "names": s.names.iter().map(|n| n.to_string()).collect::<Vec<_>>(), "zones": s.zones.iter().map(|z| z.to_string()).collect::<Vec<_>>(), "lame": s.lame}))
+        .collect();
+    n.step(
+        step.data("port", lab.port)
+            .data("resolver", resolver.to_string())
+            .data("root_hints", hints_path.display().to_string())
+            .data("servers", servers),
+    )?;
+    lab.wait_for_signal()?;
+    drop(lab);
+    n.summary(Summary {
+        title: tx("DNS lab stopped", "DNS 实验网络已停止"),
+        ok: true,
+        ..Summary::default()
+    })?;
+    Ok(exit::OK)
+}

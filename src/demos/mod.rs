@@ -1,0 +1,12 @@
+//! One module per subcommand; each tells its whole story top to bottom.
+//!
+//! A demo takes validated arguments and a [`crate::narrate::Narrator`], does
+//! real network work, emits steps and a summary, and returns the exit code.
+//! It never prints directly.
+
+pub mod dns_trace;
+pub mod lab_dns;
+pub mod questions;
+
+/// Subcommands that demonstrate questions (used by the catalogue's `demos`).
+pub const NAMES: &[&str] = &["dns-trace", "lab dns"];

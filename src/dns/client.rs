@@ -1,0 +1,196 @@
+//! One DNS exchange over UDP or TCP, with the checks a real resolver makes.
+//!
+//! A reply counts only if it comes from the address we asked, carries our
+//! query id and repeats our question; anything else is ignored and counted
+//! (RFC 5452: this is what stops blind cache poisoning). Blocking std sockets
+//! with timeouts: every exchange has a hard upper bound in time.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Message, MessageType, OpCode, Query};
+use hickory_proto::rr::{Name, RecordType};
+
+/// Largest UDP payload we accept.
+const MAX_UDP: usize = 4096;
+
+/// UDP or TCP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// One datagram each way.
+    Udp,
+    /// A connection; each message prefixed by its 2-byte length (RFC 1035 §4.2.2).
+    Tcp,
+}
+
+impl Transport {
+    /// "udp" or "tcp".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        }
+    }
+}
+
+/// Why an exchange produced no usable reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// Nothing acceptable arrived in time.
+    Timeout,
+    /// The server's host refused (ICMP port unreachable, TCP RST).
+    Refused,
+    /// The reply could not be decoded.
+    Malformed(String),
+    /// A local socket error.
+    Io(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Timeout => write!(f, "timed out"),
+            Failure::Refused => write!(f, "connection refused"),
+            Failure::Malformed(e) => write!(f, "malformed reply: {e}"),
+            Failure::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Everything about one query and its reply.
+#[derive(Clone, Debug)]
+pub struct Exchange {
+    /// Who was asked.
+    pub server: SocketAddr,
+    /// How.
+    pub transport: Transport,
+    /// The query as sent.
+    pub query_bytes: Vec<u8>,
+    /// The accepted reply's bytes.
+    pub reply_bytes: Option<Vec<u8>>,
+    /// The accepted reply, decoded.
+    pub reply: Option<Message>,
+    /// Time from send to the accepted reply (or to giving up).
+    pub rtt: Duration,
+    /// Why there is no reply.
+    pub failure: Option<Failure>,
+    /// Datagrams that arrived but were not our answer (wrong source, id or question).
+    pub ignored: u32,
+}
+
+/// Build a standard query.
+pub fn build_query(name: &Name, qtype: RecordType, recursion_desired: bool) -> Message {
+    let mut m = Message::new(rand::random(), MessageType::Query, OpCode::Query);
+    m.metadata.recursion_desired = recursion_desired;
+    m.add_query(Query::query(name.clone(), qtype));
+    m
+}
+
+fn same_question(q: &Message, r: &Message) -> bool {
+    match (q.queries.first(), r.queries.first()) {
+        (Some(a), Some(b)) => {
+            a.query_type() == b.query_type()
+                && a.query_class() == b.query_class()
+                && a.name().eq_ignore_root_case(b.name())
+        }
+        _ => false,
+    }
+}
+
+/// Send `query` to `server` and wait at most `timeout` for its reply.
+pub fn exchange(server: SocketAddr, query: &Message, transport: Transport, timeout: Duration) -> Exchange {
+    let query_bytes = query.to_vec().unwrap_or_default();
+    let mut ex = Exchange {
+        server,
+        transport,
+        query_bytes,
+        reply_bytes: None,
+        reply: None,
+        rtt: Duration::ZERO,
+        failure: None,
+        ignored: 0,
+    };
+    let start = Instant::now();
+    let result = match transport {
+        Transport::Udp => udp(&mut ex, timeout, start),
+        Transport::Tcp => tcp(&mut ex, timeout),
+    };
+    ex.rtt = start.elapsed();
+    match result {
+        Ok(bytes) => match Message::from_vec(&bytes) {
+            Ok(msg) if msg.metadata.id == query.metadata.id && same_question(query, &msg) => {
+                ex.reply = Some(msg);
+                ex.reply_bytes = Some(bytes);
+            }
+            Ok(_) => ex.failure = Some(Failure::Malformed("reply does not match the query".into())),
+            Err(e) => {
+                ex.failure = Some(Failure::Malformed(e.to_string()));
+                ex.reply_bytes = Some(bytes);
+            }
+        },
+        Err(f) => ex.failure = Some(f),
+    }
+    ex
+}
+
+fn io_failure(e: std::io::Error) -> Failure {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        WouldBlock | TimedOut => Failure::Timeout,
+        ConnectionRefused | ConnectionReset => Failure::Refused,
+        _ => Failure::Io(e.to_string()),
+    }
+}
+
+fn udp(ex: &mut Exchange, timeout: Duration, start: Instant) -> Result<Vec<u8>, Failure> {
+    let bind: SocketAddr = if ex.server.is_ipv4() {
+        "0.0.0.0:0".parse().expect("literal")
+    } else {
+        "[::]:0".parse().expect("literal")
+    };
+    let sock = UdpSocket::bind(bind).map_err(io_failure)?;
+    sock.send_to(&ex.query_bytes, ex.server).map_err(io_failure)?;
+    let want_id = u16::from_be_bytes([ex.query_bytes[0], ex.query_bytes[1]]);
+    let query = Message::from_vec(&ex.query_bytes).map_err(|e| Failure::Io(e.to_string()))?;
+    let mut buf = vec![0u8; MAX_UDP];
+    loop {
+        let left = timeout.saturating_sub(start.elapsed());
+        if left.is_zero() {
+            return Err(Failure::Timeout);
+        }
+        sock.set_read_timeout(Some(left)).map_err(io_failure)?;
+        let (n, from) = sock.recv_from(&mut buf).map_err(io_failure)?;
+        let bytes = &buf[..n];
+        if from != ex.server || n < 2 || u16::from_be_bytes([bytes[0], bytes[1]]) != want_id {
+            ex.ignored += 1;
+            continue;
+        }
+        // Same source and id: decode enough to check the question too.
+        match Message::from_vec(bytes) {
+            Ok(m) if !same_question(&query, &m) => {
+                ex.ignored += 1;
+                continue;
+            }
+            _ => return Ok(bytes.to_vec()),
+        }
+    }
+}
+
+fn tcp(ex: &mut Exchange, timeout: Duration) -> Result<Vec<u8>, Failure> {
+    let deadline = Instant::now() + timeout;
+    let mut s = TcpStream::connect_timeout(&ex.server, timeout).map_err(io_failure)?;
+    let left = || deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+    s.set_write_timeout(Some(left())).map_err(io_failure)?;
+    let len = u16::try_from(ex.query_bytes.len()).map_err(|_| Failure::Io("query too long".into()))?;
+    let mut framed = len.to_be_bytes().to_vec();
+    framed.extend_from_slice(&ex.query_bytes);
+    s.write_all(&framed).map_err(io_failure)?;
+    s.set_read_timeout(Some(left())).map_err(io_failure)?;
+    let mut len = [0u8; 2];
+    s.read_exact(&mut len).map_err(io_failure)?;
+    let mut body = vec![0u8; u16::from_be_bytes(len) as usize];
+    s.set_read_timeout(Some(left())).map_err(io_failure)?;
+    s.read_exact(&mut body).map_err(io_failure)?;
+    Ok(body)
+}

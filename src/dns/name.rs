@@ -1,0 +1,136 @@
+//! Checking and converting the names users type.
+//!
+//! A name must fit DNS: labels of 1–63 bytes, at most 253 characters in all
+//! (RFC 1035 §2.3.4), letters, digits, hyphen and underscore only once it is
+//! ASCII. An internationalised name (中文.cn) is converted to punycode first
+//! (IDNA, RFC 5891), and the conversion is reported so it can be shown.
+
+use hickory_proto::rr::Name;
+
+use crate::error::{Error, Result};
+
+/// A name ready to query, and how it was obtained.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckedName {
+    /// What the user typed.
+    pub input: String,
+    /// The ASCII form sent on the wire, fully qualified (ends in a dot).
+    pub ascii: String,
+    /// True when IDNA changed the name (non-ASCII input).
+    pub converted: bool,
+    /// The parsed name.
+    pub name: Name,
+}
+
+/// Longest label in bytes.
+pub const MAX_LABEL: usize = 63;
+/// Longest name in characters, without the final dot.
+pub const MAX_NAME: usize = 253;
+
+fn bad(name: &str, reason: impl Into<String>) -> Error {
+    Error::BadName {
+        name: name.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// Validate and convert a user-typed name.
+pub fn check(input: &str) -> Result<CheckedName> {
+    let trimmed = input.strip_suffix('.').unwrap_or(input);
+    if input.is_empty() || input == "." {
+        return Err(bad(input, "the name is empty; give a domain such as www.baidu.com"));
+    }
+    if trimmed.chars().any(char::is_whitespace) {
+        return Err(bad(input, "a domain name cannot contain spaces"));
+    }
+    if trimmed.starts_with('.') || trimmed.contains("..") {
+        return Err(bad(input, "empty label: two dots in a row, or a leading dot"));
+    }
+    let converted = !trimmed.is_ascii();
+    let ascii = if converted {
+        idna::domain_to_ascii(trimmed)
+            .map_err(|e| bad(input, format!("cannot convert to punycode (IDNA): {e}")))?
+    } else {
+        trimmed.to_string()
+    };
+    if ascii.len() > MAX_NAME {
+        return Err(bad(
+            input,
+            format!("{} characters long; a DNS name holds at most {MAX_NAME}", ascii.len()),
+        ));
+    }
+    for label in ascii.split('.') {
+        if label.is_empty() {
+            return Err(bad(input, "empty label: two dots in a row, or a leading dot"));
+        }
+        if label.len() > MAX_LABEL {
+            return Err(bad(
+                input,
+                format!("label {label:?} is {} bytes; a label holds at most {MAX_LABEL}", label.len()),
+            ));
+        }
+        if let Some(c) = label
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+        {
+            return Err(bad(
+                input,
+                format!("character {c:?} is not allowed; use letters, digits, '-' and '_'"),
+            ));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(bad(input, format!("label {label:?} starts or ends with '-'")));
+        }
+    }
+    let fqdn = format!("{ascii}.");
+    let name = Name::from_ascii(&fqdn).map_err(|e| bad(input, e.to_string()))?;
+    Ok(CheckedName {
+        input: input.to_string(),
+        ascii: fqdn,
+        converted,
+        name,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_names_pass_and_become_fqdn() {
+        let n = check("www.baidu.com").unwrap();
+        assert_eq!(n.ascii, "www.baidu.com.");
+        assert!(!n.converted);
+        assert_eq!(check("www.baidu.com.").unwrap().ascii, "www.baidu.com.");
+        assert_eq!(check("_dmarc.baidu.com").unwrap().ascii, "_dmarc.baidu.com.");
+    }
+
+    #[test]
+    fn idn_is_converted_to_punycode() {
+        let n = check("中文.cn").unwrap();
+        assert!(n.converted);
+        assert_eq!(n.ascii, "xn--fiq228c.cn.");
+    }
+
+    #[test]
+    fn bad_names_are_refused_with_a_reason() {
+        for (input, needle) in [
+            ("", "empty"),
+            (".", "empty"),
+            ("a..b", "empty label"),
+            (".a", "empty label"),
+            ("a b", "spaces"),
+            ("a!.com", "not allowed"),
+            ("-a.com", "'-'"),
+        ] {
+            let e = check(input).unwrap_err().to_string();
+            assert!(e.contains(needle), "{input:?}: {e}");
+        }
+        let long_label = format!("{}.com", "a".repeat(64));
+        assert!(check(&long_label).unwrap_err().to_string().contains("at most 63"));
+        let long_name = vec!["abcdefghi"; 30].join(".");
+        assert!(check(&long_name).unwrap_err().to_string().contains("at most 253"));
+        let ok_label = format!("{}.com", "a".repeat(63));
+        assert!(check(&ok_label).is_ok());
+    }
+}

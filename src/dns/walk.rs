@@ -1,0 +1,448 @@
+//! The iterative walk a recursive server performs on a cache miss (RFC 1034 §5.3.3).
+//!
+//! Start at the root servers and ask with RD=0. Each reply is one of: the
+//! answer; a CNAME (restart the walk for the new name); a referral (NS records
+//! of a zone closer to the name, with glue addresses) to follow; NXDOMAIN or
+//! NODATA, proven by the zone's SOA; or a failure, after which the next server
+//! of the same NS set is tried. A truncated reply is asked again over TCP.
+//! Bounded everywhere: referral depth, CNAME chain, per-query timeout and a
+//! deadline for the whole walk.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+
+use super::client::{build_query, exchange, Exchange, Failure, Transport};
+
+/// A name server: its name when known, and where to reach it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Server {
+    /// The server's host name (from NS records), if known.
+    pub name: Option<Name>,
+    /// Address and port.
+    pub addr: SocketAddr,
+}
+
+impl Server {
+    /// "a.root-servers.net. (127.53.0.1:5300)" or just the address.
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(n) => format!("{n} ({})", self.addr),
+            None => self.addr.to_string(),
+        }
+    }
+}
+
+/// How the walk is bounded and where it starts.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where the walk starts.
+    pub roots: Vec<Server>,
+    /// Port used for every server learned from a referral.
+    pub port: u16,
+    /// Per-query timeout.
+    pub timeout: Duration,
+    /// The whole walk ends by then.
+    pub deadline: Instant,
+    /// Most referrals followed for one name.
+    pub max_referrals: usize,
+    /// Longest CNAME chain followed.
+    pub max_cnames: usize,
+    /// Refuse to send to any address outside 127.0.0.0/8 (the offline lab).
+    pub loopback_only: bool,
+}
+
+/// What one reply says, from a resolver's point of view.
+#[derive(Clone, Debug)]
+pub enum Verdict {
+    /// Records of the asked type for the asked name.
+    Answer(Vec<Record>),
+    /// The name is an alias; `chain` is every CNAME record the reply gave, in
+    /// order, and `records` any final records it also included.
+    Cname {
+        /// CNAME records, alias to target, in order.
+        chain: Vec<Record>,
+        /// Records of the asked type for the last target, if the server sent them.
+        records: Vec<Record>,
+    },
+    /// Ask the servers of a zone closer to the name.
+    Referral {
+        /// The delegated zone.
+        zone: Name,
+        /// Its name servers with any glue addresses.
+        ns: Vec<(Name, Vec<IpAddr>)>,
+    },
+    /// The name does not exist; the SOA proves it and bounds negative caching.
+    NxDomain {
+        /// The zone's SOA from the authority section.
+        soa: Option<Record>,
+    },
+    /// The name exists but has no record of this type.
+    NoData {
+        /// The zone's SOA from the authority section.
+        soa: Option<Record>,
+    },
+    /// TC=1: the reply did not fit; ask again over TCP.
+    Truncated,
+    /// SERVFAIL, REFUSED, ...: try another server.
+    ServerError(ResponseCode),
+    /// A reply a resolver cannot use (upward referral, empty reply).
+    Lame(String),
+    /// No reply at all.
+    NoReply(Failure),
+}
+
+impl Verdict {
+    /// True when this server gave a usable, final word and no other server of the set is asked.
+    fn is_definitive(&self) -> bool {
+        matches!(
+            self,
+            Verdict::Answer(_)
+                | Verdict::Cname { .. }
+                | Verdict::Referral { .. }
+                | Verdict::NxDomain { .. }
+                | Verdict::NoData { .. }
+        )
+    }
+}
+
+/// What the walk tells its observer, as it happens.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// A walk from the root begins for `name` (`via` is the alias that led here).
+    Start {
+        /// The name now looked up.
+        name: &'a Name,
+        /// The alias whose CNAME pointed here.
+        via: Option<&'a Name>,
+        /// The root servers.
+        roots: &'a [Server],
+    },
+    /// A server was asked and the reply judged.
+    Exchanged {
+        /// The zone whose server was asked.
+        zone: &'a Name,
+        /// Who.
+        server: &'a Server,
+        /// Bytes, timing, reply.
+        exchange: &'a Exchange,
+        /// What the reply means.
+        verdict: &'a Verdict,
+        /// Servers of this zone still left to try.
+        remaining: usize,
+    },
+    /// A server was not asked because it is off the machine and the walk is offline.
+    Skipped {
+        /// Who.
+        server: &'a Server,
+    },
+    /// A referral named a server without glue; its address is looked up first.
+    GluelessLookup {
+        /// The server's name.
+        ns: &'a Name,
+    },
+}
+
+/// Final state of a walk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// The network gave the answer.
+    Answer,
+    /// NXDOMAIN.
+    NxDomain,
+    /// The name exists, the type does not.
+    NoData,
+    /// Nothing usable: every server failed, a cap or the deadline was hit.
+    Failed(String),
+}
+
+/// The result of a walk.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// How it ended.
+    pub status: Status,
+    /// Records for the last name of the CNAME chain.
+    pub answers: Vec<Record>,
+    /// CNAME records followed, in order.
+    pub cname_chain: Vec<Record>,
+    /// The SOA of a negative answer.
+    pub soa: Option<Record>,
+    /// Every server address queried, in order.
+    pub servers: Vec<SocketAddr>,
+    /// Number of queries sent (UDP and TCP).
+    pub queries: u32,
+}
+
+impl Outcome {
+    /// The DNS rcode name a client would see.
+    pub fn rcode(&self) -> &'static str {
+        match self.status {
+            Status::Answer | Status::NoData => "NOERROR",
+            Status::NxDomain => "NXDOMAIN",
+            Status::Failed(_) => "SERVFAIL",
+        }
+    }
+}
+
+struct Walker<'c, 'o> {
+    cfg: &'c Config,
+    obs: &'o mut dyn FnMut(Event<'_>),
+    servers: Vec<SocketAddr>,
+    queries: u32,
+}
+
+/// Walk from the roots to `name`/`qtype`, reporting each step to `obs`.
+pub fn walk(cfg: &Config, name: &Name, qtype: RecordType, obs: &mut dyn FnMut(Event<'_>)) -> Outcome {
+    let mut w = Walker {
+        cfg,
+        obs,
+        servers: Vec::new(),
+        queries: 0,
+    };
+    let mut chain: Vec<Record> = Vec::new();
+    let mut current = name.clone();
+    let finish = |w: Walker, status, answers, chain, soa| Outcome {
+        status,
+        answers,
+        cname_chain: chain,
+        soa,
+        servers: w.servers,
+        queries: w.queries,
+    };
+    loop {
+        let via = chain.last().map(|r| r.name.clone());
+        (w.obs)(Event::Start {
+            name: &current,
+            via: via.as_ref(),
+            roots: &cfg.roots,
+        });
+        match w.resolve(&current, qtype, 0) {
+            Ok(Verdict::Answer(records)) => return finish(w, Status::Answer, records, chain, None),
+            Ok(Verdict::Cname { chain: links, records }) => {
+                let last = links.last().and_then(cname_target).unwrap_or_else(|| current.clone());
+                for link in links {
+                    if chain.iter().any(|r| r.name.eq_ignore_root_case(&link.name)) {
+                        let why = format!("CNAME loop: {} is already in the chain", link.name);
+                        return finish(w, Status::Failed(why), vec![], chain, None);
+                    }
+                    chain.push(link);
+                }
+                if chain.len() > cfg.max_cnames {
+                    let why = format!("CNAME chain longer than {}", cfg.max_cnames);
+                    return finish(w, Status::Failed(why), vec![], chain, None);
+                }
+                if !records.is_empty() {
+                    return finish(w, Status::Answer, records, chain, None);
+                }
+                current = last;
+            }
+            Ok(Verdict::NxDomain { soa }) => return finish(w, Status::NxDomain, vec![], chain, soa),
+            Ok(Verdict::NoData { soa }) => return finish(w, Status::NoData, vec![], chain, soa),
+            Ok(other) => {
+                let why = format!("unexpected verdict {other:?}");
+                return finish(w, Status::Failed(why), vec![], chain, None);
+            }
+            Err(why) => return finish(w, Status::Failed(why), vec![], chain, None),
+        }
+    }
+}
+
+impl Walker<'_, '_> {
+    fn resolve(&mut self, name: &Name, qtype: RecordType, depth: usize) -> Result<Verdict, String> {
+        let mut zone = Name::root();
+        let mut servers = self.cfg.roots.clone();
+        for _ in 0..=self.cfg.max_referrals {
+            match self.ask_set(&zone, &servers, name, qtype)? {
+                Verdict::Referral { zone: child, ns } => {
+                    servers = self.servers_for(&ns, depth)?;
+                    if servers.is_empty() {
+                        return Err(format!("referral to {child} gave no usable server address"));
+                    }
+                    zone = child;
+                }
+                other => return Ok(other),
+            }
+        }
+        Err(format!(
+            "more than {} referrals for {name}: a referral loop?",
+            self.cfg.max_referrals
+        ))
+    }
+
+    /// Addresses for a referral's NS set, looking up servers that came without glue.
+    fn servers_for(&mut self, ns: &[(Name, Vec<IpAddr>)], depth: usize) -> Result<Vec<Server>, String> {
+        let mut out = Vec::new();
+        for (ns_name, addrs) in ns {
+            let mut addrs = addrs.clone();
+            if addrs.is_empty() && depth < 2 {
+                (self.obs)(Event::GluelessLookup { ns: ns_name });
+                if let Ok(Verdict::Answer(records)) = self.resolve(ns_name, RecordType::A, depth + 1) {
+                    addrs = records
+                        .iter()
+                        .filter_map(|r| match &r.data {
+                            RData::A(a) => Some(IpAddr::V4(a.0)),
+                            _ => None,
+                        })
+                        .collect();
+                }
+            }
+            for ip in addrs {
+                out.push(Server {
+                    name: Some(ns_name.clone()),
+                    addr: SocketAddr::new(ip, self.cfg.port),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn ask_set(&mut self, zone: &Name, servers: &[Server], name: &Name, qtype: RecordType) -> Result<Verdict, String> {
+        let mut last_problem = String::from("no server to ask");
+        for (i, server) in servers.iter().enumerate() {
+            let left = self.cfg.deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err("the deadline for the whole trace passed".into());
+            }
+            if self.cfg.loopback_only && !server.addr.ip().is_loopback() {
+                (self.obs)(Event::Skipped { server });
+                last_problem = format!("{} is off this machine (use --live)", server.addr);
+                continue;
+            }
+            let query = build_query(name, qtype, false);
+            let mut transport = Transport::Udp;
+            loop {
+                let timeout = self.cfg.timeout.min(left);
+                let ex = exchange(server.addr, &query, transport, timeout);
+                self.queries += 1;
+                self.servers.push(server.addr);
+                let verdict = classify(zone, name, qtype, &ex);
+                (self.obs)(Event::Exchanged {
+                    zone,
+                    server,
+                    exchange: &ex,
+                    verdict: &verdict,
+                    remaining: servers.len() - i - 1,
+                });
+                if verdict.is_definitive() {
+                    return Ok(verdict);
+                }
+                if matches!(verdict, Verdict::Truncated) && transport == Transport::Udp {
+                    transport = Transport::Tcp;
+                    continue;
+                }
+                last_problem = match &verdict {
+                    Verdict::NoReply(f) => format!("{}: {f}", server.addr),
+                    Verdict::ServerError(rc) => format!("{}: {rc}", server.addr),
+                    Verdict::Lame(why) => format!("{}: {why}", server.addr),
+                    Verdict::Truncated => format!("{}: truncated even over TCP", server.addr),
+                    _ => unreachable!("definitive verdicts returned above"),
+                };
+                break;
+            }
+        }
+        Err(format!("every server for zone {zone} failed (last: {last_problem})"))
+    }
+}
+
+/// The target of a CNAME record.
+pub fn cname_target(r: &Record) -> Option<Name> {
+    match &r.data {
+        RData::CNAME(c) => Some(c.0.clone()),
+        _ => None,
+    }
+}
+
+fn soa_of(msg: &Message) -> Option<Record> {
+    msg.authorities
+        .iter()
+        .find(|r| r.record_type() == RecordType::SOA)
+        .cloned()
+}
+
+/// Judge one exchange: what a resolver asking `zone`'s server about `name` learns.
+pub fn classify(zone: &Name, name: &Name, qtype: RecordType, ex: &Exchange) -> Verdict {
+    let Some(msg) = &ex.reply else {
+        return Verdict::NoReply(ex.failure.clone().unwrap_or(Failure::Timeout));
+    };
+    match msg.metadata.response_code {
+        ResponseCode::NoError => {}
+        ResponseCode::NXDomain => return Verdict::NxDomain { soa: soa_of(msg) },
+        rc => return Verdict::ServerError(rc),
+    }
+    if msg.metadata.truncation {
+        return Verdict::Truncated;
+    }
+    let matching = |owner: &Name, t: RecordType| -> Vec<Record> {
+        msg.answers
+            .iter()
+            .filter(|r| r.record_type() == t && r.name.eq_ignore_root_case(owner))
+            .cloned()
+            .collect()
+    };
+    let direct = matching(name, qtype);
+    if !direct.is_empty() {
+        return Verdict::Answer(direct);
+    }
+    // Follow a CNAME chain inside this one reply.
+    let mut chain: Vec<Record> = Vec::new();
+    let mut cur = name.clone();
+    while chain.len() <= 16 {
+        let Some(link) = msg
+            .answers
+            .iter()
+            .find(|r| r.record_type() == RecordType::CNAME && r.name.eq_ignore_root_case(&cur))
+        else {
+            break;
+        };
+        let Some(target) = cname_target(link) else { break };
+        chain.push(link.clone());
+        cur = target;
+    }
+    if !chain.is_empty() {
+        return Verdict::Cname {
+            records: matching(&cur, qtype),
+            chain,
+        };
+    }
+    // A referral: NS records for a zone strictly below the one we asked, on the path to the name.
+    let cut = msg.authorities.iter().find_map(|r| match &r.data {
+        RData::NS(_) => Some(r.name.clone()),
+        _ => None,
+    });
+    if let Some(cut) = cut {
+        let closer = zone.zone_of(&cut) && !cut.eq_ignore_root_case(zone) && cut.zone_of(name);
+        if !closer {
+            return Verdict::Lame(format!(
+                "referral to {cut} does not lead below {zone} towards {name}"
+            ));
+        }
+        let ns = msg
+            .authorities
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::NS(n) if r.name.eq_ignore_root_case(&cut) => Some(n.0.clone()),
+                _ => None,
+            })
+            .map(|ns_name| {
+                let glue = msg
+                    .additionals
+                    .iter()
+                    .filter(|g| g.name.eq_ignore_root_case(&ns_name))
+                    .filter_map(|g| match &g.data {
+                        RData::A(a) => Some(IpAddr::V4(a.0)),
+                        _ => None,
+                    })
+                    .collect();
+                (ns_name, glue)
+            })
+            .collect();
+        return Verdict::Referral { zone: cut, ns };
+    }
+    let soa = soa_of(msg);
+    if soa.is_some() || msg.metadata.authoritative {
+        return Verdict::NoData { soa };
+    }
+    Verdict::Lame("no answer, no referral and no SOA".into())
+}

@@ -1,0 +1,462 @@
+//! The lab's authoritative servers: real referrals over real sockets.
+//!
+//! [`respond`] is what BIND or NSD would answer from the zones: below a zone
+//! cut it sends a referral (AA=0, the child's NS in AUTHORITY, glue in
+//! ADDITIONAL); inside the zone an answer (AA=1), a CNAME, or a negative
+//! answer with the SOA. Over UDP a reply that does not fit (512 bytes, or the
+//! EDNS size the client offered) is truncated with TC=1; TCP always carries it
+//! whole. [`DnsLab`] binds every server of a [`ZoneSet`] on loopback and runs
+//! them until dropped. The stock hickory in-memory handler is not used: it
+//! answers below a cut with AA=1 and no glue (see LAB-NOTES.md).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::resolver::Resolver;
+use super::zones::{Zone, ZoneSet};
+use crate::dns::walk::Server;
+use crate::error::{Error, Result};
+
+/// Largest UDP reply without EDNS (RFC 1035 §4.2.1).
+pub const CLASSIC_UDP: usize = 512;
+/// Largest UDP reply the lab sends even when EDNS offers more.
+pub const MAX_EDNS_UDP: usize = 1232;
+/// Longest CNAME chain followed inside one zone.
+const MAX_IN_ZONE_CNAMES: usize = 8;
+/// How long a TCP connection may sit idle.
+const TCP_IDLE: Duration = Duration::from_secs(10);
+/// The address the lab's recursive resolver listens on.
+pub const RESOLVER_ADDR: Ipv4Addr = Ipv4Addr::new(127, 53, 0, 53);
+
+fn empty_reply(req: &Message, rcode: ResponseCode) -> Message {
+    let mut m = Message::new(req.metadata.id, MessageType::Response, req.metadata.op_code);
+    m.metadata.recursion_desired = req.metadata.recursion_desired;
+    m.metadata.response_code = rcode;
+    m.add_queries(req.queries.iter().cloned());
+    m
+}
+
+/// The authoritative reply of a server that serves `zones` to `req`.
+pub fn respond(zones: &[&Zone], req: &Message) -> Message {
+    if req.metadata.message_type != MessageType::Query || req.metadata.op_code != OpCode::Query {
+        return empty_reply(req, ResponseCode::NotImp);
+    }
+    let [q] = req.queries.as_slice() else {
+        return empty_reply(req, ResponseCode::FormErr);
+    };
+    if q.query_class() != DNSClass::IN {
+        return empty_reply(req, ResponseCode::Refused);
+    }
+    let qname = q.name().clone();
+    let qtype = q.query_type();
+    let Some(zone) = zones
+        .iter()
+        .filter(|z| z.origin.zone_of(&qname))
+        .max_by_key(|z| z.origin.num_labels())
+    else {
+        return empty_reply(req, ResponseCode::Refused);
+    };
+    let mut reply = empty_reply(req, ResponseCode::NoError);
+    if let Some(cut) = zone_cut(zone, &qname) {
+        referral(zone, &cut, &mut reply);
+        return reply;
+    }
+    reply.metadata.authoritative = true;
+    let mut owner = qname.clone();
+    for _ in 0..=MAX_IN_ZONE_CNAMES {
+        let records = zone.rrset(&owner, qtype);
+        if !records.is_empty() {
+            reply.add_answers(records);
+            if qtype == RecordType::NS {
+                add_glue(zone, &reply.answers.clone(), &mut reply);
+            }
+            return reply;
+        }
+        let cname = zone.rrset(&owner, RecordType::CNAME);
+        let Some(target) = cname.first().and_then(|r| match &r.data {
+            RData::CNAME(c) => Some(c.0.clone()),
+            _ => None,
+        }) else {
+            break;
+        };
+        reply.add_answers(cname);
+        // Keep following only while the target is ours and not delegated away.
+        if !zone.origin.zone_of(&target) || zone_cut(zone, &target).is_some() {
+            return reply;
+        }
+        owner = target;
+    }
+    if !reply.answers.is_empty() {
+        return reply;
+    }
+    if !zone.has_name(&owner) && !zone.has_below(&owner) {
+        reply.metadata.response_code = ResponseCode::NXDomain;
+    }
+    if let Some(mut soa) = zone.soa() {
+        // Negative answers are cached for min(SOA TTL, SOA MINIMUM) (RFC 2308 §3).
+        if let RData::SOA(s) = &soa.data {
+            soa.ttl = soa.ttl.min(s.minimum);
+        }
+        reply.add_authority(soa);
+    }
+    reply
+}
+
+/// The highest delegation point between the zone apex and `name`, if any.
+fn zone_cut(zone: &Zone, name: &Name) -> Option<Name> {
+    let apex = zone.origin.num_labels();
+    (apex + 1..=name.num_labels())
+        .map(|n| name.trim_to(n as usize))
+        .find(|n| !zone.rrset(n, RecordType::NS).is_empty())
+}
+
+fn referral(zone: &Zone, cut: &Name, reply: &mut Message) {
+    reply.metadata.authoritative = false;
+    let ns = zone.rrset(cut, RecordType::NS);
+    add_glue(zone, &ns, reply);
+    reply.add_authorities(ns);
+}
+
+/// Address records for the NS targets named in `records`, from this zone's data.
+fn add_glue(zone: &Zone, records: &[Record], reply: &mut Message) {
+    for r in records {
+        if let RData::NS(ns) = &r.data {
+            reply.add_additionals(zone.rrset(&ns.0, RecordType::A));
+            reply.add_additionals(zone.rrset(&ns.0, RecordType::AAAA));
+        }
+    }
+}
+
+/// Encode a reply for UDP: truncated with TC=1 when it does not fit.
+pub fn encode_udp(req: &Message, mut reply: Message) -> Vec<u8> {
+    let limit = match &req.edns {
+        Some(e) => (e.max_payload() as usize).clamp(CLASSIC_UDP, MAX_EDNS_UDP),
+        None => CLASSIC_UDP,
+    };
+    if req.edns.is_some() {
+        let mut edns = Edns::new();
+        edns.set_max_payload(MAX_EDNS_UDP as u16);
+        reply.set_edns(edns);
+    }
+    let bytes = reply.to_vec().unwrap_or_default();
+    if bytes.len() <= limit {
+        return bytes;
+    }
+    reply.truncate().to_vec().unwrap_or_default()
+}
+
+/// What a lab server does with a query.
+#[derive(Clone)]
+enum Role {
+    Authoritative(Arc<Vec<Zone>>),
+    Recursive(Arc<Resolver>),
+    Lame,
+}
+
+impl Role {
+    async fn answer(&self, req: &Message) -> Option<Message> {
+        match self {
+            Role::Authoritative(zones) => {
+                let refs: Vec<&Zone> = zones.iter().collect();
+                Some(respond(&refs, req))
+            }
+            Role::Recursive(r) => Some(r.clone().resolve(req.clone()).await),
+            Role::Lame => None,
+        }
+    }
+}
+
+/// One running server, for listings.
+#[derive(Clone, Debug)]
+pub struct RunningServer {
+    /// Address and port.
+    pub addr: SocketAddr,
+    /// Host names.
+    pub names: Vec<Name>,
+    /// Zones served.
+    pub zones: Vec<Name>,
+    /// Bound but silent.
+    pub lame: bool,
+}
+
+/// A running DNS hierarchy on loopback. Dropping it stops every server.
+pub struct DnsLab {
+    rt: Option<tokio::runtime::Runtime>,
+    /// The port every server listens on.
+    pub port: u16,
+    /// The root servers, where a walk starts.
+    pub roots: Vec<Server>,
+    /// Every authoritative server.
+    pub servers: Vec<RunningServer>,
+    /// The recursive resolver, if started.
+    pub resolver: Option<SocketAddr>,
+}
+
+impl Drop for DnsLab {
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+struct Bound {
+    udp: std::net::UdpSocket,
+    tcp: Option<std::net::TcpListener>,
+    role: Role,
+}
+
+fn bind_all(addrs: &[(Ipv4Addr, bool)], port: u16) -> std::io::Result<(u16, Vec<(std::net::UdpSocket, Option<std::net::TcpListener>)>)> {
+    let mut port = port;
+    let mut out = Vec::new();
+    for (ip, with_tcp) in addrs {
+        let udp = std::net::UdpSocket::bind(SocketAddr::new(IpAddr::V4(*ip), port))?;
+        if port == 0 {
+            port = udp.local_addr()?.port();
+        }
+        let tcp = if *with_tcp {
+            Some(std::net::TcpListener::bind(SocketAddr::new(IpAddr::V4(*ip), port))?)
+        } else {
+            None
+        };
+        out.push((udp, tcp));
+    }
+    Ok((port, out))
+}
+
+impl DnsLab {
+    /// Bind and start every server of `set` on `port` (0: pick a free high port),
+    /// plus the recursive resolver when `with_resolver`.
+    pub fn start(set: &ZoneSet, port: u16, with_resolver: bool) -> Result<DnsLab> {
+        let plans = set.servers()?;
+        let mut addrs: Vec<(Ipv4Addr, bool)> = plans.iter().map(|p| (p.addr, !p.lame)).collect();
+        if with_resolver {
+            addrs.push((RESOLVER_ADDR, true));
+        }
+        // With port 0 the first socket picks a free port and the others must get
+        // the same one on their own address; another program may hold it, so retry.
+        let mut last_err = None;
+        let mut bound = None;
+        for _ in 0..if port == 0 { 20 } else { 1 } {
+            match bind_all(&addrs, port) {
+                Ok(b) => {
+                    bound = Some(b);
+                    break;
+                }
+                Err(e) => last_err = Some(e),
+            }
+        }
+        let Some((port, sockets)) = bound else {
+            let e = last_err.map(|e| e.to_string()).unwrap_or_default();
+            let hint = if port != 0 && port < 1024 {
+                " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+            } else {
+                ""
+            };
+            return Err(Error::Lab(format!("cannot bind the DNS servers on 127.53.0.0/16 port {port}: {e}{hint}")));
+        };
+        let root = set.root();
+        let roots: Vec<Server> = root
+            .ns_names()
+            .into_iter()
+            .flat_map(|n| {
+                set.addresses_of(&n).into_iter().map(move |a| Server {
+                    name: Some(n.clone()),
+                    addr: SocketAddr::new(IpAddr::V4(a), port),
+                })
+            })
+            .collect();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("netlab-dns-lab")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Lab(e.to_string()))?;
+        let mut running = Vec::new();
+        let mut servers = Vec::new();
+        let mut sockets = sockets.into_iter();
+        for plan in &plans {
+            let (udp, tcp) = sockets.next().expect("one socket pair per plan");
+            let zones: Vec<Zone> = plan.zones.iter().map(|&i| set.zones[i].clone()).collect();
+            running.push(RunningServer {
+                addr: SocketAddr::new(IpAddr::V4(plan.addr), port),
+                names: plan.names.iter().cloned().collect(),
+                zones: zones.iter().map(|z| z.origin.clone()).collect(),
+                lame: plan.lame,
+            });
+            let role = if plan.lame {
+                Role::Lame
+            } else {
+                Role::Authoritative(Arc::new(zones))
+            };
+            servers.push(Bound { udp, tcp, role });
+        }
+        let mut resolver = None;
+        if with_resolver {
+            let (udp, tcp) = sockets.next().expect("resolver sockets");
+            let r = Resolver::new(roots.clone(), port);
+            resolver = Some(SocketAddr::new(IpAddr::V4(RESOLVER_ADDR), port));
+            servers.push(Bound {
+                udp,
+                tcp,
+                role: Role::Recursive(Arc::new(r)),
+            });
+        }
+        for b in servers {
+            let _guard = rt.enter();
+            b.udp.set_nonblocking(true).map_err(|e| Error::Lab(e.to_string()))?;
+            let udp = tokio::net::UdpSocket::from_std(b.udp).map_err(|e| Error::Lab(e.to_string()))?;
+            rt.spawn(serve_udp(udp, b.role.clone()));
+            if let Some(tcp) = b.tcp {
+                tcp.set_nonblocking(true).map_err(|e| Error::Lab(e.to_string()))?;
+                let tcp = tokio::net::TcpListener::from_std(tcp).map_err(|e| Error::Lab(e.to_string()))?;
+                rt.spawn(serve_tcp(tcp, b.role));
+            }
+        }
+        Ok(DnsLab {
+            rt: Some(rt),
+            port,
+            roots,
+            servers: running,
+            resolver,
+        })
+    }
+
+    /// Run until the process receives Ctrl-C or SIGTERM.
+    pub fn wait_for_signal(&self) -> Result<()> {
+        let rt = self.rt.as_ref().expect("running");
+        rt.block_on(async {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .map_err(|e| Error::Lab(e.to_string()))?;
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            Ok(())
+        })
+    }
+}
+
+async fn serve_udp(sock: tokio::net::UdpSocket, role: Role) {
+    let sock = Arc::new(sock);
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let Ok((n, from)) = sock.recv_from(&mut buf).await else {
+            continue;
+        };
+        let Ok(req) = Message::from_vec(&buf[..n]) else {
+            continue;
+        };
+        let (sock, role) = (sock.clone(), role.clone());
+        tokio::spawn(async move {
+            if let Some(reply) = role.answer(&req).await {
+                let bytes = encode_udp(&req, reply);
+                let _ = sock.send_to(&bytes, from).await;
+            }
+        });
+    }
+}
+
+async fn serve_tcp(listener: tokio::net::TcpListener, role: Role) {
+    loop {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let role = role.clone();
+        tokio::spawn(async move {
+            loop {
+                let mut len = [0u8; 2];
+                match tokio::time::timeout(TCP_IDLE, stream.read_exact(&mut len)).await {
+                    Ok(Ok(_)) => {}
+                    _ => return,
+                }
+                let mut body = vec![0u8; u16::from_be_bytes(len) as usize];
+                if stream.read_exact(&mut body).await.is_err() {
+                    return;
+                }
+                let Ok(req) = Message::from_vec(&body) else {
+                    return;
+                };
+                let Some(reply) = role.answer(&req).await else {
+                    return;
+                };
+                let Ok(bytes) = reply.to_vec() else { return };
+                let mut framed = (bytes.len() as u16).to_be_bytes().to_vec();
+                framed.extend_from_slice(&bytes);
+                if stream.write_all(&framed).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dns::client::build_query;
+
+    fn ask(set: &ZoneSet, origin: &str, name: &str, t: RecordType) -> Message {
+        let zone = set
+            .zones
+            .iter()
+            .find(|z| z.origin == Name::from_ascii(origin).unwrap())
+            .unwrap();
+        respond(&[zone], &build_query(&Name::from_ascii(name).unwrap(), t, false))
+    }
+
+    #[test]
+    fn root_refers_to_com_with_glue_and_aa_clear() {
+        let set = ZoneSet::builtin().unwrap();
+        let r = ask(&set, ".", "www.baidu.com.", RecordType::A);
+        assert_eq!(r.metadata.response_code, ResponseCode::NoError);
+        assert!(!r.metadata.authoritative, "a referral must have AA=0");
+        assert!(r.answers.is_empty());
+        assert_eq!(r.authorities.len(), 2);
+        assert!(r.authorities.iter().all(|a| a.record_type() == RecordType::NS
+            && a.name == Name::from_ascii("com.").unwrap()));
+        let glue: Vec<String> = r.additionals.iter().map(|a| a.data.to_string()).collect();
+        assert_eq!(glue, ["127.53.1.1", "127.53.1.2"]);
+    }
+
+    #[test]
+    fn authoritative_cname_and_negative_answers() {
+        let set = ZoneSet::builtin().unwrap();
+        let r = ask(&set, "baidu.com.", "www.baidu.com.", RecordType::A);
+        assert!(r.metadata.authoritative);
+        assert_eq!(r.answers.len(), 1);
+        assert_eq!(r.answers[0].record_type(), RecordType::CNAME);
+        let nx = ask(&set, "baidu.com.", "nope.baidu.com.", RecordType::A);
+        assert_eq!(nx.metadata.response_code, ResponseCode::NXDomain);
+        assert_eq!(nx.authorities[0].record_type(), RecordType::SOA);
+        assert_eq!(nx.authorities[0].ttl, 600, "min(SOA TTL 600, MINIMUM 7200)");
+        let nodata = ask(&set, "baidu.com.", "mx.baidu.com.", RecordType::AAAA);
+        assert_eq!(nodata.metadata.response_code, ResponseCode::NoError);
+        assert!(nodata.answers.is_empty());
+        assert_eq!(nodata.authorities[0].record_type(), RecordType::SOA);
+    }
+
+    #[test]
+    fn big_answers_are_truncated_over_udp_only() {
+        let set = ZoneSet::builtin().unwrap();
+        let q = build_query(&Name::from_ascii("big.baidu.com.").unwrap(), RecordType::TXT, false);
+        let zone = set.zones.iter().find(|z| z.origin.to_string() == "baidu.com.").unwrap();
+        let reply = respond(&[zone], &q);
+        assert!(reply.to_vec().unwrap().len() > CLASSIC_UDP);
+        let udp = Message::from_vec(&encode_udp(&q, reply)).unwrap();
+        assert!(udp.metadata.truncation);
+        assert!(udp.answers.is_empty());
+    }
+
+    #[test]
+    fn other_zones_are_refused() {
+        let set = ZoneSet::builtin().unwrap();
+        let r = ask(&set, "cn.", "www.baidu.com.", RecordType::A);
+        assert_eq!(r.metadata.response_code, ResponseCode::Refused);
+    }
+}

@@ -1,0 +1,144 @@
+//! The lab's caching recursive resolver (the "local DNS server" of Q4).
+//!
+//! Asked with RD=1, it answers from its cache while the records live, and on a
+//! miss walks from the lab's root with [`crate::dns::walk`], caches the result
+//! for its TTL (a negative one for the SOA's minimum, RFC 2308) and answers
+//! with RA=1. TTLs it hands out count down: the remaining lifetime, rounded
+//! down to whole seconds, as BIND and Unbound do.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Message, MessageType, ResponseCode};
+use hickory_proto::rr::{RData, Record, RecordType};
+
+use crate::dns::walk::{self, Config, Server, Status};
+
+/// Per-query timeout the resolver uses towards the lab's servers.
+const QUERY_TIMEOUT: Duration = Duration::from_millis(800);
+/// Longest the resolver works on one question.
+const DEADLINE: Duration = Duration::from_secs(8);
+
+#[derive(Clone, Debug)]
+struct Entry {
+    stored: Instant,
+    ttl: u32,
+    rcode: ResponseCode,
+    answers: Vec<Record>,
+    authority: Vec<Record>,
+}
+
+/// A caching recursive resolver over the lab's hierarchy.
+pub struct Resolver {
+    roots: Vec<Server>,
+    port: u16,
+    cache: Mutex<HashMap<(String, RecordType), Entry>>,
+}
+
+impl Resolver {
+    /// A resolver that starts its walks at `roots`, using `port` for every server.
+    pub fn new(roots: Vec<Server>, port: u16) -> Self {
+        Resolver {
+            roots,
+            port,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lookup(&self, key: &(String, RecordType)) -> Option<(Entry, u32)> {
+        let cache = self.cache.lock().ok()?;
+        let e = cache.get(key)?;
+        let age = e.stored.elapsed().as_secs_f64();
+        let left = (e.ttl as f64 - age).floor();
+        (left > 0.0).then(|| (e.clone(), left as u32))
+    }
+
+    fn walk(&self, req: &Message) -> Entry {
+        let q = &req.queries[0];
+        let cfg = Config {
+            roots: self.roots.clone(),
+            port: self.port,
+            timeout: QUERY_TIMEOUT,
+            deadline: Instant::now() + DEADLINE,
+            max_referrals: 16,
+            max_cnames: 8,
+            loopback_only: true,
+        };
+        let mut ignore = |_: walk::Event<'_>| {};
+        let out = walk::walk(&cfg, q.name(), q.query_type(), &mut ignore);
+        let mut answers = out.cname_chain.clone();
+        answers.extend(out.answers.iter().cloned());
+        let (rcode, authority) = match out.status {
+            Status::Answer => (ResponseCode::NoError, vec![]),
+            Status::NoData => (ResponseCode::NoError, out.soa.into_iter().collect()),
+            Status::NxDomain => (ResponseCode::NXDomain, out.soa.into_iter().collect()),
+            Status::Failed(_) => (ResponseCode::ServFail, vec![]),
+        };
+        let ttl = match rcode {
+            ResponseCode::ServFail => 0,
+            _ if answers.is_empty() => authority
+                .iter()
+                .map(|r| match &r.data {
+                    RData::SOA(s) => r.ttl.min(s.minimum),
+                    _ => r.ttl,
+                })
+                .min()
+                .unwrap_or(0),
+            _ => answers.iter().map(|r| r.ttl).min().unwrap_or(0),
+        };
+        Entry {
+            stored: Instant::now(),
+            ttl,
+            rcode,
+            answers,
+            authority,
+        }
+    }
+
+    /// Answer one client query.
+    pub async fn resolve(self: Arc<Self>, req: Message) -> Message {
+        let mut reply = Message::new(req.metadata.id, MessageType::Response, req.metadata.op_code);
+        reply.metadata.recursion_desired = req.metadata.recursion_desired;
+        reply.metadata.recursion_available = true;
+        reply.add_queries(req.queries.iter().cloned());
+        let Some(q) = req.queries.first() else {
+            reply.metadata.response_code = ResponseCode::FormErr;
+            return reply;
+        };
+        let key = (q.name().to_lowercase().to_ascii(), q.query_type());
+        let (entry, left) = match self.lookup(&key) {
+            Some(hit) => hit,
+            None => {
+                let me = self.clone();
+                let req2 = req.clone();
+                let entry = tokio::task::spawn_blocking(move || me.walk(&req2))
+                    .await
+                    .unwrap_or(Entry {
+                        stored: Instant::now(),
+                        ttl: 0,
+                        rcode: ResponseCode::ServFail,
+                        answers: vec![],
+                        authority: vec![],
+                    });
+                if entry.ttl > 0 {
+                    if let Ok(mut c) = self.cache.lock() {
+                        c.insert(key, entry.clone());
+                    }
+                }
+                let ttl = entry.ttl;
+                (entry, ttl)
+            }
+        };
+        let age = entry.ttl.saturating_sub(left);
+        let aged = |r: &Record| {
+            let mut r = r.clone();
+            r.ttl = r.ttl.saturating_sub(age);
+            r
+        };
+        reply.metadata.response_code = entry.rcode;
+        reply.add_answers(entry.answers.iter().map(aged));
+        reply.add_authorities(entry.authority.iter().map(aged));
+        reply
+    }
+}

@@ -1,0 +1,304 @@
+//! Zone files for the DNS lab: loading, and who serves what.
+//!
+//! A zone is served at the addresses of its own NS records, looked up in the
+//! zone itself or as glue in any other zone, so the files alone describe the
+//! lab. A comment line `; netlab-lame: ADDR` marks an address that is bound but
+//! never answers. Every server address must be on loopback: the lab never
+//! listens or sends beyond this machine.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+use hickory_proto::rr::{LowerName, Name, RData, Record, RecordSet, RecordType, RrKey};
+use hickory_proto::serialize::txt::Parser;
+
+use crate::error::{Error, Result};
+
+/// The built-in zone files, compiled into the binary so it works anywhere.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("root.zone", include_str!("../../lab/zones/root.zone")),
+    ("com.zone", include_str!("../../lab/zones/com.zone")),
+    ("net.zone", include_str!("../../lab/zones/net.zone")),
+    ("cn.zone", include_str!("../../lab/zones/cn.zone")),
+    ("baidu.com.zone", include_str!("../../lab/zones/baidu.com.zone")),
+    ("shifen.com.zone", include_str!("../../lab/zones/shifen.com.zone")),
+    ("a.shifen.com.zone", include_str!("../../lab/zones/a.shifen.com.zone")),
+    ("edu.cn.zone", include_str!("../../lab/zones/edu.cn.zone")),
+    ("lab.edu.cn.zone", include_str!("../../lab/zones/lab.edu.cn.zone")),
+    ("flaky.net.zone", include_str!("../../lab/zones/flaky.net.zone")),
+];
+
+/// One loaded zone.
+#[derive(Clone, Debug)]
+pub struct Zone {
+    /// The zone's apex.
+    pub origin: Name,
+    /// File it came from (for messages).
+    pub file: String,
+    /// Its records, keyed by owner name and type.
+    pub records: BTreeMap<RrKey, RecordSet>,
+    /// Addresses that are listed as servers but must never answer.
+    pub lame: Vec<Ipv4Addr>,
+}
+
+impl Zone {
+    /// Parse zone-file text. The origin comes from `$ORIGIN` or the file name.
+    pub fn parse(file: &str, text: &str) -> Result<Zone> {
+        let stem = file.strip_suffix(".zone").unwrap_or(file);
+        let origin_text = if stem == "root" || stem == "." { ".".to_string() } else { format!("{stem}.") };
+        let origin = Name::from_ascii(&origin_text).map_err(|e| Error::Zone {
+            file: file.into(),
+            message: format!("file name does not give a zone name: {e}"),
+        })?;
+        let (origin, records) = Parser::new(text, None, Some(origin))
+            .parse()
+            .map_err(|e| Error::Zone {
+                file: file.into(),
+                message: e.to_string(),
+            })?;
+        let mut lame = Vec::new();
+        for line in text.lines() {
+            if let Some(rest) = line.trim().strip_prefix("; netlab-lame:") {
+                for word in rest.split_whitespace() {
+                    lame.push(word.parse().map_err(|_| Error::Zone {
+                        file: file.into(),
+                        message: format!("netlab-lame: {word:?} is not an IPv4 address"),
+                    })?);
+                }
+            }
+        }
+        let zone = Zone {
+            origin,
+            file: file.into(),
+            records,
+            lame,
+        };
+        if zone.rrset(&zone.origin, RecordType::SOA).is_empty() {
+            return Err(Error::Zone {
+                file: file.into(),
+                message: format!("zone {} has no SOA record at its apex", zone.origin),
+            });
+        }
+        if zone.rrset(&zone.origin, RecordType::NS).is_empty() {
+            return Err(Error::Zone {
+                file: file.into(),
+                message: format!("zone {} has no NS records at its apex", zone.origin),
+            });
+        }
+        Ok(zone)
+    }
+
+    /// Records of one type at one name (empty if none).
+    pub fn rrset(&self, name: &Name, rtype: RecordType) -> Vec<Record> {
+        self.records
+            .get(&RrKey::new(LowerName::new(name), rtype))
+            .map(|s| s.records_without_rrsigs().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// True when any record has this owner name.
+    pub fn has_name(&self, name: &Name) -> bool {
+        let lower = LowerName::new(name);
+        self.records.keys().any(|k| k.name == lower)
+    }
+
+    /// True when some record's owner is strictly below `name` (an empty non-terminal).
+    pub fn has_below(&self, name: &Name) -> bool {
+        let n: Name = name.clone();
+        self.records.keys().any(|k| {
+            let owner: Name = (&k.name).into();
+            owner.num_labels() > n.num_labels() && n.zone_of(&owner)
+        })
+    }
+
+    /// The zone's SOA record.
+    pub fn soa(&self) -> Option<Record> {
+        self.rrset(&self.origin, RecordType::SOA).into_iter().next()
+    }
+
+    /// Names of the zone's own name servers (apex NS).
+    pub fn ns_names(&self) -> Vec<Name> {
+        self.rrset(&self.origin, RecordType::NS)
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::NS(ns) => Some(ns.0.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// One server of the lab: an address and the zones it answers for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerPlan {
+    /// Where it listens.
+    pub addr: Ipv4Addr,
+    /// Its host names (from NS records).
+    pub names: BTreeSet<Name>,
+    /// Indexes into the zone list.
+    pub zones: Vec<usize>,
+    /// Bound but silent.
+    pub lame: bool,
+}
+
+/// All zones of a lab.
+#[derive(Clone, Debug)]
+pub struct ZoneSet {
+    /// The zones, in load order.
+    pub zones: Vec<Zone>,
+}
+
+impl ZoneSet {
+    /// The zones compiled into netlab.
+    pub fn builtin() -> Result<ZoneSet> {
+        let zones = BUILTIN
+            .iter()
+            .map(|(f, t)| Zone::parse(f, t))
+            .collect::<Result<Vec<_>>>()?;
+        Self::new(zones)
+    }
+
+    /// Every `*.zone` file in a folder (`root.zone` is the root).
+    pub fn from_dir(dir: &Path) -> Result<ZoneSet> {
+        let entries = std::fs::read_dir(dir).map_err(|source| Error::Read {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let mut files: Vec<_> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "zone"))
+            .collect();
+        files.sort();
+        let mut zones = Vec::new();
+        for path in files {
+            let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
+                path: path.clone(),
+                source,
+            })?;
+            let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+            zones.push(Zone::parse(&file, &text)?);
+        }
+        Self::new(zones)
+    }
+
+    /// Check the set: a root zone, no zone twice, every server on loopback.
+    pub fn new(zones: Vec<Zone>) -> Result<ZoneSet> {
+        if !zones.iter().any(|z| z.origin.is_root()) {
+            return Err(Error::Zone {
+                file: "(lab)".into(),
+                message: "no root zone: add root.zone".into(),
+            });
+        }
+        let mut seen = BTreeSet::new();
+        for z in &zones {
+            if !seen.insert(z.origin.to_lowercase()) {
+                return Err(Error::Zone {
+                    file: z.file.clone(),
+                    message: format!("zone {} is defined twice", z.origin),
+                });
+            }
+        }
+        let set = ZoneSet { zones };
+        for plan in set.servers()? {
+            if !plan.addr.is_loopback() {
+                return Err(Error::Zone {
+                    file: "(lab)".into(),
+                    message: format!(
+                        "server {} for {:?} is not on loopback (127.0.0.0/8): the lab only runs on this machine",
+                        plan.addr,
+                        plan.names.iter().map(|n| n.to_string()).collect::<Vec<_>>()
+                    ),
+                });
+            }
+        }
+        Ok(set)
+    }
+
+    /// Addresses of a host name, from any zone (glue or authoritative data).
+    pub fn addresses_of(&self, host: &Name) -> Vec<Ipv4Addr> {
+        let mut out = Vec::new();
+        for z in &self.zones {
+            for r in z.rrset(host, RecordType::A) {
+                if let RData::A(a) = r.data {
+                    if !out.contains(&a.0) {
+                        out.push(a.0);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Which address serves which zones.
+    pub fn servers(&self) -> Result<Vec<ServerPlan>> {
+        let mut plans: BTreeMap<Ipv4Addr, ServerPlan> = BTreeMap::new();
+        for (i, z) in self.zones.iter().enumerate() {
+            for ns in z.ns_names() {
+                let addrs = self.addresses_of(&ns);
+                if addrs.is_empty() {
+                    return Err(Error::Zone {
+                        file: z.file.clone(),
+                        message: format!("name server {ns} of {} has no A record in any zone", z.origin),
+                    });
+                }
+                for a in addrs {
+                    let p = plans.entry(a).or_insert_with(|| ServerPlan {
+                        addr: a,
+                        names: BTreeSet::new(),
+                        zones: Vec::new(),
+                        lame: false,
+                    });
+                    p.names.insert(ns.clone());
+                    if !p.zones.contains(&i) {
+                        p.zones.push(i);
+                    }
+                    if z.lame.contains(&a) {
+                        p.lame = true;
+                    }
+                }
+            }
+        }
+        Ok(plans.into_values().collect())
+    }
+
+    /// The root zone.
+    pub fn root(&self) -> &Zone {
+        self.zones.iter().find(|z| z.origin.is_root()).expect("checked in new")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_zones_load_and_servers_are_loopback() {
+        let set = ZoneSet::builtin().unwrap();
+        assert_eq!(set.zones.len(), BUILTIN.len());
+        let servers = set.servers().unwrap();
+        assert!(servers.iter().all(|s| s.addr.octets()[..2] == [127, 53]));
+        let lame: Vec<_> = servers.iter().filter(|s| s.lame).map(|s| s.addr).collect();
+        assert_eq!(lame, vec![Ipv4Addr::new(127, 53, 4, 1)]);
+        let root = servers.iter().find(|s| s.addr == Ipv4Addr::new(127, 53, 0, 1)).unwrap();
+        assert_eq!(root.zones.len(), 1);
+        // the gTLD servers serve both com and net
+        let gtld = servers.iter().find(|s| s.addr == Ipv4Addr::new(127, 53, 1, 1)).unwrap();
+        assert_eq!(gtld.zones.len(), 2);
+    }
+
+    #[test]
+    fn a_server_off_loopback_is_refused() {
+        let mut zones: Vec<Zone> = BUILTIN.iter().map(|(f, t)| Zone::parse(f, t).unwrap()).collect();
+        let bad = "$ORIGIN evil.\n@ 60 IN SOA ns.evil. h.evil. 1 1 1 1 1\n@ 60 IN NS ns.evil.\nns 60 IN A 192.0.2.9\n";
+        zones.push(Zone::parse("evil.zone", bad).unwrap());
+        let e = ZoneSet::new(zones).unwrap_err().to_string();
+        assert!(e.contains("not on loopback"), "{e}");
+    }
+
+    #[test]
+    fn zone_without_soa_is_refused() {
+        let e = Zone::parse("x.zone", "$ORIGIN x.\n@ 60 IN NS ns.x.\n").unwrap_err().to_string();
+        assert!(e.contains("SOA"), "{e}");
+    }
+}

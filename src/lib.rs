@@ -1,0 +1,74 @@
+//! netlab: learn computer networking by doing it.
+//!
+//! - [`cli`]: the command line (clap derive, validation, no I/O)
+//! - [`error`]: the error type and the exit codes
+//! - [`narrate`]: the step model and its text and JSON renderers
+//! - [`questions`]: the 39 interview questions, zh and en
+//! - [`wire`]: packets explained from their own bytes
+//! - [`dns`]: a DNS client that shows its work, and the iterative walk
+//! - [`lab`]: the offline lab (DNS hierarchy on loopback)
+//! - [`demos`]: one module per subcommand
+//! - [`run`]: dispatch a parsed command line to its demo
+
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod demos;
+pub mod dns;
+pub mod error;
+pub mod lab;
+pub mod narrate;
+pub mod questions;
+pub mod wire;
+
+use std::time::Duration;
+
+use cli::{Cli, Command, LabCommand};
+use error::{exit, Result};
+use narrate::{Format, Lang, Narrator, NarratorConfig};
+
+/// The narrator settings a command line asks for.
+pub fn narrator_config(cli: &Cli) -> NarratorConfig {
+    NarratorConfig {
+        format: if cli.global.json {
+            Format::Json
+        } else {
+            Format::Text {
+                color: NarratorConfig::color_wanted(),
+            }
+        },
+        lang: cli.global.lang.unwrap_or_else(Lang::from_env),
+        all_bytes: cli.global.bytes,
+        pace: cli.global.pace.map(Duration::from_millis),
+        step: cli.global.step,
+    }
+}
+
+/// The demo name used in JSON for a command.
+pub fn demo_name(cmd: &Command) -> &'static str {
+    match cmd {
+        Command::DnsTrace(_) => "dns-trace",
+        Command::Questions => "questions",
+        Command::Explain { .. } => "explain",
+        Command::Lab { .. } => "lab",
+    }
+}
+
+/// Run a parsed command line; returns the exit code. Errors are returned, not printed.
+pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
+    let cfg = narrator_config(cli);
+    match &cli.command {
+        Command::DnsTrace(args) => demos::dns_trace::run(args, n),
+        Command::Questions => {
+            println!("{}", demos::questions::list(cfg.lang, cli.global.json));
+            Ok(exit::OK)
+        }
+        Command::Explain { id } => {
+            println!("{}", demos::questions::explain(id, cfg.lang, cli.global.json)?);
+            Ok(exit::OK)
+        }
+        Command::Lab { what } => match what {
+            LabCommand::Dns { port, lab_zones } => demos::lab_dns::run(*port, lab_zones.as_deref(), n),
+        },
+    }
+}

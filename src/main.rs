@@ -1,0 +1,48 @@
+//! The `netlab` binary: parse, run, print the error once, exit with a named code.
+
+use clap::Parser;
+
+use netlab::cli::Cli;
+use netlab::error::exit;
+use netlab::narrate::{Lang, Narrator};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let json = args.iter().any(|a| a == "--json");
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+                let _ = e.print();
+                std::process::exit(if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { exit::LOCAL } else { exit::OK });
+            }
+            if json {
+                let msg = e.kind().to_string();
+                let detail = e.to_string();
+                let first = detail.lines().next().unwrap_or(&msg).trim_start_matches("error: ");
+                println!("{}", netlab::narrate::json::error("netlab", 1, first, exit::LOCAL));
+            } else {
+                let _ = e.print();
+            }
+            std::process::exit(exit::LOCAL);
+        }
+    };
+    let cfg = netlab::narrator_config(&cli);
+    let mut narrator = Narrator::stdout(netlab::demo_name(&cli.command), cfg);
+    let code = match netlab::run(&cli, &mut narrator) {
+        Ok(code) => code,
+        Err(e) => {
+            if narrator.is_json() {
+                let _ = narrator.error_json(&e);
+            }
+            let prefix = match cfg.lang {
+                Lang::Zh => "netlab: 错误：",
+                Lang::En => "netlab: error: ",
+            };
+            eprintln!("{prefix}{e}");
+            e.exit_code()
+        }
+    };
+    std::process::exit(code);
+}

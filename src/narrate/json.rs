@@ -1,0 +1,115 @@
+//! JSON Lines renderer, schema `netlab/1` (docs/json-schema.md).
+//!
+//! Every object carries `schema`, `demo`, `seq`, `kind` and `questions`.
+//! Steps put their specifics under `data`; the summary's fields are flattened
+//! into the summary object so a script can read `.answers` directly. Pure
+//! functions: they return the line, the narrator writes it.
+
+use serde_json::{json, Map, Value};
+
+use super::{Direction, Lang, Step, Summary, SCHEMA};
+
+fn head(demo: &str, seq: u64, kind: &str, questions: &[&str]) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("schema".into(), SCHEMA.into());
+    m.insert("demo".into(), demo.into());
+    m.insert("seq".into(), seq.into());
+    m.insert("kind".into(), kind.into());
+    m.insert("questions".into(), json!(questions));
+    m
+}
+
+/// One step as a JSON object on one line.
+pub fn step(demo: &str, seq: u64, step: &Step, lang: Lang) -> String {
+    let mut m = head(demo, seq, "step", &step.questions);
+    m.insert("lang".into(), lang.code().into());
+    if let Some(s) = &step.section {
+        m.insert("section".into(), s.get(lang).into());
+    }
+    m.insert("title".into(), step.title.get(lang).into());
+    m.insert("detail".into(), step.detail.get(lang).into());
+    if let Some(c) = &step.correction {
+        m.insert("correction".into(), c.get(lang).into());
+    }
+    let facts: Vec<Value> = step
+        .facts
+        .iter()
+        .map(|f| json!({"label": f.label.get(lang), "value": f.value}))
+        .collect();
+    m.insert("facts".into(), facts.into());
+    let packets: Vec<Value> = step
+        .packets
+        .iter()
+        .map(|p| {
+            json!({
+                "direction": match p.direction { Direction::Sent => "sent", Direction::Received => "received" },
+                "transport": p.transport,
+                "peer": p.peer.to_string(),
+                "length": p.bytes.len(),
+                "hex": hex(&p.bytes),
+                "fields": p.fields.iter().map(|f| json!({
+                    "name": f.name,
+                    "start": f.range.start,
+                    "end": f.range.end,
+                    "value": f.value,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    m.insert("packets".into(), packets.into());
+    m.insert("data".into(), Value::Object(step.data.clone()));
+    Value::Object(m).to_string()
+}
+
+/// The summary object: the last line of a run.
+pub fn summary(demo: &str, seq: u64, s: &Summary, lang: Lang) -> String {
+    let mut m = head(demo, seq, "summary", &s.questions);
+    m.insert("lang".into(), lang.code().into());
+    m.insert("title".into(), s.title.get(lang).into());
+    m.insert("ok".into(), s.ok.into());
+    for (k, v) in &s.data {
+        m.insert(k.clone(), v.clone());
+    }
+    Value::Object(m).to_string()
+}
+
+/// An error object.
+pub fn error(demo: &str, seq: u64, message: &str, exit_code: i32) -> String {
+    let mut m = head(demo, seq, "error", &[]);
+    m.insert("message".into(), message.into());
+    m.insert("exit_code".into(), exit_code.into());
+    Value::Object(m).to_string()
+}
+
+/// Lowercase hex without separators.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::narrate::{tx, Step};
+
+    #[test]
+    fn step_line_has_the_schema_fields() {
+        let s = Step::new(tx("a", "甲"), tx("b", "乙"), &["Q4"]).data("k", 1);
+        let line = step("dns-trace", 3, &s, Lang::Zh);
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["schema"], "netlab/1");
+        assert_eq!(v["demo"], "dns-trace");
+        assert_eq!(v["seq"], 3);
+        assert_eq!(v["kind"], "step");
+        assert_eq!(v["questions"][0], "Q4");
+        assert_eq!(v["title"], "甲");
+        assert_eq!(v["data"]["k"], 1);
+        assert!(!line.contains('\n'));
+    }
+
+    #[test]
+    fn error_line_carries_exit_code() {
+        let v: Value = serde_json::from_str(&error("x", 1, "bad", 2)).unwrap();
+        assert_eq!(v["kind"], "error");
+        assert_eq!(v["exit_code"], 2);
+    }
+}
