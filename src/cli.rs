@@ -109,7 +109,13 @@ pub struct DnsTraceArgs {
     /// The name to look up, e.g. www.baidu.com (internationalised names are converted to punycode)
     pub name: String,
     /// Record type to ask for
-    #[arg(long = "type", short = 't', value_enum, ignore_case = true, default_value = "A")]
+    #[arg(
+        long = "type",
+        short = 't',
+        value_enum,
+        ignore_case = true,
+        default_value = "A"
+    )]
     pub qtype: QType,
     /// Hosts file to consult first [default: /etc/hosts]
     #[arg(long, value_name = "FILE")]
@@ -165,7 +171,9 @@ pub fn parse_root_servers(s: &str) -> Result<RootServers, String> {
             }
             match port {
                 Some(q) if q != p => {
-                    return Err(format!("ports {q} and {p} differ; one port is used for every server of the walk"))
+                    return Err(format!(
+                        "ports {q} and {p} differ; one port is used for every server of the walk"
+                    ))
                 }
                 _ => port = Some(p),
             }
@@ -174,7 +182,10 @@ pub fn parse_root_servers(s: &str) -> Result<RootServers, String> {
     }
     let port = port.unwrap_or(53);
     Ok(RootServers {
-        addrs: ips.into_iter().map(|ip| SocketAddr::new(ip, port)).collect(),
+        addrs: ips
+            .into_iter()
+            .map(|ip| SocketAddr::new(ip, port))
+            .collect(),
         port,
     })
 }
@@ -228,7 +239,9 @@ mod tests {
         assert_eq!(r.port, 5300);
         assert_eq!(r.addrs[1], "127.53.0.2:5300".parse().unwrap());
         assert_eq!(parse_root_servers("127.0.0.1").unwrap().port, 53);
-        assert!(parse_root_servers("1.1.1.1:53,2.2.2.2:54").unwrap_err().contains("differ"));
+        assert!(parse_root_servers("1.1.1.1:53,2.2.2.2:54")
+            .unwrap_err()
+            .contains("differ"));
         assert!(parse_root_servers("nope").is_err());
         assert!(parse_root_servers("127.0.0.1,").is_err());
         assert!(parse_root_servers("[::1]:5300").is_ok());

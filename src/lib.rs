@@ -64,11 +64,16 @@ pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
             Ok(exit::OK)
         }
         Command::Explain { id } => {
-            println!("{}", demos::questions::explain(id, cfg.lang, cli.global.json)?);
+            println!(
+                "{}",
+                demos::questions::explain(id, cfg.lang, cli.global.json)?
+            );
             Ok(exit::OK)
         }
         Command::Lab { what } => match what {
-            LabCommand::Dns { port, lab_zones } => demos::lab_dns::run(*port, lab_zones.as_deref(), n),
+            LabCommand::Dns { port, lab_zones } => {
+                demos::lab_dns::run(*port, lab_zones.as_deref(), n)
+            }
         },
     }
 }

@@ -13,15 +13,33 @@ fn main() {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;
-            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
                 let _ = e.print();
-                std::process::exit(if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { exit::LOCAL } else { exit::OK });
+                std::process::exit(
+                    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                        exit::LOCAL
+                    } else {
+                        exit::OK
+                    },
+                );
             }
             if json {
                 let msg = e.kind().to_string();
                 let detail = e.to_string();
-                let first = detail.lines().next().unwrap_or(&msg).trim_start_matches("error: ");
-                println!("{}", netlab::narrate::json::error("netlab", 1, first, exit::LOCAL));
+                let first = detail
+                    .lines()
+                    .next()
+                    .unwrap_or(&msg)
+                    .trim_start_matches("error: ");
+                println!(
+                    "{}",
+                    netlab::narrate::json::error("netlab", 1, first, exit::LOCAL)
+                );
             } else {
                 let _ = e.print();
             }

@@ -1,10 +1,13 @@
 //! `netlab dns-trace NAME`: the DNS workflow of Q4, stage by stage.
 //!
-//! 1. the hosts file; 2. the stub resolver and its cache; 3. the local
-//! recursive server asked twice (the cache, seen as a falling TTL); 4. the
-//! iterative walk from the root that the recursive server did on its miss,
-//! every query and reply shown with its bytes. By default everything runs
-//! against the built-in lab on loopback; `--live` walks the real Internet.
+//! 1. the hosts file;
+//! 2. the stub resolver and its cache;
+//! 3. the local recursive server asked twice (the cache, seen as a falling TTL);
+//! 4. the iterative walk from the root that the recursive server did on its
+//!    miss, every query and reply shown with its bytes.
+//!
+//! By default everything runs against the built-in lab on loopback; `--live`
+//! walks the real Internet.
 
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
@@ -68,12 +71,24 @@ fn plan(args: &DnsTraceArgs) -> Result<(CheckedName, Mode)> {
     let name = name::check(&args.name)?;
     if let Some(h) = &args.hosts {
         if !h.is_file() {
-            return Err(Error::usage(format!("--hosts {}: no such file", h.display())));
+            return Err(Error::usage(format!(
+                "--hosts {}: no such file",
+                h.display()
+            )));
         }
     }
     let mode = if args.live {
         let (roots, port) = match &args.root_servers {
-            Some(r) => (r.addrs.iter().map(|a| Server { name: None, addr: *a }).collect(), r.port),
+            Some(r) => (
+                r.addrs
+                    .iter()
+                    .map(|a| Server {
+                        name: None,
+                        addr: *a,
+                    })
+                    .collect(),
+                r.port,
+            ),
             None => (
                 IANA_ROOTS
                     .iter()
@@ -85,14 +100,29 @@ fn plan(args: &DnsTraceArgs) -> Result<(CheckedName, Mode)> {
                 53,
             ),
         };
-        Mode::Live(roots, port, system_nameservers().first().map(|ip| SocketAddr::new(*ip, 53)))
+        Mode::Live(
+            roots,
+            port,
+            system_nameservers()
+                .first()
+                .map(|ip| SocketAddr::new(*ip, 53)),
+        )
     } else if let Some(r) = &args.root_servers {
         if let Some(a) = r.addrs.iter().find(|a| !a.ip().is_loopback()) {
             return Err(Error::usage(format!(
                 "--root-servers {a} is off this machine; add --live to send packets beyond loopback"
             )));
         }
-        Mode::Custom(r.addrs.iter().map(|a| Server { name: None, addr: *a }).collect(), r.port)
+        Mode::Custom(
+            r.addrs
+                .iter()
+                .map(|a| Server {
+                    name: None,
+                    addr: *a,
+                })
+                .collect(),
+            r.port,
+        )
     } else {
         let zones = match &args.lab_zones {
             Some(dir) => ZoneSet::from_dir(dir)?,
@@ -161,8 +191,14 @@ fn section(stage: u8) -> Text {
     match stage {
         0 => tx("The question", "问题"),
         1 => tx("Stage 1 · the hosts file", "第 1 步 · hosts 文件"),
-        2 => tx("Stage 2 · the stub resolver and its cache", "第 2 步 · 存根解析器及其缓存"),
-        3 => tx("Stage 3 · the local recursive server (RD=1)", "第 3 步 · 本地递归服务器（RD=1）"),
+        2 => tx(
+            "Stage 2 · the stub resolver and its cache",
+            "第 2 步 · 存根解析器及其缓存",
+        ),
+        3 => tx(
+            "Stage 3 · the local recursive server (RD=1)",
+            "第 3 步 · 本地递归服务器（RD=1）",
+        ),
         _ => tx(
             "Stage 4 · the iterative walk: root → TLD → authoritative",
             "第 4 步 · 迭代查询：根 → 顶级域 → 权威",
@@ -220,12 +256,20 @@ fn intro(n: &mut Narrator, name: &CheckedName, qtype: RecordType, mode: &Mode) -
     if name.converted {
         step = step
             .fact(tx("typed", "输入"), name.input.clone())
-            .fact(tx("punycode (IDNA)", "punycode（IDNA）"), name.ascii.clone())
-            .data("punycode", json!({"input": name.input, "ascii": name.ascii}));
+            .fact(
+                tx("punycode (IDNA)", "punycode（IDNA）"),
+                name.ascii.clone(),
+            )
+            .data(
+                "punycode",
+                json!({"input": name.input, "ascii": name.ascii}),
+            );
         step.detail.en.push_str(
             "\nDNS carries only ASCII labels, so the internationalised name was converted to punycode (IDNA) first.",
         );
-        step.detail.zh.push_str("\nDNS 报文里只能放 ASCII 标签，所以中文域名先按 IDNA 转换成 punycode。");
+        step.detail
+            .zh
+            .push_str("\nDNS 报文里只能放 ASCII 标签，所以中文域名先按 IDNA 转换成 punycode。");
     }
     for s in &servers {
         step = step.fact(tx("server", "服务器"), s.clone());
@@ -250,7 +294,9 @@ pub fn hosts_matches(text: &str, host: &str) -> Vec<(usize, String, IpAddr)> {
 }
 
 fn stage_hosts(n: &mut Narrator, name: &CheckedName, hosts: Option<&Path>) -> Result<()> {
-    let path: PathBuf = hosts.map(Path::to_path_buf).unwrap_or_else(|| "/etc/hosts".into());
+    let path: PathBuf = hosts
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| "/etc/hosts".into());
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if hosts.is_none() => {
@@ -258,7 +304,10 @@ fn stage_hosts(n: &mut Narrator, name: &CheckedName, hosts: Option<&Path>) -> Re
                 Step::new(
                     tx("No hosts file to read", "没有可读的 hosts 文件"),
                     tx(
-                        format!("{} could not be read ({e}); the lookup goes straight to DNS.", path.display()),
+                        format!(
+                            "{} could not be read ({e}); the lookup goes straight to DNS.",
+                            path.display()
+                        ),
                         format!("无法读取 {}（{e}），查询直接交给 DNS。", path.display()),
                     ),
                     &["Q4", "Q28"],
@@ -273,7 +322,11 @@ fn stage_hosts(n: &mut Narrator, name: &CheckedName, hosts: Option<&Path>) -> Re
     let found = hosts_matches(&text, &name.ascii);
     let nsswitch = std::fs::read_to_string("/etc/nsswitch.conf")
         .ok()
-        .and_then(|t| t.lines().find(|l| l.trim_start().starts_with("hosts:")).map(|l| l.trim().to_string()));
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.trim_start().starts_with("hosts:"))
+                .map(|l| l.trim().to_string())
+        });
     let mut step = if let Some((line_no, line, ip)) = found.first() {
         Step::new(
             tx(
@@ -300,7 +353,9 @@ fn stage_hosts(n: &mut Narrator, name: &CheckedName, hosts: Option<&Path>) -> Re
             &["Q4", "Q28"],
         )
     };
-    step = step.section(section(1)).fact(tx("file", "文件"), path.display().to_string());
+    step = step
+        .section(section(1))
+        .fact(tx("file", "文件"), path.display().to_string());
     if let Some(l) = &nsswitch {
         step = step.fact(tx("/etc/nsswitch.conf", "/etc/nsswitch.conf"), l.clone());
     }
@@ -360,7 +415,8 @@ fn stage_stub(n: &mut Narrator, mode: &Mode) -> Result<()> {
             )
         }
         Mode::Custom(..) => (
-            "With --root-servers there is no local recursive server: stage 4 plays its part.".to_string(),
+            "With --root-servers there is no local recursive server: stage 4 plays its part."
+                .to_string(),
             "使用 --root-servers 时没有本地递归服务器：由第 4 步扮演它的角色。".to_string(),
         ),
         Mode::Live(..) => (
@@ -417,7 +473,12 @@ fn min_ttl(m: &Message) -> Option<u32> {
     m.answers.iter().map(|r| r.ttl).min()
 }
 
-fn ask_recursive(name: &CheckedName, qtype: RecordType, server: SocketAddr, timeout: Duration) -> Exchange {
+fn ask_recursive(
+    name: &CheckedName,
+    qtype: RecordType,
+    server: SocketAddr,
+    timeout: Duration,
+) -> Exchange {
     let q = build_query(&name.name, qtype, true);
     let ex = exchange(server, &q, Transport::Udp, timeout);
     if ex.reply.as_ref().is_some_and(|m| m.metadata.truncation) {
@@ -426,7 +487,13 @@ fn ask_recursive(name: &CheckedName, qtype: RecordType, server: SocketAddr, time
     ex
 }
 
-fn stage_recursive(n: &mut Narrator, name: &CheckedName, qtype: RecordType, server: SocketAddr, timeout: Duration) -> Result<()> {
+fn stage_recursive(
+    n: &mut Narrator,
+    name: &CheckedName,
+    qtype: RecordType,
+    server: SocketAddr,
+    timeout: Duration,
+) -> Result<()> {
     // The lab resolver walks on a miss, which can take a while with a lame server in the way.
     let timeout = timeout.max(Duration::from_secs(5));
     let first = ask_recursive(name, qtype, server, timeout);
@@ -434,8 +501,14 @@ fn stage_recursive(n: &mut Narrator, name: &CheckedName, qtype: RecordType, serv
         let why = first.failure.map(|f| f.to_string()).unwrap_or_default();
         return n.step(
             Step::new(
-                tx(format!("The recursive server {server} did not answer: {why}"), format!("递归服务器 {server} 没有应答：{why}")),
-                tx("Stage 4 still shows the walk it would have done.", "第 4 步仍会展示它本该进行的逐级查询。"),
+                tx(
+                    format!("The recursive server {server} did not answer: {why}"),
+                    format!("递归服务器 {server} 没有应答：{why}"),
+                ),
+                tx(
+                    "Stage 4 still shows the walk it would have done.",
+                    "第 4 步仍会展示它本该进行的逐级查询。",
+                ),
                 &["Q4"],
             )
             .section(section(3)),
@@ -462,7 +535,10 @@ fn stage_recursive(n: &mut Narrator, name: &CheckedName, qtype: RecordType, serv
     n.step(
         step.data("rcode", rcode.clone())
             .data("rtt_ms", ms(first.rtt))
-            .data("ttl", min_ttl(&reply1).map(Value::from).unwrap_or(Value::Null))
+            .data(
+                "ttl",
+                min_ttl(&reply1).map(Value::from).unwrap_or(Value::Null),
+            )
             .data("cached", false),
     )?;
 
@@ -759,13 +835,21 @@ fn rcode_str(rc: hickory_proto::op::ResponseCode) -> String {
 
 fn flags(m: &Message) -> String {
     let f = m.metadata.flags().to_string();
-    if f.is_empty() { "(no flags)".into() } else { f.trim_end_matches(';').to_string() }
+    if f.is_empty() {
+        "(no flags)".into()
+    } else {
+        f.trim_end_matches(';').to_string()
+    }
 }
 
 fn soa_text(soa: &Option<Record>) -> String {
     match soa {
         Some(r) => match &r.data {
-            RData::SOA(s) => format!(" (SOA of {}, negative TTL {})", r.name, r.ttl.min(s.minimum)),
+            RData::SOA(s) => format!(
+                " (SOA of {}, negative TTL {})",
+                r.name,
+                r.ttl.min(s.minimum)
+            ),
             _ => String::new(),
         },
         None => String::new(),
@@ -773,14 +857,27 @@ fn soa_text(soa: &Option<Record>) -> String {
 }
 
 fn next_text(remaining: usize) -> String {
-    if remaining > 0 { format!(" — trying the next of {remaining} server(s) left") } else { " — no server of this zone left".into() }
+    if remaining > 0 {
+        format!(" — trying the next of {remaining} server(s) left")
+    } else {
+        " — no server of this zone left".into()
+    }
 }
 
 fn next_text_zh(remaining: usize) -> String {
-    if remaining > 0 { format!("——换下一台（还剩 {remaining} 台）") } else { "——该区已没有别的服务器".into() }
+    if remaining > 0 {
+        format!("——换下一台（还剩 {remaining} 台）")
+    } else {
+        "——该区已没有别的服务器".into()
+    }
 }
 
-fn summary(name: &CheckedName, qtype: RecordType, out: &walk::Outcome, elapsed: Duration) -> Summary {
+fn summary(
+    name: &CheckedName,
+    qtype: RecordType,
+    out: &walk::Outcome,
+    elapsed: Duration,
+) -> Summary {
     let answers: Vec<Value> = out.answers.iter().map(record_json).collect();
     let chain: Vec<Value> = out
         .cname_chain
@@ -794,39 +891,90 @@ fn summary(name: &CheckedName, qtype: RecordType, out: &walk::Outcome, elapsed: 
                 Some(t) => (format!(" (via {t})"), format!("（经由 {t}）")),
                 None => (String::new(), String::new()),
             };
-            (tx(format!("{} {qtype} → {}{via_en}", name.ascii, l.join(", ")), format!("{} {qtype} → {}{via_zh}", name.ascii, l.join("，"))), true)
+            (
+                tx(
+                    format!("{} {qtype} → {}{via_en}", name.ascii, l.join(", ")),
+                    format!("{} {qtype} → {}{via_zh}", name.ascii, l.join("，")),
+                ),
+                true,
+            )
         }
-        Status::NxDomain => (tx(format!("{}: NXDOMAIN, no such name", name.ascii), format!("{}：NXDOMAIN，不存在该名字", name.ascii)), false),
-        Status::NoData => (tx(format!("{}: no {qtype} record (NODATA)", name.ascii), format!("{}：没有 {qtype} 记录（NODATA）", name.ascii)), false),
-        Status::Failed(why) => (tx(format!("{}: no answer — {why}", name.ascii), format!("{}：没有得到答案——{why}", name.ascii)), false),
+        Status::NxDomain => (
+            tx(
+                format!("{}: NXDOMAIN, no such name", name.ascii),
+                format!("{}：NXDOMAIN，不存在该名字", name.ascii),
+            ),
+            false,
+        ),
+        Status::NoData => (
+            tx(
+                format!("{}: no {qtype} record (NODATA)", name.ascii),
+                format!("{}：没有 {qtype} 记录（NODATA）", name.ascii),
+            ),
+            false,
+        ),
+        Status::Failed(why) => (
+            tx(
+                format!("{}: no answer — {why}", name.ascii),
+                format!("{}：没有得到答案——{why}", name.ascii),
+            ),
+            false,
+        ),
     };
     let mut lines = vec![tx(
-        format!("{} queries to {} server address(es) in {:.1} ms", out.queries, unique(&out.servers), ms(elapsed)),
-        format!("共 {} 次查询，涉及 {} 个服务器地址，用时 {:.1} ms", out.queries, unique(&out.servers), ms(elapsed)),
+        format!(
+            "{} queries to {} server address(es) in {:.1} ms",
+            out.queries,
+            unique(&out.servers),
+            ms(elapsed)
+        ),
+        format!(
+            "共 {} 次查询，涉及 {} 个服务器地址，用时 {:.1} ms",
+            out.queries,
+            unique(&out.servers),
+            ms(elapsed)
+        ),
     )];
     for r in &out.cname_chain {
         if let Some(t) = cname_target(r) {
-            lines.push(tx(format!("alias: {} → {t}", r.name), format!("别名：{} → {t}", r.name)));
+            lines.push(tx(
+                format!("alias: {} → {t}", r.name),
+                format!("别名：{} → {t}", r.name),
+            ));
         }
     }
     let mut data = serde_json::Map::new();
     data.insert("name".into(), name.ascii.clone().into());
     data.insert("type".into(), qtype.to_string().into());
-    data.insert("status".into(), match &out.status {
-        Status::Answer => "answer",
-        Status::NxDomain => "nxdomain",
-        Status::NoData => "nodata",
-        Status::Failed(_) => "failed",
-    }.into());
+    data.insert(
+        "status".into(),
+        match &out.status {
+            Status::Answer => "answer",
+            Status::NxDomain => "nxdomain",
+            Status::NoData => "nodata",
+            Status::Failed(_) => "failed",
+        }
+        .into(),
+    );
     if let Status::Failed(why) = &out.status {
         data.insert("reason".into(), why.clone().into());
     }
     data.insert("answers".into(), answers.into());
     data.insert("cname_chain".into(), chain.into());
-    data.insert("servers".into(), out.servers.iter().map(|s| s.to_string()).collect::<Vec<_>>().into());
+    data.insert(
+        "servers".into(),
+        out.servers
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .into(),
+    );
     data.insert("queries".into(), out.queries.into());
     data.insert("rcode".into(), out.rcode().into());
-    data.insert("soa".into(), out.soa.as_ref().map(record_json).unwrap_or(Value::Null));
+    data.insert(
+        "soa".into(),
+        out.soa.as_ref().map(record_json).unwrap_or(Value::Null),
+    );
     data.insert("elapsed_ms".into(), ms(elapsed).into());
     Summary {
         title,

@@ -27,14 +27,21 @@ pub fn root_hints(lab: &DnsLab) -> String {
     let mut s = String::from("; netlab lab root hints\n");
     for r in &lab.roots {
         if let Some(n) = &r.name {
-            s.push_str(&format!(".\t3600000\tIN\tNS\t{n}\n{n}\t3600000\tIN\tA\t{}\n", r.addr.ip()));
+            s.push_str(&format!(
+                ".\t3600000\tIN\tNS\t{n}\n{n}\t3600000\tIN\tA\t{}\n",
+                r.addr.ip()
+            ));
         }
     }
     s
 }
 
 /// Run the lab in the foreground.
-pub fn run(port: Option<u16>, zones_dir: Option<&std::path::Path>, n: &mut Narrator) -> Result<i32> {
+pub fn run(
+    port: Option<u16>,
+    zones_dir: Option<&std::path::Path>,
+    n: &mut Narrator,
+) -> Result<i32> {
     let zones = match zones_dir {
         Some(d) => ZoneSet::from_dir(d)?,
         None => ZoneSet::builtin()?,
@@ -73,8 +80,20 @@ pub fn run(port: Option<u16>, zones_dir: Option<&std::path::Path>, n: &mut Narra
     for s in &lab.servers {
         let names: Vec<String> = s.names.iter().map(|n| n.to_string()).collect();
         let zones: Vec<String> = s.zones.iter().map(|z| z.to_string()).collect();
-        let lame = if s.lame { "  (lame: never answers)" } else { "" };
-        step = step.fact(tx("server", "服务器"), format!("{:<20} {:<28} {}{lame}", s.addr, names.join(","), zones.join(" ")));
+        let lame = if s.lame {
+            "  (lame: never answers)"
+        } else {
+            ""
+        };
+        step = step.fact(
+            tx("server", "服务器"),
+            format!(
+                "{:<20} {:<28} {}{lame}",
+                s.addr,
+                names.join(","),
+                zones.join(" ")
+            ),
+        );
     }
     let servers: Vec<_> = lab
         .servers

@@ -27,7 +27,11 @@ pub fn list(lang: Lang, as_json: bool) -> String {
         } else {
             format!("  [netlab {}]", q.demos.join(", netlab "))
         };
-        let mark = if q.correction_en.is_some() { " ✎" } else { "" };
+        let mark = if q.correction_en.is_some() {
+            " ✎"
+        } else {
+            ""
+        };
         out.push_str(&format!("\n{:<5} {}{mark}{demos}", q.id, q.title(lang)));
     }
     let foot = match lang {
@@ -58,7 +62,12 @@ fn page(q: &Question, lang: Lang) -> String {
         Lang::Zh => &q.title_en,
         Lang::En => &q.title_zh,
     };
-    let mut out = format!("{}  {}\n    ({other}: {other_title})\n\n{a}: {}", q.id, q.title(lang), q.answer().get(lang));
+    let mut out = format!(
+        "{}  {}\n    ({other}: {other_title})\n\n{a}: {}",
+        q.id,
+        q.title(lang),
+        q.answer().get(lang)
+    );
     if let Some(corr) = q.correction() {
         out.push_str(&format!("\n\n{c}: {}", corr.get(lang)));
     }

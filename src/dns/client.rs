@@ -99,7 +99,12 @@ fn same_question(q: &Message, r: &Message) -> bool {
 }
 
 /// Send `query` to `server` and wait at most `timeout` for its reply.
-pub fn exchange(server: SocketAddr, query: &Message, transport: Transport, timeout: Duration) -> Exchange {
+pub fn exchange(
+    server: SocketAddr,
+    query: &Message,
+    transport: Transport,
+    timeout: Duration,
+) -> Exchange {
     let query_bytes = query.to_vec().unwrap_or_default();
     let mut ex = Exchange {
         server,
@@ -150,7 +155,8 @@ fn udp(ex: &mut Exchange, timeout: Duration, start: Instant) -> Result<Vec<u8>, 
         "[::]:0".parse().expect("literal")
     };
     let sock = UdpSocket::bind(bind).map_err(io_failure)?;
-    sock.send_to(&ex.query_bytes, ex.server).map_err(io_failure)?;
+    sock.send_to(&ex.query_bytes, ex.server)
+        .map_err(io_failure)?;
     let want_id = u16::from_be_bytes([ex.query_bytes[0], ex.query_bytes[1]]);
     let query = Message::from_vec(&ex.query_bytes).map_err(|e| Failure::Io(e.to_string()))?;
     let mut buf = vec![0u8; MAX_UDP];
@@ -180,9 +186,14 @@ fn udp(ex: &mut Exchange, timeout: Duration, start: Instant) -> Result<Vec<u8>, 
 fn tcp(ex: &mut Exchange, timeout: Duration) -> Result<Vec<u8>, Failure> {
     let deadline = Instant::now() + timeout;
     let mut s = TcpStream::connect_timeout(&ex.server, timeout).map_err(io_failure)?;
-    let left = || deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+    let left = || {
+        deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1))
+    };
     s.set_write_timeout(Some(left())).map_err(io_failure)?;
-    let len = u16::try_from(ex.query_bytes.len()).map_err(|_| Failure::Io("query too long".into()))?;
+    let len =
+        u16::try_from(ex.query_bytes.len()).map_err(|_| Failure::Io("query too long".into()))?;
     let mut framed = len.to_be_bytes().to_vec();
     framed.extend_from_slice(&ex.query_bytes);
     s.write_all(&framed).map_err(io_failure)?;

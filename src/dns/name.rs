@@ -38,13 +38,19 @@ fn bad(name: &str, reason: impl Into<String>) -> Error {
 pub fn check(input: &str) -> Result<CheckedName> {
     let trimmed = input.strip_suffix('.').unwrap_or(input);
     if input.is_empty() || input == "." {
-        return Err(bad(input, "the name is empty; give a domain such as www.baidu.com"));
+        return Err(bad(
+            input,
+            "the name is empty; give a domain such as www.baidu.com",
+        ));
     }
     if trimmed.chars().any(char::is_whitespace) {
         return Err(bad(input, "a domain name cannot contain spaces"));
     }
     if trimmed.starts_with('.') || trimmed.contains("..") {
-        return Err(bad(input, "empty label: two dots in a row, or a leading dot"));
+        return Err(bad(
+            input,
+            "empty label: two dots in a row, or a leading dot",
+        ));
     }
     let converted = !trimmed.is_ascii();
     let ascii = if converted {
@@ -56,17 +62,26 @@ pub fn check(input: &str) -> Result<CheckedName> {
     if ascii.len() > MAX_NAME {
         return Err(bad(
             input,
-            format!("{} characters long; a DNS name holds at most {MAX_NAME}", ascii.len()),
+            format!(
+                "{} characters long; a DNS name holds at most {MAX_NAME}",
+                ascii.len()
+            ),
         ));
     }
     for label in ascii.split('.') {
         if label.is_empty() {
-            return Err(bad(input, "empty label: two dots in a row, or a leading dot"));
+            return Err(bad(
+                input,
+                "empty label: two dots in a row, or a leading dot",
+            ));
         }
         if label.len() > MAX_LABEL {
             return Err(bad(
                 input,
-                format!("label {label:?} is {} bytes; a label holds at most {MAX_LABEL}", label.len()),
+                format!(
+                    "label {label:?} is {} bytes; a label holds at most {MAX_LABEL}",
+                    label.len()
+                ),
             ));
         }
         if let Some(c) = label
@@ -79,7 +94,10 @@ pub fn check(input: &str) -> Result<CheckedName> {
             ));
         }
         if label.starts_with('-') || label.ends_with('-') {
-            return Err(bad(input, format!("label {label:?} starts or ends with '-'")));
+            return Err(bad(
+                input,
+                format!("label {label:?} starts or ends with '-'"),
+            ));
         }
     }
     let fqdn = format!("{ascii}.");
@@ -102,7 +120,10 @@ mod tests {
         assert_eq!(n.ascii, "www.baidu.com.");
         assert!(!n.converted);
         assert_eq!(check("www.baidu.com.").unwrap().ascii, "www.baidu.com.");
-        assert_eq!(check("_dmarc.baidu.com").unwrap().ascii, "_dmarc.baidu.com.");
+        assert_eq!(
+            check("_dmarc.baidu.com").unwrap().ascii,
+            "_dmarc.baidu.com."
+        );
     }
 
     #[test]
@@ -127,9 +148,15 @@ mod tests {
             assert!(e.contains(needle), "{input:?}: {e}");
         }
         let long_label = format!("{}.com", "a".repeat(64));
-        assert!(check(&long_label).unwrap_err().to_string().contains("at most 63"));
+        assert!(check(&long_label)
+            .unwrap_err()
+            .to_string()
+            .contains("at most 63"));
         let long_name = vec!["abcdefghi"; 30].join(".");
-        assert!(check(&long_name).unwrap_err().to_string().contains("at most 253"));
+        assert!(check(&long_name)
+            .unwrap_err()
+            .to_string()
+            .contains("at most 253"));
         let ok_label = format!("{}.com", "a".repeat(63));
         assert!(check(&ok_label).is_ok());
     }

@@ -194,7 +194,12 @@ struct Walker<'c, 'o> {
 }
 
 /// Walk from the roots to `name`/`qtype`, reporting each step to `obs`.
-pub fn walk(cfg: &Config, name: &Name, qtype: RecordType, obs: &mut dyn FnMut(Event<'_>)) -> Outcome {
+pub fn walk(
+    cfg: &Config,
+    name: &Name,
+    qtype: RecordType,
+    obs: &mut dyn FnMut(Event<'_>),
+) -> Outcome {
     let mut w = Walker {
         cfg,
         obs,
@@ -220,8 +225,14 @@ pub fn walk(cfg: &Config, name: &Name, qtype: RecordType, obs: &mut dyn FnMut(Ev
         });
         match w.resolve(&current, qtype, 0) {
             Ok(Verdict::Answer(records)) => return finish(w, Status::Answer, records, chain, None),
-            Ok(Verdict::Cname { chain: links, records }) => {
-                let last = links.last().and_then(cname_target).unwrap_or_else(|| current.clone());
+            Ok(Verdict::Cname {
+                chain: links,
+                records,
+            }) => {
+                let last = links
+                    .last()
+                    .and_then(cname_target)
+                    .unwrap_or_else(|| current.clone());
                 for link in links {
                     if chain.iter().any(|r| r.name.eq_ignore_root_case(&link.name)) {
                         let why = format!("CNAME loop: {} is already in the chain", link.name);
@@ -238,7 +249,9 @@ pub fn walk(cfg: &Config, name: &Name, qtype: RecordType, obs: &mut dyn FnMut(Ev
                 }
                 current = last;
             }
-            Ok(Verdict::NxDomain { soa }) => return finish(w, Status::NxDomain, vec![], chain, soa),
+            Ok(Verdict::NxDomain { soa }) => {
+                return finish(w, Status::NxDomain, vec![], chain, soa)
+            }
             Ok(Verdict::NoData { soa }) => return finish(w, Status::NoData, vec![], chain, soa),
             Ok(other) => {
                 let why = format!("unexpected verdict {other:?}");
@@ -272,13 +285,19 @@ impl Walker<'_, '_> {
     }
 
     /// Addresses for a referral's NS set, looking up servers that came without glue.
-    fn servers_for(&mut self, ns: &[(Name, Vec<IpAddr>)], depth: usize) -> Result<Vec<Server>, String> {
+    fn servers_for(
+        &mut self,
+        ns: &[(Name, Vec<IpAddr>)],
+        depth: usize,
+    ) -> Result<Vec<Server>, String> {
         let mut out = Vec::new();
         for (ns_name, addrs) in ns {
             let mut addrs = addrs.clone();
             if addrs.is_empty() && depth < 2 {
                 (self.obs)(Event::GluelessLookup { ns: ns_name });
-                if let Ok(Verdict::Answer(records)) = self.resolve(ns_name, RecordType::A, depth + 1) {
+                if let Ok(Verdict::Answer(records)) =
+                    self.resolve(ns_name, RecordType::A, depth + 1)
+                {
                     addrs = records
                         .iter()
                         .filter_map(|r| match &r.data {
@@ -298,7 +317,13 @@ impl Walker<'_, '_> {
         Ok(out)
     }
 
-    fn ask_set(&mut self, zone: &Name, servers: &[Server], name: &Name, qtype: RecordType) -> Result<Verdict, String> {
+    fn ask_set(
+        &mut self,
+        zone: &Name,
+        servers: &[Server],
+        name: &Name,
+        qtype: RecordType,
+    ) -> Result<Verdict, String> {
         let mut last_problem = String::from("no server to ask");
         for (i, server) in servers.iter().enumerate() {
             let left = self.cfg.deadline.saturating_duration_since(Instant::now());
@@ -342,7 +367,9 @@ impl Walker<'_, '_> {
                 break;
             }
         }
-        Err(format!("every server for zone {zone} failed (last: {last_problem})"))
+        Err(format!(
+            "every server for zone {zone} failed (last: {last_problem})"
+        ))
     }
 }
 
@@ -396,7 +423,9 @@ pub fn classify(zone: &Name, name: &Name, qtype: RecordType, ex: &Exchange) -> V
         else {
             break;
         };
-        let Some(target) = cname_target(link) else { break };
+        let Some(target) = cname_target(link) else {
+            break;
+        };
         chain.push(link.clone());
         cur = target;
     }

@@ -205,13 +205,16 @@ impl Drop for DnsLab {
     }
 }
 
+/// A UDP socket and, unless the server is lame, a TCP listener on the same address.
+type SocketPair = (std::net::UdpSocket, Option<std::net::TcpListener>);
+
 struct Bound {
     udp: std::net::UdpSocket,
     tcp: Option<std::net::TcpListener>,
     role: Role,
 }
 
-fn bind_all(addrs: &[(Ipv4Addr, bool)], port: u16) -> std::io::Result<(u16, Vec<(std::net::UdpSocket, Option<std::net::TcpListener>)>)> {
+fn bind_all(addrs: &[(Ipv4Addr, bool)], port: u16) -> std::io::Result<(u16, Vec<SocketPair>)> {
     let mut port = port;
     let mut out = Vec::new();
     for (ip, with_tcp) in addrs {
@@ -220,7 +223,10 @@ fn bind_all(addrs: &[(Ipv4Addr, bool)], port: u16) -> std::io::Result<(u16, Vec<
             port = udp.local_addr()?.port();
         }
         let tcp = if *with_tcp {
-            Some(std::net::TcpListener::bind(SocketAddr::new(IpAddr::V4(*ip), port))?)
+            Some(std::net::TcpListener::bind(SocketAddr::new(
+                IpAddr::V4(*ip),
+                port,
+            ))?)
         } else {
             None
         };
@@ -258,7 +264,9 @@ impl DnsLab {
             } else {
                 ""
             };
-            return Err(Error::Lab(format!("cannot bind the DNS servers on 127.53.0.0/16 port {port}: {e}{hint}")));
+            return Err(Error::Lab(format!(
+                "cannot bind the DNS servers on 127.53.0.0/16 port {port}: {e}{hint}"
+            )));
         };
         let root = set.root();
         let roots: Vec<Server> = root
@@ -309,12 +317,17 @@ impl DnsLab {
         }
         for b in servers {
             let _guard = rt.enter();
-            b.udp.set_nonblocking(true).map_err(|e| Error::Lab(e.to_string()))?;
-            let udp = tokio::net::UdpSocket::from_std(b.udp).map_err(|e| Error::Lab(e.to_string()))?;
+            b.udp
+                .set_nonblocking(true)
+                .map_err(|e| Error::Lab(e.to_string()))?;
+            let udp =
+                tokio::net::UdpSocket::from_std(b.udp).map_err(|e| Error::Lab(e.to_string()))?;
             rt.spawn(serve_udp(udp, b.role.clone()));
             if let Some(tcp) = b.tcp {
-                tcp.set_nonblocking(true).map_err(|e| Error::Lab(e.to_string()))?;
-                let tcp = tokio::net::TcpListener::from_std(tcp).map_err(|e| Error::Lab(e.to_string()))?;
+                tcp.set_nonblocking(true)
+                    .map_err(|e| Error::Lab(e.to_string()))?;
+                let tcp = tokio::net::TcpListener::from_std(tcp)
+                    .map_err(|e| Error::Lab(e.to_string()))?;
                 rt.spawn(serve_tcp(tcp, b.role));
             }
         }
@@ -331,8 +344,9 @@ impl DnsLab {
     pub fn wait_for_signal(&self) -> Result<()> {
         let rt = self.rt.as_ref().expect("running");
         rt.block_on(async {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .map_err(|e| Error::Lab(e.to_string()))?;
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .map_err(|e| Error::Lab(e.to_string()))?;
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}
@@ -407,7 +421,10 @@ mod tests {
             .iter()
             .find(|z| z.origin == Name::from_ascii(origin).unwrap())
             .unwrap();
-        respond(&[zone], &build_query(&Name::from_ascii(name).unwrap(), t, false))
+        respond(
+            &[zone],
+            &build_query(&Name::from_ascii(name).unwrap(), t, false),
+        )
     }
 
     #[test]
@@ -418,8 +435,11 @@ mod tests {
         assert!(!r.metadata.authoritative, "a referral must have AA=0");
         assert!(r.answers.is_empty());
         assert_eq!(r.authorities.len(), 2);
-        assert!(r.authorities.iter().all(|a| a.record_type() == RecordType::NS
-            && a.name == Name::from_ascii("com.").unwrap()));
+        assert!(r
+            .authorities
+            .iter()
+            .all(|a| a.record_type() == RecordType::NS
+                && a.name == Name::from_ascii("com.").unwrap()));
         let glue: Vec<String> = r.additionals.iter().map(|a| a.data.to_string()).collect();
         assert_eq!(glue, ["127.53.1.1", "127.53.1.2"]);
     }
@@ -444,8 +464,16 @@ mod tests {
     #[test]
     fn big_answers_are_truncated_over_udp_only() {
         let set = ZoneSet::builtin().unwrap();
-        let q = build_query(&Name::from_ascii("big.baidu.com.").unwrap(), RecordType::TXT, false);
-        let zone = set.zones.iter().find(|z| z.origin.to_string() == "baidu.com.").unwrap();
+        let q = build_query(
+            &Name::from_ascii("big.baidu.com.").unwrap(),
+            RecordType::TXT,
+            false,
+        );
+        let zone = set
+            .zones
+            .iter()
+            .find(|z| z.origin.to_string() == "baidu.com.")
+            .unwrap();
         let reply = respond(&[zone], &q);
         assert!(reply.to_vec().unwrap().len() > CLASSIC_UDP);
         let udp = Message::from_vec(&encode_udp(&q, reply)).unwrap();

@@ -21,12 +21,27 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("com.zone", include_str!("../../lab/zones/com.zone")),
     ("net.zone", include_str!("../../lab/zones/net.zone")),
     ("cn.zone", include_str!("../../lab/zones/cn.zone")),
-    ("baidu.com.zone", include_str!("../../lab/zones/baidu.com.zone")),
-    ("shifen.com.zone", include_str!("../../lab/zones/shifen.com.zone")),
-    ("a.shifen.com.zone", include_str!("../../lab/zones/a.shifen.com.zone")),
+    (
+        "baidu.com.zone",
+        include_str!("../../lab/zones/baidu.com.zone"),
+    ),
+    (
+        "shifen.com.zone",
+        include_str!("../../lab/zones/shifen.com.zone"),
+    ),
+    (
+        "a.shifen.com.zone",
+        include_str!("../../lab/zones/a.shifen.com.zone"),
+    ),
     ("edu.cn.zone", include_str!("../../lab/zones/edu.cn.zone")),
-    ("lab.edu.cn.zone", include_str!("../../lab/zones/lab.edu.cn.zone")),
-    ("flaky.net.zone", include_str!("../../lab/zones/flaky.net.zone")),
+    (
+        "lab.edu.cn.zone",
+        include_str!("../../lab/zones/lab.edu.cn.zone"),
+    ),
+    (
+        "flaky.net.zone",
+        include_str!("../../lab/zones/flaky.net.zone"),
+    ),
 ];
 
 /// One loaded zone.
@@ -46,17 +61,22 @@ impl Zone {
     /// Parse zone-file text. The origin comes from `$ORIGIN` or the file name.
     pub fn parse(file: &str, text: &str) -> Result<Zone> {
         let stem = file.strip_suffix(".zone").unwrap_or(file);
-        let origin_text = if stem == "root" || stem == "." { ".".to_string() } else { format!("{stem}.") };
+        let origin_text = if stem == "root" || stem == "." {
+            ".".to_string()
+        } else {
+            format!("{stem}.")
+        };
         let origin = Name::from_ascii(&origin_text).map_err(|e| Error::Zone {
             file: file.into(),
             message: format!("file name does not give a zone name: {e}"),
         })?;
-        let (origin, records) = Parser::new(text, None, Some(origin))
-            .parse()
-            .map_err(|e| Error::Zone {
-                file: file.into(),
-                message: e.to_string(),
-            })?;
+        let (origin, records) =
+            Parser::new(text, None, Some(origin))
+                .parse()
+                .map_err(|e| Error::Zone {
+                    file: file.into(),
+                    message: e.to_string(),
+                })?;
         let mut lame = Vec::new();
         for line in text.lines() {
             if let Some(rest) = line.trim().strip_prefix("; netlab-lame:") {
@@ -176,7 +196,10 @@ impl ZoneSet {
                 path: path.clone(),
                 source,
             })?;
-            let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+            let file = path
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default();
             zones.push(Zone::parse(&file, &text)?);
         }
         Self::new(zones)
@@ -239,7 +262,10 @@ impl ZoneSet {
                 if addrs.is_empty() {
                     return Err(Error::Zone {
                         file: z.file.clone(),
-                        message: format!("name server {ns} of {} has no A record in any zone", z.origin),
+                        message: format!(
+                            "name server {ns} of {} has no A record in any zone",
+                            z.origin
+                        ),
                     });
                 }
                 for a in addrs {
@@ -264,7 +290,10 @@ impl ZoneSet {
 
     /// The root zone.
     pub fn root(&self) -> &Zone {
-        self.zones.iter().find(|z| z.origin.is_root()).expect("checked in new")
+        self.zones
+            .iter()
+            .find(|z| z.origin.is_root())
+            .expect("checked in new")
     }
 }
 
@@ -280,16 +309,25 @@ mod tests {
         assert!(servers.iter().all(|s| s.addr.octets()[..2] == [127, 53]));
         let lame: Vec<_> = servers.iter().filter(|s| s.lame).map(|s| s.addr).collect();
         assert_eq!(lame, vec![Ipv4Addr::new(127, 53, 4, 1)]);
-        let root = servers.iter().find(|s| s.addr == Ipv4Addr::new(127, 53, 0, 1)).unwrap();
+        let root = servers
+            .iter()
+            .find(|s| s.addr == Ipv4Addr::new(127, 53, 0, 1))
+            .unwrap();
         assert_eq!(root.zones.len(), 1);
         // the gTLD servers serve both com and net
-        let gtld = servers.iter().find(|s| s.addr == Ipv4Addr::new(127, 53, 1, 1)).unwrap();
+        let gtld = servers
+            .iter()
+            .find(|s| s.addr == Ipv4Addr::new(127, 53, 1, 1))
+            .unwrap();
         assert_eq!(gtld.zones.len(), 2);
     }
 
     #[test]
     fn a_server_off_loopback_is_refused() {
-        let mut zones: Vec<Zone> = BUILTIN.iter().map(|(f, t)| Zone::parse(f, t).unwrap()).collect();
+        let mut zones: Vec<Zone> = BUILTIN
+            .iter()
+            .map(|(f, t)| Zone::parse(f, t).unwrap())
+            .collect();
         let bad = "$ORIGIN evil.\n@ 60 IN SOA ns.evil. h.evil. 1 1 1 1 1\n@ 60 IN NS ns.evil.\nns 60 IN A 192.0.2.9\n";
         zones.push(Zone::parse("evil.zone", bad).unwrap());
         let e = ZoneSet::new(zones).unwrap_err().to_string();
@@ -298,7 +336,9 @@ mod tests {
 
     #[test]
     fn zone_without_soa_is_refused() {
-        let e = Zone::parse("x.zone", "$ORIGIN x.\n@ 60 IN NS ns.x.\n").unwrap_err().to_string();
+        let e = Zone::parse("x.zone", "$ORIGIN x.\n@ 60 IN NS ns.x.\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("SOA"), "{e}");
     }
 }

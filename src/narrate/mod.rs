@@ -34,7 +34,11 @@ pub enum Lang {
 impl Lang {
     /// The language a user's locale asks for: LC_ALL, then LC_MESSAGES, then
     /// LANG; anything starting with `zh` is Chinese, everything else English.
-    pub fn from_env_values(lc_all: Option<&str>, lc_messages: Option<&str>, lang: Option<&str>) -> Lang {
+    pub fn from_env_values(
+        lc_all: Option<&str>,
+        lc_messages: Option<&str>,
+        lang: Option<&str>,
+    ) -> Lang {
         let chosen = [lc_all, lc_messages, lang]
             .into_iter()
             .flatten()

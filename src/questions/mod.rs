@@ -66,13 +66,19 @@ pub fn all() -> Vec<Question> {
 /// Find one question by `Q4`, `q4` or `4`.
 pub fn find(id: &str) -> Result<Question> {
     let digits = id.trim().trim_start_matches(['Q', 'q']);
-    let n: usize = digits
-        .parse()
-        .map_err(|_| Error::usage(format!("unknown question {id:?}: use an id from Q1 to Q39 (see `netlab questions`)")))?;
+    let n: usize = digits.parse().map_err(|_| {
+        Error::usage(format!(
+            "unknown question {id:?}: use an id from Q1 to Q39 (see `netlab questions`)"
+        ))
+    })?;
     all()
         .into_iter()
         .find(|q| q.id == format!("Q{n}"))
-        .ok_or_else(|| Error::usage(format!("unknown question {id:?}: use an id from Q1 to Q39 (see `netlab questions`)")))
+        .ok_or_else(|| {
+            Error::usage(format!(
+                "unknown question {id:?}: use an id from Q1 to Q39 (see `netlab questions`)"
+            ))
+        })
 }
 
 #[cfg(test)]
@@ -88,7 +94,12 @@ mod tests {
             for s in [&q.title_zh, &q.title_en, &q.answer_zh, &q.answer_en] {
                 assert!(!s.trim().is_empty(), "{} has an empty text", q.id);
             }
-            assert_eq!(q.correction_en.is_some(), q.correction_zh.is_some(), "{}", q.id);
+            assert_eq!(
+                q.correction_en.is_some(),
+                q.correction_zh.is_some(),
+                "{}",
+                q.id
+            );
         }
     }
 
@@ -114,7 +125,11 @@ mod tests {
     fn demos_named_exist() {
         for q in all() {
             for d in &q.demos {
-                assert!(crate::demos::NAMES.contains(&d.as_str()), "{}: unknown demo {d}", q.id);
+                assert!(
+                    crate::demos::NAMES.contains(&d.as_str()),
+                    "{}: unknown demo {d}",
+                    q.id
+                );
             }
         }
     }

@@ -144,8 +144,18 @@ pub fn explain(bytes: &[u8]) -> Result<Vec<FieldView>, WireError> {
     let counts = [
         ("QDCOUNT", field::QDCOUNT, "questions", "问题数"),
         ("ANCOUNT", field::ANCOUNT, "answer records", "回答记录数"),
-        ("NSCOUNT", field::NSCOUNT, "authority records (NS or SOA)", "权威记录数（NS 或 SOA）"),
-        ("ARCOUNT", field::ARCOUNT, "additional records (glue)", "附加记录数（胶水记录）"),
+        (
+            "NSCOUNT",
+            field::NSCOUNT,
+            "authority records (NS or SOA)",
+            "权威记录数（NS 或 SOA）",
+        ),
+        (
+            "ARCOUNT",
+            field::ARCOUNT,
+            "additional records (glue)",
+            "附加记录数（胶水记录）",
+        ),
     ];
     for (name, range, en, zh) in counts {
         let v = u16_at(bytes, range.start);
@@ -163,7 +173,10 @@ pub fn explain(bytes: &[u8]) -> Result<Vec<FieldView>, WireError> {
             "QNAME",
             start..name_end,
             q.name().to_string(),
-            tx("the name asked about, as length-prefixed labels", "被查询的名字，按“长度+标签”编码"),
+            tx(
+                "the name asked about, as length-prefixed labels",
+                "被查询的名字，按“长度+标签”编码",
+            ),
         ));
         out.push(fv(
             "QTYPE",
@@ -181,7 +194,12 @@ pub fn explain(bytes: &[u8]) -> Result<Vec<FieldView>, WireError> {
     let sections = [
         ("AN", u16_at(bytes, 6), tx("answer", "回答"), "answer"),
         ("NS", u16_at(bytes, 8), tx("authority", "权威"), "authority"),
-        ("AR", u16_at(bytes, 10), tx("additional", "附加"), "additional"),
+        (
+            "AR",
+            u16_at(bytes, 10),
+            tx("additional", "附加"),
+            "additional",
+        ),
     ];
     for (tag, count, meaning, section) in sections {
         for i in 0..count {
@@ -196,7 +214,12 @@ pub fn explain(bytes: &[u8]) -> Result<Vec<FieldView>, WireError> {
             } else {
                 record_line(&r)
             };
-            out.push(fv(&format!("{tag}[{i}]"), start..d.index(), value, meaning.clone()));
+            out.push(fv(
+                &format!("{tag}[{i}]"),
+                start..d.index(),
+                value,
+                meaning.clone(),
+            ));
         }
     }
     if d.index() < bytes.len() {
@@ -256,7 +279,10 @@ mod tests {
         let names: Vec<_> = f.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(
             names,
-            ["ID", "FLAGS", "QDCOUNT", "ANCOUNT", "NSCOUNT", "ARCOUNT", "QNAME", "QTYPE", "QCLASS"]
+            [
+                "ID", "FLAGS", "QDCOUNT", "ANCOUNT", "NSCOUNT", "ARCOUNT", "QNAME", "QTYPE",
+                "QCLASS"
+            ]
         );
         assert_eq!(f[0].value, "0x3a7f");
         assert_eq!(f[6].range, 12..27);
@@ -269,7 +295,10 @@ mod tests {
     #[test]
     fn too_short_is_an_error_not_a_panic() {
         assert_eq!(explain(&QUERY[..5]), Err(WireError::TooShort(5)));
-        assert!(matches!(explain(&QUERY[..20]), Err(WireError::Malformed { .. })));
+        assert!(matches!(
+            explain(&QUERY[..20]),
+            Err(WireError::Malformed { .. })
+        ));
     }
 
     #[test]

@@ -1,0 +1,324 @@
+//! dns-trace against the built-in lab: every stage, every teaching case.
+
+use super::*;
+
+fn trace(args: &[&str]) -> (Output, Vec<Value>) {
+    let mut full = vec!["dns-trace", "--json"];
+    full.extend_from_slice(args);
+    let o = netlab(&full);
+    let lines = json_lines(&o);
+    (o, lines)
+}
+
+fn summary(lines: &[Value]) -> &Value {
+    let last = lines.last().unwrap();
+    assert_eq!(last["kind"], "summary", "the last line must be the summary");
+    assert!(lines[..lines.len() - 1].iter().all(|l| l["kind"] == "step"));
+    last
+}
+
+fn exchanges(lines: &[Value]) -> Vec<&Value> {
+    lines
+        .iter()
+        .filter(|l| l["data"]["verdict"].is_string())
+        .collect()
+}
+
+fn answers(s: &Value) -> Vec<String> {
+    s["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["data"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn www_baidu_com_every_stage() {
+    let hosts = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        hosts.path(),
+        "127.0.0.1 localhost\n203.0.113.99 www.baidu.com # pinned\n",
+    )
+    .unwrap();
+    let (o, lines) = trace(&["www.baidu.com", "--hosts", hosts.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let sections: Vec<&str> = lines.iter().filter_map(|l| l["section"].as_str()).collect();
+    for stage in ["Stage 1", "Stage 2", "Stage 3", "Stage 4"] {
+        assert!(
+            sections.iter().any(|s| s.starts_with(stage)),
+            "missing {stage}"
+        );
+    }
+    // Stage 1: the hosts line is found and shown.
+    let hosts_step = lines
+        .iter()
+        .find(|l| l["data"]["matches"].is_array())
+        .unwrap();
+    assert_eq!(hosts_step["data"]["matches"][0]["line"], 2);
+    assert_eq!(hosts_step["data"]["matches"][0]["address"], "203.0.113.99");
+    assert!(hosts_step["questions"]
+        .as_array()
+        .unwrap()
+        .contains(&"Q28".into()));
+    // Stage 3: asked twice; the second comes from the cache and its TTL is lower.
+    let rec: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["data"]["cached"].is_boolean())
+        .collect();
+    assert_eq!(rec.len(), 2);
+    assert_eq!(rec[0]["data"]["cached"], false);
+    let (t1, t2) = (
+        rec[0]["data"]["ttl"].as_u64().unwrap(),
+        rec[1]["data"]["ttl"].as_u64().unwrap(),
+    );
+    assert!(t2 < t1, "the cached TTL must count down: {t1} then {t2}");
+    assert_eq!(rec[0]["data"]["rcode"], "NOERROR");
+    let flags = rec[0]["packets"][1]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "FLAGS")
+        .unwrap();
+    assert!(flags["value"].as_str().unwrap().contains("RA=1"));
+    // Stage 4 and the summary.
+    let s = summary(&lines);
+    let mut a = answers(s);
+    a.sort();
+    assert_eq!(a, ["203.0.113.10", "203.0.113.11"]);
+    assert_eq!(s["cname_chain"][0]["name"], "www.baidu.com.");
+    assert_eq!(s["cname_chain"][0]["target"], "www.a.shifen.com.");
+    assert_eq!(s["rcode"], "NOERROR");
+    assert_eq!(s["status"], "answer");
+    assert!(s["elapsed_ms"].as_f64().unwrap() > 0.0);
+    let servers: Vec<&str> = s["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(servers.len() as u64, s["queries"].as_u64().unwrap());
+    let ips: Vec<&str> = servers
+        .iter()
+        .map(|s| s.split(':').next().unwrap())
+        .collect();
+    // root, com, baidu.com; then root, com, shifen.com, a.shifen.com after the CNAME
+    assert_eq!(
+        ips,
+        [
+            "127.53.0.1",
+            "127.53.1.1",
+            "127.53.3.1",
+            "127.53.0.1",
+            "127.53.1.1",
+            "127.53.3.11",
+            "127.53.3.21"
+        ]
+    );
+}
+
+#[test]
+fn referrals_have_the_shape_real_servers_send() {
+    let (_, lines) = trace(&["www.baidu.com", "--walk-only"]);
+    let ex = exchanges(&lines);
+    let root = ex[0];
+    assert_eq!(root["data"]["verdict"], "referral");
+    assert_eq!(root["data"]["aa"], false, "a referral has AA=0");
+    assert!(root["data"]["answer"].as_array().unwrap().is_empty());
+    let auth = root["data"]["authority"].as_array().unwrap();
+    assert!(auth
+        .iter()
+        .all(|r| r["type"] == "NS" && r["name"] == "com."));
+    let glue: Vec<&str> = root["data"]["additional"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["data"].as_str().unwrap())
+        .collect();
+    assert_eq!(glue, ["127.53.1.1", "127.53.1.2"]);
+    // the byte view of the reply marks the authority and additional records
+    let fields = root["packets"][1]["fields"].as_array().unwrap();
+    assert!(fields.iter().any(|f| f["name"] == "NS[0]"));
+    assert!(fields.iter().any(|f| f["name"] == "AR[1]"));
+    let last = fields.last().unwrap()["end"].as_u64().unwrap();
+    assert_eq!(
+        last,
+        root["packets"][1]["length"].as_u64().unwrap(),
+        "fields cover every byte"
+    );
+    // the authoritative answer has AA=1
+    let final_answer = ex
+        .iter()
+        .find(|e| e["data"]["verdict"] == "answer")
+        .unwrap();
+    assert_eq!(final_answer["data"]["aa"], true);
+}
+
+#[test]
+fn cname_restarts_the_walk_from_the_root() {
+    let (_, lines) = trace(&["www.baidu.com", "--walk-only"]);
+    let starts: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["data"]["roots"].is_array())
+        .collect();
+    assert_eq!(starts.len(), 2);
+    assert_eq!(starts[0]["data"]["via"], Value::Null);
+    assert_eq!(starts[1]["data"]["name"], "www.a.shifen.com.");
+    assert_eq!(starts[1]["data"]["via"], "www.baidu.com.");
+    assert!(starts[1]["correction"].is_string());
+}
+
+#[test]
+fn lame_server_is_skipped_for_the_next_of_the_ns_set() {
+    let (o, lines) = trace(&["www.flaky.net", "--walk-only", "--timeout", "300ms"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let ex = exchanges(&lines);
+    let lame = ex
+        .iter()
+        .position(|e| {
+            e["data"]["server"]
+                .as_str()
+                .unwrap()
+                .starts_with("127.53.4.1:")
+        })
+        .unwrap();
+    assert_eq!(ex[lame]["data"]["verdict"], "no_reply");
+    assert_eq!(ex[lame]["data"]["failure"], "timed out");
+    assert!(ex[lame + 1]["data"]["server"]
+        .as_str()
+        .unwrap()
+        .starts_with("127.53.4.2:"));
+    assert_eq!(ex[lame + 1]["data"]["verdict"], "answer");
+    let s = summary(&lines);
+    assert_eq!(answers(s), ["198.51.100.30"]);
+}
+
+#[test]
+fn nxdomain_exits_1_with_the_soa() {
+    let (o, lines) = trace(&["nope.baidu.com", "--walk-only"]);
+    assert_eq!(o.status.code(), Some(1));
+    let s = summary(&lines);
+    assert_eq!(s["rcode"], "NXDOMAIN");
+    assert_eq!(s["status"], "nxdomain");
+    assert_eq!(s["soa"]["type"], "SOA");
+    assert_eq!(s["soa"]["name"], "baidu.com.");
+    assert!(answers(s).is_empty());
+}
+
+#[test]
+fn nodata_exits_1() {
+    let (o, lines) = trace(&["mx.baidu.com", "--type", "AAAA", "--walk-only"]);
+    assert_eq!(o.status.code(), Some(1));
+    let s = summary(&lines);
+    assert_eq!(s["status"], "nodata");
+    assert_eq!(s["rcode"], "NOERROR");
+    assert_eq!(s["soa"]["type"], "SOA");
+}
+
+#[test]
+fn truncated_reply_is_asked_again_over_tcp() {
+    let (o, lines) = trace(&["big.baidu.com", "--type", "txt", "--walk-only"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let ex = exchanges(&lines);
+    let tc = ex
+        .iter()
+        .position(|e| e["data"]["verdict"] == "truncated")
+        .unwrap();
+    assert_eq!(ex[tc]["data"]["transport"], "udp");
+    assert_eq!(ex[tc]["data"]["tc"], true);
+    assert_eq!(ex[tc + 1]["data"]["transport"], "tcp");
+    assert_eq!(ex[tc + 1]["data"]["verdict"], "answer");
+    assert_eq!(summary(&lines)["answers"].as_array().unwrap().len(), 6);
+}
+
+#[test]
+fn three_level_delegation_and_mx() {
+    let (_, lines) = trace(&["www.lab.edu.cn", "--walk-only"]);
+    let s = summary(&lines);
+    assert_eq!(answers(s), ["198.51.100.20"]);
+    let zones: Vec<&str> = exchanges(&lines)
+        .iter()
+        .map(|e| e["data"]["zone"].as_str().unwrap())
+        .collect();
+    assert_eq!(zones, [".", "cn.", "edu.cn.", "lab.edu.cn."]);
+    let (o, lines) = trace(&["baidu.com", "--type", "mx", "--walk-only"]);
+    assert_eq!(o.status.code(), Some(0));
+    let mut mx = answers(summary(&lines));
+    mx.sort();
+    assert_eq!(mx, ["10 mx.baidu.com.", "20 mx2.baidu.com."]);
+}
+
+#[test]
+fn internationalised_names_are_shown_as_punycode() {
+    let (o, lines) = trace(&["中文.cn", "--walk-only"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "not in the lab's cn zone: NXDOMAIN"
+    );
+    assert_eq!(lines[0]["data"]["punycode"]["ascii"], "xn--fiq228c.cn.");
+    assert_eq!(summary(&lines)["name"], "xn--fiq228c.cn.");
+}
+
+#[test]
+fn text_output_in_both_languages_without_colour_when_piped() {
+    let en = netlab(&["dns-trace", "www.baidu.com", "--lang", "en"]);
+    let t = stdout(&en);
+    assert!(
+        t.contains("Stage 1") && t.contains("Stage 4") && t.contains("referral to com."),
+        "{t}"
+    );
+    assert!(
+        t.contains("QNAME") && t.contains("03 77 77 77"),
+        "byte view present"
+    );
+    assert!(!t.contains('\x1b'), "no ANSI colour when not a terminal");
+    let zh = stdout(&netlab(&["dns-trace", "www.baidu.com", "--lang", "zh"]));
+    assert!(zh.contains("第 1 步") && zh.contains("转介到 com."), "{zh}");
+    // the language also comes from the locale
+    let o = Command::new(env!("CARGO_BIN_EXE_netlab"))
+        .args(["dns-trace", "www.baidu.com", "--walk-only"])
+        .env("LANG", "zh_CN.UTF-8")
+        .env_remove("LC_ALL")
+        .output()
+        .unwrap();
+    assert!(stdout(&o).contains("第 4 步"));
+}
+
+#[test]
+fn pace_slows_the_steps_down() {
+    // Not a timing assertion: --pace must be accepted and the run must still finish correctly.
+    let o = netlab(&[
+        "dns-trace",
+        "www.lab.edu.cn",
+        "--walk-only",
+        "--pace",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(summary(&json_lines(&o))["status"], "answer");
+}
+
+#[test]
+fn instructor_zone_files_are_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let zones = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("lab/zones");
+    for e in std::fs::read_dir(&zones).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, dir.path().join(p.file_name().unwrap())).unwrap();
+    }
+    let f = dir.path().join("lab.edu.cn.zone");
+    let text = std::fs::read_to_string(&f)
+        .unwrap()
+        .replace("198.51.100.20", "198.51.100.77");
+    std::fs::write(&f, text).unwrap();
+    let (o, lines) = trace(&[
+        "www.lab.edu.cn",
+        "--walk-only",
+        "--lab-zones",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(answers(summary(&lines)), ["198.51.100.77"]);
+}

@@ -1,0 +1,129 @@
+//! A real client gets the same answers from the lab: drill (Debian's ldnsutils)
+//! walks it with -T, dig asks its resolver, and netlab itself walks it with
+//! --root-servers, all against one `netlab lab dns` process.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+
+use super::*;
+
+struct Lab {
+    child: Child,
+    // Kept open: the lab writes its summary here when it stops.
+    _out: BufReader<std::process::ChildStdout>,
+    port: u16,
+    hints: String,
+}
+
+impl Lab {
+    fn start() -> Lab {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_netlab"))
+            .args(["lab", "dns", "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start netlab lab dns");
+        let mut first = String::new();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        out.read_line(&mut first).unwrap();
+        let v: Value = serde_json::from_str(&first).unwrap_or_else(|e| panic!("{e}: {first}"));
+        Lab {
+            port: v["data"]["port"].as_u64().unwrap() as u16,
+            hints: v["data"]["root_hints"].as_str().unwrap().to_string(),
+            child,
+            _out: out,
+        }
+    }
+
+    fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-INT", &pid]).status().unwrap();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn a_records(text: &str, owner: &str) -> Vec<String> {
+    let mut v: Vec<String> = text
+        .lines()
+        .filter(|l| l.starts_with(owner))
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            (w.len() >= 5 && w[3] == "A").then(|| w[4].to_string())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn drill_trace_gets_the_same_answer_as_netlab() {
+    let lab = Lab::start();
+    assert!(std::path::Path::new(&lab.hints).exists());
+    let port = lab.port.to_string();
+    let root = format!("127.53.0.1:{port}");
+    // netlab walking the running lab from its root
+    let o = netlab(&[
+        "dns-trace",
+        "www.baidu.com",
+        "--root-servers",
+        &root,
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mut ours: Vec<String> = json_lines(&o).last().unwrap()["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["data"].as_str().unwrap().to_string())
+        .collect();
+    ours.sort();
+    assert_eq!(ours, ["203.0.113.10", "203.0.113.11"]);
+    if require("drill (Debian package ldnsutils)", have("drill")) {
+        let d = Command::new("drill")
+            .args(["-T", "-r", &lab.hints, "-p", &port, "www.baidu.com"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&d.stdout);
+        assert!(d.status.success(), "drill failed: {text}");
+        assert!(
+            text.contains("www.baidu.com.\t1200\tIN\tCNAME\twww.a.shifen.com."),
+            "{text}"
+        );
+        assert_eq!(a_records(&text, "www.a.shifen.com."), ours, "{text}");
+    }
+    if require("dig (Debian package dnsutils)", have("dig")) {
+        let d = Command::new("dig")
+            .args([
+                "@127.53.0.53",
+                "-p",
+                &port,
+                "www.baidu.com",
+                "+noall",
+                "+answer",
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&d.stdout);
+        assert_eq!(a_records(&text, "www.a.shifen.com."), ours, "{text}");
+    }
+    let hints = lab.hints.clone();
+    let status = lab.stop();
+    assert!(status.success(), "lab dns exits 0 on Ctrl-C: {status:?}");
+    assert!(
+        !std::path::Path::new(&hints).exists(),
+        "the hints file is removed on exit"
+    );
+}
