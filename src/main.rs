@@ -50,6 +50,10 @@ fn main() {
     let mut narrator = Narrator::stdout(netlab::demo_name(&cli.command), cfg);
     let code = match netlab::run(&cli, &mut narrator) {
         Ok(code) => code,
+        // A reader that went away (`netlab ... | head`) is not an error worth a message.
+        Err(netlab::error::Error::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            exit::OK
+        }
         Err(e) => {
             if narrator.is_json() {
                 let _ = narrator.error_json(&e);

@@ -271,10 +271,27 @@ fn intro(n: &mut Narrator, name: &CheckedName, qtype: RecordType, mode: &Mode) -
             .zh
             .push_str("\nDNS 报文里只能放 ASCII 标签，所以中文域名先按 IDNA 转换成 punycode。");
     }
-    for s in &servers {
-        step = step.fact(tx("server", "服务器"), s.clone());
+    if let Mode::Lab(lab) = mode {
+        step = step
+            .fact(
+                tx("root servers", "根服务器"),
+                lab.roots
+                    .iter()
+                    .map(Server::label)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )
+            .fact(
+                tx("lame server", "失效服务器"),
+                lab.servers
+                    .iter()
+                    .filter(|s| s.lame)
+                    .map(|s| s.addr.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            );
     }
-    n.step(step)
+    n.step(step.data("servers", servers))
 }
 
 /// Lines of a hosts file that name `host`, with line numbers.

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Side-by-side benchmarks: netlab against the tool a user would reach for instead,
+# measured in the same run on this machine, reported as ratios.
+#
+#   bash benches/compare.sh [RUNS]
+#
+# Installs what it compares against (Debian: ldnsutils for drill, dnsutils for dig)
+# when run as root. Everything talks to the built-in lab on loopback only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-50}
+
+if [ "$(id -u)" = 0 ] && ! command -v drill >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ldnsutils dnsutils >/dev/null
+fi
+command -v drill >/dev/null || { echo "drill not found: apt-get install ldnsutils" >&2; exit 2; }
+
+cargo build --release --quiet
+NETLAB=$PWD/target/release/netlab
+
+# One lab for the comparisons that share servers.
+fifo=$(mktemp -u); mkfifo "$fifo"
+"$NETLAB" lab dns --json >"$fifo" &
+LAB=$!
+exec 3<"$fifo"; rm -f "$fifo"
+trap 'kill -INT $LAB 2>/dev/null; wait $LAB 2>/dev/null || true' EXIT
+read -r first <&3
+PORT=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["data"]["port"])' "$first")
+HINTS=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["data"]["root_hints"])' "$first")
+
+# mean wall time in ms of RUNS runs of a command (output discarded)
+mean_ms() {
+  local start end
+  "$@" >/dev/null 2>&1 || true   # warm-up
+  start=$(date +%s%N)
+  for _ in $(seq "$RUNS"); do "$@" >/dev/null 2>&1 || true; done
+  end=$(date +%s%N)
+  python3 -c "print(f'{($end-$start)/1e6/$RUNS:.2f}')"
+}
+
+row() { # label netlab_ms anchor_ms anchor_name target
+  python3 -c "
+n,a=float('$2'),float('$3')
+print(f'| $1 | {n:.2f} ms | {a:.2f} ms ($4) | {n/a:.2f}× | $5 |')"
+}
+
+echo "| figure | netlab | anchor | netlab / anchor | target |"
+echo "|---|---|---|---|---|"
+n=$(mean_ms "$NETLAB" dns-trace www.baidu.com --root-servers "127.53.0.1:$PORT" --walk-only --json)
+d=$(mean_ms drill -T -r "$HINTS" -p "$PORT" www.baidu.com)
+row "lab walk of www.baidu.com (same servers)" "$n" "$d" "drill -T" "≤ 1.0×"
+n=$(mean_ms "$NETLAB" dns-trace www.baidu.com --json)
+row "full dns-trace (starts its own lab, all 4 stages)" "$n" "$d" "drill -T" "—"
+if command -v dig >/dev/null; then
+  n=$(mean_ms "$NETLAB" --help)
+  g=$(mean_ms dig -h)
+  row "start-up: --help" "$n" "$g" "dig -h" "—"
+fi
+echo
+echo "runs per figure: $RUNS; machine: $(nproc) cores, $(uname -r); $(date -u +%F)"
