@@ -79,16 +79,7 @@ fn plan(args: &DnsTraceArgs) -> Result<(CheckedName, Mode)> {
     }
     let mode = if args.live {
         let (roots, port) = match &args.root_servers {
-            Some(r) => (
-                r.addrs
-                    .iter()
-                    .map(|a| Server {
-                        name: None,
-                        addr: *a,
-                    })
-                    .collect(),
-                r.port,
-            ),
+            Some(r) => (r.addrs.iter().copied().map(Server::at).collect(), r.port),
             None => (
                 IANA_ROOTS
                     .iter()
@@ -113,16 +104,7 @@ fn plan(args: &DnsTraceArgs) -> Result<(CheckedName, Mode)> {
                 "--root-servers {a} is off this machine; add --live to send packets beyond loopback"
             )));
         }
-        Mode::Custom(
-            r.addrs
-                .iter()
-                .map(|a| Server {
-                    name: None,
-                    addr: *a,
-                })
-                .collect(),
-            r.port,
-        )
+        Mode::Custom(r.addrs.iter().copied().map(Server::at).collect(), r.port)
     } else {
         let zones = match &args.lab_zones {
             Some(dir) => ZoneSet::from_dir(dir)?,

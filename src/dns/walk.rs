@@ -26,6 +26,11 @@ pub struct Server {
 }
 
 impl Server {
+    /// A server known only by its address.
+    pub fn at(addr: SocketAddr) -> Self {
+        Server { name: None, addr }
+    }
+
     /// "a.root-servers.net. (127.53.0.1:5300)" or just the address.
     pub fn label(&self) -> String {
         match &self.name {

@@ -365,6 +365,10 @@ impl Narrator {
             eprint!("{prompt}");
             let mut line = String::new();
             io::stdin().lock().read_line(&mut line)?;
+            if io::stderr().is_terminal() {
+                // Erase the prompt line so the projected output stays clean.
+                eprint!("\x1b[1A\x1b[2K");
+            }
         } else if let Some(p) = self.pace {
             std::thread::sleep(p);
         }
