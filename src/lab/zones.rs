@@ -42,6 +42,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "flaky.net.zone",
         include_str!("../../lab/zones/flaky.net.zone"),
     ),
+    ("nic.cn.zone", include_str!("../../lab/zones/nic.cn.zone")),
 ];
 
 /// One loaded zone.
@@ -320,6 +321,20 @@ mod tests {
             .find(|s| s.addr == Ipv4Addr::new(127, 53, 1, 1))
             .unwrap();
         assert_eq!(gtld.zones.len(), 2);
+    }
+
+    #[test]
+    fn every_zone_file_in_the_repo_is_compiled_in() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("lab/zones");
+        let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|f| f.ends_with(".zone"))
+            .collect();
+        on_disk.sort();
+        let mut built: Vec<String> = BUILTIN.iter().map(|(f, _)| f.to_string()).collect();
+        built.sort();
+        assert_eq!(on_disk, built, "add new zone files to BUILTIN");
     }
 
     #[test]

@@ -339,3 +339,29 @@ fn the_handout_exercise_passes_on_a_real_run() {
     assert!(r.status.success(), "{text}");
     assert_eq!(text.matches("PASS").count(), 8, "{text}");
 }
+
+#[test]
+fn glueless_delegation_looks_up_the_server_first() {
+    let (o, lines) = trace(&["www.nic.cn", "--walk-only"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let g = lines
+        .iter()
+        .position(|l| l["data"]["ns"].is_string())
+        .expect("a glueless-lookup step");
+    assert_eq!(lines[g]["data"]["ns"], "ns.lab.edu.cn.");
+    let cn = exchanges(&lines)
+        .into_iter()
+        .find(|e| e["data"]["zone"] == "cn.")
+        .unwrap();
+    assert_eq!(cn["data"]["referral_zone"], "nic.cn.");
+    assert!(
+        cn["data"]["additional"].as_array().unwrap().is_empty(),
+        "no glue"
+    );
+    assert_eq!(answers(summary(&lines)), ["198.51.100.40"]);
+    let servers = summary(&lines)["servers"].as_array().unwrap().len();
+    assert!(
+        servers >= 7,
+        "the server's own address was walked for too: {servers}"
+    );
+}
