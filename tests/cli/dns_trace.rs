@@ -365,3 +365,52 @@ fn glueless_delegation_looks_up_the_server_first() {
         "the server's own address was walked for too: {servers}"
     );
 }
+
+fn lab_copy_with(file: &str, extra: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let zones = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("lab/zones");
+    for e in std::fs::read_dir(&zones).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, dir.path().join(p.file_name().unwrap())).unwrap();
+    }
+    let f = dir.path().join(file);
+    let text = std::fs::read_to_string(&f).unwrap() + extra;
+    std::fs::write(&f, text).unwrap();
+    dir
+}
+
+#[test]
+fn a_cname_loop_ends_with_a_named_cause() {
+    let dir = lab_copy_with(
+        "baidu.com.zone",
+        "loop1 IN CNAME loop2.baidu.com.\nloop2 IN CNAME loop1.baidu.com.\n",
+    );
+    let (o, lines) = trace(&[
+        "loop1.baidu.com",
+        "--walk-only",
+        "--lab-zones",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let s = summary(&lines);
+    assert_eq!(s["status"], "failed");
+    assert_eq!(s["rcode"], "SERVFAIL");
+    assert!(s["reason"].as_str().unwrap().contains("CNAME loop"), "{s}");
+}
+
+#[test]
+fn the_whole_trace_deadline_is_kept() {
+    // The lame server would hold a query for the full 5 s timeout; the 300 ms deadline cuts it short.
+    let (o, lines) = trace(&[
+        "www.flaky.net",
+        "--walk-only",
+        "--timeout",
+        "5s",
+        "--deadline",
+        "300ms",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let s = summary(&lines);
+    assert_eq!(s["status"], "failed");
+    assert!(s["reason"].as_str().unwrap().contains("deadline"), "{s}");
+}
