@@ -49,6 +49,9 @@ pub struct Global {
     /// Show the byte view of every packet, not only the first of each kind
     #[arg(long, global = true)]
     pub bytes: bool,
+    /// Write the packets of the run to this pcapng file (each step's explanation as a packet comment)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
 }
 
 /// The subcommands.
@@ -56,6 +59,10 @@ pub struct Global {
 pub enum Command {
     /// Follow a DNS lookup from the hosts file to the authoritative server (Q4, Q27, Q28)
     DnsTrace(DnsTraceArgs),
+    /// ARP on a real link: the lab's broadcast request and unicast reply, or this machine's table (Q5, Q6, Q8, Q26)
+    ArpTable(ArpArgs),
+    /// ICMP echo like iputils ping; without TARGET, the lab: same LAN, across the router, a lossy link (Q7)
+    Ping(PingArgs),
     /// List the 39 interview questions and the demos that answer them
     Questions,
     /// Explain one question: answer, corrections of the notes, demos
@@ -83,6 +90,62 @@ pub enum LabCommand {
         #[arg(long, value_name = "DIR")]
         lab_zones: Option<PathBuf>,
     },
+    /// Build the namespace lab (h1, h2, sw1, r1, h3) and keep it for a class session
+    Up,
+    /// Show the lab's hosts, addresses, MACs and links
+    Status,
+    /// Remove the namespace lab
+    Down,
+    /// Run a command inside a lab host: netlab lab exec h1 -- ip neigh
+    Exec {
+        /// h1, h2, h3, r1 or sw1
+        host: String,
+        /// The command and its arguments
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, num_args = 1..)]
+        command: Vec<String>,
+    },
+}
+
+/// `netlab arp-table ...`
+#[derive(Debug, Args)]
+pub struct ArpArgs {
+    /// Show this machine's kernel neighbour table instead of the lab demo
+    #[arg(long)]
+    pub host: bool,
+    /// Interface for --resolve
+    #[arg(long, value_name = "IF", requires = "resolve")]
+    pub iface: Option<String>,
+    /// Resolve this IPv4 address with a real ARP request on --iface
+    #[arg(long, value_name = "IP", requires = "iface")]
+    pub resolve: Option<std::net::Ipv4Addr>,
+}
+
+/// `netlab ping ...`
+#[derive(Clone, Debug, Args)]
+pub struct PingArgs {
+    /// Address or host name to ping; without it, the namespace lab demo runs
+    pub target: Option<String>,
+    /// Stop after sending COUNT requests
+    #[arg(short = 'c', value_name = "COUNT", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub count: Option<u32>,
+    /// Seconds between requests
+    #[arg(short = 'i', value_name = "INTERVAL", default_value = "1", allow_hyphen_values = true, value_parser = parse_interval)]
+    pub interval: Duration,
+    /// Payload bytes per request (0 to 65507)
+    #[arg(short = 's', value_name = "SIZE", default_value_t = 56, value_parser = clap::value_parser!(u16).range(0..=65507))]
+    pub size: u16,
+    /// Outgoing IP time-to-live (1 to 255)
+    #[arg(short = 't', value_name = "TTL", value_parser = clap::value_parser!(u32).range(1..=255))]
+    pub ttl: Option<u32>,
+    /// Seconds to wait for each reply
+    #[arg(short = 'W', value_name = "TIMEOUT", default_value = "1", allow_hyphen_values = true, value_parser = parse_seconds)]
+    pub timeout: Duration,
+    /// Stop after this many seconds, whatever else
+    #[arg(short = 'w', value_name = "DEADLINE", allow_hyphen_values = true, value_parser = parse_seconds)]
+    pub deadline: Option<Duration>,
+    /// Lab demo: percent of packets the lossy link drops (0 to 100)
+    #[arg(long, value_name = "PCT", default_value_t = 20, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub loss: u8,
 }
 
 /// Record types dns-trace can ask for.
@@ -219,6 +282,31 @@ fn parse_bounded(s: &str, max: Duration) -> Result<Duration, String> {
         return Err(format!("must be at most {}s", max.as_secs()));
     }
     Ok(d)
+}
+
+fn seconds(s: &str, min: f64) -> Result<Duration, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !v.is_finite() || v <= 0.0 {
+        return Err(format!("{s:?}: must be a positive number of seconds"));
+    }
+    if v < min {
+        return Err(format!("{s:?}: must be at least {min} s"));
+    }
+    if v > 3600.0 {
+        return Err(format!("{s:?}: must be at most 3600 s"));
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    seconds(s, 0.002)
+}
+
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    seconds(s, 0.001)
 }
 
 fn parse_timeout(s: &str) -> Result<Duration, String> {

@@ -18,6 +18,10 @@ pub mod dns;
 pub mod error;
 pub mod lab;
 pub mod narrate;
+pub mod neigh;
+pub mod pcap;
+pub mod ping;
+pub mod privilege;
 pub mod questions;
 pub mod wire;
 
@@ -48,6 +52,8 @@ pub fn narrator_config(cli: &Cli) -> NarratorConfig {
 pub fn demo_name(cmd: &Command) -> &'static str {
     match cmd {
         Command::DnsTrace(_) => "dns-trace",
+        Command::ArpTable(_) => "arp-table",
+        Command::Ping(_) => "ping",
         Command::Questions => "questions",
         Command::Explain { .. } => "explain",
         Command::Lab { .. } => "lab",
@@ -57,23 +63,43 @@ pub fn demo_name(cmd: &Command) -> &'static str {
 /// Run a parsed command line; returns the exit code. Errors are returned, not printed.
 pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
     let cfg = narrator_config(cli);
-    match &cli.command {
-        Command::DnsTrace(args) => demos::dns_trace::run(args, n),
+    let mut pcap = match &cli.global.pcap {
+        Some(path) => Some(pcap::PcapOut::create(path)?),
+        None => None,
+    };
+    let code = match &cli.command {
+        Command::DnsTrace(args) => demos::dns_trace::run(args, n, pcap.as_mut())?,
+        Command::ArpTable(args) => demos::arp_table::run(args, n, pcap.as_mut())?,
+        Command::Ping(args) => demos::ping::run(args, n, pcap.as_mut())?,
+        other => run_other(other, cli, cfg.lang, n)?,
+    };
+    if let Some(p) = pcap {
+        p.finish()?;
+    }
+    Ok(code)
+}
+
+fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i32> {
+    match cmd {
+        Command::DnsTrace(_) | Command::ArpTable(_) | Command::Ping(_) => {
+            unreachable!("dispatched in run")
+        }
         Command::Questions => {
-            println!("{}", demos::questions::list(cfg.lang, cli.global.json));
+            println!("{}", demos::questions::list(lang, cli.global.json));
             Ok(exit::OK)
         }
         Command::Explain { id } => {
-            println!(
-                "{}",
-                demos::questions::explain(id, cfg.lang, cli.global.json)?
-            );
+            println!("{}", demos::questions::explain(id, lang, cli.global.json)?);
             Ok(exit::OK)
         }
         Command::Lab { what } => match what {
             LabCommand::Dns { port, lab_zones } => {
                 demos::lab_dns::run(*port, lab_zones.as_deref(), n)
             }
+            LabCommand::Up => demos::lab_ns::up(n),
+            LabCommand::Status => demos::lab_ns::status(n),
+            LabCommand::Down => demos::lab_ns::down(n),
+            LabCommand::Exec { host, command } => demos::lab_ns::exec(host, command),
         },
     }
 }

@@ -26,6 +26,7 @@ use crate::error::{exit, Error, Result};
 use crate::lab::dns::DnsLab;
 use crate::lab::zones::ZoneSet;
 use crate::narrate::{tx, Direction, Narrator, Packet, Step, Summary, Text};
+use crate::pcap::PcapOut;
 use crate::wire;
 
 /// IANA's root servers (IPv4), for `--live`.
@@ -115,8 +116,60 @@ fn plan(args: &DnsTraceArgs) -> Result<(CheckedName, Mode)> {
     Ok((name, mode))
 }
 
+/// Add one exchange to the pcap: UDP datagrams, or TCP segments with the 2-byte length.
+fn record(pcap: &mut Option<&mut PcapOut>, ex: &Exchange, what: &str) {
+    let (Some(p), Some(local)) = (pcap.as_deref_mut(), ex.local) else {
+        return;
+    };
+    let name = "netlab DNS sockets";
+    let note = "DNS message exactly as netlab sent/received it; IPv4 and UDP/TCP headers rebuilt from the socket addresses";
+    let reply_at = ex.sent_at + ex.rtt;
+    match ex.transport {
+        Transport::Udp => {
+            if let Some(q) = crate::pcap::udp_packet(local, ex.server, &ex.query_bytes) {
+                p.ipv4(name, ex.sent_at, q, &format!("{what}: query. {note}"));
+            }
+            if let Some(r) = ex
+                .reply_bytes
+                .as_ref()
+                .and_then(|b| crate::pcap::udp_packet(ex.server, local, b))
+            {
+                p.ipv4(name, reply_at, r, &format!("{what}: reply. {note}"));
+            }
+        }
+        Transport::Tcp => {
+            let framed = |b: &[u8]| {
+                let mut v = (b.len() as u16).to_be_bytes().to_vec();
+                v.extend_from_slice(b);
+                v
+            };
+            let q = framed(&ex.query_bytes);
+            if let Some(pk) = crate::pcap::tcp_packet(local, ex.server, 1, 1, &q) {
+                p.ipv4(
+                    name,
+                    ex.sent_at,
+                    pk,
+                    &format!("{what}: query over TCP (handshake not shown). {note}"),
+                );
+            }
+            if let Some(b) = &ex.reply_bytes {
+                if let Some(pk) =
+                    crate::pcap::tcp_packet(ex.server, local, 1, 1 + q.len() as u32, &framed(b))
+                {
+                    p.ipv4(
+                        name,
+                        reply_at,
+                        pk,
+                        &format!("{what}: reply over TCP. {note}"),
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// Run the demo; returns the exit code.
-pub fn run(args: &DnsTraceArgs, n: &mut Narrator) -> Result<i32> {
+pub fn run(args: &DnsTraceArgs, n: &mut Narrator, mut pcap: Option<&mut PcapOut>) -> Result<i32> {
     let started = Instant::now();
     let (name, mode) = plan(args)?;
     let qtype = record_type(args.qtype);
@@ -130,7 +183,7 @@ pub fn run(args: &DnsTraceArgs, n: &mut Narrator) -> Result<i32> {
         stage_hosts(n, &name, args.hosts.as_deref())?;
         stage_stub(n, &mode)?;
         if let Some(server) = recursive {
-            stage_recursive(n, &name, qtype, server, args.timeout)?;
+            stage_recursive(n, &name, qtype, server, args.timeout, &mut pcap)?;
         }
     }
     let cfg = Config {
@@ -148,6 +201,22 @@ pub fn run(args: &DnsTraceArgs, n: &mut Narrator) -> Result<i32> {
         let mut observe = |ev: Event<'_>| {
             if out_err.is_some() {
                 return;
+            }
+            if let Event::Exchanged {
+                zone,
+                server,
+                exchange,
+                ..
+            } = &ev
+            {
+                record(
+                    &mut pcap,
+                    exchange,
+                    &format!(
+                        "stage 4, iterative walk: {} for zone {zone}",
+                        server.label()
+                    ),
+                );
             }
             if let Some(step) = walk_step(ev, qtype, &mut shown) {
                 if let Err(e) = n.step(step) {
@@ -446,7 +515,8 @@ fn packets(ex: &Exchange, show: bool) -> Vec<Packet> {
     let mut v = vec![Packet {
         direction: Direction::Sent,
         transport: ex.transport.as_str(),
-        peer: ex.server,
+        peer: ex.server.to_string(),
+        summary: String::new(),
         fields: wire::dns::explain(&ex.query_bytes).unwrap_or_default(),
         bytes: ex.query_bytes.clone(),
         show_bytes: show,
@@ -455,7 +525,8 @@ fn packets(ex: &Exchange, show: bool) -> Vec<Packet> {
         v.push(Packet {
             direction: Direction::Received,
             transport: ex.transport.as_str(),
-            peer: ex.server,
+            peer: ex.server.to_string(),
+            summary: String::new(),
             fields: wire::dns::explain(b).unwrap_or_default(),
             bytes: b.clone(),
             show_bytes: show,
@@ -492,10 +563,16 @@ fn stage_recursive(
     qtype: RecordType,
     server: SocketAddr,
     timeout: Duration,
+    pcap: &mut Option<&mut PcapOut>,
 ) -> Result<()> {
     // The lab resolver walks on a miss, which can take a while with a lame server in the way.
     let timeout = timeout.max(Duration::from_secs(5));
     let first = ask_recursive(name, qtype, server, timeout);
+    record(
+        pcap,
+        &first,
+        "stage 3, recursive server, first ask (cache miss)",
+    );
     let Some(reply1) = first.reply.clone() else {
         let why = first.failure.map(|f| f.to_string()).unwrap_or_default();
         return n.step(
@@ -542,6 +619,11 @@ fn stage_recursive(
     )?;
 
     let second = ask_recursive(name, qtype, server, timeout);
+    record(
+        pcap,
+        &second,
+        "stage 3, recursive server, second ask (from cache)",
+    );
     let Some(reply2) = second.reply.clone() else {
         return Ok(());
     };

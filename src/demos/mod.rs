@@ -4,9 +4,12 @@
 //! real network work, emits steps and a summary, and returns the exit code.
 //! It never prints directly.
 
+pub mod arp_table;
 pub mod dns_trace;
 pub mod lab_dns;
+pub mod lab_ns;
+pub mod ping;
 pub mod questions;
 
 /// Subcommands that demonstrate questions (used by the catalogue's `demos`).
-pub const NAMES: &[&str] = &["dns-trace", "lab dns"];
+pub const NAMES: &[&str] = &["dns-trace", "arp-table", "ping", "lab dns", "lab up"];

@@ -77,6 +77,10 @@ pub struct Exchange {
     pub failure: Option<Failure>,
     /// Datagrams that arrived but were not our answer (wrong source, id or question).
     pub ignored: u32,
+    /// Our end of the exchange (address the kernel chose, and our port).
+    pub local: Option<SocketAddr>,
+    /// Wall-clock time the query was sent.
+    pub sent_at: std::time::SystemTime,
 }
 
 /// Build a standard query.
@@ -115,6 +119,8 @@ pub fn exchange(
         rtt: Duration::ZERO,
         failure: None,
         ignored: 0,
+        local: None,
+        sent_at: std::time::SystemTime::now(),
     };
     let start = Instant::now();
     let result = match transport {
@@ -155,6 +161,7 @@ fn udp(ex: &mut Exchange, timeout: Duration, start: Instant) -> Result<Vec<u8>, 
         "[::]:0".parse().expect("literal")
     };
     let sock = UdpSocket::bind(bind).map_err(io_failure)?;
+    ex.local = local_for(&sock, ex.server);
     sock.send_to(&ex.query_bytes, ex.server)
         .map_err(io_failure)?;
     let want_id = u16::from_be_bytes([ex.query_bytes[0], ex.query_bytes[1]]);
@@ -183,9 +190,23 @@ fn udp(ex: &mut Exchange, timeout: Duration, start: Instant) -> Result<Vec<u8>, 
     }
 }
 
+/// The source address the kernel will use towards `server`, with our socket's port.
+fn local_for(sock: &UdpSocket, server: SocketAddr) -> Option<SocketAddr> {
+    let port = sock.local_addr().ok()?.port();
+    let probe = UdpSocket::bind(if server.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    })
+    .ok()?;
+    probe.connect(server).ok()?;
+    Some(SocketAddr::new(probe.local_addr().ok()?.ip(), port))
+}
+
 fn tcp(ex: &mut Exchange, timeout: Duration) -> Result<Vec<u8>, Failure> {
     let deadline = Instant::now() + timeout;
     let mut s = TcpStream::connect_timeout(&ex.server, timeout).map_err(io_failure)?;
+    ex.local = s.local_addr().ok();
     let left = || {
         deadline
             .saturating_duration_since(Instant::now())

@@ -5,6 +5,10 @@
 //! `lab/zones/`; [`resolver`] is the caching recursive server in front of it.
 //! Nothing here is a mock: clients such as dig and drill get the same answers.
 
+pub mod capture;
 pub mod dns;
+pub mod link;
+pub mod netns;
 pub mod resolver;
+pub mod topology;
 pub mod zones;

@@ -42,9 +42,14 @@ pub fn step(demo: &str, seq: u64, step: &Step, lang: Lang) -> String {
         .iter()
         .map(|p| {
             json!({
-                "direction": match p.direction { Direction::Sent => "sent", Direction::Received => "received" },
+                "direction": match p.direction {
+                    Direction::Sent => "sent",
+                    Direction::Received => "received",
+                    Direction::Captured => "captured",
+                },
+                "summary": p.summary,
                 "transport": p.transport,
-                "peer": p.peer.to_string(),
+                "peer": p.peer,
                 "length": p.bytes.len(),
                 "hex": hex(&p.bytes),
                 "fields": p.fields.iter().map(|f| json!({

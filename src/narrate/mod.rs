@@ -10,7 +10,6 @@ pub mod json;
 pub mod text;
 
 use std::io::{self, BufRead, IsTerminal, Write};
-use std::net::SocketAddr;
 use std::ops::Range;
 use std::time::Duration;
 
@@ -116,6 +115,8 @@ pub enum Direction {
     Sent,
     /// netlab received it.
     Received,
+    /// Seen on a lab link by a capture.
+    Captured,
 }
 
 /// One field of a packet: its name, the bytes it occupies, its decoded value.
@@ -136,10 +137,12 @@ pub struct FieldView {
 pub struct Packet {
     /// Sent or received.
     pub direction: Direction,
-    /// "udp" or "tcp".
+    /// "udp", "tcp", "ethernet", "ipv4".
     pub transport: &'static str,
-    /// The other end.
-    pub peer: SocketAddr,
+    /// The other end ("127.53.0.1:5300"), or the link a frame was captured on ("h1:eth0").
+    pub peer: String,
+    /// One line, tcpdump style (may be empty).
+    pub summary: String,
     /// The application payload (for DNS over TCP: without the 2-byte length).
     pub bytes: Vec<u8>,
     /// Field table over `bytes`.
@@ -167,9 +170,21 @@ pub struct Step {
     pub packets: Vec<Packet>,
     /// Machine-readable specifics for `--json` (an object).
     pub data: Map<String, Value>,
+    /// Render as a bare line (a ping reply), without number or tags.
+    pub plain: bool,
 }
 
 impl Step {
+    /// A bare output line, like the lines ping prints per reply.
+    pub fn line(text: Text, questions: &[&'static str]) -> Self {
+        Step {
+            title: text,
+            questions: questions.to_vec(),
+            plain: true,
+            ..Step::default()
+        }
+    }
+
     /// A step with a title, detail and the questions it answers.
     pub fn new(title: Text, detail: Text, questions: &[&'static str]) -> Self {
         Step {
@@ -250,6 +265,8 @@ pub struct RenderOpts {
 pub struct Narrator {
     demo: &'static str,
     seq: u64,
+    /// Numbered (non-plain) steps so far, for the text renderer.
+    numbered: u64,
     format: Format,
     opts: RenderOpts,
     pace: Option<Duration>,
@@ -292,6 +309,7 @@ impl Narrator {
         Narrator {
             demo,
             seq: 0,
+            numbered: 0,
             format: cfg.format,
             opts: RenderOpts {
                 lang: cfg.lang,
@@ -323,7 +341,12 @@ impl Narrator {
         }
         let rendered = match self.format {
             Format::Json => json::step(self.demo, self.seq, &step, self.opts.lang),
-            Format::Text { .. } => text::step(self.seq, new_section.as_ref(), &step, &self.opts),
+            Format::Text { .. } => {
+                if !step.plain {
+                    self.numbered += 1;
+                }
+                text::step(self.numbered, new_section.as_ref(), &step, &self.opts)
+            }
         };
         writeln!(self.out, "{rendered}")?;
         self.out.flush()?;

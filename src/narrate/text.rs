@@ -36,6 +36,9 @@ pub fn step(seq: u64, section: Option<&Text>, step: &Step, opts: &RenderOpts) ->
     let paint = Paint(opts.color);
     let lang = opts.lang;
     let mut out = String::new();
+    if step.plain {
+        return step.title.get(lang).to_string();
+    }
     if let Some(s) = section {
         let head = format!("── {} ", s.get(lang));
         let _ = writeln!(out, "\n{}", paint.p(BOLD, &format!("{head:─<72}")));
@@ -87,6 +90,8 @@ fn packet(p: &Packet, opts: &RenderOpts, paint: &Paint) -> String {
         (Direction::Sent, super::Lang::Zh) => ("→", "发往"),
         (Direction::Received, super::Lang::En) => ("←", "received from"),
         (Direction::Received, super::Lang::Zh) => ("←", "收自"),
+        (Direction::Captured, super::Lang::En) => ("⇄", "captured on"),
+        (Direction::Captured, super::Lang::Zh) => ("⇄", "抓包于"),
     };
     let bytes_word = match lang {
         super::Lang::Zh => "字节",
@@ -99,6 +104,9 @@ fn packet(p: &Packet, opts: &RenderOpts, paint: &Paint) -> String {
         p.peer,
         p.bytes.len()
     );
+    if !p.summary.is_empty() {
+        let _ = write!(out, "  {}", p.summary);
+    }
     if !(p.show_bytes || opts.all_bytes) || p.fields.is_empty() {
         return out;
     }

@@ -20,7 +20,8 @@ use hickory_proto::op::{Header, Query};
 use hickory_proto::rr::{Name, Record};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
-use crate::narrate::{tx, FieldView, Text};
+use super::fv;
+use crate::narrate::{tx, FieldView};
 
 /// Byte ranges of the fixed header fields.
 mod field {
@@ -36,26 +37,7 @@ mod field {
 /// Length of the fixed header.
 pub const HEADER_LEN: usize = 12;
 
-/// Why a DNS message could not be explained.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum WireError {
-    /// Fewer than 12 bytes.
-    #[error("too short for a DNS header: {0} bytes, need 12")]
-    TooShort(usize),
-    /// A section could not be decoded.
-    #[error("malformed {section} at byte {offset}: {reason}")]
-    Malformed {
-        /// Which part.
-        section: &'static str,
-        /// Where decoding stopped.
-        offset: usize,
-        /// The decoder's complaint.
-        reason: String,
-    },
-    /// Bytes left over after the last record the header announced.
-    #[error("{0} trailing bytes after the last record")]
-    Trailing(usize),
-}
+pub use super::WireError;
 
 fn u16_at(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
@@ -104,7 +86,11 @@ pub fn record_line(r: &Record) -> String {
 /// The field table of a whole DNS message.
 pub fn explain(bytes: &[u8]) -> Result<Vec<FieldView>, WireError> {
     if bytes.len() < HEADER_LEN {
-        return Err(WireError::TooShort(bytes.len()));
+        return Err(WireError::TooShort {
+            what: "DNS header",
+            have: bytes.len(),
+            need: HEADER_LEN,
+        });
     }
     let mut d = BinDecoder::new(bytes);
     let header = Header::read(&mut d).map_err(|e| WireError::Malformed {
@@ -244,15 +230,6 @@ fn name_end(bytes: &[u8], start: usize) -> Result<usize, WireError> {
     Ok(d.index())
 }
 
-fn fv(name: &str, range: std::ops::Range<usize>, value: String, meaning: Text) -> FieldView {
-    FieldView {
-        name: name.to_string(),
-        range,
-        value,
-        meaning,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,7 +271,14 @@ mod tests {
 
     #[test]
     fn too_short_is_an_error_not_a_panic() {
-        assert_eq!(explain(&QUERY[..5]), Err(WireError::TooShort(5)));
+        assert_eq!(
+            explain(&QUERY[..5]),
+            Err(WireError::TooShort {
+                what: "DNS header",
+                have: 5,
+                need: 12
+            })
+        );
         assert!(matches!(
             explain(&QUERY[..20]),
             Err(WireError::Malformed { .. })

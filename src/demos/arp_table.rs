@@ -1,0 +1,541 @@
+//! `netlab arp-table`: ARP on real links (Q5, Q6, Q8, Q26).
+//!
+//! Lab (default): h1's empty neighbour table; h1 sends to h2, and the capture
+//! on h1's link shows the kernel's broadcast ARP request and h2's unicast
+//! reply, field by field; the table afterwards. Then h1 sends to h3 behind r1:
+//! h1 resolves its gateway, not h3, and the same packet captured on both LANs
+//! keeps its IP addresses while its MAC addresses change at the router.
+//!
+//! Host: `--host` prints this machine's kernel table; `--iface IF --resolve IP`
+//! makes the kernel ARP for IP on IF (or sends an arping-style request if an
+//! entry already exists) and shows request, reply and the table after.
+
+use std::net::{Ipv4Addr, UdpSocket};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::cli::ArpArgs;
+use crate::error::{exit, Error, Result};
+use crate::lab::capture::{Capture, Frame};
+use crate::lab::topology::{self, NetLab, H1, H2, H3, R1_A};
+use crate::narrate::{tx, Direction, Narrator, Packet, Step, Summary, Text};
+use crate::neigh::{self, Entry};
+use crate::pcap::PcapOut;
+use crate::privilege::{Privileges, LAB_HINT};
+use crate::wire::frame::{self, Kind};
+
+const QS: &[&str] = &["Q5", "Q6", "Q8", "Q26"];
+
+/// A packet view of a captured frame.
+pub fn frame_packet(f: &Frame, show: bool) -> Packet {
+    let d = frame::ethernet_frame(&f.bytes);
+    Packet {
+        direction: Direction::Captured,
+        transport: "ethernet",
+        peer: f.link.clone(),
+        summary: d
+            .as_ref()
+            .map(frame::summary)
+            .unwrap_or_else(|e| e.to_string()),
+        fields: d.map(|d| d.fields).unwrap_or_default(),
+        bytes: f.bytes.clone(),
+        show_bytes: show,
+    }
+}
+
+fn kind(f: &Frame) -> Option<Kind> {
+    frame::ethernet_frame(&f.bytes).ok().map(|d| d.kind)
+}
+
+fn is_arp(f: &Frame, op: u16, about: Ipv4Addr) -> bool {
+    matches!(kind(f), Some(Kind::Arp { op: o, spa, tpa }) if o == op && (if op == 1 { tpa == about } else { spa == about }))
+}
+
+fn entries_json(e: &[Entry]) -> Value {
+    serde_json::to_value(e).unwrap_or(Value::Null)
+}
+
+fn table_step(title: Text, detail: Text, entries: &[Entry]) -> Step {
+    let mut s = Step::new(title, detail, QS);
+    if entries.is_empty() {
+        s = s.fact(tx("table", "表"), "(empty)");
+    }
+    for l in neigh::lines(entries) {
+        s = s.fact(tx("entry", "条目"), l);
+    }
+    s.data("entries", entries_json(entries))
+}
+
+fn send_udp(to: Ipv4Addr) -> std::io::Result<()> {
+    let s = UdpSocket::bind("0.0.0.0:0")?;
+    s.send_to(b"netlab", (to, 9))?;
+    Ok(())
+}
+
+/// Run the demo.
+pub fn run(args: &ArpArgs, n: &mut Narrator, pcap: Option<&mut PcapOut>) -> Result<i32> {
+    if let (Some(iface), Some(ip)) = (&args.iface, args.resolve) {
+        return resolve_on_host(iface, ip, n, pcap);
+    }
+    if args.host {
+        return host_table(n, None);
+    }
+    if !Privileges::probe().can_build_lab() {
+        return host_table(n, Some(LAB_HINT));
+    }
+    lab_demo(n, pcap)
+}
+
+fn host_table(n: &mut Narrator, why_not_lab: Option<&str>) -> Result<i32> {
+    let entries = neigh::read()?;
+    let mut step = table_step(
+        tx("This machine's neighbour (ARP) table", "本机的邻居（ARP）表"),
+        tx(
+            "The kernel's cache of IP → MAC for hosts on directly attached links. REACHABLE was confirmed recently; STALE may be used but will be re-checked; FAILED got no reply. Entries age out by themselves.",
+            "内核缓存的「IP → MAC」映射，只针对直连链路上的主机。REACHABLE 表示最近确认过；STALE 可以继续用但会重新确认；FAILED 表示没有应答。条目会自动老化。",
+        ),
+        &entries,
+    );
+    if let Some(why) = why_not_lab {
+        step.detail.en = format!("The lab demo could not run: {why}. Showing this machine's table instead (no packet sent).\n{}", step.detail.en);
+        step.detail.zh = format!("无法运行实验网络演示：需要 CAP_NET_ADMIN、CAP_NET_RAW 和 CAP_SYS_ADMIN（请用 sudo）。改为显示本机的表（不发送任何数据包）。\n{}", step.detail.zh);
+    }
+    n.step(step)?;
+    n.summary(Summary {
+        title: tx(
+            format!("{} entries", entries.len()),
+            format!("{} 个条目", entries.len()),
+        ),
+        questions: QS.to_vec(),
+        ok: true,
+        data: json!({"entries": entries_json(&entries)})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        ..Summary::default()
+    })?;
+    Ok(exit::OK)
+}
+
+fn lab_demo(n: &mut Narrator, mut pcap: Option<&mut PcapOut>) -> Result<i32> {
+    let lab = NetLab::build()?;
+    let h1 = lab.host("h1")?;
+    let h3 = lab.host("h3")?;
+    let mut intro = Step::new(
+        tx("The lab: two LANs joined by a router", "实验网络：由路由器连接的两个局域网"),
+        tx(
+            "Real network namespaces and veth links, built for this run and gone when it ends. LAN A: h1 and h2 on switch sw1 (a Linux bridge, layer 2). r1 routes (layer 3) between LAN A and LAN B, where h3 lives. The MACs were set by netlab: a MAC is just a setting of the interface.",
+            "为本次运行建立的真实网络命名空间和 veth 链路，运行结束即消失。局域网 A：h1、h2 接在交换机 sw1（Linux 网桥，二层）上。r1 在局域网 A 和 B 之间做三层路由，h3 在局域网 B。MAC 由 netlab 设置：MAC 只是网卡的一项配置。",
+        ),
+        QS,
+    )
+    .correction(tx(
+        "the notes call a MAC address unchangeable; here netlab simply assigned these (ip link set … address …).",
+        "笔记说 MAC 地址不可更改；这里的 MAC 都是 netlab 直接设置的（ip link set … address …）。",
+    ));
+    for h in topology::plan() {
+        for i in &h.ifaces {
+            let ip =
+                i.ip.map(|a| format!("{a}/24"))
+                    .unwrap_or_else(|| "—".into());
+            intro = intro.fact(
+                tx(
+                    format!("{}:{}", h.name, i.name),
+                    format!("{}:{}", h.name, i.name),
+                ),
+                format!("{:<17} {:<18} ↔ {}", ip, i.mac, i.peer),
+            );
+        }
+    }
+    n.step(intro.data(
+        "hosts",
+        serde_json::to_value(topology::plan()).unwrap_or(Value::Null),
+    ))?;
+
+    let before = h1.run(neigh::read)??;
+    n.step(table_step(
+        tx("h1's neighbour table: empty", "h1 的邻居表：空"),
+        tx(
+            "h1 has talked to nobody yet, so it knows no MAC address.",
+            "h1 还没和任何主机通信过，所以不知道任何 MAC 地址。",
+        ),
+        &before,
+    ))?;
+
+    // h1 → h2, same LAN.
+    let cap = Capture::start(h1, "eth0")?;
+    h1.run(|| send_udp(H2))?
+        .map_err(|e| Error::Lab(e.to_string()))?;
+    cap.wait_for(Duration::from_secs(3), |fs| {
+        fs.iter().any(|f| is_arp(f, 2, H2))
+    });
+    let frames = cap.stop()?;
+    let req = frames.iter().find(|f| is_arp(f, 1, H2));
+    let rep = frames.iter().find(|f| is_arp(f, 2, H2));
+    let (Some(req), Some(rep)) = (req, rep) else {
+        return Err(Error::Lab(
+            "no ARP exchange was captured between h1 and h2".into(),
+        ));
+    };
+    if let Some(p) = pcap.as_deref_mut() {
+        p.ethernet(
+            &req.link,
+            req.at,
+            &req.bytes,
+            "ARP request: h1 broadcasts 'who has 198.51.100.20?'",
+        );
+        p.ethernet(
+            &rep.link,
+            rep.at,
+            &rep.bytes,
+            "ARP reply: h2 answers by unicast with its MAC",
+        );
+    }
+    let mut s = Step::new(
+        tx("h1 broadcasts an ARP request: who has 198.51.100.20?", "h1 广播 ARP 请求：谁是 198.51.100.20？"),
+        tx(
+            "Before its first packet to h2 can leave, h1's kernel needs h2's MAC. It sends an ARP request to ff:ff:ff:ff:ff:ff, so the switch floods it to every port; the target MAC is all zeros because that is the unknown.",
+            "发往 h2 的第一个包出门前，h1 的内核需要知道 h2 的 MAC。它把 ARP 请求发往 ff:ff:ff:ff:ff:ff，交换机就把它泛洪到每个端口；目标 MAC 全为 0，因为这正是未知的部分。",
+        ),
+        QS,
+    )
+    .correction(tx(
+        "the notes put ARP in the network layer; the frame shows it rides directly in Ethernet (EtherType 0x0806), with no IP header at all.",
+        "笔记把 ARP 归入网络层；这个帧表明它直接装在以太网里（EtherType 0x0806），根本没有 IP 头。",
+    ));
+    s.packets.push(frame_packet(req, true));
+    n.step(s.data(
+        "frame",
+        json!({"link": req.link, "hex": crate::narrate::json::hex(&req.bytes)}),
+    ))?;
+    let mut s = Step::new(
+        tx("h2 answers by unicast: 198.51.100.20 is at 02:00:00:00:00:20", "h2 单播应答：198.51.100.20 在 02:00:00:00:00:20"),
+        tx(
+            "Only h2 owns the address, so only h2 answers, straight to h1's MAC (the sender fields of the request). h2 also learned h1's MAC from the request itself.",
+            "只有 h2 拥有这个地址，所以只有 h2 应答，直接发往 h1 的 MAC（取自请求中的发送方字段）。h2 也顺便从请求里学到了 h1 的 MAC。",
+        ),
+        QS,
+    );
+    s.packets.push(frame_packet(rep, true));
+    n.step(s)?;
+    let after = h1.run(neigh::read)??;
+    n.step(table_step(
+        tx("h1's table now holds h2", "h1 的表里有了 h2"),
+        tx(
+            "The answer is cached: further packets to h2 go out at once with this MAC, until the entry goes STALE and is re-checked.",
+            "应答被缓存：之后发往 h2 的包直接用这个 MAC 发出，直到条目变为 STALE 后再重新确认。",
+        ),
+        &after,
+    ))?;
+
+    // h1 → h3, across r1.
+    let cap_a = Capture::start(h1, "eth0")?;
+    let cap_b = Capture::start(h3, "eth0")?;
+    let pinger = h1
+        .run(|| crate::ping::Pinger::open(crate::privilege::PingSocket::Raw, H3, None))?
+        .map_err(|e| Error::Lab(e.to_string()))?;
+    pinger.send(1, 56).map_err(|e| Error::Lab(e.to_string()))?;
+    let got = pinger
+        .recv(std::time::Instant::now() + Duration::from_secs(3))
+        .map_err(|e| Error::Lab(e.to_string()))?;
+    let frames_a = cap_a.stop()?;
+    let frames_b = cap_b.stop()?;
+    if got.is_none() {
+        return Err(Error::Lab("h3 did not answer h1 across r1".into()));
+    }
+    let gw_req = frames_a.iter().find(|f| is_arp(f, 1, R1_A));
+    let echo = |fs: &[Frame]| {
+        fs.iter().find(|f| matches!(kind(f), Some(Kind::Ipv4 { src, dst, icmp_type: Some(8), .. }) if src == H1 && dst == H3)).cloned()
+    };
+    let (Some(gw_req), Some(on_a), Some(on_b)) =
+        (gw_req.cloned(), echo(&frames_a), echo(&frames_b))
+    else {
+        return Err(Error::Lab(
+            "the frames across r1 were not all captured".into(),
+        ));
+    };
+    let r1_arp_b = frames_b.iter().find(|f| is_arp(f, 1, H3)).cloned();
+    if let Some(p) = &mut pcap {
+        p.ethernet(
+            &gw_req.link,
+            gw_req.at,
+            &gw_req.bytes,
+            "h1 ARPs for its gateway 198.51.100.1, not for h3",
+        );
+        p.ethernet(
+            &on_a.link,
+            on_a.at,
+            &on_a.bytes,
+            "echo request on LAN A: h1's MAC -> r1's MAC, IP 198.51.100.10 -> 203.0.113.10",
+        );
+        if let Some(f) = &r1_arp_b {
+            p.ethernet(
+                &f.link,
+                f.at,
+                &f.bytes,
+                "r1 ARPs for h3 on LAN B: each hop resolves only its next hop",
+            );
+        }
+        p.ethernet(
+            &on_b.link,
+            on_b.at,
+            &on_b.bytes,
+            "the same echo request on LAN B: r1's MAC -> h3's MAC, same IPs, TTL one lower",
+        );
+    }
+    let mut s = Step::new(
+        tx("To reach h3 (another subnet), h1 ARPs for its gateway 198.51.100.1 — not for h3", "要到达 h3（另一个子网），h1 ARP 的是网关 198.51.100.1，而不是 h3"),
+        tx(
+            "h1 compares 203.0.113.10 with its own prefix 198.51.100.0/24: not local, so the packet goes to the default gateway, and the MAC h1 needs is the gateway's. ARP never crosses a router.",
+            "h1 把 203.0.113.10 与自己的前缀 198.51.100.0/24 比较：不在本地，所以包交给默认网关，h1 需要的是网关的 MAC。ARP 从不穿越路由器。",
+        ),
+        QS,
+    );
+    s.packets.push(frame_packet(&gw_req, false));
+    if let Some(f) = &r1_arp_b {
+        s.packets.push(frame_packet(f, false));
+        s = s.correction(tx(
+            "the notes have routers 'broadcast to find the next router' to build a path; the capture on LAN B shows r1 simply resolving its own next hop (h3) when the packet arrives.",
+            "笔记说路由器要「广播找到下一台路由器」来建立链路；LAN B 上的抓包显示，r1 只是在包到达时解析自己的下一跳（h3）。",
+        ));
+    }
+    n.step(s)?;
+
+    let d_a = frame::ethernet_frame(&on_a.bytes).map_err(|e| Error::Lab(e.to_string()))?;
+    let d_b = frame::ethernet_frame(&on_b.bytes).map_err(|e| Error::Lab(e.to_string()))?;
+    let ttl = |d: &frame::Dissected| match d.kind {
+        Kind::Ipv4 { ttl, .. } => ttl,
+        _ => 0,
+    };
+    let hop = |d: &frame::Dissected| json!({"src_mac": d.src_mac, "dst_mac": d.dst_mac, "src_ip": H1.to_string(), "dst_ip": H3.to_string(), "ttl": ttl(d)});
+    let mut s = Step::new(
+        tx("Same packet, two links: the IPs stay, the MACs change at r1", "同一个包，两段链路：IP 不变，MAC 在 r1 处改变"),
+        tx(
+            "The echo request captured on LAN A and again on LAN B. The IP source and destination are identical end to end; the Ethernet header is rebuilt by the router for each link (from h1 to r1, then from r1 to h3), and r1 took one off the TTL. A switch forwards frames without touching them; a router forwards packets and re-frames them.",
+            "同一个回显请求，分别在局域网 A 和 B 上抓到。IP 源地址和目的地址端到端完全相同；以太网头由路由器为每段链路重新生成（先 h1→r1，再 r1→h3），r1 还把 TTL 减了一。交换机原样转发帧；路由器转发的是包，并重新封装成帧。",
+        ),
+        QS,
+    )
+    .fact(tx("LAN A", "局域网 A"), format!("{} > {}  IP {H1} > {H3}  ttl {}", d_a.src_mac.clone().unwrap_or_default(), d_a.dst_mac.clone().unwrap_or_default(), ttl(&d_a)))
+    .fact(tx("LAN B", "局域网 B"), format!("{} > {}  IP {H1} > {H3}  ttl {}", d_b.src_mac.clone().unwrap_or_default(), d_b.dst_mac.clone().unwrap_or_default(), ttl(&d_b)))
+    .correction(tx(
+        "the notes call getting a packet to the right subnet 'the ARP process'; it is routing: r1 chose the next hop by the IP prefix, and ARP only supplied the MAC on each link.",
+        "笔记把把包送到目标子网称为「ARP 过程」；那其实是路由：r1 按 IP 前缀选下一跳，ARP 只在每段链路上提供 MAC。",
+    ));
+    s.packets.push(frame_packet(&on_a, true));
+    s.packets.push(frame_packet(&on_b, true));
+    n.step(s.data("lan_a", hop(&d_a)).data("lan_b", hop(&d_b)))?;
+
+    let fin = h1.run(neigh::read)??;
+    n.step(table_step(
+        tx("h1's table: h2 and the gateway, never h3", "h1 的表：有 h2 和网关，永远不会有 h3"),
+        tx(
+            "h1 holds MACs only for its own link. For any destination beyond r1 it uses r1's MAC, which is why a router does not need to know every MAC on the Internet.",
+            "h1 只保存本链路上的 MAC。对 r1 之外的任何目的地，它都用 r1 的 MAC，所以路由器不需要知道互联网上所有的 MAC。",
+        ),
+        &fin,
+    ))?;
+    n.summary(Summary {
+        title: tx(
+            format!("h1 learned {} MAC addresses by ARP", fin.len()),
+            format!("h1 通过 ARP 学到了 {} 个 MAC 地址", fin.len()),
+        ),
+        lines: vec![tx(
+            "Layer 2 (switch, ARP, MAC) works within a link; layer 3 (router, IP) across links.",
+            "二层（交换机、ARP、MAC）在一段链路内工作；三层（路由器、IP）跨越链路。",
+        )],
+        questions: QS.to_vec(),
+        ok: true,
+        data: json!({"entries": entries_json(&fin), "lan_a": hop(&d_a), "lan_b": hop(&d_b)})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    })?;
+    drop(lab);
+    Ok(exit::OK)
+}
+
+fn resolve_on_host(
+    iface: &str,
+    ip: Ipv4Addr,
+    n: &mut Narrator,
+    mut pcap: Option<&mut PcapOut>,
+) -> Result<i32> {
+    let nic = pnet_datalink::interfaces()
+        .into_iter()
+        .find(|i| i.name == iface)
+        .ok_or_else(|| {
+            let names: Vec<String> = pnet_datalink::interfaces()
+                .into_iter()
+                .map(|i| i.name)
+                .collect();
+            Error::usage(format!(
+                "unknown interface {iface:?}; this machine has: {}",
+                names.join(", ")
+            ))
+        })?;
+    let p = Privileges::probe();
+    if !p.net_raw {
+        return Err(Error::usage(
+            "--resolve sends a real ARP request and needs CAP_NET_RAW: run with sudo, or `sudo setcap cap_net_raw+ep $(which netlab)`",
+        ));
+    }
+    let src_ip = nic.ips.iter().find_map(|n| match n.ip() {
+        std::net::IpAddr::V4(a) => Some(a),
+        _ => None,
+    });
+    let Some(src_ip) = src_ip else {
+        return Err(Error::usage(format!(
+            "interface {iface} has no IPv4 address"
+        )));
+    };
+    let before = neigh::read()?;
+    let existing = before
+        .iter()
+        .find(|e| e.ip == ip.to_string() && e.iface == iface && !e.mac.is_empty())
+        .cloned();
+    let host_ns_cap = crate::lab::capture::Capture::start_here(iface)?;
+    let how = if existing.is_some() {
+        send_arp_request(&nic, src_ip, ip)?;
+        tx(
+            "An entry already existed, so the kernel had no reason to ask; netlab sent its own ARP request (as arping does).",
+            "表中已有该条目，内核没有理由再问；netlab 自己发了一个 ARP 请求（与 arping 相同）。",
+        )
+    } else {
+        let s = UdpSocket::bind((src_ip, 0)).map_err(|e| Error::Socket {
+            op: "bind",
+            addr: src_ip.to_string(),
+            source: e,
+        })?;
+        let _ = s.send_to(b"netlab", (ip, 9));
+        tx(
+            "netlab sent one UDP datagram to port 9 (discard) of the address; the kernel had no MAC for it, so it sent this ARP request itself.",
+            "netlab 向该地址的 9 号端口（discard）发了一个 UDP 数据报；内核没有它的 MAC，于是自己发出了这个 ARP 请求。",
+        )
+    };
+    host_ns_cap.wait_for(Duration::from_secs(2), |fs| {
+        fs.iter().any(|f| is_arp(f, 2, ip))
+    });
+    let frames = host_ns_cap.stop()?;
+    let req = frames.iter().find(|f| is_arp(f, 1, ip)).cloned();
+    let rep = frames.iter().find(|f| is_arp(f, 2, ip)).cloned();
+    let mut s = Step::new(
+        tx(
+            format!("ARP request on {iface}: who has {ip}?"),
+            format!("在 {iface} 上发出 ARP 请求：谁是 {ip}？"),
+        ),
+        how,
+        QS,
+    );
+    if let Some(f) = &req {
+        s.packets.push(frame_packet(f, true));
+        if let Some(p) = pcap.as_deref_mut() {
+            p.ethernet(
+                &f.link,
+                f.at,
+                &f.bytes,
+                &format!("ARP request: who has {ip}?"),
+            );
+        }
+    }
+    n.step(s)?;
+    let after = neigh::read()?;
+    let resolved = rep
+        .as_ref()
+        .and_then(|f| frame::ethernet_frame(&f.bytes).ok())
+        .and_then(|d| d.src_mac);
+    if let Some(f) = &rep {
+        let mut s = Step::new(
+            tx(
+                format!(
+                    "{ip} answered: it is at {}",
+                    resolved.clone().unwrap_or_default()
+                ),
+                format!("{ip} 应答：它在 {}", resolved.clone().unwrap_or_default()),
+            ),
+            tx(
+                "A unicast ARP reply from the owner of the address.",
+                "地址拥有者发来的单播 ARP 应答。",
+            ),
+            QS,
+        );
+        s.packets.push(frame_packet(f, true));
+        if let Some(p) = &mut pcap {
+            p.ethernet(&f.link, f.at, &f.bytes, &format!("ARP reply from {ip}"));
+        }
+        n.step(s)?;
+    }
+    n.step(table_step(
+        tx("The neighbour table afterwards", "之后的邻居表"),
+        Text::default(),
+        &after,
+    ))?;
+    let ok = resolved.is_some();
+    let mut data = json!({"entries": entries_json(&after)});
+    if let Some(mac) = &resolved {
+        data["resolved"] = json!({"ip": ip.to_string(), "mac": mac});
+    }
+    n.summary(Summary {
+        title: match &resolved {
+            Some(m) => tx(format!("{ip} is at {m}"), format!("{ip} 在 {m}")),
+            None => tx(
+                format!("{ip}: no ARP reply on {iface}"),
+                format!("{ip}：{iface} 上没有 ARP 应答"),
+            ),
+        },
+        questions: QS.to_vec(),
+        ok,
+        data: data.as_object().cloned().unwrap_or_default(),
+        ..Summary::default()
+    })?;
+    Ok(if ok { exit::OK } else { exit::NETWORK_NO })
+}
+
+fn send_arp_request(
+    nic: &pnet_datalink::NetworkInterface,
+    src_ip: Ipv4Addr,
+    target: Ipv4Addr,
+) -> Result<()> {
+    use pnet_datalink::MacAddr;
+    use pnet_packet::arp::{ArpHardwareTypes, ArpOperations, MutableArpPacket};
+    use pnet_packet::ethernet::{EtherTypes, MutableEthernetPacket};
+    let mac = nic
+        .mac
+        .ok_or_else(|| Error::usage(format!("interface {} has no MAC address", nic.name)))?;
+    let mut buf = [0u8; 42];
+    {
+        let mut eth = MutableEthernetPacket::new(&mut buf).expect("42 bytes");
+        eth.set_destination(MacAddr::broadcast());
+        eth.set_source(mac);
+        eth.set_ethertype(EtherTypes::Arp);
+    }
+    {
+        let mut arp = MutableArpPacket::new(&mut buf[14..]).expect("28 bytes");
+        arp.set_hardware_type(ArpHardwareTypes::Ethernet);
+        arp.set_protocol_type(EtherTypes::Ipv4);
+        arp.set_hw_addr_len(6);
+        arp.set_proto_addr_len(4);
+        arp.set_operation(ArpOperations::Request);
+        arp.set_sender_hw_addr(mac);
+        arp.set_sender_proto_addr(src_ip);
+        arp.set_target_hw_addr(MacAddr::zero());
+        arp.set_target_proto_addr(target);
+    }
+    match pnet_datalink::channel(nic, Default::default()) {
+        Ok(pnet_datalink::Channel::Ethernet(mut tx, _)) => tx
+            .send_to(&buf, None)
+            .unwrap_or(Ok(()))
+            .map_err(|e| Error::Socket {
+                op: "send ARP on",
+                addr: nic.name.clone(),
+                source: e,
+            }),
+        Ok(_) => Err(Error::Lab("unsupported datalink channel".into())),
+        Err(e) => Err(Error::Socket {
+            op: "open packet socket on",
+            addr: nic.name.clone(),
+            source: e,
+        }),
+    }
+}

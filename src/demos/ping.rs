@@ -1,0 +1,590 @@
+//! `netlab ping [TARGET]`: ICMP echo, as iputils ping does it, then explained (Q7).
+//!
+//! With a TARGET it behaves like iputils ping (-c -i -s -t -W -w, a line per
+//! reply, Ctrl-C prints the statistics) and shows the first request and reply
+//! field by field. Without one it runs in the namespace lab: h1 → h2 on the
+//! same LAN, h1 → h3 across r1 (the reply's TTL one lower: the router hop),
+//! and h1 → h2 over a link that drops `--loss` percent of requests.
+
+use std::net::{IpAddr, Ipv4Addr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::{json, Map, Value};
+
+use crate::cli::PingArgs;
+use crate::demos::arp_table::frame_packet;
+use crate::error::{exit, Error, Result};
+use crate::lab::capture::{Capture, Frame};
+use crate::lab::netns::Netns;
+use crate::lab::topology::{NetLab, H2, H3};
+use crate::narrate::{tx, Direction, Narrator, Packet, Step, Summary};
+use crate::pcap::PcapOut;
+use crate::ping::{Pinger, Reply, Stats, OVERHEAD};
+use crate::privilege::{PingSocket, Privileges, LAB_HINT, PING_HINT};
+use crate::wire::{frame, icmp};
+
+const QS: &[&str] = &["Q7"];
+
+/// How one series of echoes is run.
+#[derive(Clone, Copy, Debug)]
+pub struct Series {
+    /// Requests to send (None: until stopped).
+    pub count: Option<u32>,
+    /// Between requests.
+    pub interval: Duration,
+    /// Payload bytes.
+    pub size: usize,
+    /// Wait for a reply this long after the last request.
+    pub timeout: Duration,
+    /// Stop everything by then.
+    pub deadline: Option<Instant>,
+}
+
+/// The first request and its reply, for the byte view.
+struct First {
+    sent: Vec<u8>,
+    sent_at: SystemTime,
+    reply: Reply,
+    reply_at: SystemTime,
+}
+
+fn io(e: std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::PermissionDenied {
+        Error::usage(PING_HINT)
+    } else {
+        Error::Lab(format!("ping: {e}"))
+    }
+}
+
+/// Send and receive one series, printing a line per reply; returns the statistics.
+fn series(
+    p: &Pinger,
+    s: Series,
+    stop: &AtomicBool,
+    n: &mut Narrator,
+) -> Result<(Stats, Option<First>, Duration)> {
+    let start = Instant::now();
+    let mut stats = Stats::default();
+    let mut sent_at: Vec<(Instant, SystemTime)> = Vec::new();
+    let mut first: Option<First> = None;
+    let mut first_sent: Option<Vec<u8>> = None;
+    let mut seen = std::collections::HashSet::new();
+    let mut seq: u16 = 0;
+    let mut next_send = start;
+    let mut last_send = start;
+    loop {
+        if stop.load(Ordering::Relaxed) || s.deadline.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
+        let done_sending = s.count.is_some_and(|c| stats.transmitted >= c);
+        if done_sending
+            && (stats.received >= stats.transmitted || Instant::now() >= last_send + s.timeout)
+        {
+            break;
+        }
+        if !done_sending && Instant::now() >= next_send {
+            seq = seq.wrapping_add(1);
+            let msg = p.send(seq, s.size).map_err(io)?;
+            let now = Instant::now();
+            sent_at.push((now, SystemTime::now()));
+            if first_sent.is_none() {
+                first_sent = Some(msg);
+            }
+            stats.transmitted += 1;
+            last_send = now;
+            next_send = start + s.interval * stats.transmitted;
+            continue;
+        }
+        let mut wake = if done_sending {
+            last_send + s.timeout
+        } else {
+            next_send
+        };
+        wake = wake.min(Instant::now() + Duration::from_millis(100));
+        if let Some(d) = s.deadline {
+            wake = wake.min(d);
+        }
+        let Some(r) = p.recv(wake).map_err(io)? else {
+            continue;
+        };
+        let idx = usize::from(r.seq.wrapping_sub(1));
+        let Some((t0, _)) = sent_at.get(idx) else {
+            continue;
+        };
+        if !seen.insert(r.seq) {
+            continue;
+        }
+        let rtt = r.at.duration_since(*t0).as_secs_f64() * 1000.0;
+        stats.received += 1;
+        stats.rtts.push(rtt);
+        let ttl = r.ttl.map(|t| t.to_string()).unwrap_or_else(|| "?".into());
+        let line = format!(
+            "{} bytes from {}: icmp_seq={} ttl={ttl} time={}",
+            r.icmp_len,
+            r.from,
+            r.seq,
+            fmt_ms(rtt)
+        );
+        n.step(
+            Step::line(tx(line.clone(), line), QS)
+                .data("icmp_seq", r.seq)
+                .data("ttl", r.ttl.map(Value::from).unwrap_or(Value::Null))
+                .data("rtt_ms", round3(rtt))
+                .data("bytes", r.icmp_len)
+                .data("from", r.from.to_string()),
+        )?;
+        if first.is_none() && r.seq == 1 {
+            if let Some(sent) = first_sent.clone() {
+                first = Some(First {
+                    sent,
+                    sent_at: sent_at[0].1,
+                    reply: r.clone(),
+                    reply_at: SystemTime::now(),
+                });
+            }
+        }
+    }
+    Ok((stats, first, start.elapsed()))
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// iputils formats times with 3 significant digits below 100 ms.
+fn fmt_ms(ms: f64) -> String {
+    if ms >= 100.0 {
+        format!("{ms:.0} ms")
+    } else if ms >= 10.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{ms:.3} ms")
+    }
+}
+
+fn stats_data(s: &Stats, elapsed: Duration) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("transmitted".into(), s.transmitted.into());
+    m.insert("received".into(), s.received.into());
+    m.insert("loss_percent".into(), s.loss_percent().into());
+    m.insert("time_ms".into(), (elapsed.as_millis() as u64).into());
+    let (a, b, c, d) = s
+        .rtt()
+        .map(|(a, b, c, d)| (round3(a), round3(b), round3(c), round3(d)))
+        .map_or(
+            (Value::Null, Value::Null, Value::Null, Value::Null),
+            |(a, b, c, d)| (a.into(), b.into(), c.into(), d.into()),
+        );
+    m.insert("rtt_min_ms".into(), a);
+    m.insert("rtt_avg_ms".into(), b);
+    m.insert("rtt_max_ms".into(), c);
+    m.insert("rtt_mdev_ms".into(), d);
+    m
+}
+
+fn stats_lines(target: &str, s: &Stats, elapsed: Duration) -> Vec<String> {
+    let mut v = vec![
+        format!("--- {target} ping statistics ---"),
+        format!(
+            "{} packets transmitted, {} received, {}% packet loss, time {}ms",
+            s.transmitted,
+            s.received,
+            s.loss_percent(),
+            elapsed.as_millis()
+        ),
+    ];
+    if let Some((a, b, c, d)) = s.rtt() {
+        v.push(format!(
+            "rtt min/avg/max/mdev = {a:.3}/{b:.3}/{c:.3}/{d:.3} ms"
+        ));
+    }
+    v
+}
+
+/// Resolve TARGET: an IPv4 literal, or a name through the system resolver.
+fn resolve(target: &str) -> Result<(Ipv4Addr, bool)> {
+    if let Ok(ip) = target.parse::<Ipv4Addr>() {
+        return Ok((ip, false));
+    }
+    if target.parse::<IpAddr>().is_ok() {
+        return Err(Error::usage(format!(
+            "{target}: IPv6 is not supported by netlab ping yet; give an IPv4 address"
+        )));
+    }
+    let looks_numeric = target.chars().all(|c| c.is_ascii_digit() || c == '.');
+    if looks_numeric || target.is_empty() || target.starts_with('-') {
+        return Err(Error::usage(format!(
+            "{target:?} is not an IPv4 address (a.b.c.d, each 0-255) or a host name"
+        )));
+    }
+    crate::dns::name::check(target)?;
+    let addrs = (target, 0)
+        .to_socket_addrs()
+        .map_err(|e| Error::usage(format!("cannot resolve {target}: {e}")))?;
+    addrs
+        .filter_map(|a| match a.ip() {
+            IpAddr::V4(v) => Some(v),
+            IpAddr::V6(_) => None,
+        })
+        .next()
+        .map(|ip| (ip, true))
+        .ok_or_else(|| Error::usage(format!("{target} has no IPv4 address")))
+}
+
+fn socket_name(k: PingSocket) -> &'static str {
+    match k {
+        PingSocket::Raw => "raw ICMP socket (CAP_NET_RAW)",
+        PingSocket::Dgram => "unprivileged ICMP socket (ping_group_range)",
+    }
+}
+
+/// Run the demo.
+pub fn run(args: &PingArgs, n: &mut Narrator, pcap: Option<&mut PcapOut>) -> Result<i32> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone()).map_err(|e| Error::Lab(e.to_string()))?;
+    }
+    match &args.target {
+        Some(t) => host(t, args, n, pcap, &stop),
+        None => {
+            let p = Privileges::probe();
+            if p.can_build_lab() {
+                lab(args, n, pcap, &stop)
+            } else if p.ping_socket().is_some() {
+                n.step(Step::new(
+                    tx("The lab needs privileges; pinging 127.0.0.1 instead", "实验网络需要权限；改为 ping 127.0.0.1"),
+                    tx(format!("{LAB_HINT}. Without them, netlab can still ping this machine's own loopback."), "需要 CAP_NET_ADMIN、CAP_NET_RAW 和 CAP_SYS_ADMIN（请用 sudo）。没有这些权限时，netlab 仍可以 ping 本机回环地址。"),
+                    QS,
+                ))?;
+                let mut a = PingArgs {
+                    target: Some("127.0.0.1".into()),
+                    ..args.clone()
+                };
+                a.count = Some(a.count.unwrap_or(3));
+                host("127.0.0.1", &a, n, pcap, &stop)
+            } else {
+                Err(Error::usage(PING_HINT))
+            }
+        }
+    }
+}
+
+fn teaching_step(first: &First, kind: PingSocket) -> Step {
+    let mut s = Step::new(
+        tx("The first echo request and reply, field by field", "第一对回显请求与应答，逐字段"),
+        tx(
+            "ping sends ICMP type 8 (echo request) with an identifier and a sequence number; the target sends back type 0 (echo reply) with the same identifier, sequence and payload. The round-trip time is reply time minus send time. The IP header says protocol 1: ICMP sits directly on IP, with no TCP or UDP header and no port.",
+            "ping 发送 ICMP 类型 8（回显请求），带标识符和序号；目标回送类型 0（回显应答），标识符、序号和载荷都相同。往返时间 = 收到应答的时刻 − 发出请求的时刻。IP 头里协议号为 1：ICMP 直接装在 IP 里，没有 TCP 或 UDP 头，也没有端口。",
+        ),
+        &["Q7", "Q10"],
+    )
+    .correction(tx(
+        "the notes list ICMP among the TCP protocols (Q10); the reply's bytes show IP protocol 1 followed directly by the ICMP header.",
+        "笔记（Q10）把 ICMP 列为 TCP 协议；应答的字节显示 IP 协议号 1 后面紧跟着 ICMP 头。",
+    ))
+    .fact(tx("socket", "套接字"), socket_name(kind));
+    s.packets.push(Packet {
+        direction: Direction::Sent,
+        transport: "icmp",
+        peer: first.reply.from.to_string(),
+        summary: format!(
+            "ICMP echo request seq=1 ({} bytes; the kernel adds the IP header)",
+            first.sent.len()
+        ),
+        fields: icmp::explain(&first.sent, 0).unwrap_or_default(),
+        bytes: first.sent.clone(),
+        show_bytes: true,
+    });
+    let (fields, summary) = if first.reply.has_ip_header {
+        match frame::ip_packet(&first.reply.bytes) {
+            Ok(d) => (d.fields.clone(), frame::summary(&d)),
+            Err(e) => (vec![], e.to_string()),
+        }
+    } else {
+        (
+            icmp::explain(&first.reply.bytes, 0).unwrap_or_default(),
+            "ICMP echo reply (this socket does not show the IP header)".into(),
+        )
+    };
+    s.packets.push(Packet {
+        direction: Direction::Received,
+        transport: if first.reply.has_ip_header {
+            "ipv4"
+        } else {
+            "icmp"
+        },
+        peer: first.reply.from.to_string(),
+        summary,
+        fields,
+        bytes: first.reply.bytes.clone(),
+        show_bytes: true,
+    });
+    s
+}
+
+fn host(
+    target: &str,
+    args: &PingArgs,
+    n: &mut Narrator,
+    mut pcap: Option<&mut PcapOut>,
+    stop: &AtomicBool,
+) -> Result<i32> {
+    let (ip, was_name) = resolve(target)?;
+    if was_name {
+        n.step(Step::new(
+            tx(format!("Resolved {target} to {ip}"), format!("已将 {target} 解析为 {ip}")),
+            tx("ping needs an address: the name went through the system resolver (hosts file, then DNS) first.", "ping 需要地址：名字先经过系统解析器（先 hosts 文件，再 DNS）。"),
+            &["Q7", "Q27"],
+        ))?;
+    }
+    let kind = Privileges::probe()
+        .ping_socket()
+        .ok_or_else(|| Error::usage(PING_HINT))?;
+    let p = Pinger::open(kind, ip, args.ttl).map_err(io)?;
+    let size = usize::from(args.size);
+    let head = format!(
+        "PING {target} ({ip}) {size}({}) bytes of data.",
+        size + OVERHEAD
+    );
+    n.step(
+        Step::line(tx(head.clone(), head), QS)
+            .data("target", ip.to_string())
+            .data("socket", socket_name(p.kind())),
+    )?;
+    let s = Series {
+        count: args.count,
+        interval: args.interval,
+        size,
+        timeout: args.timeout,
+        deadline: args.deadline.map(|d| Instant::now() + d),
+    };
+    let (stats, first, elapsed) = series(&p, s, stop, n)?;
+    if let Some(f) = &first {
+        n.step(teaching_step(f, p.kind()))?;
+        if let Some(pc) = &mut pcap {
+            let src = if f.reply.has_ip_header {
+                Ipv4Addr::new(
+                    f.reply.bytes[16],
+                    f.reply.bytes[17],
+                    f.reply.bytes[18],
+                    f.reply.bytes[19],
+                )
+            } else {
+                Ipv4Addr::LOCALHOST
+            };
+            let req = crate::pcap::ip_packet(src, ip, 1, &f.sent);
+            pc.ipv4("netlab ping socket", f.sent_at, req, "echo request as netlab sent it; IPv4 header rebuilt by netlab (the kernel adds the real one)");
+            let rep = if f.reply.has_ip_header {
+                f.reply.bytes.clone()
+            } else {
+                crate::pcap::ip_packet(ip, src, 1, &f.reply.bytes)
+            };
+            pc.ipv4(
+                "netlab ping socket",
+                f.reply_at,
+                rep,
+                "echo reply as the raw socket received it",
+            );
+        }
+    }
+    summary(n, target, &stats, elapsed, stats_data(&stats, elapsed))
+}
+
+fn summary(
+    n: &mut Narrator,
+    target: &str,
+    stats: &Stats,
+    elapsed: Duration,
+    data: Map<String, Value>,
+) -> Result<i32> {
+    let mut lines: Vec<_> = stats_lines(target, stats, elapsed)
+        .into_iter()
+        .map(|l| tx(l.clone(), l))
+        .collect();
+    let title = lines.remove(0);
+    lines.push(tx(
+        "RTT: time from request to reply. Loss: requests with no reply (dropped on the way there or back). TTL: each router on the way takes one off, so 64 means no router in between for a Linux sender.",
+        "RTT：从请求到应答的时间。丢包：没有得到应答的请求（去程或回程被丢弃）。TTL：每经过一个路由器减一，Linux 发出的 64 到达时仍为 64 说明中间没有路由器。",
+    ));
+    n.summary(Summary {
+        title,
+        lines,
+        questions: vec!["Q7"],
+        ok: stats.received > 0,
+        data,
+    })?;
+    Ok(if stats.received > 0 {
+        exit::OK
+    } else {
+        exit::NETWORK_NO
+    })
+}
+
+fn open_in(ns: &Netns, target: Ipv4Addr) -> Result<Pinger> {
+    ns.run(|| Pinger::open(PingSocket::Raw, target, None))?
+        .map_err(io)
+}
+
+fn add_frames(pcap: &mut Option<&mut PcapOut>, frames: &[Frame], what: &str) {
+    if let Some(p) = pcap.as_deref_mut() {
+        for f in frames {
+            let s = frame::ethernet_frame(&f.bytes)
+                .map(|d| frame::summary(&d))
+                .unwrap_or_default();
+            p.ethernet(&f.link, f.at, &f.bytes, &format!("{what}: {s}"));
+        }
+    }
+}
+
+fn echo_frames(frames: &[Frame]) -> (Option<&Frame>, Option<&Frame>) {
+    let find = |t: u8| {
+        frames.iter().find(|f| {
+            matches!(frame::ethernet_frame(&f.bytes).map(|d| d.kind), Ok(frame::Kind::Ipv4 { icmp_type: Some(x), icmp_seq: Some(1), .. }) if x == t)
+        })
+    };
+    (find(8), find(0))
+}
+
+fn lab(
+    args: &PingArgs,
+    n: &mut Narrator,
+    mut pcap: Option<&mut PcapOut>,
+    stop: &AtomicBool,
+) -> Result<i32> {
+    let lab = NetLab::build()?;
+    let h1 = lab.host("h1")?;
+    let size = usize::from(args.size);
+    let quick = Series {
+        count: Some(3),
+        interval: Duration::from_millis(50),
+        size,
+        timeout: Duration::from_secs(1),
+        deadline: None,
+    };
+    let mut runs = Vec::new();
+
+    // 1. Same LAN.
+    n.step(
+        Step::new(
+            tx("h1 pings h2 on the same LAN", "h1 ping 同一局域网的 h2"),
+            tx(
+                "h1 and h2 share switch sw1: the echo goes straight to h2, no router in between.",
+                "h1 和 h2 接在同一台交换机 sw1 上：回显直接到达 h2，中间没有路由器。",
+            ),
+            QS,
+        )
+        .section(tx("1 · same LAN: h1 → h2", "1 · 同一局域网：h1 → h2")),
+    )?;
+    let cap = Capture::start(h1, "eth0")?;
+    let p = open_in(h1, H2)?;
+    let (s1, first1, e1) = series(&p, quick, stop, n)?;
+    let frames = cap.stop()?;
+    add_frames(&mut pcap, &frames, "h1 -> h2");
+    let (req, rep) = echo_frames(&frames);
+    if let (Some(req), Some(rep)) = (req, rep) {
+        let mut s = Step::new(
+            tx("The first echo request and reply as they crossed h1's link", "第一对回显请求与应答，在 h1 链路上抓到的原样"),
+            tx(
+                "Ethernet header, then IPv4 with protocol 1, then ICMP type 8 going out and type 0 coming back, with the same identifier and sequence. There is no TCP or UDP header anywhere: ICMP rides directly on IP.",
+                "以太网头，接着是协议号为 1 的 IPv4，然后是去程的 ICMP 类型 8 和回程的类型 0，标识符和序号相同。任何地方都没有 TCP 或 UDP 头：ICMP 直接装在 IP 里。",
+            ),
+            &["Q7", "Q10"],
+        )
+        .correction(tx(
+            "the notes list ICMP among the TCP protocols (Q10); the frame shows IP protocol 1 and the ICMP header right after the IP header.",
+            "笔记（Q10）把 ICMP 列为 TCP 协议；帧里 IP 协议号为 1，IP 头后面紧跟着 ICMP 头。",
+        ));
+        s.packets.push(frame_packet(req, true));
+        s.packets.push(frame_packet(rep, true));
+        n.step(s)?;
+    }
+    let ttl1 = first1.as_ref().and_then(|f| f.reply.ttl);
+    runs.push(json!({"name": "h1 -> h2", "stats": stats_data(&s1, e1)}));
+
+    // 2. Across the router.
+    n.step(
+        Step::new(
+            tx("h1 pings h3 across router r1", "h1 跨过路由器 r1 ping h3"),
+            tx("h3 is on another LAN: the echo goes to r1, which forwards it, and the reply comes back the same way.", "h3 在另一个局域网：回显先交给 r1，由它转发，应答原路返回。"),
+            &["Q7", "Q8"],
+        )
+        .section(tx("2 · across a router: h1 → h3", "2 · 跨越路由器：h1 → h3")),
+    )?;
+    let p = open_in(h1, H3)?;
+    let (s2, first2, e2) = series(&p, quick, stop, n)?;
+    let ttl2 = first2.as_ref().and_then(|f| f.reply.ttl);
+    n.step(
+        Step::new(
+            tx(
+                format!("Reply TTL {} from h2, {} from h3: one router hop", opt(ttl1), opt(ttl2)),
+                format!("h2 的应答 TTL 为 {}，h3 的为 {}：经过一个路由器", opt(ttl1), opt(ttl2)),
+            ),
+            tx(
+                "Both hosts send their replies with TTL 64. h2's arrives untouched; h3's passed through r1, which took one off. Counting down TTLs is how traceroute finds routers, and why a packet cannot loop forever.",
+                "两台主机发出的应答 TTL 都是 64。h2 的应答原样到达；h3 的应答经过 r1，被减了一。traceroute 正是利用 TTL 递减来发现路由器，这也保证了包不会无限循环。",
+            ),
+            &["Q7", "Q8"],
+        )
+        .data("ttl_same_lan", ttl1.map(Value::from).unwrap_or(Value::Null))
+        .data("ttl_across_router", ttl2.map(Value::from).unwrap_or(Value::Null)),
+    )?;
+    runs.push(json!({"name": "h1 -> h3", "stats": stats_data(&s2, e2), "ttl": ttl2}));
+
+    // 3. A lossy link.
+    let h2 = lab.host("h2")?;
+    let pct = args.loss;
+    crate::lab::link::drop_incoming_icmp(h2, pct)?;
+    n.step(
+        Step::new(
+            tx(format!("h2 now drops {pct}% of incoming echo requests"), format!("h2 现在丢弃 {pct}% 的回显请求")),
+            tx(
+                format!("An nftables rule inside h2's namespace: `icmp type echo-request numgen random mod 100 < {pct} drop`. Each request is dropped independently with that chance, like a noisy link."),
+                format!("h2 命名空间内的一条 nftables 规则：`icmp type echo-request numgen random mod 100 < {pct} drop`。每个请求都独立地以这个概率被丢弃，就像一条有噪声的链路。"),
+            ),
+            QS,
+        )
+        .section(tx(format!("3 · a lossy link: h1 → h2, {pct}% loss"), format!("3 · 有丢包的链路：h1 → h2，丢包率 {pct}%")))
+        .data("loss_percent_configured", pct),
+    )?;
+    let p = open_in(h1, H2)?;
+    let lossy = Series {
+        count: Some(args.count.unwrap_or(20)),
+        interval: Duration::from_millis(20),
+        size,
+        timeout: Duration::from_millis(300),
+        deadline: args.deadline.map(|d| Instant::now() + d),
+    };
+    let (s3, _, e3) = series(&p, lossy, stop, n)?;
+    runs.push(json!({"name": "h1 -> h2 lossy", "stats": stats_data(&s3, e3)}));
+    let mut data = stats_data(&s3, e3);
+    data.insert("loss_percent_configured".into(), pct.into());
+    data.insert("runs".into(), runs.into());
+    drop(lab);
+    summary(n, &format!("{H2} (lossy link)"), &s3, e3, data)
+}
+
+fn opt(t: Option<u8>) -> String {
+    t.map(|t| t.to_string()).unwrap_or_else(|| "?".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_are_checked_before_any_lookup() {
+        assert_eq!(resolve("127.0.0.1").unwrap(), (Ipv4Addr::LOCALHOST, false));
+        for bad in ["999.1.1.1", "1.2.3", "", "-x", "::1"] {
+            assert!(resolve(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn times_like_iputils() {
+        assert_eq!(fmt_ms(0.0456), "0.046 ms");
+        assert_eq!(fmt_ms(12.34), "12.3 ms");
+        assert_eq!(fmt_ms(123.4), "123 ms");
+    }
+}

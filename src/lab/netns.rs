@@ -1,0 +1,130 @@
+//! Network namespaces: the hosts of the lab, and running code inside them.
+//!
+//! A [`Netns`] is held by an open file descriptor. Anonymous ones (made with
+//! `unshare(CLONE_NEWNET)` in a throwaway thread) exist only while that fd is
+//! open, so the kernel removes them, with every link, bridge and nft table in
+//! them, when netlab exits for any reason, SIGKILL included. Named ones
+//! (`ip netns add`, for `netlab lab up`) persist until `lab down`.
+//!
+//! Code runs inside a namespace on a dedicated thread that joins it with
+//! `setns`; processes spawned from that thread (ip, nft) inherit it. The
+//! calling thread never changes namespace (see LAB-NOTES.md).
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use nix::sched::{setns, unshare, CloneFlags};
+
+use crate::error::{Error, Result};
+
+/// One network namespace, kept alive by an open fd.
+#[derive(Debug)]
+pub struct Netns {
+    /// Host name in the lab (h1, r1, ...).
+    pub name: String,
+    fd: File,
+    /// The bind-mount path of a named namespace.
+    named: Option<PathBuf>,
+}
+
+fn lab_err(what: impl std::fmt::Display) -> Error {
+    Error::Lab(what.to_string())
+}
+
+impl Netns {
+    /// A new namespace that disappears when this value (and anything running in it) is gone.
+    pub fn anonymous(name: &str) -> Result<Netns> {
+        let fd = std::thread::scope(|s| {
+            s.spawn(|| -> Result<File> {
+                unshare(CloneFlags::CLONE_NEWNET).map_err(|e| {
+                    lab_err(format!(
+                        "cannot create a network namespace ({e}): needs CAP_SYS_ADMIN and CAP_NET_ADMIN; run with sudo"
+                    ))
+                })?;
+                File::open("/proc/thread-self/ns/net").map_err(lab_err)
+            })
+            .join()
+            .map_err(|_| lab_err("namespace thread panicked"))?
+        })?;
+        Ok(Netns {
+            name: name.to_string(),
+            fd,
+            named: None,
+        })
+    }
+
+    /// Open an existing named namespace (`/run/netns/NAME`).
+    pub fn open_named(name: &str, path: &Path) -> Result<Netns> {
+        let fd = File::open(path).map_err(|e| lab_err(format!("{}: {e}", path.display())))?;
+        Ok(Netns {
+            name: name.to_string(),
+            fd,
+            named: Some(path.to_path_buf()),
+        })
+    }
+
+    /// A path other programs (ip, nsenter) can use to reach this namespace.
+    pub fn path(&self) -> String {
+        match &self.named {
+            Some(p) => p.display().to_string(),
+            None => format!("/proc/{}/fd/{}", std::process::id(), self.fd.as_raw_fd()),
+        }
+    }
+
+    /// Run `f` on a thread inside this namespace.
+    pub fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> Result<T> {
+        std::thread::scope(|s| {
+            s.spawn(|| -> Result<T> {
+                setns(&self.fd, CloneFlags::CLONE_NEWNET)
+                    .map_err(|e| lab_err(format!("cannot enter namespace {}: {e}", self.name)))?;
+                Ok(f())
+            })
+            .join()
+            .map_err(|_| lab_err(format!("a thread in namespace {} panicked", self.name)))?
+        })
+    }
+
+    /// Start `f` on a background thread inside this namespace.
+    pub fn spawn<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<std::thread::JoinHandle<Result<T>>> {
+        let fd = self.fd.try_clone().map_err(lab_err)?;
+        let name = self.name.clone();
+        Ok(std::thread::spawn(move || -> Result<T> {
+            setns(&fd, CloneFlags::CLONE_NEWNET)
+                .map_err(|e| lab_err(format!("cannot enter namespace {name}: {e}")))?;
+            drop(fd);
+            Ok(f())
+        }))
+    }
+
+    /// Run a command inside this namespace and wait for it.
+    pub fn command(&self, program: &str, args: &[&str]) -> Result<Output> {
+        let out = self.run(|| Command::new(program).args(args).output())?;
+        out.map_err(|e| lab_err(format!("cannot run {program}: {e} (is it installed?)")))
+    }
+
+    /// Run `ip ARGS` inside this namespace; an error carries ip's message.
+    pub fn ip(&self, args: &[&str]) -> Result<String> {
+        let out = self.command("ip", args)?;
+        if !out.status.success() {
+            return Err(lab_err(format!(
+                "{}: ip {}: {}",
+                self.name,
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Write a sysctl of this namespace (`net.ipv4.ip_forward` = `/proc/sys/net/ipv4/ip_forward`).
+    pub fn sysctl(&self, key: &str, value: &str) -> Result<()> {
+        let path = format!("/proc/sys/{}", key.replace('.', "/"));
+        self.run(|| std::fs::write(&path, value))?
+            .map_err(|e| lab_err(format!("{}: sysctl {key}={value}: {e}", self.name)))
+    }
+}

@@ -1,0 +1,297 @@
+//! The namespace lab: two LANs and a router, built from real links.
+//!
+//! ```text
+//!   LAN A 198.51.100.0/24                         LAN B 203.0.113.0/24
+//!   h1 .10 ─┐
+//!           ├─ sw1 (a Linux bridge: layer 2) ─ r1 .1 │ r1 .1 ─── h3 .10
+//!   h2 .20 ─┘                                  eth0  │ eth1
+//! ```
+//!
+//! Every host is a network namespace; every cable a veth pair; the switch a
+//! bridge in a namespace of its own; r1 forwards between its two legs
+//! (`ip_forward=1`). MAC addresses are set by netlab (locally administered,
+//! so they are easy to read). IPv6 is off in the lab so captures show only
+//! what the demo caused. Addresses come from RFC 5737 documentation ranges;
+//! never 192.0.2.0/24, this machine's own uplink.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::netns::Netns;
+use crate::error::{Error, Result};
+
+/// One interface of a lab host.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Iface {
+    /// Interface name inside the host.
+    pub name: &'static str,
+    /// IPv4 address (none on switch ports).
+    pub ip: Option<Ipv4Addr>,
+    /// MAC address.
+    pub mac: &'static str,
+    /// What the other end of the cable is.
+    pub peer: &'static str,
+}
+
+/// The static plan of the lab: hosts, interfaces, addresses.
+#[derive(Clone, Debug, Serialize)]
+pub struct HostPlan {
+    /// h1, h2, h3, r1, sw1.
+    pub name: &'static str,
+    /// What it is.
+    pub role: &'static str,
+    /// Its interfaces.
+    pub ifaces: Vec<Iface>,
+    /// Default gateway.
+    pub gateway: Option<Ipv4Addr>,
+}
+
+/// Address of h1.
+pub const H1: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
+/// Address of h2.
+pub const H2: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 20);
+/// r1's leg in LAN A (the gateway of h1 and h2).
+pub const R1_A: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+/// r1's leg in LAN B.
+pub const R1_B: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
+/// Address of h3.
+pub const H3: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 10);
+/// A LAN A address where no host answers.
+pub const NOBODY: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 99);
+
+/// The lab's hosts in build order.
+pub fn plan() -> Vec<HostPlan> {
+    vec![
+        HostPlan {
+            name: "sw1",
+            role: "switch (Linux bridge br0, layer 2)",
+            ifaces: vec![
+                Iface {
+                    name: "p1",
+                    ip: None,
+                    mac: "02:00:00:00:aa:01",
+                    peer: "h1:eth0",
+                },
+                Iface {
+                    name: "p2",
+                    ip: None,
+                    mac: "02:00:00:00:aa:02",
+                    peer: "h2:eth0",
+                },
+                Iface {
+                    name: "p3",
+                    ip: None,
+                    mac: "02:00:00:00:aa:03",
+                    peer: "r1:eth0",
+                },
+            ],
+            gateway: None,
+        },
+        HostPlan {
+            name: "h1",
+            role: "host on LAN A",
+            ifaces: vec![Iface {
+                name: "eth0",
+                ip: Some(H1),
+                mac: "02:00:00:00:00:10",
+                peer: "sw1:p1",
+            }],
+            gateway: Some(R1_A),
+        },
+        HostPlan {
+            name: "h2",
+            role: "host on LAN A",
+            ifaces: vec![Iface {
+                name: "eth0",
+                ip: Some(H2),
+                mac: "02:00:00:00:00:20",
+                peer: "sw1:p2",
+            }],
+            gateway: Some(R1_A),
+        },
+        HostPlan {
+            name: "r1",
+            role: "router between LAN A and LAN B (layer 3)",
+            ifaces: vec![
+                Iface {
+                    name: "eth0",
+                    ip: Some(R1_A),
+                    mac: "02:00:00:00:00:01",
+                    peer: "sw1:p3",
+                },
+                Iface {
+                    name: "eth1",
+                    ip: Some(R1_B),
+                    mac: "02:00:00:00:01:01",
+                    peer: "h3:eth0",
+                },
+            ],
+            gateway: None,
+        },
+        HostPlan {
+            name: "h3",
+            role: "host on LAN B",
+            ifaces: vec![Iface {
+                name: "eth0",
+                ip: Some(H3),
+                mac: "02:00:00:00:01:10",
+                peer: "r1:eth1",
+            }],
+            gateway: Some(R1_B),
+        },
+    ]
+}
+
+/// A built lab: its namespaces, alive as long as this value.
+pub struct NetLab {
+    /// Namespaces by host name, in [`plan`] order.
+    pub hosts: Vec<Netns>,
+    /// Named (`lab up`) or anonymous.
+    pub named: bool,
+}
+
+/// Prefix of named lab namespaces in /run/netns.
+pub const NAMED_PREFIX: &str = "netlab-";
+
+fn named_path(host: &str) -> PathBuf {
+    PathBuf::from(format!("/run/netns/{NAMED_PREFIX}{host}"))
+}
+
+impl NetLab {
+    /// Build the lab in anonymous namespaces: gone when this value is dropped or the process dies.
+    pub fn build() -> Result<NetLab> {
+        let mut hosts = Vec::new();
+        for h in plan() {
+            hosts.push(Netns::anonymous(h.name)?);
+        }
+        let lab = NetLab {
+            hosts,
+            named: false,
+        };
+        lab.wire()?;
+        Ok(lab)
+    }
+
+    /// Build the lab in named namespaces (`netlab-h1`, ...) that outlive this process.
+    pub fn build_named() -> Result<NetLab> {
+        remove_named();
+        let mut hosts = Vec::new();
+        for h in plan() {
+            let name = format!("{NAMED_PREFIX}{}", h.name);
+            let out = std::process::Command::new("ip")
+                .args(["netns", "add", &name])
+                .output()
+                .map_err(|e| Error::Lab(format!("cannot run ip: {e}")))?;
+            if !out.status.success() {
+                remove_named();
+                return Err(Error::Lab(format!(
+                    "ip netns add {name}: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                )));
+            }
+            hosts.push(Netns::open_named(h.name, &named_path(h.name))?);
+        }
+        let lab = NetLab { hosts, named: true };
+        if let Err(e) = lab.wire() {
+            remove_named();
+            return Err(e);
+        }
+        Ok(lab)
+    }
+
+    /// Open the named lab if it is up.
+    pub fn open_named() -> Result<Option<NetLab>> {
+        if !named_path("h1").exists() {
+            return Ok(None);
+        }
+        let mut hosts = Vec::new();
+        for h in plan() {
+            hosts.push(Netns::open_named(h.name, &named_path(h.name))?);
+        }
+        Ok(Some(NetLab { hosts, named: true }))
+    }
+
+    /// The namespace of a host.
+    pub fn host(&self, name: &str) -> Result<&Netns> {
+        self.hosts.iter().find(|h| h.name == name).ok_or_else(|| {
+            Error::usage(format!(
+                "unknown lab host {name:?}: the hosts are h1, h2, h3, r1, sw1"
+            ))
+        })
+    }
+
+    fn wire(&self) -> Result<()> {
+        for ns in &self.hosts {
+            // Quiet links: no IPv6 router solicitations or DAD in the captures.
+            ns.sysctl("net.ipv6.conf.all.disable_ipv6", "1")?;
+            ns.sysctl("net.ipv6.conf.default.disable_ipv6", "1")?;
+            ns.ip(&["link", "set", "lo", "up"])?;
+        }
+        let sw = self.host("sw1")?;
+        sw.ip(&["link", "add", "br0", "type", "bridge"])?;
+        sw.ip(&["link", "set", "br0", "up"])?;
+        for h in plan() {
+            let ns = self.host(h.name)?;
+            for i in &h.ifaces {
+                let Some((peer_host, peer_if)) = i.peer.split_once(':') else {
+                    continue;
+                };
+                // Each cable is created once, from the end whose host comes later in the plan.
+                if h.name == "sw1" || (h.name == "h3") {
+                    continue;
+                }
+                let peer = self.host(peer_host)?;
+                ns.ip(&[
+                    "link",
+                    "add",
+                    i.name,
+                    "type",
+                    "veth",
+                    "peer",
+                    "name",
+                    peer_if,
+                    "netns",
+                    &peer.path(),
+                ])?;
+            }
+        }
+        for h in plan() {
+            let ns = self.host(h.name)?;
+            for i in &h.ifaces {
+                ns.ip(&["link", "set", i.name, "address", i.mac])?;
+                if let Some(ip) = i.ip {
+                    ns.ip(&["addr", "add", &format!("{ip}/24"), "dev", i.name])?;
+                }
+                if h.name == "sw1" {
+                    ns.ip(&["link", "set", i.name, "master", "br0"])?;
+                }
+                ns.ip(&["link", "set", i.name, "up"])?;
+            }
+            if let Some(gw) = h.gateway {
+                ns.ip(&["route", "add", "default", "via", &gw.to_string()])?;
+            }
+        }
+        self.host("r1")?.sysctl("net.ipv4.ip_forward", "1")?;
+        Ok(())
+    }
+}
+
+/// Remove the named lab's namespaces (and with them every link in them).
+pub fn remove_named() -> Vec<String> {
+    let mut removed = Vec::new();
+    for h in plan() {
+        let name = format!("{NAMED_PREFIX}{}", h.name);
+        if named_path(h.name).exists() {
+            let ok = std::process::Command::new("ip")
+                .args(["netns", "del", &name])
+                .status()
+                .is_ok_and(|s| s.success());
+            if ok {
+                removed.push(name);
+            }
+        }
+    }
+    removed
+}

@@ -1,0 +1,96 @@
+//! The kernel's neighbour (ARP) table, as `ip -j neigh` reports it.
+//!
+//! Each entry: IP, MAC, interface and NUD state (REACHABLE, STALE, DELAY,
+//! PROBE, FAILED, INCOMPLETE, PERMANENT, ...). Unknown states are kept as
+//! the kernel names them.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+/// One neighbour entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    /// IPv4 (or IPv6) address.
+    pub ip: String,
+    /// Link-layer address, empty while unresolved.
+    pub mac: String,
+    /// Interface.
+    pub iface: String,
+    /// NUD state(s), joined with ','.
+    pub state: String,
+}
+
+/// Parse `ip -j neigh show` output.
+pub fn parse(json: &str) -> Result<Vec<Entry>> {
+    let v: Value = serde_json::from_str(if json.trim().is_empty() { "[]" } else { json })
+        .map_err(|e| Error::Lab(format!("cannot read `ip -j neigh`: {e}")))?;
+    let list = v.as_array().cloned().unwrap_or_default();
+    Ok(list
+        .iter()
+        .map(|e| Entry {
+            ip: e["dst"].as_str().unwrap_or_default().to_string(),
+            mac: e["lladdr"].as_str().unwrap_or_default().to_string(),
+            iface: e["dev"].as_str().unwrap_or_default().to_string(),
+            state: e["state"]
+                .as_array()
+                .map(|s| {
+                    s.iter()
+                        .filter_map(|x| x.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// IPv4 entries of the table seen by the calling thread's namespace.
+pub fn read() -> Result<Vec<Entry>> {
+    let out = std::process::Command::new("ip")
+        .args(["-4", "-j", "neigh", "show"])
+        .output()
+        .map_err(|e| Error::Lab(format!("cannot run ip (iproute2): {e}")))?;
+    if !out.status.success() {
+        return Err(Error::Lab(format!(
+            "ip neigh: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    parse(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// Lines for display: "198.51.100.20  02:00:00:00:00:20  eth0  REACHABLE".
+pub fn lines(entries: &[Entry]) -> Vec<String> {
+    entries
+        .iter()
+        .map(|e| {
+            let mac = if e.mac.is_empty() {
+                "(incomplete)"
+            } else {
+                &e.mac
+            };
+            format!("{:<16} {:<18} {:<8} {}", e.ip, mac, e.iface, e.state)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_ip_json() {
+        let j = r#"[{"dst":"198.51.100.20","dev":"eth0","lladdr":"02:00:00:00:00:20","state":["REACHABLE"]},
+                   {"dst":"198.51.100.99","dev":"eth0","state":["FAILED"]}]"#;
+        let e = parse(j).unwrap();
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[0].mac, "02:00:00:00:00:20");
+        assert_eq!(e[0].state, "REACHABLE");
+        assert_eq!(e[1].mac, "");
+        assert!(lines(&e)[1].contains("(incomplete)"));
+        assert!(parse("").unwrap().is_empty());
+        assert!(parse("{not json").is_err());
+    }
+}

@@ -1,0 +1,244 @@
+//! `--pcap FILE`: the packets of a run, for Wireshark.
+//!
+//! Writes pcapng: one interface block per link or socket the demo used, one
+//! enhanced packet block per packet, each with the explanation of the step it
+//! belongs to as its comment. Lab captures are the frames exactly as they
+//! crossed the link. Packets netlab saw only at a socket (DNS on loopback, ping
+//! from this host) are written as raw IPv4; where the kernel did not hand netlab
+//! the IP and UDP/TCP headers, netlab rebuilds them from the socket's addresses
+//! and ports and says so in the comment.
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::BufWriter;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use pcap_file::pcapng::blocks::enhanced_packet::{EnhancedPacketBlock, EnhancedPacketOption};
+use pcap_file::pcapng::blocks::interface_description::{
+    InterfaceDescriptionBlock, InterfaceDescriptionOption,
+};
+use pcap_file::pcapng::PcapNgWriter;
+use pcap_file::DataLink;
+
+use crate::error::{Error, Result};
+use crate::wire::icmp::checksum;
+
+struct Pkt {
+    iface: u32,
+    at: SystemTime,
+    bytes: Vec<u8>,
+    comment: String,
+}
+
+/// Packets collected during a run, written by [`PcapOut::finish`].
+pub struct PcapOut {
+    path: PathBuf,
+    ifaces: Vec<(String, DataLink)>,
+    packets: Vec<Pkt>,
+}
+
+impl PcapOut {
+    /// Check that `path` can be written (created now, so a bad path fails before the demo runs).
+    pub fn create(path: &Path) -> Result<PcapOut> {
+        File::create(path).map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(PcapOut {
+            path: path.to_path_buf(),
+            ifaces: Vec::new(),
+            packets: Vec::new(),
+        })
+    }
+
+    /// The interface id for a link name and type, adding it on first use.
+    pub fn iface(&mut self, name: &str, link: DataLink) -> u32 {
+        if let Some(i) = self
+            .ifaces
+            .iter()
+            .position(|(n, l)| n == name && *l == link)
+        {
+            return i as u32;
+        }
+        self.ifaces.push((name.to_string(), link));
+        (self.ifaces.len() - 1) as u32
+    }
+
+    /// Add an Ethernet frame captured on `link`.
+    pub fn ethernet(&mut self, link: &str, at: SystemTime, frame: &[u8], comment: &str) {
+        let iface = self.iface(link, DataLink::ETHERNET);
+        self.push(iface, at, frame.to_vec(), comment);
+    }
+
+    /// Add a raw IPv4 packet seen at a socket.
+    pub fn ipv4(&mut self, name: &str, at: SystemTime, packet: Vec<u8>, comment: &str) {
+        let iface = self.iface(name, DataLink::IPV4);
+        self.push(iface, at, packet, comment);
+    }
+
+    fn push(&mut self, iface: u32, at: SystemTime, bytes: Vec<u8>, comment: &str) {
+        self.packets.push(Pkt {
+            iface,
+            at,
+            bytes,
+            comment: comment.to_string(),
+        });
+    }
+
+    /// Number of packets collected.
+    pub fn len(&self) -> usize {
+        self.packets.len()
+    }
+
+    /// True when nothing was collected.
+    pub fn is_empty(&self) -> bool {
+        self.packets.is_empty()
+    }
+
+    /// Write the file.
+    pub fn finish(mut self) -> Result<PathBuf> {
+        let io = |e: pcap_file::PcapError| Error::Output(std::io::Error::other(e.to_string()));
+        let file = File::create(&self.path).map_err(|source| Error::Read {
+            path: self.path.clone(),
+            source,
+        })?;
+        let mut w = PcapNgWriter::new(BufWriter::new(file)).map_err(io)?;
+        for (name, link) in &self.ifaces {
+            w.write_pcapng_block(InterfaceDescriptionBlock {
+                linktype: *link,
+                snaplen: 0,
+                options: vec![InterfaceDescriptionOption::IfName(Cow::Owned(name.clone()))],
+            })
+            .map_err(io)?;
+        }
+        self.packets.sort_by_key(|p| p.at);
+        for p in &self.packets {
+            w.write_pcapng_block(EnhancedPacketBlock {
+                interface_id: p.iface,
+                timestamp: p.at.duration_since(UNIX_EPOCH).unwrap_or_default(),
+                original_len: p.bytes.len() as u32,
+                data: Cow::Borrowed(&p.bytes),
+                options: vec![EnhancedPacketOption::Comment(Cow::Borrowed(&p.comment))],
+            })
+            .map_err(io)?;
+        }
+        w.into_inner()
+            .into_inner()
+            .map_err(|e| Error::Output(e.into_error()))?;
+        Ok(self.path)
+    }
+}
+
+fn ipv4_header(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, payload_len: usize) -> Vec<u8> {
+    let total = (20 + payload_len) as u16;
+    let mut h = vec![0x45, 0];
+    h.extend_from_slice(&total.to_be_bytes());
+    h.extend_from_slice(&[0, 0, 0x40, 0, 64, proto, 0, 0]);
+    h.extend_from_slice(&src.octets());
+    h.extend_from_slice(&dst.octets());
+    let c = checksum(&h);
+    h[10..12].copy_from_slice(&c.to_be_bytes());
+    h
+}
+
+fn v4(a: SocketAddr) -> Option<(Ipv4Addr, u16)> {
+    match a {
+        SocketAddr::V4(s) => Some((*s.ip(), s.port())),
+        SocketAddr::V6(_) => None,
+    }
+}
+
+/// An IPv4 packet around `payload` (protocol number `proto`), header checksum computed.
+pub fn ip_packet(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, payload: &[u8]) -> Vec<u8> {
+    let mut p = ipv4_header(src, dst, proto, payload.len());
+    p.extend_from_slice(payload);
+    p
+}
+
+/// A UDP datagram between two IPv4 sockets, wrapped in IPv4 and UDP headers
+/// (checksums computed) so Wireshark can open it.
+pub fn udp_packet(from: SocketAddr, to: SocketAddr, payload: &[u8]) -> Option<Vec<u8>> {
+    let (sip, sport) = v4(from)?;
+    let (dip, dport) = v4(to)?;
+    let ulen = (8 + payload.len()) as u16;
+    let mut udp = Vec::with_capacity(8 + payload.len());
+    udp.extend_from_slice(&sport.to_be_bytes());
+    udp.extend_from_slice(&dport.to_be_bytes());
+    udp.extend_from_slice(&ulen.to_be_bytes());
+    udp.extend_from_slice(&[0, 0]);
+    udp.extend_from_slice(payload);
+    let mut pseudo = Vec::new();
+    pseudo.extend_from_slice(&sip.octets());
+    pseudo.extend_from_slice(&dip.octets());
+    pseudo.extend_from_slice(&[0, 17]);
+    pseudo.extend_from_slice(&ulen.to_be_bytes());
+    pseudo.extend_from_slice(&udp);
+    let c = match checksum(&pseudo) {
+        0 => 0xffff,
+        c => c,
+    };
+    udp[6..8].copy_from_slice(&c.to_be_bytes());
+    let mut p = ipv4_header(sip, dip, 17, udp.len());
+    p.extend_from_slice(&udp);
+    Some(p)
+}
+
+/// A TCP segment (PSH+ACK) carrying `payload` between two IPv4 sockets, for
+/// DNS over TCP. Sequence numbers are chosen by netlab, not the kernel's.
+pub fn tcp_packet(
+    from: SocketAddr,
+    to: SocketAddr,
+    seq: u32,
+    ack: u32,
+    payload: &[u8],
+) -> Option<Vec<u8>> {
+    let (sip, sport) = v4(from)?;
+    let (dip, dport) = v4(to)?;
+    let mut tcp = Vec::with_capacity(20 + payload.len());
+    tcp.extend_from_slice(&sport.to_be_bytes());
+    tcp.extend_from_slice(&dport.to_be_bytes());
+    tcp.extend_from_slice(&seq.to_be_bytes());
+    tcp.extend_from_slice(&ack.to_be_bytes());
+    tcp.extend_from_slice(&[0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0]);
+    tcp.extend_from_slice(payload);
+    let mut pseudo = Vec::new();
+    pseudo.extend_from_slice(&sip.octets());
+    pseudo.extend_from_slice(&dip.octets());
+    pseudo.extend_from_slice(&[0, 6]);
+    pseudo.extend_from_slice(&(tcp.len() as u16).to_be_bytes());
+    pseudo.extend_from_slice(&tcp);
+    let c = checksum(&pseudo);
+    tcp[16..18].copy_from_slice(&c.to_be_bytes());
+    let mut p = ipv4_header(sip, dip, 6, tcp.len());
+    p.extend_from_slice(&tcp);
+    Some(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn udp_wrapping_has_valid_checksums() {
+        let p = udp_packet(
+            "127.0.0.1:40000".parse().unwrap(),
+            "127.53.0.1:5300".parse().unwrap(),
+            b"hello",
+        )
+        .unwrap();
+        assert_eq!(p.len(), 20 + 8 + 5);
+        assert_eq!(checksum(&p[..20]), 0, "IPv4 header checksum");
+        let mut pseudo = p[12..20].to_vec();
+        pseudo.extend_from_slice(&[0, 17, 0, 13]);
+        pseudo.extend_from_slice(&p[20..]);
+        assert_eq!(checksum(&pseudo), 0, "UDP checksum over the pseudo-header");
+        assert!(udp_packet(
+            "[::1]:1".parse().unwrap(),
+            "127.0.0.1:1".parse().unwrap(),
+            b""
+        )
+        .is_none());
+    }
+}

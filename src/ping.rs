@@ -1,0 +1,231 @@
+//! ICMP echo, the operation behind ping (RFC 792).
+//!
+//! Opens a raw ICMP socket when the process has CAP_NET_RAW (it then sees the
+//! whole IP packet of each reply, header included), else an unprivileged
+//! "ping socket" (SOCK_DGRAM, IPPROTO_ICMP) when net.ipv4.ping_group_range
+//! allows our group (the TTL then comes from an IP_RECVTTL control message).
+//! A reply counts only if it is an echo reply from the target with our
+//! identifier; everything else a raw socket sees is ignored.
+
+use std::io::IoSliceMut;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use nix::sys::socket::{recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, SockaddrIn};
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::privilege::PingSocket;
+use crate::wire::icmp;
+
+/// Bytes of IPv4 + ICMP header around a payload.
+pub const OVERHEAD: usize = 28;
+/// Largest payload: 65535 - 20 (IP) - 8 (ICMP).
+pub const MAX_PAYLOAD: usize = 65507;
+
+/// An echo reply that matched one of our requests.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    /// Sequence number.
+    pub seq: u16,
+    /// Who answered.
+    pub from: Ipv4Addr,
+    /// TTL of the reply's IP header, if known.
+    pub ttl: Option<u8>,
+    /// ICMP message length (header + payload).
+    pub icmp_len: usize,
+    /// Arrival time.
+    pub at: Instant,
+    /// The whole IP packet (raw sockets) or the ICMP message alone (ping sockets).
+    pub bytes: Vec<u8>,
+    /// True when `bytes` starts with the IP header.
+    pub has_ip_header: bool,
+}
+
+/// An open ICMP socket aimed at one target.
+pub struct Pinger {
+    sock: Socket,
+    kind: PingSocket,
+    ident: u16,
+    target: Ipv4Addr,
+}
+
+impl Pinger {
+    /// Open a socket of `kind` towards `target`, with an outgoing TTL if given.
+    pub fn open(kind: PingSocket, target: Ipv4Addr, ttl: Option<u32>) -> std::io::Result<Pinger> {
+        let ty = match kind {
+            PingSocket::Raw => Type::RAW,
+            PingSocket::Dgram => Type::DGRAM,
+        };
+        let sock = Socket::new(Domain::IPV4, ty, Some(Protocol::ICMPV4))?;
+        if let Some(t) = ttl {
+            sock.set_ttl(t)?;
+        }
+        if kind == PingSocket::Dgram {
+            setsockopt(&sock, sockopt::Ipv4RecvTtl, &true).map_err(std::io::Error::from)?;
+        }
+        Ok(Pinger {
+            sock,
+            kind,
+            ident: rand::random(),
+            target,
+        })
+    }
+
+    /// The socket kind in use.
+    pub fn kind(&self) -> PingSocket {
+        self.kind
+    }
+
+    /// Send echo request `seq` with `size` payload bytes; returns the ICMP message sent.
+    pub fn send(&self, seq: u16, size: usize) -> std::io::Result<Vec<u8>> {
+        // Payload like iputils: a timestamp, then a counting pattern.
+        let mut payload: Vec<u8> = (0..size).map(|i| (i % 256) as u8).collect();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let stamp = now.as_micros().to_be_bytes();
+        let n = payload.len().min(8);
+        payload[..n].copy_from_slice(&stamp[16 - 8..16 - 8 + n]);
+        let msg = icmp::echo_request(self.ident, seq, &payload);
+        let dst = SocketAddr::V4(SocketAddrV4::new(self.target, 0));
+        self.sock.send_to(&msg, &dst.into())?;
+        Ok(msg)
+    }
+
+    /// Wait until `deadline` for the next echo reply to one of our requests.
+    pub fn recv(&self, deadline: Instant) -> std::io::Result<Option<Reply>> {
+        let mut buf = vec![0u8; MAX_PAYLOAD + 128];
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            self.sock
+                .set_read_timeout(Some(left.max(Duration::from_micros(100))))?;
+            let mut cmsg = nix::cmsg_space!(nix::libc::c_int);
+            let (n, from, cttl) = {
+                let mut iov = [IoSliceMut::new(&mut buf)];
+                let r = match recvmsg::<SockaddrIn>(
+                    self.sock.as_raw_fd(),
+                    &mut iov,
+                    Some(&mut cmsg),
+                    MsgFlags::empty(),
+                ) {
+                    Ok(r) => r,
+                    Err(nix::errno::Errno::EAGAIN) => return Ok(None),
+                    Err(nix::errno::Errno::EINTR) => return Ok(None),
+                    Err(e) => return Err(e.into()),
+                };
+                let mut ttl = None;
+                if let Ok(cms) = r.cmsgs() {
+                    for c in cms {
+                        if let ControlMessageOwned::Ipv4Ttl(t) = c {
+                            ttl = u8::try_from(t).ok();
+                        }
+                    }
+                }
+                (r.bytes, r.address.map(|a| a.ip()), ttl)
+            };
+            let at = Instant::now();
+            let data = &buf[..n];
+            let (icmp_at, ttl, src) = match self.kind {
+                PingSocket::Raw => {
+                    if n < 20 {
+                        continue;
+                    }
+                    let ihl = usize::from(data[0] & 0x0f) * 4;
+                    let src = Ipv4Addr::new(data[12], data[13], data[14], data[15]);
+                    (ihl, Some(data[8]), src)
+                }
+                PingSocket::Dgram => (0, cttl, from.unwrap_or(self.target)),
+            };
+            if data.len() < icmp_at + icmp::ECHO_HEADER_LEN {
+                continue;
+            }
+            let m = &data[icmp_at..];
+            let ident = u16::from_be_bytes([m[4], m[5]]);
+            // A ping socket's identifier is chosen by the kernel, which already filtered for us.
+            let ours = self.kind == PingSocket::Dgram || ident == self.ident;
+            if m[0] != 0 || !ours || src != self.target {
+                continue;
+            }
+            return Ok(Some(Reply {
+                seq: u16::from_be_bytes([m[6], m[7]]),
+                from: src,
+                ttl,
+                icmp_len: m.len(),
+                at,
+                bytes: data.to_vec(),
+                has_ip_header: self.kind == PingSocket::Raw,
+            }));
+        }
+    }
+}
+
+/// Round-trip statistics as iputils prints them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Stats {
+    /// Requests sent.
+    pub transmitted: u32,
+    /// Replies received.
+    pub received: u32,
+    /// Every RTT, ms.
+    pub rtts: Vec<f64>,
+}
+
+impl Stats {
+    /// Lost share in percent, rounded down like iputils.
+    pub fn loss_percent(&self) -> f64 {
+        if self.transmitted == 0 {
+            return 0.0;
+        }
+        let lost = self.transmitted.saturating_sub(self.received);
+        (f64::from(lost) * 100.0 / f64::from(self.transmitted)).floor()
+    }
+
+    /// (min, avg, max, mdev) in ms; mdev = sqrt(mean(x²) − mean(x)²) as iputils computes it.
+    pub fn rtt(&self) -> Option<(f64, f64, f64, f64)> {
+        if self.rtts.is_empty() {
+            return None;
+        }
+        let n = self.rtts.len() as f64;
+        let min = self.rtts.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = self.rtts.iter().copied().fold(0.0, f64::max);
+        let avg = self.rtts.iter().sum::<f64>() / n;
+        let sq = self.rtts.iter().map(|x| x * x).sum::<f64>() / n;
+        let mdev = (sq - avg * avg).max(0.0).sqrt();
+        Some((min, avg, max, mdev))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_like_iputils() {
+        let s = Stats {
+            transmitted: 4,
+            received: 3,
+            rtts: vec![1.0, 2.0, 3.0],
+        };
+        assert_eq!(s.loss_percent(), 25.0);
+        let (min, avg, max, mdev) = s.rtt().unwrap();
+        assert_eq!((min, avg, max), (1.0, 2.0, 3.0));
+        assert!((mdev - 0.816).abs() < 0.001);
+        let none = Stats {
+            transmitted: 3,
+            received: 0,
+            rtts: vec![],
+        };
+        assert_eq!(none.loss_percent(), 100.0);
+        assert!(none.rtt().is_none());
+        let third = Stats {
+            transmitted: 3,
+            received: 2,
+            rtts: vec![1.0, 1.0],
+        };
+        assert_eq!(third.loss_percent(), 33.0);
+    }
+}

@@ -1,0 +1,192 @@
+//! A whole captured frame or IP packet: Ethernet → ARP, or IPv4 → ICMP.
+//!
+//! Returns one field table across every header (ranges relative to the first
+//! byte) and a one-line summary in the style of tcpdump.
+
+use std::net::Ipv4Addr;
+
+use pnet_packet::arp::ArpPacket;
+use pnet_packet::ethernet::EthernetPacket;
+use pnet_packet::ipv4::Ipv4Packet;
+
+use super::{arp, ethernet, icmp, ipv4, WireError};
+use crate::narrate::FieldView;
+
+/// What a frame is, decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// ARP request or reply.
+    Arp {
+        /// 1 request, 2 reply.
+        op: u16,
+        /// Sender IP.
+        spa: Ipv4Addr,
+        /// Target IP.
+        tpa: Ipv4Addr,
+    },
+    /// An IPv4 packet.
+    Ipv4 {
+        /// Source.
+        src: Ipv4Addr,
+        /// Destination.
+        dst: Ipv4Addr,
+        /// TTL.
+        ttl: u8,
+        /// ICMP type if the payload is ICMP.
+        icmp_type: Option<u8>,
+        /// Echo sequence number if it is an echo.
+        icmp_seq: Option<u16>,
+    },
+    /// Something else (the EtherType).
+    Other(u16),
+}
+
+/// A decoded frame: its kind, MACs, and the field table.
+#[derive(Clone, Debug)]
+pub struct Dissected {
+    /// What it is.
+    pub kind: Kind,
+    /// Source MAC (Ethernet frames only).
+    pub src_mac: Option<String>,
+    /// Destination MAC (Ethernet frames only).
+    pub dst_mac: Option<String>,
+    /// Every field.
+    pub fields: Vec<FieldView>,
+}
+
+/// Dissect an Ethernet frame.
+pub fn ethernet_frame(bytes: &[u8]) -> Result<Dissected, WireError> {
+    let (mut fields, t) = ethernet::explain(bytes)?;
+    let eth = EthernetPacket::new(bytes).expect("length checked by explain");
+    let payload = &bytes[ethernet::HEADER_LEN..];
+    let kind = match t {
+        0x0806 => {
+            fields.extend(arp::explain(payload, ethernet::HEADER_LEN)?);
+            let a = ArpPacket::new(payload).expect("length checked");
+            Kind::Arp {
+                op: a.get_operation().0,
+                spa: a.get_sender_proto_addr(),
+                tpa: a.get_target_proto_addr(),
+            }
+        }
+        0x0800 => {
+            let (f, kind) = ip(payload, ethernet::HEADER_LEN)?;
+            fields.extend(f);
+            kind
+        }
+        other => Kind::Other(other),
+    };
+    Ok(Dissected {
+        kind,
+        src_mac: Some(eth.get_source().to_string()),
+        dst_mac: Some(eth.get_destination().to_string()),
+        fields,
+    })
+}
+
+/// Dissect a bare IPv4 packet (a raw socket's view).
+pub fn ip_packet(bytes: &[u8]) -> Result<Dissected, WireError> {
+    let (fields, kind) = ip(bytes, 0)?;
+    Ok(Dissected {
+        kind,
+        src_mac: None,
+        dst_mac: None,
+        fields,
+    })
+}
+
+fn ip(bytes: &[u8], at: usize) -> Result<(Vec<FieldView>, Kind), WireError> {
+    let (mut fields, ihl, proto) = ipv4::explain(bytes, at)?;
+    let p = Ipv4Packet::new(bytes).expect("length checked");
+    let mut icmp_type = None;
+    let mut icmp_seq = None;
+    if proto == 1 {
+        let end = (p.get_total_length() as usize).clamp(ihl, bytes.len());
+        let m = &bytes[ihl..end];
+        fields.extend(icmp::explain(m, at + ihl)?);
+        icmp_type = Some(m[0]);
+        if m[0] == 0 || m[0] == 8 {
+            icmp_seq = Some(u16::from_be_bytes([m[6], m[7]]));
+        }
+    }
+    Ok((
+        fields,
+        Kind::Ipv4 {
+            src: p.get_source(),
+            dst: p.get_destination(),
+            ttl: p.get_ttl(),
+            icmp_type,
+            icmp_seq,
+        },
+    ))
+}
+
+/// One line, tcpdump style.
+pub fn summary(d: &Dissected) -> String {
+    let macs = match (&d.src_mac, &d.dst_mac) {
+        (Some(s), Some(t)) => format!("{s} > {t}, "),
+        _ => String::new(),
+    };
+    let what = match &d.kind {
+        Kind::Arp { op: 1, spa, tpa } => format!("ARP request: who has {tpa}? tell {spa}"),
+        Kind::Arp { op: 2, spa, .. } => format!(
+            "ARP reply: {spa} is at {}",
+            d.src_mac.clone().unwrap_or_default()
+        ),
+        Kind::Arp { op, .. } => format!("ARP op {op}"),
+        Kind::Ipv4 {
+            src,
+            dst,
+            ttl,
+            icmp_type,
+            icmp_seq,
+        } => {
+            let icmp = match (icmp_type, icmp_seq) {
+                (Some(8), Some(s)) => format!(" ICMP echo request seq={s}"),
+                (Some(0), Some(s)) => format!(" ICMP echo reply seq={s}"),
+                (Some(t), _) => format!(" ICMP type {t}"),
+                _ => String::new(),
+            };
+            format!("IPv4 {src} > {dst} ttl={ttl}{icmp}")
+        }
+        Kind::Other(t) => ethernet::ethertype_name(*t),
+    };
+    format!("{macs}{what}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arp_request_frame() {
+        let mut f = vec![0xff; 6]; // broadcast
+        f.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x10]); // h1
+        f.extend_from_slice(&[0x08, 0x06]); // ARP
+        f.extend_from_slice(&[
+            0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 0x10, 198, 51, 100, 10, 0, 0, 0, 0, 0, 0, 198,
+            51, 100, 20,
+        ]);
+        let d = ethernet_frame(&f).unwrap();
+        assert_eq!(
+            d.kind,
+            Kind::Arp {
+                op: 1,
+                spa: Ipv4Addr::new(198, 51, 100, 10),
+                tpa: Ipv4Addr::new(198, 51, 100, 20)
+            }
+        );
+        assert_eq!(d.dst_mac.as_deref(), Some("ff:ff:ff:ff:ff:ff"));
+        assert_eq!(d.fields.len(), 3 + 9);
+        assert!(summary(&d).contains("who has 198.51.100.20? tell 198.51.100.10"));
+    }
+
+    #[test]
+    fn truncated_frames_are_errors() {
+        assert!(ethernet_frame(&[0; 10]).is_err());
+        let mut f = vec![0; 12];
+        f.extend_from_slice(&[0x08, 0x06, 0, 1]);
+        assert!(ethernet_frame(&f).is_err());
+        assert!(ip_packet(&[0x45, 0, 0]).is_err());
+    }
+}
