@@ -109,7 +109,11 @@ impl PcapOut {
             w.write_pcapng_block(InterfaceDescriptionBlock {
                 linktype: *link,
                 snaplen: 0,
-                options: vec![InterfaceDescriptionOption::IfName(Cow::Owned(name.clone()))],
+                options: vec![
+                    InterfaceDescriptionOption::IfName(Cow::Owned(name.clone())),
+                    // pcap-file writes timestamps in nanoseconds; say so (the default is microseconds).
+                    InterfaceDescriptionOption::IfTsResol(9),
+                ],
             })
             .map_err(io)?;
         }

@@ -33,25 +33,21 @@ pub fn drop_incoming_icmp(ns: &Netns, pct: u8) -> Result<()> {
             "priority", "0", ";", "}",
         ],
     )?;
+    // numgen gives 0..=99, so "< 100" is not a valid nft value; 100 % needs no dice.
     let pct = pct.to_string();
-    nft(
-        ns,
-        &[
-            "add",
-            "rule",
-            "ip",
-            "netlab",
-            "input",
-            "icmp",
-            "type",
-            "echo-request",
-            "numgen",
-            "random",
-            "mod",
-            "100",
-            "lt",
-            &pct,
-            "drop",
-        ],
-    )
+    let mut rule = vec![
+        "add",
+        "rule",
+        "ip",
+        "netlab",
+        "input",
+        "icmp",
+        "type",
+        "echo-request",
+    ];
+    if pct != "100" {
+        rule.extend_from_slice(&["numgen", "random", "mod", "100", "lt", &pct]);
+    }
+    rule.push("drop");
+    nft(ns, &rule)
 }

@@ -159,3 +159,121 @@ fn errors_under_json_are_one_error_object() {
         assert!(!lines[0]["message"].as_str().unwrap().is_empty());
     }
 }
+
+#[test]
+fn bad_ping_and_arp_inputs_exit_2() {
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["ping", "999.1.1.1"], "not an IPv4 address"),
+        (vec!["ping", "1.2.3"], "not an IPv4 address"),
+        (vec!["ping", "-c", "0", "127.0.0.1"], "invalid value"),
+        (vec!["ping", "-s", "65508", "127.0.0.1"], "invalid value"),
+        (vec!["ping", "-i", "-1", "127.0.0.1"], "positive"),
+        (vec!["ping", "-i", "0", "127.0.0.1"], "positive"),
+        (vec!["ping", "-t", "0", "127.0.0.1"], "invalid value"),
+        (vec!["ping", "-t", "256", "127.0.0.1"], "invalid value"),
+        (vec!["ping", "-W", "soon", "127.0.0.1"], "not a number"),
+        (vec!["ping", "--loss", "101"], "invalid value"),
+        (
+            vec![
+                "arp-table",
+                "--iface",
+                "nope0",
+                "--resolve",
+                "198.51.100.20",
+            ],
+            "unknown interface",
+        ),
+        (vec!["arp-table", "--resolve", "198.51.100.20"], "--iface"),
+        (
+            vec!["arp-table", "--iface", "lo", "--resolve", "not-an-ip"],
+            "invalid value",
+        ),
+        (vec!["lab", "exec", "h1"], "required"),
+    ];
+    for (args, needle) in cases {
+        let o = netlab(&args);
+        let err = stderr(&o);
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{args:?} should exit 2; stderr: {err}"
+        );
+        assert!(
+            err.contains(needle),
+            "{args:?}: message lacks {needle:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+    }
+}
+
+#[test]
+fn unprivileged_users_get_the_privilege_message_never_a_raw_error() {
+    if !require("setpriv (util-linux)", have("setpriv")) || !privileged() {
+        return;
+    }
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range").unwrap_or_default();
+    let open_icmp = range
+        .split_whitespace()
+        .filter_map(|w| w.parse::<u64>().ok())
+        .collect::<Vec<_>>()
+        .chunks(2)
+        .any(|c| c.len() == 2 && c[0] <= 65534 && 65534 <= c[1]);
+    let o = netlab_as_nobody(&["ping", "-c", "1", "127.0.0.1"]);
+    let err = stderr(&o);
+    if open_icmp {
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "ping sockets are allowed here: {err}"
+        );
+    } else {
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        for fix in ["sudo", "setcap cap_net_raw+ep", "ping_group_range"] {
+            assert!(
+                err.contains(fix),
+                "the message names the fix {fix:?}: {err}"
+            );
+        }
+    }
+    for (args, code, needle) in [
+        (vec!["lab", "up"], 2, "CAP_NET_ADMIN"),
+        (vec!["lab", "down"], 2, "CAP_NET_ADMIN"),
+        (
+            vec!["arp-table", "--iface", "lo", "--resolve", "127.0.0.1"],
+            2,
+            "CAP_NET_RAW",
+        ),
+    ] {
+        let o = netlab_as_nobody(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    // arp-table falls back to what it can show without privilege
+    let o = netlab_as_nobody(&["arp-table", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    assert!(
+        lines[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("could not run"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines.last().unwrap()["entries"].is_array());
+    // dns-trace needs nothing
+    let o = netlab_as_nobody(&["dns-trace", "www.baidu.com", "--walk-only", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for args in [
+        vec!["ping"],
+        vec!["lab", "up"],
+        vec!["arp-table", "--iface", "lo", "--resolve", "127.0.0.1"],
+    ] {
+        let err = stderr(&netlab_as_nobody(&args));
+        assert!(
+            !err.contains("panicked") && !err.starts_with("Operation not permitted"),
+            "{args:?}: {err}"
+        );
+    }
+}

@@ -48,13 +48,6 @@ impl Drop for Lab {
     }
 }
 
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 fn a_records(text: &str, owner: &str) -> Vec<String> {
     let mut v: Vec<String> = text
         .lines()

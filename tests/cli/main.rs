@@ -5,9 +5,14 @@
 //! this machine. Tests that need an outside tool (drill) fail when it is
 //! missing under CI=true, and say loudly that they skipped otherwise.
 
+mod arp;
 mod bad_input;
+mod cleanup;
 mod dns_trace;
 mod drill;
+mod lab_ns;
+mod pcap;
+mod ping;
 mod questions;
 
 use std::process::{Command, Output};
@@ -74,4 +79,67 @@ pub fn require(what: &str, available: bool) -> bool {
     }
     eprintln!("SKIPPED: {what} is not available on this machine (the test runs in CI)");
     false
+}
+
+/// True when this process may build the namespace lab (root in CI). Under
+/// CI=true a missing privilege fails the test; elsewhere it says SKIPPED.
+pub fn privileged() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let caps = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
+        .unwrap_or(0);
+    let need = (1u64 << 12) | (1u64 << 13) | (1u64 << 21);
+    require(
+        "CAP_NET_ADMIN, CAP_NET_RAW and CAP_SYS_ADMIN (run as root)",
+        caps & need == need,
+    )
+}
+
+/// Whether a program is on PATH.
+pub fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// The lab namespace lab up/down tests share: tests that use it take this lock.
+pub static NAMED_LAB: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// A copy of the binary that any user can execute (for setpriv tests).
+pub fn world_executable_binary() -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("netlab-test-bin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = dir.join("netlab");
+    if !bin.exists() {
+        let tmp =
+            dir.join(format!("netlab.{:?}", std::thread::current().id()).replace(['(', ')'], ""));
+        std::fs::copy(env!("CARGO_BIN_EXE_netlab"), &tmp).unwrap();
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let _ = std::fs::rename(&tmp, &bin);
+    }
+    bin
+}
+
+/// Run netlab as the unprivileged user nobody (uid 65534), with no capabilities.
+pub fn netlab_as_nobody(args: &[&str]) -> Output {
+    let bin = world_executable_binary();
+    Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(&bin)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("LANG", "C.UTF-8")
+        .current_dir("/")
+        .output()
+        .expect("run setpriv")
 }

@@ -1,0 +1,178 @@
+//! Interrupted lab demos leave nothing behind (root): SIGINT, SIGTERM and
+//! SIGKILL in the middle of arp-table and ping; afterwards no process holds
+//! any network namespace the demo made, /run/netns has no netlab entry, and
+//! no link or nft table appeared in this namespace.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use super::*;
+
+/// Network-namespace inodes ("net:[4026532xxx]") a process holds open.
+fn netns_fds(pid: u32) -> HashSet<String> {
+    let mut out = HashSet::new();
+    if let Ok(rd) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
+        for e in rd.flatten() {
+            if let Ok(t) = std::fs::read_link(e.path()) {
+                let t = t.to_string_lossy().into_owned();
+                if t.starts_with("net:[") {
+                    out.insert(t);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Every network namespace some process or thread on the machine still uses or holds.
+fn all_netns_in_use() -> HashSet<String> {
+    let mut seen = HashSet::new();
+    for p in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = p.file_name().to_string_lossy().into_owned();
+        if !name.chars().all(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        let pid: u32 = name.parse().unwrap();
+        seen.extend(netns_fds(pid));
+        if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+            for t in tasks.flatten() {
+                if let Ok(l) = std::fs::read_link(t.path().join("ns/net")) {
+                    seen.insert(l.to_string_lossy().into_owned());
+                }
+            }
+        }
+    }
+    seen
+}
+
+fn host_links() -> HashSet<String> {
+    let o = Command::new("ip")
+        .args(["-o", "link", "show"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| l.split(':').nth(1).map(|s| s.trim().to_string()))
+        .collect()
+}
+
+fn host_nft_has_netlab() -> bool {
+    Command::new("nft")
+        .args(["list", "tables"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("netlab"))
+        .unwrap_or(false)
+}
+
+fn interrupt(args: &[&str], signal: &str) {
+    let links_before = host_links();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_netlab"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    // Wait until the lab is built (the first step is printed after it), then collect
+    // the namespaces the demo holds.
+    out.read_line(&mut line).unwrap();
+    assert!(!line.is_empty(), "{args:?} printed nothing");
+    let mut held = HashSet::new();
+    let t = Instant::now();
+    while held.len() < 5 && t.elapsed() < Duration::from_secs(5) {
+        held.extend(netns_fds(pid));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        held.len(),
+        5,
+        "{args:?}: the demo holds its 5 lab namespaces"
+    );
+    Command::new("kill")
+        .args(["-s", signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    let rest: Vec<String> = out.lines().map_while(|l| l.ok()).collect();
+    let status = child.wait().unwrap();
+    if signal == "KILL" {
+        assert!(status.code().is_none(), "killed by the signal");
+    }
+    if args.contains(&"ping") && signal != "KILL" {
+        // ping stops on Ctrl-C / SIGTERM and still prints its statistics
+        assert!(
+            rest.iter().any(|l| l.contains("\"kind\":\"summary\"")),
+            "{args:?} {signal}: no summary: {rest:?}"
+        );
+        assert!(status.code().is_some(), "exited by itself");
+    }
+    // Nothing left: no process holds those namespaces any more, so the kernel freed them.
+    let t = Instant::now();
+    loop {
+        let left: Vec<_> = held.intersection(&all_netns_in_use()).cloned().collect();
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "{args:?} {signal}: namespaces still held: {left:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let new_links: Vec<_> = host_links().difference(&links_before).cloned().collect();
+    assert!(
+        new_links
+            .iter()
+            .all(|l| !l.contains("eth") && !l.starts_with('p')),
+        "{args:?} {signal}: links left: {new_links:?}"
+    );
+    assert!(
+        !host_nft_has_netlab(),
+        "no netlab nft table in the host namespace"
+    );
+    let stale: Vec<_> = std::fs::read_dir("/run/netns")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("netlab-"))
+                .collect()
+        })
+        .unwrap_or_default();
+    let _g = NAMED_LAB.lock().unwrap_or_else(|e| e.into_inner());
+    let stale_now: Vec<String> = std::fs::read_dir("/run/netns")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("netlab-"))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        stale.is_empty() || stale_now.is_empty(),
+        "demos never leave named namespaces: {stale_now:?}"
+    );
+}
+
+#[test]
+fn interrupted_arp_table_leaves_nothing() {
+    if !privileged() {
+        return;
+    }
+    for sig in ["INT", "TERM", "KILL"] {
+        interrupt(&["arp-table", "--json", "--pace", "300"], sig);
+    }
+}
+
+#[test]
+fn interrupted_ping_leaves_nothing_and_prints_its_summary() {
+    if !privileged() {
+        return;
+    }
+    for sig in ["INT", "TERM", "KILL"] {
+        interrupt(&["ping", "-c", "400", "--json", "--pace", "100"], sig);
+    }
+}

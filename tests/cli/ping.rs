@@ -1,0 +1,135 @@
+//! ping: loopback like iputils, and the lab demo (root).
+
+use super::*;
+
+#[test]
+fn ping_loopback_prints_what_iputils_prints() {
+    if !privileged() {
+        return;
+    }
+    let o = netlab(&["ping", "-c", "3", "-i", "0.05", "127.0.0.1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let t = stdout(&o);
+    assert!(
+        t.contains("PING 127.0.0.1 (127.0.0.1) 56(84) bytes of data."),
+        "{t}"
+    );
+    assert_eq!(
+        t.matches("64 bytes from 127.0.0.1: icmp_seq=").count(),
+        3,
+        "{t}"
+    );
+    assert!(t.contains("ttl=64"));
+    assert!(t.contains("--- 127.0.0.1 ping statistics ---"));
+    assert!(
+        t.contains("3 packets transmitted, 3 received, 0% packet loss, time"),
+        "{t}"
+    );
+    assert!(t.contains("rtt min/avg/max/mdev = "), "{t}");
+    assert!(
+        t.contains("icmp.type") && t.contains("8 (echo request)") && t.contains("1 (ICMP)"),
+        "byte view: {t}"
+    );
+
+    let o = netlab(&[
+        "ping",
+        "-c",
+        "2",
+        "-i",
+        "0.05",
+        "-s",
+        "100",
+        "-t",
+        "9",
+        "localhost",
+        "--json",
+    ]);
+    let lines = json_lines(&o);
+    assert!(lines[0]["title"]
+        .as_str()
+        .unwrap()
+        .contains("Resolved localhost to 127.0.0.1"));
+    let s = lines.last().unwrap();
+    assert_eq!(s["transmitted"], 2);
+    assert_eq!(s["received"], 2);
+    assert_eq!(s["loss_percent"], 0.0);
+    for k in ["rtt_min_ms", "rtt_avg_ms", "rtt_max_ms", "rtt_mdev_ms"] {
+        assert!(s[k].as_f64().is_some(), "{k}");
+    }
+    assert!(s["rtt_min_ms"].as_f64() <= s["rtt_avg_ms"].as_f64());
+    assert!(s["rtt_avg_ms"].as_f64() <= s["rtt_max_ms"].as_f64());
+    let replies: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["data"]["icmp_seq"].is_u64())
+        .collect();
+    assert_eq!(replies.len(), 2);
+    assert_eq!(replies[0]["data"]["bytes"], 108, "8 header + 100 payload");
+}
+
+#[test]
+fn deadline_stops_an_endless_ping() {
+    if !privileged() {
+        return;
+    }
+    let o = netlab(&["ping", "-i", "0.05", "-w", "0.3", "127.0.0.1", "--json"]);
+    assert_eq!(o.status.code(), Some(0));
+    let s = json_lines(&o).pop().unwrap();
+    let sent = s["transmitted"].as_u64().unwrap();
+    assert!(
+        (1..=8).contains(&sent),
+        "{sent} sent in 0.3 s at 0.05 s intervals"
+    );
+}
+
+#[test]
+fn lab_ping_same_lan_router_hop_and_loss() {
+    if !privileged() {
+        return;
+    }
+    let o = netlab(&["ping", "--loss", "50", "-c", "40", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    let s = lines.last().unwrap();
+    let runs = s["runs"].as_array().unwrap();
+    assert_eq!(runs[0]["stats"]["transmitted"], 3);
+    assert_eq!(runs[0]["stats"]["received"], 3, "same LAN, no loss");
+    assert_eq!(runs[1]["stats"]["received"], 3, "across r1");
+    let hop = lines
+        .iter()
+        .find(|l| l["data"]["ttl_across_router"].is_u64())
+        .unwrap();
+    assert_eq!(hop["data"]["ttl_same_lan"], 64);
+    assert_eq!(hop["data"]["ttl_across_router"], 63, "one router hop");
+    // 50 % loss over 40 requests: some lost and some through, every run (P(fail) < 1e-11)
+    assert_eq!(s["transmitted"], 40);
+    let got = s["received"].as_u64().unwrap();
+    assert!(got > 0 && got < 40, "{got} of 40 through a 50 % lossy link");
+    assert!(s["loss_percent"].as_f64().unwrap() > 0.0);
+    assert_eq!(s["loss_percent_configured"], 50);
+    // the captured frames show ICMP directly on IP
+    let frames = lines
+        .iter()
+        .find(|l| l["packets"].as_array().is_some_and(|p| p.len() == 2))
+        .unwrap();
+    let fields = frames["packets"][0]["fields"].as_array().unwrap();
+    let proto = fields.iter().find(|f| f["name"] == "ip.proto").unwrap();
+    assert_eq!(proto["value"], "1 (ICMP)");
+    let after_ip = fields.iter().position(|f| f["name"] == "ip.dst").unwrap();
+    assert_eq!(
+        fields[after_ip + 1]["name"],
+        "icmp.type",
+        "no TCP header between IP and ICMP"
+    );
+}
+
+#[test]
+fn lab_ping_with_total_loss_exits_1() {
+    if !privileged() {
+        return;
+    }
+    let o = netlab(&["ping", "--loss", "100", "-c", "3", "--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let s = json_lines(&o).pop().unwrap();
+    assert_eq!(s["received"], 0);
+    assert_eq!(s["loss_percent"], 100.0);
+}
