@@ -34,8 +34,10 @@ pub struct Reply {
     pub ttl: Option<u8>,
     /// ICMP message length (header + payload).
     pub icmp_len: usize,
-    /// Arrival time.
+    /// Arrival time (when netlab read it).
     pub at: Instant,
+    /// Arrival time stamped by the kernel (SO_TIMESTAMPNS), as iputils uses it.
+    pub kernel_at: Option<std::time::SystemTime>,
     /// The whole IP packet (raw sockets) or the ICMP message alone (ping sockets).
     pub bytes: Vec<u8>,
     /// True when `bytes` starts with the IP header.
@@ -64,6 +66,9 @@ impl Pinger {
         if kind == PingSocket::Dgram {
             setsockopt(&sock, sockopt::Ipv4RecvTtl, &true).map_err(std::io::Error::from)?;
         }
+        // Like iputils: the kernel stamps each reply's arrival, so the RTT does not
+        // include the time this process took to wake up.
+        setsockopt(&sock, sockopt::ReceiveTimestampns, &true).map_err(std::io::Error::from)?;
         Ok(Pinger {
             sock,
             kind,
@@ -77,8 +82,13 @@ impl Pinger {
         self.kind
     }
 
-    /// Send echo request `seq` with `size` payload bytes; returns the ICMP message sent.
-    pub fn send(&self, seq: u16, size: usize) -> std::io::Result<Vec<u8>> {
+    /// Send echo request `seq` with `size` payload bytes; returns the ICMP message
+    /// sent and the wall-clock time just before it was handed to the kernel.
+    pub fn send(
+        &self,
+        seq: u16,
+        size: usize,
+    ) -> std::io::Result<(Vec<u8>, Instant, std::time::SystemTime)> {
         // Payload like iputils: a timestamp, then a counting pattern.
         let mut payload: Vec<u8> = (0..size).map(|i| (i % 256) as u8).collect();
         let now = std::time::SystemTime::now()
@@ -89,8 +99,9 @@ impl Pinger {
         payload[..n].copy_from_slice(&stamp[16 - 8..16 - 8 + n]);
         let msg = icmp::echo_request(self.ident, seq, &payload);
         let dst = SocketAddr::V4(SocketAddrV4::new(self.target, 0));
+        let (at, wall) = (Instant::now(), std::time::SystemTime::now());
         self.sock.send_to(&msg, &dst.into())?;
-        Ok(msg)
+        Ok((msg, at, wall))
     }
 
     /// Wait until `deadline` for the next echo reply to one of our requests.
@@ -103,8 +114,8 @@ impl Pinger {
             }
             self.sock
                 .set_read_timeout(Some(left.max(Duration::from_micros(100))))?;
-            let mut cmsg = nix::cmsg_space!(nix::libc::c_int);
-            let (n, from, cttl) = {
+            let mut cmsg = nix::cmsg_space!(nix::libc::c_int, nix::sys::time::TimeSpec);
+            let (n, from, cttl, kernel_at) = {
                 let mut iov = [IoSliceMut::new(&mut buf)];
                 let r = match recvmsg::<SockaddrIn>(
                     self.sock.as_raw_fd(),
@@ -118,14 +129,23 @@ impl Pinger {
                     Err(e) => return Err(e.into()),
                 };
                 let mut ttl = None;
+                let mut stamp = None;
                 if let Ok(cms) = r.cmsgs() {
                     for c in cms {
-                        if let ControlMessageOwned::Ipv4Ttl(t) = c {
-                            ttl = u8::try_from(t).ok();
+                        match c {
+                            ControlMessageOwned::Ipv4Ttl(t) => ttl = u8::try_from(t).ok(),
+                            ControlMessageOwned::ScmTimestampns(ts) => {
+                                let d = Duration::new(
+                                    ts.tv_sec().max(0) as u64,
+                                    ts.tv_nsec().max(0) as u32,
+                                );
+                                stamp = Some(std::time::UNIX_EPOCH + d);
+                            }
+                            _ => {}
                         }
                     }
                 }
-                (r.bytes, r.address.map(|a| a.ip()), ttl)
+                (r.bytes, r.address.map(|a| a.ip()), ttl, stamp)
             };
             let at = Instant::now();
             let data = &buf[..n];
@@ -156,6 +176,7 @@ impl Pinger {
                 ttl,
                 icmp_len: m.len(),
                 at,
+                kernel_at,
                 bytes: data.to_vec(),
                 has_ip_header: self.kind == PingSocket::Raw,
             }));

@@ -86,9 +86,9 @@ fn series(
         }
         if !done_sending && Instant::now() >= next_send {
             seq = seq.wrapping_add(1);
-            let msg = p.send(seq, s.size).map_err(io)?;
+            let (msg, t0, wall) = p.send(seq, s.size).map_err(io)?;
+            sent_at.push((t0, wall));
             let now = Instant::now();
-            sent_at.push((now, SystemTime::now()));
             if first_sent.is_none() {
                 first_sent = Some(msg);
             }
@@ -110,13 +110,18 @@ fn series(
             continue;
         };
         let idx = usize::from(r.seq.wrapping_sub(1));
-        let Some((t0, _)) = sent_at.get(idx) else {
+        let Some((t0, wall0)) = sent_at.get(idx) else {
             continue;
         };
         if !seen.insert(r.seq) {
             continue;
         }
-        let rtt = r.at.duration_since(*t0).as_secs_f64() * 1000.0;
+        // As iputils measures: the kernel's arrival stamp minus the time just before
+        // sending; without a stamp, when netlab read the reply.
+        let rtt = match r.kernel_at.and_then(|k| k.duration_since(*wall0).ok()) {
+            Some(d) => d.as_secs_f64() * 1000.0,
+            None => r.at.duration_since(*t0).as_secs_f64() * 1000.0,
+        };
         stats.received += 1;
         stats.rtts.push(rtt);
         let ttl = r.ttl.map(|t| t.to_string()).unwrap_or_else(|| "?".into());
