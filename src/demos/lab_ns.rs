@@ -27,7 +27,17 @@ fn not_up() -> Error {
 /// `netlab lab up`.
 pub fn up(n: &mut Narrator) -> Result<i32> {
     need_privilege()?;
-    let lab = NetLab::build_named()?;
+    let (lab, stale) = NetLab::build_named()?;
+    if !stale.is_empty() {
+        n.step(
+            Step::new(
+                tx(format!("Removed {} namespaces left by an earlier lab", stale.len()), format!("已删除之前实验网络遗留的 {} 个命名空间", stale.len())),
+                tx("A lab that was up before (or a `lab up` that was killed) is replaced by a fresh one.", "之前启动的实验网络（或被中途杀掉的 `lab up`）被一个全新的替换。"),
+                &[],
+            )
+            .data("removed", stale),
+        )?;
+    }
     n.step(
         Step::new(
             tx("The namespace lab is up", "命名空间实验网络已启动"),

@@ -175,8 +175,10 @@ impl NetLab {
     }
 
     /// Build the lab in named namespaces (`netlab-h1`, ...) that outlive this process.
-    pub fn build_named() -> Result<NetLab> {
-        remove_named();
+    /// Leftovers of an earlier lab (a `lab up` killed half-way) are removed first and
+    /// returned by name.
+    pub fn build_named() -> Result<(NetLab, Vec<String>)> {
+        let stale = remove_named();
         let mut hosts = Vec::new();
         for h in plan() {
             let name = format!("{NAMED_PREFIX}{}", h.name);
@@ -198,7 +200,7 @@ impl NetLab {
             remove_named();
             return Err(e);
         }
-        Ok(lab)
+        Ok((lab, stale))
     }
 
     /// Open the named lab if it is up.
