@@ -111,17 +111,18 @@ pub static NAMED_LAB: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// A copy of the binary that any user can execute (for setpriv tests).
 pub fn world_executable_binary() -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt;
-    let dir = std::env::temp_dir().join(format!("netlab-test-bin-{}", std::process::id()));
+    // One fixed place, refreshed once by every test process (copy, then atomic rename).
+    let dir = std::env::temp_dir().join("netlab-test-bin");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     let bin = dir.join("netlab");
-    if !bin.exists() {
-        let tmp =
-            dir.join(format!("netlab.{:?}", std::thread::current().id()).replace(['(', ')'], ""));
+    static COPIED: std::sync::Once = std::sync::Once::new();
+    COPIED.call_once(|| {
+        let tmp = dir.join(format!("netlab.{}", std::process::id()));
         std::fs::copy(env!("CARGO_BIN_EXE_netlab"), &tmp).unwrap();
         std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let _ = std::fs::rename(&tmp, &bin);
-    }
+        std::fs::rename(&tmp, &bin).unwrap();
+    });
     bin
 }
 
