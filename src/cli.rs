@@ -63,6 +63,10 @@ pub enum Command {
     ArpTable(ArpArgs),
     /// ICMP echo like iputils ping; without TARGET, the lab: same LAN, across the router, a lossy link (Q7)
     Ping(PingArgs),
+    /// TCP and UDP side by side: handshake, boundaries, loss, cost, broadcast, ports (Q9, Q10, Q12)
+    TcpVsUdp(TcpUdpArgs),
+    /// TCP "sticky packets" (粘包): why reads do not match writes, and the framing fixes (Q13, Q14)
+    StickyPacket(StickyArgs),
     /// List the 39 interview questions and the demos that answer them
     Questions,
     /// Explain one question: answer, corrections of the notes, demos
@@ -118,6 +122,37 @@ pub struct ArpArgs {
     /// Resolve this IPv4 address with a real ARP request on --iface
     #[arg(long, value_name = "IP", requires = "iface")]
     pub resolve: Option<std::net::Ipv4Addr>,
+}
+
+/// `netlab tcp-vs-udp ...`
+#[derive(Clone, Debug, Args)]
+pub struct TcpUdpArgs {
+    /// Percent of packets the lossy lab link drops, each way (0 to 100)
+    #[arg(long, value_name = "PCT", default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub loss: u8,
+    /// Numbered messages sent over each protocol in the loss test (1 to 10000)
+    #[arg(long, value_name = "N", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub messages: u32,
+    /// Bytes per message (16 to 1400, so one message fits one packet)
+    #[arg(long, value_name = "BYTES", default_value_t = 100, value_parser = clap::value_parser!(u16).range(16..=1400))]
+    pub size: u16,
+    /// Megabytes sent by each protocol in the throughput test (1 to 4096)
+    #[arg(long, value_name = "MB", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub bulk: u32,
+    /// Run on loopback even when the namespace lab is available
+    #[arg(long)]
+    pub loopback: bool,
+}
+
+/// `netlab sticky-packet ...`
+#[derive(Clone, Debug, Args)]
+pub struct StickyArgs {
+    /// Small writes the sender makes (2 to 1000)
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(2..=1000))]
+    pub writes: u32,
+    /// Bytes per small write (1 to 1024)
+    #[arg(long, value_name = "BYTES", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub size: u16,
 }
 
 /// `netlab ping ...`

@@ -10,7 +10,7 @@
 //! - [`demos`]: one module per subcommand
 //! - [`run`]: dispatch a parsed command line to its demo
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod cli;
 pub mod demos;
@@ -23,6 +23,7 @@ pub mod pcap;
 pub mod ping;
 pub mod privilege;
 pub mod questions;
+pub mod sys;
 pub mod wire;
 
 use std::time::Duration;
@@ -54,6 +55,8 @@ pub fn demo_name(cmd: &Command) -> &'static str {
         Command::DnsTrace(_) => "dns-trace",
         Command::ArpTable(_) => "arp-table",
         Command::Ping(_) => "ping",
+        Command::TcpVsUdp(_) => "tcp-vs-udp",
+        Command::StickyPacket(_) => "sticky-packet",
         Command::Questions => "questions",
         Command::Explain { .. } => "explain",
         Command::Lab { .. } => "lab",
@@ -71,6 +74,8 @@ pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
         Command::DnsTrace(args) => demos::dns_trace::run(args, n, pcap.as_mut())?,
         Command::ArpTable(args) => demos::arp_table::run(args, n, pcap.as_mut())?,
         Command::Ping(args) => demos::ping::run(args, n, pcap.as_mut())?,
+        Command::TcpVsUdp(args) => demos::tcp_vs_udp::run(args, n, pcap.as_mut())?,
+        Command::StickyPacket(args) => demos::sticky::run(args, n)?,
         other => run_other(other, cli, cfg.lang, n)?,
     };
     if let Some(p) = pcap {
@@ -81,7 +86,11 @@ pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
 
 fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i32> {
     match cmd {
-        Command::DnsTrace(_) | Command::ArpTable(_) | Command::Ping(_) => {
+        Command::DnsTrace(_)
+        | Command::ArpTable(_)
+        | Command::Ping(_)
+        | Command::TcpVsUdp(_)
+        | Command::StickyPacket(_) => {
             unreachable!("dispatched in run")
         }
         Command::Questions => {

@@ -10,6 +10,16 @@ pub mod lab_dns;
 pub mod lab_ns;
 pub mod ping;
 pub mod questions;
+pub mod sticky;
+pub mod tcp_vs_udp;
 
 /// Subcommands that demonstrate questions (used by the catalogue's `demos`).
-pub const NAMES: &[&str] = &["dns-trace", "arp-table", "ping", "lab dns", "lab up"];
+pub const NAMES: &[&str] = &[
+    "dns-trace",
+    "arp-table",
+    "ping",
+    "lab dns",
+    "lab up",
+    "tcp-vs-udp",
+    "sticky-packet",
+];

@@ -16,7 +16,7 @@ use super::netns::Netns;
 use crate::error::{Error, Result};
 
 /// One captured frame.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Frame {
     /// When it was seen.
     pub at: SystemTime,

@@ -51,3 +51,70 @@ pub fn drop_incoming_icmp(ns: &Netns, pct: u8) -> Result<()> {
     rule.push("drop");
     nft(ns, &rule)
 }
+
+/// Drop `pct` percent of the TCP and UDP packets arriving at this host.
+///
+/// Each packet is judged separately only if the kernel hands nft one packet per
+/// segment, so call [`segment_by_segment`] on the link first (LAB-NOTES.md:
+/// with GSO a 64 KB "superpacket" is one verdict).
+pub fn drop_incoming_transport(ns: &Netns, pct: u8) -> Result<()> {
+    if pct == 0 {
+        return Ok(());
+    }
+    nft(ns, &["add", "table", "ip", "netlab"])?;
+    nft(
+        ns,
+        &[
+            "add", "chain", "ip", "netlab", "input", "{", "type", "filter", "hook", "input",
+            "priority", "0", ";", "}",
+        ],
+    )?;
+    let pct = pct.to_string();
+    let mut rule = vec![
+        "add", "rule", "ip", "netlab", "input", "meta", "l4proto", "{", "tcp", ",", "udp", "}",
+    ];
+    if pct != "100" {
+        rule.extend_from_slice(&["numgen", "random", "mod", "100", "lt", &pct]);
+    }
+    rule.push("drop");
+    nft(ns, &rule)
+}
+
+/// Remove netlab's nft table from this host (no-op when there is none).
+pub fn clear(ns: &Netns) -> Result<()> {
+    let out = ns.command("nft", &["list", "tables"])?;
+    if String::from_utf8_lossy(&out.stdout).contains("netlab") {
+        nft(ns, &["delete", "table", "ip", "netlab"])?;
+    }
+    Ok(())
+}
+
+/// Make an interface hand out one packet per TCP segment (no GSO superpackets).
+pub fn segment_by_segment(ns: &Netns, iface: &str) -> Result<()> {
+    ns.ip(&[
+        "link",
+        "set",
+        "dev",
+        iface,
+        "gso_max_segs",
+        "1",
+        "gso_max_size",
+        "1500",
+    ])?;
+    Ok(())
+}
+
+/// Undo [`segment_by_segment`]: the kernel's defaults for a veth.
+pub fn restore_segmentation(ns: &Netns, iface: &str) -> Result<()> {
+    ns.ip(&[
+        "link",
+        "set",
+        "dev",
+        iface,
+        "gso_max_segs",
+        "65535",
+        "gso_max_size",
+        "65536",
+    ])?;
+    Ok(())
+}

@@ -9,7 +9,7 @@ use pnet_packet::arp::ArpPacket;
 use pnet_packet::ethernet::EthernetPacket;
 use pnet_packet::ipv4::Ipv4Packet;
 
-use super::{arp, ethernet, icmp, ipv4, WireError};
+use super::{arp, ethernet, icmp, ipv4, tcp, udp, WireError};
 use crate::narrate::FieldView;
 
 /// What a frame is, decoded.
@@ -36,6 +36,12 @@ pub enum Kind {
         icmp_type: Option<u8>,
         /// Echo sequence number if it is an echo.
         icmp_seq: Option<u16>,
+        /// The TCP header, if the payload is TCP.
+        tcp: Option<tcp::Header>,
+        /// Ports and payload length, if the payload is UDP.
+        udp: Option<(u16, u16, usize)>,
+        /// Transport payload length (TCP data or UDP data).
+        payload_len: usize,
     },
     /// Something else (the EtherType).
     Other(u16),
@@ -100,8 +106,23 @@ fn ip(bytes: &[u8], at: usize) -> Result<(Vec<FieldView>, Kind), WireError> {
     let p = Ipv4Packet::new(bytes).expect("length checked");
     let mut icmp_type = None;
     let mut icmp_seq = None;
-    if proto == 1 {
-        let end = (p.get_total_length() as usize).clamp(ihl, bytes.len());
+    let mut tcp_h = None;
+    let mut udp_h = None;
+    let mut payload_len = 0;
+    let end = (p.get_total_length() as usize).clamp(ihl, bytes.len());
+    if proto == 6 {
+        let seg = &bytes[ihl..end];
+        fields.extend(tcp::explain(seg, at + ihl)?);
+        let h = tcp::header(seg)?;
+        payload_len = seg.len() - h.header_len;
+        tcp_h = Some(h);
+    } else if proto == 17 {
+        let d = &bytes[ihl..end];
+        let (f, sp, dp) = udp::explain(d, at + ihl)?;
+        fields.extend(f);
+        payload_len = d.len() - udp::LEN;
+        udp_h = Some((sp, dp, payload_len));
+    } else if proto == 1 {
         let m = &bytes[ihl..end];
         fields.extend(icmp::explain(m, at + ihl)?);
         icmp_type = Some(m[0]);
@@ -117,6 +138,9 @@ fn ip(bytes: &[u8], at: usize) -> Result<(Vec<FieldView>, Kind), WireError> {
             ttl: p.get_ttl(),
             icmp_type,
             icmp_seq,
+            tcp: tcp_h,
+            udp: udp_h,
+            payload_len,
         },
     ))
 }
@@ -140,14 +164,27 @@ pub fn summary(d: &Dissected) -> String {
             ttl,
             icmp_type,
             icmp_seq,
+            tcp,
+            udp,
+            payload_len,
         } => {
-            let icmp = match (icmp_type, icmp_seq) {
-                (Some(8), Some(s)) => format!(" ICMP echo request seq={s}"),
-                (Some(0), Some(s)) => format!(" ICMP echo reply seq={s}"),
-                (Some(t), _) => format!(" ICMP type {t}"),
+            let l4 = match (icmp_type, icmp_seq, tcp, udp) {
+                (Some(8), Some(s), _, _) => format!(" ICMP echo request seq={s}"),
+                (Some(0), Some(s), _, _) => format!(" ICMP echo reply seq={s}"),
+                (Some(t), _, _, _) => format!(" ICMP type {t}"),
+                (_, _, Some(h), _) => format!(
+                    " TCP {} > {} [{}] seq={} ack={} win={} len={payload_len}",
+                    h.src_port,
+                    h.dst_port,
+                    tcp::flags_text(h.flags),
+                    h.seq,
+                    h.ack,
+                    h.window
+                ),
+                (_, _, _, Some((sp, dp, n))) => format!(" UDP {sp} > {dp} len={n}"),
                 _ => String::new(),
             };
-            format!("IPv4 {src} > {dst} ttl={ttl}{icmp}")
+            format!("IPv4 {src} > {dst} ttl={ttl}{l4}")
         }
         Kind::Other(t) => ethernet::ethertype_name(*t),
     };

@@ -12,6 +12,8 @@ pub mod ethernet;
 pub mod frame;
 pub mod icmp;
 pub mod ipv4;
+pub mod tcp;
+pub mod udp;
 
 use std::ops::Range;
 

@@ -176,3 +176,13 @@ fn interrupted_ping_leaves_nothing_and_prints_its_summary() {
         interrupt(&["ping", "-c", "400", "--json", "--pace", "100"], sig);
     }
 }
+
+#[test]
+fn interrupted_tcp_vs_udp_leaves_nothing() {
+    if !privileged() {
+        return;
+    }
+    for sig in ["INT", "TERM", "KILL"] {
+        interrupt(&["tcp-vs-udp", "--json", "--pace", "300"], sig);
+    }
+}

@@ -14,6 +14,7 @@ mod lab_ns;
 mod pcap;
 mod ping;
 mod questions;
+mod transport;
 
 use std::process::{Command, Output};
 

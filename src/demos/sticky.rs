@@ -1,0 +1,613 @@
+//! `netlab sticky-packet`: TCP's "sticky packets" (粘包), live (Q13, Q14).
+//!
+//! Real send() and recv() calls on loopback, their boundaries side by side:
+//!
+//! 0. the socket call flow of Q13: socket, bind, listen, connect, accept,
+//!    send, recv, close, each narrated as it returns;
+//! 1. a slow receiver: many small writes come out of one read;
+//! 2. Nagle plus delayed ACK on a warmed-up connection: the small writes are
+//!    merged on the wire (segments counted by TCP_INFO), and with TCP_NODELAY
+//!    they are not (LAB-NOTES.md has the measurements behind this setup);
+//! 3. the reverse (拆包): one large message arriving over several reads;
+//! 4. the fixes, each recovering exactly the messages sent: fixed length, a
+//!    delimiter and a length prefix, decoded by tokio-util codecs;
+//! 5. UDP for contrast: a datagram is never merged with another.
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use serde_json::{json, Map, Value};
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec, LinesCodec};
+
+use crate::cli::StickyArgs;
+use crate::error::{exit, Error, Result};
+use crate::narrate::{tx, Narrator, Step, Summary, Text};
+use crate::sys::tcp_info;
+
+const QS: &[&str] = &["Q14"];
+/// How long the slow receiver sleeps before its first read.
+const SLOW: Duration = Duration::from_millis(50);
+/// One-byte ping-pongs that take the connection out of TCP's quick-ACK start.
+const WARM_UP: u32 = 20;
+/// Width of a fixed-length frame.
+const FIXED: usize = 16;
+
+fn err(e: impl std::fmt::Display) -> Error {
+    Error::Lab(e.to_string())
+}
+
+fn pair() -> Result<(TcpStream, TcpStream)> {
+    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(err)?;
+    let c = TcpStream::connect(l.local_addr().map_err(err)?).map_err(err)?;
+    let (s, _) = l.accept().map_err(err)?;
+    for x in [&c, &s] {
+        x.set_read_timeout(Some(Duration::from_secs(10)))
+            .map_err(err)?;
+    }
+    Ok((c, s))
+}
+
+/// Read until `total` bytes arrived; the length of every read.
+fn read_all(s: &mut TcpStream, total: usize, buf_size: usize) -> Result<(Vec<usize>, Vec<u8>)> {
+    let mut buf = vec![0u8; buf_size];
+    let mut reads = Vec::new();
+    let mut data = Vec::with_capacity(total);
+    while data.len() < total {
+        let k = s.read(&mut buf).map_err(err)?;
+        if k == 0 {
+            break;
+        }
+        reads.push(k);
+        data.extend_from_slice(&buf[..k]);
+    }
+    Ok((reads, data))
+}
+
+fn small_writes(count: u32, size: usize) -> Vec<Vec<u8>> {
+    (0..count)
+        .map(|i| {
+            let mut m = format!("m{i}").into_bytes();
+            m.resize(size, b'.');
+            m
+        })
+        .collect()
+}
+
+/// Run the demo.
+pub fn run(args: &StickyArgs, n: &mut Narrator) -> Result<i32> {
+    let size = usize::from(args.size);
+    let writes = small_writes(args.writes, size);
+    let total = writes.len() * size;
+
+    call_flow(n)?;
+
+    // 1. Slow receiver.
+    let section = tx(
+        "1 · A slow receiver: writes run together",
+        "1 · 接收方读得慢：多次写入粘在一起",
+    );
+    let (mut c, mut s) = pair()?;
+    for w in &writes {
+        c.write_all(w).map_err(err)?;
+    }
+    std::thread::sleep(SLOW);
+    let (naive_reads, _) = read_all(&mut s, total, 64 * 1024)?;
+    n.step(
+        Step::new(
+            tx(
+                format!("{} writes of {size} bytes; the reader, 50 ms late, got them in {} read(s): {:?}", writes.len(), naive_reads.len(), naive_reads),
+                format!("{} 次各 {size} 字节的写入；晚了 50 ms 的读取方用 {} 次读取就拿到了：{:?}", writes.len(), naive_reads.len(), naive_reads),
+            ),
+            tx(
+                "The bytes waited in the receiver's socket buffer, and the buffer keeps no record of where one write ended: a read returns whatever is there. This is the whole of '粘包': TCP is a byte stream, so message boundaries are the application's job.",
+                "这些字节在接收方的套接字缓冲区里等着，而缓冲区不记录每次写入在哪里结束：一次读取拿走里面现有的全部数据。这就是「粘包」的全部真相：TCP 是字节流，消息边界要由应用自己负责。",
+            ),
+            QS,
+        )
+        .section(section)
+        .correction(tx(
+            "the notes treat sticky packets as a flaw of sockets; TCP never promised message boundaries, so nothing is broken: the application has to frame its messages.",
+            "笔记把粘包当作 socket 的缺陷；TCP 从未承诺消息边界，所以并没有什么坏掉了：应用必须自己给消息定界。",
+        ))
+        .data("writes", writes.len())
+        .data("write_size", size)
+        .data("reads", naive_reads.clone()),
+    )?;
+
+    // 2. Nagle + delayed ACK.
+    let section = tx(
+        "2 · Nagle and delayed ACK: merged on the wire",
+        "2 · Nagle 算法与延迟确认：在线路上就被合并",
+    );
+    let (nagle_reads, nagle_segs) = burst(&writes, false)?;
+    let (nodelay_reads, nodelay_segs) = burst(&writes, true)?;
+    n.step(
+        Step::new(
+            tx(
+                format!("Warmed connection, reader waiting: with Nagle {nagle_segs} segment(s), reads {nagle_reads:?}; with TCP_NODELAY {nodelay_segs} segments"),
+                format!("预热过的连接、读取方一直在等：开启 Nagle 时 {nagle_segs} 个报文段，读取 {nagle_reads:?}；TCP_NODELAY 时 {nodelay_segs} 个报文段"),
+            ),
+            tx(
+                "Here the reader is already blocked in recv(), yet the writes still merge. Nagle's algorithm lets one small segment be in flight unacknowledged; the receiver, past TCP's quick-ACK start (the 20 warm-up round trips), delays its ACK hoping to piggyback it on data. So the first write leaves alone and the rest wait for that late ACK, then go as one segment. TCP_NODELAY turns Nagle off: one segment per write (counted by the kernel: TCP_INFO tcpi_data_segs_out).",
+                "这次读取方早已阻塞在 recv() 里，写入仍然被合并。Nagle 算法只允许一个未被确认的小报文段在途；接收方已过了 TCP 的快速确认阶段（20 次预热往返），会推迟 ACK，希望捎带在数据上。于是第一次写入单独发出，其余的等那个迟到的 ACK，再合成一个报文段发出。TCP_NODELAY 关闭 Nagle：每次写入一个报文段（由内核计数：TCP_INFO 的 tcpi_data_segs_out）。",
+            ),
+            &["Q14", "Q12"],
+        )
+        .section(section)
+        .data("nagle_segments", nagle_segs)
+        .data("nagle_reads", nagle_reads.clone())
+        .data("nodelay_segments", nodelay_segs)
+        .data("nodelay_reads", nodelay_reads.clone()),
+    )?;
+
+    // 3. 拆包.
+    let section = tx(
+        "3 · The reverse (拆包): one message, several reads",
+        "3 · 反过来（拆包）：一条消息，多次读取",
+    );
+    let big = 256 * 1024;
+    let (mut c, mut s) = pair()?;
+    let writer = std::thread::spawn(move || {
+        c.write_all(&vec![b'x'; big])
+            .and_then(|_| c.shutdown(Shutdown::Write))
+    });
+    let (split_reads, _) = read_all(&mut s, big, 64 * 1024)?;
+    writer
+        .join()
+        .map_err(|_| err("writer panicked"))?
+        .map_err(err)?;
+    let preview: Vec<usize> = split_reads.iter().take(8).copied().collect();
+    n.step(
+        Step::new(
+            tx(
+                format!("One write of {} KiB arrived in {} reads (first: {:?}{})", big / 1024, split_reads.len(), preview, if split_reads.len() > 8 { " …" } else { "" }),
+                format!("一次写入 {} KiB，分 {} 次读到（前几次：{:?}{}）", big / 1024, split_reads.len(), preview, if split_reads.len() > 8 { " …" } else { "" }),
+            ),
+            tx(
+                "A message larger than what one read can take (or than one segment, or than the window) is cut up on the way. A reader that treats one recv() as one message gets a fragment.",
+                "比一次读取能拿的（或比一个报文段、一个窗口）更大的消息会在途中被切开。把一次 recv() 当成一条消息的读取方只会拿到碎片。",
+            ),
+            QS,
+        )
+        .section(section)
+        .data("message_bytes", big)
+        .data("reads", split_reads.clone()),
+    )?;
+
+    // 4. The fixes.
+    let section = tx(
+        "4 · The fixes: frame the messages",
+        "4 · 解决办法：给消息定界",
+    );
+    let messages: Vec<String> = [
+        "hi", "hello", "sticky", "packets", "are", "just", "a", "byte", "stream", "!",
+    ]
+    .iter()
+    .cycle()
+    .take(args.writes as usize)
+    .enumerate()
+    .map(|(i, w)| format!("{i}:{w}"))
+    .collect();
+    let mut framing = Map::new();
+    let mut all_ok = true;
+    for kind in [Framing::Fixed, Framing::Delimiter, Framing::LengthPrefix] {
+        let (recovered, reads, wire) = framed(kind, &messages)?;
+        let exact = recovered == messages;
+        all_ok &= exact;
+        n.step(
+            Step::new(
+                tx(
+                    format!(
+                        "{}: {} messages sent, {} recovered, exact: {exact}",
+                        kind.name().en,
+                        messages.len(),
+                        recovered.len()
+                    ),
+                    format!(
+                        "{}：发送 {} 条消息，还原 {} 条，完全一致：{exact}",
+                        kind.name().zh,
+                        messages.len(),
+                        recovered.len()
+                    ),
+                ),
+                kind.explain(),
+                &["Q14", "Q13"],
+            )
+            .section(section.clone())
+            .fact(tx("on the wire", "线路上"), wire)
+            .fact(
+                tx("reads (7-byte buffer)", "读取（7 字节缓冲区）"),
+                format!("{} reads", reads),
+            )
+            .fact(tx("decoder", "解码器"), kind.codec())
+            .data("framing", kind.key())
+            .data("messages", recovered.len())
+            .data("exact", exact),
+        )?;
+        framing.insert(
+            kind.key().into(),
+            json!({"messages": recovered.len(), "exact": exact}),
+        );
+    }
+
+    // 5. UDP.
+    let section = tx("5 · UDP for contrast", "5 · 对照：UDP");
+    let rx = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).map_err(err)?;
+    rx.set_read_timeout(Some(Duration::from_millis(300)))
+        .map_err(err)?;
+    let tx_sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).map_err(err)?;
+    let to = rx.local_addr().map_err(err)?;
+    for w in &writes {
+        tx_sock.send_to(w, to).map_err(err)?;
+    }
+    std::thread::sleep(SLOW);
+    let mut dgrams = Vec::new();
+    let mut buf = [0u8; 2048];
+    while dgrams.len() < writes.len() {
+        match rx.recv_from(&mut buf) {
+            Ok((k, _)) => dgrams.push(k),
+            Err(_) => break,
+        }
+    }
+    n.step(
+        Step::new(
+            tx(
+                format!("UDP: {} sends, the late reader got {} datagrams of {:?} bytes", writes.len(), dgrams.len(), dgrams.iter().collect::<std::collections::BTreeSet<_>>()),
+                format!("UDP：{} 次发送，晚到的读取方收到 {} 个报文，长度 {:?} 字节", writes.len(), dgrams.len(), dgrams.iter().collect::<std::collections::BTreeSet<_>>()),
+            ),
+            tx(
+                "Same timing as case 1, but each datagram stays whole and separate in the receive buffer: recv() returns exactly one. UDP keeps message boundaries (and in exchange may lose or reorder messages).",
+                "时机与情形 1 相同，但每个报文在接收缓冲区里保持完整和独立：一次 recv() 恰好返回一个。UDP 保留消息边界（代价是消息可能丢失或乱序）。",
+            ),
+            &["Q14", "Q9"],
+        )
+        .section(section)
+        .data("datagrams", dgrams.clone()),
+    )?;
+
+    let mut data = Map::new();
+    data.insert("writes".into(), writes.len().into());
+    data.insert("write_size".into(), size.into());
+    data.insert("naive_reads".into(), naive_reads.len().into());
+    data.insert("framing".into(), Value::Object(framing));
+    data.insert(
+        "nagle".into(),
+        json!({"segments": nagle_segs, "reads": nagle_reads}),
+    );
+    data.insert(
+        "nodelay".into(),
+        json!({"segments": nodelay_segs, "reads": nodelay_reads}),
+    );
+    data.insert("split_reads".into(), split_reads.len().into());
+    data.insert("udp_datagrams".into(), dgrams.len().into());
+    n.summary(Summary {
+        title: tx(
+            format!("{} writes came out of {} read(s); every framing recovered the {} messages: {all_ok}", writes.len(), naive_reads.len(), messages.len()),
+            format!("{} 次写入只用 {} 次读取就读完；每种定界方式都还原了 {} 条消息：{all_ok}", writes.len(), naive_reads.len(), messages.len()),
+        ),
+        lines: vec![tx(
+            "TCP moves bytes; messages are an agreement between sender and receiver: fixed length, a delimiter, or a length prefix.",
+            "TCP 传送的是字节；消息是收发双方的约定：定长、分隔符或长度前缀。",
+        )],
+        questions: vec!["Q13", "Q14"],
+        ok: all_ok,
+        data,
+    })?;
+    Ok(if all_ok { exit::OK } else { exit::NETWORK_NO })
+}
+
+/// Small writes on a warmed-up connection while the reader waits in recv():
+/// the reads it saw and the data segments the sender sent.
+fn burst(writes: &[Vec<u8>], nodelay: bool) -> Result<(Vec<usize>, u32)> {
+    let (mut c, mut s) = pair()?;
+    c.set_nodelay(nodelay).map_err(err)?;
+    let total: usize = writes.iter().map(Vec::len).sum();
+    let reader = std::thread::spawn(move || -> Result<Vec<usize>> {
+        let mut b = [0u8; 1];
+        for _ in 0..WARM_UP {
+            s.read_exact(&mut b).map_err(err)?;
+            s.write_all(&b).map_err(err)?;
+        }
+        Ok(read_all(&mut s, total, 64 * 1024)?.0)
+    });
+    let mut b = [1u8; 1];
+    for _ in 0..WARM_UP {
+        c.write_all(&b).map_err(err)?;
+        c.read_exact(&mut b).map_err(err)?;
+    }
+    // Let the reader block in recv() before the burst.
+    std::thread::sleep(Duration::from_millis(5));
+    let before = tcp_info(&c).map_err(err)?.data_segs_out;
+    for w in writes {
+        c.write_all(w).map_err(err)?;
+    }
+    let reads = reader.join().map_err(|_| err("reader panicked"))??;
+    let after = tcp_info(&c).map_err(err)?.data_segs_out;
+    Ok((reads, after - before))
+}
+
+#[derive(Clone, Copy)]
+enum Framing {
+    Fixed,
+    Delimiter,
+    LengthPrefix,
+}
+
+/// Fixed-length frames: every message is padded to the same width.
+struct FixedLength(usize);
+
+impl Decoder for FixedLength {
+    type Item = Bytes;
+    type Error = std::io::Error;
+
+    fn decode(&mut self, src: &mut BytesMut) -> std::io::Result<Option<Bytes>> {
+        Ok((src.len() >= self.0).then(|| src.split_to(self.0).freeze()))
+    }
+}
+
+impl Framing {
+    fn key(self) -> &'static str {
+        match self {
+            Framing::Fixed => "fixed",
+            Framing::Delimiter => "delimiter",
+            Framing::LengthPrefix => "length_prefix",
+        }
+    }
+
+    fn name(self) -> Text {
+        match self {
+            Framing::Fixed => tx("Fixed length", "定长"),
+            Framing::Delimiter => tx("Delimiter", "分隔符"),
+            Framing::LengthPrefix => tx("Length prefix", "长度前缀"),
+        }
+    }
+
+    fn codec(self) -> String {
+        match self {
+            Framing::Fixed => format!("{FIXED}-byte frames (a 6-line tokio-util Decoder)"),
+            Framing::Delimiter => "tokio_util::codec::LinesCodec ('\\n')".into(),
+            Framing::LengthPrefix => {
+                "tokio_util::codec::LengthDelimitedCodec (4-byte big-endian length)".into()
+            }
+        }
+    }
+
+    fn explain(self) -> Text {
+        match self {
+            Framing::Fixed => tx(
+                format!("Every message is padded to {FIXED} bytes, so the reader cuts the stream every {FIXED} bytes. Simple, but wastes space and caps the size."),
+                format!("每条消息补齐到 {FIXED} 字节，读取方每 {FIXED} 字节切一刀。简单，但浪费空间，也限制了长度。"),
+            ),
+            Framing::Delimiter => tx(
+                "Each message ends with '\\n', and the reader cuts at each one (as HTTP/1 headers and Redis do). The delimiter must never occur inside a message, or be escaped.",
+                "每条消息以「\\n」结尾，读取方遇到它就切开（HTTP/1 的头部、Redis 都这样做）。分隔符不能出现在消息内部，否则要转义。",
+            ),
+            Framing::LengthPrefix => tx(
+                "Each message is preceded by its length, so the reader knows how many bytes to wait for, whatever they contain. The usual choice of binary protocols (and of DNS over TCP, with a 2-byte length).",
+                "每条消息前面加上它的长度，读取方就知道要等多少字节，而不管内容是什么。二进制协议的常用做法（DNS over TCP 也是，用 2 字节长度）。",
+            ),
+        }
+    }
+}
+
+/// Send `messages` framed as `kind` (one write each), read them back 7 bytes at a
+/// time after a pause, decode: (recovered, number of reads, a preview of the wire).
+fn framed(kind: Framing, messages: &[String]) -> Result<(Vec<String>, usize, String)> {
+    let mut wire = BytesMut::new();
+    for m in messages {
+        match kind {
+            Framing::Fixed => {
+                let mut b = m.as_bytes().to_vec();
+                b.resize(FIXED, b' ');
+                wire.extend_from_slice(&b);
+            }
+            Framing::Delimiter => LinesCodec::new()
+                .encode(m.as_str(), &mut wire)
+                .map_err(err)?,
+            Framing::LengthPrefix => LengthDelimitedCodec::new()
+                .encode(Bytes::from(m.clone()), &mut wire)
+                .map_err(err)?,
+        }
+    }
+    let preview: String = wire
+        .iter()
+        .take(40)
+        .map(|b| {
+            if b.is_ascii_graphic() || *b == b' ' {
+                (*b as char).to_string()
+            } else {
+                format!("\\x{b:02x}")
+            }
+        })
+        .collect();
+    let (mut c, mut s) = pair()?;
+    let frames: Vec<Vec<u8>> = match kind {
+        // Split the encoded stream back into one write per message.
+        Framing::Fixed => wire.chunks(FIXED).map(<[u8]>::to_vec).collect(),
+        _ => {
+            let mut v = Vec::new();
+            let mut rest = &wire[..];
+            for m in messages {
+                let len = match kind {
+                    Framing::Delimiter => m.len() + 1,
+                    _ => m.len() + 4,
+                };
+                v.push(rest[..len].to_vec());
+                rest = &rest[len..];
+            }
+            v
+        }
+    };
+    for f in &frames {
+        c.write_all(f).map_err(err)?;
+    }
+    c.shutdown(Shutdown::Write).map_err(err)?;
+    std::thread::sleep(SLOW);
+    let mut buf = BytesMut::new();
+    let mut chunk = [0u8; 7];
+    let mut reads = 0;
+    let mut out = Vec::new();
+    let mut fixed = FixedLength(FIXED);
+    let mut lines = LinesCodec::new();
+    let mut lens = LengthDelimitedCodec::new();
+    loop {
+        let k = s.read(&mut chunk).map_err(err)?;
+        if k == 0 {
+            break;
+        }
+        reads += 1;
+        buf.extend_from_slice(&chunk[..k]);
+        loop {
+            let next = match kind {
+                Framing::Fixed => fixed
+                    .decode(&mut buf)
+                    .map_err(err)?
+                    .map(|b| String::from_utf8_lossy(&b).trim_end().to_string()),
+                Framing::Delimiter => lines.decode(&mut buf).map_err(err)?,
+                Framing::LengthPrefix => lens
+                    .decode(&mut buf)
+                    .map_err(err)?
+                    .map(|b| String::from_utf8_lossy(&b).into_owned()),
+            };
+            match next {
+                Some(m) => out.push(m),
+                None => break,
+            }
+        }
+    }
+    Ok((out, reads, format!("{preview}…")))
+}
+
+fn call_flow(n: &mut Narrator) -> Result<()> {
+    let section = tx(
+        "0 · The socket calls of a TCP conversation",
+        "0 · 一次 TCP 通信的套接字调用",
+    );
+    let qs: &[&str] = &["Q13"];
+    let server = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).map_err(err)?;
+    let sfd = server.as_raw_fd();
+    server
+        .bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())
+        .map_err(err)?;
+    let addr = server
+        .local_addr()
+        .map_err(err)?
+        .as_socket()
+        .ok_or_else(|| err("no address"))?;
+    server.listen(128).map_err(err)?;
+    n.step(
+        Step::new(
+            tx(format!("Server: socket() → fd {sfd}; bind({addr}); listen(128)"), format!("服务器：socket() → fd {sfd}；bind({addr})；listen(128)")),
+            tx(
+                "socket() creates an endpoint; bind() gives it a local address and port; listen() turns it into a listening socket that the kernel completes handshakes for, queueing up to 128 connections.",
+                "socket() 创建一个端点；bind() 给它本地地址和端口；listen() 把它变成监听套接字，由内核替它完成握手，最多排队 128 个连接。",
+            ),
+            qs,
+        )
+        .section(section.clone())
+        .data("listen_fd", sfd)
+        .data("address", addr.to_string()),
+    )?;
+    let client = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).map_err(err)?;
+    let cfd = client.as_raw_fd();
+    client.connect(&addr.into()).map_err(err)?;
+    let local = client
+        .local_addr()
+        .map_err(err)?
+        .as_socket()
+        .ok_or_else(|| err("no address"))?;
+    n.step(
+        Step::new(
+            tx(format!("Client: socket() → fd {cfd}; connect({addr}) from {local}"), format!("客户端：socket() → fd {cfd}；从 {local} connect({addr})")),
+            tx(
+                "connect() returns once the three-way handshake is done (tcp-vs-udp shows its packets). The client did not call bind(): the kernel picked an ephemeral port for it.",
+                "connect() 在三次握手完成后返回（tcp-vs-udp 演示了这几个包）。客户端没有调用 bind()：内核替它选了一个临时端口。",
+            ),
+            qs,
+        )
+        .section(section.clone())
+        .data("client_fd", cfd)
+        .data("client_address", local.to_string()),
+    )?;
+    let (conn, peer) = server.accept().map_err(err)?;
+    let afd = conn.as_raw_fd();
+    n.step(
+        Step::new(
+            tx(format!("Server: accept() → new fd {afd} for {}", peer.as_socket().map(|a| a.to_string()).unwrap_or_default()), format!("服务器：accept() → 为 {} 新建 fd {afd}", peer.as_socket().map(|a| a.to_string()).unwrap_or_default())),
+            tx(
+                format!("accept() hands over one finished connection as a new socket; the listening fd {sfd} stays open for the next client."),
+                format!("accept() 把一个已建立的连接作为新套接字交出来；监听 fd {sfd} 保持打开，等待下一个客户端。"),
+            ),
+            qs,
+        )
+        .section(section.clone())
+        .data("accepted_fd", afd),
+    )?;
+    let mut client: TcpStream = client.into();
+    let mut conn: TcpStream = conn.into();
+    let sent = client.write(b"hello").map_err(err)?;
+    let mut buf = [0u8; 16];
+    let got = conn.read(&mut buf).map_err(err)?;
+    n.step(
+        Step::new(
+            tx(format!("Client send(\"hello\") → {sent}; server recv() → {got} bytes"), format!("客户端 send(\"hello\") → {sent}；服务器 recv() → {got} 字节")),
+            tx(
+                "send() returns as soon as the bytes are in the kernel's send buffer, not when they arrive; recv() returns what has arrived so far, up to the buffer size.",
+                "send() 在字节进入内核发送缓冲区时就返回，而不是在到达对方时；recv() 返回目前已到达的数据，最多到缓冲区大小。",
+            ),
+            qs,
+        )
+        .section(section.clone()),
+    )?;
+    drop(client);
+    let eof = conn.read(&mut buf).map_err(err)?;
+    drop(conn);
+    drop(server);
+    n.step(
+        Step::new(
+            tx(format!("Client close(); server recv() → {eof} (end of stream); server close()"), format!("客户端 close()；服务器 recv() → {eof}（流结束）；服务器 close()")),
+            tx(
+                "close() sends FIN; the other side's recv() then returns 0, which is how a TCP reader learns the stream ended. Each side closes its own direction.",
+                "close() 发出 FIN；对方的 recv() 随之返回 0，TCP 的读取方就是这样得知流已结束的。双方各自关闭自己的方向。",
+            ),
+            qs,
+        )
+        .section(section),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_length_decoder_cuts_exactly() {
+        let mut d = FixedLength(4);
+        let mut b = BytesMut::from(&b"abcdefg"[..]);
+        assert_eq!(
+            d.decode(&mut b).unwrap().unwrap(),
+            Bytes::from_static(b"abcd")
+        );
+        assert!(
+            d.decode(&mut b).unwrap().is_none(),
+            "3 bytes are not a frame"
+        );
+        assert_eq!(b.len(), 3);
+    }
+
+    #[test]
+    fn every_framing_recovers_the_messages() {
+        let m: Vec<String> = (0..12)
+            .map(|i| format!("{i}:{}", "x".repeat(i % 5)))
+            .collect();
+        for k in [Framing::Fixed, Framing::Delimiter, Framing::LengthPrefix] {
+            let (got, reads, _) = framed(k, &m).unwrap();
+            assert_eq!(got, m, "{}", k.key());
+            assert!(reads > 1);
+        }
+    }
+}

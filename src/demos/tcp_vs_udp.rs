@@ -1,0 +1,958 @@
+//! `netlab tcp-vs-udp`: the transport layer, live (Q9, Q10, Q12).
+//!
+//! A server and a client for each protocol, side by side, in the namespace lab
+//! (client h1, server h2 across switch sw1) or, without privileges, on loopback:
+//!
+//! 1. connection: TCP's three-way handshake and FIN teardown captured on the
+//!    link; UDP sends with no setup at all;
+//! 2. boundaries: three sends; TCP's reader gets one byte stream, UDP's three
+//!    datagrams;
+//! 3. reliability over a link that drops `--loss` percent each way: TCP
+//!    delivers every numbered message in order and TCP_INFO counts the
+//!    retransmissions it took; UDP shows what never arrived or came out of order;
+//! 4. cost: bulk throughput and per-message round trips on the same link;
+//! 5. one-to-many: a UDP broadcast reaches every host on the LAN; TCP cannot;
+//! 6. ports: the notes' well-known ports checked against /etc/services.
+
+use std::collections::HashSet;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Map, Value};
+
+use crate::cli::TcpUdpArgs;
+use crate::demos::arp_table::frame_packet;
+use crate::error::{exit, Error, Result};
+use crate::lab::capture::{Capture, Frame};
+use crate::lab::link;
+use crate::lab::netns::Netns;
+use crate::lab::topology::{NetLab, H2};
+use crate::narrate::{tx, Narrator, Step, Summary, Text};
+use crate::pcap::PcapOut;
+use crate::privilege::Privileges;
+use crate::sys::tcp_info;
+use crate::wire::frame::{self, Kind};
+use crate::wire::tcp as tcpw;
+
+const QS: &[&str] = &["Q9", "Q12"];
+/// Gap between numbered messages in the loss test: each becomes its own packet.
+const GAP: Duration = Duration::from_millis(2);
+/// Bounds on every phase, so a broken link cannot hang the demo.
+const PHASE_LIMIT: Duration = Duration::from_secs(60);
+/// The interfaces on the path h1 → sw1 → h2.
+const LINK_ENDS: [(&str, &str); 4] = [("h1", "eth0"), ("h2", "eth0"), ("sw1", "p1"), ("sw1", "p2")];
+
+fn lab_err(e: impl std::fmt::Display) -> Error {
+    Error::Lab(e.to_string())
+}
+
+/// Where the two ends run.
+enum Env {
+    /// Client in h1, server in h2.
+    Lab(NetLab),
+    /// Both on 127.0.0.1.
+    Loopback,
+}
+
+impl Env {
+    fn server_ip(&self) -> Ipv4Addr {
+        match self {
+            Env::Lab(_) => H2,
+            Env::Loopback => Ipv4Addr::LOCALHOST,
+        }
+    }
+
+    fn ns(&self, host: &str) -> Option<&Netns> {
+        match self {
+            Env::Lab(l) => l.host(host).ok(),
+            Env::Loopback => None,
+        }
+    }
+
+    /// Run `f` in `host` (lab) or right here (loopback).
+    fn on<T: Send>(&self, host: &str, f: impl FnOnce() -> T + Send) -> Result<T> {
+        match self.ns(host) {
+            Some(ns) => ns.run(f),
+            None => Ok(f()),
+        }
+    }
+
+    fn capture(&self) -> Option<Capture> {
+        match self {
+            Env::Lab(l) => l
+                .host("h1")
+                .ok()
+                .and_then(|h1| Capture::start(h1, "eth0").ok()),
+            Env::Loopback if Privileges::probe().net_raw => Capture::start_here("lo").ok(),
+            Env::Loopback => None,
+        }
+    }
+}
+
+fn tcp_pair(env: &Env) -> Result<(TcpStream, TcpStream)> {
+    let ip = env.server_ip();
+    let listener = env
+        .on("h2", move || TcpListener::bind((ip, 0)))?
+        .map_err(lab_err)?;
+    let addr = listener.local_addr().map_err(lab_err)?;
+    let client = env
+        .on("h1", move || {
+            TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        })?
+        .map_err(lab_err)?;
+    let (server, _) = listener.accept().map_err(lab_err)?;
+    for s in [&client, &server] {
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .map_err(lab_err)?;
+        s.set_write_timeout(Some(Duration::from_secs(10)))
+            .map_err(lab_err)?;
+    }
+    Ok((client, server))
+}
+
+fn udp_pair(env: &Env) -> Result<(UdpSocket, UdpSocket, SocketAddr)> {
+    let ip = env.server_ip();
+    let server = env
+        .on("h2", move || UdpSocket::bind((ip, 0)))?
+        .map_err(lab_err)?;
+    let addr = server.local_addr().map_err(lab_err)?;
+    let client = env
+        .on("h1", || UdpSocket::bind("0.0.0.0:0"))?
+        .map_err(lab_err)?;
+    server
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .map_err(lab_err)?;
+    Ok((client, server, addr))
+}
+
+fn tcp_of(f: &Frame, port: u16) -> Option<(tcpw::Header, usize)> {
+    match frame::ethernet_frame(&f.bytes).ok()?.kind {
+        Kind::Ipv4 {
+            tcp: Some(h),
+            payload_len,
+            ..
+        } if h.src_port == port || h.dst_port == port => Some((h, payload_len)),
+        _ => None,
+    }
+}
+
+fn udp_of(f: &Frame, port: u16) -> bool {
+    matches!(frame::ethernet_frame(&f.bytes).map(|d| d.kind), Ok(Kind::Ipv4 { udp: Some((s, d, _)), .. }) if s == port || d == port)
+}
+
+fn add_frames(pcap: &mut Option<&mut PcapOut>, frames: &[&Frame], what: &str) {
+    if let Some(p) = pcap.as_deref_mut() {
+        for f in frames {
+            let s = frame::ethernet_frame(&f.bytes)
+                .map(|d| frame::summary(&d))
+                .unwrap_or_default();
+            p.ethernet(&f.link, f.at, &f.bytes, &format!("{what}: {s}"));
+        }
+    }
+}
+
+/// Run the demo.
+pub fn run(args: &TcpUdpArgs, n: &mut Narrator, mut pcap: Option<&mut PcapOut>) -> Result<i32> {
+    let lab_ok = !args.loopback && Privileges::probe().can_build_lab();
+    let env = if lab_ok {
+        Env::Lab(NetLab::build()?)
+    } else {
+        Env::Loopback
+    };
+    let intro = match &env {
+        Env::Lab(_) => Step::new(
+            tx("Client h1, server h2, one switch between them", "客户端 h1，服务器 h2，中间一台交换机"),
+            tx(
+                "Both protocols run over the same real link of the namespace lab, so every difference below comes from TCP and UDP themselves.",
+                "两种协议走的是命名空间实验网络里同一条真实链路，所以下面看到的差别全部来自 TCP 和 UDP 本身。",
+            ),
+            QS,
+        ),
+        Env::Loopback => Step::new(
+            tx("On loopback: no lab, no loss", "在回环接口上：没有实验网络，也没有丢包"),
+            tx(
+                if args.loopback {
+                    "--loopback: both ends run on 127.0.0.1. The loss test then shows what TCP and UDP do on a link that never drops; run without --loopback as root to add a lossy link, the handshake capture and the broadcast."
+                } else {
+                    "The namespace lab needs CAP_NET_ADMIN, CAP_NET_RAW and CAP_SYS_ADMIN (sudo). Both ends run on 127.0.0.1 instead: loopback never drops, so the loss test shows no loss; the lab would add a lossy link, the handshake capture and the broadcast."
+                },
+                if args.loopback {
+                    "--loopback：两端都在 127.0.0.1 上。丢包测试因此展示的是在从不丢包的链路上 TCP 和 UDP 的表现；以 root 运行且不加 --loopback，可得到有丢包的链路、握手抓包和广播演示。"
+                } else {
+                    "命名空间实验网络需要 CAP_NET_ADMIN、CAP_NET_RAW 和 CAP_SYS_ADMIN（sudo）。改为两端都在 127.0.0.1：回环接口从不丢包，所以丢包测试看不到丢失；实验网络会加上有丢包的链路、握手抓包和广播演示。"
+                },
+            ),
+            QS,
+        ),
+    };
+    n.step(intro.data("lab", lab_ok))?;
+
+    connection(&env, n, &mut pcap)?;
+    boundaries(&env, n)?;
+    let loss = if lab_ok { args.loss } else { 0 };
+    let (tcp_r, udp_r) = reliability(&env, args, loss, n)?;
+    let (tcp_bps, udp_bps, udp_bulk_loss) = cost(&env, args, n)?;
+    if let Env::Lab(lab) = &env {
+        broadcast(lab, n)?;
+    }
+    ports(n)?;
+
+    let mut tcp = tcp_r;
+    tcp.insert("bytes_per_s".into(), tcp_bps.into());
+    let mut udp = udp_r;
+    udp.insert("bytes_per_s".into(), udp_bps.into());
+    udp.insert("bulk_lost_percent".into(), udp_bulk_loss.into());
+    let delivered_all = tcp["delivered"] == tcp["sent"] && tcp["in_order"] == true;
+    let mut data = Map::new();
+    data.insert("loss_percent".into(), loss.into());
+    data.insert("lab".into(), lab_ok.into());
+    data.insert("tcp".into(), Value::Object(tcp.clone()));
+    data.insert("udp".into(), Value::Object(udp.clone()));
+    n.summary(Summary {
+        title: tx(
+            format!(
+                "At {loss}% loss: TCP delivered {}/{} in order ({} retransmissions); UDP delivered {}/{}",
+                tcp["delivered"], tcp["sent"], tcp["retransmits"], udp["delivered"], udp["sent"]
+            ),
+            format!(
+                "丢包率 {loss}%：TCP 按序送达 {}/{}（重传 {} 次）；UDP 送达 {}/{}",
+                tcp["delivered"], tcp["sent"], tcp["retransmits"], udp["delivered"], udp["sent"]
+            ),
+        ),
+        lines: vec![tx(
+            "TCP buys order and completeness with a handshake, acknowledgements and retransmissions; UDP costs nothing and promises nothing.",
+            "TCP 用握手、确认和重传换来有序和完整；UDP 没有这些开销，也不作任何承诺。",
+        )],
+        questions: vec!["Q9", "Q10", "Q12"],
+        ok: delivered_all,
+        data,
+    })?;
+    drop(env);
+    Ok(if delivered_all {
+        exit::OK
+    } else {
+        exit::NETWORK_NO
+    })
+}
+
+fn connection(env: &Env, n: &mut Narrator, pcap: &mut Option<&mut PcapOut>) -> Result<()> {
+    let section = tx(
+        "1 · Connection: handshake versus nothing",
+        "1 · 连接：握手与不握手",
+    );
+    let cap = env.capture();
+    let ip = env.server_ip();
+    let listener = env
+        .on("h2", move || TcpListener::bind((ip, 0)))?
+        .map_err(lab_err)?;
+    let port = listener.local_addr().map_err(lab_err)?.port();
+    let addr = SocketAddr::from((ip, port));
+    let t0 = Instant::now();
+    let mut client = env
+        .on("h1", move || {
+            TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        })?
+        .map_err(lab_err)?;
+    let connect_time = t0.elapsed();
+    let (mut server, _) = listener.accept().map_err(lab_err)?;
+    client.write_all(b"hello").map_err(lab_err)?;
+    let mut buf = [0u8; 16];
+    let _ = server.read(&mut buf).map_err(lab_err)?;
+    client.shutdown(Shutdown::Write).map_err(lab_err)?;
+    let _ = server.read(&mut buf);
+    drop(server);
+    let _ = client.read(&mut buf);
+    drop(client);
+    // UDP: one datagram, nothing before it.
+    let (uc, us, uaddr) = udp_pair(env)?;
+    uc.send_to(b"hello", uaddr).map_err(lab_err)?;
+    let _ = us.recv_from(&mut buf);
+    std::thread::sleep(Duration::from_millis(20));
+    let frames = match cap {
+        Some(c) => c.stop()?,
+        None => vec![],
+    };
+    let tcp_frames: Vec<&Frame> = frames
+        .iter()
+        .filter(|f| tcp_of(f, port).is_some())
+        .collect();
+    let udp_frames: Vec<&Frame> = frames.iter().filter(|f| udp_of(f, uaddr.port())).collect();
+    add_frames(pcap, &tcp_frames, "TCP connection");
+    add_frames(pcap, &udp_frames, "UDP: one datagram, no setup");
+
+    let find = |flags: u8| {
+        tcp_frames
+            .iter()
+            .find(|f| tcp_of(f, port).is_some_and(|(h, len)| h.flags == flags && len == 0))
+            .copied()
+    };
+    let syn = find(0x02);
+    let synack = find(0x12);
+    let ack = synack.and_then(|sa| {
+        let (h, _) = tcp_of(sa, port)?;
+        tcp_frames
+            .iter()
+            .find(|f| {
+                tcp_of(f, port).is_some_and(|(a, len)| {
+                    a.flags == 0x10 && len == 0 && a.ack == h.seq.wrapping_add(1)
+                })
+            })
+            .copied()
+    });
+    let mut s = Step::new(
+        tx("TCP: the three-way handshake", "TCP：三次握手"),
+        tx(
+            "Before one byte of data, the client sends SYN with its initial sequence number x; the server answers SYN-ACK with its own y and ack x+1; the client confirms with ACK y+1. Each side now knows the other is there and where its byte count starts, and each advertised its receive window.",
+            "在传送任何数据之前，客户端发送带初始序号 x 的 SYN；服务器回 SYN-ACK，带自己的序号 y 和确认号 x+1；客户端再以 ACK y+1 确认。双方由此确认对方存在、知道对方字节计数的起点，并各自通告了接收窗口。",
+        ),
+        &["Q9", "Q12", "Q13"],
+    )
+    .section(section.clone())
+    .fact(tx("connect() took", "connect() 用时"), format!("{:.3} ms", connect_time.as_secs_f64() * 1000.0));
+    let mut hs = Vec::new();
+    for (name, f) in [("SYN", syn), ("SYN-ACK", synack), ("ACK", ack)] {
+        if let Some((h, _)) = f.and_then(|f| tcp_of(f, port)) {
+            s = s.fact(
+                tx(name, name),
+                format!(
+                    "{} → {}  seq={} ack={} flags={} win={}",
+                    h.src_port,
+                    h.dst_port,
+                    h.seq,
+                    h.ack,
+                    tcpw::flags_text(h.flags),
+                    h.window
+                ),
+            );
+            hs.push(json!({"segment": name, "src_port": h.src_port, "dst_port": h.dst_port, "seq": h.seq, "ack": h.ack, "flags": tcpw::flags_text(h.flags), "window": h.window}));
+        }
+    }
+    for (i, f) in [syn, synack, ack].into_iter().flatten().enumerate() {
+        s.packets.push(frame_packet(f, i == 0));
+    }
+    if frames.is_empty() {
+        s.detail.en.push_str(" (No capture here: capturing needs CAP_NET_RAW; the handshake still happened inside connect().)");
+        s.detail
+            .zh
+            .push_str("（这里无法抓包：抓包需要 CAP_NET_RAW；握手仍然在 connect() 内部完成了。）");
+    }
+    n.step(s.data("handshake", hs).data("captured", !frames.is_empty()))?;
+
+    let fins: Vec<&Frame> = tcp_frames
+        .iter()
+        .filter(|f| tcp_of(f, port).is_some_and(|(h, _)| h.flags & 0x01 != 0))
+        .copied()
+        .collect();
+    let mut s = Step::new(
+        tx("TCP: the FIN teardown", "TCP：FIN 挥手释放"),
+        tx(
+            "Each direction is closed separately: the side that is done sends FIN and the other acknowledges it; the other side does the same when it is done. Four segments in the general case (the middle two can share one packet).",
+            "两个方向分别关闭：先结束的一方发 FIN，另一方确认；另一方结束时也同样发 FIN 并被确认。一般是四个报文段（中间两个可以合并在一个包里）。",
+        ),
+        &["Q9", "Q13"],
+    )
+    .section(section.clone());
+    let close: Vec<&Frame> = tcp_frames
+        .iter()
+        .skip_while(|f| !fins.contains(f))
+        .copied()
+        .collect();
+    for f in &close {
+        s.packets.push(frame_packet(f, false));
+    }
+    n.step(s.data("fin_segments", fins.len()))?;
+
+    let mut s = Step::new(
+        tx("UDP: the first packet already carries the data", "UDP：第一个包就带着数据"),
+        tx(
+            "No handshake, no teardown, no state: sendto() puts the datagram on the wire and that is all. The receiver learns about the sender from the datagram itself.",
+            "没有握手，没有挥手，没有连接状态：sendto() 把报文发上线路，仅此而已。接收方从报文本身才知道发送方是谁。",
+        ),
+        QS,
+    )
+    .section(section);
+    for f in &udp_frames {
+        s.packets.push(frame_packet(f, true));
+    }
+    n.step(s.data("udp_packets", udp_frames.len()))
+}
+
+fn boundaries(env: &Env, n: &mut Narrator) -> Result<()> {
+    let section = tx(
+        "2 · Boundaries: a byte stream versus messages",
+        "2 · 边界：字节流与报文",
+    );
+    let sends: [&[u8]; 3] = [b"one", b"two", b"three"];
+    let (mut c, mut s) = tcp_pair(env)?;
+    c.set_nodelay(true).map_err(lab_err)?;
+    for m in sends {
+        c.write_all(m).map_err(lab_err)?;
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let mut reads = Vec::new();
+    let mut buf = [0u8; 1024];
+    let total: usize = sends.iter().map(|m| m.len()).sum();
+    let mut got = 0;
+    while got < total {
+        let k = s.read(&mut buf).map_err(lab_err)?;
+        if k == 0 {
+            break;
+        }
+        reads.push(String::from_utf8_lossy(&buf[..k]).into_owned());
+        got += k;
+    }
+    let (uc, us, uaddr) = udp_pair(env)?;
+    for m in sends {
+        uc.send_to(m, uaddr).map_err(lab_err)?;
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let mut dgrams = Vec::new();
+    for _ in 0..3 {
+        match us.recv_from(&mut buf) {
+            Ok((k, _)) => dgrams.push(String::from_utf8_lossy(&buf[..k]).into_owned()),
+            Err(_) => break,
+        }
+    }
+    let sent: Vec<String> = sends
+        .iter()
+        .map(|m| String::from_utf8_lossy(m).into_owned())
+        .collect();
+    n.step(
+        Step::new(
+            tx(
+                format!("Three sends: TCP's reader got {:?}; UDP's got {:?}", reads, dgrams),
+                format!("三次发送：TCP 接收方读到 {:?}；UDP 接收方收到 {:?}", reads, dgrams),
+            ),
+            tx(
+                "TCP delivers bytes, not messages: the three send() calls left no mark in the stream, so a reader that comes a little later gets them run together. UDP delivers each datagram whole, as it was sent: one send(), one recv().",
+                "TCP 传送的是字节而不是消息：三次 send() 在字节流里没有留下任何边界，稍晚读取的接收方会读到连在一起的数据。UDP 则把每个报文原样整体交付：一次 send() 对应一次 recv()。",
+            ),
+            &["Q9", "Q14"],
+        )
+        .section(section)
+        .fact(tx("sent", "发送"), format!("{sent:?}"))
+        .fact(tx("TCP reads", "TCP 读到"), format!("{reads:?}"))
+        .fact(tx("UDP datagrams", "UDP 收到"), format!("{dgrams:?}"))
+        .data("sent", sent)
+        .data("tcp_reads", reads)
+        .data("udp_datagrams", dgrams),
+    )
+}
+
+fn message(i: u32, size: usize) -> Vec<u8> {
+    let mut m = format!("{i:08}").into_bytes();
+    m.resize(size, b'.');
+    m
+}
+
+fn seq_of(m: &[u8]) -> Option<u32> {
+    std::str::from_utf8(m.get(..8)?).ok()?.parse().ok()
+}
+
+fn reliability(
+    env: &Env,
+    args: &TcpUdpArgs,
+    loss: u8,
+    n: &mut Narrator,
+) -> Result<(Map<String, Value>, Map<String, Value>)> {
+    let section = tx(
+        format!("3 · Reliability: {loss}% loss each way"),
+        format!("3 · 可靠性：每个方向丢包 {loss}%"),
+    );
+    let size = usize::from(args.size);
+    let count = args.messages;
+    if let Env::Lab(lab) = env {
+        for (host, iface) in LINK_ENDS {
+            link::segment_by_segment(lab.host(host)?, iface)?;
+        }
+        for host in ["h1", "h2"] {
+            link::drop_incoming_transport(lab.host(host)?, loss)?;
+        }
+    }
+    n.step(
+        Step::new(
+            tx(
+                format!("The link now drops {loss}% of TCP and UDP packets in each direction"),
+                format!("链路现在在每个方向丢弃 {loss}% 的 TCP 和 UDP 包"),
+            ),
+            tx(
+                format!("{count} numbered messages of {size} bytes go over each protocol, one every 2 ms (TCP_NODELAY), so they leave as many small packets and the loss hits data and acknowledgements alike."),
+                format!("每种协议各发送 {count} 条编号消息，每条 {size} 字节，每 2 ms 一条（TCP_NODELAY），于是它们分成许多小包发出，丢包同样会落在数据和确认上。"),
+            ),
+            QS,
+        )
+        .section(section.clone())
+        .data("messages", count)
+        .data("size", size),
+    )?;
+
+    // TCP
+    let (mut c, mut s) = tcp_pair(env)?;
+    c.set_nodelay(true).map_err(lab_err)?;
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .map_err(lab_err)?;
+    let start = Instant::now();
+    let writer = std::thread::spawn(move || -> std::io::Result<TcpStream> {
+        for i in 0..count {
+            c.write_all(&message(i, size))?;
+            std::thread::sleep(GAP);
+        }
+        c.shutdown(Shutdown::Write)?;
+        Ok(c)
+    });
+    let mut stream = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(k) => stream.extend_from_slice(&buf[..k]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+            Err(e) => return Err(lab_err(e)),
+        }
+        if start.elapsed() > PHASE_LIMIT {
+            break;
+        }
+    }
+    let tcp_elapsed = start.elapsed();
+    let c = writer
+        .join()
+        .map_err(|_| lab_err("writer panicked"))?
+        .map_err(lab_err)?;
+    let info = tcp_info(&c).map_err(lab_err)?;
+    let seqs: Vec<Option<u32>> = stream.chunks(size).map(seq_of).collect();
+    let delivered = seqs.iter().flatten().count() as u32;
+    let in_order = seqs.iter().enumerate().all(|(i, q)| *q == Some(i as u32)) && delivered == count;
+    let mut tcp = Map::new();
+    tcp.insert("sent".into(), count.into());
+    tcp.insert("delivered".into(), delivered.into());
+    tcp.insert("in_order".into(), in_order.into());
+    tcp.insert("retransmits".into(), info.total_retrans.into());
+    tcp.insert("data_segments".into(), info.data_segs_out.into());
+    tcp.insert("elapsed_ms".into(), (tcp_elapsed.as_millis() as u64).into());
+    n.step(
+        Step::new(
+            tx(
+                format!("TCP: {delivered}/{count} delivered, in order: {in_order}; {} segments retransmitted", info.total_retrans),
+                format!("TCP：送达 {delivered}/{count}，是否有序：{in_order}；重传了 {} 个报文段", info.total_retrans),
+            ),
+            tx(
+                "Every lost segment was noticed (no ACK in time, or duplicate ACKs) and sent again; the receiver's kernel held back what arrived early until the gap was filled, so the application saw every message exactly once, in order. The price is time: each repair waits for the sender to notice.",
+                "每个丢失的报文段都被发现（超时未确认，或收到重复确认）并被重传；接收方内核把提前到达的数据先扣住，直到空缺补上，所以应用程序看到的每条消息不多不少、顺序正确。代价是时间：每次修补都要等发送方发现丢失。",
+            ),
+            &["Q9", "Q12"],
+        )
+        .section(section.clone())
+        .fact(tx("retransmitted (TCP_INFO)", "重传（TCP_INFO）"), info.total_retrans.to_string())
+        .fact(tx("data segments sent", "发送的数据段"), info.data_segs_out.to_string())
+        .fact(tx("time", "耗时"), format!("{} ms", tcp_elapsed.as_millis()))
+        .data("tcp", Value::Object(tcp.clone())),
+    )?;
+
+    // UDP
+    let (uc, us, uaddr) = udp_pair(env)?;
+    let start = Instant::now();
+    let sender = std::thread::spawn(move || -> std::io::Result<()> {
+        for i in 0..count {
+            uc.send_to(&message(i, size), uaddr)?;
+            std::thread::sleep(GAP);
+        }
+        Ok(())
+    });
+    let mut order = Vec::new();
+    let mut dbuf = vec![0u8; 2048];
+    let mut idle_since = Instant::now();
+    loop {
+        match us.recv_from(&mut dbuf) {
+            Ok((k, _)) => {
+                if let Some(q) = seq_of(&dbuf[..k]) {
+                    order.push(q);
+                }
+                idle_since = Instant::now();
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                if sender.is_finished() && idle_since.elapsed() >= Duration::from_millis(400) {
+                    break;
+                }
+            }
+            Err(e) => return Err(lab_err(e)),
+        }
+        if start.elapsed() > PHASE_LIMIT {
+            break;
+        }
+    }
+    sender
+        .join()
+        .map_err(|_| lab_err("sender panicked"))?
+        .map_err(lab_err)?;
+    let got: HashSet<u32> = order.iter().copied().collect();
+    let lost: Vec<u32> = (0..count).filter(|q| !got.contains(q)).collect();
+    let mut max = None;
+    let mut reordered = 0u32;
+    for q in &order {
+        if max.is_some_and(|m| *q < m) {
+            reordered += 1;
+        }
+        max = max.max(Some(*q));
+    }
+    let mut udp = Map::new();
+    udp.insert("sent".into(), count.into());
+    udp.insert("delivered".into(), (got.len() as u32).into());
+    udp.insert("lost".into(), (lost.len() as u32).into());
+    udp.insert(
+        "lost_messages".into(),
+        lost.iter().take(50).copied().collect::<Vec<_>>().into(),
+    );
+    udp.insert("reordered".into(), reordered.into());
+    let shown: Vec<String> = lost.iter().take(20).map(|q| q.to_string()).collect();
+    n.step(
+        Step::new(
+            tx(
+                format!("UDP: {}/{count} delivered, {} lost, {reordered} out of order", got.len(), lost.len()),
+                format!("UDP：送达 {}/{count}，丢失 {}，乱序 {reordered}", got.len(), lost.len()),
+            ),
+            tx(
+                "Nobody noticed and nobody resent: each lost datagram is simply gone, and what arrives is handed up in the order it came. An application that needs more must number, acknowledge and resend itself, which is what TCP (or QUIC, over UDP) does.",
+                "没人察觉，也没人重发：丢失的报文就这样没了，到达的报文按到达顺序交给应用。需要更多保证的应用只能自己编号、确认、重传，而这正是 TCP（或基于 UDP 的 QUIC）所做的。",
+            ),
+            &["Q9", "Q12"],
+        )
+        .section(section)
+        .fact(tx("lost messages", "丢失的消息"), if shown.is_empty() { "(none)".into() } else { shown.join(" ") })
+        .data("udp", Value::Object(udp.clone())),
+    )?;
+    if let Env::Lab(lab) = env {
+        for host in ["h1", "h2"] {
+            link::clear(lab.host(host)?)?;
+        }
+        for (host, iface) in LINK_ENDS {
+            link::restore_segmentation(lab.host(host)?, iface)?;
+        }
+    }
+    Ok((tcp, udp))
+}
+
+fn cost(env: &Env, args: &TcpUdpArgs, n: &mut Narrator) -> Result<(f64, f64, f64)> {
+    let section = tx(
+        "4 · Cost: throughput and round trips on the same link",
+        "4 · 代价：同一链路上的吞吐量与往返时间",
+    );
+    let total = u64::from(args.bulk) * 1024 * 1024;
+    // TCP bulk
+    let (mut c, mut s) = tcp_pair(env)?;
+    let start = Instant::now();
+    let writer = std::thread::spawn(move || -> std::io::Result<()> {
+        let chunk = vec![0x5au8; 128 * 1024];
+        let mut left = total;
+        while left > 0 {
+            let k = left.min(chunk.len() as u64) as usize;
+            c.write_all(&chunk[..k])?;
+            left -= k as u64;
+        }
+        c.shutdown(Shutdown::Write)
+    });
+    let mut buf = vec![0u8; 128 * 1024];
+    let mut got = 0u64;
+    while let Ok(k) = s.read(&mut buf) {
+        if k == 0 || start.elapsed() > PHASE_LIMIT {
+            break;
+        }
+        got += k as u64;
+    }
+    let tcp_time = start.elapsed().as_secs_f64();
+    writer
+        .join()
+        .map_err(|_| lab_err("writer panicked"))?
+        .map_err(lab_err)?;
+    let tcp_bps = got as f64 / tcp_time;
+
+    // UDP bulk: as fast as the sender can; whatever the receiver keeps up with.
+    let (uc, us, uaddr) = udp_pair(env)?;
+    us.set_read_timeout(Some(Duration::from_millis(300)))
+        .map_err(lab_err)?;
+    let dsize = 1400usize;
+    let count = total.div_ceil(dsize as u64);
+    let start = Instant::now();
+    let sender = std::thread::spawn(move || -> std::io::Result<()> {
+        let d = vec![0x5au8; dsize];
+        for _ in 0..count {
+            // A full socket buffer is loss too: keep going, as UDP does.
+            let _ = uc.send_to(&d, uaddr);
+        }
+        Ok(())
+    });
+    let mut ubuf = vec![0u8; 2048];
+    let mut ugot = 0u64;
+    let mut last = start;
+    while let Ok((k, _)) = us.recv_from(&mut ubuf) {
+        ugot += k as u64;
+        last = Instant::now();
+        if start.elapsed() > PHASE_LIMIT {
+            break;
+        }
+    }
+    sender
+        .join()
+        .map_err(|_| lab_err("sender panicked"))?
+        .map_err(lab_err)?;
+    let udp_time = last.duration_since(start).as_secs_f64().max(1e-6);
+    let udp_bps = ugot as f64 / udp_time;
+    let udp_loss = 100.0 * (1.0 - ugot as f64 / (count * dsize as u64) as f64);
+
+    // Round trips
+    let rounds = 200u32;
+    let (mut c, mut s) = tcp_pair(env)?;
+    c.set_nodelay(true).map_err(lab_err)?;
+    s.set_nodelay(true).map_err(lab_err)?;
+    let echo = std::thread::spawn(move || -> std::io::Result<()> {
+        let mut b = [0u8; 64];
+        for _ in 0..rounds {
+            s.read_exact(&mut b)?;
+            s.write_all(&b)?;
+        }
+        Ok(())
+    });
+    let t = Instant::now();
+    let mut b = [7u8; 64];
+    for _ in 0..rounds {
+        c.write_all(&b).map_err(lab_err)?;
+        c.read_exact(&mut b).map_err(lab_err)?;
+    }
+    let tcp_rtt = t.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
+    echo.join()
+        .map_err(|_| lab_err("echo panicked"))?
+        .map_err(lab_err)?;
+    let (uc, us, uaddr) = udp_pair(env)?;
+    uc.set_read_timeout(Some(Duration::from_millis(500)))
+        .map_err(lab_err)?;
+    let echo = std::thread::spawn(move || {
+        let mut b = [0u8; 64];
+        for _ in 0..rounds {
+            match us.recv_from(&mut b) {
+                Ok((k, from)) => {
+                    let _ = us.send_to(&b[..k], from);
+                }
+                Err(_) => return,
+            }
+        }
+    });
+    let t = Instant::now();
+    let mut answered = 0u32;
+    for _ in 0..rounds {
+        uc.send_to(&b, uaddr).map_err(lab_err)?;
+        if uc.recv_from(&mut b).is_ok() {
+            answered += 1;
+        }
+    }
+    let udp_rtt = t.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
+    let _ = echo.join();
+    let mb = |bps: f64| format!("{:.0} MB/s", bps / 1e6);
+    n.step(
+        Step::new(
+            tx(
+                format!("Throughput: TCP {}, UDP {} ({udp_loss:.0}% of datagrams lost); round trip: TCP {tcp_rtt:.0} µs, UDP {udp_rtt:.0} µs", mb(tcp_bps), mb(udp_bps)),
+                format!("吞吐量：TCP {}，UDP {}（丢失 {udp_loss:.0}% 的报文）；往返：TCP {tcp_rtt:.0} µs，UDP {udp_rtt:.0} µs", mb(tcp_bps), mb(udp_bps)),
+            ),
+            cost_text(tcp_bps >= udp_bps * 0.8, udp_loss),
+            &["Q9"],
+        )
+        .section(section)
+        .correction(tx(
+            "the notes say 'TCP is slow, UDP is fast'; measured on one link, bulk TCP keeps up, and UDP's speed is paid for in lost datagrams.",
+            "笔记说「TCP 慢、UDP 快」；在同一链路上实测，大批量传输时 TCP 并不落后，UDP 的「快」是用丢失的报文换来的。",
+        ))
+        .data("tcp_bytes_per_s", tcp_bps.round())
+        .data("udp_bytes_per_s", udp_bps.round())
+        .data("udp_bulk_lost_percent", (udp_loss * 10.0).round() / 10.0)
+        .data("tcp_round_trip_us", tcp_rtt.round())
+        .data("udp_round_trip_us", udp_rtt.round())
+        .data("udp_round_trips_answered", answered),
+    )?;
+    Ok((
+        tcp_bps.round(),
+        udp_bps.round(),
+        (udp_loss * 10.0).round() / 10.0,
+    ))
+}
+
+/// What the cost figures teach, following what was measured.
+fn cost_text(tcp_kept_up: bool, udp_loss: f64) -> Text {
+    let (a_en, a_zh) = if tcp_kept_up {
+        (
+            "For bulk data TCP is not the slow one: it fills the link while flow control keeps the receiver from drowning.",
+            "大批量传输时 TCP 并不慢：它能占满链路，流量控制又防止淹没接收方。",
+        )
+    } else {
+        (
+            "Here UDP moved data faster than TCP: it skips acknowledgements and congestion control, which is exactly what makes it unsafe on a busy network.",
+            "这里 UDP 传得比 TCP 快：它省掉了确认和拥塞控制，而这正是它在繁忙网络上不安全的原因。",
+        )
+    };
+    let (b_en, b_zh) = if udp_loss > 0.5 {
+        (format!(" UDP has no flow control: the sender outran its receiver and {udp_loss:.0}% of datagrams were simply lost."), format!("UDP 没有流量控制：发送方跑在接收方前面，{udp_loss:.0}% 的报文就这样丢了。"))
+    } else {
+        (" UDP has no flow control: a sender faster than its receiver just loses datagrams (none were lost this time).".to_string(), "UDP 没有流量控制：发送方比接收方快时报文就直接丢了（这次恰好没有丢）。".to_string())
+    };
+    tx(
+        format!("With the loss rule removed, each protocol moved the same amount of data over the same link. {a_en}{b_en} Once a TCP connection exists, a small exchange costs about the same either way: UDP's real saving is the handshake."),
+        format!("去掉丢包规则后，两种协议在同一链路上传送同样多的数据。{a_zh}{b_zh}连接建立之后，一次小的问答两者开销相近：UDP 真正省下的是握手。"),
+    )
+}
+
+fn broadcast(lab: &NetLab, n: &mut Narrator) -> Result<()> {
+    let section = tx("5 · One-to-many: broadcast", "5 · 一对多：广播");
+    let port = 9999u16;
+    let mut receivers = Vec::new();
+    for host in ["h2", "r1", "h3"] {
+        let s = lab
+            .host(host)?
+            .run(move || UdpSocket::bind(("0.0.0.0", port)))?
+            .map_err(lab_err)?;
+        s.set_read_timeout(Some(Duration::from_millis(300)))
+            .map_err(lab_err)?;
+        receivers.push((host, s));
+    }
+    let h1 = lab.host("h1")?;
+    let bcast = Ipv4Addr::new(198, 51, 100, 255);
+    h1.run(move || -> std::io::Result<()> {
+        let s = UdpSocket::bind("0.0.0.0:0")?;
+        s.set_broadcast(true)?;
+        s.send_to(b"hello, LAN A", (bcast, port))?;
+        Ok(())
+    })?
+    .map_err(lab_err)?;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 64];
+    for (host, s) in &receivers {
+        let ok = s.recv_from(&mut buf).is_ok();
+        got.push(json!({"host": host, "received": ok}));
+    }
+    let tcp_err = h1
+        .run(move || {
+            TcpStream::connect_timeout(&SocketAddr::from((bcast, port)), Duration::from_millis(500))
+        })?
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_else(|| "connected (unexpected)".into());
+    let reached: Vec<&str> = got
+        .iter()
+        .filter(|g| g["received"] == true)
+        .filter_map(|g| g["host"].as_str())
+        .collect();
+    n.step(
+        Step::new(
+            tx(
+                format!("One UDP send to 198.51.100.255 reached {}; TCP to the same address: {tcp_err}", reached.join(" and ")),
+                format!("一次发往 198.51.100.255 的 UDP 到达了 {}；对同一地址的 TCP：{tcp_err}", reached.join(" 和 ")),
+            ),
+            tx(
+                "A broadcast datagram goes to every host on the LAN at once (here h2 and the router r1), but not beyond the router: h3 on LAN B heard nothing. TCP cannot do this: a connection has exactly two ends, so the kernel refuses to connect to a broadcast address.",
+                "广播报文一次发给局域网里的所有主机（这里是 h2 和路由器 r1），但不会越过路由器：局域网 B 上的 h3 什么也没收到。TCP 做不到这一点：一条连接只有两个端点，所以内核拒绝连接广播地址。",
+            ),
+            &["Q9"],
+        )
+        .section(section)
+        .data("broadcast", got)
+        .data("tcp_error", tcp_err),
+    )
+}
+
+/// (name in the notes, port, transport) as the notes list them; and the notes' slips.
+const NOTES_PORTS: &[(&str, u16, &str)] = &[
+    ("FTP", 21, "tcp"),
+    ("Telnet", 23, "tcp"),
+    ("SMTP", 25, "tcp"),
+    ("POP3", 110, "tcp"),
+    ("HTTP", 80, "tcp"),
+    ("DNS", 53, "udp"),
+    ("DNS", 53, "tcp"),
+    ("SNMP", 161, "udp"),
+    ("TFTP", 69, "udp"),
+    ("DHCP", 67, "udp"),
+    ("DHCP", 68, "udp"),
+];
+
+/// Parse /etc/services-style text into (name, port, protocol).
+pub fn parse_services(text: &str) -> Vec<(String, u16, String)> {
+    text.lines()
+        .filter_map(|l| {
+            let mut w = l.split('#').next()?.split_whitespace();
+            let name = w.next()?;
+            let (port, proto) = w.next()?.split_once('/')?;
+            Some((name.to_string(), port.parse().ok()?, proto.to_string()))
+        })
+        .collect()
+}
+
+fn ports(n: &mut Narrator) -> Result<()> {
+    let section = tx(
+        "6 · Ports: the notes' list checked",
+        "6 · 端口：核对笔记里的列表",
+    );
+    let services = std::fs::read_to_string("/etc/services").ok();
+    let table = services.as_deref().map(parse_services).unwrap_or_default();
+    let protocols = std::fs::read_to_string("/etc/protocols").unwrap_or_default();
+    let mut s = Step::new(
+        tx("Well-known ports, as this machine's /etc/services names them", "知名端口：本机 /etc/services 中的名字"),
+        tx(
+            "A port number tells the receiving host which program a segment or datagram is for; the well-known ones are assigned by IANA and listed in /etc/services. DNS has both: UDP 53 for ordinary queries and TCP 53 for large answers and zone transfers.",
+            "端口号告诉接收主机这个报文段或报文交给哪个程序；知名端口由 IANA 分配，列在 /etc/services 里。DNS 两者都有：普通查询用 UDP 53，大答案和区传送用 TCP 53。",
+        ),
+        &["Q10"],
+    )
+    .section(section);
+    let mut rows = Vec::new();
+    for (name, port, proto) in NOTES_PORTS {
+        let found = table
+            .iter()
+            .find(|(_, p, pr)| p == port && pr == proto)
+            .map(|(n, _, _)| n.clone());
+        let shown = found.clone().unwrap_or_else(|| {
+            if services.is_some() {
+                "(not listed)".into()
+            } else {
+                "(no /etc/services)".into()
+            }
+        });
+        s = s.fact(tx(*name, *name), format!("{port}/{proto}  {shown}"));
+        rows.push(json!({"notes": name, "port": port, "transport": proto, "services_name": found}));
+    }
+    let icmp_line = protocols
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some("icmp"))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "));
+    s = s
+        .fact(tx("ICMP", "ICMP"), icmp_line.clone().unwrap_or_else(|| "IP protocol 1 (/etc/protocols not present)".into()))
+        .fact(tx("RARP", "RARP"), "EtherType 0x8035: an Ethernet payload, no port")
+        .fact(tx("NAT", "NAT"), "address and port rewriting in a router: no port of its own")
+        .correction(tx(
+            "the notes list ICMP under TCP and NAT and RARP under UDP. ICMP is IP protocol 1 (see /etc/protocols, and the ping demo's packets); RARP rides directly in Ethernet; NAT is something a router does to addresses and ports, not a protocol that UDP carries. None of them has a port.",
+            "笔记把 ICMP 列在 TCP 下、把 NAT 和 RARP 列在 UDP 下。ICMP 是 IP 协议号 1（见 /etc/protocols 和 ping 演示的数据包）；RARP 直接装在以太网帧里；NAT 是路由器对地址和端口做的改写，不是由 UDP 承载的协议。它们都没有端口。",
+        ));
+    n.step(
+        s.data("ports", rows)
+            .data("services_file", services.is_some())
+            .data("icmp_protocols_line", icmp_line),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_carry_their_number() {
+        let m = message(42, 16);
+        assert_eq!(m.len(), 16);
+        assert_eq!(seq_of(&m), Some(42));
+        assert_eq!(seq_of(b"xx"), None);
+    }
+
+    #[test]
+    fn services_lines() {
+        let t = "# c\nftp\t\t21/tcp\ndomain\t\t53/tcp\t\t\t# DNS\ndomain\t\t53/udp\nbad line\n";
+        let v = parse_services(t);
+        assert_eq!(v.len(), 3);
+        assert_eq!(v[1], ("domain".to_string(), 53, "tcp".to_string()));
+    }
+}

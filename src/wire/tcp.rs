@@ -1,0 +1,245 @@
+//! TCP header (RFC 9293), 20 bytes plus options.
+//!
+//! ```text
+//!  0               16              31
+//! +---------------+---------------+
+//! |  Source Port  |   Dest Port   |
+//! |        Sequence Number        |
+//! |     Acknowledgment Number     |
+//! |Off|Rsv| Flags |    Window     |
+//! |   Checksum    |  Urgent Ptr   |
+//! |   Options …                   |
+//! ```
+
+use super::{fv, shift, WireError};
+use crate::narrate::{tx, FieldView};
+
+/// Byte ranges of the fixed header.
+pub mod field {
+    use std::ops::Range;
+    /// Source port.
+    pub const SRC_PORT: Range<usize> = 0..2;
+    /// Destination port.
+    pub const DST_PORT: Range<usize> = 2..4;
+    /// Sequence number.
+    pub const SEQ: Range<usize> = 4..8;
+    /// Acknowledgement number.
+    pub const ACK: Range<usize> = 8..12;
+    /// Data offset and flags.
+    pub const OFF_FLAGS: Range<usize> = 12..14;
+    /// Receive window.
+    pub const WINDOW: Range<usize> = 14..16;
+    /// Checksum.
+    pub const CHECKSUM: Range<usize> = 16..18;
+    /// Urgent pointer.
+    pub const URGENT: Range<usize> = 18..20;
+}
+
+/// Length of the fixed header.
+pub const MIN_LEN: usize = 20;
+
+/// The decoded header values netlab reasons about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// Source port.
+    pub src_port: u16,
+    /// Destination port.
+    pub dst_port: u16,
+    /// Sequence number.
+    pub seq: u32,
+    /// Acknowledgement number.
+    pub ack: u32,
+    /// Flag bits (FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08, ACK 0x10, URG 0x20).
+    pub flags: u8,
+    /// Window.
+    pub window: u16,
+    /// Header length in bytes.
+    pub header_len: usize,
+}
+
+/// Flags as text: "SYN,ACK".
+pub fn flags_text(f: u8) -> String {
+    let names = [
+        (0x02, "SYN"),
+        (0x10, "ACK"),
+        (0x08, "PSH"),
+        (0x01, "FIN"),
+        (0x04, "RST"),
+        (0x20, "URG"),
+    ];
+    let v: Vec<&str> = names
+        .iter()
+        .filter(|(b, _)| f & b != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(",")
+    }
+}
+
+/// Decode the fixed header.
+pub fn header(b: &[u8]) -> Result<Header, WireError> {
+    if b.len() < MIN_LEN {
+        return Err(WireError::TooShort {
+            what: "TCP header",
+            have: b.len(),
+            need: MIN_LEN,
+        });
+    }
+    let header_len = usize::from(b[12] >> 4) * 4;
+    if header_len < MIN_LEN || b.len() < header_len {
+        return Err(WireError::TooShort {
+            what: "TCP header",
+            have: b.len(),
+            need: header_len.max(MIN_LEN),
+        });
+    }
+    let u16_at = |i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
+    let u32_at = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    Ok(Header {
+        src_port: u16_at(0),
+        dst_port: u16_at(2),
+        seq: u32_at(4),
+        ack: u32_at(8),
+        flags: b[13],
+        window: u16_at(14),
+        header_len,
+    })
+}
+
+/// The header fields (offset by `at`).
+pub fn explain(b: &[u8], at: usize) -> Result<Vec<FieldView>, WireError> {
+    let h = header(b)?;
+    let mut f = vec![
+        fv(
+            "tcp.srcport",
+            field::SRC_PORT,
+            h.src_port.to_string(),
+            tx(
+                "source port: which socket sent it",
+                "源端口：哪个套接字发出的",
+            ),
+        ),
+        fv(
+            "tcp.dstport",
+            field::DST_PORT,
+            h.dst_port.to_string(),
+            tx(
+                "destination port: which socket gets it",
+                "目的端口：交给哪个套接字",
+            ),
+        ),
+        fv(
+            "tcp.seq",
+            field::SEQ,
+            h.seq.to_string(),
+            tx(
+                "sequence number of the first byte (a SYN uses one)",
+                "本段第一个字节的序号（SYN 也占一个）",
+            ),
+        ),
+        fv(
+            "tcp.ack",
+            field::ACK,
+            h.ack.to_string(),
+            tx(
+                "next byte expected from the other side (valid with ACK)",
+                "期望对方发来的下一个字节（带 ACK 时有效）",
+            ),
+        ),
+        fv(
+            "tcp.flags",
+            field::OFF_FLAGS,
+            format!("header {} bytes · {}", h.header_len, flags_text(h.flags)),
+            tx(
+                "header length, then SYN/ACK/FIN/RST/PSH flags",
+                "头部长度，以及 SYN/ACK/FIN/RST/PSH 标志",
+            ),
+        ),
+        fv(
+            "tcp.window",
+            field::WINDOW,
+            h.window.to_string(),
+            tx(
+                "receive window: bytes the sender of this segment can still take (flow control)",
+                "接收窗口：本段发送方还能接收多少字节（流量控制）",
+            ),
+        ),
+        fv(
+            "tcp.checksum",
+            field::CHECKSUM,
+            format!("0x{:04x}", u16::from_be_bytes([b[16], b[17]])),
+            tx(
+                "checksum over header, data and a pseudo-header",
+                "覆盖头部、数据和伪首部的校验和",
+            ),
+        ),
+        fv(
+            "tcp.urgent",
+            field::URGENT,
+            u16::from_be_bytes([b[18], b[19]]).to_string(),
+            tx("urgent pointer (unused)", "紧急指针（不用）"),
+        ),
+    ];
+    if h.header_len > MIN_LEN {
+        f.push(fv(
+            "tcp.options",
+            MIN_LEN..h.header_len,
+            format!("{} bytes", h.header_len - MIN_LEN),
+            tx(
+                "options: MSS, window scale, SACK, timestamps",
+                "选项：MSS、窗口扩大、SACK、时间戳",
+            ),
+        ));
+    }
+    if b.len() > h.header_len {
+        f.push(fv(
+            "tcp.payload",
+            h.header_len..b.len(),
+            format!("{} bytes", b.len() - h.header_len),
+            tx("data", "数据"),
+        ));
+    }
+    Ok(shift(f, at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A SYN from port 40000 to 9000, seq 1000, window 64240, no options.
+    const SYN: [u8; 20] = [
+        0x9c, 0x40, // source port 40000
+        0x23, 0x28, // destination port 9000
+        0, 0, 0x03, 0xe8, // seq 1000
+        0, 0, 0, 0, // ack 0
+        0x50, 0x02, // offset 5 (20 bytes), flags SYN
+        0xfa, 0xf0, // window 64240
+        0, 0, // checksum
+        0, 0, // urgent
+    ];
+
+    #[test]
+    fn syn_header() {
+        let h = header(&SYN).unwrap();
+        assert_eq!(
+            (h.src_port, h.dst_port, h.seq, h.flags, h.window),
+            (40000, 9000, 1000, 0x02, 64240)
+        );
+        assert_eq!(flags_text(0x12), "SYN,ACK");
+        assert_eq!(flags_text(0x11), "ACK,FIN");
+        let f = explain(&SYN, 34).unwrap();
+        assert_eq!(f[4].value, "header 20 bytes · SYN");
+        assert_eq!(f[4].range, 46..48);
+    }
+
+    #[test]
+    fn short_or_bad_offset() {
+        assert!(header(&SYN[..19]).is_err());
+        let mut bad = SYN;
+        bad[12] = 0x30; // offset 12 bytes: less than the fixed header
+        assert!(header(&bad).is_err());
+    }
+}

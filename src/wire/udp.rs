@@ -1,0 +1,93 @@
+//! UDP header (RFC 768): four 16-bit fields, then the datagram.
+//!
+//! ```text
+//! +-------------+-------------+
+//! | Source Port |  Dest Port  |
+//! |   Length    |  Checksum   |
+//! +-------------+-------------+
+//! ```
+
+use super::{fv, shift, WireError};
+use crate::narrate::{tx, FieldView};
+
+/// Byte ranges of the header.
+pub mod field {
+    use std::ops::Range;
+    /// Source port.
+    pub const SRC_PORT: Range<usize> = 0..2;
+    /// Destination port.
+    pub const DST_PORT: Range<usize> = 2..4;
+    /// Length of header and data.
+    pub const LENGTH: Range<usize> = 4..6;
+    /// Checksum.
+    pub const CHECKSUM: Range<usize> = 6..8;
+}
+
+/// Header length.
+pub const LEN: usize = 8;
+
+/// The header fields (offset by `at`), and the ports.
+pub fn explain(b: &[u8], at: usize) -> Result<(Vec<FieldView>, u16, u16), WireError> {
+    if b.len() < LEN {
+        return Err(WireError::TooShort {
+            what: "UDP header",
+            have: b.len(),
+            need: LEN,
+        });
+    }
+    let u16_at = |i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
+    let (sp, dp) = (u16_at(0), u16_at(2));
+    let mut f = vec![
+        fv(
+            "udp.srcport",
+            field::SRC_PORT,
+            sp.to_string(),
+            tx("source port", "源端口"),
+        ),
+        fv(
+            "udp.dstport",
+            field::DST_PORT,
+            dp.to_string(),
+            tx("destination port", "目的端口"),
+        ),
+        fv(
+            "udp.length",
+            field::LENGTH,
+            u16_at(4).to_string(),
+            tx(
+                "header + data: the datagram's boundary travels with it",
+                "头部 + 数据：报文的边界随报文一起传送",
+            ),
+        ),
+        fv(
+            "udp.checksum",
+            field::CHECKSUM,
+            format!("0x{:04x}", u16_at(6)),
+            tx("checksum (UDP has one too)", "校验和（UDP 也有）"),
+        ),
+    ];
+    if b.len() > LEN {
+        f.push(fv(
+            "udp.payload",
+            LEN..b.len(),
+            format!("{} bytes", b.len() - LEN),
+            tx("data: one whole message", "数据：一条完整的消息"),
+        ));
+    }
+    Ok((shift(f, at), sp, dp))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datagram() {
+        let d = [0x9c, 0x40, 0x23, 0x28, 0, 11, 0, 0, b'o', b'n', b'e'];
+        let (f, sp, dp) = explain(&d, 34).unwrap();
+        assert_eq!((sp, dp), (40000, 9000));
+        assert_eq!(f[2].value, "11");
+        assert_eq!(f[4].range, 42..45);
+        assert!(explain(&d[..7], 0).is_err());
+    }
+}

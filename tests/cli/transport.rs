@@ -1,0 +1,231 @@
+//! tcp-vs-udp and sticky-packet.
+
+use super::*;
+
+fn step_with<'a>(lines: &'a [Value], key: &str) -> &'a Value {
+    lines
+        .iter()
+        .find(|l| !l["data"][key].is_null())
+        .unwrap_or_else(|| panic!("no step with data.{key}"))
+}
+
+#[test]
+fn tcp_vs_udp_in_the_lab_over_a_20_percent_lossy_link() {
+    if !privileged() {
+        return;
+    }
+    let o = netlab(&["tcp-vs-udp", "--loss", "20", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    // 1. the handshake, captured on the link
+    let hs = step_with(&lines, "handshake")["data"]["handshake"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let flags: Vec<&str> = hs.iter().map(|h| h["flags"].as_str().unwrap()).collect();
+    assert_eq!(flags, ["SYN", "SYN,ACK", "ACK"]);
+    let seq = |i: usize, k: &str| hs[i][k].as_u64().unwrap();
+    assert_eq!(seq(1, "ack"), seq(0, "seq") + 1, "SYN-ACK acknowledges x+1");
+    assert_eq!(seq(2, "ack"), seq(1, "seq") + 1, "ACK acknowledges y+1");
+    assert_eq!(seq(2, "seq"), seq(0, "seq") + 1);
+    assert!(hs.iter().all(|h| h["window"].as_u64().unwrap() > 0));
+    assert!(
+        step_with(&lines, "fin_segments")["data"]["fin_segments"]
+            .as_u64()
+            .unwrap()
+            >= 2,
+        "a FIN each way"
+    );
+    assert_eq!(
+        step_with(&lines, "udp_packets")["data"]["udp_packets"],
+        1,
+        "UDP: one packet, no setup"
+    );
+    // 2. boundaries
+    let b = &step_with(&lines, "tcp_reads")["data"];
+    let reads: Vec<&str> = b["tcp_reads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert_eq!(reads.concat(), "onetwothree");
+    assert!(
+        reads.len() < 3,
+        "the late TCP reader sees a stream: {reads:?}"
+    );
+    assert_eq!(b["udp_datagrams"], json_array(&["one", "two", "three"]));
+    // 3. reliability, from the summary
+    let s = lines.last().unwrap();
+    assert_eq!(s["loss_percent"], 20);
+    assert_eq!(s["lab"], true);
+    let (tcp, udp) = (&s["tcp"], &s["udp"]);
+    assert_eq!(tcp["delivered"], tcp["sent"]);
+    assert_eq!(tcp["in_order"], true);
+    assert!(
+        tcp["retransmits"].as_u64().unwrap() > 0,
+        "TCP had to retransmit: {tcp}"
+    );
+    let lost = udp["lost"].as_u64().unwrap();
+    assert!(
+        lost > 0 && lost < 200,
+        "UDP lost some of 200 at 20 %: {udp}"
+    );
+    assert_eq!(udp["delivered"].as_u64().unwrap() + lost, 200);
+    assert!(udp["reordered"].is_u64());
+    assert!(
+        tcp["bytes_per_s"].as_f64().unwrap() > 0.0 && udp["bytes_per_s"].as_f64().unwrap() > 0.0
+    );
+    // 5. broadcast reached the LAN, not beyond the router; TCP refused
+    let bc = &step_with(&lines, "broadcast")["data"];
+    let got: Vec<(String, bool)> = bc["broadcast"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["host"].as_str().unwrap().to_string(),
+                g["received"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("h2".into(), true),
+            ("r1".into(), true),
+            ("h3".into(), false)
+        ]
+    );
+    assert!(!bc["tcp_error"].as_str().unwrap().contains("unexpected"));
+    // 6. ports
+    let p = step_with(&lines, "ports");
+    assert!(p["correction"].as_str().unwrap().contains("RARP"));
+}
+
+fn json_array(v: &[&str]) -> Value {
+    Value::Array(v.iter().map(|s| Value::from(*s)).collect())
+}
+
+#[test]
+fn tcp_vs_udp_on_loopback_needs_no_privilege() {
+    let o = netlab(&[
+        "tcp-vs-udp",
+        "--loopback",
+        "--messages",
+        "50",
+        "--bulk",
+        "2",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s = json_lines(&o).pop().unwrap();
+    assert_eq!(s["lab"], false);
+    assert_eq!(s["loss_percent"], 0);
+    assert_eq!(s["tcp"]["delivered"], 50);
+    assert_eq!(s["tcp"]["in_order"], true);
+    assert_eq!(s["udp"]["sent"], 50);
+}
+
+#[test]
+fn sticky_cases_reproduce_every_run() {
+    for _ in 0..3 {
+        let o = netlab(&["sticky-packet", "--json"]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let lines = json_lines(&o);
+        let s = lines.last().unwrap();
+        assert_eq!(s["writes"], 10);
+        assert_eq!(
+            s["naive_reads"], 1,
+            "a slow reader gets all ten writes in one read"
+        );
+        let nagle = s["nagle"]["segments"].as_u64().unwrap();
+        let nodelay = s["nodelay"]["segments"].as_u64().unwrap();
+        assert_eq!(nodelay, 10, "TCP_NODELAY: one segment per write");
+        assert!(
+            nagle < nodelay,
+            "Nagle + delayed ACK merged writes on the wire: {nagle}"
+        );
+        assert!(s["nagle"]["reads"].as_array().unwrap().len() < 10);
+        assert!(
+            s["split_reads"].as_u64().unwrap() > 1,
+            "one large message, several reads"
+        );
+        for f in ["fixed", "delimiter", "length_prefix"] {
+            assert_eq!(s["framing"][f]["messages"], 10, "{f}");
+            assert_eq!(s["framing"][f]["exact"], true, "{f}");
+        }
+        assert_eq!(s["udp_datagrams"], 10, "UDP keeps every datagram apart");
+        // the socket call flow of Q13 is narrated
+        let calls: Vec<&str> = lines.iter().filter_map(|l| l["title"].as_str()).collect();
+        for call in [
+            "socket()", "bind(", "listen(", "connect(", "accept()", "send(", "recv()", "close()",
+        ] {
+            assert!(
+                calls.iter().any(|t| t.contains(call)),
+                "{call} not narrated"
+            );
+        }
+    }
+}
+
+#[test]
+fn bad_transport_inputs_exit_2() {
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["tcp-vs-udp", "--loss", "101"],
+        vec!["tcp-vs-udp", "--loss", "-5"],
+        vec!["tcp-vs-udp", "--messages", "0"],
+        vec!["tcp-vs-udp", "--messages", "10001"],
+        vec!["tcp-vs-udp", "--size", "15"],
+        vec!["tcp-vs-udp", "--size", "1401"],
+        vec!["tcp-vs-udp", "--bulk", "0"],
+        vec!["tcp-vs-udp", "--bulk", "5000"],
+        vec!["sticky-packet", "--writes", "1"],
+        vec!["sticky-packet", "--writes", "1001"],
+        vec!["sticky-packet", "--size", "0"],
+        vec!["sticky-packet", "--size", "2000"],
+    ];
+    for args in cases {
+        let o = netlab(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("invalid value") || err.contains("unexpected argument"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn tcp_vs_udp_pcap_shows_the_handshake() {
+    if !require("tshark (Debian package tshark)", have("tshark")) || !privileged() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("t.pcapng");
+    let o = netlab(&[
+        "tcp-vs-udp",
+        "--messages",
+        "20",
+        "--bulk",
+        "1",
+        "--pcap",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = Command::new("tshark").arg("-r").arg(&f).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("[SYN]") && text.contains("[SYN, ACK]") && text.contains("[FIN, ACK]"),
+        "{text}"
+    );
+    assert!(text.contains("UDP"), "{text}");
+    let bad = Command::new("tshark")
+        .arg("-r")
+        .arg(&f)
+        .args(["-Y", "_ws.malformed"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&bad.stdout).trim().is_empty());
+}
