@@ -82,5 +82,8 @@ fn main() {
     let (r, f) = (med(&mut raw), med(&mut framed));
     let expected = TOTAL_MB * 1024 * 1024 / (MESSAGE + 4) / 4 * 4;
     println!("| length-prefixed framing vs raw stream ({TOTAL_MB} MB, 1 KiB messages) | {:.0} MB/s | {:.0} MB/s (raw read) | {:.2}× | ≥ 0.8× |", f / 1e6, r / 1e6, f / r);
-    assert!(count >= expected.saturating_sub(8), "decoded {count} messages, expected about {expected}");
+    assert!(
+        count >= expected.saturating_sub(8),
+        "decoded {count} messages, expected about {expected}"
+    );
 }

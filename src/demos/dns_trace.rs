@@ -19,7 +19,7 @@ use hickory_proto::rr::{RData, Record, RecordType};
 use serde_json::{json, Value};
 
 use crate::cli::{DnsTraceArgs, QType};
-use crate::dns::client::{build_query, exchange, Exchange, Transport};
+use crate::dns::client::{build_query, exchange, Exchange, Failure, Transport};
 use crate::dns::name::{self, CheckedName};
 use crate::dns::walk::{self, cname_target, Config, Event, Server, Status, Verdict};
 use crate::error::{exit, Error, Result};
@@ -274,8 +274,7 @@ fn intro(n: &mut Narrator, name: &CheckedName, qtype: RecordType, mode: &Mode) -
                 .iter()
                 .map(|s| {
                     let zones: Vec<String> = s.zones.iter().map(|z| z.to_string()).collect();
-                    let lame = if s.lame { "  (lame: never answers)" } else { "" };
-                    format!("{}  {}{lame}", s.addr, zones.join(" "))
+                    format!("{}  {}{}", s.addr, zones.join(" "), s.note())
                 })
                 .collect::<Vec<_>>(),
         ),
@@ -333,11 +332,10 @@ fn intro(n: &mut Narrator, name: &CheckedName, qtype: RecordType, mode: &Mode) -
                     .join(", "),
             )
             .fact(
-                tx("lame server", "失效服务器"),
+                tx("misbehaving servers", "行为异常的服务器"),
                 lab.servers
                     .iter()
-                    .filter(|s| s.lame)
-                    .map(|s| s.addr.to_string())
+                    .filter_map(|s| Some(format!("{} {}", s.addr.ip(), s.misbehaviour_name()?)))
                     .collect::<Vec<_>>()
                     .join(", "),
             );
@@ -801,10 +799,7 @@ fn walk_step(ev: Event<'_>, qtype: RecordType, shown: &mut HashSet<&'static str>
                 Verdict::NoReply(f) => (
                     format!("no usable reply: {f}{}", next_text(remaining)),
                     format!("没有可用的应答：{f}{}", next_text_zh(remaining)),
-                    tx(
-                        "This server is silent (a lame or dead server). Every zone has several name servers, so the resolver simply tries the next one in the NS set: DNS is a cluster, not a single point of failure.",
-                        "这台服务器没有响应（失效或宕机）。每个区都有多台名字服务器，解析器就换 NS 集合里的下一台：DNS 是集群式的，没有单点故障。",
-                    ),
+                    no_reply_text(f, ex),
                     vec!["Q4"],
                     None,
                 ),
@@ -910,6 +905,36 @@ fn walk_step(ev: Event<'_>, qtype: RecordType, shown: &mut HashSet<&'static str>
     }
 }
 
+/// Why a server gave nothing usable, in words that fit what happened.
+fn no_reply_text(f: &Failure, ex: &Exchange) -> Text {
+    let failover_en = "Every zone has several name servers, so a resolver simply tries the next one of the NS set: DNS is a cluster, not a single point of failure.";
+    let failover_zh =
+        "每个区都有多台名字服务器，解析器就换 NS 集合里的下一台：DNS 是集群式的，没有单点故障。";
+    match f {
+        Failure::Timeout if ex.ignored > 0 => tx(
+            format!("{} datagram(s) arrived, but none was our answer ({}). A resolver takes a reply only from the address it asked, with its own query id and its own question: anything else could be a forgery meant to poison its cache (RFC 5452). So it kept waiting, timed out, and moves on. {failover_en}", ex.ignored, ex.ignored_why.join(", ")),
+            format!("收到了 {} 个数据报，但没有一个是我们要的应答（{}）。解析器只接受来自被询问地址、带着自己的查询标识和自己的问题的应答：其他任何东西都可能是企图污染缓存的伪造（RFC 5452）。所以它继续等待直到超时，然后换下一台。{failover_zh}", ex.ignored, ex.ignored_why.join("，")),
+        ),
+        Failure::Timeout => tx(
+            format!("This server is silent (a lame or dead server, or one far too slow). {failover_en}"),
+            format!("这台服务器没有响应（失效、宕机或慢得离谱）。{failover_zh}"),
+        ),
+        Failure::Malformed(_) => tx(
+            format!("The reply carried our id but is not a valid DNS message; a resolver drops it. {failover_en}"),
+            format!("应答带着我们的标识，却不是合法的 DNS 报文；解析器丢弃它。{failover_zh}"),
+        ),
+        Failure::Oversized(_) => tx(
+            format!("Without EDNS a UDP answer may be at most 512 bytes; a compliant server sends what fits and sets TC=1. This one broke the rule, so the reply is refused. {failover_en}"),
+            format!("不带 EDNS 时，UDP 应答最多 512 字节；守规矩的服务器只发放得下的部分并置 TC=1。这台服务器违反了规则，所以应答被拒收。{failover_zh}"),
+        ),
+        Failure::Refused if ex.transport == Transport::Tcp => tx(
+            format!("TC=1 told us to ask again over TCP, but nothing listens on TCP port {} there: the answer cannot be had from this server. {failover_en}", ex.server.port()),
+            format!("TC=1 要求我们改用 TCP 重问，但那里的 TCP 端口 {} 没有人监听：从这台服务器拿不到答案。{failover_zh}", ex.server.port()),
+        ),
+        _ => tx(format!("No usable reply. {failover_en}"), format!("没有可用的应答。{failover_zh}")),
+    }
+}
+
 fn rcode_str(rc: hickory_proto::op::ResponseCode) -> String {
     wire::dns::rcode_name(u16::from(rc))
 }
@@ -996,8 +1021,8 @@ fn summary(
         ),
         Status::Failed(why) => (
             tx(
-                format!("{}: no answer — {why}", name.ascii),
-                format!("{}：没有得到答案——{why}", name.ascii),
+                format!("{}: no answer — {}", name.ascii, why.reason),
+                format!("{}：没有得到答案——{}", name.ascii, why.reason),
             ),
             false,
         ),
@@ -1038,7 +1063,8 @@ fn summary(
         .into(),
     );
     if let Status::Failed(why) = &out.status {
-        data.insert("reason".into(), why.clone().into());
+        data.insert("reason".into(), why.reason.clone().into());
+        data.insert("cause".into(), why.cause.into());
     }
     data.insert("answers".into(), answers.into());
     data.insert("cname_chain".into(), chain.into());

@@ -80,11 +80,7 @@ pub fn run(
     for s in &lab.servers {
         let names: Vec<String> = s.names.iter().map(|n| n.to_string()).collect();
         let zones: Vec<String> = s.zones.iter().map(|z| z.to_string()).collect();
-        let lame = if s.lame {
-            "  (lame: never answers)"
-        } else {
-            ""
-        };
+        let lame = s.note();
         step = step.fact(
             tx("server", "服务器"),
             format!(
@@ -98,7 +94,7 @@ pub fn run(
     let servers: Vec<_> = lab
         .servers
         .iter()
-        .map(|s| json!({"addr": s.addr.to_string(), "names": s.names.iter().map(|n| n.to_string()).collect::<Vec<_>>(), "zones": s.zones.iter().map(|z| z.to_string()).collect::<Vec<_>>(), "lame": s.lame}))
+        .map(|s| json!({"addr": s.addr.to_string(), "names": s.names.iter().map(|n| n.to_string()).collect::<Vec<_>>(), "zones": s.zones.iter().map(|z| z.to_string()).collect::<Vec<_>>(), "misbehaviour": s.misbehaviour_name()}))
         .collect();
     n.step(
         step.data("port", lab.port)

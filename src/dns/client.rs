@@ -13,7 +13,9 @@ use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RecordType};
 
 /// Largest UDP payload we accept.
-const MAX_UDP: usize = 4096;
+const MAX_UDP: usize = 65535;
+/// The largest UDP reply a client that sent no EDNS may be sent (RFC 1035 §4.2.1).
+pub const CLASSIC_UDP: usize = 512;
 
 /// UDP or TCP.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +45,8 @@ pub enum Failure {
     Refused,
     /// The reply could not be decoded.
     Malformed(String),
+    /// A UDP reply larger than the 512 bytes we can accept without EDNS.
+    Oversized(usize),
     /// A local socket error.
     Io(String),
 }
@@ -53,6 +57,7 @@ impl std::fmt::Display for Failure {
             Failure::Timeout => write!(f, "timed out"),
             Failure::Refused => write!(f, "connection refused"),
             Failure::Malformed(e) => write!(f, "malformed reply: {e}"),
+            Failure::Oversized(n) => write!(f, "oversized reply: {n} bytes over UDP, but a client without EDNS accepts at most 512"),
             Failure::Io(e) => write!(f, "{e}"),
         }
     }
@@ -77,6 +82,8 @@ pub struct Exchange {
     pub failure: Option<Failure>,
     /// Datagrams that arrived but were not our answer (wrong source, id or question).
     pub ignored: u32,
+    /// Why each ignored datagram was ignored: "wrong_source", "wrong_id", "wrong_question".
+    pub ignored_why: Vec<&'static str>,
     /// Our end of the exchange (address the kernel chose, and our port).
     pub local: Option<SocketAddr>,
     /// Wall-clock time the query was sent.
@@ -119,6 +126,7 @@ pub fn exchange(
         rtt: Duration::ZERO,
         failure: None,
         ignored: 0,
+        ignored_why: Vec::new(),
         local: None,
         sent_at: std::time::SystemTime::now(),
     };
@@ -175,16 +183,26 @@ fn udp(ex: &mut Exchange, timeout: Duration, start: Instant) -> Result<Vec<u8>, 
         sock.set_read_timeout(Some(left)).map_err(io_failure)?;
         let (n, from) = sock.recv_from(&mut buf).map_err(io_failure)?;
         let bytes = &buf[..n];
-        if from != ex.server || n < 2 || u16::from_be_bytes([bytes[0], bytes[1]]) != want_id {
+        let why = if from != ex.server {
+            Some("wrong_source")
+        } else if n < 2 || u16::from_be_bytes([bytes[0], bytes[1]]) != want_id {
+            Some("wrong_id")
+        } else {
+            None
+        };
+        if let Some(why) = why {
             ex.ignored += 1;
+            ex.ignored_why.push(why);
             continue;
         }
         // Same source and id: decode enough to check the question too.
         match Message::from_vec(bytes) {
             Ok(m) if !same_question(&query, &m) => {
                 ex.ignored += 1;
+                ex.ignored_why.push("wrong_question");
                 continue;
             }
+            _ if n > CLASSIC_UDP => return Err(Failure::Oversized(n)),
             _ => return Ok(bytes.to_vec()),
         }
     }

@@ -160,7 +160,25 @@ pub enum Status {
     /// The name exists, the type does not.
     NoData,
     /// Nothing usable: every server failed, a cap or the deadline was hit.
-    Failed(String),
+    Failed(Failed),
+}
+
+/// Why a walk found no answer: a machine-readable cause and a sentence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failed {
+    /// One of: timeout, wrong_id_ignored, wrong_source_ignored, wrong_question_ignored, refused, tc_without_tcp, malformed,
+    /// oversized, server_error, referral_loop, upward_referral, lame, truncated,
+    /// off_machine, no_address, referral_depth, cname_loop, cname_chain, deadline, io.
+    pub cause: &'static str,
+    /// What happened, for people.
+    pub reason: String,
+}
+
+fn failed(cause: &'static str, reason: impl Into<String>) -> Failed {
+    Failed {
+        cause,
+        reason: reason.into(),
+    }
 }
 
 /// The result of a walk.
@@ -240,13 +258,19 @@ pub fn walk(
                     .unwrap_or_else(|| current.clone());
                 for link in links {
                     if chain.iter().any(|r| r.name.eq_ignore_root_case(&link.name)) {
-                        let why = format!("CNAME loop: {} is already in the chain", link.name);
+                        let why = failed(
+                            "cname_loop",
+                            format!("CNAME loop: {} is already in the chain", link.name),
+                        );
                         return finish(w, Status::Failed(why), vec![], chain, None);
                     }
                     chain.push(link);
                 }
                 if chain.len() > cfg.max_cnames {
-                    let why = format!("CNAME chain longer than {}", cfg.max_cnames);
+                    let why = failed(
+                        "cname_chain",
+                        format!("CNAME chain longer than {}", cfg.max_cnames),
+                    );
                     return finish(w, Status::Failed(why), vec![], chain, None);
                 }
                 if !records.is_empty() {
@@ -259,7 +283,7 @@ pub fn walk(
             }
             Ok(Verdict::NoData { soa }) => return finish(w, Status::NoData, vec![], chain, soa),
             Ok(other) => {
-                let why = format!("unexpected verdict {other:?}");
+                let why = failed("lame", format!("unexpected verdict {other:?}"));
                 return finish(w, Status::Failed(why), vec![], chain, None);
             }
             Err(why) => return finish(w, Status::Failed(why), vec![], chain, None),
@@ -268,7 +292,7 @@ pub fn walk(
 }
 
 impl Walker<'_, '_> {
-    fn resolve(&mut self, name: &Name, qtype: RecordType, depth: usize) -> Result<Verdict, String> {
+    fn resolve(&mut self, name: &Name, qtype: RecordType, depth: usize) -> Result<Verdict, Failed> {
         let mut zone = Name::root();
         let mut servers = self.cfg.roots.clone();
         for _ in 0..=self.cfg.max_referrals {
@@ -276,16 +300,22 @@ impl Walker<'_, '_> {
                 Verdict::Referral { zone: child, ns } => {
                     servers = self.servers_for(&ns, depth)?;
                     if servers.is_empty() {
-                        return Err(format!("referral to {child} gave no usable server address"));
+                        return Err(failed(
+                            "no_address",
+                            format!("referral to {child} gave no usable server address"),
+                        ));
                     }
                     zone = child;
                 }
                 other => return Ok(other),
             }
         }
-        Err(format!(
-            "more than {} referrals for {name}: a referral loop?",
-            self.cfg.max_referrals
+        Err(failed(
+            "referral_depth",
+            format!(
+                "more than {} referrals for {name}: a referral loop?",
+                self.cfg.max_referrals
+            ),
         ))
     }
 
@@ -294,7 +324,7 @@ impl Walker<'_, '_> {
         &mut self,
         ns: &[(Name, Vec<IpAddr>)],
         depth: usize,
-    ) -> Result<Vec<Server>, String> {
+    ) -> Result<Vec<Server>, Failed> {
         let mut out = Vec::new();
         for (ns_name, addrs) in ns {
             let mut addrs = addrs.clone();
@@ -328,16 +358,22 @@ impl Walker<'_, '_> {
         servers: &[Server],
         name: &Name,
         qtype: RecordType,
-    ) -> Result<Verdict, String> {
-        let mut last_problem = String::from("no server to ask");
+    ) -> Result<Verdict, Failed> {
+        let mut last_problem = failed("no_address", "no server to ask");
         for (i, server) in servers.iter().enumerate() {
             let left = self.cfg.deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err("the deadline for the whole trace passed".into());
+                return Err(failed(
+                    "deadline",
+                    "the deadline for the whole trace passed",
+                ));
             }
             if self.cfg.loopback_only && !server.addr.ip().is_loopback() {
                 (self.obs)(Event::Skipped { server });
-                last_problem = format!("{} is off this machine (use --live)", server.addr);
+                last_problem = failed(
+                    "off_machine",
+                    format!("{} is off this machine (use --live)", server.addr),
+                );
                 continue;
             }
             let query = build_query(name, qtype, false);
@@ -362,19 +398,29 @@ impl Walker<'_, '_> {
                     transport = Transport::Tcp;
                     continue;
                 }
-                last_problem = match &verdict {
-                    Verdict::NoReply(f) => format!("{}: {f}", server.addr),
-                    Verdict::ServerError(rc) => format!("{}: {rc}", server.addr),
-                    Verdict::Lame(why) => format!("{}: {why}", server.addr),
-                    Verdict::Truncated => format!("{}: truncated even over TCP", server.addr),
-                    _ => unreachable!("definitive verdicts returned above"),
-                };
+                last_problem = problem(&verdict, &ex, server.addr);
+                if matches!(verdict, Verdict::NoReply(Failure::Timeout))
+                    && timeout < self.cfg.timeout
+                {
+                    // The wait was cut short by the whole trace's deadline, not the query timeout.
+                    return Err(failed(
+                        "deadline",
+                        format!(
+                            "the deadline for the whole trace passed while waiting for {}",
+                            server.addr
+                        ),
+                    ));
+                }
                 break;
             }
         }
-        Err(format!(
-            "every server for zone {zone} failed (last: {last_problem})"
-        ))
+        Err(Failed {
+            cause: last_problem.cause,
+            reason: format!(
+                "every server for zone {zone} failed (last: {})",
+                last_problem.reason
+            ),
+        })
     }
 }
 
@@ -383,6 +429,52 @@ pub fn cname_target(r: &Record) -> Option<Name> {
     match &r.data {
         RData::CNAME(c) => Some(c.0.clone()),
         _ => None,
+    }
+}
+
+/// Name the cause of an unusable exchange.
+fn problem(verdict: &Verdict, ex: &Exchange, addr: SocketAddr) -> Failed {
+    match verdict {
+        Verdict::NoReply(Failure::Timeout) if ex.ignored > 0 => {
+            let (cause, what) = match ex.ignored_why.last().copied() {
+                Some("wrong_source") => ("wrong_source_ignored", "from the wrong address"),
+                Some("wrong_question") => {
+                    ("wrong_question_ignored", "answering a different question")
+                }
+                _ => ("wrong_id_ignored", "with the wrong query id"),
+            };
+            failed(
+                cause,
+                format!(
+                    "{addr}: timed out; {} reply/replies {what} arrived and were ignored, as a resolver must (RFC 5452)",
+                    ex.ignored
+                ),
+            )
+        }
+        Verdict::NoReply(Failure::Refused) if ex.transport == Transport::Tcp => failed(
+            "tc_without_tcp",
+            format!("{addr}: the UDP answer was truncated (TC=1) and TCP was refused"),
+        ),
+        Verdict::NoReply(f) => {
+            let cause = match f {
+                Failure::Timeout => "timeout",
+                Failure::Refused => "refused",
+                Failure::Malformed(_) => "malformed",
+                Failure::Oversized(_) => "oversized",
+                Failure::Io(_) => "io",
+            };
+            failed(cause, format!("{addr}: {f}"))
+        }
+        Verdict::ServerError(rc) => failed("server_error", format!("{addr}: {rc}")),
+        Verdict::Lame(why) if why.starts_with("referral loop") => {
+            failed("referral_loop", format!("{addr}: {why}"))
+        }
+        Verdict::Lame(why) if why.starts_with("upward referral") => {
+            failed("upward_referral", format!("{addr}: {why}"))
+        }
+        Verdict::Lame(why) => failed("lame", format!("{addr}: {why}")),
+        Verdict::Truncated => failed("truncated", format!("{addr}: truncated even over TCP")),
+        _ => failed("lame", format!("{addr}: unexpected")),
     }
 }
 
@@ -448,9 +540,12 @@ pub fn classify(zone: &Name, name: &Name, qtype: RecordType, ex: &Exchange) -> V
     if let Some(cut) = cut {
         let closer = zone.zone_of(&cut) && !cut.eq_ignore_root_case(zone) && cut.zone_of(name);
         if !closer {
-            return Verdict::Lame(format!(
-                "referral to {cut} does not lead below {zone} towards {name}"
-            ));
+            let why = if cut.eq_ignore_root_case(zone) {
+                format!("referral loop: the server for {zone} referred back to {cut} itself")
+            } else {
+                format!("upward referral: the server for {zone} referred to {cut}, which does not lead towards {name}")
+            };
+            return Verdict::Lame(why);
         }
         let ns = msg
             .authorities

@@ -18,7 +18,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::resolver::Resolver;
-use super::zones::{Zone, ZoneSet};
+use super::zones::{Misbehaviour, Zone, ZoneSet};
 use crate::dns::walk::Server;
 use crate::error::{Error, Result};
 
@@ -28,6 +28,8 @@ pub const CLASSIC_UDP: usize = 512;
 pub const MAX_EDNS_UDP: usize = 1232;
 /// Longest CNAME chain followed inside one zone.
 const MAX_IN_ZONE_CNAMES: usize = 8;
+/// How long the `slow` server waits before answering.
+const SLOW_SERVER: Duration = Duration::from_secs(5);
 /// How long a TCP connection may sit idle.
 const TCP_IDLE: Duration = Duration::from_secs(10);
 /// The address the lab's recursive resolver listens on.
@@ -155,19 +157,93 @@ pub fn encode_udp(req: &Message, mut reply: Message) -> Vec<u8> {
 enum Role {
     Authoritative(Arc<Vec<Zone>>),
     Recursive(Arc<Resolver>),
-    Lame,
+    Hostile(Misbehaviour, Arc<Vec<Zone>>),
 }
 
 impl Role {
+    /// The honest reply (over TCP a hostile server still answers honestly,
+    /// where it listens at all).
     async fn answer(&self, req: &Message) -> Option<Message> {
         match self {
-            Role::Authoritative(zones) => {
+            Role::Authoritative(zones) | Role::Hostile(_, zones) => {
                 let refs: Vec<&Zone> = zones.iter().collect();
                 Some(respond(&refs, req))
             }
             Role::Recursive(r) => Some(r.clone().resolve(req.clone()).await),
-            Role::Lame => None,
         }
+    }
+}
+
+/// The address a forged "wrong source" reply is sent from.
+pub const WRONG_SOURCE: Ipv4Addr = Ipv4Addr::new(127, 53, 255, 254);
+/// The false address that forged replies carry: it must never reach an answer.
+pub const POISON: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 66);
+
+/// A reply to `req` claiming every asked name is at [`POISON`].
+fn poisoned(req: &Message) -> Message {
+    let mut m = empty_reply(req, ResponseCode::NoError);
+    m.metadata.authoritative = true;
+    if let Some(q) = req.queries.first() {
+        m.add_answer(Record::from_rdata(
+            q.name().clone(),
+            86400,
+            RData::A(POISON.into()),
+        ));
+    }
+    m
+}
+
+/// What a misbehaving server sends back over UDP, and whether from the wrong address.
+fn hostile_reply(m: Misbehaviour, zones: &[Zone], req: &Message) -> Option<(Vec<u8>, bool)> {
+    let refs: Vec<&Zone> = zones.iter().collect();
+    let honest = || respond(&refs, req);
+    let bytes = |msg: &Message| msg.to_vec().unwrap_or_default();
+    match m {
+        Misbehaviour::Silent => None,
+        Misbehaviour::Garbage => {
+            // The right id, so the client reads it, then bytes that are no DNS message.
+            let mut junk = req.metadata.id.to_be_bytes().to_vec();
+            junk.extend((0..46).map(|i: u8| 0xff ^ i.wrapping_mul(37)));
+            Some((junk, false))
+        }
+        Misbehaviour::WrongId => {
+            let mut p = poisoned(req);
+            p.metadata.id = req.metadata.id ^ 0x5a5a;
+            Some((bytes(&p), false))
+        }
+        Misbehaviour::WrongSource => Some((bytes(&poisoned(req)), true)),
+        Misbehaviour::TcNoTcp => Some((bytes(&honest().truncate()), false)),
+        Misbehaviour::ReferralLoop => {
+            // "Ask my zone's servers": a referral to the very zone it serves.
+            let zone = zones.first()?;
+            let mut r = empty_reply(req, ResponseCode::NoError);
+            let ns = zone.rrset(&zone.origin, RecordType::NS);
+            add_glue(zone, &ns, &mut r);
+            r.add_authorities(ns);
+            Some((bytes(&r), false))
+        }
+        Misbehaviour::WrongQuestion => {
+            let mut other = req.clone();
+            let q = other.queries.first()?.clone();
+            let name = q.name().prepend_label("not-what-you-asked").ok()?;
+            other.queries = vec![hickory_proto::op::Query::query(name, q.query_type())];
+            Some((bytes(&poisoned(&other)), false))
+        }
+        Misbehaviour::Oversized => {
+            let mut r = honest();
+            if let Some(q) = req.queries.first() {
+                for i in 0..250u32 {
+                    let ip = Ipv4Addr::from(0xc633_6400 | (i & 0xff));
+                    r.add_answer(Record::from_rdata(
+                        q.name().clone(),
+                        60,
+                        RData::A(ip.into()),
+                    ));
+                }
+            }
+            Some((bytes(&r), false))
+        }
+        Misbehaviour::Slow => Some((encode_udp(req, honest()), false)),
     }
 }
 
@@ -180,8 +256,22 @@ pub struct RunningServer {
     pub names: Vec<Name>,
     /// Zones served.
     pub zones: Vec<Name>,
-    /// Bound but silent.
-    pub lame: bool,
+    /// How it misbehaves, if it does.
+    pub misbehaviour: Option<Misbehaviour>,
+}
+
+impl RunningServer {
+    /// "" for a well-behaved server, else "  (misbehaves: MODE)".
+    pub fn note(&self) -> String {
+        self.misbehaviour
+            .map(|m| format!("  (misbehaves: {})", m.name()))
+            .unwrap_or_default()
+    }
+
+    /// The misbehaviour's name, for JSON.
+    pub fn misbehaviour_name(&self) -> Option<&'static str> {
+        self.misbehaviour.map(Misbehaviour::name)
+    }
 }
 
 /// A running DNS hierarchy on loopback. Dropping it stops every server.
@@ -240,7 +330,10 @@ impl DnsLab {
     /// plus the recursive resolver when `with_resolver`.
     pub fn start(set: &ZoneSet, port: u16, with_resolver: bool) -> Result<DnsLab> {
         let plans = set.servers()?;
-        let mut addrs: Vec<(Ipv4Addr, bool)> = plans.iter().map(|p| (p.addr, !p.lame)).collect();
+        let mut addrs: Vec<(Ipv4Addr, bool)> = plans
+            .iter()
+            .map(|p| (p.addr, p.misbehaviour.is_none_or(Misbehaviour::has_tcp)))
+            .collect();
         if with_resolver {
             addrs.push((RESOLVER_ADDR, true));
         }
@@ -295,12 +388,11 @@ impl DnsLab {
                 addr: SocketAddr::new(IpAddr::V4(plan.addr), port),
                 names: plan.names.iter().cloned().collect(),
                 zones: zones.iter().map(|z| z.origin.clone()).collect(),
-                lame: plan.lame,
+                misbehaviour: plan.misbehaviour,
             });
-            let role = if plan.lame {
-                Role::Lame
-            } else {
-                Role::Authoritative(Arc::new(zones))
+            let role = match plan.misbehaviour {
+                Some(m) => Role::Hostile(m, Arc::new(zones)),
+                None => Role::Authoritative(Arc::new(zones)),
             };
             servers.push(Bound { udp, tcp, role });
         }
@@ -368,7 +460,22 @@ async fn serve_udp(sock: tokio::net::UdpSocket, role: Role) {
         };
         let (sock, role) = (sock.clone(), role.clone());
         tokio::spawn(async move {
-            if let Some(reply) = role.answer(&req).await {
+            if let Role::Hostile(m, zones) = &role {
+                if *m == Misbehaviour::Slow {
+                    tokio::time::sleep(SLOW_SERVER).await;
+                }
+                match hostile_reply(*m, zones, &req) {
+                    Some((bytes, false)) => {
+                        let _ = sock.send_to(&bytes, from).await;
+                    }
+                    Some((bytes, true)) => {
+                        if let Ok(other) = tokio::net::UdpSocket::bind((WRONG_SOURCE, 0)).await {
+                            let _ = other.send_to(&bytes, from).await;
+                        }
+                    }
+                    None => {}
+                }
+            } else if let Some(reply) = role.answer(&req).await {
                 let bytes = encode_udp(&req, reply);
                 let _ = sock.send_to(&bytes, from).await;
             }

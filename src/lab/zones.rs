@@ -3,7 +3,8 @@
 //! A zone is served at the addresses of its own NS records, looked up in the
 //! zone itself or as glue in any other zone, so the files alone describe the
 //! lab. A comment line `; netlab-lame: ADDR` marks an address that is bound but
-//! never answers. Every server address must be on loopback: the lab never
+//! never answers; `; netlab-hostile: ADDR MODE` one that misbehaves in another
+//! way ([`Misbehaviour`]). Every server address must be on loopback: the lab never
 //! listens or sends beyond this machine.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -43,6 +44,43 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../lab/zones/flaky.net.zone"),
     ),
     ("nic.cn.zone", include_str!("../../lab/zones/nic.cn.zone")),
+    ("bad.net.zone", include_str!("../../lab/zones/bad.net.zone")),
+    (
+        "garbage.bad.net.zone",
+        include_str!("../../lab/zones/garbage.bad.net.zone"),
+    ),
+    (
+        "wrongid.bad.net.zone",
+        include_str!("../../lab/zones/wrongid.bad.net.zone"),
+    ),
+    (
+        "wrongsrc.bad.net.zone",
+        include_str!("../../lab/zones/wrongsrc.bad.net.zone"),
+    ),
+    (
+        "tcfail.bad.net.zone",
+        include_str!("../../lab/zones/tcfail.bad.net.zone"),
+    ),
+    (
+        "refloop.bad.net.zone",
+        include_str!("../../lab/zones/refloop.bad.net.zone"),
+    ),
+    (
+        "cnameloop.bad.net.zone",
+        include_str!("../../lab/zones/cnameloop.bad.net.zone"),
+    ),
+    (
+        "wrongq.bad.net.zone",
+        include_str!("../../lab/zones/wrongq.bad.net.zone"),
+    ),
+    (
+        "oversized.bad.net.zone",
+        include_str!("../../lab/zones/oversized.bad.net.zone"),
+    ),
+    (
+        "slow.bad.net.zone",
+        include_str!("../../lab/zones/slow.bad.net.zone"),
+    ),
 ];
 
 /// One loaded zone.
@@ -54,8 +92,104 @@ pub struct Zone {
     pub file: String,
     /// Its records, keyed by owner name and type.
     pub records: BTreeMap<RrKey, RecordSet>,
-    /// Addresses that are listed as servers but must never answer.
-    pub lame: Vec<Ipv4Addr>,
+    /// Addresses that are listed as servers but misbehave (silent, garbage, ...).
+    pub misbehaving: Vec<(Ipv4Addr, Misbehaviour)>,
+}
+
+/// How a lab server misbehaves, chosen per address with a zone-file comment
+/// `; netlab-hostile: ADDR MODE` (or `; netlab-lame: ADDR` for `silent`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Misbehaviour {
+    /// Never answers (a lame or dead server).
+    Silent,
+    /// Answers with random bytes.
+    Garbage,
+    /// Answers with the wrong query id (and false data): must be ignored.
+    WrongId,
+    /// Answers from another address (with false data): must be ignored.
+    WrongSource,
+    /// Sets TC=1 over UDP but has no TCP listener.
+    TcNoTcp,
+    /// Refers queries for its zone back to itself.
+    ReferralLoop,
+    /// Answers a different question (with false data): must be ignored.
+    WrongQuestion,
+    /// Sends a UDP answer far larger than the 512 bytes the client allowed.
+    Oversized,
+    /// Answers, but only after five seconds.
+    Slow,
+}
+
+impl Misbehaviour {
+    /// Every mode with its directive name.
+    pub const ALL: [(&'static str, Misbehaviour); 9] = [
+        ("silent", Misbehaviour::Silent),
+        ("garbage", Misbehaviour::Garbage),
+        ("wrong-id", Misbehaviour::WrongId),
+        ("wrong-source", Misbehaviour::WrongSource),
+        ("tc-no-tcp", Misbehaviour::TcNoTcp),
+        ("referral-loop", Misbehaviour::ReferralLoop),
+        ("wrong-question", Misbehaviour::WrongQuestion),
+        ("oversized", Misbehaviour::Oversized),
+        ("slow", Misbehaviour::Slow),
+    ];
+
+    /// The directive name.
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, m)| *m == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("?")
+    }
+
+    /// Parse a directive name.
+    pub fn parse(s: &str) -> Option<Misbehaviour> {
+        Self::ALL.iter().find(|(n, _)| *n == s).map(|(_, m)| *m)
+    }
+
+    /// Whether the server listens on TCP at all.
+    pub fn has_tcp(self) -> bool {
+        !matches!(self, Misbehaviour::Silent | Misbehaviour::TcNoTcp)
+    }
+}
+
+fn directives(file: &str, text: &str) -> Result<Vec<(Ipv4Addr, Misbehaviour)>> {
+    let bad = |message: String| Error::Zone {
+        file: file.into(),
+        message,
+    };
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("; netlab-lame:") {
+            for word in rest.split_whitespace() {
+                let a = word
+                    .parse()
+                    .map_err(|_| bad(format!("netlab-lame: {word:?} is not an IPv4 address")))?;
+                out.push((a, Misbehaviour::Silent));
+            }
+        } else if let Some(rest) = line.strip_prefix("; netlab-hostile:") {
+            let w: Vec<&str> = rest.split_whitespace().collect();
+            let [addr, mode] = w.as_slice() else {
+                return Err(bad(format!(
+                    "netlab-hostile takes an address and a mode, got {rest:?}"
+                )));
+            };
+            let a = addr
+                .parse()
+                .map_err(|_| bad(format!("netlab-hostile: {addr:?} is not an IPv4 address")))?;
+            let names: Vec<&str> = Misbehaviour::ALL.iter().map(|(n, _)| *n).collect();
+            let m = Misbehaviour::parse(mode).ok_or_else(|| {
+                bad(format!(
+                    "netlab-hostile: unknown mode {mode:?}; modes: {}",
+                    names.join(", ")
+                ))
+            })?;
+            out.push((a, m));
+        }
+    }
+    Ok(out)
 }
 
 impl Zone {
@@ -78,22 +212,12 @@ impl Zone {
                     file: file.into(),
                     message: e.to_string(),
                 })?;
-        let mut lame = Vec::new();
-        for line in text.lines() {
-            if let Some(rest) = line.trim().strip_prefix("; netlab-lame:") {
-                for word in rest.split_whitespace() {
-                    lame.push(word.parse().map_err(|_| Error::Zone {
-                        file: file.into(),
-                        message: format!("netlab-lame: {word:?} is not an IPv4 address"),
-                    })?);
-                }
-            }
-        }
+        let misbehaving = directives(file, text)?;
         let zone = Zone {
             origin,
             file: file.into(),
             records,
-            lame,
+            misbehaving,
         };
         if zone.rrset(&zone.origin, RecordType::SOA).is_empty() {
             return Err(Error::Zone {
@@ -159,8 +283,8 @@ pub struct ServerPlan {
     pub names: BTreeSet<Name>,
     /// Indexes into the zone list.
     pub zones: Vec<usize>,
-    /// Bound but silent.
-    pub lame: bool,
+    /// How it misbehaves, if it does.
+    pub misbehaviour: Option<Misbehaviour>,
 }
 
 /// All zones of a lab.
@@ -274,14 +398,14 @@ impl ZoneSet {
                         addr: a,
                         names: BTreeSet::new(),
                         zones: Vec::new(),
-                        lame: false,
+                        misbehaviour: None,
                     });
                     p.names.insert(ns.clone());
                     if !p.zones.contains(&i) {
                         p.zones.push(i);
                     }
-                    if z.lame.contains(&a) {
-                        p.lame = true;
+                    if let Some((_, m)) = z.misbehaving.iter().find(|(x, _)| *x == a) {
+                        p.misbehaviour = Some(*m);
                     }
                 }
             }
@@ -308,7 +432,11 @@ mod tests {
         assert_eq!(set.zones.len(), BUILTIN.len());
         let servers = set.servers().unwrap();
         assert!(servers.iter().all(|s| s.addr.octets()[..2] == [127, 53]));
-        let lame: Vec<_> = servers.iter().filter(|s| s.lame).map(|s| s.addr).collect();
+        let lame: Vec<_> = servers
+            .iter()
+            .filter(|s| s.misbehaviour == Some(Misbehaviour::Silent))
+            .map(|s| s.addr)
+            .collect();
         assert_eq!(lame, vec![Ipv4Addr::new(127, 53, 4, 1)]);
         let root = servers
             .iter()
@@ -347,6 +475,29 @@ mod tests {
         zones.push(Zone::parse("evil.zone", bad).unwrap());
         let e = ZoneSet::new(zones).unwrap_err().to_string();
         assert!(e.contains("not on loopback"), "{e}");
+    }
+
+    #[test]
+    fn hostile_directives() {
+        let t = "; netlab-hostile: 127.53.6.1 garbage\n; netlab-lame: 127.53.6.2\n";
+        let d = directives("x.zone", t).unwrap();
+        assert_eq!(
+            d,
+            vec![
+                (Ipv4Addr::new(127, 53, 6, 1), Misbehaviour::Garbage),
+                (Ipv4Addr::new(127, 53, 6, 2), Misbehaviour::Silent)
+            ]
+        );
+        let e = directives("x.zone", "; netlab-hostile: 127.53.6.1 rude\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown mode") && e.contains("wrong-id"), "{e}");
+        assert!(directives("x.zone", "; netlab-hostile: nope garbage\n").is_err());
+        assert!(directives("x.zone", "; netlab-hostile: 127.0.0.1\n").is_err());
+        for (n, m) in Misbehaviour::ALL {
+            assert_eq!(Misbehaviour::parse(n), Some(m));
+            assert_eq!(m.name(), n);
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod bad_input;
 mod cleanup;
 mod dns_trace;
 mod drill;
+mod hostile;
 mod lab_ns;
 mod pcap;
 mod ping;
