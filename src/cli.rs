@@ -305,7 +305,14 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if !v.is_finite() || v <= 0.0 {
         return Err(format!("{s:?}: a duration must be greater than zero"));
     }
-    Duration::try_from_secs_f64(v * scale).map_err(|e| e.to_string())
+    let d = Duration::try_from_secs_f64(v * scale).map_err(|e| format!("{s:?}: {e}"))?;
+    if d.is_zero() {
+        // Found by the text_inputs fuzz target: "55555E-40" is positive but rounds to 0 ns.
+        return Err(format!(
+            "{s:?}: shorter than a nanosecond; a duration must be greater than zero"
+        ));
+    }
+    Ok(d)
 }
 
 fn parse_bounded(s: &str, max: Duration) -> Result<Duration, String> {
@@ -375,7 +382,7 @@ mod tests {
         assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
         assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
-        for bad in ["", "0", "-1s", "abc", "nan", "inf"] {
+        for bad in ["", "0", "-1s", "abc", "nan", "inf", "55555E-40", "1e400"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
         assert!(parse_timeout("61s").is_err());

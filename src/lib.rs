@@ -16,6 +16,7 @@ pub mod cli;
 pub mod demos;
 pub mod dns;
 pub mod error;
+pub mod fuzzing;
 pub mod lab;
 pub mod narrate;
 pub mod neigh;
