@@ -75,8 +75,11 @@ pub fn text_inputs(data: &[u8]) {
     let _ = crate::demos::dns_trace::hosts_matches(&s, "www.baidu.com.");
 }
 
+/// A fuzz target's body.
+pub type Target = fn(&[u8]);
+
 /// The targets by name.
-pub const TARGETS: [(&str, fn(&[u8])); 5] = [
+pub const TARGETS: [(&str, Target); 5] = [
     ("dns_message", dns_message),
     ("frame", frame),
     ("zone_file", zone_file),
