@@ -303,7 +303,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| format!("{s:?} is not a duration; write e.g. 2s or 500ms"))?;
     if !v.is_finite() || v <= 0.0 {
-        return Err(format!("{s:?}: a duration must be greater than zero"));
+        return Err(format!(
+            "{s:?}: a duration must be greater than zero; write e.g. 2s or 500ms"
+        ));
     }
     let d = Duration::try_from_secs_f64(v * scale).map_err(|e| format!("{s:?}: {e}"))?;
     if d.is_zero() {
@@ -317,11 +319,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 fn parse_bounded(s: &str, max: Duration) -> Result<Duration, String> {
     let d = parse_duration(s)?;
-    if d < Duration::from_millis(1) {
-        return Err("must be at least 1ms".into());
-    }
-    if d > max {
-        return Err(format!("must be at most {}s", max.as_secs()));
+    if d < Duration::from_millis(1) || d > max {
+        return Err(format!(
+            "{s:?} is out of range: give 1ms to {}s",
+            max.as_secs()
+        ));
     }
     Ok(d)
 }

@@ -73,7 +73,7 @@ fn plan(args: &DnsTraceArgs) -> Result<(CheckedName, Mode)> {
     if let Some(h) = &args.hosts {
         if !h.is_file() {
             return Err(Error::usage(format!(
-                "--hosts {}: no such file",
+                "--hosts {}: no such file; give a file in hosts format (the default is /etc/hosts)",
                 h.display()
             )));
         }

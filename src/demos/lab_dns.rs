@@ -46,6 +46,12 @@ pub fn run(
         Some(d) => ZoneSet::from_dir(d)?,
         None => ZoneSet::builtin()?,
     };
+    // Catch Ctrl-C and SIGTERM before anything is printed: a signal that arrives
+    // right after the addresses appear must still stop the lab cleanly.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone()).map_err(|e| Error::Lab(e.to_string()))?;
+    }
     let lab = DnsLab::start(&zones, port.unwrap_or(0), true)?;
     let hints_path = std::env::temp_dir().join(format!("netlab-root-hints-{}.zone", lab.port));
     std::fs::write(&hints_path, root_hints(&lab)).map_err(|source| Error::Read {
@@ -102,7 +108,9 @@ pub fn run(
             .data("root_hints", hints_path.display().to_string())
             .data("servers", servers),
     )?;
-    lab.wait_for_signal()?;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     drop(lab);
     n.summary(Summary {
         title: tx("DNS lab stopped", "DNS 实验网络已停止"),

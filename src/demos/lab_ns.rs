@@ -55,7 +55,10 @@ pub fn up(n: &mut Narrator) -> Result<i32> {
 /// `netlab lab status`.
 pub fn status(n: &mut Narrator) -> Result<i32> {
     match NetLab::open_named()? {
-        Some(lab) => status_of(&lab, n),
+        Some(lab) => {
+            need_privilege()?;
+            status_of(&lab, n)
+        }
         None => {
             n.summary(Summary {
                 title: tx("The namespace lab is down", "命名空间实验网络未启动"),
@@ -173,6 +176,7 @@ pub fn down(n: &mut Narrator) -> Result<i32> {
 pub fn exec(host: &str, command: &[String]) -> Result<i32> {
     let lab = NetLab::open_named()?.ok_or_else(not_up)?;
     let ns = lab.host(host)?;
+    need_privilege()?;
     let (prog, args) = command
         .split_first()
         .ok_or_else(|| Error::usage("no command given after --"))?;

@@ -44,12 +44,15 @@ pub fn check(input: &str) -> Result<CheckedName> {
         ));
     }
     if trimmed.chars().any(char::is_whitespace) {
-        return Err(bad(input, "a domain name cannot contain spaces"));
+        return Err(bad(
+            input,
+            "a domain name cannot contain spaces; use letters, digits, '-' and '_' between dots",
+        ));
     }
     if trimmed.starts_with('.') || trimmed.contains("..") {
         return Err(bad(
             input,
-            "empty label: two dots in a row, or a leading dot",
+            "empty label (two dots in a row, or a leading dot); each label between dots needs 1 to 63 characters",
         ));
     }
     let converted = !trimmed.is_ascii();
@@ -72,7 +75,7 @@ pub fn check(input: &str) -> Result<CheckedName> {
         if label.is_empty() {
             return Err(bad(
                 input,
-                "empty label: two dots in a row, or a leading dot",
+                "empty label (two dots in a row, or a leading dot); each label between dots needs 1 to 63 characters",
             ));
         }
         if label.len() > MAX_LABEL {

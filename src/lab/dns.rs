@@ -431,21 +431,6 @@ impl DnsLab {
             resolver,
         })
     }
-
-    /// Run until the process receives Ctrl-C or SIGTERM.
-    pub fn wait_for_signal(&self) -> Result<()> {
-        let rt = self.rt.as_ref().expect("running");
-        rt.block_on(async {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .map_err(|e| Error::Lab(e.to_string()))?;
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            Ok(())
-        })
-    }
 }
 
 async fn serve_udp(sock: tokio::net::UdpSocket, role: Role) {

@@ -205,13 +205,14 @@ impl Zone {
             file: file.into(),
             message: format!("file name does not give a zone name: {e}"),
         })?;
-        let (origin, records) =
-            Parser::new(text, None, Some(origin))
-                .parse()
-                .map_err(|e| Error::Zone {
-                    file: file.into(),
-                    message: e.to_string(),
-                })?;
+        let (origin, records) = Parser::new(text, None, Some(origin)).parse().map_err(|e| {
+            Error::Zone {
+                file: file.into(),
+                message: format!(
+                    "{e} (write standard zone-file syntax, RFC 1035 §5.1; lab/zones/ has examples)"
+                ),
+            }
+        })?;
         let misbehaving = directives(file, text)?;
         let zone = Zone {
             origin,
@@ -306,9 +307,11 @@ impl ZoneSet {
 
     /// Every `*.zone` file in a folder (`root.zone` is the root).
     pub fn from_dir(dir: &Path) -> Result<ZoneSet> {
-        let entries = std::fs::read_dir(dir).map_err(|source| Error::Read {
-            path: dir.to_path_buf(),
-            source,
+        let entries = std::fs::read_dir(dir).map_err(|e| {
+            Error::usage(format!(
+                "--lab-zones {}: cannot read this folder ({e}); give a folder of ZONE.zone files such as lab/zones/",
+                dir.display()
+            ))
         })?;
         let mut files: Vec<_> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))

@@ -14,6 +14,7 @@ mod hostile;
 mod lab_ns;
 mod pcap;
 mod ping;
+mod privilege;
 mod questions;
 mod transport;
 

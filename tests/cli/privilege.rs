@@ -1,0 +1,148 @@
+//! Every subcommand as the unprivileged user nobody (setpriv, in CI as root):
+//! it names the privilege and the fix, or runs its unprivileged fallback.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+use super::*;
+
+fn icmp_sockets_open_for_nobody() -> bool {
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range").unwrap_or_default();
+    let v: Vec<u64> = range
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    v.len() == 2 && v[0] <= 65534 && 65534 <= v[1]
+}
+
+#[test]
+fn every_subcommand_as_an_unprivileged_user() {
+    if !require("setpriv (util-linux)", have("setpriv")) || !privileged() {
+        return;
+    }
+    let _g = NAMED_LAB.lock().unwrap_or_else(|e| e.into_inner());
+    let check = |args: &[&str], code: i32, needles: &[&str]| {
+        let o = netlab_as_nobody(args);
+        let (out, err) = (stdout(&o), stderr(&o));
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {err}{out}");
+        for n in needles {
+            assert!(
+                err.contains(n) || out.contains(n),
+                "{args:?} does not mention {n:?}: {err}{out}"
+            );
+        }
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(
+            !err.trim_start().starts_with("Operation not permitted"),
+            "{args:?}: a raw OS error: {err}"
+        );
+    };
+    // Needs nothing.
+    check(
+        &["dns-trace", "www.baidu.com", "--walk-only"],
+        0,
+        &["203.0.113.10"],
+    );
+    check(&["questions"], 0, &["Q39"]);
+    check(&["explain", "Q7"], 0, &["ICMP"]);
+    check(&["sticky-packet"], 0, &["粘包"]);
+    check(&["arp-table", "--host"], 0, &["neighbour"]);
+    // Falls back to what it can do.
+    check(&["arp-table"], 0, &["could not run", "sudo"]);
+    check(
+        &["tcp-vs-udp", "--messages", "20", "--bulk", "1"],
+        0,
+        &["CAP_NET_ADMIN", "loopback"],
+    );
+    // Says what it needs and how to get it.
+    check(
+        &["arp-table", "--iface", "lo", "--resolve", "127.0.0.1"],
+        2,
+        &["CAP_NET_RAW", "setcap"],
+    );
+    check(&["lab", "up"], 2, &["CAP_NET_ADMIN", "sudo"]);
+    check(&["lab", "down"], 2, &["CAP_NET_ADMIN", "sudo"]);
+    check(&["lab", "status"], 1, &["down"]);
+    check(&["lab", "exec", "h1", "--", "true"], 2, &["not up"]);
+    if icmp_sockets_open_for_nobody() {
+        check(&["ping", "-c", "1", "127.0.0.1"], 0, &["1 received"]);
+    } else {
+        check(
+            &["ping", "-c", "1", "127.0.0.1"],
+            2,
+            &["sudo", "setcap cap_net_raw+ep", "ping_group_range"],
+        );
+        check(
+            &["ping"],
+            2,
+            &["sudo", "setcap cap_net_raw+ep", "ping_group_range"],
+        );
+    }
+    // lab dns needs nothing: it starts, serves, and stops on SIGINT.
+    let bin = world_executable_binary();
+    let mut child = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(&bin)
+        .args(["lab", "dns", "--json"])
+        .current_dir("/")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    out.read_line(&mut first).unwrap();
+    let v: Value = serde_json::from_str(&first).unwrap();
+    assert!(v["data"]["port"].as_u64().unwrap() >= 1024);
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut out, &mut rest);
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn inside_a_namespace_an_unprivileged_ping_uses_a_ping_socket() {
+    if !require("setpriv (util-linux)", have("setpriv")) || !privileged() {
+        return;
+    }
+    let _g = NAMED_LAB.lock().unwrap_or_else(|e| e.into_inner());
+    assert_eq!(netlab(&["lab", "up"]).status.code(), Some(0));
+    let bin = world_executable_binary();
+    let script = format!(
+        "echo '0 2147483647' > /proc/sys/net/ipv4/ping_group_range && \
+         setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all {} ping -c 2 -i 0.05 198.51.100.20 --json",
+        bin.display()
+    );
+    let o = netlab(&["lab", "exec", "h1", "--", "sh", "-c", &script]);
+    let lines = json_lines(&o);
+    netlab(&["lab", "down"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let head = lines
+        .iter()
+        .find(|l| l["data"]["socket"].is_string())
+        .unwrap();
+    assert!(
+        head["data"]["socket"]
+            .as_str()
+            .unwrap()
+            .contains("unprivileged"),
+        "{head}"
+    );
+    let s = lines.last().unwrap();
+    assert_eq!(s["received"], 2);
+    let reply = lines
+        .iter()
+        .find(|l| l["data"]["icmp_seq"].is_u64())
+        .unwrap();
+    assert_eq!(
+        reply["data"]["ttl"], 64,
+        "the TTL comes from IP_RECVTTL on a ping socket"
+    );
+}
