@@ -22,6 +22,29 @@ impl Drop for TempFile {
     }
 }
 
+/// Remove hints files whose lab process no longer exists; returns their paths.
+fn remove_stale_hints() -> Vec<String> {
+    let mut removed = Vec::new();
+    let Ok(dir) = std::fs::read_dir(std::env::temp_dir()) else {
+        return removed;
+    };
+    for e in dir.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name
+            .strip_prefix("netlab-root-hints-")
+            .and_then(|r| r.strip_suffix(".zone"))
+        else {
+            continue;
+        };
+        let pid = rest.rsplit('-').next().and_then(|p| p.parse::<u32>().ok());
+        let alive = pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
+        if !alive && std::fs::remove_file(e.path()).is_ok() {
+            removed.push(e.path().display().to_string());
+        }
+    }
+    removed
+}
+
 /// Root hints in zone-file form, as `drill -r` and resolvers read them.
 pub fn root_hints(lab: &DnsLab) -> String {
     let mut s = String::from("; netlab lab root hints\n");
@@ -53,7 +76,28 @@ pub fn run(
         signal_hook::flag::register(sig, stop.clone()).map_err(|e| Error::Lab(e.to_string()))?;
     }
     let lab = DnsLab::start(&zones, port.unwrap_or(0), true)?;
-    let hints_path = std::env::temp_dir().join(format!("netlab-root-hints-{}.zone", lab.port));
+    let stale = remove_stale_hints();
+    if !stale.is_empty() {
+        n.step(
+            Step::new(
+                tx(
+                    format!("Removed {} root hints file(s) left by a lab that was killed", stale.len()),
+                    format!("已删除被杀掉的实验网络遗留的 {} 个根提示文件", stale.len()),
+                ),
+                tx(
+                    "A `netlab lab dns` stopped by SIGKILL cannot clean up after itself; the next one does.",
+                    "被 SIGKILL 停止的 `netlab lab dns` 无法自行清理；由下一次运行来清理。",
+                ),
+                &[],
+            )
+            .data("removed", stale),
+        )?;
+    }
+    let hints_path = std::env::temp_dir().join(format!(
+        "netlab-root-hints-{}-{}.zone",
+        lab.port,
+        std::process::id()
+    ));
     std::fs::write(&hints_path, root_hints(&lab)).map_err(|source| Error::Read {
         path: hints_path.clone(),
         source,

@@ -205,14 +205,15 @@ impl Zone {
             file: file.into(),
             message: format!("file name does not give a zone name: {e}"),
         })?;
-        let (origin, records) = Parser::new(text, None, Some(origin)).parse().map_err(|e| {
-            Error::Zone {
-                file: file.into(),
-                message: format!(
+        let (origin, records) =
+            Parser::new(text, None, Some(origin))
+                .parse()
+                .map_err(|e| Error::Zone {
+                    file: file.into(),
+                    message: format!(
                     "{e} (write standard zone-file syntax, RFC 1035 §5.1; lab/zones/ has examples)"
                 ),
-            }
-        })?;
+                })?;
         let misbehaving = directives(file, text)?;
         let zone = Zone {
             origin,

@@ -93,6 +93,8 @@ fn interrupt(args: &[&str], signal: &str) {
         5,
         "{args:?}: the demo holds its 5 lab namespaces"
     );
+    // A random point in the run: the demos print their steps with --pace.
+    std::thread::sleep(Duration::from_millis(rand::random_range(0..700)));
     Command::new("kill")
         .args(["-s", signal, &pid.to_string()])
         .status()
@@ -162,7 +164,7 @@ fn interrupted_arp_table_leaves_nothing() {
     if !privileged() {
         return;
     }
-    for sig in ["INT", "TERM", "KILL"] {
+    for sig in ["INT", "TERM", "KILL", "INT", "TERM", "KILL"] {
         interrupt(&["arp-table", "--json", "--pace", "300"], sig);
     }
 }
@@ -172,7 +174,7 @@ fn interrupted_ping_leaves_nothing_and_prints_its_summary() {
     if !privileged() {
         return;
     }
-    for sig in ["INT", "TERM", "KILL"] {
+    for sig in ["INT", "TERM", "KILL", "INT", "TERM", "KILL"] {
         interrupt(&["ping", "-c", "400", "--json", "--pace", "100"], sig);
     }
 }
@@ -182,7 +184,110 @@ fn interrupted_tcp_vs_udp_leaves_nothing() {
     if !privileged() {
         return;
     }
-    for sig in ["INT", "TERM", "KILL"] {
+    for sig in ["INT", "TERM", "KILL", "INT", "TERM", "KILL"] {
         interrupt(&["tcp-vs-udp", "--json", "--pace", "300"], sig);
     }
+}
+
+fn named_left() -> Vec<String> {
+    std::fs::read_dir("/run/netns")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("netlab-"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_killed_lab_up_is_cleaned_by_the_next_one_which_says_so() {
+    if !privileged() {
+        return;
+    }
+    let _g = NAMED_LAB.lock().unwrap_or_else(|e| e.into_inner());
+    for _ in 0..3 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_netlab"))
+            .args(["lab", "up", "--json"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(rand::random_range(0..150)));
+        let _ = child.kill();
+        let _ = child.wait();
+        let leftovers = named_left();
+        let o = netlab(&["lab", "up", "--json"]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let lines = json_lines(&o);
+        if !leftovers.is_empty() {
+            let said = lines
+                .iter()
+                .find(|l| l["data"]["removed"].is_array())
+                .expect("lab up says what it removed");
+            assert_eq!(
+                said["data"]["removed"].as_array().unwrap().len(),
+                leftovers.len()
+            );
+        }
+        assert_eq!(lines.last().unwrap()["up"], true);
+        assert_eq!(netlab(&["lab", "down"]).status.code(), Some(0));
+        assert!(named_left().is_empty(), "{:?}", named_left());
+    }
+}
+
+#[test]
+fn a_killed_lab_dns_is_cleaned_by_the_next_one_which_says_so() {
+    let _g = LAB_DNS.lock().unwrap_or_else(|e| e.into_inner());
+    let start = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_netlab"))
+            .args(["lab", "dns", "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut lines = Vec::new();
+        loop {
+            let mut l = String::new();
+            out.read_line(&mut l).unwrap();
+            let v: Value = serde_json::from_str(&l).unwrap();
+            let done = v["data"]["root_hints"].is_string();
+            lines.push(v);
+            if done {
+                break;
+            }
+        }
+        (child, out, lines)
+    };
+    let (mut first, _out, lines) = start();
+    let hints = lines.last().unwrap()["data"]["root_hints"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(
+        std::path::Path::new(&hints).exists(),
+        "SIGKILL leaves the hints file"
+    );
+    let (mut second, _out2, lines) = start();
+    let said = lines
+        .iter()
+        .find(|l| l["data"]["removed"].is_array())
+        .expect("the next lab says what it removed");
+    assert!(said["data"]["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r == &Value::from(hints.clone())));
+    assert!(!std::path::Path::new(&hints).exists());
+    Command::new("kill")
+        .args(["-TERM", &second.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(
+        second.wait().unwrap().success(),
+        "SIGTERM stops lab dns cleanly"
+    );
 }

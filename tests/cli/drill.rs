@@ -63,6 +63,7 @@ fn a_records(text: &str, owner: &str) -> Vec<String> {
 
 #[test]
 fn drill_trace_gets_the_same_answer_as_netlab() {
+    let _g = LAB_DNS.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::start();
     assert!(std::path::Path::new(&lab.hints).exists());
     let port = lab.port.to_string();

@@ -111,6 +111,10 @@ pub fn have(tool: &str) -> bool {
 /// The lab namespace lab up/down tests share: tests that use it take this lock.
 pub static NAMED_LAB: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// Tests that start `netlab lab dns` take this lock: a starting lab removes the
+/// hints files of killed ones, which one of those tests checks.
+pub static LAB_DNS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// A copy of the binary that any user can execute (for setpriv tests).
 pub fn world_executable_binary() -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt;

@@ -79,6 +79,7 @@ fn every_subcommand_as_an_unprivileged_user() {
         );
     }
     // lab dns needs nothing: it starts, serves, and stops on SIGINT.
+    let _d = LAB_DNS.lock().unwrap_or_else(|e| e.into_inner());
     let bin = world_executable_binary();
     let mut child = Command::new("setpriv")
         .args([
