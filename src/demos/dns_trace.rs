@@ -858,6 +858,7 @@ fn walk_step(ev: Event<'_>, qtype: RecordType, shown: &mut HashSet<&'static str>
                 "rtt_ms": ms(ex.rtt),
                 "verdict": kind,
                 "ignored": ex.ignored,
+                "ignored_why": ex.ignored_why,
             });
             if let Some(m) = &ex.reply {
                 data["rcode"] = rcode_str(m.metadata.response_code).into();
