@@ -72,6 +72,20 @@ impl PcapOut {
         self.push(iface, at, frame.to_vec(), comment);
     }
 
+    /// Add captured lab frames, each commented "WHAT: its one-line summary".
+    pub fn captured<'a>(
+        &mut self,
+        frames: impl IntoIterator<Item = &'a crate::lab::capture::Frame>,
+        what: &str,
+    ) {
+        for f in frames {
+            let s = crate::wire::frame::ethernet_frame(&f.bytes)
+                .map(|d| crate::wire::frame::summary(&d))
+                .unwrap_or_default();
+            self.ethernet(&f.link, f.at, &f.bytes, &format!("{what}: {s}"));
+        }
+    }
+
     /// Add a raw IPv4 packet seen at a socket.
     pub fn ipv4(&mut self, name: &str, at: SystemTime, packet: Vec<u8>, comment: &str) {
         let iface = self.iface(name, DataLink::IPV4);

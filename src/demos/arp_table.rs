@@ -109,10 +109,7 @@ fn host_table(n: &mut Narrator, why_not_lab: Option<&str>) -> Result<i32> {
         ),
         questions: QS.to_vec(),
         ok: true,
-        data: json!({"entries": entries_json(&entries)})
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
+        data: crate::narrate::object(json!({"entries": entries_json(&entries)})),
         ..Summary::default()
     })?;
     Ok(exit::OK)
@@ -347,10 +344,9 @@ fn lab_demo(n: &mut Narrator, mut pcap: Option<&mut PcapOut>) -> Result<i32> {
         )],
         questions: QS.to_vec(),
         ok: true,
-        data: json!({"entries": entries_json(&fin), "lan_a": hop(&d_a), "lan_b": hop(&d_b)})
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
+        data: crate::narrate::object(
+            json!({"entries": entries_json(&fin), "lan_a": hop(&d_a), "lan_b": hop(&d_b)}),
+        ),
     })?;
     drop(lab);
     Ok(exit::OK)
@@ -486,7 +482,7 @@ fn resolve_on_host(
         },
         questions: QS.to_vec(),
         ok,
-        data: data.as_object().cloned().unwrap_or_default(),
+        data: crate::narrate::object(data),
         ..Summary::default()
     })?;
     Ok(if ok { exit::OK } else { exit::NETWORK_NO })

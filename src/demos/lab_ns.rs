@@ -67,10 +67,7 @@ pub fn status(n: &mut Narrator) -> Result<i32> {
                     "以 root 运行 `netlab lab up` 来建立它。",
                 )],
                 ok: false,
-                data: json!({"up": false, "hosts": []})
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default(),
+                data: crate::narrate::object(json!({"up": false, "hosts": []})),
                 ..Summary::default()
             })?;
             Ok(exit::NETWORK_NO)
@@ -136,10 +133,7 @@ fn status_of(lab: &NetLab, n: &mut Narrator) -> Result<i32> {
     n.summary(Summary {
         title: tx("The namespace lab is up", "命名空间实验网络已启动"),
         ok: true,
-        data: json!({"up": true, "hosts": hosts})
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
+        data: crate::narrate::object(json!({"up": true, "hosts": hosts})),
         ..Summary::default()
     })?;
     Ok(exit::OK)
@@ -163,10 +157,7 @@ pub fn down(n: &mut Narrator) -> Result<i32> {
     n.summary(Summary {
         title,
         ok: true,
-        data: json!({"removed": removed})
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
+        data: crate::narrate::object(json!({"removed": removed})),
         ..Summary::default()
     })?;
     Ok(exit::OK)

@@ -432,17 +432,6 @@ fn open_in(ns: &Netns, target: Ipv4Addr) -> Result<Pinger> {
         .map_err(io)
 }
 
-fn add_frames(pcap: &mut Option<&mut PcapOut>, frames: &[Frame], what: &str) {
-    if let Some(p) = pcap.as_deref_mut() {
-        for f in frames {
-            let s = frame::ethernet_frame(&f.bytes)
-                .map(|d| frame::summary(&d))
-                .unwrap_or_default();
-            p.ethernet(&f.link, f.at, &f.bytes, &format!("{what}: {s}"));
-        }
-    }
-}
-
 fn echo_frames(frames: &[Frame]) -> (Option<&Frame>, Option<&Frame>) {
     let find = |t: u8| {
         frames.iter().find(|f| {
@@ -486,7 +475,9 @@ fn lab(
     let p = open_in(h1, H2)?;
     let (s1, first1, e1) = series(&p, quick, stop, n)?;
     let frames = cap.stop()?;
-    add_frames(&mut pcap, &frames, "h1 -> h2");
+    if let Some(p) = &mut pcap {
+        p.captured(&frames, "h1 -> h2");
+    }
     let (req, rep) = echo_frames(&frames);
     if let (Some(req), Some(rep)) = (req, rep) {
         let mut s = Step::new(

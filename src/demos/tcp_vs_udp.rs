@@ -141,17 +141,6 @@ fn udp_of(f: &Frame, port: u16) -> bool {
     matches!(frame::ethernet_frame(&f.bytes).map(|d| d.kind), Ok(Kind::Ipv4 { udp: Some((s, d, _)), .. }) if s == port || d == port)
 }
 
-fn add_frames(pcap: &mut Option<&mut PcapOut>, frames: &[&Frame], what: &str) {
-    if let Some(p) = pcap.as_deref_mut() {
-        for f in frames {
-            let s = frame::ethernet_frame(&f.bytes)
-                .map(|d| frame::summary(&d))
-                .unwrap_or_default();
-            p.ethernet(&f.link, f.at, &f.bytes, &format!("{what}: {s}"));
-        }
-    }
-}
-
 /// Run the demo.
 pub fn run(args: &TcpUdpArgs, n: &mut Narrator, mut pcap: Option<&mut PcapOut>) -> Result<i32> {
     let lab_ok = !args.loopback && Privileges::probe().can_build_lab();
@@ -278,8 +267,12 @@ fn connection(env: &Env, n: &mut Narrator, pcap: &mut Option<&mut PcapOut>) -> R
         .filter(|f| tcp_of(f, port).is_some())
         .collect();
     let udp_frames: Vec<&Frame> = frames.iter().filter(|f| udp_of(f, uaddr.port())).collect();
-    add_frames(pcap, &tcp_frames, "TCP connection");
-    add_frames(pcap, &udp_frames, "UDP: one datagram, no setup");
+    if let Some(p) = pcap.as_deref_mut() {
+        p.captured(tcp_frames.iter().copied(), "TCP connection");
+    }
+    if let Some(p) = pcap.as_deref_mut() {
+        p.captured(udp_frames.iter().copied(), "UDP: one datagram, no setup");
+    }
 
     let find = |flags: u8| {
         tcp_frames

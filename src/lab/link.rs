@@ -20,8 +20,9 @@ fn nft(ns: &Netns, args: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// Drop `pct` percent of the ICMP echo requests arriving at this host.
-pub fn drop_incoming_icmp(ns: &Netns, pct: u8) -> Result<()> {
+/// Drop `pct` percent of the packets matching `what` that arrive at this host.
+/// numgen gives 0..=99, so "< 100" is not a valid nft value: 100 % needs no dice.
+fn drop_incoming(ns: &Netns, pct: u8, what: &[&str]) -> Result<()> {
     if pct == 0 {
         return Ok(());
     }
@@ -33,23 +34,19 @@ pub fn drop_incoming_icmp(ns: &Netns, pct: u8) -> Result<()> {
             "priority", "0", ";", "}",
         ],
     )?;
-    // numgen gives 0..=99, so "< 100" is not a valid nft value; 100 % needs no dice.
     let pct = pct.to_string();
-    let mut rule = vec![
-        "add",
-        "rule",
-        "ip",
-        "netlab",
-        "input",
-        "icmp",
-        "type",
-        "echo-request",
-    ];
+    let mut rule = vec!["add", "rule", "ip", "netlab", "input"];
+    rule.extend_from_slice(what);
     if pct != "100" {
         rule.extend_from_slice(&["numgen", "random", "mod", "100", "lt", &pct]);
     }
     rule.push("drop");
     nft(ns, &rule)
+}
+
+/// Drop `pct` percent of the ICMP echo requests arriving at this host.
+pub fn drop_incoming_icmp(ns: &Netns, pct: u8) -> Result<()> {
+    drop_incoming(ns, pct, &["icmp", "type", "echo-request"])
 }
 
 /// Drop `pct` percent of the TCP and UDP packets arriving at this host.
@@ -58,26 +55,7 @@ pub fn drop_incoming_icmp(ns: &Netns, pct: u8) -> Result<()> {
 /// segment, so call [`segment_by_segment`] on the link first (LAB-NOTES.md:
 /// with GSO a 64 KB "superpacket" is one verdict).
 pub fn drop_incoming_transport(ns: &Netns, pct: u8) -> Result<()> {
-    if pct == 0 {
-        return Ok(());
-    }
-    nft(ns, &["add", "table", "ip", "netlab"])?;
-    nft(
-        ns,
-        &[
-            "add", "chain", "ip", "netlab", "input", "{", "type", "filter", "hook", "input",
-            "priority", "0", ";", "}",
-        ],
-    )?;
-    let pct = pct.to_string();
-    let mut rule = vec![
-        "add", "rule", "ip", "netlab", "input", "meta", "l4proto", "{", "tcp", ",", "udp", "}",
-    ];
-    if pct != "100" {
-        rule.extend_from_slice(&["numgen", "random", "mod", "100", "lt", &pct]);
-    }
-    rule.push("drop");
-    nft(ns, &rule)
+    drop_incoming(ns, pct, &["meta", "l4proto", "{", "tcp", ",", "udp", "}"])
 }
 
 /// Remove netlab's nft table from this host (no-op when there is none).

@@ -99,6 +99,15 @@ pub fn tx(en: impl Into<String>, zh: impl Into<String>) -> Text {
     }
 }
 
+/// The fields of a JSON object literal, for [`Summary::data`] and [`Step::data`]:
+/// `object(json!({"up": true}))`. Anything but an object gives an empty map.
+pub fn object(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
 /// A labelled fact shown under a step: "server  127.53.0.1:5300".
 #[derive(Clone, Debug)]
 pub struct Fact {
