@@ -281,18 +281,27 @@ impl NetLab {
 }
 
 /// Remove the named lab's namespaces (and with them every link in them).
+/// A `lab up` killed half-way can leave a namespace file that was created but
+/// never mounted, which `ip netns del` refuses: such a file is unmounted if
+/// need be and unlinked directly.
 pub fn remove_named() -> Vec<String> {
     let mut removed = Vec::new();
     for h in plan() {
         let name = format!("{NAMED_PREFIX}{}", h.name);
-        if named_path(h.name).exists() {
-            let ok = std::process::Command::new("ip")
-                .args(["netns", "del", &name])
-                .status()
-                .is_ok_and(|s| s.success());
-            if ok {
-                removed.push(name);
-            }
+        let path = named_path(h.name);
+        if !path.exists() {
+            continue;
+        }
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &name])
+            .stderr(std::process::Stdio::null())
+            .status();
+        if path.exists() {
+            let _ = nix::mount::umount2(&path, nix::mount::MntFlags::MNT_DETACH);
+            let _ = std::fs::remove_file(&path);
+        }
+        if !path.exists() {
+            removed.push(name);
         }
     }
     removed

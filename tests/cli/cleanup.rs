@@ -189,6 +189,15 @@ fn interrupted_tcp_vs_udp_leaves_nothing() {
     }
 }
 
+fn ip_netns_add_running() -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|p| {
+        std::fs::read(p.path().join("cmdline")).is_ok_and(|c| {
+            let c = String::from_utf8_lossy(&c).replace('\0', " ");
+            c.contains("netns add netlab-")
+        })
+    })
+}
+
 fn named_left() -> Vec<String> {
     std::fs::read_dir("/run/netns")
         .map(|d| {
@@ -216,6 +225,12 @@ fn a_killed_lab_up_is_cleaned_by_the_next_one_which_says_so() {
         std::thread::sleep(Duration::from_millis(rand::random_range(0..150)));
         let _ = child.kill();
         let _ = child.wait();
+        // An `ip netns add` the killed lab had started finishes on its own in a few
+        // milliseconds; count what is left once it has.
+        let t = Instant::now();
+        while ip_netns_add_running() && t.elapsed() < Duration::from_secs(2) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let leftovers = named_left();
         let o = netlab(&["lab", "up", "--json"]);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
