@@ -43,13 +43,23 @@ fn empty_reply(req: &Message, rcode: ResponseCode) -> Message {
     m
 }
 
+/// An error reply with the header only: a malformed request's question section is
+/// not echoed (found by the lab_server fuzz target: 22 questions echoed back made a
+/// reply that not even truncation could fit in a datagram).
+fn header_only(req: &Message, rcode: ResponseCode) -> Message {
+    let mut m = Message::new(req.metadata.id, MessageType::Response, req.metadata.op_code);
+    m.metadata.recursion_desired = req.metadata.recursion_desired;
+    m.metadata.response_code = rcode;
+    m
+}
+
 /// The authoritative reply of a server that serves `zones` to `req`.
 pub fn respond(zones: &[&Zone], req: &Message) -> Message {
     if req.metadata.message_type != MessageType::Query || req.metadata.op_code != OpCode::Query {
-        return empty_reply(req, ResponseCode::NotImp);
+        return header_only(req, ResponseCode::NotImp);
     }
     let [q] = req.queries.as_slice() else {
-        return empty_reply(req, ResponseCode::FormErr);
+        return header_only(req, ResponseCode::FormErr);
     };
     if q.query_class() != DNSClass::IN {
         return empty_reply(req, ResponseCode::Refused);
