@@ -26,6 +26,8 @@ use crate::privilege::{PingSocket, Privileges, LAB_HINT, PING_HINT};
 use crate::wire::{frame, icmp};
 
 const QS: &[&str] = &["Q7"];
+/// iputils refuses shorter intervals to users without CAP_NET_RAW (no flooding).
+const MIN_USER_INTERVAL: Duration = Duration::from_millis(200);
 
 /// How one series of echoes is run.
 #[derive(Clone, Copy, Debug)]
@@ -347,6 +349,13 @@ fn host(
     let kind = Privileges::probe()
         .ping_socket()
         .ok_or_else(|| Error::usage(PING_HINT))?;
+    if kind == PingSocket::Dgram && args.interval < MIN_USER_INTERVAL {
+        return Err(Error::usage(format!(
+            "-i {}: the shortest interval for an unprivileged user is 0.2 s, as with iputils ping; \
+             give -i 0.2 or more, or run with sudo",
+            args.interval.as_secs_f64()
+        )));
+    }
     let p = Pinger::open(kind, ip, args.ttl).map_err(io)?;
     let size = usize::from(args.size);
     let head = format!(

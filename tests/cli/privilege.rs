@@ -61,6 +61,10 @@ fn every_subcommand_as_an_unprivileged_user() {
         &["CAP_NET_RAW", "setcap"],
     );
     check(&["lab", "up"], 2, &["CAP_NET_ADMIN", "sudo"]);
+    // an unprivileged user cannot flood, as with iputils (either message is right)
+    let o = netlab_as_nobody(&["ping", "-c", "1", "-i", "0.01", "127.0.0.1"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("sudo"), "{}", stderr(&o));
     check(&["lab", "down"], 2, &["CAP_NET_ADMIN", "sudo"]);
     check(&["lab", "status"], 1, &["down"]);
     check(&["lab", "exec", "h1", "--", "true"], 2, &["not up"]);
@@ -118,13 +122,28 @@ fn inside_a_namespace_an_unprivileged_ping_uses_a_ping_socket() {
     let bin = world_executable_binary();
     let script = format!(
         "echo '0 2147483647' > /proc/sys/net/ipv4/ping_group_range && \
-         setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all {} ping -c 2 -i 0.05 198.51.100.20 --json",
+         setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all {} ping -c 2 -i 0.2 198.51.100.20 --json",
         bin.display()
     );
     let o = netlab(&["lab", "exec", "h1", "--", "sh", "-c", &script]);
     let lines = json_lines(&o);
+    let flood = netlab(&[
+        "lab",
+        "exec",
+        "h1",
+        "--",
+        "sh",
+        "-c",
+        &script.replace("-i 0.2", "-i 0.05"),
+    ]);
     netlab(&["lab", "down"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        flood.status.code(),
+        Some(2),
+        "no flooding for unprivileged users"
+    );
+    assert!(stderr(&flood).contains("0.2 s"), "{}", stderr(&flood));
     let head = lines
         .iter()
         .find(|l| l["data"]["socket"].is_string())
