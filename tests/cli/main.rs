@@ -80,7 +80,14 @@ pub fn require(what: &str, available: bool) -> bool {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("CI=true but {what} is not available: .ci/run must install it");
     }
-    eprintln!("SKIPPED: {what} is not available on this machine (the test runs in CI)");
+    // Straight to the stderr handle: libtest captures eprintln! of passing tests,
+    // and a skip must be seen.
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED ({}): {what} is not available on this machine (the test runs in CI)",
+        std::thread::current().name().unwrap_or("?")
+    );
     false
 }
 
