@@ -218,7 +218,7 @@ pub struct DnsTraceArgs {
     /// Hosts file to consult first [default: /etc/hosts]
     #[arg(long, value_name = "FILE")]
     pub hosts: Option<PathBuf>,
-    /// Start the walk at these servers, IP[:PORT],...; the port is used for every server of the walk
+    /// Start the walk at these servers, `IP[:PORT],...`; the port is used for every server of the walk
     #[arg(long, value_name = "IP[:PORT],...", value_parser = parse_root_servers)]
     pub root_servers: Option<RootServers>,
     /// Walk the real internet from IANA's 13 root servers and ask the system's resolver

@@ -4,9 +4,15 @@
 //! - [`error`]: the error type and the exit codes
 //! - [`narrate`]: the step model and its text and JSON renderers
 //! - [`questions`]: the 39 interview questions, zh and en
-//! - [`wire`]: packets explained from their own bytes
+//! - [`wire`]: packets explained from their own bytes (DNS, Ethernet, ARP, IPv4, ICMP, TCP, UDP)
 //! - [`dns`]: a DNS client that shows its work, and the iterative walk
-//! - [`lab`]: the offline lab (DNS hierarchy on loopback)
+//! - [`ping`]: ICMP echo over a raw or ping socket
+//! - [`neigh`]: the kernel's neighbour (ARP) table
+//! - [`lab`]: the offline lab: DNS hierarchy on loopback, hosts in network namespaces
+//! - [`pcap`]: `--pcap`, the packets of a run as pcapng
+//! - [`privilege`]: what the process may do, and what each demo does about it
+//! - [`sys`]: the one module allowed `unsafe` (getsockopt TCP_INFO)
+//! - [`fuzzing`]: the fuzz targets' bodies, replayed by the tests
 //! - [`demos`]: one module per subcommand
 //! - [`run`]: dispatch a parsed command line to its demo
 

@@ -134,7 +134,7 @@ fn packet(p: &Packet, opts: &RenderOpts, paint: &Paint) -> String {
     out
 }
 
-/// Hex of up to [`MAX_HEX_BYTES`] bytes, "…" when there are more.
+/// Hex of up to `MAX_HEX_BYTES` (12) bytes, "…" when there are more.
 pub fn hex_preview(bytes: &[u8]) -> String {
     let mut s: Vec<String> = bytes
         .iter()
