@@ -545,10 +545,10 @@ fn lab(
         Step::new(
             tx(format!("h2 now drops {pct}% of incoming echo requests"), format!("h2 现在丢弃 {pct}% 的回显请求")),
             tx(
-                format!("An nftables rule inside h2's namespace: `icmp type echo-request numgen random mod 100 < {pct} drop`. Each request is dropped independently with that chance, like a noisy link."),
-                format!("h2 命名空间内的一条 nftables 规则：`icmp type echo-request numgen random mod 100 < {pct} drop`。每个请求都独立地以这个概率被丢弃，就像一条有噪声的链路。"),
+                format!("An nftables rule inside h2's namespace (nftables is Linux's firewall: rules that accept or drop packets): `icmp type echo-request numgen random mod 100 < {pct} drop`. Each request is dropped independently with that chance, like a noisy link."),
+                format!("h2 命名空间内的一条 nftables 规则（nftables 是 Linux 的防火墙：按规则放行或丢弃数据包）：`icmp type echo-request numgen random mod 100 < {pct} drop`。每个请求都独立地以这个概率被丢弃，就像一条有噪声的链路。"),
             ),
-            QS,
+            &["Q7", "Q16"],
         )
         .section(tx(format!("3 · a lossy link: h1 → h2, {pct}% loss"), format!("3 · 有丢包的链路：h1 → h2，丢包率 {pct}%")))
         .data("loss_percent_configured", pct),
