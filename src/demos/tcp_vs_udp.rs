@@ -17,6 +17,8 @@
 use std::collections::HashSet;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
@@ -443,6 +445,145 @@ fn seq_of(m: &[u8]) -> Option<u32> {
     std::str::from_utf8(m.get(..8)?).ok()?.parse().ok()
 }
 
+/// Write `count` numbered messages, one every [`GAP`], then close this direction.
+fn tcp_send(mut w: TcpStream, count: u32, size: usize) -> std::io::Result<TcpStream> {
+    for i in 0..count {
+        w.write_all(&message(i, size))?;
+        std::thread::sleep(GAP);
+    }
+    w.shutdown(Shutdown::Write)?;
+    Ok(w)
+}
+
+/// Read until the other side closes its direction (or the phase limit).
+fn tcp_receive(mut r: TcpStream) -> std::io::Result<Vec<u8>> {
+    r.set_read_timeout(Some(Duration::from_secs(20)))?;
+    let start = Instant::now();
+    let mut stream = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(k) => stream.extend_from_slice(&buf[..k]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+            Err(e) => return Err(e),
+        }
+        if start.elapsed() > PHASE_LIMIT {
+            break;
+        }
+    }
+    Ok(stream)
+}
+
+/// Send `count` numbered datagrams, one every [`GAP`].
+fn udp_send(sock: UdpSocket, to: SocketAddr, count: u32, size: usize) -> std::io::Result<()> {
+    for i in 0..count {
+        sock.send_to(&message(i, size), to)?;
+        std::thread::sleep(GAP);
+    }
+    Ok(())
+}
+
+/// Receive numbered datagrams until the sender is done and the line is quiet: their order.
+fn udp_receive(sock: UdpSocket, sender_done: &AtomicBool) -> std::io::Result<Vec<u32>> {
+    sock.set_read_timeout(Some(Duration::from_millis(100)))?;
+    let start = Instant::now();
+    let mut order = Vec::new();
+    let mut buf = vec![0u8; 2048];
+    let mut idle_since = Instant::now();
+    loop {
+        match sock.recv_from(&mut buf) {
+            Ok((k, _)) => {
+                if let Some(q) = seq_of(&buf[..k]) {
+                    order.push(q);
+                }
+                idle_since = Instant::now();
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                if sender_done.load(Ordering::Relaxed)
+                    && idle_since.elapsed() >= Duration::from_millis(400)
+                {
+                    break;
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        if start.elapsed() > PHASE_LIMIT {
+            break;
+        }
+    }
+    Ok(order)
+}
+
+/// What one direction of the loss test delivered.
+struct Delivery {
+    from: &'static str,
+    to: &'static str,
+    sent: u32,
+    delivered: u32,
+    in_order: bool,
+    lost: Vec<u32>,
+    reordered: u32,
+}
+
+impl Delivery {
+    fn tcp(
+        from: &'static str,
+        to: &'static str,
+        stream: &[u8],
+        count: u32,
+        size: usize,
+    ) -> Delivery {
+        let seqs: Vec<Option<u32>> = stream.chunks(size).map(seq_of).collect();
+        let delivered = seqs.iter().flatten().count() as u32;
+        let in_order =
+            delivered == count && seqs.iter().enumerate().all(|(i, q)| *q == Some(i as u32));
+        Delivery {
+            from,
+            to,
+            sent: count,
+            delivered,
+            in_order,
+            lost: vec![],
+            reordered: 0,
+        }
+    }
+
+    fn udp(from: &'static str, to: &'static str, order: &[u32], count: u32) -> Delivery {
+        let got: HashSet<u32> = order.iter().copied().collect();
+        let lost: Vec<u32> = (0..count).filter(|q| !got.contains(q)).collect();
+        let mut max = None;
+        let mut reordered = 0u32;
+        for q in order {
+            if max.is_some_and(|m| *q < m) {
+                reordered += 1;
+            }
+            max = max.max(Some(*q));
+        }
+        let in_order = reordered == 0 && lost.is_empty();
+        Delivery {
+            from,
+            to,
+            sent: count,
+            delivered: got.len() as u32,
+            in_order,
+            lost,
+            reordered,
+        }
+    }
+
+    fn json(&self) -> Value {
+        json!({"from": self.from, "to": self.to, "sent": self.sent, "delivered": self.delivered,
+               "in_order": self.in_order, "lost": self.lost.len(), "reordered": self.reordered})
+    }
+}
+
+fn join<T>(h: std::thread::JoinHandle<std::io::Result<T>>) -> Result<T> {
+    h.join()
+        .map_err(|_| lab_err("a worker thread panicked"))?
+        .map_err(lab_err)
+}
+
 fn reliability(
     env: &Env,
     args: &TcpUdpArgs,
@@ -455,6 +596,10 @@ fn reliability(
     );
     let size = usize::from(args.size);
     let count = args.messages;
+    let (client, server) = match env {
+        Env::Lab(_) => ("h1", "h2"),
+        Env::Loopback => ("client", "server"),
+    };
     if let Env::Lab(lab) = env {
         for (host, iface) in LINK_ENDS {
             link::segment_by_segment(lab.host(host)?, iface)?;
@@ -470,139 +615,150 @@ fn reliability(
                 format!("链路现在在每个方向丢弃 {loss}% 的 TCP 和 UDP 包"),
             ),
             tx(
-                format!("{count} numbered messages of {size} bytes go over each protocol, one every 2 ms (TCP_NODELAY), so they leave as many small packets and the loss hits data and acknowledgements alike."),
-                format!("每种协议各发送 {count} 条编号消息，每条 {size} 字节，每 2 ms 一条（TCP_NODELAY），于是它们分成许多小包发出，丢包同样会落在数据和确认上。"),
+                format!("Over each protocol, {client} and {server} each send the other {count} numbered messages of {size} bytes at the same time, one every 2 ms (TCP_NODELAY), so they leave as many small packets and the loss hits data and acknowledgements alike."),
+                format!("每种协议上，{client} 和 {server} 同时互相发送 {count} 条编号消息，每条 {size} 字节，每 2 ms 一条（TCP_NODELAY），于是它们分成许多小包发出，丢包同样会落在数据和确认上。"),
             ),
             QS,
         )
         .section(section.clone())
-        .data("messages", count)
+        .data("messages_each_way", count)
         .data("size", size),
     )?;
 
-    // TCP
-    let (mut c, mut s) = tcp_pair(env)?;
+    // TCP: one connection, both directions at once (it is full duplex).
+    let (c, s) = tcp_pair(env)?;
     c.set_nodelay(true).map_err(lab_err)?;
-    s.set_read_timeout(Some(Duration::from_secs(20)))
-        .map_err(lab_err)?;
+    s.set_nodelay(true).map_err(lab_err)?;
+    let (c_r, s_r) = (
+        c.try_clone().map_err(lab_err)?,
+        s.try_clone().map_err(lab_err)?,
+    );
     let start = Instant::now();
-    let writer = std::thread::spawn(move || -> std::io::Result<TcpStream> {
-        for i in 0..count {
-            c.write_all(&message(i, size))?;
-            std::thread::sleep(GAP);
-        }
-        c.shutdown(Shutdown::Write)?;
-        Ok(c)
-    });
-    let mut stream = Vec::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => break,
-            Ok(k) => stream.extend_from_slice(&buf[..k]),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
-            Err(e) => return Err(lab_err(e)),
-        }
-        if start.elapsed() > PHASE_LIMIT {
-            break;
-        }
-    }
+    let up = std::thread::spawn(move || tcp_send(c, count, size));
+    let down = std::thread::spawn(move || tcp_send(s, count, size));
+    let at_server = std::thread::spawn(move || tcp_receive(s_r));
+    let at_client = tcp_receive(c_r).map_err(lab_err)?;
+    let at_server = join(at_server)?;
     let tcp_elapsed = start.elapsed();
-    let c = writer
-        .join()
-        .map_err(|_| lab_err("writer panicked"))?
-        .map_err(lab_err)?;
-    let info = tcp_info(&c).map_err(lab_err)?;
-    let seqs: Vec<Option<u32>> = stream.chunks(size).map(seq_of).collect();
-    let delivered = seqs.iter().flatten().count() as u32;
-    let in_order = seqs.iter().enumerate().all(|(i, q)| *q == Some(i as u32)) && delivered == count;
+    let (c, s) = (join(up)?, join(down)?);
+    let (ic, is) = (
+        tcp_info(&c).map_err(lab_err)?,
+        tcp_info(&s).map_err(lab_err)?,
+    );
+    let dirs = [
+        Delivery::tcp(client, server, &at_server, count, size),
+        Delivery::tcp(server, client, &at_client, count, size),
+    ];
+    let delivered: u32 = dirs.iter().map(|d| d.delivered).sum();
+    let in_order = dirs.iter().all(|d| d.in_order);
+    let retrans = ic.total_retrans + is.total_retrans;
     let mut tcp = Map::new();
-    tcp.insert("sent".into(), count.into());
+    tcp.insert("sent".into(), (2 * count).into());
     tcp.insert("delivered".into(), delivered.into());
     tcp.insert("in_order".into(), in_order.into());
-    tcp.insert("retransmits".into(), info.total_retrans.into());
-    tcp.insert("data_segments".into(), info.data_segs_out.into());
+    tcp.insert("retransmits".into(), retrans.into());
+    tcp.insert(
+        "data_segments".into(),
+        (ic.data_segs_out + is.data_segs_out).into(),
+    );
     tcp.insert("elapsed_ms".into(), (tcp_elapsed.as_millis() as u64).into());
+    tcp.insert(
+        "directions".into(),
+        dirs.iter().map(Delivery::json).collect::<Vec<_>>().into(),
+    );
     n.step(
         Step::new(
             tx(
-                format!("TCP: {delivered}/{count} delivered, in order: {in_order}; {} segments retransmitted", info.total_retrans),
-                format!("TCP：送达 {delivered}/{count}，是否有序：{in_order}；重传了 {} 个报文段", info.total_retrans),
+                format!("TCP: {delivered}/{} delivered, in order: {in_order}; {retrans} segments retransmitted", 2 * count),
+                format!("TCP：送达 {delivered}/{}，是否有序：{in_order}；重传了 {retrans} 个报文段", 2 * count),
             ),
             tx(
-                "Every lost segment was noticed (no ACK in time, or duplicate ACKs) and sent again; the receiver's kernel held back what arrived early until the gap was filled, so the application saw every message exactly once, in order. The price is time: each repair waits for the sender to notice.",
-                "每个丢失的报文段都被发现（超时未确认，或收到重复确认）并被重传；接收方内核把提前到达的数据先扣住，直到空缺补上，所以应用程序看到的每条消息不多不少、顺序正确。代价是时间：每次修补都要等发送方发现丢失。",
+                "Every lost segment was noticed (no ACK in time, or duplicate ACKs) and sent again; the receiver's kernel held back what arrived early until the gap was filled, so each application saw every message exactly once, in order, in both directions of the one connection. The price is time: each repair waits for the sender to notice.",
+                "每个丢失的报文段都被发现（超时未确认，或收到重复确认）并被重传；接收方内核把提前到达的数据先扣住，直到空缺补上，所以在这条连接的两个方向上，应用程序看到的每条消息都不多不少、顺序正确。代价是时间：每次修补都要等发送方发现丢失。",
             ),
             &["Q9", "Q12"],
         )
         .section(section.clone())
-        .fact(tx("retransmitted (TCP_INFO)", "重传（TCP_INFO）"), info.total_retrans.to_string())
-        .fact(tx("data segments sent", "发送的数据段"), info.data_segs_out.to_string())
+        .fact(tx(format!("{client} → {server}"), format!("{client} → {server}")), format!("{}/{count} in order: {}, {} retransmitted by {client}", dirs[0].delivered, dirs[0].in_order, ic.total_retrans))
+        .fact(tx(format!("{server} → {client}"), format!("{server} → {client}")), format!("{}/{count} in order: {}, {} retransmitted by {server}", dirs[1].delivered, dirs[1].in_order, is.total_retrans))
         .fact(tx("time", "耗时"), format!("{} ms", tcp_elapsed.as_millis()))
         .data("tcp", Value::Object(tcp.clone())),
     )?;
 
-    // UDP
+    // UDP: both sockets send and receive at once.
     let (uc, us, uaddr) = udp_pair(env)?;
-    let start = Instant::now();
-    let sender = std::thread::spawn(move || -> std::io::Result<()> {
-        for i in 0..count {
-            uc.send_to(&message(i, size), uaddr)?;
-            std::thread::sleep(GAP);
-        }
-        Ok(())
+    let client_ip = match env {
+        Env::Lab(_) => crate::lab::topology::H1,
+        Env::Loopback => Ipv4Addr::LOCALHOST,
+    };
+    let caddr = SocketAddr::from((client_ip, uc.local_addr().map_err(lab_err)?.port()));
+    let (uc_r, us_r) = (
+        uc.try_clone().map_err(lab_err)?,
+        us.try_clone().map_err(lab_err)?,
+    );
+    let (up_done, down_done) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let (u1, d1) = (up_done.clone(), down_done.clone());
+    let up = std::thread::spawn(move || {
+        let r = udp_send(uc, uaddr, count, size);
+        u1.store(true, Ordering::Relaxed);
+        r
     });
-    let mut order = Vec::new();
-    let mut dbuf = vec![0u8; 2048];
-    let mut idle_since = Instant::now();
-    loop {
-        match us.recv_from(&mut dbuf) {
-            Ok((k, _)) => {
-                if let Some(q) = seq_of(&dbuf[..k]) {
-                    order.push(q);
-                }
-                idle_since = Instant::now();
-            }
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                if sender.is_finished() && idle_since.elapsed() >= Duration::from_millis(400) {
-                    break;
-                }
-            }
-            Err(e) => return Err(lab_err(e)),
-        }
-        if start.elapsed() > PHASE_LIMIT {
-            break;
-        }
-    }
-    sender
-        .join()
-        .map_err(|_| lab_err("sender panicked"))?
-        .map_err(lab_err)?;
-    let got: HashSet<u32> = order.iter().copied().collect();
-    let lost: Vec<u32> = (0..count).filter(|q| !got.contains(q)).collect();
-    let mut max = None;
-    let mut reordered = 0u32;
-    for q in &order {
-        if max.is_some_and(|m| *q < m) {
-            reordered += 1;
-        }
-        max = max.max(Some(*q));
-    }
+    let down = std::thread::spawn(move || {
+        let r = udp_send(us, caddr, count, size);
+        d1.store(true, Ordering::Relaxed);
+        r
+    });
+    let at_server = std::thread::spawn(move || udp_receive(us_r, &up_done));
+    let at_client = udp_receive(uc_r, &down_done).map_err(lab_err)?;
+    let at_server = join(at_server)?;
+    join(up)?;
+    join(down)?;
+    let dirs = [
+        Delivery::udp(client, server, &at_server, count),
+        Delivery::udp(server, client, &at_client, count),
+    ];
+    let delivered: u32 = dirs.iter().map(|d| d.delivered).sum();
+    let lost: usize = dirs.iter().map(|d| d.lost.len()).sum();
+    let reordered: u32 = dirs.iter().map(|d| d.reordered).sum();
     let mut udp = Map::new();
-    udp.insert("sent".into(), count.into());
-    udp.insert("delivered".into(), (got.len() as u32).into());
-    udp.insert("lost".into(), (lost.len() as u32).into());
+    udp.insert("sent".into(), (2 * count).into());
+    udp.insert("delivered".into(), delivered.into());
+    udp.insert("lost".into(), (lost as u32).into());
     udp.insert(
         "lost_messages".into(),
-        lost.iter().take(50).copied().collect::<Vec<_>>().into(),
+        dirs[0]
+            .lost
+            .iter()
+            .take(50)
+            .copied()
+            .collect::<Vec<_>>()
+            .into(),
     );
     udp.insert("reordered".into(), reordered.into());
-    let shown: Vec<String> = lost.iter().take(20).map(|q| q.to_string()).collect();
+    udp.insert(
+        "directions".into(),
+        dirs.iter().map(Delivery::json).collect::<Vec<_>>().into(),
+    );
+    let shown = |d: &Delivery| -> String {
+        if d.lost.is_empty() {
+            "(none lost)".into()
+        } else {
+            let v: Vec<String> = d.lost.iter().take(20).map(|q| q.to_string()).collect();
+            format!(
+                "lost {}{}",
+                v.join(" "),
+                if d.lost.len() > 20 { " …" } else { "" }
+            )
+        }
+    };
     n.step(
         Step::new(
             tx(
-                format!("UDP: {}/{count} delivered, {} lost, {reordered} out of order", got.len(), lost.len()),
-                format!("UDP：送达 {}/{count}，丢失 {}，乱序 {reordered}", got.len(), lost.len()),
+                format!("UDP: {delivered}/{} delivered, {lost} lost, {reordered} out of order", 2 * count),
+                format!("UDP：送达 {delivered}/{}，丢失 {lost}，乱序 {reordered}", 2 * count),
             ),
             tx(
                 "Nobody noticed and nobody resent: each lost datagram is simply gone, and what arrives is handed up in the order it came. An application that needs more must number, acknowledge and resend itself, which is what TCP (or QUIC, over UDP) does.",
@@ -611,7 +767,8 @@ fn reliability(
             &["Q9", "Q12"],
         )
         .section(section)
-        .fact(tx("lost messages", "丢失的消息"), if shown.is_empty() { "(none)".into() } else { shown.join(" ") })
+        .fact(tx(format!("{client} → {server}"), format!("{client} → {server}")), shown(&dirs[0]))
+        .fact(tx(format!("{server} → {client}"), format!("{server} → {client}")), shown(&dirs[1]))
         .data("udp", Value::Object(udp.clone())),
     )?;
     if let Env::Lab(lab) = env {
