@@ -41,7 +41,7 @@ pub fn step(seq: u64, section: Option<&Text>, step: &Step, opts: &RenderOpts) ->
     }
     if let Some(s) = section {
         let head = format!("── {} ", s.get(lang));
-        let _ = writeln!(out, "\n{}", paint.p(BOLD, &format!("{head:─<72}")));
+        let _ = writeln!(out, "\n{}", paint.p(BOLD, &rule(&head)));
     }
     let qs = if step.questions.is_empty() {
         String::new()
@@ -148,11 +148,25 @@ pub fn hex_preview(bytes: &[u8]) -> String {
     s.join(" ")
 }
 
+/// A heading padded with '─' to 72 terminal columns.
+fn rule(head: &str) -> String {
+    format!(
+        "{head}{}",
+        "─".repeat(72usize.saturating_sub(display_width(head)))
+    )
+}
+
+/// East Asian wide and full-width characters (the CJK blocks, Hangul, full-width forms).
+fn is_wide(c: char) -> bool {
+    matches!(c as u32,
+        0x1100..=0x115F | 0x2E80..=0x303E | 0x3041..=0x33FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF
+        | 0xA000..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFE30..=0xFE4F | 0xFF00..=0xFF60
+        | 0xFFE0..=0xFFE6)
+}
+
 /// Columns a string takes on a terminal: CJK characters take two.
 fn display_width(s: &str) -> usize {
-    s.chars()
-        .map(|c| if (c as u32) >= 0x1100 { 2 } else { 1 })
-        .sum()
+    s.chars().map(|c| if is_wide(c) { 2 } else { 1 }).sum()
 }
 
 /// Render the summary block.
@@ -164,7 +178,7 @@ pub fn summary(s: &Summary, opts: &RenderOpts) -> String {
         super::Lang::Zh => "── 小结 ",
         super::Lang::En => "── Summary ",
     };
-    let _ = writeln!(out, "\n{}", paint.p(BOLD, &format!("{head:─<72}")));
+    let _ = writeln!(out, "\n{}", paint.p(BOLD, &rule(&head)));
     let colour = if s.ok { GREEN } else { RED };
     let _ = write!(out, "{}", paint.p(colour, s.title.get(lang)));
     for l in &s.lines {
@@ -201,5 +215,7 @@ mod tests {
     fn cjk_is_two_columns() {
         assert_eq!(display_width("ab"), 2);
         assert_eq!(display_width("服务器"), 6);
+        assert_eq!(display_width("──→"), 3);
+        assert_eq!(display_width("（Q4）"), 6);
     }
 }
