@@ -178,7 +178,7 @@ pub fn summary(s: &Summary, opts: &RenderOpts) -> String {
         super::Lang::Zh => "── 小结 ",
         super::Lang::En => "── Summary ",
     };
-    let _ = writeln!(out, "\n{}", paint.p(BOLD, &rule(&head)));
+    let _ = writeln!(out, "\n{}", paint.p(BOLD, &rule(head)));
     let colour = if s.ok { GREEN } else { RED };
     let _ = write!(out, "{}", paint.p(colour, s.title.get(lang)));
     for l in &s.lines {
