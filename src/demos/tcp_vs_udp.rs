@@ -457,7 +457,9 @@ fn tcp_send(mut w: TcpStream, count: u32, size: usize) -> std::io::Result<TcpStr
 
 /// Read until the other side closes its direction (or the phase limit).
 fn tcp_receive(mut r: TcpStream) -> std::io::Result<Vec<u8>> {
-    r.set_read_timeout(Some(Duration::from_secs(20)))?;
+    // Long enough for TCP to recover from several losses of one segment in a row
+    // (the retransmission timeout doubles each time); the phase limit still bounds it.
+    r.set_read_timeout(Some(PHASE_LIMIT))?;
     let start = Instant::now();
     let mut stream = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
