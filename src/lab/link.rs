@@ -67,32 +67,26 @@ pub fn clear(ns: &Netns) -> Result<()> {
     Ok(())
 }
 
-/// Make an interface hand out one packet per TCP segment (no GSO superpackets).
-pub fn segment_by_segment(ns: &Netns, iface: &str) -> Result<()> {
+fn set_gso(ns: &Netns, iface: &str, segs: &str, size: &str) -> Result<()> {
     ns.ip(&[
         "link",
         "set",
         "dev",
         iface,
         "gso_max_segs",
-        "1",
+        segs,
         "gso_max_size",
-        "1500",
+        size,
     ])?;
     Ok(())
 }
 
+/// Make an interface hand out one packet per TCP segment (no GSO superpackets).
+pub fn segment_by_segment(ns: &Netns, iface: &str) -> Result<()> {
+    set_gso(ns, iface, "1", "1500")
+}
+
 /// Undo [`segment_by_segment`]: the kernel's defaults for a veth.
 pub fn restore_segmentation(ns: &Netns, iface: &str) -> Result<()> {
-    ns.ip(&[
-        "link",
-        "set",
-        "dev",
-        iface,
-        "gso_max_segs",
-        "65535",
-        "gso_max_size",
-        "65536",
-    ])?;
-    Ok(())
+    set_gso(ns, iface, "65535", "65536")
 }

@@ -140,21 +140,24 @@ pub fn world_executable_binary() -> std::path::PathBuf {
     bin
 }
 
-/// Run netlab as the unprivileged user nobody (uid 65534), with no capabilities.
+/// A command that runs the netlab binary as the unprivileged user nobody
+/// (uid 65534), with no capabilities.
+pub fn nobody_netlab() -> Command {
+    let mut c = Command::new("setpriv");
+    c.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all",
+    ])
+    .arg(world_executable_binary())
+    .env("NO_COLOR", "1")
+    .env("LANG", "C.UTF-8")
+    .current_dir("/");
+    c
+}
+
+/// Run netlab as nobody and wait for it.
 pub fn netlab_as_nobody(args: &[&str]) -> Output {
-    let bin = world_executable_binary();
-    Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-        ])
-        .arg(&bin)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env("LANG", "C.UTF-8")
-        .current_dir("/")
-        .output()
-        .expect("run setpriv")
+    nobody_netlab().args(args).output().expect("run setpriv")
 }

@@ -84,17 +84,8 @@ fn every_subcommand_as_an_unprivileged_user() {
     }
     // lab dns needs nothing: it starts, serves, and stops on SIGINT.
     let _d = LAB_DNS.lock().unwrap_or_else(|e| e.into_inner());
-    let bin = world_executable_binary();
-    let mut child = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-        ])
-        .arg(&bin)
+    let mut child = nobody_netlab()
         .args(["lab", "dns", "--json"])
-        .current_dir("/")
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
