@@ -63,7 +63,7 @@ if command -v iperf3 >/dev/null; then
   # TCP bulk throughput on loopback: one stream each, same run, best of 3.
   best_n=0; best_i=0
   for _ in 1 2 3; do
-    bn=$("$NETLAB" tcp-vs-udp --loopback --messages 10 --bulk 512 --json | tail -n1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["tcp"]["bytes_per_s"])')
+    bn=$("$NETLAB" tcp-vs-udp --loopback --messages 10 --bulk 1024 --json | tail -n1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["tcp"]["bytes_per_s"])')
     iperf3 -s -1 -p 5299 >/dev/null 2>&1 &
     IPERF=$!
     sleep 0.3
