@@ -129,3 +129,23 @@ fn host_table_needs_no_privilege_and_lists_entries() {
     let s = json_lines(&o).pop().unwrap();
     assert!(s["entries"].is_array());
 }
+
+#[test]
+fn the_arp_handout_passes_on_a_real_run() {
+    if !privileged() {
+        return;
+    }
+    let o = netlab(&["arp-table", "--json"]);
+    let f = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(f.path(), &o.stdout).unwrap();
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/check-arp-table.sh");
+    let r = Command::new("bash")
+        .arg(script)
+        .arg(f.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&r.stdout);
+    assert!(r.status.success(), "{text}");
+    assert_eq!(text.matches("PASS").count(), 7, "{text}");
+}
