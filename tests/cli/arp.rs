@@ -136,16 +136,7 @@ fn the_arp_handout_passes_on_a_real_run() {
         return;
     }
     let o = netlab(&["arp-table", "--json"]);
-    let f = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(f.path(), &o.stdout).unwrap();
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/check-arp-table.sh");
-    let r = Command::new("bash")
-        .arg(script)
-        .arg(f.path())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&r.stdout);
-    assert!(r.status.success(), "{text}");
+    let (passed, text) = handout("check-arp-table.sh", &o.stdout);
+    assert!(passed, "{text}");
     assert_eq!(text.matches("PASS").count(), 7, "{text}");
 }

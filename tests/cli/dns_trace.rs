@@ -326,17 +326,8 @@ fn instructor_zone_files_are_used() {
 #[test]
 fn the_handout_exercise_passes_on_a_real_run() {
     let o = netlab(&["dns-trace", "www.baidu.com", "--json"]);
-    let trace = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(trace.path(), &o.stdout).unwrap();
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/check-dns-trace.sh");
-    let r = Command::new("bash")
-        .arg(script)
-        .arg(trace.path())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&r.stdout);
-    assert!(r.status.success(), "{text}");
+    let (passed, text) = handout("check-dns-trace.sh", &o.stdout);
+    assert!(passed, "{text}");
     assert_eq!(text.matches("PASS").count(), 8, "{text}");
 }
 

@@ -246,16 +246,7 @@ fn tcp_vs_udp_pcap_shows_the_handshake() {
 #[test]
 fn the_sticky_packet_handout_passes_on_a_real_run() {
     let o = netlab(&["sticky-packet", "--json"]);
-    let f = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(f.path(), &o.stdout).unwrap();
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/check-sticky-packet.sh");
-    let r = Command::new("bash")
-        .arg(script)
-        .arg(f.path())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&r.stdout);
-    assert!(r.status.success(), "{text}");
+    let (passed, text) = handout("check-sticky-packet.sh", &o.stdout);
+    assert!(passed, "{text}");
     assert_eq!(text.matches("PASS").count(), 6, "{text}");
 }
