@@ -118,7 +118,10 @@ fn plan(args: &DnsTraceArgs) -> Result<(CheckedName, Mode)> {
 
 /// Add one exchange to the pcap: UDP datagrams, or TCP segments with the 2-byte length.
 fn record(pcap: &mut Option<&mut PcapOut>, ex: &Exchange, what: &str) {
-    let (Some(p), Some(local)) = (pcap.as_deref_mut(), ex.local) else {
+    let Some(p) = pcap.as_deref_mut() else {
+        return;
+    };
+    let Some(local) = ex.source() else {
         return;
     };
     let name = "netlab DNS sockets";

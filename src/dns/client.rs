@@ -84,10 +84,31 @@ pub struct Exchange {
     pub ignored: u32,
     /// Why each ignored datagram was ignored: "wrong_source", "wrong_id", "wrong_question".
     pub ignored_why: Vec<&'static str>,
-    /// Our end of the exchange (address the kernel chose, and our port).
+    /// Our end of the exchange. For UDP the address is the wildcard the socket
+    /// was bound to; [`Exchange::source`] resolves it when it is needed.
     pub local: Option<SocketAddr>,
     /// Wall-clock time the query was sent.
     pub sent_at: std::time::SystemTime,
+}
+
+impl Exchange {
+    /// Our end as the server saw it: the socket's port, and the source address the
+    /// kernel routes towards the server (a throwaway connected socket asks it).
+    /// Only the pcap writer needs this, so it is not done on every query.
+    pub fn source(&self) -> Option<SocketAddr> {
+        let local = self.local?;
+        if !local.ip().is_unspecified() {
+            return Some(local);
+        }
+        let probe = UdpSocket::bind(if self.server.is_ipv4() {
+            "0.0.0.0:0"
+        } else {
+            "[::]:0"
+        })
+        .ok()?;
+        probe.connect(self.server).ok()?;
+        Some(SocketAddr::new(probe.local_addr().ok()?.ip(), local.port()))
+    }
 }
 
 /// Build a standard query.
@@ -169,7 +190,7 @@ fn udp(ex: &mut Exchange, timeout: Duration, start: Instant) -> Result<Vec<u8>, 
         "[::]:0".parse().expect("literal")
     };
     let sock = UdpSocket::bind(bind).map_err(io_failure)?;
-    ex.local = local_for(&sock, ex.server);
+    ex.local = sock.local_addr().ok();
     sock.send_to(&ex.query_bytes, ex.server)
         .map_err(io_failure)?;
     let want_id = u16::from_be_bytes([ex.query_bytes[0], ex.query_bytes[1]]);
@@ -206,19 +227,6 @@ fn udp(ex: &mut Exchange, timeout: Duration, start: Instant) -> Result<Vec<u8>, 
             _ => return Ok(bytes.to_vec()),
         }
     }
-}
-
-/// The source address the kernel will use towards `server`, with our socket's port.
-fn local_for(sock: &UdpSocket, server: SocketAddr) -> Option<SocketAddr> {
-    let port = sock.local_addr().ok()?.port();
-    let probe = UdpSocket::bind(if server.is_ipv4() {
-        "0.0.0.0:0"
-    } else {
-        "[::]:0"
-    })
-    .ok()?;
-    probe.connect(server).ok()?;
-    Some(SocketAddr::new(probe.local_addr().ok()?.ip(), port))
 }
 
 fn tcp(ex: &mut Exchange, timeout: Duration) -> Result<Vec<u8>, Failure> {
