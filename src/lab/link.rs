@@ -34,11 +34,11 @@ fn drop_incoming(ns: &Netns, pct: u8, what: &[&str]) -> Result<()> {
             "priority", "0", ";", "}",
         ],
     )?;
-    let pct = pct.to_string();
+    let below = pct.to_string();
     let mut rule = vec!["add", "rule", "ip", "netlab", "input"];
     rule.extend_from_slice(what);
-    if pct != "100" {
-        rule.extend_from_slice(&["numgen", "random", "mod", "100", "lt", &pct]);
+    if pct < 100 {
+        rule.extend_from_slice(&["numgen", "random", "mod", "100", "lt", &below]);
     }
     rule.push("drop");
     nft(ns, &rule)
