@@ -136,23 +136,9 @@ fn interrupt(args: &[&str], signal: &str) {
         !host_nft_has_netlab(),
         "no netlab nft table in the host namespace"
     );
-    let stale: Vec<_> = std::fs::read_dir("/run/netns")
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with("netlab-"))
-                .collect()
-        })
-        .unwrap_or_default();
+    let stale = named_left();
     let _g = NAMED_LAB.lock().unwrap_or_else(|e| e.into_inner());
-    let stale_now: Vec<String> = std::fs::read_dir("/run/netns")
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with("netlab-"))
-                .collect()
-        })
-        .unwrap_or_default();
+    let stale_now = named_left();
     assert!(
         stale.is_empty() || stale_now.is_empty(),
         "demos never leave named namespaces: {stale_now:?}"

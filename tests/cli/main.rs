@@ -94,16 +94,9 @@ pub fn require(what: &str, available: bool) -> bool {
 /// True when this process may build the namespace lab (root in CI). Under
 /// CI=true a missing privilege fails the test; elsewhere it says SKIPPED.
 pub fn privileged() -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let caps = status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
-        .unwrap_or(0);
-    let need = (1u64 << 12) | (1u64 << 13) | (1u64 << 21);
     require(
         "CAP_NET_ADMIN, CAP_NET_RAW and CAP_SYS_ADMIN (run as root)",
-        caps & need == need,
+        netlab::privilege::Privileges::probe().can_build_lab(),
     )
 }
 

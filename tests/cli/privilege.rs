@@ -8,11 +8,7 @@ use super::*;
 
 fn icmp_sockets_open_for_nobody() -> bool {
     let range = std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range").unwrap_or_default();
-    let v: Vec<u64> = range
-        .split_whitespace()
-        .filter_map(|w| w.parse().ok())
-        .collect();
-    v.len() == 2 && v[0] <= 65534 && 65534 <= v[1]
+    netlab::privilege::Privileges::from_proc("", &range, 65534).icmp_dgram
 }
 
 #[test]
