@@ -52,6 +52,12 @@ pub struct Global {
     /// Write the packets of the run to this pcapng file (each step's explanation as a packet comment)
     #[arg(long, global = true, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
+    /// Wrap text to N columns [default: the terminal's width, else COLUMNS, else 80]
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(40..=500))]
+    pub width: Option<u16>,
+    /// Only the ladder (the packets as a sequence diagram) and the summary
+    #[arg(long, global = true)]
+    pub brief: bool,
 }
 
 /// The subcommands.

@@ -53,6 +53,8 @@ pub fn narrator_config(cli: &Cli) -> NarratorConfig {
         all_bytes: cli.global.bytes,
         pace: cli.global.pace.map(Duration::from_millis),
         step: cli.global.step,
+        width: NarratorConfig::width_wanted(cli.global.width),
+        brief: cli.global.brief,
     }
 }
 

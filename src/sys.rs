@@ -1,7 +1,9 @@
-//! The one module that calls libc directly: `getsockopt(TCP_INFO)`.
+//! The one module that calls libc directly: `getsockopt(TCP_INFO)` and the
+//! terminal's window size.
 //!
 //! Neither socket2 nor nix exposes TCP_INFO, which is where the kernel keeps a
-//! connection's retransmission count and segment counters. Everything else in
+//! connection's retransmission count and segment counters; the window size
+//! (`TIOCGWINSZ`) tells the text view how wide to wrap. Everything else in
 //! netlab is safe Rust.
 
 #![allow(unsafe_code)]
@@ -54,6 +56,20 @@ pub fn tcp_info(sock: &impl AsRawFd) -> std::io::Result<TcpInfo> {
         snd_cwnd: info.tcpi_snd_cwnd,
         snd_mss: info.tcpi_snd_mss,
     })
+}
+
+/// Columns of the terminal on stdout, if stdout is a terminal that knows its size.
+pub fn terminal_columns() -> Option<usize> {
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one `winsize` into the pointer we pass, which points at a
+    // live, writable `winsize`; on a non-terminal it fails and writes nothing.
+    let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
+    (rc == 0 && ws.ws_col > 0).then_some(usize::from(ws.ws_col))
 }
 
 #[cfg(test)]

@@ -27,9 +27,26 @@ use crate::wire::frame::{self, Kind};
 
 const QS: &[&str] = &["Q5", "Q6", "Q8", "Q26"];
 
-/// A packet view of a captured frame.
+/// A packet record of a captured frame: its ends are the lab hosts that own
+/// its MAC addresses (the hop on this link, not the IP ends).
 pub fn frame_packet(f: &Frame, show: bool) -> Packet {
     let d = frame::ethernet_frame(&f.bytes);
+    let (from, to, label) = match &d {
+        Ok(d) => {
+            let end = |m: &Option<String>| {
+                m.as_deref()
+                    .map(|m| topology::host_of_mac(m).map_or_else(|| m.to_string(), str::to_string))
+                    .unwrap_or_default()
+            };
+            let from = end(&d.src_mac);
+            let mut to = end(&d.dst_mac);
+            if to == "*" {
+                to = topology::broadcast_receivers(&f.link, &from);
+            }
+            (from, to, frame::label(d))
+        }
+        Err(e) => (String::new(), String::new(), e.to_string()),
+    };
     Packet {
         direction: Direction::Captured,
         transport: "ethernet",
@@ -41,7 +58,12 @@ pub fn frame_packet(f: &Frame, show: bool) -> Packet {
         fields: d.map(|d| d.fields).unwrap_or_default(),
         bytes: f.bytes.clone(),
         show_bytes: show,
+        // The ladder lists every frame; the text lists only those it explains.
+        quiet: !show,
+        at: Some(f.at),
+        ..Packet::default()
     }
+    .between(from, to, label)
 }
 
 fn kind(f: &Frame) -> Option<Kind> {
@@ -122,26 +144,22 @@ fn lab_demo(n: &mut Narrator, mut pcap: Option<&mut PcapOut>) -> Result<i32> {
     let mut intro = Step::new(
         tx("The lab: two LANs joined by a router", "实验网络：由路由器连接的两个局域网"),
         tx(
-            "Real network namespaces and veth links, built for this run and gone when it ends. LAN A: h1 and h2 on switch sw1 (a Linux bridge, layer 2). r1 routes (layer 3) between LAN A and LAN B, where h3 lives. The MACs were set by netlab: a MAC is just a setting of the interface.",
-            "为本次运行建立的真实网络命名空间和 veth 链路，运行结束即消失。局域网 A：h1、h2 接在交换机 sw1（Linux 网桥，二层）上。r1 在局域网 A 和 B 之间做三层路由，h3 在局域网 B。MAC 由 netlab 设置：MAC 只是网卡的一项配置。",
+            "Real namespaces and veth links, built for this run. LAN A: h1 and h2 on switch sw1 (a bridge, layer 2); r1 routes (layer 3) to LAN B, where h3 lives.",
+            "为本次运行建立的真实命名空间和 veth 链路。局域网 A：h1、h2 接在交换机 sw1（网桥，二层）上；r1 做三层路由，通往 h3 所在的局域网 B。",
         ),
         QS,
     )
     .correction(tx(
-        "the notes call a MAC address unchangeable; here netlab simply assigned these (ip link set … address …).",
-        "笔记说 MAC 地址不可更改；这里的 MAC 都是 netlab 直接设置的（ip link set … address …）。",
+        "the notes call a MAC address fixed for good; netlab simply set these (ip link set … address …).",
+        "笔记认为 MAC 地址不可更改；这些 MAC 都是 netlab 直接设置的（ip link set … address …）。",
     ));
+    // The switch's ports carry no address; JSON lists them with the rest.
     for h in topology::plan() {
-        for i in &h.ifaces {
-            let ip =
-                i.ip.map(|a| format!("{a}/24"))
-                    .unwrap_or_else(|| "—".into());
+        for i in h.ifaces.iter().filter(|i| i.ip.is_some()) {
+            let ip = i.ip.map(|a| format!("{a}/24")).unwrap_or_default();
             intro = intro.fact(
-                tx(
-                    format!("{}:{}", h.name, i.name),
-                    format!("{}:{}", h.name, i.name),
-                ),
-                format!("{:<17} {:<18} ↔ {}", ip, i.mac, i.peer),
+                Text::from(format!("{}:{}", h.name, i.name)),
+                format!("{ip:<17} {}", i.mac),
             );
         }
     }
@@ -214,7 +232,7 @@ fn lab_demo(n: &mut Narrator, mut pcap: Option<&mut PcapOut>) -> Result<i32> {
         ),
         QS,
     );
-    s.packets.push(frame_packet(rep, true));
+    s.packets.push(frame_packet(rep, false));
     n.step(s)?;
     let after = h1.run(neigh::read)??;
     n.step(table_step(
@@ -293,8 +311,8 @@ fn lab_demo(n: &mut Narrator, mut pcap: Option<&mut PcapOut>) -> Result<i32> {
     if let Some(f) = &r1_arp_b {
         s.packets.push(frame_packet(f, false));
         s = s.correction(tx(
-            "the notes have routers 'broadcast to find the next router' to build a path; the capture on LAN B shows r1 simply resolving its own next hop (h3) when the packet arrives.",
-            "笔记说路由器要「广播找到下一台路由器」来建立链路；LAN B 上的抓包显示，r1 只是在包到达时解析自己的下一跳（h3）。",
+            "the notes have each router broadcast for the next router to build a path first; on LAN B, r1 just resolves its own next hop (h3) when the packet arrives.",
+            "笔记认为每台路由器先广播找下一台路由器，建立起链路；局域网 B 上的抓包显示，r1 只是在包到达时解析自己的下一跳（h3）。",
         ));
     }
     n.step(s)?;
@@ -309,19 +327,19 @@ fn lab_demo(n: &mut Narrator, mut pcap: Option<&mut PcapOut>) -> Result<i32> {
     let mut s = Step::new(
         tx("Same packet, two links: the IPs stay, the MACs change at r1", "同一个包，两段链路：IP 不变，MAC 在 r1 处改变"),
         tx(
-            "The echo request captured on LAN A and again on LAN B. The IP source and destination are identical end to end; the Ethernet header is rebuilt by the router for each link (from h1 to r1, then from r1 to h3), and r1 took one off the TTL. A switch forwards frames without touching them; a router forwards packets and re-frames them.",
-            "同一个回显请求，分别在局域网 A 和 B 上抓到。IP 源地址和目的地址端到端完全相同；以太网头由路由器为每段链路重新生成（先 h1→r1，再 r1→h3），r1 还把 TTL 减了一。交换机原样转发帧；路由器转发的是包，并重新封装成帧。",
+            "One echo request, captured on LAN A and on LAN B: the IP addresses are the same end to end; r1 rebuilt the Ethernet header for each link and took one off the TTL. A switch passes frames on untouched; a router forwards packets and re-frames them.",
+            "同一个回显请求，在局域网 A 和 B 上各抓一次：IP 地址端到端不变；r1 为每段链路重建以太网头，并把 TTL 减一。交换机原样转发帧；路由器转发的是包，并重新封装成帧。",
         ),
         QS,
     )
     .fact(tx("LAN A", "局域网 A"), format!("{} > {}  IP {H1} > {H3}  ttl {}", d_a.src_mac.clone().unwrap_or_default(), d_a.dst_mac.clone().unwrap_or_default(), ttl(&d_a)))
     .fact(tx("LAN B", "局域网 B"), format!("{} > {}  IP {H1} > {H3}  ttl {}", d_b.src_mac.clone().unwrap_or_default(), d_b.dst_mac.clone().unwrap_or_default(), ttl(&d_b)))
     .correction(tx(
-        "the notes call getting a packet to the right subnet 'the ARP process'; it is routing: r1 chose the next hop by the IP prefix, and ARP only supplied the MAC on each link.",
-        "笔记把把包送到目标子网称为「ARP 过程」；那其实是路由：r1 按 IP 前缀选下一跳，ARP 只在每段链路上提供 MAC。",
+        "the notes credit ARP with getting a packet to the right subnet; that is routing: r1 chose the next hop by IP prefix, and ARP only supplied each link's MAC.",
+        "笔记把包送达目标子网的功劳归于 ARP；那其实是路由：r1 按 IP 前缀选下一跳，ARP 只为每段链路提供 MAC。",
     ));
-    s.packets.push(frame_packet(&on_a, true));
-    s.packets.push(frame_packet(&on_b, true));
+    s.packets.push(frame_packet(&on_a, false));
+    s.packets.push(frame_packet(&on_b, false));
     n.step(s.data("lan_a", hop(&d_a)).data("lan_b", hop(&d_b)))?;
 
     let fin = h1.run(neigh::read)??;

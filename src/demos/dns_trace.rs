@@ -182,11 +182,13 @@ pub fn run(args: &DnsTraceArgs, n: &mut Narrator, mut pcap: Option<&mut PcapOut>
         Mode::Live(r, p, sys) => (r.clone(), *p, *sys, false),
     };
     intro(n, &name, qtype, &mode)?;
+    let mut shown: HashSet<&'static str> = HashSet::new();
     if !args.walk_only {
         stage_hosts(n, &name, args.hosts.as_deref())?;
         stage_stub(n, &mode)?;
         if let Some(server) = recursive {
-            stage_recursive(n, &name, qtype, server, args.timeout, &mut pcap)?;
+            let fresh = matches!(mode, Mode::Lab(_));
+            stage_recursive(n, &name, qtype, server, args.timeout, fresh, &mut pcap)?;
         }
     }
     let cfg = Config {
@@ -198,7 +200,6 @@ pub fn run(args: &DnsTraceArgs, n: &mut Narrator, mut pcap: Option<&mut PcapOut>
         max_cnames: 8,
         loopback_only,
     };
-    let mut shown: HashSet<&'static str> = HashSet::new();
     let mut out_err: Option<Error> = None;
     let outcome = {
         let mut observe = |ev: Event<'_>| {
@@ -221,9 +222,10 @@ pub fn run(args: &DnsTraceArgs, n: &mut Narrator, mut pcap: Option<&mut PcapOut>
                     ),
                 );
             }
-            if let Some(step) = walk_step(ev, qtype, &mut shown) {
+            for step in walk_step(ev, qtype, &mut shown) {
                 if let Err(e) = n.step(step) {
                     out_err = Some(e);
+                    break;
                 }
             }
         };
@@ -244,18 +246,18 @@ pub fn run(args: &DnsTraceArgs, n: &mut Narrator, mut pcap: Option<&mut PcapOut>
 fn section(stage: u8) -> Text {
     match stage {
         0 => tx("The question", "问题"),
-        1 => tx("Stage 1 · the hosts file", "第 1 步 · hosts 文件"),
+        1 => tx("Stage 1 · the hosts file", "阶段 1 · hosts 文件"),
         2 => tx(
             "Stage 2 · the stub resolver and its cache",
-            "第 2 步 · 存根解析器及其缓存",
+            "阶段 2 · 存根解析器及其缓存",
         ),
         3 => tx(
             "Stage 3 · the local recursive server (RD=1)",
-            "第 3 步 · 本地递归服务器（RD=1）",
+            "阶段 3 · 本地递归服务器（RD=1）",
         ),
         _ => tx(
             "Stage 4 · the iterative walk: root → TLD → authoritative",
-            "第 4 步 · 迭代查询：根 → 顶级域 → 权威",
+            "阶段 4 · 迭代查询：根 → 顶级域 → 权威",
         ),
     }
 }
@@ -264,12 +266,12 @@ fn intro(n: &mut Narrator, name: &CheckedName, qtype: RecordType, mode: &Mode) -
     let (where_en, where_zh, servers) = match mode {
         Mode::Lab(lab) => (
             format!(
-                "the built-in lab: {} real DNS servers on 127.53.0.0/16 port {}, started for this run; nothing leaves this machine",
+                "the built-in lab: {} DNS servers on 127.53.0.0/16 port {}, started for this run. Nothing leaves this machine.",
                 lab.servers.len(),
                 lab.port
             ),
             format!(
-                "内置实验网络：本次运行在 127.53.0.0/16 端口 {} 上启动了 {} 台真实 DNS 服务器，数据包不会离开本机",
+                "内置实验网络：本次运行在 127.53.0.0/16 的 {} 端口上启动了 {} 台真实的 DNS 服务器，数据包不会离开本机。",
                 lab.port,
                 lab.servers.len()
             ),
@@ -282,13 +284,13 @@ fn intro(n: &mut Narrator, name: &CheckedName, qtype: RecordType, mode: &Mode) -
                 .collect::<Vec<_>>(),
         ),
         Mode::Custom(r, _) => (
-            "the servers given with --root-servers, on this machine".to_string(),
-            "--root-servers 指定的本机服务器".to_string(),
+            "the servers given with --root-servers, on this machine.".to_string(),
+            "--root-servers 指定的本机服务器。".to_string(),
             r.iter().map(|s| s.addr.to_string()).collect(),
         ),
         Mode::Live(..) => (
-            "the real Internet (--live), starting at IANA's root servers".to_string(),
-            "真实互联网（--live），从 IANA 的根服务器开始".to_string(),
+            "the real Internet (--live), starting at IANA's root servers.".to_string(),
+            "真实的互联网（--live），从 IANA 的根服务器开始。".to_string(),
             vec![],
         ),
     };
@@ -298,12 +300,11 @@ fn intro(n: &mut Narrator, name: &CheckedName, qtype: RecordType, mode: &Mode) -
             format!("查询 {} 的 {qtype} 记录", name.ascii),
         ),
         tx(
-            format!("netlab follows the path a lookup takes, against {where_en}."),
-            format!("netlab 沿着一次域名查询的真实路径走一遍，对象是{where_zh}。"),
+            format!("netlab follows a lookup's path with real packets, against {where_en}"),
+            format!("netlab 用真实的数据包走一遍域名查询的路径，对象是{where_zh}"),
         ),
         &["Q4", "Q27"],
     )
-    .section(section(0))
     .data("name", name.ascii.clone())
     .data("type", qtype.to_string());
     if name.converted {
@@ -324,26 +325,15 @@ fn intro(n: &mut Narrator, name: &CheckedName, qtype: RecordType, mode: &Mode) -
             .zh
             .push_str("\nDNS 报文里只能放 ASCII 标签，所以中文域名先按 IDNA 转换成 punycode。");
     }
-    if let Mode::Lab(lab) = mode {
-        step = step
-            .fact(
-                tx("root servers", "根服务器"),
-                lab.roots
-                    .iter()
-                    .map(Server::label)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            )
-            .fact(
-                tx("misbehaving servers", "行为异常的服务器"),
-                lab.servers
-                    .iter()
-                    .filter_map(|s| Some(format!("{} {}", s.addr.ip(), s.misbehaviour_name()?)))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            );
-    }
     n.step(step.data("servers", servers))
+}
+
+/// A server as `name (address)`, without the port (the intro names the one port).
+fn short_label(s: &Server) -> String {
+    match &s.name {
+        Some(n) => format!("{n} {}", s.addr.ip()),
+        None => s.addr.ip().to_string(),
+    }
 }
 
 /// Lines of a hosts file that name `host`, with line numbers.
@@ -403,8 +393,8 @@ fn stage_hosts(n: &mut Narrator, name: &CheckedName, hosts: Option<&Path>) -> Re
                 format!("{} 第 {line_no} 行把这个名字映射到 {ip}", path.display()),
             ),
             tx(
-                "The resolver library reads the hosts file before DNS (when nsswitch.conf says `files` first). A match ends the lookup here: no packet is sent. netlab goes on anyway, to show what DNS itself would answer.",
-                "解析库在问 DNS 之前先读 hosts 文件（nsswitch.conf 里 files 排在前面时）。一旦匹配，查询到此结束，不发任何数据包。netlab 仍然继续，演示 DNS 本身会怎样回答。",
+                "With `files` first in nsswitch.conf, a match here ends the lookup: no packet is sent. netlab goes on anyway, to show what DNS would answer.",
+                "nsswitch.conf 里 files 排在前面时，在这里匹配就结束查询，不发任何数据包。netlab 仍然继续，演示 DNS 会怎样回答。",
             ),
             &["Q4", "Q28"],
         )
@@ -416,17 +406,15 @@ fn stage_hosts(n: &mut Narrator, name: &CheckedName, hosts: Option<&Path>) -> Re
                 format!("{} 里没有这个名字", path.display()),
             ),
             tx(
-                "The resolver library checks the hosts file first; with no match it moves on to DNS. Add a line `IP NAME` (as root) to override DNS for this machine only.",
-                "解析库先查 hosts 文件，没有匹配就转向 DNS。以 root 身份加一行「IP 名字」，就能只在本机覆盖 DNS 的结果。",
+                "No match, so the lookup moves on to DNS. A line `IP NAME` added here (as root) would override DNS for this machine only.",
+                "没有匹配，查询转向 DNS。以 root 身份在这里加一行「IP 名字」，就能只在本机覆盖 DNS 的结果。",
             ),
             &["Q4", "Q28"],
         )
     };
-    step = step
-        .section(section(1))
-        .fact(tx("file", "文件"), path.display().to_string());
+    step = step.section(section(1));
     if let Some(l) = &nsswitch {
-        step = step.fact(tx("/etc/nsswitch.conf", "/etc/nsswitch.conf"), l.clone());
+        step = step.fact(tx("nsswitch.conf", "nsswitch.conf"), l.clone());
     }
     let matches: Vec<Value> = found
         .iter()
@@ -434,8 +422,8 @@ fn stage_hosts(n: &mut Narrator, name: &CheckedName, hosts: Option<&Path>) -> Re
         .collect();
     n.step(
         step.correction(tx(
-            "the notes say the OS always checks hosts first; the order is whatever the `hosts:` line of /etc/nsswitch.conf says.",
-            "笔记说操作系统总是先查 hosts；实际顺序由 /etc/nsswitch.conf 的 hosts: 行决定。",
+            "the notes have the OS always check hosts first; the order is set by the `hosts:` line of /etc/nsswitch.conf.",
+            "笔记认为操作系统总是先查 hosts；实际顺序由 /etc/nsswitch.conf 的 hosts: 行决定。",
         ))
         .data("file", path.display().to_string())
         .data("matches", matches)
@@ -466,31 +454,31 @@ fn stage_stub(n: &mut Narrator, mode: &Mode) -> Result<()> {
     let cache_en;
     let cache_zh;
     if system.iter().any(|ip| *ip == IpAddr::from([127, 0, 0, 53])) {
-        cache_en = "127.0.0.53 is systemd-resolved: a local caching stub, so a repeat lookup is answered from its cache without any packet leaving the machine.";
-        cache_zh = "127.0.0.53 是 systemd-resolved：一个带缓存的本地存根，重复查询直接由缓存回答，不出本机。";
+        cache_en = "127.0.0.53 is systemd-resolved, a caching stub: a repeat lookup is answered from its cache.";
+        cache_zh = "127.0.0.53 是 systemd-resolved，一个带缓存的存根：重复查询由它的缓存回答。";
     } else if Path::new("/var/run/nscd/socket").exists() {
-        cache_en = "nscd is running: it caches host lookups for the resolver library.";
-        cache_zh = "nscd 正在运行：它为解析库缓存主机名查询结果。";
+        cache_en = "nscd runs here: it caches host lookups for the resolver library.";
+        cache_zh = "本机运行着 nscd：它为解析库缓存主机名查询结果。";
     } else {
-        cache_en = "No caching stub is running here (no systemd-resolved, no nscd): glibc itself keeps no DNS cache, so every lookup goes to the recursive server, whose cache does the work.";
-        cache_zh = "本机没有带缓存的存根（没有 systemd-resolved，也没有 nscd）：glibc 自己不缓存 DNS，每次都去问递归服务器，缓存由递归服务器负责。";
+        cache_en = "No caching stub runs here, and glibc keeps no cache.";
+        cache_zh = "本机没有带缓存的存根，glibc 自己也不缓存。";
     }
     let (target_en, target_zh) = match mode {
         Mode::Lab(lab) => {
             let r = lab.resolver.map(|a| a.to_string()).unwrap_or_default();
             (
-                format!("In the lab, netlab's stub sends to the lab's recursive server {r} instead; nothing is sent to the system's servers."),
-                format!("在实验网络里，netlab 的存根改为发往实验网络的递归服务器 {r}，不会向系统配置的服务器发送任何东西。"),
+                format!("In the lab it asks the lab's recursive server {r}."),
+                format!("在实验网络里，存根改问实验网络的递归服务器 {r}。"),
             )
         }
         Mode::Custom(..) => (
             "With --root-servers there is no local recursive server: stage 4 plays its part."
                 .to_string(),
-            "使用 --root-servers 时没有本地递归服务器：由第 4 步扮演它的角色。".to_string(),
+            "使用 --root-servers 时没有本地递归服务器：由第 4 阶段扮演它的角色。".to_string(),
         ),
         Mode::Live(..) => (
             "With --live, stage 3 asks the first of these servers.".to_string(),
-            "使用 --live 时，第 3 步会询问其中第一台服务器。".to_string(),
+            "使用 --live 时，第 3 阶段会询问其中第一台服务器。".to_string(),
         ),
     };
     let list: Vec<String> = system.iter().map(|i| i.to_string()).collect();
@@ -498,42 +486,114 @@ fn stage_stub(n: &mut Narrator, mode: &Mode) -> Result<()> {
         Step::new(
             tx("The stub resolver hands the question to a recursive server", "存根解析器把问题交给递归服务器"),
             tx(
-                format!("The stub resolver in every program (glibc's getaddrinfo) does not walk DNS itself: it sends one query with RD=1 (recursion desired) to the servers in /etc/resolv.conf. {cache_en} {target_en}"),
-                format!("每个程序里的存根解析器（glibc 的 getaddrinfo）自己不做逐级查询：它按 /etc/resolv.conf 向服务器发一个 RD=1（期望递归）的查询。{cache_zh}{target_zh}"),
+                format!("A program's stub resolver (glibc's getaddrinfo) does not walk DNS: it sends one query with RD=1 to a server in /etc/resolv.conf. {cache_en} {target_en}"),
+                format!("程序里的存根解析器（glibc 的 getaddrinfo）自己不逐级查询：它向 /etc/resolv.conf 里的服务器发一个 RD=1（期望递归）的查询。{cache_zh}{target_zh}"),
             ),
             &["Q4", "Q27"],
         )
         .section(section(2))
         .fact(
             tx("/etc/resolv.conf", "/etc/resolv.conf"),
-            if list.is_empty() { "(none)".to_string() } else { list.join(", ") },
+            if list.is_empty() { "-".to_string() } else { list.join(", ") },
         )
         .data("system_nameservers", list),
     )
 }
 
-fn packets(ex: &Exchange, show: bool) -> Vec<Packet> {
+/// The query and reply of one exchange as packet records: `from` asked `to`;
+/// `reply_label` names what came back.
+fn packets(ex: &Exchange, show: bool, from: &str, to: &str, reply_label: &str) -> Vec<Packet> {
+    let question = Message::from_vec(&ex.query_bytes)
+        .ok()
+        .and_then(|m| m.queries.first().cloned());
+    let mut qlabel = match &question {
+        Some(q) => format!("query {} {}", q.query_type(), q.name()),
+        None => "query".to_string(),
+    };
+    if ex.transport == Transport::Tcp {
+        qlabel.push_str(" (TCP)");
+    }
+    if ex.reply_bytes.is_none() {
+        qlabel.push_str(match ex.failure {
+            Some(Failure::Timeout) => " — no reply",
+            _ => " — no usable reply",
+        });
+    }
+    let at_reply = ex.sent_at + ex.rtt;
     let mut v = vec![Packet {
         direction: Direction::Sent,
         transport: ex.transport.as_str(),
         peer: ex.server.to_string(),
-        summary: String::new(),
         fields: wire::dns::explain(&ex.query_bytes).unwrap_or_default(),
         bytes: ex.query_bytes.clone(),
         show_bytes: show,
-    }];
+        quiet: !show,
+        at: Some(ex.sent_at),
+        ..Packet::default()
+    }
+    .between(from, to, qlabel)];
     if let Some(b) = &ex.reply_bytes {
-        v.push(Packet {
-            direction: Direction::Received,
-            transport: ex.transport.as_str(),
-            peer: ex.server.to_string(),
-            summary: String::new(),
-            fields: wire::dns::explain(b).unwrap_or_default(),
-            bytes: b.clone(),
-            show_bytes: show,
-        });
+        v.push(
+            Packet {
+                direction: Direction::Received,
+                transport: ex.transport.as_str(),
+                peer: ex.server.to_string(),
+                fields: wire::dns::explain(b).unwrap_or_default(),
+                bytes: b.clone(),
+                show_bytes: show,
+                quiet: !show,
+                at: Some(at_reply),
+                ..Packet::default()
+            }
+            .between(to, from, reply_label),
+        );
     }
     v
+}
+
+/// The ladder's name for a server of the walk: the zone it serves.
+fn participant(zone: &hickory_proto::rr::Name) -> String {
+    if zone.is_root() {
+        "root".into()
+    } else {
+        zone.to_string().trim_end_matches('.').to_string()
+    }
+}
+
+/// A short name for what a reply said, for the ladder.
+fn reply_label(m: &Message) -> String {
+    let rcode = rcode_str(m.metadata.response_code);
+    if m.metadata.truncation {
+        return "TC=1: truncated".into();
+    }
+    if rcode != "NOERROR" {
+        return rcode;
+    }
+    if m.answers.is_empty() {
+        if let Some(ns) = m
+            .authorities
+            .iter()
+            .find(|r| r.record_type() == RecordType::NS)
+        {
+            return format!("referral to {}", ns.name);
+        }
+        return "NODATA".into();
+    }
+    let qtype = m.queries.first().map(|q| q.query_type());
+    let finals: Vec<String> = m
+        .answers
+        .iter()
+        .filter(|r| Some(r.record_type()) == qtype)
+        .map(|r| r.data.to_string())
+        .collect();
+    match (finals.is_empty(), m.answers.iter().find_map(cname_target)) {
+        (true, Some(t)) => format!("CNAME {t}"),
+        _ => format!(
+            "{} {}",
+            qtype.map(|t| t.to_string()).unwrap_or_default(),
+            finals.join(" ")
+        ),
+    }
 }
 
 fn ms(d: Duration) -> f64 {
@@ -544,18 +604,32 @@ fn min_ttl(m: &Message) -> Option<u32> {
     m.answers.iter().map(|r| r.ttl).min()
 }
 
+/// Ask the recursive server; a truncated UDP reply is asked again over TCP.
+/// Every exchange is returned, the UDP one first.
 fn ask_recursive(
     name: &CheckedName,
     qtype: RecordType,
     server: SocketAddr,
     timeout: Duration,
-) -> Exchange {
+) -> Vec<Exchange> {
     let q = build_query(&name.name, qtype, true);
     let ex = exchange(server, &q, Transport::Udp, timeout);
     if ex.reply.as_ref().is_some_and(|m| m.metadata.truncation) {
-        return exchange(server, &q, Transport::Tcp, timeout);
+        let tcp = exchange(server, &q, Transport::Tcp, timeout);
+        return vec![ex, tcp];
     }
-    ex
+    vec![ex]
+}
+
+/// The TTL a reply's data may be cached for: the answers' smallest TTL, or
+/// for a negative answer the SOA's negative TTL (RFC 2308).
+fn cache_ttl(m: &Message) -> Option<u32> {
+    min_ttl(m).or_else(|| {
+        m.authorities.iter().find_map(|r| match &r.data {
+            RData::SOA(s) => Some(r.ttl.min(s.minimum)),
+            _ => None,
+        })
+    })
 }
 
 fn stage_recursive(
@@ -564,93 +638,174 @@ fn stage_recursive(
     qtype: RecordType,
     server: SocketAddr,
     timeout: Duration,
+    fresh_cache: bool,
     pcap: &mut Option<&mut PcapOut>,
 ) -> Result<()> {
     // The lab resolver walks on a miss, which can take a while with a lame server in the way.
     let timeout = timeout.max(Duration::from_secs(5));
-    let first = ask_recursive(name, qtype, server, timeout);
-    record(
-        pcap,
-        &first,
-        "stage 3, recursive server, first ask (cache miss)",
-    );
+    let firsts = ask_recursive(name, qtype, server, timeout);
+    for ex in &firsts {
+        record(pcap, ex, "stage 3, recursive server, first ask");
+    }
+    let first = firsts.last().expect("at least one exchange");
+    let mut first_packets: Vec<Packet> = Vec::new();
+    for ex in &firsts {
+        let rl = ex.reply.as_ref().map(reply_label).unwrap_or_default();
+        first_packets.extend(packets(ex, false, "stub", "resolver", &rl));
+    }
     let Some(reply1) = first.reply.clone() else {
-        let why = first.failure.map(|f| f.to_string()).unwrap_or_default();
-        return n.step(
-            Step::new(
-                tx(
-                    format!("The recursive server {server} did not answer: {why}"),
-                    format!("递归服务器 {server} 没有应答：{why}"),
-                ),
-                tx(
-                    "Stage 4 still shows the walk it would have done.",
-                    "第 4 步仍会展示它本该进行的逐级查询。",
-                ),
-                &["Q4"],
-            )
-            .section(section(3)),
-        );
+        let why = first
+            .failure
+            .as_ref()
+            .map(|f| f.to_string())
+            .unwrap_or_default();
+        let mut s = Step::new(
+            tx(
+                format!("The recursive server {server} did not answer: {why}"),
+                format!("递归服务器 {server} 没有应答：{why}"),
+            ),
+            tx(
+                "Stage 4 still walks from the root, as the server would have.",
+                "第 4 阶段仍然从根开始逐级查询，就像服务器本该做的那样。",
+            ),
+            &["Q4"],
+        )
+        .section(section(3));
+        s.packets = first_packets;
+        return n.step(s);
     };
     let rcode = rcode_str(reply1.metadata.response_code);
     let records: Vec<String> = reply1.answers.iter().map(wire::dns::record_line).collect();
+    let over_tcp = firsts.len() > 1;
+    let (walked_en, walked_zh) = if fresh_cache {
+        (
+            "Its cache was empty (it started with this run), so it first walked from the root, as stage 4 does below.",
+            "它的缓存是空的（随本次运行启动），所以回答之前它自己从根开始逐级查询，就像下面第 4 阶段做的那样。",
+        )
+    } else {
+        (
+            "If its cache had nothing for this name, it walked from the root itself before answering, as stage 4 does below.",
+            "如果它的缓存里没有这个名字，它会先自己从根开始逐级查询（就像下面第 4 阶段那样）再回答。",
+        )
+    };
+    let (tcp_en, tcp_zh) = if over_tcp {
+        (
+            " The UDP reply came back with TC=1 (truncated), so the stub asked again over TCP.",
+            "UDP 应答带着 TC=1（被截断），所以存根改用 TCP 再问了一次。",
+        )
+    } else {
+        ("", "")
+    };
     let mut step = Step::new(
         tx(
-            format!("Ask {server} with RD=1: {rcode}, {} record(s) in {:.3} ms", records.len(), ms(first.rtt)),
-            format!("以 RD=1 询问 {server}：{rcode}，{} 条记录，用时 {:.3} ms", records.len(), ms(first.rtt)),
+            format!("Ask {} with RD=1: {rcode}, {} record(s), {:.3} ms", server.ip(), records.len(), ms(first.rtt)),
+            format!("以 RD=1 询问 {}：{rcode}，{} 条记录，{:.3} ms", server.ip(), records.len(), ms(first.rtt)),
         ),
         tx(
-            "RD=1 asks the server to do all the work. Its cache was empty for this name, so before answering it walked from the root itself (stage 4 shows that walk). RA=1 in the reply says it offers recursion.",
-            "RD=1 请服务器替我们完成全部查询。它的缓存里还没有这个名字，所以先自己从根开始逐级查询（第 4 步展示这一过程）再回答。应答里的 RA=1 表示它提供递归服务。",
+            format!("RD=1 asks the server to do all the work. {walked_en} RA=1 in the reply says it offers recursion.{tcp_en}"),
+            format!("RD=1 请服务器替我们完成全部查询。{walked_zh}应答里的 RA=1 表示它提供递归服务。{tcp_zh}"),
         ),
         &["Q4", "Q27"],
     )
     .section(section(3));
-    for r in &records {
-        step = step.fact(tx("answer", "回答"), r.clone());
+    for (i, r) in records.iter().enumerate() {
+        let label = if i == 0 {
+            tx("answer", "回答")
+        } else {
+            Text::default()
+        };
+        step = step.fact(label, r.clone());
     }
-    step.packets = packets(&first, true);
+    step.packets = first_packets;
     n.step(
         step.data("rcode", rcode.clone())
             .data("rtt_ms", ms(first.rtt))
             .data(
                 "ttl",
-                min_ttl(&reply1).map(Value::from).unwrap_or(Value::Null),
+                cache_ttl(&reply1).map(Value::from).unwrap_or(Value::Null),
             )
+            .data("truncated_then_tcp", over_tcp)
             .data("cached", false),
     )?;
-
-    let second = ask_recursive(name, qtype, server, timeout);
-    record(
-        pcap,
-        &second,
-        "stage 3, recursive server, second ask (from cache)",
-    );
+    let seconds = ask_recursive(name, qtype, server, timeout);
+    for ex in &seconds {
+        record(pcap, ex, "stage 3, recursive server, second ask");
+    }
+    let second = seconds.last().expect("at least one exchange");
+    let mut second_packets = Vec::new();
+    for ex in &seconds {
+        let rl = ex.reply.as_ref().map(reply_label).unwrap_or_default();
+        second_packets.extend(packets(ex, false, "stub", "resolver", &rl));
+    }
     let Some(reply2) = second.reply.clone() else {
-        return Ok(());
+        let mut s = Step::new(
+            tx("Ask again: no reply", "再问一次：没有应答"),
+            Text::default(),
+            &["Q4"],
+        )
+        .section(section(3));
+        s.packets = second_packets;
+        return n.step(s);
     };
-    let (t1, t2) = (min_ttl(&reply1), min_ttl(&reply2));
-    let ttl_text = match (t1, t2) {
-        (Some(a), Some(b)) => format!("TTL {a} → {b}"),
-        _ => "no TTL to compare (negative answer)".into(),
+    let (t1, t2) = (cache_ttl(&reply1), cache_ttl(&reply2));
+    let negative = min_ttl(&reply1).is_none();
+    let (ttl_en, ttl_zh) = match (t1, t2, negative) {
+        (Some(a), Some(b), false) => (format!("TTL {a} → {b}"), format!("TTL {a} → {b}")),
+        (Some(a), Some(b), true) => (
+            format!("negative TTL {a} → {b}"),
+            format!("否定应答的 TTL {a} → {b}"),
+        ),
+        _ => ("no TTL to compare".into(), "没有可比较的 TTL".into()),
     };
-    let speed = if second.rtt.is_zero() {
+    let ratio = if second.rtt.is_zero() {
         0.0
     } else {
         first.rtt.as_secs_f64() / second.rtt.as_secs_f64()
     };
+    let (speed_en, speed_zh) = if ratio >= 1.5 {
+        (
+            format!(" ({ratio:.0}× faster)"),
+            format!("（快 {ratio:.0} 倍）"),
+        )
+    } else {
+        (String::new(), String::new())
+    };
+    let mut detail = tx(
+        "From the server's cache this time, with no walk. The TTL is how long the cached data may still be kept; at 0 the server forgets it.",
+        "这次答案来自服务器的缓存，没有逐级查询。TTL 是缓存数据还能保留的秒数，减到 0 时服务器丢弃它。",
+    );
+    if let (Some(a), Some(b)) = (t1, t2) {
+        if b < a {
+            let gap = ms(second
+                .sent_at
+                .duration_since(first.sent_at)
+                .unwrap_or_default());
+            detail.en.push_str(&format!(
+                " It fell by {} after only {gap:.1} ms: whole seconds, rounded down.",
+                a - b
+            ));
+            detail.zh.push_str(&format!(
+                "只过了 {gap:.1} ms，TTL 却少了 {}：它按整秒计，向下取整。",
+                a - b
+            ));
+        }
+    }
+    if ratio < 1.5 {
+        detail.en.push_str(" This time the cached answer was not noticeably faster: on loopback both asks take well under a millisecond, and noise decides.");
+        detail.zh.push_str(
+            "这一次缓存的应答并没有明显更快：在回环接口上两次询问都远不到一毫秒，快慢由噪声决定。",
+        );
+    }
     let mut step = Step::new(
         tx(
-            format!("Ask again: {:.3} ms ({speed:.0}× faster), {ttl_text}", ms(second.rtt)),
-            format!("再问一次：{:.3} ms（快 {speed:.0} 倍），{ttl_text}", ms(second.rtt)),
+            format!("Ask again: {:.3} ms{speed_en}, {ttl_en}", ms(second.rtt)),
+            format!("再问一次：{:.3} ms{speed_zh}，{ttl_zh}", ms(second.rtt)),
         ),
-        tx(
-            "This time the answer came from the server's cache: no walk, so it is much faster. The TTL is the remaining lifetime of the cached records, counting down in whole seconds; when it reaches 0 the server forgets them and walks again. This is why DNS is fast despite its many servers.",
-            "这次答案直接来自服务器缓存，不再逐级查询，所以快得多。TTL 是缓存记录剩余的寿命，按整秒倒数；归零后服务器丢弃它们，下次重新查询。这就是 DNS 服务器众多却依然很快的原因。",
-        ),
+        detail,
         &["Q4", "Q27"],
     )
     .section(section(3));
-    step.packets = packets(&second, false);
+    step.packets = second_packets;
     n.step(
         step.data("rtt_ms", ms(second.rtt))
             .data("ttl", t2.map(Value::from).unwrap_or(Value::Null))
@@ -677,48 +832,61 @@ fn record_json(r: &Record) -> Value {
     json!({"name": r.name.to_string(), "type": r.record_type().to_string(), "ttl": r.ttl, "data": r.data.to_string()})
 }
 
-fn walk_step(ev: Event<'_>, qtype: RecordType, shown: &mut HashSet<&'static str>) -> Option<Step> {
+fn walk_step(ev: Event<'_>, qtype: RecordType, shown: &mut HashSet<&'static str>) -> Vec<Step> {
     match ev {
         Event::Start { name, via, roots } => {
             let (title, detail) = match via {
                 None => (
                     tx(format!("Start at the root for {name}"), format!("从根开始查 {name}")),
                     tx(
-                        "A recursive server with an empty cache knows only the root servers' addresses (its root hints). It asks one with RD=0: each server answers only from its own zones, and refers us further down.",
-                        "缓存为空的递归服务器只知道根服务器的地址（根提示）。它以 RD=0 询问其中一台：每台服务器只根据自己的区回答，或者把我们指向更下一级。",
+                        "Now netlab plays a recursive server with an empty cache: it knows only the root servers (its root hints). It asks with RD=0: each server answers from its own zones or refers it further down.",
+                        "现在由 netlab 扮演缓存为空的递归服务器：它只知道根服务器的地址（根提示）。它以 RD=0 询问，每台服务器只根据自己的区回答，或者把它指向更下一级。",
                     ),
                 ),
                 Some(alias) => (
                     tx(format!("{alias} is an alias: start again at the root for {name}"), format!("{alias} 是别名：从根开始重新查 {name}")),
                     tx(
-                        "The CNAME's target lives in another zone, so the walk restarts from the root for the new name. This is how a site hands its name to a CDN.",
-                        "CNAME 的目标在另一个区里，所以对新名字从根重新开始查询。网站正是这样把自己的域名交给 CDN 的。",
+                        "The target is in another zone, so the walk begins again. A resolver starts from the closest servers it already knows (here com.'s); netlab starts at the root to show the whole path. This is how a site hands its name to a CDN.",
+                        "目标在另一个区里，所以要重新查询。真实的解析器从它已知的最近的服务器开始（这里是 com. 的）；netlab 从根开始，好展示完整路径。网站正是这样把域名交给 CDN 的。",
                     ),
                 ),
             };
-            let mut s = Step::new(title, detail, &["Q4", "Q27"]).section(section(4));
+            let mut s = Step::new(title, detail, &["Q4", "Q27"])
+                .section(section(4))
+                .concept(if via.is_some() { "cname-restart" } else { "walk-start" });
             if via.is_some() {
                 s.questions.push("Q30");
                 s = s.correction(tx(
-                    "the notes resolve www.baidu.com straight to one address; the real answer starts with this CNAME into another zone.",
-                    "笔记把 www.baidu.com 直接解析成一个地址；真实的查询从这条指向另一个区的 CNAME 开始。",
+                    "the notes have www.baidu.com resolve straight to one address; the real answer begins with a CNAME.",
+                    "笔记认为 www.baidu.com 直接解析成一个地址；真实的答案以一条 CNAME 开头。",
                 ));
             }
-            for r in roots {
-                s = s.fact(tx("root server", "根服务器"), r.label());
-            }
-            Some(
+            s = s.fact(
+                tx("root hints", "根提示"),
+                roots.iter().map(short_label).collect::<Vec<_>>().join(", "),
+            );
+            vec![
                 s.data("name", name.to_string())
                     .data("via", via.map(|v| Value::from(v.to_string())).unwrap_or(Value::Null))
                     .data("roots", roots.iter().map(|r| r.addr.to_string()).collect::<Vec<_>>()),
-            )
+            ]
         }
         Event::Exchanged { zone, server, exchange: ex, verdict, remaining } => {
             let kind = verdict_kind(verdict);
-            let show = shown.insert(kind);
             let zone_label = if zone.is_root() { ".".to_string() } else { zone.to_string() };
-            let head_en = format!("Ask {} — a server for {zone_label} — over {}", server.label(), ex.transport.as_str().to_uppercase());
-            let head_zh = format!("通过 {} 询问 {}（{zone_label} 区的服务器）", ex.transport.as_str().to_uppercase(), server.label());
+            let sname = server.name.as_ref().map(|n| n.to_string()).unwrap_or_else(|| ex.server.ip().to_string());
+            let (zone_word, zone_word_zh) = if zone.is_root() {
+                ("a root".to_string(), "根".to_string())
+            } else {
+                (format!("a {zone_label}"), format!("{zone_label} 区的"))
+            };
+            let (head_en, head_zh) = if ex.transport == Transport::Tcp {
+                (format!("Ask {sname} ({zone_word} server) over TCP"), format!("通过 TCP 询问 {sname}（{zone_word_zh}服务器）"))
+            } else {
+                (format!("Ask {sname} ({zone_word} server)"), format!("询问 {sname}（{zone_word_zh}服务器）"))
+            };
+            let mut concept: Option<&'static str> = Some(kind);
+            let mut ns_fact: Option<String> = None;
             let (res_en, res_zh, detail, mut qs, corr): (String, String, Text, Vec<&'static str>, Option<Text>) = match verdict {
                 Verdict::Referral { zone: child, ns } => {
                     let list: Vec<String> = ns
@@ -728,13 +896,30 @@ fn walk_step(ev: Event<'_>, qtype: RecordType, shown: &mut HashSet<&'static str>
                             if ips.is_empty() { format!("{n} (no glue)") } else { format!("{n} {}", ips.join(" ")) }
                         })
                         .collect();
-                    (
-                        format!("referral to {child}: {}", list.join(", ")),
-                        format!("转介到 {child}：{}", list.join("，")),
+                    ns_fact = Some(list.join(", "));
+                    let glue = ns.iter().any(|(_, ips)| !ips.is_empty());
+                    let in_zone = ns.iter().find(|(n, ips)| !ips.is_empty() && child.zone_of(n));
+                    let mut d = if glue {
+                        concept = Some("referral");
                         tx(
-                            format!("Not an answer but a referral: AA=0, the NS records of {child} in the AUTHORITY section and their addresses (glue) in ADDITIONAL. Glue breaks the chicken-and-egg problem of a server named inside the zone it serves. Next: ask one of those servers."),
-                            format!("这不是答案而是转介：AA=0，AUTHORITY 段给出 {child} 的 NS 记录，ADDITIONAL 段给出它们的地址（胶水记录）。胶水记录解决了「服务器的名字就在它所服务的区里」的先有鸡还是先有蛋问题。下一步：询问这些服务器之一。"),
-                        ),
+                            format!("Not an answer but a referral (AA=0): the NS records of {child} in AUTHORITY, and their addresses (glue) in ADDITIONAL. Next: ask one of those servers."),
+                            format!("这不是答案而是转介（AA=0）：AUTHORITY 段给出 {child} 的 NS 记录，ADDITIONAL 段给出它们的地址（胶水记录）。下一步：询问其中一台。"),
+                        )
+                    } else {
+                        concept = Some("referral-noglue");
+                        tx(
+                            format!("A referral (AA=0) to {child} whose NS records come with no addresses: ADDITIONAL holds no glue, because the servers are named outside {child}. Their addresses must be looked up first."),
+                            format!("转介（AA=0）到 {child}，但 NS 记录没有附带地址：ADDITIONAL 段没有胶水记录，因为这些服务器的名字不在 {child} 之内。必须先查出它们的地址。"),
+                        )
+                    };
+                    if let Some((n, _)) = in_zone {
+                        d.en.push_str(&format!(" Glue breaks a chicken-and-egg problem: {n} is named inside {child}, the very zone it serves."));
+                        d.zh.push_str(&format!("胶水记录打破了先有鸡还是先有蛋的困境：{n} 的名字就在它所服务的 {child} 区之内。"));
+                    }
+                    (
+                        format!("referral to {child}"),
+                        format!("转介到 {child}"),
+                        d,
                         vec!["Q4", "Q27"],
                         None,
                     )
@@ -745,8 +930,8 @@ fn walk_step(ev: Event<'_>, qtype: RecordType, shown: &mut HashSet<&'static str>
                         format!("answer (AA=1): {qtype} {}", l.join(", ")),
                         format!("答案（AA=1）：{qtype} {}", l.join("，")),
                         tx(
-                            "An authoritative server for the zone answers from its own data: AA=1 and the records in the ANSWER section, each with the TTL for which caches may keep it.",
-                            "该区的权威服务器用自己的数据回答：AA=1，记录放在 ANSWER 段，每条都带有缓存可以保存它的时长 TTL。",
+                            "The zone's authoritative server answers from its own data: AA=1, the records in ANSWER, each with its TTL.",
+                            "该区的权威服务器用自己的数据回答：AA=1，记录在 ANSWER 段，每条带着自己的 TTL。",
                         ),
                         vec!["Q4", "Q27"],
                         None,
@@ -823,36 +1008,61 @@ fn walk_step(ev: Event<'_>, qtype: RecordType, shown: &mut HashSet<&'static str>
             };
             if ex.ignored > 0 {
                 qs.push("Q4");
+                concept = None;
+            }
+            if matches!(verdict, Verdict::NoReply(_) | Verdict::ServerError(_) | Verdict::Lame(_)) {
+                concept = None;
             }
             let mut s = Step::new(
                 tx(format!("{head_en}: {res_en}"), format!("{head_zh}：{res_zh}")),
                 detail,
                 &[],
             )
-            .section(section(4))
-            .fact(tx("round trip", "往返时间"), format!("{:.3} ms", ms(ex.rtt)));
+            .section(section(4));
+            if let Some(c) = concept {
+                s = s.concept(c);
+            }
+            if let Some(l) = ns_fact {
+                s = s.fact(tx("NS", "NS"), l);
+            }
             s.questions = qs;
             s.questions.dedup();
             if let Some(c) = corr {
                 s = s.correction(c);
             }
-            if let Some(m) = &ex.reply {
-                s = s.fact(
-                    tx("reply", "应答"),
-                    format!(
-                        "{} {}  answer {} · authority {} · additional {}",
-                        rcode_str(m.metadata.response_code),
-                        flags(m),
-                        m.answers.len(),
-                        m.authorities.len(),
-                        m.additionals.len()
-                    ),
-                );
+            match &ex.reply {
+                Some(m) => {
+                    s = s.fact(
+                        tx("reply", "应答"),
+                        reply_counts(m, ex.rtt),
+                    );
+                }
+                None => {
+                    s = s.fact(
+                        tx("reply", "应答"),
+                        Text {
+                            en: format!("none after {:.1} s", ex.rtt.as_secs_f64()),
+                            zh: format!("{:.1} 秒内没有应答", ex.rtt.as_secs_f64()),
+                        },
+                    );
+                }
             }
             if ex.ignored > 0 {
                 s = s.fact(tx("ignored datagrams", "忽略的数据报"), ex.ignored.to_string());
             }
-            s.packets = packets(ex, show);
+            let rl = ex.reply.as_ref().map(reply_label).unwrap_or_default();
+            s.packets = packets(ex, false, "resolver", &participant(zone), &rl);
+            // One byte view of each thing that teaches: the query (when stage 3 did
+            // not show one), the first referral, the first truncated reply.
+            let mut views = Vec::new();
+            if matches!(kind, "referral" | "truncated") && s.packets.len() > 1 && shown.insert(kind) {
+                let t = if kind == "referral" {
+                    tx("The referral, field by field", "转介应答，逐字段")
+                } else {
+                    tx("The truncated reply, field by field", "被截断的应答，逐字段")
+                };
+                views.push((s.packets[1].echo(), t));
+            }
             let mut data = json!({
                 "server": ex.server.to_string(),
                 "server_name": server.name.as_ref().map(|n| n.to_string()),
@@ -880,9 +1090,18 @@ fn walk_step(ev: Event<'_>, qtype: RecordType, shown: &mut HashSet<&'static str>
             if let Value::Object(m) = data {
                 s.data = m;
             }
-            Some(s)
+            let mut steps = vec![s];
+            for (p, title) in views {
+                let mut v = Step::new(title, tx(
+                    "A DNS message: a 12-byte header (id, flags, four counts), the question (the reply repeats the query's), then the ANSWER, AUTHORITY and ADDITIONAL records.",
+                    "DNS 报文：12 字节的头部（标识、标志、四个计数），问题部分（应答会重复查询的问题），然后是 ANSWER、AUTHORITY 和 ADDITIONAL 三段记录。",
+                ), &["Q4"]).section(section(4)).concept("dns-message");
+                v.packets = vec![p];
+                steps.push(v);
+            }
+            steps
         }
-        Event::Skipped { server } => Some(
+        Event::Skipped { server } => vec![
             Step::new(
                 tx(format!("Skip {}: off this machine", server.label()), format!("跳过 {}：不在本机", server.label())),
                 tx(
@@ -893,8 +1112,8 @@ fn walk_step(ev: Event<'_>, qtype: RecordType, shown: &mut HashSet<&'static str>
             )
             .section(section(4))
             .data("server", server.addr.to_string()),
-        ),
-        Event::GluelessLookup { ns } => Some(
+        ],
+        Event::GluelessLookup { ns } => vec![
             Step::new(
                 tx(format!("No glue for {ns}: look up its address first"), format!("{ns} 没有胶水记录：先查它的地址")),
                 tx(
@@ -905,7 +1124,7 @@ fn walk_step(ev: Event<'_>, qtype: RecordType, shown: &mut HashSet<&'static str>
             )
             .section(section(4))
             .data("ns", ns.to_string()),
-        ),
+        ],
     }
 }
 
@@ -943,13 +1162,41 @@ fn rcode_str(rc: hickory_proto::op::ResponseCode) -> String {
     wire::dns::rcode_name(u16::from(rc))
 }
 
+/// The header flags that are set, by name: `QR AA RD RA`.
 fn flags(m: &Message) -> String {
-    let f = m.metadata.flags().to_string();
-    if f.is_empty() {
-        "(no flags)".into()
-    } else {
-        f.trim_end_matches(';').to_string()
-    }
+    let md = &m.metadata;
+    let set = [
+        (
+            md.message_type == hickory_proto::op::MessageType::Response,
+            "QR",
+        ),
+        (md.authoritative, "AA"),
+        (md.truncation, "TC"),
+        (md.recursion_desired, "RD"),
+        (md.recursion_available, "RA"),
+    ];
+    set.iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, n)| *n)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// What a reply held, one line in each language: rcode, flags, section counts, time.
+fn reply_counts(m: &Message, rtt: Duration) -> Text {
+    let rc = rcode_str(m.metadata.response_code);
+    let f = flags(m);
+    let (a, ns, ar) = (m.answers.len(), m.authorities.len(), m.additionals.len());
+    tx(
+        format!(
+            "{rc} · {f} · answer {a} · authority {ns} · additional {ar} · {:.3} ms",
+            ms(rtt)
+        ),
+        format!(
+            "{rc} · {f} · 回答 {a} 条 · 授权 {ns} 条 · 附加 {ar} 条 · {:.3} ms",
+            ms(rtt)
+        ),
+    )
 }
 
 fn soa_text(soa: &Option<Record>) -> String {

@@ -292,18 +292,26 @@ fn teaching_step(first: &First, kind: PingSocket) -> Step {
         "笔记（Q10）把 ICMP 列为 TCP 协议；应答的字节显示 IP 协议号 1 后面紧跟着 ICMP 头。",
     ))
     .fact(tx("socket", "套接字"), socket_name(kind));
-    s.packets.push(Packet {
-        direction: Direction::Sent,
-        transport: "icmp",
-        peer: first.reply.from.to_string(),
-        summary: format!(
-            "ICMP echo request seq=1 ({} bytes; the kernel adds the IP header)",
-            first.sent.len()
+    s.packets.push(
+        Packet {
+            direction: Direction::Sent,
+            transport: "icmp",
+            peer: first.reply.from.to_string(),
+            summary: format!(
+                "ICMP echo request seq=1 ({} bytes; the kernel adds the IP header)",
+                first.sent.len()
+            ),
+            fields: icmp::explain(&first.sent, 0).unwrap_or_default(),
+            bytes: first.sent.clone(),
+            show_bytes: true,
+            ..Packet::default()
+        }
+        .between(
+            "this host",
+            first.reply.from.to_string(),
+            "ICMP echo request seq=1",
         ),
-        fields: icmp::explain(&first.sent, 0).unwrap_or_default(),
-        bytes: first.sent.clone(),
-        show_bytes: true,
-    });
+    );
     let (fields, summary) = if first.reply.has_ip_header {
         match frame::ip_packet(&first.reply.bytes) {
             Ok(d) => (d.fields.clone(), frame::summary(&d)),
@@ -315,19 +323,27 @@ fn teaching_step(first: &First, kind: PingSocket) -> Step {
             "ICMP echo reply (this socket does not show the IP header)".into(),
         )
     };
-    s.packets.push(Packet {
-        direction: Direction::Received,
-        transport: if first.reply.has_ip_header {
-            "ipv4"
-        } else {
-            "icmp"
-        },
-        peer: first.reply.from.to_string(),
-        summary,
-        fields,
-        bytes: first.reply.bytes.clone(),
-        show_bytes: true,
-    });
+    s.packets.push(
+        Packet {
+            direction: Direction::Received,
+            transport: if first.reply.has_ip_header {
+                "ipv4"
+            } else {
+                "icmp"
+            },
+            peer: first.reply.from.to_string(),
+            summary,
+            fields,
+            bytes: first.reply.bytes.clone(),
+            show_bytes: true,
+            ..Packet::default()
+        }
+        .between(
+            first.reply.from.to_string(),
+            "this host",
+            "ICMP echo reply seq=1",
+        ),
+    );
     s
 }
 

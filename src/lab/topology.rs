@@ -144,6 +144,48 @@ pub fn plan() -> Vec<HostPlan> {
     ]
 }
 
+/// The lab host that owns a MAC address (`02:00:00:00:00:10` → `h1`);
+/// `*` for the broadcast address.
+pub fn host_of_mac(mac: &str) -> Option<&'static str> {
+    if mac.eq_ignore_ascii_case("ff:ff:ff:ff:ff:ff") {
+        return Some("*");
+    }
+    plan()
+        .into_iter()
+        .find(|h| h.ifaces.iter().any(|i| i.mac.eq_ignore_ascii_case(mac)))
+        .map(|h| h.name)
+}
+
+/// Who receives a broadcast sent on a link (`h1:eth0`): every other lab host
+/// with an address in that interface's /24, comma-separated (`h2,r1`).
+pub fn broadcast_receivers(link: &str, sender: &str) -> String {
+    let (host, ifname) = link.split_once(':').unwrap_or((link, ""));
+    let plan = plan();
+    let Some(ip) = plan
+        .iter()
+        .find(|h| h.name == host)
+        .and_then(|h| h.ifaces.iter().find(|i| i.name == ifname))
+        .and_then(|i| i.ip)
+    else {
+        return "*".into();
+    };
+    let net = |a: Ipv4Addr| u32::from(a) >> 8;
+    plan.iter()
+        .filter(|h| h.name != sender)
+        .filter(|h| h.ifaces.iter().any(|i| i.ip.is_some_and(|a| net(a) == net(ip))))
+        .map(|h| h.name)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The lab host that owns an IPv4 address.
+pub fn host_of_ip(ip: Ipv4Addr) -> Option<&'static str> {
+    plan()
+        .into_iter()
+        .find(|h| h.ifaces.iter().any(|i| i.ip == Some(ip)))
+        .map(|h| h.name)
+}
+
 /// A built lab: its namespaces, alive as long as this value.
 pub struct NetLab {
     /// Namespaces by host name, in [`plan`] order.

@@ -34,12 +34,13 @@ pub fn step(demo: &str, seq: u64, step: &Step, lang: Lang) -> String {
     let facts: Vec<Value> = step
         .facts
         .iter()
-        .map(|f| json!({"label": f.label.get(lang), "value": f.value}))
+        .map(|f| json!({"label": f.label.get(lang), "value": f.value.get(lang)}))
         .collect();
     m.insert("facts".into(), facts.into());
     let packets: Vec<Value> = step
         .packets
         .iter()
+        .filter(|p| !p.echo)
         .map(|p| {
             json!({
                 "direction": match p.direction {
@@ -48,6 +49,11 @@ pub fn step(demo: &str, seq: u64, step: &Step, lang: Lang) -> String {
                     Direction::Captured => "captured",
                 },
                 "summary": p.summary,
+                "from": p.from,
+                "to": p.to,
+                "label": p.label,
+                "lost": p.lost,
+                "at": p.at.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_secs_f64()),
                 "transport": p.transport,
                 "peer": p.peer,
                 "length": p.bytes.len(),

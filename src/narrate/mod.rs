@@ -7,7 +7,9 @@
 //! never print.
 
 pub mod json;
+pub mod ladder;
 pub mod text;
+pub mod wrap;
 
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::ops::Range;
@@ -91,6 +93,22 @@ impl Text {
     }
 }
 
+impl From<String> for Text {
+    /// A value that reads the same in both languages (an address, a number).
+    fn from(s: String) -> Text {
+        Text {
+            en: s.clone(),
+            zh: s,
+        }
+    }
+}
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Text {
+        Text::from(s.to_string())
+    }
+}
+
 /// Build a [`Text`] from English and Chinese.
 pub fn tx(en: impl Into<String>, zh: impl Into<String>) -> Text {
     Text {
@@ -113,14 +131,16 @@ pub fn object(v: Value) -> Map<String, Value> {
 pub struct Fact {
     /// What the value is.
     pub label: Text,
-    /// The value, the same in every language (an address, a number, a record).
-    pub value: String,
+    /// The value: mostly the same in every language (an address, a number, a
+    /// record), but words in it are translated.
+    pub value: Text,
 }
 
 /// Which way a packet went, seen from netlab.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Direction {
     /// netlab sent it.
+    #[default]
     Sent,
     /// netlab received it.
     Received,
@@ -141,15 +161,29 @@ pub struct FieldView {
     pub meaning: Text,
 }
 
-/// A packet netlab sent or received, with the explanation of its bytes.
-#[derive(Clone, Debug)]
+/// One packet of a run: who sent it to whom, its bytes and what they mean.
+///
+/// This is the one record every renderer reads: the text view lists it (and
+/// shows its byte view when asked), the ladder draws it as an arrow, JSON
+/// carries it whole.
+#[derive(Clone, Debug, Default)]
 pub struct Packet {
-    /// Sent or received.
+    /// Sent, received, or captured on a link.
     pub direction: Direction,
-    /// "udp", "tcp", "ethernet", "ipv4".
+    /// "udp", "tcp", "ethernet", "ipv4", "icmp".
     pub transport: &'static str,
     /// The other end ("127.53.0.1:5300"), or the link a frame was captured on ("h1:eth0").
     pub peer: String,
+    /// The participant that sent it: `stub`, `resolver`, `a.root-servers.net`, `h1`, `r1` …
+    pub from: String,
+    /// The participant it was sent to (`*` for a broadcast).
+    pub to: String,
+    /// One short line for the ladder: `query A www.baidu.com`, `referral to com.`, `SYN`.
+    pub label: String,
+    /// When it was sent or seen, if known.
+    pub at: Option<std::time::SystemTime>,
+    /// Sent but never arrived (dropped on a lossy link, or no reply came).
+    pub lost: bool,
     /// One line, tcpdump style (may be empty).
     pub summary: String,
     /// The application payload (for DNS over TCP: without the 2-byte length).
@@ -158,6 +192,39 @@ pub struct Packet {
     pub fields: Vec<FieldView>,
     /// Whether the text renderer shows the byte view for this packet.
     pub show_bytes: bool,
+    /// Left out of the text view's list (still in the ladder, JSON and page):
+    /// for the many look-alike packets of a bulk phase.
+    pub quiet: bool,
+    /// A second look at a packet recorded in an earlier step, for its byte
+    /// view only: not a packet of its own (no arrow, no JSON record).
+    pub echo: bool,
+}
+
+impl Packet {
+    /// This packet again, for a byte view in a later step.
+    pub fn echo(&self) -> Packet {
+        Packet {
+            echo: true,
+            show_bytes: true,
+            quiet: false,
+            ..self.clone()
+        }
+    }
+}
+
+impl Packet {
+    /// Name the two ends and the label (builder style).
+    pub fn between(
+        mut self,
+        from: impl Into<String>,
+        to: impl Into<String>,
+        label: impl Into<String>,
+    ) -> Self {
+        self.from = from.into();
+        self.to = to.into();
+        self.label = label.into();
+        self
+    }
 }
 
 /// One narrated step of a demo.
@@ -181,6 +248,10 @@ pub struct Step {
     pub data: Map<String, Value>,
     /// Render as a bare line (a ping reply), without number or tags.
     pub plain: bool,
+    /// The idea `detail` explains. The text view gives a concept's detail the
+    /// first time only, so a second referral is one line, not the same
+    /// paragraph again; JSON always carries the detail.
+    pub concept: Option<&'static str>,
 }
 
 impl Step {
@@ -205,7 +276,7 @@ impl Step {
     }
 
     /// Add a fact.
-    pub fn fact(mut self, label: Text, value: impl Into<String>) -> Self {
+    pub fn fact(mut self, label: Text, value: impl Into<Text>) -> Self {
         self.facts.push(Fact {
             label,
             value: value.into(),
@@ -228,6 +299,12 @@ impl Step {
     /// Attach a correction of the notes.
     pub fn correction(mut self, c: Text) -> Self {
         self.correction = Some(c);
+        self
+    }
+
+    /// Name the concept the detail explains (said once per run in the text view).
+    pub fn concept(mut self, c: &'static str) -> Self {
+        self.concept = Some(c);
         self
     }
 }
@@ -268,6 +345,8 @@ pub struct RenderOpts {
     pub all_bytes: bool,
     /// Colour on (text only).
     pub color: bool,
+    /// Columns to fit the text into.
+    pub width: usize,
 }
 
 /// Receives steps from a demo and writes them, pacing as asked.
@@ -281,6 +360,11 @@ pub struct Narrator {
     pace: Option<Duration>,
     step_mode: bool,
     last_section: Option<Text>,
+    brief: bool,
+    seen: text::Seen,
+    concepts: std::collections::HashSet<&'static str>,
+    corrections: std::collections::HashSet<String>,
+    ladder: Vec<ladder::Row>,
     out: Box<dyn Write + Send>,
 }
 
@@ -297,14 +381,44 @@ pub struct NarratorConfig {
     pub pace: Option<Duration>,
     /// Wait for Enter between steps (only when stdin is a terminal).
     pub step: bool,
+    /// Columns of text (see [`NarratorConfig::width_wanted`]).
+    pub width: usize,
+    /// Only the ladder and the summary.
+    pub brief: bool,
 }
 
 impl NarratorConfig {
-    /// Whether colour should be used on stdout: a terminal, and NO_COLOR unset.
+    /// Whether colour should be used on stdout: a terminal, NO_COLOR unset, TERM not dumb.
     pub fn color_wanted() -> bool {
-        io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            && std::env::var("TERM").map_or(true, |t| t != "dumb")
+    }
+
+    /// The width to wrap to: `--width`, else the terminal's (stdout), else
+    /// `COLUMNS`, else 80.
+    pub fn width_wanted(flag: Option<u16>) -> usize {
+        let columns = std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.trim().parse::<usize>().ok());
+        Self::width_from(flag, crate::sys::terminal_columns(), columns)
+    }
+
+    /// [`NarratorConfig::width_wanted`] over given values (tested as a table).
+    pub fn width_from(flag: Option<u16>, terminal: Option<usize>, columns: Option<usize>) -> usize {
+        flag.map(usize::from)
+            .or(terminal)
+            .or(columns)
+            .filter(|w| *w >= MIN_WIDTH)
+            .unwrap_or(80)
+            .min(MAX_WIDTH)
     }
 }
+
+/// Narrowest width netlab wraps to; a narrower terminal gets 80 columns' text.
+pub const MIN_WIDTH: usize = 40;
+/// Widest width netlab wraps to.
+pub const MAX_WIDTH: usize = 500;
 
 impl Narrator {
     /// A narrator writing to stdout.
@@ -324,10 +438,16 @@ impl Narrator {
                 lang: cfg.lang,
                 all_bytes: cfg.all_bytes,
                 color,
+                width: cfg.width,
             },
             pace: cfg.pace,
             step_mode: cfg.step && io::stdin().is_terminal(),
             last_section: None,
+            brief: cfg.brief,
+            seen: text::Seen::default(),
+            concepts: Default::default(),
+            corrections: Default::default(),
+            ladder: Vec::new(),
             out,
         }
     }
@@ -348,13 +468,46 @@ impl Narrator {
         if let Some(s) = &new_section {
             self.last_section = Some(s.clone());
         }
+        if !step.plain {
+            self.numbered += 1;
+        }
+        let number = self.numbered;
+        for p in step.packets.iter().filter(|p| !p.echo) {
+            self.ladder.push(ladder::Row {
+                step: number,
+                from: p.from.clone(),
+                to: p.to.clone(),
+                label: if p.label.is_empty() {
+                    p.summary.clone()
+                } else {
+                    p.label.clone()
+                },
+                lost: p.lost,
+            });
+        }
         let rendered = match self.format {
             Format::Json => json::step(self.demo, self.seq, &step, self.opts.lang),
+            Format::Text { .. } if self.brief => return Ok(()),
             Format::Text { .. } => {
-                if !step.plain {
-                    self.numbered += 1;
+                let mut step = step;
+                // A concept is explained once; so is a correction.
+                if let Some(c) = step.concept {
+                    if !self.concepts.insert(c) {
+                        step.detail = Text::default();
+                    }
                 }
-                text::step(self.numbered, new_section.as_ref(), &step, &self.opts)
+                if let Some(c) = &step.correction {
+                    if !self.corrections.insert(c.en.clone()) {
+                        step.correction = None;
+                    }
+                }
+                text::step(
+                    number,
+                    new_section.as_ref(),
+                    &step,
+                    &self.opts,
+                    &mut self.seen,
+                )
             }
         };
         writeln!(self.out, "{rendered}")?;
@@ -362,12 +515,21 @@ impl Narrator {
         self.pause()
     }
 
-    /// Emit the summary: the last line of a JSON run.
+    /// Emit the summary: the last line of a JSON run; in text, the ladder of
+    /// the run's packets and then the summary block.
     pub fn summary(&mut self, summary: Summary) -> Result<()> {
         self.seq += 1;
         let rendered = match self.format {
             Format::Json => json::summary(self.demo, self.seq, &summary, self.opts.lang),
-            Format::Text { .. } => text::summary(&summary, &self.opts),
+            Format::Text { .. } => {
+                let ladder = text::ladder(&self.ladder, &self.opts);
+                let sum = text::summary(&summary, &self.opts);
+                if ladder.is_empty() {
+                    sum
+                } else {
+                    format!("{ladder}\n{sum}")
+                }
+            }
         };
         writeln!(self.out, "{rendered}")?;
         self.out.flush()?;

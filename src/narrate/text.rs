@@ -1,11 +1,15 @@
 //! Text renderer: numbered steps for a terminal or a projector.
 //!
-//! Pure functions from a step to a string. Colour is plain ANSI and only used
-//! when [`RenderOpts::color`] is set (a terminal and no NO_COLOR). Owns the
-//! byte view: each field's bytes in hex beside its name and decoded value.
+//! Pure functions from a step to a string. Everything is wrapped to
+//! [`RenderOpts::width`] (CJK counted as two columns, see [`super::wrap`]).
+//! Colour is plain ANSI and only used when [`RenderOpts::color`] is set.
+//! Owns the byte view: each field's bytes in hex beside its name and decoded
+//! value, and what the field means the first time that field is shown.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 
+use super::wrap::{display_width, truncate, wrap, wrap_with};
 use super::{Direction, Packet, RenderOpts, Step, Summary, Text};
 
 const BOLD: &str = "\x1b[1m";
@@ -16,14 +20,14 @@ const RED: &str = "\x1b[31m";
 const YELLOW: &str = "\x1b[33m";
 const RESET: &str = "\x1b[0m";
 
-/// Hex bytes shown per field before eliding with "…".
+/// Hex bytes shown per field before eliding with "…", on a wide terminal.
 const MAX_HEX_BYTES: usize = 12;
 
 struct Paint(bool);
 
 impl Paint {
     fn p(&self, code: &str, s: &str) -> String {
-        if self.0 {
+        if self.0 && !s.is_empty() {
             format!("{code}{s}{RESET}")
         } else {
             s.to_string()
@@ -31,34 +35,57 @@ impl Paint {
     }
 }
 
+/// What the text view has already explained in this run, so it is said once.
+#[derive(Debug, Default)]
+pub struct Seen {
+    /// Field meanings shown so far, keyed by field name (without its `[n]`) and meaning.
+    fields: HashSet<(String, String)>,
+}
+
 /// Render one step. `section` is given only when a new stage begins.
-pub fn step(seq: u64, section: Option<&Text>, step: &Step, opts: &RenderOpts) -> String {
+pub fn step(
+    seq: u64,
+    section: Option<&Text>,
+    step: &Step,
+    opts: &RenderOpts,
+    seen: &mut Seen,
+) -> String {
     let paint = Paint(opts.color);
     let lang = opts.lang;
-    let mut out = String::new();
+    let width = opts.width;
+    let mut out: Vec<String> = Vec::new();
     if step.plain {
-        return step.title.get(lang).to_string();
+        return wrap(step.title.get(lang), width, 0)
+            .into_iter()
+            .map(|l| l.trim_end().to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
     }
     if let Some(s) = section {
-        let head = format!("── {} ", s.get(lang));
-        let _ = writeln!(out, "\n{}", paint.p(BOLD, &rule(&head)));
+        out.push(String::new());
+        out.push(paint.p(BOLD, &rule(&format!("── {} ", s.get(lang)), width)));
     }
-    let qs = if step.questions.is_empty() {
-        String::new()
-    } else {
-        format!("  [{}]", step.questions.join(" "))
-    };
-    let _ = write!(
-        out,
-        "{} {}{}",
-        paint.p(BOLD, &format!("[{seq}]")),
-        paint.p(BOLD, step.title.get(lang)),
-        paint.p(CYAN, &qs)
-    );
-    for line in step.detail.get(lang).lines() {
-        let _ = write!(out, "\n    {line}");
+    let num = format!("[{seq}] ");
+    let cont = "    ";
+    let mut title = wrap_with(step.title.get(lang), width, &num, cont);
+    for l in title.iter_mut() {
+        *l = paint.p(BOLD, l);
     }
-    let width = step
+    // The question tags go at the end of the title, or on a line of their own.
+    if !step.questions.is_empty() {
+        let qs = format!("[{}]", step.questions.join(" "));
+        let last = title.last_mut().expect("wrap returns a line");
+        if display_width(last) + 2 + qs.len() <= width {
+            let _ = write!(last, "  {}", paint.p(CYAN, &qs));
+        } else {
+            title.push(format!("{cont}{}", paint.p(CYAN, &qs)));
+        }
+    }
+    out.extend(title);
+    if !step.detail.get(lang).is_empty() {
+        out.extend(wrap(step.detail.get(lang), width, 4));
+    }
+    let label_w = step
         .facts
         .iter()
         .map(|f| display_width(f.label.get(lang)))
@@ -66,25 +93,39 @@ pub fn step(seq: u64, section: Option<&Text>, step: &Step, opts: &RenderOpts) ->
         .unwrap_or(0);
     for f in &step.facts {
         let label = f.label.get(lang);
-        let pad = " ".repeat(width.saturating_sub(display_width(label)));
-        let _ = write!(out, "\n    {}{pad}  {}", paint.p(DIM, label), f.value);
+        let pad = " ".repeat(label_w.saturating_sub(display_width(label)));
+        // Continuation lines line up under the value, unless that leaves too little room.
+        let value_col = 4 + label_w + 2;
+        let cont = " ".repeat(if value_col <= width / 2 { value_col } else { 8 });
+        let first = format!("    {}{pad}  ", paint.p(DIM, label));
+        out.extend(wrap_with(f.value.get(lang), width, &first, &cont));
     }
     if let Some(c) = &step.correction {
         let tag = match lang {
-            super::Lang::Zh => "✎ 笔记纠正：",
+            super::Lang::Zh => "✎ 纠正笔记：",
             super::Lang::En => "✎ correcting the notes: ",
         };
-        let _ = write!(out, "\n    {}{}", paint.p(YELLOW, tag), c.get(lang));
+        let first = format!("    {}", paint.p(YELLOW, tag));
+        out.extend(wrap_with(c.get(lang), width, &first, "      "));
     }
-    for p in &step.packets {
-        out.push_str(&packet(p, opts, &paint));
+    for p in step.packets.iter().filter(|p| !p.quiet) {
+        packet(p, opts, &paint, seen, &mut out);
     }
-    out
+    out.join("\n")
 }
 
-fn packet(p: &Packet, opts: &RenderOpts, paint: &Paint) -> String {
+/// How many bytes of hex a byte-view row shows at this width.
+fn hex_bytes(width: usize) -> usize {
+    match width {
+        0..=89 => 4,
+        90..=109 => 8,
+        _ => MAX_HEX_BYTES,
+    }
+}
+
+fn packet(p: &Packet, opts: &RenderOpts, paint: &Paint, seen: &mut Seen, out: &mut Vec<String>) {
     let lang = opts.lang;
-    let mut out = String::new();
+    let width = opts.width;
     let (arrow, verb) = match (p.direction, lang) {
         (Direction::Sent, super::Lang::En) => ("→", "sent to"),
         (Direction::Sent, super::Lang::Zh) => ("→", "发往"),
@@ -97,110 +138,163 @@ fn packet(p: &Packet, opts: &RenderOpts, paint: &Paint) -> String {
         super::Lang::Zh => "字节",
         super::Lang::En => "bytes",
     };
-    let _ = write!(
-        out,
-        "\n    {arrow} {verb} {} {}  ({} {bytes_word})",
+    let mut head = format!(
+        "{arrow} {verb} {} {}  ({} {bytes_word})",
         p.transport,
         p.peer,
         p.bytes.len()
     );
+    if p.lost {
+        head.push_str(match lang {
+            super::Lang::Zh => "  ✗ 丢失",
+            super::Lang::En => "  ✗ lost",
+        });
+    }
     if !p.summary.is_empty() {
-        let _ = write!(out, "  {}", p.summary);
+        head.push_str("  ");
+        head.push_str(&p.summary);
     }
+    out.extend(wrap_with(&head, width, "    ", "        "));
     if !(p.show_bytes || opts.all_bytes) || p.fields.is_empty() {
-        return out;
+        return;
     }
+    let nhex = hex_bytes(width);
+    let hex_w = nhex * 3 - 1;
+    let range_w = p
+        .fields
+        .iter()
+        .map(|f| format!("{}..{}", f.range.start, f.range.end).len())
+        .max()
+        .unwrap_or(0);
     let name_w = p.fields.iter().map(|f| f.name.len()).max().unwrap_or(0);
     for f in &p.fields {
-        let range = format!("{:>3}..{:<3}", f.range.start, f.range.end);
-        let hex = hex_preview(&p.bytes[f.range.clone()]);
-        let meaning = f.meaning.get(lang);
-        let _ = write!(
-            out,
-            "\n      {} {:<w$} {:<nw$}  {}{}",
-            paint.p(DIM, &range),
-            hex,
-            f.name,
-            f.value,
-            if meaning.is_empty() {
-                String::new()
-            } else {
-                paint.p(DIM, &format!("  — {meaning}"))
-            },
-            w = MAX_HEX_BYTES * 3 + 1,
-            nw = name_w
+        let range = format!("{}..{}", f.range.start, f.range.end);
+        let hex = hex_preview_n(&p.bytes[f.range.clone()], nhex);
+        let plain = format!("    {range:>range_w$} {hex:<hex_w$} {:<name_w$}  ", f.name);
+        let prefix = format!(
+            "    {} {hex:<hex_w$} {:<name_w$}  ",
+            paint.p(DIM, &format!("{range:>range_w$}")),
+            f.name
         );
+        let meaning = f.meaning.get(lang);
+        let key = (
+            f.name.split('[').next().unwrap_or(&f.name).to_string(),
+            meaning.to_string(),
+        );
+        let explain = !meaning.is_empty() && seen.fields.insert(key);
+        let one_line = format!("{plain}{}  — {meaning}", f.value);
+        if explain && display_width(&one_line) <= width {
+            out.push(format!(
+                "{prefix}{}{}",
+                f.value,
+                paint.p(DIM, &format!("  — {meaning}"))
+            ));
+            continue;
+        }
+        let pw = display_width(&plain);
+        let cont = " ".repeat(if pw + 24 <= width { pw } else { 10 });
+        out.extend(wrap_with(&f.value, width, &prefix, &cont));
+        if explain {
+            let indent = " ".repeat(6);
+            for l in wrap_with(
+                &format!("— {meaning}"),
+                width,
+                &indent,
+                &format!("{indent}  "),
+            ) {
+                out.push(paint.p(DIM, &l));
+            }
+        }
     }
-    out
 }
 
 /// Hex of up to `MAX_HEX_BYTES` (12) bytes, "…" when there are more.
 pub fn hex_preview(bytes: &[u8]) -> String {
-    let mut s: Vec<String> = bytes
-        .iter()
-        .take(MAX_HEX_BYTES)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    if bytes.len() > MAX_HEX_BYTES {
+    hex_preview_n(bytes, MAX_HEX_BYTES)
+}
+
+/// Hex of up to `n` bytes, the last replaced by "…" when there are more.
+fn hex_preview_n(bytes: &[u8], n: usize) -> String {
+    let mut s: Vec<String> = bytes.iter().take(n).map(|b| format!("{b:02x}")).collect();
+    if bytes.len() > n {
         s.pop();
         s.push("…".to_string());
     }
     s.join(" ")
 }
 
-/// A heading padded with '─' to 72 terminal columns.
-fn rule(head: &str) -> String {
+/// A heading padded with '─' to 72 terminal columns (or the width, if narrower).
+fn rule(head: &str, width: usize) -> String {
+    let w = width.min(72);
+    let head = truncate(head, w);
     format!(
         "{head}{}",
-        "─".repeat(72usize.saturating_sub(display_width(head)))
+        "─".repeat(w.saturating_sub(display_width(&head)))
     )
 }
 
-/// East Asian wide and full-width characters (the CJK blocks, Hangul, full-width forms).
-fn is_wide(c: char) -> bool {
-    matches!(c as u32,
-        0x1100..=0x115F | 0x2E80..=0x303E | 0x3041..=0x33FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF
-        | 0xA000..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFE30..=0xFE4F | 0xFF00..=0xFF60
-        | 0xFFE0..=0xFFE6)
-}
-
-/// Columns a string takes on a terminal: CJK characters take two.
-fn display_width(s: &str) -> usize {
-    s.chars().map(|c| if is_wide(c) { 2 } else { 1 }).sum()
+/// The ladder of a run under its heading.
+pub fn ladder(rows: &[super::ladder::Row], opts: &RenderOpts) -> String {
+    if rows.is_empty() {
+        return String::new();
+    }
+    let paint = Paint(opts.color);
+    let head = match opts.lang {
+        super::Lang::Zh => "── 报文时序图（时间向下） ",
+        super::Lang::En => "── The packets, in order (time runs down) ",
+    };
+    let mut out = vec![String::new(), paint.p(BOLD, &rule(head, opts.width))];
+    out.extend(super::ladder::render(rows, opts.width, opts.lang));
+    out.join("\n")
 }
 
 /// Render the summary block.
 pub fn summary(s: &Summary, opts: &RenderOpts) -> String {
     let paint = Paint(opts.color);
     let lang = opts.lang;
-    let mut out = String::new();
+    let width = opts.width;
     let head = match lang {
         super::Lang::Zh => "── 小结 ",
         super::Lang::En => "── Summary ",
     };
-    let _ = writeln!(out, "\n{}", paint.p(BOLD, &rule(head)));
+    let mut out = vec![String::new(), paint.p(BOLD, &rule(head, width))];
     let colour = if s.ok { GREEN } else { RED };
-    let _ = write!(out, "{}", paint.p(colour, s.title.get(lang)));
+    for l in wrap_with(s.title.get(lang), width, "", "  ") {
+        out.push(paint.p(colour, &l));
+    }
     for l in &s.lines {
-        let _ = write!(out, "\n  {}", l.get(lang));
+        out.extend(wrap_with(l.get(lang), width, "  ", "    "));
     }
     if !s.questions.is_empty() {
         let label = match lang {
-            super::Lang::Zh => "回答的问题",
-            super::Lang::En => "questions answered",
+            super::Lang::Zh => "回答的问题：",
+            super::Lang::En => "questions answered: ",
         };
-        let _ = write!(
-            out,
-            "\n  {}",
-            paint.p(CYAN, &format!("{label}: {}", s.questions.join(" ")))
-        );
+        for l in wrap_with(
+            &format!("{label}{}", s.questions.join(" ")),
+            width,
+            "  ",
+            "    ",
+        ) {
+            out.push(paint.p(CYAN, &l));
+        }
     }
-    out
+    out.join("\n")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::narrate::{tx, FieldView, Lang};
+
+    fn opts(width: usize, lang: Lang) -> RenderOpts {
+        RenderOpts {
+            lang,
+            all_bytes: false,
+            color: false,
+            width,
+        }
+    }
 
     #[test]
     fn hex_preview_elides_long_fields() {
@@ -211,11 +305,76 @@ mod tests {
         assert_eq!(s.split(' ').count(), MAX_HEX_BYTES);
     }
 
+    fn sample() -> Step {
+        let mut s = Step::new(
+            tx(
+                "Ask a.root-servers.net. (127.53.0.1:50203) — a server for . — over UDP: referral to com.",
+                "通过 UDP 询问 a.root-servers.net.（127.53.0.1:50203，. 区的服务器）：转介到 com.",
+            ),
+            tx(
+                "Not an answer but a referral: AA=0, the NS records of com. in the AUTHORITY section and their addresses (glue) in ADDITIONAL.",
+                "这不是答案而是转介：AA=0，AUTHORITY 段给出 com. 的 NS 记录，ADDITIONAL 段给出它们的地址（胶水记录）。",
+            ),
+            &["Q4", "Q27"],
+        )
+        .fact(tx("reply", "应答"), "NOERROR QR  answer 0 · authority 2 · additional 2 and a long tail of words");
+        s.packets.push(Packet {
+            peer: "127.53.0.1:50203".into(),
+            transport: "udp",
+            bytes: vec![0x21, 0xce, 0x01, 0x00],
+            fields: vec![
+                FieldView {
+                    name: "ID".into(),
+                    range: 0..2,
+                    value: "0x21ce".into(),
+                    meaning: tx(
+                        "query id: the reply must echo it, or it is not our answer",
+                        "查询标识：应答必须原样带回",
+                    ),
+                },
+                FieldView {
+                    name: "FLAGS".into(),
+                    range: 2..4,
+                    value: "QR=0 OPCODE=0 AA=0 TC=0 RD=1 RA=0 RCODE=NOERROR".into(),
+                    meaning: tx(
+                        "QR=0 query; RD says whether we ask the server to recurse for us",
+                        "QR=0 表示查询",
+                    ),
+                },
+            ],
+            show_bytes: true,
+            ..Packet::default()
+        });
+        s
+    }
+
     #[test]
-    fn cjk_is_two_columns() {
-        assert_eq!(display_width("ab"), 2);
-        assert_eq!(display_width("服务器"), 6);
-        assert_eq!(display_width("──→"), 3);
-        assert_eq!(display_width("（Q4）"), 6);
+    fn every_line_fits_the_width_in_both_languages() {
+        for lang in [Lang::En, Lang::Zh] {
+            for width in [40, 60, 80, 100] {
+                let mut seen = Seen::default();
+                let s = step(
+                    7,
+                    Some(&tx("Stage 4 · the walk", "阶段 4 · 迭代查询")),
+                    &sample(),
+                    &opts(width, lang),
+                    &mut seen,
+                );
+                for l in s.lines() {
+                    assert!(display_width(l) <= width, "{width} {lang:?}: {l:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_field_is_explained_once_per_run() {
+        let mut seen = Seen::default();
+        let o = opts(200, Lang::En);
+        let first = step(1, None, &sample(), &o, &mut seen);
+        let second = step(2, None, &sample(), &o, &mut seen);
+        assert!(first.contains("reply must echo it"));
+        assert!(!second.contains("reply must echo it"));
+        assert!(second.contains("0x21ce"));
     }
 }

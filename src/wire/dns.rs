@@ -105,10 +105,7 @@ pub fn explain(bytes: &[u8]) -> Result<Vec<FieldView>, WireError> {
             "ID",
             field::ID,
             format!("0x{:04x}", header.metadata.id),
-            tx(
-                "query id: the reply must echo it, or it is not our answer",
-                "查询标识：应答必须原样带回，否则不是我们的应答",
-            ),
+            tx("the reply must echo it", "应答必须原样带回"),
         ),
         fv(
             "FLAGS",
@@ -116,13 +113,13 @@ pub fn explain(bytes: &[u8]) -> Result<Vec<FieldView>, WireError> {
             flags_text(flags),
             if qr_query {
                 tx(
-                    "QR=0 query; RD says whether we ask the server to recurse for us",
-                    "QR=0 表示查询；RD 表示是否请服务器替我们递归",
+                    "QR=0: a query; RD=1: please recurse for me",
+                    "QR=0：查询；RD=1：请替我递归",
                 )
             } else {
                 tx(
-                    "QR=1 reply; AA=1 only from a server authoritative for the name",
-                    "QR=1 表示应答；只有对该名字有权威的服务器才置 AA=1",
+                    "QR=1: a reply; AA=1 only from an authoritative server",
+                    "QR=1：应答；只有权威服务器才置 AA=1",
                 )
             },
         ),
@@ -130,17 +127,12 @@ pub fn explain(bytes: &[u8]) -> Result<Vec<FieldView>, WireError> {
     let counts = [
         ("QDCOUNT", field::QDCOUNT, "questions", "问题数"),
         ("ANCOUNT", field::ANCOUNT, "answer records", "回答记录数"),
-        (
-            "NSCOUNT",
-            field::NSCOUNT,
-            "authority records (NS or SOA)",
-            "权威记录数（NS 或 SOA）",
-        ),
+        ("NSCOUNT", field::NSCOUNT, "authority records", "授权记录数"),
         (
             "ARCOUNT",
             field::ARCOUNT,
-            "additional records (glue)",
-            "附加记录数（胶水记录）",
+            "additional records",
+            "附加记录数",
         ),
     ];
     for (name, range, en, zh) in counts {
@@ -160,8 +152,8 @@ pub fn explain(bytes: &[u8]) -> Result<Vec<FieldView>, WireError> {
             start..name_end,
             q.name().to_string(),
             tx(
-                "the name asked about, as length-prefixed labels",
-                "被查询的名字，按“长度+标签”编码",
+                "labels, each after its length",
+                "各个标签，每个前面是它的长度",
             ),
         ));
         out.push(fv(
@@ -174,12 +166,12 @@ pub fn explain(bytes: &[u8]) -> Result<Vec<FieldView>, WireError> {
             "QCLASS",
             name_end + 2..name_end + 4,
             q.query_class().to_string(),
-            tx("IN: the Internet class", "IN：互联网类"),
+            tx("the Internet class", "互联网类"),
         ));
     }
     let sections = [
         ("AN", u16_at(bytes, 6), tx("answer", "回答"), "answer"),
-        ("NS", u16_at(bytes, 8), tx("authority", "权威"), "authority"),
+        ("NS", u16_at(bytes, 8), tx("authority", "授权"), "authority"),
         (
             "AR",
             u16_at(bytes, 10),

@@ -191,6 +191,43 @@ pub fn summary(d: &Dissected) -> String {
     format!("{macs}{what}")
 }
 
+/// A short label for a sequence diagram: `ARP who-has 198.51.100.1`,
+/// `ICMP echo request seq=1`, `SYN`, `data 100 B`, `UDP 100 B`.
+pub fn label(d: &Dissected) -> String {
+    match &d.kind {
+        Kind::Arp { op: 1, tpa, .. } => format!("ARP who-has {tpa}"),
+        Kind::Arp { op: 2, spa, .. } => format!("ARP reply {spa} is-at"),
+        Kind::Arp { op, .. } => format!("ARP op {op}"),
+        Kind::Ipv4 {
+            icmp_type,
+            icmp_seq,
+            tcp,
+            udp,
+            payload_len,
+            ..
+        } => match (icmp_type, icmp_seq, tcp, udp) {
+            (Some(8), Some(s), _, _) => format!("ICMP echo request seq={s}"),
+            (Some(0), Some(s), _, _) => format!("ICMP echo reply seq={s}"),
+            (Some(11), _, _, _) => "ICMP time exceeded".into(),
+            (Some(3), _, _, _) => "ICMP unreachable".into(),
+            (Some(t), _, _, _) => format!("ICMP type {t}"),
+            (_, _, Some(h), _) => {
+                let f = tcp::flags_text(h.flags & !0x08).replace(',', "+");
+                if *payload_len > 0 {
+                    format!("TCP {payload_len} B seq={}", h.seq)
+                } else if f == "ACK" {
+                    format!("ACK {}", h.ack)
+                } else {
+                    f
+                }
+            }
+            (_, _, _, Some((_, _, n))) => format!("UDP {n} B"),
+            _ => "IPv4".into(),
+        },
+        Kind::Other(t) => ethernet::ethertype_name(*t),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

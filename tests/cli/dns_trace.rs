@@ -269,12 +269,12 @@ fn text_output_in_both_languages_without_colour_when_piped() {
         "{t}"
     );
     assert!(
-        t.contains("QNAME") && t.contains("03 77 77 77"),
+        t.contains("QNAME") && t.contains("03 77 77"),
         "byte view present"
     );
     assert!(!t.contains('\x1b'), "no ANSI colour when not a terminal");
     let zh = stdout(&netlab(&["dns-trace", "www.baidu.com", "--lang", "zh"]));
-    assert!(zh.contains("第 1 步") && zh.contains("转介到 com."), "{zh}");
+    assert!(zh.contains("阶段 1") && zh.contains("转介到 com."), "{zh}");
     // the language also comes from the locale
     let o = Command::new(env!("CARGO_BIN_EXE_netlab"))
         .args(["dns-trace", "www.baidu.com", "--walk-only"])
@@ -282,7 +282,7 @@ fn text_output_in_both_languages_without_colour_when_piped() {
         .env_remove("LC_ALL")
         .output()
         .unwrap();
-    assert!(stdout(&o).contains("第 4 步"));
+    assert!(stdout(&o).contains("阶段 4"));
 }
 
 #[test]

@@ -1,0 +1,349 @@
+//! The ladder: a sequence diagram of a run, drawn from its packet records.
+//!
+//! One column per participant, one row per packet (an arrow from sender to
+//! receiver with the packet's label), time running down, the step number at
+//! the side; a packet that never arrived ends in `✗`. Look-alike packets in a
+//! row (same step, same ends, same label but for its numbers) are drawn once
+//! with `×N`. When there are more participants than the width allows, the
+//! least used are merged into one column and the legend says so. Pure: takes
+//! rows, returns lines.
+
+use super::wrap::{display_width, truncate};
+use super::Lang;
+
+/// One arrow of the ladder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Row {
+    /// The step the packet belongs to (its number in the text view).
+    pub step: u64,
+    /// Sender.
+    pub from: String,
+    /// Receiver; for a broadcast, every receiver, comma-separated (`h2,r1`).
+    pub to: String,
+    /// One short line.
+    pub label: String,
+    /// Never arrived.
+    pub lost: bool,
+}
+
+/// Columns left of the first participant: "[12] ".
+const MARGIN: usize = 6;
+/// Columns kept for the label at the right.
+const MIN_LABEL: usize = 28;
+/// Narrowest and widest participant column.
+const MIN_COL: usize = 5;
+const MAX_COL: usize = 14;
+/// Name of the merged column.
+const OTHERS: &str = "…";
+
+/// The label with every run of digits replaced, to spot look-alike packets.
+fn shape(label: &str) -> String {
+    let mut s = String::new();
+    let mut in_digits = false;
+    for c in label.chars() {
+        if c.is_ascii_digit() {
+            if !in_digits {
+                s.push('#');
+            }
+            in_digits = true;
+        } else {
+            s.push(c);
+            in_digits = false;
+        }
+    }
+    s
+}
+
+/// A short column name: the name itself if it fits, else its first label(s), cut.
+fn abbreviate(name: &str, w: usize) -> String {
+    let name = name.trim_end_matches('.');
+    if display_width(name) <= w {
+        return name.to_string();
+    }
+    let labels: Vec<&str> = name.split('.').collect();
+    let mut s = labels[0].to_string();
+    if s.len() <= 2 && labels.len() > 1 {
+        s = format!("{}.{}", labels[0], labels[1]);
+    }
+    truncate(&s, w)
+}
+
+/// Draw the ladder for `rows` in `width` columns. Empty when there are no rows.
+pub fn render(rows: &[Row], width: usize, lang: Lang) -> Vec<String> {
+    if rows.is_empty() {
+        return Vec::new();
+    }
+    // Participants in order of first appearance, and how often each is used.
+    let mut names: Vec<String> = Vec::new();
+    let mut uses: Vec<usize> = Vec::new();
+    for r in rows {
+        for n in std::iter::once(r.from.as_str()).chain(r.to.split(',')) {
+            if n == "*" || n.is_empty() {
+                continue;
+            }
+            match names.iter().position(|x| x == n) {
+                Some(i) => uses[i] += 1,
+                None => {
+                    names.push(n.to_string());
+                    uses.push(1);
+                }
+            }
+        }
+    }
+    let room = width.saturating_sub(MARGIN + MIN_LABEL);
+    let fits = (room / MIN_COL).max(2);
+    // Merge the least-used participants when there are too many columns.
+    let mut merged: Vec<String> = Vec::new();
+    if names.len() > fits {
+        let mut order: Vec<usize> = (0..names.len()).collect();
+        order.sort_by_key(|&i| (uses[i], std::cmp::Reverse(i)));
+        let drop_n = names.len() - (fits - 1);
+        let mut gone: Vec<usize> = order.into_iter().take(drop_n).collect();
+        gone.sort_unstable();
+        for &i in gone.iter().rev() {
+            merged.insert(0, names.remove(i));
+        }
+        names.push(OTHERS.to_string());
+    }
+    let col_of = |n: &str| -> Option<usize> {
+        if n == "*" || n.is_empty() {
+            return None;
+        }
+        names
+            .iter()
+            .position(|x| x == n)
+            .or_else(|| merged.iter().any(|m| m == n).then(|| names.len() - 1))
+    };
+    let cols = names.len();
+    let colw = (room / cols).clamp(MIN_COL, MAX_COL);
+    let center = |i: usize| MARGIN + i * colw + colw / 2;
+    let diagram_w = MARGIN + cols * colw;
+    let label_w = width.saturating_sub(diagram_w + 1).max(8);
+
+    let mut out = Vec::new();
+    // Header: names centred on their columns; when a name is wider than its
+    // column, two rows of names alternate so each may take two columns.
+    let stagger = names
+        .iter()
+        .any(|n| display_width(n.trim_end_matches('.')) > colw - 1);
+    let max_name = if stagger { 2 * colw - 1 } else { colw - 1 };
+    let mut heads = vec![" ".repeat(MARGIN); if stagger { 2 } else { 1 }];
+    let mut abbreviated: Vec<(String, String)> = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        let short = abbreviate(n, max_name);
+        if short != n.trim_end_matches('.') && n != OTHERS {
+            abbreviated.push((short.clone(), n.clone()));
+        }
+        let head = &mut heads[if stagger { i % 2 } else { 0 }];
+        let w = display_width(&short);
+        let start = (center(i) + 1).saturating_sub(w.div_ceil(2));
+        let cur = display_width(head);
+        if start > cur {
+            head.push_str(&" ".repeat(start - cur));
+        } else if cur > MARGIN {
+            head.push(' ');
+        }
+        head.push_str(&short);
+    }
+    for h in heads {
+        out.push(h.trim_end().to_string());
+    }
+    let mut lifeline: Vec<char> = vec![' '; diagram_w];
+    for i in 0..cols {
+        lifeline[center(i)] = '│';
+    }
+    out.push(lifeline.iter().collect::<String>().trim_end().to_string());
+
+    // Rows, look-alikes in a row collapsed.
+    let mut i = 0;
+    let mut last_step = None;
+    while i < rows.len() {
+        let r = &rows[i];
+        let mut j = i + 1;
+        let mut lost = usize::from(r.lost);
+        while j < rows.len()
+            && rows[j].step == r.step
+            && rows[j].from == r.from
+            && rows[j].to == r.to
+            && shape(&rows[j].label) == shape(&r.label)
+        {
+            lost += usize::from(rows[j].lost);
+            j += 1;
+        }
+        let count = j - i;
+        let mut line = lifeline.clone();
+        let a = col_of(&r.from);
+        let targets: Vec<usize> = r.to.split(',').filter_map(col_of).filter(|b| Some(*b) != a).collect();
+        let all_lost = r.lost && count == 1;
+        match a {
+            Some(a) if !targets.is_empty() => {
+                let x = center(a);
+                let far = |right: bool| targets.iter().map(|&b| center(b)).filter(|&y| (y > x) == right).max_by_key(|&y| y.abs_diff(x));
+                for right in [true, false] {
+                    let Some(y) = far(right) else { continue };
+                    let (lo, hi) = (x.min(y), x.max(y));
+                    for c in line.iter_mut().take(hi).skip(lo + 1) {
+                        if *c != '│' {
+                            *c = '─';
+                        }
+                    }
+                }
+                for &b in &targets {
+                    let y = center(b);
+                    let head = if y > x { y - 1 } else { y + 1 };
+                    line[head] = if all_lost { ' ' } else if y > x { '▶' } else { '◀' };
+                }
+                if all_lost {
+                    // A lost packet stops half way, at a cross.
+                    let y = center(targets[0]);
+                    let mid = (x + y) / 2;
+                    let (from_mid, to_end) = if y > x { (mid + 1, y) } else { (y + 1, mid) };
+                    for c in line.iter_mut().take(to_end).skip(from_mid) {
+                        *c = ' ';
+                    }
+                    line[mid] = '✗';
+                }
+            }
+            Some(a) => line[center(a)] = '●',
+            None => {}
+        }
+        let tag = if last_step == Some(r.step) {
+            String::new()
+        } else {
+            format!("[{}]", r.step)
+        };
+        last_step = Some(r.step);
+        let mut label = r.label.clone();
+        if count > 1 {
+            label = match lang {
+                Lang::En => format!("{label} ×{count}"),
+                Lang::Zh => format!("{label} ×{count}"),
+            };
+            if lost > 0 {
+                label.push_str(&match lang {
+                    Lang::En => format!(" ({lost} ✗)"),
+                    Lang::Zh => format!("（{lost} 个 ✗）"),
+                });
+            }
+        }
+        let mut s: String = line.into_iter().collect();
+        s.replace_range(
+            0..tag.len().min(MARGIN),
+            &format!("{tag:<w$}", w = tag.len().min(MARGIN)),
+        );
+        out.push(
+            format!("{} {}", s, truncate(&label, label_w))
+                .trim_end()
+                .to_string(),
+        );
+        i = j;
+    }
+    // Legend.
+    let mut legend: Vec<String> = abbreviated
+        .iter()
+        .map(|(s, f)| format!("{s} = {}", f.trim_end_matches('.')))
+        .collect();
+    if !merged.is_empty() {
+        let list = merged
+            .iter()
+            .map(|m| m.trim_end_matches('.').to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        legend.push(match lang {
+            Lang::En => format!("{OTHERS} = {list} (merged to fit)"),
+            Lang::Zh => format!("{OTHERS} = {list}（合并以适应宽度）"),
+        });
+    }
+    if rows.iter().any(|r| r.lost) {
+        legend.push(match lang {
+            Lang::En => "✗ = lost: sent but never arrived".to_string(),
+            Lang::Zh => "✗ = 丢失：发出了但没有到达".to_string(),
+        });
+    }
+    if !legend.is_empty() {
+        let text = legend.join("; ");
+        out.extend(super::wrap::wrap(&text, width, 2));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(step: u64, from: &str, to: &str, label: &str, lost: bool) -> Row {
+        Row {
+            step,
+            from: from.into(),
+            to: to.into(),
+            label: label.into(),
+            lost,
+        }
+    }
+
+    #[test]
+    fn arrows_point_from_sender_to_receiver() {
+        let rows = vec![
+            row(1, "h1", "h2", "ping", false),
+            row(1, "h2", "h1", "pong", false),
+        ];
+        let l = render(&rows, 80, Lang::En);
+        assert!(l[0].contains("h1") && l[0].contains("h2"));
+        assert!(l[2].contains("─▶") && l[2].ends_with("ping"), "{l:?}");
+        assert!(l[3].contains("◀─") && l[3].starts_with("     "), "{l:?}");
+        assert!(l[2].starts_with("[1]"));
+    }
+
+    #[test]
+    fn look_alikes_collapse_and_losses_are_marked() {
+        let mut rows: Vec<Row> = (0..50)
+            .map(|i| row(3, "h1", "h2", &format!("UDP #{i}"), i % 10 == 0))
+            .collect();
+        rows.push(row(4, "h2", "h1", "lost one", true));
+        let l = render(&rows, 80, Lang::En);
+        assert!(
+            l.iter().any(|x| x.contains("×50") && x.contains("5 ✗")),
+            "{l:?}"
+        );
+        assert!(l.iter().any(|x| x.contains('✗') && x.contains("lost one")));
+        assert!(l.iter().any(|x| x.contains("lost: sent but never arrived")));
+    }
+
+    #[test]
+    fn many_participants_fit_by_merging() {
+        let rows: Vec<Row> = (0..20)
+            .map(|i| {
+                row(
+                    i,
+                    "resolver",
+                    &format!("server-{i}.example.net."),
+                    "q",
+                    false,
+                )
+            })
+            .collect();
+        for w in [60, 80, 100] {
+            let l = render(&rows, w, Lang::En);
+            for x in &l {
+                assert!(display_width(x) <= w, "{w}: {x:?}");
+            }
+            let all = l.join(" ").split_whitespace().collect::<Vec<_>>().join(" ");
+            assert!(all.contains("(merged to fit)"), "{l:?}");
+        }
+    }
+
+    #[test]
+    fn broadcast_reaches_every_lifeline() {
+        let rows = vec![
+            row(1, "h1", "*", "ARP who-has 198.51.100.20", false),
+            row(1, "h2", "h1", "ARP reply", false),
+            row(2, "h1", "r1", "x", false),
+        ];
+        let l = render(&rows, 80, Lang::En);
+        assert_eq!(l[2].matches('▶').count(), 1, "{l:?}");
+        let rows = vec![row(1, "h1", "h2,r1", "ARP who-has", false), row(1, "h2", "h1", "x", false), row(1, "r1", "h3", "y", false)];
+        let l = render(&rows, 80, Lang::En);
+        assert_eq!(l[2].matches('▶').count(), 2, "{l:?}");
+        assert!(!l[2].starts_with("[1] ─"), "{l:?}");
+    }
+}
