@@ -300,8 +300,8 @@ fn intro(n: &mut Narrator, name: &CheckedName, qtype: RecordType, mode: &Mode) -
             format!("查询 {} 的 {qtype} 记录", name.ascii),
         ),
         tx(
-            format!("netlab follows a lookup's path with real packets, against {where_en}"),
-            format!("netlab 用真实的数据包走一遍域名查询的路径，对象是{where_zh}"),
+            format!("Real packets, against {where_en}"),
+            format!("全是真实的数据包，对象是{where_zh}"),
         ),
         &["Q4", "Q27"],
     )
@@ -422,8 +422,8 @@ fn stage_hosts(n: &mut Narrator, name: &CheckedName, hosts: Option<&Path>) -> Re
         .collect();
     n.step(
         step.correction(tx(
-            "the notes have the OS always check hosts first; the order is set by the `hosts:` line of /etc/nsswitch.conf.",
-            "笔记认为操作系统总是先查 hosts；实际顺序由 /etc/nsswitch.conf 的 hosts: 行决定。",
+            "the notes have hosts always checked first; nsswitch.conf's `hosts:` line sets the order.",
+            "笔记认为总是先查 hosts；实际顺序由 nsswitch.conf 的 hosts: 行决定。",
         ))
         .data("file", path.display().to_string())
         .data("matches", matches)
@@ -460,16 +460,13 @@ fn stage_stub(n: &mut Narrator, mode: &Mode) -> Result<()> {
         cache_en = "nscd runs here: it caches host lookups for the resolver library.";
         cache_zh = "本机运行着 nscd：它为解析库缓存主机名查询结果。";
     } else {
-        cache_en = "No caching stub runs here, and glibc keeps no cache.";
+        cache_en = "glibc keeps no cache, and no caching stub runs here.";
         cache_zh = "本机没有带缓存的存根，glibc 自己也不缓存。";
     }
     let (target_en, target_zh) = match mode {
         Mode::Lab(lab) => {
             let r = lab.resolver.map(|a| a.to_string()).unwrap_or_default();
-            (
-                format!("In the lab it asks the lab's recursive server {r}."),
-                format!("在实验网络里，存根改问实验网络的递归服务器 {r}。"),
-            )
+            (format!("In the lab: {r}."), format!("在实验网络里：{r}。"))
         }
         Mode::Custom(..) => (
             "With --root-servers there is no local recursive server: stage 4 plays its part."
@@ -486,7 +483,7 @@ fn stage_stub(n: &mut Narrator, mode: &Mode) -> Result<()> {
         Step::new(
             tx("The stub resolver hands the question to a recursive server", "存根解析器把问题交给递归服务器"),
             tx(
-                format!("A program's stub resolver (glibc's getaddrinfo) does not walk DNS: it sends one query with RD=1 to a server in /etc/resolv.conf. {cache_en} {target_en}"),
+                format!("Programs do not walk DNS: their stub resolver (glibc's getaddrinfo) sends one query with RD=1 to a server in /etc/resolv.conf. {cache_en} {target_en}"),
                 format!("程序里的存根解析器（glibc 的 getaddrinfo）自己不逐级查询：它向 /etc/resolv.conf 里的服务器发一个 RD=1（期望递归）的查询。{cache_zh}{target_zh}"),
             ),
             &["Q4", "Q27"],
@@ -702,8 +699,8 @@ fn stage_recursive(
             format!("以 RD=1 询问 {}：{rcode}，{} 条记录，{:.3} ms", server.ip(), records.len(), ms(first.rtt)),
         ),
         tx(
-            format!("RD=1 asks the server to do all the work. {walked_en} RA=1 in the reply says it offers recursion.{tcp_en}"),
-            format!("RD=1 请服务器替我们完成全部查询。{walked_zh}应答里的 RA=1 表示它提供递归服务。{tcp_zh}"),
+            format!("RD=1: do all the work for me; RA=1 in the reply: I offer recursion. {walked_en}{tcp_en}"),
+            format!("RD=1：请替我完成全部查询；应答里的 RA=1：我提供递归。{walked_zh}{tcp_zh}"),
         ),
         &["Q4", "Q27"],
     )
@@ -771,8 +768,8 @@ fn stage_recursive(
         (String::new(), String::new())
     };
     let mut detail = tx(
-        "From the server's cache this time, with no walk. The TTL is how long the cached data may still be kept; at 0 the server forgets it.",
-        "这次答案来自服务器的缓存，没有逐级查询。TTL 是缓存数据还能保留的秒数，减到 0 时服务器丢弃它。",
+        "From the cache this time, with no walk. The TTL says how long the data may still be kept.",
+        "这次答案来自缓存，没有逐级查询。TTL 表示数据还能保留多久。",
     );
     if let (Some(a), Some(b)) = (t1, t2) {
         if b < a {
@@ -861,10 +858,12 @@ fn walk_step(ev: Event<'_>, qtype: RecordType, shown: &mut HashSet<&'static str>
                     "笔记认为 www.baidu.com 直接解析成一个地址；真实的答案以一条 CNAME 开头。",
                 ));
             }
-            s = s.fact(
-                tx("root hints", "根提示"),
-                roots.iter().map(short_label).collect::<Vec<_>>().join(", "),
-            );
+            if via.is_none() {
+                s = s.fact(
+                    tx("root hints", "根提示"),
+                    roots.iter().map(short_label).collect::<Vec<_>>().join(", "),
+                );
+            }
             vec![
                 s.data("name", name.to_string())
                     .data("via", via.map(|v| Value::from(v.to_string())).unwrap_or(Value::Null))
@@ -876,14 +875,14 @@ fn walk_step(ev: Event<'_>, qtype: RecordType, shown: &mut HashSet<&'static str>
             let zone_label = if zone.is_root() { ".".to_string() } else { zone.to_string() };
             let sname = server.name.as_ref().map(|n| n.to_string()).unwrap_or_else(|| ex.server.ip().to_string());
             let (zone_word, zone_word_zh) = if zone.is_root() {
-                ("a root".to_string(), "根".to_string())
+                ("a root server".to_string(), "根服务器".to_string())
             } else {
-                (format!("a {zone_label}"), format!("{zone_label} 区的"))
+                (format!("for {zone_label}"), format!("{zone_label} 区"))
             };
             let (head_en, head_zh) = if ex.transport == Transport::Tcp {
-                (format!("Ask {sname} ({zone_word} server) over TCP"), format!("通过 TCP 询问 {sname}（{zone_word_zh}服务器）"))
+                (format!("Ask {sname} ({zone_word}) over TCP"), format!("通过 TCP 询问 {sname}（{zone_word_zh}）"))
             } else {
-                (format!("Ask {sname} ({zone_word} server)"), format!("询问 {sname}（{zone_word_zh}服务器）"))
+                (format!("Ask {sname} ({zone_word})"), format!("询问 {sname}（{zone_word_zh}）"))
             };
             let mut concept: Option<&'static str> = Some(kind);
             let mut ns_fact: Option<String> = None;
@@ -927,11 +926,11 @@ fn walk_step(ev: Event<'_>, qtype: RecordType, shown: &mut HashSet<&'static str>
                 Verdict::Answer(records) => {
                     let l: Vec<String> = records.iter().map(|r| r.data.to_string()).collect();
                     (
-                        format!("answer (AA=1): {qtype} {}", l.join(", ")),
-                        format!("答案（AA=1）：{qtype} {}", l.join("，")),
+                        format!("answer {qtype} {}", l.join(", ")),
+                        format!("答案 {qtype} {}", l.join("，")),
                         tx(
-                            "The zone's authoritative server answers from its own data: AA=1, the records in ANSWER, each with its TTL.",
-                            "该区的权威服务器用自己的数据回答：AA=1，记录在 ANSWER 段，每条带着自己的 TTL。",
+                            "AA=1: the zone's own server answers from its data, each record with its TTL.",
+                            "AA=1：该区自己的服务器用自己的数据回答，每条记录带着 TTL。",
                         ),
                         vec!["Q4", "Q27"],
                         None,
@@ -1278,7 +1277,7 @@ fn summary(
             false,
         ),
     };
-    let mut lines = vec![tx(
+    let lines = vec![tx(
         format!(
             "{} queries to {} server address(es) in {:.1} ms",
             out.queries,
@@ -1292,14 +1291,6 @@ fn summary(
             ms(elapsed)
         ),
     )];
-    for r in &out.cname_chain {
-        if let Some(t) = cname_target(r) {
-            lines.push(tx(
-                format!("alias: {} → {t}", r.name),
-                format!("别名：{} → {t}", r.name),
-            ));
-        }
-    }
     let mut data = serde_json::Map::new();
     data.insert("name".into(), name.ascii.clone().into());
     data.insert("type".into(), qtype.to_string().into());

@@ -435,8 +435,8 @@ fn summary(
         .collect();
     let title = lines.remove(0);
     lines.push(tx(
-        "RTT: time from request to reply. Loss: requests with no reply (dropped on the way there or back). TTL: each router on the way takes one off, so 64 means no router in between for a Linux sender.",
-        "RTT：从请求到应答的时间。丢包：没有得到应答的请求（去程或回程被丢弃）。TTL：每经过一个路由器减一，Linux 发出的 64 到达时仍为 64 说明中间没有路由器。",
+        "RTT: request to reply. Loss: requests with no reply.",
+        "RTT：从请求到应答的时间。丢包：没有得到应答的请求。",
     ));
     n.summary(Summary {
         title,
@@ -503,23 +503,30 @@ fn lab(
     if let Some(p) = &mut pcap {
         p.captured(&frames, "h1 -> h2");
     }
+    let mut rest1 = Vec::new();
     let (req, rep) = echo_frames(&frames);
     if let (Some(req), Some(rep)) = (req, rep) {
         let mut s = Step::new(
             tx("The first echo request and reply as they crossed h1's link", "第一对回显请求与应答，在 h1 链路上抓到的原样"),
             tx(
-                "Ethernet header, then IPv4 with protocol 1, then ICMP type 8 going out and type 0 coming back, with the same identifier and sequence. There is no TCP or UDP header anywhere: ICMP rides directly on IP.",
-                "以太网头，接着是协议号为 1 的 IPv4，然后是去程的 ICMP 类型 8 和回程的类型 0，标识符和序号相同。任何地方都没有 TCP 或 UDP 头：ICMP 直接装在 IP 里。",
+                "Ethernet, then IPv4 with protocol 1, then ICMP: type 8 out, type 0 back, same id and sequence. No TCP or UDP header anywhere.",
+                "以太网头，然后是协议号为 1 的 IPv4，再是 ICMP：去程类型 8，回程类型 0，标识符和序号相同。哪里都没有 TCP 或 UDP 头。",
             ),
             &["Q7", "Q10"],
         )
         .correction(tx(
-            "the notes list ICMP among the TCP protocols (Q10); the frame shows IP protocol 1 and the ICMP header right after the IP header.",
-            "笔记（Q10）把 ICMP 列为 TCP 协议；帧里 IP 协议号为 1，IP 头后面紧跟着 ICMP 头。",
+            "the notes file ICMP under TCP (Q10); here IP protocol 1 carries it directly.",
+            "笔记（Q10）把 ICMP 归在 TCP 下；这里 IP 协议号 1 直接承载它。",
         ));
-        s.packets.push(frame_packet(req, true));
-        s.packets.push(frame_packet(rep, true));
+        // Every frame of the phase is a record; the first request is the one explained.
+        s.packets = frames
+            .iter()
+            .map(|f| frame_packet(f, std::ptr::eq(f, req)))
+            .collect();
+        let _ = rep;
         n.step(s)?;
+    } else {
+        rest1 = frames;
     }
     let ttl1 = first1.as_ref().and_then(|f| f.reply.ttl);
     runs.push(json!({"name": "h1 -> h2", "stats": stats_data(&s1, e1)}));
@@ -533,24 +540,40 @@ fn lab(
         )
         .section(tx("2 · across a router: h1 → h3", "2 · 跨越路由器：h1 → h3")),
     )?;
+    let caps = [
+        Capture::start(h1, "eth0")?,
+        Capture::start(lab.host("h3")?, "eth0")?,
+    ];
     let p = open_in(h1, H3)?;
     let (s2, first2, e2) = series(&p, quick, stop, n)?;
+    let mut frames2 = Vec::new();
+    for c in caps {
+        frames2.extend(c.stop()?);
+    }
+    frames2.sort_by_key(|f| f.at);
+    if let Some(p) = &mut pcap {
+        p.captured(&frames2, "h1 -> h3");
+    }
     let ttl2 = first2.as_ref().and_then(|f| f.reply.ttl);
-    n.step(
-        Step::new(
+    let mut ttl_step = Step::new(
             tx(
                 format!("Reply TTL {} from h2, {} from h3: one router hop", opt(ttl1), opt(ttl2)),
                 format!("h2 的应答 TTL 为 {}，h3 的为 {}：经过一个路由器", opt(ttl1), opt(ttl2)),
             ),
             tx(
-                "Both hosts send their replies with TTL 64. h2's arrives untouched; h3's passed through r1, which took one off. Counting down TTLs is how traceroute finds routers, and why a packet cannot loop forever.",
-                "两台主机发出的应答 TTL 都是 64。h2 的应答原样到达；h3 的应答经过 r1，被减了一。traceroute 正是利用 TTL 递减来发现路由器，这也保证了包不会无限循环。",
+                "Both replies leave with TTL 64; h3's passed r1, which took one off. traceroute counts routers this way, and no packet can loop forever.",
+                "两个应答出发时 TTL 都是 64；h3 的经过 r1，被减了一。traceroute 就靠它数路由器，包也因此不会无限循环。",
             ),
             &["Q7", "Q8"],
         )
         .data("ttl_same_lan", ttl1.map(Value::from).unwrap_or(Value::Null))
-        .data("ttl_across_router", ttl2.map(Value::from).unwrap_or(Value::Null)),
-    )?;
+        .data("ttl_across_router", ttl2.map(Value::from).unwrap_or(Value::Null));
+    ttl_step.packets = rest1
+        .iter()
+        .chain(frames2.iter())
+        .map(|f| frame_packet(f, false))
+        .collect();
+    n.step(ttl_step)?;
     runs.push(json!({"name": "h1 -> h3", "stats": stats_data(&s2, e2), "ttl": ttl2}));
 
     // 3. A lossy link.
@@ -561,23 +584,79 @@ fn lab(
         Step::new(
             tx(format!("h2 now drops {pct}% of incoming echo requests"), format!("h2 现在丢弃 {pct}% 的回显请求")),
             tx(
-                format!("An nftables rule inside h2's namespace (nftables is Linux's firewall: rules that accept or drop packets): `icmp type echo-request numgen random mod 100 < {pct} drop`. Each request is dropped independently with that chance, like a noisy link."),
-                format!("h2 命名空间内的一条 nftables 规则（nftables 是 Linux 的防火墙：按规则放行或丢弃数据包）：`icmp type echo-request numgen random mod 100 < {pct} drop`。每个请求都独立地以这个概率被丢弃，就像一条有噪声的链路。"),
+                format!("A firewall (nftables) rule in h2 drops each request with that chance, like a noisy link: `icmp type echo-request numgen random mod 100 < {pct} drop`"),
+                format!("h2 里的一条防火墙（nftables）规则以这个概率丢弃每个请求，就像一条有噪声的链路：`icmp type echo-request numgen random mod 100 < {pct} drop`"),
             ),
             &["Q7", "Q16"],
         )
         .section(tx(format!("3 · a lossy link: h1 → h2, {pct}% loss"), format!("3 · 有丢包的链路：h1 → h2，丢包率 {pct}%")))
         .data("loss_percent_configured", pct),
     )?;
+    let cap = Capture::start(h1, "eth0")?;
     let p = open_in(h1, H2)?;
     let lossy = Series {
-        count: Some(args.count.unwrap_or(20)),
+        count: Some(args.count.unwrap_or(10)),
         interval: Duration::from_millis(20),
         size,
         timeout: Duration::from_millis(300),
         deadline: args.deadline.map(|d| Instant::now() + d),
     };
     let (s3, _, e3) = series(&p, lossy, stop, n)?;
+    let frames3 = cap.stop()?;
+    if let Some(p) = &mut pcap {
+        p.captured(&frames3, "h1 -> h2 over the lossy link");
+    }
+    // A request whose sequence number never came back was dropped at h2.
+    let seq_of = |f: &Frame, t: u8| match frame::ethernet_frame(&f.bytes).map(|d| d.kind) {
+        Ok(frame::Kind::Ipv4 {
+            icmp_type: Some(x),
+            icmp_seq: Some(q),
+            ..
+        }) if x == t => Some(q),
+        _ => None,
+    };
+    let answered: std::collections::HashSet<u16> =
+        frames3.iter().filter_map(|f| seq_of(f, 0)).collect();
+    let mut dropped: Vec<u16> = Vec::new();
+    let records: Vec<_> = frames3
+        .iter()
+        .map(|f| {
+            let mut pk = frame_packet(f, false);
+            if let Some(q) = seq_of(f, 8) {
+                if !answered.contains(&q) {
+                    pk.lost = true;
+                    dropped.push(q);
+                }
+            }
+            pk
+        })
+        .collect();
+    let list = dropped
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut s = Step::new(
+        if dropped.is_empty() {
+            tx(
+                "The capture on h1's link: every request was answered",
+                "h1 链路上的抓包：每个请求都得到了应答",
+            )
+        } else {
+            tx(
+                format!("The capture on h1's link: requests {list} left h1 and got no reply"),
+                format!("h1 链路上的抓包：请求 {list} 发出后没有应答"),
+            )
+        },
+        tx(
+            "They were dropped by h2's rule on arrival; ping only sees the silence.",
+            "它们到达 h2 时被规则丢弃；ping 只看到没有回音。",
+        ),
+        &["Q7"],
+    )
+    .data("dropped_seqs", dropped.clone());
+    s.packets = records;
+    n.step(s)?;
     runs.push(json!({"name": "h1 -> h2 lossy", "stats": stats_data(&s3, e3)}));
     let mut data = stats_data(&s3, e3);
     data.insert("loss_percent_configured".into(), pct.into());

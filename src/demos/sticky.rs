@@ -132,7 +132,7 @@ pub fn run(args: &StickyArgs, n: &mut Narrator) -> Result<i32> {
                 format!("预热过的连接、读取方一直在等：开启 Nagle 时 {nagle_segs} 个报文段，读取 {nagle_reads:?}；TCP_NODELAY 时 {nodelay_segs} 个报文段"),
             ),
             tx(
-                "Here the reader is already blocked in recv(), yet the writes still merge. Nagle's algorithm lets one small segment be in flight unacknowledged; the receiver, past TCP's quick-ACK start (the 20 warm-up round trips), delays its ACK hoping to piggyback it on data. So the first write leaves alone and the rest wait for that late ACK, then go as one segment. TCP_NODELAY turns Nagle off: one segment per write (counted by the kernel: TCP_INFO tcpi_data_segs_out).",
+                "The reader is already waiting, yet the writes merge: Nagle lets only one small segment go unacknowledged, and the receiver, past its quick-ACK start (the 20 warm-up round trips), delays its ACK. So the first write leaves alone and the rest wait for that ACK, then go as one segment. TCP_NODELAY: one segment per write (counted by TCP_INFO tcpi_data_segs_out).",
                 "这次读取方早已阻塞在 recv() 里，写入仍然被合并。Nagle 算法只允许一个未被确认的小报文段在途；接收方已过了 TCP 的快速确认阶段（20 次预热往返），会推迟 ACK，希望捎带在数据上。于是第一次写入单独发出，其余的等那个迟到的 ACK，再合成一个报文段发出。TCP_NODELAY 关闭 Nagle：每次写入一个报文段（由内核计数：TCP_INFO 的 tcpi_data_segs_out）。",
             ),
             &["Q14", "Q12"],
@@ -201,18 +201,34 @@ pub fn run(args: &StickyArgs, n: &mut Narrator) -> Result<i32> {
         n.step(
             Step::new(
                 tx(
-                    format!(
-                        "{}: {} messages sent, {} recovered, exact: {exact}",
-                        kind.name().en,
-                        messages.len(),
-                        recovered.len()
-                    ),
-                    format!(
-                        "{}：发送 {} 条消息，还原 {} 条，完全一致：{exact}",
-                        kind.name().zh,
-                        messages.len(),
-                        recovered.len()
-                    ),
+                    if exact {
+                        format!(
+                            "{}: all {} messages recovered, each exactly as sent",
+                            kind.name().en,
+                            messages.len()
+                        )
+                    } else {
+                        format!(
+                            "{}: {} messages sent, {} recovered, not all as sent",
+                            kind.name().en,
+                            messages.len(),
+                            recovered.len()
+                        )
+                    },
+                    if exact {
+                        format!(
+                            "{}：{} 条消息全部还原，与发送的完全一致",
+                            kind.name().zh,
+                            messages.len()
+                        )
+                    } else {
+                        format!(
+                            "{}：发送 {} 条消息，还原 {} 条，并不都与发送的一致",
+                            kind.name().zh,
+                            messages.len(),
+                            recovered.len()
+                        )
+                    },
                 ),
                 kind.explain(),
                 &["Q14", "Q13"],
@@ -221,7 +237,7 @@ pub fn run(args: &StickyArgs, n: &mut Narrator) -> Result<i32> {
             .fact(tx("on the wire", "线路上"), wire)
             .fact(
                 tx("reads (7-byte buffer)", "读取（7 字节缓冲区）"),
-                format!("{} reads", reads),
+                tx(format!("{reads} reads"), format!("{reads} 次")),
             )
             .fact(tx("decoder", "解码器"), kind.codec())
             .data("framing", kind.key())
@@ -256,8 +272,8 @@ pub fn run(args: &StickyArgs, n: &mut Narrator) -> Result<i32> {
     n.step(
         Step::new(
             tx(
-                format!("UDP: {} sends, the late reader got {} datagrams of {:?} bytes", writes.len(), dgrams.len(), dgrams.iter().collect::<std::collections::BTreeSet<_>>()),
-                format!("UDP：{} 次发送，晚到的读取方收到 {} 个报文，长度 {:?} 字节", writes.len(), dgrams.len(), dgrams.iter().collect::<std::collections::BTreeSet<_>>()),
+                format!("UDP: {} sends, the late reader got {} datagrams of {} bytes", writes.len(), dgrams.len(), sizes(&dgrams)),
+                format!("UDP：{} 次发送，晚到的读取方收到 {} 个报文，每个 {} 字节", writes.len(), dgrams.len(), sizes(&dgrams)),
             ),
             tx(
                 "Same timing as case 1, but each datagram stays whole and separate in the receive buffer: recv() returns exactly one. UDP keeps message boundaries (and in exchange may lose or reorder messages).",
@@ -286,8 +302,16 @@ pub fn run(args: &StickyArgs, n: &mut Narrator) -> Result<i32> {
     data.insert("udp_datagrams".into(), dgrams.len().into());
     n.summary(Summary {
         title: tx(
-            format!("{} writes came out of {} read(s); every framing recovered the {} messages: {all_ok}", writes.len(), naive_reads.len(), messages.len()),
-            format!("{} 次写入只用 {} 次读取就读完；每种定界方式都还原了 {} 条消息：{all_ok}", writes.len(), naive_reads.len(), messages.len()),
+            if all_ok {
+                format!("{} writes came out of {} read(s); every framing recovered all {} messages", writes.len(), naive_reads.len(), messages.len())
+            } else {
+                format!("{} writes came out of {} read(s); some framing lost messages", writes.len(), naive_reads.len())
+            },
+            if all_ok {
+                format!("{} 次写入只用 {} 次读取就读完；每种定界方式都还原了全部 {} 条消息", writes.len(), naive_reads.len(), messages.len())
+            } else {
+                format!("{} 次写入只用 {} 次读取就读完；有的定界方式丢了消息", writes.len(), naive_reads.len())
+            },
         ),
         lines: vec![tx(
             "TCP moves bytes; messages are an agreement between sender and receiver: fixed length, a delimiter, or a length prefix.",
@@ -578,6 +602,16 @@ fn call_flow(n: &mut Narrator) -> Result<()> {
         )
         .section(section),
     )
+}
+
+/// The distinct sizes of some datagrams, as words: "8" or "8, 12".
+fn sizes(d: &[usize]) -> String {
+    d.iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .iter()
+        .map(|k| k.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

@@ -92,6 +92,35 @@ impl Env {
     }
 }
 
+/// Accept one connection, or fail after `limit`: over a lossy link the client
+/// can believe it is connected while the server's end of the handshake never
+/// completed (its SYN-ACK retries all lost), and a blocking accept would wait forever.
+fn accept_within(listener: &TcpListener, limit: Duration) -> Result<TcpStream> {
+    listener.set_nonblocking(true).map_err(lab_err)?;
+    let start = Instant::now();
+    loop {
+        match listener.accept() {
+            Ok((s, _)) => {
+                s.set_nonblocking(false).map_err(lab_err)?;
+                return Ok(s);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && start.elapsed() < limit => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                return Err(lab_err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "the server saw no completed TCP handshake within {} s",
+                        limit.as_secs()
+                    ),
+                )));
+            }
+            Err(e) => return Err(lab_err(e)),
+        }
+    }
+}
+
 fn tcp_pair(env: &Env) -> Result<(TcpStream, TcpStream)> {
     let ip = env.server_ip();
     let listener = env
@@ -103,7 +132,7 @@ fn tcp_pair(env: &Env) -> Result<(TcpStream, TcpStream)> {
             TcpStream::connect_timeout(&addr, Duration::from_secs(5))
         })?
         .map_err(lab_err)?;
-    let (server, _) = listener.accept().map_err(lab_err)?;
+    let server = accept_within(&listener, Duration::from_secs(30))?;
     for s in [&client, &server] {
         s.set_read_timeout(Some(Duration::from_secs(10)))
             .map_err(lab_err)?;
@@ -246,7 +275,7 @@ fn connection(env: &Env, n: &mut Narrator, pcap: &mut Option<&mut PcapOut>) -> R
         })?
         .map_err(lab_err)?;
     let connect_time = t0.elapsed();
-    let (mut server, _) = listener.accept().map_err(lab_err)?;
+    let mut server = accept_within(&listener, Duration::from_secs(30))?;
     client.write_all(b"hello").map_err(lab_err)?;
     let mut buf = [0u8; 16];
     let _ = server.read(&mut buf).map_err(lab_err)?;

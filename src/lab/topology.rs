@@ -147,7 +147,10 @@ pub fn plan() -> Vec<HostPlan> {
 /// The lab host that owns a MAC address (`02:00:00:00:00:10` → `h1`);
 /// `*` for the broadcast address.
 pub fn host_of_mac(mac: &str) -> Option<&'static str> {
-    if mac.eq_ignore_ascii_case("ff:ff:ff:ff:ff:ff") {
+    // Broadcast, and IPv4 multicast (01:00:5e:…): every host on the link.
+    if mac.eq_ignore_ascii_case("ff:ff:ff:ff:ff:ff")
+        || mac.to_ascii_lowercase().starts_with("01:00:5e:")
+    {
         return Some("*");
     }
     plan()
@@ -172,7 +175,11 @@ pub fn broadcast_receivers(link: &str, sender: &str) -> String {
     let net = |a: Ipv4Addr| u32::from(a) >> 8;
     plan.iter()
         .filter(|h| h.name != sender)
-        .filter(|h| h.ifaces.iter().any(|i| i.ip.is_some_and(|a| net(a) == net(ip))))
+        .filter(|h| {
+            h.ifaces
+                .iter()
+                .any(|i| i.ip.is_some_and(|a| net(a) == net(ip)))
+        })
         .map(|h| h.name)
         .collect::<Vec<_>>()
         .join(",")

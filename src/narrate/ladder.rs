@@ -54,6 +54,44 @@ fn shape(label: &str) -> String {
     s
 }
 
+/// What makes two rows look alike: same step, same ends, same label but for its numbers.
+fn alike(a: &Row, b: &Row) -> bool {
+    a.step == b.step && a.from == b.from && a.to == b.to && shape(&a.label) == shape(&b.label)
+}
+
+/// The rows to draw: (index of the row shown, how many it stands for, how many
+/// of those were lost). A run of look-alike rows is drawn once; so is a
+/// repeating group of up to four rows (request, reply, request, reply …).
+fn collapse(rows: &[Row]) -> Vec<(usize, usize, usize)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < rows.len() {
+        // The period that covers the most rows, if it repeats at least twice.
+        let mut best = (1, 1);
+        for p in 1..=4 {
+            let mut k = 1;
+            while i + (k + 1) * p <= rows.len()
+                && (0..p).all(|o| {
+                    let (a, b) = (&rows[i + o], &rows[i + k * p + o]);
+                    alike(a, b) && (p == 1 || a.lost == b.lost)
+                })
+            {
+                k += 1;
+            }
+            if k >= 2 && k * p > best.0 * best.1 {
+                best = (p, k);
+            }
+        }
+        let (p, k) = best;
+        for o in 0..p {
+            let lost = (0..k).filter(|j| rows[i + j * p + o].lost).count();
+            out.push((i + o, k, lost));
+        }
+        i += p * k;
+    }
+    out
+}
+
 /// A short column name: the name itself if it fits, else its first label(s), cut.
 fn abbreviate(name: &str, w: usize) -> String {
     let name = name.trim_end_matches('.');
@@ -154,31 +192,27 @@ pub fn render(rows: &[Row], width: usize, lang: Lang) -> Vec<String> {
     }
     out.push(lifeline.iter().collect::<String>().trim_end().to_string());
 
-    // Rows, look-alikes in a row collapsed.
-    let mut i = 0;
     let mut last_step = None;
-    while i < rows.len() {
-        let r = &rows[i];
-        let mut j = i + 1;
-        let mut lost = usize::from(r.lost);
-        while j < rows.len()
-            && rows[j].step == r.step
-            && rows[j].from == r.from
-            && rows[j].to == r.to
-            && shape(&rows[j].label) == shape(&r.label)
-        {
-            lost += usize::from(rows[j].lost);
-            j += 1;
-        }
-        let count = j - i;
+    for (idx, count, lost) in collapse(rows) {
+        let r = &rows[idx];
         let mut line = lifeline.clone();
         let a = col_of(&r.from);
-        let targets: Vec<usize> = r.to.split(',').filter_map(col_of).filter(|b| Some(*b) != a).collect();
+        let targets: Vec<usize> =
+            r.to.split(',')
+                .filter_map(col_of)
+                .filter(|b| Some(*b) != a)
+                .collect();
         let all_lost = r.lost && count == 1;
         match a {
             Some(a) if !targets.is_empty() => {
                 let x = center(a);
-                let far = |right: bool| targets.iter().map(|&b| center(b)).filter(|&y| (y > x) == right).max_by_key(|&y| y.abs_diff(x));
+                let far = |right: bool| {
+                    targets
+                        .iter()
+                        .map(|&b| center(b))
+                        .filter(|&y| (y > x) == right)
+                        .max_by_key(|&y| y.abs_diff(x))
+                };
                 for right in [true, false] {
                     let Some(y) = far(right) else { continue };
                     let (lo, hi) = (x.min(y), x.max(y));
@@ -191,7 +225,13 @@ pub fn render(rows: &[Row], width: usize, lang: Lang) -> Vec<String> {
                 for &b in &targets {
                     let y = center(b);
                     let head = if y > x { y - 1 } else { y + 1 };
-                    line[head] = if all_lost { ' ' } else if y > x { '▶' } else { '◀' };
+                    line[head] = if all_lost {
+                        ' '
+                    } else if y > x {
+                        '▶'
+                    } else {
+                        '◀'
+                    };
                 }
                 if all_lost {
                     // A lost packet stops half way, at a cross.
@@ -236,7 +276,6 @@ pub fn render(rows: &[Row], width: usize, lang: Lang) -> Vec<String> {
                 .trim_end()
                 .to_string(),
         );
-        i = j;
     }
     // Legend.
     let mut legend: Vec<String> = abbreviated
@@ -310,6 +349,19 @@ mod tests {
     }
 
     #[test]
+    fn request_reply_pairs_collapse_to_two_rows() {
+        let mut rows = Vec::new();
+        for i in 1..=10 {
+            rows.push(row(5, "h1", "h2", &format!("request seq={i}"), false));
+            rows.push(row(5, "h2", "h1", &format!("reply seq={i}"), false));
+        }
+        rows.push(row(5, "h1", "h2", "request seq=11", true));
+        let l = render(&rows, 80, Lang::En);
+        assert_eq!(l.iter().filter(|x| x.contains("×10")).count(), 2, "{l:?}");
+        assert!(l.iter().any(|x| x.contains("seq=11")), "{l:?}");
+    }
+
+    #[test]
     fn many_participants_fit_by_merging() {
         let rows: Vec<Row> = (0..20)
             .map(|i| {
@@ -340,8 +392,15 @@ mod tests {
             row(2, "h1", "r1", "x", false),
         ];
         let l = render(&rows, 80, Lang::En);
-        assert_eq!(l[2].matches('▶').count(), 1, "{l:?}");
-        let rows = vec![row(1, "h1", "h2,r1", "ARP who-has", false), row(1, "h2", "h1", "x", false), row(1, "r1", "h3", "y", false)];
+        assert!(
+            l[2].contains('●'),
+            "a broadcast to nobody known marks its sender: {l:?}"
+        );
+        let rows = vec![
+            row(1, "h1", "h2,r1", "ARP who-has", false),
+            row(1, "h2", "h1", "x", false),
+            row(1, "r1", "h3", "y", false),
+        ];
         let l = render(&rows, 80, Lang::En);
         assert_eq!(l[2].matches('▶').count(), 2, "{l:?}");
         assert!(!l[2].starts_with("[1] ─"), "{l:?}");

@@ -69,13 +69,13 @@ pub fn explain(bytes: &[u8], at: usize) -> Result<Vec<FieldView>, WireError> {
             "arp.htype",
             field::HTYPE,
             p.get_hardware_type().0.to_string(),
-            tx("hardware type: 1 = Ethernet", "硬件类型：1 表示以太网"),
+            tx("1 = Ethernet", "硬件类型：1 表示以太网"),
         ),
         fv(
             "arp.ptype",
             field::PTYPE,
             format!("0x{:04x}", p.get_protocol_type().0),
-            tx("protocol type: 0x0800 = IPv4", "协议类型：0x0800 表示 IPv4"),
+            tx("0x0800 = IPv4", "协议类型：0x0800 表示 IPv4"),
         ),
         fv(
             "arp.hlen",
@@ -94,12 +94,9 @@ pub fn explain(bytes: &[u8], at: usize) -> Result<Vec<FieldView>, WireError> {
             field::OPER,
             oper_name(op),
             if op == 1 {
-                tx("request: who has the target IP?", "请求：谁拥有目标 IP？")
+                tx("who has the target IP?", "请求：谁拥有目标 IP？")
             } else {
-                tx(
-                    "reply: I have it, here is my MAC",
-                    "应答：是我，这是我的 MAC",
-                )
+                tx("I have it: here is my MAC", "应答：是我，这是我的 MAC")
             },
         ),
         fv(
@@ -119,12 +116,9 @@ pub fn explain(bytes: &[u8], at: usize) -> Result<Vec<FieldView>, WireError> {
             field::THA,
             p.get_target_hw_addr().to_string(),
             if op == 1 {
-                tx(
-                    "target MAC: unknown yet, so zeros",
-                    "目标 MAC：尚未知道，填 0",
-                )
+                tx("unknown yet: zeros", "尚不知道：填 0")
             } else {
-                tx("target MAC: the asker", "目标 MAC：提问的一方")
+                tx("the asker", "目标 MAC：提问的一方")
             },
         ),
         fv(

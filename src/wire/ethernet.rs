@@ -51,29 +51,23 @@ pub fn explain(bytes: &[u8]) -> Result<(Vec<FieldView>, u16), WireError> {
             field::DST,
             dst.to_string(),
             if dst.is_broadcast() {
-                tx(
-                    "broadcast: every host on the LAN receives it",
-                    "广播：局域网内每台主机都会收到",
-                )
+                tx("broadcast: the whole LAN", "广播：整个局域网")
             } else {
-                tx("the next hop's MAC on this link", "本链路上下一跳的 MAC")
+                tx("next hop on this link", "本链路的下一跳")
             },
         ),
         fv(
             "eth.src",
             field::SRC,
             p.get_source().to_string(),
-            tx("the sender's MAC on this link", "本链路上发送方的 MAC"),
+            tx("sender on this link", "本链路的发送方"),
         ),
         fv(
             "eth.type",
             field::ETHERTYPE,
             ethertype_name(t),
             if t == EtherTypes::Arp.0 {
-                tx(
-                    "ARP rides directly in Ethernet, not inside IP",
-                    "ARP 直接装在以太网帧里，不在 IP 之内",
-                )
+                tx("ARP sits in Ethernet, not IP", "ARP 在以太网里，不在 IP 里")
             } else {
                 tx("what the payload is", "载荷是什么协议")
             },

@@ -222,7 +222,10 @@ pub fn label(d: &Dissected) -> String {
                 }
             }
             (_, _, _, Some((_, _, n))) => format!("UDP {n} B"),
-            _ => "IPv4".into(),
+            _ => match &d.kind {
+                Kind::Ipv4 { dst, .. } if dst.is_multicast() => "IPv4 multicast".into(),
+                _ => "IPv4".into(),
+            },
         },
         Kind::Other(t) => ethernet::ethertype_name(*t),
     }

@@ -58,10 +58,7 @@ pub fn explain(bytes: &[u8], at: usize) -> Result<Vec<FieldView>, WireError> {
             "icmp.type",
             field::TYPE,
             type_name(t),
-            tx(
-                "8 asks for an echo, 0 is the echo",
-                "8 表示请求回显，0 表示回显应答",
-            ),
+            tx("8 request, 0 reply", "8 请求，0 应答"),
         ),
         fv(
             "icmp.code",
@@ -73,10 +70,7 @@ pub fn explain(bytes: &[u8], at: usize) -> Result<Vec<FieldView>, WireError> {
             "icmp.checksum",
             field::CHECKSUM,
             format!("0x{:04x}", u16_at(field::CHECKSUM)),
-            tx(
-                "checksum over the whole ICMP message",
-                "覆盖整个 ICMP 报文的校验和",
-            ),
+            tx("over the whole ICMP message", "覆盖整个 ICMP 报文"),
         ),
     ];
     if t == 0 || t == 8 {
@@ -84,26 +78,20 @@ pub fn explain(bytes: &[u8], at: usize) -> Result<Vec<FieldView>, WireError> {
             "icmp.id",
             field::IDENT,
             format!("0x{:04x}", u16_at(field::IDENT)),
-            tx(
-                "identifier: which ping process",
-                "标识符：属于哪个 ping 进程",
-            ),
+            tx("which ping process", "哪个 ping 进程"),
         ));
         f.push(fv(
             "icmp.seq",
             field::SEQ,
             u16_at(field::SEQ).to_string(),
-            tx(
-                "sequence number: matches reply to request",
-                "序号：把应答与请求对上",
-            ),
+            tx("pairs reply with request", "把应答与请求配对"),
         ));
         if bytes.len() > ECHO_HEADER_LEN {
             f.push(fv(
                 "icmp.data",
                 ECHO_HEADER_LEN..bytes.len(),
                 format!("{} bytes", bytes.len() - ECHO_HEADER_LEN),
-                tx("payload, echoed back unchanged", "载荷，原样回显"),
+                tx("echoed back unchanged", "原样回显"),
             ));
         }
     } else if bytes.len() > 4 {

@@ -75,31 +75,25 @@ pub fn explain(bytes: &[u8], at: usize) -> Result<(Vec<FieldView>, usize, u8), W
             "ip.ver_ihl",
             field::VER_IHL,
             format!("version {} · header {} bytes", p.get_version(), ihl),
-            tx(
-                "IPv4, and the header length in 32-bit words",
-                "IPv4，以及以 32 位字为单位的头部长度",
-            ),
+            tx("header length in 32-bit words", "头部长度，以 32 位字计"),
         ),
         fv(
             "ip.tos",
             field::TOS,
             format!("0x{:02x}", (p.get_dscp() << 2) | p.get_ecn()),
-            tx("type of service (DSCP/ECN)", "服务类型（DSCP/ECN）"),
+            tx("DSCP/ECN", "服务类型（DSCP/ECN）"),
         ),
         fv(
             "ip.len",
             field::LEN,
             p.get_total_length().to_string(),
-            tx("total length: header + payload", "总长度：头部 + 载荷"),
+            tx("header + payload", "头部 + 载荷"),
         ),
         fv(
             "ip.id",
             field::ID,
             format!("0x{:04x}", p.get_identification()),
-            tx(
-                "identification, for reassembling fragments",
-                "标识，用于分片重组",
-            ),
+            tx("ties fragments together", "把分片连在一起"),
         ),
         fv(
             "ip.flags",
@@ -109,26 +103,20 @@ pub fn explain(bytes: &[u8], at: usize) -> Result<(Vec<FieldView>, usize, u8), W
                 p.get_flags(),
                 p.get_fragment_offset()
             ),
-            tx("DF/MF flags and fragment offset", "DF/MF 标志和分片偏移"),
+            tx("DF/MF and fragment offset", "DF/MF 标志和分片偏移"),
         ),
         fv(
             "ip.ttl",
             field::TTL,
             p.get_ttl().to_string(),
-            tx(
-                "time to live: every router takes one off",
-                "生存时间：每经过一个路由器减一",
-            ),
+            tx("each router takes one off", "每个路由器减一"),
         ),
         fv(
             "ip.proto",
             field::PROTOCOL,
             protocol_name(proto),
             if proto == 1 {
-                tx(
-                    "ICMP rides directly on IP: no TCP or UDP header follows",
-                    "ICMP 直接装在 IP 里：后面没有 TCP 或 UDP 头",
-                )
+                tx("ICMP: no TCP or UDP follows", "ICMP：后面没有 TCP/UDP")
             } else {
                 tx("the protocol of the payload", "载荷的协议")
             },
@@ -137,25 +125,19 @@ pub fn explain(bytes: &[u8], at: usize) -> Result<(Vec<FieldView>, usize, u8), W
             "ip.checksum",
             field::CHECKSUM,
             format!("0x{:04x}", p.get_checksum()),
-            tx("checksum of this header only", "只校验本头部"),
+            tx("of this header only", "只覆盖本头部"),
         ),
         fv(
             "ip.src",
             field::SRC,
             p.get_source().to_string(),
-            tx(
-                "source address: unchanged end to end",
-                "源地址：端到端保持不变",
-            ),
+            tx("same end to end", "端到端不变"),
         ),
         fv(
             "ip.dst",
             field::DST,
             p.get_destination().to_string(),
-            tx(
-                "destination address: unchanged end to end",
-                "目的地址：端到端保持不变",
-            ),
+            tx("same end to end", "端到端不变"),
         ),
     ];
     if ihl > MIN_LEN {

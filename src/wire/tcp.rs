@@ -117,64 +117,46 @@ pub fn explain(b: &[u8], at: usize) -> Result<Vec<FieldView>, WireError> {
             "tcp.srcport",
             field::SRC_PORT,
             h.src_port.to_string(),
-            tx(
-                "source port: which socket sent it",
-                "源端口：哪个套接字发出的",
-            ),
+            tx("which socket sent it", "源端口：哪个套接字发出的"),
         ),
         fv(
             "tcp.dstport",
             field::DST_PORT,
             h.dst_port.to_string(),
-            tx(
-                "destination port: which socket gets it",
-                "目的端口：交给哪个套接字",
-            ),
+            tx("which socket gets it", "目的端口：交给哪个套接字"),
         ),
         fv(
             "tcp.seq",
             field::SEQ,
             h.seq.to_string(),
             tx(
-                "sequence number of the first byte (a SYN uses one)",
-                "本段第一个字节的序号（SYN 也占一个）",
+                "first byte's number (SYN uses one)",
+                "首字节的序号（SYN 占一个）",
             ),
         ),
         fv(
             "tcp.ack",
             field::ACK,
             h.ack.to_string(),
-            tx(
-                "next byte expected from the other side (valid with ACK)",
-                "期望对方发来的下一个字节（带 ACK 时有效）",
-            ),
+            tx("next byte expected", "期望的下一个字节"),
         ),
         fv(
             "tcp.flags",
             field::OFF_FLAGS,
             format!("header {} bytes · {}", h.header_len, flags_text(h.flags)),
-            tx(
-                "header length, then SYN/ACK/FIN/RST/PSH flags",
-                "头部长度，以及 SYN/ACK/FIN/RST/PSH 标志",
-            ),
+            tx("header length and flags", "头部长度和标志"),
         ),
         fv(
             "tcp.window",
             field::WINDOW,
             h.window.to_string(),
-            tx(
-                "receive window: bytes the sender of this segment can still take (flow control)",
-                "接收窗口：本段发送方还能接收多少字节（流量控制）",
-            ),
+            tx("bytes it can still take", "还能接收的字节数"),
         ),
         fv(
             "tcp.checksum",
             field::CHECKSUM,
             format!("0x{:04x}", u16::from_be_bytes([b[16], b[17]])),
-            tx(
-                "checksum over header, data and a pseudo-header",
-                "覆盖头部、数据和伪首部的校验和",
-            ),
+            tx("header, data, pseudo-header", "头部、数据、伪首部"),
         ),
         fv(
             "tcp.urgent",
@@ -189,7 +171,7 @@ pub fn explain(b: &[u8], at: usize) -> Result<Vec<FieldView>, WireError> {
             MIN_LEN..h.header_len,
             format!("{} bytes", h.header_len - MIN_LEN),
             tx(
-                "options: MSS, window scale, SACK, timestamps",
+                "MSS, window scale, SACK, …",
                 "选项：MSS、窗口扩大、SACK、时间戳",
             ),
         ));

@@ -54,10 +54,7 @@ pub fn explain(b: &[u8], at: usize) -> Result<(Vec<FieldView>, u16, u16), WireEr
             "udp.length",
             field::LENGTH,
             u16_at(4).to_string(),
-            tx(
-                "header + data: the datagram's boundary travels with it",
-                "头部 + 数据：报文的边界随报文一起传送",
-            ),
+            tx("the boundary travels with it", "边界随报文一起传送"),
         ),
         fv(
             "udp.checksum",
