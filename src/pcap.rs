@@ -82,7 +82,7 @@ impl PcapOut {
             let s = crate::wire::frame::ethernet_frame(&f.bytes)
                 .map(|d| crate::wire::frame::summary(&d))
                 .unwrap_or_default();
-            self.ethernet(&f.link, f.at, &f.bytes, &format!("{what}: {s}"));
+            self.ethernet(&f.link, f.at, &f.bytes, &format!("{what}: {}", s.en));
         }
     }
 

@@ -45,7 +45,7 @@ pub fn frame_packet(f: &Frame, show: bool) -> Packet {
             }
             (from, to, frame::label(d))
         }
-        Err(e) => (String::new(), String::new(), e.to_string()),
+        Err(e) => (String::new(), String::new(), Text::from(e.to_string())),
     };
     Packet {
         direction: Direction::Captured,
@@ -54,7 +54,7 @@ pub fn frame_packet(f: &Frame, show: bool) -> Packet {
         summary: d
             .as_ref()
             .map(frame::summary)
-            .unwrap_or_else(|e| e.to_string()),
+            .unwrap_or_else(|e| e.to_string().into()),
         fields: d.map(|d| d.fields).unwrap_or_default(),
         bytes: f.bytes.clone(),
         show_bytes: show,

@@ -499,22 +499,28 @@ fn stage_stub(n: &mut Narrator, mode: &Mode) -> Result<()> {
 
 /// The query and reply of one exchange as packet records: `from` asked `to`;
 /// `reply_label` names what came back.
-fn packets(ex: &Exchange, show: bool, from: &str, to: &str, reply_label: &str) -> Vec<Packet> {
+fn packets(ex: &Exchange, show: bool, from: &str, to: &str, reply_label: &Text) -> Vec<Packet> {
     let question = Message::from_vec(&ex.query_bytes)
         .ok()
         .and_then(|m| m.queries.first().cloned());
     let mut qlabel = match &question {
-        Some(q) => format!("query {} {}", q.query_type(), q.name()),
-        None => "query".to_string(),
+        Some(q) => tx(
+            format!("query {} {}", q.query_type(), q.name()),
+            format!("查询 {} {}", q.query_type(), q.name()),
+        ),
+        None => tx("query", "查询"),
     };
     if ex.transport == Transport::Tcp {
-        qlabel.push_str(" (TCP)");
+        qlabel.en.push_str(" (TCP)");
+        qlabel.zh.push_str("（TCP）");
     }
     if ex.reply_bytes.is_none() {
-        qlabel.push_str(match ex.failure {
-            Some(Failure::Timeout) => " — no reply",
-            _ => " — no usable reply",
-        });
+        let (en, zh) = match ex.failure {
+            Some(Failure::Timeout) => (" — no reply", "——没有应答"),
+            _ => (" — no usable reply", "——没有可用的应答"),
+        };
+        qlabel.en.push_str(en);
+        qlabel.zh.push_str(zh);
     }
     let at_reply = ex.sent_at + ex.rtt;
     let mut v = vec![Packet {
@@ -542,7 +548,7 @@ fn packets(ex: &Exchange, show: bool, from: &str, to: &str, reply_label: &str) -
                 at: Some(at_reply),
                 ..Packet::default()
             }
-            .between(to, from, reply_label),
+            .between(to, from, reply_label.clone()),
         );
     }
     v
@@ -558,13 +564,13 @@ fn participant(zone: &hickory_proto::rr::Name) -> String {
 }
 
 /// A short name for what a reply said, for the ladder.
-fn reply_label(m: &Message) -> String {
+fn reply_label(m: &Message) -> Text {
     let rcode = rcode_str(m.metadata.response_code);
     if m.metadata.truncation {
-        return "TC=1: truncated".into();
+        return tx("TC=1: truncated", "TC=1：被截断");
     }
     if rcode != "NOERROR" {
-        return rcode;
+        return Text::from(rcode);
     }
     if m.answers.is_empty() {
         if let Some(ns) = m
@@ -572,9 +578,12 @@ fn reply_label(m: &Message) -> String {
             .iter()
             .find(|r| r.record_type() == RecordType::NS)
         {
-            return format!("referral to {}", ns.name);
+            return tx(
+                format!("referral to {}", ns.name),
+                format!("转介到 {}", ns.name),
+            );
         }
-        return "NODATA".into();
+        return Text::from("NODATA");
     }
     let qtype = m.queries.first().map(|q| q.query_type());
     let finals: Vec<String> = m
@@ -583,14 +592,16 @@ fn reply_label(m: &Message) -> String {
         .filter(|r| Some(r.record_type()) == qtype)
         .map(|r| r.data.to_string())
         .collect();
-    match (finals.is_empty(), m.answers.iter().find_map(cname_target)) {
-        (true, Some(t)) => format!("CNAME {t}"),
-        _ => format!(
-            "{} {}",
-            qtype.map(|t| t.to_string()).unwrap_or_default(),
-            finals.join(" ")
-        ),
-    }
+    Text::from(
+        match (finals.is_empty(), m.answers.iter().find_map(cname_target)) {
+            (true, Some(t)) => format!("CNAME {t}"),
+            _ => format!(
+                "{} {}",
+                qtype.map(|t| t.to_string()).unwrap_or_default(),
+                finals.join(" ")
+            ),
+        },
+    )
 }
 
 fn ms(d: Duration) -> f64 {

@@ -297,9 +297,15 @@ fn teaching_step(first: &First, kind: PingSocket) -> Step {
             direction: Direction::Sent,
             transport: "icmp",
             peer: first.reply.from.to_string(),
-            summary: format!(
-                "ICMP echo request seq=1 ({} bytes; the kernel adds the IP header)",
-                first.sent.len()
+            summary: tx(
+                format!(
+                    "ICMP echo request seq=1 ({} bytes; the kernel adds the IP header)",
+                    first.sent.len()
+                ),
+                format!(
+                    "ICMP 回显请求 seq=1（{} 字节；IP 头由内核添加）",
+                    first.sent.len()
+                ),
             ),
             fields: icmp::explain(&first.sent, 0).unwrap_or_default(),
             bytes: first.sent.clone(),
@@ -315,7 +321,7 @@ fn teaching_step(first: &First, kind: PingSocket) -> Step {
     let (fields, summary) = if first.reply.has_ip_header {
         match frame::ip_packet(&first.reply.bytes) {
             Ok(d) => (d.fields.clone(), frame::summary(&d)),
-            Err(e) => (vec![], e.to_string()),
+            Err(e) => (vec![], e.to_string().into()),
         }
     } else {
         (
@@ -519,12 +525,19 @@ fn lab(
             "笔记（Q10）把 ICMP 归在 TCP 下；这里 IP 协议号 1 直接承载它。",
         ));
         // Every frame of the phase is a record; the first request is the one explained.
-        s.packets = frames
-            .iter()
-            .map(|f| frame_packet(f, std::ptr::eq(f, req)))
-            .collect();
+        s.packets = frames.iter().map(|f| frame_packet(f, false)).collect();
         let _ = rep;
         n.step(s)?;
+        let mut view = Step::new(
+            tx("The echo request, field by field", "回显请求，逐字段"),
+            crate::narrate::Text::default(),
+            &["Q7", "Q10"],
+        );
+        let mut shown = frame_packet(req, true).echo();
+        // The title says what it is; the field table shows the addresses.
+        shown.summary = Default::default();
+        view.packets = vec![shown];
+        n.step(view)?;
     } else {
         rest1 = frames;
     }

@@ -30,7 +30,7 @@ use crate::lab::capture::{Capture, Frame};
 use crate::lab::link;
 use crate::lab::netns::Netns;
 use crate::lab::topology::{NetLab, H2};
-use crate::narrate::{tx, Narrator, Step, Summary, Text};
+use crate::narrate::{tx, Narrator, Packet, Step, Summary, Text};
 use crate::pcap::PcapOut;
 use crate::privilege::Privileges;
 use crate::sys::tcp_info;
@@ -166,6 +166,12 @@ fn tcp_of(f: &Frame, port: u16) -> Option<(tcpw::Header, usize)> {
         } if h.src_port == port || h.dst_port == port => Some((h, payload_len)),
         _ => None,
     }
+}
+
+/// The TCP header and payload of an Ethernet + IPv4 frame.
+fn tcp_bytes(frame: &[u8]) -> Option<&[u8]> {
+    let ihl = usize::from(frame.get(14)? & 0x0f) * 4;
+    frame.get(14 + ihl..)
 }
 
 fn udp_of(f: &Frame, port: u16) -> bool {
@@ -327,34 +333,54 @@ fn connection(env: &Env, n: &mut Narrator, pcap: &mut Option<&mut PcapOut>) -> R
     let mut s = Step::new(
         tx("TCP: the three-way handshake", "TCP：三次握手"),
         tx(
-            "Before one byte of data, the client sends SYN with its initial sequence number x; the server answers SYN-ACK with its own y and ack x+1; the client confirms with ACK y+1. Each side now knows the other is there and where its byte count starts, and each advertised its receive window.",
-            "在传送任何数据之前，客户端发送带初始序号 x 的 SYN；服务器回 SYN-ACK，带自己的序号 y 和确认号 x+1；客户端再以 ACK y+1 确认。双方由此确认对方存在、知道对方字节计数的起点，并各自通告了接收窗口。",
+            "Before any data: SYN with the client's first sequence number x; SYN-ACK with the server's y and ack x+1; ACK y+1. Each side now knows the other is there, where its byte count starts, and its receive window.",
+            "传送数据之前：客户端发 SYN，带初始序号 x；服务器回 SYN-ACK，带自己的 y 和确认号 x+1；客户端回 ACK y+1。双方由此知道对方存在、字节计数的起点和接收窗口。",
         ),
         &["Q9", "Q12", "Q13"],
     )
     .section(section.clone())
     .fact(tx("connect() took", "connect() 用时"), format!("{:.3} ms", connect_time.as_secs_f64() * 1000.0));
     let mut hs = Vec::new();
+    // The window field of segments after the SYNs counts in units of 2^shift,
+    // the shift each side offered in its SYN (window scale, RFC 7323).
+    let shift_of = |f: Option<&Frame>| f.and_then(|f| tcpw::window_scale(tcp_bytes(&f.bytes)?));
+    let client_shift = shift_of(syn);
+    let server_shift = shift_of(synack);
     for (name, f) in [("SYN", syn), ("SYN-ACK", synack), ("ACK", ack)] {
         if let Some((h, _)) = f.and_then(|f| tcp_of(f, port)) {
+            let win = match (name, client_shift, server_shift) {
+                ("ACK", Some(c), Some(_)) => tx(
+                    format!("{} × 2^{c} = {}", h.window, u32::from(h.window) << c),
+                    format!("{} × 2^{c} = {}", h.window, u32::from(h.window) << c),
+                ),
+                (_, _, _) => match shift_of(f) {
+                    Some(sh) => tx(
+                        format!("{} (window scale {sh} offered)", h.window),
+                        format!("{}（提议窗口扩大因子 {sh}）", h.window),
+                    ),
+                    None => Text::from(h.window.to_string()),
+                },
+            };
             s = s.fact(
                 tx(name, name),
-                format!(
-                    "{} → {}  seq={} ack={} flags={} win={}",
-                    h.src_port,
-                    h.dst_port,
-                    h.seq,
-                    h.ack,
-                    tcpw::flags_text(h.flags),
-                    h.window
+                tx(
+                    format!("seq={} ack={} win={}", h.seq, h.ack, win.en),
+                    format!("seq={} ack={} win={}", h.seq, h.ack, win.zh),
                 ),
             );
             hs.push(json!({"segment": name, "src_port": h.src_port, "dst_port": h.dst_port, "seq": h.seq, "ack": h.ack, "flags": tcpw::flags_text(h.flags), "window": h.window}));
         }
     }
-    for (i, f) in [syn, synack, ack].into_iter().flatten().enumerate() {
-        s.packets.push(frame_packet(f, i == 0));
+    for f in [syn, synack, ack].into_iter().flatten() {
+        s.packets.push(frame_packet(f, false));
     }
+    if client_shift.is_some() {
+        s.detail.en.push_str(" In a SYN the window is taken as it stands; later segments multiply it by 2^shift, the window-scale option of the SYNs.");
+        s.detail.zh.push_str(
+            "SYN 里的窗口按原值计；之后的报文段要乘以 2^扩大因子（SYN 里的窗口扩大选项）。",
+        );
+    }
+    let syn_view = s.packets.first().map(Packet::echo);
     if frames.is_empty() {
         s.detail.en.push_str(" (No capture here: capturing needs CAP_NET_RAW; the handshake still happened inside connect().)");
         s.detail
@@ -362,6 +388,17 @@ fn connection(env: &Env, n: &mut Narrator, pcap: &mut Option<&mut PcapOut>) -> R
             .push_str("（这里无法抓包：抓包需要 CAP_NET_RAW；握手仍然在 connect() 内部完成了。）");
     }
     n.step(s.data("handshake", hs).data("captured", !frames.is_empty()))?;
+    if let Some(mut v) = syn_view {
+        v.hide = vec!["eth.", "ip."];
+        let mut view = Step::new(
+            tx("The SYN, field by field", "SYN 报文段，逐字段"),
+            Text::default(),
+            &["Q9", "Q12"],
+        )
+        .section(section.clone());
+        view.packets = vec![v];
+        n.step(view)?;
+    }
 
     let fins: Vec<&Frame> = tcp_frames
         .iter()
@@ -377,12 +414,21 @@ fn connection(env: &Env, n: &mut Narrator, pcap: &mut Option<&mut PcapOut>) -> R
         &["Q9", "Q13"],
     )
     .section(section.clone());
-    let close: Vec<&Frame> = tcp_frames
+    // Everything after the handshake: the 5-byte hello and its ACK, then the FINs.
+    let after: Vec<&Frame> = tcp_frames
         .iter()
-        .skip_while(|f| !fins.contains(f))
+        .skip_while(|f| ack.is_none_or(|a| !std::ptr::eq(**f, a)))
+        .skip(1)
         .copied()
         .collect();
-    for f in &close {
+    if after
+        .iter()
+        .any(|f| tcp_of(f, port).is_some_and(|(_, len)| len > 0))
+    {
+        s.detail.en.push_str(" Before the first FIN the client sent its 5 data bytes (\"hello\"), so the FIN's sequence number is 5 beyond the ACK's.");
+        s.detail.zh.push_str("第一个 FIN 之前客户端发出了 5 个字节的数据（\"hello\"），所以 FIN 的序号比握手的 ACK 大 5。");
+    }
+    for f in &after {
         s.packets.push(frame_packet(f, false));
     }
     n.step(s.data("fin_segments", fins.len()))?;
@@ -397,7 +443,9 @@ fn connection(env: &Env, n: &mut Narrator, pcap: &mut Option<&mut PcapOut>) -> R
     )
     .section(section);
     for f in &udp_frames {
-        s.packets.push(frame_packet(f, true));
+        let mut p = frame_packet(f, true);
+        p.hide = vec!["eth.", "ip."];
+        s.packets.push(p);
     }
     n.step(s.data("udp_packets", udp_frames.len()))
 }
@@ -1076,8 +1124,8 @@ fn ports(n: &mut Narrator) -> Result<()> {
     let mut s = Step::new(
         tx("Well-known ports, as this machine's /etc/services names them", "知名端口：本机 /etc/services 中的名字"),
         tx(
-            "A port number tells the receiving host which program a segment or datagram is for; the well-known ones are assigned by IANA and listed in /etc/services. DNS has both: UDP 53 for ordinary queries and TCP 53 for large answers and zone transfers.",
-            "端口号告诉接收主机这个报文段或报文交给哪个程序；知名端口由 IANA 分配，列在 /etc/services 里。DNS 两者都有：普通查询用 UDP 53，大答案和区传送用 TCP 53。",
+            "A port tells the receiving host which program the data is for; IANA assigns the well-known ones. DNS has both: UDP 53, and TCP 53 for large answers.",
+            "端口告诉接收主机数据交给哪个程序；知名端口由 IANA 分配。DNS 两种都有：UDP 53，以及用于大答案的 TCP 53。",
         ),
         &["Q10"],
     )
@@ -1103,12 +1151,18 @@ fn ports(n: &mut Narrator) -> Result<()> {
         .find(|l| l.split_whitespace().next() == Some("icmp"))
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "));
     s = s
-        .fact(tx("ICMP", "ICMP"), icmp_line.clone().unwrap_or_else(|| "IP protocol 1 (/etc/protocols not present)".into()))
-        .fact(tx("RARP", "RARP"), "EtherType 0x8035: an Ethernet payload, no port")
-        .fact(tx("NAT", "NAT"), "address and port rewriting in a router: no port of its own")
+        .fact(
+            tx("ICMP", "ICMP"),
+            match &icmp_line {
+                Some(l) => Text::from(l.clone()),
+                None => tx("IP protocol 1 (no /etc/protocols here)", "IP 协议号 1（本机没有 /etc/protocols）"),
+            },
+        )
+        .fact(tx("RARP", "RARP"), tx("EtherType 0x8035: inside Ethernet, no port", "EtherType 0x8035：装在以太网帧里，没有端口"))
+        .fact(tx("NAT", "NAT"), tx("a router rewriting addresses and ports: no port", "路由器改写地址和端口：没有端口"))
         .correction(tx(
-            "the notes list ICMP under TCP and NAT and RARP under UDP. ICMP is IP protocol 1 (see /etc/protocols, and the ping demo's packets); RARP rides directly in Ethernet; NAT is something a router does to addresses and ports, not a protocol that UDP carries. None of them has a port.",
-            "笔记把 ICMP 列在 TCP 下、把 NAT 和 RARP 列在 UDP 下。ICMP 是 IP 协议号 1（见 /etc/protocols 和 ping 演示的数据包）；RARP 直接装在以太网帧里；NAT 是路由器对地址和端口做的改写，不是由 UDP 承载的协议。它们都没有端口。",
+            "the notes file ICMP under TCP, and NAT and RARP under UDP. ICMP is IP protocol 1, RARP sits in Ethernet, NAT is a router rewriting addresses: none has a port.",
+            "笔记把 ICMP 归在 TCP 下，把 NAT 和 RARP 归在 UDP 下。ICMP 是 IP 协议号 1，RARP 装在以太网帧里，NAT 是路由器改写地址：它们都没有端口。",
         ));
     n.step(
         s.data("ports", rows)

@@ -282,6 +282,17 @@ impl NetLab {
         }
         let sw = self.host("sw1")?;
         sw.ip(&["link", "add", "br0", "type", "bridge"])?;
+        // The bridge carries no address: keep it from sending IGMP reports of its own.
+        sw.ip(&["link", "set", "br0", "multicast", "off"])?;
+        sw.ip(&[
+            "link",
+            "set",
+            "br0",
+            "type",
+            "bridge",
+            "mcast_snooping",
+            "0",
+        ])?;
         sw.ip(&["link", "set", "br0", "up"])?;
         for h in plan() {
             let ns = self.host(h.name)?;

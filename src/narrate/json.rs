@@ -48,10 +48,10 @@ pub fn step(demo: &str, seq: u64, step: &Step, lang: Lang) -> String {
                     Direction::Received => "received",
                     Direction::Captured => "captured",
                 },
-                "summary": p.summary,
+                "summary": p.summary.get(lang),
                 "from": p.from,
                 "to": p.to,
-                "label": p.label,
+                "label": p.label.get(lang),
                 "lost": p.lost,
                 "at": p.at.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_secs_f64()),
                 "transport": p.transport,
@@ -62,7 +62,7 @@ pub fn step(demo: &str, seq: u64, step: &Step, lang: Lang) -> String {
                     "name": f.name,
                     "start": f.range.start,
                     "end": f.range.end,
-                    "value": f.value,
+                    "value": f.value.get(lang),
                 })).collect::<Vec<_>>(),
             })
         })

@@ -155,8 +155,8 @@ pub struct FieldView {
     pub name: String,
     /// Byte range inside the packet payload.
     pub range: Range<usize>,
-    /// Decoded value.
-    pub value: String,
+    /// Decoded value (numbers and names; the few words in it are translated).
+    pub value: Text,
     /// What the field means, one line.
     pub meaning: Text,
 }
@@ -179,13 +179,13 @@ pub struct Packet {
     /// The participant it was sent to (`*` for a broadcast).
     pub to: String,
     /// One short line for the ladder: `query A www.baidu.com`, `referral to com.`, `SYN`.
-    pub label: String,
+    pub label: Text,
     /// When it was sent or seen, if known.
     pub at: Option<std::time::SystemTime>,
     /// Sent but never arrived (dropped on a lossy link, or no reply came).
     pub lost: bool,
     /// One line, tcpdump style (may be empty).
-    pub summary: String,
+    pub summary: Text,
     /// The application payload (for DNS over TCP: without the 2-byte length).
     pub bytes: Vec<u8>,
     /// Field table over `bytes`.
@@ -198,6 +198,10 @@ pub struct Packet {
     /// A second look at a packet recorded in an earlier step, for its byte
     /// view only: not a packet of its own (no arrow, no JSON record).
     pub echo: bool,
+    /// Field-name prefixes (`eth.`, `ip.`) the default byte view folds into
+    /// one line, because an earlier view explained those headers; `--bytes`
+    /// shows them.
+    pub hide: Vec<&'static str>,
 }
 
 impl Packet {
@@ -218,7 +222,7 @@ impl Packet {
         mut self,
         from: impl Into<String>,
         to: impl Into<String>,
-        label: impl Into<String>,
+        label: impl Into<Text>,
     ) -> Self {
         self.from = from.into();
         self.to = to.into();
@@ -478,9 +482,9 @@ impl Narrator {
                 from: p.from.clone(),
                 to: p.to.clone(),
                 label: if p.label.is_empty() {
-                    p.summary.clone()
+                    p.summary.get(self.opts.lang).to_string()
                 } else {
-                    p.label.clone()
+                    p.label.get(self.opts.lang).to_string()
                 },
                 lost: p.lost,
             });

@@ -152,7 +152,7 @@ fn packet(p: &Packet, opts: &RenderOpts, paint: &Paint, seen: &mut Seen, out: &m
     }
     if !p.summary.is_empty() {
         head.push_str("  ");
-        head.push_str(&p.summary);
+        head.push_str(p.summary.get(lang));
     }
     out.extend(wrap_with(&head, width, "    ", "        "));
     if !(p.show_bytes || opts.all_bytes) || p.fields.is_empty() {
@@ -166,8 +166,44 @@ fn packet(p: &Packet, opts: &RenderOpts, paint: &Paint, seen: &mut Seen, out: &m
         .map(|f| format!("{}..{}", f.range.start, f.range.end).len())
         .max()
         .unwrap_or(0);
-    let name_w = p.fields.iter().map(|f| f.name.len()).max().unwrap_or(0);
-    for f in &p.fields {
+    let hidden = |name: &str| !opts.all_bytes && p.hide.iter().any(|h| name.starts_with(h));
+    let folded: Vec<&str> = p
+        .hide
+        .iter()
+        .filter(|h| {
+            p.fields
+                .iter()
+                .any(|f| hidden(&f.name) && f.name.starts_with(**h))
+        })
+        .map(|h| h.trim_end_matches('.'))
+        .collect();
+    if let Some(end) = p
+        .fields
+        .iter()
+        .filter(|f| hidden(&f.name))
+        .map(|f| f.range.end)
+        .max()
+    {
+        let line = match opts.lang {
+            super::Lang::Zh => format!(
+                "0..{end} 是 {} 头部，这里略去（ping 会讲解它们；--bytes 可显示）",
+                folded.join("、")
+            ),
+            super::Lang::En => format!(
+                "0..{end}: the {} headers, left out here (ping explains them; --bytes shows them)",
+                folded.join(" and ")
+            ),
+        };
+        out.extend(wrap_with(&line, width, "    ", "      "));
+    }
+    let name_w = p
+        .fields
+        .iter()
+        .filter(|f| !hidden(&f.name))
+        .map(|f| f.name.len())
+        .max()
+        .unwrap_or(0);
+    for f in p.fields.iter().filter(|f| !hidden(&f.name)) {
         let range = format!("{}..{}", f.range.start, f.range.end);
         let hex = hex_preview_n(&p.bytes[f.range.clone()], nhex);
         let plain = format!("    {range:>range_w$} {hex:<hex_w$} {:<name_w$}  ", f.name);
@@ -182,18 +218,19 @@ fn packet(p: &Packet, opts: &RenderOpts, paint: &Paint, seen: &mut Seen, out: &m
             meaning.to_string(),
         );
         let explain = !meaning.is_empty() && seen.fields.insert(key);
-        let one_line = format!("{plain}{}  — {meaning}", f.value);
+        let value = f.value.get(lang);
+        let one_line = format!("{plain}{value}  — {meaning}");
         if explain && display_width(&one_line) <= width {
             out.push(format!(
                 "{prefix}{}{}",
-                f.value,
+                value,
                 paint.p(DIM, &format!("  — {meaning}"))
             ));
             continue;
         }
         let pw = display_width(&plain);
         let cont = " ".repeat(if pw + 24 <= width { pw } else { 10 });
-        out.extend(wrap_with(&f.value, width, &prefix, &cont));
+        out.extend(wrap_with(value, width, &prefix, &cont));
         if explain {
             let indent = " ".repeat(6);
             for l in wrap_with(

@@ -10,7 +10,7 @@
 use pnet_packet::arp::ArpPacket;
 
 use super::{fv, shift, WireError};
-use crate::narrate::{tx, FieldView};
+use crate::narrate::{tx, FieldView, Text};
 
 /// Byte ranges inside the ARP packet.
 pub mod field {
@@ -39,13 +39,13 @@ pub mod field {
 pub const LEN: usize = 28;
 
 /// Operation as a name; unknown values keep their number.
-pub fn oper_name(op: u16) -> String {
+pub fn oper_name(op: u16) -> Text {
     match op {
-        1 => "1 (request)".into(),
-        2 => "2 (reply)".into(),
-        3 => "3 (RARP request)".into(),
-        4 => "4 (RARP reply)".into(),
-        n => format!("Unknown({n})"),
+        1 => tx("1 (request)", "1（请求）"),
+        2 => tx("2 (reply)", "2（应答）"),
+        3 => tx("3 (RARP request)", "3（RARP 请求）"),
+        4 => tx("4 (RARP reply)", "4（RARP 应答）"),
+        n => Text::from(format!("Unknown({n})")),
     }
 }
 
@@ -152,16 +152,16 @@ mod tests {
     fn request_fields() {
         let f = explain(&REQUEST, 14).unwrap();
         assert_eq!(f.len(), 9);
-        assert_eq!(f[4].value, "1 (request)");
+        assert_eq!(f[4].value.en, "1 (request)");
         assert_eq!(f[4].range, 20..22, "offset by the Ethernet header");
-        assert_eq!(f[6].value, "198.51.100.10");
-        assert_eq!(f[8].value, "198.51.100.20");
+        assert_eq!(f[6].value.en, "198.51.100.10");
+        assert_eq!(f[8].value.en, "198.51.100.20");
         assert_eq!(f[8].range.end, 14 + LEN);
     }
 
     #[test]
     fn short_and_unknown() {
         assert!(explain(&REQUEST[..27], 0).is_err());
-        assert_eq!(oper_name(9), "Unknown(9)");
+        assert_eq!(oper_name(9).en, "Unknown(9)");
     }
 }

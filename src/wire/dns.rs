@@ -253,12 +253,12 @@ mod tests {
                 "QCLASS"
             ]
         );
-        assert_eq!(f[0].value, "0x3a7f");
+        assert_eq!(f[0].value.en, "0x3a7f");
         assert_eq!(f[6].range, 12..27);
-        assert_eq!(f[6].value, "www.baidu.com.");
-        assert_eq!(f[7].value, "A");
+        assert_eq!(f[6].value.en, "www.baidu.com.");
+        assert_eq!(f[7].value.en, "A");
         assert_eq!(f.last().unwrap().range.end, QUERY.len());
-        assert!(f[1].value.contains("RD=0"));
+        assert!(f[1].value.en.contains("RD=0"));
     }
 
     #[test]

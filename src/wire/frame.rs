@@ -10,7 +10,7 @@ use pnet_packet::ethernet::EthernetPacket;
 use pnet_packet::ipv4::Ipv4Packet;
 
 use super::{arp, ethernet, icmp, ipv4, tcp, udp, WireError};
-use crate::narrate::FieldView;
+use crate::narrate::{tx, FieldView, Text};
 
 /// What a frame is, decoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -145,19 +145,25 @@ fn ip(bytes: &[u8], at: usize) -> Result<(Vec<FieldView>, Kind), WireError> {
     ))
 }
 
-/// One line, tcpdump style.
-pub fn summary(d: &Dissected) -> String {
+/// One line, tcpdump style, in both languages (field names and numbers stay).
+pub fn summary(d: &Dissected) -> Text {
     let macs = match (&d.src_mac, &d.dst_mac) {
         (Some(s), Some(t)) => format!("{s} > {t}, "),
         _ => String::new(),
     };
-    let what = match &d.kind {
-        Kind::Arp { op: 1, spa, tpa } => format!("ARP request: who has {tpa}? tell {spa}"),
-        Kind::Arp { op: 2, spa, .. } => format!(
-            "ARP reply: {spa} is at {}",
-            d.src_mac.clone().unwrap_or_default()
+    let (en, zh) = match &d.kind {
+        Kind::Arp { op: 1, spa, tpa } => (
+            format!("ARP request: who has {tpa}? tell {spa}"),
+            format!("ARP 请求：谁有 {tpa}？请告诉 {spa}"),
         ),
-        Kind::Arp { op, .. } => format!("ARP op {op}"),
+        Kind::Arp { op: 2, spa, .. } => {
+            let mac = d.src_mac.clone().unwrap_or_default();
+            (
+                format!("ARP reply: {spa} is at {mac}"),
+                format!("ARP 应答：{spa} 在 {mac}"),
+            )
+        }
+        Kind::Arp { op, .. } => (format!("ARP op {op}"), format!("ARP 操作 {op}")),
         Kind::Ipv4 {
             src,
             dst,
@@ -168,37 +174,58 @@ pub fn summary(d: &Dissected) -> String {
             udp,
             payload_len,
         } => {
-            let l4 = match (icmp_type, icmp_seq, tcp, udp) {
-                (Some(8), Some(s), _, _) => format!(" ICMP echo request seq={s}"),
-                (Some(0), Some(s), _, _) => format!(" ICMP echo reply seq={s}"),
-                (Some(t), _, _, _) => format!(" ICMP type {t}"),
-                (_, _, Some(h), _) => format!(
-                    " TCP {} > {} [{}] seq={} ack={} win={} len={payload_len}",
-                    h.src_port,
-                    h.dst_port,
-                    tcp::flags_text(h.flags),
-                    h.seq,
-                    h.ack,
-                    h.window
+            let (l4_en, l4_zh) = match (icmp_type, icmp_seq, tcp, udp) {
+                (Some(8), Some(s), _, _) => (
+                    format!(" ICMP echo request seq={s}"),
+                    format!(" ICMP 回显请求 seq={s}"),
                 ),
-                (_, _, _, Some((sp, dp, n))) => format!(" UDP {sp} > {dp} len={n}"),
-                _ => String::new(),
+                (Some(0), Some(s), _, _) => (
+                    format!(" ICMP echo reply seq={s}"),
+                    format!(" ICMP 回显应答 seq={s}"),
+                ),
+                (Some(t), _, _, _) => (format!(" ICMP type {t}"), format!(" ICMP 类型 {t}")),
+                (_, _, Some(h), _) => {
+                    let l = format!(
+                        " TCP {} > {} [{}] seq={} ack={} win={} len={payload_len}",
+                        h.src_port,
+                        h.dst_port,
+                        tcp::flags_text(h.flags),
+                        h.seq,
+                        h.ack,
+                        h.window
+                    );
+                    (l.clone(), l)
+                }
+                (_, _, _, Some((sp, dp, n))) => {
+                    let l = format!(" UDP {sp} > {dp} len={n}");
+                    (l.clone(), l)
+                }
+                _ => (String::new(), String::new()),
             };
-            format!("IPv4 {src} > {dst} ttl={ttl}{l4}")
+            let head = format!("IPv4 {src} > {dst} ttl={ttl}");
+            (format!("{head}{l4_en}"), format!("{head}{l4_zh}"))
         }
-        Kind::Other(t) => ethernet::ethertype_name(*t),
+        Kind::Other(t) => {
+            let n = ethernet::ethertype_name(*t);
+            (n.clone(), n)
+        }
     };
-    format!("{macs}{what}")
+    tx(format!("{macs}{en}"), format!("{macs}{zh}"))
 }
 
 /// A short label for a sequence diagram: `ARP who-has 198.51.100.1`,
-/// `ICMP echo request seq=1`, `SYN`, `data 100 B`, `UDP 100 B`.
-pub fn label(d: &Dissected) -> String {
+/// `ICMP echo request seq=1`, `SYN`, `TCP 100 B seq=…`, `UDP 100 B`.
+pub fn label(d: &Dissected) -> Text {
+    let same = |s: String| Text::from(s);
     match &d.kind {
-        Kind::Arp { op: 1, tpa, .. } => format!("ARP who-has {tpa}"),
-        Kind::Arp { op: 2, spa, .. } => format!("ARP reply {spa} is-at"),
-        Kind::Arp { op, .. } => format!("ARP op {op}"),
+        Kind::Arp { op: 1, tpa, .. } => tx(format!("ARP who-has {tpa}"), format!("ARP 谁有 {tpa}")),
+        Kind::Arp { op: 2, spa, .. } => tx(
+            format!("ARP reply {spa} is-at"),
+            format!("ARP 应答 {spa} 在此"),
+        ),
+        Kind::Arp { op, .. } => tx(format!("ARP op {op}"), format!("ARP 操作 {op}")),
         Kind::Ipv4 {
+            dst,
             icmp_type,
             icmp_seq,
             tcp,
@@ -206,28 +233,35 @@ pub fn label(d: &Dissected) -> String {
             payload_len,
             ..
         } => match (icmp_type, icmp_seq, tcp, udp) {
-            (Some(8), Some(s), _, _) => format!("ICMP echo request seq={s}"),
-            (Some(0), Some(s), _, _) => format!("ICMP echo reply seq={s}"),
-            (Some(11), _, _, _) => "ICMP time exceeded".into(),
-            (Some(3), _, _, _) => "ICMP unreachable".into(),
-            (Some(t), _, _, _) => format!("ICMP type {t}"),
+            (Some(8), Some(s), _, _) => tx(
+                format!("ICMP echo request seq={s}"),
+                format!("ICMP 回显请求 seq={s}"),
+            ),
+            (Some(0), Some(s), _, _) => tx(
+                format!("ICMP echo reply seq={s}"),
+                format!("ICMP 回显应答 seq={s}"),
+            ),
+            (Some(11), _, _, _) => tx("ICMP time exceeded", "ICMP 超时"),
+            (Some(3), _, _, _) => tx("ICMP unreachable", "ICMP 不可达"),
+            (Some(t), _, _, _) => tx(format!("ICMP type {t}"), format!("ICMP 类型 {t}")),
             (_, _, Some(h), _) => {
                 let f = tcp::flags_text(h.flags & !0x08).replace(',', "+");
                 if *payload_len > 0 {
-                    format!("TCP {payload_len} B seq={}", h.seq)
+                    tx(
+                        format!("TCP {payload_len} B seq={}", h.seq),
+                        format!("TCP {payload_len} 字节 seq={}", h.seq),
+                    )
                 } else if f == "ACK" {
-                    format!("ACK {}", h.ack)
+                    same(format!("ACK {}", h.ack))
                 } else {
-                    f
+                    same(f)
                 }
             }
-            (_, _, _, Some((_, _, n))) => format!("UDP {n} B"),
-            _ => match &d.kind {
-                Kind::Ipv4 { dst, .. } if dst.is_multicast() => "IPv4 multicast".into(),
-                _ => "IPv4".into(),
-            },
+            (_, _, _, Some((_, _, n))) => tx(format!("UDP {n} B"), format!("UDP {n} 字节")),
+            _ if dst.is_multicast() => tx("IPv4 multicast", "IPv4 组播"),
+            _ => same("IPv4".into()),
         },
-        Kind::Other(t) => ethernet::ethertype_name(*t),
+        Kind::Other(t) => same(ethernet::ethertype_name(*t)),
     }
 }
 
@@ -255,7 +289,9 @@ mod tests {
         );
         assert_eq!(d.dst_mac.as_deref(), Some("ff:ff:ff:ff:ff:ff"));
         assert_eq!(d.fields.len(), 3 + 9);
-        assert!(summary(&d).contains("who has 198.51.100.20? tell 198.51.100.10"));
+        assert!(summary(&d)
+            .en
+            .contains("who has 198.51.100.20? tell 198.51.100.10"));
     }
 
     #[test]

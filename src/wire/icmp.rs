@@ -9,8 +9,8 @@
 //! |  Data …                           |
 //! ```
 
-use super::{fv, shift, WireError};
-use crate::narrate::{tx, FieldView};
+use super::{bytes_text, fv, shift, WireError};
+use crate::narrate::{tx, FieldView, Text};
 
 /// Byte ranges inside the ICMP message.
 pub mod field {
@@ -31,13 +31,13 @@ pub mod field {
 pub const ECHO_HEADER_LEN: usize = 8;
 
 /// ICMP type as a name; unknown values keep their number.
-pub fn type_name(t: u8) -> String {
+pub fn type_name(t: u8) -> Text {
     match t {
-        0 => "0 (echo reply)".into(),
-        3 => "3 (destination unreachable)".into(),
-        8 => "8 (echo request)".into(),
-        11 => "11 (time exceeded)".into(),
-        n => format!("Unknown({n})"),
+        0 => tx("0 (echo reply)", "0（回显应答）"),
+        3 => tx("3 (destination unreachable)", "3（目的不可达）"),
+        8 => tx("8 (echo request)", "8（回显请求）"),
+        11 => tx("11 (time exceeded)", "11（超时）"),
+        n => Text::from(format!("Unknown({n})")),
     }
 }
 
@@ -90,7 +90,7 @@ pub fn explain(bytes: &[u8], at: usize) -> Result<Vec<FieldView>, WireError> {
             f.push(fv(
                 "icmp.data",
                 ECHO_HEADER_LEN..bytes.len(),
-                format!("{} bytes", bytes.len() - ECHO_HEADER_LEN),
+                bytes_text(bytes.len() - ECHO_HEADER_LEN),
                 tx("echoed back unchanged", "原样回显"),
             ));
         }
@@ -98,7 +98,7 @@ pub fn explain(bytes: &[u8], at: usize) -> Result<Vec<FieldView>, WireError> {
         f.push(fv(
             "icmp.rest",
             4..bytes.len(),
-            format!("{} bytes", bytes.len() - 4),
+            bytes_text(bytes.len() - 4),
             tx("rest of the message", "报文其余部分"),
         ));
     }
@@ -137,9 +137,9 @@ mod tests {
         let m = echo_request(0x1234, 7, b"netlab!!");
         assert_eq!(checksum(&m), 0, "a correct checksum sums to zero");
         let f = explain(&m, 20).unwrap();
-        assert_eq!(f[0].value, "8 (echo request)");
-        assert_eq!(f[3].value, "0x1234");
-        assert_eq!(f[4].value, "7");
+        assert_eq!(f[0].value.en, "8 (echo request)");
+        assert_eq!(f[3].value.en, "0x1234");
+        assert_eq!(f[4].value.en, "7");
         assert_eq!(f[4].range, 26..28);
         assert_eq!(f[5].range.end, 20 + m.len());
     }
@@ -147,6 +147,6 @@ mod tests {
     #[test]
     fn short_and_unknown() {
         assert!(explain(&[8, 0, 0], 0).is_err());
-        assert_eq!(type_name(42), "Unknown(42)");
+        assert_eq!(type_name(42).en, "Unknown(42)");
     }
 }

@@ -13,7 +13,7 @@
 
 use pnet_packet::ipv4::Ipv4Packet;
 
-use super::{fv, shift, WireError};
+use super::{bytes_text, fv, shift, WireError};
 use crate::narrate::{tx, FieldView};
 
 /// Byte ranges of the fixed header.
@@ -74,8 +74,11 @@ pub fn explain(bytes: &[u8], at: usize) -> Result<(Vec<FieldView>, usize, u8), W
         fv(
             "ip.ver_ihl",
             field::VER_IHL,
-            format!("version {} · header {} bytes", p.get_version(), ihl),
-            tx("header length in 32-bit words", "头部长度，以 32 位字计"),
+            tx(
+                format!("v{} · {} bytes", p.get_version(), ihl),
+                format!("v{} · {} 字节", p.get_version(), ihl),
+            ),
+            tx("version · header length", "版本 · 头部长度"),
         ),
         fv(
             "ip.tos",
@@ -99,11 +102,11 @@ pub fn explain(bytes: &[u8], at: usize) -> Result<(Vec<FieldView>, usize, u8), W
             "ip.flags",
             field::FLAGS_FRAG,
             format!(
-                "flags 0b{:03b} · offset {}",
+                "0b{:03b} · offset {}",
                 p.get_flags(),
                 p.get_fragment_offset()
             ),
-            tx("DF/MF and fragment offset", "DF/MF 标志和分片偏移"),
+            tx("DF/MF flags, fragment offset", "DF/MF 标志，分片偏移"),
         ),
         fv(
             "ip.ttl",
@@ -144,7 +147,7 @@ pub fn explain(bytes: &[u8], at: usize) -> Result<(Vec<FieldView>, usize, u8), W
         f.push(fv(
             "ip.options",
             MIN_LEN..ihl,
-            format!("{} bytes", ihl - MIN_LEN),
+            bytes_text(ihl - MIN_LEN),
             tx("options", "选项"),
         ));
     }

@@ -47,13 +47,23 @@ pub enum WireError {
     Trailing(usize),
 }
 
-pub(crate) fn fv(name: &str, range: Range<usize>, value: String, meaning: Text) -> FieldView {
+pub(crate) fn fv(
+    name: &str,
+    range: Range<usize>,
+    value: impl Into<Text>,
+    meaning: Text,
+) -> FieldView {
     FieldView {
         name: name.to_string(),
         range,
-        value,
+        value: value.into(),
         meaning,
     }
+}
+
+/// "56 bytes" in each language.
+pub(crate) fn bytes_text(n: usize) -> Text {
+    crate::narrate::tx(format!("{n} bytes"), format!("{n} 字节"))
 }
 
 /// Move field ranges by `at` bytes (a header inside a larger frame).

@@ -11,7 +11,7 @@
 //! |   Options …                   |
 //! ```
 
-use super::{fv, shift, WireError};
+use super::{bytes_text, fv, shift, WireError};
 use crate::narrate::{tx, FieldView};
 
 /// Byte ranges of the fixed header.
@@ -55,6 +55,31 @@ pub struct Header {
     pub window: u16,
     /// Header length in bytes.
     pub header_len: usize,
+}
+
+/// The window-scale shift a SYN offers (option kind 3, RFC 7323), from the
+/// TCP header's bytes; `None` when the segment carries no such option.
+pub fn window_scale(tcp: &[u8]) -> Option<u8> {
+    let hlen = usize::from(*tcp.get(12)? >> 4) * 4;
+    let opts = tcp.get(MIN_LEN..hlen.min(tcp.len()))?;
+    let mut i = 0;
+    while i < opts.len() {
+        match opts[i] {
+            0 => return None,
+            1 => i += 1,
+            kind => {
+                let len = usize::from(*opts.get(i + 1)?);
+                if kind == 3 && len == 3 {
+                    return opts.get(i + 2).copied();
+                }
+                if len < 2 {
+                    return None;
+                }
+                i += len;
+            }
+        }
+    }
+    None
 }
 
 /// Flags as text: "SYN,ACK".
@@ -143,7 +168,10 @@ pub fn explain(b: &[u8], at: usize) -> Result<Vec<FieldView>, WireError> {
         fv(
             "tcp.flags",
             field::OFF_FLAGS,
-            format!("header {} bytes · {}", h.header_len, flags_text(h.flags)),
+            tx(
+                format!("header {} bytes · {}", h.header_len, flags_text(h.flags)),
+                format!("头部 {} 字节 · {}", h.header_len, flags_text(h.flags)),
+            ),
             tx("header length and flags", "头部长度和标志"),
         ),
         fv(
@@ -169,7 +197,7 @@ pub fn explain(b: &[u8], at: usize) -> Result<Vec<FieldView>, WireError> {
         f.push(fv(
             "tcp.options",
             MIN_LEN..h.header_len,
-            format!("{} bytes", h.header_len - MIN_LEN),
+            bytes_text(h.header_len - MIN_LEN),
             tx(
                 "MSS, window scale, SACK, …",
                 "选项：MSS、窗口扩大、SACK、时间戳",
@@ -180,7 +208,7 @@ pub fn explain(b: &[u8], at: usize) -> Result<Vec<FieldView>, WireError> {
         f.push(fv(
             "tcp.payload",
             h.header_len..b.len(),
-            format!("{} bytes", b.len() - h.header_len),
+            bytes_text(b.len() - h.header_len),
             tx("data", "数据"),
         ));
     }
@@ -190,6 +218,24 @@ pub fn explain(b: &[u8], at: usize) -> Result<Vec<FieldView>, WireError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn window_scale_is_read_from_the_options() {
+        // 20-byte header (data offset 8 → 32 bytes), then options:
+        let mut h = vec![0u8; 20];
+        h[12] = 8 << 4;
+        h.extend_from_slice(&[
+            0x02, 0x04, 0x05, 0xb4, // MSS 1460
+            0x01, // NOP
+            0x03, 0x03, 0x07, // window scale: shift 7
+            0x04, 0x02, // SACK permitted
+            0x00, 0x00, // end of options, padding
+        ]);
+        assert_eq!(window_scale(&h), Some(7));
+        h[25] = 0x00; // the window-scale kind byte now ends the list
+        assert_eq!(window_scale(&h), None);
+        assert_eq!(window_scale(&h[..10]), None, "too short");
+    }
 
     /// A SYN from port 40000 to 9000, seq 1000, window 64240, no options.
     const SYN: [u8; 20] = [
@@ -213,7 +259,7 @@ mod tests {
         assert_eq!(flags_text(0x12), "SYN,ACK");
         assert_eq!(flags_text(0x11), "ACK,FIN");
         let f = explain(&SYN, 34).unwrap();
-        assert_eq!(f[4].value, "header 20 bytes · SYN");
+        assert_eq!(f[4].value.en, "header 20 bytes · SYN");
         assert_eq!(f[4].range, 46..48);
     }
 

@@ -7,7 +7,7 @@
 //! +-------------+-------------+
 //! ```
 
-use super::{fv, shift, WireError};
+use super::{bytes_text, fv, shift, WireError};
 use crate::narrate::{tx, FieldView};
 
 /// Byte ranges of the header.
@@ -67,7 +67,7 @@ pub fn explain(b: &[u8], at: usize) -> Result<(Vec<FieldView>, u16, u16), WireEr
         f.push(fv(
             "udp.payload",
             LEN..b.len(),
-            format!("{} bytes", b.len() - LEN),
+            bytes_text(b.len() - LEN),
             tx("data: one whole message", "数据：一条完整的消息"),
         ));
     }
@@ -83,7 +83,7 @@ mod tests {
         let d = [0x9c, 0x40, 0x23, 0x28, 0, 11, 0, 0, b'o', b'n', b'e'];
         let (f, sp, dp) = explain(&d, 34).unwrap();
         assert_eq!((sp, dp), (40000, 9000));
-        assert_eq!(f[2].value, "11");
+        assert_eq!(f[2].value.en, "11");
         assert_eq!(f[4].range, 42..45);
         assert!(explain(&d[..7], 0).is_err());
     }

@@ -16,6 +16,7 @@ mod pcap;
 mod ping;
 mod privilege;
 mod questions;
+mod screen;
 mod transport;
 
 use std::process::{Command, Output};

@@ -107,11 +107,12 @@ fn lab_ping_same_lan_router_hop_and_loss() {
     assert!(s["loss_percent"].as_f64().unwrap() > 0.0);
     assert_eq!(s["loss_percent_configured"], 50);
     // the captured frames show ICMP directly on IP
-    let frames = lines
+    let request = lines
         .iter()
-        .find(|l| l["packets"].as_array().is_some_and(|p| p.len() == 2))
-        .unwrap();
-    let fields = frames["packets"][0]["fields"].as_array().unwrap();
+        .flat_map(|l| l["packets"].as_array().cloned().unwrap_or_default())
+        .find(|p| p["label"] == "ICMP echo request seq=1")
+        .expect("the first echo request is a packet record");
+    let fields = request["fields"].as_array().unwrap();
     let proto = fields.iter().find(|f| f["name"] == "ip.proto").unwrap();
     assert_eq!(proto["value"], "1 (ICMP)");
     let after_ip = fields.iter().position(|f| f["name"] == "ip.dst").unwrap();
@@ -120,6 +121,28 @@ fn lab_ping_same_lan_router_hop_and_loss() {
         "icmp.type",
         "no TCP header between IP and ICMP"
     );
+    // every phase's frames are records: ARP, both links across r1, the lossy link
+    let records: Vec<Value> = lines
+        .iter()
+        .flat_map(|l| l["packets"].as_array().cloned().unwrap_or_default())
+        .collect();
+    let count = |from: &str, to: &str, label: &str| {
+        records
+            .iter()
+            .filter(|p| {
+                p["from"] == from
+                    && p["to"] == to
+                    && p["label"].as_str().unwrap().starts_with(label)
+            })
+            .count()
+    };
+    assert!(
+        count("h1", "h2,r1", "ARP who-has") >= 1,
+        "h1's broadcast ARP"
+    );
+    assert!(count("r1", "h3", "ICMP echo request") >= 3, "on LAN B");
+    let lost = records.iter().filter(|p| p["lost"] == true).count() as u64;
+    assert_eq!(lost, 40 - got, "each unanswered request is marked lost");
 }
 
 #[test]

@@ -1,0 +1,228 @@
+//! What the learner sees: every line of every view fits the width, the
+//! default view keeps to its row budget, and a `--step` step fits one 80×24
+//! screen, in English and Chinese.
+
+use netlab::narrate::wrap::display_width;
+
+use super::*;
+
+/// A demo, whether it needs the namespace lab, and its row budget at 80 columns
+/// (None: the default view is still over the budget; see the note).
+struct Demo {
+    args: &'static [&'static str],
+    lab: bool,
+    budget: Option<usize>,
+}
+
+const DNS: Demo = Demo {
+    args: &["dns-trace", "www.baidu.com"],
+    lab: false,
+    budget: Some(120),
+};
+const STICKY: Demo = Demo {
+    args: &["sticky-packet"],
+    lab: false,
+    budget: Some(85),
+};
+const ARP: Demo = Demo {
+    args: &["arp-table"],
+    lab: true,
+    budget: Some(90),
+};
+const PING: Demo = Demo {
+    args: &["ping"],
+    lab: true,
+    budget: None,
+};
+const TCP: Demo = Demo {
+    args: &["tcp-vs-udp", "--bulk", "1", "--messages", "100"],
+    lab: true,
+    budget: None,
+};
+
+/// Rows a line takes on a terminal `width` columns wide.
+fn rows(line: &str, width: usize) -> usize {
+    display_width(line).div_ceil(width).max(1)
+}
+
+/// Split the default view into what one `--step` pause shows: a step with the
+/// stage heading (and blank line) that comes before it.
+fn steps(text: &str) -> Vec<Vec<&str>> {
+    let mut out: Vec<Vec<&str>> = Vec::new();
+    let mut pending: Vec<&str> = Vec::new();
+    for line in text.lines() {
+        let starts_step = line.starts_with('[') && line.contains("] ");
+        if starts_step {
+            let mut s = std::mem::take(&mut pending);
+            s.push(line);
+            out.push(s);
+        } else if line.is_empty() || line.starts_with("── ") {
+            pending.push(line);
+        } else if let Some(last) = out.last_mut() {
+            if pending.is_empty() {
+                last.push(line);
+            } else {
+                // Lines after a heading with no numbered step (plain lines): their own block.
+                let mut s = std::mem::take(&mut pending);
+                s.push(line);
+                out.push(s);
+            }
+        } else {
+            pending.push(line);
+        }
+    }
+    out
+}
+
+fn check(demo: &Demo) {
+    if demo.lab && !privileged() {
+        return;
+    }
+    for lang in ["en", "zh"] {
+        for width in [80usize, 100] {
+            for view in [None, Some("--brief"), Some("--bytes")] {
+                let w = width.to_string();
+                let mut args: Vec<&str> = demo.args.to_vec();
+                args.extend(["--lang", lang, "--width", &w]);
+                args.extend(view);
+                let o = netlab(&args);
+                assert!(
+                    o.status.code().is_some_and(|c| c <= 1),
+                    "{args:?}: {}",
+                    stderr(&o)
+                );
+                let text = stdout(&o);
+                for line in text.lines() {
+                    assert!(
+                        display_width(line) <= width,
+                        "{args:?}: a line of {} columns:\n{line}",
+                        display_width(line)
+                    );
+                }
+                if view == Some("--brief") {
+                    // Ladder rows start "[4]   │"; a step title starts "[4] Word".
+                    let title = |l: &str| {
+                        l.starts_with('[')
+                            && l.split_once("] ").is_some_and(|(_, rest)| {
+                                !rest.starts_with(' ') && !rest.starts_with('│')
+                            })
+                    };
+                    assert!(
+                        !text.lines().any(title),
+                        "{args:?}: --brief shows the ladder and the summary only:\n{text}"
+                    );
+                    assert!(text.contains("── "), "{args:?}: {text}");
+                }
+                if view.is_none() && width == 80 {
+                    let total: usize = text.lines().map(|l| rows(l, width)).sum();
+                    if let Some(b) = demo.budget {
+                        assert!(total <= b, "{args:?}: {total} rows, budget {b}");
+                    }
+                    for s in steps(&text) {
+                        let r: usize = s.iter().map(|l| rows(l, width)).sum();
+                        // 24 rows, less one for the Enter prompt.
+                        assert!(
+                            r <= 23,
+                            "{args:?}: a step of {r} rows does not fit 80×24:\n{}",
+                            s.join("\n")
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn dns_trace_fits_the_screen() {
+    check(&DNS);
+}
+
+#[test]
+fn sticky_packet_fits_the_screen() {
+    check(&STICKY);
+}
+
+#[test]
+fn arp_table_fits_the_screen() {
+    check(&ARP);
+}
+
+#[test]
+fn ping_fits_the_screen() {
+    check(&PING);
+}
+
+#[test]
+fn tcp_vs_udp_fits_the_screen() {
+    check(&TCP);
+}
+
+#[test]
+fn width_comes_from_the_flag_then_the_terminal_then_columns() {
+    use netlab::narrate::NarratorConfig as C;
+    assert_eq!(C::width_from(Some(100), Some(120), Some(90)), 100);
+    assert_eq!(C::width_from(None, Some(120), Some(90)), 120);
+    assert_eq!(C::width_from(None, None, Some(90)), 90);
+    assert_eq!(C::width_from(None, None, None), 80);
+    assert_eq!(C::width_from(None, None, Some(10)), 80, "too narrow: 80");
+    // COLUMNS reaches the binary when stdout is not a terminal.
+    let o = Command::new(env!("CARGO_BIN_EXE_netlab"))
+        .args(["dns-trace", "www.baidu.com", "--lang", "en"])
+        .env("COLUMNS", "60")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let t = stdout(&o);
+    assert!(t.lines().all(|l| display_width(l) <= 60), "{t}");
+    assert!(t.lines().any(|l| display_width(l) > 50), "{t}");
+}
+
+#[test]
+fn the_ladder_ends_the_default_view_with_one_arrow_per_packet() {
+    let o = netlab(&[
+        "dns-trace",
+        "www.baidu.com",
+        "--lang",
+        "en",
+        "--width",
+        "80",
+    ]);
+    let t = stdout(&o);
+    let ladder = t
+        .split("── The packets, in order")
+        .nth(1)
+        .expect("a ladder");
+    let arrows = ladder
+        .lines()
+        .filter(|l| l.contains('▶') || l.contains('◀'))
+        .count();
+    let j = json_lines(&netlab(&["dns-trace", "www.baidu.com", "--json"]));
+    let records: usize = j
+        .iter()
+        .map(|l| l["packets"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(arrows, records, "one arrow per packet record:\n{ladder}");
+    for l in &j {
+        for p in l["packets"].as_array().into_iter().flatten() {
+            for k in ["from", "to", "label"] {
+                assert!(
+                    p[k].as_str().is_some_and(|s| !s.is_empty()),
+                    "packet record without {k}: {p}"
+                );
+            }
+        }
+    }
+    assert!(ladder.contains("stub") && ladder.contains("resolver") && ladder.contains("root"));
+}
+
+#[test]
+fn a_concept_is_explained_once_per_run() {
+    let t = stdout(&netlab(&["dns-trace", "www.baidu.com", "--lang", "en"]));
+    assert_eq!(
+        t.matches("Not an answer but a referral").count(),
+        1,
+        "the second referral is one line:\n{t}"
+    );
+    assert!(t.matches("referral to").count() >= 4);
+}
