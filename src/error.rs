@@ -63,5 +63,29 @@ impl Error {
     }
 }
 
+/// What an operating-system error means, in both languages, with its number
+/// (the Chinese is netlab's own: the system's message is English only).
+pub fn os_error_text(e: &std::io::Error) -> crate::narrate::Text {
+    use std::io::ErrorKind as K;
+    let zh = match e.kind() {
+        K::NetworkUnreachable => "网络不可达",
+        K::HostUnreachable => "主机不可达",
+        K::ConnectionRefused => "连接被拒绝",
+        K::ConnectionReset => "连接被重置",
+        K::TimedOut => "超时",
+        K::PermissionDenied => "权限不足",
+        K::AddrInUse => "地址已被占用",
+        K::AddrNotAvailable => "地址不可用",
+        K::NotFound => "找不到",
+        K::BrokenPipe => "管道已断开",
+        _ => "系统错误",
+    };
+    let zh = match e.raw_os_error() {
+        Some(n) => format!("{zh}（系统错误 {n}）"),
+        None => zh.to_string(),
+    };
+    crate::narrate::tx(e.to_string(), zh)
+}
+
 /// The library's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -4,7 +4,7 @@ use clap::Parser;
 
 use netlab::cli::Cli;
 use netlab::error::exit;
-use netlab::narrate::{Lang, Narrator};
+use netlab::narrate::Narrator;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -58,11 +58,10 @@ fn main() {
             if narrator.is_json() {
                 let _ = narrator.error_json(&e);
             }
-            let prefix = match cfg.lang {
-                Lang::Zh => "netlab: 错误：",
-                Lang::En => "netlab: error: ",
-            };
-            eprintln!("{prefix}{e}");
+            // Error messages are English only for now, so the prefix is too: a
+            // Chinese prefix before English text reads as neither language.
+            let _ = cfg.lang;
+            eprintln!("netlab: error: {e}");
             e.exit_code()
         }
     };

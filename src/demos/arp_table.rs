@@ -81,7 +81,7 @@ fn entries_json(e: &[Entry]) -> Value {
 fn table_step(title: Text, detail: Text, entries: &[Entry]) -> Step {
     let mut s = Step::new(title, detail, QS);
     if entries.is_empty() {
-        s = s.fact(tx("table", "表"), "(empty)");
+        s = s.fact(tx("table", "表"), tx("(empty)", "（空）"));
     }
     for l in neigh::lines(entries) {
         s = s.fact(tx("entry", "条目"), l);
@@ -150,8 +150,8 @@ fn lab_demo(n: &mut Narrator, mut pcap: Option<&mut PcapOut>) -> Result<i32> {
         QS,
     )
     .correction(tx(
-        "the notes call a MAC address fixed for good; netlab simply set these (ip link set … address …).",
-        "笔记认为 MAC 地址不可更改；这些 MAC 都是 netlab 直接设置的（ip link set … address …）。",
+        "the notes call a MAC address fixed for good; netlab simply set these (`ip link set … address …`).",
+        "笔记认为 MAC 地址不可更改；这些 MAC 都是 netlab 直接设置的（`ip link set … address …`）。",
     ));
     // The switch's ports carry no address; JSON lists them with the rest.
     for h in topology::plan() {

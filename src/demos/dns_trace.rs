@@ -414,7 +414,7 @@ fn stage_hosts(n: &mut Narrator, name: &CheckedName, hosts: Option<&Path>) -> Re
     };
     step = step.section(section(1));
     if let Some(l) = &nsswitch {
-        step = step.fact(tx("nsswitch.conf", "nsswitch.conf"), l.clone());
+        step = step.fact(tx("nsswitch.conf", "nsswitch.conf"), format!("`{l}`"));
     }
     let matches: Vec<Value> = found
         .iter()
@@ -559,7 +559,7 @@ fn participant(zone: &hickory_proto::rr::Name) -> String {
     if zone.is_root() {
         "root".into()
     } else {
-        zone.to_string().trim_end_matches('.').to_string()
+        zone.to_string()
     }
 }
 
@@ -683,7 +683,12 @@ fn stage_recursive(
         return n.step(s);
     };
     let rcode = rcode_str(reply1.metadata.response_code);
-    let records: Vec<String> = reply1.answers.iter().map(wire::dns::record_line).collect();
+    // Long record data (a TXT of hundreds of bytes) is cut for the screen; JSON has it whole.
+    let records: Vec<String> = reply1
+        .answers
+        .iter()
+        .map(|r| crate::narrate::wrap::truncate(&wire::dns::record_line(r), 64))
+        .collect();
     let over_tcp = firsts.len() > 1;
     let (walked_en, walked_zh) = if fresh_cache {
         (
@@ -896,17 +901,19 @@ fn walk_step(ev: Event<'_>, qtype: RecordType, shown: &mut HashSet<&'static str>
                 (format!("Ask {sname} ({zone_word})"), format!("询问 {sname}（{zone_word_zh}）"))
             };
             let mut concept: Option<&'static str> = Some(kind);
-            let mut ns_fact: Option<String> = None;
+            let mut ns_fact: Option<Text> = None;
             let (res_en, res_zh, detail, mut qs, corr): (String, String, Text, Vec<&'static str>, Option<Text>) = match verdict {
                 Verdict::Referral { zone: child, ns } => {
-                    let list: Vec<String> = ns
-                        .iter()
-                        .map(|(n, ips)| {
-                            let ips: Vec<String> = ips.iter().map(|i| i.to_string()).collect();
-                            if ips.is_empty() { format!("{n} (no glue)") } else { format!("{n} {}", ips.join(" ")) }
-                        })
-                        .collect();
-                    ns_fact = Some(list.join(", "));
+                    let list = |no_glue: &str| -> String {
+                        ns.iter()
+                            .map(|(n, ips)| {
+                                let ips: Vec<String> = ips.iter().map(|i| i.to_string()).collect();
+                                if ips.is_empty() { format!("{n} {no_glue}") } else { format!("{n} {}", ips.join(" ")) }
+                            })
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    };
+                    ns_fact = Some(tx(list("(no glue)"), list("（无胶水记录）")));
                     let glue = ns.iter().any(|(_, ips)| !ips.is_empty());
                     let in_zone = ns.iter().find(|(n, ips)| !ips.is_empty() && child.zone_of(n));
                     let mut d = if glue {
@@ -935,7 +942,10 @@ fn walk_step(ev: Event<'_>, qtype: RecordType, shown: &mut HashSet<&'static str>
                     )
                 }
                 Verdict::Answer(records) => {
-                    let l: Vec<String> = records.iter().map(|r| r.data.to_string()).collect();
+                    let l: Vec<String> = records
+                        .iter()
+                        .map(|r| crate::narrate::wrap::truncate(&r.data.to_string(), 40))
+                        .collect();
                     (
                         format!("answer {qtype} {}", l.join(", ")),
                         format!("答案 {qtype} {}", l.join("，")),
@@ -962,8 +972,8 @@ fn walk_step(ev: Event<'_>, qtype: RecordType, shown: &mut HashSet<&'static str>
                     )
                 }
                 Verdict::NxDomain { soa } => (
-                    format!("NXDOMAIN: the name does not exist{}", soa_text(soa)),
-                    format!("NXDOMAIN：该名字不存在{}", soa_text(soa)),
+                    format!("NXDOMAIN: the name does not exist{}", soa_text(soa).en),
+                    format!("NXDOMAIN：该名字不存在{}", soa_text(soa).zh),
                     tx(
                         "The authoritative server says no such name exists (RCODE 3). The SOA record in AUTHORITY proves which zone said so, and its TTL/MINIMUM bounds how long resolvers may cache this 'no' (RFC 2308).",
                         "权威服务器说这个名字不存在（RCODE 3）。AUTHORITY 段的 SOA 记录表明是哪个区作出的否定，其 TTL/MINIMUM 决定解析器可以把这个「否」缓存多久（RFC 2308）。",
@@ -972,8 +982,8 @@ fn walk_step(ev: Event<'_>, qtype: RecordType, shown: &mut HashSet<&'static str>
                     None,
                 ),
                 Verdict::NoData { soa } => (
-                    format!("NODATA: the name exists but has no {qtype} record{}", soa_text(soa)),
-                    format!("NODATA：名字存在，但没有 {qtype} 记录{}", soa_text(soa)),
+                    format!("NODATA: the name exists but has no {qtype} record{}", soa_text(soa).en),
+                    format!("NODATA：名字存在，但没有 {qtype} 记录{}", soa_text(soa).zh),
                     tx(
                         "RCODE is NOERROR but the ANSWER section is empty and the zone's SOA is in AUTHORITY: the name exists, just not with this type.",
                         "RCODE 为 NOERROR，但 ANSWER 段为空，AUTHORITY 段带着该区的 SOA：名字存在，只是没有这种类型的记录。",
@@ -1209,17 +1219,20 @@ fn reply_counts(m: &Message, rtt: Duration) -> Text {
     )
 }
 
-fn soa_text(soa: &Option<Record>) -> String {
+fn soa_text(soa: &Option<Record>) -> Text {
     match soa {
         Some(r) => match &r.data {
-            RData::SOA(s) => format!(
-                " (SOA of {}, negative TTL {})",
-                r.name,
-                r.ttl.min(s.minimum)
+            RData::SOA(s) => tx(
+                format!(
+                    " (SOA of {}, negative TTL {})",
+                    r.name,
+                    r.ttl.min(s.minimum)
+                ),
+                format!("（{} 的 SOA，否定 TTL {}）", r.name, r.ttl.min(s.minimum)),
             ),
-            _ => String::new(),
+            _ => Text::default(),
         },
-        None => String::new(),
+        None => Text::default(),
     }
 }
 
@@ -1253,7 +1266,11 @@ fn summary(
         .collect();
     let (title, ok) = match &out.status {
         Status::Answer => {
-            let l: Vec<String> = out.answers.iter().map(|r| r.data.to_string()).collect();
+            let l: Vec<String> = out
+                .answers
+                .iter()
+                .map(|r| crate::narrate::wrap::truncate(&r.data.to_string(), 40))
+                .collect();
             let (via_en, via_zh) = match out.cname_chain.last().and_then(cname_target) {
                 Some(t) => (format!(" (via {t})"), format!("（经由 {t}）")),
                 None => (String::new(), String::new()),

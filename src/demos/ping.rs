@@ -19,7 +19,7 @@ use crate::error::{exit, Error, Result};
 use crate::lab::capture::{Capture, Frame};
 use crate::lab::netns::Netns;
 use crate::lab::topology::{NetLab, H2, H3};
-use crate::narrate::{tx, Direction, Narrator, Packet, Step, Summary};
+use crate::narrate::{tx, Direction, Narrator, Packet, Step, Summary, Text};
 use crate::pcap::PcapOut;
 use crate::ping::{Pinger, Reply, Stats, OVERHEAD};
 use crate::privilege::{PingSocket, Privileges, LAB_HINT, PING_HINT};
@@ -127,15 +127,25 @@ fn series(
         stats.received += 1;
         stats.rtts.push(rtt);
         let ttl = r.ttl.map(|t| t.to_string()).unwrap_or_else(|| "?".into());
-        let line = format!(
-            "{} bytes from {}: icmp_seq={} ttl={ttl} time={}",
-            r.icmp_len,
-            r.from,
-            r.seq,
-            fmt_ms(rtt)
+        // English is iputils' own line, so scripts written for ping can read it.
+        let line = tx(
+            format!(
+                "{} bytes from {}: icmp_seq={} ttl={ttl} time={}",
+                r.icmp_len,
+                r.from,
+                r.seq,
+                fmt_ms(rtt)
+            ),
+            format!(
+                "{} 字节，来自 {}：icmp_seq={} ttl={ttl} 时间={}",
+                r.icmp_len,
+                r.from,
+                r.seq,
+                fmt_ms(rtt)
+            ),
         );
         n.step(
-            Step::line(tx(line.clone(), line), QS)
+            Step::line(line, QS)
                 .data("icmp_seq", r.seq)
                 .data("ttl", r.ttl.map(Value::from).unwrap_or(Value::Null))
                 .data("rtt_ms", round3(rtt))
@@ -191,20 +201,28 @@ fn stats_data(s: &Stats, elapsed: Duration) -> Map<String, Value> {
     m
 }
 
-fn stats_lines(target: &str, s: &Stats, elapsed: Duration) -> Vec<String> {
+/// iputils' closing statistics (its exact words in English).
+fn stats_lines(target: &Text, s: &Stats, elapsed: Duration) -> Vec<Text> {
+    let (t, r, loss, ms) = (
+        s.transmitted,
+        s.received,
+        s.loss_percent(),
+        elapsed.as_millis(),
+    );
     let mut v = vec![
-        format!("--- {target} ping statistics ---"),
-        format!(
-            "{} packets transmitted, {} received, {}% packet loss, time {}ms",
-            s.transmitted,
-            s.received,
-            s.loss_percent(),
-            elapsed.as_millis()
+        tx(
+            format!("--- {} ping statistics ---", target.en),
+            format!("--- {} 的 ping 统计 ---", target.zh),
+        ),
+        tx(
+            format!("{t} packets transmitted, {r} received, {loss}% packet loss, time {ms}ms"),
+            format!("已发送 {t} 个，收到 {r} 个，丢包 {loss}%，用时 {ms}ms"),
         ),
     ];
     if let Some((a, b, c, d)) = s.rtt() {
-        v.push(format!(
-            "rtt min/avg/max/mdev = {a:.3}/{b:.3}/{c:.3}/{d:.3} ms"
+        v.push(tx(
+            format!("rtt min/avg/max/mdev = {a:.3}/{b:.3}/{c:.3}/{d:.3} ms"),
+            format!("rtt 最小/平均/最大/偏差 = {a:.3}/{b:.3}/{c:.3}/{d:.3} ms"),
         ));
     }
     v
@@ -425,20 +443,23 @@ fn host(
             );
         }
     }
-    summary(n, target, &stats, elapsed, stats_data(&stats, elapsed))
+    summary(
+        n,
+        &Text::from(target.to_string()),
+        &stats,
+        elapsed,
+        stats_data(&stats, elapsed),
+    )
 }
 
 fn summary(
     n: &mut Narrator,
-    target: &str,
+    target: &Text,
     stats: &Stats,
     elapsed: Duration,
     data: Map<String, Value>,
 ) -> Result<i32> {
-    let mut lines: Vec<_> = stats_lines(target, stats, elapsed)
-        .into_iter()
-        .map(|l| tx(l.clone(), l))
-        .collect();
+    let mut lines = stats_lines(target, stats, elapsed);
     let title = lines.remove(0);
     lines.push(tx(
         "RTT: request to reply. Loss: requests with no reply.",
@@ -530,7 +551,7 @@ fn lab(
         n.step(s)?;
         let mut view = Step::new(
             tx("The echo request, field by field", "回显请求，逐字段"),
-            crate::narrate::Text::default(),
+            Text::default(),
             &["Q7", "Q10"],
         );
         let mut shown = frame_packet(req, true).echo();
@@ -675,7 +696,16 @@ fn lab(
     data.insert("loss_percent_configured".into(), pct.into());
     data.insert("runs".into(), runs.into());
     drop(lab);
-    summary(n, &format!("{H2} (lossy link)"), &s3, e3, data)
+    summary(
+        n,
+        &tx(
+            format!("{H2} (lossy link)"),
+            format!("{H2}（有丢包的链路）"),
+        ),
+        &s3,
+        e3,
+        data,
+    )
 }
 
 fn opt(t: Option<u8>) -> String {

@@ -390,13 +390,17 @@ impl Framing {
         }
     }
 
-    fn codec(self) -> String {
+    fn codec(self) -> Text {
         match self {
-            Framing::Fixed => format!("{FIXED}-byte frames (a 6-line tokio-util Decoder)"),
-            Framing::Delimiter => "tokio_util::codec::LinesCodec ('\\n')".into(),
-            Framing::LengthPrefix => {
-                "tokio_util::codec::LengthDelimitedCodec (4-byte big-endian length)".into()
-            }
+            Framing::Fixed => tx(
+                format!("{FIXED}-byte frames (a 6-line tokio-util Decoder)"),
+                format!("{FIXED} 字节一帧（6 行的 tokio-util Decoder）"),
+            ),
+            Framing::Delimiter => Text::from("tokio_util::codec::LinesCodec ('\\n')"),
+            Framing::LengthPrefix => tx(
+                "tokio_util::codec::LengthDelimitedCodec (4-byte big-endian length)",
+                "tokio_util::codec::LengthDelimitedCodec（4 字节大端长度）",
+            ),
         }
     }
 
@@ -412,7 +416,7 @@ impl Framing {
             ),
             Framing::LengthPrefix => tx(
                 "Each message is preceded by its length, so the reader knows how many bytes to wait for, whatever they contain. The usual choice of binary protocols (and of DNS over TCP, with a 2-byte length).",
-                "每条消息前面加上它的长度，读取方就知道要等多少字节，而不管内容是什么。二进制协议的常用做法（DNS over TCP 也是，用 2 字节长度）。",
+                "每条消息前面加上它的长度，读取方就知道要等多少字节，而不管内容是什么。二进制协议的常用做法（TCP 上的 DNS 也是，用 2 字节长度）。",
             ),
         }
     }

@@ -595,12 +595,37 @@ fn udp_receive(sock: UdpSocket, sender_done: &AtomicBool) -> std::io::Result<Vec
 }
 
 /// What one direction of the loss test delivered.
+/// One TCP direction of the loss test, as a sentence.
+fn tcp_dir_text(d: &Delivery, retrans: u32) -> Text {
+    let by = d.from;
+    if d.complete && d.in_order {
+        tx(
+            format!(
+                "all {}, in order; {by} retransmitted {retrans}",
+                d.delivered
+            ),
+            format!("全部 {} 条，顺序正确；{by} 重传 {retrans} 次", d.delivered),
+        )
+    } else {
+        tx(
+            format!(
+                "{} of {} so far; {by} retransmitted {retrans}",
+                d.delivered, d.sent
+            ),
+            format!("目前 {}/{} 条；{by} 重传 {retrans} 次", d.delivered, d.sent),
+        )
+    }
+}
+
 struct Delivery {
     from: &'static str,
     to: &'static str,
     sent: u32,
     delivered: u32,
+    /// What arrived, arrived in the order it was sent.
     in_order: bool,
+    /// Every message arrived.
+    complete: bool,
     lost: Vec<u32>,
     reordered: u32,
 }
@@ -615,15 +640,16 @@ impl Delivery {
     ) -> Delivery {
         let seqs: Vec<Option<u32>> = stream.chunks(size).map(seq_of).collect();
         let delivered = seqs.iter().flatten().count() as u32;
-        let in_order =
-            delivered == count && seqs.iter().enumerate().all(|(i, q)| *q == Some(i as u32));
+        let in_order = seqs.iter().enumerate().all(|(i, q)| *q == Some(i as u32));
         Delivery {
             from,
             to,
             sent: count,
             delivered,
             in_order,
-            lost: vec![],
+            complete: delivered == count,
+            // A byte stream has no holes: what is missing is the tail not yet delivered.
+            lost: (delivered..count).collect(),
             reordered: 0,
         }
     }
@@ -639,13 +665,13 @@ impl Delivery {
             }
             max = max.max(Some(*q));
         }
-        let in_order = reordered == 0 && lost.is_empty();
         Delivery {
             from,
             to,
             sent: count,
             delivered: got.len() as u32,
-            in_order,
+            in_order: reordered == 0,
+            complete: lost.is_empty(),
             lost,
             reordered,
         }
@@ -653,7 +679,7 @@ impl Delivery {
 
     fn json(&self) -> Value {
         json!({"from": self.from, "to": self.to, "sent": self.sent, "delivered": self.delivered,
-               "in_order": self.in_order, "lost": self.lost.len(), "reordered": self.reordered})
+               "in_order": self.in_order, "complete": self.complete, "lost": self.lost.len(), "reordered": self.reordered})
     }
 }
 
@@ -730,11 +756,13 @@ fn reliability(
     ];
     let delivered: u32 = dirs.iter().map(|d| d.delivered).sum();
     let in_order = dirs.iter().all(|d| d.in_order);
+    let complete = dirs.iter().all(|d| d.complete);
     let retrans = ic.total_retrans + is.total_retrans;
     let mut tcp = Map::new();
     tcp.insert("sent".into(), (2 * count).into());
     tcp.insert("delivered".into(), delivered.into());
     tcp.insert("in_order".into(), in_order.into());
+    tcp.insert("complete".into(), complete.into());
     tcp.insert("retransmits".into(), retrans.into());
     tcp.insert(
         "data_segments".into(),
@@ -747,19 +775,33 @@ fn reliability(
     );
     n.step(
         Step::new(
-            tx(
-                format!("TCP: {delivered}/{} delivered, in order: {in_order}; {retrans} segments retransmitted", 2 * count),
-                format!("TCP：送达 {delivered}/{}，是否有序：{in_order}；重传了 {retrans} 个报文段", 2 * count),
-            ),
-            tx(
-                "Every lost segment was noticed (no ACK in time, or duplicate ACKs) and sent again; the receiver's kernel held back what arrived early until the gap was filled, so each application saw every message exactly once, in order, in both directions of the one connection. The price is time: each repair waits for the sender to notice.",
-                "每个丢失的报文段都被发现（超时未确认，或收到重复确认）并被重传；接收方内核把提前到达的数据先扣住，直到空缺补上，所以在这条连接的两个方向上，应用程序看到的每条消息都不多不少、顺序正确。代价是时间：每次修补都要等发送方发现丢失。",
-            ),
+            if complete && in_order {
+                tx(
+                    format!("TCP: all {delivered} messages delivered, in order; {retrans} segments retransmitted"),
+                    format!("TCP：{delivered} 条消息全部送达，顺序正确；重传了 {retrans} 个报文段"),
+                )
+            } else {
+                tx(
+                    format!("TCP: {delivered} of {} messages delivered in time; {retrans} segments retransmitted", 2 * count),
+                    format!("TCP：限时内送达 {delivered}/{} 条消息；重传了 {retrans} 个报文段", 2 * count),
+                )
+            },
+            if complete && in_order {
+                tx(
+                    "Every lost segment was noticed (no ACK in time, or duplicate ACKs) and sent again; the receiver's kernel held back what arrived early until the gap was filled, so each application saw every message once, in order, both ways. The price is time: each repair waits for the sender to notice.",
+                    "每个丢失的报文段都被发现（超时未确认，或收到重复确认）并被重传；接收方内核把提前到达的数据先扣住，直到空缺补上，所以两个方向上应用程序看到的每条消息都不多不少、顺序正确。代价是时间：每次修补都要等发送方发现丢失。",
+                )
+            } else {
+                tx(
+                    "TCP had not finished when the phase's time ran out: at this loss every repair waits for a retransmission timer that doubles each time. What did arrive arrived in order, with nothing missing before it; the rest was still being retried.",
+                    "时限到时 TCP 还没有传完：在这样的丢包率下，每次修补都要等一个每次翻倍的重传计时器。已经到达的数据顺序正确，前面没有缺口；其余的仍在重试。",
+                )
+            },
             &["Q9", "Q12"],
         )
         .section(section.clone())
-        .fact(tx(format!("{client} → {server}"), format!("{client} → {server}")), format!("{}/{count} in order: {}, {} retransmitted by {client}", dirs[0].delivered, dirs[0].in_order, ic.total_retrans))
-        .fact(tx(format!("{server} → {client}"), format!("{server} → {client}")), format!("{}/{count} in order: {}, {} retransmitted by {server}", dirs[1].delivered, dirs[1].in_order, is.total_retrans))
+        .fact(Text::from(format!("{client} → {server}")), tcp_dir_text(&dirs[0], ic.total_retrans))
+        .fact(Text::from(format!("{server} → {client}")), tcp_dir_text(&dirs[1], is.total_retrans))
         .fact(tx("time", "耗时"), format!("{} ms", tcp_elapsed.as_millis()))
         .data("tcp", Value::Object(tcp.clone())),
     )?;
@@ -821,15 +863,15 @@ fn reliability(
         "directions".into(),
         dirs.iter().map(Delivery::json).collect::<Vec<_>>().into(),
     );
-    let shown = |d: &Delivery| -> String {
+    let shown = |d: &Delivery| -> Text {
         if d.lost.is_empty() {
-            "(none lost)".into()
+            tx("none lost", "没有丢失")
         } else {
-            let v: Vec<String> = d.lost.iter().take(20).map(|q| q.to_string()).collect();
-            format!(
-                "lost {}{}",
-                v.join(" "),
-                if d.lost.len() > 20 { " …" } else { "" }
+            let v: Vec<String> = d.lost.iter().take(12).map(|q| q.to_string()).collect();
+            let more = if d.lost.len() > 12 { ", …" } else { "" };
+            tx(
+                format!("{} lost: {}{more}", d.lost.len(), v.join(", ")),
+                format!("丢失 {} 条：{}{more}", d.lost.len(), v.join(", ")),
             )
         }
     };
@@ -846,8 +888,8 @@ fn reliability(
             &["Q9", "Q12"],
         )
         .section(section)
-        .fact(tx(format!("{client} → {server}"), format!("{client} → {server}")), shown(&dirs[0]))
-        .fact(tx(format!("{server} → {client}"), format!("{server} → {client}")), shown(&dirs[1]))
+        .fact(Text::from(format!("{client} → {server}")), shown(&dirs[0]))
+        .fact(Text::from(format!("{server} → {client}")), shown(&dirs[1]))
         .data("udp", Value::Object(udp.clone())),
     )?;
     if let Env::Lab(lab) = env {
@@ -1061,8 +1103,8 @@ fn broadcast(lab: &NetLab, n: &mut Narrator) -> Result<()> {
             TcpStream::connect_timeout(&SocketAddr::from((bcast, port)), Duration::from_millis(500))
         })?
         .err()
-        .map(|e| e.to_string())
-        .unwrap_or_else(|| "connected (unexpected)".into());
+        .map(|e| crate::error::os_error_text(&e))
+        .unwrap_or_else(|| tx("connected (unexpected)", "竟然连上了（出乎意料）"));
     let reached: Vec<&str> = got
         .iter()
         .filter(|g| g["received"] == true)
@@ -1071,8 +1113,8 @@ fn broadcast(lab: &NetLab, n: &mut Narrator) -> Result<()> {
     n.step(
         Step::new(
             tx(
-                format!("One UDP send to 198.51.100.255 reached {}; TCP to the same address: {tcp_err}", reached.join(" and ")),
-                format!("一次发往 198.51.100.255 的 UDP 到达了 {}；对同一地址的 TCP：{tcp_err}", reached.join(" 和 ")),
+                format!("One UDP send to 198.51.100.255 reached {}; TCP to the same address: {}", reached.join(" and "), tcp_err.en),
+                format!("一次发往 198.51.100.255 的 UDP 到达了 {}；对同一地址的 TCP：{}", reached.join(" 和 "), tcp_err.zh),
             ),
             tx(
                 "A broadcast datagram goes to every host on the LAN at once (here h2 and the router r1), but not beyond the router: h3 on LAN B heard nothing. TCP cannot do this: a connection has exactly two ends, so the kernel refuses to connect to a broadcast address.",
@@ -1082,7 +1124,7 @@ fn broadcast(lab: &NetLab, n: &mut Narrator) -> Result<()> {
         )
         .section(section)
         .data("broadcast", got)
-        .data("tcp_error", tcp_err),
+        .data("tcp_error", tcp_err.en),
     )
 }
 
@@ -1136,25 +1178,34 @@ fn ports(n: &mut Narrator) -> Result<()> {
             .iter()
             .find(|(_, p, pr)| p == port && pr == proto)
             .map(|(n, _, _)| n.clone());
-        let shown = found.clone().unwrap_or_else(|| {
-            if services.is_some() {
-                "(not listed)".into()
-            } else {
-                "(no /etc/services)".into()
-            }
-        });
-        s = s.fact(tx(*name, *name), format!("{port}/{proto}  {shown}"));
+        // The name as /etc/services spells it, quoted as the file's own text.
+        let shown = match (&found, services.is_some()) {
+            (Some(n), _) => Text::from(format!("{port}/{proto}  `{n}`")),
+            (None, true) => tx(
+                format!("{port}/{proto}  (not listed)"),
+                format!("{port}/{proto}  （未列出）"),
+            ),
+            (None, false) => tx(
+                format!("{port}/{proto}  (no /etc/services)"),
+                format!("{port}/{proto}  （本机没有 /etc/services）"),
+            ),
+        };
+        s = s.fact(tx(*name, *name), shown);
         rows.push(json!({"notes": name, "port": port, "transport": proto, "services_name": found}));
     }
     let icmp_line = protocols
         .lines()
         .find(|l| l.split_whitespace().next() == Some("icmp"))
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "));
+        .map(|l| {
+            // The line without its trailing comment: name, number, aliases.
+            let l = l.split('#').next().unwrap_or("");
+            l.split_whitespace().collect::<Vec<_>>().join(" ")
+        });
     s = s
         .fact(
             tx("ICMP", "ICMP"),
             match &icmp_line {
-                Some(l) => Text::from(l.clone()),
+                Some(l) => Text::from(format!("`{l}`")),
                 None => tx("IP protocol 1 (no /etc/protocols here)", "IP 协议号 1（本机没有 /etc/protocols）"),
             },
         )

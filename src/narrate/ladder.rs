@@ -94,6 +94,9 @@ fn collapse(rows: &[Row]) -> Vec<(usize, usize, usize)> {
 
 /// A short column name: the name itself if it fits, else its first label(s), cut.
 fn abbreviate(name: &str, w: usize) -> String {
+    if display_width(name) <= w {
+        return name.to_string();
+    }
     let name = name.trim_end_matches('.');
     if display_width(name) <= w {
         return name.to_string();
@@ -161,15 +164,13 @@ pub fn render(rows: &[Row], width: usize, lang: Lang) -> Vec<String> {
     let mut out = Vec::new();
     // Header: names centred on their columns; when a name is wider than its
     // column, two rows of names alternate so each may take two columns.
-    let stagger = names
-        .iter()
-        .any(|n| display_width(n.trim_end_matches('.')) > colw - 1);
+    let stagger = names.iter().any(|n| display_width(n) > colw - 1);
     let max_name = if stagger { 2 * colw - 1 } else { colw - 1 };
     let mut heads = vec![" ".repeat(MARGIN); if stagger { 2 } else { 1 }];
     let mut abbreviated: Vec<(String, String)> = Vec::new();
     for (i, n) in names.iter().enumerate() {
         let short = abbreviate(n, max_name);
-        if short != n.trim_end_matches('.') && n != OTHERS {
+        if short.trim_end_matches('.') != n.trim_end_matches('.') && n != OTHERS {
             abbreviated.push((short.clone(), n.clone()));
         }
         let head = &mut heads[if stagger { i % 2 } else { 0 }];

@@ -138,9 +138,16 @@ fn packet(p: &Packet, opts: &RenderOpts, paint: &Paint, seen: &mut Seen, out: &m
         super::Lang::Zh => "字节",
         super::Lang::En => "bytes",
     };
+    let (open, close) = match lang {
+        super::Lang::Zh => ("（", "）"),
+        super::Lang::En => ("(", ")"),
+    };
+    let transport = match (p.transport, lang) {
+        ("ethernet", super::Lang::Zh) => "以太网",
+        (t, _) => t,
+    };
     let mut head = format!(
-        "{arrow} {verb} {} {}  ({} {bytes_word})",
-        p.transport,
+        "{arrow} {verb} {transport} {}  {open}{} {bytes_word}{close}",
         p.peer,
         p.bytes.len()
     );
@@ -175,7 +182,12 @@ fn packet(p: &Packet, opts: &RenderOpts, paint: &Paint, seen: &mut Seen, out: &m
                 .iter()
                 .any(|f| hidden(&f.name) && f.name.starts_with(**h))
         })
-        .map(|h| h.trim_end_matches('.'))
+        .map(|h| match (*h, opts.lang) {
+            ("eth.", super::Lang::Zh) => "以太网",
+            ("eth.", super::Lang::En) => "Ethernet",
+            ("ip.", _) => "IPv4",
+            (other, _) => other.trim_end_matches('.'),
+        })
         .collect();
     if let Some(end) = p
         .fields
@@ -186,11 +198,11 @@ fn packet(p: &Packet, opts: &RenderOpts, paint: &Paint, seen: &mut Seen, out: &m
     {
         let line = match opts.lang {
             super::Lang::Zh => format!(
-                "0..{end} 是 {} 头部，这里略去（ping 会讲解它们；--bytes 可显示）",
-                folded.join("、")
+                "0..{end} 是{}头部，这里略去（ping 会讲解它们；`--bytes` 可显示）",
+                folded.join("和")
             ),
             super::Lang::En => format!(
-                "0..{end}: the {} headers, left out here (ping explains them; --bytes shows them)",
+                "0..{end}: the {} headers, left out here (ping explains them; `--bytes` shows them)",
                 folded.join(" and ")
             ),
         };

@@ -101,10 +101,13 @@ pub fn explain(bytes: &[u8], at: usize) -> Result<(Vec<FieldView>, usize, u8), W
         fv(
             "ip.flags",
             field::FLAGS_FRAG,
-            format!(
-                "0b{:03b} · offset {}",
-                p.get_flags(),
-                p.get_fragment_offset()
+            tx(
+                format!(
+                    "0b{:03b} · offset {}",
+                    p.get_flags(),
+                    p.get_fragment_offset()
+                ),
+                format!("0b{:03b} · 偏移 {}", p.get_flags(), p.get_fragment_offset()),
             ),
             tx("DF/MF flags, fragment offset", "DF/MF 标志，分片偏移"),
         ),

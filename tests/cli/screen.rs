@@ -226,3 +226,94 @@ fn a_concept_is_explained_once_per_run() {
     );
     assert!(t.matches("referral to").count() >= 4);
 }
+
+/// Protocol, field and program names that stay as they are in Chinese text.
+const KEEP: &str = "DNS UDP TCP ARP RARP ICMP IP IPv MAC TTL RTT SYN ACK FIN RST PSH URG SYN-ACK \
+NOERROR NXDOMAIN NODATA SERVFAIL REFUSED CNAME A AAAA NS SOA TXT MX IN QR AA TC RD RA RCODE \
+OPCODE AUTHORITY ANSWER ADDITIONAL QDCOUNT ANCOUNT NSCOUNT ARCOUNT QNAME QTYPE QCLASS ID FLAGS \
+MINIMUM EDNS RFC AN AR ms µs KiB MB MiB B glibc getaddrinfo nsswitch hosts netlab nftables nft \
+Nagle TCP_NODELAY tokio tokio-util Decoder LinesCodec LengthDelimitedCodec veth CDN IANA DHCP \
+FTP Telnet SMTP POP HTTP SNMP TFTP NAT EtherType DSCP ECN DF MF MSS SACK QUIC Redis socket bind \
+listen connect accept send recv sendto close read write fd ping traceroute REACHABLE STALE DELAY \
+PROBE FAILED INCOMPLETE PERMANENT stub resolver root h sw r LAN WAN x y hello one two three \
+onetwothree seq ack win len ttl rtt icmp_seq udp tcp tcp-vs-udp dns-trace arp-table \
+sticky-packet";
+
+/// Words a Chinese run shows in English that are not protocol terms.
+fn english_words(text: &str) -> Vec<String> {
+    let keep: std::collections::HashSet<&str> = KEEP.split_whitespace().collect();
+    let mut bad = Vec::new();
+    // Code a student could type stays as it is, even where it wraps to the next line.
+    let mut plain = String::new();
+    let mut code = false;
+    for c in text.chars() {
+        match c {
+            '`' => code = !code,
+            '\n' => plain.push('\n'),
+            c if !code => plain.push(c),
+            _ => {}
+        }
+    }
+    for line in plain.lines() {
+        for tok in line.split_whitespace() {
+            // Addresses, names, numbers with units, field names (eth.dst), paths, flags.
+            if tok
+                .chars()
+                .any(|c| c.is_ascii_digit() || ".:/=_[\\<>".contains(c))
+            {
+                continue;
+            }
+            // A flag the student can type.
+            if tok.starts_with("--") {
+                continue;
+            }
+            // A byte of a hex dump.
+            if tok.len() == 2 && tok.chars().all(|c| c.is_ascii_hexdigit()) {
+                continue;
+            }
+            for w in tok.split(|c: char| !(c.is_ascii_alphabetic() || c == '-')) {
+                let w = w.trim_matches('-');
+                if w.len() >= 2 && !keep.contains(w) {
+                    bad.push(format!("{w:?} in: {line}"));
+                }
+            }
+        }
+    }
+    bad
+}
+
+#[test]
+fn chinese_runs_are_chinese_but_for_protocol_terms() {
+    let mut runs: Vec<Vec<&str>> = vec![
+        vec!["dns-trace", "www.baidu.com"],
+        vec!["dns-trace", "big.baidu.com", "--type", "TXT"],
+        vec!["dns-trace", "www.nic.cn"],
+        vec!["dns-trace", "nope.baidu.com"],
+        vec!["sticky-packet"],
+    ];
+    if privileged() {
+        runs.extend([
+            vec!["arp-table"],
+            vec!["ping"],
+            vec!["tcp-vs-udp", "--bulk", "1"],
+        ]);
+    }
+    for args in runs {
+        let mut a = args.clone();
+        a.extend(["--lang", "zh", "--width", "100"]);
+        let t = stdout(&netlab(&a));
+        let bad = english_words(&t);
+        assert!(
+            bad.is_empty(),
+            "{args:?} shows English:\n{}",
+            bad.join("\n")
+        );
+    }
+}
+
+#[test]
+fn the_english_word_scan_finds_english() {
+    assert!(english_words("表  (empty)").len() == 1);
+    assert!(english_words("转介到 com.：`ip link set`").is_empty());
+    assert!(english_words("TCP 47100 > 38493 [SYN] seq=1").is_empty());
+}
