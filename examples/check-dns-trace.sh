@@ -10,22 +10,48 @@ set -euo pipefail
 trace=${1:?usage: check-dns-trace.sh trace.jsonl}
 python3 - "$trace" <<'PY'
 import json, sys
-lines = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+DEMO = "dns-trace"
+def fail(msg):
+    print("FAIL " + msg)
+    sys.exit(1)
+try:
+    text = open(sys.argv[1], encoding="utf-8").read()
+except OSError as e:
+    fail(f"cannot read {sys.argv[1]}: {e.strerror}")
+lines = []
+for n, l in enumerate(text.splitlines(), 1):
+    if not l.strip():
+        continue
+    try:
+        lines.append(json.loads(l))
+    except ValueError:
+        fail(f"line {n} is not JSON: save the run with --json (netlab {DEMO} ... --json > trace.jsonl)")
+if not lines:
+    fail("the file is empty: save the run with --json (netlab dns-trace ... --json > trace.jsonl)")
+if lines[0].get("demo") != DEMO:
+    fail(f"this is a trace of {lines[0].get('demo')!r}, not of {DEMO}")
 ok = True
 def check(cond, msg):
+    """cond is a function: a trace that lacks a part fails the check, it does not crash."""
     global ok
-    print(("PASS " if cond else "FAIL ") + msg)
-    ok &= bool(cond)
-check(all(l.get("schema") == "netlab/1" for l in lines), "every line is netlab/1 JSON")
+    try:
+        good = bool(cond())
+    except (KeyError, IndexError, TypeError, StopIteration):
+        good = False
+        msg += " (the trace has no such part)"
+    print(("PASS " if good else "FAIL ") + msg)
+    ok &= good
+check(lambda: all(l.get("schema") == "netlab/1" for l in lines), "every line is netlab/1 JSON")
 s = lines[-1]
-check(s.get("kind") == "summary", "the trace is complete (ends with its summary)")
-check(s.get("status") == "answer", "the lookup found an answer")
-check([c["target"] for c in s.get("cname_chain", [])] == ["www.a.shifen.com."], "www.baidu.com is an alias for www.a.shifen.com")
+check(lambda: s.get("name") == "www.baidu.com.", "the trace is of www.baidu.com, the name the task asks for")
+check(lambda: s.get("kind") == "summary", "the trace is complete (ends with its summary)")
+check(lambda: s.get("status") == "answer", "the lookup found an answer")
+check(lambda: [c["target"] for c in s.get("cname_chain", [])] == ["www.a.shifen.com."], "www.baidu.com is an alias for www.a.shifen.com")
 ex = [l for l in lines if l.get("data", {}).get("verdict")]
-check(ex and ex[0]["data"]["zone"] == "." and ex[0]["data"]["verdict"] == "referral", "the walk starts with a referral from the root")
-check(all(not e["data"]["aa"] for e in ex if e["data"]["verdict"] == "referral"), "every referral has AA=0")
-check(any(e["data"]["verdict"] == "answer" and e["data"]["aa"] for e in ex), "the answer came from an authoritative server (AA=1)")
+check(lambda: ex and ex[0]["data"]["zone"] == "." and ex[0]["data"]["verdict"] == "referral", "the walk starts with a referral from the root")
+check(lambda: all(not e["data"]["aa"] for e in ex if e["data"]["verdict"] == "referral"), "every referral has AA=0")
+check(lambda: any(e["data"]["verdict"] == "answer" and e["data"]["aa"] for e in ex), "the answer came from an authoritative server (AA=1)")
 rec = [l for l in lines if "cached" in l.get("data", {})]
-check(len(rec) == 2 and rec[1]["data"]["ttl"] < rec[0]["data"]["ttl"], "the second ask was served from cache with a lower TTL")
+check(lambda: len(rec) == 2 and rec[1]["data"]["ttl"] < rec[0]["data"]["ttl"], "the second ask was served from cache with a lower TTL")
 sys.exit(0 if ok else 1)
 PY

@@ -63,13 +63,13 @@ pub struct Global {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Follow a DNS lookup from the hosts file to the authoritative server (Q4, Q27, Q28)
+    /// Follow a DNS lookup from the hosts file to the authoritative server (Q4, Q9, Q10, Q27, Q28, Q30, Q35)
     DnsTrace(DnsTraceArgs),
-    /// ARP on a real link: the lab's broadcast request and unicast reply, or this machine's table (Q5, Q6, Q8, Q26)
+    /// ARP on a real link: the lab's broadcast request and unicast reply, or this machine's table (Q1, Q2, Q5, Q6, Q8, Q26)
     ArpTable(ArpArgs),
-    /// ICMP echo like iputils ping; without TARGET, the lab: same LAN, across the router, a lossy link (Q7)
+    /// ICMP echo like iputils ping; without TARGET, the lab: same LAN, across the router, a lossy link (Q1, Q2, Q7, Q8, Q10)
     Ping(PingArgs),
-    /// TCP and UDP side by side: handshake, boundaries, loss, cost, broadcast, ports (Q9, Q10, Q12)
+    /// TCP and UDP side by side: handshake, boundaries, loss, cost, broadcast, ports (Q2, Q9, Q10, Q12, Q13)
     TcpVsUdp(TcpUdpArgs),
     /// TCP "sticky packets" (粘包): why reads do not match writes, and the framing fixes (Q13, Q14)
     StickyPacket(StickyArgs),
@@ -80,7 +80,7 @@ pub enum Command {
         /// Question id, Q1 to Q39 (or just the number)
         id: String,
     },
-    /// Run the built-in lab in the foreground
+    /// The built-in lab: `dns` serves the DNS hierarchy; `up`, `status`, `down`, `exec` keep the namespace lab for a class
     Lab {
         /// Which part of the lab.
         #[command(subcommand)]

@@ -29,16 +29,20 @@ fn main() {
                 );
             }
             if json {
-                let msg = e.kind().to_string();
+                // clap's message up to its usage line, on one line: what is wrong,
+                // and what is missing or allowed ("<NAME>", "[possible values: …]").
                 let detail = e.to_string();
-                let first = detail
+                let message = detail
                     .lines()
-                    .next()
-                    .unwrap_or(&msg)
-                    .trim_start_matches("error: ");
+                    .take_while(|l| !l.starts_with("Usage:"))
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let message = message.trim_start_matches("error: ");
                 println!(
                     "{}",
-                    netlab::narrate::json::error("netlab", 1, first, exit::LOCAL)
+                    netlab::narrate::json::error("netlab", 1, message, exit::LOCAL)
                 );
             } else {
                 let _ = e.print();

@@ -109,10 +109,6 @@ pub fn run(args: &StickyArgs, n: &mut Narrator) -> Result<i32> {
             QS,
         )
         .section(section)
-        .correction(tx(
-            "the notes treat sticky packets as a flaw of sockets; TCP never promised message boundaries, so nothing is broken: the application has to frame its messages.",
-            "笔记把粘包当作 socket 的缺陷；TCP 从未承诺消息边界，所以并没有什么坏掉了：应用必须自己给消息定界。",
-        ))
         .data("writes", writes.len())
         .data("write_size", size)
         .data("reads", naive_reads.clone()),

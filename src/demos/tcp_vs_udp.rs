@@ -1029,8 +1029,8 @@ fn cost(env: &Env, args: &TcpUdpArgs, n: &mut Narrator) -> Result<(f64, f64, f64
         )
         .section(section)
         .correction(tx(
-            "the notes say 'TCP is slow, UDP is fast'; measured on one link, bulk TCP keeps up, and UDP's speed is paid for in lost datagrams.",
-            "笔记说「TCP 慢、UDP 快」；在同一链路上实测，大批量传输时 TCP 并不落后，UDP 的「快」是用丢失的报文换来的。",
+            "the notes call TCP slow and UDP fast; measured on one link, bulk TCP keeps up, and UDP's speed is paid for in lost datagrams.",
+            "笔记认为 TCP 慢、UDP 快；在同一链路上实测，大批量传输时 TCP 并不落后，UDP 的快是用丢失的报文换来的。",
         ))
         .data("tcp_bytes_per_s", tcp_bps.round())
         .data("udp_bytes_per_s", udp_bps.round())

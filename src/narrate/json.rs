@@ -62,7 +62,8 @@ pub fn step(demo: &str, seq: u64, step: &Step, lang: Lang) -> String {
                     "name": f.name,
                     "start": f.range.start,
                     "end": f.range.end,
-                    "value": f.value.get(lang),
+                    // Values are data a script compares: always the English form.
+                    "value": f.value.en,
                 })).collect::<Vec<_>>(),
             })
         })

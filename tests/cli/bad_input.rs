@@ -357,3 +357,21 @@ fn errors_under_json_are_one_error_object() {
         assert!(!lines[0]["message"].as_str().unwrap().is_empty());
     }
 }
+
+#[test]
+fn json_argument_errors_name_what_is_missing_and_what_is_allowed() {
+    let o = netlab(&["dns-trace", "--json"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = &json_lines(&o)[0];
+    assert_eq!(e["kind"], "error");
+    assert!(e["message"].as_str().unwrap().contains("<NAME>"), "{e}");
+    let o = netlab(&["dns-trace", "x", "--type", "ZZ", "--json"]);
+    let e = &json_lines(&o)[0];
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("[possible values: A, AAAA"),
+        "{e}"
+    );
+}

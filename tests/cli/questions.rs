@@ -65,3 +65,71 @@ fn explain_prints_answer_and_correction() {
     let zh = stdout(&netlab(&["explain", "4", "--lang", "zh"]));
     assert!(zh.contains("笔记纠正"), "{zh}");
 }
+
+/// The questions a demo answers, from the catalogue.
+fn catalogue_demos() -> std::collections::BTreeMap<String, Vec<String>> {
+    let v: Value = serde_json::from_str(&stdout(&netlab(&["questions", "--json"]))).unwrap();
+    let mut m: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for q in v.as_array().unwrap() {
+        for d in q["demos"].as_array().unwrap() {
+            m.entry(d.as_str().unwrap().to_string())
+                .or_default()
+                .push(q["id"].as_str().unwrap().to_string());
+        }
+    }
+    m
+}
+
+/// The Q-ids in a piece of text, in order.
+fn ids(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| w.len() > 1 && w.starts_with('Q') && w[1..].chars().all(|c| c.is_ascii_digit()))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn help_questions_and_docs_agree_on_each_demo() {
+    let docs = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/questions.md"),
+    )
+    .unwrap();
+    for (demo, qs) in catalogue_demos() {
+        let help = stdout(&netlab(&[&demo, "--help"]));
+        let about = help.split("\n\n").next().unwrap();
+        assert_eq!(
+            ids(about),
+            qs,
+            "{demo} --help names other questions:\n{about}"
+        );
+        let row = docs
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{demo}` |")))
+            .unwrap_or_else(|| panic!("docs/questions.md has no row for {demo}"));
+        let listed = row.split('|').nth(2).unwrap();
+        assert_eq!(ids(listed), qs, "docs/questions.md row for {demo}");
+    }
+}
+
+#[test]
+fn a_correction_only_where_the_notes_answered_and_never_a_quote() {
+    let v: Value = serde_json::from_str(&stdout(&netlab(&["questions", "--json"]))).unwrap();
+    for q in v.as_array().unwrap() {
+        let id = q["id"].as_str().unwrap();
+        if ["Q14", "Q19"].contains(&id) {
+            assert!(
+                q["correction_en"].is_null(),
+                "{id}: the notes give no answer to correct"
+            );
+        }
+        for k in ["correction_en", "correction_zh"] {
+            if let Some(c) = q[k].as_str() {
+                // Quotation marks would mean a sentence of the notes is quoted.
+                assert!(
+                    !c.contains('「') && !c.contains(" '") && !c.contains('"'),
+                    "{id} {k} quotes the notes: {c}"
+                );
+            }
+        }
+    }
+}
