@@ -75,21 +75,19 @@ pub fn demo_name(cmd: &Command) -> &'static str {
 /// Run a parsed command line; returns the exit code. Errors are returned, not printed.
 pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
     let cfg = narrator_config(cli);
-    let mut pcap = match &cli.global.pcap {
-        Some(path) => Some(pcap::PcapOut::create(path)?),
-        None => None,
-    };
+    if let Some(path) = &cli.global.pcap {
+        n.set_pcap(pcap::PcapOut::create(path)?);
+    }
     let code = match &cli.command {
-        Command::DnsTrace(args) => demos::dns_trace::run(args, n, pcap.as_mut())?,
-        Command::ArpTable(args) => demos::arp_table::run(args, n, pcap.as_mut())?,
-        Command::Ping(args) => demos::ping::run(args, n, pcap.as_mut())?,
-        Command::TcpVsUdp(args) => demos::tcp_vs_udp::run(args, n, pcap.as_mut())?,
+        Command::DnsTrace(args) => demos::dns_trace::run(args, n)?,
+        Command::ArpTable(args) => demos::arp_table::run(args, n)?,
+        Command::Ping(args) => demos::ping::run(args, n)?,
+        Command::TcpVsUdp(args) => demos::tcp_vs_udp::run(args, n)?,
         Command::StickyPacket(args) => demos::sticky::run(args, n)?,
         other => run_other(other, cli, cfg.lang, n)?,
     };
-    if let Some(p) = pcap {
-        p.finish()?;
-    }
+    // The packet records of the run, as the steps carried them.
+    n.finish_pcap()?;
     Ok(code)
 }
 

@@ -19,6 +19,7 @@ use pcap_file::pcapng::blocks::enhanced_packet::{EnhancedPacketBlock, EnhancedPa
 use pcap_file::pcapng::blocks::interface_description::{
     InterfaceDescriptionBlock, InterfaceDescriptionOption,
 };
+use pcap_file::pcapng::blocks::section_header::{SectionHeaderBlock, SectionHeaderOption};
 use pcap_file::pcapng::PcapNgWriter;
 use pcap_file::DataLink;
 
@@ -35,22 +36,36 @@ struct Pkt {
 /// Packets collected during a run, written by [`PcapOut::finish`].
 pub struct PcapOut {
     path: PathBuf,
+    /// Opened once, when the run starts (a named pipe with a reader works too).
+    file: File,
     ifaces: Vec<(String, DataLink)>,
     packets: Vec<Pkt>,
+    notes: Vec<String>,
 }
 
 impl PcapOut {
     /// Check that `path` can be written (created now, so a bad path fails before the demo runs).
     pub fn create(path: &Path) -> Result<PcapOut> {
-        File::create(path).map_err(|source| Error::Read {
+        let file = File::create(path).map_err(|source| Error::Read {
             path: path.to_path_buf(),
             source,
         })?;
         Ok(PcapOut {
             path: path.to_path_buf(),
+            file,
             ifaces: Vec::new(),
             packets: Vec::new(),
+            notes: Vec::new(),
         })
+    }
+
+    /// A sentence for the file's section comment (what Wireshark shows under
+    /// Statistics → Capture File Properties): how the packets were obtained.
+    pub fn note(&mut self, s: impl Into<String>) {
+        let s = s.into();
+        if !self.notes.contains(&s) {
+            self.notes.push(s);
+        }
     }
 
     /// The interface id for a link name and type, adding it on first use.
@@ -101,6 +116,36 @@ impl PcapOut {
         });
     }
 
+    /// Add the packet records of a step that carry wire bytes. Each packet's
+    /// comment is its step's title (and its own label); the step's explanation
+    /// goes once, on the step's first packet; rebuilt headers are said so.
+    pub fn step(&mut self, step: &crate::narrate::Step) {
+        let mut first = true;
+        for p in step.packets.iter().filter(|p| !p.echo) {
+            let Some(w) = &p.wire else { continue };
+            let mut comment = format!("{} — {}", step.title.en, p.label.en);
+            if first && !step.detail.en.is_empty() {
+                comment.push('\n');
+                comment.push_str(&step.detail.en);
+            }
+            if w.rebuilt {
+                comment.push_str("\n(IPv4 and UDP/TCP headers rebuilt by netlab from the socket addresses; the payload is exact)");
+            }
+            if p.lost {
+                comment.push_str("\n(no reply came back: dropped on the way)");
+            }
+            first = false;
+            let at = p.at.unwrap_or_else(SystemTime::now);
+            let link = if w.ethernet {
+                DataLink::ETHERNET
+            } else {
+                DataLink::IPV4
+            };
+            let iface = self.iface(&w.link, link);
+            self.push(iface, at, w.bytes.clone(), &comment);
+        }
+    }
+
     /// Number of packets collected.
     pub fn len(&self) -> usize {
         self.packets.len()
@@ -114,11 +159,20 @@ impl PcapOut {
     /// Write the file.
     pub fn finish(mut self) -> Result<PathBuf> {
         let io = |e: pcap_file::PcapError| Error::Output(std::io::Error::other(e.to_string()));
-        let file = File::create(&self.path).map_err(|source| Error::Read {
-            path: self.path.clone(),
-            source,
-        })?;
-        let mut w = PcapNgWriter::new(BufWriter::new(file)).map_err(io)?;
+        let mut notes = vec![format!(
+            "netlab {}: each packet's comment is the step it belongs to",
+            env!("CARGO_PKG_VERSION")
+        )];
+        notes.extend(self.notes.iter().cloned());
+        let section = SectionHeaderBlock {
+            options: vec![
+                SectionHeaderOption::Comment(Cow::Owned(notes.join("\n"))),
+                SectionHeaderOption::UserApplication(Cow::Borrowed("netlab")),
+            ],
+            ..Default::default()
+        };
+        let mut w =
+            PcapNgWriter::with_section_header(BufWriter::new(self.file), section).map_err(io)?;
         for (name, link) in &self.ifaces {
             w.write_pcapng_block(InterfaceDescriptionBlock {
                 linktype: *link,

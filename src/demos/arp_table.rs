@@ -19,9 +19,8 @@ use crate::cli::ArpArgs;
 use crate::error::{exit, Error, Result};
 use crate::lab::capture::{Capture, Frame};
 use crate::lab::topology::{self, NetLab, H1, H2, H3, R1_A};
-use crate::narrate::{tx, Direction, Narrator, Packet, Step, Summary, Text};
+use crate::narrate::{tx, Direction, Narrator, Packet, Step, Summary, Text, Wire};
 use crate::neigh::{self, Entry};
-use crate::pcap::PcapOut;
 use crate::privilege::{Privileges, LAB_HINT};
 use crate::wire::frame::{self, Kind};
 
@@ -61,6 +60,7 @@ pub fn frame_packet(f: &Frame, show: bool) -> Packet {
         // The ladder lists every frame; the text lists only those it explains.
         quiet: !show,
         at: Some(f.at),
+        wire: Some(Wire::frame(&f.link, &f.bytes)),
         ..Packet::default()
     }
     .between(from, to, label)
@@ -96,9 +96,9 @@ fn send_udp(to: Ipv4Addr) -> std::io::Result<()> {
 }
 
 /// Run the demo.
-pub fn run(args: &ArpArgs, n: &mut Narrator, pcap: Option<&mut PcapOut>) -> Result<i32> {
+pub fn run(args: &ArpArgs, n: &mut Narrator) -> Result<i32> {
     if let (Some(iface), Some(ip)) = (&args.iface, args.resolve) {
-        return resolve_on_host(iface, ip, n, pcap);
+        return resolve_on_host(iface, ip, n);
     }
     if args.host {
         return host_table(n, None);
@@ -106,7 +106,7 @@ pub fn run(args: &ArpArgs, n: &mut Narrator, pcap: Option<&mut PcapOut>) -> Resu
     if !Privileges::probe().can_build_lab() {
         return host_table(n, Some(LAB_HINT));
     }
-    lab_demo(n, pcap)
+    lab_demo(n)
 }
 
 fn host_table(n: &mut Narrator, why_not_lab: Option<&str>) -> Result<i32> {
@@ -137,7 +137,7 @@ fn host_table(n: &mut Narrator, why_not_lab: Option<&str>) -> Result<i32> {
     Ok(exit::OK)
 }
 
-fn lab_demo(n: &mut Narrator, mut pcap: Option<&mut PcapOut>) -> Result<i32> {
+fn lab_demo(n: &mut Narrator) -> Result<i32> {
     let lab = NetLab::build()?;
     let h1 = lab.host("h1")?;
     let h3 = lab.host("h3")?;
@@ -193,25 +193,11 @@ fn lab_demo(n: &mut Narrator, mut pcap: Option<&mut PcapOut>) -> Result<i32> {
             "no ARP exchange was captured between h1 and h2".into(),
         ));
     };
-    if let Some(p) = pcap.as_deref_mut() {
-        p.ethernet(
-            &req.link,
-            req.at,
-            &req.bytes,
-            "ARP request: h1 broadcasts 'who has 198.51.100.20?'",
-        );
-        p.ethernet(
-            &rep.link,
-            rep.at,
-            &rep.bytes,
-            "ARP reply: h2 answers by unicast with its MAC",
-        );
-    }
     let mut s = Step::new(
         tx("h1 broadcasts an ARP request: who has 198.51.100.20?", "h1 广播 ARP 请求：谁是 198.51.100.20？"),
         tx(
-            "Before its first packet to h2 can leave, h1's kernel needs h2's MAC. It sends an ARP request to ff:ff:ff:ff:ff:ff, so the switch floods it to every port; the target MAC is all zeros because that is the unknown.",
-            "发往 h2 的第一个包出门前，h1 的内核需要知道 h2 的 MAC。它把 ARP 请求发往 ff:ff:ff:ff:ff:ff，交换机就把它泛洪到每个端口；目标 MAC 全为 0，因为这正是未知的部分。",
+            "Its first packet to h2 cannot leave before h1 knows h2's MAC. The request goes to ff:ff:ff:ff:ff:ff, so the switch floods it to every port; the target MAC is zeros: the unknown.",
+            "发往 h2 的第一个包出门前，h1 必须知道 h2 的 MAC。请求发往 ff:ff:ff:ff:ff:ff，交换机把它泛洪到每个端口；目标 MAC 全为 0，正是未知的部分。",
         ),
         QS,
     )
@@ -227,12 +213,19 @@ fn lab_demo(n: &mut Narrator, mut pcap: Option<&mut PcapOut>) -> Result<i32> {
     let mut s = Step::new(
         tx("h2 answers by unicast: 198.51.100.20 is at 02:00:00:00:00:20", "h2 单播应答：198.51.100.20 在 02:00:00:00:00:20"),
         tx(
-            "Only h2 owns the address, so only h2 answers, straight to h1's MAC (the sender fields of the request). h2 also learned h1's MAC from the request itself.",
-            "只有 h2 拥有这个地址，所以只有 h2 应答，直接发往 h1 的 MAC（取自请求中的发送方字段）。h2 也顺便从请求里学到了 h1 的 MAC。",
+            "Only h2 owns the address, so only h2 answers, straight to h1's MAC, which it learned from the request itself.",
+            "只有 h2 拥有这个地址，所以只有 h2 应答，直接发往 h1 的 MAC：它从请求本身学到了这个 MAC。",
         ),
         QS,
     );
     s.packets.push(frame_packet(rep, false));
+    // The rest of what crossed the link: the datagram that needed the MAC, and what followed.
+    for f in frames
+        .iter()
+        .filter(|f| !std::ptr::eq(*f, req) && !std::ptr::eq(*f, rep))
+    {
+        s.packets.push(frame_packet(f, false));
+    }
     n.step(s)?;
     let after = h1.run(neigh::read)??;
     n.step(table_step(
@@ -271,34 +264,6 @@ fn lab_demo(n: &mut Narrator, mut pcap: Option<&mut PcapOut>) -> Result<i32> {
         ));
     };
     let r1_arp_b = frames_b.iter().find(|f| is_arp(f, 1, H3)).cloned();
-    if let Some(p) = &mut pcap {
-        p.ethernet(
-            &gw_req.link,
-            gw_req.at,
-            &gw_req.bytes,
-            "h1 ARPs for its gateway 198.51.100.1, not for h3",
-        );
-        p.ethernet(
-            &on_a.link,
-            on_a.at,
-            &on_a.bytes,
-            "echo request on LAN A: h1's MAC -> r1's MAC, IP 198.51.100.10 -> 203.0.113.10",
-        );
-        if let Some(f) = &r1_arp_b {
-            p.ethernet(
-                &f.link,
-                f.at,
-                &f.bytes,
-                "r1 ARPs for h3 on LAN B: each hop resolves only its next hop",
-            );
-        }
-        p.ethernet(
-            &on_b.link,
-            on_b.at,
-            &on_b.bytes,
-            "the same echo request on LAN B: r1's MAC -> h3's MAC, same IPs, TTL one lower",
-        );
-    }
     let mut s = Step::new(
         tx("To reach h3 (another subnet), h1 ARPs for its gateway 198.51.100.1 — not for h3", "要到达 h3（另一个子网），h1 ARP 的是网关 198.51.100.1，而不是 h3"),
         tx(
@@ -340,6 +305,13 @@ fn lab_demo(n: &mut Narrator, mut pcap: Option<&mut PcapOut>) -> Result<i32> {
     ));
     s.packets.push(frame_packet(&on_a, false));
     s.packets.push(frame_packet(&on_b, false));
+    // Everything else both captures saw: the ARP replies, the echo reply on each LAN.
+    let mut rest: Vec<&Frame> = frames_a.iter().chain(frames_b.iter()).collect();
+    rest.sort_by_key(|f| f.at);
+    let shown = [Some(&gw_req), r1_arp_b.as_ref(), Some(&on_a), Some(&on_b)];
+    for f in rest.into_iter().filter(|f| !shown.contains(&Some(*f))) {
+        s.packets.push(frame_packet(f, false));
+    }
     n.step(s.data("lan_a", hop(&d_a)).data("lan_b", hop(&d_b)))?;
 
     let fin = h1.run(neigh::read)??;
@@ -370,12 +342,7 @@ fn lab_demo(n: &mut Narrator, mut pcap: Option<&mut PcapOut>) -> Result<i32> {
     Ok(exit::OK)
 }
 
-fn resolve_on_host(
-    iface: &str,
-    ip: Ipv4Addr,
-    n: &mut Narrator,
-    mut pcap: Option<&mut PcapOut>,
-) -> Result<i32> {
+fn resolve_on_host(iface: &str, ip: Ipv4Addr, n: &mut Narrator) -> Result<i32> {
     let nic = pnet_datalink::interfaces()
         .into_iter()
         .find(|i| i.name == iface)
@@ -444,14 +411,6 @@ fn resolve_on_host(
     );
     if let Some(f) = &req {
         s.packets.push(frame_packet(f, true));
-        if let Some(p) = pcap.as_deref_mut() {
-            p.ethernet(
-                &f.link,
-                f.at,
-                &f.bytes,
-                &format!("ARP request: who has {ip}?"),
-            );
-        }
     }
     n.step(s)?;
     let after = neigh::read()?;
@@ -475,9 +434,6 @@ fn resolve_on_host(
             QS,
         );
         s.packets.push(frame_packet(f, true));
-        if let Some(p) = &mut pcap {
-            p.ethernet(&f.link, f.at, &f.bytes, &format!("ARP reply from {ip}"));
-        }
         n.step(s)?;
     }
     n.step(table_step(

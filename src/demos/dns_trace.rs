@@ -25,8 +25,7 @@ use crate::dns::walk::{self, cname_target, Config, Event, Server, Status, Verdic
 use crate::error::{exit, Error, Result};
 use crate::lab::dns::DnsLab;
 use crate::lab::zones::ZoneSet;
-use crate::narrate::{tx, Direction, Narrator, Packet, Step, Summary, Text};
-use crate::pcap::PcapOut;
+use crate::narrate::{tx, Direction, Narrator, Packet, Step, Summary, Text, Wire};
 use crate::wire;
 
 /// IANA's root servers (IPv4), for `--live`.
@@ -68,7 +67,7 @@ enum Mode {
 }
 
 /// Decide what to do from the arguments; nothing is sent yet.
-fn plan(args: &DnsTraceArgs) -> Result<(CheckedName, Mode)> {
+fn plan(args: &DnsTraceArgs, port_53: bool) -> Result<(CheckedName, Mode)> {
     let name = name::check(&args.name)?;
     if let Some(h) = &args.hosts {
         if !h.is_file() {
@@ -111,70 +110,63 @@ fn plan(args: &DnsTraceArgs) -> Result<(CheckedName, Mode)> {
             Some(dir) => ZoneSet::from_dir(dir)?,
             None => ZoneSet::builtin()?,
         };
-        Mode::Lab(DnsLab::start(&zones, 0, true)?)
+        // For a capture, port 53 lets Wireshark decode DNS by itself; it needs root
+        // and a free port, else any free port (and the capture's comment says which).
+        let lab = if port_53 {
+            DnsLab::start(&zones, 53, true).or_else(|_| DnsLab::start(&zones, 0, true))?
+        } else {
+            DnsLab::start(&zones, 0, true)?
+        };
+        Mode::Lab(lab)
     };
     Ok((name, mode))
 }
 
-/// Add one exchange to the pcap: UDP datagrams, or TCP segments with the 2-byte length.
-fn record(pcap: &mut Option<&mut PcapOut>, ex: &Exchange, what: &str) {
-    let Some(p) = pcap.as_deref_mut() else {
-        return;
+/// The bytes of one DNS message as a capture file holds them: an IPv4 packet
+/// with UDP, or TCP with the 2-byte length, around the exact message; the IP and
+/// UDP/TCP headers are rebuilt from the socket addresses (netlab saw the message
+/// at its socket, not on a link).
+fn wire(ex: &Exchange, reply: bool) -> Option<Wire> {
+    let local = ex.source()?;
+    let (from, to, payload) = if reply {
+        (ex.server, local, ex.reply_bytes.as_deref()?)
+    } else {
+        (local, ex.server, &ex.query_bytes[..])
     };
-    let Some(local) = ex.source() else {
-        return;
-    };
-    let name = "netlab DNS sockets";
-    let note = "DNS message exactly as netlab sent/received it; IPv4 and UDP/TCP headers rebuilt from the socket addresses";
-    let reply_at = ex.sent_at + ex.rtt;
-    match ex.transport {
-        Transport::Udp => {
-            if let Some(q) = crate::pcap::udp_packet(local, ex.server, &ex.query_bytes) {
-                p.ipv4(name, ex.sent_at, q, &format!("{what}: query. {note}"));
-            }
-            if let Some(r) = ex
-                .reply_bytes
-                .as_ref()
-                .and_then(|b| crate::pcap::udp_packet(ex.server, local, b))
-            {
-                p.ipv4(name, reply_at, r, &format!("{what}: reply. {note}"));
-            }
-        }
+    let bytes = match ex.transport {
+        Transport::Udp => crate::pcap::udp_packet(from, to, payload)?,
         Transport::Tcp => {
-            let framed = |b: &[u8]| {
-                let mut v = (b.len() as u16).to_be_bytes().to_vec();
-                v.extend_from_slice(b);
-                v
-            };
-            let q = framed(&ex.query_bytes);
-            if let Some(pk) = crate::pcap::tcp_packet(local, ex.server, 1, 1, &q) {
-                p.ipv4(
-                    name,
-                    ex.sent_at,
-                    pk,
-                    &format!("{what}: query over TCP (handshake not shown). {note}"),
-                );
-            }
-            if let Some(b) = &ex.reply_bytes {
-                if let Some(pk) =
-                    crate::pcap::tcp_packet(ex.server, local, 1, 1 + q.len() as u32, &framed(b))
-                {
-                    p.ipv4(
-                        name,
-                        reply_at,
-                        pk,
-                        &format!("{what}: reply over TCP. {note}"),
-                    );
-                }
-            }
+            let mut framed = (payload.len() as u16).to_be_bytes().to_vec();
+            framed.extend_from_slice(payload);
+            // Sequence numbers are netlab's: the query is byte 1, the reply answers it.
+            let q = ex.query_bytes.len() as u32 + 2;
+            let (seq, ack) = if reply { (1, 1 + q) } else { (1, 1) };
+            crate::pcap::tcp_packet(from, to, seq, ack, &framed)?
         }
-    }
+    };
+    Some(Wire {
+        link: "netlab DNS sockets".into(),
+        ethernet: false,
+        bytes,
+        rebuilt: true,
+    })
 }
 
 /// Run the demo; returns the exit code.
-pub fn run(args: &DnsTraceArgs, n: &mut Narrator, mut pcap: Option<&mut PcapOut>) -> Result<i32> {
+pub fn run(args: &DnsTraceArgs, n: &mut Narrator) -> Result<i32> {
     let started = Instant::now();
-    let (name, mode) = plan(args)?;
+    let (name, mode) = plan(args, n.capturing())?;
+    if n.capturing() {
+        let port = match &mode {
+            Mode::Lab(lab) => lab.port,
+            Mode::Custom(_, p) | Mode::Live(_, p, _) => *p,
+        };
+        n.pcap_note("DNS messages exactly as netlab sent and received them at its sockets; their IPv4 and UDP/TCP headers are rebuilt from the socket addresses, and DNS over TCP is shown without its handshake.");
+        if port != 53 {
+            n.pcap_note(format!("The DNS servers listened on port {port}: open with `wireshark -d udp.port=={port},dns -d tcp.port=={port},dns` (tshark: the same -d) to decode them as DNS."));
+        }
+    }
+    let wire_wanted = n.capturing();
     let qtype = record_type(args.qtype);
     let (roots, port, recursive, loopback_only) = match &mode {
         Mode::Lab(lab) => (lab.roots.clone(), lab.port, lab.resolver, true),
@@ -188,7 +180,7 @@ pub fn run(args: &DnsTraceArgs, n: &mut Narrator, mut pcap: Option<&mut PcapOut>
         stage_stub(n, &mode)?;
         if let Some(server) = recursive {
             let fresh = matches!(mode, Mode::Lab(_));
-            stage_recursive(n, &name, qtype, server, args.timeout, fresh, &mut pcap)?;
+            stage_recursive(n, &name, qtype, server, args.timeout, fresh)?;
         }
     }
     let cfg = Config {
@@ -206,23 +198,7 @@ pub fn run(args: &DnsTraceArgs, n: &mut Narrator, mut pcap: Option<&mut PcapOut>
             if out_err.is_some() {
                 return;
             }
-            if let Event::Exchanged {
-                zone,
-                server,
-                exchange,
-                ..
-            } = &ev
-            {
-                record(
-                    &mut pcap,
-                    exchange,
-                    &format!(
-                        "stage 4, iterative walk: {} for zone {zone}",
-                        server.label()
-                    ),
-                );
-            }
-            for step in walk_step(ev, qtype, &mut shown) {
+            for step in walk_step(ev, qtype, &mut shown, wire_wanted) {
                 if let Err(e) = n.step(step) {
                     out_err = Some(e);
                     break;
@@ -499,7 +475,14 @@ fn stage_stub(n: &mut Narrator, mode: &Mode) -> Result<()> {
 
 /// The query and reply of one exchange as packet records: `from` asked `to`;
 /// `reply_label` names what came back.
-fn packets(ex: &Exchange, show: bool, from: &str, to: &str, reply_label: &Text) -> Vec<Packet> {
+fn packets(
+    ex: &Exchange,
+    show: bool,
+    from: &str,
+    to: &str,
+    reply_label: &Text,
+    with_wire: bool,
+) -> Vec<Packet> {
     let question = Message::from_vec(&ex.query_bytes)
         .ok()
         .and_then(|m| m.queries.first().cloned());
@@ -532,6 +515,7 @@ fn packets(ex: &Exchange, show: bool, from: &str, to: &str, reply_label: &Text) 
         show_bytes: show,
         quiet: !show,
         at: Some(ex.sent_at),
+        wire: if with_wire { wire(ex, false) } else { None },
         ..Packet::default()
     }
     .between(from, to, qlabel)];
@@ -546,6 +530,7 @@ fn packets(ex: &Exchange, show: bool, from: &str, to: &str, reply_label: &Text) 
                 show_bytes: show,
                 quiet: !show,
                 at: Some(at_reply),
+                wire: if with_wire { wire(ex, true) } else { None },
                 ..Packet::default()
             }
             .between(to, from, reply_label.clone()),
@@ -647,19 +632,16 @@ fn stage_recursive(
     server: SocketAddr,
     timeout: Duration,
     fresh_cache: bool,
-    pcap: &mut Option<&mut PcapOut>,
 ) -> Result<()> {
+    let with_wire = n.capturing();
     // The lab resolver walks on a miss, which can take a while with a lame server in the way.
     let timeout = timeout.max(Duration::from_secs(5));
     let firsts = ask_recursive(name, qtype, server, timeout);
-    for ex in &firsts {
-        record(pcap, ex, "stage 3, recursive server, first ask");
-    }
     let first = firsts.last().expect("at least one exchange");
     let mut first_packets: Vec<Packet> = Vec::new();
     for ex in &firsts {
         let rl = ex.reply.as_ref().map(reply_label).unwrap_or_default();
-        first_packets.extend(packets(ex, false, "stub", "resolver", &rl));
+        first_packets.extend(packets(ex, false, "stub", "resolver", &rl, with_wire));
     }
     let Some(reply1) = first.reply.clone() else {
         let why = first
@@ -741,14 +723,11 @@ fn stage_recursive(
             .data("cached", false),
     )?;
     let seconds = ask_recursive(name, qtype, server, timeout);
-    for ex in &seconds {
-        record(pcap, ex, "stage 3, recursive server, second ask");
-    }
     let second = seconds.last().expect("at least one exchange");
     let mut second_packets = Vec::new();
     for ex in &seconds {
         let rl = ex.reply.as_ref().map(reply_label).unwrap_or_default();
-        second_packets.extend(packets(ex, false, "stub", "resolver", &rl));
+        second_packets.extend(packets(ex, false, "stub", "resolver", &rl, with_wire));
     }
     let Some(reply2) = second.reply.clone() else {
         let mut s = Step::new(
@@ -845,7 +824,12 @@ fn record_json(r: &Record) -> Value {
     json!({"name": r.name.to_string(), "type": r.record_type().to_string(), "ttl": r.ttl, "data": r.data.to_string()})
 }
 
-fn walk_step(ev: Event<'_>, qtype: RecordType, shown: &mut HashSet<&'static str>) -> Vec<Step> {
+fn walk_step(
+    ev: Event<'_>,
+    qtype: RecordType,
+    shown: &mut HashSet<&'static str>,
+    with_wire: bool,
+) -> Vec<Step> {
     match ev {
         Event::Start { name, via, roots } => {
             let (title, detail) = match via {
@@ -1071,7 +1055,7 @@ fn walk_step(ev: Event<'_>, qtype: RecordType, shown: &mut HashSet<&'static str>
                 s = s.fact(tx("ignored datagrams", "忽略的数据报"), ex.ignored.to_string());
             }
             let rl = ex.reply.as_ref().map(reply_label).unwrap_or_default();
-            s.packets = packets(ex, false, "resolver", &participant(zone), &rl);
+            s.packets = packets(ex, false, "resolver", &participant(zone), &rl, with_wire);
             // One byte view of each thing that teaches: the query (when stage 3 did
             // not show one), the first referral, the first truncated reply.
             let mut views = Vec::new();

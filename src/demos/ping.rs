@@ -19,8 +19,7 @@ use crate::error::{exit, Error, Result};
 use crate::lab::capture::{Capture, Frame};
 use crate::lab::netns::Netns;
 use crate::lab::topology::{NetLab, H2, H3};
-use crate::narrate::{tx, Direction, Narrator, Packet, Step, Summary, Text};
-use crate::pcap::PcapOut;
+use crate::narrate::{tx, Direction, Narrator, Packet, Step, Summary, Text, Wire};
 use crate::ping::{Pinger, Reply, Stats, OVERHEAD};
 use crate::privilege::{PingSocket, Privileges, LAB_HINT, PING_HINT};
 use crate::wire::{frame, icmp};
@@ -266,17 +265,17 @@ fn socket_name(k: PingSocket) -> &'static str {
 }
 
 /// Run the demo.
-pub fn run(args: &PingArgs, n: &mut Narrator, pcap: Option<&mut PcapOut>) -> Result<i32> {
+pub fn run(args: &PingArgs, n: &mut Narrator) -> Result<i32> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone()).map_err(|e| Error::Lab(e.to_string()))?;
     }
     match &args.target {
-        Some(t) => host(t, args, n, pcap, &stop),
+        Some(t) => host(t, args, n, &stop),
         None => {
             let p = Privileges::probe();
             if p.can_build_lab() {
-                lab(args, n, pcap, &stop)
+                lab(args, n, &stop)
             } else if p.ping_socket().is_some() {
                 n.step(Step::new(
                     tx("The lab needs privileges; pinging 127.0.0.1 instead", "实验网络需要权限；改为 ping 127.0.0.1"),
@@ -288,7 +287,7 @@ pub fn run(args: &PingArgs, n: &mut Narrator, pcap: Option<&mut PcapOut>) -> Res
                     ..args.clone()
                 };
                 a.count = Some(a.count.unwrap_or(3));
-                host("127.0.0.1", &a, n, pcap, &stop)
+                host("127.0.0.1", &a, n, &stop)
             } else {
                 Err(Error::usage(PING_HINT))
             }
@@ -371,13 +370,7 @@ fn teaching_step(first: &First, kind: PingSocket) -> Step {
     s
 }
 
-fn host(
-    target: &str,
-    args: &PingArgs,
-    n: &mut Narrator,
-    mut pcap: Option<&mut PcapOut>,
-    stop: &AtomicBool,
-) -> Result<i32> {
+fn host(target: &str, args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
     let (ip, was_name) = resolve(target)?;
     if was_name {
         n.step(Step::new(
@@ -416,32 +409,39 @@ fn host(
     };
     let (stats, first, elapsed) = series(&p, s, stop, n)?;
     if let Some(f) = &first {
-        n.step(teaching_step(f, p.kind()))?;
-        if let Some(pc) = &mut pcap {
-            let src = if f.reply.has_ip_header {
-                Ipv4Addr::new(
-                    f.reply.bytes[16],
-                    f.reply.bytes[17],
-                    f.reply.bytes[18],
-                    f.reply.bytes[19],
-                )
-            } else {
-                Ipv4Addr::LOCALHOST
-            };
-            let req = crate::pcap::ip_packet(src, ip, 1, &f.sent);
-            pc.ipv4("netlab ping socket", f.sent_at, req, "echo request as netlab sent it; IPv4 header rebuilt by netlab (the kernel adds the real one)");
-            let rep = if f.reply.has_ip_header {
+        let mut step = teaching_step(f, p.kind());
+        // For --pcap: the request with an IPv4 header netlab writes (the kernel adds
+        // the real one), the reply as the raw socket got it (or its header rebuilt).
+        let src = if f.reply.has_ip_header {
+            Ipv4Addr::new(
+                f.reply.bytes[16],
+                f.reply.bytes[17],
+                f.reply.bytes[18],
+                f.reply.bytes[19],
+            )
+        } else {
+            Ipv4Addr::LOCALHOST
+        };
+        let link = "netlab ping socket".to_string();
+        step.packets[0].wire = Some(Wire {
+            link: link.clone(),
+            ethernet: false,
+            bytes: crate::pcap::ip_packet(src, ip, 1, &f.sent),
+            rebuilt: true,
+        });
+        step.packets[0].at = Some(f.sent_at);
+        step.packets[1].wire = Some(Wire {
+            link,
+            ethernet: false,
+            bytes: if f.reply.has_ip_header {
                 f.reply.bytes.clone()
             } else {
                 crate::pcap::ip_packet(ip, src, 1, &f.reply.bytes)
-            };
-            pc.ipv4(
-                "netlab ping socket",
-                f.reply_at,
-                rep,
-                "echo reply as the raw socket received it",
-            );
-        }
+            },
+            rebuilt: !f.reply.has_ip_header,
+        });
+        step.packets[1].at = Some(f.reply_at);
+        n.step(step)?;
     }
     summary(
         n,
@@ -493,12 +493,7 @@ fn echo_frames(frames: &[Frame]) -> (Option<&Frame>, Option<&Frame>) {
     (find(8), find(0))
 }
 
-fn lab(
-    args: &PingArgs,
-    n: &mut Narrator,
-    mut pcap: Option<&mut PcapOut>,
-    stop: &AtomicBool,
-) -> Result<i32> {
+fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
     let lab = NetLab::build()?;
     let h1 = lab.host("h1")?;
     let size = usize::from(args.size);
@@ -527,9 +522,6 @@ fn lab(
     let p = open_in(h1, H2)?;
     let (s1, first1, e1) = series(&p, quick, stop, n)?;
     let frames = cap.stop()?;
-    if let Some(p) = &mut pcap {
-        p.captured(&frames, "h1 -> h2");
-    }
     let mut rest1 = Vec::new();
     let (req, rep) = echo_frames(&frames);
     if let (Some(req), Some(rep)) = (req, rep) {
@@ -585,9 +577,6 @@ fn lab(
         frames2.extend(c.stop()?);
     }
     frames2.sort_by_key(|f| f.at);
-    if let Some(p) = &mut pcap {
-        p.captured(&frames2, "h1 -> h3");
-    }
     let ttl2 = first2.as_ref().and_then(|f| f.reply.ttl);
     let mut ttl_step = Step::new(
             tx(
@@ -637,9 +626,6 @@ fn lab(
     };
     let (s3, _, e3) = series(&p, lossy, stop, n)?;
     let frames3 = cap.stop()?;
-    if let Some(p) = &mut pcap {
-        p.captured(&frames3, "h1 -> h2 over the lossy link");
-    }
     // A request whose sequence number never came back was dropped at h2.
     let seq_of = |f: &Frame, t: u8| match frame::ethernet_frame(&f.bytes).map(|d| d.kind) {
         Ok(frame::Kind::Ipv4 {

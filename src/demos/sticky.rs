@@ -25,7 +25,7 @@ use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec, LinesCodec};
 
 use crate::cli::StickyArgs;
 use crate::error::{exit, Error, Result};
-use crate::narrate::{tx, Narrator, Step, Summary, Text};
+use crate::narrate::{tx, Direction, Narrator, Packet, Step, Summary, Text, Wire};
 use crate::sys::tcp_info;
 
 const QS: &[&str] = &["Q14"];
@@ -119,8 +119,15 @@ pub fn run(args: &StickyArgs, n: &mut Narrator) -> Result<i32> {
         "2 · Nagle and delayed ACK: merged on the wire",
         "2 · Nagle 算法与延迟确认：在线路上就被合并",
     );
-    let (nagle_reads, nagle_segs) = burst(&writes, false)?;
-    let (nodelay_reads, nodelay_segs) = burst(&writes, true)?;
+    // With --pcap, the loopback link is captured during each burst (needs CAP_NET_RAW).
+    let capture = n.capturing() && crate::privilege::Privileges::probe().net_raw;
+    if n.capturing() && !capture {
+        n.pcap_note("sticky-packet: capturing loopback needs CAP_NET_RAW (root); this file holds no segments, since headers rebuilt by netlab could not show how the kernel merged the writes.");
+    } else if capture {
+        n.pcap_note("sticky-packet: the segments of the two bursts (Nagle on, then TCP_NODELAY), captured on loopback exactly as they crossed it.");
+    }
+    let (nagle_reads, nagle_segs, nagle_frames) = burst(&writes, false, capture)?;
+    let (nodelay_reads, nodelay_segs, nodelay_frames) = burst(&writes, true, capture)?;
     n.step(
         Step::new(
             tx(
@@ -137,7 +144,8 @@ pub fn run(args: &StickyArgs, n: &mut Narrator) -> Result<i32> {
         .data("nagle_segments", nagle_segs)
         .data("nagle_reads", nagle_reads.clone())
         .data("nodelay_segments", nodelay_segs)
-        .data("nodelay_reads", nodelay_reads.clone()),
+        .data("nodelay_reads", nodelay_reads.clone())
+        .with_packets(nagle_frames.into_iter().chain(nodelay_frames).collect()),
     )?;
 
     // 3. 拆包.
@@ -322,8 +330,13 @@ pub fn run(args: &StickyArgs, n: &mut Narrator) -> Result<i32> {
 
 /// Small writes on a warmed-up connection while the reader waits in recv():
 /// the reads it saw and the data segments the sender sent.
-fn burst(writes: &[Vec<u8>], nodelay: bool) -> Result<(Vec<usize>, u32)> {
+fn burst(
+    writes: &[Vec<u8>],
+    nodelay: bool,
+    capture: bool,
+) -> Result<(Vec<usize>, u32, Vec<Packet>)> {
     let (mut c, mut s) = pair()?;
+    let port = c.local_addr().map_err(err)?.port();
     c.set_nodelay(nodelay).map_err(err)?;
     let total: usize = writes.iter().map(Vec::len).sum();
     let reader = std::thread::spawn(move || -> Result<Vec<usize>> {
@@ -341,13 +354,77 @@ fn burst(writes: &[Vec<u8>], nodelay: bool) -> Result<(Vec<usize>, u32)> {
     }
     // Let the reader block in recv() before the burst.
     std::thread::sleep(Duration::from_millis(5));
+    let cap = if capture {
+        crate::lab::capture::Capture::start_here("lo").ok()
+    } else {
+        None
+    };
     let before = tcp_info(&c).map_err(err)?.data_segs_out;
     for w in writes {
         c.write_all(w).map_err(err)?;
     }
     let reads = reader.join().map_err(|_| err("reader panicked"))??;
     let after = tcp_info(&c).map_err(err)?.data_segs_out;
-    Ok((reads, after - before))
+    let frames = match cap {
+        Some(cap) => {
+            // The last ACK may still be on its way.
+            std::thread::sleep(Duration::from_millis(10));
+            cap.stop()?
+        }
+        None => Vec::new(),
+    };
+    Ok((reads, after - before, segments(&frames, port, nodelay)))
+}
+
+/// The frames of one burst's connection (client port `port`) as packet records:
+/// the writer's data segments and the reader's ACKs.
+fn segments(frames: &[crate::lab::capture::Frame], port: u16, nodelay: bool) -> Vec<Packet> {
+    use crate::wire::frame::{self, Kind};
+    let mode = if nodelay { "TCP_NODELAY" } else { "Nagle" };
+    frames
+        .iter()
+        .filter_map(|f| {
+            let d = frame::ethernet_frame(&f.bytes).ok()?;
+            let Kind::Ipv4 {
+                tcp: Some(h),
+                payload_len,
+                ..
+            } = d.kind
+            else {
+                return None;
+            };
+            let (from, to) = if h.src_port == port {
+                ("writer", "reader")
+            } else if h.dst_port == port {
+                ("reader", "writer")
+            } else {
+                return None;
+            };
+            let label = if payload_len > 0 {
+                tx(
+                    format!("{mode}: {payload_len} bytes in one segment"),
+                    format!("{mode}：一个报文段 {payload_len} 字节"),
+                )
+            } else {
+                frame::label(&d)
+            };
+            Some(
+                Packet {
+                    direction: Direction::Captured,
+                    transport: "ethernet",
+                    peer: f.link.clone(),
+                    summary: frame::summary(&d),
+                    fields: d.fields,
+                    bytes: f.bytes.clone(),
+                    quiet: true,
+                    at: Some(f.at),
+                    wire: Some(Wire::frame(&f.link, &f.bytes)),
+                    ..Packet::default()
+                }
+                .between(from, to, label),
+            )
+        })
+        .collect()
 }
 
 #[derive(Clone, Copy)]

@@ -31,7 +31,6 @@ use crate::lab::link;
 use crate::lab::netns::Netns;
 use crate::lab::topology::{NetLab, H2};
 use crate::narrate::{tx, Narrator, Packet, Step, Summary, Text};
-use crate::pcap::PcapOut;
 use crate::privilege::Privileges;
 use crate::sys::tcp_info;
 use crate::wire::frame::{self, Kind};
@@ -179,7 +178,7 @@ fn udp_of(f: &Frame, port: u16) -> bool {
 }
 
 /// Run the demo.
-pub fn run(args: &TcpUdpArgs, n: &mut Narrator, mut pcap: Option<&mut PcapOut>) -> Result<i32> {
+pub fn run(args: &TcpUdpArgs, n: &mut Narrator) -> Result<i32> {
     let lab_ok = !args.loopback && Privileges::probe().can_build_lab();
     let env = if lab_ok {
         Env::Lab(NetLab::build()?)
@@ -214,7 +213,7 @@ pub fn run(args: &TcpUdpArgs, n: &mut Narrator, mut pcap: Option<&mut PcapOut>) 
     };
     n.step(intro.data("lab", lab_ok))?;
 
-    connection(&env, n, &mut pcap)?;
+    connection(&env, n)?;
     boundaries(&env, n)?;
     let loss = if lab_ok { args.loss } else { 0 };
     let (tcp_r, udp_r) = reliability(&env, args, loss, n)?;
@@ -262,7 +261,7 @@ pub fn run(args: &TcpUdpArgs, n: &mut Narrator, mut pcap: Option<&mut PcapOut>) 
     })
 }
 
-fn connection(env: &Env, n: &mut Narrator, pcap: &mut Option<&mut PcapOut>) -> Result<()> {
+fn connection(env: &Env, n: &mut Narrator) -> Result<()> {
     let section = tx(
         "1 · Connection: handshake versus nothing",
         "1 · 连接：握手与不握手",
@@ -304,12 +303,6 @@ fn connection(env: &Env, n: &mut Narrator, pcap: &mut Option<&mut PcapOut>) -> R
         .filter(|f| tcp_of(f, port).is_some())
         .collect();
     let udp_frames: Vec<&Frame> = frames.iter().filter(|f| udp_of(f, uaddr.port())).collect();
-    if let Some(p) = pcap.as_deref_mut() {
-        p.captured(tcp_frames.iter().copied(), "TCP connection");
-    }
-    if let Some(p) = pcap.as_deref_mut() {
-        p.captured(udp_frames.iter().copied(), "UDP: one datagram, no setup");
-    }
 
     let find = |flags: u8| {
         tcp_frames
@@ -456,6 +449,7 @@ fn boundaries(env: &Env, n: &mut Narrator) -> Result<()> {
         "2 · 边界：字节流与报文",
     );
     let sends: [&[u8]; 3] = [b"one", b"two", b"three"];
+    let cap = env.capture();
     let (mut c, mut s) = tcp_pair(env)?;
     c.set_nodelay(true).map_err(lab_err)?;
     for m in sends {
@@ -490,11 +484,19 @@ fn boundaries(env: &Env, n: &mut Narrator) -> Result<()> {
         .iter()
         .map(|m| String::from_utf8_lossy(m).into_owned())
         .collect();
-    n.step(
-        Step::new(
+    drop((c, s));
+    std::thread::sleep(Duration::from_millis(20));
+    let frames = stop_capture(cap);
+    let quoted = |v: &[String]| {
+        v.iter()
+            .map(|x| format!("\"{x}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut step = Step::new(
             tx(
-                format!("Three sends: TCP's reader got {:?}; UDP's got {:?}", reads, dgrams),
-                format!("三次发送：TCP 接收方读到 {:?}；UDP 接收方收到 {:?}", reads, dgrams),
+                format!("Three sends: TCP's reader got {} read(s): {}; UDP's got {} datagram(s): {}", reads.len(), quoted(&reads), dgrams.len(), quoted(&dgrams)),
+                format!("三次发送：TCP 接收方读了 {} 次：{}；UDP 接收方收到 {} 个报文：{}", reads.len(), quoted(&reads), dgrams.len(), quoted(&dgrams)),
             ),
             tx(
                 "TCP delivers bytes, not messages: the three send() calls left no mark in the stream, so a reader that comes a little later gets them run together. UDP delivers each datagram whole, as it was sent: one send(), one recv().",
@@ -503,13 +505,59 @@ fn boundaries(env: &Env, n: &mut Narrator) -> Result<()> {
             &["Q9", "Q14"],
         )
         .section(section)
-        .fact(tx("sent", "发送"), format!("{sent:?}"))
-        .fact(tx("TCP reads", "TCP 读到"), format!("{reads:?}"))
-        .fact(tx("UDP datagrams", "UDP 收到"), format!("{dgrams:?}"))
+
         .data("sent", sent)
         .data("tcp_reads", reads)
-        .data("udp_datagrams", dgrams),
-    )
+        .data("udp_datagrams", dgrams);
+    step.packets = frames.iter().map(|f| frame_packet(f, false)).collect();
+    n.step(step)
+}
+
+/// The frames a capture saw, or none when there was no capture.
+fn stop_capture(cap: Option<Capture>) -> Vec<Frame> {
+    cap.and_then(|c| c.stop().ok()).unwrap_or_default()
+}
+
+/// Records of a loss phase's frames: a TCP data segment seen before is marked
+/// as a retransmission; a UDP datagram whose number never arrived, as lost.
+fn loss_records(frames: &[Frame], lost_udp: &[(u16, Vec<u32>)]) -> Vec<Packet> {
+    let mut seen: HashSet<(u16, u32)> = HashSet::new();
+    frames
+        .iter()
+        .map(|f| {
+            let mut p = frame_packet(f, false);
+            match frame::ethernet_frame(&f.bytes).map(|d| d.kind) {
+                Ok(Kind::Ipv4 {
+                    tcp: Some(h),
+                    payload_len,
+                    ..
+                }) if payload_len > 0 && !seen.insert((h.src_port, h.seq)) => {
+                    p.label.en.push_str(" (retransmission)");
+                    p.label.zh.push_str("（重传）");
+                }
+                Ok(Kind::Ipv4 {
+                    udp: Some((sport, _, _)),
+                    ..
+                }) => {
+                    let payload = udp_payload(&f.bytes);
+                    if let (Some(q), Some((_, lost))) = (
+                        payload.and_then(seq_of),
+                        lost_udp.iter().find(|(port, _)| *port == sport),
+                    ) {
+                        p.lost = lost.contains(&q);
+                    }
+                }
+                _ => {}
+            }
+            p
+        })
+        .collect()
+}
+
+/// The UDP payload of an Ethernet + IPv4 frame.
+fn udp_payload(frame: &[u8]) -> Option<&[u8]> {
+    let ihl = usize::from(frame.get(14)? & 0x0f) * 4;
+    frame.get(14 + ihl + 8..)
 }
 
 fn message(i: u32, size: usize) -> Vec<u8> {
@@ -731,6 +779,7 @@ fn reliability(
     )?;
 
     // TCP: one connection, both directions at once (it is full duplex).
+    let cap = env.capture();
     let (c, s) = tcp_pair(env)?;
     c.set_nodelay(true).map_err(lab_err)?;
     s.set_nodelay(true).map_err(lab_err)?;
@@ -750,6 +799,9 @@ fn reliability(
         tcp_info(&c).map_err(lab_err)?,
         tcp_info(&s).map_err(lab_err)?,
     );
+    drop((c, s));
+    std::thread::sleep(Duration::from_millis(20));
+    let tcp_frames = stop_capture(cap);
     let dirs = [
         Delivery::tcp(client, server, &at_server, count, size),
         Delivery::tcp(server, client, &at_client, count, size),
@@ -803,10 +855,12 @@ fn reliability(
         .fact(Text::from(format!("{client} → {server}")), tcp_dir_text(&dirs[0], ic.total_retrans))
         .fact(Text::from(format!("{server} → {client}")), tcp_dir_text(&dirs[1], is.total_retrans))
         .fact(tx("time", "耗时"), format!("{} ms", tcp_elapsed.as_millis()))
-        .data("tcp", Value::Object(tcp.clone())),
+        .data("tcp", Value::Object(tcp.clone()))
+        .with_packets(loss_records(&tcp_frames, &[])),
     )?;
 
     // UDP: both sockets send and receive at once.
+    let cap = env.capture();
     let (uc, us, uaddr) = udp_pair(env)?;
     let client_ip = match env {
         Env::Lab(_) => crate::lab::topology::H1,
@@ -840,6 +894,12 @@ fn reliability(
     let dirs = [
         Delivery::udp(client, server, &at_server, count),
         Delivery::udp(server, client, &at_client, count),
+    ];
+    std::thread::sleep(Duration::from_millis(20));
+    let udp_frames = stop_capture(cap);
+    let lost_by_port = [
+        (caddr.port(), dirs[0].lost.clone()),
+        (uaddr.port(), dirs[1].lost.clone()),
     ];
     let delivered: u32 = dirs.iter().map(|d| d.delivered).sum();
     let lost: usize = dirs.iter().map(|d| d.lost.len()).sum();
@@ -890,7 +950,8 @@ fn reliability(
         .section(section)
         .fact(Text::from(format!("{client} → {server}")), shown(&dirs[0]))
         .fact(Text::from(format!("{server} → {client}")), shown(&dirs[1]))
-        .data("udp", Value::Object(udp.clone())),
+        .data("udp", Value::Object(udp.clone()))
+        .with_packets(loss_records(&udp_frames, &lost_by_port)),
     )?;
     if let Env::Lab(lab) = env {
         for host in ["h1", "h2"] {
@@ -1084,6 +1145,10 @@ fn broadcast(lab: &NetLab, n: &mut Narrator) -> Result<()> {
         receivers.push((host, s));
     }
     let h1 = lab.host("h1")?;
+    let caps = [
+        Capture::start(h1, "eth0")?,
+        Capture::start(lab.host("h3")?, "eth0")?,
+    ];
     let bcast = Ipv4Addr::new(198, 51, 100, 255);
     h1.run(move || -> std::io::Result<()> {
         let s = UdpSocket::bind("0.0.0.0:0")?;
@@ -1110,6 +1175,11 @@ fn broadcast(lab: &NetLab, n: &mut Narrator) -> Result<()> {
         .filter(|g| g["received"] == true)
         .filter_map(|g| g["host"].as_str())
         .collect();
+    let mut frames: Vec<Frame> = Vec::new();
+    for c in caps {
+        frames.extend(c.stop()?);
+    }
+    frames.sort_by_key(|f| f.at);
     n.step(
         Step::new(
             tx(
@@ -1124,7 +1194,8 @@ fn broadcast(lab: &NetLab, n: &mut Narrator) -> Result<()> {
         )
         .section(section)
         .data("broadcast", got)
-        .data("tcp_error", tcp_err.en),
+        .data("tcp_error", tcp_err.en)
+        .with_packets(frames.iter().map(|f| frame_packet(f, false)).collect()),
     )
 }
 

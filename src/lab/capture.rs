@@ -66,16 +66,21 @@ fn capture_loop(
         }
     };
     let _ = ready_tx.send(Ok(()));
+    // A packet socket on loopback sees every frame twice, leaving and arriving;
+    // the pnet channel does not say which, so the second copy is dropped.
+    let loopback = nic.is_loopback();
     while !flag.load(Ordering::Relaxed) {
         match rx.next() {
             Ok(bytes) => {
-                let f = Frame {
-                    at: SystemTime::now(),
-                    link: link.clone(),
-                    bytes: bytes.to_vec(),
-                };
                 if let Ok(mut v) = sink.lock() {
-                    v.push(f);
+                    if loopback && v.last().is_some_and(|l| l.bytes == bytes) {
+                        continue;
+                    }
+                    v.push(Frame {
+                        at: SystemTime::now(),
+                        link: link.clone(),
+                        bytes: bytes.to_vec(),
+                    });
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}

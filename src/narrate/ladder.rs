@@ -33,6 +33,8 @@ const MIN_LABEL: usize = 28;
 /// Narrowest and widest participant column.
 const MIN_COL: usize = 5;
 const MAX_COL: usize = 14;
+/// A step with more packets than this is drawn grouped, not packet by packet.
+const BUSY: usize = 16;
 /// Name of the merged column.
 const OTHERS: &str = "…";
 
@@ -66,6 +68,27 @@ fn collapse(rows: &[Row]) -> Vec<(usize, usize, usize)> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < rows.len() {
+        // A busy step (a bulk transfer, a lossy exchange): its rows are grouped by
+        // look-alike, in order of first appearance, one line per group.
+        let end = i + rows[i..]
+            .iter()
+            .take_while(|r| r.step == rows[i].step)
+            .count();
+        if end - i > BUSY {
+            let mut groups: Vec<(usize, usize, usize)> = Vec::new();
+            for k in i..end {
+                match groups.iter_mut().find(|g| alike(&rows[g.0], &rows[k])) {
+                    Some(g) => {
+                        g.1 += 1;
+                        g.2 += usize::from(rows[k].lost);
+                    }
+                    None => groups.push((k, 1, usize::from(rows[k].lost))),
+                }
+            }
+            out.extend(groups);
+            i = end;
+            continue;
+        }
         // The period that covers the most rows, if it repeats at least twice.
         let mut best = (1, 1);
         for p in 1..=4 {
@@ -352,14 +375,28 @@ mod tests {
     #[test]
     fn request_reply_pairs_collapse_to_two_rows() {
         let mut rows = Vec::new();
-        for i in 1..=10 {
+        for i in 1..=6 {
             rows.push(row(5, "h1", "h2", &format!("request seq={i}"), false));
             rows.push(row(5, "h2", "h1", &format!("reply seq={i}"), false));
         }
-        rows.push(row(5, "h1", "h2", "request seq=11", true));
+        rows.push(row(5, "h1", "h2", "request seq=7", true));
         let l = render(&rows, 80, Lang::En);
-        assert_eq!(l.iter().filter(|x| x.contains("×10")).count(), 2, "{l:?}");
-        assert!(l.iter().any(|x| x.contains("seq=11")), "{l:?}");
+        assert_eq!(l.iter().filter(|x| x.contains("×6")).count(), 2, "{l:?}");
+        assert!(l.iter().any(|x| x.contains("seq=7")), "{l:?}");
+    }
+
+    #[test]
+    fn a_busy_step_is_drawn_grouped() {
+        let mut rows = Vec::new();
+        for i in 0..100 {
+            rows.push(row(8, "h1", "h2", &format!("TCP 100 B seq={i}"), false));
+            if i % 3 == 0 {
+                rows.push(row(8, "h2", "h1", &format!("ACK {i}"), false));
+            }
+        }
+        let l = render(&rows, 80, Lang::En);
+        assert_eq!(l.len(), 2 + 2, "header, lifelines, two groups: {l:?}");
+        assert!(l[2].contains("×100") && l[3].contains("×34"), "{l:?}");
     }
 
     #[test]

@@ -198,10 +198,39 @@ pub struct Packet {
     /// A second look at a packet recorded in an earlier step, for its byte
     /// view only: not a packet of its own (no arrow, no JSON record).
     pub echo: bool,
+    /// The packet as it went on the wire, for `--pcap`: a captured Ethernet
+    /// frame, or an IPv4 packet (its headers rebuilt when only the payload was seen).
+    pub wire: Option<Wire>,
     /// Field-name prefixes (`eth.`, `ip.`) the default byte view folds into
     /// one line, because an earlier view explained those headers; `--bytes`
     /// shows them.
     pub hide: Vec<&'static str>,
+}
+
+/// A packet's bytes as the capture file holds them.
+#[derive(Clone, Debug, Default)]
+pub struct Wire {
+    /// Where it was seen: a lab link (`h1:eth0`) or a socket of netlab's.
+    pub link: String,
+    /// An Ethernet frame (else an IPv4 packet).
+    pub ethernet: bool,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// The IPv4 and UDP/TCP headers were rebuilt by netlab from the socket's
+    /// addresses (the payload is exact).
+    pub rebuilt: bool,
+}
+
+impl Wire {
+    /// A frame captured on a link, exactly as it crossed it.
+    pub fn frame(link: &str, bytes: &[u8]) -> Wire {
+        Wire {
+            link: link.to_string(),
+            ethernet: true,
+            bytes: bytes.to_vec(),
+            rebuilt: false,
+        }
+    }
 }
 
 impl Packet {
@@ -306,6 +335,12 @@ impl Step {
         self
     }
 
+    /// Attach packet records.
+    pub fn with_packets(mut self, packets: Vec<Packet>) -> Self {
+        self.packets.extend(packets);
+        self
+    }
+
     /// Name the concept the detail explains (said once per run in the text view).
     pub fn concept(mut self, c: &'static str) -> Self {
         self.concept = Some(c);
@@ -369,6 +404,7 @@ pub struct Narrator {
     concepts: std::collections::HashSet<&'static str>,
     corrections: std::collections::HashSet<String>,
     ladder: Vec<ladder::Row>,
+    pcap: Option<crate::pcap::PcapOut>,
     out: Box<dyn Write + Send>,
 }
 
@@ -452,6 +488,7 @@ impl Narrator {
             concepts: Default::default(),
             corrections: Default::default(),
             ladder: Vec::new(),
+            pcap: None,
             out,
         }
     }
@@ -459,6 +496,31 @@ impl Narrator {
     /// The language in use.
     pub fn lang(&self) -> Lang {
         self.opts.lang
+    }
+
+    /// Write every packet record of the run to this capture file too.
+    pub fn set_pcap(&mut self, pcap: crate::pcap::PcapOut) {
+        self.pcap = Some(pcap);
+    }
+
+    /// A sentence for the capture file's section comment (how its packets were obtained).
+    pub fn pcap_note(&mut self, note: impl Into<String>) {
+        if let Some(p) = self.pcap.as_mut() {
+            p.note(note);
+        }
+    }
+
+    /// Whether packet records should carry their wire bytes (`--pcap` was asked for).
+    pub fn capturing(&self) -> bool {
+        self.pcap.is_some()
+    }
+
+    /// Write the capture file, if one was asked for; returns its path.
+    pub fn finish_pcap(&mut self) -> Result<Option<std::path::PathBuf>> {
+        match self.pcap.take() {
+            Some(p) => p.finish().map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Emit one step, then pause or wait as configured.
@@ -476,6 +538,9 @@ impl Narrator {
             self.numbered += 1;
         }
         let number = self.numbered;
+        if let Some(pc) = self.pcap.as_mut() {
+            pc.step(&step);
+        }
         for p in step.packets.iter().filter(|p| !p.echo) {
             self.ladder.push(ladder::Row {
                 step: number,

@@ -157,7 +157,9 @@ fn packet(p: &Packet, opts: &RenderOpts, paint: &Paint, seen: &mut Seen, out: &m
             super::Lang::En => "  ✗ lost",
         });
     }
-    if !p.summary.is_empty() {
+    let byte_view = (p.show_bytes || opts.all_bytes) && !p.fields.is_empty();
+    // The one-line summary repeats what a byte view below shows field by field.
+    if !p.summary.is_empty() && !byte_view {
         head.push_str("  ");
         head.push_str(p.summary.get(lang));
     }

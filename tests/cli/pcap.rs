@@ -32,11 +32,32 @@ fn assert_clean(file: &std::path::Path, extra: &[&str]) -> String {
     all
 }
 
+/// Packet records in a run's JSON.
+fn records(lines: &[Value]) -> usize {
+    lines
+        .iter()
+        .map(|l| l["packets"].as_array().map_or(0, Vec::len))
+        .sum()
+}
+
+/// Frames in a capture file (with a display filter, if any).
+fn count(file: &std::path::Path, filter: &str) -> usize {
+    let mut args = vec![];
+    if !filter.is_empty() {
+        args.extend(["-Y", filter]);
+    }
+    tshark(file, &args).lines().count()
+}
+
+/// Runs that ask for port 53 (dns-trace with --pcap, as root) take turns.
+static PORT_53: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
-fn dns_trace_pcap_reads_cleanly_and_decodes_as_dns() {
+fn dns_trace_pcap_holds_every_record_and_decodes_as_dns() {
     if !require("tshark (Debian package tshark)", have("tshark")) {
         return;
     }
+    let _turn = PORT_53.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     for (name, qtype) in [("www.baidu.com", "A"), ("big.baidu.com", "TXT")] {
         let file = dir.path().join(format!("{name}.pcapng"));
@@ -50,7 +71,8 @@ fn dns_trace_pcap_reads_cleanly_and_decodes_as_dns() {
             file.to_str().unwrap(),
         ]);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-        let s = json_lines(&o).pop().unwrap();
+        let lines = json_lines(&o);
+        let s = lines.last().unwrap();
         let port = s["servers"][0]
             .as_str()
             .unwrap()
@@ -64,36 +86,62 @@ fn dns_trace_pcap_reads_cleanly_and_decodes_as_dns() {
             "-d".to_string(),
             format!("tcp.port=={port},dns"),
         ];
-        let decode: Vec<&str> = decode.iter().map(String::as_str).collect();
+        let mut decode: Vec<&str> = decode.iter().map(String::as_str).collect();
+        if netlab::privilege::Privileges::probe().can_build_lab() {
+            // Root binds the lab on port 53: Wireshark needs no "Decode As".
+            assert_eq!(port, "53", "as root the lab serves on port 53");
+            decode.clear();
+        }
         let text = assert_clean(&file, &decode);
         assert!(text.contains("DNS"), "{text}");
+        let frames = text.lines().count();
+        assert_eq!(frames, records(&lines), "one frame per packet record");
         let mut f = decode.clone();
-        f.extend_from_slice(&["-T", "fields", "-e", "dns.qry.name", "-e", "frame.comment"]);
+        f.extend_from_slice(&[
+            "-Y",
+            "dns",
+            "-T",
+            "fields",
+            "-e",
+            "dns.qry.name",
+            "-e",
+            "frame.comment",
+        ]);
         let fields = tshark(&file, &f);
+        assert_eq!(fields.lines().count(), frames, "every frame decodes as DNS");
         assert!(fields.contains(name), "{fields}");
         assert!(
-            fields.contains("stage 4"),
-            "each packet carries its step as a comment: {fields}"
+            fields.contains("Ask a.root-servers.net."),
+            "each packet carries its step's title as a comment: {fields}"
         );
-        // stage 3 (2 asks) plus every walk query, each with its reply
-        let frames = fields.lines().count() as u64;
-        assert!(
-            frames >= 2 * s["queries"].as_u64().unwrap(),
-            "{frames} frames"
-        );
+        if qtype == "TXT" {
+            // The stub's UDP query, the TC=1 reply, then the TCP retry.
+            let stub = &lines
+                .iter()
+                .find(|l| l["data"]["truncated_then_tcp"] == true)
+                .expect("stage 3 retried over TCP")["packets"];
+            let transports: Vec<&str> = stub
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["transport"].as_str().unwrap())
+                .collect();
+            assert_eq!(transports, ["udp", "udp", "tcp", "tcp"]);
+        }
     }
 }
 
 #[test]
-fn lab_pcaps_read_cleanly() {
+fn lab_pcaps_hold_every_frame_of_every_phase() {
     if !require("tshark (Debian package tshark)", have("tshark")) || !privileged() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let arp = dir.path().join("arp.pcapng");
-    let o = netlab(&["arp-table", "--pcap", arp.to_str().unwrap()]);
+    let o = netlab(&["arp-table", "--json", "--pcap", arp.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let text = assert_clean(&arp, &[]);
+    assert_eq!(text.lines().count(), records(&json_lines(&o)));
     assert!(
         text.contains("Who has 198.51.100.20? Tell 198.51.100.10"),
         "{text}"
@@ -102,13 +150,52 @@ fn lab_pcaps_read_cleanly() {
         text.contains("198.51.100.20 is at 02:00:00:00:00:20"),
         "{text}"
     );
-    assert!(text.contains("Echo (ping) request"), "{text}");
+    assert!(
+        text.contains("Who has 203.0.113.10? Tell 203.0.113.1"),
+        "LAN B: {text}"
+    );
+    assert!(text.contains("Echo (ping) reply"), "{text}");
 
     let ping = dir.path().join("ping.pcapng");
-    let o = netlab(&["ping", "-c", "5", "--pcap", ping.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let text = assert_clean(&ping, &[]);
-    assert!(text.contains("Echo (ping) reply"), "{text}");
+    let o = netlab(&["ping", "--json", "--pcap", ping.to_str().unwrap()]);
+    assert!(o.status.code().is_some_and(|c| c <= 1), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    assert_clean(&ping, &[]);
+    assert_eq!(count(&ping, ""), records(&lines));
+    // All three phases: h1 → h2, h1 → h3 on both links, and the lossy link.
+    assert_eq!(
+        count(
+            &ping,
+            "icmp.type == 8 && ip.dst == 198.51.100.20 && frame.interface_name == \"h1:eth0\""
+        ),
+        3 + 10
+    );
+    assert_eq!(
+        count(
+            &ping,
+            "icmp.type == 8 && frame.interface_name == \"h3:eth0\""
+        ),
+        3
+    );
+
+    let tcp = dir.path().join("tcp.pcapng");
+    let o = netlab(&[
+        "tcp-vs-udp",
+        "--loss",
+        "20",
+        "--bulk",
+        "1",
+        "--json",
+        "--pcap",
+        tcp.to_str().unwrap(),
+    ]);
+    assert!(o.status.code().is_some_and(|c| c <= 1), "{}", stderr(&o));
+    assert_eq!(count(&tcp, ""), records(&json_lines(&o)));
+    assert!(
+        count(&tcp, "tcp.analysis.retransmission") > 0,
+        "the loss phase's retransmissions"
+    );
+    assert_eq!(count(&tcp, "ip.dst == 198.51.100.255"), 1, "the broadcast");
 
     let lo = dir.path().join("lo.pcapng");
     let o = netlab(&[
@@ -127,6 +214,22 @@ fn lab_pcaps_read_cleanly() {
         text.contains("Echo (ping) request") && text.contains("Echo (ping) reply"),
         "{text}"
     );
+}
+
+#[test]
+fn sticky_packet_pcap_holds_the_segments_it_counts() {
+    if !require("tshark (Debian package tshark)", have("tshark")) || !privileged() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sticky.pcapng");
+    let o = netlab(&["sticky-packet", "--json", "--pcap", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s = json_lines(&o).pop().unwrap();
+    let counted =
+        s["nagle"]["segments"].as_u64().unwrap() + s["nodelay"]["segments"].as_u64().unwrap();
+    assert_clean(&file, &[]);
+    assert_eq!(count(&file, "tcp.len > 0") as u64, counted);
 }
 
 #[test]

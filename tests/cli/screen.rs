@@ -51,7 +51,14 @@ fn steps(text: &str) -> Vec<Vec<&str>> {
     let mut out: Vec<Vec<&str>> = Vec::new();
     let mut pending: Vec<&str> = Vec::new();
     for line in text.lines() {
-        let starts_step = line.starts_with('[') && line.contains("] ");
+        // The ladder and the summary close the run; they are not a step.
+        if line.starts_with("── The packets") || line.starts_with("── 报文时序图") {
+            break;
+        }
+        let starts_step = line.starts_with('[')
+            && line
+                .split_once("] ")
+                .is_some_and(|(_, rest)| !rest.starts_with(' ') && !rest.starts_with('│'));
         if starts_step {
             let mut s = std::mem::take(&mut pending);
             s.push(line);
