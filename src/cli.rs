@@ -58,6 +58,9 @@ pub struct Global {
     /// Only the ladder (the packets as a sequence diagram) and the summary
     #[arg(long, global = true)]
     pub brief: bool,
+    /// Also write the run as one self-contained HTML page: the ladder as a picture, click a packet for its fields
+    #[arg(long, global = true, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 /// The subcommands.
@@ -73,6 +76,12 @@ pub enum Command {
     TcpVsUdp(TcpUdpArgs),
     /// TCP "sticky packets" (粘包): why reads do not match writes, and the framing fixes (Q13, Q14)
     StickyPacket(StickyArgs),
+    /// Render a saved run: netlab render RUN.jsonl --html PAGE.html (from a run printed with --json)
+    Render {
+        /// The run, as a demo printed it with --json
+        #[arg(value_name = "RUN.jsonl")]
+        run: PathBuf,
+    },
     /// List the 39 interview questions and the demos that answer them
     Questions,
     /// Explain one question: answer, corrections of the notes, demos

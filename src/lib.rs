@@ -67,6 +67,7 @@ pub fn demo_name(cmd: &Command) -> &'static str {
         Command::TcpVsUdp(_) => "tcp-vs-udp",
         Command::StickyPacket(_) => "sticky-packet",
         Command::Questions => "questions",
+        Command::Render { .. } => "render",
         Command::Explain { .. } => "explain",
         Command::Lab { .. } => "lab",
     }
@@ -78,6 +79,11 @@ pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
     if let Some(path) = &cli.global.pcap {
         n.set_pcap(pcap::PcapOut::create(path)?);
     }
+    if let Some(path) = &cli.global.html {
+        if !matches!(cli.command, Command::Render { .. }) {
+            n.set_html(path.clone());
+        }
+    }
     let code = match &cli.command {
         Command::DnsTrace(args) => demos::dns_trace::run(args, n)?,
         Command::ArpTable(args) => demos::arp_table::run(args, n)?,
@@ -88,6 +94,7 @@ pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
     };
     // The packet records of the run, as the steps carried them.
     n.finish_pcap()?;
+    n.finish_html()?;
     Ok(code)
 }
 
@@ -102,6 +109,16 @@ fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i
         }
         Command::Questions => {
             println!("{}", demos::questions::list(lang, cli.global.json));
+            Ok(exit::OK)
+        }
+        Command::Render { run } => {
+            let Some(page) = &cli.global.html else {
+                return Err(error::Error::usage(
+                    "render needs --html PAGE.html: the file to write the page to",
+                ));
+            };
+            let (lines, run_lang) = narrate::html::read_run(run)?;
+            narrate::html::write(page, &lines, run_lang)?;
             Ok(exit::OK)
         }
         Command::Explain { id } => {

@@ -19,10 +19,18 @@ fn head(demo: &str, seq: u64, kind: &str, questions: &[&str]) -> Map<String, Val
     m
 }
 
-/// One step as a JSON object on one line.
-pub fn step(demo: &str, seq: u64, step: &Step, lang: Lang) -> String {
+/// One step as a JSON object on one line. `number` is the step's number in
+/// the text view (a plain line carries the number of the step it follows).
+pub fn step(demo: &str, seq: u64, number: u64, step: &Step, lang: Lang) -> String {
+    step_value(demo, seq, number, step, lang).to_string()
+}
+
+/// [`step`] as a value (for the page renderer).
+pub fn step_value(demo: &str, seq: u64, number: u64, step: &Step, lang: Lang) -> Value {
     let mut m = head(demo, seq, "step", &step.questions);
     m.insert("lang".into(), lang.code().into());
+    m.insert("number".into(), number.into());
+    m.insert("plain".into(), step.plain.into());
     if let Some(s) = &step.section {
         m.insert("section".into(), s.get(lang).into());
     }
@@ -53,7 +61,8 @@ pub fn step(demo: &str, seq: u64, step: &Step, lang: Lang) -> String {
                 "to": p.to,
                 "label": p.label.get(lang),
                 "lost": p.lost,
-                "at": p.at.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_secs_f64()),
+                // Microseconds since the Unix epoch: an integer survives any JSON reader.
+                "at_us": p.at.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_micros() as u64),
                 "transport": p.transport,
                 "peer": p.peer,
                 "length": p.bytes.len(),
@@ -64,17 +73,23 @@ pub fn step(demo: &str, seq: u64, step: &Step, lang: Lang) -> String {
                     "end": f.range.end,
                     // Values are data a script compares: always the English form.
                     "value": f.value.en,
+                    "meaning": f.meaning.get(lang),
                 })).collect::<Vec<_>>(),
             })
         })
         .collect();
     m.insert("packets".into(), packets.into());
     m.insert("data".into(), Value::Object(step.data.clone()));
-    Value::Object(m).to_string()
+    Value::Object(m)
 }
 
 /// The summary object: the last line of a run.
 pub fn summary(demo: &str, seq: u64, s: &Summary, lang: Lang) -> String {
+    summary_value(demo, seq, s, lang).to_string()
+}
+
+/// [`summary`] as a value (for the page renderer).
+pub fn summary_value(demo: &str, seq: u64, s: &Summary, lang: Lang) -> Value {
     let mut m = head(demo, seq, "summary", &s.questions);
     m.insert("lang".into(), lang.code().into());
     m.insert("title".into(), s.title.get(lang).into());
@@ -82,7 +97,7 @@ pub fn summary(demo: &str, seq: u64, s: &Summary, lang: Lang) -> String {
     for (k, v) in &s.data {
         m.insert(k.clone(), v.clone());
     }
-    Value::Object(m).to_string()
+    Value::Object(m)
 }
 
 /// An error object.
@@ -106,7 +121,7 @@ mod tests {
     #[test]
     fn step_line_has_the_schema_fields() {
         let s = Step::new(tx("a", "甲"), tx("b", "乙"), &["Q4"]).data("k", 1);
-        let line = step("dns-trace", 3, &s, Lang::Zh);
+        let line = step("dns-trace", 3, 2, &s, Lang::Zh);
         let v: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["schema"], "netlab/1");
         assert_eq!(v["demo"], "dns-trace");

@@ -6,6 +6,7 @@
 //! pure functions in [`text`] and [`json`] turn a step into a string. Demos
 //! never print.
 
+pub mod html;
 pub mod json;
 pub mod ladder;
 pub mod text;
@@ -405,6 +406,8 @@ pub struct Narrator {
     corrections: std::collections::HashSet<String>,
     ladder: Vec<ladder::Row>,
     pcap: Option<crate::pcap::PcapOut>,
+    /// The run as JSON values, kept for `--html`.
+    page: Option<(std::path::PathBuf, Vec<serde_json::Value>)>,
     out: Box<dyn Write + Send>,
 }
 
@@ -489,6 +492,7 @@ impl Narrator {
             corrections: Default::default(),
             ladder: Vec::new(),
             pcap: None,
+            page: None,
             out,
         }
     }
@@ -501,6 +505,19 @@ impl Narrator {
     /// Write every packet record of the run to this capture file too.
     pub fn set_pcap(&mut self, pcap: crate::pcap::PcapOut) {
         self.pcap = Some(pcap);
+    }
+
+    /// Also write the run as a self-contained HTML page to `path` at the end.
+    pub fn set_html(&mut self, path: std::path::PathBuf) {
+        self.page = Some((path, Vec::new()));
+    }
+
+    /// Write the page, if one was asked for.
+    pub fn finish_html(&mut self) -> Result<()> {
+        let Some((path, lines)) = self.page.take() else {
+            return Ok(());
+        };
+        html::write(&path, &lines, self.opts.lang)
     }
 
     /// A sentence for the capture file's section comment (how its packets were obtained).
@@ -541,6 +558,15 @@ impl Narrator {
         if let Some(pc) = self.pcap.as_mut() {
             pc.step(&step);
         }
+        if let Some((_, lines)) = self.page.as_mut() {
+            lines.push(json::step_value(
+                self.demo,
+                self.seq,
+                number,
+                &step,
+                self.opts.lang,
+            ));
+        }
         for p in step.packets.iter().filter(|p| !p.echo) {
             self.ladder.push(ladder::Row {
                 step: number,
@@ -555,7 +581,7 @@ impl Narrator {
             });
         }
         let rendered = match self.format {
-            Format::Json => json::step(self.demo, self.seq, &step, self.opts.lang),
+            Format::Json => json::step(self.demo, self.seq, number, &step, self.opts.lang),
             Format::Text { .. } if self.brief => return Ok(()),
             Format::Text { .. } => {
                 let mut step = step;
@@ -588,6 +614,14 @@ impl Narrator {
     /// the run's packets and then the summary block.
     pub fn summary(&mut self, summary: Summary) -> Result<()> {
         self.seq += 1;
+        if let Some((_, lines)) = self.page.as_mut() {
+            lines.push(json::summary_value(
+                self.demo,
+                self.seq,
+                &summary,
+                self.opts.lang,
+            ));
+        }
         let rendered = match self.format {
             Format::Json => json::summary(self.demo, self.seq, &summary, self.opts.lang),
             Format::Text { .. } => {

@@ -12,6 +12,7 @@ mod dns_trace;
 mod drill;
 mod hostile;
 mod lab_ns;
+mod page;
 mod pcap;
 mod ping;
 mod privilege;

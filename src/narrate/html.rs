@@ -1,0 +1,364 @@
+//! The page: one self-contained HTML file of a run (`--html FILE`, or
+//! `netlab render RUN.jsonl --html FILE` from a saved `--json` run).
+//!
+//! Rendered from the run's JSON objects, so a student's saved trace gives the
+//! same page as a live run. The ladder is an SVG with one `g.arrow` per packet
+//! record; clicking an arrow shows that packet's fields with their bytes and
+//! meanings, its step's explanation and the questions it answers. No external
+//! script, font or image: the page works offline, projects at 1280×720 and
+//! prints on A4. Opening it as `page.html#packet=N` clicks arrow N (how the
+//! browser test and the screenshot reach a field table).
+
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use super::Lang;
+use crate::error::{Error, Result};
+
+/// Column width and row height of the ladder, in SVG units.
+const COL: usize = 112;
+const ROW: usize = 26;
+const LEFT: usize = 46;
+const TOP: usize = 44;
+
+/// The page's own words, in the run's language.
+fn words(lang: Lang) -> Value {
+    match lang {
+        Lang::En => json!({
+            "ladder": "The packets, in order (time runs down)",
+            "hint": "Click an arrow to see that packet's bytes and fields.",
+            "step": "Step", "questions": "Questions", "field": "Field", "bytes": "Bytes",
+            "value": "Value", "meaning": "Meaning", "lost": "lost: sent but never arrived",
+            "summary": "Summary", "packet": "Packet", "from": "from", "to": "to",
+        }),
+        Lang::Zh => json!({
+            "ladder": "报文时序图（时间向下）",
+            "hint": "点击一个箭头，查看该报文的字节和字段。",
+            "step": "步骤", "questions": "回答的问题", "field": "字段", "bytes": "字节",
+            "value": "值", "meaning": "含义", "lost": "丢失：发出了但没有到达",
+            "summary": "小结", "packet": "报文", "from": "从", "to": "到",
+        }),
+    }
+}
+
+/// Escape text for HTML.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The ladder as SVG: participants in order of first appearance, one arrow
+/// (a `g.arrow` with `data-i`) per packet record.
+fn svg(packets: &[(u64, Value)]) -> String {
+    let mut names: Vec<String> = Vec::new();
+    for (_, p) in packets {
+        let from = p["from"].as_str().unwrap_or("");
+        let tos = p["to"].as_str().unwrap_or("");
+        for n in std::iter::once(from).chain(tos.split(',')) {
+            if !n.is_empty() && n != "*" && !names.iter().any(|x| x == n) {
+                names.push(n.to_string());
+            }
+        }
+    }
+    let x = |n: &str| {
+        names
+            .iter()
+            .position(|m| m == n)
+            .map(|i| LEFT + COL / 2 + i * COL)
+    };
+    let width = LEFT + names.len().max(1) * COL + 260;
+    let height = TOP + packets.len() * ROW + 20;
+    let mut s = format!(
+        r#"<svg id="ladder" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img">
+<defs><marker id="head" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z"/></marker></defs>
+"#
+    );
+    for (i, n) in names.iter().enumerate() {
+        let cx = LEFT + COL / 2 + i * COL;
+        s.push_str(&format!(
+            r#"<text class="who" x="{cx}" y="18" text-anchor="middle">{}</text><line class="life" x1="{cx}" y1="26" x2="{cx}" y2="{}"/>
+"#,
+            esc(n),
+            height - 10
+        ));
+    }
+    let mut last_step = None;
+    for (i, (step, p)) in packets.iter().enumerate() {
+        let y = TOP + i * ROW;
+        let lost = p["lost"].as_bool().unwrap_or(false);
+        let label = p["label"].as_str().unwrap_or("");
+        let from = x(p["from"].as_str().unwrap_or(""));
+        let tos: Vec<usize> = p["to"]
+            .as_str()
+            .unwrap_or("")
+            .split(',')
+            .filter_map(&x)
+            .filter(|t| Some(*t) != from)
+            .collect();
+        let class = if lost { "arrow lost" } else { "arrow" };
+        s.push_str(&format!(
+            r#"<g class="{class}" data-i="{i}" tabindex="0"><rect class="hit" x="0" y="{}" width="{width}" height="{ROW}"/>"#,
+            y - ROW / 2 - 2
+        ));
+        if last_step != Some(*step) {
+            s.push_str(&format!(
+                r#"<text class="num" x="4" y="{}">[{step}]</text>"#,
+                y + 4
+            ));
+            last_step = Some(*step);
+        }
+        match from {
+            Some(fx) if !tos.is_empty() => {
+                for tx in &tos {
+                    let end = if lost { (fx + tx) / 2 } else { *tx };
+                    let marker = if lost {
+                        ""
+                    } else {
+                        r#" marker-end="url(#head)""#
+                    };
+                    s.push_str(&format!(
+                        r#"<line x1="{fx}" y1="{y}" x2="{end}" y2="{y}"{marker}/>"#
+                    ));
+                    if lost {
+                        s.push_str(&format!(
+                            r#"<text class="x" x="{end}" y="{}" text-anchor="middle">✗</text>"#,
+                            y + 5
+                        ));
+                    }
+                }
+                let far = tos
+                    .iter()
+                    .copied()
+                    .max_by_key(|t| t.abs_diff(fx))
+                    .unwrap_or(fx);
+                let lx = fx.min(far) + fx.abs_diff(far) / 2;
+                s.push_str(&format!(
+                    r#"<text class="label" x="{lx}" y="{}" text-anchor="middle">{}</text>"#,
+                    y - 5,
+                    esc(label)
+                ));
+            }
+            Some(fx) => s.push_str(&format!(
+                r#"<circle cx="{fx}" cy="{y}" r="4"/><text class="label" x="{}" y="{}">{}</text>"#,
+                fx + 8,
+                y + 4,
+                esc(label)
+            )),
+            None => s.push_str(&format!(
+                r#"<text class="label" x="{LEFT}" y="{}">{}</text>"#,
+                y + 4,
+                esc(label)
+            )),
+        }
+        s.push_str("</g>\n");
+    }
+    s.push_str("</svg>");
+    s
+}
+
+const STYLE: &str = r#"
+body{font:16px/1.45 system-ui,"Noto Sans CJK SC","Noto Sans",sans-serif;margin:0;color:#1b1b1b;background:#fff}
+header{padding:12px 20px;border-bottom:1px solid #ccc}
+h1{font-size:22px;margin:0 0 4px}
+main{display:flex;gap:16px;padding:12px 20px;align-items:flex-start}
+#pane-ladder{flex:1 1 55%;overflow:auto;max-height:calc(100vh - 120px)}
+#panel{flex:1 1 45%;max-height:calc(100vh - 120px);overflow:auto;border-left:3px solid #2a6;padding-left:14px}
+#panel h2{font-size:18px;margin:4px 0}#panel h3{font-size:16px;margin:8px 0 2px}
+svg text{font-size:13px;font-family:system-ui,"Noto Sans CJK SC",sans-serif}
+svg .who{font-weight:bold;font-size:14px}
+svg .label{paint-order:stroke;stroke:#fff;stroke-width:4px;stroke-linejoin:round}
+svg .life{stroke:#999;stroke-dasharray:3 3}
+svg .arrow line{stroke:#1a4f8a;stroke-width:2}
+svg .arrow path,svg marker path{fill:#1a4f8a}
+svg .arrow.lost line{stroke:#c0392b;stroke-dasharray:5 3}
+svg .arrow .x{fill:#c0392b;font-weight:bold;font-size:16px}
+svg .hit{fill:transparent;cursor:pointer}
+svg .arrow:hover .hit,svg .arrow.sel .hit{fill:#fff3c4}
+svg .num{fill:#666}
+table{border-collapse:collapse;width:100%;font-size:13px}
+td,th{border-bottom:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}
+td.hex,td.range{font-family:ui-monospace,monospace;white-space:nowrap}
+.qs{color:#1a4f8a}
+.summary{padding:8px 20px;border-top:1px solid #ccc}
+@media print{#pane-ladder,#panel{max-height:none;overflow:visible}main{display:block}#panel{border:0;padding:0}@page{size:A4;margin:12mm}svg{max-width:100%;height:auto}}
+"#;
+
+const SCRIPT: &str = r#"
+(function(){
+  var errors=[];window.addEventListener('error',function(e){errors.push(String(e.message));document.body.dataset.errors=errors.join(' | ');});
+  var run=JSON.parse(document.getElementById('run').textContent);
+  var W=run.words;
+  function el(tag,attrs,text){var e=document.createElement(tag);for(var k in attrs){e.setAttribute(k,attrs[k]);}if(text!==undefined){e.textContent=text;}return e;}
+  function hex(h,a,b){var out=[];for(var i=a;i<b&&i<a+16;i++){out.push(h.substr(i*2,2));}if(b-a>16){out.push('…');}return out.join(' ');}
+  function show(i){
+    var p=run.packets[i];var s=run.steps[p.step_index];var panel=document.getElementById('panel');
+    panel.textContent='';
+    document.querySelectorAll('g.arrow.sel').forEach(function(g){g.classList.remove('sel');});
+    var g=document.querySelector('g.arrow[data-i="'+i+'"]');if(g){g.classList.add('sel');}
+    panel.appendChild(el('h2',{},W.step+' '+s.number+' · '+s.title));
+    if(s.detail){panel.appendChild(el('p',{class:'detail'},s.detail));}
+    if(s.correction){panel.appendChild(el('p',{class:'correction'},'✎ '+s.correction));}
+    if(s.questions&&s.questions.length){panel.appendChild(el('p',{class:'qs'},W.questions+': '+s.questions.join(' ')));}
+    var pk=p.packet;
+    panel.appendChild(el('h3',{},W.packet+': '+pk.label+(pk.lost?' — ✗ '+W.lost:'')));
+    panel.appendChild(el('p',{},W.from+' '+pk.from+' '+W.to+' '+pk.to+' · '+pk.transport+' '+pk.peer+' · '+pk.length+' '+W.bytes+(pk.summary?' · '+pk.summary:'')));
+    var t=el('table',{id:'fields'});var hr=el('tr');[W.bytes,'',W.field,W.value,W.meaning].forEach(function(h){hr.appendChild(el('th',{},h));});t.appendChild(hr);
+    (pk.fields||[]).forEach(function(f){var r=el('tr');r.appendChild(el('td',{class:'range'},f.start+'..'+f.end));r.appendChild(el('td',{class:'hex'},hex(pk.hex,f.start,f.end)));r.appendChild(el('td',{},f.name));r.appendChild(el('td',{},f.value));r.appendChild(el('td',{},f.meaning||''));t.appendChild(r);});
+    panel.appendChild(t);
+  }
+  document.querySelectorAll('g.arrow').forEach(function(g){
+    g.addEventListener('click',function(){show(Number(g.dataset.i));});
+    g.addEventListener('keydown',function(e){if(e.key==='Enter'){show(Number(g.dataset.i));}});
+  });
+  var m=/packet=(\d+)/.exec(location.hash);
+  if(m){var g=document.querySelector('g.arrow[data-i="'+m[1]+'"]');if(g){g.dispatchEvent(new MouseEvent('click',{bubbles:true}));}}
+  document.body.dataset.ready='1';
+})();
+"#;
+
+/// The page for a run's JSON objects.
+pub fn page(lines: &[Value], lang: Lang) -> String {
+    let steps: Vec<&Value> = lines.iter().filter(|l| l["kind"] == "step").collect();
+    let summary = lines.iter().find(|l| l["kind"] == "summary");
+    let demo = lines
+        .first()
+        .and_then(|l| l["demo"].as_str())
+        .unwrap_or("netlab");
+    let mut packets: Vec<(u64, Value)> = Vec::new();
+    let mut index: Vec<Value> = Vec::new();
+    for (si, s) in steps.iter().enumerate() {
+        for p in s["packets"].as_array().into_iter().flatten() {
+            let number = s["number"].as_u64().unwrap_or(si as u64 + 1);
+            packets.push((number, p.clone()));
+            index.push(json!({"step_index": si, "packet": p}));
+        }
+    }
+    let step_info: Vec<Value> = steps
+        .iter()
+        .map(|s| {
+            json!({"number": s["number"], "title": s["title"], "detail": s["detail"],
+                   "correction": s["correction"], "questions": s["questions"]})
+        })
+        .collect();
+    let data = json!({"words": words(lang), "steps": step_info, "packets": index});
+    // A "</" inside the JSON would end the script element early.
+    let data = data.to_string().replace("</", "<\\/");
+    let title = summary
+        .and_then(|s| s["title"].as_str())
+        .unwrap_or(demo)
+        .to_string();
+    let w = words(lang);
+    let summary_html = summary
+        .map(|s| {
+            format!(
+                r#"<section class="summary"><h2>{}</h2><p>{}</p><p class="qs">{}: {}</p></section>"#,
+                esc(w["summary"].as_str().unwrap_or("")),
+                esc(s["title"].as_str().unwrap_or("")),
+                esc(w["questions"].as_str().unwrap_or("")),
+                esc(&s["questions"]
+                    .as_array()
+                    .map(|q| q.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "))
+                    .unwrap_or_default())
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        r#"<!DOCTYPE html>
+<html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>netlab {demo}: {title}</title><style>{STYLE}</style></head>
+<body><header><h1>netlab {demo}</h1><div>{title_e}</div></header>
+<main><section id="pane-ladder"><h2>{ladder}</h2><p>{hint}</p>{svg}</section>
+<aside id="panel"><p>{hint}</p></aside></main>
+{summary_html}
+<script type="application/json" id="run">{data}</script>
+<script>{SCRIPT}</script></body></html>
+"#,
+        lang = lang.code(),
+        demo = esc(demo),
+        title = esc(&title),
+        title_e = esc(&title),
+        ladder = esc(w["ladder"].as_str().unwrap_or("")),
+        hint = esc(w["hint"].as_str().unwrap_or("")),
+        svg = svg(&packets),
+    )
+}
+
+/// Write the page for a run to `path`.
+pub fn write(path: &Path, lines: &[Value], lang: Lang) -> Result<()> {
+    std::fs::write(path, page(lines, lang)).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Read a saved `--json` run (JSON Lines) for `netlab render`.
+pub fn read_run(path: &Path) -> Result<(Vec<Value>, Lang)> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut lines = Vec::new();
+    for (n, l) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let v: Value = serde_json::from_str(l).map_err(|e| {
+            Error::usage(format!(
+                "{} line {}: not a JSON object ({e}); render reads what a run printed with --json",
+                path.display(),
+                n + 1
+            ))
+        })?;
+        if v["schema"] != super::SCHEMA {
+            return Err(Error::usage(format!(
+                "{} line {}: not a netlab/1 object",
+                path.display(),
+                n + 1
+            )));
+        }
+        lines.push(v);
+    }
+    if lines.is_empty() {
+        return Err(Error::usage(format!(
+            "{}: empty; save a run with --json first",
+            path.display()
+        )));
+    }
+    let lang = match lines[0]["lang"].as_str() {
+        Some("zh") => Lang::Zh,
+        _ => Lang::En,
+    };
+    Ok((lines, lang))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_arrow_per_packet_and_the_json_cannot_close_the_script() {
+        let lines = vec![
+            json!({"schema": "netlab/1", "kind": "step", "demo": "x", "number": 1, "title": "a </script>", "detail": "",
+                   "questions": ["Q4"], "packets": [
+                {"from": "h1", "to": "h2", "label": "ping", "lost": false, "fields": [], "hex": "", "length": 0},
+                {"from": "h2", "to": "h1,r1", "label": "b", "lost": true, "fields": [], "hex": "", "length": 0}]}),
+            json!({"schema": "netlab/1", "kind": "summary", "demo": "x", "title": "done", "questions": ["Q4"]}),
+        ];
+        let p = page(&lines, Lang::En);
+        assert_eq!(p.matches("<g class=\"arrow").count(), 2);
+        assert!(p.contains("arrow lost"));
+        assert_eq!(
+            p.matches("</script>").count(),
+            2,
+            "only the two real script ends"
+        );
+        assert!(
+            !p.contains("http://") || p.matches("http://").count() == 1,
+            "nothing external but the SVG namespace"
+        );
+    }
+}
