@@ -326,7 +326,7 @@ fn connection(env: &Env, n: &mut Narrator) -> Result<()> {
     let mut s = Step::new(
         tx("TCP: the three-way handshake", "TCP：三次握手"),
         tx(
-            "Before any data: SYN with the client's first sequence number x; SYN-ACK with the server's y and ack x+1; ACK y+1. Each side now knows the other is there, where its byte count starts, and its receive window.",
+            "Before any data: SYN with the client's first sequence number x; SYN-ACK with the server's y and ack x+1; ACK y+1. Now each side knows where the other's byte count starts, and its window.",
             "传送数据之前：客户端发 SYN，带初始序号 x；服务器回 SYN-ACK，带自己的 y 和确认号 x+1；客户端回 ACK y+1。双方由此知道对方存在、字节计数的起点和接收窗口。",
         ),
         &["Q9", "Q12", "Q13"],
@@ -368,10 +368,12 @@ fn connection(env: &Env, n: &mut Narrator) -> Result<()> {
         s.packets.push(frame_packet(f, false));
     }
     if client_shift.is_some() {
-        s.detail.en.push_str(" In a SYN the window is taken as it stands; later segments multiply it by 2^shift, the window-scale option of the SYNs.");
-        s.detail.zh.push_str(
-            "SYN 里的窗口按原值计；之后的报文段要乘以 2^扩大因子（SYN 里的窗口扩大选项）。",
+        s.detail.en.push_str(
+            " Windows after the SYNs count in units of 2^shift (the SYNs' window-scale option).",
         );
+        s.detail
+            .zh
+            .push_str("SYN 之后的窗口以 2^扩大因子为单位（SYN 里的窗口扩大选项）。");
     }
     let syn_view = s.packets.first().map(Packet::echo);
     if frames.is_empty() {
@@ -401,8 +403,8 @@ fn connection(env: &Env, n: &mut Narrator) -> Result<()> {
     let mut s = Step::new(
         tx("TCP: the FIN teardown", "TCP：FIN 挥手释放"),
         tx(
-            "Each direction is closed separately: the side that is done sends FIN and the other acknowledges it; the other side does the same when it is done. Four segments in the general case (the middle two can share one packet).",
-            "两个方向分别关闭：先结束的一方发 FIN，另一方确认；另一方结束时也同样发 FIN 并被确认。一般是四个报文段（中间两个可以合并在一个包里）。",
+            "Each direction closes on its own: a FIN, then its ACK, each way (the middle two can share a packet).",
+            "两个方向各自关闭：每个方向一个 FIN 加一个 ACK（中间两个可以合在一个包里）。",
         ),
         &["Q9", "Q13"],
     )
@@ -418,8 +420,10 @@ fn connection(env: &Env, n: &mut Narrator) -> Result<()> {
         .iter()
         .any(|f| tcp_of(f, port).is_some_and(|(_, len)| len > 0))
     {
-        s.detail.en.push_str(" Before the first FIN the client sent its 5 data bytes (\"hello\"), so the FIN's sequence number is 5 beyond the ACK's.");
-        s.detail.zh.push_str("第一个 FIN 之前客户端发出了 5 个字节的数据（\"hello\"），所以 FIN 的序号比握手的 ACK 大 5。");
+        s.detail.en.push_str(" The client's 5 bytes (\"hello\") went first: the FIN's sequence number is 5 past the ACK's.");
+        s.detail
+            .zh
+            .push_str("客户端先发了 5 个字节（\"hello\"）：FIN 的序号比握手的 ACK 大 5。");
     }
     for f in &after {
         s.packets.push(frame_packet(f, false));
@@ -429,8 +433,8 @@ fn connection(env: &Env, n: &mut Narrator) -> Result<()> {
     let mut s = Step::new(
         tx("UDP: the first packet already carries the data", "UDP：第一个包就带着数据"),
         tx(
-            "No handshake, no teardown, no state: sendto() puts the datagram on the wire and that is all. The receiver learns about the sender from the datagram itself.",
-            "没有握手，没有挥手，没有连接状态：sendto() 把报文发上线路，仅此而已。接收方从报文本身才知道发送方是谁。",
+            "No handshake, no teardown, no state: sendto() puts the datagram on the wire, and that is all.",
+            "没有握手，没有挥手，没有连接状态：sendto() 把报文发上线路，仅此而已。",
         ),
         QS,
     )
@@ -499,8 +503,8 @@ fn boundaries(env: &Env, n: &mut Narrator) -> Result<()> {
                 format!("三次发送：TCP 接收方读了 {} 次：{}；UDP 接收方收到 {} 个报文：{}", reads.len(), quoted(&reads), dgrams.len(), quoted(&dgrams)),
             ),
             tx(
-                "TCP delivers bytes, not messages: the three send() calls left no mark in the stream, so a reader that comes a little later gets them run together. UDP delivers each datagram whole, as it was sent: one send(), one recv().",
-                "TCP 传送的是字节而不是消息：三次 send() 在字节流里没有留下任何边界，稍晚读取的接收方会读到连在一起的数据。UDP 则把每个报文原样整体交付：一次 send() 对应一次 recv()。",
+                "TCP carries bytes: the sends left no mark in the stream, so a later reader gets them run together. UDP carries messages: one send(), one recv().",
+                "TCP 传送的是字节：几次 send() 在字节流里不留边界，稍晚读取就连在一起。UDP 传送的是报文：一次 send() 对应一次 recv()。",
             ),
             &["Q9", "Q14"],
         )
@@ -768,8 +772,8 @@ fn reliability(
                 format!("链路现在在每个方向丢弃 {loss}% 的 TCP 和 UDP 包"),
             ),
             tx(
-                format!("Over each protocol, {client} and {server} each send the other {count} numbered messages of {size} bytes at the same time, one every 2 ms (TCP_NODELAY), so they leave as many small packets and the loss hits data and acknowledgements alike."),
-                format!("每种协议上，{client} 和 {server} 同时互相发送 {count} 条编号消息，每条 {size} 字节，每 2 ms 一条（TCP_NODELAY），于是它们分成许多小包发出，丢包同样会落在数据和确认上。"),
+                format!("Over each protocol, {client} and {server} send each other {count} numbered {size}-byte messages at once, one every 2 ms, as small packets: loss hits data and ACKs alike."),
+                format!("每种协议上，{client} 和 {server} 同时互发 {count} 条编号消息，每条 {size} 字节，每 2 ms 一条，都是小包：丢包同样落在数据和确认上。"),
             ),
             QS,
         )
@@ -840,8 +844,8 @@ fn reliability(
             },
             if complete && in_order {
                 tx(
-                    "Every lost segment was noticed (no ACK in time, or duplicate ACKs) and sent again; the receiver's kernel held back what arrived early until the gap was filled, so each application saw every message once, in order, both ways. The price is time: each repair waits for the sender to notice.",
-                    "每个丢失的报文段都被发现（超时未确认，或收到重复确认）并被重传；接收方内核把提前到达的数据先扣住，直到空缺补上，所以两个方向上应用程序看到的每条消息都不多不少、顺序正确。代价是时间：每次修补都要等发送方发现丢失。",
+                    "Each lost segment was noticed (no ACK in time, or duplicate ACKs) and sent again; the receiver held back early data until the gap was filled. The price is time.",
+                    "每个丢失的报文段都被发现（超时未确认或重复确认）并重传；接收方把提前到达的数据扣住，直到空缺补上。代价是时间。",
                 )
             } else {
                 tx(
@@ -942,8 +946,8 @@ fn reliability(
                 format!("UDP：送达 {delivered}/{}，丢失 {lost}，乱序 {reordered}", 2 * count),
             ),
             tx(
-                "Nobody noticed and nobody resent: each lost datagram is simply gone, and what arrives is handed up in the order it came. An application that needs more must number, acknowledge and resend itself, which is what TCP (or QUIC, over UDP) does.",
-                "没人察觉，也没人重发：丢失的报文就这样没了，到达的报文按到达顺序交给应用。需要更多保证的应用只能自己编号、确认、重传，而这正是 TCP（或基于 UDP 的 QUIC）所做的。",
+                "Nobody noticed and nobody resent: a lost datagram is simply gone. An application that needs more must number, acknowledge and resend itself, as TCP (or QUIC, over UDP) does.",
+                "没人察觉，也没人重发：丢失的报文就这样没了。需要更多保证的应用只能自己编号、确认、重传，就像 TCP（或基于 UDP 的 QUIC）那样。",
             ),
             &["Q9", "Q12"],
         )
@@ -1111,7 +1115,7 @@ fn cost(env: &Env, args: &TcpUdpArgs, n: &mut Narrator) -> Result<(f64, f64, f64
 fn cost_text(tcp_kept_up: bool, udp_loss: f64) -> Text {
     let (a_en, a_zh) = if tcp_kept_up {
         (
-            "For bulk data TCP is not the slow one: it fills the link while flow control keeps the receiver from drowning.",
+            "For bulk data TCP is not the slow one: it fills the link, and flow control spares the receiver.",
             "大批量传输时 TCP 并不慢：它能占满链路，流量控制又防止淹没接收方。",
         )
     } else {
@@ -1121,13 +1125,13 @@ fn cost_text(tcp_kept_up: bool, udp_loss: f64) -> Text {
         )
     };
     let (b_en, b_zh) = if udp_loss > 0.5 {
-        (format!(" UDP has no flow control: the sender outran its receiver and {udp_loss:.0}% of datagrams were simply lost."), format!("UDP 没有流量控制：发送方跑在接收方前面，{udp_loss:.0}% 的报文就这样丢了。"))
+        (format!(" UDP has no flow control: the sender outran its receiver, and {udp_loss:.0}% was lost."), format!("UDP 没有流量控制：发送方跑在接收方前面，丢了 {udp_loss:.0}%。"))
     } else {
         (" UDP has no flow control: a sender faster than its receiver just loses datagrams (none were lost this time).".to_string(), "UDP 没有流量控制：发送方比接收方快时报文就直接丢了（这次恰好没有丢）。".to_string())
     };
     tx(
-        format!("With the loss rule removed, each protocol moved the same amount of data over the same link. {a_en}{b_en} Once a TCP connection exists, a small exchange costs about the same either way: UDP's real saving is the handshake."),
-        format!("去掉丢包规则后，两种协议在同一链路上传送同样多的数据。{a_zh}{b_zh}连接建立之后，一次小的问答两者开销相近：UDP 真正省下的是握手。"),
+        format!("No loss rule now; the same data each way. {a_en}{b_en} A small exchange costs about the same: UDP saves the handshake."),
+        format!("现在没有丢包规则，两边传同样多的数据。{a_zh}{b_zh}一次小问答两者开销相近：UDP 省下的是握手。"),
     )
 }
 
@@ -1187,8 +1191,8 @@ fn broadcast(lab: &NetLab, n: &mut Narrator) -> Result<()> {
                 format!("一次发往 198.51.100.255 的 UDP 到达了 {}；对同一地址的 TCP：{}", reached.join(" 和 "), tcp_err.zh),
             ),
             tx(
-                "A broadcast datagram goes to every host on the LAN at once (here h2 and the router r1), but not beyond the router: h3 on LAN B heard nothing. TCP cannot do this: a connection has exactly two ends, so the kernel refuses to connect to a broadcast address.",
-                "广播报文一次发给局域网里的所有主机（这里是 h2 和路由器 r1），但不会越过路由器：局域网 B 上的 h3 什么也没收到。TCP 做不到这一点：一条连接只有两个端点，所以内核拒绝连接广播地址。",
+                "A broadcast reaches every host on the LAN (here h2 and r1) but not beyond the router: h3 heard nothing. A TCP connection has exactly two ends, so the kernel refuses.",
+                "广播到达局域网里的每台主机（这里是 h2 和 r1），但不越过路由器：h3 什么也没收到。TCP 连接只有两个端点，所以内核拒绝。",
             ),
             &["Q9"],
         )
@@ -1244,25 +1248,40 @@ fn ports(n: &mut Narrator) -> Result<()> {
     )
     .section(section);
     let mut rows = Vec::new();
-    for (name, port, proto) in NOTES_PORTS {
-        let found = table
-            .iter()
-            .find(|(_, p, pr)| p == port && pr == proto)
-            .map(|(n, _, _)| n.clone());
-        // The name as /etc/services spells it, quoted as the file's own text.
-        let shown = match (&found, services.is_some()) {
-            (Some(n), _) => Text::from(format!("{port}/{proto}  `{n}`")),
-            (None, true) => tx(
-                format!("{port}/{proto}  (not listed)"),
-                format!("{port}/{proto}  （未列出）"),
-            ),
-            (None, false) => tx(
-                format!("{port}/{proto}  (no /etc/services)"),
-                format!("{port}/{proto}  （本机没有 /etc/services）"),
-            ),
-        };
-        s = s.fact(tx(*name, *name), shown);
-        rows.push(json!({"notes": name, "port": port, "transport": proto, "services_name": found}));
+    // One line per transport: each service with its port and the name
+    // /etc/services gives it (quoted as the file's own text).
+    for transport in ["tcp", "udp"] {
+        let mut en = Vec::new();
+        let mut zh = Vec::new();
+        for (name, port, proto) in NOTES_PORTS.iter().filter(|(_, _, p)| *p == transport) {
+            let found = table
+                .iter()
+                .find(|(_, p, pr)| p == port && pr == proto)
+                .map(|(n, _, _)| n.clone());
+            let (e, z) = match (&found, services.is_some()) {
+                (Some(n), _) => (
+                    format!("{name} {port} `{n}`"),
+                    format!("{name} {port} `{n}`"),
+                ),
+                (None, true) => (
+                    format!("{name} {port} (not listed)"),
+                    format!("{name} {port}（未列出）"),
+                ),
+                (None, false) => (
+                    format!("{name} {port} (no /etc/services)"),
+                    format!("{name} {port}（本机没有 /etc/services）"),
+                ),
+            };
+            en.push(e);
+            zh.push(z);
+            rows.push(
+                json!({"notes": name, "port": port, "transport": proto, "services_name": found}),
+            );
+        }
+        s = s.fact(
+            Text::from(transport.to_uppercase()),
+            tx(en.join(", "), zh.join("，")),
+        );
     }
     let icmp_line = protocols
         .lines()
