@@ -34,7 +34,7 @@ const MIN_LABEL: usize = 28;
 const MIN_COL: usize = 5;
 const MAX_COL: usize = 14;
 /// A step with more packets than this is drawn grouped, not packet by packet.
-const BUSY: usize = 16;
+const BUSY: usize = 8;
 /// Name of the merged column.
 const OTHERS: &str = "…";
 
@@ -64,8 +64,8 @@ fn alike(a: &Row, b: &Row) -> bool {
 /// The rows to draw: (index of the row shown, how many it stands for, how many
 /// of those were lost). A run of look-alike rows is drawn once; so is a
 /// repeating group of up to four rows (request, reply, request, reply …).
-fn collapse(rows: &[Row]) -> Vec<(usize, usize, usize)> {
-    let mut out = Vec::new();
+fn collapse(rows: &[Row]) -> Vec<Vec<usize>> {
+    let mut out: Vec<Vec<usize>> = Vec::new();
     let mut i = 0;
     while i < rows.len() {
         // A busy step (a bulk transfer, a lossy exchange): its rows are grouped by
@@ -75,14 +75,11 @@ fn collapse(rows: &[Row]) -> Vec<(usize, usize, usize)> {
             .take_while(|r| r.step == rows[i].step)
             .count();
         if end - i > BUSY {
-            let mut groups: Vec<(usize, usize, usize)> = Vec::new();
+            let mut groups: Vec<Vec<usize>> = Vec::new();
             for k in i..end {
-                match groups.iter_mut().find(|g| alike(&rows[g.0], &rows[k])) {
-                    Some(g) => {
-                        g.1 += 1;
-                        g.2 += usize::from(rows[k].lost);
-                    }
-                    None => groups.push((k, 1, usize::from(rows[k].lost))),
+                match groups.iter_mut().find(|g| alike(&rows[g[0]], &rows[k])) {
+                    Some(g) => g.push(k),
+                    None => groups.push(vec![k]),
                 }
             }
             out.extend(groups);
@@ -107,12 +104,47 @@ fn collapse(rows: &[Row]) -> Vec<(usize, usize, usize)> {
         }
         let (p, k) = best;
         for o in 0..p {
-            let lost = (0..k).filter(|j| rows[i + j * p + o].lost).count();
-            out.push((i + o, k, lost));
+            out.push((0..k).map(|j| i + j * p + o).collect());
         }
         i += p * k;
     }
     out
+}
+
+/// The label of a group of look-alike rows: the words they share, and "…"
+/// for the numbers that differ (`ICMP echo request seq=…`).
+fn group_label(rows: &[Row], members: &[usize]) -> String {
+    let first: Vec<&str> = rows[members[0]].label.split(' ').collect();
+    let same = |i: usize| {
+        members
+            .iter()
+            .all(|&m| rows[m].label.split(' ').nth(i) == Some(first[i]))
+    };
+    first
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            if same(i) {
+                w.to_string()
+            } else {
+                let mut out = String::new();
+                let mut in_digits = false;
+                for c in w.chars() {
+                    if c.is_ascii_digit() {
+                        if !in_digits {
+                            out.push('…');
+                        }
+                        in_digits = true;
+                    } else {
+                        out.push(c);
+                        in_digits = false;
+                    }
+                }
+                out
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A short column name: the name itself if it fits, else its first label(s), cut.
@@ -217,8 +249,10 @@ pub fn render(rows: &[Row], width: usize, lang: Lang) -> Vec<String> {
     out.push(lifeline.iter().collect::<String>().trim_end().to_string());
 
     let mut last_step = None;
-    for (idx, count, lost) in collapse(rows) {
-        let r = &rows[idx];
+    for members in collapse(rows) {
+        let r = &rows[members[0]];
+        let count = members.len();
+        let lost = members.iter().filter(|&&m| rows[m].lost).count();
         let mut line = lifeline.clone();
         let a = col_of(&r.from);
         let targets: Vec<usize> =
@@ -279,6 +313,7 @@ pub fn render(rows: &[Row], width: usize, lang: Lang) -> Vec<String> {
         last_step = Some(r.step);
         let mut label = r.label.clone();
         if count > 1 {
+            label = group_label(rows, &members);
             label = match lang {
                 Lang::En => format!("{label} ×{count}"),
                 Lang::Zh => format!("{label} ×{count}"),
@@ -375,14 +410,18 @@ mod tests {
     #[test]
     fn request_reply_pairs_collapse_to_two_rows() {
         let mut rows = Vec::new();
-        for i in 1..=6 {
+        for i in 1..=3 {
             rows.push(row(5, "h1", "h2", &format!("request seq={i}"), false));
             rows.push(row(5, "h2", "h1", &format!("reply seq={i}"), false));
         }
-        rows.push(row(5, "h1", "h2", "request seq=7", true));
+        rows.push(row(5, "h1", "h2", "request seq=4", true));
         let l = render(&rows, 80, Lang::En);
-        assert_eq!(l.iter().filter(|x| x.contains("×6")).count(), 2, "{l:?}");
-        assert!(l.iter().any(|x| x.contains("seq=7")), "{l:?}");
+        assert_eq!(
+            l.iter().filter(|x| x.contains("seq=… ×3")).count(),
+            2,
+            "{l:?}"
+        );
+        assert!(l.iter().any(|x| x.contains("seq=4")), "{l:?}");
     }
 
     #[test]
