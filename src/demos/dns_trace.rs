@@ -23,6 +23,7 @@ use crate::dns::client::{build_query, exchange, Exchange, Failure, Transport};
 use crate::dns::name::{self, CheckedName};
 use crate::dns::walk::{self, cname_target, Config, Event, Server, Status, Verdict};
 use crate::error::{exit, Error, Result};
+use crate::lab::capture::Capture;
 use crate::lab::dns::DnsLab;
 use crate::lab::zones::ZoneSet;
 use crate::narrate::{tx, Direction, Narrator, Packet, Step, Summary, Text, Wire};
@@ -126,13 +127,22 @@ fn plan(args: &DnsTraceArgs, port_53: bool) -> Result<(CheckedName, Mode)> {
 /// with UDP, or TCP with the 2-byte length, around the exact message; the IP and
 /// UDP/TCP headers are rebuilt from the socket addresses (netlab saw the message
 /// at its socket, not on a link).
-fn wire(ex: &Exchange, reply: bool) -> Option<Wire> {
+fn wire(ex: &Exchange, reply: bool, lo: Option<&Capture>) -> Option<Wire> {
     let local = ex.source()?;
     let (from, to, payload) = if reply {
         (ex.server, local, ex.reply_bytes.as_deref()?)
     } else {
         (local, ex.server, &ex.query_bytes[..])
     };
+    // Over UDP, the real frame from the loopback capture when there is one.
+    if let (Some(cap), Transport::Udp) = (lo, ex.transport) {
+        let frame = cap.find(Duration::from_millis(200), |f| {
+            udp_frame_carries(&f.bytes, from.port(), to.port(), payload)
+        });
+        if let Some(f) = frame {
+            return Some(Wire::frame("lo", &f.bytes));
+        }
+    }
     let bytes = match ex.transport {
         Transport::Udp => crate::pcap::udp_packet(from, to, payload)?,
         Transport::Tcp => {
@@ -152,16 +162,46 @@ fn wire(ex: &Exchange, reply: bool) -> Option<Wire> {
     })
 }
 
+/// Whether an Ethernet + IPv4 frame is a UDP datagram between these ports carrying `payload`.
+fn udp_frame_carries(frame: &[u8], sport: u16, dport: u16, payload: &[u8]) -> bool {
+    let Some(&vihl) = frame.get(14) else {
+        return false;
+    };
+    let ihl = usize::from(vihl & 0x0f) * 4;
+    if frame.get(14 + 9) != Some(&17) {
+        return false;
+    }
+    let udp = 14 + ihl;
+    let port = |at: usize| {
+        frame
+            .get(at..at + 2)
+            .map(|b| u16::from_be_bytes([b[0], b[1]]))
+    };
+    port(udp) == Some(sport)
+        && port(udp + 2) == Some(dport)
+        && frame.get(udp + 8..) == Some(payload)
+}
+
 /// Run the demo; returns the exit code.
 pub fn run(args: &DnsTraceArgs, n: &mut Narrator) -> Result<i32> {
     let started = Instant::now();
     let (name, mode) = plan(args, n.capturing())?;
+    // With --pcap and CAP_NET_RAW, loopback is captured so the file holds real frames.
+    let lo = if n.capturing() && crate::privilege::Privileges::probe().net_raw {
+        Capture::start_here("lo").ok()
+    } else {
+        None
+    };
     if n.capturing() {
         let port = match &mode {
             Mode::Lab(lab) => lab.port,
             Mode::Custom(_, p) | Mode::Live(_, p, _) => *p,
         };
-        n.pcap_note("DNS messages exactly as netlab sent and received them at its sockets; their IPv4 and UDP/TCP headers are rebuilt from the socket addresses, and DNS over TCP is shown without its handshake.");
+        if lo.is_some() {
+            n.pcap_note("DNS over UDP: the real frames, captured on loopback. DNS over TCP: the messages exactly as netlab's sockets sent and received them, with their IPv4 and TCP headers rebuilt and no handshake shown.");
+        } else {
+            n.pcap_note("DNS messages exactly as netlab sent and received them at its sockets (capturing loopback needs CAP_NET_RAW); their IPv4 and UDP/TCP headers are rebuilt from the socket addresses, and DNS over TCP is shown without its handshake.");
+        }
         if port != 53 {
             n.pcap_note(format!("The DNS servers listened on port {port}: open with `wireshark -d udp.port=={port},dns -d tcp.port=={port},dns` (tshark: the same -d) to decode them as DNS."));
         }
@@ -180,7 +220,7 @@ pub fn run(args: &DnsTraceArgs, n: &mut Narrator) -> Result<i32> {
         stage_stub(n, &mode)?;
         if let Some(server) = recursive {
             let fresh = matches!(mode, Mode::Lab(_));
-            stage_recursive(n, &name, qtype, server, args.timeout, fresh)?;
+            stage_recursive(n, &name, qtype, server, args.timeout, fresh, lo.as_ref())?;
         }
     }
     let cfg = Config {
@@ -198,7 +238,7 @@ pub fn run(args: &DnsTraceArgs, n: &mut Narrator) -> Result<i32> {
             if out_err.is_some() {
                 return;
             }
-            for step in walk_step(ev, qtype, &mut shown, wire_wanted) {
+            for step in walk_step(ev, qtype, &mut shown, wire_wanted, lo.as_ref()) {
                 if let Err(e) = n.step(step) {
                     out_err = Some(e);
                     break;
@@ -482,6 +522,7 @@ fn packets(
     to: &str,
     reply_label: &Text,
     with_wire: bool,
+    lo: Option<&Capture>,
 ) -> Vec<Packet> {
     let question = Message::from_vec(&ex.query_bytes)
         .ok()
@@ -515,7 +556,7 @@ fn packets(
         show_bytes: show,
         quiet: !show,
         at: Some(ex.sent_at),
-        wire: if with_wire { wire(ex, false) } else { None },
+        wire: if with_wire { wire(ex, false, lo) } else { None },
         ..Packet::default()
     }
     .between(from, to, qlabel)];
@@ -530,7 +571,7 @@ fn packets(
                 show_bytes: show,
                 quiet: !show,
                 at: Some(at_reply),
-                wire: if with_wire { wire(ex, true) } else { None },
+                wire: if with_wire { wire(ex, true, lo) } else { None },
                 ..Packet::default()
             }
             .between(to, from, reply_label.clone()),
@@ -632,6 +673,7 @@ fn stage_recursive(
     server: SocketAddr,
     timeout: Duration,
     fresh_cache: bool,
+    lo: Option<&Capture>,
 ) -> Result<()> {
     let with_wire = n.capturing();
     // The lab resolver walks on a miss, which can take a while with a lame server in the way.
@@ -641,7 +683,7 @@ fn stage_recursive(
     let mut first_packets: Vec<Packet> = Vec::new();
     for ex in &firsts {
         let rl = ex.reply.as_ref().map(reply_label).unwrap_or_default();
-        first_packets.extend(packets(ex, false, "stub", "resolver", &rl, with_wire));
+        first_packets.extend(packets(ex, false, "stub", "resolver", &rl, with_wire, lo));
     }
     let Some(reply1) = first.reply.clone() else {
         let why = first
@@ -727,7 +769,7 @@ fn stage_recursive(
     let mut second_packets = Vec::new();
     for ex in &seconds {
         let rl = ex.reply.as_ref().map(reply_label).unwrap_or_default();
-        second_packets.extend(packets(ex, false, "stub", "resolver", &rl, with_wire));
+        second_packets.extend(packets(ex, false, "stub", "resolver", &rl, with_wire, lo));
     }
     let Some(reply2) = second.reply.clone() else {
         let mut s = Step::new(
@@ -829,6 +871,7 @@ fn walk_step(
     qtype: RecordType,
     shown: &mut HashSet<&'static str>,
     with_wire: bool,
+    lo: Option<&Capture>,
 ) -> Vec<Step> {
     match ev {
         Event::Start { name, via, roots } => {
@@ -1055,7 +1098,7 @@ fn walk_step(
                 s = s.fact(tx("ignored datagrams", "忽略的数据报"), ex.ignored.to_string());
             }
             let rl = ex.reply.as_ref().map(reply_label).unwrap_or_default();
-            s.packets = packets(ex, false, "resolver", &participant(zone), &rl, with_wire);
+            s.packets = packets(ex, false, "resolver", &participant(zone), &rl, with_wire, lo);
             // One byte view of each thing that teaches: the query (when stage 3 did
             // not show one), the first referral, the first truncated reply.
             let mut views = Vec::new();

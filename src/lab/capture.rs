@@ -73,11 +73,21 @@ fn capture_loop(
         match rx.next() {
             Ok(bytes) => {
                 if let Ok(mut v) = sink.lock() {
-                    if loopback && v.last().is_some_and(|l| l.bytes == bytes) {
+                    let now = SystemTime::now();
+                    // The second copy follows the first within microseconds, though
+                    // other loopback traffic may come in between.
+                    let copy = loopback
+                        && v.iter().rev().take(16).any(|l| {
+                            l.bytes == bytes
+                                && now
+                                    .duration_since(l.at)
+                                    .is_ok_and(|d| d < Duration::from_millis(5))
+                        });
+                    if copy {
                         continue;
                     }
                     v.push(Frame {
-                        at: SystemTime::now(),
+                        at: now,
                         link: link.clone(),
                         bytes: bytes.to_vec(),
                     });
@@ -134,7 +144,7 @@ impl Capture {
     }
 
     /// Wait until the frames so far satisfy `done`, or `timeout` passes; true if satisfied.
-    pub fn wait_for(&self, timeout: Duration, done: impl Fn(&[Frame]) -> bool) -> bool {
+    pub fn wait_for(&self, timeout: Duration, mut done: impl FnMut(&[Frame]) -> bool) -> bool {
         let end = std::time::Instant::now() + timeout;
         loop {
             if self.frames.lock().is_ok_and(|v| done(&v)) {
@@ -145,6 +155,16 @@ impl Capture {
             }
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    /// The first frame so far that `pick` accepts, waiting up to `timeout` for it.
+    pub fn find(&self, timeout: Duration, pick: impl Fn(&Frame) -> bool) -> Option<Frame> {
+        let mut found = None;
+        self.wait_for(timeout, |fs| {
+            found = fs.iter().find(|f| pick(f)).cloned();
+            found.is_some()
+        });
+        found
     }
 
     /// Stop and return every frame captured.
