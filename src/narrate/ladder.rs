@@ -38,14 +38,14 @@ const BUSY: usize = 8;
 /// Name of the merged column.
 const OTHERS: &str = "…";
 
-/// The label with every run of digits replaced, to spot look-alike packets.
-fn shape(label: &str) -> String {
+/// The label with every run of digits replaced by `mark`.
+fn numbers_as(label: &str, mark: char) -> String {
     let mut s = String::new();
     let mut in_digits = false;
     for c in label.chars() {
         if c.is_ascii_digit() {
             if !in_digits {
-                s.push('#');
+                s.push(mark);
             }
             in_digits = true;
         } else {
@@ -54,6 +54,11 @@ fn shape(label: &str) -> String {
         }
     }
     s
+}
+
+/// The label with its numbers blanked, to spot look-alike packets.
+fn shape(label: &str) -> String {
+    numbers_as(label, '#')
 }
 
 /// What makes two rows look alike: same step, same ends, same label but for its numbers.
@@ -127,20 +132,7 @@ fn group_label(rows: &[Row], members: &[usize]) -> String {
             if same(i) {
                 w.to_string()
             } else {
-                let mut out = String::new();
-                let mut in_digits = false;
-                for c in w.chars() {
-                    if c.is_ascii_digit() {
-                        if !in_digits {
-                            out.push('…');
-                        }
-                        in_digits = true;
-                    } else {
-                        out.push(c);
-                        in_digits = false;
-                    }
-                }
-                out
+                numbers_as(w, '…')
             }
         })
         .collect::<Vec<_>>()

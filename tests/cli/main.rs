@@ -74,6 +74,14 @@ pub fn json_lines(o: &Output) -> Vec<Value> {
     lines
 }
 
+/// Packet records in a run's JSON (every step's `packets`).
+pub fn records(lines: &[Value]) -> usize {
+    lines
+        .iter()
+        .map(|l| l["packets"].as_array().map_or(0, Vec::len))
+        .sum()
+}
+
 /// When a test needs something the machine lacks: fail under CI, skip loudly elsewhere.
 pub fn require(what: &str, available: bool) -> bool {
     if available {

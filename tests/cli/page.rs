@@ -4,23 +4,27 @@
 
 use super::*;
 
+/// Headless chromium with a fresh profile, kept from reaching the network.
+fn chromium(profile: &tempfile::TempDir) -> Command {
+    let mut c = Command::new("chromium");
+    c.args([
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+    ])
+    .arg(format!("--user-data-dir={}", profile.path().display()));
+    c
+}
+
 /// The DOM of a page after its scripts ran, and chromium's stderr.
 fn load(page: &std::path::Path, fragment: &str) -> (String, String) {
     let profile = tempfile::tempdir().unwrap();
-    let o = Command::new("chromium")
-        .args([
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--enable-logging=stderr",
-            "--v=0",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg("--dump-dom")
+    let o = chromium(&profile)
+        .args(["--enable-logging=stderr", "--v=0", "--dump-dom"])
         .arg(format!("file://{}{fragment}", page.display()))
         .output()
         .expect("run chromium");
@@ -33,32 +37,14 @@ fn screenshot(page: &std::path::Path, fragment: &str, name: &str) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     let profile = tempfile::tempdir().unwrap();
-    let o = Command::new("chromium")
-        .args([
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--hide-scrollbars",
-            "--window-size=1280,720",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
+    let o = chromium(&profile)
+        .args(["--hide-scrollbars", "--window-size=1280,720"])
         .arg(format!("--screenshot={}", dir.join(name).display()))
         .arg(format!("file://{}{fragment}", page.display()))
         .output()
         .expect("run chromium");
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(dir.join(name).metadata().unwrap().len() > 10_000);
-}
-
-fn records(lines: &[Value]) -> usize {
-    lines
-        .iter()
-        .map(|l| l["packets"].as_array().map_or(0, Vec::len))
-        .sum()
 }
 
 #[test]

@@ -32,14 +32,6 @@ fn assert_clean(file: &std::path::Path, extra: &[&str]) -> String {
     all
 }
 
-/// Packet records in a run's JSON.
-fn records(lines: &[Value]) -> usize {
-    lines
-        .iter()
-        .map(|l| l["packets"].as_array().map_or(0, Vec::len))
-        .sum()
-}
-
 /// Frames in a capture file (with a display filter, if any).
 fn count(file: &std::path::Path, filter: &str) -> usize {
     let mut args = vec![];
