@@ -72,9 +72,9 @@ pub enum Command {
     ArpTable(ArpArgs),
     /// ICMP echo like iputils ping; without TARGET, the lab: same LAN, across the router, a lossy link (Q1, Q2, Q7, Q8, Q10)
     Ping(PingArgs),
-    /// TCP and UDP side by side: handshake, boundaries, loss, cost, broadcast, ports (Q2, Q9, Q10, Q12, Q13)
+    /// TCP and UDP side by side: handshake, boundaries, loss, cost, broadcast, ports (Q2, Q9, Q10, Q12, Q13, Q14)
     TcpVsUdp(TcpUdpArgs),
-    /// TCP "sticky packets" (粘包): why reads do not match writes, and the framing fixes (Q13, Q14)
+    /// TCP "sticky packets" (粘包): why reads do not match writes, and the framing fixes (Q9, Q13, Q14)
     StickyPacket(StickyArgs),
     /// Render a saved run: netlab render RUN.jsonl --html PAGE.html (from a run printed with --json)
     Render {

@@ -199,7 +199,7 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
             "Its first packet to h2 cannot leave before h1 knows h2's MAC. The request goes to ff:ff:ff:ff:ff:ff, so the switch floods it to every port; the target MAC is zeros: the unknown.",
             "发往 h2 的第一个包出门前，h1 必须知道 h2 的 MAC。请求发往 ff:ff:ff:ff:ff:ff，交换机把它泛洪到每个端口；目标 MAC 全为 0，正是未知的部分。",
         ),
-        QS,
+        &["Q1", "Q2", "Q5", "Q6", "Q8", "Q26"],
     )
     .correction(tx(
         "the notes put ARP in the network layer; the frame shows it rides directly in Ethernet (EtherType 0x0806), with no IP header at all.",

@@ -319,7 +319,7 @@ fn intro(n: &mut Narrator, name: &CheckedName, qtype: RecordType, mode: &Mode) -
             format!("Real packets, against {where_en}"),
             format!("全是真实的数据包，对象是{where_zh}"),
         ),
-        &["Q4", "Q27"],
+        &["Q4", "Q27", "Q35"],
     )
     .data("name", name.ascii.clone())
     .data("type", qtype.to_string());

@@ -542,9 +542,12 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
         let _ = rep;
         n.step(s)?;
         let mut view = Step::new(
-            tx("The echo request, field by field", "回显请求，逐字段"),
+            tx(
+                "The echo request, field by field: one header per layer",
+                "回显请求，逐字段：每层一个头部",
+            ),
             Text::default(),
-            &["Q7", "Q10"],
+            &["Q1", "Q2", "Q7", "Q10"],
         );
         let mut shown = frame_packet(req, true).echo();
         // The title says what it is; the field table shows the addresses.
@@ -610,7 +613,7 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
                 format!("A firewall (nftables) rule in h2 drops each request with that chance, like a noisy link: `icmp type echo-request numgen random mod 100 < {pct} drop`"),
                 format!("h2 里的一条防火墙（nftables）规则以这个概率丢弃每个请求，就像一条有噪声的链路：`icmp type echo-request numgen random mod 100 < {pct} drop`"),
             ),
-            &["Q7", "Q16"],
+            &["Q7"],
         )
         .section(tx(format!("3 · a lossy link: h1 → h2, {pct}% loss"), format!("3 · 有丢包的链路：h1 → h2，丢包率 {pct}%")))
         .data("loss_percent_configured", pct),

@@ -99,12 +99,12 @@ pub fn run(args: &StickyArgs, n: &mut Narrator) -> Result<i32> {
     n.step(
         Step::new(
             tx(
-                format!("{} writes of {size} bytes; the reader, 50 ms late, got them in {} read(s): {:?}", writes.len(), naive_reads.len(), naive_reads),
-                format!("{} 次各 {size} 字节的写入；晚了 50 ms 的读取方用 {} 次读取就拿到了：{:?}", writes.len(), naive_reads.len(), naive_reads),
+                format!("{} writes of {size} bytes; a reader 50 ms late got {} bytes in {} read(s)", writes.len(), plus(&naive_reads), naive_reads.len()),
+                format!("{} 次各 {size} 字节的写入；晚了 50 ms 的读取方 {} 次读到 {} 字节", writes.len(), naive_reads.len(), plus(&naive_reads)),
             ),
             tx(
-                "The bytes waited in the receiver's socket buffer, and the buffer keeps no record of where one write ended: a read returns whatever is there. This is the whole of '粘包': TCP is a byte stream, so message boundaries are the application's job.",
-                "这些字节在接收方的套接字缓冲区里等着，而缓冲区不记录每次写入在哪里结束：一次读取拿走里面现有的全部数据。这就是「粘包」的全部真相：TCP 是字节流，消息边界要由应用自己负责。",
+                "The bytes waited in the receiver's buffer, which keeps no record of where one write ended: a read returns whatever is there. That is all 粘包 is: message boundaries are the application's job.",
+                "这些字节在接收方的缓冲区里等着，而缓冲区不记录每次写入在哪里结束：一次读取拿走现有的全部数据。粘包不过如此：消息边界要由应用自己负责。",
             ),
             QS,
         )
@@ -119,26 +119,31 @@ pub fn run(args: &StickyArgs, n: &mut Narrator) -> Result<i32> {
         "2 · Nagle and delayed ACK: merged on the wire",
         "2 · Nagle 算法与延迟确认：在线路上就被合并",
     );
-    // With --pcap, the loopback link is captured during each burst (needs CAP_NET_RAW).
-    let capture = n.capturing() && crate::privilege::Privileges::probe().net_raw;
+    // Loopback is captured during each burst where the process may (CAP_NET_RAW),
+    // so the segments the step counts are packet records in every output.
+    let capture = crate::privilege::Privileges::probe().net_raw;
     if n.capturing() && !capture {
         n.pcap_note("sticky-packet: capturing loopback needs CAP_NET_RAW (root); this file holds no segments, since headers rebuilt by netlab could not show how the kernel merged the writes.");
     } else if capture {
         n.pcap_note("sticky-packet: the segments of the two bursts (Nagle on, then TCP_NODELAY), captured on loopback exactly as they crossed it.");
     }
-    let (nagle_reads, nagle_segs, nagle_frames) = burst(&writes, false, capture)?;
-    let (nodelay_reads, nodelay_segs, nodelay_frames) = burst(&writes, true, capture)?;
+    let ends = match n.lang() {
+        crate::narrate::Lang::En => ("writer", "reader"),
+        crate::narrate::Lang::Zh => ("写方", "读方"),
+    };
+    let (nagle_reads, nagle_segs, nagle_frames) = burst(&writes, false, capture, ends)?;
+    let (nodelay_reads, nodelay_segs, nodelay_frames) = burst(&writes, true, capture, ends)?;
     n.step(
         Step::new(
             tx(
-                format!("Warmed connection, reader waiting: with Nagle {nagle_segs} segment(s), reads {nagle_reads:?}; with TCP_NODELAY {nodelay_segs} segments"),
-                format!("预热过的连接、读取方一直在等：开启 Nagle 时 {nagle_segs} 个报文段，读取 {nagle_reads:?}；TCP_NODELAY 时 {nodelay_segs} 个报文段"),
+                format!("Warmed connection, reader waiting: with Nagle {nagle_segs} segment(s), read as {} bytes; with TCP_NODELAY {nodelay_segs} segments", plus(&nagle_reads)),
+                format!("预热过的连接、读取方一直在等：开启 Nagle 时 {nagle_segs} 个报文段，读到 {} 字节；TCP_NODELAY 时 {nodelay_segs} 个报文段", plus(&nagle_reads)),
             ),
             tx(
-                "The reader is already waiting, yet the writes merge: Nagle lets only one small segment go unacknowledged, and the receiver, past its quick-ACK start (the 20 warm-up round trips), delays its ACK. So the first write leaves alone and the rest wait for that ACK, then go as one segment. TCP_NODELAY: one segment per write (counted by TCP_INFO tcpi_data_segs_out).",
-                "这次读取方早已阻塞在 recv() 里，写入仍然被合并。Nagle 算法只允许一个未被确认的小报文段在途；接收方已过了 TCP 的快速确认阶段（20 次预热往返），会推迟 ACK，希望捎带在数据上。于是第一次写入单独发出，其余的等那个迟到的 ACK，再合成一个报文段发出。TCP_NODELAY 关闭 Nagle：每次写入一个报文段（由内核计数：TCP_INFO 的 tcpi_data_segs_out）。",
+                "The reader waits, yet the writes merge: Nagle keeps one small segment unacknowledged at a time, and the warmed-up receiver (20 round trips past its quick-ACK start) delays its ACK, so the rest wait and go as one segment. TCP_NODELAY: one segment per write (TCP_INFO counts them).",
+                "读取方在等，写入仍被合并：Nagle 一次只让一个小报文段处于未确认状态，而预热过的接收方（已过快速确认阶段的 20 次往返）会推迟 ACK，于是其余的写入一起等待，合成一个报文段发出。TCP_NODELAY：每次写入一个报文段（由 TCP_INFO 计数）。",
             ),
-            &["Q14", "Q12"],
+            &["Q14"],
         )
         .section(section)
         .data("nagle_segments", nagle_segs)
@@ -168,8 +173,8 @@ pub fn run(args: &StickyArgs, n: &mut Narrator) -> Result<i32> {
     n.step(
         Step::new(
             tx(
-                format!("One write of {} KiB arrived in {} reads (first: {:?}{})", big / 1024, split_reads.len(), preview, if split_reads.len() > 8 { " …" } else { "" }),
-                format!("一次写入 {} KiB，分 {} 次读到（前几次：{:?}{}）", big / 1024, split_reads.len(), preview, if split_reads.len() > 8 { " …" } else { "" }),
+                format!("One write of {} KiB arrived in {} reads: {}{} bytes", big / 1024, split_reads.len(), plus(&preview), if split_reads.len() > 8 { " + …" } else { "" }),
+                format!("一次写入 {} KiB，分 {} 次读到：{}{} 字节", big / 1024, split_reads.len(), plus(&preview), if split_reads.len() > 8 { " + …" } else { "" }),
             ),
             tx(
                 "A message larger than what one read can take (or than one segment, or than the window) is cut up on the way. A reader that treats one recv() as one message gets a fragment.",
@@ -334,6 +339,7 @@ fn burst(
     writes: &[Vec<u8>],
     nodelay: bool,
     capture: bool,
+    ends: (&str, &str),
 ) -> Result<(Vec<usize>, u32, Vec<Packet>)> {
     let (mut c, mut s) = pair()?;
     let port = c.local_addr().map_err(err)?.port();
@@ -373,12 +379,21 @@ fn burst(
         }
         None => Vec::new(),
     };
-    Ok((reads, after - before, segments(&frames, port, nodelay)))
+    Ok((
+        reads,
+        after - before,
+        segments(&frames, port, nodelay, ends),
+    ))
 }
 
 /// The frames of one burst's connection (client port `port`) as packet records:
 /// the writer's data segments and the reader's ACKs.
-fn segments(frames: &[crate::lab::capture::Frame], port: u16, nodelay: bool) -> Vec<Packet> {
+fn segments(
+    frames: &[crate::lab::capture::Frame],
+    port: u16,
+    nodelay: bool,
+    (writer, reader): (&str, &str),
+) -> Vec<Packet> {
     use crate::wire::frame::{self, Kind};
     let mode = if nodelay { "TCP_NODELAY" } else { "Nagle" };
     frames
@@ -394,9 +409,9 @@ fn segments(frames: &[crate::lab::capture::Frame], port: u16, nodelay: bool) -> 
                 return None;
             };
             let (from, to) = if h.src_port == port {
-                ("writer", "reader")
+                (writer, reader)
             } else if h.dst_port == port {
-                ("reader", "writer")
+                (reader, writer)
             } else {
                 return None;
             };
@@ -604,8 +619,8 @@ fn call_flow(n: &mut Narrator) -> Result<()> {
         Step::new(
             tx(format!("Server: socket() → fd {sfd}; bind({addr}); listen(128)"), format!("服务器：socket() → fd {sfd}；bind({addr})；listen(128)")),
             tx(
-                "socket() creates an endpoint; bind() gives it a local address and port; listen() turns it into a listening socket that the kernel completes handshakes for, queueing up to 128 connections.",
-                "socket() 创建一个端点；bind() 给它本地地址和端口；listen() 把它变成监听套接字，由内核替它完成握手，最多排队 128 个连接。",
+                "socket() makes an endpoint, bind() gives it an address and port, listen() lets the kernel complete handshakes for it (up to 128 waiting).",
+                "socket() 创建端点，bind() 给它地址和端口，listen() 让内核替它完成握手（最多排队 128 个）。",
             ),
             qs,
         )
@@ -625,8 +640,8 @@ fn call_flow(n: &mut Narrator) -> Result<()> {
         Step::new(
             tx(format!("Client: socket() → fd {cfd}; connect({addr}) from {local}"), format!("客户端：socket() → fd {cfd}；从 {local} connect({addr})")),
             tx(
-                "connect() returns once the three-way handshake is done (tcp-vs-udp shows its packets). The client did not call bind(): the kernel picked an ephemeral port for it.",
-                "connect() 在三次握手完成后返回（tcp-vs-udp 演示了这几个包）。客户端没有调用 bind()：内核替它选了一个临时端口。",
+                "connect() returns once the three-way handshake is done. No bind(): the kernel picked an ephemeral port.",
+                "connect() 在三次握手完成后返回。没有调用 bind()：内核选了一个临时端口。",
             ),
             qs,
         )
@@ -657,8 +672,8 @@ fn call_flow(n: &mut Narrator) -> Result<()> {
         Step::new(
             tx(format!("Client send(\"hello\") → {sent}; server recv() → {got} bytes"), format!("客户端 send(\"hello\") → {sent}；服务器 recv() → {got} 字节")),
             tx(
-                "send() returns as soon as the bytes are in the kernel's send buffer, not when they arrive; recv() returns what has arrived so far, up to the buffer size.",
-                "send() 在字节进入内核发送缓冲区时就返回，而不是在到达对方时；recv() 返回目前已到达的数据，最多到缓冲区大小。",
+                "send() returns once the bytes are in the kernel's send buffer; recv() returns what has arrived so far.",
+                "send() 在字节进入内核发送缓冲区时就返回；recv() 返回目前已到达的数据。",
             ),
             qs,
         )
@@ -670,15 +685,27 @@ fn call_flow(n: &mut Narrator) -> Result<()> {
     drop(server);
     n.step(
         Step::new(
-            tx(format!("Client close(); server recv() → {eof} (end of stream); server close()"), format!("客户端 close()；服务器 recv() → {eof}（流结束）；服务器 close()")),
             tx(
-                "close() sends FIN; the other side's recv() then returns 0, which is how a TCP reader learns the stream ended. Each side closes its own direction.",
-                "close() 发出 FIN；对方的 recv() 随之返回 0，TCP 的读取方就是这样得知流已结束的。双方各自关闭自己的方向。",
+                format!("Client close(); server recv() → {eof} (end of stream); server close()"),
+                format!("客户端 close()；服务器 recv() → {eof}（流结束）；服务器 close()"),
+            ),
+            tx(
+                "close() sends FIN; the other side's recv() then returns 0: the stream has ended.",
+                "close() 发出 FIN；对方的 recv() 随之返回 0：流结束了。",
             ),
             qs,
         )
         .section(section),
     )
+}
+
+/// Read sizes as a sum: "8 + 72".
+fn plus(reads: &[usize]) -> String {
+    reads
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(" + ")
 }
 
 /// The distinct sizes of some datagrams, as words: "8" or "8, 12".

@@ -386,9 +386,12 @@ fn connection(env: &Env, n: &mut Narrator) -> Result<()> {
     if let Some(mut v) = syn_view {
         v.hide = vec!["eth.", "ip."];
         let mut view = Step::new(
-            tx("The SYN, field by field", "SYN 报文段，逐字段"),
+            tx(
+                "The SYN, field by field: the transport layer's header",
+                "SYN 报文段，逐字段：传输层的头部",
+            ),
             Text::default(),
-            &["Q9", "Q12"],
+            &["Q2", "Q9", "Q12"],
         )
         .section(section.clone());
         view.packets = vec![v];

@@ -133,3 +133,42 @@ fn a_correction_only_where_the_notes_answered_and_never_a_quote() {
         }
     }
 }
+
+#[test]
+fn a_run_tags_only_the_questions_its_demo_answers() {
+    let m = catalogue_demos();
+    let mut runs = vec![
+        vec!["dns-trace", "www.baidu.com"],
+        vec!["dns-trace", "big.baidu.com", "--type", "TXT"],
+        vec!["sticky-packet"],
+    ];
+    if privileged() {
+        runs.extend([
+            vec!["arp-table"],
+            vec!["ping"],
+            vec!["tcp-vs-udp", "--bulk", "1"],
+        ]);
+    }
+    let mut used: std::collections::BTreeMap<&str, std::collections::BTreeSet<String>> =
+        Default::default();
+    for args in &runs {
+        let mut a = args.clone();
+        a.push("--json");
+        for l in &json_lines(&netlab(&a)) {
+            for q in l["questions"].as_array().unwrap() {
+                let q = q.as_str().unwrap().to_string();
+                assert!(
+                    m[args[0]].contains(&q),
+                    "{args:?} tags {q}, which its --help does not name: step {}",
+                    l["title"]
+                );
+                used.entry(args[0]).or_default().insert(q);
+            }
+        }
+    }
+    // Between them, a demo's runs show every question its --help names.
+    for (demo, qs) in used {
+        let missing: Vec<&String> = m[demo].iter().filter(|q| !qs.contains(*q)).collect();
+        assert!(missing.is_empty(), "{demo} never shows {missing:?}");
+    }
+}
