@@ -461,10 +461,6 @@ fn summary(
 ) -> Result<i32> {
     let mut lines = stats_lines(target, stats, elapsed);
     let title = lines.remove(0);
-    lines.push(tx(
-        "RTT: request to reply. Loss: requests with no reply.",
-        "RTT：从请求到应答的时间。丢包：没有得到应答的请求。",
-    ));
     n.summary(Summary {
         title,
         lines,
@@ -511,8 +507,8 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
         Step::new(
             tx("h1 pings h2 on the same LAN", "h1 ping 同一局域网的 h2"),
             tx(
-                "h1 and h2 share switch sw1: the echo goes straight to h2, no router in between.",
-                "h1 和 h2 接在同一台交换机 sw1 上：回显直接到达 h2，中间没有路由器。",
+                "Same switch, no router: the echo goes straight to h2.",
+                "同一台交换机，没有路由器：回显直接到达 h2。",
             ),
             QS,
         )
@@ -550,6 +546,8 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
             &["Q1", "Q2", "Q7", "Q10"],
         );
         let mut shown = frame_packet(req, true).echo();
+        // Ethernet is arp-table's subject; here the IP and ICMP headers are.
+        shown.hide = vec!["eth."];
         // The title says what it is; the field table shows the addresses.
         shown.summary = Default::default();
         view.packets = vec![shown];
@@ -564,10 +562,16 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
     n.step(
         Step::new(
             tx("h1 pings h3 across router r1", "h1 跨过路由器 r1 ping h3"),
-            tx("h3 is on another LAN: the echo goes to r1, which forwards it, and the reply comes back the same way.", "h3 在另一个局域网：回显先交给 r1，由它转发，应答原路返回。"),
+            tx(
+                "h3 is on another LAN: r1 forwards the echo and its reply.",
+                "h3 在另一个局域网：r1 转发回显和应答。",
+            ),
             &["Q7", "Q8"],
         )
-        .section(tx("2 · across a router: h1 → h3", "2 · 跨越路由器：h1 → h3")),
+        .section(tx(
+            "2 · across a router: h1 → h3",
+            "2 · 跨越路由器：h1 → h3",
+        )),
     )?;
     let caps = [
         Capture::start(h1, "eth0")?,
@@ -672,7 +676,7 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
             )
         },
         tx(
-            "They were dropped by h2's rule on arrival; ping only sees the silence.",
+            "h2's rule dropped them; ping only sees silence.",
             "它们到达 h2 时被规则丢弃；ping 只看到没有回音。",
         ),
         &["Q7"],

@@ -977,6 +977,10 @@ fn cost(env: &Env, args: &TcpUdpArgs, n: &mut Narrator) -> Result<(f64, f64, f64
         "4 · 代价：同一链路上的吞吐量与往返时间",
     );
     let total = u64::from(args.bulk) * 1024 * 1024;
+    n.pcap_note(format!(
+        "tcp-vs-udp: the throughput phase ({} MB each way) is not in this file; every other phase is, frame by frame.",
+        args.bulk
+    ));
     // TCP bulk
     let (mut c, mut s) = tcp_pair(env)?;
     let start = Instant::now();

@@ -200,11 +200,11 @@ fn packet(p: &Packet, opts: &RenderOpts, paint: &Paint, seen: &mut Seen, out: &m
     {
         let line = match opts.lang {
             super::Lang::Zh => format!(
-                "0..{end} 是{}头部，这里略去（ping 会讲解它们；`--bytes` 可显示）",
+                "0..{end} 是{}头部，这里略去（`--bytes` 可显示）",
                 folded.join("和")
             ),
             super::Lang::En => format!(
-                "0..{end}: the {} headers, left out here (ping explains them; `--bytes` shows them)",
+                "0..{end}: the {} header(s), explained in another demo (`--bytes` shows them)",
                 folded.join(" and ")
             ),
         };
