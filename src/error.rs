@@ -33,6 +33,12 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A file could not be written (a capture, a page).
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// A zone file of the lab is not valid.
     #[error("zone file {file}: {message}")]
     Zone { file: String, message: String },

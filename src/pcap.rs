@@ -46,7 +46,7 @@ pub struct PcapOut {
 impl PcapOut {
     /// Check that `path` can be written (created now, so a bad path fails before the demo runs).
     pub fn create(path: &Path) -> Result<PcapOut> {
-        let file = File::create(path).map_err(|source| Error::Read {
+        let file = File::create(path).map_err(|source| Error::Write {
             path: path.to_path_buf(),
             source,
         })?;
@@ -158,7 +158,15 @@ impl PcapOut {
 
     /// Write the file.
     pub fn finish(mut self) -> Result<PathBuf> {
-        let io = |e: pcap_file::PcapError| Error::Output(std::io::Error::other(e.to_string()));
+        let path = self.path.clone();
+        let io = |source: std::io::Error| Error::Write {
+            path: path.clone(),
+            source,
+        };
+        let pcap = |e: pcap_file::PcapError| match e {
+            pcap_file::PcapError::IoError(e) => io(e),
+            other => io(std::io::Error::other(other.to_string())),
+        };
         let mut notes = vec![format!(
             "netlab {}: each packet's comment is the step it belongs to",
             env!("CARGO_PKG_VERSION")
@@ -172,7 +180,7 @@ impl PcapOut {
             ..Default::default()
         };
         let mut w =
-            PcapNgWriter::with_section_header(BufWriter::new(self.file), section).map_err(io)?;
+            PcapNgWriter::with_section_header(BufWriter::new(self.file), section).map_err(pcap)?;
         for (name, link) in &self.ifaces {
             w.write_pcapng_block(InterfaceDescriptionBlock {
                 linktype: *link,
@@ -183,7 +191,7 @@ impl PcapOut {
                     InterfaceDescriptionOption::IfTsResol(9),
                 ],
             })
-            .map_err(io)?;
+            .map_err(pcap)?;
         }
         self.packets.sort_by_key(|p| p.at);
         for p in &self.packets {
@@ -194,12 +202,12 @@ impl PcapOut {
                 data: Cow::Borrowed(&p.bytes),
                 options: vec![EnhancedPacketOption::Comment(Cow::Borrowed(&p.comment))],
             })
-            .map_err(io)?;
+            .map_err(pcap)?;
         }
         w.into_inner()
             .into_inner()
-            .map_err(|e| Error::Output(e.into_error()))?;
-        Ok(self.path)
+            .map_err(|e| io(e.into_error()))?;
+        Ok(path)
     }
 }
 

@@ -288,7 +288,7 @@ pub fn page(lines: &[Value], lang: Lang) -> String {
 
 /// Write the page for a run to `path`.
 pub fn write(path: &Path, lines: &[Value], lang: Lang) -> Result<()> {
-    std::fs::write(path, page(lines, lang)).map_err(|source| Error::Read {
+    std::fs::write(path, page(lines, lang)).map_err(|source| Error::Write {
         path: path.to_path_buf(),
         source,
     })

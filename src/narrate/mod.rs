@@ -613,15 +613,20 @@ impl Narrator {
     /// Emit the summary: the last line of a JSON run; in text, the ladder of
     /// the run's packets and then the summary block.
     pub fn summary(&mut self, summary: Summary) -> Result<()> {
-        self.seq += 1;
+        let seq = self.seq + 1;
         if let Some((_, lines)) = self.page.as_mut() {
             lines.push(json::summary_value(
                 self.demo,
-                self.seq,
+                seq,
                 &summary,
                 self.opts.lang,
             ));
         }
+        // The files are written before the summary: a run whose capture or page could
+        // not be written ends with that error, not with a summary saying all went well.
+        self.finish_pcap()?;
+        self.finish_html()?;
+        self.seq = seq;
         let rendered = match self.format {
             Format::Json => json::summary(self.demo, self.seq, &summary, self.opts.lang),
             Format::Text { .. } => {

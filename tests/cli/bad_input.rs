@@ -375,3 +375,26 @@ fn json_argument_errors_name_what_is_missing_and_what_is_allowed() {
         "{e}"
     );
 }
+
+#[test]
+fn a_capture_or_page_that_cannot_be_written_ends_the_run_with_its_name() {
+    for flag in ["--pcap", "--html"] {
+        let o = netlab(&["dns-trace", "www.baidu.com", "--json", flag, "/dev/full"]);
+        assert_eq!(o.status.code(), Some(2), "{flag}");
+        let lines = json_lines(&o);
+        assert!(
+            lines.iter().all(|l| l["kind"] != "summary"),
+            "{flag}: no summary claims the run went well"
+        );
+        let last = lines.last().unwrap();
+        assert_eq!(last["kind"], "error");
+        assert!(
+            last["message"]
+                .as_str()
+                .unwrap()
+                .contains("cannot write /dev/full"),
+            "{last}"
+        );
+        assert!(stderr(&o).contains("/dev/full"), "{}", stderr(&o));
+    }
+}
