@@ -198,7 +198,7 @@ pub fn run(args: &DnsTraceArgs, n: &mut Narrator) -> Result<i32> {
             Mode::Custom(_, p) | Mode::Live(_, p, _) => *p,
         };
         if lo.is_some() {
-            n.pcap_note("DNS over UDP: the real frames, captured on loopback. DNS over TCP: the messages exactly as netlab's sockets sent and received them, with their IPv4 and TCP headers rebuilt and no handshake shown.");
+            n.pcap_note("Every frame is real, captured on loopback: DNS over UDP, and DNS over TCP with its handshake, ACKs and FINs.");
         } else {
             n.pcap_note("DNS messages exactly as netlab sent and received them at its sockets (capturing loopback needs CAP_NET_RAW); their IPv4 and UDP/TCP headers are rebuilt from the socket addresses, and DNS over TCP is shown without its handshake.");
         }
@@ -577,7 +577,98 @@ fn packets(
             .between(to, from, reply_label.clone()),
         );
     }
+    if let (true, Some(cap), Transport::Tcp) = (with_wire, lo, ex.transport) {
+        return tcp_conversation(ex, v, cap, from, to);
+    }
     v
+}
+
+/// DNS over TCP with a loopback capture: the connection's real segments, in
+/// order. The segment that carries the query is the query's record, the one
+/// that carries the reply the reply's; the handshake, ACKs and FINs around
+/// them are records of their own.
+fn tcp_conversation(
+    ex: &Exchange,
+    mut dns: Vec<Packet>,
+    cap: &Capture,
+    from: &str,
+    to: &str,
+) -> Vec<Packet> {
+    use crate::wire::frame::{self, Kind};
+    let (Some(local), server) = (ex.local, ex.server) else {
+        return dns;
+    };
+    let ports =
+        |f: &crate::lab::capture::Frame| match frame::ethernet_frame(&f.bytes).map(|d| d.kind) {
+            Ok(Kind::Ipv4 {
+                tcp: Some(h),
+                payload_len,
+                ..
+            }) => Some((h.src_port, h.dst_port, h.flags, payload_len)),
+            _ => None,
+        };
+    let ours = |f: &crate::lab::capture::Frame| {
+        ports(f).is_some_and(|(s, d, _, _)| {
+            (s, d) == (local.port(), server.port()) || (s, d) == (server.port(), local.port())
+        })
+    };
+    // Wait until both FINs have gone by (the socket closed as the exchange ended).
+    let mut frames: Vec<crate::lab::capture::Frame> = Vec::new();
+    cap.wait_for(Duration::from_millis(200), |fs| {
+        frames = fs.iter().filter(|f| ours(f)).cloned().collect();
+        frames
+            .iter()
+            .filter(|f| ports(f).is_some_and(|(_, _, fl, _)| fl & 0x01 != 0))
+            .count()
+            >= 2
+    });
+    if frames.is_empty() {
+        return dns;
+    }
+    let reply = if dns.len() > 1 {
+        Some(dns.remove(1))
+    } else {
+        None
+    };
+    let mut query = Some(dns.remove(0));
+    let mut reply = reply;
+    let mut out = Vec::new();
+    for f in &frames {
+        let Some((sport, _, _, len)) = ports(f) else {
+            continue;
+        };
+        let outbound = sport == local.port();
+        let slot = if outbound { &mut query } else { &mut reply };
+        if len > 0 {
+            if let Some(mut p) = slot.take() {
+                p.wire = Some(Wire::frame("lo", &f.bytes));
+                p.at = Some(f.at);
+                out.push(p);
+                continue;
+            }
+        }
+        let d = frame::ethernet_frame(&f.bytes).ok();
+        let (a, b) = if outbound { (from, to) } else { (to, from) };
+        out.push(
+            Packet {
+                direction: Direction::Captured,
+                transport: "ethernet",
+                peer: "lo".into(),
+                summary: d.as_ref().map(frame::summary).unwrap_or_default(),
+                fields: d.as_ref().map(|d| d.fields.clone()).unwrap_or_default(),
+                bytes: f.bytes.clone(),
+                quiet: true,
+                at: Some(f.at),
+                wire: Some(Wire::frame("lo", &f.bytes)),
+                ..Packet::default()
+            }
+            .between(a, b, d.as_ref().map(frame::label).unwrap_or_default()),
+        );
+    }
+    // A message no captured segment carried keeps its rebuilt bytes.
+    out.extend(query);
+    out.extend(reply);
+    out
 }
 
 /// The ladder's name for a server of the walk: the zone it serves.
