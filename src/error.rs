@@ -53,7 +53,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// Writing the output failed (a closed pipe, a full disk).
-    #[error("cannot write output: {0}")]
+    #[error("cannot write to standard output: {0}")]
     Output(#[from] std::io::Error),
 }
 

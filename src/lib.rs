@@ -98,6 +98,15 @@ pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
     Ok(code)
 }
 
+/// Write a reference page to stdout; a failed write is an error, never a panic.
+fn print_page(text: &str) -> Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}")?;
+    out.flush()?;
+    Ok(())
+}
+
 fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i32> {
     match cmd {
         Command::DnsTrace(_)
@@ -108,7 +117,7 @@ fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i
             unreachable!("dispatched in run")
         }
         Command::Questions => {
-            println!("{}", demos::questions::list(lang, cli.global.json));
+            print_page(&demos::questions::list(lang, cli.global.json))?;
             Ok(exit::OK)
         }
         Command::Render { run } => {
@@ -122,7 +131,7 @@ fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i
             Ok(exit::OK)
         }
         Command::Explain { id } => {
-            println!("{}", demos::questions::explain(id, lang, cli.global.json)?);
+            print_page(&demos::questions::explain(id, lang, cli.global.json)?)?;
             Ok(exit::OK)
         }
         Command::Lab { what } => match what {

@@ -1,5 +1,7 @@
 //! The `netlab` binary: parse, run, print the error once, exit with a named code.
 
+use std::io::Write as _;
+
 use clap::Parser;
 
 use netlab::cli::Cli;
@@ -19,7 +21,16 @@ fn main() {
                     | ErrorKind::DisplayVersion
                     | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
             ) {
-                let _ = e.print();
+                // Help and version go to stdout; if that fails (a full disk), say so.
+                if let Err(w) = e.print() {
+                    if w.kind() != std::io::ErrorKind::BrokenPipe {
+                        let _ = writeln!(
+                            std::io::stderr(),
+                            "netlab: error: cannot write to standard output: {w}"
+                        );
+                        std::process::exit(exit::LOCAL);
+                    }
+                }
                 std::process::exit(
                     if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
                         exit::LOCAL
@@ -40,7 +51,8 @@ fn main() {
                     .collect::<Vec<_>>()
                     .join(" ");
                 let message = message.trim_start_matches("error: ");
-                println!(
+                let _ = writeln!(
+                    std::io::stdout(),
                     "{}",
                     netlab::narrate::json::error("netlab", 1, message, exit::LOCAL)
                 );
@@ -65,7 +77,8 @@ fn main() {
             // Error messages are English only for now, so the prefix is too: a
             // Chinese prefix before English text reads as neither language.
             let _ = cfg.lang;
-            eprintln!("netlab: error: {e}");
+            // Even with stderr full or closed, no panic: the exit code still tells.
+            let _ = writeln!(std::io::stderr(), "netlab: error: {e}");
             e.exit_code()
         }
     };

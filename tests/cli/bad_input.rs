@@ -398,3 +398,76 @@ fn a_capture_or_page_that_cannot_be_written_ends_the_run_with_its_name() {
         assert!(stderr(&o).contains("/dev/full"), "{}", stderr(&o));
     }
 }
+
+#[test]
+fn a_full_disk_or_a_closed_pipe_never_panics() {
+    use std::io::BufRead as _;
+    use std::process::Stdio;
+    let runs: [&[&str]; 5] = [
+        &["questions"],
+        &["explain", "Q4"],
+        &["--help"],
+        &["dns-trace", "www.baidu.com"],
+        &["sticky-packet", "--json"],
+    ];
+    for args in runs {
+        // stdout is a full disk: exit 2, one line naming standard output.
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_netlab"))
+            .args(args)
+            .env("NO_COLOR", "1")
+            .stdout(full)
+            .output()
+            .unwrap();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("cannot write to standard output"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        // The reader goes away after one line: a quiet end, no panic.
+        let mut child = Command::new(env!("CARGO_BIN_EXE_netlab"))
+            .args(args)
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let o = child.wait_with_output().unwrap();
+        let err = stderr(&o);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(
+            o.status.code().is_some_and(|c| c <= 1),
+            "{args:?}: {:?} {err}",
+            o.status
+        );
+    }
+}
+
+#[test]
+fn a_full_stderr_never_panics() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    for args in [
+        &["dns-trace"][..],
+        &["explain", "Q99"],
+        &["dns-trace", "x", "--hosts", "/nope"],
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_netlab"))
+            .args(args)
+            .stderr(full.try_clone().unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+    }
+}
