@@ -124,7 +124,7 @@ fn same_question(q: &Message, r: &Message) -> bool {
         (Some(a), Some(b)) => {
             a.query_type() == b.query_type()
                 && a.query_class() == b.query_class()
-                && a.name().eq_ignore_root_case(b.name())
+                && a.name().eq_ignore_root(b.name())
         }
         _ => false,
     }

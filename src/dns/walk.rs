@@ -257,7 +257,7 @@ pub fn walk(
                     .and_then(cname_target)
                     .unwrap_or_else(|| current.clone());
                 for link in links {
-                    if chain.iter().any(|r| r.name.eq_ignore_root_case(&link.name)) {
+                    if chain.iter().any(|r| r.name.eq_ignore_root(&link.name)) {
                         let why = failed(
                             "cname_loop",
                             format!("CNAME loop: {} is already in the chain", link.name),
@@ -501,7 +501,7 @@ pub fn classify(zone: &Name, name: &Name, qtype: RecordType, ex: &Exchange) -> V
     let matching = |owner: &Name, t: RecordType| -> Vec<Record> {
         msg.answers
             .iter()
-            .filter(|r| r.record_type() == t && r.name.eq_ignore_root_case(owner))
+            .filter(|r| r.record_type() == t && r.name.eq_ignore_root(owner))
             .cloned()
             .collect()
     };
@@ -516,7 +516,7 @@ pub fn classify(zone: &Name, name: &Name, qtype: RecordType, ex: &Exchange) -> V
         let Some(link) = msg
             .answers
             .iter()
-            .find(|r| r.record_type() == RecordType::CNAME && r.name.eq_ignore_root_case(&cur))
+            .find(|r| r.record_type() == RecordType::CNAME && r.name.eq_ignore_root(&cur))
         else {
             break;
         };
@@ -538,9 +538,9 @@ pub fn classify(zone: &Name, name: &Name, qtype: RecordType, ex: &Exchange) -> V
         _ => None,
     });
     if let Some(cut) = cut {
-        let closer = zone.zone_of(&cut) && !cut.eq_ignore_root_case(zone) && cut.zone_of(name);
+        let closer = zone.zone_of(&cut) && !cut.eq_ignore_root(zone) && cut.zone_of(name);
         if !closer {
-            let why = if cut.eq_ignore_root_case(zone) {
+            let why = if cut.eq_ignore_root(zone) {
                 format!("referral loop: the server for {zone} referred back to {cut} itself")
             } else {
                 format!("upward referral: the server for {zone} referred to {cut}, which does not lead towards {name}")
@@ -551,14 +551,14 @@ pub fn classify(zone: &Name, name: &Name, qtype: RecordType, ex: &Exchange) -> V
             .authorities
             .iter()
             .filter_map(|r| match &r.data {
-                RData::NS(n) if r.name.eq_ignore_root_case(&cut) => Some(n.0.clone()),
+                RData::NS(n) if r.name.eq_ignore_root(&cut) => Some(n.0.clone()),
                 _ => None,
             })
             .map(|ns_name| {
                 let glue = msg
                     .additionals
                     .iter()
-                    .filter(|g| g.name.eq_ignore_root_case(&ns_name))
+                    .filter(|g| g.name.eq_ignore_root(&ns_name))
                     .filter_map(|g| match &g.data {
                         RData::A(a) => Some(IpAddr::V4(a.0)),
                         _ => None,

@@ -427,3 +427,37 @@ fn the_whole_trace_deadline_is_kept() {
     assert_eq!(s["status"], "failed");
     assert!(s["reason"].as_str().unwrap().contains("deadline"), "{s}");
 }
+
+#[test]
+fn names_are_case_insensitive_and_keep_the_case_typed() {
+    // RFC 4343: the walk, the lab servers, the resolver and its cache all match
+    // names without regard to case; what is shown keeps the case the user typed.
+    for (name, qtype, count) in [
+        ("WWW.Baidu.COM", "A", 2),
+        ("Big.BAIDU.com", "TXT", 6),
+        ("wWw.BaIdU.cOm", "AAAA", 1),
+        ("BAIDU.COM", "MX", 2),
+        ("BAIDU.COM", "NS", 2),
+        ("WWW.BAIDU.COM", "CNAME", 1),
+    ] {
+        let (o, lines) = trace(&[name, "--type", qtype]);
+        assert_eq!(o.status.code(), Some(0), "{name} {qtype}: {}", stderr(&o));
+        let s = summary(&lines);
+        assert_eq!(s["status"], "answer", "{name} {qtype}");
+        assert_eq!(
+            s["answers"].as_array().unwrap().len(),
+            count,
+            "{name} {qtype}"
+        );
+        assert_eq!(s["name"], format!("{name}."), "the typed case is kept");
+        let stage3 = lines
+            .iter()
+            .find(|l| l["data"]["cached"] == false)
+            .expect("the resolver was asked");
+        assert_eq!(stage3["data"]["rcode"], "NOERROR", "{name} {qtype}");
+        assert!(
+            stage3["facts"].as_array().is_some_and(|f| !f.is_empty()),
+            "the resolver answered {name}"
+        );
+    }
+}
