@@ -10,6 +10,7 @@
 //! - [`neigh`]: the kernel's neighbour (ARP) table
 //! - [`lab`]: the offline lab: DNS hierarchy on loopback, hosts in network namespaces
 //! - [`pcap`]: `--pcap`, the packets of a run as pcapng
+//! - [`private`]: the private directory netlab writes its own files in
 //! - [`privilege`]: what the process may do, and what each demo does about it
 //! - [`sys`]: the one module allowed `unsafe` (getsockopt TCP_INFO)
 //! - [`fuzzing`]: the fuzz targets' bodies, replayed by the tests
@@ -28,6 +29,7 @@ pub mod narrate;
 pub mod neigh;
 pub mod pcap;
 pub mod ping;
+pub mod private;
 pub mod privilege;
 pub mod questions;
 pub mod sys;

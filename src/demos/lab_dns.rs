@@ -1,10 +1,8 @@
 //! `netlab lab dns`: serve the DNS hierarchy and a caching resolver until Ctrl-C.
 //!
 //! For class: students point dig or drill at the printed addresses. A root
-//! hints file for `drill -T -r` is written to the temporary folder and removed
-//! on exit.
-
-use std::path::PathBuf;
+//! hints file for `drill -T -r` is written to a private directory of the run's
+//! (see [`crate::private`]) and removed on exit.
 
 use serde_json::json;
 
@@ -12,38 +10,6 @@ use crate::error::{exit, Error, Result};
 use crate::lab::dns::DnsLab;
 use crate::lab::zones::ZoneSet;
 use crate::narrate::{tx, Narrator, Step, Summary};
-
-/// Removes the hints file when the lab stops.
-struct TempFile(PathBuf);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// Remove hints files whose lab process no longer exists; returns their paths.
-fn remove_stale_hints() -> Vec<String> {
-    let mut removed = Vec::new();
-    let Ok(dir) = std::fs::read_dir(std::env::temp_dir()) else {
-        return removed;
-    };
-    for e in dir.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let Some(rest) = name
-            .strip_prefix("netlab-root-hints-")
-            .and_then(|r| r.strip_suffix(".zone"))
-        else {
-            continue;
-        };
-        let pid = rest.rsplit('-').next().and_then(|p| p.parse::<u32>().ok());
-        let alive = pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
-        if !alive && std::fs::remove_file(e.path()).is_ok() {
-            removed.push(e.path().display().to_string());
-        }
-    }
-    removed
-}
 
 /// Root hints in zone-file form, as `drill -r` and resolvers read them.
 pub fn root_hints(lab: &DnsLab) -> String {
@@ -76,7 +42,10 @@ pub fn run(
         signal_hook::flag::register(sig, stop.clone()).map_err(|e| Error::Lab(e.to_string()))?;
     }
     let lab = DnsLab::start(&zones, port.unwrap_or(0), true)?;
-    let stale = remove_stale_hints();
+    let stale: Vec<String> = crate::private::remove_stale("lab-dns")
+        .into_iter()
+        .map(|p| p.display().to_string())
+        .collect();
     if !stale.is_empty() {
         n.step(
             Step::new(
@@ -93,16 +62,9 @@ pub fn run(
             .data("removed", stale),
         )?;
     }
-    let hints_path = std::env::temp_dir().join(format!(
-        "netlab-root-hints-{}-{}.zone",
-        lab.port,
-        std::process::id()
-    ));
-    std::fs::write(&hints_path, root_hints(&lab)).map_err(|source| Error::Read {
-        path: hints_path.clone(),
-        source,
-    })?;
-    let _hints = TempFile(hints_path.clone());
+    // A private directory of this run's (0700, random name); gone when the lab stops.
+    let dir = crate::private::RunDir::create("lab-dns")?;
+    let hints_path = dir.write_new(&format!("root-hints-{}.zone", lab.port), &root_hints(&lab))?;
     let resolver = lab.resolver.expect("started with a resolver");
     let mut step = Step::new(
         tx(

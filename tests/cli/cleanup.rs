@@ -292,3 +292,67 @@ fn a_killed_lab_dns_is_cleaned_by_the_next_one_which_says_so() {
         "SIGTERM stops lab dns cleanly"
     );
 }
+
+#[test]
+fn lab_dns_cleans_only_its_own_leftovers() {
+    if !privileged() {
+        return;
+    }
+    let _g = LAB_DNS.lock().unwrap_or_else(|e| e.into_inner());
+    let base = netlab::private::base();
+    // Another user's directory with a dead owner, and a link planted under the prefix.
+    let theirs = base.join(format!("netlab-lab-dns-other{}", std::process::id()));
+    std::fs::create_dir_all(&theirs).unwrap();
+    std::fs::write(theirs.join("owner.pid"), "999999999").unwrap();
+    std::fs::write(theirs.join("root-hints-1.zone"), "theirs").unwrap();
+    std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+    let victim = tempfile::tempdir().unwrap();
+    std::fs::write(victim.path().join("owner.pid"), "999999999").unwrap();
+    let link = base.join(format!("netlab-lab-dns-link{}", std::process::id()));
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(victim.path(), &link).unwrap();
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_netlab"))
+        .args(["lab", "dns", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let hints = loop {
+        let mut l = String::new();
+        out.read_line(&mut l).unwrap();
+        let v: Value = serde_json::from_str(&l).unwrap();
+        if let Some(h) = v["data"]["root_hints"].as_str() {
+            break std::path::PathBuf::from(h);
+        }
+    };
+    // Its own file sits in a private directory of its own.
+    let dir = hints.parent().unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        std::fs::metadata(dir).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    assert!(dir
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .starts_with("netlab-lab-dns-"));
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(!dir.exists(), "its directory goes with it");
+    assert!(
+        theirs.join("root-hints-1.zone").exists(),
+        "another user's files stay"
+    );
+    assert!(
+        victim.path().join("owner.pid").exists(),
+        "a link is not followed"
+    );
+    std::fs::remove_dir_all(&theirs).unwrap();
+    std::fs::remove_file(&link).unwrap();
+}
