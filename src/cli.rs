@@ -142,8 +142,8 @@ pub struct ArpArgs {
 /// `netlab tcp-vs-udp ...`
 #[derive(Clone, Debug, Args)]
 pub struct TcpUdpArgs {
-    /// Percent of packets the lossy lab link drops, each way (0 to 100)
-    #[arg(long, value_name = "PCT", default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=100))]
+    /// Percent of packets the lossy lab link drops, each way (0 to 100); not with --loopback, which never drops
+    #[arg(long, value_name = "PCT", default_value_t = 10, conflicts_with = "loopback", value_parser = clap::value_parser!(u8).range(0..=100))]
     pub loss: u8,
     /// Numbered messages sent over each protocol in the loss test (1 to 10000)
     #[arg(long, value_name = "N", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=10_000))]
@@ -193,8 +193,8 @@ pub struct PingArgs {
     /// Stop after this many seconds, whatever else
     #[arg(short = 'w', value_name = "DEADLINE", allow_hyphen_values = true, value_parser = parse_seconds)]
     pub deadline: Option<Duration>,
-    /// Lab demo: percent of packets the lossy link drops (0 to 100)
-    #[arg(long, value_name = "PCT", default_value_t = 20, value_parser = clap::value_parser!(u8).range(0..=100))]
+    /// Lab demo: percent of packets the lossy link drops (0 to 100); not with a TARGET
+    #[arg(long, value_name = "PCT", default_value_t = 20, conflicts_with = "target", value_parser = clap::value_parser!(u8).range(0..=100))]
     pub loss: u8,
 }
 

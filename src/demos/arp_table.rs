@@ -356,6 +356,11 @@ fn resolve_on_host(iface: &str, ip: Ipv4Addr, n: &mut Narrator) -> Result<i32> {
                 names.join(", ")
             ))
         })?;
+    if nic.is_loopback() || nic.mac.is_none_or(|m| m.octets() == [0; 6]) {
+        return Err(Error::usage(format!(
+            "{iface} has no link-layer addresses, so there is no ARP on it; give an Ethernet interface (`ip link` lists them)"
+        )));
+    }
     let p = Privileges::probe();
     if !p.net_raw {
         return Err(Error::usage(

@@ -71,11 +71,21 @@ enum Mode {
 fn plan(args: &DnsTraceArgs, port_53: bool) -> Result<(CheckedName, Mode)> {
     let name = name::check(&args.name)?;
     if let Some(h) = &args.hosts {
-        if !h.is_file() {
-            return Err(Error::usage(format!(
+        // Any readable file will do (/dev/null is an empty hosts file); a folder will not.
+        match std::fs::metadata(h) {
+            Ok(m) if m.is_dir() => {
+                return Err(Error::usage(format!(
+                    "--hosts {}: a folder; give a file in hosts format (the default is /etc/hosts)",
+                    h.display()
+                )))
+            }
+            Ok(_) => {}
+            Err(_) => {
+                return Err(Error::usage(format!(
                 "--hosts {}: no such file; give a file in hosts format (the default is /etc/hosts)",
                 h.display()
-            )));
+            )))
+            }
         }
     }
     let mode = if args.live {

@@ -177,6 +177,27 @@ fn every_bad_input_exits_2_saying_what_is_wrong_and_what_is_accepted() {
             "No such file",
         ),
         (vec!["frobnicate"], "unrecognized subcommand", "Usage"),
+        // options that would be silently ignored are refused
+        (
+            vec!["tcp-vs-udp", "--loopback", "--loss", "20"],
+            "cannot be used with",
+            "--loss",
+        ),
+        (
+            vec!["ping", "127.0.0.1", "--loss", "20"],
+            "cannot be used with",
+            "--loss",
+        ),
+        (
+            vec!["dns-trace", "x", "--hosts", "/tmp"],
+            "a folder",
+            "hosts format",
+        ),
+        (
+            vec!["arp-table", "--iface", "lo", "--resolve", "127.0.0.2"],
+            "no link-layer addresses",
+            "Ethernet interface",
+        ),
         // questions
         (vec!["explain", "Q40"], "unknown question", "Q1 to Q39"),
         (vec!["explain", "banana"], "unknown question", "Q1 to Q39"),
@@ -470,4 +491,22 @@ fn a_full_stderr_never_panics() {
             .unwrap();
         assert_eq!(o.status.code(), Some(2), "{args:?}");
     }
+}
+
+#[test]
+fn an_empty_hosts_file_is_a_hosts_file() {
+    let o = netlab(&[
+        "dns-trace",
+        "www.baidu.com",
+        "--hosts",
+        "/dev/null",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    let hosts = lines
+        .iter()
+        .find(|l| l["data"]["file"] == "/dev/null")
+        .unwrap();
+    assert_eq!(hosts["data"]["matches"], serde_json::json!([]));
 }
