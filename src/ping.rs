@@ -167,7 +167,10 @@ impl Pinger {
             let ident = u16::from_be_bytes([m[4], m[5]]);
             // A ping socket's identifier is chosen by the kernel, which already filtered for us.
             let ours = self.kind == PingSocket::Dgram || ident == self.ident;
-            if m[0] != 0 || !ours || src != self.target {
+            // 0.0.0.0 means this host: the reply comes from one of its own addresses,
+            // which iputils accepts too.
+            let from_target = src == self.target || self.target.is_unspecified();
+            if m[0] != 0 || !ours || !from_target {
                 continue;
             }
             return Ok(Some(Reply {

@@ -389,6 +389,16 @@ fn host(target: &str, args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> R
             args.interval.as_secs_f64()
         )));
     }
+    // The socket is open, so a refused send is not a missing privilege: the kernel
+    // refuses to send to a broadcast address without SO_BROADCAST (iputils' -b).
+    let refuse_broadcast = |e: Error| {
+        match e {
+        Error::Usage(m) if m == PING_HINT => Error::usage(format!(
+            "{ip} is a broadcast address: the kernel sends there only when asked to (iputils' -b, which netlab ping does not offer); ping one host"
+        )),
+        other => other,
+    }
+    };
     let p = Pinger::open(kind, ip, args.ttl).map_err(io)?;
     let size = usize::from(args.size);
     let head = format!(
@@ -407,7 +417,7 @@ fn host(target: &str, args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> R
         timeout: args.timeout,
         deadline: args.deadline.map(|d| Instant::now() + d),
     };
-    let (stats, first, elapsed) = series(&p, s, stop, n)?;
+    let (stats, first, elapsed) = series(&p, s, stop, n).map_err(refuse_broadcast)?;
     if let Some(f) = &first {
         let mut step = teaching_step(f, p.kind());
         // For --pcap: the request with an IPv4 header netlab writes (the kernel adds

@@ -156,3 +156,20 @@ fn lab_ping_with_total_loss_exits_1() {
     assert_eq!(s["received"], 0);
     assert_eq!(s["loss_percent"], 100.0);
 }
+
+#[test]
+fn ping_this_host_and_a_broadcast_address_as_iputils_would() {
+    if !privileged() {
+        return;
+    }
+    // 0.0.0.0 is this host: the replies come from 127.0.0.1 and count.
+    let o = netlab(&["ping", "-c", "2", "-i", "0.05", "0.0.0.0"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o).matches("64 bytes from 127.0.0.1").count(), 2);
+    // The loopback broadcast: refused by the kernel without SO_BROADCAST, and said so
+    // (not a missing privilege). Nothing leaves the machine.
+    let o = netlab(&["ping", "-c", "1", "127.255.255.255"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("broadcast address"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("setcap"), "{}", stderr(&o));
+}
