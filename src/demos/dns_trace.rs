@@ -1302,6 +1302,10 @@ fn no_reply_text(f: &Failure, ex: &Exchange) -> Text {
             format!("TC=1 told us to ask again over TCP, but nothing listens on TCP port {} there: the answer cannot be had from this server. {failover_en}", ex.server.port()),
             format!("TC=1 要求我们改用 TCP 重问，但那里的 TCP 端口 {} 没有人监听：从这台服务器拿不到答案。{failover_zh}", ex.server.port()),
         ),
+        Failure::Refused => tx(
+            format!("Nothing listens on UDP port {} there: the host answered at once with ICMP port unreachable, so this is no silent server but a closed port. {failover_en}", ex.server.port()),
+            format!("那里的 UDP 端口 {} 没有人监听：主机立刻回了 ICMP 端口不可达，所以这不是沉默的服务器，而是关着的端口。{failover_zh}", ex.server.port()),
+        ),
         _ => tx(format!("No usable reply. {failover_en}"), format!("没有可用的应答。{failover_zh}")),
     }
 }

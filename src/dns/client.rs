@@ -190,6 +190,11 @@ fn udp(ex: &mut Exchange, timeout: Duration, start: Instant) -> Result<Vec<u8>, 
         "[::]:0".parse().expect("literal")
     };
     let sock = UdpSocket::bind(bind).map_err(io_failure)?;
+    if ex.server.is_ipv4() {
+        // Let an ICMP port unreachable reach this unconnected socket: a closed
+        // port is then "refused" at once, not a silent server after the timeout.
+        let _ = nix::sys::socket::setsockopt(&sock, nix::sys::socket::sockopt::Ipv4RecvErr, &true);
+    }
     ex.local = sock.local_addr().ok();
     sock.send_to(&ex.query_bytes, ex.server)
         .map_err(io_failure)?;

@@ -130,3 +130,32 @@ fn deadline_cuts_a_slow_server_short_and_patience_gets_the_answer() {
     let s = json_lines(&o).pop().unwrap();
     assert_eq!(s["answers"][0]["data"], "198.51.100.60");
 }
+
+#[test]
+fn a_closed_port_is_refused_at_once_not_silent() {
+    let o = netlab(&[
+        "dns-trace",
+        "www.baidu.com",
+        "--root-servers",
+        "127.0.0.1:1",
+        "--walk-only",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let lines = json_lines(&o);
+    let s = lines.last().unwrap();
+    assert_eq!(s["cause"], "refused", "{s}");
+    let ex = lines
+        .iter()
+        .find(|l| l["data"]["verdict"] == "no_reply")
+        .unwrap();
+    assert!(
+        ex["detail"]
+            .as_str()
+            .unwrap()
+            .contains("ICMP port unreachable"),
+        "{ex}"
+    );
+    // "refused", not "timeout": the ICMP error ended the wait, not the clock.
+    assert_eq!(ex["data"]["failure"], "connection refused", "{ex}");
+}
