@@ -39,25 +39,31 @@ fn main() {
                     },
                 );
             }
+            // clap's message up to its usage line, on one line: what is wrong, and
+            // what is missing or allowed ("<NAME>", "[possible values: …]").
+            let detail = e.to_string();
+            let message = detail
+                .lines()
+                .take_while(|l| !l.starts_with("Usage:"))
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let message = message.trim_start_matches("error: ");
             if json {
-                // clap's message up to its usage line, on one line: what is wrong,
-                // and what is missing or allowed ("<NAME>", "[possible values: …]").
-                let detail = e.to_string();
-                let message = detail
-                    .lines()
-                    .take_while(|l| !l.starts_with("Usage:"))
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                let message = message.trim_start_matches("error: ");
                 let _ = writeln!(
                     std::io::stdout(),
                     "{}",
                     netlab::narrate::json::error("netlab", 1, message, exit::LOCAL)
                 );
             } else {
-                let _ = e.print();
+                // One line on what is wrong, then clap's usage line.
+                let usage = detail.lines().find(|l| l.starts_with("Usage:"));
+                let mut err = std::io::stderr();
+                let _ = writeln!(err, "netlab: error: {message}");
+                if let Some(u) = usage {
+                    let _ = writeln!(err, "{u}");
+                }
             }
             std::process::exit(exit::LOCAL);
         }

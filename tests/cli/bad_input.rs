@@ -510,3 +510,24 @@ fn an_empty_hosts_file_is_a_hosts_file() {
         .unwrap();
     assert_eq!(hosts["data"]["matches"], serde_json::json!([]));
 }
+
+#[test]
+fn a_usage_error_is_one_line_and_the_usage_line() {
+    for args in [
+        &["dns-trace"][..],
+        &["dns-trace", "x", "--type", "ZZ"],
+        &["frobnicate"],
+        &["ping", "-c", "0", "127.0.0.1"],
+    ] {
+        let o = netlab(args);
+        assert_eq!(o.status.code(), Some(2));
+        let err = stderr(&o);
+        let lines: Vec<&str> = err.lines().collect();
+        assert!(lines[0].starts_with("netlab: error: "), "{args:?}: {err}");
+        assert!(lines.len() <= 2, "{args:?}: {err}");
+        assert!(
+            lines[1..].iter().all(|l| l.starts_with("Usage:")),
+            "{args:?}: {err}"
+        );
+    }
+}
