@@ -528,6 +528,11 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
     let p = open_in(h1, H2)?;
     let (s1, first1, e1) = series(&p, quick, stop, n)?;
     let frames = cap.stop()?;
+    // Interrupted (Ctrl-C): the statistics of the phase that was running, as iputils does.
+    if stop.load(Ordering::Relaxed) {
+        let data = stats_data(&s1, e1);
+        return summary(n, &Text::from(H2.to_string()), &s1, e1, data);
+    }
     let mut rest1 = Vec::new();
     let (req, rep) = echo_frames(&frames);
     if let (Some(req), Some(rep)) = (req, rep) {
@@ -589,6 +594,10 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
     ];
     let p = open_in(h1, H3)?;
     let (s2, first2, e2) = series(&p, quick, stop, n)?;
+    if stop.load(Ordering::Relaxed) {
+        let data = stats_data(&s2, e2);
+        return summary(n, &Text::from(H3.to_string()), &s2, e2, data);
+    }
     let mut frames2 = Vec::new();
     for c in caps {
         frames2.extend(c.stop()?);
