@@ -237,30 +237,38 @@ fn a_killed_lab_up_is_cleaned_by_the_next_one_which_says_so() {
     }
 }
 
+/// Start `netlab lab dns --json` and read until it names its root hints file:
+/// the child, its output, and the objects read.
+fn start_lab_dns() -> (
+    std::process::Child,
+    BufReader<std::process::ChildStdout>,
+    Vec<Value>,
+) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_netlab"))
+        .args(["lab", "dns", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    loop {
+        let mut l = String::new();
+        out.read_line(&mut l).unwrap();
+        let v: Value = serde_json::from_str(&l).unwrap();
+        let done = v["data"]["root_hints"].is_string();
+        lines.push(v);
+        if done {
+            break;
+        }
+    }
+    (child, out, lines)
+}
+
 #[test]
 fn a_killed_lab_dns_is_cleaned_by_the_next_one_which_says_so() {
     let _g = LAB_DNS.lock().unwrap_or_else(|e| e.into_inner());
-    let start = || {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_netlab"))
-            .args(["lab", "dns", "--json"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut lines = Vec::new();
-        loop {
-            let mut l = String::new();
-            out.read_line(&mut l).unwrap();
-            let v: Value = serde_json::from_str(&l).unwrap();
-            let done = v["data"]["root_hints"].is_string();
-            lines.push(v);
-            if done {
-                break;
-            }
-        }
-        (child, out, lines)
-    };
+    let start = start_lab_dns;
     let (mut first, _out, lines) = start();
     let hints = lines.last().unwrap()["data"]["root_hints"]
         .as_str()
@@ -312,21 +320,12 @@ fn lab_dns_cleans_only_its_own_leftovers() {
     let _ = std::fs::remove_file(&link);
     std::os::unix::fs::symlink(victim.path(), &link).unwrap();
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_netlab"))
-        .args(["lab", "dns", "--json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let hints = loop {
-        let mut l = String::new();
-        out.read_line(&mut l).unwrap();
-        let v: Value = serde_json::from_str(&l).unwrap();
-        if let Some(h) = v["data"]["root_hints"].as_str() {
-            break std::path::PathBuf::from(h);
-        }
-    };
+    let (mut child, _out, lines) = start_lab_dns();
+    let hints = std::path::PathBuf::from(
+        lines.last().unwrap()["data"]["root_hints"]
+            .as_str()
+            .unwrap(),
+    );
     // Its own file sits in a private directory of its own.
     let dir = hints.parent().unwrap();
     use std::os::unix::fs::PermissionsExt as _;
