@@ -650,6 +650,60 @@ fn udp_receive(sock: UdpSocket, sender_done: &AtomicBool) -> std::io::Result<Vec
 }
 
 /// What one direction of the loss test delivered.
+/// The loss test when TCP could not even connect: the SYNs the capture saw, a
+/// step that says so, and TCP's result (nothing delivered).
+fn unconnected(
+    n: &mut Narrator,
+    section: &Text,
+    cap: Option<Capture>,
+    count: u32,
+    e: Error,
+) -> Result<Map<String, Value>> {
+    let frames = stop_capture(cap);
+    let syn_times: Vec<std::time::SystemTime> = frames
+        .iter()
+        .filter(|f| {
+            matches!(frame::ethernet_frame(&f.bytes).map(|d| d.kind),
+                Ok(Kind::Ipv4 { tcp: Some(h), .. }) if h.flags & 0x12 == 0x02)
+        })
+        .map(|f| f.at)
+        .collect();
+    let syns = syn_times.len();
+    // When each SYN left, from the first: the retransmission timer as it ran.
+    let at = syn_times
+        .iter()
+        .map(|t| {
+            let d = t.duration_since(syn_times[0]).unwrap_or_default();
+            format!("{:.1}", d.as_secs_f64())
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    n.step(
+        Step::new(
+            tx(
+                format!("TCP: no connection: {syns} SYN(s) sent, none answered in time"),
+                format!("TCP：没能建立连接：发出 {syns} 个 SYN，都没有及时得到应答"),
+            ),
+            tx(
+                format!("At this loss the handshake itself failed: the client resent its SYN, each time its retransmission timer ran out (SYNs at {at} s; Linux waits 1 s for the first few, then twice as long each time), until connect() gave up. Without a connection TCP delivers nothing."),
+                format!("在这样的丢包率下，握手本身就失败了：每当重传计时器到期，客户端就重发 SYN（SYN 发出于 {at} 秒；Linux 前几次各等 1 秒，之后每次翻倍），直到 connect() 放弃。没有连接，TCP 什么也送不到。"),
+            ),
+            &["Q9", "Q12"],
+        )
+        .section(section.clone())
+        .data("connect_error", e.to_string())
+        .with_packets(loss_records(&frames, &[])),
+    )?;
+    let mut tcp = Map::new();
+    tcp.insert("sent".into(), (2 * count).into());
+    tcp.insert("delivered".into(), 0.into());
+    tcp.insert("in_order".into(), true.into());
+    tcp.insert("complete".into(), false.into());
+    tcp.insert("connected".into(), false.into());
+    tcp.insert("retransmits".into(), syns.saturating_sub(1).into());
+    Ok(tcp)
+}
+
 /// One TCP direction of the loss test, as a sentence.
 fn tcp_dir_text(d: &Delivery, retrans: u32) -> Text {
     let by = d.from;
@@ -787,52 +841,54 @@ fn reliability(
 
     // TCP: one connection, both directions at once (it is full duplex).
     let cap = env.capture();
-    let (c, s) = tcp_pair(env)?;
-    c.set_nodelay(true).map_err(lab_err)?;
-    s.set_nodelay(true).map_err(lab_err)?;
-    let (c_r, s_r) = (
-        c.try_clone().map_err(lab_err)?,
-        s.try_clone().map_err(lab_err)?,
-    );
-    let start = Instant::now();
-    let up = std::thread::spawn(move || tcp_send(c, count, size));
-    let down = std::thread::spawn(move || tcp_send(s, count, size));
-    let at_server = std::thread::spawn(move || tcp_receive(s_r));
-    let at_client = tcp_receive(c_r).map_err(lab_err)?;
-    let at_server = join(at_server)?;
-    let tcp_elapsed = start.elapsed();
-    let (c, s) = (join(up)?, join(down)?);
-    let (ic, is) = (
-        tcp_info(&c).map_err(lab_err)?,
-        tcp_info(&s).map_err(lab_err)?,
-    );
-    drop((c, s));
-    std::thread::sleep(Duration::from_millis(20));
-    let tcp_frames = stop_capture(cap);
-    let dirs = [
-        Delivery::tcp(client, server, &at_server, count, size),
-        Delivery::tcp(server, client, &at_client, count, size),
-    ];
-    let delivered: u32 = dirs.iter().map(|d| d.delivered).sum();
-    let in_order = dirs.iter().all(|d| d.in_order);
-    let complete = dirs.iter().all(|d| d.complete);
-    let retrans = ic.total_retrans + is.total_retrans;
-    let mut tcp = Map::new();
-    tcp.insert("sent".into(), (2 * count).into());
-    tcp.insert("delivered".into(), delivered.into());
-    tcp.insert("in_order".into(), in_order.into());
-    tcp.insert("complete".into(), complete.into());
-    tcp.insert("retransmits".into(), retrans.into());
-    tcp.insert(
-        "data_segments".into(),
-        (ic.data_segs_out + is.data_segs_out).into(),
-    );
-    tcp.insert("elapsed_ms".into(), (tcp_elapsed.as_millis() as u64).into());
-    tcp.insert(
-        "directions".into(),
-        dirs.iter().map(Delivery::json).collect::<Vec<_>>().into(),
-    );
-    n.step(
+    let tcp = match tcp_pair(env) {
+        Err(e) => unconnected(n, &section, cap, count, e)?,
+        Ok((c, s)) => {
+            c.set_nodelay(true).map_err(lab_err)?;
+            s.set_nodelay(true).map_err(lab_err)?;
+            let (c_r, s_r) = (
+                c.try_clone().map_err(lab_err)?,
+                s.try_clone().map_err(lab_err)?,
+            );
+            let start = Instant::now();
+            let up = std::thread::spawn(move || tcp_send(c, count, size));
+            let down = std::thread::spawn(move || tcp_send(s, count, size));
+            let at_server = std::thread::spawn(move || tcp_receive(s_r));
+            let at_client = tcp_receive(c_r).map_err(lab_err)?;
+            let at_server = join(at_server)?;
+            let tcp_elapsed = start.elapsed();
+            let (c, s) = (join(up)?, join(down)?);
+            let (ic, is) = (
+                tcp_info(&c).map_err(lab_err)?,
+                tcp_info(&s).map_err(lab_err)?,
+            );
+            drop((c, s));
+            std::thread::sleep(Duration::from_millis(20));
+            let tcp_frames = stop_capture(cap);
+            let dirs = [
+                Delivery::tcp(client, server, &at_server, count, size),
+                Delivery::tcp(server, client, &at_client, count, size),
+            ];
+            let delivered: u32 = dirs.iter().map(|d| d.delivered).sum();
+            let in_order = dirs.iter().all(|d| d.in_order);
+            let complete = dirs.iter().all(|d| d.complete);
+            let retrans = ic.total_retrans + is.total_retrans;
+            let mut tcp = Map::new();
+            tcp.insert("sent".into(), (2 * count).into());
+            tcp.insert("delivered".into(), delivered.into());
+            tcp.insert("in_order".into(), in_order.into());
+            tcp.insert("complete".into(), complete.into());
+            tcp.insert("retransmits".into(), retrans.into());
+            tcp.insert(
+                "data_segments".into(),
+                (ic.data_segs_out + is.data_segs_out).into(),
+            );
+            tcp.insert("elapsed_ms".into(), (tcp_elapsed.as_millis() as u64).into());
+            tcp.insert(
+                "directions".into(),
+                dirs.iter().map(Delivery::json).collect::<Vec<_>>().into(),
+            );
+            n.step(
         Step::new(
             if complete && in_order {
                 tx(
@@ -865,6 +921,10 @@ fn reliability(
         .data("tcp", Value::Object(tcp.clone()))
         .with_packets(loss_records(&tcp_frames, &[])),
     )?;
+
+            tcp
+        }
+    };
 
     // UDP: both sockets send and receive at once.
     let cap = env.capture();

@@ -250,3 +250,41 @@ fn the_sticky_packet_handout_passes_on_a_real_run() {
     assert!(passed, "{text}");
     assert_eq!(text.matches("PASS").count(), 6, "{text}");
 }
+
+#[test]
+fn at_total_loss_tcp_says_it_could_not_connect_and_the_run_exits_1() {
+    if !privileged() {
+        return;
+    }
+    let o = netlab(&[
+        "tcp-vs-udp",
+        "--loss",
+        "100",
+        "--messages",
+        "10",
+        "--bulk",
+        "1",
+        "--json",
+    ]);
+    // The network said no: exit 1, never "the lab cannot start".
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    let s = lines.last().unwrap();
+    assert_eq!(s["tcp"]["delivered"], 0);
+    assert_eq!(s["tcp"]["connected"], false);
+    assert_eq!(s["udp"]["delivered"], 0);
+    let step = lines
+        .iter()
+        .find(|l| l["data"]["connect_error"].is_string())
+        .expect("a step says TCP could not connect");
+    let syns = step["packets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["label"] == "SYN")
+        .count();
+    assert!(
+        syns >= 2,
+        "the SYN and its retransmissions are records: {syns}"
+    );
+}
