@@ -96,6 +96,38 @@ fn the_page_shows_every_packet_and_a_click_shows_its_fields() {
     );
     screenshot(&page, &format!("#packet={i}"), "dns-trace.png");
 
+    // It prints on A4: chromium's PDF of it has A4 pages (595 × 842 pt).
+    let profile = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("page.pdf");
+    let printed = chromium(&profile)
+        .arg("--no-pdf-header-footer")
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    assert!(printed.status.success(), "{}", stderr(&printed));
+    let bytes = std::fs::read(&pdf).unwrap();
+    assert!(bytes.starts_with(b"%PDF"));
+    let text = String::from_utf8_lossy(&bytes);
+    let boxes: Vec<&str> = text
+        .match_indices("MediaBox [")
+        .map(|(i, _)| &text[i..])
+        .collect();
+    assert!(!boxes.is_empty(), "a PDF page");
+    for b in boxes {
+        let nums: Vec<f64> = b["MediaBox [".len()..]
+            .split(']')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        assert!(
+            (nums[2] - 595.0).abs() < 2.0 && (nums[3] - 842.0).abs() < 2.0,
+            "not A4: {nums:?}"
+        );
+    }
+
     // A student's saved run renders to the same page.
     let run = dir.path().join("run.jsonl");
     std::fs::write(&run, &o.stdout).unwrap();
