@@ -100,6 +100,15 @@ pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
     Ok(code)
 }
 
+/// A reference page fitted to the terminal's width (JSON is left as it is);
+/// continuation lines indented `cont` more than their first.
+fn fit_page(cli: &Cli, page: &str, cont: usize) -> String {
+    if cli.global.json {
+        return page.to_string();
+    }
+    narrate::wrap::fit(page, NarratorConfig::width_wanted(cli.global.width), cont)
+}
+
 /// Write a reference page to stdout; a failed write is an error, never a panic.
 fn print_page(text: &str) -> Result<()> {
     use std::io::Write as _;
@@ -119,7 +128,8 @@ fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i
             unreachable!("dispatched in run")
         }
         Command::Questions => {
-            print_page(&demos::questions::list(lang, cli.global.json))?;
+            let page = demos::questions::list(lang, cli.global.json);
+            print_page(&fit_page(cli, &page, 0))?;
             Ok(exit::OK)
         }
         Command::Render { run } => {
@@ -133,7 +143,8 @@ fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i
             Ok(exit::OK)
         }
         Command::Explain { id } => {
-            print_page(&demos::questions::explain(id, lang, cli.global.json)?)?;
+            let page = demos::questions::explain(id, lang, cli.global.json)?;
+            print_page(&fit_page(cli, &page, 0))?;
             Ok(exit::OK)
         }
         Command::Lab { what } => match what {

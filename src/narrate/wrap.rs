@@ -153,6 +153,33 @@ pub fn wrap(text: &str, width: usize, indent: usize) -> Vec<String> {
         .collect()
 }
 
+/// Fit a text laid out in lines (a list, a page) to `width`: a line that is too
+/// wide wraps, its continuation indented `cont` columns past its own indent.
+pub fn fit(text: &str, width: usize, cont: usize) -> String {
+    text.split('\n')
+        .flat_map(|line| {
+            if display_width(line) <= width {
+                return vec![line.to_string()];
+            }
+            // A row with a short first column ("Q12   title…") keeps that column,
+            // and its continuation lines start under the second one.
+            let column = line
+                .find("  ")
+                .filter(|&i| i > 0 && i <= 8 && !line[..i].contains(' '))
+                .map(|i| i + line[i..].len() - line[i..].trim_start_matches(' ').len());
+            if let Some(end) = column {
+                let pad = " ".repeat(display_width(&line[..end]));
+                return wrap_with(&line[end..], width, &line[..end], &pad);
+            }
+            let lead = line.len() - line.trim_start_matches(' ').len();
+            let first = " ".repeat(lead);
+            let rest = " ".repeat(lead + cont);
+            wrap_with(line.trim_start_matches(' '), width, &first, &rest)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Cut a string to at most `w` columns, ending with "…" when cut.
 pub fn truncate(s: &str, w: usize) -> String {
     if display_width(s) <= w {
@@ -219,6 +246,15 @@ mod tests {
         assert!(widest(&l) <= 12, "{l:?}");
         assert!(l[1..].iter().all(|x| x.starts_with("  ")));
         assert_eq!(wrap("", 10, 2), vec!["  ".to_string()]);
+    }
+
+    #[test]
+    fn a_laid_out_text_fits_line_by_line() {
+        let t = "Q1    a fairly long title that will not fit in thirty columns\nshort";
+        let f = fit(t, 30, 6);
+        assert!(f.lines().all(|l| display_width(l) <= 30), "{f}");
+        assert!(f.lines().nth(1).unwrap().starts_with("      "), "{f}");
+        assert!(f.ends_with("\nshort"));
     }
 
     #[test]

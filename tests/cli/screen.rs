@@ -324,3 +324,22 @@ fn the_english_word_scan_finds_english() {
     assert!(english_words("转介到 com.：`ip link set`").is_empty());
     assert!(english_words("TCP 47100 > 38493 [SYN] seq=1").is_empty());
 }
+
+#[test]
+fn the_reference_pages_fit_the_width_too() {
+    for lang in ["en", "zh"] {
+        for width in ["80", "100"] {
+            for args in [&["questions"][..], &["explain", "Q5"], &["explain", "Q17"]] {
+                let mut a = args.to_vec();
+                a.extend(["--lang", lang, "--width", width]);
+                let t = stdout(&netlab(&a));
+                let w: usize = width.parse().unwrap();
+                for line in t.lines() {
+                    assert!(display_width(line) <= w, "{a:?}: {line}");
+                }
+                let id = args.get(1).copied().unwrap_or("Q39");
+                assert!(t.contains(id), "{a:?}: {t}");
+            }
+        }
+    }
+}
