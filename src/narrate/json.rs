@@ -3,7 +3,8 @@
 //! Every object carries `schema`, `demo`, `seq`, `kind` and `questions`.
 //! Steps put their specifics under `data`; the summary's fields are flattened
 //! into the summary object so a script can read `.answers` directly. Pure
-//! functions: they return the line, the narrator writes it.
+//! functions: they return a value; the narrator prints it as one line and
+//! keeps it for the page.
 
 use serde_json::{json, Map, Value};
 
@@ -19,13 +20,8 @@ fn head(demo: &str, seq: u64, kind: &str, questions: &[&str]) -> Map<String, Val
     m
 }
 
-/// One step as a JSON object on one line. `number` is the step's number in
-/// the text view (a plain line carries the number of the step it follows).
-pub fn step(demo: &str, seq: u64, number: u64, step: &Step, lang: Lang) -> String {
-    step_value(demo, seq, number, step, lang).to_string()
-}
-
-/// [`step`] as a value (for the page renderer).
+/// One step as a JSON object (printed on one line). `number` is the step's
+/// number in the text view (a plain line carries the number of the step it follows).
 pub fn step_value(demo: &str, seq: u64, number: u64, step: &Step, lang: Lang) -> Value {
     let mut m = head(demo, seq, "step", &step.questions);
     m.insert("lang".into(), lang.code().into());
@@ -84,11 +80,6 @@ pub fn step_value(demo: &str, seq: u64, number: u64, step: &Step, lang: Lang) ->
 }
 
 /// The summary object: the last line of a run.
-pub fn summary(demo: &str, seq: u64, s: &Summary, lang: Lang) -> String {
-    summary_value(demo, seq, s, lang).to_string()
-}
-
-/// [`summary`] as a value (for the page renderer).
 pub fn summary_value(demo: &str, seq: u64, s: &Summary, lang: Lang) -> Value {
     let mut m = head(demo, seq, "summary", &s.questions);
     m.insert("lang".into(), lang.code().into());
@@ -121,8 +112,8 @@ mod tests {
     #[test]
     fn step_line_has_the_schema_fields() {
         let s = Step::new(tx("a", "甲"), tx("b", "乙"), &["Q4"]).data("k", 1);
-        let line = step("dns-trace", 3, 2, &s, Lang::Zh);
-        let v: Value = serde_json::from_str(&line).unwrap();
+        let v = step_value("dns-trace", 3, 2, &s, Lang::Zh);
+        let line = v.to_string();
         assert_eq!(v["schema"], "netlab/1");
         assert_eq!(v["demo"], "dns-trace");
         assert_eq!(v["seq"], 3);

@@ -244,9 +244,7 @@ impl Packet {
             ..self.clone()
         }
     }
-}
 
-impl Packet {
     /// Name the two ends and the label (builder style).
     pub fn between(
         mut self,
@@ -558,15 +556,18 @@ impl Narrator {
         if let Some(pc) = self.pcap.as_mut() {
             pc.step(&step);
         }
-        if let Some((_, lines)) = self.page.as_mut() {
-            lines.push(json::step_value(
-                self.demo,
-                self.seq,
-                number,
-                &step,
-                self.opts.lang,
-            ));
+        // The step as JSON, made once for whoever needs it: the page, or stdout.
+        let value = (self.page.is_some() || self.format == Format::Json)
+            .then(|| json::step_value(self.demo, self.seq, number, &step, self.opts.lang));
+        if let (Some((_, lines)), Some(v)) = (self.page.as_mut(), &value) {
+            lines.push(v.clone());
         }
+        if let (Format::Json, Some(v)) = (self.format, value) {
+            writeln!(self.out, "{v}")?;
+            self.out.flush()?;
+            return self.pause();
+        }
+        // What follows is the text view's: the ladder's rows, then the step.
         for p in step.packets.iter().filter(|p| !p.echo) {
             self.ladder.push(ladder::Row {
                 step: number,
@@ -580,31 +581,28 @@ impl Narrator {
                 lost: p.lost,
             });
         }
-        let rendered = match self.format {
-            Format::Json => json::step(self.demo, self.seq, number, &step, self.opts.lang),
-            Format::Text { .. } if self.brief => return Ok(()),
-            Format::Text { .. } => {
-                let mut step = step;
-                // A concept is explained once; so is a correction.
-                if let Some(c) = step.concept {
-                    if !self.concepts.insert(c) {
-                        step.detail = Text::default();
-                    }
-                }
-                if let Some(c) = &step.correction {
-                    if !self.corrections.insert(c.en.clone()) {
-                        step.correction = None;
-                    }
-                }
-                text::step(
-                    number,
-                    new_section.as_ref(),
-                    &step,
-                    &self.opts,
-                    &mut self.seen,
-                )
+        if self.brief {
+            return Ok(());
+        }
+        let mut step = step;
+        // A concept is explained once; so is a correction.
+        if let Some(c) = step.concept {
+            if !self.concepts.insert(c) {
+                step.detail = Text::default();
             }
-        };
+        }
+        if let Some(c) = &step.correction {
+            if !self.corrections.insert(c.en.clone()) {
+                step.correction = None;
+            }
+        }
+        let rendered = text::step(
+            number,
+            new_section.as_ref(),
+            &step,
+            &self.opts,
+            &mut self.seen,
+        );
         writeln!(self.out, "{rendered}")?;
         self.out.flush()?;
         self.pause()
@@ -614,22 +612,19 @@ impl Narrator {
     /// the run's packets and then the summary block.
     pub fn summary(&mut self, summary: Summary) -> Result<()> {
         let seq = self.seq + 1;
-        if let Some((_, lines)) = self.page.as_mut() {
-            lines.push(json::summary_value(
-                self.demo,
-                seq,
-                &summary,
-                self.opts.lang,
-            ));
+        let value = (self.page.is_some() || self.format == Format::Json)
+            .then(|| json::summary_value(self.demo, seq, &summary, self.opts.lang));
+        if let (Some((_, lines)), Some(v)) = (self.page.as_mut(), &value) {
+            lines.push(v.clone());
         }
         // The files are written before the summary: a run whose capture or page could
         // not be written ends with that error, not with a summary saying all went well.
         self.finish_pcap()?;
         self.finish_html()?;
         self.seq = seq;
-        let rendered = match self.format {
-            Format::Json => json::summary(self.demo, self.seq, &summary, self.opts.lang),
-            Format::Text { .. } => {
+        let rendered = match value {
+            Some(v) if self.format == Format::Json => v.to_string(),
+            _ => {
                 let ladder = text::ladder(&self.ladder, &self.opts);
                 let sum = text::summary(&summary, &self.opts);
                 if ladder.is_empty() {
