@@ -1,12 +1,12 @@
 //! `--pcap FILE`: the packets of a run, for Wireshark.
 //!
-//! Writes pcapng: one interface block per link or socket the demo used, one
-//! enhanced packet block per packet, each with the explanation of the step it
-//! belongs to as its comment. Lab captures are the frames exactly as they
-//! crossed the link. Packets netlab saw only at a socket (DNS on loopback, ping
-//! from this host) are written as raw IPv4; where the kernel did not hand netlab
-//! the IP and UDP/TCP headers, netlab rebuilds them from the socket's addresses
-//! and ports and says so in the comment.
+//! A renderer of the run's packet records: the narrator hands it each step,
+//! and every record that carries wire bytes becomes one enhanced packet block,
+//! commented with its step's title (the step's explanation once, on its first
+//! packet). Writes pcapng: one interface block per link or socket. Captured
+//! frames are exact; where netlab saw a packet only at a socket, its IPv4 and
+//! UDP/TCP headers were rebuilt from the socket's addresses, and the comment
+//! says so. The file's section comment says how the packets were obtained.
 
 use std::borrow::Cow;
 use std::fs::File;
@@ -69,7 +69,7 @@ impl PcapOut {
     }
 
     /// The interface id for a link name and type, adding it on first use.
-    pub fn iface(&mut self, name: &str, link: DataLink) -> u32 {
+    fn iface(&mut self, name: &str, link: DataLink) -> u32 {
         if let Some(i) = self
             .ifaces
             .iter()
@@ -79,32 +79,6 @@ impl PcapOut {
         }
         self.ifaces.push((name.to_string(), link));
         (self.ifaces.len() - 1) as u32
-    }
-
-    /// Add an Ethernet frame captured on `link`.
-    pub fn ethernet(&mut self, link: &str, at: SystemTime, frame: &[u8], comment: &str) {
-        let iface = self.iface(link, DataLink::ETHERNET);
-        self.push(iface, at, frame.to_vec(), comment);
-    }
-
-    /// Add captured lab frames, each commented "WHAT: its one-line summary".
-    pub fn captured<'a>(
-        &mut self,
-        frames: impl IntoIterator<Item = &'a crate::lab::capture::Frame>,
-        what: &str,
-    ) {
-        for f in frames {
-            let s = crate::wire::frame::ethernet_frame(&f.bytes)
-                .map(|d| crate::wire::frame::summary(&d))
-                .unwrap_or_default();
-            self.ethernet(&f.link, f.at, &f.bytes, &format!("{what}: {}", s.en));
-        }
-    }
-
-    /// Add a raw IPv4 packet seen at a socket.
-    pub fn ipv4(&mut self, name: &str, at: SystemTime, packet: Vec<u8>, comment: &str) {
-        let iface = self.iface(name, DataLink::IPV4);
-        self.push(iface, at, packet, comment);
     }
 
     fn push(&mut self, iface: u32, at: SystemTime, bytes: Vec<u8>, comment: &str) {
@@ -132,7 +106,7 @@ impl PcapOut {
                 comment.push_str("\n(IPv4 and UDP/TCP headers rebuilt by netlab from the socket addresses; the payload is exact)");
             }
             if p.lost {
-                comment.push_str("\n(no reply came back: dropped on the way)");
+                comment.push_str("\n(lost: it never arrived)");
             }
             first = false;
             let at = p.at.unwrap_or_else(SystemTime::now);
@@ -144,16 +118,6 @@ impl PcapOut {
             let iface = self.iface(&w.link, link);
             self.push(iface, at, w.bytes.clone(), &comment);
         }
-    }
-
-    /// Number of packets collected.
-    pub fn len(&self) -> usize {
-        self.packets.len()
-    }
-
-    /// True when nothing was collected.
-    pub fn is_empty(&self) -> bool {
-        self.packets.is_empty()
     }
 
     /// Write the file.
