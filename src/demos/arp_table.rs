@@ -19,52 +19,12 @@ use crate::cli::ArpArgs;
 use crate::error::{exit, Error, Result};
 use crate::lab::capture::{Capture, Frame};
 use crate::lab::topology::{self, NetLab, H1, H2, H3, R1_A};
-use crate::narrate::{tx, Direction, Narrator, Packet, Step, Summary, Text, Wire};
+use crate::narrate::{tx, Narrator, Step, Summary, Text};
 use crate::neigh::{self, Entry};
 use crate::privilege::{Privileges, LAB_HINT};
 use crate::wire::frame::{self, Kind};
 
 const QS: &[&str] = &["Q5", "Q6", "Q8", "Q26"];
-
-/// A packet record of a captured frame: its ends are the lab hosts that own
-/// its MAC addresses (the hop on this link, not the IP ends).
-pub fn frame_packet(f: &Frame, show: bool) -> Packet {
-    let d = frame::ethernet_frame(&f.bytes);
-    let (from, to, label) = match &d {
-        Ok(d) => {
-            let end = |m: &Option<String>| {
-                m.as_deref()
-                    .map(|m| topology::host_of_mac(m).map_or_else(|| m.to_string(), str::to_string))
-                    .unwrap_or_default()
-            };
-            let from = end(&d.src_mac);
-            let mut to = end(&d.dst_mac);
-            if to == "*" {
-                to = topology::broadcast_receivers(&f.link, &from);
-            }
-            (from, to, frame::label(d))
-        }
-        Err(e) => (String::new(), String::new(), Text::from(e.to_string())),
-    };
-    Packet {
-        direction: Direction::Captured,
-        transport: "ethernet",
-        peer: f.link.clone(),
-        summary: d
-            .as_ref()
-            .map(frame::summary)
-            .unwrap_or_else(|e| e.to_string().into()),
-        fields: d.map(|d| d.fields).unwrap_or_default(),
-        bytes: f.bytes.clone(),
-        show_bytes: show,
-        // The ladder lists every frame; the text lists only those it explains.
-        quiet: !show,
-        at: Some(f.at),
-        wire: Some(Wire::frame(&f.link, &f.bytes)),
-        ..Packet::default()
-    }
-    .between(from, to, label)
-}
 
 fn kind(f: &Frame) -> Option<Kind> {
     frame::ethernet_frame(&f.bytes).ok().map(|d| d.kind)
@@ -205,7 +165,7 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
         "the notes put ARP in the network layer; the frame shows it rides directly in Ethernet (EtherType 0x0806), with no IP header at all.",
         "笔记把 ARP 归入网络层；这个帧表明它直接装在以太网里（EtherType 0x0806），根本没有 IP 头。",
     ));
-    s.packets.push(frame_packet(req, true));
+    s.packets.push(req.record(true));
     n.step(s.data(
         "frame",
         json!({"link": req.link, "hex": crate::narrate::json::hex(&req.bytes)}),
@@ -218,13 +178,13 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
         ),
         QS,
     );
-    s.packets.push(frame_packet(rep, false));
+    s.packets.push(rep.record(false));
     // The rest of what crossed the link: the datagram that needed the MAC, and what followed.
     for f in frames
         .iter()
         .filter(|f| !std::ptr::eq(*f, req) && !std::ptr::eq(*f, rep))
     {
-        s.packets.push(frame_packet(f, false));
+        s.packets.push(f.record(false));
     }
     n.step(s)?;
     let after = h1.run(neigh::read)??;
@@ -272,9 +232,9 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
         ),
         QS,
     );
-    s.packets.push(frame_packet(&gw_req, false));
+    s.packets.push(gw_req.record(false));
     if let Some(f) = &r1_arp_b {
-        s.packets.push(frame_packet(f, false));
+        s.packets.push(f.record(false));
         s = s.correction(tx(
             "the notes have each router broadcast for the next router to build a path first; on LAN B, r1 just resolves its own next hop (h3) when the packet arrives.",
             "笔记认为每台路由器先广播找下一台路由器，建立起链路；局域网 B 上的抓包显示，r1 只是在包到达时解析自己的下一跳（h3）。",
@@ -303,14 +263,14 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
         "the notes credit ARP with getting a packet to the right subnet; that is routing: r1 chose the next hop by IP prefix, and ARP only supplied each link's MAC.",
         "笔记把包送达目标子网的功劳归于 ARP；那其实是路由：r1 按 IP 前缀选下一跳，ARP 只为每段链路提供 MAC。",
     ));
-    s.packets.push(frame_packet(&on_a, false));
-    s.packets.push(frame_packet(&on_b, false));
+    s.packets.push(on_a.record(false));
+    s.packets.push(on_b.record(false));
     // Everything else both captures saw: the ARP replies, the echo reply on each LAN.
     let mut rest: Vec<&Frame> = frames_a.iter().chain(frames_b.iter()).collect();
     rest.sort_by_key(|f| f.at);
     let shown = [Some(&gw_req), r1_arp_b.as_ref(), Some(&on_a), Some(&on_b)];
     for f in rest.into_iter().filter(|f| !shown.contains(&Some(*f))) {
-        s.packets.push(frame_packet(f, false));
+        s.packets.push(f.record(false));
     }
     n.step(s.data("lan_a", hop(&d_a)).data("lan_b", hop(&d_b)))?;
 
@@ -415,7 +375,7 @@ fn resolve_on_host(iface: &str, ip: Ipv4Addr, n: &mut Narrator) -> Result<i32> {
         QS,
     );
     if let Some(f) = &req {
-        s.packets.push(frame_packet(f, true));
+        s.packets.push(f.record(true));
     }
     n.step(s)?;
     let after = neigh::read()?;
@@ -438,7 +398,7 @@ fn resolve_on_host(iface: &str, ip: Ipv4Addr, n: &mut Narrator) -> Result<i32> {
             ),
             QS,
         );
-        s.packets.push(frame_packet(f, true));
+        s.packets.push(f.record(true));
         n.step(s)?;
     }
     n.step(table_step(

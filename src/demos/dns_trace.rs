@@ -174,22 +174,14 @@ fn wire(ex: &Exchange, reply: bool, lo: Option<&Capture>) -> Option<Wire> {
 
 /// Whether an Ethernet + IPv4 frame is a UDP datagram between these ports carrying `payload`.
 fn udp_frame_carries(frame: &[u8], sport: u16, dport: u16, payload: &[u8]) -> bool {
-    let Some(&vihl) = frame.get(14) else {
+    let Some((17, udp)) = crate::wire::frame::transport(frame) else {
         return false;
     };
-    let ihl = usize::from(vihl & 0x0f) * 4;
-    if frame.get(14 + 9) != Some(&17) {
-        return false;
-    }
-    let udp = 14 + ihl;
     let port = |at: usize| {
-        frame
-            .get(at..at + 2)
+        udp.get(at..at + 2)
             .map(|b| u16::from_be_bytes([b[0], b[1]]))
     };
-    port(udp) == Some(sport)
-        && port(udp + 2) == Some(dport)
-        && frame.get(udp + 8..) == Some(payload)
+    port(0) == Some(sport) && port(2) == Some(dport) && udp.get(8..) == Some(payload)
 }
 
 /// Run the demo; returns the exit code.
@@ -657,23 +649,10 @@ fn tcp_conversation(
                 continue;
             }
         }
-        let d = frame::ethernet_frame(&f.bytes).ok();
         let (a, b) = if outbound { (from, to) } else { (to, from) };
-        out.push(
-            Packet {
-                direction: Direction::Captured,
-                transport: "ethernet",
-                peer: "lo".into(),
-                summary: d.as_ref().map(frame::summary).unwrap_or_default(),
-                fields: d.as_ref().map(|d| d.fields.clone()).unwrap_or_default(),
-                bytes: f.bytes.clone(),
-                quiet: true,
-                at: Some(f.at),
-                wire: Some(Wire::frame("lo", &f.bytes)),
-                ..Packet::default()
-            }
-            .between(a, b, d.as_ref().map(frame::label).unwrap_or_default()),
-        );
+        let p = f.record(false);
+        let label = p.label.clone();
+        out.push(p.between(a, b, label));
     }
     // A message no captured segment carried keeps its rebuilt bytes.
     out.extend(query);

@@ -14,7 +14,6 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::{json, Map, Value};
 
 use crate::cli::PingArgs;
-use crate::demos::arp_table::frame_packet;
 use crate::error::{exit, Error, Result};
 use crate::lab::capture::{Capture, Frame};
 use crate::lab::netns::Netns;
@@ -549,7 +548,7 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
             "笔记（Q10）把 ICMP 归在 TCP 下；这里 IP 协议号 1 直接承载它。",
         ));
         // Every frame of the phase is a record; the first request is the one explained.
-        s.packets = frames.iter().map(|f| frame_packet(f, false)).collect();
+        s.packets = frames.iter().map(|f| f.record(false)).collect();
         let _ = rep;
         n.step(s)?;
         let mut view = Step::new(
@@ -560,7 +559,7 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
             Text::default(),
             &["Q1", "Q2", "Q7", "Q10"],
         );
-        let mut shown = frame_packet(req, true).echo();
+        let mut shown = req.record(true).echo();
         // Ethernet is arp-table's subject; here the IP and ICMP headers are.
         shown.hide = vec!["eth."];
         // The title says what it is; the field table shows the addresses.
@@ -620,7 +619,7 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
     ttl_step.packets = rest1
         .iter()
         .chain(frames2.iter())
-        .map(|f| frame_packet(f, false))
+        .map(|f| f.record(false))
         .collect();
     n.step(ttl_step)?;
     runs.push(json!({"name": "h1 -> h3", "stats": stats_data(&s2, e2), "ttl": ttl2}));
@@ -667,7 +666,7 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
     let records: Vec<_> = frames3
         .iter()
         .map(|f| {
-            let mut pk = frame_packet(f, false);
+            let mut pk = f.record(false);
             if let Some(q) = seq_of(f, 8) {
                 if !answered.contains(&q) {
                     pk.lost = true;

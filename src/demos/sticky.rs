@@ -25,7 +25,7 @@ use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec, LinesCodec};
 
 use crate::cli::StickyArgs;
 use crate::error::{exit, Error, Result};
-use crate::narrate::{tx, Direction, Narrator, Packet, Step, Summary, Text, Wire};
+use crate::narrate::{tx, Narrator, Packet, Step, Summary, Text};
 use crate::sys::tcp_info;
 
 const QS: &[&str] = &["Q14"];
@@ -423,21 +423,7 @@ fn segments(
             } else {
                 frame::label(&d)
             };
-            Some(
-                Packet {
-                    direction: Direction::Captured,
-                    transport: "ethernet",
-                    peer: f.link.clone(),
-                    summary: frame::summary(&d),
-                    fields: d.fields,
-                    bytes: f.bytes.clone(),
-                    quiet: true,
-                    at: Some(f.at),
-                    wire: Some(Wire::frame(&f.link, &f.bytes)),
-                    ..Packet::default()
-                }
-                .between(from, to, label),
-            )
+            Some(f.record(false).between(from, to, label))
         })
         .collect()
 }

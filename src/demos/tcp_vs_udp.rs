@@ -24,7 +24,6 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Map, Value};
 
 use crate::cli::TcpUdpArgs;
-use crate::demos::arp_table::frame_packet;
 use crate::error::{exit, Error, Result};
 use crate::lab::capture::{Capture, Frame};
 use crate::lab::link;
@@ -169,8 +168,9 @@ fn tcp_of(f: &Frame, port: u16) -> Option<(tcpw::Header, usize)> {
 
 /// The TCP header and payload of an Ethernet + IPv4 frame.
 fn tcp_bytes(frame: &[u8]) -> Option<&[u8]> {
-    let ihl = usize::from(frame.get(14)? & 0x0f) * 4;
-    frame.get(14 + ihl..)
+    frame::transport(frame)
+        .filter(|(p, _)| *p == 6)
+        .map(|(_, b)| b)
 }
 
 fn udp_of(f: &Frame, port: u16) -> bool {
@@ -365,7 +365,7 @@ fn connection(env: &Env, n: &mut Narrator) -> Result<()> {
         }
     }
     for f in [syn, synack, ack].into_iter().flatten() {
-        s.packets.push(frame_packet(f, false));
+        s.packets.push(f.record(false));
     }
     if client_shift.is_some() {
         s.detail.en.push_str(
@@ -429,7 +429,7 @@ fn connection(env: &Env, n: &mut Narrator) -> Result<()> {
             .push_str("客户端先发了 5 个字节（\"hello\"）：FIN 的序号比握手的 ACK 大 5。");
     }
     for f in &after {
-        s.packets.push(frame_packet(f, false));
+        s.packets.push(f.record(false));
     }
     n.step(s.data("fin_segments", fins.len()))?;
 
@@ -443,7 +443,7 @@ fn connection(env: &Env, n: &mut Narrator) -> Result<()> {
     )
     .section(section);
     for f in &udp_frames {
-        let mut p = frame_packet(f, true);
+        let mut p = f.record(true);
         p.hide = vec!["eth.", "ip."];
         s.packets.push(p);
     }
@@ -516,7 +516,7 @@ fn boundaries(env: &Env, n: &mut Narrator) -> Result<()> {
         .data("sent", sent)
         .data("tcp_reads", reads)
         .data("udp_datagrams", dgrams);
-    step.packets = frames.iter().map(|f| frame_packet(f, false)).collect();
+    step.packets = frames.iter().map(|f| f.record(false)).collect();
     n.step(step)
 }
 
@@ -532,7 +532,7 @@ fn loss_records(frames: &[Frame], lost_udp: &[(u16, Vec<u32>)]) -> Vec<Packet> {
     frames
         .iter()
         .map(|f| {
-            let mut p = frame_packet(f, false);
+            let mut p = f.record(false);
             match frame::ethernet_frame(&f.bytes).map(|d| d.kind) {
                 Ok(Kind::Ipv4 {
                     tcp: Some(h),
@@ -563,8 +563,9 @@ fn loss_records(frames: &[Frame], lost_udp: &[(u16, Vec<u32>)]) -> Vec<Packet> {
 
 /// The UDP payload of an Ethernet + IPv4 frame.
 fn udp_payload(frame: &[u8]) -> Option<&[u8]> {
-    let ihl = usize::from(frame.get(14)? & 0x0f) * 4;
-    frame.get(14 + ihl + 8..)
+    frame::transport(frame)
+        .filter(|(p, _)| *p == 17)
+        .and_then(|(_, b)| b.get(8..))
 }
 
 fn message(i: u32, size: usize) -> Vec<u8> {
@@ -1266,7 +1267,7 @@ fn broadcast(lab: &NetLab, n: &mut Narrator) -> Result<()> {
         .section(section)
         .data("broadcast", got)
         .data("tcp_error", tcp_err.en)
-        .with_packets(frames.iter().map(|f| frame_packet(f, false)).collect()),
+        .with_packets(frames.iter().map(|f| f.record(false)).collect()),
     )
 }
 

@@ -13,7 +13,10 @@ use std::time::{Duration, SystemTime};
 use pnet_datalink::Channel;
 
 use super::netns::Netns;
+use super::topology;
 use crate::error::{Error, Result};
+use crate::narrate::{Direction, Packet, Text, Wire};
+use crate::wire::frame;
 
 /// One captured frame.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,6 +27,50 @@ pub struct Frame {
     pub link: String,
     /// The Ethernet frame, header included.
     pub bytes: Vec<u8>,
+}
+
+impl Frame {
+    /// This frame as a packet record: its ends are the lab hosts that own
+    /// its MAC addresses (the hop on this link, not the IP ends).
+    pub fn record(&self, show: bool) -> Packet {
+        let d = frame::ethernet_frame(&self.bytes);
+        let (from, to, label) = match &d {
+            Ok(d) => {
+                let end = |m: &Option<String>| {
+                    m.as_deref()
+                        .map(|m| {
+                            topology::host_of_mac(m).map_or_else(|| m.to_string(), str::to_string)
+                        })
+                        .unwrap_or_default()
+                };
+                let from = end(&d.src_mac);
+                let mut to = end(&d.dst_mac);
+                if to == "*" {
+                    to = topology::broadcast_receivers(&self.link, &from);
+                }
+                (from, to, frame::label(d))
+            }
+            Err(e) => (String::new(), String::new(), Text::from(e.to_string())),
+        };
+        Packet {
+            direction: Direction::Captured,
+            transport: "ethernet",
+            peer: self.link.clone(),
+            summary: d
+                .as_ref()
+                .map(frame::summary)
+                .unwrap_or_else(|e| e.to_string().into()),
+            fields: d.map(|d| d.fields).unwrap_or_default(),
+            bytes: self.bytes.clone(),
+            show_bytes: show,
+            // The ladder lists every frame; the text lists only those it explains.
+            quiet: !show,
+            at: Some(self.at),
+            wire: Some(Wire::frame(&self.link, &self.bytes)),
+            ..Packet::default()
+        }
+        .between(from, to, label)
+    }
 }
 
 /// A running capture; [`Capture::stop`] returns the frames.

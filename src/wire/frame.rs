@@ -145,6 +145,18 @@ fn ip(bytes: &[u8], at: usize) -> Result<(Vec<FieldView>, Kind), WireError> {
     ))
 }
 
+/// The IP protocol number of an Ethernet + IPv4 frame and its transport bytes
+/// (the TCP or UDP header and what follows).
+pub fn transport(frame: &[u8]) -> Option<(u8, &[u8])> {
+    let eth = EthernetPacket::new(frame)?;
+    if eth.get_ethertype() != pnet_packet::ethernet::EtherTypes::Ipv4 {
+        return None;
+    }
+    let ip = Ipv4Packet::new(frame.get(14..)?)?;
+    let ihl = usize::from(ip.get_header_length()) * 4;
+    Some((ip.get_next_level_protocol().0, frame.get(14 + ihl..)?))
+}
+
 /// One line, tcpdump style, in both languages (field names and numbers stay).
 pub fn summary(d: &Dissected) -> Text {
     let macs = match (&d.src_mac, &d.dst_mac) {
@@ -292,6 +304,24 @@ mod tests {
         assert!(summary(&d)
             .en
             .contains("who has 198.51.100.20? tell 198.51.100.10"));
+    }
+
+    #[test]
+    fn transport_bytes_follow_the_ip_header() {
+        // Ethernet (14 bytes, type IPv4), IPv4 (20 bytes, protocol 17), then 8 bytes of UDP.
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x08, 0x00]);
+        f.extend_from_slice(&[
+            0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1,
+        ]);
+        f.extend_from_slice(&[0x30, 0x39, 0x00, 0x35, 0, 8, 0, 0]);
+        let (proto, l4) = transport(&f).unwrap();
+        assert_eq!(proto, 17);
+        assert_eq!(l4, &[0x30, 0x39, 0x00, 0x35, 0, 8, 0, 0]);
+        f[12] = 0x08;
+        f[13] = 0x06; // ARP: no transport
+        assert!(transport(&f).is_none());
+        assert!(transport(&f[..10]).is_none(), "too short");
     }
 
     #[test]
