@@ -1,10 +1,11 @@
-//! The one module that calls libc directly: `getsockopt(TCP_INFO)` and the
-//! terminal's window size.
+//! The one module that calls libc directly: `getsockopt(TCP_INFO)`, the
+//! terminal's window size, and binding a packet socket to one interface.
 //!
 //! Neither socket2 nor nix exposes TCP_INFO, which is where the kernel keeps a
 //! connection's retransmission count and segment counters; the window size
-//! (`TIOCGWINSZ`) tells the text view how wide to wrap. Everything else in
-//! netlab is safe Rust.
+//! (`TIOCGWINSZ`) tells the text view how wide to wrap; nix can receive on a
+//! packet socket but not build the `sockaddr_ll` to bind it. Everything else
+//! in netlab is safe Rust.
 
 #![allow(unsafe_code)]
 
@@ -70,6 +71,28 @@ pub fn terminal_columns() -> Option<usize> {
     // live, writable `winsize`; on a non-terminal it fails and writes nothing.
     let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
     (rc == 0 && ws.ws_col > 0).then_some(usize::from(ws.ws_col))
+}
+
+/// Bind an AF_PACKET socket to the interface numbered `ifindex`, all protocols.
+pub fn bind_packet(fd: &impl AsRawFd, ifindex: u32) -> std::io::Result<()> {
+    // SAFETY: a zeroed sockaddr_ll is valid; the fields set are plain integers.
+    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    sll.sll_family = libc::AF_PACKET as u16;
+    sll.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
+    sll.sll_ifindex = i32::try_from(ifindex).unwrap_or(0);
+    // SAFETY: sll is a valid sockaddr_ll of the length passed.
+    let rc = unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&raw const sll).cast::<libc::sockaddr>(),
+            std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Capturing frames on a lab link (AF_PACKET through pnet's datalink channel).
+//! Capturing frames on a lab link (an AF_PACKET socket, kernel-timestamped).
 //!
 //! A capture runs on its own thread inside the host's namespace and keeps every
 //! frame seen on one interface, in both directions, with its arrival time,
@@ -9,8 +9,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
-
-use pnet_datalink::Channel;
 
 use super::netns::Netns;
 use super::topology;
@@ -82,6 +80,26 @@ pub struct Capture {
 
 type Ready = mpsc::Sender<std::result::Result<(), String>>;
 
+/// A packet socket bound to one interface, with kernel receive timestamps.
+fn packet_socket(iface: &str) -> std::io::Result<std::os::fd::OwnedFd> {
+    use nix::sys::socket::{
+        setsockopt, socket, sockopt, AddressFamily, SockFlag, SockProtocol, SockType,
+    };
+    let index = nix::net::if_::if_nametoindex(iface).map_err(std::io::Error::from)?;
+    let fd = socket(
+        AddressFamily::Packet,
+        SockType::Raw,
+        SockFlag::SOCK_CLOEXEC,
+        SockProtocol::EthAll,
+    )
+    .map_err(std::io::Error::from)?;
+    crate::sys::bind_packet(&fd, index)?;
+    setsockopt(&fd, sockopt::ReceiveTimestampns, &true).map_err(std::io::Error::from)?;
+    let tick = nix::sys::time::TimeVal::new(0, 20_000);
+    setsockopt(&fd, sockopt::ReceiveTimeout, &tick).map_err(std::io::Error::from)?;
+    Ok(fd)
+}
+
 fn capture_loop(
     link: String,
     iface: String,
@@ -89,59 +107,57 @@ fn capture_loop(
     flag: Arc<AtomicBool>,
     sink: Arc<Mutex<Vec<Frame>>>,
 ) -> Result<()> {
-    let found = pnet_datalink::interfaces()
-        .into_iter()
-        .find(|i| i.name == iface);
-    let Some(nic) = found else {
-        let _ = ready_tx.send(Err(format!("no interface {iface} to capture on")));
-        return Err(Error::Lab(format!("no interface {iface} in {link}")));
-    };
-    let cfg = pnet_datalink::Config {
-        read_timeout: Some(Duration::from_millis(20)),
-        ..Default::default()
-    };
-    let mut rx = match pnet_datalink::channel(&nic, cfg) {
-        Ok(Channel::Ethernet(_, rx)) => rx,
-        Ok(_) => {
-            let _ = ready_tx.send(Err("unsupported channel".into()));
-            return Err(Error::Lab("unsupported datalink channel".into()));
-        }
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, LinkAddr, MsgFlags};
+    use std::os::fd::AsRawFd;
+    let fd = match packet_socket(&iface) {
+        Ok(fd) => fd,
         Err(e) => {
-            let msg = format!("cannot capture on {link}: {e} (needs CAP_NET_RAW)");
+            let msg = if e.raw_os_error() == Some(libc::ENODEV) {
+                format!("no interface {iface} in {link}")
+            } else {
+                format!("cannot capture on {link}: {e} (needs CAP_NET_RAW)")
+            };
             let _ = ready_tx.send(Err(msg.clone()));
             return Err(Error::Lab(msg));
         }
     };
     let _ = ready_tx.send(Ok(()));
-    // A packet socket on loopback sees every frame twice, leaving and arriving;
-    // the pnet channel does not say which, so the second copy is dropped.
-    let loopback = nic.is_loopback();
+    let mut buf = vec![0u8; 65_536];
+    let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
     while !flag.load(Ordering::Relaxed) {
-        match rx.next() {
-            Ok(bytes) => {
-                if let Ok(mut v) = sink.lock() {
-                    let now = SystemTime::now();
-                    // The second copy follows the first within microseconds, though
-                    // other loopback traffic may come in between.
-                    let copy = loopback
-                        && v.iter().rev().take(16).any(|l| {
-                            l.bytes == bytes
-                                && now
-                                    .duration_since(l.at)
-                                    .is_ok_and(|d| d < Duration::from_millis(5))
-                        });
-                    if copy {
-                        continue;
-                    }
-                    v.push(Frame {
-                        at: now,
-                        link: link.clone(),
-                        bytes: bytes.to_vec(),
-                    });
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let got = recvmsg::<LinkAddr>(fd.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty());
+        let r = match got {
+            Ok(r) => r,
+            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(Error::Lab(format!("capture on {link}: {e}"))),
+        };
+        // A packet socket on loopback sees every frame twice, leaving
+        // (PACKET_OUTGOING) and arriving: keep the first.
+        if iface == "lo"
+            && r.address
+                .is_some_and(|a| a.pkttype() != libc::PACKET_OUTGOING)
+        {
+            continue;
+        }
+        // The kernel's time of arrival orders frames from several links truly.
+        let mut at = None;
+        if let Ok(cms) = r.cmsgs() {
+            for c in cms {
+                if let ControlMessageOwned::ScmTimestampns(ts) = c {
+                    let d = Duration::new(ts.tv_sec().max(0) as u64, ts.tv_nsec().max(0) as u32);
+                    at = Some(std::time::UNIX_EPOCH + d);
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
-            Err(e) => return Err(Error::Lab(format!("capture on {link}: {e}"))),
+        }
+        let n = r.bytes;
+        let frame = Frame {
+            at: at.unwrap_or_else(SystemTime::now),
+            link: link.clone(),
+            bytes: buf[..n].to_vec(),
+        };
+        if let Ok(mut v) = sink.lock() {
+            v.push(frame);
         }
     }
     Ok(())
