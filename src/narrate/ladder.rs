@@ -24,15 +24,18 @@ pub struct Row {
     pub label: String,
     /// Never arrived.
     pub lost: bool,
+    /// The protocol that carried it (`TCP`, `UDP`, `ICMP`, `ARP`): a busy
+    /// step is drawn one line per sender, receiver and protocol.
+    pub kind: String,
 }
 
 /// Columns left of the first participant: "[12] ".
 const MARGIN: usize = 6;
 /// Columns kept for the label at the right.
-const MIN_LABEL: usize = 28;
+const MIN_LABEL: usize = 32;
 /// Narrowest and widest participant column.
 const MIN_COL: usize = 5;
-const MAX_COL: usize = 14;
+const MAX_COL: usize = 12;
 /// A step with more packets than this is drawn grouped, not packet by packet.
 const BUSY: usize = 8;
 /// Name of the merged column.
@@ -66,15 +69,21 @@ fn alike(a: &Row, b: &Row) -> bool {
     a.step == b.step && a.from == b.from && a.to == b.to && shape(&a.label) == shape(&b.label)
 }
 
-/// The rows to draw: (index of the row shown, how many it stands for, how many
-/// of those were lost). A run of look-alike rows is drawn once; so is a
+/// One line of the ladder: the rows it stands for, and whether it is a
+/// busy step's summary of one conversation rather than look-alike packets.
+struct Line {
+    members: Vec<usize>,
+    busy: bool,
+}
+
+/// The lines to draw. A run of look-alike rows is drawn once; so is a
 /// repeating group of up to four rows (request, reply, request, reply …).
-fn collapse(rows: &[Row]) -> Vec<Vec<usize>> {
-    let mut out: Vec<Vec<usize>> = Vec::new();
+/// A busy step (a bulk transfer, a lossy exchange) is drawn one line per
+/// sender, receiver and protocol, in order of first appearance.
+fn collapse(rows: &[Row]) -> Vec<Line> {
+    let mut out: Vec<Line> = Vec::new();
     let mut i = 0;
     while i < rows.len() {
-        // A busy step (a bulk transfer, a lossy exchange): its rows are grouped by
-        // look-alike, in order of first appearance, one line per group.
         let end = i + rows[i..]
             .iter()
             .take_while(|r| r.step == rows[i].step)
@@ -82,12 +91,20 @@ fn collapse(rows: &[Row]) -> Vec<Vec<usize>> {
         if end - i > BUSY {
             let mut groups: Vec<Vec<usize>> = Vec::new();
             for k in i..end {
-                match groups.iter_mut().find(|g| alike(&rows[g[0]], &rows[k])) {
+                let same = |g: &&mut Vec<usize>| {
+                    let a = &rows[g[0]];
+                    let b = &rows[k];
+                    a.from == b.from && a.to == b.to && a.kind == b.kind
+                };
+                match groups.iter_mut().find(same) {
                     Some(g) => g.push(k),
                     None => groups.push(vec![k]),
                 }
             }
-            out.extend(groups);
+            out.extend(groups.into_iter().map(|members| Line {
+                members,
+                busy: true,
+            }));
             i = end;
             continue;
         }
@@ -109,11 +126,32 @@ fn collapse(rows: &[Row]) -> Vec<Vec<usize>> {
         }
         let (p, k) = best;
         for o in 0..p {
-            out.push((0..k).map(|j| i + j * p + o).collect());
+            out.push(Line {
+                members: (0..k).map(|j| i + j * p + o).collect(),
+                busy: false,
+            });
         }
         i += p * k;
     }
     out
+}
+
+/// The label of one conversation in a busy step: its kinds of packet by
+/// their first word, in order, with counts (`SYN, ACK ×24, TCP ×213, ACK+FIN`).
+fn busy_label(rows: &[Row], members: &[usize]) -> String {
+    let mut parts: Vec<(String, usize)> = Vec::new();
+    for &m in members {
+        let word = rows[m].label.split(' ').next().unwrap_or("").to_string();
+        match parts.iter_mut().find(|(w, _)| *w == word) {
+            Some((_, n)) => *n += 1,
+            None => parts.push((word, 1)),
+        }
+    }
+    parts
+        .into_iter()
+        .map(|(w, n)| if n > 1 { format!("{w} ×{n}") } else { w })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The label of a group of look-alike rows: the words they share, and "…"
@@ -241,7 +279,7 @@ pub fn render(rows: &[Row], width: usize, lang: Lang) -> Vec<String> {
     out.push(lifeline.iter().collect::<String>().trim_end().to_string());
 
     let mut last_step = None;
-    for members in collapse(rows) {
+    for Line { members, busy } in collapse(rows) {
         let r = &rows[members[0]];
         let count = members.len();
         let lost = members.iter().filter(|&&m| rows[m].lost).count();
@@ -304,18 +342,19 @@ pub fn render(rows: &[Row], width: usize, lang: Lang) -> Vec<String> {
         };
         last_step = Some(r.step);
         let mut label = r.label.clone();
-        if count > 1 {
-            label = group_label(rows, &members);
-            label = match lang {
-                Lang::En => format!("{label} ×{count}"),
-                Lang::Zh => format!("{label} ×{count}"),
-            };
-            if lost > 0 {
-                label.push_str(&match lang {
-                    Lang::En => format!(" ({lost} ✗)"),
-                    Lang::Zh => format!("（{lost} 个 ✗）"),
-                });
-            }
+        let one_shape = members
+            .iter()
+            .all(|&m| shape(&rows[m].label) == shape(&r.label));
+        if busy && !one_shape {
+            label = busy_label(rows, &members);
+        } else if count > 1 {
+            label = format!("{} ×{count}", group_label(rows, &members));
+        }
+        if count > 1 && lost > 0 {
+            label.push_str(&match lang {
+                Lang::En => format!(" ({lost} ✗)"),
+                Lang::Zh => format!("（{lost} 个 ✗）"),
+            });
         }
         let mut s: String = line.into_iter().collect();
         s.replace_range(
@@ -368,6 +407,7 @@ mod tests {
             to: to.into(),
             label: label.into(),
             lost,
+            kind: label.split(' ').next().unwrap_or("").into(),
         }
     }
 
@@ -417,17 +457,35 @@ mod tests {
     }
 
     #[test]
-    fn a_busy_step_is_drawn_grouped() {
-        let mut rows = Vec::new();
+    fn a_busy_step_is_drawn_one_line_per_conversation() {
+        let tcp = |from: &str, to: &str, label: String| Row {
+            kind: "TCP".into(),
+            ..row(8, from, to, &label, false)
+        };
+        let mut rows = vec![
+            tcp("h1", "h2", "SYN".into()),
+            tcp("h2", "h1", "SYN+ACK".into()),
+        ];
         for i in 0..100 {
-            rows.push(row(8, "h1", "h2", &format!("TCP 100 B seq={i}"), false));
+            rows.push(tcp("h1", "h2", format!("TCP 100 B seq={i}")));
             if i % 3 == 0 {
-                rows.push(row(8, "h2", "h1", &format!("ACK {i}"), false));
+                rows.push(tcp("h2", "h1", format!("ACK {i}")));
             }
         }
+        rows.push(Row {
+            lost: true,
+            ..tcp("h1", "h2", "TCP 100 B seq=100".into())
+        });
+        rows.push(row(8, "h1", "h2", "UDP 100 B", false));
         let l = render(&rows, 80, Lang::En);
-        assert_eq!(l.len(), 2 + 2, "header, lifelines, two groups: {l:?}");
-        assert!(l[2].contains("×100") && l[3].contains("×34"), "{l:?}");
+        assert_eq!(
+            l.len(),
+            2 + 3 + 1,
+            "header, lifelines, three lines, legend: {l:?}"
+        );
+        assert!(l[2].ends_with("SYN, TCP ×101 (1 ✗)"), "{l:?}");
+        assert!(l[3].ends_with("SYN+ACK, ACK ×34"), "{l:?}");
+        assert!(l[4].ends_with("UDP 100 B"), "{l:?}");
     }
 
     #[test]

@@ -222,6 +222,27 @@ pub struct Wire {
     pub rebuilt: bool,
 }
 
+impl Packet {
+    /// The protocol that carried it, for grouping: `TCP`, `UDP`, `ICMP`,
+    /// `ARP`, from its bytes when it has them.
+    pub fn kind(&self) -> &'static str {
+        let proto = match &self.wire {
+            Some(w) if w.ethernet => match w.bytes.get(12..14) {
+                Some([0x08, 0x06]) => return "ARP",
+                _ => crate::wire::frame::transport(&w.bytes).map(|(p, _)| p),
+            },
+            Some(w) => w.bytes.get(9).copied(),
+            None => None,
+        };
+        match (proto, self.transport) {
+            (Some(6), _) | (None, "tcp") => "TCP",
+            (Some(17), _) | (None, "udp") => "UDP",
+            (Some(1), _) | (None, "icmp") => "ICMP",
+            _ => "IP",
+        }
+    }
+}
+
 impl Wire {
     /// A frame captured on a link, exactly as it crossed it.
     pub fn frame(link: &str, bytes: &[u8]) -> Wire {
@@ -280,6 +301,9 @@ pub struct Step {
     pub data: Map<String, Value>,
     /// Render as a bare line (a ping reply), without number or tags.
     pub plain: bool,
+    /// Left out of the text view because a later step sums it up (the lossy
+    /// phase's reply lines, drawn as one strip); JSON and the page keep it.
+    pub folded: bool,
     /// The idea `detail` explains. The text view gives a concept's detail the
     /// first time only, so a second referral is one line, not the same
     /// paragraph again; JSON always carries the detail.
@@ -403,6 +427,8 @@ pub struct Narrator {
     concepts: std::collections::HashSet<&'static str>,
     corrections: std::collections::HashSet<String>,
     ladder: Vec<ladder::Row>,
+    /// Whether the text view has printed anything yet.
+    printed: bool,
     pcap: Option<crate::pcap::PcapOut>,
     /// The run as JSON values, kept for `--html`.
     page: Option<(std::path::PathBuf, Vec<serde_json::Value>)>,
@@ -489,6 +515,7 @@ impl Narrator {
             concepts: Default::default(),
             corrections: Default::default(),
             ladder: Vec::new(),
+            printed: false,
             pcap: None,
             page: None,
             out,
@@ -498,6 +525,11 @@ impl Narrator {
     /// The language in use.
     pub fn lang(&self) -> Lang {
         self.opts.lang
+    }
+
+    /// The text view's width in columns.
+    pub fn width(&self) -> usize {
+        self.opts.width
     }
 
     /// Write every packet record of the run to this capture file too.
@@ -579,9 +611,10 @@ impl Narrator {
                     p.label.get(self.opts.lang).to_string()
                 },
                 lost: p.lost,
+                kind: p.kind().to_string(),
             });
         }
-        if self.brief {
+        if self.brief || step.folded {
             return Ok(());
         }
         let mut step = step;
@@ -603,6 +636,13 @@ impl Narrator {
             &self.opts,
             &mut self.seen,
         );
+        // A section's blank line separates it from what came before: the first has nothing before it.
+        let rendered = if self.printed {
+            rendered.as_str()
+        } else {
+            rendered.strip_prefix('\n').unwrap_or(&rendered)
+        };
+        self.printed = true;
         writeln!(self.out, "{rendered}")?;
         self.out.flush()?;
         self.pause()
