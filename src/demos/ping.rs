@@ -40,6 +40,8 @@ pub struct Series {
     pub timeout: Duration,
     /// Stop everything by then.
     pub deadline: Option<Instant>,
+    /// Print a line per reply, as ping does (else a later step sums them up).
+    pub lines: bool,
 }
 
 /// The first request and its reply, for the byte view.
@@ -142,8 +144,10 @@ fn series(
                 fmt_ms(rtt)
             ),
         );
+        let mut reply = Step::line(line, QS);
+        reply.folded = !s.lines;
         n.step(
-            Step::line(line, QS)
+            reply
                 .data("icmp_seq", r.seq)
                 .data("ttl", r.ttl.map(Value::from).unwrap_or(Value::Null))
                 .data("rtt_ms", round3(rtt))
@@ -415,6 +419,7 @@ fn host(target: &str, args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> R
         size,
         timeout: args.timeout,
         deadline: args.deadline.map(|d| Instant::now() + d),
+        lines: true,
     };
     let (stats, first, elapsed) = series(&p, s, stop, n).map_err(refuse_broadcast)?;
     if let Some(f) = &first {
@@ -508,6 +513,7 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
         size,
         timeout: Duration::from_secs(1),
         deadline: None,
+        lines: true,
     };
     let mut runs = Vec::new();
 
@@ -561,7 +567,16 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
         );
         let mut shown = req.record(true).echo();
         // Ethernet is arp-table's subject; here the IP and ICMP headers are.
-        shown.hide = vec!["eth."];
+        // Of IPv4, the fields ping is about (TTL, protocol, addresses) stay;
+        // the rest folds to one line that `--bytes` opens.
+        shown.hide = vec![
+            "eth.",
+            "ip.ver_ihl",
+            "ip.tos",
+            "ip.len",
+            "ip.id",
+            "ip.flags",
+        ];
         // The title says what it is; the field table shows the addresses.
         shown.summary = Default::default();
         view.packets = vec![shown];
@@ -648,6 +663,7 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
         size,
         timeout: Duration::from_millis(300),
         deadline: args.deadline.map(|d| Instant::now() + d),
+        lines: false,
     };
     let (s3, _, e3) = series(&p, lossy, stop, n)?;
     let frames3 = cap.stop()?;
@@ -693,13 +709,29 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
                 format!("h1 链路上的抓包：请求 {list} 发出后没有应答"),
             )
         },
-        tx(
-            "h2's rule dropped them; ping only sees silence.",
-            "它们到达 h2 时被规则丢弃；ping 只看到没有回音。",
-        ),
+        if dropped.is_empty() {
+            tx(
+                "h2's rule drops by chance, and this time it dropped none: run again, or raise --loss.",
+                "h2 的规则按概率丢包，这一次一个也没丢：再运行一次，或调高 --loss。",
+            )
+        } else {
+            tx(
+                "h2's rule dropped them; ping only sees silence.",
+                "它们到达 h2 时被规则丢弃；ping 只看到没有回音。",
+            )
+        },
         &["Q7"],
     )
     .data("dropped_seqs", dropped.clone());
+    // The replies as one strip, each sequence number marked: the gaps show.
+    let strip = (1..=s3.transmitted)
+        .map(|q| {
+            let back = u16::try_from(q).is_ok_and(|q| answered.contains(&q));
+            format!("{q}{}", if back { "✓" } else { "✗" })
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    s = s.fact(tx("icmp_seq", "icmp_seq"), strip);
     s.packets = records;
     n.step(s)?;
     runs.push(json!({"name": "h1 -> h2 lossy", "stats": stats_data(&s3, e3)}));

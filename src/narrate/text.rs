@@ -175,38 +175,58 @@ fn packet(p: &Packet, opts: &RenderOpts, paint: &Paint, seen: &mut Seen, out: &m
         .map(|f| format!("{}..{}", f.range.start, f.range.end).len())
         .max()
         .unwrap_or(0);
-    let hidden = |name: &str| !opts.all_bytes && p.hide.iter().any(|h| name.starts_with(h));
-    let folded: Vec<&str> = p
-        .hide
-        .iter()
-        .filter(|h| {
-            p.fields
-                .iter()
-                .any(|f| hidden(&f.name) && f.name.starts_with(**h))
+    // A `hide` entry ending in "." folds a whole layer (`eth.`); any other
+    // folds one field (`ip.tos`).
+    let rule_of = |name: &str| {
+        p.hide.iter().copied().find(|h| {
+            if h.ends_with('.') {
+                name.starts_with(h)
+            } else {
+                name == *h
+            }
         })
-        .map(|h| match (*h, opts.lang) {
-            ("eth.", super::Lang::Zh) => "以太网",
-            ("eth.", super::Lang::En) => "Ethernet",
-            ("ip.", _) => "IPv4",
-            (other, _) => other.trim_end_matches('.'),
-        })
-        .collect();
-    if let Some(end) = p
-        .fields
-        .iter()
-        .filter(|f| hidden(&f.name))
-        .map(|f| f.range.end)
-        .max()
-    {
+    };
+    let hidden = |name: &str| !opts.all_bytes && rule_of(name).is_some();
+    // Each run of folded fields becomes one line: what it holds, and how to see it.
+    let mut runs: Vec<(usize, usize, Vec<String>, Vec<String>)> = Vec::new();
+    let mut open = false;
+    for f in &p.fields {
+        if !hidden(&f.name) {
+            open = false;
+            continue;
+        }
+        if !open {
+            runs.push((f.range.start, f.range.end, Vec::new(), Vec::new()));
+            open = true;
+        }
+        let run = runs.last_mut().expect("a run was opened");
+        run.1 = f.range.end;
+        match rule_of(&f.name) {
+            Some(h) if h.ends_with('.') => {
+                let layer = match (h, opts.lang) {
+                    ("eth.", super::Lang::Zh) => "以太网头部".to_string(),
+                    ("eth.", super::Lang::En) => "Ethernet header".to_string(),
+                    ("ip.", super::Lang::Zh) => "IPv4 头部".to_string(),
+                    ("ip.", super::Lang::En) => "IPv4 header".to_string(),
+                    (other, _) => other.trim_end_matches('.').to_string(),
+                };
+                if !run.2.contains(&layer) {
+                    run.2.push(layer);
+                }
+            }
+            _ => run.3.push(f.name.clone()),
+        }
+    }
+    for (start, end, layers, names) in runs {
+        let mut what = layers;
+        match names.len() {
+            0 => {}
+            1 | 2 => what.extend(names),
+            _ => what.push(format!("{} … {}", names[0], names[names.len() - 1])),
+        }
         let line = match opts.lang {
-            super::Lang::Zh => format!(
-                "0..{end} 是{}头部，这里略去（`--bytes` 可显示）",
-                folded.join("和")
-            ),
-            super::Lang::En => format!(
-                "0..{end}: the {} header(s), explained in another demo (`--bytes` shows them)",
-                folded.join(" and ")
-            ),
+            super::Lang::Zh => format!("{start}..{end} {}：略（`--bytes` 显示）", what.join("、")),
+            super::Lang::En => format!("{start}..{end} {}: `--bytes` shows them", what.join(", ")),
         };
         out.extend(wrap_with(&line, width, "    ", "      "));
     }

@@ -154,10 +154,7 @@ pub fn explain(b: &[u8], at: usize) -> Result<Vec<FieldView>, WireError> {
             "tcp.seq",
             field::SEQ,
             h.seq.to_string(),
-            tx(
-                "first byte's number (SYN uses one)",
-                "首字节的序号（SYN 占一个）",
-            ),
+            tx("first byte's number", "首字节的序号"),
         ),
         fv(
             "tcp.ack",
@@ -172,7 +169,7 @@ pub fn explain(b: &[u8], at: usize) -> Result<Vec<FieldView>, WireError> {
                 format!("header {} bytes · {}", h.header_len, flags_text(h.flags)),
                 format!("头部 {} 字节 · {}", h.header_len, flags_text(h.flags)),
             ),
-            tx("header length and flags", "头部长度和标志"),
+            tx("length, flags", "头部长度和标志"),
         ),
         fv(
             "tcp.window",
@@ -198,10 +195,7 @@ pub fn explain(b: &[u8], at: usize) -> Result<Vec<FieldView>, WireError> {
             "tcp.options",
             MIN_LEN..h.header_len,
             bytes_text(h.header_len - MIN_LEN),
-            tx(
-                "MSS, window scale, SACK, …",
-                "选项：MSS、窗口扩大、SACK、时间戳",
-            ),
+            tx("MSS, window scale, SACK, …", "MSS、窗口扩大、SACK 等"),
         ));
     }
     if b.len() > h.header_len {
