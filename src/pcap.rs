@@ -30,6 +30,8 @@ struct Pkt {
     iface: u32,
     at: SystemTime,
     bytes: Vec<u8>,
+    /// Length on the wire (more than `bytes` when the capture kept only the headers).
+    len: usize,
     comment: String,
 }
 
@@ -85,6 +87,7 @@ impl PcapOut {
         self.packets.push(Pkt {
             iface,
             at,
+            len: bytes.len(),
             bytes,
             comment: comment.to_string(),
         });
@@ -117,6 +120,9 @@ impl PcapOut {
             };
             let iface = self.iface(&w.link, link);
             self.push(iface, at, w.bytes.clone(), &comment);
+            if let (Some(len), Some(last)) = (w.original_len, self.packets.last_mut()) {
+                last.len = len.max(last.bytes.len());
+            }
         }
     }
 
@@ -162,7 +168,7 @@ impl PcapOut {
             w.write_pcapng_block(EnhancedPacketBlock {
                 interface_id: p.iface,
                 timestamp: p.at.duration_since(UNIX_EPOCH).unwrap_or_default(),
-                original_len: p.bytes.len() as u32,
+                original_len: p.len as u32,
                 data: Cow::Borrowed(&p.bytes),
                 options: vec![EnhancedPacketOption::Comment(Cow::Borrowed(&p.comment))],
             })

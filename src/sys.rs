@@ -95,6 +95,31 @@ pub fn bind_packet(fd: &impl AsRawFd, ifindex: u32) -> std::io::Result<()> {
     }
 }
 
+/// Frames a packet socket's buffer had no room for since the last call
+/// (PACKET_STATISTICS' tp_drops; reading resets the kernel's counters).
+pub fn packet_drops(fd: &impl AsRawFd) -> std::io::Result<u32> {
+    let mut st = libc::tpacket_stats {
+        tp_packets: 0,
+        tp_drops: 0,
+    };
+    let mut len = std::mem::size_of::<libc::tpacket_stats>() as libc::socklen_t;
+    // SAFETY: st and len are valid for writes of the sizes given.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_PACKET,
+            libc::PACKET_STATISTICS,
+            (&raw mut st).cast::<libc::c_void>(),
+            &raw mut len,
+        )
+    };
+    if rc == 0 {
+        Ok(st.tp_drops)
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

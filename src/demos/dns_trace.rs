@@ -169,6 +169,7 @@ fn wire(ex: &Exchange, reply: bool, lo: Option<&Capture>) -> Option<Wire> {
         ethernet: false,
         bytes,
         rebuilt: true,
+        original_len: None,
     })
 }
 

@@ -442,6 +442,7 @@ fn host(target: &str, args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> R
             ethernet: false,
             bytes: crate::pcap::ip_packet(src, ip, 1, &f.sent),
             rebuilt: true,
+            original_len: None,
         });
         step.packets[0].at = Some(f.sent_at);
         step.packets[1].wire = Some(Wire {
@@ -453,6 +454,7 @@ fn host(target: &str, args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> R
                 crate::pcap::ip_packet(ip, src, 1, &f.reply.bytes)
             },
             rebuilt: !f.reply.has_ip_header,
+            original_len: None,
         });
         step.packets[1].at = Some(f.reply_at);
         n.step(step)?;

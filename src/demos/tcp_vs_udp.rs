@@ -1040,16 +1040,25 @@ fn reliability(
     Ok((tcp, udp))
 }
 
+/// Bytes kept of each frame captured in the throughput phase: Ethernet, IPv4
+/// and TCP with its options, and the first bytes of payload.
+const SNAP: usize = 128;
+
 fn cost(env: &Env, args: &TcpUdpArgs, n: &mut Narrator) -> Result<(f64, f64, f64)> {
     let section = tx(
         "4 · Cost: throughput and round trips on the same link",
         "4 · 代价：同一链路上的吞吐量与往返时间",
     );
     let total = u64::from(args.bulk) * 1024 * 1024;
-    n.pcap_note(format!(
-        "tcp-vs-udp: the throughput phase ({} MB each way) is not in this file; every other phase is, frame by frame.",
-        args.bulk
-    ));
+    // The phase's frames are captured when a file will hold them (--pcap,
+    // --html): headers only, as `tcpdump -s 128` would, since the payload is
+    // megabytes of filler. Capturing costs time, so the numbers say so.
+    let cap = match env {
+        Env::Lab(lab) if n.keeps_files() => {
+            Some(Capture::start_snap(lab.host("h1")?, "eth0", SNAP)?)
+        }
+        _ => None,
+    };
     // TCP bulk
     let (mut c, mut s) = tcp_pair(env)?;
     let start = Instant::now();
@@ -1159,13 +1168,35 @@ fn cost(env: &Env, args: &TcpUdpArgs, n: &mut Narrator) -> Result<(f64, f64, f64
     let udp_rtt = t.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
     let _ = echo.join();
     let mb = |bps: f64| format!("{:.0} MB/s", bps / 1e6);
+    let (frames, missed) = match cap {
+        Some(c) => c.stop_counted()?,
+        None => (Vec::new(), 0),
+    };
+    let captured = !frames.is_empty();
+    if captured {
+        n.pcap_note(format!(
+            "tcp-vs-udp: the throughput phase's frames keep their first {SNAP} bytes (headers; the payload is filler){}",
+            if missed > 0 {
+                format!("; the capture could not keep up and the kernel dropped {missed} of them")
+            } else {
+                String::new()
+            }
+        ));
+    }
+    let mut detail = cost_text(tcp_bps >= udp_bps * 0.8, udp_loss);
+    if captured {
+        detail
+            .en
+            .push_str(" (Measured while capturing, which slows both.)");
+        detail.zh.push_str("（边抓包边测，两者都会变慢。）");
+    }
     n.step(
         Step::new(
             tx(
                 format!("Throughput: TCP {}, UDP {} ({udp_loss:.0}% of datagrams lost); round trip: TCP {tcp_rtt:.0} µs, UDP {udp_rtt:.0} µs", mb(tcp_bps), mb(udp_bps)),
                 format!("吞吐量：TCP {}，UDP {}（丢失 {udp_loss:.0}% 的报文）；往返：TCP {tcp_rtt:.0} µs，UDP {udp_rtt:.0} µs", mb(tcp_bps), mb(udp_bps)),
             ),
-            cost_text(tcp_bps >= udp_bps * 0.8, udp_loss),
+            detail,
             &["Q9"],
         )
         .section(section)
@@ -1185,7 +1216,10 @@ fn cost(env: &Env, args: &TcpUdpArgs, n: &mut Narrator) -> Result<(f64, f64, f64
         .data("udp_bulk_lost_percent", (udp_loss * 10.0).round() / 10.0)
         .data("tcp_round_trip_us", tcp_rtt.round())
         .data("udp_round_trip_us", udp_rtt.round())
-        .data("udp_round_trips_answered", answered),
+        .data("udp_round_trips_answered", answered)
+        .data("captured", captured)
+        .data("capture_missed", missed)
+        .with_packets(frames.iter().map(|f| f.record(false)).collect()),
     )?;
     Ok((
         tcp_bps.round(),

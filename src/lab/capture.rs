@@ -5,7 +5,7 @@
 //! until stopped. What it keeps is exactly what crossed the link: the byte
 //! views and pcap files are made from these frames.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
@@ -23,8 +23,11 @@ pub struct Frame {
     pub at: SystemTime,
     /// Host and interface, e.g. "h1:eth0".
     pub link: String,
-    /// The Ethernet frame, header included.
+    /// The Ethernet frame, header included (its first bytes only, when the
+    /// capture had a snap length).
     pub bytes: Vec<u8>,
+    /// Its length on the wire.
+    pub len: usize,
 }
 
 impl Frame {
@@ -64,7 +67,10 @@ impl Frame {
             // The ladder lists every frame; the text lists only those it explains.
             quiet: !show,
             at: Some(self.at),
-            wire: Some(Wire::frame(&self.link, &self.bytes)),
+            wire: Some(Wire {
+                original_len: (self.len > self.bytes.len()).then_some(self.len),
+                ..Wire::frame(&self.link, &self.bytes)
+            }),
             ..Packet::default()
         }
         .between(from, to, label)
@@ -73,10 +79,21 @@ impl Frame {
 
 /// A running capture; [`Capture::stop`] returns the frames.
 pub struct Capture {
-    stop: Arc<AtomicBool>,
-    frames: Arc<Mutex<Vec<Frame>>>,
+    shared: Arc<Shared>,
     handle: JoinHandle<Result<Result<()>>>,
 }
+
+/// What a capture's thread and its owner share.
+#[derive(Default)]
+struct Shared {
+    stop: AtomicBool,
+    frames: Mutex<Vec<Frame>>,
+    /// Frames the kernel dropped because the socket's buffer was full.
+    missed: AtomicU64,
+}
+
+/// Bytes kept of each frame by default: all of it.
+const WHOLE: usize = 65_536;
 
 type Ready = mpsc::Sender<std::result::Result<(), String>>;
 
@@ -97,15 +114,20 @@ fn packet_socket(iface: &str) -> std::io::Result<std::os::fd::OwnedFd> {
     setsockopt(&fd, sockopt::ReceiveTimestampns, &true).map_err(std::io::Error::from)?;
     let tick = nix::sys::time::TimeVal::new(0, 20_000);
     setsockopt(&fd, sockopt::ReceiveTimeout, &tick).map_err(std::io::Error::from)?;
+    // Room for a burst (a bulk transfer); a full buffer drops frames, and the
+    // kernel counts them (PACKET_STATISTICS).
+    if setsockopt(&fd, sockopt::RcvBufForce, &(16 << 20)).is_err() {
+        let _ = setsockopt(&fd, sockopt::RcvBuf, &(4 << 20));
+    }
     Ok(fd)
 }
 
 fn capture_loop(
     link: String,
     iface: String,
+    snap: usize,
     ready_tx: Ready,
-    flag: Arc<AtomicBool>,
-    sink: Arc<Mutex<Vec<Frame>>>,
+    shared: Arc<Shared>,
 ) -> Result<()> {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, LinkAddr, MsgFlags};
     use std::os::fd::AsRawFd;
@@ -122,11 +144,17 @@ fn capture_loop(
         }
     };
     let _ = ready_tx.send(Ok(()));
-    let mut buf = vec![0u8; 65_536];
+    let mut buf = vec![0u8; snap.min(WHOLE)];
     let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
-    while !flag.load(Ordering::Relaxed) {
+    while !shared.stop.load(Ordering::Relaxed) {
         let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let got = recvmsg::<LinkAddr>(fd.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty());
+        // MSG_TRUNC: the length returned is the frame's, even when only `snap` bytes fit.
+        let got = recvmsg::<LinkAddr>(
+            fd.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::MSG_TRUNC,
+        );
         let r = match got {
             Ok(r) => r,
             Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => continue,
@@ -150,15 +178,19 @@ fn capture_loop(
                 }
             }
         }
-        let n = r.bytes;
+        let len = r.bytes;
         let frame = Frame {
             at: at.unwrap_or_else(SystemTime::now),
             link: link.clone(),
-            bytes: buf[..n].to_vec(),
+            bytes: buf[..len.min(buf.len())].to_vec(),
+            len,
         };
-        if let Ok(mut v) = sink.lock() {
+        if let Ok(mut v) = shared.frames.lock() {
             v.push(frame);
         }
+    }
+    if let Ok(n) = crate::sys::packet_drops(&fd) {
+        shared.missed.store(u64::from(n), Ordering::Relaxed);
     }
     Ok(())
 }
@@ -166,41 +198,38 @@ fn capture_loop(
 impl Capture {
     /// Start capturing on `iface` inside `ns`; returns once the socket is open.
     pub fn start(ns: &Netns, iface: &str) -> Result<Capture> {
+        Self::start_snap(ns, iface, WHOLE)
+    }
+
+    /// Like [`Capture::start`], keeping only the first `snap` bytes of each
+    /// frame (`tcpdump -s`): the headers of a bulk transfer, not its megabytes.
+    pub fn start_snap(ns: &Netns, iface: &str, snap: usize) -> Result<Capture> {
         let link = format!("{}:{iface}", ns.name);
         let iface = iface.to_string();
-        Self::begin(|ready, flag, sink| {
-            ns.spawn(move || capture_loop(link, iface, ready, flag, sink))
+        Self::begin(|ready, shared| {
+            ns.spawn(move || capture_loop(link, iface, snap, ready, shared))
         })
     }
 
     /// Start capturing on `iface` in the namespace netlab runs in.
     pub fn start_here(iface: &str) -> Result<Capture> {
         let iface = iface.to_string();
-        Self::begin(|ready, flag, sink| {
+        Self::begin(|ready, shared| {
             let link = iface.clone();
             Ok(std::thread::spawn(move || {
-                Ok(capture_loop(link, iface, ready, flag, sink))
+                Ok(capture_loop(link, iface, WHOLE, ready, shared))
             }))
         })
     }
 
     fn begin(
-        spawn: impl FnOnce(
-            Ready,
-            Arc<AtomicBool>,
-            Arc<Mutex<Vec<Frame>>>,
-        ) -> Result<JoinHandle<Result<Result<()>>>>,
+        spawn: impl FnOnce(Ready, Arc<Shared>) -> Result<JoinHandle<Result<Result<()>>>>,
     ) -> Result<Capture> {
-        let stop = Arc::new(AtomicBool::new(false));
-        let frames = Arc::new(Mutex::new(Vec::new()));
+        let shared = Arc::new(Shared::default());
         let (ready_tx, ready_rx) = mpsc::channel();
-        let handle = spawn(ready_tx, stop.clone(), frames.clone())?;
+        let handle = spawn(ready_tx, shared.clone())?;
         match ready_rx.recv_timeout(Duration::from_secs(5)) {
-            Ok(Ok(())) => Ok(Capture {
-                stop,
-                frames,
-                handle,
-            }),
+            Ok(Ok(())) => Ok(Capture { shared, handle }),
             Ok(Err(e)) => Err(Error::Lab(e)),
             Err(_) => Err(Error::Lab("capture did not start".into())),
         }
@@ -210,7 +239,7 @@ impl Capture {
     pub fn wait_for(&self, timeout: Duration, mut done: impl FnMut(&[Frame]) -> bool) -> bool {
         let end = std::time::Instant::now() + timeout;
         loop {
-            if self.frames.lock().is_ok_and(|v| done(&v)) {
+            if self.shared.frames.lock().is_ok_and(|v| done(&v)) {
                 return true;
             }
             if std::time::Instant::now() >= end {
@@ -232,13 +261,24 @@ impl Capture {
 
     /// Stop and return every frame captured.
     pub fn stop(self) -> Result<Vec<Frame>> {
+        self.stop_counted().map(|(frames, _)| frames)
+    }
+
+    /// Stop; every frame captured, and how many the kernel dropped because
+    /// the capture could not keep up.
+    pub fn stop_counted(self) -> Result<(Vec<Frame>, u64)> {
         // Let frames already on the wire arrive.
         std::thread::sleep(Duration::from_millis(30));
-        self.stop.store(true, Ordering::Relaxed);
+        self.shared.stop.store(true, Ordering::Relaxed);
         self.handle
             .join()
             .map_err(|_| Error::Lab("capture thread panicked".into()))???;
-        let frames = self.frames.lock().map(|v| v.clone()).unwrap_or_default();
-        Ok(frames)
+        let frames = self
+            .shared
+            .frames
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default();
+        Ok((frames, self.shared.missed.load(Ordering::Relaxed)))
     }
 }

@@ -2,8 +2,10 @@
 //! `netlab render RUN.jsonl --html FILE` from a saved `--json` run).
 //!
 //! Rendered from the run's JSON objects, so a student's saved trace gives the
-//! same page as a live run. The ladder is an SVG with one `g.arrow` per packet
-//! record; clicking an arrow shows that packet's fields with their bytes and
+//! same page as a live run. The ladder is an SVG with one `g.arrow` per line
+//! of the text view's ladder (look-alike packets, and a busy step's
+//! conversations, are one arrow; its `data-n` says how many records it stands
+//! for); clicking an arrow shows its packet's fields with their bytes and
 //! meanings, its step's explanation and the questions it answers. No external
 //! script, font or image: the page works offline, projects at 1280×720 and
 //! prints on A4. Opening it as `page.html#packet=N` clicks arrow N (how the
@@ -13,7 +15,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use super::Lang;
+use super::{ladder, Lang};
 use crate::error::{Error, Result};
 
 /// Column width and row height of the ladder, in SVG units.
@@ -31,6 +33,7 @@ fn words(lang: Lang) -> Value {
             "step": "Step", "questions": "Questions", "field": "Field", "bytes": "Bytes",
             "value": "Value", "meaning": "Meaning", "lost": "lost: sent but never arrived",
             "summary": "Summary", "packet": "Packet", "from": "from", "to": "to",
+            "group": "This arrow stands for {n} packets; shown is the first. The run's JSON and its capture file hold every one.",
         }),
         Lang::Zh => json!({
             "ladder": "报文时序图（时间向下）",
@@ -38,6 +41,7 @@ fn words(lang: Lang) -> Value {
             "step": "步骤", "questions": "回答的问题", "field": "字段", "bytes": "字节",
             "value": "值", "meaning": "含义", "lost": "丢失：发出了但没有到达",
             "summary": "小结", "packet": "报文", "from": "从", "to": "到",
+            "group": "这个箭头代表 {n} 个报文，这里显示第一个。运行的 JSON 和抓包文件里每一个都有。",
         }),
     }
 }
@@ -50,9 +54,38 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// The ladder's lines, grouped as the text view groups them: look-alike
+/// packets in a row, and a busy step's conversations, are one line each.
+fn ladder_lines(packets: &[(u64, Value)], lang: Lang) -> Vec<(Vec<usize>, String)> {
+    let s = |v: &Value| v.as_str().unwrap_or("").to_string();
+    let rows: Vec<ladder::Row> = packets
+        .iter()
+        .map(|(step, p)| ladder::Row {
+            step: *step,
+            from: s(&p["from"]),
+            to: s(&p["to"]),
+            label: s(&p["label"]),
+            lost: p["lost"].as_bool().unwrap_or(false),
+            // A run saved before `protocol` was recorded groups by the label's first word.
+            kind: p["protocol"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| s(&p["label"]).split(' ').next().unwrap_or("").to_string()),
+        })
+        .collect();
+    ladder::collapse(&rows)
+        .into_iter()
+        .map(|l| {
+            let label = ladder::line_label(&rows, &l.members, l.busy, lang);
+            (l.members, label)
+        })
+        .collect()
+}
+
 /// The ladder as SVG: participants in order of first appearance, one arrow
-/// (a `g.arrow` with `data-i`) per packet record.
-fn svg(packets: &[(u64, Value)]) -> String {
+/// (a `g.arrow`) per line of the ladder; its `data-i` is the packet record
+/// it shows, `data-n` how many records it stands for.
+fn svg(packets: &[(u64, Value)], lines: &[(Vec<usize>, String)]) -> String {
     let mut names: Vec<String> = Vec::new();
     for (_, p) in packets {
         let from = p["from"].as_str().unwrap_or("");
@@ -70,7 +103,7 @@ fn svg(packets: &[(u64, Value)]) -> String {
             .map(|i| LEFT + COL / 2 + i * COL)
     };
     let width = LEFT + names.len().max(1) * COL + 260;
-    let height = TOP + packets.len() * ROW + 20;
+    let height = TOP + lines.len() * ROW + 20;
     let mut s = format!(
         r#"<svg id="ladder" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img">
 <defs><marker id="head" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z"/></marker></defs>
@@ -86,10 +119,15 @@ fn svg(packets: &[(u64, Value)]) -> String {
         ));
     }
     let mut last_step = None;
-    for (i, (step, p)) in packets.iter().enumerate() {
-        let y = TOP + i * ROW;
-        let lost = p["lost"].as_bool().unwrap_or(false);
-        let label = p["label"].as_str().unwrap_or("");
+    for (row, (members, label)) in lines.iter().enumerate() {
+        let i = members[0];
+        let n = members.len();
+        let (step, p) = &packets[i];
+        let y = TOP + row * ROW;
+        // A group is drawn lost only when all of it was.
+        let lost = members
+            .iter()
+            .all(|&m| packets[m].1["lost"].as_bool().unwrap_or(false));
         let from = x(p["from"].as_str().unwrap_or(""));
         let tos: Vec<usize> = p["to"]
             .as_str()
@@ -100,7 +138,7 @@ fn svg(packets: &[(u64, Value)]) -> String {
             .collect();
         let class = if lost { "arrow lost" } else { "arrow" };
         s.push_str(&format!(
-            r#"<g class="{class}" data-i="{i}" tabindex="0"><rect class="hit" x="0" y="{}" width="{width}" height="{ROW}"/>"#,
+            r#"<g class="{class}" data-i="{i}" data-n="{n}" tabindex="0"><rect class="hit" x="0" y="{}" width="{width}" height="{ROW}"/>"#,
             y - ROW / 2 - 2
         ));
         if last_step != Some(*step) {
@@ -194,7 +232,7 @@ const SCRIPT: &str = r#"
   function el(tag,attrs,text){var e=document.createElement(tag);for(var k in attrs){e.setAttribute(k,attrs[k]);}if(text!==undefined){e.textContent=text;}return e;}
   function hex(h,a,b){var out=[];for(var i=a;i<b&&i<a+16;i++){out.push(h.substr(i*2,2));}if(b-a>16){out.push('…');}return out.join(' ');}
   function show(i){
-    var p=run.packets[i];var s=run.steps[p.step_index];var panel=document.getElementById('panel');
+    var p=run.packets[i];if(!p){return;}var s=run.steps[p.step_index];var panel=document.getElementById('panel');
     panel.textContent='';
     document.querySelectorAll('g.arrow.sel').forEach(function(g){g.classList.remove('sel');});
     var g=document.querySelector('g.arrow[data-i="'+i+'"]');if(g){g.classList.add('sel');}
@@ -204,6 +242,7 @@ const SCRIPT: &str = r#"
     if(s.questions&&s.questions.length){panel.appendChild(el('p',{class:'qs'},W.questions+': '+s.questions.join(' ')));}
     var pk=p.packet;
     panel.appendChild(el('h3',{},W.packet+': '+pk.label+(pk.lost?' — ✗ '+W.lost:'')));
+    if(p.count>1){panel.appendChild(el('p',{class:'group'},W.group.replace('{n}',p.count)));}
     panel.appendChild(el('p',{},W.from+' '+pk.from+' '+W.to+' '+pk.to+' · '+pk.transport+' '+pk.peer+' · '+pk.length+' '+W.bytes+(pk.summary?' · '+pk.summary:'')));
     var t=el('table',{id:'fields'});var hr=el('tr');[W.bytes,'',W.field,W.value,W.meaning].forEach(function(h){hr.appendChild(el('th',{},h));});t.appendChild(hr);
     (pk.fields||[]).forEach(function(f){var r=el('tr');r.appendChild(el('td',{class:'range'},f.start+'..'+f.end));r.appendChild(el('td',{class:'hex'},hex(pk.hex,f.start,f.end)));r.appendChild(el('td',{},f.name));r.appendChild(el('td',{},f.value));r.appendChild(el('td',{},f.meaning||''));t.appendChild(r);});
@@ -228,13 +267,22 @@ pub fn page(lines: &[Value], lang: Lang) -> String {
         .and_then(|l| l["demo"].as_str())
         .unwrap_or("netlab");
     let mut packets: Vec<(u64, Value)> = Vec::new();
-    let mut index: Vec<Value> = Vec::new();
+    let mut step_of: Vec<usize> = Vec::new();
     for (si, s) in steps.iter().enumerate() {
         for p in s["packets"].as_array().into_iter().flatten() {
             let number = s["number"].as_u64().unwrap_or(si as u64 + 1);
             packets.push((number, p.clone()));
-            index.push(json!({"step_index": si, "packet": p}));
+            step_of.push(si);
         }
+    }
+    let arrows = ladder_lines(&packets, lang);
+    // The page carries the packets its arrows show; a group's others are in
+    // the run's JSON and capture file (a bulk phase has thousands).
+    let mut index: Vec<Value> = vec![Value::Null; packets.len()];
+    for (members, _) in &arrows {
+        let i = members[0];
+        index[i] =
+            json!({"step_index": step_of[i], "packet": packets[i].1, "count": members.len()});
     }
     let step_info: Vec<Value> = steps
         .iter()
@@ -282,7 +330,7 @@ pub fn page(lines: &[Value], lang: Lang) -> String {
         title_e = esc(&title),
         ladder = esc(w["ladder"].as_str().unwrap_or("")),
         hint = esc(w["hint"].as_str().unwrap_or("")),
-        svg = svg(&packets),
+        svg = svg(&packets, &arrows),
     )
 }
 
@@ -350,6 +398,7 @@ mod tests {
         ];
         let p = page(&lines, Lang::En);
         assert_eq!(p.matches("<g class=\"arrow").count(), 2);
+        assert_eq!(p.matches("data-n=\"1\"").count(), 2);
         assert!(p.contains("arrow lost"));
         assert_eq!(
             p.matches("</script>").count(),
@@ -360,5 +409,38 @@ mod tests {
             !p.contains("http://") || p.matches("http://").count() == 1,
             "nothing external but the SVG namespace"
         );
+    }
+
+    #[test]
+    fn a_busy_step_is_one_arrow_per_conversation_and_counts_every_record() {
+        let pk = |from: &str, to: &str, label: String| {
+            json!({"from": from, "to": to, "label": label, "lost": false, "protocol": "TCP",
+                   "fields": [{"name": "tcp.seq"}], "hex": "00", "length": 1})
+        };
+        let mut packets = Vec::new();
+        for i in 0..50 {
+            packets.push(pk("h1", "h2", format!("TCP 100 B seq={i}")));
+            packets.push(pk("h2", "h1", format!("ACK {i}")));
+        }
+        let lines = vec![
+            json!({"schema": "netlab/1", "kind": "step", "demo": "x", "number": 1, "title": "bulk", "detail": "",
+                   "questions": [], "packets": packets}),
+            json!({"schema": "netlab/1", "kind": "summary", "demo": "x", "title": "done", "questions": []}),
+        ];
+        let p = page(&lines, Lang::En);
+        assert_eq!(
+            p.matches("<g class=\"arrow").count(),
+            2,
+            "one per direction"
+        );
+        let counts: usize = p
+            .split("data-n=\"")
+            .skip(1)
+            .map(|x| x.split('"').next().unwrap().parse::<usize>().unwrap())
+            .sum();
+        assert_eq!(counts, 100, "the arrows stand for every record");
+        assert!(p.contains("TCP 100 B seq=… ×50"), "the text ladder's label");
+        // The page carries the two packets it shows, not all hundred.
+        assert_eq!(p.matches("\"tcp.seq\"").count(), 2);
     }
 }

@@ -60,8 +60,12 @@ pub fn step_value(demo: &str, seq: u64, number: u64, step: &Step, lang: Lang) ->
                 // Microseconds since the Unix epoch: an integer survives any JSON reader.
                 "at_us": p.at.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_micros() as u64),
                 "transport": p.transport,
+                // TCP, UDP, ICMP, ARP or IP: what carried it, from its bytes.
+                "protocol": p.kind(),
                 "peer": p.peer,
                 "length": p.bytes.len(),
+                // Set when only the first `length` bytes were kept (a snap length).
+                "wire_length": p.wire.as_ref().and_then(|w| w.original_len),
                 "hex": hex(&p.bytes),
                 "fields": p.fields.iter().map(|f| json!({
                     "name": f.name,

@@ -71,16 +71,18 @@ fn alike(a: &Row, b: &Row) -> bool {
 
 /// One line of the ladder: the rows it stands for, and whether it is a
 /// busy step's summary of one conversation rather than look-alike packets.
-struct Line {
-    members: Vec<usize>,
-    busy: bool,
+pub struct Line {
+    /// Indices into the rows; the first is the one drawn.
+    pub members: Vec<usize>,
+    /// A busy step's conversation (else look-alike packets).
+    pub busy: bool,
 }
 
 /// The lines to draw. A run of look-alike rows is drawn once; so is a
 /// repeating group of up to four rows (request, reply, request, reply …).
 /// A busy step (a bulk transfer, a lossy exchange) is drawn one line per
 /// sender, receiver and protocol, in order of first appearance.
-fn collapse(rows: &[Row]) -> Vec<Line> {
+pub fn collapse(rows: &[Row]) -> Vec<Line> {
     let mut out: Vec<Line> = Vec::new();
     let mut i = 0;
     while i < rows.len() {
@@ -175,6 +177,30 @@ fn group_label(rows: &[Row], members: &[usize]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// What a line of the ladder says: the packet's label, or for several the
+/// words they share and `×N`, and how many of them were lost.
+pub fn line_label(rows: &[Row], members: &[usize], busy: bool, lang: Lang) -> String {
+    let r = &rows[members[0]];
+    let count = members.len();
+    let lost = members.iter().filter(|&&m| rows[m].lost).count();
+    let mut label = r.label.clone();
+    let one_shape = members
+        .iter()
+        .all(|&m| shape(&rows[m].label) == shape(&r.label));
+    if busy && !one_shape {
+        label = busy_label(rows, members);
+    } else if count > 1 {
+        label = format!("{} ×{count}", group_label(rows, members));
+    }
+    if count > 1 && lost > 0 {
+        label.push_str(&match lang {
+            Lang::En => format!(" ({lost} ✗)"),
+            Lang::Zh => format!("（{lost} 个 ✗）"),
+        });
+    }
+    label
 }
 
 /// A short column name: the name itself if it fits, else its first label(s), cut.
@@ -282,7 +308,6 @@ pub fn render(rows: &[Row], width: usize, lang: Lang) -> Vec<String> {
     for Line { members, busy } in collapse(rows) {
         let r = &rows[members[0]];
         let count = members.len();
-        let lost = members.iter().filter(|&&m| rows[m].lost).count();
         let mut line = lifeline.clone();
         let a = col_of(&r.from);
         let targets: Vec<usize> =
@@ -341,21 +366,7 @@ pub fn render(rows: &[Row], width: usize, lang: Lang) -> Vec<String> {
             format!("[{}]", r.step)
         };
         last_step = Some(r.step);
-        let mut label = r.label.clone();
-        let one_shape = members
-            .iter()
-            .all(|&m| shape(&rows[m].label) == shape(&r.label));
-        if busy && !one_shape {
-            label = busy_label(rows, &members);
-        } else if count > 1 {
-            label = format!("{} ×{count}", group_label(rows, &members));
-        }
-        if count > 1 && lost > 0 {
-            label.push_str(&match lang {
-                Lang::En => format!(" ({lost} ✗)"),
-                Lang::Zh => format!("（{lost} 个 ✗）"),
-            });
-        }
+        let label = line_label(rows, &members, busy, lang);
         let mut s: String = line.into_iter().collect();
         s.replace_range(
             0..tag.len().min(MARGIN),

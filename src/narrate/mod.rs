@@ -220,6 +220,9 @@ pub struct Wire {
     /// The IPv4 and UDP/TCP headers were rebuilt by netlab from the socket's
     /// addresses (the payload is exact).
     pub rebuilt: bool,
+    /// The frame's length on the wire when only its first bytes were kept
+    /// (a capture with a snap length, as `tcpdump -s`); None when whole.
+    pub original_len: Option<usize>,
 }
 
 impl Packet {
@@ -251,6 +254,7 @@ impl Wire {
             ethernet: true,
             bytes: bytes.to_vec(),
             rebuilt: false,
+            original_len: None,
         }
     }
 }
@@ -560,6 +564,12 @@ impl Narrator {
     /// Whether packet records should carry their wire bytes (`--pcap` was asked for).
     pub fn capturing(&self) -> bool {
         self.pcap.is_some()
+    }
+
+    /// Whether the run's packets go to a file (`--pcap` or `--html`): then a
+    /// demo captures even the phases it otherwise leaves out for speed.
+    pub fn keeps_files(&self) -> bool {
+        self.pcap.is_some() || self.page.is_some()
     }
 
     /// Write the capture file, if one was asked for; returns its path.

@@ -110,17 +110,20 @@ fn ip(bytes: &[u8], at: usize) -> Result<(Vec<FieldView>, Kind), WireError> {
     let mut udp_h = None;
     let mut payload_len = 0;
     let end = (p.get_total_length() as usize).clamp(ihl, bytes.len());
+    // The payload's length on the wire, from the IP header: a capture with a
+    // snap length keeps fewer bytes than the packet had.
+    let on_wire = (p.get_total_length() as usize).max(end);
     if proto == 6 {
         let seg = &bytes[ihl..end];
         fields.extend(tcp::explain(seg, at + ihl)?);
         let h = tcp::header(seg)?;
-        payload_len = seg.len() - h.header_len;
+        payload_len = on_wire.saturating_sub(ihl + h.header_len);
         tcp_h = Some(h);
     } else if proto == 17 {
         let d = &bytes[ihl..end];
         let (f, sp, dp) = udp::explain(d, at + ihl)?;
         fields.extend(f);
-        payload_len = d.len() - udp::LEN;
+        payload_len = on_wire.saturating_sub(ihl + udp::LEN);
         udp_h = Some((sp, dp, payload_len));
     } else if proto == 1 {
         let m = &bytes[ihl..end];

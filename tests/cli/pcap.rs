@@ -208,6 +208,18 @@ fn lab_pcaps_hold_every_frame_of_every_phase() {
         "the loss phase's retransmissions"
     );
     assert_eq!(count(&tcp, "ip.dst == 198.51.100.255"), 1, "the broadcast");
+    // The throughput phase: its 1400-byte datagrams and TCP's bulk segments,
+    // kept to their headers (the capture's snap length), and said so.
+    assert!(count(&tcp, "udp && frame.len > 1400") > 100, "the bulk UDP");
+    assert!(
+        count(&tcp, "tcp && frame.cap_len < frame.len") > 0,
+        "the bulk TCP, headers only"
+    );
+    let cost = json_lines(&o)
+        .into_iter()
+        .find(|l| l["data"]["capture_missed"].is_u64())
+        .expect("the throughput step");
+    assert_eq!(cost["data"]["captured"], true, "{cost}");
 
     let lo = dir.path().join("lo.pcapng");
     let o = netlab(&[
