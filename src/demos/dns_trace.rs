@@ -816,7 +816,7 @@ fn stage_recursive(
     };
     let mut step = Step::new(
         tx(
-            format!("Ask {} with RD=1: {rcode}, {} record(s), {:.3} ms", server.ip(), records.len(), ms(first.rtt)),
+            format!("Ask {} with RD=1: {rcode}, {}, {:.3} ms", server.ip(), crate::narrate::plural(records.len() as u64, "record", "records"), ms(first.rtt)),
             format!("以 RD=1 询问 {}：{rcode}，{} 条记录，{:.3} ms", server.ip(), records.len(), ms(first.rtt)),
         ),
         tx(
@@ -1263,7 +1263,7 @@ fn no_reply_text(f: &Failure, ex: &Exchange) -> Text {
         "每个区都有多台名字服务器，解析器就换 NS 集合里的下一台：DNS 是集群式的，没有单点故障。";
     match f {
         Failure::Timeout if ex.ignored > 0 => tx(
-            format!("{} datagram(s) arrived, but none was our answer ({}). A resolver takes a reply only from the address it asked, with its own query id and its own question: anything else could be a forgery meant to poison its cache (RFC 5452). So it kept waiting, timed out, and moves on. {failover_en}", ex.ignored, ex.ignored_why.join(", ")),
+            format!("{} arrived, but none was our answer ({}). A resolver takes a reply only from the address it asked, with its own query id and its own question: anything else could be a forgery meant to poison its cache (RFC 5452). So it kept waiting, timed out, and moves on. {failover_en}", crate::narrate::plural(ex.ignored as u64, "datagram", "datagrams"), ex.ignored_why.join(", ")),
             format!("收到了 {} 个数据报，但没有一个是我们要的应答（{}）。解析器只接受来自被询问地址、带着自己的查询标识和自己的问题的应答：其他任何东西都可能是企图污染缓存的伪造（RFC 5452）。所以它继续等待直到超时，然后换下一台。{failover_zh}", ex.ignored, ex.ignored_why.join("，")),
         ),
         Failure::Timeout => tx(
@@ -1350,7 +1350,10 @@ fn soa_text(soa: &Option<Record>) -> Text {
 
 fn next_text(remaining: usize) -> String {
     if remaining > 0 {
-        format!(" — trying the next of {remaining} server(s) left")
+        format!(
+            " — trying the next of {} left",
+            crate::narrate::plural(remaining as u64, "server", "servers")
+        )
     } else {
         " — no server of this zone left".into()
     }
@@ -1419,9 +1422,13 @@ fn summary(
     };
     let lines = vec![tx(
         format!(
-            "{} queries to {} server address(es) in {:.1} ms",
-            out.queries,
-            unique(&out.servers),
+            "{} to {} in {:.1} ms",
+            crate::narrate::plural(out.queries as u64, "query", "queries"),
+            crate::narrate::plural(
+                unique(&out.servers) as u64,
+                "server address",
+                "server addresses"
+            ),
             ms(elapsed)
         ),
         format!(

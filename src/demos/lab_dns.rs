@@ -50,7 +50,7 @@ pub fn run(
         n.step(
             Step::new(
                 tx(
-                    format!("Removed {} root hints file(s) left by a lab that was killed", stale.len()),
+                    format!("Removed {} left by a lab that was killed", crate::narrate::plural(stale.len() as u64, "root hints file", "root hints files")),
                     format!("已删除被杀掉的实验网络遗留的 {} 个根提示文件", stale.len()),
                 ),
                 tx(

@@ -99,7 +99,7 @@ pub fn run(args: &StickyArgs, n: &mut Narrator) -> Result<i32> {
     n.step(
         Step::new(
             tx(
-                format!("{} writes of {size} bytes; a reader 50 ms late got {} bytes in {} read(s)", writes.len(), plus(&naive_reads), naive_reads.len()),
+                format!("{} writes of {size} bytes; a reader 50 ms late got {} bytes in {}", writes.len(), plus(&naive_reads), crate::narrate::plural(naive_reads.len() as u64, "read", "reads")),
                 format!("{} 次各 {size} 字节的写入；晚了 50 ms 的读取方 {} 次读到 {} 字节", writes.len(), naive_reads.len(), plus(&naive_reads)),
             ),
             tx(
@@ -136,7 +136,7 @@ pub fn run(args: &StickyArgs, n: &mut Narrator) -> Result<i32> {
     n.step(
         Step::new(
             tx(
-                format!("Warmed connection, reader waiting: with Nagle {nagle_segs} segment(s), read as {} bytes; with TCP_NODELAY {nodelay_segs} segments", plus(&nagle_reads)),
+                format!("Warmed connection, reader waiting: with Nagle {}, read as {} bytes; with TCP_NODELAY {}", crate::narrate::plural(nagle_segs as u64, "segment", "segments"), plus(&nagle_reads), crate::narrate::plural(nodelay_segs as u64, "segment", "segments")),
                 format!("预热过的连接、读取方一直在等：开启 Nagle 时 {nagle_segs} 个报文段，读到 {} 字节；TCP_NODELAY 时 {nodelay_segs} 个报文段", plus(&nagle_reads)),
             ),
             tx(
@@ -312,9 +312,9 @@ pub fn run(args: &StickyArgs, n: &mut Narrator) -> Result<i32> {
     n.summary(Summary {
         title: tx(
             if all_ok {
-                format!("{} writes came out of {} read(s); every framing recovered all {} messages", writes.len(), naive_reads.len(), messages.len())
+                format!("{} writes came out of {}; every framing recovered all {} messages", writes.len(), crate::narrate::plural(naive_reads.len() as u64, "read", "reads"), messages.len())
             } else {
-                format!("{} writes came out of {} read(s); some framing lost messages", writes.len(), naive_reads.len())
+                format!("{} writes came out of {}; some framing lost messages", writes.len(), crate::narrate::plural(naive_reads.len() as u64, "read", "reads"))
             },
             if all_ok {
                 format!("{} 次写入只用 {} 次读取就读完；每种定界方式都还原了全部 {} 条消息", writes.len(), naive_reads.len(), messages.len())

@@ -511,7 +511,7 @@ fn boundaries(env: &Env, n: &mut Narrator) -> Result<()> {
     };
     let mut step = Step::new(
             tx(
-                format!("Three sends: TCP's reader got {}: {}; UDP's got {}: {}", count_of(reads.len(), "read", "reads"), quoted(&reads), count_of(dgrams.len(), "datagram", "datagrams"), quoted(&dgrams)),
+                format!("Three sends: TCP's reader got {}: {}; UDP's got {}: {}", crate::narrate::plural(reads.len() as u64, "read", "reads"), quoted(&reads), crate::narrate::plural(dgrams.len() as u64, "datagram", "datagrams"), quoted(&dgrams)),
                 format!("三次发送：TCP 接收方读了 {} 次：{}；UDP 接收方收到 {} 个报文：{}", reads.len(), quoted(&reads), dgrams.len(), quoted(&dgrams)),
             ),
             tx(
@@ -691,7 +691,7 @@ fn unconnected(
     n.step(
         Step::new(
             tx(
-                format!("TCP: no connection: {syns} SYN(s) sent, none answered in time"),
+                format!("TCP: no connection: {} sent, none answered in time", crate::narrate::plural(syns as u64, "SYN", "SYNs")),
                 format!("TCP：没能建立连接：发出 {syns} 个 SYN，都没有及时得到应答"),
             ),
             tx(
@@ -1325,11 +1325,6 @@ fn broadcast(lab: &NetLab, n: &mut Narrator) -> Result<()> {
         .data("tcp_error", tcp_err.en)
         .with_packets(frames.iter().map(|f| f.record(false)).collect()),
     )
-}
-
-/// "1 read", "3 reads".
-fn count_of(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// An OS error's text without its "(os error N)" tail, for a title.

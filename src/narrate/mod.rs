@@ -284,6 +284,12 @@ impl Packet {
     }
 }
 
+/// "1 read", "3 reads": a count with its noun, in English (Chinese needs none).
+pub fn plural(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// One narrated step of a demo.
 #[derive(Clone, Debug, Default)]
 pub struct Step {
