@@ -8,7 +8,7 @@
 use serde_json::{json, Value};
 
 use crate::error::{exit, Error, Result};
-use crate::lab::topology::{plan, remove_named, NetLab};
+use crate::lab::topology::{check_named, plan, remove_named_locked, Built, Check, NetLab};
 use crate::narrate::{tx, Narrator, Step, Summary};
 use crate::privilege::{Privileges, LAB_HINT};
 
@@ -27,12 +27,23 @@ fn not_up() -> Error {
 /// `netlab lab up`.
 pub fn up(n: &mut Narrator) -> Result<i32> {
     need_privilege()?;
-    let (lab, stale) = NetLab::build_named()?;
+    let (lab, stale) = match NetLab::build_named()? {
+        Built::New { lab, stale } => (lab, stale),
+        Built::AlreadyUp => {
+            n.step(Step::new(
+                tx("The namespace lab was already up, and whole: kept as it is", "命名空间实验网络本来就已启动且完整：保持原样"),
+                tx("Shells and programs running in it keep working. `netlab lab down` first for a fresh one.", "在里面运行的 shell 和程序不受影响。想要全新的，先运行 `netlab lab down`。"),
+                &[],
+            ).data("kept", true))?;
+            let lab = NetLab::open_named()?.ok_or_else(not_up)?;
+            return status_of(&lab, n);
+        }
+    };
     if !stale.is_empty() {
         n.step(
             Step::new(
-                tx(format!("Removed {} namespaces left by an earlier lab", stale.len()), format!("已删除之前实验网络遗留的 {} 个命名空间", stale.len())),
-                tx("A lab that was up before (or a `lab up` that was killed) is replaced by a fresh one.", "之前启动的实验网络（或被中途杀掉的 `lab up`）被一个全新的替换。"),
+                tx(format!("Removed {} namespaces of a broken lab", stale.len()), format!("已删除一个不完整实验网络的 {} 个命名空间", stale.len())),
+                tx("Part of a lab was there (a `lab up` killed half-way, or a host removed by hand): it is replaced by a whole one.", "之前有一个不完整的实验网络（`lab up` 被中途杀掉，或某台主机被手工删除）：已换成一个完整的。"),
                 &[],
             )
             .data("removed", stale),
@@ -52,14 +63,54 @@ pub fn up(n: &mut Narrator) -> Result<i32> {
     status_of(&lab, n)
 }
 
-/// `netlab lab status`.
+/// The named lab, if it is whole; else an error naming what is missing.
+fn whole_lab() -> Result<NetLab> {
+    let c = check_named();
+    if c.absent() {
+        return Err(not_up());
+    }
+    if !c.whole() {
+        return Err(broken(&c));
+    }
+    NetLab::open_named()?.ok_or_else(not_up)
+}
+
+fn broken(c: &Check) -> Error {
+    Error::usage(format!(
+        "the lab is broken ({}): `netlab lab up` rebuilds it",
+        c.missing.join("; ")
+    ))
+}
+
+/// `netlab lab status`: up and whole, down, or broken with what is missing.
 pub fn status(n: &mut Narrator) -> Result<i32> {
+    let c = check_named();
+    if !c.absent() && !c.whole() {
+        n.summary(Summary {
+            title: tx("The namespace lab is broken", "命名空间实验网络不完整"),
+            lines: c
+                .missing
+                .iter()
+                .map(|m| tx(format!("missing: {m}"), format!("缺少：{m}")))
+                .chain([tx(
+                    "`netlab lab up` (as root) replaces it with a whole one.",
+                    "以 root 运行 `netlab lab up` 可换成一个完整的。",
+                )])
+                .collect(),
+            ok: false,
+            data: crate::narrate::object(
+                json!({"up": false, "whole": false, "present": c.present, "missing": c.missing, "hosts": []}),
+            ),
+            ..Summary::default()
+        })?;
+        return Ok(exit::NETWORK_NO);
+    }
     match NetLab::open_named()? {
-        Some(lab) => {
+        Some(lab) if c.whole() => {
             need_privilege()?;
             status_of(&lab, n)
         }
-        None => {
+        _ => {
             n.summary(Summary {
                 title: tx("The namespace lab is down", "命名空间实验网络未启动"),
                 lines: vec![tx(
@@ -67,7 +118,9 @@ pub fn status(n: &mut Narrator) -> Result<i32> {
                     "以 root 运行 `netlab lab up` 来建立它。",
                 )],
                 ok: false,
-                data: crate::narrate::object(json!({"up": false, "hosts": []})),
+                data: crate::narrate::object(
+                    json!({"up": false, "whole": false, "present": [], "missing": [], "hosts": []}),
+                ),
                 ..Summary::default()
             })?;
             Ok(exit::NETWORK_NO)
@@ -133,7 +186,7 @@ fn status_of(lab: &NetLab, n: &mut Narrator) -> Result<i32> {
     n.summary(Summary {
         title: tx("The namespace lab is up", "命名空间实验网络已启动"),
         ok: true,
-        data: crate::narrate::object(json!({"up": true, "hosts": hosts})),
+        data: crate::narrate::object(json!({"up": true, "whole": true, "hosts": hosts})),
         ..Summary::default()
     })?;
     Ok(exit::OK)
@@ -142,7 +195,7 @@ fn status_of(lab: &NetLab, n: &mut Narrator) -> Result<i32> {
 /// `netlab lab down`.
 pub fn down(n: &mut Narrator) -> Result<i32> {
     need_privilege()?;
-    let removed = remove_named();
+    let removed = remove_named_locked()?;
     let title = if removed.is_empty() {
         tx(
             "The namespace lab was not up",
@@ -165,9 +218,9 @@ pub fn down(n: &mut Narrator) -> Result<i32> {
 
 /// `netlab lab exec HOST -- CMD...`: runs CMD inside HOST with this terminal; exits with its code.
 pub fn exec(host: &str, command: &[String]) -> Result<i32> {
-    let lab = NetLab::open_named()?.ok_or_else(not_up)?;
-    let ns = lab.host(host)?;
     need_privilege()?;
+    let lab = whole_lab()?;
+    let ns = lab.host(host)?;
     let (prog, args) = command
         .split_first()
         .ok_or_else(|| Error::usage("no command given after --"))?;

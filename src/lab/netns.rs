@@ -65,6 +65,45 @@ impl Netns {
         })
     }
 
+    /// Give this namespace a name other programs see (`ip netns`): bind-mount
+    /// it on `path`, a new file (never one already there, never through a
+    /// link). It then outlives this process, until unmounted.
+    pub fn publish(&mut self, path: &Path) -> Result<()> {
+        use std::os::unix::fs::OpenOptionsExt;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| lab_err(format!("{}: {e}", dir.display())))?;
+        }
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o444)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(path)
+            .map_err(|e| lab_err(format!("{}: {e}", path.display())))?;
+        let src = format!("/proc/self/fd/{}", self.fd.as_raw_fd());
+        if let Err(e) = nix::mount::mount(
+            Some(src.as_str()),
+            path,
+            None::<&str>,
+            nix::mount::MsFlags::MS_BIND,
+            None::<&str>,
+        ) {
+            let _ = std::fs::remove_file(path);
+            return Err(lab_err(format!("bind-mount {}: {e}", path.display())));
+        }
+        self.named = Some(path.to_path_buf());
+        Ok(())
+    }
+
+    /// Whether `path` holds a namespace (a bind-mount of one), not a plain file.
+    pub fn is_namespace(path: &Path) -> bool {
+        // NSFS_MAGIC: the file system of /proc/*/ns/* and their bind-mounts.
+        const NSFS_MAGIC: i64 = 0x6e73_6673;
+        // f_type's integer type differs between platforms.
+        #[allow(clippy::unnecessary_cast)]
+        nix::sys::statfs::statfs(path).is_ok_and(|s| s.filesystem_type().0 as i64 == NSFS_MAGIC)
+    }
+
     /// A path other programs (ip, nsenter) can use to reach this namespace.
     pub fn path(&self) -> String {
         match &self.named {

@@ -223,33 +223,26 @@ impl NetLab {
         Ok(lab)
     }
 
-    /// Build the lab in named namespaces (`netlab-h1`, ...) that outlive this process.
-    /// Leftovers of an earlier lab (a `lab up` killed half-way) are removed first and
-    /// returned by name.
-    pub fn build_named() -> Result<(NetLab, Vec<String>)> {
+    /// Build the lab in named namespaces (`netlab-h1`, ...) that outlive this
+    /// process: all or nothing. Under the lab's lock, a lab that is already up
+    /// and whole is kept; a broken one is removed (its names returned); a new
+    /// one is built and wired in anonymous namespaces, which vanish if netlab
+    /// dies, and only when whole given their names.
+    pub fn build_named() -> Result<Built> {
+        let _lock = lock()?;
+        if check_named().whole() {
+            return Ok(Built::AlreadyUp);
+        }
         let stale = remove_named();
-        let mut hosts = Vec::new();
-        for h in plan() {
-            let name = format!("{NAMED_PREFIX}{}", h.name);
-            let out = std::process::Command::new("ip")
-                .args(["netns", "add", &name])
-                .output()
-                .map_err(|e| Error::Lab(format!("cannot run ip: {e}")))?;
-            if !out.status.success() {
+        let mut lab = NetLab::build()?;
+        for ns in &mut lab.hosts {
+            if let Err(e) = ns.publish(&named_path(&ns.name)) {
                 remove_named();
-                return Err(Error::Lab(format!(
-                    "ip netns add {name}: {}",
-                    String::from_utf8_lossy(&out.stderr).trim()
-                )));
+                return Err(e);
             }
-            hosts.push(Netns::open_named(h.name, &named_path(h.name))?);
         }
-        let lab = NetLab { hosts, named: true };
-        if let Err(e) = lab.wire() {
-            remove_named();
-            return Err(e);
-        }
-        Ok((lab, stale))
+        lab.named = true;
+        Ok(Built::New { lab, stale })
     }
 
     /// Open the named lab if it is up.
@@ -338,6 +331,122 @@ impl NetLab {
         self.host("r1")?.sysctl("net.ipv4.ip_forward", "1")?;
         Ok(())
     }
+}
+
+/// What `lab up` did.
+pub enum Built {
+    /// A lab was built; the names of a broken one removed first.
+    New { lab: NetLab, stale: Vec<String> },
+    /// The lab was up and whole already, and is kept.
+    AlreadyUp,
+}
+
+/// The named lab's lock: `lab up` and `lab down` hold it, so two at once make
+/// one lab (the second finds it whole), not two halves.
+fn lock() -> Result<nix::fcntl::Flock<std::fs::File>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = std::path::Path::new("/run/netlab");
+    std::fs::create_dir_all(dir).map_err(|e| Error::Lab(format!("{}: {e}", dir.display())))?;
+    let path = dir.join("lab.lock");
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&path)
+        .map_err(|e| Error::Lab(format!("{}: {e}", path.display())))?;
+    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| Error::Lab(format!("lock {}: {e}", path.display())))
+}
+
+/// What is there of the named lab, checked against the plan.
+#[derive(Debug, Default)]
+pub struct Check {
+    /// Hosts whose namespace exists.
+    pub present: Vec<&'static str>,
+    /// What is missing or wrong, one phrase each (`h2: no namespace`,
+    /// `h1 eth0: no address 198.51.100.10/24`).
+    pub missing: Vec<String>,
+}
+
+impl Check {
+    /// Nothing of the lab is there.
+    pub fn absent(&self) -> bool {
+        self.present.is_empty()
+    }
+
+    /// Every host, link and address of the plan is there.
+    pub fn whole(&self) -> bool {
+        self.missing.is_empty() && !self.present.is_empty()
+    }
+}
+
+/// Check the named lab: every host's namespace, and in it every interface of
+/// the plan with its MAC address, its IPv4 address and its link up.
+pub fn check_named() -> Check {
+    let mut c = Check::default();
+    for h in plan() {
+        let path = named_path(h.name);
+        if !Netns::is_namespace(&path) {
+            if path.exists() {
+                c.missing
+                    .push(format!("{}: a file but no namespace", h.name));
+            } else {
+                c.missing.push(format!("{}: no namespace", h.name));
+            }
+            continue;
+        }
+        c.present.push(h.name);
+        let Ok(ns) = Netns::open_named(h.name, &path) else {
+            c.missing
+                .push(format!("{}: cannot open its namespace", h.name));
+            continue;
+        };
+        let shown = ns.ip(&["-j", "addr", "show"]).unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_str(&shown).unwrap_or_default();
+        for i in &h.ifaces {
+            let found = v
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|x| x["ifname"] == i.name);
+            let Some(x) = found else {
+                c.missing
+                    .push(format!("{} {}: no such interface", h.name, i.name));
+                continue;
+            };
+            if x["address"] != i.mac {
+                c.missing
+                    .push(format!("{} {}: MAC is not {}", h.name, i.name, i.mac));
+            }
+            if let Some(ip) = i.ip {
+                let has = x["addr_info"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|a| a["local"] == ip.to_string().as_str());
+                if !has {
+                    c.missing
+                        .push(format!("{} {}: no address {ip}/24", h.name, i.name));
+                }
+            }
+            let up = x["flags"]
+                .as_array()
+                .is_some_and(|f| f.iter().any(|f| f == "UP"));
+            if !up {
+                c.missing.push(format!("{} {}: down", h.name, i.name));
+            }
+        }
+    }
+    c
+}
+
+/// `lab down`: remove the named lab under its lock.
+pub fn remove_named_locked() -> Result<Vec<String>> {
+    let _lock = lock()?;
+    Ok(remove_named())
 }
 
 /// Remove the named lab's namespaces (and with them every link in them).

@@ -683,13 +683,19 @@ impl Narrator {
             _ => {
                 let ladder = text::ladder(&self.ladder, &self.opts);
                 let sum = text::summary(&summary, &self.opts);
-                if ladder.is_empty() {
+                let all = if ladder.is_empty() {
                     sum
                 } else {
                     format!("{ladder}\n{sum}")
+                };
+                // Nothing before it: no blank line to separate it from.
+                match (self.printed, all.strip_prefix('\n')) {
+                    (false, Some(rest)) => rest.to_string(),
+                    _ => all,
                 }
             }
         };
+        self.printed = true;
         writeln!(self.out, "{rendered}")?;
         self.out.flush()?;
         Ok(())

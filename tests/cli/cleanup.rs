@@ -175,15 +175,6 @@ fn interrupted_tcp_vs_udp_leaves_nothing() {
     }
 }
 
-fn ip_netns_add_running() -> bool {
-    std::fs::read_dir("/proc").unwrap().flatten().any(|p| {
-        std::fs::read(p.path().join("cmdline")).is_ok_and(|c| {
-            let c = String::from_utf8_lossy(&c).replace('\0', " ");
-            c.contains("netns add netlab-")
-        })
-    })
-}
-
 fn named_left() -> Vec<String> {
     std::fs::read_dir("/run/netns")
         .map(|d| {
@@ -195,13 +186,43 @@ fn named_left() -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// What `lab status --json` says: (up, whole, missing).
+fn lab_status() -> (bool, bool, Vec<String>) {
+    let o = netlab(&["lab", "status", "--json"]);
+    let s = json_lines(&o).pop().expect("a summary");
+    let missing = s["missing"]
+        .as_array()
+        .map(|m| m.iter().map(|x| x.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default();
+    (s["up"] == true, s["whole"] == true, missing)
+}
+
+/// Whether the lab works: h1 reaches h3 across r1.
+fn lab_works() -> bool {
+    netlab(&[
+        "lab",
+        "exec",
+        "h1",
+        "--",
+        "ping",
+        "-c",
+        "1",
+        "-W",
+        "2",
+        "203.0.113.10",
+    ])
+    .status
+    .success()
+}
+
 #[test]
-fn a_killed_lab_up_is_cleaned_by_the_next_one_which_says_so() {
+fn a_killed_lab_up_leaves_a_lab_whose_status_is_true_and_the_next_up_recovers() {
     if !privileged() {
         return;
     }
     let _g = NAMED_LAB.lock().unwrap_or_else(|e| e.into_inner());
-    for _ in 0..3 {
+    let _ = netlab(&["lab", "down"]);
+    for _ in 0..6 {
         let mut child = Command::new(env!("CARGO_BIN_EXE_netlab"))
             .args(["lab", "up", "--json"])
             .stdout(Stdio::null())
@@ -211,30 +232,86 @@ fn a_killed_lab_up_is_cleaned_by_the_next_one_which_says_so() {
         std::thread::sleep(Duration::from_millis(rand::random_range(0..150)));
         let _ = child.kill();
         let _ = child.wait();
-        // An `ip netns add` the killed lab had started finishes on its own in a few
-        // milliseconds; count what is left once it has.
-        let t = Instant::now();
-        while ip_netns_add_running() && t.elapsed() < Duration::from_secs(2) {
-            std::thread::sleep(Duration::from_millis(10));
+        // Whatever the kill left, status tells it truly.
+        let left = named_left();
+        let (up, whole, missing) = lab_status();
+        if left.is_empty() {
+            assert!(!up && missing.is_empty(), "nothing there, yet {missing:?}");
+        } else if up {
+            assert!(whole && left.len() == 5, "up, yet {left:?}");
+            assert!(lab_works(), "status said up and whole");
+        } else {
+            assert!(
+                !missing.is_empty(),
+                "broken ({left:?}) but nothing named missing"
+            );
         }
-        let leftovers = named_left();
+        // The next `lab up` gives a whole lab, and says what it removed.
         let o = netlab(&["lab", "up", "--json"]);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
         let lines = json_lines(&o);
-        if !leftovers.is_empty() {
+        if !left.is_empty() && !whole {
             let said = lines
                 .iter()
                 .find(|l| l["data"]["removed"].is_array())
                 .expect("lab up says what it removed");
             assert_eq!(
                 said["data"]["removed"].as_array().unwrap().len(),
-                leftovers.len()
+                left.len()
             );
         }
-        assert_eq!(lines.last().unwrap()["up"], true);
+        assert_eq!(lines.last().unwrap()["whole"], true);
+        assert!(lab_works());
         assert_eq!(netlab(&["lab", "down"]).status.code(), Some(0));
         assert!(named_left().is_empty(), "{:?}", named_left());
     }
+}
+
+#[test]
+fn two_lab_ups_at_once_make_one_lab() {
+    if !privileged() {
+        return;
+    }
+    let _g = NAMED_LAB.lock().unwrap_or_else(|e| e.into_inner());
+    let _ = netlab(&["lab", "down"]);
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_netlab"))
+            .args(["lab", "up", "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
+    let mut kept = 0;
+    for o in &outs {
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(o));
+        let lines = json_lines(o);
+        assert_eq!(lines.last().unwrap()["whole"], true);
+        kept += lines.iter().filter(|l| l["data"]["kept"] == true).count();
+    }
+    assert_eq!(kept, 1, "one built the lab, the other found it whole");
+    assert_eq!(named_left().len(), 5, "{:?}", named_left());
+    assert!(lab_works());
+    // A host removed by hand: status names it, exec refuses, up repairs.
+    assert!(Command::new("ip")
+        .args(["netns", "del", "netlab-h3"])
+        .status()
+        .unwrap()
+        .success());
+    let (up, whole, missing) = lab_status();
+    assert!(!up && !whole, "{missing:?}");
+    assert!(
+        missing.iter().any(|m| m == "h3: no namespace"),
+        "{missing:?}"
+    );
+    let o = netlab(&["lab", "exec", "h1", "--", "true"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("h3: no namespace"), "{}", stderr(&o));
+    assert_eq!(netlab(&["lab", "up"]).status.code(), Some(0));
+    assert!(lab_works());
+    assert_eq!(netlab(&["lab", "down"]).status.code(), Some(0));
 }
 
 /// Start `netlab lab dns --json` and read until it names its root hints file:
