@@ -51,7 +51,7 @@ fn zones() -> &'static ZoneSet {
 /// Any query a client could send to the lab's authoritative servers.
 pub fn lab_server(data: &[u8]) {
     if let Ok(req) = Message::from_vec(data) {
-        let refs: Vec<_> = zones().zones.iter().collect();
+        let refs: Vec<_> = zones().zones.iter().map(|z| &**z).collect();
         let reply = crate::lab::dns::respond(&refs, &req);
         let bytes = crate::lab::dns::encode_udp(&req, reply);
         assert!(bytes.len() <= crate::lab::dns::MAX_EDNS_UDP);

@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::path::Path;
+use std::sync::Arc;
 
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordSet, RecordType, RrKey};
 use hickory_proto::serialize::txt::Parser;
@@ -292,8 +293,8 @@ pub struct ServerPlan {
 /// All zones of a lab.
 #[derive(Clone, Debug)]
 pub struct ZoneSet {
-    /// The zones, in load order.
-    pub zones: Vec<Zone>,
+    /// The zones, in load order; shared (not copied) with the servers that serve them.
+    pub zones: Vec<Arc<Zone>>,
 }
 
 impl ZoneSet {
@@ -351,7 +352,9 @@ impl ZoneSet {
                 });
             }
         }
-        let set = ZoneSet { zones };
+        let set = ZoneSet {
+            zones: zones.into_iter().map(Arc::new).collect(),
+        };
         for plan in set.servers()? {
             if !plan.addr.is_loopback() {
                 return Err(Error::Zone {
