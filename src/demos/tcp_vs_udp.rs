@@ -240,15 +240,43 @@ pub fn run(args: &TcpUdpArgs, n: &mut Narrator) -> Result<i32> {
     data.insert("lab".into(), lab_ok.into());
     data.insert("tcp".into(), Value::Object(tcp.clone()));
     data.insert("udp".into(), Value::Object(udp.clone()));
+    let (t_en, t_zh) = if tcp.get("connected") == Some(&Value::Bool(false)) {
+        (
+            format!("TCP could not connect ({} SYNs resent)", tcp["retransmits"]),
+            format!("TCP 没能建立连接（SYN 重传 {} 次）", tcp["retransmits"]),
+        )
+    } else if delivered_all {
+        (
+            format!(
+                "TCP delivered {}/{} in order ({} resent)",
+                tcp["delivered"], tcp["sent"], tcp["retransmits"]
+            ),
+            format!(
+                "TCP 按序送达 {}/{}（重传 {} 次）",
+                tcp["delivered"], tcp["sent"], tcp["retransmits"]
+            ),
+        )
+    } else {
+        (
+            format!(
+                "TCP delivered {}/{} before the time bound ({} resent)",
+                tcp["delivered"], tcp["sent"], tcp["retransmits"]
+            ),
+            format!(
+                "TCP 在时限内送达 {}/{}（重传 {} 次）",
+                tcp["delivered"], tcp["sent"], tcp["retransmits"]
+            ),
+        )
+    };
     n.summary(Summary {
         title: tx(
             format!(
-                "{loss}% loss: TCP delivered {}/{} in order ({} resent), UDP {}/{}",
-                tcp["delivered"], tcp["sent"], tcp["retransmits"], udp["delivered"], udp["sent"]
+                "{loss}% loss: {t_en}, UDP {}/{}",
+                udp["delivered"], udp["sent"]
             ),
             format!(
-                "丢包率 {loss}%：TCP 按序送达 {}/{}（重传 {} 次），UDP {}/{}",
-                tcp["delivered"], tcp["sent"], tcp["retransmits"], udp["delivered"], udp["sent"]
+                "丢包率 {loss}%：{t_zh}；UDP 送达 {}/{}",
+                udp["delivered"], udp["sent"]
             ),
         ),
         lines: vec![tx(
@@ -888,6 +916,7 @@ fn reliability(
             tcp.insert("delivered".into(), delivered.into());
             tcp.insert("in_order".into(), in_order.into());
             tcp.insert("complete".into(), complete.into());
+            tcp.insert("connected".into(), true.into());
             tcp.insert("retransmits".into(), retrans.into());
             tcp.insert(
                 "data_segments".into(),

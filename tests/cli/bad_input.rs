@@ -424,13 +424,50 @@ fn a_capture_or_page_that_cannot_be_written_ends_the_run_with_its_name() {
 fn a_full_disk_or_a_closed_pipe_never_panics() {
     use std::io::BufRead as _;
     use std::process::Stdio;
-    let runs: [&[&str]; 5] = [
+    // Every subcommand; the lab ones where the namespace lab can be built.
+    let saved = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        saved.path(),
+        stdout(&netlab(&["dns-trace", "www.baidu.com", "--json"])),
+    )
+    .unwrap();
+    let mut runs: Vec<&[&str]> = vec![
         &["questions"],
         &["explain", "Q4"],
         &["--help"],
         &["dns-trace", "www.baidu.com"],
         &["sticky-packet", "--json"],
+        &[
+            "tcp-vs-udp",
+            "--loopback",
+            "--messages",
+            "20",
+            "--bulk",
+            "1",
+        ],
+        &["ping", "-c", "2", "127.0.0.1"],
+        &["lab", "status"],
     ];
+    if privileged() {
+        runs.extend([
+            &["arp-table"][..],
+            &["ping", "-c", "2"],
+            &["tcp-vs-udp", "--messages", "20", "--bulk", "1"],
+        ]);
+    }
+    // render writes a page, not stdout: a full disk there is named too.
+    let o = netlab(&[
+        "render",
+        saved.path().to_str().unwrap(),
+        "--html",
+        "/dev/full",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("cannot write /dev/full"),
+        "{}",
+        stderr(&o)
+    );
     for args in runs {
         // stdout is a full disk: exit 2, one line naming standard output.
         let full = std::fs::OpenOptions::new()

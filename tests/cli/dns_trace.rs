@@ -430,7 +430,7 @@ fn the_whole_trace_deadline_is_kept() {
 
 #[test]
 fn names_are_case_insensitive_and_keep_the_case_typed() {
-    // RFC 4343: the walk, the lab servers, the resolver and its cache all match
+    // Every type --type accepts. RFC 4343: the walk, the lab servers, the resolver and its cache all match
     // names without regard to case; what is shown keeps the case the user typed.
     for (name, qtype, count) in [
         ("WWW.Baidu.COM", "A", 2),
