@@ -83,7 +83,7 @@ pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
     }
     if let Some(path) = &cli.global.html {
         if !matches!(cli.command, Command::Render { .. }) {
-            n.set_html(path.clone());
+            n.set_html(path.clone())?;
         }
     }
     let code = match &cli.command {

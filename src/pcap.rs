@@ -48,10 +48,7 @@ pub struct PcapOut {
 impl PcapOut {
     /// Check that `path` can be written (created now, so a bad path fails before the demo runs).
     pub fn create(path: &Path) -> Result<PcapOut> {
-        let file = File::create(path).map_err(|source| Error::Write {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let file = crate::private::create_output(path)?;
         Ok(PcapOut {
             path: path.to_path_buf(),
             file,

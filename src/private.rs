@@ -4,6 +4,11 @@
 //! created new (`O_EXCL`) and never through a symbolic link, so a name planted
 //! in /tmp by another user cannot make netlab (run as root) overwrite a file.
 //! Clean-up removes only directories of this user's netlab whose process has gone.
+//!
+//! Files the user names (`--pcap`, `--html`) are opened by [`create_output`]:
+//! never through a symbolic link, so a link planted at that name in /tmp
+//! cannot turn `sudo netlab ... --pcap /tmp/x.pcapng` into an overwrite of
+//! another file.
 
 use std::fs::OpenOptions;
 use std::io::Write as _;
@@ -11,6 +16,32 @@ use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+
+/// Open a file the user named for writing (a capture, a page): created or
+/// emptied, mode 0644, refusing a symbolic link as its last component (a
+/// named pipe or a device is fine: the data goes where the user pointed).
+pub fn create_output(path: &Path) -> Result<std::fs::File> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|source| {
+            let source = if source.raw_os_error() == Some(libc::ELOOP) {
+                std::io::Error::other(
+                    "it is a symbolic link, and netlab does not write through links (give the file's real path)",
+                )
+            } else {
+                source
+            };
+            Error::Write {
+                path: path.to_path_buf(),
+                source,
+            }
+        })
+}
 
 /// The folder private directories are made in: `$XDG_RUNTIME_DIR` when it is
 /// this user's own directory, else the temporary folder.

@@ -336,10 +336,19 @@ pub fn page(lines: &[Value], lang: Lang) -> String {
 
 /// Write the page for a run to `path`.
 pub fn write(path: &Path, lines: &[Value], lang: Lang) -> Result<()> {
-    std::fs::write(path, page(lines, lang)).map_err(|source| Error::Write {
-        path: path.to_path_buf(),
-        source,
-    })
+    write_to(path, crate::private::create_output(path)?, lines, lang)
+}
+
+/// Write the page for a run to `f`, opened on `path` earlier (so a bad path
+/// fails before the run, and a named pipe is opened once).
+pub fn write_to(path: &Path, mut f: std::fs::File, lines: &[Value], lang: Lang) -> Result<()> {
+    use std::io::Write as _;
+    f.write_all(page(lines, lang).as_bytes())
+        .and_then(|()| f.flush())
+        .map_err(|source| Error::Write {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 /// Read a saved `--json` run (JSON Lines) for `netlab render`.

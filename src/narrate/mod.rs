@@ -441,7 +441,7 @@ pub struct Narrator {
     printed: bool,
     pcap: Option<crate::pcap::PcapOut>,
     /// The run as JSON values, kept for `--html`.
-    page: Option<(std::path::PathBuf, Vec<serde_json::Value>)>,
+    page: Option<(std::path::PathBuf, std::fs::File, Vec<serde_json::Value>)>,
     out: Box<dyn Write + Send>,
 }
 
@@ -547,17 +547,20 @@ impl Narrator {
         self.pcap = Some(pcap);
     }
 
-    /// Also write the run as a self-contained HTML page to `path` at the end.
-    pub fn set_html(&mut self, path: std::path::PathBuf) {
-        self.page = Some((path, Vec::new()));
+    /// Also write the run as a self-contained HTML page to `path` at the end
+    /// (opened now: a path that cannot be written fails before the run).
+    pub fn set_html(&mut self, path: std::path::PathBuf) -> Result<()> {
+        let f = crate::private::create_output(&path)?;
+        self.page = Some((path, f, Vec::new()));
+        Ok(())
     }
 
     /// Write the page, if one was asked for.
     pub fn finish_html(&mut self) -> Result<()> {
-        let Some((path, lines)) = self.page.take() else {
+        let Some((path, f, lines)) = self.page.take() else {
             return Ok(());
         };
-        html::write(&path, &lines, self.opts.lang)
+        html::write_to(&path, f, &lines, self.opts.lang)
     }
 
     /// A sentence for the capture file's section comment (how its packets were obtained).
@@ -607,7 +610,7 @@ impl Narrator {
         // The step as JSON, made once for whoever needs it: the page, or stdout.
         let value = (self.page.is_some() || self.format == Format::Json)
             .then(|| json::step_value(self.demo, self.seq, number, &step, self.opts.lang));
-        if let (Some((_, lines)), Some(v)) = (self.page.as_mut(), &value) {
+        if let (Some((_, _, lines)), Some(v)) = (self.page.as_mut(), &value) {
             lines.push(v.clone());
         }
         if let (Format::Json, Some(v)) = (self.format, value) {
@@ -670,7 +673,7 @@ impl Narrator {
         let seq = self.seq + 1;
         let value = (self.page.is_some() || self.format == Format::Json)
             .then(|| json::summary_value(self.demo, seq, &summary, self.opts.lang));
-        if let (Some((_, lines)), Some(v)) = (self.page.as_mut(), &value) {
+        if let (Some((_, _, lines)), Some(v)) = (self.page.as_mut(), &value) {
             lines.push(v.clone());
         }
         // The files are written before the summary: a run whose capture or page could

@@ -432,3 +432,42 @@ fn lab_dns_cleans_only_its_own_leftovers() {
     std::fs::remove_dir_all(&theirs).unwrap();
     std::fs::remove_file(&link).unwrap();
 }
+
+#[test]
+fn a_link_planted_where_the_user_asked_for_a_file_is_not_followed() {
+    // As root, `--pcap /tmp/x.pcapng` and `--html /tmp/x.html` must not write
+    // through a symbolic link another user put at that name.
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    for (flag, name) in [("--pcap", "x.pcapng"), ("--html", "x.html")] {
+        let link = dir.path().join(name);
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        let o = netlab(&["sticky-packet", flag, link.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{flag}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("symbolic link"),
+            "{flag}: {}",
+            stderr(&o)
+        );
+        assert_eq!(
+            std::fs::read_to_string(&victim).unwrap(),
+            "precious",
+            "{flag}"
+        );
+        // Refused before the run, not after it.
+        assert!(stdout(&o).is_empty(), "{flag}: {}", stdout(&o));
+    }
+    let saved = dir.path().join("run.jsonl");
+    std::fs::write(&saved, stdout(&netlab(&["sticky-packet", "--json"]))).unwrap();
+    let link = dir.path().join("r.html");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let o = netlab(&[
+        "render",
+        saved.to_str().unwrap(),
+        "--html",
+        link.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+}
