@@ -7,6 +7,8 @@
 
 use std::path::PathBuf;
 
+use crate::narrate::Text;
+
 /// Exit codes, documented in README.md and shared by all demos.
 pub mod exit {
     /// The demo ran and the network gave the answer.
@@ -18,15 +20,18 @@ pub mod exit {
     pub const LOCAL: i32 = 2;
 }
 
-/// Everything that stops a demo before the network could answer.
+/// Everything that stops a demo before the network could answer. Each
+/// variant names what failed (the operation) and on what (a path, an address,
+/// an interface, a host), with the cause; [`Error::text`] says it in both
+/// languages, [`Error::cause`] gives a stable name for `--json`.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The user asked for something netlab cannot do as asked.
-    #[error("{0}")]
-    Usage(String),
+    #[error("{}", .0.en)]
+    Usage(Text),
     /// A domain name that DNS cannot carry.
-    #[error("invalid name {name:?}: {reason}")]
-    BadName { name: String, reason: String },
+    #[error("invalid name {name:?}: {}", reason.en)]
+    BadName { name: String, reason: Text },
     /// A file could not be read.
     #[error("cannot read {}: {source}", path.display())]
     Read {
@@ -39,39 +44,233 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// Writing the output failed (a closed pipe, a full disk).
+    #[error("cannot write to standard output: {0}")]
+    Output(#[from] std::io::Error),
     /// A zone file of the lab is not valid.
-    #[error("zone file {file}: {message}")]
-    Zone { file: String, message: String },
-    /// The built-in lab could not start.
-    #[error("the lab cannot start: {0}")]
-    Lab(String),
-    /// A local socket operation failed.
+    #[error("zone file {file}: {}", message.en)]
+    Zone { file: String, message: Text },
+    /// A privilege the operation needs is missing: what needs it, and the fixes.
+    #[error("{} needs {}: {}", .0.what.en, .0.needs.en, .0.fixes.en)]
+    Privilege(Box<Missing>),
+    /// A socket could not be bound to a local address.
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    /// A packet could not be sent.
+    #[error("cannot send to {to}: {source}")]
+    Send { to: String, source: std::io::Error },
+    /// Another socket operation failed.
     #[error("{op} {addr}: {source}")]
     Socket {
         op: &'static str,
         addr: String,
         source: std::io::Error,
     },
-    /// Writing the output failed (a closed pipe, a full disk).
-    #[error("cannot write to standard output: {0}")]
-    Output(#[from] std::io::Error),
+    /// Frames could not be captured on a link.
+    #[error("cannot capture on {link}: {source}")]
+    Capture {
+        link: String,
+        source: std::io::Error,
+    },
+    /// A program netlab runs to build the lab (ip, nft) failed.
+    #[error("{host}: `{command}` failed: {detail}")]
+    Command {
+        host: String,
+        command: String,
+        detail: String,
+    },
+    /// An operating-system call failed: what netlab was doing, on what.
+    #[error("cannot {} {object}: {source}", op.en)]
+    System {
+        op: Text,
+        object: String,
+        source: std::io::Error,
+    },
+    /// Something that cannot happen did (a thread panicked): a bug to report.
+    #[error("internal error (please report it): {0}")]
+    Internal(String),
+    /// The built-in lab could not start, for a reason none of the above names.
+    #[error("the lab cannot start: {}", .0.en)]
+    Lab(Text),
+}
+
+/// A missing privilege: what needs it, what it needs, and the fixes.
+#[derive(Debug)]
+pub struct Missing {
+    pub what: Text,
+    pub needs: Text,
+    pub fixes: Text,
 }
 
 impl Error {
-    /// The exit code this error ends the process with.
-    pub fn exit_code(&self) -> i32 {
-        exit::LOCAL
+    /// A missing privilege.
+    pub fn privilege(what: Text, needs: Text, fixes: Text) -> Self {
+        Error::Privilege(Box::new(Missing { what, needs, fixes }))
     }
 
-    /// Shorthand for a usage error.
-    pub fn usage(msg: impl Into<String>) -> Self {
+    /// The exit code this error ends the process with (README: 0 answer,
+    /// 1 the network said no, 2 usage or local error).
+    pub fn exit_code(&self) -> i32 {
+        use std::io::ErrorKind as K;
+        match self {
+            // The network refused a packet: no route, host or network unreachable.
+            Error::Send { source, .. }
+                if matches!(source.kind(), K::NetworkUnreachable | K::HostUnreachable) =>
+            {
+                exit::NETWORK_NO
+            }
+            Error::Usage(_)
+            | Error::BadName { .. }
+            | Error::Read { .. }
+            | Error::Write { .. }
+            | Error::Output(_)
+            | Error::Zone { .. }
+            | Error::Privilege(_)
+            | Error::Bind { .. }
+            | Error::Send { .. }
+            | Error::Socket { .. }
+            | Error::Capture { .. }
+            | Error::Command { .. }
+            | Error::System { .. }
+            | Error::Internal(_)
+            | Error::Lab(_) => exit::LOCAL,
+        }
+    }
+
+    /// A stable name for the kind of failure, for scripts (`--json`'s `cause`).
+    pub fn cause(&self) -> &'static str {
+        match self {
+            Error::Usage(_) => "usage",
+            Error::BadName { .. } => "bad_name",
+            Error::Read { .. } => "read",
+            Error::Write { .. } => "write",
+            Error::Output(_) => "output",
+            Error::Zone { .. } => "zone",
+            Error::Privilege(_) => "privilege",
+            Error::Bind { .. } => "bind",
+            Error::Send { .. } => "send",
+            Error::Socket { .. } => "socket",
+            Error::Capture { .. } => "capture",
+            Error::Command { .. } => "command",
+            Error::System { .. } => "system",
+            Error::Internal(_) => "internal",
+            Error::Lab(_) => "lab",
+        }
+    }
+
+    /// What the error is about: the path, address, link or host it names.
+    pub fn object(&self) -> Option<String> {
+        match self {
+            Error::BadName { name, .. } => Some(name.clone()),
+            Error::Read { path, .. } | Error::Write { path, .. } => {
+                Some(path.display().to_string())
+            }
+            Error::Output(_) => Some("standard output".into()),
+            Error::Zone { file, .. } => Some(file.clone()),
+            Error::Privilege(m) => Some(m.needs.en.clone()),
+            Error::Bind { addr, .. } | Error::Socket { addr, .. } => Some(addr.clone()),
+            Error::Send { to, .. } => Some(to.clone()),
+            Error::Capture { link, .. } => Some(link.clone()),
+            Error::Command { host, .. } => Some(host.clone()),
+            Error::System { object, .. } => Some(object.clone()),
+            Error::Usage(_) | Error::Internal(_) | Error::Lab(_) => None,
+        }
+    }
+
+    /// The whole message in both languages (an OS error's text included).
+    pub fn text(&self) -> Text {
+        let os = |e: &std::io::Error| os_error_text(e);
+        match self {
+            Error::Usage(t) => t.clone(),
+            Error::BadName { name, reason } => Text {
+                en: format!("invalid name {name:?}: {}", reason.en),
+                zh: format!("无效的域名 {name:?}：{}", reason.zh),
+            },
+            Error::Read { path, source } => Text {
+                en: format!("cannot read {}: {source}", path.display()),
+                zh: format!("无法读取 {}：{}", path.display(), os(source).zh),
+            },
+            Error::Write { path, source } => Text {
+                en: format!("cannot write {}: {source}", path.display()),
+                zh: format!("无法写入 {}：{}", path.display(), os(source).zh),
+            },
+            Error::Output(source) => Text {
+                en: format!("cannot write to standard output: {source}"),
+                zh: format!("无法写入标准输出：{}", os(source).zh),
+            },
+            Error::Zone { file, message } => Text {
+                en: format!("zone file {file}: {}", message.en),
+                zh: format!("区域文件 {file} 有误：{}", message.zh),
+            },
+            Error::Privilege(m) => Text {
+                en: format!("{} needs {}: {}", m.what.en, m.needs.en, m.fixes.en),
+                zh: format!("{}需要{}：{}", m.what.zh, m.needs.zh, m.fixes.zh),
+            },
+            Error::Bind { addr, source } => Text {
+                en: format!("cannot bind {addr}: {source}"),
+                zh: format!("无法绑定 {addr}：{}", os(source).zh),
+            },
+            Error::Send { to, source } => Text {
+                en: format!("cannot send to {to}: {source}"),
+                zh: format!("无法发送到 {to}：{}", os(source).zh),
+            },
+            Error::Socket { op, addr, source } => Text {
+                en: format!("{op} {addr}: {source}"),
+                zh: format!("{op} {addr}：{}", os(source).zh),
+            },
+            Error::Capture { link, source } => Text {
+                en: format!("cannot capture on {link}: {source}"),
+                zh: format!("无法在 {link} 上抓包：{}", os(source).zh),
+            },
+            Error::Command {
+                host,
+                command,
+                detail,
+            } => Text {
+                en: format!("{host}: `{command}` failed: {detail}"),
+                zh: format!("{host}：`{command}` 失败（它的原话）：{detail}"),
+            },
+            Error::System { op, object, source } => Text {
+                en: format!("cannot {} {object}: {source}", op.en),
+                zh: format!("无法{} {object}：{}", op.zh, os(source).zh),
+            },
+            Error::Internal(what) => Text {
+                en: format!("internal error (please report it): {what}"),
+                zh: format!("内部错误（请报告）：{what}"),
+            },
+            Error::Lab(t) => Text {
+                en: format!("the lab cannot start: {}", t.en),
+                zh: format!("实验网络无法启动：{}", t.zh),
+            },
+        }
+    }
+
+    /// Shorthand for a usage error, in both languages.
+    pub fn usage(msg: impl Into<Text>) -> Self {
         Error::Usage(msg.into())
+    }
+
+    /// Shorthand for a failed system call: `Error::system(tx("open", "打开"), path, e)`.
+    pub fn system(op: Text, object: impl std::fmt::Display, source: std::io::Error) -> Self {
+        Error::System {
+            op,
+            object: object.to_string(),
+            source,
+        }
+    }
+
+    /// Shorthand for the lab failing to start.
+    pub fn lab(msg: impl Into<Text>) -> Self {
+        Error::Lab(msg.into())
     }
 }
 
 /// What an operating-system error means, in both languages, with its number
 /// (the Chinese is netlab's own: the system's message is English only).
-pub fn os_error_text(e: &std::io::Error) -> crate::narrate::Text {
+pub fn os_error_text(e: &std::io::Error) -> Text {
     use std::io::ErrorKind as K;
     let zh = match e.kind() {
         K::NetworkUnreachable => "网络不可达",
@@ -95,3 +294,144 @@ pub fn os_error_text(e: &std::io::Error) -> crate::narrate::Text {
 
 /// The library's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::narrate::tx;
+    use std::io::{Error as IoError, ErrorKind};
+
+    /// Every variant: its exit code, its cause, the object it names, and a
+    /// message in each language that names that object (Chinese with no
+    /// English words of netlab's own).
+    #[test]
+    fn every_variant_maps_to_its_exit_code_and_names_its_object() {
+        let io = || IoError::from_raw_os_error(libc::EACCES);
+        let cases: Vec<(Error, i32, &str, Option<&str>)> = vec![
+            (Error::usage(tx("bad flag", "参数不对")), 2, "usage", None),
+            (
+                Error::BadName {
+                    name: "a..b".into(),
+                    reason: tx("empty label", "空标签"),
+                },
+                2,
+                "bad_name",
+                Some("a..b"),
+            ),
+            (
+                Error::Read {
+                    path: "/r".into(),
+                    source: io(),
+                },
+                2,
+                "read",
+                Some("/r"),
+            ),
+            (
+                Error::Write {
+                    path: "/w".into(),
+                    source: io(),
+                },
+                2,
+                "write",
+                Some("/w"),
+            ),
+            (Error::Output(io()), 2, "output", Some("standard output")),
+            (
+                Error::Zone {
+                    file: "x.zone".into(),
+                    message: tx("no SOA", "没有 SOA"),
+                },
+                2,
+                "zone",
+                Some("x.zone"),
+            ),
+            (
+                crate::privilege::ping_privilege(),
+                2,
+                "privilege",
+                Some("an ICMP socket"),
+            ),
+            (
+                Error::Bind {
+                    addr: "127.53.0.1:53".into(),
+                    source: io(),
+                },
+                2,
+                "bind",
+                Some("127.53.0.1:53"),
+            ),
+            (
+                Error::Send {
+                    to: "10.9.9.9".into(),
+                    source: io(),
+                },
+                2,
+                "send",
+                Some("10.9.9.9"),
+            ),
+            (
+                Error::Send {
+                    to: "10.9.9.9".into(),
+                    source: IoError::new(ErrorKind::NetworkUnreachable, "no route"),
+                },
+                1,
+                "send",
+                Some("10.9.9.9"),
+            ),
+            (
+                Error::Socket {
+                    op: "connect",
+                    addr: "h2:80".into(),
+                    source: io(),
+                },
+                2,
+                "socket",
+                Some("h2:80"),
+            ),
+            (
+                Error::Capture {
+                    link: "h1:eth0".into(),
+                    source: io(),
+                },
+                2,
+                "capture",
+                Some("h1:eth0"),
+            ),
+            (
+                Error::Command {
+                    host: "r1".into(),
+                    command: "ip link".into(),
+                    detail: "RTNETLINK".into(),
+                },
+                2,
+                "command",
+                Some("r1"),
+            ),
+            (
+                Error::system(tx("open", "打开"), "/proc/x", io()),
+                2,
+                "system",
+                Some("/proc/x"),
+            ),
+            (Error::Internal("thread".into()), 2, "internal", None),
+            (Error::lab(tx("no ARP seen", "没有 ARP")), 2, "lab", None),
+        ];
+        for (e, code, cause, object) in cases {
+            assert_eq!(e.exit_code(), code, "{e:?}");
+            assert_eq!(e.cause(), cause, "{e:?}");
+            assert_eq!(e.object().as_deref(), object, "{e:?}");
+            let t = e.text();
+            assert_eq!(t.en, e.to_string(), "Display is the English text");
+            if let Some(o) = object {
+                assert!(t.en.contains(o), "{}", t.en);
+            }
+            // The Chinese is Chinese: no English word netlab wrote itself (paths,
+            // addresses, names and quoted tool output may stay).
+            let zh = t.zh.clone();
+            for w in ["cannot", "error", "needs", "failed", "the lab"] {
+                assert!(!zh.contains(w), "{cause}: {zh}");
+            }
+        }
+    }
+}

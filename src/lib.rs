@@ -134,9 +134,10 @@ fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i
         }
         Command::Render { run } => {
             let Some(page) = &cli.global.html else {
-                return Err(error::Error::usage(
+                return Err(error::Error::usage(narrate::tx(
                     "render needs --html PAGE.html: the file to write the page to",
-                ));
+                    "render 需要 --html PAGE.html：页面要写到的文件",
+                )));
             };
             let (lines, run_lang) = narrate::html::read_run(run)?;
             narrate::html::write(page, &lines, run_lang)?;

@@ -54,7 +54,12 @@ fn main() {
                 let _ = writeln!(
                     std::io::stdout(),
                     "{}",
-                    netlab::narrate::json::error("netlab", 1, message, exit::LOCAL)
+                    netlab::narrate::json::error_of(
+                        "netlab",
+                        1,
+                        &netlab::error::Error::usage(message),
+                        netlab::narrate::Lang::En
+                    )
                 );
             } else {
                 // One line on what is wrong, then clap's usage line.
@@ -80,11 +85,13 @@ fn main() {
             if narrator.is_json() {
                 let _ = narrator.error_json(&e);
             }
-            // Error messages are English only for now, so the prefix is too: a
-            // Chinese prefix before English text reads as neither language.
-            let _ = cfg.lang;
+            // The whole message in the run's language, prefix included.
+            let line = match cfg.lang {
+                netlab::narrate::Lang::Zh => format!("netlab：错误：{}", e.text().zh),
+                netlab::narrate::Lang::En => format!("netlab: error: {}", e.text().en),
+            };
             // Even with stderr full or closed, no panic: the exit code still tells.
-            let _ = writeln!(std::io::stderr(), "netlab: error: {e}");
+            let _ = writeln!(std::io::stderr(), "{line}");
             e.exit_code()
         }
     };

@@ -25,7 +25,7 @@ pub struct Entry {
 /// Parse `ip -j neigh show` output.
 pub fn parse(json: &str) -> Result<Vec<Entry>> {
     let v: Value = serde_json::from_str(if json.trim().is_empty() { "[]" } else { json })
-        .map_err(|e| Error::Lab(format!("cannot read `ip -j neigh`: {e}")))?;
+        .map_err(|e| Error::Internal(format!("`ip -j neigh` printed what is not JSON: {e}")))?;
     let list = v.as_array().cloned().unwrap_or_default();
     Ok(list
         .iter()
@@ -51,12 +51,13 @@ pub fn read() -> Result<Vec<Entry>> {
     let out = std::process::Command::new("ip")
         .args(["-4", "-j", "neigh", "show"])
         .output()
-        .map_err(|e| Error::Lab(format!("cannot run ip (iproute2): {e}")))?;
+        .map_err(|e| Error::system(crate::narrate::tx("run", "运行"), "ip (iproute2)", e))?;
     if !out.status.success() {
-        return Err(Error::Lab(format!(
-            "ip neigh: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
+        return Err(Error::Command {
+            host: "this host".into(),
+            command: "ip -4 -j neigh show".into(),
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
     parse(&String::from_utf8_lossy(&out.stdout))
 }

@@ -85,9 +85,25 @@ pub enum PingSocket {
 pub const LAB_HINT: &str =
     "the namespace lab needs CAP_NET_ADMIN, CAP_NET_RAW and CAP_SYS_ADMIN: run with sudo";
 
-/// The message when no ICMP socket can be opened: the three fixes.
-pub const PING_HINT: &str = "ping needs an ICMP socket: run with sudo, or `sudo setcap cap_net_raw+ep $(which netlab)`, \
-or allow unprivileged ICMP for your group: `sudo sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"`";
+/// The error when the namespace lab cannot be built for want of privileges.
+pub fn lab_privilege() -> crate::error::Error {
+    crate::error::Error::privilege(
+        crate::narrate::tx("the namespace lab", "命名空间实验网络"),
+        crate::narrate::tx(
+            "CAP_NET_ADMIN, CAP_NET_RAW and CAP_SYS_ADMIN",
+            " CAP_NET_ADMIN、CAP_NET_RAW 和 CAP_SYS_ADMIN",
+        ),
+        crate::narrate::tx("run with sudo", "请用 sudo 运行"),
+    )
+}
+
+/// The error when no ICMP socket can be opened: the three fixes.
+pub fn ping_privilege() -> crate::error::Error {
+    crate::error::Error::privilege(crate::narrate::tx("ping", "ping"), crate::narrate::tx("an ICMP socket", " ICMP 套接字"), crate::narrate::tx(
+            "run with sudo, or `sudo setcap cap_net_raw+ep $(which netlab)`, or allow unprivileged ICMP for your group: `sudo sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"`",
+            "请用 sudo 运行，或 `sudo setcap cap_net_raw+ep $(which netlab)`，或允许你的用户组使用非特权 ICMP：`sudo sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"`",
+        ))
+}
 
 #[cfg(test)]
 mod tests {
@@ -130,11 +146,15 @@ mod tests {
 
     #[test]
     fn hints_name_the_fixes() {
-        assert!(
-            PING_HINT.contains("sudo")
-                && PING_HINT.contains("setcap")
-                && PING_HINT.contains("ping_group_range")
-        );
+        for lang in [crate::narrate::Lang::En, crate::narrate::Lang::Zh] {
+            let t = ping_privilege().text();
+            let t = t.get(lang);
+            assert!(
+                t.contains("sudo") && t.contains("setcap") && t.contains("ping_group_range"),
+                "{t}"
+            );
+            assert!(lab_privilege().text().get(lang).contains("CAP_NET_ADMIN"));
+        }
         assert!(LAB_HINT.contains("CAP_NET_ADMIN"));
     }
 }

@@ -140,8 +140,10 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
 
     // h1 → h2, same LAN.
     let cap = Capture::start(h1, "eth0")?;
-    h1.run(|| send_udp(H2))?
-        .map_err(|e| Error::Lab(e.to_string()))?;
+    h1.run(|| send_udp(H2))?.map_err(|e| Error::Send {
+        to: H2.to_string(),
+        source: e,
+    })?;
     cap.wait_for(Duration::from_secs(3), |fs| {
         fs.iter().any(|f| is_arp(f, 2, H2))
     });
@@ -149,9 +151,10 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
     let req = frames.iter().find(|f| is_arp(f, 1, H2));
     let rep = frames.iter().find(|f| is_arp(f, 2, H2));
     let (Some(req), Some(rep)) = (req, rep) else {
-        return Err(Error::Lab(
-            "no ARP exchange was captured between h1 and h2".into(),
-        ));
+        return Err(Error::lab(tx(
+            "no ARP exchange was captured between h1 and h2",
+            "没有抓到 h1 与 h2 之间的 ARP 交换",
+        )));
     };
     let mut s = Step::new(
         tx("h1 broadcasts an ARP request: who has 198.51.100.20?", "h1 广播 ARP 请求：谁是 198.51.100.20？"),
@@ -202,15 +205,30 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
     let cap_b = Capture::start(h3, "eth0")?;
     let pinger = h1
         .run(|| crate::ping::Pinger::open(crate::privilege::PingSocket::Raw, H3, None))?
-        .map_err(|e| Error::Lab(e.to_string()))?;
-    pinger.send(1, 56).map_err(|e| Error::Lab(e.to_string()))?;
+        .map_err(|e| Error::Socket {
+            op: "open an ICMP socket to",
+            addr: H3.to_string(),
+            source: e,
+        })?;
+    let send_err = |e| Error::Send {
+        to: H3.to_string(),
+        source: e,
+    };
+    pinger.send(1, 56).map_err(send_err)?;
     let got = pinger
         .recv(std::time::Instant::now() + Duration::from_secs(3))
-        .map_err(|e| Error::Lab(e.to_string()))?;
+        .map_err(|e| Error::Socket {
+            op: "receive from",
+            addr: H3.to_string(),
+            source: e,
+        })?;
     let frames_a = cap_a.stop()?;
     let frames_b = cap_b.stop()?;
     if got.is_none() {
-        return Err(Error::Lab("h3 did not answer h1 across r1".into()));
+        return Err(Error::lab(tx(
+            "h3 did not answer h1 across r1",
+            "h3 没有回应跨过 r1 的 h1",
+        )));
     }
     let gw_req = frames_a.iter().find(|f| is_arp(f, 1, R1_A));
     let echo = |fs: &[Frame]| {
@@ -219,9 +237,10 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
     let (Some(gw_req), Some(on_a), Some(on_b)) =
         (gw_req.cloned(), echo(&frames_a), echo(&frames_b))
     else {
-        return Err(Error::Lab(
-            "the frames across r1 were not all captured".into(),
-        ));
+        return Err(Error::lab(tx(
+            "the frames across r1 were not all captured",
+            "没有抓全跨越 r1 的帧",
+        )));
     };
     let r1_arp_b = frames_b.iter().find(|f| is_arp(f, 1, H3)).cloned();
     let mut s = Step::new(
@@ -242,8 +261,11 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
     }
     n.step(s)?;
 
-    let d_a = frame::ethernet_frame(&on_a.bytes).map_err(|e| Error::Lab(e.to_string()))?;
-    let d_b = frame::ethernet_frame(&on_b.bytes).map_err(|e| Error::Lab(e.to_string()))?;
+    let dissect = |f: &Frame| {
+        frame::ethernet_frame(&f.bytes)
+            .map_err(|e| Error::Internal(format!("a captured frame did not parse: {e}")))
+    };
+    let (d_a, d_b) = (dissect(&on_a)?, dissect(&on_b)?);
     let ttl = |d: &frame::Dissected| match d.kind {
         Kind::Ipv4 { ttl, .. } => ttl,
         _ => 0,
@@ -311,20 +333,32 @@ fn resolve_on_host(iface: &str, ip: Ipv4Addr, n: &mut Narrator) -> Result<i32> {
                 .into_iter()
                 .map(|i| i.name)
                 .collect();
-            Error::usage(format!(
-                "unknown interface {iface:?}; this machine has: {}",
-                names.join(", ")
+            Error::usage(tx(
+                format!(
+                    "unknown interface {iface:?}; this machine has: {}",
+                    names.join(", ")
+                ),
+                format!("没有接口 {iface:?}；本机有：{}", names.join("、")),
             ))
         })?;
     if nic.is_loopback() || nic.mac.is_none_or(|m| m.octets() == [0; 6]) {
-        return Err(Error::usage(format!(
-            "{iface} has no link-layer addresses, so there is no ARP on it; give an Ethernet interface (`ip link` lists them)"
+        return Err(Error::usage(tx(
+            format!("{iface} has no link-layer addresses, so there is no ARP on it; give an Ethernet interface (`ip link` lists them)"),
+            format!("{iface} 没有链路层地址，所以上面没有 ARP；请给一个以太网接口（`ip link` 可列出）"),
         )));
     }
     let p = Privileges::probe();
     if !p.net_raw {
-        return Err(Error::usage(
-            "--resolve sends a real ARP request and needs CAP_NET_RAW: run with sudo, or `sudo setcap cap_net_raw+ep $(which netlab)`",
+        return Err(Error::privilege(
+            tx(
+                "--resolve (a real ARP request)",
+                "--resolve（真实的 ARP 请求）",
+            ),
+            Text::from("CAP_NET_RAW"),
+            tx(
+                "run with sudo, or `sudo setcap cap_net_raw+ep $(which netlab)`",
+                "请用 sudo 运行，或 `sudo setcap cap_net_raw+ep $(which netlab)`",
+            ),
         ));
     }
     let src_ip = nic.ips.iter().find_map(|n| match n.ip() {
@@ -332,8 +366,9 @@ fn resolve_on_host(iface: &str, ip: Ipv4Addr, n: &mut Narrator) -> Result<i32> {
         _ => None,
     });
     let Some(src_ip) = src_ip else {
-        return Err(Error::usage(format!(
-            "interface {iface} has no IPv4 address"
+        return Err(Error::usage(tx(
+            format!("interface {iface} has no IPv4 address"),
+            format!("接口 {iface} 没有 IPv4 地址"),
         )));
     };
     let before = neigh::read()?;
@@ -435,9 +470,12 @@ fn send_arp_request(
     use pnet_datalink::MacAddr;
     use pnet_packet::arp::{ArpHardwareTypes, ArpOperations, MutableArpPacket};
     use pnet_packet::ethernet::{EtherTypes, MutableEthernetPacket};
-    let mac = nic
-        .mac
-        .ok_or_else(|| Error::usage(format!("interface {} has no MAC address", nic.name)))?;
+    let mac = nic.mac.ok_or_else(|| {
+        Error::usage(tx(
+            format!("interface {} has no MAC address", nic.name),
+            format!("接口 {} 没有 MAC 地址", nic.name),
+        ))
+    })?;
     let mut buf = [0u8; 42];
     {
         let mut eth = MutableEthernetPacket::new(&mut buf).expect("42 bytes");
@@ -466,7 +504,7 @@ fn send_arp_request(
                 addr: nic.name.clone(),
                 source: e,
             }),
-        Ok(_) => Err(Error::Lab("unsupported datalink channel".into())),
+        Ok(_) => Err(Error::Internal("pnet gave a non-Ethernet channel".into())),
         Err(e) => Err(Error::Socket {
             op: "open packet socket on",
             addr: nic.name.clone(),

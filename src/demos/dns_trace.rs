@@ -74,16 +74,16 @@ fn plan(args: &DnsTraceArgs, port_53: bool) -> Result<(CheckedName, Mode)> {
         // Any readable file will do (/dev/null is an empty hosts file); a folder will not.
         match std::fs::metadata(h) {
             Ok(m) if m.is_dir() => {
-                return Err(Error::usage(format!(
-                    "--hosts {}: a folder; give a file in hosts format (the default is /etc/hosts)",
-                    h.display()
+                return Err(Error::usage(tx(
+                    format!("--hosts {}: a folder; give a file in hosts format (the default is /etc/hosts)", h.display()),
+                    format!("--hosts {}：这是一个目录；请给一个 hosts 格式的文件（默认是 /etc/hosts）", h.display()),
                 )))
             }
             Ok(_) => {}
             Err(_) => {
-                return Err(Error::usage(format!(
-                "--hosts {}: no such file; give a file in hosts format (the default is /etc/hosts)",
-                h.display()
+                return Err(Error::usage(tx(
+                format!("--hosts {}: no such file; give a file in hosts format (the default is /etc/hosts)", h.display()),
+                format!("--hosts {}：没有这个文件；请给一个 hosts 格式的文件（默认是 /etc/hosts）", h.display()),
             )))
             }
         }
@@ -111,8 +111,9 @@ fn plan(args: &DnsTraceArgs, port_53: bool) -> Result<(CheckedName, Mode)> {
         )
     } else if let Some(r) = &args.root_servers {
         if let Some(a) = r.addrs.iter().find(|a| !a.ip().is_loopback()) {
-            return Err(Error::usage(format!(
-                "--root-servers {a} is off this machine; add --live to send packets beyond loopback"
+            return Err(Error::usage(tx(
+                format!("--root-servers {a} is off this machine; add --live to send packets beyond loopback"),
+                format!("--root-servers {a} 不在本机；要把包发到回环之外，请加 --live"),
             )));
         }
         Mode::Custom(r.addrs.iter().copied().map(Server::at).collect(), r.port)

@@ -10,18 +10,21 @@ use serde_json::{json, Value};
 use crate::error::{exit, Error, Result};
 use crate::lab::topology::{check_named, plan, remove_named_locked, Built, Check, NetLab};
 use crate::narrate::{tx, Narrator, Step, Summary};
-use crate::privilege::{Privileges, LAB_HINT};
+use crate::privilege::Privileges;
 
 fn need_privilege() -> Result<()> {
     if Privileges::probe().can_build_lab() {
         Ok(())
     } else {
-        Err(Error::usage(LAB_HINT))
+        Err(crate::privilege::lab_privilege())
     }
 }
 
 fn not_up() -> Error {
-    Error::usage("the lab is not up: run `netlab lab up` first (as root)")
+    Error::usage(tx(
+        "the lab is not up: run `netlab lab up` first (as root)",
+        "实验网络没有启动：请先（以 root）运行 `netlab lab up`",
+    ))
 }
 
 /// `netlab lab up`.
@@ -76,9 +79,15 @@ fn whole_lab() -> Result<NetLab> {
 }
 
 fn broken(c: &Check) -> Error {
-    Error::usage(format!(
-        "the lab is broken ({}): `netlab lab up` rebuilds it",
-        c.missing.join("; ")
+    Error::usage(tx(
+        format!(
+            "the lab is broken ({}): `netlab lab up` rebuilds it",
+            c.missing.join("; ")
+        ),
+        format!(
+            "实验网络不完整（缺少：{}）：`netlab lab up` 可重建",
+            c.missing.join("；")
+        ),
     ))
 }
 
@@ -218,14 +227,18 @@ pub fn down(n: &mut Narrator) -> Result<i32> {
 
 /// `netlab lab exec HOST -- CMD...`: runs CMD inside HOST with this terminal; exits with its code.
 pub fn exec(host: &str, command: &[String]) -> Result<i32> {
+    // Say "not up" before asking for privileges: it is the first thing to fix.
+    if !crate::lab::topology::named_lab_present() {
+        return Err(not_up());
+    }
     need_privilege()?;
     let lab = whole_lab()?;
     let ns = lab.host(host)?;
     let (prog, args) = command
         .split_first()
-        .ok_or_else(|| Error::usage("no command given after --"))?;
+        .ok_or_else(|| Error::usage(tx("no command given after --", "-- 后面没有给出命令")))?;
     let status = ns
         .run(|| std::process::Command::new(prog).args(args).status())?
-        .map_err(|e| Error::usage(format!("cannot run {prog:?} in {host}: {e}")))?;
+        .map_err(|e| Error::system(tx("run", "运行"), format!("{prog:?} in {host}"), e))?;
     Ok(status.code().unwrap_or(exit::LOCAL))
 }

@@ -20,7 +20,7 @@ use crate::lab::netns::Netns;
 use crate::lab::topology::{NetLab, H2, H3};
 use crate::narrate::{tx, Direction, Narrator, Packet, Step, Summary, Text, Wire};
 use crate::ping::{Pinger, Reply, Stats, OVERHEAD};
-use crate::privilege::{PingSocket, Privileges, LAB_HINT, PING_HINT};
+use crate::privilege::{PingSocket, Privileges, LAB_HINT};
 use crate::wire::{frame, icmp};
 
 const QS: &[&str] = &["Q7"];
@@ -52,11 +52,16 @@ struct First {
     reply_at: SystemTime,
 }
 
+/// A failed ICMP socket call: a missing privilege, or the send or receive
+/// that failed (unreachable networks end the run with exit 1).
 fn io(e: std::io::Error) -> Error {
     if e.kind() == std::io::ErrorKind::PermissionDenied {
-        Error::usage(PING_HINT)
+        crate::privilege::ping_privilege()
     } else {
-        Error::Lab(format!("ping: {e}"))
+        Error::Send {
+            to: "the ping target".into(),
+            source: e,
+        }
     }
 }
 
@@ -236,20 +241,25 @@ fn resolve(target: &str) -> Result<(Ipv4Addr, bool)> {
         return Ok((ip, false));
     }
     if target.parse::<IpAddr>().is_ok() {
-        return Err(Error::usage(format!(
-            "{target}: IPv6 is not supported by netlab ping yet; give an IPv4 address"
+        return Err(Error::usage(tx(
+            format!("{target}: IPv6 is not supported by netlab ping yet; give an IPv4 address"),
+            format!("{target}：netlab ping 还不支持 IPv6；请给一个 IPv4 地址"),
         )));
     }
     let looks_numeric = target.chars().all(|c| c.is_ascii_digit() || c == '.');
     if looks_numeric || target.is_empty() || target.starts_with('-') {
-        return Err(Error::usage(format!(
-            "{target:?} is not an IPv4 address (a.b.c.d, each 0-255) or a host name"
+        return Err(Error::usage(tx(
+            format!("{target:?} is not an IPv4 address (a.b.c.d, each 0-255) or a host name"),
+            format!("{target:?} 既不是 IPv4 地址（a.b.c.d，每段 0-255），也不是主机名"),
         )));
     }
     crate::dns::name::check(target)?;
-    let addrs = (target, 0)
-        .to_socket_addrs()
-        .map_err(|e| Error::usage(format!("cannot resolve {target}: {e}")))?;
+    let addrs = (target, 0).to_socket_addrs().map_err(|e| {
+        Error::usage(tx(
+            format!("cannot resolve {target}: {e}"),
+            format!("无法解析 {target}：{}", crate::error::os_error_text(&e).zh),
+        ))
+    })?;
     addrs
         .filter_map(|a| match a.ip() {
             IpAddr::V4(v) => Some(v),
@@ -257,7 +267,12 @@ fn resolve(target: &str) -> Result<(Ipv4Addr, bool)> {
         })
         .next()
         .map(|ip| (ip, true))
-        .ok_or_else(|| Error::usage(format!("{target} has no IPv4 address")))
+        .ok_or_else(|| {
+            Error::usage(tx(
+                format!("{target} has no IPv4 address"),
+                format!("{target} 没有 IPv4 地址"),
+            ))
+        })
 }
 
 fn socket_name(k: PingSocket) -> &'static str {
@@ -271,7 +286,13 @@ fn socket_name(k: PingSocket) -> &'static str {
 pub fn run(args: &PingArgs, n: &mut Narrator) -> Result<i32> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, stop.clone()).map_err(|e| Error::Lab(e.to_string()))?;
+        signal_hook::flag::register(sig, stop.clone()).map_err(|e| {
+            Error::system(
+                crate::narrate::tx("catch", "捕获"),
+                format!("signal {sig}"),
+                e,
+            )
+        })?;
     }
     match &args.target {
         Some(t) => host(t, args, n, &stop),
@@ -292,7 +313,7 @@ pub fn run(args: &PingArgs, n: &mut Narrator) -> Result<i32> {
                 a.count = Some(a.count.unwrap_or(3));
                 host("127.0.0.1", &a, n, &stop)
             } else {
-                Err(Error::usage(PING_HINT))
+                Err(crate::privilege::ping_privilege())
             }
         }
     }
@@ -384,20 +405,21 @@ fn host(target: &str, args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> R
     }
     let kind = Privileges::probe()
         .ping_socket()
-        .ok_or_else(|| Error::usage(PING_HINT))?;
+        .ok_or_else(crate::privilege::ping_privilege)?;
     if kind == PingSocket::Dgram && args.interval < MIN_USER_INTERVAL {
-        return Err(Error::usage(format!(
-            "-i {}: the shortest interval for an unprivileged user is 0.2 s, as with iputils ping; \
-             give -i 0.2 or more, or run with sudo",
-            args.interval.as_secs_f64()
+        let i = args.interval.as_secs_f64();
+        return Err(Error::usage(tx(
+            format!("-i {i}: the shortest interval for an unprivileged user is 0.2 s, as with iputils ping; give -i 0.2 or more, or run with sudo"),
+            format!("-i {i}：非特权用户的最短间隔是 0.2 秒，与 iputils ping 相同；请给 -i 0.2 或更长，或用 sudo 运行"),
         )));
     }
     // The socket is open, so a refused send is not a missing privilege: the kernel
     // refuses to send to a broadcast address without SO_BROADCAST (iputils' -b).
     let refuse_broadcast = |e: Error| {
         match e {
-        Error::Usage(m) if m == PING_HINT => Error::usage(format!(
-            "{ip} is a broadcast address: the kernel sends there only when asked to (iputils' -b, which netlab ping does not offer); ping one host"
+        Error::Privilege(_) => Error::usage(tx(
+            format!("{ip} is a broadcast address: the kernel sends there only when asked to (iputils' -b, which netlab ping does not offer); ping one host"),
+            format!("{ip} 是广播地址：只有明确要求时内核才会往那里发（iputils 的 -b，netlab ping 不提供）；请 ping 一台主机"),
         )),
         other => other,
     }

@@ -36,8 +36,13 @@ const WARM_UP: u32 = 20;
 /// Width of a fixed-length frame.
 const FIXED: usize = 16;
 
-fn err(e: impl std::fmt::Display) -> Error {
-    Error::Lab(e.to_string())
+/// A socket call between the demo's own two ends failed.
+fn err(e: std::io::Error) -> Error {
+    Error::system(
+        tx("exchange data between", "在测试的两端之间收发数据："),
+        "the writer and the reader",
+        e,
+    )
 }
 
 fn pair() -> Result<(TcpStream, TcpStream)> {
@@ -167,7 +172,7 @@ pub fn run(args: &StickyArgs, n: &mut Narrator) -> Result<i32> {
     let (split_reads, _) = read_all(&mut s, big, 64 * 1024)?;
     writer
         .join()
-        .map_err(|_| err("writer panicked"))?
+        .map_err(|_| Error::Internal("writer panicked".into()))?
         .map_err(err)?;
     let preview: Vec<usize> = split_reads.iter().take(8).copied().collect();
     n.step(
@@ -369,7 +374,9 @@ fn burst(
     for w in writes {
         c.write_all(w).map_err(err)?;
     }
-    let reads = reader.join().map_err(|_| err("reader panicked"))??;
+    let reads = reader
+        .join()
+        .map_err(|_| Error::Internal("reader panicked".into()))??;
     let after = tcp_info(&c).map_err(err)?.data_segs_out;
     let frames = match cap {
         Some(cap) => {
@@ -509,10 +516,10 @@ fn framed(kind: Framing, messages: &[String]) -> Result<(Vec<String>, usize, Str
             }
             Framing::Delimiter => LinesCodec::new()
                 .encode(m.as_str(), &mut wire)
-                .map_err(err)?,
+                .map_err(|e| Error::Internal(format!("encoding a line: {e}")))?,
             Framing::LengthPrefix => LengthDelimitedCodec::new()
                 .encode(Bytes::from(m.clone()), &mut wire)
-                .map_err(err)?,
+                .map_err(|e| Error::Internal(format!("encoding a frame: {e}")))?,
         }
     }
     let preview: String = wire
@@ -569,7 +576,9 @@ fn framed(kind: Framing, messages: &[String]) -> Result<(Vec<String>, usize, Str
                     .decode(&mut buf)
                     .map_err(err)?
                     .map(|b| String::from_utf8_lossy(&b).trim_end().to_string()),
-                Framing::Delimiter => lines.decode(&mut buf).map_err(err)?,
+                Framing::Delimiter => lines
+                    .decode(&mut buf)
+                    .map_err(|e| Error::Internal(format!("decoding a line: {e}")))?,
                 Framing::LengthPrefix => lens
                     .decode(&mut buf)
                     .map_err(err)?
@@ -599,7 +608,7 @@ fn call_flow(n: &mut Narrator) -> Result<()> {
         .local_addr()
         .map_err(err)?
         .as_socket()
-        .ok_or_else(|| err("no address"))?;
+        .ok_or_else(|| Error::Internal("a loopback socket has no address".into()))?;
     server.listen(128).map_err(err)?;
     n.step(
         Step::new(
@@ -621,7 +630,7 @@ fn call_flow(n: &mut Narrator) -> Result<()> {
         .local_addr()
         .map_err(err)?
         .as_socket()
-        .ok_or_else(|| err("no address"))?;
+        .ok_or_else(|| Error::Internal("a loopback socket has no address".into()))?;
     n.step(
         Step::new(
             tx(format!("Client: socket() → fd {cfd}; connect({addr}) from {local}"), format!("客户端：socket() → fd {cfd}；从 {local} connect({addr})")),

@@ -43,8 +43,13 @@ const PHASE_LIMIT: Duration = Duration::from_secs(60);
 /// The interfaces on the path h1 → sw1 → h2.
 const LINK_ENDS: [(&str, &str); 4] = [("h1", "eth0"), ("h2", "eth0"), ("sw1", "p1"), ("sw1", "p2")];
 
-fn lab_err(e: impl std::fmt::Display) -> Error {
-    Error::Lab(e.to_string())
+/// A socket call between the demo's own two ends failed.
+fn lab_err(e: std::io::Error) -> Error {
+    Error::system(
+        tx("exchange data between", "在测试的两端之间收发数据："),
+        "the test's two ends",
+        e,
+    )
 }
 
 /// Where the two ends run.
@@ -832,7 +837,7 @@ impl Delivery {
 
 fn join<T>(h: std::thread::JoinHandle<std::io::Result<T>>) -> Result<T> {
     h.join()
-        .map_err(|_| lab_err("a worker thread panicked"))?
+        .map_err(|_| Error::Internal("a worker thread panicked".into()))?
         .map_err(lab_err)
 }
 
@@ -1112,7 +1117,7 @@ fn cost(env: &Env, args: &TcpUdpArgs, n: &mut Narrator) -> Result<(f64, f64, f64
     let tcp_time = start.elapsed().as_secs_f64();
     writer
         .join()
-        .map_err(|_| lab_err("writer panicked"))?
+        .map_err(|_| Error::Internal("writer panicked".into()))?
         .map_err(lab_err)?;
     let tcp_bps = got as f64 / tcp_time;
 
@@ -1143,7 +1148,7 @@ fn cost(env: &Env, args: &TcpUdpArgs, n: &mut Narrator) -> Result<(f64, f64, f64
     }
     sender
         .join()
-        .map_err(|_| lab_err("sender panicked"))?
+        .map_err(|_| Error::Internal("sender panicked".into()))?
         .map_err(lab_err)?;
     let udp_time = last.duration_since(start).as_secs_f64().max(1e-6);
     let udp_bps = ugot as f64 / udp_time;
@@ -1170,7 +1175,7 @@ fn cost(env: &Env, args: &TcpUdpArgs, n: &mut Narrator) -> Result<(f64, f64, f64
     }
     let tcp_rtt = t.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
     echo.join()
-        .map_err(|_| lab_err("echo panicked"))?
+        .map_err(|_| Error::Internal("echo panicked".into()))?
         .map_err(lab_err)?;
     let (uc, us, uaddr) = udp_pair(env)?;
     uc.set_read_timeout(Some(Duration::from_millis(500)))

@@ -8,6 +8,7 @@
 use hickory_proto::rr::Name;
 
 use crate::error::{Error, Result};
+use crate::narrate::{tx, Text};
 
 /// A name ready to query, and how it was obtained.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,11 +28,18 @@ pub const MAX_LABEL: usize = 63;
 /// Longest name in characters, without the final dot.
 pub const MAX_NAME: usize = 253;
 
-fn bad(name: &str, reason: impl Into<String>) -> Error {
+fn bad(name: &str, reason: impl Into<Text>) -> Error {
     Error::BadName {
         name: name.to_string(),
         reason: reason.into(),
     }
+}
+
+fn empty_label() -> Text {
+    tx(
+        "empty label (two dots in a row, or a leading dot); each label between dots needs 1 to 63 characters",
+        "空标签（连续两个点，或以点开头）；点与点之间的每个标签需要 1 到 63 个字符",
+    )
 }
 
 /// Validate and convert a user-typed name.
@@ -40,50 +48,66 @@ pub fn check(input: &str) -> Result<CheckedName> {
     if input.is_empty() || input == "." {
         return Err(bad(
             input,
-            "the name is empty; give a domain such as www.baidu.com",
+            tx(
+                "the name is empty; give a domain such as www.baidu.com",
+                "名字是空的；请给一个域名，例如 www.baidu.com",
+            ),
         ));
     }
     if trimmed.chars().any(char::is_whitespace) {
         return Err(bad(
             input,
-            "a domain name cannot contain spaces; use letters, digits, '-' and '_' between dots",
+            tx(
+                "a domain name cannot contain spaces; use letters, digits, '-' and '_' between dots",
+                "域名不能含空格；点与点之间用字母、数字、'-' 和 '_'",
+            ),
         ));
     }
     if trimmed.starts_with('.') || trimmed.contains("..") {
-        return Err(bad(
-            input,
-            "empty label (two dots in a row, or a leading dot); each label between dots needs 1 to 63 characters",
-        ));
+        return Err(bad(input, empty_label()));
     }
     let converted = !trimmed.is_ascii();
     let ascii = if converted {
-        idna::domain_to_ascii(trimmed)
-            .map_err(|e| bad(input, format!("cannot convert to punycode (IDNA): {e}")))?
+        idna::domain_to_ascii(trimmed).map_err(|e| {
+            bad(
+                input,
+                tx(
+                    format!("cannot convert to punycode (IDNA): {e}"),
+                    format!("无法转换为 punycode（IDNA）：{e}"),
+                ),
+            )
+        })?
     } else {
         trimmed.to_string()
     };
     if ascii.len() > MAX_NAME {
         return Err(bad(
             input,
-            format!(
-                "{} characters long; a DNS name holds at most {MAX_NAME}",
-                ascii.len()
+            tx(
+                format!(
+                    "{} characters long; a DNS name holds at most {MAX_NAME}",
+                    ascii.len()
+                ),
+                format!("长 {} 个字符；DNS 名字最多 {MAX_NAME} 个", ascii.len()),
             ),
         ));
     }
     for label in ascii.split('.') {
         if label.is_empty() {
-            return Err(bad(
-                input,
-                "empty label (two dots in a row, or a leading dot); each label between dots needs 1 to 63 characters",
-            ));
+            return Err(bad(input, empty_label()));
         }
         if label.len() > MAX_LABEL {
             return Err(bad(
                 input,
-                format!(
-                    "label {label:?} is {} bytes; a label holds at most {MAX_LABEL}",
-                    label.len()
+                tx(
+                    format!(
+                        "label {label:?} is {} bytes; a label holds at most {MAX_LABEL}",
+                        label.len()
+                    ),
+                    format!(
+                        "标签 {label:?} 有 {} 字节；一个标签最多 {MAX_LABEL} 字节",
+                        label.len()
+                    ),
                 ),
             ));
         }
@@ -93,13 +117,19 @@ pub fn check(input: &str) -> Result<CheckedName> {
         {
             return Err(bad(
                 input,
-                format!("character {c:?} is not allowed; use letters, digits, '-' and '_'"),
+                tx(
+                    format!("character {c:?} is not allowed; use letters, digits, '-' and '_'"),
+                    format!("不允许字符 {c:?}；请用字母、数字、'-' 和 '_'"),
+                ),
             ));
         }
         if label.starts_with('-') || label.ends_with('-') {
             return Err(bad(
                 input,
-                format!("label {label:?} starts or ends with '-'"),
+                tx(
+                    format!("label {label:?} starts or ends with '-'"),
+                    format!("标签 {label:?} 以 '-' 开头或结尾"),
+                ),
             ));
         }
     }

@@ -95,7 +95,7 @@ struct Shared {
 /// Bytes kept of each frame by default: all of it.
 const WHOLE: usize = 65_536;
 
-type Ready = mpsc::Sender<std::result::Result<(), String>>;
+type Ready = mpsc::Sender<Result<()>>;
 
 /// A packet socket bound to one interface, with kernel receive timestamps.
 fn packet_socket(iface: &str) -> std::io::Result<std::os::fd::OwnedFd> {
@@ -134,13 +134,15 @@ fn capture_loop(
     let fd = match packet_socket(&iface) {
         Ok(fd) => fd,
         Err(e) => {
-            let msg = if e.raw_os_error() == Some(libc::ENODEV) {
-                format!("no interface {iface} in {link}")
-            } else {
-                format!("cannot capture on {link}: {e} (needs CAP_NET_RAW)")
+            let err = |source| Error::Capture {
+                link: link.clone(),
+                source,
             };
-            let _ = ready_tx.send(Err(msg.clone()));
-            return Err(Error::Lab(msg));
+            let again = e.raw_os_error().map(std::io::Error::from_raw_os_error);
+            let _ = ready_tx.send(Err(err(e)));
+            return Err(err(
+                again.unwrap_or_else(|| std::io::Error::other("capture failed"))
+            ));
         }
     };
     let _ = ready_tx.send(Ok(()));
@@ -158,7 +160,12 @@ fn capture_loop(
         let r = match got {
             Ok(r) => r,
             Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(Error::Lab(format!("capture on {link}: {e}"))),
+            Err(e) => {
+                return Err(Error::Capture {
+                    link,
+                    source: e.into(),
+                })
+            }
         };
         // A packet socket on loopback sees every frame twice, leaving
         // (PACKET_OUTGOING) and arriving: keep the first.
@@ -230,8 +237,8 @@ impl Capture {
         let handle = spawn(ready_tx, shared.clone())?;
         match ready_rx.recv_timeout(Duration::from_secs(5)) {
             Ok(Ok(())) => Ok(Capture { shared, handle }),
-            Ok(Err(e)) => Err(Error::Lab(e)),
-            Err(_) => Err(Error::Lab("capture did not start".into())),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(Error::Internal("a capture thread did not start".into())),
         }
     }
 
@@ -272,7 +279,7 @@ impl Capture {
         self.shared.stop.store(true, Ordering::Relaxed);
         self.handle
             .join()
-            .map_err(|_| Error::Lab("capture thread panicked".into()))???;
+            .map_err(|_| Error::Internal("a capture thread panicked".into()))???;
         let frames = self
             .shared
             .frames

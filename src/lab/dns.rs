@@ -21,6 +21,7 @@ use super::resolver::Resolver;
 use super::zones::{Misbehaviour, Zone, ZoneSet};
 use crate::dns::walk::Server;
 use crate::error::{Error, Result};
+use crate::narrate::tx;
 
 /// Largest UDP reply without EDNS (RFC 1035 §4.2.1).
 pub const CLASSIC_UDP: usize = 512;
@@ -361,15 +362,24 @@ impl DnsLab {
             }
         }
         let Some((port, sockets)) = bound else {
-            let e = last_err.map(|e| e.to_string()).unwrap_or_default();
-            let hint = if port != 0 && port < 1024 {
-                " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
-            } else {
-                ""
-            };
-            return Err(Error::Lab(format!(
-                "cannot bind the DNS servers on 127.53.0.0/16 port {port}: {e}{hint}"
-            )));
+            let source = last_err.unwrap_or_else(|| std::io::Error::other("no address to bind"));
+            if port != 0 && port < 1024 && source.kind() == std::io::ErrorKind::PermissionDenied {
+                return Err(Error::privilege(
+                    tx(format!("Port {port}"), format!("端口 {port}")),
+                    tx(
+                        "root or CAP_NET_BIND_SERVICE",
+                        " root 或 CAP_NET_BIND_SERVICE",
+                    ),
+                    tx(
+                        "run with sudo, or give a port of 1024 or more",
+                        "请用 sudo 运行，或给一个不小于 1024 的端口",
+                    ),
+                ));
+            }
+            return Err(Error::Bind {
+                addr: format!("127.53.0.0/16 port {port}"),
+                source,
+            });
         };
         let root = set.root();
         let roots: Vec<Server> = root
@@ -387,7 +397,7 @@ impl DnsLab {
             .thread_name("netlab-dns-lab")
             .enable_all()
             .build()
-            .map_err(|e| Error::Lab(e.to_string()))?;
+            .map_err(|e| Error::system(tx("start", "启动"), "the DNS servers' runtime", e))?;
         let mut running = Vec::new();
         let mut servers = Vec::new();
         let mut sockets = sockets.into_iter();
@@ -419,17 +429,21 @@ impl DnsLab {
         }
         for b in servers {
             let _guard = rt.enter();
-            b.udp
-                .set_nonblocking(true)
-                .map_err(|e| Error::Lab(e.to_string()))?;
-            let udp =
-                tokio::net::UdpSocket::from_std(b.udp).map_err(|e| Error::Lab(e.to_string()))?;
+            let addr = b
+                .udp
+                .local_addr()
+                .map_or_else(|_| "a lab DNS server".to_string(), |a| a.to_string());
+            let sock = |e| Error::Socket {
+                op: "serve",
+                addr: addr.clone(),
+                source: e,
+            };
+            b.udp.set_nonblocking(true).map_err(sock)?;
+            let udp = tokio::net::UdpSocket::from_std(b.udp).map_err(sock)?;
             rt.spawn(serve_udp(udp, b.role.clone()));
             if let Some(tcp) = b.tcp {
-                tcp.set_nonblocking(true)
-                    .map_err(|e| Error::Lab(e.to_string()))?;
-                let tcp = tokio::net::TcpListener::from_std(tcp)
-                    .map_err(|e| Error::Lab(e.to_string()))?;
+                tcp.set_nonblocking(true).map_err(sock)?;
+                let tcp = tokio::net::TcpListener::from_std(tcp).map_err(sock)?;
                 rt.spawn(serve_tcp(tcp, b.role));
             }
         }

@@ -10,12 +10,11 @@ use crate::error::{Error, Result};
 fn nft(ns: &Netns, args: &[&str]) -> Result<()> {
     let out = ns.command("nft", args)?;
     if !out.status.success() {
-        return Err(Error::Lab(format!(
-            "{}: nft {}: {} (is nftables installed? apt-get install nftables)",
-            ns.name,
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
+        return Err(Error::Command {
+            host: ns.name.clone(),
+            command: format!("nft {}", args.join(" ")),
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
     Ok(())
 }

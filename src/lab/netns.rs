@@ -29,8 +29,13 @@ pub struct Netns {
     named: Option<PathBuf>,
 }
 
-fn lab_err(what: impl std::fmt::Display) -> Error {
-    Error::Lab(what.to_string())
+fn sys(
+    op_en: &str,
+    op_zh: &str,
+    object: impl std::fmt::Display,
+    e: impl Into<std::io::Error>,
+) -> Error {
+    Error::system(crate::narrate::tx(op_en, op_zh), object, e.into())
 }
 
 impl Netns {
@@ -38,15 +43,20 @@ impl Netns {
     pub fn anonymous(name: &str) -> Result<Netns> {
         let fd = std::thread::scope(|s| {
             s.spawn(|| -> Result<File> {
-                unshare(CloneFlags::CLONE_NEWNET).map_err(|e| {
-                    lab_err(format!(
-                        "cannot create a network namespace ({e}): needs CAP_SYS_ADMIN and CAP_NET_ADMIN; run with sudo"
-                    ))
+                unshare(CloneFlags::CLONE_NEWNET).map_err(|e| match e {
+                    nix::errno::Errno::EPERM => crate::privilege::lab_privilege(),
+                    e => sys(
+                        "create",
+                        "创建",
+                        format!("a network namespace for {name}"),
+                        e,
+                    ),
                 })?;
-                File::open("/proc/thread-self/ns/net").map_err(lab_err)
+                File::open("/proc/thread-self/ns/net")
+                    .map_err(|e| sys("open", "打开", "/proc/thread-self/ns/net", e))
             })
             .join()
-            .map_err(|_| lab_err("namespace thread panicked"))?
+            .map_err(|_| Error::Internal("the namespace thread panicked".into()))?
         })?;
         Ok(Netns {
             name: name.to_string(),
@@ -57,7 +67,7 @@ impl Netns {
 
     /// Open an existing named namespace (`/run/netns/NAME`).
     pub fn open_named(name: &str, path: &Path) -> Result<Netns> {
-        let fd = File::open(path).map_err(|e| lab_err(format!("{}: {e}", path.display())))?;
+        let fd = File::open(path).map_err(|e| sys("open", "打开", path.display(), e))?;
         Ok(Netns {
             name: name.to_string(),
             fd,
@@ -71,7 +81,7 @@ impl Netns {
     pub fn publish(&mut self, path: &Path) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| lab_err(format!("{}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| sys("create", "创建", dir.display(), e))?;
         }
         std::fs::OpenOptions::new()
             .write(true)
@@ -79,7 +89,7 @@ impl Netns {
             .mode(0o444)
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(path)
-            .map_err(|e| lab_err(format!("{}: {e}", path.display())))?;
+            .map_err(|e| sys("create", "创建", path.display(), e))?;
         let src = format!("/proc/self/fd/{}", self.fd.as_raw_fd());
         if let Err(e) = nix::mount::mount(
             Some(src.as_str()),
@@ -89,7 +99,12 @@ impl Netns {
             None::<&str>,
         ) {
             let _ = std::fs::remove_file(path);
-            return Err(lab_err(format!("bind-mount {}: {e}", path.display())));
+            return Err(sys(
+                "bind-mount a namespace on",
+                "把命名空间绑定挂载到",
+                path.display(),
+                e,
+            ));
         }
         self.named = Some(path.to_path_buf());
         Ok(())
@@ -117,11 +132,11 @@ impl Netns {
         std::thread::scope(|s| {
             s.spawn(|| -> Result<T> {
                 setns(&self.fd, CloneFlags::CLONE_NEWNET)
-                    .map_err(|e| lab_err(format!("cannot enter namespace {}: {e}", self.name)))?;
+                    .map_err(|e| sys("enter namespace", "进入命名空间", &self.name, e))?;
                 Ok(f())
             })
             .join()
-            .map_err(|_| lab_err(format!("a thread in namespace {} panicked", self.name)))?
+            .map_err(|_| Error::Internal(format!("a thread in namespace {} panicked", self.name)))?
         })
     }
 
@@ -130,11 +145,14 @@ impl Netns {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<std::thread::JoinHandle<Result<T>>> {
-        let fd = self.fd.try_clone().map_err(lab_err)?;
+        let fd = self
+            .fd
+            .try_clone()
+            .map_err(|e| sys("duplicate the descriptor of", "复制描述符：", &self.name, e))?;
         let name = self.name.clone();
         Ok(std::thread::spawn(move || -> Result<T> {
             setns(&fd, CloneFlags::CLONE_NEWNET)
-                .map_err(|e| lab_err(format!("cannot enter namespace {name}: {e}")))?;
+                .map_err(|e| sys("enter namespace", "进入命名空间", &name, e))?;
             drop(fd);
             Ok(f())
         }))
@@ -143,19 +161,18 @@ impl Netns {
     /// Run a command inside this namespace and wait for it.
     pub fn command(&self, program: &str, args: &[&str]) -> Result<Output> {
         let out = self.run(|| Command::new(program).args(args).output())?;
-        out.map_err(|e| lab_err(format!("cannot run {program}: {e} (is it installed?)")))
+        out.map_err(|e| sys("run", "运行", program, e))
     }
 
     /// Run `ip ARGS` inside this namespace; an error carries ip's message.
     pub fn ip(&self, args: &[&str]) -> Result<String> {
         let out = self.command("ip", args)?;
         if !out.status.success() {
-            return Err(lab_err(format!(
-                "{}: ip {}: {}",
-                self.name,
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
+            return Err(Error::Command {
+                host: self.name.clone(),
+                command: format!("ip {}", args.join(" ")),
+                detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
@@ -164,6 +181,6 @@ impl Netns {
     pub fn sysctl(&self, key: &str, value: &str) -> Result<()> {
         let path = format!("/proc/sys/{}", key.replace('.', "/"));
         self.run(|| std::fs::write(&path, value))?
-            .map_err(|e| lab_err(format!("{}: sysctl {key}={value}: {e}", self.name)))
+            .map_err(|e| sys("set", "设置", format!("{key}={value} in {}", self.name), e))
     }
 }

@@ -260,8 +260,9 @@ impl NetLab {
     /// The namespace of a host.
     pub fn host(&self, name: &str) -> Result<&Netns> {
         self.hosts.iter().find(|h| h.name == name).ok_or_else(|| {
-            Error::usage(format!(
-                "unknown lab host {name:?}: the hosts are h1, h2, h3, r1, sw1"
+            Error::usage(crate::narrate::tx(
+                format!("unknown lab host {name:?}: the hosts are h1, h2, h3, r1, sw1"),
+                format!("实验网络里没有主机 {name:?}：主机有 h1、h2、h3、r1、sw1"),
             ))
         })
     }
@@ -346,7 +347,10 @@ pub enum Built {
 fn lock() -> Result<nix::fcntl::Flock<std::fs::File>> {
     use std::os::unix::fs::OpenOptionsExt;
     let dir = std::path::Path::new("/run/netlab");
-    std::fs::create_dir_all(dir).map_err(|e| Error::Lab(format!("{}: {e}", dir.display())))?;
+    let sys = |op_en, op_zh, what: &std::path::Path, e| {
+        Error::system(crate::narrate::tx(op_en, op_zh), what.display(), e)
+    };
+    std::fs::create_dir_all(dir).map_err(|e| sys("create", "创建", dir, e))?;
     let path = dir.join("lab.lock");
     let f = std::fs::OpenOptions::new()
         .read(true)
@@ -356,9 +360,9 @@ fn lock() -> Result<nix::fcntl::Flock<std::fs::File>> {
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(&path)
-        .map_err(|e| Error::Lab(format!("{}: {e}", path.display())))?;
+        .map_err(|e| sys("open", "打开", &path, e))?;
     nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive)
-        .map_err(|(_, e)| Error::Lab(format!("lock {}: {e}", path.display())))
+        .map_err(|(_, e)| sys("lock", "锁定", &path, e.into()))
 }
 
 /// What is there of the named lab, checked against the plan.
@@ -441,6 +445,11 @@ pub fn check_named() -> Check {
         }
     }
     c
+}
+
+/// Whether any host of the named lab has a namespace file (no privilege needed).
+pub fn named_lab_present() -> bool {
+    plan().iter().any(|h| named_path(h.name).exists())
 }
 
 /// `lab down`: remove the named lab under its lock.

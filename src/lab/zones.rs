@@ -16,6 +16,7 @@ use hickory_proto::rr::{LowerName, Name, RData, Record, RecordSet, RecordType, R
 use hickory_proto::serialize::txt::Parser;
 
 use crate::error::{Error, Result};
+use crate::narrate::tx;
 
 /// The built-in zone files, compiled into the binary so it works anywhere.
 pub const BUILTIN: &[(&str, &str)] = &[
@@ -156,36 +157,49 @@ impl Misbehaviour {
 }
 
 fn directives(file: &str, text: &str) -> Result<Vec<(Ipv4Addr, Misbehaviour)>> {
-    let bad = |message: String| Error::Zone {
+    let bad = |en: String, zh: String| Error::Zone {
         file: file.into(),
-        message,
+        message: tx(en, zh),
     };
     let mut out = Vec::new();
     for line in text.lines() {
         let line = line.trim();
         if let Some(rest) = line.strip_prefix("; netlab-lame:") {
             for word in rest.split_whitespace() {
-                let a = word
-                    .parse()
-                    .map_err(|_| bad(format!("netlab-lame: {word:?} is not an IPv4 address")))?;
+                let a = word.parse().map_err(|_| {
+                    bad(
+                        format!("netlab-lame: {word:?} is not an IPv4 address"),
+                        format!("netlab-lame：{word:?} 不是 IPv4 地址"),
+                    )
+                })?;
                 out.push((a, Misbehaviour::Silent));
             }
         } else if let Some(rest) = line.strip_prefix("; netlab-hostile:") {
             let w: Vec<&str> = rest.split_whitespace().collect();
             let [addr, mode] = w.as_slice() else {
-                return Err(bad(format!(
-                    "netlab-hostile takes an address and a mode, got {rest:?}"
-                )));
+                return Err(bad(
+                    format!("netlab-hostile takes an address and a mode, got {rest:?}"),
+                    format!("netlab-hostile 需要一个地址和一种模式，得到的是 {rest:?}"),
+                ));
             };
-            let a = addr
-                .parse()
-                .map_err(|_| bad(format!("netlab-hostile: {addr:?} is not an IPv4 address")))?;
+            let a = addr.parse().map_err(|_| {
+                bad(
+                    format!("netlab-hostile: {addr:?} is not an IPv4 address"),
+                    format!("netlab-hostile：{addr:?} 不是 IPv4 地址"),
+                )
+            })?;
             let names: Vec<&str> = Misbehaviour::ALL.iter().map(|(n, _)| *n).collect();
             let m = Misbehaviour::parse(mode).ok_or_else(|| {
-                bad(format!(
-                    "netlab-hostile: unknown mode {mode:?}; modes: {}",
-                    names.join(", ")
-                ))
+                bad(
+                    format!(
+                        "netlab-hostile: unknown mode {mode:?}; modes: {}",
+                        names.join(", ")
+                    ),
+                    format!(
+                        "netlab-hostile：没有模式 {mode:?}；模式有：{}",
+                        names.join("、")
+                    ),
+                )
             })?;
             out.push((a, m));
         }
@@ -204,16 +218,20 @@ impl Zone {
         };
         let origin = Name::from_ascii(&origin_text).map_err(|e| Error::Zone {
             file: file.into(),
-            message: format!("file name does not give a zone name: {e}"),
+            message: tx(
+                format!("file name does not give a zone name: {e}"),
+                format!("文件名给不出区域名：{e}"),
+            ),
         })?;
         let (origin, records) =
             Parser::new(text, None, Some(origin))
                 .parse()
                 .map_err(|e| Error::Zone {
                     file: file.into(),
-                    message: format!(
-                    "{e} (write standard zone-file syntax, RFC 1035 §5.1; lab/zones/ has examples)"
-                ),
+                    message: tx(
+                        format!("{e} (write standard zone-file syntax, RFC 1035 §5.1; lab/zones/ has examples)"),
+                        format!("解析器报告：{e}（请用标准区域文件语法，RFC 1035 §5.1；lab/zones/ 里有例子）"),
+                    ),
                 })?;
         let misbehaving = directives(file, text)?;
         let zone = Zone {
@@ -225,13 +243,19 @@ impl Zone {
         if zone.rrset(&zone.origin, RecordType::SOA).is_empty() {
             return Err(Error::Zone {
                 file: file.into(),
-                message: format!("zone {} has no SOA record at its apex", zone.origin),
+                message: tx(
+                    format!("zone {} has no SOA record at its apex", zone.origin),
+                    format!("区域 {} 的顶点没有 SOA 记录", zone.origin),
+                ),
             });
         }
         if zone.rrset(&zone.origin, RecordType::NS).is_empty() {
             return Err(Error::Zone {
                 file: file.into(),
-                message: format!("zone {} has no NS records at its apex", zone.origin),
+                message: tx(
+                    format!("zone {} has no NS records at its apex", zone.origin),
+                    format!("区域 {} 的顶点没有 NS 记录", zone.origin),
+                ),
             });
         }
         Ok(zone)
@@ -310,9 +334,9 @@ impl ZoneSet {
     /// Every `*.zone` file in a folder (`root.zone` is the root).
     pub fn from_dir(dir: &Path) -> Result<ZoneSet> {
         let entries = std::fs::read_dir(dir).map_err(|e| {
-            Error::usage(format!(
-                "--lab-zones {}: cannot read this folder ({e}); give a folder of ZONE.zone files such as lab/zones/",
-                dir.display()
+            crate::error::Error::usage(crate::narrate::tx(
+                format!("--lab-zones {}: cannot read this folder ({e}); give a folder of ZONE.zone files such as lab/zones/", dir.display()),
+                format!("--lab-zones {}：无法读取这个目录（{}）；请给一个放着 ZONE.zone 文件的目录，例如 lab/zones/", dir.display(), crate::error::os_error_text(&e).zh),
             ))
         })?;
         let mut files: Vec<_> = entries
@@ -340,7 +364,10 @@ impl ZoneSet {
         if !zones.iter().any(|z| z.origin.is_root()) {
             return Err(Error::Zone {
                 file: "(lab)".into(),
-                message: "no root zone: add root.zone".into(),
+                message: tx(
+                    "no root zone: add root.zone",
+                    "没有根区域：请加上 root.zone",
+                ),
             });
         }
         let mut seen = BTreeSet::new();
@@ -348,7 +375,10 @@ impl ZoneSet {
             if !seen.insert(z.origin.to_lowercase()) {
                 return Err(Error::Zone {
                     file: z.file.clone(),
-                    message: format!("zone {} is defined twice", z.origin),
+                    message: tx(
+                        format!("zone {} is defined twice", z.origin),
+                        format!("区域 {} 定义了两次", z.origin),
+                    ),
                 });
             }
         }
@@ -359,11 +389,13 @@ impl ZoneSet {
             if !plan.addr.is_loopback() {
                 return Err(Error::Zone {
                     file: "(lab)".into(),
-                    message: format!(
-                        "server {} for {:?} is not on loopback (127.0.0.0/8): the lab only runs on this machine",
-                        plan.addr,
-                        plan.names.iter().map(|n| n.to_string()).collect::<Vec<_>>()
-                    ),
+                    message: {
+                        let names = plan.names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+                        tx(
+                            format!("server {} for {names:?} is not on loopback (127.0.0.0/8): the lab only runs on this machine", plan.addr),
+                            format!("{names:?} 的服务器 {} 不在回环地址（127.0.0.0/8）上：实验网络只在本机运行", plan.addr),
+                        )
+                    },
                 });
             }
         }
@@ -394,9 +426,12 @@ impl ZoneSet {
                 if addrs.is_empty() {
                     return Err(Error::Zone {
                         file: z.file.clone(),
-                        message: format!(
-                            "name server {ns} of {} has no A record in any zone",
-                            z.origin
+                        message: tx(
+                            format!(
+                                "name server {ns} of {} has no A record in any zone",
+                                z.origin
+                            ),
+                            format!("{} 的域名服务器 {ns} 在任何区域里都没有 A 记录", z.origin),
                         ),
                     });
                 }

@@ -364,25 +364,23 @@ pub fn read_run(path: &Path) -> Result<(Vec<Value>, Lang)> {
         .filter(|(_, l)| !l.trim().is_empty())
     {
         let v: Value = serde_json::from_str(l).map_err(|e| {
-            Error::usage(format!(
-                "{} line {}: not a JSON object ({e}); render reads what a run printed with --json",
-                path.display(),
-                n + 1
+            Error::usage(super::tx(
+                format!("{} line {}: not a JSON object ({e}); render reads what a run printed with --json", path.display(), n + 1),
+                format!("{} 第 {} 行：不是 JSON 对象；render 读取的是运行时用 --json 打印的内容", path.display(), n + 1),
             ))
         })?;
         if v["schema"] != super::SCHEMA {
-            return Err(Error::usage(format!(
-                "{} line {}: not a netlab/1 object",
-                path.display(),
-                n + 1
+            return Err(Error::usage(super::tx(
+                format!("{} line {}: not a netlab/1 object", path.display(), n + 1),
+                format!("{} 第 {} 行：不是 netlab/1 对象", path.display(), n + 1),
             )));
         }
         lines.push(v);
     }
     if lines.is_empty() {
-        return Err(Error::usage(format!(
-            "{}: empty; save a run with --json first",
-            path.display()
+        return Err(Error::usage(super::tx(
+            format!("{}: empty; save a run with --json first", path.display()),
+            format!("{}：是空的；请先用 --json 保存一次运行", path.display()),
         )));
     }
     let lang = match lines[0]["lang"].as_str() {

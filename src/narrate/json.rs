@@ -95,11 +95,18 @@ pub fn summary_value(demo: &str, seq: u64, s: &Summary, lang: Lang) -> Value {
     Value::Object(m)
 }
 
-/// An error object.
-pub fn error(demo: &str, seq: u64, message: &str, exit_code: i32) -> String {
+/// The error object of a run that failed: its message in the run's
+/// language, a stable `cause` (`usage`, `privilege`, `write` …) and the
+/// `object` it names (a path, an address, a link), for scripts.
+pub fn error_of(demo: &str, seq: u64, err: &crate::error::Error, lang: Lang) -> String {
     let mut m = head(demo, seq, "error", &[]);
-    m.insert("message".into(), message.into());
-    m.insert("exit_code".into(), exit_code.into());
+    m.insert("message".into(), err.text().get(lang).into());
+    m.insert("cause".into(), err.cause().into());
+    m.insert(
+        "object".into(),
+        err.object().map_or(Value::Null, Value::from),
+    );
+    m.insert("exit_code".into(), err.exit_code().into());
     Value::Object(m).to_string()
 }
 
@@ -129,9 +136,22 @@ mod tests {
     }
 
     #[test]
-    fn error_line_carries_exit_code() {
-        let v: Value = serde_json::from_str(&error("x", 1, "bad", 2)).unwrap();
+    fn error_line_carries_cause_object_and_exit_code() {
+        let e = crate::error::Error::Write {
+            path: "/x.pcapng".into(),
+            source: std::io::Error::from_raw_os_error(28),
+        };
+        let v: Value = serde_json::from_str(&error_of("x", 1, &e, Lang::Zh)).unwrap();
         assert_eq!(v["kind"], "error");
         assert_eq!(v["exit_code"], 2);
+        assert_eq!(v["cause"], "write");
+        assert_eq!(v["object"], "/x.pcapng");
+        assert!(
+            v["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("无法写入 /x.pcapng"),
+            "{v}"
+        );
     }
 }

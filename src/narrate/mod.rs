@@ -707,7 +707,7 @@ impl Narrator {
     /// Emit an error object (JSON) or line (text, to stderr by main).
     pub fn error_json(&mut self, err: &Error) -> Result<()> {
         self.seq += 1;
-        let line = json::error(self.demo, self.seq, &err.to_string(), err.exit_code());
+        let line = json::error_of(self.demo, self.seq, err, self.opts.lang);
         writeln!(self.out, "{line}")?;
         self.out.flush()?;
         Ok(())

@@ -67,16 +67,20 @@ pub fn all() -> Vec<Question> {
 pub fn find(id: &str) -> Result<Question> {
     let digits = id.trim().trim_start_matches(['Q', 'q']);
     let n: usize = digits.parse().map_err(|_| {
-        Error::usage(format!(
-            "unknown question {id:?}: use an id from Q1 to Q39 (see `netlab questions`)"
+        Error::usage(crate::narrate::tx(
+            format!("unknown question {id:?}: use an id from Q1 to Q39 (see `netlab questions`)"),
+            format!("没有问题 {id:?}：请用 Q1 到 Q39 的编号（见 `netlab questions`）"),
         ))
     })?;
     all()
         .into_iter()
         .find(|q| q.id == format!("Q{n}"))
         .ok_or_else(|| {
-            Error::usage(format!(
-                "unknown question {id:?}: use an id from Q1 to Q39 (see `netlab questions`)"
+            Error::usage(crate::narrate::tx(
+                format!(
+                    "unknown question {id:?}: use an id from Q1 to Q39 (see `netlab questions`)"
+                ),
+                format!("没有问题 {id:?}：请用 Q1 到 Q39 的编号（见 `netlab questions`）"),
             ))
         })
 }

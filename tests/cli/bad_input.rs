@@ -568,3 +568,47 @@ fn a_usage_error_is_one_line_and_the_usage_line() {
         );
     }
 }
+
+#[test]
+fn an_error_says_what_failed_on_what_in_the_runs_language() {
+    // Under --json: a stable cause and the object it names.
+    for (args, cause, object) in [
+        (
+            &["dns-trace", "a..b", "--json"][..],
+            "bad_name",
+            Some("a..b"),
+        ),
+        (&["explain", "Q99", "--json"], "usage", None),
+        (
+            &["sticky-packet", "--json", "--pcap", "/nonexistent/x.pcapng"],
+            "write",
+            Some("/nonexistent/x.pcapng"),
+        ),
+        (&["dns-trace", "--json"], "usage", None),
+    ] {
+        let o = netlab(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let e = json_lines(&o).pop().unwrap();
+        assert_eq!(e["kind"], "error", "{args:?}: {e}");
+        assert_eq!(e["cause"], cause, "{args:?}: {e}");
+        assert_eq!(e["object"].as_str(), object, "{args:?}: {e}");
+    }
+    // In Chinese the whole line is Chinese, prefix included.
+    for args in [
+        &["--lang", "zh", "dns-trace", "a..b"][..],
+        &["--lang", "zh", "explain", "Q99"],
+        &[
+            "--lang",
+            "zh",
+            "sticky-packet",
+            "--pcap",
+            "/nonexistent/x.pcapng",
+        ],
+    ] {
+        let err = stderr(&netlab(args));
+        assert!(err.starts_with("netlab：错误："), "{args:?}: {err}");
+        for w in ["error", "cannot", "invalid", "unknown", "No such"] {
+            assert!(!err.contains(w), "{args:?}: {err}");
+        }
+    }
+}
