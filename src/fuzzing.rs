@@ -69,10 +69,10 @@ pub fn text_inputs(data: &[u8]) {
     if let Ok(d) = crate::cli::parse_duration(&s) {
         assert!(!d.is_zero(), "a parsed duration is never zero");
     }
-    let _ = crate::neigh::parse(&s);
-    let _ = crate::demos::tcp_vs_udp::parse_services(&s);
-    let _ = crate::demos::dns_trace::parse_resolv_conf(&s);
-    let _ = crate::demos::dns_trace::hosts_matches(&s, "www.baidu.com.");
+    let _ = crate::host::neigh::parse(&s);
+    let _ = crate::host::parse_services(&s);
+    let _ = crate::host::parse_resolv_conf(&s);
+    let _ = crate::host::hosts_matches(&s, "www.baidu.com.");
 }
 
 /// A fuzz target's body.

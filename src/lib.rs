@@ -6,15 +6,15 @@
 //! - [`questions`]: the 39 interview questions, zh and en
 //! - [`wire`]: packets explained from their own bytes (DNS, Ethernet, ARP, IPv4, ICMP, TCP, UDP)
 //! - [`dns`]: a DNS client that shows its work, and the iterative walk
-//! - [`ping`]: ICMP echo over a raw or ping socket
-//! - [`neigh`]: the kernel's neighbour (ARP) table
+//! - [`icmp`]: ICMP echo over a raw or ping socket (the engine of `ping`)
+//! - [`host`]: this host's hosts file, nsswitch.conf, resolv.conf, services and neighbour table
 //! - [`lab`]: the offline lab: DNS hierarchy on loopback, hosts in network namespaces
 //! - [`pcap`]: `--pcap`, the packets of a run as pcapng
 //! - [`private`]: the private directory netlab writes its own files in
 //! - [`privilege`]: what the process may do, and what each demo does about it
 //! - [`sys`]: the one module allowed `unsafe` (getsockopt TCP_INFO)
-//! - [`fuzzing`]: the fuzz targets' bodies, replayed by the tests
-//! - [`demos`]: one module per subcommand
+//! - `fuzzing`: the fuzz targets' bodies (only with the `fuzzing` feature, and in the unit tests that replay them)
+//! - [`demos`]: one module per subcommand: the story only (demos do not import each other)
 //! - [`run`]: dispatch a parsed command line to its demo
 
 #![deny(unsafe_code)]
@@ -23,12 +23,13 @@ pub mod cli;
 pub mod demos;
 pub mod dns;
 pub mod error;
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
+pub mod host;
+pub mod icmp;
 pub mod lab;
 pub mod narrate;
-pub mod neigh;
 pub mod pcap;
-pub mod ping;
 pub mod private;
 pub mod privilege;
 pub mod questions;

@@ -17,10 +17,10 @@ use serde_json::{json, Value};
 
 use crate::cli::ArpArgs;
 use crate::error::{exit, Error, Result};
+use crate::host::neigh::{self, Entry};
 use crate::lab::capture::{Capture, Frame};
 use crate::lab::topology::{self, NetLab, H1, H2, H3, R1_A};
 use crate::narrate::{tx, Narrator, Step, Summary, Text};
-use crate::neigh::{self, Entry};
 use crate::privilege::{Privileges, LAB_HINT};
 use crate::wire::frame::{self, Kind};
 
@@ -204,7 +204,7 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
     let cap_a = Capture::start(h1, "eth0")?;
     let cap_b = Capture::start(h3, "eth0")?;
     let pinger = h1
-        .run(|| crate::ping::Pinger::open(crate::privilege::PingSocket::Raw, H3, None))?
+        .run(|| crate::icmp::Pinger::open(crate::privilege::PingSocket::Raw, H3, None))?
         .map_err(|e| Error::Socket {
             op: "open an ICMP socket to",
             addr: H3.to_string(),

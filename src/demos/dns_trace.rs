@@ -105,7 +105,7 @@ fn plan(args: &DnsTraceArgs, port_53: bool) -> Result<(CheckedName, Mode)> {
         Mode::Live(
             roots,
             port,
-            system_nameservers()
+            crate::host::system_nameservers()
                 .first()
                 .map(|ip| SocketAddr::new(*ip, 53)),
         )
@@ -356,22 +356,6 @@ fn short_label(s: &Server) -> String {
     }
 }
 
-/// Lines of a hosts file that name `host`, with line numbers.
-pub fn hosts_matches(text: &str, host: &str) -> Vec<(usize, String, IpAddr)> {
-    let want = host.trim_end_matches('.').to_ascii_lowercase();
-    text.lines()
-        .enumerate()
-        .filter_map(|(i, line)| {
-            let content = line.split('#').next().unwrap_or("");
-            let mut words = content.split_whitespace();
-            let ip: IpAddr = words.next()?.parse().ok()?;
-            words
-                .any(|w| w.trim_end_matches('.').eq_ignore_ascii_case(&want))
-                .then(|| (i + 1, line.trim().to_string(), ip))
-        })
-        .collect()
-}
-
 fn stage_hosts(n: &mut Narrator, name: &CheckedName, hosts: Option<&Path>) -> Result<()> {
     let path: PathBuf = hosts
         .map(Path::to_path_buf)
@@ -398,15 +382,14 @@ fn stage_hosts(n: &mut Narrator, name: &CheckedName, hosts: Option<&Path>) -> Re
         }
         Err(source) => return Err(Error::Read { path, source }),
     };
-    let found = hosts_matches(&text, &name.ascii);
-    let nsswitch = std::fs::read_to_string("/etc/nsswitch.conf")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.trim_start().starts_with("hosts:"))
-                .map(|l| l.trim().to_string())
-        });
-    let mut step = if let Some((line_no, line, ip)) = found.first() {
+    let found = crate::host::hosts_matches(&text, &name.ascii);
+    let nsswitch = crate::host::nsswitch_hosts();
+    let mut step = if let Some(crate::host::HostsLine {
+        line: line_no,
+        text: line,
+        address: ip,
+    }) = found.first()
+    {
         Step::new(
             tx(
                 format!("{} line {line_no} maps the name to {ip}", path.display()),
@@ -436,41 +419,19 @@ fn stage_hosts(n: &mut Narrator, name: &CheckedName, hosts: Option<&Path>) -> Re
     if let Some(l) = &nsswitch {
         step = step.fact(tx("nsswitch.conf", "nsswitch.conf"), format!("`{l}`"));
     }
-    let matches: Vec<Value> = found
-        .iter()
-        .map(|(no, line, ip)| json!({"line": no, "text": line, "address": ip.to_string()}))
-        .collect();
     n.step(
         step.correction(tx(
             "the notes have hosts always checked first; nsswitch.conf's `hosts:` line sets the order.",
             "笔记认为总是先查 hosts；实际顺序由 nsswitch.conf 的 hosts: 行决定。",
         ))
         .data("file", path.display().to_string())
-        .data("matches", matches)
+        .data("matches", serde_json::to_value(&found).unwrap_or_default())
         .data("nsswitch", nsswitch.map(Value::from).unwrap_or(Value::Null)),
     )
 }
 
-/// Nameservers from /etc/resolv.conf.
-pub fn system_nameservers() -> Vec<IpAddr> {
-    std::fs::read_to_string("/etc/resolv.conf")
-        .map(|t| parse_resolv_conf(&t))
-        .unwrap_or_default()
-}
-
-/// The `nameserver` addresses of resolv.conf text.
-pub fn parse_resolv_conf(text: &str) -> Vec<IpAddr> {
-    text.lines()
-        .filter_map(|l| {
-            let mut w = l.split_whitespace();
-            (w.next()? == "nameserver").then_some(())?;
-            w.next()?.parse().ok()
-        })
-        .collect()
-}
-
 fn stage_stub(n: &mut Narrator, mode: &Mode) -> Result<()> {
-    let system = system_nameservers();
+    let system = crate::host::system_nameservers();
     let cache_en;
     let cache_zh;
     if system.iter().any(|ip| *ip == IpAddr::from([127, 0, 0, 53])) {
@@ -1484,25 +1445,4 @@ fn summary(
 
 fn unique(v: &[SocketAddr]) -> usize {
     v.iter().collect::<HashSet<_>>().len()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hosts_lines_match_names_not_comments() {
-        let text = "127.0.0.1 localhost\n# 203.0.113.5 www.baidu.com\n203.0.113.9 intranet www.baidu.com # pinned\nbogus www.baidu.com\n";
-        let m = hosts_matches(text, "www.baidu.com.");
-        assert_eq!(m.len(), 1);
-        assert_eq!(m[0].0, 3);
-        assert_eq!(m[0].2, "203.0.113.9".parse::<IpAddr>().unwrap());
-        assert!(hosts_matches(text, "nothere.example").is_empty());
-    }
-
-    #[test]
-    fn resolv_conf_nameservers() {
-        let t = "# comment\nsearch lab\nnameserver 127.0.0.53\nnameserver ::1\nnameserver bogus\noptions edns0\n";
-        assert_eq!(parse_resolv_conf(t).len(), 2);
-    }
 }

@@ -15,11 +15,11 @@ use serde_json::{json, Map, Value};
 
 use crate::cli::PingArgs;
 use crate::error::{exit, Error, Result};
+use crate::icmp::{Pinger, Reply, Stats, OVERHEAD};
 use crate::lab::capture::{Capture, Frame};
 use crate::lab::netns::Netns;
 use crate::lab::topology::{NetLab, H2, H3};
 use crate::narrate::{tx, Direction, Narrator, Packet, Step, Summary, Text, Wire};
-use crate::ping::{Pinger, Reply, Stats, OVERHEAD};
 use crate::privilege::{PingSocket, Privileges, LAB_HINT};
 use crate::wire::{frame, icmp};
 

@@ -1386,25 +1386,16 @@ const NOTES_PORTS: &[(&str, u16, &str)] = &[
     ("DHCP", 68, "udp"),
 ];
 
-/// Parse /etc/services-style text into (name, port, protocol).
-pub fn parse_services(text: &str) -> Vec<(String, u16, String)> {
-    text.lines()
-        .filter_map(|l| {
-            let mut w = l.split('#').next()?.split_whitespace();
-            let name = w.next()?;
-            let (port, proto) = w.next()?.split_once('/')?;
-            Some((name.to_string(), port.parse().ok()?, proto.to_string()))
-        })
-        .collect()
-}
-
 fn ports(n: &mut Narrator) -> Result<()> {
     let section = tx(
         "6 · Ports: the notes' list checked",
         "6 · 端口：核对笔记里的列表",
     );
     let services = std::fs::read_to_string("/etc/services").ok();
-    let table = services.as_deref().map(parse_services).unwrap_or_default();
+    let table = services
+        .as_deref()
+        .map(crate::host::parse_services)
+        .unwrap_or_default();
     let protocols = std::fs::read_to_string("/etc/protocols").unwrap_or_default();
     let mut s = Step::new(
         tx("Well-known ports, as this machine's /etc/services names them", "知名端口：本机 /etc/services 中的名字"),
@@ -1424,8 +1415,8 @@ fn ports(n: &mut Narrator) -> Result<()> {
         for (name, port, proto) in NOTES_PORTS.iter().filter(|(_, _, p)| *p == transport) {
             let found = table
                 .iter()
-                .find(|(_, p, pr)| p == port && pr == proto)
-                .map(|(n, _, _)| n.clone());
+                .find(|s| s.port == *port && s.transport == *proto)
+                .map(|s| s.name.clone());
             let (e, z) = match (&found, services.is_some()) {
                 (Some(n), _) if n.eq_ignore_ascii_case(name) => {
                     (format!("{name} {port}"), format!("{name} {port}"))
@@ -1493,13 +1484,5 @@ mod tests {
         assert_eq!(m.len(), 16);
         assert_eq!(seq_of(&m), Some(42));
         assert_eq!(seq_of(b"xx"), None);
-    }
-
-    #[test]
-    fn services_lines() {
-        let t = "# c\nftp\t\t21/tcp\ndomain\t\t53/tcp\t\t\t# DNS\ndomain\t\t53/udp\nbad line\n";
-        let v = parse_services(t);
-        assert_eq!(v.len(), 3);
-        assert_eq!(v[1], ("domain".to_string(), 53, "tcp".to_string()));
     }
 }

@@ -1,0 +1,129 @@
+//! What this host says about names, services and neighbours: its hosts file,
+//! nsswitch.conf, resolv.conf, /etc/services and the kernel's neighbour
+//! (ARP) table. Readers and parsers only; the demos tell the story.
+
+pub mod neigh;
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+/// One line of a hosts file that names the host looked up.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HostsLine {
+    /// Line number, from 1.
+    pub line: usize,
+    /// The line as written, trimmed.
+    pub text: String,
+    /// The address it gives.
+    pub address: IpAddr,
+}
+
+/// Lines of hosts-file text that name `host` (case-insensitive, RFC 4343).
+pub fn hosts_matches(text: &str, host: &str) -> Vec<HostsLine> {
+    let want = host.trim_end_matches('.').to_ascii_lowercase();
+    text.lines()
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let content = line.split('#').next().unwrap_or("");
+            let mut words = content.split_whitespace();
+            let address: IpAddr = words.next()?.parse().ok()?;
+            words
+                .any(|w| w.trim_end_matches('.').eq_ignore_ascii_case(&want))
+                .then(|| HostsLine {
+                    line: i + 1,
+                    text: line.trim().to_string(),
+                    address,
+                })
+        })
+        .collect()
+}
+
+/// The `hosts:` line of /etc/nsswitch.conf: the order of name sources.
+pub fn nsswitch_hosts() -> Option<String> {
+    std::fs::read_to_string("/etc/nsswitch.conf")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.trim_start().starts_with("hosts:"))
+                .map(|l| l.trim().to_string())
+        })
+}
+
+/// Nameservers from /etc/resolv.conf.
+pub fn system_nameservers() -> Vec<IpAddr> {
+    std::fs::read_to_string("/etc/resolv.conf")
+        .map(|t| parse_resolv_conf(&t))
+        .unwrap_or_default()
+}
+
+/// The `nameserver` addresses of resolv.conf text.
+pub fn parse_resolv_conf(text: &str) -> Vec<IpAddr> {
+    text.lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next()? == "nameserver").then_some(())?;
+            w.next()?.parse().ok()
+        })
+        .collect()
+}
+
+/// One entry of /etc/services: a service name, its port and transport.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Service {
+    pub name: String,
+    pub port: u16,
+    pub transport: String,
+}
+
+/// Parse /etc/services-style text.
+pub fn parse_services(text: &str) -> Vec<Service> {
+    text.lines()
+        .filter_map(|l| {
+            let mut w = l.split('#').next()?.split_whitespace();
+            let name = w.next()?;
+            let (port, proto) = w.next()?.split_once('/')?;
+            Some(Service {
+                name: name.to_string(),
+                port: port.parse().ok()?,
+                transport: proto.to_string(),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_lines_match_names_not_comments() {
+        let text = "127.0.0.1 localhost\n# 203.0.113.5 www.baidu.com\n203.0.113.9 intranet www.baidu.com # pinned\nbogus www.baidu.com\n";
+        let m = hosts_matches(text, "WWW.baidu.com.");
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].line, 3);
+        assert_eq!(m[0].address, "203.0.113.9".parse::<IpAddr>().unwrap());
+        assert!(hosts_matches(text, "nothere.example").is_empty());
+    }
+
+    #[test]
+    fn resolv_conf_nameservers() {
+        let t = "# comment\nsearch lab\nnameserver 127.0.0.53\nnameserver ::1\nnameserver bogus\noptions edns0\n";
+        assert_eq!(parse_resolv_conf(t).len(), 2);
+    }
+
+    #[test]
+    fn services_lines() {
+        let t = "# c\nftp\t\t21/tcp\ndomain\t\t53/tcp\t\t\t# DNS\ndomain\t\t53/udp\nbad line\n";
+        let v = parse_services(t);
+        assert_eq!(v.len(), 3);
+        assert_eq!(
+            v[1],
+            Service {
+                name: "domain".into(),
+                port: 53,
+                transport: "tcp".into()
+            }
+        );
+    }
+}
