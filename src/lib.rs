@@ -12,6 +12,7 @@
 //! - [`pcap`]: `--pcap`, the packets of a run as pcapng
 //! - [`private`]: the private directory netlab writes its own files in
 //! - [`privilege`]: what the process may do, and what each demo does about it
+//! - [`transport`]: the engine of tcp-vs-udp: numbered messages and typed results
 //! - [`sys`]: the one module allowed `unsafe` (getsockopt TCP_INFO)
 //! - `fuzzing`: the fuzz targets' bodies (only with the `fuzzing` feature, and in the unit tests that replay them)
 //! - [`demos`]: one module per subcommand: the story only (demos do not import each other)
@@ -34,6 +35,7 @@ pub mod private;
 pub mod privilege;
 pub mod questions;
 pub mod sys;
+pub mod transport;
 pub mod wire;
 
 use std::time::Duration;

@@ -15,7 +15,7 @@
 //! 6. ports: the notes' well-known ports checked against /etc/services.
 
 use std::collections::HashSet;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -32,14 +32,14 @@ use crate::lab::topology::{NetLab, H2};
 use crate::narrate::{tx, Narrator, Packet, Step, Summary, Text};
 use crate::privilege::Privileges;
 use crate::sys::tcp_info;
+use crate::transport::{
+    seq_of, tcp_receive, tcp_send, udp_receive, udp_send, Cost, Delivery, TcpResult, UdpResult,
+    PHASE_LIMIT,
+};
 use crate::wire::frame::{self, Kind};
 use crate::wire::tcp as tcpw;
 
 const QS: &[&str] = &["Q9", "Q12"];
-/// Gap between numbered messages in the loss test: each becomes its own packet.
-const GAP: Duration = Duration::from_millis(2);
-/// Bounds on every phase, so a broken link cannot hang the demo.
-const PHASE_LIMIT: Duration = Duration::from_secs(60);
 /// The interfaces on the path h1 → sw1 → h2.
 const LINK_ENDS: [(&str, &str); 4] = [("h1", "eth0"), ("h2", "eth0"), ("sw1", "p1"), ("sw1", "p2")];
 
@@ -227,63 +227,30 @@ pub fn run(args: &TcpUdpArgs, n: &mut Narrator) -> Result<i32> {
     connection(&env, n)?;
     boundaries(&env, n)?;
     let loss = if lab_ok { args.loss } else { 0 };
-    let (tcp_r, udp_r) = reliability(&env, args, loss, n)?;
-    let (tcp_bps, udp_bps, udp_bulk_loss) = cost(&env, args, n)?;
+    let (mut tcp, mut udp) = reliability(&env, args, loss, n)?;
+    let cost = cost(&env, args, n)?;
     if let Env::Lab(lab) = &env {
         broadcast(lab, n)?;
     }
     ports(n)?;
 
-    let mut tcp = tcp_r;
-    tcp.insert("bytes_per_s".into(), tcp_bps.into());
-    let mut udp = udp_r;
-    udp.insert("bytes_per_s".into(), udp_bps.into());
-    udp.insert("bulk_lost_percent".into(), udp_bulk_loss.into());
-    let delivered_all = tcp["delivered"] == tcp["sent"] && tcp["in_order"] == true;
-    let mut data = Map::new();
-    data.insert("loss_percent".into(), loss.into());
-    data.insert("lab".into(), lab_ok.into());
-    data.insert("tcp".into(), Value::Object(tcp.clone()));
-    data.insert("udp".into(), Value::Object(udp.clone()));
-    let (t_en, t_zh) = if tcp.get("connected") == Some(&Value::Bool(false)) {
-        (
-            format!("TCP could not connect ({} SYNs resent)", tcp["retransmits"]),
-            format!("TCP 没能建立连接（SYN 重传 {} 次）", tcp["retransmits"]),
-        )
-    } else if delivered_all {
-        (
-            format!(
-                "TCP delivered {}/{} in order ({} resent)",
-                tcp["delivered"], tcp["sent"], tcp["retransmits"]
-            ),
-            format!(
-                "TCP 按序送达 {}/{}（重传 {} 次）",
-                tcp["delivered"], tcp["sent"], tcp["retransmits"]
-            ),
-        )
-    } else {
-        (
-            format!(
-                "TCP delivered {}/{} before the time bound ({} resent)",
-                tcp["delivered"], tcp["sent"], tcp["retransmits"]
-            ),
-            format!(
-                "TCP 在时限内送达 {}/{}（重传 {} 次）",
-                tcp["delivered"], tcp["sent"], tcp["retransmits"]
-            ),
-        )
+    tcp.bytes_per_s = cost.tcp_bytes_per_s;
+    udp.bytes_per_s = cost.udp_bytes_per_s;
+    udp.bulk_lost_percent = cost.udp_bulk_lost_percent;
+    let delivered_all = tcp.delivered_all();
+    let result = crate::transport::Summary {
+        loss_percent: loss,
+        lab: lab_ok,
+        tcp,
+        udp,
+    };
+    let title = summary_title(&result);
+    let data = match serde_json::to_value(&result) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
     };
     n.summary(Summary {
-        title: tx(
-            format!(
-                "{loss}% loss: {t_en}, UDP {}/{}",
-                udp["delivered"], udp["sent"]
-            ),
-            format!(
-                "丢包率 {loss}%：{t_zh}；UDP 送达 {}/{}",
-                udp["delivered"], udp["sent"]
-            ),
-        ),
+        title,
         lines: vec![tx(
             "TCP pays for order and completeness; UDP pays nothing and promises nothing.",
             "TCP 为有序和完整付出代价；UDP 不付出，也不承诺。",
@@ -298,6 +265,46 @@ pub fn run(args: &TcpUdpArgs, n: &mut Narrator) -> Result<i32> {
     } else {
         exit::NETWORK_NO
     })
+}
+
+/// The run in one line: what TCP and UDP each got through, at this loss.
+fn summary_title(r: &crate::transport::Summary) -> Text {
+    let (t, u, loss) = (&r.tcp, &r.udp, r.loss_percent);
+    let (t_en, t_zh) = if !t.connected {
+        (
+            format!("TCP could not connect ({} SYNs resent)", t.retransmits),
+            format!("TCP 没能建立连接（SYN 重传 {} 次）", t.retransmits),
+        )
+    } else if t.delivered_all() {
+        (
+            format!(
+                "TCP delivered {}/{} in order ({} resent)",
+                t.delivered, t.sent, t.retransmits
+            ),
+            format!(
+                "TCP 按序送达 {}/{}（重传 {} 次）",
+                t.delivered, t.sent, t.retransmits
+            ),
+        )
+    } else {
+        (
+            format!(
+                "TCP delivered {}/{} before the time bound ({} resent)",
+                t.delivered, t.sent, t.retransmits
+            ),
+            format!(
+                "TCP 在时限内送达 {}/{}（重传 {} 次）",
+                t.delivered, t.sent, t.retransmits
+            ),
+        )
+    };
+    tx(
+        format!("{loss}% loss: {t_en}, UDP {}/{}", u.delivered, u.sent),
+        format!(
+            "丢包率 {loss}%：{t_zh}；UDP 送达 {}/{}",
+            u.delivered, u.sent
+        ),
+    )
 }
 
 fn connection(env: &Env, n: &mut Narrator) -> Result<()> {
@@ -610,89 +617,6 @@ fn udp_payload(frame: &[u8]) -> Option<&[u8]> {
         .and_then(|(_, b)| b.get(8..))
 }
 
-fn message(i: u32, size: usize) -> Vec<u8> {
-    let mut m = format!("{i:08}").into_bytes();
-    m.resize(size, b'.');
-    m
-}
-
-fn seq_of(m: &[u8]) -> Option<u32> {
-    std::str::from_utf8(m.get(..8)?).ok()?.parse().ok()
-}
-
-/// Write `count` numbered messages, one every [`GAP`], then close this direction.
-fn tcp_send(mut w: TcpStream, count: u32, size: usize) -> std::io::Result<TcpStream> {
-    for i in 0..count {
-        w.write_all(&message(i, size))?;
-        std::thread::sleep(GAP);
-    }
-    w.shutdown(Shutdown::Write)?;
-    Ok(w)
-}
-
-/// Read until the other side closes its direction (or the phase limit).
-fn tcp_receive(mut r: TcpStream) -> std::io::Result<Vec<u8>> {
-    // Long enough for TCP to recover from several losses of one segment in a row
-    // (the retransmission timeout doubles each time); the phase limit still bounds it.
-    r.set_read_timeout(Some(PHASE_LIMIT))?;
-    let start = Instant::now();
-    let mut stream = Vec::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        match r.read(&mut buf) {
-            Ok(0) => break,
-            Ok(k) => stream.extend_from_slice(&buf[..k]),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
-            Err(e) => return Err(e),
-        }
-        if start.elapsed() > PHASE_LIMIT {
-            break;
-        }
-    }
-    Ok(stream)
-}
-
-/// Send `count` numbered datagrams, one every [`GAP`].
-fn udp_send(sock: UdpSocket, to: SocketAddr, count: u32, size: usize) -> std::io::Result<()> {
-    for i in 0..count {
-        sock.send_to(&message(i, size), to)?;
-        std::thread::sleep(GAP);
-    }
-    Ok(())
-}
-
-/// Receive numbered datagrams until the sender is done and the line is quiet: their order.
-fn udp_receive(sock: UdpSocket, sender_done: &AtomicBool) -> std::io::Result<Vec<u32>> {
-    sock.set_read_timeout(Some(Duration::from_millis(100)))?;
-    let start = Instant::now();
-    let mut order = Vec::new();
-    let mut buf = vec![0u8; 2048];
-    let mut idle_since = Instant::now();
-    loop {
-        match sock.recv_from(&mut buf) {
-            Ok((k, _)) => {
-                if let Some(q) = seq_of(&buf[..k]) {
-                    order.push(q);
-                }
-                idle_since = Instant::now();
-            }
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                if sender_done.load(Ordering::Relaxed)
-                    && idle_since.elapsed() >= Duration::from_millis(400)
-                {
-                    break;
-                }
-            }
-            Err(e) => return Err(e),
-        }
-        if start.elapsed() > PHASE_LIMIT {
-            break;
-        }
-    }
-    Ok(order)
-}
-
-/// What one direction of the loss test delivered.
 /// The loss test when TCP could not even connect: the SYNs the capture saw, a
 /// step that says so, and TCP's result (nothing delivered).
 fn unconnected(
@@ -701,7 +625,7 @@ fn unconnected(
     cap: Option<Capture>,
     count: u32,
     e: Error,
-) -> Result<Map<String, Value>> {
+) -> Result<TcpResult> {
     let frames = stop_capture(cap);
     let syn_times: Vec<std::time::SystemTime> = frames
         .iter()
@@ -737,14 +661,12 @@ fn unconnected(
         .data("connect_error", e.to_string())
         .with_packets(loss_records(&frames, &[])),
     )?;
-    let mut tcp = Map::new();
-    tcp.insert("sent".into(), (2 * count).into());
-    tcp.insert("delivered".into(), 0.into());
-    tcp.insert("in_order".into(), true.into());
-    tcp.insert("complete".into(), false.into());
-    tcp.insert("connected".into(), false.into());
-    tcp.insert("retransmits".into(), syns.saturating_sub(1).into());
-    Ok(tcp)
+    Ok(TcpResult {
+        sent: 2 * count,
+        in_order: true,
+        retransmits: syns.saturating_sub(1) as u32,
+        ..TcpResult::default()
+    })
 }
 
 /// One TCP direction of the loss test, as a sentence.
@@ -769,72 +691,6 @@ fn tcp_dir_text(d: &Delivery, retrans: u32) -> Text {
     }
 }
 
-struct Delivery {
-    from: &'static str,
-    to: &'static str,
-    sent: u32,
-    delivered: u32,
-    /// What arrived, arrived in the order it was sent.
-    in_order: bool,
-    /// Every message arrived.
-    complete: bool,
-    lost: Vec<u32>,
-    reordered: u32,
-}
-
-impl Delivery {
-    fn tcp(
-        from: &'static str,
-        to: &'static str,
-        stream: &[u8],
-        count: u32,
-        size: usize,
-    ) -> Delivery {
-        let seqs: Vec<Option<u32>> = stream.chunks(size).map(seq_of).collect();
-        let delivered = seqs.iter().flatten().count() as u32;
-        let in_order = seqs.iter().enumerate().all(|(i, q)| *q == Some(i as u32));
-        Delivery {
-            from,
-            to,
-            sent: count,
-            delivered,
-            in_order,
-            complete: delivered == count,
-            // A byte stream has no holes: what is missing is the tail not yet delivered.
-            lost: (delivered..count).collect(),
-            reordered: 0,
-        }
-    }
-
-    fn udp(from: &'static str, to: &'static str, order: &[u32], count: u32) -> Delivery {
-        let got: HashSet<u32> = order.iter().copied().collect();
-        let lost: Vec<u32> = (0..count).filter(|q| !got.contains(q)).collect();
-        let mut max = None;
-        let mut reordered = 0u32;
-        for q in order {
-            if max.is_some_and(|m| *q < m) {
-                reordered += 1;
-            }
-            max = max.max(Some(*q));
-        }
-        Delivery {
-            from,
-            to,
-            sent: count,
-            delivered: got.len() as u32,
-            in_order: reordered == 0,
-            complete: lost.is_empty(),
-            lost,
-            reordered,
-        }
-    }
-
-    fn json(&self) -> Value {
-        json!({"from": self.from, "to": self.to, "sent": self.sent, "delivered": self.delivered,
-               "in_order": self.in_order, "complete": self.complete, "lost": self.lost.len(), "reordered": self.reordered})
-    }
-}
-
 fn join<T>(h: std::thread::JoinHandle<std::io::Result<T>>) -> Result<T> {
     h.join()
         .map_err(|_| Error::Internal("a worker thread panicked".into()))?
@@ -846,7 +702,7 @@ fn reliability(
     args: &TcpUdpArgs,
     loss: u8,
     n: &mut Narrator,
-) -> Result<(Map<String, Value>, Map<String, Value>)> {
+) -> Result<(TcpResult, UdpResult)> {
     let section = tx(
         format!("3 · Reliability: {loss}% loss each way"),
         format!("3 · 可靠性：每个方向丢包 {loss}%"),
@@ -916,22 +772,18 @@ fn reliability(
             let in_order = dirs.iter().all(|d| d.in_order);
             let complete = dirs.iter().all(|d| d.complete);
             let retrans = ic.total_retrans + is.total_retrans;
-            let mut tcp = Map::new();
-            tcp.insert("sent".into(), (2 * count).into());
-            tcp.insert("delivered".into(), delivered.into());
-            tcp.insert("in_order".into(), in_order.into());
-            tcp.insert("complete".into(), complete.into());
-            tcp.insert("connected".into(), true.into());
-            tcp.insert("retransmits".into(), retrans.into());
-            tcp.insert(
-                "data_segments".into(),
-                (ic.data_segs_out + is.data_segs_out).into(),
-            );
-            tcp.insert("elapsed_ms".into(), (tcp_elapsed.as_millis() as u64).into());
-            tcp.insert(
-                "directions".into(),
-                dirs.iter().map(Delivery::json).collect::<Vec<_>>().into(),
-            );
+            let tcp = TcpResult {
+                sent: 2 * count,
+                delivered,
+                in_order,
+                complete,
+                connected: true,
+                retransmits: retrans,
+                data_segments: Some(ic.data_segs_out + is.data_segs_out),
+                elapsed_ms: Some(tcp_elapsed.as_millis() as u64),
+                directions: dirs.to_vec(),
+                bytes_per_s: 0.0,
+            };
             n.step(
         Step::new(
             if complete && in_order {
@@ -961,7 +813,7 @@ fn reliability(
         .section(section.clone())
         .fact(Text::from(format!("{client} → {server}")), tcp_dir_text(&dirs[0], ic.total_retrans))
         .fact(Text::from(format!("{server} → {client}")), tcp_dir_text(&dirs[1], is.total_retrans))
-        .data("tcp", Value::Object(tcp.clone()))
+        .data("tcp", serde_json::to_value(&tcp).unwrap_or_default())
         .with_packets(loss_records(&tcp_frames, &[])),
     )?;
 
@@ -1014,25 +866,15 @@ fn reliability(
     let delivered: u32 = dirs.iter().map(|d| d.delivered).sum();
     let lost: usize = dirs.iter().map(|d| d.lost.len()).sum();
     let reordered: u32 = dirs.iter().map(|d| d.reordered).sum();
-    let mut udp = Map::new();
-    udp.insert("sent".into(), (2 * count).into());
-    udp.insert("delivered".into(), delivered.into());
-    udp.insert("lost".into(), (lost as u32).into());
-    udp.insert(
-        "lost_messages".into(),
-        dirs[0]
-            .lost
-            .iter()
-            .take(50)
-            .copied()
-            .collect::<Vec<_>>()
-            .into(),
-    );
-    udp.insert("reordered".into(), reordered.into());
-    udp.insert(
-        "directions".into(),
-        dirs.iter().map(Delivery::json).collect::<Vec<_>>().into(),
-    );
+    let udp = UdpResult {
+        sent: 2 * count,
+        delivered,
+        lost: lost as u32,
+        lost_messages: dirs[0].lost.iter().take(50).copied().collect(),
+        reordered,
+        directions: dirs.to_vec(),
+        ..UdpResult::default()
+    };
     let shown = |d: &Delivery| -> Text {
         if d.lost.is_empty() {
             tx("none lost", "没有丢失")
@@ -1060,7 +902,7 @@ fn reliability(
         .section(section)
         .fact(Text::from(format!("{client} → {server}")), shown(&dirs[0]))
         .fact(Text::from(format!("{server} → {client}")), shown(&dirs[1]))
-        .data("udp", Value::Object(udp.clone()))
+        .data("udp", serde_json::to_value(&udp).unwrap_or_default())
         .with_packets(loss_records(&udp_frames, &lost_by_port)),
     )?;
     if let Env::Lab(lab) = env {
@@ -1078,7 +920,7 @@ fn reliability(
 /// and TCP with its options, and the first bytes of payload.
 const SNAP: usize = 128;
 
-fn cost(env: &Env, args: &TcpUdpArgs, n: &mut Narrator) -> Result<(f64, f64, f64)> {
+fn cost(env: &Env, args: &TcpUdpArgs, n: &mut Narrator) -> Result<Cost> {
     let section = tx(
         "4 · Cost: throughput and round trips on the same link",
         "4 · 代价：同一链路上的吞吐量与往返时间",
@@ -1255,11 +1097,11 @@ fn cost(env: &Env, args: &TcpUdpArgs, n: &mut Narrator) -> Result<(f64, f64, f64
         .data("capture_missed", missed)
         .with_packets(frames.iter().map(|f| f.record(false)).collect()),
     )?;
-    Ok((
-        tcp_bps.round(),
-        udp_bps.round(),
-        (udp_loss * 10.0).round() / 10.0,
-    ))
+    Ok(Cost {
+        tcp_bytes_per_s: tcp_bps.round(),
+        udp_bytes_per_s: udp_bps.round(),
+        udp_bulk_lost_percent: (udp_loss * 10.0).round() / 10.0,
+    })
 }
 
 /// What the cost figures teach, following what was measured.
@@ -1472,17 +1314,4 @@ fn ports(n: &mut Narrator) -> Result<()> {
             .data("services_file", services.is_some())
             .data("icmp_protocols_line", icmp_line),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn messages_carry_their_number() {
-        let m = message(42, 16);
-        assert_eq!(m.len(), 16);
-        assert_eq!(seq_of(&m), Some(42));
-        assert_eq!(seq_of(b"xx"), None);
-    }
 }

@@ -1,0 +1,257 @@
+//! The transport engine behind `tcp-vs-udp`: numbered messages over TCP and
+//! UDP, what each side received, and the typed results the story tells and
+//! the JSON summary carries. No narration here.
+
+use std::collections::HashSet;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+/// Gap between numbered messages in the loss test: each becomes its own packet.
+pub const GAP: Duration = Duration::from_millis(2);
+/// Bounds on every phase, so a broken link cannot hang the demo.
+pub const PHASE_LIMIT: Duration = Duration::from_secs(60);
+
+/// Message number `i`, `size` bytes: eight digits, then filler.
+pub fn message(i: u32, size: usize) -> Vec<u8> {
+    let mut m = format!("{i:08}").into_bytes();
+    m.resize(size, b'.');
+    m
+}
+
+pub fn seq_of(m: &[u8]) -> Option<u32> {
+    std::str::from_utf8(m.get(..8)?).ok()?.parse().ok()
+}
+
+/// Write `count` numbered messages, one every [`GAP`], then close this direction.
+pub fn tcp_send(mut w: TcpStream, count: u32, size: usize) -> std::io::Result<TcpStream> {
+    for i in 0..count {
+        w.write_all(&message(i, size))?;
+        std::thread::sleep(GAP);
+    }
+    w.shutdown(Shutdown::Write)?;
+    Ok(w)
+}
+
+/// Read until the other side closes its direction (or the phase limit).
+pub fn tcp_receive(mut r: TcpStream) -> std::io::Result<Vec<u8>> {
+    // Long enough for TCP to recover from several losses of one segment in a row
+    // (the retransmission timeout doubles each time); the phase limit still bounds it.
+    r.set_read_timeout(Some(PHASE_LIMIT))?;
+    let start = Instant::now();
+    let mut stream = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(k) => stream.extend_from_slice(&buf[..k]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+            Err(e) => return Err(e),
+        }
+        if start.elapsed() > PHASE_LIMIT {
+            break;
+        }
+    }
+    Ok(stream)
+}
+
+/// Send `count` numbered datagrams, one every [`GAP`].
+pub fn udp_send(sock: UdpSocket, to: SocketAddr, count: u32, size: usize) -> std::io::Result<()> {
+    for i in 0..count {
+        sock.send_to(&message(i, size), to)?;
+        std::thread::sleep(GAP);
+    }
+    Ok(())
+}
+
+/// Receive numbered datagrams until the sender is done and the line is quiet: their order.
+pub fn udp_receive(sock: UdpSocket, sender_done: &AtomicBool) -> std::io::Result<Vec<u32>> {
+    sock.set_read_timeout(Some(Duration::from_millis(100)))?;
+    let start = Instant::now();
+    let mut order = Vec::new();
+    let mut buf = vec![0u8; 2048];
+    let mut idle_since = Instant::now();
+    loop {
+        match sock.recv_from(&mut buf) {
+            Ok((k, _)) => {
+                if let Some(q) = seq_of(&buf[..k]) {
+                    order.push(q);
+                }
+                idle_since = Instant::now();
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                if sender_done.load(Ordering::Relaxed)
+                    && idle_since.elapsed() >= Duration::from_millis(400)
+                {
+                    break;
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        if start.elapsed() > PHASE_LIMIT {
+            break;
+        }
+    }
+    Ok(order)
+}
+
+/// What one direction of the loss test delivered.
+#[derive(Clone, Debug, Serialize)]
+pub struct Delivery {
+    pub from: &'static str,
+    pub to: &'static str,
+    pub sent: u32,
+    pub delivered: u32,
+    /// What arrived, arrived in the order it was sent.
+    pub in_order: bool,
+    /// Every message arrived.
+    pub complete: bool,
+    /// The numbers that never arrived (JSON: how many).
+    #[serde(serialize_with = "count")]
+    pub lost: Vec<u32>,
+    pub reordered: u32,
+}
+
+fn count<S: serde::Serializer>(v: &[u32], s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_u64(v.len() as u64)
+}
+
+impl Delivery {
+    pub fn tcp(
+        from: &'static str,
+        to: &'static str,
+        stream: &[u8],
+        count: u32,
+        size: usize,
+    ) -> Delivery {
+        let seqs: Vec<Option<u32>> = stream.chunks(size).map(seq_of).collect();
+        let delivered = seqs.iter().flatten().count() as u32;
+        let in_order = seqs.iter().enumerate().all(|(i, q)| *q == Some(i as u32));
+        Delivery {
+            from,
+            to,
+            sent: count,
+            delivered,
+            in_order,
+            complete: delivered == count,
+            // A byte stream has no holes: what is missing is the tail not yet delivered.
+            lost: (delivered..count).collect(),
+            reordered: 0,
+        }
+    }
+
+    pub fn udp(from: &'static str, to: &'static str, order: &[u32], count: u32) -> Delivery {
+        let got: HashSet<u32> = order.iter().copied().collect();
+        let lost: Vec<u32> = (0..count).filter(|q| !got.contains(q)).collect();
+        let mut max = None;
+        let mut reordered = 0u32;
+        for q in order {
+            if max.is_some_and(|m| *q < m) {
+                reordered += 1;
+            }
+            max = max.max(Some(*q));
+        }
+        Delivery {
+            from,
+            to,
+            sent: count,
+            delivered: got.len() as u32,
+            in_order: reordered == 0,
+            complete: lost.is_empty(),
+            lost,
+            reordered,
+        }
+    }
+}
+
+/// What TCP did in the loss test (the JSON summary's `tcp`).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TcpResult {
+    pub sent: u32,
+    pub delivered: u32,
+    pub in_order: bool,
+    /// Everything arrived within the time bound.
+    pub complete: bool,
+    /// False when even the handshake failed.
+    pub connected: bool,
+    /// From TCP_INFO of both ends; the SYN retransmissions when not connected.
+    pub retransmits: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_segments: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elapsed_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub directions: Vec<Delivery>,
+    /// The bulk transfer's rate.
+    pub bytes_per_s: f64,
+}
+
+impl TcpResult {
+    /// Every message arrived, in order.
+    pub fn delivered_all(&self) -> bool {
+        self.connected && self.delivered == self.sent && self.in_order
+    }
+}
+
+/// What UDP did in the loss test (the JSON summary's `udp`).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct UdpResult {
+    pub sent: u32,
+    pub delivered: u32,
+    pub lost: u32,
+    /// The first 50 numbers lost, client to server.
+    pub lost_messages: Vec<u32>,
+    pub reordered: u32,
+    pub directions: Vec<Delivery>,
+    /// The bulk transfer's rate.
+    pub bytes_per_s: f64,
+    /// Share of the bulk datagrams that never arrived.
+    pub bulk_lost_percent: f64,
+}
+
+/// The throughput phase's figures.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Cost {
+    pub tcp_bytes_per_s: f64,
+    pub udp_bytes_per_s: f64,
+    pub udp_bulk_lost_percent: f64,
+}
+
+/// The JSON summary of `tcp-vs-udp`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    pub loss_percent: u8,
+    /// False on loopback.
+    pub lab: bool,
+    pub tcp: TcpResult,
+    pub udp: UdpResult,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_carry_their_number() {
+        let m = message(42, 16);
+        assert_eq!(m.len(), 16);
+        assert_eq!(seq_of(&m), Some(42));
+        assert_eq!(seq_of(b"xx"), None);
+    }
+
+    #[test]
+    fn a_tcp_stream_has_no_holes_and_udp_counts_what_came_late() {
+        let stream: Vec<u8> = (0..3).flat_map(|i| message(i, 16)).collect();
+        let d = Delivery::tcp("h1", "h2", &stream, 5, 16);
+        assert_eq!((d.delivered, d.in_order, d.complete), (3, true, false));
+        assert_eq!(d.lost, vec![3, 4]);
+        let u = Delivery::udp("h1", "h2", &[0, 2, 1, 4], 5);
+        assert_eq!((u.delivered, u.reordered, u.in_order), (4, 1, false));
+        assert_eq!(u.lost, vec![3]);
+        let v = serde_json::to_value(&u).unwrap();
+        assert_eq!(v["lost"], 1, "JSON carries the count: {v}");
+    }
+}
