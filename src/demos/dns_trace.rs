@@ -891,6 +891,215 @@ fn stage_recursive(
     )
 }
 
+/// What one verdict of the walk says: the result in a few words, why it
+/// happened, the questions it answers, a correction where the notes are wrong,
+/// the concept it explains (once per run) and, for a referral, the NS set.
+struct Reading {
+    result: Text,
+    detail: Text,
+    questions: Vec<&'static str>,
+    correction: Option<Text>,
+    concept: Option<&'static str>,
+    ns: Option<Text>,
+}
+
+impl Reading {
+    fn new(result: Text, detail: Text, questions: &[&'static str]) -> Reading {
+        Reading {
+            result,
+            detail,
+            questions: questions.to_vec(),
+            correction: None,
+            concept: None,
+            ns: None,
+        }
+    }
+}
+
+/// The reading of a verdict: one function per kind.
+fn reading(verdict: &Verdict, qtype: RecordType, ex: &Exchange, remaining: usize) -> Reading {
+    match verdict {
+        Verdict::Referral { zone, ns } => referral_reading(zone, ns),
+        Verdict::Answer(records) => answer_reading(records, qtype),
+        Verdict::Cname { chain, records } => cname_reading(chain, records, qtype),
+        Verdict::NxDomain { soa } => nxdomain_reading(soa),
+        Verdict::NoData { soa } => nodata_reading(soa, qtype),
+        Verdict::Truncated => truncated_reading(),
+        Verdict::NoReply(f) => Reading::new(
+            tx(
+                format!("no usable reply: {f}{}", next_text(remaining)),
+                format!("没有可用的应答：{f}{}", next_text_zh(remaining)),
+            ),
+            no_reply_text(f, ex),
+            &["Q4"],
+        ),
+        Verdict::ServerError(rc) => Reading::new(
+            tx(
+                format!("{rc}{}", next_text(remaining)),
+                format!("{rc}{}", next_text_zh(remaining)),
+            ),
+            tx(
+                "The server refused or failed; the resolver tries another server of the same zone.",
+                "服务器拒绝或出错；解析器换同一区的另一台服务器。",
+            ),
+            &["Q4"],
+        ),
+        Verdict::Lame(why) => Reading::new(
+            tx(
+                format!("unusable reply: {why}{}", next_text(remaining)),
+                format!("无法使用的应答：{why}{}", next_text_zh(remaining)),
+            ),
+            tx(
+                "The reply neither answers nor leads closer to the name; a resolver discards it and tries another server.",
+                "这个应答既没有回答，也没有更接近目标；解析器丢弃它并换一台服务器。",
+            ),
+            &["Q4"],
+        ),
+    }
+}
+
+fn referral_reading(
+    child: &hickory_proto::rr::Name,
+    ns: &[(hickory_proto::rr::Name, Vec<IpAddr>)],
+) -> Reading {
+    let list = |no_glue: &str| -> String {
+        ns.iter()
+            .map(|(n, ips)| {
+                let ips: Vec<String> = ips.iter().map(|i| i.to_string()).collect();
+                if ips.is_empty() {
+                    format!("{n} {no_glue}")
+                } else {
+                    format!("{n} {}", ips.join(" "))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let glue = ns.iter().any(|(_, ips)| !ips.is_empty());
+    let in_zone = ns
+        .iter()
+        .find(|(n, ips)| !ips.is_empty() && child.zone_of(n));
+    let (concept, mut detail) = if glue {
+        (
+            "referral",
+            tx(
+                format!("Not an answer but a referral (AA=0): the NS records of {child} in AUTHORITY, and their addresses (glue) in ADDITIONAL. Next: ask one of those servers."),
+                format!("这不是答案而是转介（AA=0）：AUTHORITY 段给出 {child} 的 NS 记录，ADDITIONAL 段给出它们的地址（胶水记录）。下一步：询问其中一台。"),
+            ),
+        )
+    } else {
+        (
+            "referral-noglue",
+            tx(
+                format!("A referral (AA=0) to {child} whose NS records come with no addresses: ADDITIONAL holds no glue, because the servers are named outside {child}. Their addresses must be looked up first."),
+                format!("转介（AA=0）到 {child}，但 NS 记录没有附带地址：ADDITIONAL 段没有胶水记录，因为这些服务器的名字不在 {child} 之内。必须先查出它们的地址。"),
+            ),
+        )
+    };
+    if let Some((n, _)) = in_zone {
+        detail.en.push_str(&format!(" Glue breaks a chicken-and-egg problem: {n} is named inside {child}, the very zone it serves."));
+        detail.zh.push_str(&format!(
+            "胶水记录打破了先有鸡还是先有蛋的困境：{n} 的名字就在它所服务的 {child} 区之内。"
+        ));
+    }
+    Reading {
+        concept: Some(concept),
+        ns: Some(tx(list("(no glue)"), list("（无胶水记录）"))),
+        ..Reading::new(
+            tx(format!("referral to {child}"), format!("转介到 {child}")),
+            detail,
+            &["Q4", "Q27"],
+        )
+    }
+}
+
+fn answer_reading(records: &[Record], qtype: RecordType) -> Reading {
+    let l: Vec<String> = records
+        .iter()
+        .map(|r| crate::narrate::wrap::truncate(&r.data.to_string(), 40))
+        .collect();
+    Reading::new(
+        tx(
+            format!("answer {qtype} {}", l.join(", ")),
+            format!("答案 {qtype} {}", l.join("，")),
+        ),
+        tx(
+            "AA=1: the zone's own server answers from its data, each record with its TTL.",
+            "AA=1：该区自己的服务器用自己的数据回答，每条记录带着 TTL。",
+        ),
+        &["Q4", "Q27"],
+    )
+}
+
+fn cname_reading(chain: &[Record], records: &[Record], qtype: RecordType) -> Reading {
+    let l: Vec<String> = chain
+        .iter()
+        .filter_map(cname_target)
+        .map(|t| t.to_string())
+        .collect();
+    let extra = if records.is_empty() {
+        String::new()
+    } else {
+        format!(" (+{} {qtype})", records.len())
+    };
+    Reading::new(
+        Text::from(format!("CNAME → {}{extra}", l.join(" → "))),
+        tx(
+            "The name is an alias (CNAME): its owner says 'ask for this other name instead'. A resolver follows it, up to a limit, to avoid loops.",
+            "这个名字是别名（CNAME）：它的所有者说「请改查另一个名字」。解析器会跟着走，但有次数上限，以免陷入循环。",
+        ),
+        &["Q4", "Q27", "Q30"],
+    )
+}
+
+fn nxdomain_reading(soa: &Option<Record>) -> Reading {
+    Reading::new(
+        tx(
+            format!("NXDOMAIN: the name does not exist{}", soa_text(soa).en),
+            format!("NXDOMAIN：该名字不存在{}", soa_text(soa).zh),
+        ),
+        tx(
+            "The authoritative server says no such name exists (RCODE 3). The SOA record in AUTHORITY proves which zone said so, and its TTL/MINIMUM bounds how long resolvers may cache this 'no' (RFC 2308).",
+            "权威服务器说这个名字不存在（RCODE 3）。AUTHORITY 段的 SOA 记录表明是哪个区作出的否定，其 TTL/MINIMUM 决定解析器可以把这个「否」缓存多久（RFC 2308）。",
+        ),
+        &["Q4", "Q27"],
+    )
+}
+
+fn nodata_reading(soa: &Option<Record>, qtype: RecordType) -> Reading {
+    Reading::new(
+        tx(
+            format!("NODATA: the name exists but has no {qtype} record{}", soa_text(soa).en),
+            format!("NODATA：名字存在，但没有 {qtype} 记录{}", soa_text(soa).zh),
+        ),
+        tx(
+            "RCODE is NOERROR but the ANSWER section is empty and the zone's SOA is in AUTHORITY: the name exists, just not with this type.",
+            "RCODE 为 NOERROR，但 ANSWER 段为空，AUTHORITY 段带着该区的 SOA：名字存在，只是没有这种类型的记录。",
+        ),
+        &["Q4", "Q27"],
+    )
+}
+
+fn truncated_reading() -> Reading {
+    Reading {
+        correction: Some(tx(
+            "the notes list DNS under UDP only; a truncated reply (and a zone transfer) moves to TCP on the same port 53.",
+            "笔记只把 DNS 列在 UDP 下；应答被截断（以及区传送）时改用同一端口 53 上的 TCP。",
+        )),
+        ..Reading::new(
+            tx(
+                "TC=1: the reply did not fit in UDP — asking again over TCP",
+                "TC=1：应答装不进 UDP——改用 TCP 重新询问",
+            ),
+            tx(
+                "Without EDNS a DNS reply over UDP may be at most 512 bytes. The server sent what fits and set TC (truncated); the resolver repeats the question over TCP port 53, where each message is preceded by its 2-byte length.",
+                "不带 EDNS 时，UDP 上的 DNS 应答最多 512 字节。服务器只发了放得下的部分并置 TC（截断）位；解析器改用 TCP 53 重问，TCP 上每条消息前有 2 字节长度。",
+            ),
+            &["Q4", "Q9", "Q10"],
+        )
+    }
+}
+
 fn verdict_kind(v: &Verdict) -> &'static str {
     match v {
         Verdict::Answer(_) => "answer",
@@ -970,132 +1179,15 @@ fn walk_step(
             } else {
                 (format!("Ask {sname} ({zone_word})"), format!("询问 {sname}（{zone_word_zh}）"))
             };
-            let mut concept: Option<&'static str> = Some(kind);
-            let mut ns_fact: Option<Text> = None;
-            let (res_en, res_zh, detail, mut qs, corr): (String, String, Text, Vec<&'static str>, Option<Text>) = match verdict {
-                Verdict::Referral { zone: child, ns } => {
-                    let list = |no_glue: &str| -> String {
-                        ns.iter()
-                            .map(|(n, ips)| {
-                                let ips: Vec<String> = ips.iter().map(|i| i.to_string()).collect();
-                                if ips.is_empty() { format!("{n} {no_glue}") } else { format!("{n} {}", ips.join(" ")) }
-                            })
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    };
-                    ns_fact = Some(tx(list("(no glue)"), list("（无胶水记录）")));
-                    let glue = ns.iter().any(|(_, ips)| !ips.is_empty());
-                    let in_zone = ns.iter().find(|(n, ips)| !ips.is_empty() && child.zone_of(n));
-                    let mut d = if glue {
-                        concept = Some("referral");
-                        tx(
-                            format!("Not an answer but a referral (AA=0): the NS records of {child} in AUTHORITY, and their addresses (glue) in ADDITIONAL. Next: ask one of those servers."),
-                            format!("这不是答案而是转介（AA=0）：AUTHORITY 段给出 {child} 的 NS 记录，ADDITIONAL 段给出它们的地址（胶水记录）。下一步：询问其中一台。"),
-                        )
-                    } else {
-                        concept = Some("referral-noglue");
-                        tx(
-                            format!("A referral (AA=0) to {child} whose NS records come with no addresses: ADDITIONAL holds no glue, because the servers are named outside {child}. Their addresses must be looked up first."),
-                            format!("转介（AA=0）到 {child}，但 NS 记录没有附带地址：ADDITIONAL 段没有胶水记录，因为这些服务器的名字不在 {child} 之内。必须先查出它们的地址。"),
-                        )
-                    };
-                    if let Some((n, _)) = in_zone {
-                        d.en.push_str(&format!(" Glue breaks a chicken-and-egg problem: {n} is named inside {child}, the very zone it serves."));
-                        d.zh.push_str(&format!("胶水记录打破了先有鸡还是先有蛋的困境：{n} 的名字就在它所服务的 {child} 区之内。"));
-                    }
-                    (
-                        format!("referral to {child}"),
-                        format!("转介到 {child}"),
-                        d,
-                        vec!["Q4", "Q27"],
-                        None,
-                    )
-                }
-                Verdict::Answer(records) => {
-                    let l: Vec<String> = records
-                        .iter()
-                        .map(|r| crate::narrate::wrap::truncate(&r.data.to_string(), 40))
-                        .collect();
-                    (
-                        format!("answer {qtype} {}", l.join(", ")),
-                        format!("答案 {qtype} {}", l.join("，")),
-                        tx(
-                            "AA=1: the zone's own server answers from its data, each record with its TTL.",
-                            "AA=1：该区自己的服务器用自己的数据回答，每条记录带着 TTL。",
-                        ),
-                        vec!["Q4", "Q27"],
-                        None,
-                    )
-                }
-                Verdict::Cname { chain, records } => {
-                    let l: Vec<String> = chain.iter().filter_map(cname_target).map(|t| t.to_string()).collect();
-                    let extra = if records.is_empty() { String::new() } else { format!(" (+{} {qtype})", records.len()) };
-                    (
-                        format!("CNAME → {}{extra}", l.join(" → ")),
-                        format!("CNAME → {}{extra}", l.join(" → ")),
-                        tx(
-                            "The name is an alias (CNAME): its owner says 'ask for this other name instead'. A resolver follows it, up to a limit, to avoid loops.",
-                            "这个名字是别名（CNAME）：它的所有者说「请改查另一个名字」。解析器会跟着走，但有次数上限，以免陷入循环。",
-                        ),
-                        vec!["Q4", "Q27", "Q30"],
-                        None,
-                    )
-                }
-                Verdict::NxDomain { soa } => (
-                    format!("NXDOMAIN: the name does not exist{}", soa_text(soa).en),
-                    format!("NXDOMAIN：该名字不存在{}", soa_text(soa).zh),
-                    tx(
-                        "The authoritative server says no such name exists (RCODE 3). The SOA record in AUTHORITY proves which zone said so, and its TTL/MINIMUM bounds how long resolvers may cache this 'no' (RFC 2308).",
-                        "权威服务器说这个名字不存在（RCODE 3）。AUTHORITY 段的 SOA 记录表明是哪个区作出的否定，其 TTL/MINIMUM 决定解析器可以把这个「否」缓存多久（RFC 2308）。",
-                    ),
-                    vec!["Q4", "Q27"],
-                    None,
-                ),
-                Verdict::NoData { soa } => (
-                    format!("NODATA: the name exists but has no {qtype} record{}", soa_text(soa).en),
-                    format!("NODATA：名字存在，但没有 {qtype} 记录{}", soa_text(soa).zh),
-                    tx(
-                        "RCODE is NOERROR but the ANSWER section is empty and the zone's SOA is in AUTHORITY: the name exists, just not with this type.",
-                        "RCODE 为 NOERROR，但 ANSWER 段为空，AUTHORITY 段带着该区的 SOA：名字存在，只是没有这种类型的记录。",
-                    ),
-                    vec!["Q4", "Q27"],
-                    None,
-                ),
-                Verdict::Truncated => (
-                    "TC=1: the reply did not fit in UDP — asking again over TCP".into(),
-                    "TC=1：应答装不进 UDP——改用 TCP 重新询问".into(),
-                    tx(
-                        "Without EDNS a DNS reply over UDP may be at most 512 bytes. The server sent what fits and set TC (truncated); the resolver repeats the question over TCP port 53, where each message is preceded by its 2-byte length.",
-                        "不带 EDNS 时，UDP 上的 DNS 应答最多 512 字节。服务器只发了放得下的部分并置 TC（截断）位；解析器改用 TCP 53 重问，TCP 上每条消息前有 2 字节长度。",
-                    ),
-                    vec!["Q4", "Q9", "Q10"],
-                    Some(tx(
-                        "the notes list DNS under UDP only; a truncated reply (and a zone transfer) moves to TCP on the same port 53.",
-                        "笔记只把 DNS 列在 UDP 下；应答被截断（以及区传送）时改用同一端口 53 上的 TCP。",
-                    )),
-                ),
-                Verdict::NoReply(f) => (
-                    format!("no usable reply: {f}{}", next_text(remaining)),
-                    format!("没有可用的应答：{f}{}", next_text_zh(remaining)),
-                    no_reply_text(f, ex),
-                    vec!["Q4"],
-                    None,
-                ),
-                Verdict::ServerError(rc) => (
-                    format!("{rc}{}", next_text(remaining)),
-                    format!("{rc}{}", next_text_zh(remaining)),
-                    tx("The server refused or failed; the resolver tries another server of the same zone.", "服务器拒绝或出错；解析器换同一区的另一台服务器。"),
-                    vec!["Q4"],
-                    None,
-                ),
-                Verdict::Lame(why) => (
-                    format!("unusable reply: {why}{}", next_text(remaining)),
-                    format!("无法使用的应答：{why}{}", next_text_zh(remaining)),
-                    tx("The reply neither answers nor leads closer to the name; a resolver discards it and tries another server.", "这个应答既没有回答，也没有更接近目标；解析器丢弃它并换一台服务器。"),
-                    vec!["Q4"],
-                    None,
-                ),
-            };
+            let Reading {
+                result,
+                detail,
+                questions: mut qs,
+                correction: corr,
+                concept: own_concept,
+                ns: ns_fact,
+            } = reading(verdict, qtype, ex, remaining);
+            let mut concept: Option<&'static str> = own_concept.or(Some(kind));
             if ex.ignored > 0 {
                 qs.push("Q4");
                 concept = None;
@@ -1104,7 +1196,7 @@ fn walk_step(
                 concept = None;
             }
             let mut s = Step::new(
-                tx(format!("{head_en}: {res_en}"), format!("{head_zh}：{res_zh}")),
+                tx(format!("{head_en}: {}", result.en), format!("{head_zh}：{}", result.zh)),
                 detail,
                 &[],
             )
