@@ -1115,7 +1115,56 @@ fn verdict_kind(v: &Verdict) -> &'static str {
 }
 
 fn record_json(r: &Record) -> Value {
-    json!({"name": r.name.to_string(), "type": r.record_type().to_string(), "ttl": r.ttl, "data": r.data.to_string()})
+    serde_json::to_value(RecordOut::of(r)).unwrap_or_default()
+}
+
+/// A record as JSON carries it.
+#[derive(serde::Serialize)]
+struct RecordOut {
+    name: String,
+    #[serde(rename = "type")]
+    rtype: String,
+    ttl: u32,
+    data: String,
+}
+
+impl RecordOut {
+    fn of(r: &Record) -> RecordOut {
+        RecordOut {
+            name: r.name.to_string(),
+            rtype: r.record_type().to_string(),
+            ttl: r.ttl,
+            data: r.data.to_string(),
+        }
+    }
+}
+
+/// One link of a CNAME chain.
+#[derive(serde::Serialize)]
+struct CnameOut {
+    name: String,
+    target: Option<String>,
+    ttl: u32,
+}
+
+/// The walk's result: the JSON summary of dns-trace.
+#[derive(serde::Serialize)]
+struct WalkOut {
+    name: String,
+    #[serde(rename = "type")]
+    qtype: String,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cause: Option<&'static str>,
+    answers: Vec<RecordOut>,
+    cname_chain: Vec<CnameOut>,
+    servers: Vec<String>,
+    queries: u32,
+    rcode: &'static str,
+    soa: Option<RecordOut>,
+    elapsed_ms: f64,
 }
 
 fn walk_step(
@@ -1427,11 +1476,15 @@ fn summary(
     out: &walk::Outcome,
     elapsed: Duration,
 ) -> Summary {
-    let answers: Vec<Value> = out.answers.iter().map(record_json).collect();
-    let chain: Vec<Value> = out
+    let answers: Vec<RecordOut> = out.answers.iter().map(RecordOut::of).collect();
+    let chain: Vec<CnameOut> = out
         .cname_chain
         .iter()
-        .map(|r| json!({"name": r.name.to_string(), "target": cname_target(r).map(|t| t.to_string()), "ttl": r.ttl}))
+        .map(|r| CnameOut {
+            name: r.name.to_string(),
+            target: cname_target(r).map(|t| t.to_string()),
+            ttl: r.ttl,
+        })
         .collect();
     let (title, ok) = match &out.status {
         Status::Answer => {
@@ -1492,40 +1545,33 @@ fn summary(
             ms(elapsed)
         ),
     )];
-    let mut data = serde_json::Map::new();
-    data.insert("name".into(), name.ascii.clone().into());
-    data.insert("type".into(), qtype.to_string().into());
-    data.insert(
-        "status".into(),
-        match &out.status {
+    let failed = match &out.status {
+        Status::Failed(why) => Some(why),
+        _ => None,
+    };
+    let result = WalkOut {
+        name: name.ascii.clone(),
+        qtype: qtype.to_string(),
+        status: match &out.status {
             Status::Answer => "answer",
             Status::NxDomain => "nxdomain",
             Status::NoData => "nodata",
             Status::Failed(_) => "failed",
-        }
-        .into(),
-    );
-    if let Status::Failed(why) = &out.status {
-        data.insert("reason".into(), why.reason.clone().into());
-        data.insert("cause".into(), why.cause.into());
-    }
-    data.insert("answers".into(), answers.into());
-    data.insert("cname_chain".into(), chain.into());
-    data.insert(
-        "servers".into(),
-        out.servers
-            .iter()
-            .map(|s| s.to_string())
-            .collect::<Vec<_>>()
-            .into(),
-    );
-    data.insert("queries".into(), out.queries.into());
-    data.insert("rcode".into(), out.rcode().into());
-    data.insert(
-        "soa".into(),
-        out.soa.as_ref().map(record_json).unwrap_or(Value::Null),
-    );
-    data.insert("elapsed_ms".into(), ms(elapsed).into());
+        },
+        reason: failed.map(|w| w.reason.clone()),
+        cause: failed.map(|w| w.cause),
+        answers,
+        cname_chain: chain,
+        servers: out.servers.iter().map(|s| s.to_string()).collect(),
+        queries: out.queries,
+        rcode: out.rcode(),
+        soa: out.soa.as_ref().map(RecordOut::of),
+        elapsed_ms: ms(elapsed),
+    };
+    let data = match serde_json::to_value(&result) {
+        Ok(Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
     Summary {
         title,
         lines,

@@ -11,11 +11,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use crate::cli::PingArgs;
 use crate::error::{exit, Error, Result};
-use crate::icmp::{Pinger, Reply, Stats, OVERHEAD};
+use crate::icmp::{Echo, Pinger, Reply, Stats, OVERHEAD};
 use crate::lab::capture::{Capture, Frame};
 use crate::lab::netns::Netns;
 use crate::lab::topology::{NetLab, H2, H3};
@@ -188,24 +188,12 @@ fn fmt_ms(ms: f64) -> String {
     }
 }
 
+/// A series' figures as the JSON summary's object.
 fn stats_data(s: &Stats, elapsed: Duration) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("transmitted".into(), s.transmitted.into());
-    m.insert("received".into(), s.received.into());
-    m.insert("loss_percent".into(), s.loss_percent().into());
-    m.insert("time_ms".into(), (elapsed.as_millis() as u64).into());
-    let (a, b, c, d) = s
-        .rtt()
-        .map(|(a, b, c, d)| (round3(a), round3(b), round3(c), round3(d)))
-        .map_or(
-            (Value::Null, Value::Null, Value::Null, Value::Null),
-            |(a, b, c, d)| (a.into(), b.into(), c.into(), d.into()),
-        );
-    m.insert("rtt_min_ms".into(), a);
-    m.insert("rtt_avg_ms".into(), b);
-    m.insert("rtt_max_ms".into(), c);
-    m.insert("rtt_mdev_ms".into(), d);
-    m
+    match serde_json::to_value(crate::icmp::Echo::of(s, elapsed)) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    }
 }
 
 /// iputils' closing statistics (its exact words in English).
@@ -490,6 +478,16 @@ fn host(target: &str, args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> R
     )
 }
 
+/// One series of the lab run, for the JSON summary's `runs`.
+#[derive(serde::Serialize)]
+struct Run {
+    name: &'static str,
+    stats: Echo,
+    /// The first reply's TTL (across the router only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ttl: Option<Option<u8>>,
+}
+
 fn summary(
     n: &mut Narrator,
     target: &Text,
@@ -609,7 +607,11 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
         rest1 = frames;
     }
     let ttl1 = first1.as_ref().and_then(|f| f.reply.ttl);
-    runs.push(json!({"name": "h1 -> h2", "stats": stats_data(&s1, e1)}));
+    runs.push(Run {
+        name: "h1 -> h2",
+        stats: Echo::of(&s1, e1),
+        ttl: None,
+    });
 
     // 2. Across the router.
     n.step(
@@ -661,7 +663,11 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
         .map(|f| f.record(false))
         .collect();
     n.step(ttl_step)?;
-    runs.push(json!({"name": "h1 -> h3", "stats": stats_data(&s2, e2), "ttl": ttl2}));
+    runs.push(Run {
+        name: "h1 -> h3",
+        stats: Echo::of(&s2, e2),
+        ttl: Some(ttl2),
+    });
 
     // 3. A lossy link.
     let h2 = lab.host("h2")?;
@@ -758,10 +764,17 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
     s = s.fact(tx("icmp_seq", "icmp_seq"), strip);
     s.packets = records;
     n.step(s)?;
-    runs.push(json!({"name": "h1 -> h2 lossy", "stats": stats_data(&s3, e3)}));
+    runs.push(Run {
+        name: "h1 -> h2 lossy",
+        stats: Echo::of(&s3, e3),
+        ttl: None,
+    });
     let mut data = stats_data(&s3, e3);
     data.insert("loss_percent_configured".into(), pct.into());
-    data.insert("runs".into(), runs.into());
+    data.insert(
+        "runs".into(),
+        serde_json::to_value(&runs).unwrap_or_default(),
+    );
     drop(lab);
     summary(
         n,

@@ -19,7 +19,7 @@ use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec, LinesCodec};
 
@@ -206,7 +206,7 @@ pub fn run(args: &StickyArgs, n: &mut Narrator) -> Result<i32> {
     .enumerate()
     .map(|(i, w)| format!("{i}:{w}"))
     .collect();
-    let mut framing = Map::new();
+    let mut framing = std::collections::BTreeMap::new();
     let mut all_ok = true;
     for kind in [Framing::Fixed, Framing::Delimiter, Framing::LengthPrefix] {
         let (recovered, reads, wire) = framed(kind, &messages)?;
@@ -259,8 +259,11 @@ pub fn run(args: &StickyArgs, n: &mut Narrator) -> Result<i32> {
             .data("exact", exact),
         )?;
         framing.insert(
-            kind.key().into(),
-            json!({"messages": recovered.len(), "exact": exact}),
+            kind.key(),
+            Recovered {
+                messages: recovered.len(),
+                exact,
+            },
         );
     }
 
@@ -299,21 +302,26 @@ pub fn run(args: &StickyArgs, n: &mut Narrator) -> Result<i32> {
         .data("datagrams", dgrams.clone()),
     )?;
 
-    let mut data = Map::new();
-    data.insert("writes".into(), writes.len().into());
-    data.insert("write_size".into(), size.into());
-    data.insert("naive_reads".into(), naive_reads.len().into());
-    data.insert("framing".into(), Value::Object(framing));
-    data.insert(
-        "nagle".into(),
-        json!({"segments": nagle_segs, "reads": nagle_reads}),
-    );
-    data.insert(
-        "nodelay".into(),
-        json!({"segments": nodelay_segs, "reads": nodelay_reads}),
-    );
-    data.insert("split_reads".into(), split_reads.len().into());
-    data.insert("udp_datagrams".into(), dgrams.len().into());
+    let result = Sticky {
+        writes: writes.len(),
+        write_size: size,
+        naive_reads: naive_reads.len(),
+        framing,
+        nagle: Burst {
+            segments: nagle_segs,
+            reads: nagle_reads,
+        },
+        nodelay: Burst {
+            segments: nodelay_segs,
+            reads: nodelay_reads,
+        },
+        split_reads: split_reads.len(),
+        udp_datagrams: dgrams.len(),
+    };
+    let data = match serde_json::to_value(&result) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
     n.summary(Summary {
         title: tx(
             if all_ok {
@@ -336,6 +344,35 @@ pub fn run(args: &StickyArgs, n: &mut Narrator) -> Result<i32> {
         data,
     })?;
     Ok(if all_ok { exit::OK } else { exit::NETWORK_NO })
+}
+
+/// The run's results: the JSON summary.
+#[derive(serde::Serialize)]
+struct Sticky {
+    writes: usize,
+    write_size: usize,
+    /// Reads the slow reader needed.
+    naive_reads: usize,
+    /// Per framing: what it recovered.
+    framing: std::collections::BTreeMap<&'static str, Recovered>,
+    nagle: Burst,
+    nodelay: Burst,
+    split_reads: usize,
+    udp_datagrams: usize,
+}
+
+/// What one framing recovered from the stream.
+#[derive(serde::Serialize)]
+struct Recovered {
+    messages: usize,
+    exact: bool,
+}
+
+/// A burst of small writes: data segments sent, and the sizes the reader got.
+#[derive(serde::Serialize)]
+struct Burst {
+    segments: u32,
+    reads: Vec<usize>,
 }
 
 /// Small writes on a warmed-up connection while the reader waits in recv():

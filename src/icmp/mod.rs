@@ -187,6 +187,38 @@ impl Pinger {
     }
 }
 
+/// A series' statistics as the JSON summary carries them (iputils' closing
+/// figures; RTTs in ms rounded to the microsecond, null when nothing came back).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Echo {
+    pub transmitted: u32,
+    pub received: u32,
+    pub loss_percent: f64,
+    pub time_ms: u64,
+    pub rtt_min_ms: Option<f64>,
+    pub rtt_avg_ms: Option<f64>,
+    pub rtt_max_ms: Option<f64>,
+    pub rtt_mdev_ms: Option<f64>,
+}
+
+impl Echo {
+    /// The figures of `s`, a series that took `elapsed`.
+    pub fn of(s: &Stats, elapsed: std::time::Duration) -> Echo {
+        let r3 = |x: f64| (x * 1000.0).round() / 1000.0;
+        let rtt = s.rtt();
+        Echo {
+            transmitted: s.transmitted,
+            received: s.received,
+            loss_percent: s.loss_percent(),
+            time_ms: elapsed.as_millis() as u64,
+            rtt_min_ms: rtt.map(|r| r3(r.0)),
+            rtt_avg_ms: rtt.map(|r| r3(r.1)),
+            rtt_max_ms: rtt.map(|r| r3(r.2)),
+            rtt_mdev_ms: rtt.map(|r| r3(r.3)),
+        }
+    }
+}
+
 /// Round-trip statistics as iputils prints them.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Stats {
