@@ -78,6 +78,17 @@ pub fn demo_name(cmd: &Command) -> &'static str {
     }
 }
 
+/// Whether this command line runs the namespace lab (and so, without root,
+/// needs a user namespace of its own: see [`lab::userns`]).
+pub fn needs_lab(cli: &Cli) -> bool {
+    match &cli.command {
+        Command::ArpTable(a) => !a.host && a.iface.is_none(),
+        Command::Ping(a) => a.target.is_none(),
+        Command::TcpVsUdp(a) => !a.loopback,
+        _ => false,
+    }
+}
+
 /// Run a parsed command line; returns the exit code. Errors are returned, not printed.
 pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
     let cfg = narrator_config(cli);

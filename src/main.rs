@@ -73,9 +73,17 @@ fn main() {
             std::process::exit(exit::LOCAL);
         }
     };
+    // Without root, a lab demo runs in a user namespace of its own; it must be
+    // made now, while this process has a single thread.
+    let rootless =
+        if netlab::needs_lab(&cli) && !netlab::privilege::Privileges::probe().can_build_lab() {
+            netlab::lab::userns::enter()
+        } else {
+            Ok(())
+        };
     let cfg = netlab::narrator_config(&cli);
     let mut narrator = Narrator::stdout(netlab::demo_name(&cli.command), cfg);
-    let code = match netlab::run(&cli, &mut narrator) {
+    let code = match rootless.and_then(|()| netlab::run(&cli, &mut narrator)) {
         Ok(code) => code,
         // A reader that went away (`netlab ... | head`) is not an error worth a message.
         Err(netlab::error::Error::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {

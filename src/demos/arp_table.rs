@@ -21,7 +21,7 @@ use crate::host::neigh::{self, Entry};
 use crate::lab::capture::{Capture, Frame};
 use crate::lab::topology::{self, NetLab, H1, H2, H3, R1_A};
 use crate::narrate::{tx, Narrator, Step, Summary, Text};
-use crate::privilege::{Privileges, LAB_HINT};
+use crate::privilege::Privileges;
 use crate::wire::frame::{self, Kind};
 
 const QS: &[&str] = &["Q5", "Q6", "Q8", "Q26"];
@@ -61,17 +61,17 @@ pub fn run(args: &ArpArgs, n: &mut Narrator) -> Result<i32> {
         return resolve_on_host(iface, ip, n);
     }
     if args.host {
-        return host_table(n, None);
+        return host_table(n);
     }
     if !Privileges::probe().can_build_lab() {
-        return host_table(n, Some(LAB_HINT));
+        return Err(crate::privilege::lab_privilege());
     }
     lab_demo(n)
 }
 
-fn host_table(n: &mut Narrator, why_not_lab: Option<&str>) -> Result<i32> {
+fn host_table(n: &mut Narrator) -> Result<i32> {
     let entries = neigh::read()?;
-    let mut step = table_step(
+    let step = table_step(
         tx("This machine's neighbour (ARP) table", "本机的邻居（ARP）表"),
         tx(
             "The kernel's cache of IP → MAC for hosts on directly attached links. REACHABLE was confirmed recently; STALE may be used but will be re-checked; FAILED got no reply. Entries age out by themselves.",
@@ -79,10 +79,6 @@ fn host_table(n: &mut Narrator, why_not_lab: Option<&str>) -> Result<i32> {
         ),
         &entries,
     );
-    if let Some(why) = why_not_lab {
-        step.detail.en = format!("The lab demo could not run: {why}. Showing this machine's table instead (no packet sent).\n{}", step.detail.en);
-        step.detail.zh = format!("无法运行实验网络演示：需要 CAP_NET_ADMIN、CAP_NET_RAW 和 CAP_SYS_ADMIN（请用 sudo）。改为显示本机的表（不发送任何数据包）。\n{}", step.detail.zh);
-    }
     n.step(step)?;
     n.summary(Summary {
         title: tx(
@@ -102,7 +98,7 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
     let h1 = lab.host("h1")?;
     let h3 = lab.host("h3")?;
     let mut intro = Step::new(
-        tx("The lab: two LANs joined by a router", "实验网络：由路由器连接的两个局域网"),
+        crate::lab::userns::titled(tx("The lab: two LANs and a router", "实验网络：两个局域网和一台路由器")),
         tx(
             "Real namespaces and veth links, built for this run. LAN A: h1 and h2 on switch sw1 (a bridge, layer 2); r1 routes (layer 3) to LAN B, where h3 lives.",
             "为本次运行建立的真实命名空间和 veth 链路。局域网 A：h1、h2 接在交换机 sw1（网桥，二层）上；r1 做三层路由，通往 h3 所在的局域网 B。",
@@ -123,10 +119,14 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
             );
         }
     }
-    n.step(intro.data(
-        "hosts",
-        serde_json::to_value(topology::plan()).unwrap_or(Value::Null),
-    ))?;
+    n.step(
+        intro
+            .data(
+                "hosts",
+                serde_json::to_value(topology::plan()).unwrap_or(Value::Null),
+            )
+            .data("rootless", crate::lab::userns::rootless()),
+    )?;
 
     let before = h1.run(neigh::read)??;
     n.step(table_step(

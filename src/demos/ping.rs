@@ -20,7 +20,7 @@ use crate::lab::capture::{Capture, Frame};
 use crate::lab::netns::Netns;
 use crate::lab::topology::{NetLab, H2, H3};
 use crate::narrate::{tx, Direction, Narrator, Packet, Step, Summary, Text, Wire};
-use crate::privilege::{PingSocket, Privileges, LAB_HINT};
+use crate::privilege::{PingSocket, Privileges};
 use crate::wire::{frame, icmp};
 
 const QS: &[&str] = &["Q7"];
@@ -285,23 +285,10 @@ pub fn run(args: &PingArgs, n: &mut Narrator) -> Result<i32> {
     match &args.target {
         Some(t) => host(t, args, n, &stop),
         None => {
-            let p = Privileges::probe();
-            if p.can_build_lab() {
+            if Privileges::probe().can_build_lab() {
                 lab(args, n, &stop)
-            } else if p.ping_socket().is_some() {
-                n.step(Step::new(
-                    tx("The lab needs privileges; pinging 127.0.0.1 instead", "实验网络需要权限；改为 ping 127.0.0.1"),
-                    tx(format!("{LAB_HINT}. Without them, netlab can still ping this machine's own loopback."), "需要 CAP_NET_ADMIN、CAP_NET_RAW 和 CAP_SYS_ADMIN（请用 sudo）。没有这些权限时，netlab 仍可以 ping 本机回环地址。"),
-                    QS,
-                ))?;
-                let mut a = PingArgs {
-                    target: Some("127.0.0.1".into()),
-                    ..args.clone()
-                };
-                a.count = Some(a.count.unwrap_or(3));
-                host("127.0.0.1", &a, n, &stop)
             } else {
-                Err(crate::privilege::ping_privilege())
+                Err(crate::privilege::lab_privilege())
             }
         }
     }
@@ -542,14 +529,18 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
     // 1. Same LAN.
     n.step(
         Step::new(
-            tx("h1 pings h2 on the same LAN", "h1 ping 同一局域网的 h2"),
+            crate::lab::userns::titled(tx(
+                "h1 pings h2 on the same LAN",
+                "h1 ping 同一局域网的 h2",
+            )),
             tx(
                 "Same switch, no router: the echo goes straight to h2.",
                 "同一台交换机，没有路由器：回显直接到达 h2。",
             ),
             QS,
         )
-        .section(tx("1 · same LAN: h1 → h2", "1 · 同一局域网：h1 → h2")),
+        .section(tx("1 · same LAN: h1 → h2", "1 · 同一局域网：h1 → h2"))
+        .data("rootless", crate::lab::userns::rootless()),
     )?;
     let cap = Capture::start(h1, "eth0")?;
     let p = open_in(h1, H2)?;

@@ -184,7 +184,10 @@ fn udp_of(f: &Frame, port: u16) -> bool {
 
 /// Run the demo.
 pub fn run(args: &TcpUdpArgs, n: &mut Narrator) -> Result<i32> {
-    let lab_ok = !args.loopback && Privileges::probe().can_build_lab();
+    if !args.loopback && !Privileges::probe().can_build_lab() {
+        return Err(crate::privilege::lab_privilege());
+    }
+    let lab_ok = !args.loopback;
     let env = if lab_ok {
         Env::Lab(NetLab::build()?)
     } else {
@@ -192,10 +195,10 @@ pub fn run(args: &TcpUdpArgs, n: &mut Narrator) -> Result<i32> {
     };
     let intro = match &env {
         Env::Lab(_) => Step::new(
-            tx(
-                "Client h1, server h2, one switch between them",
-                "客户端 h1，服务器 h2，中间一台交换机",
-            ),
+            crate::lab::userns::titled(tx(
+                "Client h1, server h2, one switch",
+                "客户端 h1，服务器 h2，一台交换机",
+            )),
             tx(
                 "One real lab link for both: every difference below is TCP's or UDP's own.",
                 "两种协议走实验网络里同一条真实链路：下面的差别全部来自协议本身。",
@@ -208,21 +211,17 @@ pub fn run(args: &TcpUdpArgs, n: &mut Narrator) -> Result<i32> {
                 "在回环接口上：没有实验网络，也没有丢包",
             ),
             tx(
-                if args.loopback {
-                    "--loopback: both ends run on 127.0.0.1. The loss test then shows what TCP and UDP do on a link that never drops; run without --loopback as root to add a lossy link, the handshake capture and the broadcast."
-                } else {
-                    "The namespace lab needs CAP_NET_ADMIN, CAP_NET_RAW and CAP_SYS_ADMIN (sudo). Both ends run on 127.0.0.1 instead: loopback never drops, so the loss test shows no loss; the lab would add a lossy link, the handshake capture and the broadcast."
-                },
-                if args.loopback {
-                    "--loopback：两端都在 127.0.0.1 上。丢包测试因此展示的是在从不丢包的链路上 TCP 和 UDP 的表现；以 root 运行且不加 --loopback，可得到有丢包的链路、握手抓包和广播演示。"
-                } else {
-                    "命名空间实验网络需要 CAP_NET_ADMIN、CAP_NET_RAW 和 CAP_SYS_ADMIN（sudo）。改为两端都在 127.0.0.1：回环接口从不丢包，所以丢包测试看不到丢失；实验网络会加上有丢包的链路、握手抓包和广播演示。"
-                },
+                "--loopback: both ends run on 127.0.0.1. The loss test then shows what TCP and UDP do on a link that never drops; run without --loopback to add a lossy link, the handshake capture and the broadcast.",
+                "--loopback：两端都在 127.0.0.1 上。丢包测试因此展示的是在从不丢包的链路上 TCP 和 UDP 的表现；不加 --loopback，可得到有丢包的链路、握手抓包和广播演示。",
             ),
             QS,
         ),
     };
-    n.step(intro.data("lab", lab_ok))?;
+    n.step(
+        intro
+            .data("lab", lab_ok)
+            .data("rootless", crate::lab::userns::rootless()),
+    )?;
 
     connection(&env, n)?;
     boundaries(&env, n)?;

@@ -11,4 +11,5 @@ pub mod link;
 pub mod netns;
 pub mod resolver;
 pub mod topology;
+pub mod userns;
 pub mod zones;
