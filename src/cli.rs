@@ -123,6 +123,9 @@ pub enum LabCommand {
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, num_args = 1..)]
         command: Vec<String>,
     },
+    /// Keep a lab for `lab up` without root (started by `lab up`, not by hand)
+    #[command(hide = true)]
+    Hold,
 }
 
 /// `netlab arp-table ...`

@@ -85,6 +85,9 @@ pub fn needs_lab(cli: &Cli) -> bool {
         Command::ArpTable(a) => !a.host && a.iface.is_none(),
         Command::Ping(a) => a.target.is_none(),
         Command::TcpVsUdp(a) => !a.loopback,
+        Command::Lab {
+            what: LabCommand::Hold,
+        } => true,
         _ => false,
     }
 }
@@ -170,6 +173,7 @@ fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i
             LabCommand::Status => demos::lab_ns::status(n),
             LabCommand::Down => demos::lab_ns::down(n),
             LabCommand::Exec { host, command } => demos::lab_ns::exec(host, command),
+            LabCommand::Hold => lab::holder::hold(),
         },
     }
 }

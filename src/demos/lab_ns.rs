@@ -8,6 +8,7 @@
 use serde_json::{json, Value};
 
 use crate::error::{exit, Error, Result};
+use crate::lab::holder;
 use crate::lab::topology::{check_named, plan, remove_named_locked, Built, Check, NetLab};
 use crate::narrate::{tx, Narrator, Step, Summary};
 use crate::privilege::Privileges;
@@ -22,14 +23,61 @@ fn need_privilege() -> Result<()> {
 
 fn not_up() -> Error {
     Error::usage(tx(
-        "the lab is not up: run `netlab lab up` first (as root)",
-        "实验网络没有启动：请先（以 root）运行 `netlab lab up`",
+        "the lab is not up: run `netlab lab up` first",
+        "实验网络没有启动：请先运行 `netlab lab up`",
     ))
+}
+
+/// Without root, `lab` addresses this user's own lab, kept by a holder
+/// process in a user namespace (see [`crate::lab::holder`]).
+fn rootless() -> bool {
+    !Privileges::probe().can_build_lab()
+}
+
+/// This user's rootless lab, joined (its user namespace) and opened.
+fn rootless_lab() -> Result<NetLab> {
+    let s = holder::current().ok_or_else(not_up)?;
+    holder::join(&s)?;
+    holder::open(&s)
+}
+
+/// `netlab lab up` without root: a holder keeps the lab in a user namespace.
+fn up_rootless(n: &mut Narrator) -> Result<i32> {
+    if let Some(s) = holder::current() {
+        holder::join(&s)?;
+        let lab = holder::open(&s)?;
+        n.step(
+            Step::new(
+                tx("Your lab was already up: kept as it is", "你的实验网络本来就已启动：保持原样"),
+                tx("Shells and programs running in it keep working. `netlab lab down` first for a fresh one.", "在里面运行的 shell 和程序不受影响。想要全新的，先运行 `netlab lab down`。"),
+                &[],
+            )
+            .data("kept", true),
+        )?;
+        return status_of(&lab, n, true);
+    }
+    let s = holder::start()?;
+    holder::join(&s)?;
+    let lab = holder::open(&s)?;
+    n.step(
+        Step::new(
+            tx("The namespace lab is up; no root: a user namespace", "命名空间实验网络已启动；无需 root：用户命名空间"),
+            tx(
+                format!("Five network namespaces joined by veth cables, in a user namespace of your own, kept by process {} until `netlab lab down`. Only you can enter it: `netlab lab exec h1 -- ping -c 1 203.0.113.10`.", s.pid),
+                format!("五个由 veth 虚拟网线相连的网络命名空间，位于你自己的用户命名空间里，由进程 {} 保持，直到执行 `netlab lab down`。只有你能进入：`netlab lab exec h1 -- ping -c 1 203.0.113.10`。", s.pid),
+            ),
+            &["Q8", "Q26"],
+        )
+        .data("holder", s.pid),
+    )?;
+    status_of(&lab, n, true)
 }
 
 /// `netlab lab up`.
 pub fn up(n: &mut Narrator) -> Result<i32> {
-    need_privilege()?;
+    if rootless() {
+        return up_rootless(n);
+    }
     let (lab, stale) = match NetLab::build_named()? {
         Built::New { lab, stale } => (lab, stale),
         Built::AlreadyUp => {
@@ -39,7 +87,7 @@ pub fn up(n: &mut Narrator) -> Result<i32> {
                 &[],
             ).data("kept", true))?;
             let lab = NetLab::open_named()?.ok_or_else(not_up)?;
-            return status_of(&lab, n);
+            return status_of(&lab, n, false);
         }
     };
     if !stale.is_empty() {
@@ -63,7 +111,7 @@ pub fn up(n: &mut Narrator) -> Result<i32> {
         )
         .data("hosts", lab.hosts.iter().map(|h| h.name.clone()).collect::<Vec<_>>()),
     )?;
-    status_of(&lab, n)
+    status_of(&lab, n, false)
 }
 
 /// The named lab, if it is whole; else an error naming what is missing.
@@ -93,6 +141,11 @@ fn broken(c: &Check) -> Error {
 
 /// `netlab lab status`: up and whole, down, or broken with what is missing.
 pub fn status(n: &mut Narrator) -> Result<i32> {
+    // Without root: this user's own lab, if its holder is alive.
+    if rootless() && holder::current().is_some() {
+        let lab = rootless_lab()?;
+        return status_of(&lab, n, true);
+    }
     let c = check_named();
     if !c.absent() && !c.whole() {
         n.summary(Summary {
@@ -117,14 +170,14 @@ pub fn status(n: &mut Narrator) -> Result<i32> {
     match NetLab::open_named()? {
         Some(lab) if c.whole() => {
             need_privilege()?;
-            status_of(&lab, n)
+            status_of(&lab, n, false)
         }
         _ => {
             n.summary(Summary {
                 title: tx("The namespace lab is down", "命名空间实验网络未启动"),
                 lines: vec![tx(
-                    "`netlab lab up` (as root) builds it.",
-                    "以 root 运行 `netlab lab up` 来建立它。",
+                    "`netlab lab up` builds it (as root, or as you in a user namespace of your own).",
+                    "`netlab lab up` 可建立它（以 root，或以你自己的身份在用户命名空间里）。",
                 )],
                 ok: false,
                 data: crate::narrate::object(
@@ -137,7 +190,7 @@ pub fn status(n: &mut Narrator) -> Result<i32> {
     }
 }
 
-fn status_of(lab: &NetLab, n: &mut Narrator) -> Result<i32> {
+fn status_of(lab: &NetLab, n: &mut Narrator, rootless: bool) -> Result<i32> {
     let mut hosts = Vec::new();
     for h in plan() {
         let ns = lab.host(h.name)?;
@@ -195,7 +248,9 @@ fn status_of(lab: &NetLab, n: &mut Narrator) -> Result<i32> {
     n.summary(Summary {
         title: tx("The namespace lab is up", "命名空间实验网络已启动"),
         ok: true,
-        data: crate::narrate::object(json!({"up": true, "whole": true, "hosts": hosts})),
+        data: crate::narrate::object(
+            json!({"up": true, "whole": true, "rootless": rootless, "hosts": hosts}),
+        ),
         ..Summary::default()
     })?;
     Ok(exit::OK)
@@ -203,6 +258,27 @@ fn status_of(lab: &NetLab, n: &mut Narrator) -> Result<i32> {
 
 /// `netlab lab down`.
 pub fn down(n: &mut Narrator) -> Result<i32> {
+    if rootless() {
+        let removed: Vec<String> = match holder::current() {
+            Some(s) => {
+                holder::stop(&s)?;
+                vec![format!("the lab held by process {}", s.pid)]
+            }
+            None => Vec::new(),
+        };
+        let title = if removed.is_empty() {
+            tx("Your lab was not up", "你的实验网络本来就没有启动")
+        } else {
+            tx("Your lab is down", "你的实验网络已关闭")
+        };
+        n.summary(Summary {
+            title,
+            ok: true,
+            data: crate::narrate::object(json!({"removed": removed, "rootless": true})),
+            ..Summary::default()
+        })?;
+        return Ok(exit::OK);
+    }
     need_privilege()?;
     let removed = remove_named_locked()?;
     let title = if removed.is_empty() {
@@ -227,12 +303,16 @@ pub fn down(n: &mut Narrator) -> Result<i32> {
 
 /// `netlab lab exec HOST -- CMD...`: runs CMD inside HOST with this terminal; exits with its code.
 pub fn exec(host: &str, command: &[String]) -> Result<i32> {
-    // Say "not up" before asking for privileges: it is the first thing to fix.
-    if !crate::lab::topology::named_lab_present() {
-        return Err(not_up());
-    }
-    need_privilege()?;
-    let lab = whole_lab()?;
+    let lab = if rootless() {
+        rootless_lab()?
+    } else {
+        // Say "not up" before anything else: it is the first thing to fix.
+        if !crate::lab::topology::named_lab_present() {
+            return Err(not_up());
+        }
+        need_privilege()?;
+        whole_lab()?
+    };
     let ns = lab.host(host)?;
     let (prog, args) = command
         .split_first()

@@ -20,6 +20,16 @@ use crate::error::Error;
 use crate::narrate::{tx, Text};
 
 static ENTERED: AtomicBool = AtomicBool::new(false);
+/// The user id outside, before [`enter`] (inside, netlab is uid 0).
+static OUTER_UID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(u32::MAX);
+
+/// This user's id as the host knows it, even inside the user namespace.
+pub fn outer_uid() -> u32 {
+    match OUTER_UID.load(Ordering::Relaxed) {
+        u32::MAX => nix::unistd::getuid().as_raw(),
+        uid => uid,
+    }
+}
 
 /// Whether this process runs in a user namespace it made for the lab.
 pub fn rootless() -> bool {
@@ -51,6 +61,7 @@ pub fn enter() -> Result<(), Error> {
     let uid = nix::unistd::geteuid().as_raw();
     let gid = nix::unistd::getegid().as_raw();
     unshare(CloneFlags::CLONE_NEWUSER).map_err(|e| refusal(Some(e)))?;
+    OUTER_UID.store(uid, Ordering::Relaxed);
     let write = |file: &str, what: String| {
         std::fs::write(format!("/proc/self/{file}"), what)
             .map_err(|e| Error::system(tx("write", "写入"), format!("/proc/self/{file}"), e))

@@ -64,12 +64,16 @@ fn every_subcommand_as_an_unprivileged_user() {
             &["CAP_NET_RAW", "setcap"],
         );
     }
-    check(&["lab", "up"], 2, &["CAP_NET_ADMIN", "sudo"]);
+    // The class-session lab: this user's own, in a user namespace (more in
+    // a_class_session_lab_without_root_for_two_users_beside_a_root_lab).
+    let _ = netlab_as_nobody(&["lab", "down"]);
+    check(&["lab", "up"], 0, &["no root: a user namespace"]);
+    check(&["lab", "status"], 0, &["up"]);
     // an unprivileged user cannot flood, as with iputils (either message is right)
     let o = netlab_as_nobody(&["ping", "-c", "1", "-i", "0.01", "127.0.0.1"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("sudo"), "{}", stderr(&o));
-    check(&["lab", "down"], 2, &["CAP_NET_ADMIN", "sudo"]);
+    check(&["lab", "down"], 0, &["down"]);
     check(&["lab", "status"], 1, &["down"]);
     check(&["lab", "exec", "h1", "--", "true"], 2, &["not up"]);
     if icmp_sockets_open_for_nobody() {
@@ -224,4 +228,103 @@ fn the_lab_demos_agree_as_root_and_as_an_ordinary_user() {
         assert!(s["tcp"]["retransmits"].as_u64().unwrap() > 0, "{s}");
         assert!(s["udp"]["lost"].as_u64().unwrap() > 0, "{s}");
     }
+}
+
+/// `netlab ARGS` as the user with this uid (setpriv; any uid, no account needed).
+fn netlab_as(uid: u32, args: &[&str]) -> Output {
+    let bin = world_executable_binary();
+    Command::new("setpriv")
+        .args([
+            &format!("--reuid={uid}"),
+            &format!("--regid={uid}"),
+            "--clear-groups",
+        ])
+        .arg(&bin)
+        .args(args)
+        .current_dir("/")
+        .output()
+        .expect("run setpriv")
+}
+
+#[test]
+fn a_class_session_lab_without_root_for_two_users_beside_a_root_lab() {
+    if !require("setpriv (util-linux)", have("setpriv")) || !privileged() {
+        return;
+    }
+    let _g = NAMED_LAB.lock().unwrap_or_else(|e| e.into_inner());
+    let users = [65534u32, 4242];
+    for u in users {
+        let _ = netlab_as(u, &["lab", "down"]);
+    }
+    // A root lab first, then each user's own.
+    assert_eq!(netlab(&["lab", "up"]).status.code(), Some(0));
+    for u in users {
+        let o = netlab_as(u, &["lab", "up", "--json"]);
+        assert_eq!(o.status.code(), Some(0), "uid {u}: {}", stderr(&o));
+        let s = json_lines(&o).pop().unwrap();
+        assert_eq!(
+            (s["up"].clone(), s["rootless"].clone()),
+            (true.into(), true.into()),
+            "{s}"
+        );
+    }
+    for u in users {
+        // Inside, the shell is root of the lab only; h1 reaches h3 across r1.
+        let o = netlab_as(
+            u,
+            &[
+                "lab",
+                "exec",
+                "h1",
+                "--",
+                "ping",
+                "-c",
+                "1",
+                "-W",
+                "2",
+                "203.0.113.10",
+            ],
+        );
+        assert!(o.status.success(), "uid {u}: {}{}", stdout(&o), stderr(&o));
+        let id = stdout(&netlab_as(u, &["lab", "exec", "h1", "--", "id", "-u"]));
+        assert_eq!(id.trim(), "0", "uid {u}");
+        let s = json_lines(&netlab_as(u, &["lab", "status", "--json"]))
+            .pop()
+            .unwrap();
+        assert_eq!(s["rootless"], true, "uid {u}: {s}");
+        assert_eq!(s["hosts"].as_array().unwrap().len(), 5);
+        // A second `lab up` keeps the lab.
+        let again = json_lines(&netlab_as(u, &["lab", "up", "--json"]));
+        assert!(again.iter().any(|l| l["data"]["kept"] == true), "uid {u}");
+    }
+    // The root lab is untouched by the users' labs.
+    let s = json_lines(&netlab(&["lab", "status", "--json"]))
+        .pop()
+        .unwrap();
+    assert_eq!(
+        (s["up"].clone(), s["rootless"].clone()),
+        (true.into(), false.into()),
+        "{s}"
+    );
+    for u in users {
+        assert_eq!(netlab_as(u, &["lab", "down"]).status.code(), Some(0));
+        let s = json_lines(&netlab_as(u, &["lab", "status", "--json"]))
+            .pop()
+            .unwrap();
+        assert_eq!(s["up"], false, "uid {u}: {s}");
+        let o = netlab_as(u, &["lab", "exec", "h1", "--", "true"]);
+        assert_eq!(o.status.code(), Some(2), "uid {u}");
+        assert!(stderr(&o).contains("not up"), "{}", stderr(&o));
+    }
+    // No holder is left running.
+    let holders = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|p| {
+            std::fs::read(p.path().join("cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("lab\0hold"))
+        })
+        .count();
+    assert_eq!(holders, 0, "every holder ended with its lab down");
+    assert_eq!(netlab(&["lab", "down"]).status.code(), Some(0));
 }
