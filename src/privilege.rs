@@ -100,8 +100,8 @@ pub fn lab_privilege() -> crate::error::Error {
 /// The error when no ICMP socket can be opened: the three fixes.
 pub fn ping_privilege() -> crate::error::Error {
     crate::error::Error::privilege(crate::narrate::tx("ping", "ping"), crate::narrate::tx("an ICMP socket", " ICMP 套接字"), crate::narrate::tx(
-            "run with sudo, or `sudo setcap cap_net_raw+ep $(which netlab)`, or allow unprivileged ICMP for your group: `sudo sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"`",
-            "请用 sudo 运行，或 `sudo setcap cap_net_raw+ep $(which netlab)`，或允许你的用户组使用非特权 ICMP：`sudo sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"`",
+            "run with sudo, or `sudo setcap cap_net_raw+ep $(which netlab)`, or allow unprivileged ICMP for your group: `sudo sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"`. (The lab's ping needs none of this; a host on the real network does, and a user namespace cannot grant it there.)",
+            "请用 sudo 运行，或 `sudo setcap cap_net_raw+ep $(which netlab)`，或允许你的用户组使用非特权 ICMP：`sudo sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"`。（实验网络里的 ping 不需要这些；ping 真实网络上的主机才需要，而用户命名空间无法在主机上授予它。）",
         ))
 }
 

@@ -356,8 +356,8 @@ fn resolve_on_host(iface: &str, ip: Ipv4Addr, n: &mut Narrator) -> Result<i32> {
             ),
             Text::from("CAP_NET_RAW"),
             tx(
-                "run with sudo, or `sudo setcap cap_net_raw+ep $(which netlab)`",
-                "请用 sudo 运行，或 `sudo setcap cap_net_raw+ep $(which netlab)`",
+                "run with sudo, or `sudo setcap cap_net_raw+ep $(which netlab)`; a user namespace cannot grant it on the host's own interfaces (the lab's `netlab arp-table` needs none of this)",
+                "请用 sudo 运行，或 `sudo setcap cap_net_raw+ep $(which netlab)`；用户命名空间无法在主机自己的接口上授予它（实验网络里的 `netlab arp-table` 不需要这些）",
             ),
         ));
     }
