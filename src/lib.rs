@@ -92,6 +92,17 @@ pub fn needs_lab(cli: &Cli) -> bool {
     }
 }
 
+/// Whether this command line's capture is better made in a network namespace
+/// of netlab's own: dns-trace's built-in lab with `--pcap`, without root. There
+/// it can listen on port 53 (so Wireshark decodes DNS unaided) and capture its
+/// own loopback, as root can on the host's.
+pub fn wants_private_net(cli: &Cli) -> bool {
+    match &cli.command {
+        Command::DnsTrace(a) => cli.global.pcap.is_some() && !a.live && a.root_servers.is_none(),
+        _ => false,
+    }
+}
+
 /// Run a parsed command line; returns the exit code. Errors are returned, not printed.
 pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
     let cfg = narrator_config(cli);

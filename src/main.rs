@@ -75,12 +75,17 @@ fn main() {
     };
     // Without root, a lab demo runs in a user namespace of its own; it must be
     // made now, while this process has a single thread.
-    let rootless =
-        if netlab::needs_lab(&cli) && !netlab::privilege::Privileges::probe().can_build_lab() {
-            netlab::lab::userns::enter()
-        } else {
-            Ok(())
-        };
+    let unprivileged = !netlab::privilege::Privileges::probe().can_build_lab();
+    let rootless = if netlab::needs_lab(&cli) && unprivileged {
+        netlab::lab::userns::enter()
+    } else {
+        if netlab::wants_private_net(&cli) && unprivileged {
+            // A better capture where the system allows it (port 53, real frames);
+            // where it does not, the run goes on in the host's network as before.
+            let _ = netlab::lab::userns::enter().and_then(|()| netlab::lab::userns::private_net());
+        }
+        Ok(())
+    };
     let cfg = netlab::narrator_config(&cli);
     let mut narrator = Narrator::stdout(netlab::demo_name(&cli.command), cfg);
     let code = match rootless.and_then(|()| netlab::run(&cli, &mut narrator)) {

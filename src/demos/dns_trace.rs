@@ -201,6 +201,9 @@ pub fn run(args: &DnsTraceArgs, n: &mut Narrator) -> Result<i32> {
             Mode::Lab(lab) => lab.port,
             Mode::Custom(_, p) | Mode::Live(_, p, _) => *p,
         };
+        if crate::lab::userns::in_private_net() {
+            n.pcap_note("Without root, the lab ran in a network namespace of netlab's own (inside a user namespace), where it could listen on port 53 and capture its loopback.");
+        }
         if lo.is_some() {
             n.pcap_note("Every frame is real, captured on loopback: DNS over UDP, and DNS over TCP with its handshake, ACKs and FINs.");
         } else {

@@ -78,6 +78,34 @@ pub fn enter() -> Result<(), Error> {
     Ok(())
 }
 
+/// Move this process into a network namespace of its own with its loopback
+/// up (after [`enter`]): nothing it does is then seen on the host's network.
+/// Call while the process has one thread.
+pub fn private_net() -> Result<(), Error> {
+    unshare(CloneFlags::CLONE_NEWNET)
+        .map_err(|e| Error::system(tx("make", "创建"), "a network namespace", e.into()))?;
+    let out = std::process::Command::new("ip")
+        .args(["link", "set", "lo", "up"])
+        .output()
+        .map_err(|e| Error::system(tx("run", "运行"), "ip (iproute2)", e))?;
+    if !out.status.success() {
+        return Err(Error::Command {
+            host: "netlab's own namespace".into(),
+            command: "ip link set lo up".into(),
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    PRIVATE_NET.store(true, Ordering::Relaxed);
+    Ok(())
+}
+
+static PRIVATE_NET: AtomicBool = AtomicBool::new(false);
+
+/// Whether this process runs in a network namespace of its own ([`private_net`]).
+pub fn in_private_net() -> bool {
+    PRIVATE_NET.load(Ordering::Relaxed)
+}
+
 /// Read a sysctl as a number, if the kernel has it.
 fn sysctl(path: &str) -> Option<i64> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()

@@ -328,3 +328,49 @@ fn a_class_session_lab_without_root_for_two_users_beside_a_root_lab() {
     assert_eq!(holders, 0, "every holder ended with its lab down");
     assert_eq!(netlab(&["lab", "down"]).status.code(), Some(0));
 }
+
+#[test]
+fn without_root_dns_trace_captures_real_frames_on_port_53_in_a_namespace_of_its_own() {
+    if !require("setpriv (util-linux)", have("setpriv"))
+        || !require("tshark (Debian package tshark)", have("tshark"))
+        || !privileged()
+    {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let pcap = dir.path().join("walk.pcapng");
+    let o = netlab_as_nobody(&[
+        "dns-trace",
+        "www.baidu.com",
+        "--json",
+        "--pcap",
+        pcap.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let records: usize = json_lines(&o)
+        .iter()
+        .map(|l| l["packets"].as_array().map_or(0, Vec::len))
+        .sum();
+    let tshark = |filter: &str| {
+        let out = Command::new("tshark")
+            .args(["-r", pcap.to_str().unwrap(), "-Y", filter])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    // Every record is a frame, and every DNS message decodes as DNS with no -d.
+    assert_eq!(tshark("frame"), records);
+    assert!(tshark("dns") >= 14, "the walk's queries and replies");
+    assert_eq!(
+        tshark("dns") + tshark("tcp && !dns"),
+        records,
+        "nothing but DNS and its TCP"
+    );
+    let info = Command::new("capinfos").arg(&pcap).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&info.stdout).contains("network namespace of netlab's own"),
+        "the file says where it was captured"
+    );
+}
