@@ -46,7 +46,7 @@ pub enum Error {
     },
     /// Writing the output failed (a closed pipe, a full disk).
     #[error("cannot write to standard output: {0}")]
-    Output(#[from] std::io::Error),
+    Output(std::io::Error),
     /// A zone file of the lab is not valid.
     #[error("zone file {file}: {}", message.en)]
     Zone { file: String, message: Text },

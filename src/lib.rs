@@ -141,8 +141,8 @@ fn fit_page(cli: &Cli, page: &str, cont: usize) -> String {
 fn print_page(text: &str) -> Result<()> {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{text}")?;
-    out.flush()?;
+    writeln!(out, "{text}").map_err(error::Error::Output)?;
+    out.flush().map_err(error::Error::Output)?;
     Ok(())
 }
 

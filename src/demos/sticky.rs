@@ -14,7 +14,7 @@
 //! 5. UDP for contrast: a datagram is never merged with another.
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpStream, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
@@ -45,47 +45,10 @@ fn err(e: std::io::Error) -> Error {
     )
 }
 
-fn pair() -> Result<(TcpStream, TcpStream)> {
-    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(err)?;
-    let c = TcpStream::connect(l.local_addr().map_err(err)?).map_err(err)?;
-    let (s, _) = l.accept().map_err(err)?;
-    for x in [&c, &s] {
-        x.set_read_timeout(Some(Duration::from_secs(10)))
-            .map_err(err)?;
-    }
-    Ok((c, s))
-}
-
-/// Read until `total` bytes arrived; the length of every read.
-fn read_all(s: &mut TcpStream, total: usize, buf_size: usize) -> Result<(Vec<usize>, Vec<u8>)> {
-    let mut buf = vec![0u8; buf_size];
-    let mut reads = Vec::new();
-    let mut data = Vec::with_capacity(total);
-    while data.len() < total {
-        let k = s.read(&mut buf).map_err(err)?;
-        if k == 0 {
-            break;
-        }
-        reads.push(k);
-        data.extend_from_slice(&buf[..k]);
-    }
-    Ok((reads, data))
-}
-
-fn small_writes(count: u32, size: usize) -> Vec<Vec<u8>> {
-    (0..count)
-        .map(|i| {
-            let mut m = format!("m{i}").into_bytes();
-            m.resize(size, b'.');
-            m
-        })
-        .collect()
-}
-
 /// Run the demo.
 pub fn run(args: &StickyArgs, n: &mut Narrator) -> Result<i32> {
     let size = usize::from(args.size);
-    let writes = small_writes(args.writes, size);
+    let writes = crate::transport::stream::small_writes(args.writes, size);
     let total = writes.len() * size;
 
     call_flow(n)?;
@@ -95,12 +58,13 @@ pub fn run(args: &StickyArgs, n: &mut Narrator) -> Result<i32> {
         "1 · A slow receiver: writes run together",
         "1 · 接收方读得慢：多次写入粘在一起",
     );
-    let (mut c, mut s) = pair()?;
+    let (mut c, mut s) = crate::transport::stream::pair().map_err(err)?;
     for w in &writes {
         c.write_all(w).map_err(err)?;
     }
     std::thread::sleep(SLOW);
-    let (naive_reads, _) = read_all(&mut s, total, 64 * 1024)?;
+    let (naive_reads, _) =
+        crate::transport::stream::read_all(&mut s, total, 64 * 1024).map_err(err)?;
     n.step(
         Step::new(
             tx(
@@ -164,12 +128,13 @@ pub fn run(args: &StickyArgs, n: &mut Narrator) -> Result<i32> {
         "3 · 反过来（拆包）：一条消息，多次读取",
     );
     let big = 256 * 1024;
-    let (mut c, mut s) = pair()?;
+    let (mut c, mut s) = crate::transport::stream::pair().map_err(err)?;
     let writer = std::thread::spawn(move || {
         c.write_all(&vec![b'x'; big])
             .and_then(|_| c.shutdown(Shutdown::Write))
     });
-    let (split_reads, _) = read_all(&mut s, big, 64 * 1024)?;
+    let (split_reads, _) =
+        crate::transport::stream::read_all(&mut s, big, 64 * 1024).map_err(err)?;
     writer
         .join()
         .map_err(|_| Error::Internal("writer panicked".into()))?
@@ -383,7 +348,7 @@ fn burst(
     capture: bool,
     ends: (&str, &str),
 ) -> Result<(Vec<usize>, u32, Vec<Packet>)> {
-    let (mut c, mut s) = pair()?;
+    let (mut c, mut s) = crate::transport::stream::pair().map_err(err)?;
     let port = c.local_addr().map_err(err)?.port();
     c.set_nodelay(nodelay).map_err(err)?;
     let total: usize = writes.iter().map(Vec::len).sum();
@@ -393,7 +358,9 @@ fn burst(
             s.read_exact(&mut b).map_err(err)?;
             s.write_all(&b).map_err(err)?;
         }
-        Ok(read_all(&mut s, total, 64 * 1024)?.0)
+        Ok(crate::transport::stream::read_all(&mut s, total, 64 * 1024)
+            .map_err(err)?
+            .0)
     });
     let mut b = [1u8; 1];
     for _ in 0..WARM_UP {
@@ -570,7 +537,7 @@ fn framed(kind: Framing, messages: &[String]) -> Result<(Vec<String>, usize, Str
             }
         })
         .collect();
-    let (mut c, mut s) = pair()?;
+    let (mut c, mut s) = crate::transport::stream::pair().map_err(err)?;
     let frames: Vec<Vec<u8>> = match kind {
         // Split the encoded stream back into one write per message.
         Framing::Fixed => wire.chunks(FIXED).map(<[u8]>::to_vec).collect(),

@@ -2,6 +2,7 @@
 //! nsswitch.conf, resolv.conf, /etc/services and the kernel's neighbour
 //! (ARP) table. Readers and parsers only; the demos tell the story.
 
+pub mod arp;
 pub mod neigh;
 
 use std::net::IpAddr;

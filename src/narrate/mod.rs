@@ -614,8 +614,8 @@ impl Narrator {
             lines.push(v.clone());
         }
         if let (Format::Json, Some(v)) = (self.format, value) {
-            writeln!(self.out, "{v}")?;
-            self.out.flush()?;
+            writeln!(self.out, "{v}").map_err(Error::Output)?;
+            self.out.flush().map_err(Error::Output)?;
             return self.pause();
         }
         // What follows is the text view's: the ladder's rows, then the step.
@@ -662,8 +662,8 @@ impl Narrator {
             rendered.strip_prefix('\n').unwrap_or(&rendered)
         };
         self.printed = true;
-        writeln!(self.out, "{rendered}")?;
-        self.out.flush()?;
+        writeln!(self.out, "{rendered}").map_err(Error::Output)?;
+        self.out.flush().map_err(Error::Output)?;
         self.pause()
     }
 
@@ -699,8 +699,8 @@ impl Narrator {
             }
         };
         self.printed = true;
-        writeln!(self.out, "{rendered}")?;
-        self.out.flush()?;
+        writeln!(self.out, "{rendered}").map_err(Error::Output)?;
+        self.out.flush().map_err(Error::Output)?;
         Ok(())
     }
 
@@ -708,8 +708,8 @@ impl Narrator {
     pub fn error_json(&mut self, err: &Error) -> Result<()> {
         self.seq += 1;
         let line = json::error_of(self.demo, self.seq, err, self.opts.lang);
-        writeln!(self.out, "{line}")?;
-        self.out.flush()?;
+        writeln!(self.out, "{line}").map_err(Error::Output)?;
+        self.out.flush().map_err(Error::Output)?;
         Ok(())
     }
 
@@ -726,7 +726,10 @@ impl Narrator {
             };
             eprint!("{prompt}");
             let mut line = String::new();
-            io::stdin().lock().read_line(&mut line)?;
+            io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .map_err(|e| Error::system(tx("read", "读取"), "standard input (--step)", e))?;
             if io::stderr().is_terminal() {
                 // Erase the prompt line so the projected output stays clean.
                 eprint!("\x1b[1A\x1b[2K");

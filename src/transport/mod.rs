@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+pub mod stream;
+
 /// Gap between numbered messages in the loss test: each becomes its own packet.
 pub const GAP: Duration = Duration::from_millis(2);
 /// Bounds on every phase, so a broken link cannot hang the demo.
