@@ -371,8 +371,8 @@ fn connection(env: &Env, n: &mut Narrator) -> Result<()> {
     let mut s = Step::new(
         tx(format!("TCP: the three-way handshake, inside connect() ({:.3} ms)", connect_time.as_secs_f64() * 1000.0), format!("TCP：三次握手，在 connect() 内完成（{:.3} ms）", connect_time.as_secs_f64() * 1000.0)),
         tx(
-            "SYN carries the client's first sequence number x; SYN-ACK the server's y and ack x+1; ACK y+1. Each side now knows where the other's bytes start, and its window.",
-            "SYN 带客户端的初始序号 x；SYN-ACK 带服务器的 y 和确认号 x+1；ACK 为 y+1。双方由此知道对方字节计数的起点和接收窗口。",
+            "SYN: the client's first sequence number x; SYN-ACK: the server's y, ack x+1; ACK: y+1. Each side learns where the other's bytes start.",
+            "SYN 带客户端的初始序号 x；SYN-ACK 带服务器的 y 和确认号 x+1；ACK 为 y+1。双方由此知道对方字节从哪里开始。",
         ),
         &["Q9", "Q12", "Q13"],
     )
@@ -388,8 +388,16 @@ fn connection(env: &Env, n: &mut Narrator) -> Result<()> {
         if let Some((h, _)) = f.and_then(|f| tcp_of(f, port)) {
             let win = match (name, client_shift, server_shift) {
                 ("ACK", Some(c), Some(_)) => tx(
-                    format!("{} × 2^{c} = {}", h.window, u32::from(h.window) << c),
-                    format!("{} × 2^{c} = {}", h.window, u32::from(h.window) << c),
+                    format!(
+                        "{} × 2^{c} = {} (scaled)",
+                        h.window,
+                        u32::from(h.window) << c
+                    ),
+                    format!(
+                        "{} × 2^{c} = {}（已放大）",
+                        h.window,
+                        u32::from(h.window) << c
+                    ),
                 ),
                 (_, _, _) => match shift_of(f) {
                     Some(sh) => tx(
@@ -411,12 +419,6 @@ fn connection(env: &Env, n: &mut Narrator) -> Result<()> {
     }
     for f in [syn, synack, ack].into_iter().flatten() {
         s.packets.push(f.record(false));
-    }
-    if client_shift.is_some() {
-        s.detail
-            .en
-            .push_str(" Later windows count in units of 2^scale.");
-        s.detail.zh.push_str("此后的窗口以 2^扩大因子为单位。");
     }
     let syn_view = s.packets.first().map(Packet::echo);
     if frames.is_empty() {
@@ -727,8 +729,8 @@ fn reliability(
                 format!("链路现在在每个方向丢弃 {loss}% 的 TCP 和 UDP 包"),
             ),
             tx(
-                format!("Over each protocol, {client} and {server} send each other {count} numbered {size}-byte messages at once, one every 2 ms, as small packets: loss hits data and ACKs alike."),
-                format!("每种协议上，{client} 和 {server} 同时互发 {count} 条编号消息，每条 {size} 字节，每 2 ms 一条，都是小包：丢包同样落在数据和确认上。"),
+                format!("Each way, {count} numbered {size}-byte messages every 2 ms: data and ACKs get lost."),
+                format!("两个方向同时各发 {count} 条 {size} 字节的编号消息，每 2 ms 一条：数据和确认都会丢。"),
             ),
             QS,
         )
@@ -878,8 +880,8 @@ fn reliability(
         if d.lost.is_empty() {
             tx("none lost", "没有丢失")
         } else {
-            let v: Vec<String> = d.lost.iter().take(12).map(|q| q.to_string()).collect();
-            let more = if d.lost.len() > 12 { ", …" } else { "" };
+            let v: Vec<String> = d.lost.iter().take(10).map(|q| q.to_string()).collect();
+            let more = if d.lost.len() > 10 { ", …" } else { "" };
             tx(
                 format!("{} lost: {}{more}", d.lost.len(), v.join(", ")),
                 format!("丢失 {} 条：{}{more}", d.lost.len(), v.join(", ")),
@@ -1107,7 +1109,7 @@ fn cost(env: &Env, args: &TcpUdpArgs, n: &mut Narrator) -> Result<Cost> {
 fn cost_text(tcp_kept_up: bool, udp_loss: f64) -> Text {
     let (a_en, a_zh) = if tcp_kept_up {
         (
-            "Bulk TCP fills the link; flow control spares the receiver.",
+            "Bulk TCP fills the link, sparing the receiver.",
             "大批量的 TCP 占满链路；流量控制照顾接收方。",
         )
     } else {
@@ -1118,13 +1120,12 @@ fn cost_text(tcp_kept_up: bool, udp_loss: f64) -> Text {
     };
     let (b_en, b_zh) = if udp_loss > 0.5 {
         (
-            format!(" UDP has none: its sender outran the receiver and lost {udp_loss:.0}%."),
+            format!(" UDP, with no flow control, lost {udp_loss:.0}%."),
             format!("UDP 没有流量控制：发送方跑在接收方前面，丢了 {udp_loss:.0}%。"),
         )
     } else {
         (
-            " UDP has none: a sender faster than its receiver loses datagrams (none this time)."
-                .to_string(),
+            " UDP, with no flow control, can lose datagrams (none this time).".to_string(),
             "UDP 没有流量控制：发送方比接收方快时就会丢报文（这次没有）。".to_string(),
         )
     };
@@ -1302,11 +1303,10 @@ fn ports(n: &mut Narrator) -> Result<()> {
                 None => tx("IP protocol 1 (no /etc/protocols here)", "IP 协议号 1（本机没有 /etc/protocols）"),
             },
         )
-        .fact(tx("RARP", "RARP"), tx("EtherType 0x8035: inside Ethernet, no port", "EtherType 0x8035：装在以太网帧里，没有端口"))
-        .fact(tx("NAT", "NAT"), tx("a router rewriting addresses and ports: no port", "路由器改写地址和端口：没有端口"))
+        .fact(tx("RARP", "RARP"), tx("EtherType 0x8035, inside Ethernet · NAT: a router rewriting addresses", "EtherType 0x8035，装在以太网帧里 · NAT：路由器改写地址"))
         .correction(tx(
-            "the notes file ICMP under TCP, and NAT and RARP under UDP: as the rows above show, none of the three has a port.",
-            "笔记把 ICMP 归在 TCP 下，把 NAT 和 RARP 归在 UDP 下；如上所示，三者都没有端口。",
+            "the notes file ICMP under TCP, and NAT and RARP under UDP; none of the three has a port.",
+            "笔记把 ICMP 归在 TCP 下，把 NAT 和 RARP 归在 UDP 下；三者都没有端口。",
         ));
     n.step(
         s.data("ports", rows)
