@@ -100,7 +100,7 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
     let mut intro = Step::new(
         crate::lab::userns::titled(tx("The lab: two LANs and a router", "实验网络：两个局域网和一台路由器")),
         tx(
-            "Real namespaces and veth links, built for this run. LAN A: h1 and h2 on switch sw1 (a bridge, layer 2); r1 routes (layer 3) to LAN B, where h3 lives.",
+            "Real namespaces and veth links, built for this run: h1 and h2 on switch sw1 (a bridge, layer 2); r1 routes (layer 3) to h3's LAN B.",
             "为本次运行建立的真实命名空间和 veth 链路。局域网 A：h1、h2 接在交换机 sw1（网桥，二层）上；r1 做三层路由，通往 h3 所在的局域网 B。",
         ),
         QS,
@@ -159,8 +159,8 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
     let mut s = Step::new(
         tx("h1 broadcasts an ARP request: who has 198.51.100.20?", "h1 广播 ARP 请求：谁是 198.51.100.20？"),
         tx(
-            "Its first packet to h2 cannot leave before h1 knows h2's MAC. The request goes to ff:ff:ff:ff:ff:ff, so the switch floods it to every port; the target MAC is zeros: the unknown.",
-            "发往 h2 的第一个包出门前，h1 必须知道 h2 的 MAC。请求发往 ff:ff:ff:ff:ff:ff，交换机把它泛洪到每个端口；目标 MAC 全为 0，正是未知的部分。",
+            "h1's first packet to h2 waits for h2's MAC. The request goes to ff:ff:ff:ff:ff:ff, so the switch floods it to every port; the target MAC is zeros.",
+            "h1 发往 h2 的第一个包要等 h2 的 MAC。请求发往 ff:ff:ff:ff:ff:ff，交换机把它泛洪到每个端口；目标 MAC 全为 0。",
         ),
         &["Q1", "Q2", "Q5", "Q6", "Q8", "Q26"],
     )
@@ -294,6 +294,8 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
     for f in rest.into_iter().filter(|f| !shown.contains(&Some(*f))) {
         s.packets.push(f.record(false));
     }
+    // Time runs down the ladder: the step's frames in the order they crossed.
+    s.packets.sort_by_key(|p| p.at);
     n.step(s.data("lan_a", hop(&d_a)).data("lan_b", hop(&d_b)))?;
 
     let fin = h1.run(neigh::read)??;

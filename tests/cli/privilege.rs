@@ -218,8 +218,21 @@ fn the_lab_demos_agree_as_root_and_as_an_ordinary_user() {
         assert_eq!(runs[1]["stats"]["received"], 3, "nobody: {nobody}: {s}");
         assert_eq!(runs[1]["ttl"], 63, "one router hop, nobody: {nobody}");
         // TCP delivers every numbered message over the lossy link, with
-        // retransmissions; UDP loses some.
-        let s = lab_summary(&["tcp-vs-udp", "--loss", "20", "--bulk", "1"], nobody);
+        // retransmissions; UDP loses some. (10 % loss: at 20 % one direction of
+        // TCP can sit in exponential backoff past the 60 s bound, rarely; the
+        // summary then says so honestly, which another test checks.)
+        let s = lab_summary(
+            &[
+                "tcp-vs-udp",
+                "--loss",
+                "10",
+                "--messages",
+                "100",
+                "--bulk",
+                "1",
+            ],
+            nobody,
+        );
         assert_eq!(
             s["tcp"]["delivered"], s["tcp"]["sent"],
             "nobody: {nobody}: {s}"
