@@ -262,6 +262,17 @@ impl Error {
         }
     }
 
+    /// A failed system call, its operation in both languages:
+    /// `Error::sys("open", "打开", path.display(), e)`.
+    pub fn sys(
+        op_en: &str,
+        op_zh: &str,
+        object: impl std::fmt::Display,
+        source: impl Into<std::io::Error>,
+    ) -> Self {
+        Error::system(crate::narrate::tx(op_en, op_zh), object, source.into())
+    }
+
     /// Shorthand for the lab failing to start.
     pub fn lab(msg: impl Into<Text>) -> Self {
         Error::Lab(msg.into())

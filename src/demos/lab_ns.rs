@@ -319,6 +319,6 @@ pub fn exec(host: &str, command: &[String]) -> Result<i32> {
         .ok_or_else(|| Error::usage(tx("no command given after --", "-- 后面没有给出命令")))?;
     let status = ns
         .run(|| std::process::Command::new(prog).args(args).status())?
-        .map_err(|e| Error::system(tx("run", "运行"), format!("{prog:?} in {host}"), e))?;
+        .map_err(|e| Error::sys("run", "运行", format!("{prog:?} in {host}"), e))?;
     Ok(status.code().unwrap_or(exit::LOCAL))
 }

@@ -51,7 +51,7 @@ pub fn read() -> Result<Vec<Entry>> {
     let out = std::process::Command::new("ip")
         .args(["-4", "-j", "neigh", "show"])
         .output()
-        .map_err(|e| Error::system(crate::narrate::tx("run", "运行"), "ip (iproute2)", e))?;
+        .map_err(|e| Error::sys("run", "运行", "ip (iproute2)", e))?;
     if !out.status.success() {
         return Err(Error::Command {
             host: "this host".into(),

@@ -397,7 +397,7 @@ impl DnsLab {
             .thread_name("netlab-dns-lab")
             .enable_all()
             .build()
-            .map_err(|e| Error::system(tx("start", "启动"), "the DNS servers' runtime", e))?;
+            .map_err(|e| Error::sys("start", "启动", "the DNS servers' runtime", e))?;
         let mut running = Vec::new();
         let mut servers = Vec::new();
         let mut sockets = sockets.into_iter();

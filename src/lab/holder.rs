@@ -32,10 +32,6 @@ pub struct State {
     pub hosts: Vec<(String, String)>,
 }
 
-fn sys(op_en: &str, op_zh: &str, what: impl std::fmt::Display, e: std::io::Error) -> Error {
-    Error::system(tx(op_en, op_zh), what, e)
-}
-
 /// This user's directory for the rootless lab (made 0700 if missing; refused
 /// if it is a link or someone else's).
 pub fn dir() -> Result<PathBuf> {
@@ -48,7 +44,7 @@ pub fn dir() -> Result<PathBuf> {
         Ok(m) if m.is_dir() && m.uid() == uid && !m.file_type().is_symlink() => {
             if m.mode() & 0o077 != 0 {
                 std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700))
-                    .map_err(|e| sys("protect", "保护", d.display(), e))?;
+                    .map_err(|e| Error::sys("protect", "保护", d.display(), e))?;
             }
         }
         Ok(_) => {
@@ -64,7 +60,7 @@ pub fn dir() -> Result<PathBuf> {
             std::fs::DirBuilder::new()
                 .mode(0o700)
                 .create(&d)
-                .map_err(|e| sys("create", "创建", d.display(), e))?;
+                .map_err(|e| Error::sys("create", "创建", d.display(), e))?;
         }
     }
     Ok(d)
@@ -110,9 +106,9 @@ pub fn join(s: &State) -> Result<()> {
         ));
     }
     let path = format!("/proc/{}/ns/user", s.pid);
-    let f = std::fs::File::open(&path).map_err(|e| sys("open", "打开", &path, e))?;
+    let f = std::fs::File::open(&path).map_err(|e| Error::sys("open", "打开", &path, e))?;
     nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWUSER)
-        .map_err(|e| sys("join", "加入", &path, e.into()))
+        .map_err(|e| Error::sys("join", "加入", &path, e))
 }
 
 /// `lab hold`: build the lab, say where it is, and keep it until SIGTERM.
@@ -120,7 +116,7 @@ pub fn hold() -> Result<i32> {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone())
-            .map_err(|e| sys("catch", "捕获", format!("signal {sig}"), e))?;
+            .map_err(|e| Error::sys("catch", "捕获", format!("signal {sig}"), e))?;
     }
     let lab = NetLab::build()?;
     let pid = std::process::id();
@@ -142,13 +138,13 @@ pub fn hold() -> Result<i32> {
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW)
         .open(&tmp)
-        .map_err(|e| sys("create", "创建", tmp.display(), e))?;
+        .map_err(|e| Error::sys("create", "创建", tmp.display(), e))?;
     std::io::Write::write_all(
         &mut f,
         serde_json::to_string(&state).unwrap_or_default().as_bytes(),
     )
-    .map_err(|e| sys("write", "写入", tmp.display(), e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| sys("rename", "重命名", path.display(), e))?;
+    .map_err(|e| Error::sys("write", "写入", tmp.display(), e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| Error::sys("rename", "重命名", path.display(), e))?;
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -160,8 +156,8 @@ pub fn hold() -> Result<i32> {
 /// `lab up` without root: start a holder and wait until its lab is there.
 pub fn start() -> Result<State> {
     use std::os::unix::process::CommandExt as _;
-    let exe =
-        std::env::current_exe().map_err(|e| sys("find", "找到", "netlab's own program", e))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::sys("find", "找到", "netlab's own program", e))?;
     let mut child = std::process::Command::new(exe)
         .args(["lab", "hold"])
         .stdin(std::process::Stdio::null())
@@ -170,7 +166,7 @@ pub fn start() -> Result<State> {
         // Its own process group: the terminal's Ctrl-C is not for it.
         .process_group(0)
         .spawn()
-        .map_err(|e| sys("start", "启动", "the lab's holder process", e))?;
+        .map_err(|e| Error::sys("start", "启动", "the lab's holder process", e))?;
     let end = Instant::now() + Duration::from_secs(20);
     loop {
         if let Some(s) = current().filter(|s| s.pid == child.id()) {

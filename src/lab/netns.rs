@@ -29,15 +29,6 @@ pub struct Netns {
     named: Option<PathBuf>,
 }
 
-fn sys(
-    op_en: &str,
-    op_zh: &str,
-    object: impl std::fmt::Display,
-    e: impl Into<std::io::Error>,
-) -> Error {
-    Error::system(crate::narrate::tx(op_en, op_zh), object, e.into())
-}
-
 impl Netns {
     /// A new namespace that disappears when this value (and anything running in it) is gone.
     pub fn anonymous(name: &str) -> Result<Netns> {
@@ -45,7 +36,7 @@ impl Netns {
             s.spawn(|| -> Result<File> {
                 unshare(CloneFlags::CLONE_NEWNET).map_err(|e| match e {
                     nix::errno::Errno::EPERM => crate::privilege::lab_privilege(),
-                    e => sys(
+                    e => Error::sys(
                         "create",
                         "创建",
                         format!("a network namespace for {name}"),
@@ -53,7 +44,7 @@ impl Netns {
                     ),
                 })?;
                 File::open("/proc/thread-self/ns/net")
-                    .map_err(|e| sys("open", "打开", "/proc/thread-self/ns/net", e))
+                    .map_err(|e| Error::sys("open", "打开", "/proc/thread-self/ns/net", e))
             })
             .join()
             .map_err(|_| Error::Internal("the namespace thread panicked".into()))?
@@ -67,7 +58,7 @@ impl Netns {
 
     /// Open an existing named namespace (`/run/netns/NAME`).
     pub fn open_named(name: &str, path: &Path) -> Result<Netns> {
-        let fd = File::open(path).map_err(|e| sys("open", "打开", path.display(), e))?;
+        let fd = File::open(path).map_err(|e| Error::sys("open", "打开", path.display(), e))?;
         Ok(Netns {
             name: name.to_string(),
             fd,
@@ -81,7 +72,8 @@ impl Netns {
     pub fn publish(&mut self, path: &Path) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| sys("create", "创建", dir.display(), e))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::sys("create", "创建", dir.display(), e))?;
         }
         std::fs::OpenOptions::new()
             .write(true)
@@ -89,7 +81,7 @@ impl Netns {
             .mode(0o444)
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(path)
-            .map_err(|e| sys("create", "创建", path.display(), e))?;
+            .map_err(|e| Error::sys("create", "创建", path.display(), e))?;
         let src = format!("/proc/self/fd/{}", self.fd.as_raw_fd());
         if let Err(e) = nix::mount::mount(
             Some(src.as_str()),
@@ -99,7 +91,7 @@ impl Netns {
             None::<&str>,
         ) {
             let _ = std::fs::remove_file(path);
-            return Err(sys(
+            return Err(Error::sys(
                 "bind-mount a namespace on",
                 "把命名空间绑定挂载到",
                 path.display(),
@@ -132,7 +124,7 @@ impl Netns {
         std::thread::scope(|s| {
             s.spawn(|| -> Result<T> {
                 setns(&self.fd, CloneFlags::CLONE_NEWNET)
-                    .map_err(|e| sys("enter namespace", "进入命名空间", &self.name, e))?;
+                    .map_err(|e| Error::sys("enter namespace", "进入命名空间", &self.name, e))?;
                 Ok(f())
             })
             .join()
@@ -145,14 +137,13 @@ impl Netns {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<std::thread::JoinHandle<Result<T>>> {
-        let fd = self
-            .fd
-            .try_clone()
-            .map_err(|e| sys("duplicate the descriptor of", "复制描述符：", &self.name, e))?;
+        let fd = self.fd.try_clone().map_err(|e| {
+            Error::sys("duplicate the descriptor of", "复制描述符：", &self.name, e)
+        })?;
         let name = self.name.clone();
         Ok(std::thread::spawn(move || -> Result<T> {
             setns(&fd, CloneFlags::CLONE_NEWNET)
-                .map_err(|e| sys("enter namespace", "进入命名空间", &name, e))?;
+                .map_err(|e| Error::sys("enter namespace", "进入命名空间", &name, e))?;
             drop(fd);
             Ok(f())
         }))
@@ -161,7 +152,7 @@ impl Netns {
     /// Run a command inside this namespace and wait for it.
     pub fn command(&self, program: &str, args: &[&str]) -> Result<Output> {
         let out = self.run(|| Command::new(program).args(args).output())?;
-        out.map_err(|e| sys("run", "运行", program, e))
+        out.map_err(|e| Error::sys("run", "运行", program, e))
     }
 
     /// Run `ip ARGS` inside this namespace; an error carries ip's message.
@@ -181,6 +172,6 @@ impl Netns {
     pub fn sysctl(&self, key: &str, value: &str) -> Result<()> {
         let path = format!("/proc/sys/{}", key.replace('.', "/"));
         self.run(|| std::fs::write(&path, value))?
-            .map_err(|e| sys("set", "设置", format!("{key}={value} in {}", self.name), e))
+            .map_err(|e| Error::sys("set", "设置", format!("{key}={value} in {}", self.name), e))
     }
 }

@@ -347,10 +347,7 @@ pub enum Built {
 fn lock() -> Result<nix::fcntl::Flock<std::fs::File>> {
     use std::os::unix::fs::OpenOptionsExt;
     let dir = std::path::Path::new("/run/netlab");
-    let sys = |op_en, op_zh, what: &std::path::Path, e| {
-        Error::system(crate::narrate::tx(op_en, op_zh), what.display(), e)
-    };
-    std::fs::create_dir_all(dir).map_err(|e| sys("create", "创建", dir, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::sys("create", "创建", dir.display(), e))?;
     let path = dir.join("lab.lock");
     let f = std::fs::OpenOptions::new()
         .read(true)
@@ -360,9 +357,9 @@ fn lock() -> Result<nix::fcntl::Flock<std::fs::File>> {
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(&path)
-        .map_err(|e| sys("open", "打开", &path, e))?;
+        .map_err(|e| Error::sys("open", "打开", path.display(), e))?;
     nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive)
-        .map_err(|(_, e)| sys("lock", "锁定", &path, e.into()))
+        .map_err(|(_, e)| Error::sys("lock", "锁定", path.display(), e))
 }
 
 /// What is there of the named lab, checked against the plan.

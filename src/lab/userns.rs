@@ -64,7 +64,7 @@ pub fn enter() -> Result<(), Error> {
     OUTER_UID.store(uid, Ordering::Relaxed);
     let write = |file: &str, what: String| {
         std::fs::write(format!("/proc/self/{file}"), what)
-            .map_err(|e| Error::system(tx("write", "写入"), format!("/proc/self/{file}"), e))
+            .map_err(|e| Error::sys("write", "写入", format!("/proc/self/{file}"), e))
     };
     // A user without CAP_SETGID may map its group only after giving up setgroups.
     write("setgroups", "deny".into())?;
@@ -83,11 +83,11 @@ pub fn enter() -> Result<(), Error> {
 /// Call while the process has one thread.
 pub fn private_net() -> Result<(), Error> {
     unshare(CloneFlags::CLONE_NEWNET)
-        .map_err(|e| Error::system(tx("make", "创建"), "a network namespace", e.into()))?;
+        .map_err(|e| Error::sys("make", "创建", "a network namespace", e))?;
     let out = std::process::Command::new("ip")
         .args(["link", "set", "lo", "up"])
         .output()
-        .map_err(|e| Error::system(tx("run", "运行"), "ip (iproute2)", e))?;
+        .map_err(|e| Error::sys("run", "运行", "ip (iproute2)", e))?;
     if !out.status.success() {
         return Err(Error::Command {
             host: "netlab's own namespace".into(),

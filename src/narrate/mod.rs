@@ -729,7 +729,7 @@ impl Narrator {
             io::stdin()
                 .lock()
                 .read_line(&mut line)
-                .map_err(|e| Error::system(tx("read", "读取"), "standard input (--step)", e))?;
+                .map_err(|e| Error::sys("read", "读取", "standard input (--step)", e))?;
             if io::stderr().is_terminal() {
                 // Erase the prompt line so the projected output stays clean.
                 eprint!("\x1b[1A\x1b[2K");
