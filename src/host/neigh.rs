@@ -48,18 +48,10 @@ pub fn parse(json: &str) -> Result<Vec<Entry>> {
 
 /// IPv4 entries of the table seen by the calling thread's namespace.
 pub fn read() -> Result<Vec<Entry>> {
-    let out = std::process::Command::new("ip")
-        .args(["-4", "-j", "neigh", "show"])
-        .output()
-        .map_err(|e| Error::sys("run", "运行", "ip (iproute2)", e))?;
-    if !out.status.success() {
-        return Err(Error::Command {
-            host: "this host".into(),
-            command: "ip -4 -j neigh show".into(),
-            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        });
-    }
-    parse(&String::from_utf8_lossy(&out.stdout))
+    parse(&crate::lab::netns::ip_here(
+        "this host",
+        &["-4", "-j", "neigh", "show"],
+    )?)
 }
 
 /// Lines for display: "198.51.100.20  02:00:00:00:00:20  eth0  REACHABLE".

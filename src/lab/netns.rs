@@ -29,6 +29,23 @@ pub struct Netns {
     named: Option<PathBuf>,
 }
 
+/// Run `ip ARGS` in the calling thread's namespace, which `host` names in an
+/// error; the error carries ip's own message.
+pub fn ip_here(host: &str, args: &[&str]) -> Result<String> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| Error::sys("run", "运行", "ip (iproute2)", e))?;
+    if !out.status.success() {
+        return Err(Error::Command {
+            host: host.to_string(),
+            command: format!("ip {}", args.join(" ")),
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 impl Netns {
     /// A new namespace that disappears when this value (and anything running in it) is gone.
     pub fn anonymous(name: &str) -> Result<Netns> {
@@ -157,15 +174,7 @@ impl Netns {
 
     /// Run `ip ARGS` inside this namespace; an error carries ip's message.
     pub fn ip(&self, args: &[&str]) -> Result<String> {
-        let out = self.command("ip", args)?;
-        if !out.status.success() {
-            return Err(Error::Command {
-                host: self.name.clone(),
-                command: format!("ip {}", args.join(" ")),
-                detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-            });
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        self.run(|| ip_here(&self.name, args))?
     }
 
     /// Write a sysctl of this namespace (`net.ipv4.ip_forward` = `/proc/sys/net/ipv4/ip_forward`).

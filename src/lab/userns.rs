@@ -84,17 +84,7 @@ pub fn enter() -> Result<(), Error> {
 pub fn private_net() -> Result<(), Error> {
     unshare(CloneFlags::CLONE_NEWNET)
         .map_err(|e| Error::sys("make", "创建", "a network namespace", e))?;
-    let out = std::process::Command::new("ip")
-        .args(["link", "set", "lo", "up"])
-        .output()
-        .map_err(|e| Error::sys("run", "运行", "ip (iproute2)", e))?;
-    if !out.status.success() {
-        return Err(Error::Command {
-            host: "netlab's own namespace".into(),
-            command: "ip link set lo up".into(),
-            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        });
-    }
+    super::netns::ip_here("netlab's own namespace", &["link", "set", "lo", "up"])?;
     PRIVATE_NET.store(true, Ordering::Relaxed);
     Ok(())
 }

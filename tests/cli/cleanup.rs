@@ -199,20 +199,7 @@ fn lab_status() -> (bool, bool, Vec<String>) {
 
 /// Whether the lab works: h1 reaches h3 across r1.
 fn lab_works() -> bool {
-    netlab(&[
-        "lab",
-        "exec",
-        "h1",
-        "--",
-        "ping",
-        "-c",
-        "1",
-        "-W",
-        "2",
-        "203.0.113.10",
-    ])
-    .status
-    .success()
+    netlab(PING_H3).status.success()
 }
 
 #[test]

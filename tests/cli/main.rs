@@ -121,6 +121,20 @@ pub fn have(tool: &str) -> bool {
 /// The lab namespace lab up/down tests share: tests that use it take this lock.
 pub static NAMED_LAB: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// `lab exec` arguments that show a lab works: h1 reaches h3 across r1.
+pub const PING_H3: &[&str] = &[
+    "lab",
+    "exec",
+    "h1",
+    "--",
+    "ping",
+    "-c",
+    "1",
+    "-W",
+    "2",
+    "203.0.113.10",
+];
+
 /// Tests that start `netlab lab dns` take this lock: a starting lab removes the
 /// hints files of killed ones, which one of those tests checks.
 pub static LAB_DNS: std::sync::Mutex<()> = std::sync::Mutex::new(());

@@ -283,21 +283,7 @@ fn a_class_session_lab_without_root_for_two_users_beside_a_root_lab() {
     }
     for u in users {
         // Inside, the shell is root of the lab only; h1 reaches h3 across r1.
-        let o = netlab_as(
-            u,
-            &[
-                "lab",
-                "exec",
-                "h1",
-                "--",
-                "ping",
-                "-c",
-                "1",
-                "-W",
-                "2",
-                "203.0.113.10",
-            ],
-        );
+        let o = netlab_as(u, PING_H3);
         assert!(o.status.success(), "uid {u}: {}{}", stdout(&o), stderr(&o));
         let id = stdout(&netlab_as(u, &["lab", "exec", "h1", "--", "id", "-u"]));
         assert_eq!(id.trim(), "0", "uid {u}");
