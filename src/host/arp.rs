@@ -1,11 +1,17 @@
-//! A real ARP request on one of this host's interfaces (`arp-table --iface
-//! IF --resolve IP`): an Ethernet broadcast built with pnet and sent on a
-//! packet socket (CAP_NET_RAW on the host).
+//! ARP on real links, for `arp-table`: a first datagram on a lab LAN and the
+//! exchange it causes, one echo across a router captured on both LANs, and a
+//! real request on one of this host's interfaces (`--iface IF --resolve IP`:
+//! the kernel's own, or an Ethernet broadcast built with pnet and sent on a
+//! packet socket, CAP_NET_RAW on the host). The story is in demos/arp_table.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, UdpSocket};
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
+use crate::lab::capture::{Capture, Frame};
+use crate::lab::netns::Netns;
 use crate::narrate::tx;
+use crate::wire::frame::{self, Kind};
 
 /// Broadcast "who has `target`? tell `src_ip`" on `nic`.
 pub fn send_request(
@@ -57,4 +63,117 @@ pub fn send_request(
             source: e,
         }),
     }
+}
+
+/// What kind of frame a capture saw, if it parses.
+pub fn kind(f: &Frame) -> Option<Kind> {
+    frame::ethernet_frame(&f.bytes).ok().map(|d| d.kind)
+}
+
+/// An ARP request for `about` (op 1) or a reply from `about` (op 2).
+pub fn is_arp(f: &Frame, op: u16, about: Ipv4Addr) -> bool {
+    matches!(kind(f), Some(Kind::Arp { op: o, spa, tpa })
+        if o == op && (if op == 1 { tpa == about } else { spa == about }))
+}
+
+/// An ICMP echo request from `src` to `dst`.
+pub fn is_echo(f: &Frame, from: Ipv4Addr, to: Ipv4Addr) -> bool {
+    matches!(kind(f), Some(Kind::Ipv4 { src, dst, icmp_type: Some(8), .. }) if src == from && dst == to)
+}
+
+/// What crossed `ns`'s eth0 when it sent its first datagram to `to` on the
+/// same LAN: the kernel's ARP request, the reply, and the datagram itself.
+pub fn first_contact(ns: &Netns, to: Ipv4Addr) -> Result<Vec<Frame>> {
+    let cap = Capture::start(ns, "eth0")?;
+    ns.run(|| discard(to))?.map_err(|e| Error::Send {
+        to: to.to_string(),
+        source: e,
+    })?;
+    cap.wait_for(Duration::from_secs(3), |fs| {
+        fs.iter().any(|f| is_arp(f, 2, to))
+    });
+    cap.stop()
+}
+
+/// One datagram to UDP port 9 (discard): enough to make the kernel resolve `to`.
+fn discard(to: Ipv4Addr) -> std::io::Result<()> {
+    let s = UdpSocket::bind("0.0.0.0:0")?;
+    s.send_to(b"netlab", (to, 9))?;
+    Ok(())
+}
+
+/// One echo from `from` to a host behind a router, captured on both LANs.
+pub struct Across {
+    /// Whether the echo reply came back.
+    pub answered: bool,
+    /// What the sender's link carried.
+    pub near: Vec<Frame>,
+    /// What the far host's link carried.
+    pub far: Vec<Frame>,
+}
+
+/// Ping `to` once from `from`, capturing `from`'s and `far`'s eth0.
+pub fn echo_across(from: &Netns, far: &Netns, to: Ipv4Addr) -> Result<Across> {
+    let cap_near = Capture::start(from, "eth0")?;
+    let cap_far = Capture::start(far, "eth0")?;
+    let pinger = from
+        .run(|| crate::icmp::Pinger::open(crate::privilege::PingSocket::Raw, to, None))?
+        .map_err(|e| Error::Socket {
+            op: "open an ICMP socket to",
+            addr: to.to_string(),
+            source: e,
+        })?;
+    pinger.send(1, 56).map_err(|e| Error::Send {
+        to: to.to_string(),
+        source: e,
+    })?;
+    let got = pinger
+        .recv(Instant::now() + Duration::from_secs(3))
+        .map_err(|e| Error::Socket {
+            op: "receive from",
+            addr: to.to_string(),
+            source: e,
+        })?;
+    Ok(Across {
+        answered: got.is_some(),
+        near: cap_near.stop()?,
+        far: cap_far.stop()?,
+    })
+}
+
+/// Who sent the request on the host's own link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Asker {
+    /// The kernel, resolving for a datagram netlab sent.
+    Kernel,
+    /// netlab, because the kernel already had an entry (as arping does).
+    Netlab,
+}
+
+/// Resolve `ip` on the host's interface `nic` (address `src_ip`), capturing
+/// the exchange: the kernel asks if it has no entry; otherwise netlab does.
+pub fn resolve_here(
+    nic: &pnet_datalink::NetworkInterface,
+    src_ip: Ipv4Addr,
+    ip: Ipv4Addr,
+    has_entry: bool,
+) -> Result<(Asker, Vec<Frame>)> {
+    let cap = Capture::start_here(&nic.name)?;
+    let asker = if has_entry {
+        send_request(nic, src_ip, ip)?;
+        Asker::Netlab
+    } else {
+        let s = UdpSocket::bind((src_ip, 0)).map_err(|e| Error::Socket {
+            op: "bind",
+            addr: src_ip.to_string(),
+            source: e,
+        })?;
+        // The datagram itself may be refused; the ARP request is what counts.
+        let _ = s.send_to(b"netlab", (ip, 9));
+        Asker::Kernel
+    };
+    cap.wait_for(Duration::from_secs(2), |fs| {
+        fs.iter().any(|f| is_arp(f, 2, ip))
+    });
+    Ok((asker, cap.stop()?))
 }

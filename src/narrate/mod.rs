@@ -127,6 +127,15 @@ pub fn object(v: Value) -> Map<String, Value> {
     }
 }
 
+/// A typed result's fields, for a step's data or the JSON summary (which
+/// flattens them); anything that is not a struct or map gives none.
+pub fn fields(v: &impl serde::Serialize) -> Map<String, Value> {
+    match serde_json::to_value(v) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    }
+}
+
 /// A labelled fact shown under a step: "server  127.53.0.1:5300".
 #[derive(Clone, Debug)]
 pub struct Fact {

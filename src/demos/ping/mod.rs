@@ -23,6 +23,8 @@ use crate::narrate::{tx, Direction, Narrator, Packet, Step, Summary, Text, Wire}
 use crate::privilege::{PingSocket, Privileges};
 use crate::wire::{frame, icmp};
 
+mod say;
+
 const QS: &[&str] = &["Q7"];
 /// iputils refuses shorter intervals to users without CAP_NET_RAW (no flooding).
 const MIN_USER_INTERVAL: Duration = Duration::from_millis(200);
@@ -131,24 +133,7 @@ fn series(
         };
         stats.received += 1;
         stats.rtts.push(rtt);
-        let ttl = r.ttl.map(|t| t.to_string()).unwrap_or_else(|| "?".into());
-        // English is iputils' own line, so scripts written for ping can read it.
-        let line = tx(
-            format!(
-                "{} bytes from {}: icmp_seq={} ttl={ttl} time={}",
-                r.icmp_len,
-                r.from,
-                r.seq,
-                fmt_ms(rtt)
-            ),
-            format!(
-                "{} 字节，来自 {}：icmp_seq={} ttl={ttl} 时间={}",
-                r.icmp_len,
-                r.from,
-                r.seq,
-                fmt_ms(rtt)
-            ),
-        );
+        let line = say::reply(r.icmp_len, r.from, r.seq, r.ttl, &fmt_ms(rtt));
         let mut reply = Step::line(line, QS);
         reply.folded = !s.lines;
         n.step(
@@ -204,21 +189,9 @@ fn stats_lines(target: &Text, s: &Stats, elapsed: Duration) -> Vec<Text> {
         s.loss_percent(),
         elapsed.as_millis(),
     );
-    let mut v = vec![
-        tx(
-            format!("--- {} ping statistics ---", target.en),
-            format!("--- {} 的 ping 统计 ---", target.zh),
-        ),
-        tx(
-            format!("{t} packets transmitted, {r} received, {loss}% packet loss, time {ms}ms"),
-            format!("已发送 {t} 个，收到 {r} 个，丢包 {loss}%，用时 {ms}ms"),
-        ),
-    ];
+    let mut v = vec![say::statistics(target), say::counts(t, r, loss, ms)];
     if let Some((a, b, c, d)) = s.rtt() {
-        v.push(tx(
-            format!("rtt min/avg/max/mdev = {a:.3}/{b:.3}/{c:.3}/{d:.3} ms"),
-            format!("rtt 最小/平均/最大/偏差 = {a:.3}/{b:.3}/{c:.3}/{d:.3} ms"),
-        ));
+        v.push(say::rtt(a, b, c, d));
     }
     v
 }
@@ -229,25 +202,16 @@ fn resolve(target: &str) -> Result<(Ipv4Addr, bool)> {
         return Ok((ip, false));
     }
     if target.parse::<IpAddr>().is_ok() {
-        return Err(Error::usage(tx(
-            format!("{target}: IPv6 is not supported by netlab ping yet; give an IPv4 address"),
-            format!("{target}：netlab ping 还不支持 IPv6；请给一个 IPv4 地址"),
-        )));
+        return Err(Error::usage(say::ipv6(target)));
     }
     let looks_numeric = target.chars().all(|c| c.is_ascii_digit() || c == '.');
     if looks_numeric || target.is_empty() || target.starts_with('-') {
-        return Err(Error::usage(tx(
-            format!("{target:?} is not an IPv4 address (a.b.c.d, each 0-255) or a host name"),
-            format!("{target:?} 既不是 IPv4 地址（a.b.c.d，每段 0-255），也不是主机名"),
-        )));
+        return Err(Error::usage(say::not_a_target(target)));
     }
     crate::dns::name::check(target)?;
-    let addrs = (target, 0).to_socket_addrs().map_err(|e| {
-        Error::usage(tx(
-            format!("cannot resolve {target}: {e}"),
-            format!("无法解析 {target}：{}", crate::error::os_error_text(&e).zh),
-        ))
-    })?;
+    let addrs = (target, 0)
+        .to_socket_addrs()
+        .map_err(|e| Error::usage(say::cannot_resolve(target, &e)))?;
     addrs
         .filter_map(|a| match a.ip() {
             IpAddr::V4(v) => Some(v),
@@ -255,12 +219,7 @@ fn resolve(target: &str) -> Result<(Ipv4Addr, bool)> {
         })
         .next()
         .map(|ip| (ip, true))
-        .ok_or_else(|| {
-            Error::usage(tx(
-                format!("{target} has no IPv4 address"),
-                format!("{target} 没有 IPv4 地址"),
-            ))
-        })
+        .ok_or_else(|| Error::usage(say::no_ipv4(target)))
 }
 
 fn socket_name(k: PingSocket) -> &'static str {
@@ -313,16 +272,7 @@ fn teaching_step(first: &First, kind: PingSocket) -> Step {
             direction: Direction::Sent,
             transport: "icmp",
             peer: first.reply.from.to_string(),
-            summary: tx(
-                format!(
-                    "ICMP echo request seq=1 ({} bytes; the kernel adds the IP header)",
-                    first.sent.len()
-                ),
-                format!(
-                    "ICMP 回显请求 seq=1（{} 字节；IP 头由内核添加）",
-                    first.sent.len()
-                ),
-            ),
+            summary: say::request(first.sent.len()),
             fields: icmp::explain(&first.sent, 0).unwrap_or_default(),
             bytes: first.sent.clone(),
             show_bytes: true,
@@ -373,7 +323,7 @@ fn host(target: &str, args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> R
     let (ip, was_name) = resolve(target)?;
     if was_name {
         n.step(Step::new(
-            tx(format!("Resolved {target} to {ip}"), format!("已将 {target} 解析为 {ip}")),
+            say::resolved(target, ip),
             tx("ping needs an address: the name went through the system resolver (hosts file, then DNS) first.", "ping 需要地址：名字先经过系统解析器（先 hosts 文件，再 DNS）。"),
             &["Q7", "Q27"],
         ))?;
@@ -383,30 +333,18 @@ fn host(target: &str, args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> R
         .ok_or_else(crate::privilege::ping_privilege)?;
     if kind == PingSocket::Dgram && args.interval < MIN_USER_INTERVAL {
         let i = args.interval.as_secs_f64();
-        return Err(Error::usage(tx(
-            format!("-i {i}: the shortest interval for an unprivileged user is 0.2 s, as with iputils ping; give -i 0.2 or more, or run with sudo"),
-            format!("-i {i}：非特权用户的最短间隔是 0.2 秒，与 iputils ping 相同；请给 -i 0.2 或更长，或用 sudo 运行"),
-        )));
+        return Err(Error::usage(say::interval_too_short(i)));
     }
     // The socket is open, so a refused send is not a missing privilege: the kernel
     // refuses to send to a broadcast address without SO_BROADCAST (iputils' -b).
-    let refuse_broadcast = |e: Error| {
-        match e {
-        Error::Privilege(_) => Error::usage(tx(
-            format!("{ip} is a broadcast address: the kernel sends there only when asked to (iputils' -b, which netlab ping does not offer); ping one host"),
-            format!("{ip} 是广播地址：只有明确要求时内核才会往那里发（iputils 的 -b，netlab ping 不提供）；请 ping 一台主机"),
-        )),
+    let refuse_broadcast = |e: Error| match e {
+        Error::Privilege(_) => Error::usage(say::broadcast(ip)),
         other => other,
-    }
     };
     let p = Pinger::open(kind, ip, args.ttl).map_err(io)?;
     let size = usize::from(args.size);
-    let head = format!(
-        "PING {target} ({ip}) {size}({}) bytes of data.",
-        size + OVERHEAD
-    );
     n.step(
-        Step::line(tx(head.clone(), head), QS)
+        Step::line(say::head(target, ip, size, size + OVERHEAD), QS)
             .data("target", ip.to_string())
             .data("socket", socket_name(p.kind())),
     )?;
@@ -636,10 +574,7 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
     frames2.sort_by_key(|f| f.at);
     let ttl2 = first2.as_ref().and_then(|f| f.reply.ttl);
     let mut ttl_step = Step::new(
-            tx(
-                format!("Reply TTL {} from h2, {} from h3: one router hop", opt(ttl1), opt(ttl2)),
-                format!("h2 的应答 TTL 为 {}，h3 的为 {}：经过一个路由器", opt(ttl1), opt(ttl2)),
-            ),
+            say::ttls(ttl1, ttl2),
             tx(
                 "Both replies leave with TTL 64; h3's passed r1, which took one off. traceroute counts routers this way, and no packet can loop forever.",
                 "两个应答出发时 TTL 都是 64；h3 的经过 r1，被减了一。traceroute 就靠它数路由器，包也因此不会无限循环。",
@@ -665,16 +600,9 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
     let pct = args.loss;
     crate::lab::link::drop_incoming_icmp(h2, pct)?;
     n.step(
-        Step::new(
-            tx(format!("h2 now drops {pct}% of incoming echo requests"), format!("h2 现在丢弃 {pct}% 的回显请求")),
-            tx(
-                format!("A firewall (nftables) rule in h2 drops each request with that chance, like a noisy link: `icmp type echo-request numgen random mod 100 < {pct} drop`"),
-                format!("h2 里的一条防火墙（nftables）规则以这个概率丢弃每个请求，就像一条有噪声的链路：`icmp type echo-request numgen random mod 100 < {pct} drop`"),
-            ),
-            &["Q7"],
-        )
-        .section(tx(format!("3 · a lossy link: h1 → h2, {pct}% loss"), format!("3 · 有丢包的链路：h1 → h2，丢包率 {pct}%")))
-        .data("loss_percent_configured", pct),
+        Step::new(say::lossy(pct), say::lossy_rule(pct), &["Q7"])
+            .section(say::lossy_section(pct))
+            .data("loss_percent_configured", pct),
     )?;
     let cap = Capture::start(h1, "eth0")?;
     let p = open_in(h1, H2)?;
@@ -725,10 +653,7 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
                 "h1 链路上的抓包：每个请求都得到了应答",
             )
         } else {
-            tx(
-                format!("The capture on h1's link: requests {list} left h1 and got no reply"),
-                format!("h1 链路上的抓包：请求 {list} 发出后没有应答"),
-            )
+            say::unanswered(&list)
         },
         if dropped.is_empty() {
             tx(
@@ -767,20 +692,7 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
         serde_json::to_value(&runs).unwrap_or_default(),
     );
     drop(lab);
-    summary(
-        n,
-        &tx(
-            format!("{H2} (lossy link)"),
-            format!("{H2}（有丢包的链路）"),
-        ),
-        &s3,
-        e3,
-        data,
-    )
-}
-
-fn opt(t: Option<u8>) -> String {
-    t.map(|t| t.to_string()).unwrap_or_else(|| "?".into())
+    summary(n, &say::lossy_target(H2), &s3, e3, data)
 }
 
 #[cfg(test)]

@@ -10,32 +10,87 @@
 //! makes the kernel ARP for IP on IF (or sends an arping-style request if an
 //! entry already exists) and shows request, reply and the table after.
 
-use std::net::{Ipv4Addr, UdpSocket};
-use std::time::Duration;
+use std::net::Ipv4Addr;
 
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::cli::ArpArgs;
 use crate::error::{exit, Error, Result};
+use crate::host::arp::{self as engine, is_arp, Asker};
 use crate::host::neigh::{self, Entry};
-use crate::lab::capture::{Capture, Frame};
+use crate::lab::capture::Frame;
 use crate::lab::topology::{self, NetLab, H1, H2, H3, R1_A};
-use crate::narrate::{tx, Narrator, Step, Summary, Text};
+use crate::narrate::{fields, tx, Narrator, Step, Summary, Text};
 use crate::privilege::Privileges;
 use crate::wire::frame::{self, Kind};
 
+mod say;
+
 const QS: &[&str] = &["Q5", "Q6", "Q8", "Q26"];
-
-fn kind(f: &Frame) -> Option<Kind> {
-    frame::ethernet_frame(&f.bytes).ok().map(|d| d.kind)
-}
-
-fn is_arp(f: &Frame, op: u16, about: Ipv4Addr) -> bool {
-    matches!(kind(f), Some(Kind::Arp { op: o, spa, tpa }) if o == op && (if op == 1 { tpa == about } else { spa == about }))
-}
 
 fn entries_json(e: &[Entry]) -> Value {
     serde_json::to_value(e).unwrap_or(Value::Null)
+}
+
+/// One echo request as one LAN carried it (the JSON's `lan_a`, `lan_b`).
+#[derive(Serialize)]
+struct Hop {
+    src_mac: Option<String>,
+    dst_mac: Option<String>,
+    src_ip: Ipv4Addr,
+    dst_ip: Ipv4Addr,
+    ttl: u8,
+}
+
+impl Hop {
+    fn of(d: &frame::Dissected) -> Hop {
+        Hop {
+            src_mac: d.src_mac.clone(),
+            dst_mac: d.dst_mac.clone(),
+            src_ip: H1,
+            dst_ip: H3,
+            ttl: match d.kind {
+                Kind::Ipv4 { ttl, .. } => ttl,
+                _ => 0,
+            },
+        }
+    }
+
+    /// tcpdump's one-line view: `MAC > MAC  IP a > b  ttl n`.
+    fn line(&self) -> String {
+        format!(
+            "{} > {}  IP {} > {}  ttl {}",
+            self.src_mac.as_deref().unwrap_or_default(),
+            self.dst_mac.as_deref().unwrap_or_default(),
+            self.src_ip,
+            self.dst_ip,
+            self.ttl
+        )
+    }
+}
+
+/// The lab run's JSON summary.
+#[derive(Serialize)]
+struct LabOut<'a> {
+    entries: &'a [Entry],
+    lan_a: Hop,
+    lan_b: Hop,
+}
+
+/// The host runs' JSON summary.
+#[derive(Serialize)]
+struct HostOut<'a> {
+    entries: &'a [Entry],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resolved: Option<Resolved>,
+}
+
+/// The address `--resolve` asked for and the MAC that answered.
+#[derive(Serialize)]
+struct Resolved {
+    ip: Ipv4Addr,
+    mac: String,
 }
 
 fn table_step(title: Text, detail: Text, entries: &[Entry]) -> Step {
@@ -47,12 +102,6 @@ fn table_step(title: Text, detail: Text, entries: &[Entry]) -> Step {
         s = s.fact(tx("entry", "条目"), l);
     }
     s.data("entries", entries_json(entries))
-}
-
-fn send_udp(to: Ipv4Addr) -> std::io::Result<()> {
-    let s = UdpSocket::bind("0.0.0.0:0")?;
-    s.send_to(b"netlab", (to, 9))?;
-    Ok(())
 }
 
 /// Run the demo.
@@ -81,13 +130,13 @@ fn host_table(n: &mut Narrator) -> Result<i32> {
     );
     n.step(step)?;
     n.summary(Summary {
-        title: tx(
-            format!("{} entries", entries.len()),
-            format!("{} 个条目", entries.len()),
-        ),
+        title: say::entries(entries.len()),
         questions: QS.to_vec(),
         ok: true,
-        data: crate::narrate::object(json!({"entries": entries_json(&entries)})),
+        data: fields(&HostOut {
+            entries: &entries,
+            resolved: None,
+        }),
         ..Summary::default()
     })?;
     Ok(exit::OK)
@@ -139,15 +188,7 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
     ))?;
 
     // h1 → h2, same LAN.
-    let cap = Capture::start(h1, "eth0")?;
-    h1.run(|| send_udp(H2))?.map_err(|e| Error::Send {
-        to: H2.to_string(),
-        source: e,
-    })?;
-    cap.wait_for(Duration::from_secs(3), |fs| {
-        fs.iter().any(|f| is_arp(f, 2, H2))
-    });
-    let frames = cap.stop()?;
+    let frames = engine::first_contact(h1, H2)?;
     let req = frames.iter().find(|f| is_arp(f, 1, H2));
     let rep = frames.iter().find(|f| is_arp(f, 2, H2));
     let (Some(req), Some(rep)) = (req, rep) else {
@@ -201,39 +242,19 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
     ))?;
 
     // h1 → h3, across r1.
-    let cap_a = Capture::start(h1, "eth0")?;
-    let cap_b = Capture::start(h3, "eth0")?;
-    let pinger = h1
-        .run(|| crate::icmp::Pinger::open(crate::privilege::PingSocket::Raw, H3, None))?
-        .map_err(|e| Error::Socket {
-            op: "open an ICMP socket to",
-            addr: H3.to_string(),
-            source: e,
-        })?;
-    let send_err = |e| Error::Send {
-        to: H3.to_string(),
-        source: e,
-    };
-    pinger.send(1, 56).map_err(send_err)?;
-    let got = pinger
-        .recv(std::time::Instant::now() + Duration::from_secs(3))
-        .map_err(|e| Error::Socket {
-            op: "receive from",
-            addr: H3.to_string(),
-            source: e,
-        })?;
-    let frames_a = cap_a.stop()?;
-    let frames_b = cap_b.stop()?;
-    if got.is_none() {
+    let engine::Across {
+        answered,
+        near: frames_a,
+        far: frames_b,
+    } = engine::echo_across(h1, h3, H3)?;
+    if !answered {
         return Err(Error::lab(tx(
             "h3 did not answer h1 across r1",
             "h3 没有回应跨过 r1 的 h1",
         )));
     }
     let gw_req = frames_a.iter().find(|f| is_arp(f, 1, R1_A));
-    let echo = |fs: &[Frame]| {
-        fs.iter().find(|f| matches!(kind(f), Some(Kind::Ipv4 { src, dst, icmp_type: Some(8), .. }) if src == H1 && dst == H3)).cloned()
-    };
+    let echo = |fs: &[Frame]| fs.iter().find(|f| engine::is_echo(f, H1, H3)).cloned();
     let (Some(gw_req), Some(on_a), Some(on_b)) =
         (gw_req.cloned(), echo(&frames_a), echo(&frames_b))
     else {
@@ -265,12 +286,7 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
         frame::ethernet_frame(&f.bytes)
             .map_err(|e| Error::Internal(format!("a captured frame did not parse: {e}")))
     };
-    let (d_a, d_b) = (dissect(&on_a)?, dissect(&on_b)?);
-    let ttl = |d: &frame::Dissected| match d.kind {
-        Kind::Ipv4 { ttl, .. } => ttl,
-        _ => 0,
-    };
-    let hop = |d: &frame::Dissected| json!({"src_mac": d.src_mac, "dst_mac": d.dst_mac, "src_ip": H1.to_string(), "dst_ip": H3.to_string(), "ttl": ttl(d)});
+    let (hop_a, hop_b) = (Hop::of(&dissect(&on_a)?), Hop::of(&dissect(&on_b)?));
     let mut s = Step::new(
         tx("Same packet, two links: the IPs stay, the MACs change at r1", "同一个包，两段链路：IP 不变，MAC 在 r1 处改变"),
         tx(
@@ -279,8 +295,8 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
         ),
         QS,
     )
-    .fact(tx("LAN A", "局域网 A"), format!("{} > {}  IP {H1} > {H3}  ttl {}", d_a.src_mac.clone().unwrap_or_default(), d_a.dst_mac.clone().unwrap_or_default(), ttl(&d_a)))
-    .fact(tx("LAN B", "局域网 B"), format!("{} > {}  IP {H1} > {H3}  ttl {}", d_b.src_mac.clone().unwrap_or_default(), d_b.dst_mac.clone().unwrap_or_default(), ttl(&d_b)))
+    .fact(tx("LAN A", "局域网 A"), hop_a.line())
+    .fact(tx("LAN B", "局域网 B"), hop_b.line())
     .correction(tx(
         "the notes credit ARP with getting a packet to the right subnet; that is routing: r1 chose the next hop by IP prefix, and ARP only supplied each link's MAC.",
         "笔记把包送达目标子网的功劳归于 ARP；那其实是路由：r1 按 IP 前缀选下一跳，ARP 只为每段链路提供 MAC。",
@@ -296,7 +312,10 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
     }
     // Time runs down the ladder: the step's frames in the order they crossed.
     s.packets.sort_by_key(|p| p.at);
-    n.step(s.data("lan_a", hop(&d_a)).data("lan_b", hop(&d_b)))?;
+    n.step(
+        s.data("lan_a", Value::Object(fields(&hop_a)))
+            .data("lan_b", Value::Object(fields(&hop_b))),
+    )?;
 
     let fin = h1.run(neigh::read)??;
     n.step(table_step(
@@ -308,19 +327,18 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
         &fin,
     ))?;
     n.summary(Summary {
-        title: tx(
-            format!("h1 learned {} MAC addresses by ARP", fin.len()),
-            format!("h1 通过 ARP 学到了 {} 个 MAC 地址", fin.len()),
-        ),
+        title: say::learned(fin.len()),
         lines: vec![tx(
             "Layer 2 (switch, ARP, MAC) works within a link; layer 3 (router, IP) across links.",
             "二层（交换机、ARP、MAC）在一段链路内工作；三层（路由器、IP）跨越链路。",
         )],
         questions: QS.to_vec(),
         ok: true,
-        data: crate::narrate::object(
-            json!({"entries": entries_json(&fin), "lan_a": hop(&d_a), "lan_b": hop(&d_b)}),
-        ),
+        data: fields(&LabOut {
+            entries: &fin,
+            lan_a: hop_a,
+            lan_b: hop_b,
+        }),
     })?;
     drop(lab);
     Ok(exit::OK)
@@ -335,19 +353,10 @@ fn resolve_on_host(iface: &str, ip: Ipv4Addr, n: &mut Narrator) -> Result<i32> {
                 .into_iter()
                 .map(|i| i.name)
                 .collect();
-            Error::usage(tx(
-                format!(
-                    "unknown interface {iface:?}; this machine has: {}",
-                    names.join(", ")
-                ),
-                format!("没有接口 {iface:?}；本机有：{}", names.join("、")),
-            ))
+            Error::usage(say::unknown_iface(iface, &names))
         })?;
     if nic.is_loopback() || nic.mac.is_none_or(|m| m.octets() == [0; 6]) {
-        return Err(Error::usage(tx(
-            format!("{iface} has no link-layer addresses, so there is no ARP on it; give an Ethernet interface (`ip link` lists them)"),
-            format!("{iface} 没有链路层地址，所以上面没有 ARP；请给一个以太网接口（`ip link` 可列出）"),
-        )));
+        return Err(Error::usage(say::no_link_layer(iface)));
     }
     let p = Privileges::probe();
     if !p.net_raw {
@@ -368,49 +377,27 @@ fn resolve_on_host(iface: &str, ip: Ipv4Addr, n: &mut Narrator) -> Result<i32> {
         _ => None,
     });
     let Some(src_ip) = src_ip else {
-        return Err(Error::usage(tx(
-            format!("interface {iface} has no IPv4 address"),
-            format!("接口 {iface} 没有 IPv4 地址"),
-        )));
+        return Err(Error::usage(say::no_ipv4(iface)));
     };
     let before = neigh::read()?;
     let existing = before
         .iter()
         .find(|e| e.ip == ip.to_string() && e.iface == iface && !e.mac.is_empty())
         .cloned();
-    let host_ns_cap = crate::lab::capture::Capture::start_here(iface)?;
-    let how = if existing.is_some() {
-        crate::host::arp::send_request(&nic, src_ip, ip)?;
-        tx(
+    let (asker, frames) = engine::resolve_here(&nic, src_ip, ip, existing.is_some())?;
+    let how = match asker {
+        Asker::Netlab => tx(
             "An entry already existed, so the kernel had no reason to ask; netlab sent its own ARP request (as arping does).",
             "表中已有该条目，内核没有理由再问；netlab 自己发了一个 ARP 请求（与 arping 相同）。",
-        )
-    } else {
-        let s = UdpSocket::bind((src_ip, 0)).map_err(|e| Error::Socket {
-            op: "bind",
-            addr: src_ip.to_string(),
-            source: e,
-        })?;
-        let _ = s.send_to(b"netlab", (ip, 9));
-        tx(
+        ),
+        Asker::Kernel => tx(
             "netlab sent one UDP datagram to port 9 (discard) of the address; the kernel had no MAC for it, so it sent this ARP request itself.",
             "netlab 向该地址的 9 号端口（discard）发了一个 UDP 数据报；内核没有它的 MAC，于是自己发出了这个 ARP 请求。",
-        )
+        ),
     };
-    host_ns_cap.wait_for(Duration::from_secs(2), |fs| {
-        fs.iter().any(|f| is_arp(f, 2, ip))
-    });
-    let frames = host_ns_cap.stop()?;
     let req = frames.iter().find(|f| is_arp(f, 1, ip)).cloned();
     let rep = frames.iter().find(|f| is_arp(f, 2, ip)).cloned();
-    let mut s = Step::new(
-        tx(
-            format!("ARP request on {iface}: who has {ip}?"),
-            format!("在 {iface} 上发出 ARP 请求：谁是 {ip}？"),
-        ),
-        how,
-        QS,
-    );
+    let mut s = Step::new(say::who_has(iface, ip), how, QS);
     if let Some(f) = &req {
         s.packets.push(f.record(true));
     }
@@ -422,13 +409,7 @@ fn resolve_on_host(iface: &str, ip: Ipv4Addr, n: &mut Narrator) -> Result<i32> {
         .and_then(|d| d.src_mac);
     if let Some(f) = &rep {
         let mut s = Step::new(
-            tx(
-                format!(
-                    "{ip} answered: it is at {}",
-                    resolved.clone().unwrap_or_default()
-                ),
-                format!("{ip} 应答：它在 {}", resolved.clone().unwrap_or_default()),
-            ),
+            say::answered(ip, resolved.as_deref().unwrap_or_default()),
             tx(
                 "A unicast ARP reply from the owner of the address.",
                 "地址拥有者发来的单播 ARP 应答。",
@@ -444,21 +425,17 @@ fn resolve_on_host(iface: &str, ip: Ipv4Addr, n: &mut Narrator) -> Result<i32> {
         &after,
     ))?;
     let ok = resolved.is_some();
-    let mut data = json!({"entries": entries_json(&after)});
-    if let Some(mac) = &resolved {
-        data["resolved"] = json!({"ip": ip.to_string(), "mac": mac});
-    }
     n.summary(Summary {
         title: match &resolved {
-            Some(m) => tx(format!("{ip} is at {m}"), format!("{ip} 在 {m}")),
-            None => tx(
-                format!("{ip}: no ARP reply on {iface}"),
-                format!("{ip}：{iface} 上没有 ARP 应答"),
-            ),
+            Some(m) => say::is_at(ip, m),
+            None => say::no_reply(ip, iface),
         },
         questions: QS.to_vec(),
         ok,
-        data: crate::narrate::object(data),
+        data: fields(&HostOut {
+            entries: &after,
+            resolved: resolved.clone().map(|mac| Resolved { ip, mac }),
+        }),
         ..Summary::default()
     })?;
     Ok(if ok { exit::OK } else { exit::NETWORK_NO })
