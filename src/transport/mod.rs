@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+pub mod framing;
 pub mod stream;
 
 /// Gap between numbered messages in the loss test: each becomes its own packet.
