@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+pub mod ends;
 pub mod framing;
 pub mod stream;
 

@@ -1,0 +1,715 @@
+//! `netlab tcp-vs-udp`: the transport layer, live (Q9, Q10, Q12).
+//!
+//! A server and a client for each protocol, side by side, in the namespace lab
+//! (client h1, server h2 across switch sw1) or, without privileges, on loopback:
+//!
+//! 1. connection: TCP's three-way handshake and FIN teardown captured on the
+//!    link; UDP sends with no setup at all;
+//! 2. boundaries: three sends; TCP's reader gets one byte stream, UDP's three
+//!    datagrams;
+//! 3. reliability over a link that drops `--loss` percent each way: TCP
+//!    delivers every numbered message in order and TCP_INFO counts the
+//!    retransmissions it took; UDP shows what never arrived or came out of order;
+//! 4. cost: bulk throughput and per-message round trips on the same link;
+//! 5. one-to-many: a UDP broadcast reaches every host on the LAN; TCP cannot;
+//! 6. ports: the notes' well-known ports checked against /etc/services.
+//!
+//! The exchanges themselves are in transport::ends; this file tells them.
+
+use std::collections::HashSet;
+
+use serde_json::json;
+
+use crate::cli::TcpUdpArgs;
+use crate::error::{exit, Error, Result};
+use crate::lab::capture::Frame;
+use crate::lab::topology::NetLab;
+use crate::narrate::{fields, tx, Narrator, Packet, Step, Summary, Text};
+use crate::privilege::Privileges;
+use crate::transport::ends::{self, Ends, TcpRun};
+use crate::transport::{seq_of, Cost, Delivery, TcpResult, UdpResult};
+use crate::wire::frame::{self, Kind};
+use crate::wire::tcp as tcpw;
+
+mod say;
+
+const QS: &[&str] = &["Q9", "Q12"];
+
+fn tcp_of(f: &Frame, port: u16) -> Option<(tcpw::Header, usize)> {
+    match frame::ethernet_frame(&f.bytes).ok()?.kind {
+        Kind::Ipv4 {
+            tcp: Some(h),
+            payload_len,
+            ..
+        } if h.src_port == port || h.dst_port == port => Some((h, payload_len)),
+        _ => None,
+    }
+}
+
+/// The TCP header and payload of an Ethernet + IPv4 frame.
+fn tcp_bytes(frame: &[u8]) -> Option<&[u8]> {
+    frame::transport(frame)
+        .filter(|(p, _)| *p == 6)
+        .map(|(_, b)| b)
+}
+
+fn udp_of(f: &Frame, port: u16) -> bool {
+    matches!(frame::ethernet_frame(&f.bytes).map(|d| d.kind), Ok(Kind::Ipv4 { udp: Some((s, d, _)), .. }) if s == port || d == port)
+}
+
+/// Run the demo.
+pub fn run(args: &TcpUdpArgs, n: &mut Narrator) -> Result<i32> {
+    if !args.loopback && !Privileges::probe().can_build_lab() {
+        return Err(crate::privilege::lab_privilege());
+    }
+    let lab_ok = !args.loopback;
+    let env = if lab_ok {
+        Ends::Lab(NetLab::build()?)
+    } else {
+        Ends::Loopback
+    };
+    let intro = match &env {
+        Ends::Lab(_) => Step::new(
+            crate::lab::userns::titled(tx(
+                "Client h1, server h2, one switch",
+                "客户端 h1，服务器 h2，一台交换机",
+            )),
+            tx(
+                "One real lab link for both: every difference below is TCP's or UDP's own.",
+                "两种协议走实验网络里同一条真实链路：下面的差别全部来自协议本身。",
+            ),
+            QS,
+        ),
+        Ends::Loopback => Step::new(
+            tx(
+                "On loopback: no lab, no loss",
+                "在回环接口上：没有实验网络，也没有丢包",
+            ),
+            tx(
+                "--loopback: both ends run on 127.0.0.1. The loss test then shows what TCP and UDP do on a link that never drops; run without --loopback to add a lossy link, the handshake capture and the broadcast.",
+                "--loopback：两端都在 127.0.0.1 上。丢包测试因此展示的是在从不丢包的链路上 TCP 和 UDP 的表现；不加 --loopback，可得到有丢包的链路、握手抓包和广播演示。",
+            ),
+            QS,
+        ),
+    };
+    n.step(
+        intro
+            .data("lab", lab_ok)
+            .data("rootless", crate::lab::userns::rootless()),
+    )?;
+
+    connection(&env, n)?;
+    boundaries(&env, n)?;
+    let loss = if lab_ok { args.loss } else { 0 };
+    let (mut tcp, mut udp) = reliability(&env, args, loss, n)?;
+    let cost = cost(&env, args, n)?;
+    if let Ends::Lab(lab) = &env {
+        broadcast(lab, n)?;
+    }
+    ports(n)?;
+
+    tcp.bytes_per_s = cost.tcp_bytes_per_s;
+    udp.bytes_per_s = cost.udp_bytes_per_s;
+    udp.bulk_lost_percent = cost.udp_bulk_lost_percent;
+    let delivered_all = tcp.delivered_all();
+    let result = crate::transport::Summary {
+        loss_percent: loss,
+        lab: lab_ok,
+        tcp,
+        udp,
+    };
+    n.summary(Summary {
+        title: say::summary(&result),
+        lines: vec![tx(
+            "TCP pays for order and completeness; UDP pays nothing and promises nothing.",
+            "TCP 为有序和完整付出代价；UDP 不付出，也不承诺。",
+        )],
+        questions: vec!["Q9", "Q10", "Q12"],
+        ok: delivered_all,
+        data: fields(&result),
+    })?;
+    drop(env);
+    Ok(if delivered_all {
+        exit::OK
+    } else {
+        exit::NETWORK_NO
+    })
+}
+
+fn connection(env: &Ends, n: &mut Narrator) -> Result<()> {
+    let section = tx(
+        "1 · Connection: handshake versus nothing",
+        "1 · 连接：握手与不握手",
+    );
+    let ends::Connection {
+        connect_time,
+        tcp_port: port,
+        udp_port,
+        frames,
+    } = ends::connection(env)?;
+    let tcp_frames: Vec<&Frame> = frames
+        .iter()
+        .filter(|f| tcp_of(f, port).is_some())
+        .collect();
+    let udp_frames: Vec<&Frame> = frames.iter().filter(|f| udp_of(f, udp_port)).collect();
+
+    let find = |flags: u8| {
+        tcp_frames
+            .iter()
+            .find(|f| tcp_of(f, port).is_some_and(|(h, len)| h.flags == flags && len == 0))
+            .copied()
+    };
+    let syn = find(0x02);
+    let synack = find(0x12);
+    let ack = synack.and_then(|sa| {
+        let (h, _) = tcp_of(sa, port)?;
+        tcp_frames
+            .iter()
+            .find(|f| {
+                tcp_of(f, port).is_some_and(|(a, len)| {
+                    a.flags == 0x10 && len == 0 && a.ack == h.seq.wrapping_add(1)
+                })
+            })
+            .copied()
+    });
+    let mut s = Step::new(
+        say::handshake(connect_time),
+        tx(
+            "SYN: the client's first sequence number x; SYN-ACK: the server's y, ack x+1; ACK: y+1. Each side learns where the other's bytes start.",
+            "SYN 带客户端的初始序号 x；SYN-ACK 带服务器的 y 和确认号 x+1；ACK 为 y+1。双方由此知道对方字节从哪里开始。",
+        ),
+        &["Q9", "Q12", "Q13"],
+    )
+    .section(section.clone())
+;
+    let mut hs = Vec::new();
+    // The window field of segments after the SYNs counts in units of 2^shift,
+    // the shift each side offered in its SYN (window scale, RFC 7323).
+    let shift_of = |f: Option<&Frame>| f.and_then(|f| tcpw::window_scale(tcp_bytes(&f.bytes)?));
+    let client_shift = shift_of(syn);
+    let server_shift = shift_of(synack);
+    for (name, f) in [("SYN", syn), ("SYN-ACK", synack), ("ACK", ack)] {
+        if let Some((h, _)) = f.and_then(|f| tcp_of(f, port)) {
+            let win = match (name, client_shift, server_shift) {
+                ("ACK", Some(c), Some(_)) => say::scaled_window(h.window, c),
+                (_, _, _) => match shift_of(f) {
+                    Some(sh) => say::offered_window(h.window, sh),
+                    None => Text::from(h.window.to_string()),
+                },
+            };
+            s = s.fact(tx(name, name), say::segment(h.seq, h.ack, &win));
+            hs.push(json!({"segment": name, "src_port": h.src_port, "dst_port": h.dst_port, "seq": h.seq, "ack": h.ack, "flags": tcpw::flags_text(h.flags), "window": h.window}));
+        }
+    }
+    for f in [syn, synack, ack].into_iter().flatten() {
+        s.packets.push(f.record(false));
+    }
+    let syn_view = s.packets.first().map(Packet::echo);
+    if frames.is_empty() {
+        s.detail.en.push_str(" (No capture here: capturing needs CAP_NET_RAW; the handshake still happened inside connect().)");
+        s.detail
+            .zh
+            .push_str("（这里无法抓包：抓包需要 CAP_NET_RAW；握手仍然在 connect() 内部完成了。）");
+    }
+    n.step(s.data("handshake", hs).data("captured", !frames.is_empty()))?;
+    if let Some(mut v) = syn_view {
+        v.hide = vec!["eth.", "ip."];
+        let mut view = Step::new(
+            tx(
+                "The SYN, field by field: the transport layer's header",
+                "SYN 报文段，逐字段：传输层的头部",
+            ),
+            Text::default(),
+            &["Q2", "Q9", "Q12"],
+        )
+        .section(section.clone());
+        view.packets = vec![v];
+        n.step(view)?;
+    }
+
+    let fins: Vec<&Frame> = tcp_frames
+        .iter()
+        .filter(|f| tcp_of(f, port).is_some_and(|(h, _)| h.flags & 0x01 != 0))
+        .copied()
+        .collect();
+    let mut s = Step::new(
+        tx("TCP: the FIN teardown", "TCP：FIN 挥手释放"),
+        tx(
+            "Each side closes its own direction: FIN, then ACK (the middle two may share a packet).",
+            "每一方关闭自己的方向：FIN，然后 ACK（中间两个可以合在一个包里）。",
+        ),
+        &["Q9", "Q13"],
+    )
+    .section(section.clone());
+    // Everything after the handshake: the 5-byte hello and its ACK, then the FINs.
+    let after: Vec<&Frame> = tcp_frames
+        .iter()
+        .skip_while(|f| ack.is_none_or(|a| !std::ptr::eq(**f, a)))
+        .skip(1)
+        .copied()
+        .collect();
+    if after
+        .iter()
+        .any(|f| tcp_of(f, port).is_some_and(|(_, len)| len > 0))
+    {
+        s.detail
+            .en
+            .push_str(" The FIN's seq is 5 past the ACK's: \"hello\" went first.");
+        s.detail
+            .zh
+            .push_str("FIN 的序号比握手的 ACK 大 5：\"hello\" 先发了出去。");
+    }
+    for f in &after {
+        s.packets.push(f.record(false));
+    }
+    n.step(s.data("fin_segments", fins.len()))?;
+
+    let mut s = Step::new(
+        tx(
+            "UDP: the first packet already carries the data",
+            "UDP：第一个包就带着数据",
+        ),
+        tx(
+            "No handshake, no state: sendto() puts the datagram on the wire. That is all.",
+            "没有握手，没有连接状态：sendto() 把报文发上线路，仅此而已。",
+        ),
+        QS,
+    )
+    .section(section);
+    for f in &udp_frames {
+        let mut p = f.record(true);
+        p.hide = vec!["eth.", "ip."];
+        s.packets.push(p);
+    }
+    n.step(s.data("udp_packets", udp_frames.len()))
+}
+
+fn boundaries(env: &Ends, n: &mut Narrator) -> Result<()> {
+    let b = ends::boundaries(env)?;
+    let mut step = Step::new(
+        say::boundaries(&b.reads, &b.datagrams),
+        tx(
+            "TCP carries bytes: the sends left no mark in the stream, so a later reader gets them run together. UDP carries messages: one send(), one recv().",
+            "TCP 传送的是字节：几次 send() 在字节流里不留边界，稍晚读取就连在一起。UDP 传送的是报文：一次 send() 对应一次 recv()。",
+        ),
+        &["Q9", "Q14"],
+    )
+    .section(tx(
+        "2 · Boundaries: a byte stream versus messages",
+        "2 · 边界：字节流与报文",
+    ))
+    .data("sent", b.sent)
+    .data("tcp_reads", b.reads)
+    .data("udp_datagrams", b.datagrams);
+    step.packets = b.frames.iter().map(|f| f.record(false)).collect();
+    n.step(step)
+}
+
+/// Records of a loss phase's frames: a TCP data segment seen before is marked
+/// as a retransmission; a UDP datagram whose number never arrived, as lost.
+fn loss_records(frames: &[Frame], lost_udp: &[(u16, Vec<u32>)]) -> Vec<Packet> {
+    let mut seen: HashSet<(u16, u32)> = HashSet::new();
+    frames
+        .iter()
+        .map(|f| {
+            let mut p = f.record(false);
+            match frame::ethernet_frame(&f.bytes).map(|d| d.kind) {
+                Ok(Kind::Ipv4 {
+                    tcp: Some(h),
+                    payload_len,
+                    ..
+                }) if payload_len > 0 && !seen.insert((h.src_port, h.seq)) => {
+                    p.label.en.push_str(" (retransmission)");
+                    p.label.zh.push_str("（重传）");
+                }
+                Ok(Kind::Ipv4 {
+                    udp: Some((sport, _, _)),
+                    ..
+                }) => {
+                    let payload = udp_payload(&f.bytes);
+                    if let (Some(q), Some((_, lost))) = (
+                        payload.and_then(seq_of),
+                        lost_udp.iter().find(|(port, _)| *port == sport),
+                    ) {
+                        p.lost = lost.contains(&q);
+                    }
+                }
+                _ => {}
+            }
+            p
+        })
+        .collect()
+}
+
+/// The UDP payload of an Ethernet + IPv4 frame.
+fn udp_payload(frame: &[u8]) -> Option<&[u8]> {
+    frame::transport(frame)
+        .filter(|(p, _)| *p == 17)
+        .and_then(|(_, b)| b.get(8..))
+}
+
+/// The loss test when TCP could not even connect: the SYNs the capture saw, a
+/// step that says so, and TCP's result (nothing delivered).
+fn unconnected(
+    n: &mut Narrator,
+    section: &Text,
+    frames: &[Frame],
+    count: u32,
+    e: Error,
+) -> Result<TcpResult> {
+    let syn_times: Vec<std::time::SystemTime> = frames
+        .iter()
+        .filter(|f| {
+            matches!(frame::ethernet_frame(&f.bytes).map(|d| d.kind),
+                Ok(Kind::Ipv4 { tcp: Some(h), .. }) if h.flags & 0x12 == 0x02)
+        })
+        .map(|f| f.at)
+        .collect();
+    let syns = syn_times.len();
+    // When each SYN left, from the first: the retransmission timer as it ran.
+    let at = syn_times
+        .iter()
+        .map(|t| {
+            let d = t.duration_since(syn_times[0]).unwrap_or_default();
+            format!("{:.1}", d.as_secs_f64())
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    n.step(
+        Step::new(
+            say::no_connection(syns),
+            say::syn_backoff(&at),
+            &["Q9", "Q12"],
+        )
+        .section(section.clone())
+        .data("connect_error", e.to_string())
+        .with_packets(loss_records(frames, &[])),
+    )?;
+    Ok(TcpResult {
+        sent: 2 * count,
+        in_order: true,
+        retransmits: syns.saturating_sub(1) as u32,
+        ..TcpResult::default()
+    })
+}
+
+fn reliability(
+    env: &Ends,
+    args: &TcpUdpArgs,
+    loss: u8,
+    n: &mut Narrator,
+) -> Result<(TcpResult, UdpResult)> {
+    let section = say::reliability_section(loss);
+    let size = usize::from(args.size);
+    let count = args.messages;
+    let (client, server) = env.names();
+    env.make_lossy(loss)?;
+    n.step(
+        Step::new(say::lossy(loss), say::numbered(count, size, loss), QS)
+            .section(section.clone())
+            .data("messages_each_way", count)
+            .data("size", size),
+    )?;
+
+    // TCP: one connection, both directions at once (it is full duplex).
+    let tcp = match ends::tcp_both_ways(env, count, size)? {
+        TcpRun::Unconnected { error, frames } => unconnected(n, &section, &frames, count, error)?,
+        TcpRun::Ran {
+            at_server,
+            at_client,
+            elapsed,
+            client: ic,
+            server: is,
+            frames,
+        } => {
+            let dirs = [
+                Delivery::tcp(client, server, &at_server, count, size),
+                Delivery::tcp(server, client, &at_client, count, size),
+            ];
+            let delivered: u32 = dirs.iter().map(|d| d.delivered).sum();
+            let in_order = dirs.iter().all(|d| d.in_order);
+            let complete = dirs.iter().all(|d| d.complete);
+            let retrans = ic.total_retrans + is.total_retrans;
+            let tcp = TcpResult {
+                sent: 2 * count,
+                delivered,
+                in_order,
+                complete,
+                connected: true,
+                retransmits: retrans,
+                data_segments: Some(ic.data_segs_out + is.data_segs_out),
+                elapsed_ms: Some(elapsed.as_millis() as u64),
+                directions: dirs.to_vec(),
+                bytes_per_s: 0.0,
+            };
+            let whole = complete && in_order;
+            n.step(
+                Step::new(
+                    say::tcp_delivered(whole, delivered, 2 * count, retrans, elapsed.as_millis()),
+                    if whole {
+                        tx(
+                            "Each lost segment was noticed (no ACK in time, or duplicate ACKs) and sent again; early data waited for the gap to fill. The price is time.",
+                            "每个丢失的报文段都被发现（超时未确认或重复确认）并重传；提前到达的数据等空缺补上。代价是时间。",
+                        )
+                    } else {
+                        tx(
+                            "TCP had not finished when the phase's time ran out: at this loss every repair waits for a retransmission timer that doubles each time. What did arrive arrived in order, with nothing missing before it; the rest was still being retried.",
+                            "时限到时 TCP 还没有传完：在这样的丢包率下，每次修补都要等一个每次翻倍的重传计时器。已经到达的数据顺序正确，前面没有缺口；其余的仍在重试。",
+                        )
+                    },
+                    &["Q9", "Q12"],
+                )
+                .section(section.clone())
+                .fact(
+                    Text::from(format!("{client} → {server}")),
+                    say::tcp_direction(&dirs[0], ic.total_retrans),
+                )
+                .fact(
+                    Text::from(format!("{server} → {client}")),
+                    say::tcp_direction(&dirs[1], is.total_retrans),
+                )
+                .data("tcp", serde_json::Value::Object(fields(&tcp)))
+                .with_packets(loss_records(&frames, &[])),
+            )?;
+            tcp
+        }
+    };
+
+    // UDP: both sockets send and receive at once.
+    let u = ends::udp_both_ways(env, count, size)?;
+    let dirs = [
+        Delivery::udp(client, server, &u.at_server, count),
+        Delivery::udp(server, client, &u.at_client, count),
+    ];
+    let lost_by_port = [
+        (u.client.port(), dirs[0].lost.clone()),
+        (u.server.port(), dirs[1].lost.clone()),
+    ];
+    let delivered: u32 = dirs.iter().map(|d| d.delivered).sum();
+    let lost: usize = dirs.iter().map(|d| d.lost.len()).sum();
+    let reordered: u32 = dirs.iter().map(|d| d.reordered).sum();
+    let udp = UdpResult {
+        sent: 2 * count,
+        delivered,
+        lost: lost as u32,
+        lost_messages: dirs[0].lost.iter().take(50).copied().collect(),
+        reordered,
+        directions: dirs.to_vec(),
+        ..UdpResult::default()
+    };
+    n.step(
+        Step::new(
+            say::udp_delivered(delivered, 2 * count, lost, reordered),
+            tx(
+                "Nobody noticed, nobody resent: a lost datagram is gone. An application that needs more must number, acknowledge and resend itself (QUIC does, over UDP).",
+                "没人察觉，也没人重发：丢失的报文就没了。需要更多保证的应用只能自己编号、确认、重传（QUIC 就在 UDP 上这样做）。",
+            ),
+            &["Q9", "Q12"],
+        )
+        .section(section)
+        .fact(Text::from(format!("{client} → {server}")), say::udp_direction(&dirs[0]))
+        .fact(Text::from(format!("{server} → {client}")), say::udp_direction(&dirs[1]))
+        .data("udp", serde_json::Value::Object(fields(&udp)))
+        .with_packets(loss_records(&u.frames, &lost_by_port)),
+    )?;
+    env.make_clean()?;
+    Ok((tcp, udp))
+}
+
+/// Bytes kept of each frame captured in the throughput phase: Ethernet, IPv4
+/// and TCP with its options, and the first bytes of payload.
+const SNAP: usize = 128;
+
+fn cost(env: &Ends, args: &TcpUdpArgs, n: &mut Narrator) -> Result<Cost> {
+    let total = u64::from(args.bulk) * 1024 * 1024;
+    // The phase's frames are captured when a file will hold them (--pcap,
+    // --html): headers only, as `tcpdump -s 128` would, since the payload is
+    // megabytes of filler. Capturing costs time, so the numbers say so.
+    let cap = if n.keeps_files() {
+        env.capture_snap(SNAP)?
+    } else {
+        None
+    };
+    let m = ends::measure(env, total)?;
+    let (frames, missed) = match cap {
+        Some(c) => c.stop_counted()?,
+        None => (Vec::new(), 0),
+    };
+    let captured = !frames.is_empty();
+    if captured {
+        n.pcap_note(say::snap_note(SNAP, missed));
+    }
+    let kept_up = m.tcp_bytes_per_s >= m.udp_bytes_per_s * 0.8;
+    let mut detail = say::cost_lesson(kept_up, m.udp_lost_percent);
+    if captured {
+        detail
+            .en
+            .push_str(" (Measured while capturing, which slows both.)");
+        detail.zh.push_str("（边抓包边测，两者都会变慢。）");
+    }
+    let lost_percent = (m.udp_lost_percent * 10.0).round() / 10.0;
+    n.step(
+        Step::new(
+            say::cost(
+                m.tcp_bytes_per_s,
+                m.udp_bytes_per_s,
+                m.udp_lost_percent,
+                m.tcp_rtt_us,
+                m.udp_rtt_us,
+            ),
+            detail,
+            &["Q9"],
+        )
+        .section(tx(
+            "4 · Cost: throughput and round trips on the same link",
+            "4 · 代价：同一链路上的吞吐量与往返时间",
+        ))
+        .correction(if kept_up {
+            tx(
+                "the notes call TCP slow and UDP fast; on one link, bulk TCP kept up, and UDP paid for its speed in lost datagrams.",
+                "笔记认为 TCP 慢、UDP 快；同一链路上实测，大批量传输时 TCP 并不落后，UDP 的快是用丢失的报文换来的。",
+            )
+        } else {
+            tx(
+                "the notes call TCP slow and UDP fast; UDP did move more here, but only by ignoring loss and congestion.",
+                "笔记认为 TCP 慢、UDP 快；这里 UDP 确实传得多，但那是因为它不管丢包和拥塞。",
+            )
+        })
+        .data("tcp_bytes_per_s", m.tcp_bytes_per_s.round())
+        .data("udp_bytes_per_s", m.udp_bytes_per_s.round())
+        .data("udp_bulk_lost_percent", lost_percent)
+        .data("tcp_round_trip_us", m.tcp_rtt_us.round())
+        .data("udp_round_trip_us", m.udp_rtt_us.round())
+        .data("udp_round_trips_answered", m.udp_answered)
+        .data("captured", captured)
+        .data("capture_missed", missed)
+        .with_packets(frames.iter().map(|f| f.record(false)).collect()),
+    )?;
+    Ok(Cost {
+        tcp_bytes_per_s: m.tcp_bytes_per_s.round(),
+        udp_bytes_per_s: m.udp_bytes_per_s.round(),
+        udp_bulk_lost_percent: lost_percent,
+    })
+}
+
+/// One host's part in the broadcast (the step's `broadcast` data).
+#[derive(serde::Serialize)]
+struct Heard {
+    host: &'static str,
+    received: bool,
+}
+
+fn broadcast(lab: &NetLab, n: &mut Narrator) -> Result<()> {
+    let b = ends::broadcast(lab)?;
+    let tcp_err = b
+        .tcp_error
+        .as_ref()
+        .map(crate::error::os_error_text)
+        .unwrap_or_else(|| tx("connected (unexpected)", "竟然连上了（出乎意料）"));
+    let reached: Vec<&str> = b.heard.iter().filter(|h| h.1).map(|h| h.0).collect();
+    let heard: Vec<Heard> = b
+        .heard
+        .iter()
+        .map(|&(host, received)| Heard { host, received })
+        .collect();
+    n.step(
+        Step::new(
+            say::broadcast(&reached, &tcp_err),
+            tx(
+                "One send to 198.51.100.255 reaches every host on the LAN but stops at the router: h3 heard nothing. A TCP connection has two ends only; the kernel refuses.",
+                "发往 198.51.100.255 的一次发送到达局域网里的每台主机，但止于路由器：h3 什么也没收到。TCP 连接只有两个端点，所以内核拒绝。",
+            ),
+            &["Q9"],
+        )
+        .section(tx("5 · One-to-many: broadcast", "5 · 一对多：广播"))
+        .data("broadcast", serde_json::to_value(&heard).unwrap_or_default())
+        .data("tcp_error", tcp_err.en)
+        .with_packets(b.frames.iter().map(|f| f.record(false)).collect()),
+    )
+}
+
+/// (name in the notes, port, transport) as the notes list them; and the notes' slips.
+const NOTES_PORTS: &[(&str, u16, &str)] = &[
+    ("FTP", 21, "tcp"),
+    ("Telnet", 23, "tcp"),
+    ("SMTP", 25, "tcp"),
+    ("POP3", 110, "tcp"),
+    ("HTTP", 80, "tcp"),
+    ("DNS", 53, "udp"),
+    ("DNS", 53, "tcp"),
+    ("SNMP", 161, "udp"),
+    ("TFTP", 69, "udp"),
+    ("DHCP", 67, "udp"),
+    ("DHCP", 68, "udp"),
+];
+
+fn ports(n: &mut Narrator) -> Result<()> {
+    let section = tx(
+        "6 · Ports: the notes' list checked",
+        "6 · 端口：核对笔记里的列表",
+    );
+    let services = std::fs::read_to_string("/etc/services").ok();
+    let table = services
+        .as_deref()
+        .map(crate::host::parse_services)
+        .unwrap_or_default();
+    let protocols = std::fs::read_to_string("/etc/protocols").unwrap_or_default();
+    let mut s = Step::new(
+        tx("Well-known ports, as this machine's /etc/services names them", "知名端口：本机 /etc/services 中的名字"),
+        tx(
+            "A port tells the receiving host which program the data is for; IANA assigns the well-known ones. In `quotes`: /etc/services' own name where it differs.",
+            "端口告诉接收主机数据交给哪个程序；知名端口由 IANA 分配。反引号里是 /etc/services 中不同的名字。",
+        ),
+        &["Q10"],
+    )
+    .section(section);
+    let mut rows = Vec::new();
+    // One line per transport: each service with its port and the name
+    // /etc/services gives it (quoted as the file's own text).
+    for transport in ["tcp", "udp"] {
+        let mut en = Vec::new();
+        let mut zh = Vec::new();
+        for (name, port, proto) in NOTES_PORTS.iter().filter(|(_, _, p)| *p == transport) {
+            let found = table
+                .iter()
+                .find(|s| s.port == *port && s.transport == *proto)
+                .map(|s| s.name.clone());
+            let said = say::port(name, *port, found.as_deref(), services.is_some());
+            en.push(said.en);
+            zh.push(said.zh);
+            rows.push(
+                json!({"notes": name, "port": port, "transport": proto, "services_name": found}),
+            );
+        }
+        s = s.fact(
+            Text::from(transport.to_uppercase()),
+            tx(en.join(", "), zh.join("，")),
+        );
+    }
+    let icmp_line = protocols
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some("icmp"))
+        .map(|l| {
+            // The line without its trailing comment: name, number, aliases.
+            let l = l.split('#').next().unwrap_or("");
+            l.split_whitespace().collect::<Vec<_>>().join(" ")
+        });
+    s = s
+        .fact(
+            tx("ICMP", "ICMP"),
+            match &icmp_line {
+                Some(l) => Text::from(format!("`{l}`")),
+                None => tx("IP protocol 1 (no /etc/protocols here)", "IP 协议号 1（本机没有 /etc/protocols）"),
+            },
+        )
+        .fact(tx("RARP", "RARP"), tx("EtherType 0x8035, inside Ethernet · NAT: a router rewriting addresses", "EtherType 0x8035，装在以太网帧里 · NAT：路由器改写地址"))
+        .correction(tx(
+            "the notes file ICMP under TCP, and NAT and RARP under UDP; none of the three has a port.",
+            "笔记把 ICMP 归在 TCP 下，把 NAT 和 RARP 归在 UDP 下；三者都没有端口。",
+        ));
+    n.step(
+        s.data("ports", rows)
+            .data("services_file", services.is_some())
+            .data("icmp_protocols_line", icmp_line),
+    )
+}

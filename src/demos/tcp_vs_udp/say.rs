@@ -1,0 +1,297 @@
+//! What tcp-vs-udp says, in both languages: each message with arguments is
+//! one function, its English and Chinese side by side; the story only chooses.
+
+use std::time::Duration;
+
+use crate::narrate::{plural, tx, Text};
+use crate::transport::{Delivery, Summary};
+
+/// The run in one line: what TCP and UDP each got through, at this loss.
+pub fn summary(r: &Summary) -> Text {
+    let (t, u, loss) = (&r.tcp, &r.udp, r.loss_percent);
+    let (d, s, re) = (t.delivered, t.sent, t.retransmits);
+    let tcp = if !t.connected {
+        tx(
+            format!("TCP could not connect ({re} SYNs resent)"),
+            format!("TCP 没能建立连接（SYN 重传 {re} 次）"),
+        )
+    } else if t.delivered_all() {
+        tx(
+            format!("TCP delivered {d}/{s} in order ({re} resent)"),
+            format!("TCP 按序送达 {d}/{s}（重传 {re} 次）"),
+        )
+    } else {
+        tx(
+            format!("TCP delivered {d}/{s} before the time bound ({re} resent)"),
+            format!("TCP 在时限内送达 {d}/{s}（重传 {re} 次）"),
+        )
+    };
+    let (ud, us) = (u.delivered, u.sent);
+    tx(
+        format!("{loss}% loss: {}, UDP {ud}/{us}", tcp.en),
+        format!("丢包率 {loss}%：{}；UDP 送达 {ud}/{us}", tcp.zh),
+    )
+}
+
+/// Phase 1's handshake, with connect()'s time.
+pub fn handshake(connect_time: Duration) -> Text {
+    let ms = connect_time.as_secs_f64() * 1000.0;
+    tx(
+        format!("TCP: the three-way handshake, inside connect() ({ms:.3} ms)"),
+        format!("TCP：三次握手，在 connect() 内完成（{ms:.3} ms）"),
+    )
+}
+
+/// A window field after the SYNs, scaled by the shift offered in the SYN.
+pub fn scaled_window(window: u16, shift: u8) -> Text {
+    let real = u32::from(window) << shift;
+    tx(
+        format!("{window} × 2^{shift} = {real} (scaled)"),
+        format!("{window} × 2^{shift} = {real}（已放大）"),
+    )
+}
+
+/// A SYN's window with the scale it offers.
+pub fn offered_window(window: u16, shift: u8) -> Text {
+    tx(
+        format!("{window} (offers scale {shift})"),
+        format!("{window}（提议扩大因子 {shift}）"),
+    )
+}
+
+/// One handshake segment's numbers.
+pub fn segment(seq: u32, ack: u32, win: &Text) -> Text {
+    tx(
+        format!("seq={seq} ack={ack} win={}", win.en),
+        format!("seq={seq} ack={ack} win={}", win.zh),
+    )
+}
+
+fn quoted(v: &[String]) -> String {
+    v.iter()
+        .map(|x| format!("\"{x}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Phase 2's headline.
+pub fn boundaries(reads: &[String], datagrams: &[String]) -> Text {
+    tx(
+        format!(
+            "Three sends: TCP's reader got {}: {}; UDP's got {}: {}",
+            plural(reads.len() as u64, "read", "reads"),
+            quoted(reads),
+            plural(datagrams.len() as u64, "datagram", "datagrams"),
+            quoted(datagrams)
+        ),
+        format!(
+            "三次发送：TCP 接收方读了 {} 次：{}；UDP 接收方收到 {} 个报文：{}",
+            reads.len(),
+            quoted(reads),
+            datagrams.len(),
+            quoted(datagrams)
+        ),
+    )
+}
+
+/// Phase 3's section heading.
+pub fn reliability_section(loss: u8) -> Text {
+    tx(
+        format!("3 · Reliability: {loss}% loss each way"),
+        format!("3 · 可靠性：每个方向丢包 {loss}%"),
+    )
+}
+
+/// Phase 3's first step: the lossy link.
+pub fn lossy(loss: u8) -> Text {
+    tx(
+        format!("The link now drops {loss}% of TCP and UDP packets in each direction"),
+        format!("链路现在在每个方向丢弃 {loss}% 的 TCP 和 UDP 包"),
+    )
+}
+
+/// What phase 3 sends (and, on a lossy link, what it loses).
+pub fn numbered(count: u32, size: usize, loss: u8) -> Text {
+    if loss == 0 {
+        return tx(
+            format!("Each way, {count} numbered {size}-byte messages every 2 ms, on a link that drops nothing."),
+            format!("两个方向同时各发 {count} 条 {size} 字节的编号消息，每 2 ms 一条；链路不丢包。"),
+        );
+    }
+    tx(
+        format!(
+            "Each way, {count} numbered {size}-byte messages every 2 ms: data and ACKs get lost."
+        ),
+        format!(
+            "两个方向同时各发 {count} 条 {size} 字节的编号消息，每 2 ms 一条：数据和确认都会丢。"
+        ),
+    )
+}
+
+/// No connection at this loss: the SYNs sent.
+pub fn no_connection(syns: usize) -> Text {
+    tx(
+        format!(
+            "TCP: no connection: {} sent, none answered in time",
+            plural(syns as u64, "SYN", "SYNs")
+        ),
+        format!("TCP：没能建立连接：发出 {syns} 个 SYN，都没有及时得到应答"),
+    )
+}
+
+/// Why there was no connection, with when each SYN left (`at`, seconds).
+pub fn syn_backoff(at: &str) -> Text {
+    tx(
+        format!("At this loss the handshake itself failed: the client resent its SYN, each time its retransmission timer ran out (SYNs at {at} s; Linux waits 1 s for the first few, then twice as long each time), until connect() gave up. Without a connection TCP delivers nothing."),
+        format!("在这样的丢包率下，握手本身就失败了：每当重传计时器到期，客户端就重发 SYN（SYN 发出于 {at} 秒；Linux 前几次各等 1 秒，之后每次翻倍），直到 connect() 放弃。没有连接，TCP 什么也送不到。"),
+    )
+}
+
+/// One TCP direction of the loss test.
+pub fn tcp_direction(d: &Delivery, retrans: u32) -> Text {
+    let (by, got, sent) = (d.from, d.delivered, d.sent);
+    if d.complete && d.in_order {
+        tx(
+            format!("all {got}, in order; {by} retransmitted {retrans}"),
+            format!("全部 {got} 条，顺序正确；{by} 重传 {retrans} 次"),
+        )
+    } else {
+        tx(
+            format!("{got} of {sent} so far; {by} retransmitted {retrans}"),
+            format!("目前 {got}/{sent} 条；{by} 重传 {retrans} 次"),
+        )
+    }
+}
+
+/// TCP's headline in phase 3.
+pub fn tcp_delivered(whole: bool, delivered: u32, sent: u32, retrans: u32, ms: u128) -> Text {
+    if whole {
+        tx(
+            format!("TCP: all {delivered} delivered in order, {retrans} segments resent, {ms} ms"),
+            format!("TCP：{delivered} 条全部按序送达，重传 {retrans} 个报文段，{ms} ms"),
+        )
+    } else {
+        tx(
+            format!("TCP: {delivered} of {sent} messages delivered in {ms} ms; {retrans} segments resent"),
+            format!("TCP：{ms} ms 内送达 {delivered}/{sent} 条消息；重传 {retrans} 个报文段"),
+        )
+    }
+}
+
+/// One UDP direction of the loss test: the first ten numbers lost.
+pub fn udp_direction(d: &Delivery) -> Text {
+    if d.lost.is_empty() {
+        return tx("none lost", "没有丢失");
+    }
+    let v: Vec<String> = d.lost.iter().take(10).map(|q| q.to_string()).collect();
+    let more = if d.lost.len() > 10 { ", …" } else { "" };
+    let n = d.lost.len();
+    tx(
+        format!("{n} lost: {}{more}", v.join(", ")),
+        format!("丢失 {n} 条：{}{more}", v.join(", ")),
+    )
+}
+
+/// UDP's headline in phase 3.
+pub fn udp_delivered(delivered: u32, sent: u32, lost: usize, reordered: u32) -> Text {
+    tx(
+        format!("UDP: {delivered}/{sent} delivered, {lost} lost, {reordered} out of order"),
+        format!("UDP：送达 {delivered}/{sent}，丢失 {lost}，乱序 {reordered}"),
+    )
+}
+
+fn mb(bps: f64) -> String {
+    format!("{:.0} MB/s", bps / 1e6)
+}
+
+/// Phase 4's headline.
+pub fn cost(tcp_bps: f64, udp_bps: f64, udp_loss: f64, tcp_rtt: f64, udp_rtt: f64) -> Text {
+    let (t, u) = (mb(tcp_bps), mb(udp_bps));
+    tx(
+        format!("Throughput: TCP {t}, UDP {u} ({udp_loss:.0}% of datagrams lost); round trip: TCP {tcp_rtt:.0} µs, UDP {udp_rtt:.0} µs"),
+        format!("吞吐量：TCP {t}，UDP {u}（丢失 {udp_loss:.0}% 的报文）；往返：TCP {tcp_rtt:.0} µs，UDP {udp_rtt:.0} µs"),
+    )
+}
+
+/// What the cost figures teach, following what was measured.
+pub fn cost_lesson(tcp_kept_up: bool, udp_loss: f64) -> Text {
+    let a = if tcp_kept_up {
+        tx(
+            "Bulk TCP fills the link, sparing the receiver.",
+            "大批量的 TCP 占满链路；流量控制照顾接收方。",
+        )
+    } else {
+        tx(
+            "Here UDP moved data faster than TCP: it skips acknowledgements and congestion control, which is exactly what makes it unsafe on a busy network.",
+            "这里 UDP 传得比 TCP 快：它省掉了确认和拥塞控制，而这正是它在繁忙网络上不安全的原因。",
+        )
+    };
+    let b = if udp_loss > 0.5 {
+        tx(
+            format!(" UDP, with no flow control, lost {udp_loss:.0}%."),
+            format!("UDP 没有流量控制：发送方跑在接收方前面，丢了 {udp_loss:.0}%。"),
+        )
+    } else {
+        tx(
+            " UDP, with no flow control, can lose datagrams (none this time).",
+            "UDP 没有流量控制：发送方比接收方快时就会丢报文（这次没有）。",
+        )
+    };
+    tx(
+        format!("No loss now. {}{}", a.en, b.en),
+        format!("现在没有丢包。{}{}", a.zh, b.zh),
+    )
+}
+
+/// The note --pcap carries about the throughput phase's frames.
+pub fn snap_note(snap: usize, missed: u64) -> String {
+    let missed = if missed > 0 {
+        format!("; the capture could not keep up and the kernel dropped {missed} of them")
+    } else {
+        String::new()
+    };
+    format!("tcp-vs-udp: the throughput phase's frames keep their first {snap} bytes (headers; the payload is filler){missed}")
+}
+
+/// Phase 5's headline: who heard the broadcast, and why TCP could not.
+pub fn broadcast(reached: &[&str], tcp_error: &Text) -> Text {
+    tx(
+        format!(
+            "Broadcast: UDP reached {}; TCP: {}",
+            reached.join(" and "),
+            without_errno(&tcp_error.en)
+        ),
+        format!(
+            "广播：UDP 到达了 {}；TCP：{}",
+            reached.join(" 和 "),
+            without_errno(&tcp_error.zh)
+        ),
+    )
+}
+
+/// An OS error's text without its "(os error N)" tail, for a title.
+pub fn without_errno(text: &str) -> &str {
+    let cut = [" (os error", "（系统错误"]
+        .iter()
+        .filter_map(|m| text.find(m))
+        .min()
+        .unwrap_or(text.len());
+    text[..cut].trim_end()
+}
+
+/// One of the notes' ports as /etc/services names it: `services` is the
+/// file's own name for it, `have_file` whether there is a file at all.
+pub fn port(name: &str, port: u16, services: Option<&str>, have_file: bool) -> Text {
+    match (services, have_file) {
+        (Some(n), _) if n.eq_ignore_ascii_case(name) => Text::from(format!("{name} {port}")),
+        (Some(n), _) => Text::from(format!("{name} {port} `{n}`")),
+        (None, true) => tx(
+            format!("{name} {port} (not listed)"),
+            format!("{name} {port}（未列出）"),
+        ),
+        (None, false) => tx(
+            format!("{name} {port} (no /etc/services)"),
+            format!("{name} {port}（本机没有 /etc/services）"),
+        ),
+    }
+}
