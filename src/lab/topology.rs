@@ -208,7 +208,62 @@ fn named_path(host: &str) -> PathBuf {
     PathBuf::from(format!("/run/netns/{NAMED_PREFIX}{host}"))
 }
 
+/// One interface of a lab host as the kernel reports it (`ip -j addr show`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IfaceState {
+    /// Its name inside the host.
+    pub name: String,
+    /// Its MAC address.
+    pub mac: String,
+    /// Its IPv4 addresses with prefix, e.g. `198.51.100.10/24`.
+    pub ip: Vec<String>,
+    /// The kernel's operstate: UP, DOWN, LOWERLAYERDOWN …
+    pub state: String,
+    /// What the other end of its cable is, from the plan (empty if none).
+    pub peer: &'static str,
+}
+
+/// The interfaces (not lo) in `ip -j addr show` output, peers from `plan`.
+pub fn parse_ifaces(json: &str, plan: &HostPlan) -> Vec<IfaceState> {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+    let text = |x: &serde_json::Value| x.as_str().unwrap_or_default().to_string();
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter(|i| i["ifname"] != "lo")
+        .map(|i| {
+            let name = text(&i["ifname"]);
+            let ip = i["addr_info"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|a| a["family"] == "inet")
+                .map(|a| format!("{}/{}", text(&a["local"]), a["prefixlen"]))
+                .collect();
+            let peer = plan
+                .ifaces
+                .iter()
+                .find(|p| p.name == name)
+                .map(|p| p.peer)
+                .unwrap_or("");
+            IfaceState {
+                mac: text(&i["address"]),
+                state: text(&i["operstate"]),
+                ip,
+                peer,
+                name,
+            }
+        })
+        .collect()
+}
+
 impl NetLab {
+    /// The interfaces of the host `plan` describes, as its kernel reports them.
+    pub fn ifaces(&self, plan: &HostPlan) -> Result<Vec<IfaceState>> {
+        let out = self.host(plan.name)?.ip(&["-j", "addr", "show"])?;
+        Ok(parse_ifaces(&out, plan))
+    }
+
     /// Build the lab in anonymous namespaces: gone when this value is dropped or the process dies.
     pub fn build() -> Result<NetLab> {
         let mut hosts = Vec::new();
@@ -480,4 +535,23 @@ pub fn remove_named() -> Vec<String> {
         }
     }
     removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interfaces_are_read_from_ip_json() {
+        let h1 = plan().into_iter().find(|h| h.name == "h1").unwrap();
+        let json = r#"[{"ifname":"lo","address":"00:00:00:00:00:00","operstate":"UNKNOWN","addr_info":[]},
+            {"ifname":"eth0","address":"02:00:00:00:00:10","operstate":"UP","addr_info":[
+              {"family":"inet","local":"198.51.100.10","prefixlen":24},
+              {"family":"inet6","local":"fe80::1","prefixlen":64}]}]"#;
+        let got = parse_ifaces(json, &h1);
+        assert_eq!(got.len(), 1, "lo is left out");
+        assert_eq!(got[0].ip, ["198.51.100.10/24"], "IPv4 only");
+        assert_eq!((got[0].state.as_str(), got[0].peer), ("UP", "sw1:p1"));
+        assert!(parse_ifaces("not json", &h1).is_empty());
+    }
 }

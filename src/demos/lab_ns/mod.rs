@@ -5,13 +5,49 @@
 //! `netlab lab exec h1 -- ping 203.0.113.10`. The demos themselves never use
 //! this lab: they build their own, in namespaces that vanish with them.
 
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use crate::error::{exit, Error, Result};
 use crate::lab::holder;
-use crate::lab::topology::{check_named, plan, remove_named_locked, Built, Check, NetLab};
-use crate::narrate::{tx, Narrator, Step, Summary};
+use crate::lab::topology::{
+    check_named, plan, remove_named_locked, Built, Check, IfaceState, NetLab,
+};
+use crate::narrate::{fields, tx, Narrator, Step, Summary};
 use crate::privilege::Privileges;
+
+mod say;
+
+/// `lab up` and `lab status`'s JSON summary.
+#[derive(Serialize, Default)]
+struct Status {
+    up: bool,
+    /// Every host, interface, address and link is there.
+    whole: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rootless: Option<bool>,
+    /// A broken lab: what is there and what is missing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    present: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    missing: Option<Vec<String>>,
+    hosts: Vec<HostState>,
+}
+
+/// One lab host as `lab status` found it.
+#[derive(Serialize)]
+struct HostState {
+    name: &'static str,
+    role: &'static str,
+    ifaces: Vec<IfaceState>,
+}
+
+/// `lab down`'s JSON summary.
+#[derive(Serialize)]
+struct Down {
+    removed: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rootless: Option<bool>,
+}
 
 fn need_privilege() -> Result<()> {
     if Privileges::probe().can_build_lab() {
@@ -61,11 +97,11 @@ fn up_rootless(n: &mut Narrator) -> Result<i32> {
     let lab = holder::open(&s)?;
     n.step(
         Step::new(
-            tx("The namespace lab is up; no root: a user namespace", "命名空间实验网络已启动；无需 root：用户命名空间"),
             tx(
-                format!("Five network namespaces joined by veth cables, in a user namespace of your own, kept by process {} until `netlab lab down`. Only you can enter it: `netlab lab exec h1 -- ping -c 1 203.0.113.10`.", s.pid),
-                format!("五个由 veth 虚拟网线相连的网络命名空间，位于你自己的用户命名空间里，由进程 {} 保持，直到执行 `netlab lab down`。只有你能进入：`netlab lab exec h1 -- ping -c 1 203.0.113.10`。", s.pid),
+                "The namespace lab is up; no root: a user namespace",
+                "命名空间实验网络已启动；无需 root：用户命名空间",
             ),
+            say::rootless_up(s.pid),
             &["Q8", "Q26"],
         )
         .data("holder", s.pid),
@@ -93,7 +129,7 @@ pub fn up(n: &mut Narrator) -> Result<i32> {
     if !stale.is_empty() {
         n.step(
             Step::new(
-                tx(format!("Removed {} namespaces of a broken lab", stale.len()), format!("已删除一个不完整实验网络的 {} 个命名空间", stale.len())),
+                say::removed_broken(stale.len()),
                 tx("Part of a lab was there (a `lab up` killed half-way, or a host removed by hand): it is replaced by a whole one.", "之前有一个不完整的实验网络（`lab up` 被中途杀掉，或某台主机被手工删除）：已换成一个完整的。"),
                 &[],
             )
@@ -127,16 +163,7 @@ fn whole_lab() -> Result<NetLab> {
 }
 
 fn broken(c: &Check) -> Error {
-    Error::usage(tx(
-        format!(
-            "the lab is broken ({}): `netlab lab up` rebuilds it",
-            c.missing.join("; ")
-        ),
-        format!(
-            "实验网络不完整（缺少：{}）：`netlab lab up` 可重建",
-            c.missing.join("；")
-        ),
-    ))
+    Error::usage(say::broken(&c.missing))
 }
 
 /// `netlab lab status`: up and whole, down, or broken with what is missing.
@@ -153,16 +180,18 @@ pub fn status(n: &mut Narrator) -> Result<i32> {
             lines: c
                 .missing
                 .iter()
-                .map(|m| tx(format!("missing: {m}"), format!("缺少：{m}")))
+                .map(|m| say::missing(m))
                 .chain([tx(
                     "`netlab lab up` (as root) replaces it with a whole one.",
                     "以 root 运行 `netlab lab up` 可换成一个完整的。",
                 )])
                 .collect(),
             ok: false,
-            data: crate::narrate::object(
-                json!({"up": false, "whole": false, "present": c.present, "missing": c.missing, "hosts": []}),
-            ),
+            data: fields(&Status {
+                present: Some(c.present.iter().map(|p| p.to_string()).collect()),
+                missing: Some(c.missing.clone()),
+                ..Status::default()
+            }),
             ..Summary::default()
         })?;
         return Ok(exit::NETWORK_NO);
@@ -180,9 +209,11 @@ pub fn status(n: &mut Narrator) -> Result<i32> {
                     "`netlab lab up` 可建立它（以 root，或以你自己的身份在用户命名空间里）。",
                 )],
                 ok: false,
-                data: crate::narrate::object(
-                    json!({"up": false, "whole": false, "present": [], "missing": [], "hosts": []}),
-                ),
+                data: fields(&Status {
+                    present: Some(Vec::new()),
+                    missing: Some(Vec::new()),
+                    ..Status::default()
+                }),
                 ..Summary::default()
             })?;
             Ok(exit::NETWORK_NO)
@@ -193,64 +224,36 @@ pub fn status(n: &mut Narrator) -> Result<i32> {
 fn status_of(lab: &NetLab, n: &mut Narrator, rootless: bool) -> Result<i32> {
     let mut hosts = Vec::new();
     for h in plan() {
-        let ns = lab.host(h.name)?;
-        let out = ns.ip(&["-j", "addr", "show"])?;
-        let v: Value = serde_json::from_str(&out).unwrap_or(Value::Null);
-        let mut step = Step::new(
-            tx(
-                format!("{} — {}", h.name, h.role),
-                format!("{} — {}", h.name, h.role),
-            ),
-            Default::default(),
-            &[],
-        );
-        let mut ifaces = Vec::new();
-        for i in v.as_array().into_iter().flatten() {
-            let name = i["ifname"].as_str().unwrap_or_default();
-            if name == "lo" {
-                continue;
-            }
-            let mac = i["address"].as_str().unwrap_or_default();
-            let state = i["operstate"].as_str().unwrap_or_default();
-            let ip: Vec<String> = i["addr_info"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|a| a["family"] == "inet")
-                .map(|a| {
-                    format!(
-                        "{}/{}",
-                        a["local"].as_str().unwrap_or_default(),
-                        a["prefixlen"]
-                    )
-                })
-                .collect();
-            let peer = h
-                .ifaces
-                .iter()
-                .find(|p| p.name == name)
-                .map(|p| p.peer)
-                .unwrap_or("");
-            let link = if peer.is_empty() {
+        let ifaces = lab.ifaces(&h)?;
+        let mut step = Step::new(say::host(h.name), Default::default(), &[]);
+        for i in &ifaces {
+            let link = if i.peer.is_empty() {
                 String::new()
             } else {
-                format!("  ↔ {peer}")
+                format!("  ↔ {}", i.peer)
             };
             step = step.fact(
-                tx(name, name),
-                format!("{mac}  {:<18} {state}{link}", ip.join(" ")),
+                tx(&i.name, &i.name),
+                format!("{}  {:<18} {}{link}", i.mac, i.ip.join(" "), i.state),
             );
-            ifaces.push(json!({"name": name, "mac": mac, "ip": ip, "state": state, "peer": peer}));
         }
-        hosts.push(json!({"name": h.name, "role": h.role, "ifaces": ifaces}));
         n.step(step.data("host", h.name))?;
+        hosts.push(HostState {
+            name: h.name,
+            role: h.role,
+            ifaces,
+        });
     }
     n.summary(Summary {
         title: tx("The namespace lab is up", "命名空间实验网络已启动"),
         ok: true,
-        data: crate::narrate::object(
-            json!({"up": true, "whole": true, "rootless": rootless, "hosts": hosts}),
-        ),
+        data: fields(&Status {
+            up: true,
+            whole: true,
+            rootless: Some(rootless),
+            hosts,
+            ..Status::default()
+        }),
         ..Summary::default()
     })?;
     Ok(exit::OK)
@@ -274,7 +277,10 @@ pub fn down(n: &mut Narrator) -> Result<i32> {
         n.summary(Summary {
             title,
             ok: true,
-            data: crate::narrate::object(json!({"removed": removed, "rootless": true})),
+            data: fields(&Down {
+                removed,
+                rootless: Some(true),
+            }),
             ..Summary::default()
         })?;
         return Ok(exit::OK);
@@ -287,15 +293,15 @@ pub fn down(n: &mut Narrator) -> Result<i32> {
             "命名空间实验网络本来就没有启动",
         )
     } else {
-        tx(
-            format!("Removed {} namespaces", removed.len()),
-            format!("已删除 {} 个命名空间", removed.len()),
-        )
+        say::removed(removed.len())
     };
     n.summary(Summary {
         title,
         ok: true,
-        data: crate::narrate::object(json!({"removed": removed})),
+        data: fields(&Down {
+            removed,
+            rootless: None,
+        }),
         ..Summary::default()
     })?;
     Ok(exit::OK)

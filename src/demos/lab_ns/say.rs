@@ -1,0 +1,65 @@
+//! What `netlab lab` says, in both languages: each message with arguments is
+//! one function, its English and Chinese side by side; the story only chooses.
+
+use crate::narrate::{tx, Text};
+
+/// A rootless lab is up, kept by its holder process.
+pub fn rootless_up(pid: u32) -> Text {
+    tx(
+        format!("Five network namespaces joined by veth cables, in a user namespace of your own, kept by process {pid} until `netlab lab down`. Only you can enter it: `netlab lab exec h1 -- ping -c 1 203.0.113.10`."),
+        format!("五个由 veth 虚拟网线相连的网络命名空间，位于你自己的用户命名空间里，由进程 {pid} 保持，直到执行 `netlab lab down`。只有你能进入：`netlab lab exec h1 -- ping -c 1 203.0.113.10`。"),
+    )
+}
+
+/// What was left of a broken lab was removed.
+pub fn removed_broken(n: usize) -> Text {
+    tx(
+        format!("Removed {n} namespaces of a broken lab"),
+        format!("已删除一个不完整实验网络的 {n} 个命名空间"),
+    )
+}
+
+/// `lab down` removed these.
+pub fn removed(n: usize) -> Text {
+    tx(
+        format!("Removed {n} namespaces"),
+        format!("已删除 {n} 个命名空间"),
+    )
+}
+
+/// The lab is broken: what is missing.
+pub fn broken(missing: &[String]) -> Text {
+    tx(
+        format!(
+            "the lab is broken ({}): `netlab lab up` rebuilds it",
+            missing.join("; ")
+        ),
+        format!(
+            "实验网络不完整（缺少：{}）：`netlab lab up` 可重建",
+            missing.join("；")
+        ),
+    )
+}
+
+/// One thing a broken lab lacks.
+pub fn missing(what: &str) -> Text {
+    tx(format!("missing: {what}"), format!("缺少：{what}"))
+}
+
+/// A host's heading in `lab status`: its name and what it is.
+pub fn host(name: &str) -> Text {
+    let (en, zh) = match name {
+        "sw1" => (
+            "switch (Linux bridge br0, layer 2)",
+            "交换机（Linux 网桥 br0，二层）",
+        ),
+        "h1" | "h2" => ("host on LAN A", "局域网 A 上的主机"),
+        "r1" => (
+            "router between LAN A and LAN B (layer 3)",
+            "局域网 A 与 B 之间的路由器（三层）",
+        ),
+        "h3" => ("host on LAN B", "局域网 B 上的主机"),
+        _ => ("lab host", "实验主机"),
+    };
+    tx(format!("{name} — {en}"), format!("{name} — {zh}"))
+}
