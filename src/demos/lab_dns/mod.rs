@@ -4,12 +4,23 @@
 //! hints file for `drill -T -r` is written to a private directory of the run's
 //! (see [`crate::private`]) and removed on exit.
 
-use serde_json::json;
+use serde::Serialize;
 
 use crate::error::{exit, Error, Result};
 use crate::lab::dns::DnsLab;
 use crate::lab::zones::ZoneSet;
 use crate::narrate::{tx, Narrator, Step, Summary};
+
+mod say;
+
+/// One authoritative server, for the step's `servers` data.
+#[derive(Serialize)]
+struct ServerOut {
+    addr: std::net::SocketAddr,
+    names: Vec<String>,
+    zones: Vec<String>,
+    misbehaviour: Option<&'static str>,
+}
 
 /// Root hints in zone-file form, as `drill -r` and resolvers read them.
 pub fn root_hints(lab: &DnsLab) -> String {
@@ -55,10 +66,7 @@ pub fn run(
     if !stale.is_empty() {
         n.step(
             Step::new(
-                tx(
-                    format!("Removed {} left by a lab that was killed", crate::narrate::plural(stale.len() as u64, "root hints file", "root hints files")),
-                    format!("已删除被杀掉的实验网络遗留的 {} 个根提示文件", stale.len()),
-                ),
+                say::removed_stale(stale.len()),
                 tx(
                     "A `netlab lab dns` stopped by SIGKILL cannot clean up after itself; the next one does.",
                     "被 SIGKILL 停止的 `netlab lab dns` 无法自行清理；由下一次运行来清理。",
@@ -71,54 +79,43 @@ pub fn run(
     // A private directory of this run's (0700, random name); gone when the lab stops.
     let dir = crate::private::RunDir::create("lab-dns")?;
     let hints_path = dir.write_new(&format!("root-hints-{}.zone", lab.port), &root_hints(&lab))?;
-    let resolver = lab.resolver.expect("started with a resolver");
+    let resolver = lab
+        .resolver
+        .ok_or_else(|| Error::Internal("the DNS lab started without its resolver".into()))?;
     let mut step = Step::new(
-        tx(
-            format!("DNS lab running on port {}: {} authoritative servers and a resolver", lab.port, lab.servers.len()),
-            format!("DNS 实验网络已在端口 {} 运行：{} 台权威服务器和一台递归服务器", lab.port, lab.servers.len()),
-        ),
-        tx(
-            format!(
-                "Try it from another terminal:\n  dig @{ip} -p {p} www.baidu.com          (recursive, RD=1)\n  dig @127.53.0.1 -p {p} www.baidu.com +norec (ask the root yourself)\n  drill -T -r {h} -p {p} www.baidu.com\n  netlab dns-trace www.baidu.com --root-servers 127.53.0.1:{p}\nCtrl-C stops every server.",
-                ip = resolver.ip(),
-                p = lab.port,
-                h = hints_path.display()
-            ),
-            format!(
-                "在另一个终端试试：\n  dig @{ip} -p {p} www.baidu.com          （递归，RD=1）\n  dig @127.53.0.1 -p {p} www.baidu.com +norec （自己去问根）\n  drill -T -r {h} -p {p} www.baidu.com\n  netlab dns-trace www.baidu.com --root-servers 127.53.0.1:{p}\n按 Ctrl-C 停止所有服务器。",
-                ip = resolver.ip(),
-                p = lab.port,
-                h = hints_path.display()
-            ),
-        ),
+        say::running(lab.port, lab.servers.len()),
+        say::try_it(resolver, lab.port, &hints_path),
         &["Q4", "Q27"],
     )
     .fact(tx("recursive resolver", "递归服务器"), resolver.to_string())
-    .fact(tx("root hints", "根提示文件"), hints_path.display().to_string());
-    for s in &lab.servers {
-        let names: Vec<String> = s.names.iter().map(|n| n.to_string()).collect();
-        let zones: Vec<String> = s.zones.iter().map(|z| z.to_string()).collect();
-        let lame = s.note();
-        step = step.fact(
-            tx("server", "服务器"),
-            format!(
-                "{:<20} {:<28} {}{lame}",
-                s.addr,
-                names.join(","),
-                zones.join(" ")
-            ),
-        );
-    }
-    let servers: Vec<_> = lab
+    .fact(
+        tx("root hints", "根提示文件"),
+        hints_path.display().to_string(),
+    );
+    let servers: Vec<ServerOut> = lab
         .servers
         .iter()
-        .map(|s| json!({"addr": s.addr.to_string(), "names": s.names.iter().map(|n| n.to_string()).collect::<Vec<_>>(), "zones": s.zones.iter().map(|z| z.to_string()).collect::<Vec<_>>(), "misbehaviour": s.misbehaviour_name()}))
+        .map(|s| ServerOut {
+            addr: s.addr,
+            names: s.names.iter().map(|n| n.to_string()).collect(),
+            zones: s.zones.iter().map(|z| z.to_string()).collect(),
+            misbehaviour: s.misbehaviour_name(),
+        })
         .collect();
+    for s in &servers {
+        step = step.fact(
+            tx("server", "服务器"),
+            say::server(s.addr, &s.names, &s.zones, s.misbehaviour),
+        );
+    }
     n.step(
         step.data("port", lab.port)
             .data("resolver", resolver.to_string())
             .data("root_hints", hints_path.display().to_string())
-            .data("servers", servers),
+            .data(
+                "servers",
+                serde_json::to_value(&servers).unwrap_or_default(),
+            ),
     )?;
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
         std::thread::sleep(std::time::Duration::from_millis(50));
