@@ -94,7 +94,7 @@ pub enum Verdict {
     /// SERVFAIL, REFUSED, ...: try another server.
     ServerError(ResponseCode),
     /// A reply a resolver cannot use (upward referral, empty reply).
-    Lame(String),
+    Lame(Lame),
     /// No reply at all.
     NoReply(Failure),
 }
@@ -433,6 +433,54 @@ pub fn cname_target(r: &Record) -> Option<Name> {
 }
 
 /// Name the cause of an unusable exchange.
+/// Why a reply leads nowhere.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lame {
+    /// The server for `zone` referred back to `zone` itself.
+    Loop {
+        /// The zone asked about.
+        zone: Name,
+    },
+    /// The server for `zone` referred to `cut`, which is not below `zone` on the way to `name`.
+    Upward {
+        /// The zone asked about.
+        zone: Name,
+        /// Where it referred.
+        cut: Name,
+        /// The name being looked up.
+        name: Name,
+    },
+    /// No answer, no referral and no SOA.
+    Empty,
+}
+
+impl Lame {
+    /// The cause name used in JSON and [`Failed`].
+    pub fn cause(&self) -> &'static str {
+        match self {
+            Lame::Loop { .. } => "referral_loop",
+            Lame::Upward { .. } => "upward_referral",
+            Lame::Empty => "lame",
+        }
+    }
+}
+
+impl std::fmt::Display for Lame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Lame::Loop { zone } => write!(
+                f,
+                "referral loop: the server for {zone} referred back to {zone} itself"
+            ),
+            Lame::Upward { zone, cut, name } => write!(
+                f,
+                "upward referral: the server for {zone} referred to {cut}, which does not lead towards {name}"
+            ),
+            Lame::Empty => write!(f, "no answer, no referral and no SOA"),
+        }
+    }
+}
+
 fn problem(verdict: &Verdict, ex: &Exchange, addr: SocketAddr) -> Failed {
     match verdict {
         Verdict::NoReply(Failure::Timeout) if ex.ignored > 0 => {
@@ -466,13 +514,7 @@ fn problem(verdict: &Verdict, ex: &Exchange, addr: SocketAddr) -> Failed {
             failed(cause, format!("{addr}: {f}"))
         }
         Verdict::ServerError(rc) => failed("server_error", format!("{addr}: {rc}")),
-        Verdict::Lame(why) if why.starts_with("referral loop") => {
-            failed("referral_loop", format!("{addr}: {why}"))
-        }
-        Verdict::Lame(why) if why.starts_with("upward referral") => {
-            failed("upward_referral", format!("{addr}: {why}"))
-        }
-        Verdict::Lame(why) => failed("lame", format!("{addr}: {why}")),
+        Verdict::Lame(why) => failed(why.cause(), format!("{addr}: {why}")),
         Verdict::Truncated => failed("truncated", format!("{addr}: truncated even over TCP")),
         _ => failed("lame", format!("{addr}: unexpected")),
     }
@@ -541,9 +583,13 @@ pub fn classify(zone: &Name, name: &Name, qtype: RecordType, ex: &Exchange) -> V
         let closer = zone.zone_of(&cut) && !cut.eq_ignore_root(zone) && cut.zone_of(name);
         if !closer {
             let why = if cut.eq_ignore_root(zone) {
-                format!("referral loop: the server for {zone} referred back to {cut} itself")
+                Lame::Loop { zone: zone.clone() }
             } else {
-                format!("upward referral: the server for {zone} referred to {cut}, which does not lead towards {name}")
+                Lame::Upward {
+                    zone: zone.clone(),
+                    cut,
+                    name: name.clone(),
+                }
             };
             return Verdict::Lame(why);
         }
@@ -573,5 +619,5 @@ pub fn classify(zone: &Name, name: &Name, qtype: RecordType, ex: &Exchange) -> V
     if soa.is_some() || msg.metadata.authoritative {
         return Verdict::NoData { soa };
     }
-    Verdict::Lame("no answer, no referral and no SOA".into())
+    Verdict::Lame(Lame::Empty)
 }

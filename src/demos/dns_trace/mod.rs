@@ -29,6 +29,8 @@ use crate::lab::zones::ZoneSet;
 use crate::narrate::{tx, Direction, Narrator, Packet, Step, Summary, Text, Wire};
 use crate::wire;
 
+mod say;
+
 /// IANA's root servers (IPv4), for `--live`.
 pub const IANA_ROOTS: [(&str, &str); 13] = [
     ("a.root-servers.net.", "198.41.0.4"),
@@ -73,19 +75,9 @@ fn plan(args: &DnsTraceArgs, port_53: bool) -> Result<(CheckedName, Mode)> {
     if let Some(h) = &args.hosts {
         // Any readable file will do (/dev/null is an empty hosts file); a folder will not.
         match std::fs::metadata(h) {
-            Ok(m) if m.is_dir() => {
-                return Err(Error::usage(tx(
-                    format!("--hosts {}: a folder; give a file in hosts format (the default is /etc/hosts)", h.display()),
-                    format!("--hosts {}：这是一个目录；请给一个 hosts 格式的文件（默认是 /etc/hosts）", h.display()),
-                )))
-            }
+            Ok(m) if m.is_dir() => return Err(Error::usage(say::hosts_is_folder(h))),
             Ok(_) => {}
-            Err(_) => {
-                return Err(Error::usage(tx(
-                format!("--hosts {}: no such file; give a file in hosts format (the default is /etc/hosts)", h.display()),
-                format!("--hosts {}：没有这个文件；请给一个 hosts 格式的文件（默认是 /etc/hosts）", h.display()),
-            )))
-            }
+            Err(_) => return Err(Error::usage(say::hosts_missing(h))),
         }
     }
     let mode = if args.live {
@@ -111,10 +103,7 @@ fn plan(args: &DnsTraceArgs, port_53: bool) -> Result<(CheckedName, Mode)> {
         )
     } else if let Some(r) = &args.root_servers {
         if let Some(a) = r.addrs.iter().find(|a| !a.ip().is_loopback()) {
-            return Err(Error::usage(tx(
-                format!("--root-servers {a} is off this machine; add --live to send packets beyond loopback"),
-                format!("--root-servers {a} 不在本机；要把包发到回环之外，请加 --live"),
-            )));
+            return Err(Error::usage(say::root_off_machine(*a)));
         }
         Mode::Custom(r.addrs.iter().copied().map(Server::at).collect(), r.port)
     } else {
@@ -210,7 +199,7 @@ pub fn run(args: &DnsTraceArgs, n: &mut Narrator) -> Result<i32> {
             n.pcap_note("DNS messages exactly as netlab sent and received them at its sockets (capturing loopback needs CAP_NET_RAW); their IPv4 and UDP/TCP headers are rebuilt from the socket addresses, and DNS over TCP is shown without its handshake.");
         }
         if port != 53 {
-            n.pcap_note(format!("The DNS servers listened on port {port}: open with `wireshark -d udp.port=={port},dns -d tcp.port=={port},dns` (tshark: the same -d) to decode them as DNS."));
+            n.pcap_note(say::port_note(port));
         }
     }
     let wire_wanted = n.capturing();
@@ -286,46 +275,26 @@ fn section(stage: u8) -> Text {
 }
 
 fn intro(n: &mut Narrator, name: &CheckedName, qtype: RecordType, mode: &Mode) -> Result<()> {
-    let (where_en, where_zh, servers) = match mode {
+    let (place, servers) = match mode {
         Mode::Lab(lab) => (
-            format!(
-                "the built-in lab: {} DNS servers on 127.53.0.0/16 port {}, started for this run. Nothing leaves this machine.",
-                lab.servers.len(),
-                lab.port
-            ),
-            format!(
-                "内置实验网络：本次运行在 127.53.0.0/16 的 {} 端口上启动了 {} 台真实的 DNS 服务器，数据包不会离开本机。",
-                lab.port,
-                lab.servers.len()
-            ),
+            say::where_lab(lab.servers.len(), lab.port),
             lab.servers
                 .iter()
                 .map(|s| {
                     let zones: Vec<String> = s.zones.iter().map(|z| z.to_string()).collect();
-                    format!("{}  {}{}", s.addr, zones.join(" "), s.note())
+                    say::lab_server(s.addr, &zones, s.misbehaviour_name())
                 })
                 .collect::<Vec<_>>(),
         ),
         Mode::Custom(r, _) => (
-            "the servers given with --root-servers, on this machine.".to_string(),
-            "--root-servers 指定的本机服务器。".to_string(),
-            r.iter().map(|s| s.addr.to_string()).collect(),
+            say::where_custom(),
+            r.iter().map(|s| Text::from(s.addr.to_string())).collect(),
         ),
-        Mode::Live(..) => (
-            "the real Internet (--live), starting at IANA's root servers.".to_string(),
-            "真实的互联网（--live），从 IANA 的根服务器开始。".to_string(),
-            vec![],
-        ),
+        Mode::Live(..) => (say::where_live(), vec![]),
     };
     let mut step = Step::new(
-        tx(
-            format!("Look up {} {qtype}", name.ascii),
-            format!("查询 {} 的 {qtype} 记录", name.ascii),
-        ),
-        tx(
-            format!("Real packets, against {where_en}"),
-            format!("全是真实的数据包，对象是{where_zh}"),
-        ),
+        say::look_up(&name.ascii, qtype),
+        say::real_packets(&place),
         &["Q4", "Q27", "Q35"],
     )
     .data("name", name.ascii.clone())
@@ -348,6 +317,7 @@ fn intro(n: &mut Narrator, name: &CheckedName, qtype: RecordType, mode: &Mode) -
             .zh
             .push_str("\nDNS 报文里只能放 ASCII 标签，所以中文域名先按 IDNA 转换成 punycode。");
     }
+    let servers: Vec<String> = servers.into_iter().map(|t| t.en).collect();
     n.step(step.data("servers", servers))
 }
 
@@ -369,13 +339,7 @@ fn stage_hosts(n: &mut Narrator, name: &CheckedName, hosts: Option<&Path>) -> Re
             return n.step(
                 Step::new(
                     tx("No hosts file to read", "没有可读的 hosts 文件"),
-                    tx(
-                        format!(
-                            "{} could not be read ({e}); the lookup goes straight to DNS.",
-                            path.display()
-                        ),
-                        format!("无法读取 {}（{e}），查询直接交给 DNS。", path.display()),
-                    ),
+                    say::hosts_unreadable(&path, &e),
                     &["Q4", "Q28"],
                 )
                 .section(section(1))
@@ -394,10 +358,7 @@ fn stage_hosts(n: &mut Narrator, name: &CheckedName, hosts: Option<&Path>) -> Re
     }) = found.first()
     {
         Step::new(
-            tx(
-                format!("{} line {line_no} maps the name to {ip}", path.display()),
-                format!("{} 第 {line_no} 行把这个名字映射到 {ip}", path.display()),
-            ),
+            say::hosts_maps(&path, *line_no, *ip),
             tx(
                 "With `files` first in nsswitch.conf, a match here ends the lookup: no packet is sent. netlab goes on anyway, to show what DNS would answer.",
                 "nsswitch.conf 里 files 排在前面时，在这里匹配就结束查询，不发任何数据包。netlab 仍然继续，演示 DNS 会怎样回答。",
@@ -407,10 +368,7 @@ fn stage_hosts(n: &mut Narrator, name: &CheckedName, hosts: Option<&Path>) -> Re
         .fact(tx("line", "行"), line.clone())
     } else {
         Step::new(
-            tx(
-                format!("{} has no line for this name", path.display()),
-                format!("{} 里没有这个名字", path.display()),
-            ),
+            say::hosts_no_line(&path),
             tx(
                 "No match, so the lookup moves on to DNS. A line `IP NAME` added here (as root) would override DNS for this machine only.",
                 "没有匹配，查询转向 DNS。以 root 身份在这里加一行「IP 名字」，就能只在本机覆盖 DNS 的结果。",
@@ -496,10 +454,7 @@ fn packets(
         .ok()
         .and_then(|m| m.queries.first().cloned());
     let mut qlabel = match &question {
-        Some(q) => tx(
-            format!("query {} {}", q.query_type(), q.name()),
-            format!("查询 {} {}", q.query_type(), q.name()),
-        ),
+        Some(q) => say::query(q.query_type(), q.name()),
         None => tx("query", "查询"),
     };
     if ex.transport == Transport::Tcp {
@@ -650,10 +605,7 @@ fn reply_label(m: &Message) -> Text {
             .iter()
             .find(|r| r.record_type() == RecordType::NS)
         {
-            return tx(
-                format!("referral to {}", ns.name),
-                format!("转介到 {}", ns.name),
-            );
+            return say::referral_to(&ns.name);
         }
         return Text::from("NODATA");
     }
@@ -732,16 +684,9 @@ fn stage_recursive(
         first_packets.extend(packets(ex, false, "stub", "resolver", &rl, with_wire, lo));
     }
     let Some(reply1) = first.reply.clone() else {
-        let why = first
-            .failure
-            .as_ref()
-            .map(|f| f.to_string())
-            .unwrap_or_default();
+        let why = first.failure.clone().unwrap_or(Failure::Timeout);
         let mut s = Step::new(
-            tx(
-                format!("The recursive server {server} did not answer: {why}"),
-                format!("递归服务器 {server} 没有应答：{why}"),
-            ),
+            say::resolver_silent(server, &why),
             tx(
                 "Stage 4 still walks from the root, as the server would have.",
                 "第 4 阶段仍然从根开始逐级查询，就像服务器本该做的那样。",
@@ -760,34 +705,9 @@ fn stage_recursive(
         .map(|r| crate::narrate::wrap::truncate(&wire::dns::record_line(r), 64))
         .collect();
     let over_tcp = firsts.len() > 1;
-    let (walked_en, walked_zh) = if fresh_cache {
-        (
-            "Its cache was empty (it started with this run), so it first walked from the root, as stage 4 does below.",
-            "它的缓存是空的（随本次运行启动），所以回答之前它自己从根开始逐级查询，就像下面第 4 阶段做的那样。",
-        )
-    } else {
-        (
-            "If its cache had nothing for this name, it walked from the root itself before answering, as stage 4 does below.",
-            "如果它的缓存里没有这个名字，它会先自己从根开始逐级查询（就像下面第 4 阶段那样）再回答。",
-        )
-    };
-    let (tcp_en, tcp_zh) = if over_tcp {
-        (
-            " The UDP reply came back with TC=1 (truncated), so the stub asked again over TCP.",
-            "UDP 应答带着 TC=1（被截断），所以存根改用 TCP 再问了一次。",
-        )
-    } else {
-        ("", "")
-    };
     let mut step = Step::new(
-        tx(
-            format!("Ask {} with RD=1: {rcode}, {}, {:.3} ms", server.ip(), crate::narrate::plural(records.len() as u64, "record", "records"), ms(first.rtt)),
-            format!("以 RD=1 询问 {}：{rcode}，{} 条记录，{:.3} ms", server.ip(), records.len(), ms(first.rtt)),
-        ),
-        tx(
-            format!("RD=1: do all the work for me; RA=1 in the reply: I offer recursion. {walked_en}{tcp_en}"),
-            format!("RD=1：请替我完成全部查询；应答里的 RA=1：我提供递归。{walked_zh}{tcp_zh}"),
-        ),
+        say::ask_rd1(server.ip(), &rcode, records.len(), ms(first.rtt)),
+        say::rd1_detail(fresh_cache, over_tcp),
         &["Q4", "Q27"],
     )
     .section(section(3));
@@ -829,26 +749,10 @@ fn stage_recursive(
     };
     let (t1, t2) = (cache_ttl(&reply1), cache_ttl(&reply2));
     let negative = min_ttl(&reply1).is_none();
-    let (ttl_en, ttl_zh) = match (t1, t2, negative) {
-        (Some(a), Some(b), false) => (format!("TTL {a} → {b}"), format!("TTL {a} → {b}")),
-        (Some(a), Some(b), true) => (
-            format!("negative TTL {a} → {b}"),
-            format!("否定应答的 TTL {a} → {b}"),
-        ),
-        _ => ("no TTL to compare".into(), "没有可比较的 TTL".into()),
-    };
     let ratio = if second.rtt.is_zero() {
         0.0
     } else {
         first.rtt.as_secs_f64() / second.rtt.as_secs_f64()
-    };
-    let (speed_en, speed_zh) = if ratio >= 1.5 {
-        (
-            format!(" ({ratio:.0}× faster)"),
-            format!("（快 {ratio:.0} 倍）"),
-        )
-    } else {
-        (String::new(), String::new())
     };
     let mut detail = tx(
         "From the cache this time, with no walk. The TTL says how long the data may still be kept.",
@@ -860,14 +764,9 @@ fn stage_recursive(
                 .sent_at
                 .duration_since(first.sent_at)
                 .unwrap_or_default());
-            detail.en.push_str(&format!(
-                " It fell by {} after only {gap:.1} ms: whole seconds, rounded down.",
-                a - b
-            ));
-            detail.zh.push_str(&format!(
-                "只过了 {gap:.1} ms，TTL 却少了 {}：它按整秒计，向下取整。",
-                a - b
-            ));
+            let fell = say::ttl_fell(a - b, gap);
+            detail.en.push_str(&fell.en);
+            detail.zh.push_str(&fell.zh);
         }
     }
     if ratio < 1.5 {
@@ -877,10 +776,7 @@ fn stage_recursive(
         );
     }
     let mut step = Step::new(
-        tx(
-            format!("Ask again: {:.3} ms{speed_en}, {ttl_en}", ms(second.rtt)),
-            format!("再问一次：{:.3} ms{speed_zh}，{ttl_zh}", ms(second.rtt)),
-        ),
+        say::ask_again(ms(second.rtt), ratio, (t1, t2), negative),
         detail,
         &["Q4", "Q27"],
     )
@@ -929,18 +825,12 @@ fn reading(verdict: &Verdict, qtype: RecordType, ex: &Exchange, remaining: usize
         Verdict::NoData { soa } => nodata_reading(soa, qtype),
         Verdict::Truncated => truncated_reading(),
         Verdict::NoReply(f) => Reading::new(
-            tx(
-                format!("no usable reply: {f}{}", next_text(remaining)),
-                format!("没有可用的应答：{f}{}", next_text_zh(remaining)),
-            ),
-            no_reply_text(f, ex),
+            say::no_usable(f, remaining),
+            say::no_reply(f, ex),
             &["Q4"],
         ),
         Verdict::ServerError(rc) => Reading::new(
-            tx(
-                format!("{rc}{}", next_text(remaining)),
-                format!("{rc}{}", next_text_zh(remaining)),
-            ),
+            say::server_error(rc, remaining),
             tx(
                 "The server refused or failed; the resolver tries another server of the same zone.",
                 "服务器拒绝或出错；解析器换同一区的另一台服务器。",
@@ -948,10 +838,7 @@ fn reading(verdict: &Verdict, qtype: RecordType, ex: &Exchange, remaining: usize
             &["Q4"],
         ),
         Verdict::Lame(why) => Reading::new(
-            tx(
-                format!("unusable reply: {why}{}", next_text(remaining)),
-                format!("无法使用的应答：{why}{}", next_text_zh(remaining)),
-            ),
+            say::unusable(why, remaining),
             tx(
                 "The reply neither answers nor leads closer to the name; a resolver discards it and tries another server.",
                 "这个应答既没有回答，也没有更接近目标；解析器丢弃它并换一台服务器。",
@@ -965,54 +852,24 @@ fn referral_reading(
     child: &hickory_proto::rr::Name,
     ns: &[(hickory_proto::rr::Name, Vec<IpAddr>)],
 ) -> Reading {
-    let list = |no_glue: &str| -> String {
-        ns.iter()
-            .map(|(n, ips)| {
-                let ips: Vec<String> = ips.iter().map(|i| i.to_string()).collect();
-                if ips.is_empty() {
-                    format!("{n} {no_glue}")
-                } else {
-                    format!("{n} {}", ips.join(" "))
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let glue = ns.iter().any(|(_, ips)| !ips.is_empty());
     let in_zone = ns
         .iter()
         .find(|(n, ips)| !ips.is_empty() && child.zone_of(n));
     let (concept, mut detail) = if glue {
-        (
-            "referral",
-            tx(
-                format!("Not an answer but a referral (AA=0): the NS records of {child} in AUTHORITY, and their addresses (glue) in ADDITIONAL. Next: ask one of those servers."),
-                format!("这不是答案而是转介（AA=0）：AUTHORITY 段给出 {child} 的 NS 记录，ADDITIONAL 段给出它们的地址（胶水记录）。下一步：询问其中一台。"),
-            ),
-        )
+        ("referral", say::referral_glue(child))
     } else {
-        (
-            "referral-noglue",
-            tx(
-                format!("A referral (AA=0) to {child} whose NS records come with no addresses: ADDITIONAL holds no glue, because the servers are named outside {child}. Their addresses must be looked up first."),
-                format!("转介（AA=0）到 {child}，但 NS 记录没有附带地址：ADDITIONAL 段没有胶水记录，因为这些服务器的名字不在 {child} 之内。必须先查出它们的地址。"),
-            ),
-        )
+        ("referral-noglue", say::referral_no_glue(child))
     };
     if let Some((n, _)) = in_zone {
-        detail.en.push_str(&format!(" Glue breaks a chicken-and-egg problem: {n} is named inside {child}, the very zone it serves."));
-        detail.zh.push_str(&format!(
-            "胶水记录打破了先有鸡还是先有蛋的困境：{n} 的名字就在它所服务的 {child} 区之内。"
-        ));
+        let why = say::glue_needed(n, child);
+        detail.en.push_str(&why.en);
+        detail.zh.push_str(&why.zh);
     }
     Reading {
         concept: Some(concept),
-        ns: Some(tx(list("(no glue)"), list("（无胶水记录）"))),
-        ..Reading::new(
-            tx(format!("referral to {child}"), format!("转介到 {child}")),
-            detail,
-            &["Q4", "Q27"],
-        )
+        ns: Some(say::ns_set(ns)),
+        ..Reading::new(say::referral_to(child), detail, &["Q4", "Q27"])
     }
 }
 
@@ -1022,10 +879,7 @@ fn answer_reading(records: &[Record], qtype: RecordType) -> Reading {
         .map(|r| crate::narrate::wrap::truncate(&r.data.to_string(), 40))
         .collect();
     Reading::new(
-        tx(
-            format!("answer {qtype} {}", l.join(", ")),
-            format!("答案 {qtype} {}", l.join("，")),
-        ),
+        say::answer(qtype, &l),
         tx(
             "AA=1: the zone's own server answers from its data, each record with its TTL.",
             "AA=1：该区自己的服务器用自己的数据回答，每条记录带着 TTL。",
@@ -1057,10 +911,7 @@ fn cname_reading(chain: &[Record], records: &[Record], qtype: RecordType) -> Rea
 
 fn nxdomain_reading(soa: &Option<Record>) -> Reading {
     Reading::new(
-        tx(
-            format!("NXDOMAIN: the name does not exist{}", soa_text(soa).en),
-            format!("NXDOMAIN：该名字不存在{}", soa_text(soa).zh),
-        ),
+        say::nxdomain(&soa_text(soa)),
         tx(
             "The authoritative server says no such name exists (RCODE 3). The SOA record in AUTHORITY proves which zone said so, and its TTL/MINIMUM bounds how long resolvers may cache this 'no' (RFC 2308).",
             "权威服务器说这个名字不存在（RCODE 3）。AUTHORITY 段的 SOA 记录表明是哪个区作出的否定，其 TTL/MINIMUM 决定解析器可以把这个「否」缓存多久（RFC 2308）。",
@@ -1071,10 +922,7 @@ fn nxdomain_reading(soa: &Option<Record>) -> Reading {
 
 fn nodata_reading(soa: &Option<Record>, qtype: RecordType) -> Reading {
     Reading::new(
-        tx(
-            format!("NODATA: the name exists but has no {qtype} record{}", soa_text(soa).en),
-            format!("NODATA：名字存在，但没有 {qtype} 记录{}", soa_text(soa).zh),
-        ),
+        say::nodata(qtype, &soa_text(soa)),
         tx(
             "RCODE is NOERROR but the ANSWER section is empty and the zone's SOA is in AUTHORITY: the name exists, just not with this type.",
             "RCODE 为 NOERROR，但 ANSWER 段为空，AUTHORITY 段带着该区的 SOA：名字存在，只是没有这种类型的记录。",
@@ -1181,14 +1029,14 @@ fn walk_step(
         Event::Start { name, via, roots } => {
             let (title, detail) = match via {
                 None => (
-                    tx(format!("Start at the root for {name}"), format!("从根开始查 {name}")),
+                    say::start(name),
                     tx(
                         "Now netlab plays a recursive server with an empty cache: it knows only the root servers (its root hints). It asks with RD=0: each server answers from its own zones or refers it further down.",
                         "现在由 netlab 扮演缓存为空的递归服务器：它只知道根服务器的地址（根提示）。它以 RD=0 询问，每台服务器只根据自己的区回答，或者把它指向更下一级。",
                     ),
                 ),
                 Some(alias) => (
-                    tx(format!("{alias} is an alias: start again at the root for {name}"), format!("{alias} 是别名：从根开始重新查 {name}")),
+                    say::restart(alias, name),
                     tx(
                         "The target is in another zone, so the walk begins again. A resolver starts from the closest servers it already knows (here com.'s); netlab starts at the root to show the whole path. This is how a site hands its name to a CDN.",
                         "目标在另一个区里，所以要重新查询。真实的解析器从它已知的最近的服务器开始（这里是 com. 的）；netlab 从根开始，好展示完整路径。网站正是这样把域名交给 CDN 的。",
@@ -1221,16 +1069,6 @@ fn walk_step(
             let kind = verdict_kind(verdict);
             let zone_label = if zone.is_root() { ".".to_string() } else { zone.to_string() };
             let sname = server.name.as_ref().map(|n| n.to_string()).unwrap_or_else(|| ex.server.ip().to_string());
-            let (zone_word, zone_word_zh) = if zone.is_root() {
-                ("a root server".to_string(), "根服务器".to_string())
-            } else {
-                (format!("for {zone_label}"), format!("{zone_label} 区"))
-            };
-            let (head_en, head_zh) = if ex.transport == Transport::Tcp {
-                (format!("Ask {sname} ({zone_word}) over TCP"), format!("通过 TCP 询问 {sname}（{zone_word_zh}）"))
-            } else {
-                (format!("Ask {sname} ({zone_word})"), format!("询问 {sname}（{zone_word_zh}）"))
-            };
             let Reading {
                 result,
                 detail,
@@ -1248,7 +1086,7 @@ fn walk_step(
                 concept = None;
             }
             let mut s = Step::new(
-                tx(format!("{head_en}: {}", result.en), format!("{head_zh}：{}", result.zh)),
+                say::asked(&sname, zone, ex.transport, &result),
                 detail,
                 &[],
             )
@@ -1274,10 +1112,7 @@ fn walk_step(
                 None => {
                     s = s.fact(
                         tx("reply", "应答"),
-                        Text {
-                            en: format!("none after {:.1} s", ex.rtt.as_secs_f64()),
-                            zh: format!("{:.1} 秒内没有应答", ex.rtt.as_secs_f64()),
-                        },
+                        say::none_after(ex.rtt.as_secs_f64()),
                     );
                 }
             }
@@ -1337,7 +1172,7 @@ fn walk_step(
         }
         Event::Skipped { server } => vec![
             Step::new(
-                tx(format!("Skip {}: off this machine", server.label()), format!("跳过 {}：不在本机", server.label())),
+                say::skip(&server.label()),
                 tx(
                     "Without --live netlab never sends a packet beyond loopback, so a referral to an outside address is not followed.",
                     "不加 --live 时 netlab 绝不向本机以外发包，所以不跟随指向外部地址的转介。",
@@ -1349,7 +1184,7 @@ fn walk_step(
         ],
         Event::GluelessLookup { ns } => vec![
             Step::new(
-                tx(format!("No glue for {ns}: look up its address first"), format!("{ns} 没有胶水记录：先查它的地址")),
+                say::glueless(ns),
                 tx(
                     "The referral named a server outside the delegated zone without an address, so the resolver resolves that server's name with a walk of its own before it can continue.",
                     "转介给出的服务器名字不在被委派的区内，也没有附带地址，所以解析器要先为这个服务器名单独查一次，才能继续。",
@@ -1359,40 +1194,6 @@ fn walk_step(
             .section(section(4))
             .data("ns", ns.to_string()),
         ],
-    }
-}
-
-/// Why a server gave nothing usable, in words that fit what happened.
-fn no_reply_text(f: &Failure, ex: &Exchange) -> Text {
-    let failover_en = "Every zone has several name servers, so a resolver simply tries the next one of the NS set: DNS is a cluster, not a single point of failure.";
-    let failover_zh =
-        "每个区都有多台名字服务器，解析器就换 NS 集合里的下一台：DNS 是集群式的，没有单点故障。";
-    match f {
-        Failure::Timeout if ex.ignored > 0 => tx(
-            format!("{} arrived, but none was our answer ({}). A resolver takes a reply only from the address it asked, with its own query id and its own question: anything else could be a forgery meant to poison its cache (RFC 5452). So it kept waiting, timed out, and moves on. {failover_en}", crate::narrate::plural(ex.ignored as u64, "datagram", "datagrams"), ex.ignored_why.join(", ")),
-            format!("收到了 {} 个数据报，但没有一个是我们要的应答（{}）。解析器只接受来自被询问地址、带着自己的查询标识和自己的问题的应答：其他任何东西都可能是企图污染缓存的伪造（RFC 5452）。所以它继续等待直到超时，然后换下一台。{failover_zh}", ex.ignored, ex.ignored_why.join("，")),
-        ),
-        Failure::Timeout => tx(
-            format!("This server is silent (a lame or dead server, or one far too slow). {failover_en}"),
-            format!("这台服务器没有响应（失效、宕机或慢得离谱）。{failover_zh}"),
-        ),
-        Failure::Malformed(_) => tx(
-            format!("The reply carried our id but is not a valid DNS message; a resolver drops it. {failover_en}"),
-            format!("应答带着我们的标识，却不是合法的 DNS 报文；解析器丢弃它。{failover_zh}"),
-        ),
-        Failure::Oversized(_) => tx(
-            format!("Without EDNS a UDP answer may be at most 512 bytes; a compliant server sends what fits and sets TC=1. This one broke the rule, so the reply is refused. {failover_en}"),
-            format!("不带 EDNS 时，UDP 应答最多 512 字节；守规矩的服务器只发放得下的部分并置 TC=1。这台服务器违反了规则，所以应答被拒收。{failover_zh}"),
-        ),
-        Failure::Refused if ex.transport == Transport::Tcp => tx(
-            format!("TC=1 told us to ask again over TCP, but nothing listens on TCP port {} there: the answer cannot be had from this server. {failover_en}", ex.server.port()),
-            format!("TC=1 要求我们改用 TCP 重问，但那里的 TCP 端口 {} 没有人监听：从这台服务器拿不到答案。{failover_zh}", ex.server.port()),
-        ),
-        Failure::Refused => tx(
-            format!("Nothing listens on UDP port {} there: the host answered at once with ICMP port unreachable, so this is no silent server but a closed port. {failover_en}", ex.server.port()),
-            format!("那里的 UDP 端口 {} 没有人监听：主机立刻回了 ICMP 端口不可达，所以这不是沉默的服务器，而是关着的端口。{failover_zh}", ex.server.port()),
-        ),
-        _ => tx(format!("No usable reply. {failover_en}"), format!("没有可用的应答。{failover_zh}")),
     }
 }
 
@@ -1422,54 +1223,22 @@ fn flags(m: &Message) -> String {
 
 /// What a reply held, one line in each language: rcode, flags, section counts, time.
 fn reply_counts(m: &Message, rtt: Duration) -> Text {
-    let rc = rcode_str(m.metadata.response_code);
-    let f = flags(m);
-    let (a, ns, ar) = (m.answers.len(), m.authorities.len(), m.additionals.len());
-    tx(
-        format!(
-            "{rc} · {f} · answer {a} · authority {ns} · additional {ar} · {:.3} ms",
-            ms(rtt)
-        ),
-        format!(
-            "{rc} · {f} · 回答 {a} 条 · 授权 {ns} 条 · 附加 {ar} 条 · {:.3} ms",
-            ms(rtt)
-        ),
+    let counts = (m.answers.len(), m.authorities.len(), m.additionals.len());
+    say::reply_counts(
+        &rcode_str(m.metadata.response_code),
+        &flags(m),
+        counts,
+        ms(rtt),
     )
 }
 
 fn soa_text(soa: &Option<Record>) -> Text {
     match soa {
         Some(r) => match &r.data {
-            RData::SOA(s) => tx(
-                format!(
-                    " (SOA of {}, negative TTL {})",
-                    r.name,
-                    r.ttl.min(s.minimum)
-                ),
-                format!("（{} 的 SOA，否定 TTL {}）", r.name, r.ttl.min(s.minimum)),
-            ),
+            RData::SOA(s) => say::soa(&r.name, r.ttl.min(s.minimum)),
             _ => Text::default(),
         },
         None => Text::default(),
-    }
-}
-
-fn next_text(remaining: usize) -> String {
-    if remaining > 0 {
-        format!(
-            " — trying the next of {} left",
-            crate::narrate::plural(remaining as u64, "server", "servers")
-        )
-    } else {
-        " — no server of this zone left".into()
-    }
-}
-
-fn next_text_zh(remaining: usize) -> String {
-    if remaining > 0 {
-        format!("——换下一台（还剩 {remaining} 台）")
-    } else {
-        "——该区已没有别的服务器".into()
     }
 }
 
@@ -1496,58 +1265,14 @@ fn summary(
                 .iter()
                 .map(|r| crate::narrate::wrap::truncate(&r.data.to_string(), 40))
                 .collect();
-            let (via_en, via_zh) = match out.cname_chain.last().and_then(cname_target) {
-                Some(t) => (format!(" (via {t})"), format!("（经由 {t}）")),
-                None => (String::new(), String::new()),
-            };
-            (
-                tx(
-                    format!("{} {qtype} → {}{via_en}", name.ascii, l.join(", ")),
-                    format!("{} {qtype} → {}{via_zh}", name.ascii, l.join("，")),
-                ),
-                true,
-            )
+            let via = out.cname_chain.last().and_then(cname_target);
+            (say::found(&name.ascii, qtype, &l, via.as_ref()), true)
         }
-        Status::NxDomain => (
-            tx(
-                format!("{}: NXDOMAIN, no such name", name.ascii),
-                format!("{}：NXDOMAIN，不存在该名字", name.ascii),
-            ),
-            false,
-        ),
-        Status::NoData => (
-            tx(
-                format!("{}: no {qtype} record (NODATA)", name.ascii),
-                format!("{}：没有 {qtype} 记录（NODATA）", name.ascii),
-            ),
-            false,
-        ),
-        Status::Failed(why) => (
-            tx(
-                format!("{}: no answer — {}", name.ascii, why.reason),
-                format!("{}：没有得到答案——{}", name.ascii, why.reason),
-            ),
-            false,
-        ),
+        Status::NxDomain => (say::no_such_name(&name.ascii), false),
+        Status::NoData => (say::no_record(&name.ascii, qtype), false),
+        Status::Failed(why) => (say::failed(&name.ascii, &why.reason, why.cause), false),
     };
-    let lines = vec![tx(
-        format!(
-            "{} to {} in {:.1} ms",
-            crate::narrate::plural(out.queries as u64, "query", "queries"),
-            crate::narrate::plural(
-                unique(&out.servers) as u64,
-                "server address",
-                "server addresses"
-            ),
-            ms(elapsed)
-        ),
-        format!(
-            "共 {} 次查询，涉及 {} 个服务器地址，用时 {:.1} ms",
-            out.queries,
-            unique(&out.servers),
-            ms(elapsed)
-        ),
-    )];
+    let lines = vec![say::totals(out.queries, unique(&out.servers), ms(elapsed))];
     let failed = match &out.status {
         Status::Failed(why) => Some(why),
         _ => None,

@@ -1,0 +1,560 @@
+//! What dns-trace says, in both languages: each message with arguments is one
+//! function, its English and Chinese side by side; the story only chooses.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+
+use hickory_proto::rr::{Name, RecordType};
+
+use crate::dns::client::{Exchange, Failure, Transport};
+use crate::dns::walk::Lame;
+use crate::narrate::{plural, tx, Text};
+
+/// --hosts names a folder.
+pub fn hosts_is_folder(path: &Path) -> Text {
+    let p = path.display();
+    tx(
+        format!("--hosts {p}: a folder; give a file in hosts format (the default is /etc/hosts)"),
+        format!("--hosts {p}：这是一个目录；请给一个 hosts 格式的文件（默认是 /etc/hosts）"),
+    )
+}
+
+/// --hosts names nothing.
+pub fn hosts_missing(path: &Path) -> Text {
+    let p = path.display();
+    tx(
+        format!(
+            "--hosts {p}: no such file; give a file in hosts format (the default is /etc/hosts)"
+        ),
+        format!("--hosts {p}：没有这个文件；请给一个 hosts 格式的文件（默认是 /etc/hosts）"),
+    )
+}
+
+/// --root-servers off this machine without --live.
+pub fn root_off_machine(a: SocketAddr) -> Text {
+    tx(
+        format!(
+            "--root-servers {a} is off this machine; add --live to send packets beyond loopback"
+        ),
+        format!("--root-servers {a} 不在本机；要把包发到回环之外，请加 --live"),
+    )
+}
+
+/// The note --pcap carries when the servers were not on port 53.
+pub fn port_note(port: u16) -> String {
+    format!("The DNS servers listened on port {port}: open with `wireshark -d udp.port=={port},dns -d tcp.port=={port},dns` (tshark: the same -d) to decode them as DNS.")
+}
+
+/// Where the run's packets go: the built-in lab.
+pub fn where_lab(servers: usize, port: u16) -> Text {
+    tx(
+        format!("the built-in lab: {servers} DNS servers on 127.53.0.0/16 port {port}, started for this run. Nothing leaves this machine."),
+        format!("内置实验网络：本次运行在 127.53.0.0/16 的 {port} 端口上启动了 {servers} 台真实的 DNS 服务器，数据包不会离开本机。"),
+    )
+}
+
+/// Where the run's packets go: --root-servers.
+pub fn where_custom() -> Text {
+    tx(
+        "the servers given with --root-servers, on this machine.",
+        "--root-servers 指定的本机服务器。",
+    )
+}
+
+/// Where the run's packets go: --live.
+pub fn where_live() -> Text {
+    tx(
+        "the real Internet (--live), starting at IANA's root servers.",
+        "真实的互联网（--live），从 IANA 的根服务器开始。",
+    )
+}
+
+/// A lab server in the intro: address, zones, and how it misbehaves.
+pub fn lab_server(addr: SocketAddr, zones: &[String], misbehaves: Option<&str>) -> Text {
+    let head = format!("{addr}  {}", zones.join(" "));
+    match misbehaves {
+        Some(m) => tx(
+            format!("{head}  (misbehaves: {m})"),
+            format!("{head}  （故意出错：{m}）"),
+        ),
+        None => Text::from(head),
+    }
+}
+
+/// The intro's title.
+pub fn look_up(name: &str, qtype: RecordType) -> Text {
+    tx(
+        format!("Look up {name} {qtype}"),
+        format!("查询 {name} 的 {qtype} 记录"),
+    )
+}
+
+/// The intro's detail.
+pub fn real_packets(place: &Text) -> Text {
+    tx(
+        format!("Real packets, against {}", place.en),
+        format!("全是真实的数据包，对象是{}", place.zh),
+    )
+}
+
+/// The hosts file cannot be read.
+pub fn hosts_unreadable(path: &Path, e: &std::io::Error) -> Text {
+    let (p, why) = (path.display(), crate::error::os_error_text(e));
+    tx(
+        format!(
+            "{p} could not be read ({}); the lookup goes straight to DNS.",
+            why.en
+        ),
+        format!("无法读取 {p}（{}），查询直接交给 DNS。", why.zh),
+    )
+}
+
+/// A hosts-file line names the host.
+pub fn hosts_maps(path: &Path, line: usize, ip: IpAddr) -> Text {
+    let p = path.display();
+    tx(
+        format!("{p} line {line} maps the name to {ip}"),
+        format!("{p} 第 {line} 行把这个名字映射到 {ip}"),
+    )
+}
+
+/// No hosts-file line names the host.
+pub fn hosts_no_line(path: &Path) -> Text {
+    let p = path.display();
+    tx(
+        format!("{p} has no line for this name"),
+        format!("{p} 里没有这个名字"),
+    )
+}
+
+/// A query's label in the ladder.
+pub fn query(qtype: RecordType, name: &Name) -> Text {
+    tx(
+        format!("query {qtype} {name}"),
+        format!("查询 {qtype} {name}"),
+    )
+}
+
+/// A referral's label in the ladder, and its headline.
+pub fn referral_to(zone: &Name) -> Text {
+    tx(format!("referral to {zone}"), format!("转介到 {zone}"))
+}
+
+/// The recursive server gave no reply.
+pub fn resolver_silent(server: SocketAddr, why: &Failure) -> Text {
+    let why = failure(why);
+    tx(
+        format!("The recursive server {server} did not answer: {}", why.en),
+        format!("递归服务器 {server} 没有应答：{}", why.zh),
+    )
+}
+
+/// A failure in a few words.
+pub fn failure(f: &Failure) -> Text {
+    match f {
+        Failure::Timeout => tx("timed out", "超时"),
+        Failure::Refused => tx("connection refused", "连接被拒绝"),
+        Failure::Malformed(e) => tx(
+            format!("malformed reply: {e}"),
+            format!("应答格式错误：{e}"),
+        ),
+        Failure::Oversized(n) => tx(
+            format!("oversized reply: {n} bytes over UDP, but a client without EDNS accepts at most 512"),
+            format!("应答过大：UDP 上 {n} 字节，而不带 EDNS 的客户端最多接受 512 字节"),
+        ),
+        Failure::Io(e) => Text::from(e.clone()),
+    }
+}
+
+/// Stage 3's first ask.
+pub fn ask_rd1(server: IpAddr, rcode: &str, records: usize, ms: f64) -> Text {
+    tx(
+        format!(
+            "Ask {server} with RD=1: {rcode}, {}, {ms:.3} ms",
+            plural(records as u64, "record", "records")
+        ),
+        format!("以 RD=1 询问 {server}：{rcode}，{records} 条记录，{ms:.3} ms"),
+    )
+}
+
+/// Stage 3's first ask, explained: whether the resolver walked, and TCP.
+pub fn rd1_detail(fresh_cache: bool, over_tcp: bool) -> Text {
+    let walked = if fresh_cache {
+        tx(
+            "Its cache was empty (it started with this run), so it first walked from the root, as stage 4 does below.",
+            "它的缓存是空的（随本次运行启动），所以回答之前它自己从根开始逐级查询，就像下面第 4 阶段做的那样。",
+        )
+    } else {
+        tx(
+            "If its cache had nothing for this name, it walked from the root itself before answering, as stage 4 does below.",
+            "如果它的缓存里没有这个名字，它会先自己从根开始逐级查询（就像下面第 4 阶段那样）再回答。",
+        )
+    };
+    let tcp = if over_tcp {
+        tx(
+            " The UDP reply came back with TC=1 (truncated), so the stub asked again over TCP.",
+            "UDP 应答带着 TC=1（被截断），所以存根改用 TCP 再问了一次。",
+        )
+    } else {
+        Text::default()
+    };
+    tx(
+        format!(
+            "RD=1: do all the work for me; RA=1 in the reply: I offer recursion. {}{}",
+            walked.en, tcp.en
+        ),
+        format!(
+            "RD=1：请替我完成全部查询；应答里的 RA=1：我提供递归。{}{}",
+            walked.zh, tcp.zh
+        ),
+    )
+}
+
+/// Stage 3's second ask: its time, how much faster, and the TTLs.
+pub fn ask_again(ms: f64, ratio: f64, ttls: (Option<u32>, Option<u32>), negative: bool) -> Text {
+    let speed = if ratio >= 1.5 {
+        tx(
+            format!(" ({ratio:.0}× faster)"),
+            format!("（快 {ratio:.0} 倍）"),
+        )
+    } else {
+        Text::default()
+    };
+    let ttl = match (ttls, negative) {
+        ((Some(a), Some(b)), false) => Text::from(format!("TTL {a} → {b}")),
+        ((Some(a), Some(b)), true) => tx(
+            format!("negative TTL {a} → {b}"),
+            format!("否定应答的 TTL {a} → {b}"),
+        ),
+        _ => tx("no TTL to compare", "没有可比较的 TTL"),
+    };
+    tx(
+        format!("Ask again: {ms:.3} ms{}, {}", speed.en, ttl.en),
+        format!("再问一次：{ms:.3} ms{}，{}", speed.zh, ttl.zh),
+    )
+}
+
+/// The TTL fell by whole seconds.
+pub fn ttl_fell(by: u32, gap_ms: f64) -> Text {
+    tx(
+        format!(" It fell by {by} after only {gap_ms:.1} ms: whole seconds, rounded down."),
+        format!("只过了 {gap_ms:.1} ms，TTL 却少了 {by}：它按整秒计，向下取整。"),
+    )
+}
+
+/// "— trying the next of N left" after a failed exchange.
+fn next(remaining: usize) -> Text {
+    if remaining > 0 {
+        tx(
+            format!(
+                " — trying the next of {} left",
+                plural(remaining as u64, "server", "servers")
+            ),
+            format!("——换下一台（还剩 {remaining} 台）"),
+        )
+    } else {
+        tx(" — no server of this zone left", "——该区已没有别的服务器")
+    }
+}
+
+/// No usable reply from a walk server.
+pub fn no_usable(f: &Failure, remaining: usize) -> Text {
+    let (f, n) = (failure(f), next(remaining));
+    tx(
+        format!("no usable reply: {}{}", f.en, n.en),
+        format!("没有可用的应答：{}{}", f.zh, n.zh),
+    )
+}
+
+/// A walk server's error code.
+pub fn server_error(rcode: impl std::fmt::Display, remaining: usize) -> Text {
+    let n = next(remaining);
+    tx(format!("{rcode}{}", n.en), format!("{rcode}{}", n.zh))
+}
+
+/// Why a reply leads nowhere, in a few words.
+pub fn lame(why: &Lame) -> Text {
+    match why {
+        Lame::Loop { zone } => tx(
+            format!("referral loop: the server for {zone} referred back to {zone} itself"),
+            format!("转介循环：{zone} 的服务器又转介回 {zone} 自己"),
+        ),
+        Lame::Upward { zone, cut, name } => tx(
+            format!("upward referral: the server for {zone} referred to {cut}, which does not lead towards {name}"),
+            format!("向上转介：{zone} 的服务器转介到 {cut}，它不通往 {name}"),
+        ),
+        Lame::Empty => tx(
+            "no answer, no referral and no SOA",
+            "没有回答、没有转介、也没有 SOA",
+        ),
+    }
+}
+
+/// An unusable reply from a walk server.
+pub fn unusable(why: &Lame, remaining: usize) -> Text {
+    let (w, n) = (lame(why), next(remaining));
+    tx(
+        format!("unusable reply: {}{}", w.en, n.en),
+        format!("无法使用的应答：{}{}", w.zh, n.zh),
+    )
+}
+
+/// A referral with glue, explained.
+pub fn referral_glue(child: &Name) -> Text {
+    tx(
+        format!("Not an answer but a referral (AA=0): the NS records of {child} in AUTHORITY, and their addresses (glue) in ADDITIONAL. Next: ask one of those servers."),
+        format!("这不是答案而是转介（AA=0）：AUTHORITY 段给出 {child} 的 NS 记录，ADDITIONAL 段给出它们的地址（胶水记录）。下一步：询问其中一台。"),
+    )
+}
+
+/// A referral without glue, explained.
+pub fn referral_no_glue(child: &Name) -> Text {
+    tx(
+        format!("A referral (AA=0) to {child} whose NS records come with no addresses: ADDITIONAL holds no glue, because the servers are named outside {child}. Their addresses must be looked up first."),
+        format!("转介（AA=0）到 {child}，但 NS 记录没有附带地址：ADDITIONAL 段没有胶水记录，因为这些服务器的名字不在 {child} 之内。必须先查出它们的地址。"),
+    )
+}
+
+/// Why glue is needed: the server is named inside the zone it serves.
+pub fn glue_needed(ns: &Name, child: &Name) -> Text {
+    tx(
+        format!(" Glue breaks a chicken-and-egg problem: {ns} is named inside {child}, the very zone it serves."),
+        format!("胶水记录打破了先有鸡还是先有蛋的困境：{ns} 的名字就在它所服务的 {child} 区之内。"),
+    )
+}
+
+/// A referral's NS set: each name with its glue addresses.
+pub fn ns_set(ns: &[(Name, Vec<IpAddr>)]) -> Text {
+    let list = |no_glue: &str| -> String {
+        ns.iter()
+            .map(|(n, ips)| {
+                let ips: Vec<String> = ips.iter().map(|i| i.to_string()).collect();
+                if ips.is_empty() {
+                    format!("{n} {no_glue}")
+                } else {
+                    format!("{n} {}", ips.join(" "))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    tx(list("(no glue)"), list("（无胶水记录）"))
+}
+
+/// An answer's headline.
+pub fn answer(qtype: RecordType, data: &[String]) -> Text {
+    tx(
+        format!("answer {qtype} {}", data.join(", ")),
+        format!("答案 {qtype} {}", data.join("，")),
+    )
+}
+
+/// A negative answer's SOA, in brackets.
+pub fn soa(zone: &Name, negative_ttl: u32) -> Text {
+    tx(
+        format!(" (SOA of {zone}, negative TTL {negative_ttl})"),
+        format!("（{zone} 的 SOA，否定 TTL {negative_ttl}）"),
+    )
+}
+
+/// NXDOMAIN's headline.
+pub fn nxdomain(soa: &Text) -> Text {
+    tx(
+        format!("NXDOMAIN: the name does not exist{}", soa.en),
+        format!("NXDOMAIN：该名字不存在{}", soa.zh),
+    )
+}
+
+/// NODATA's headline.
+pub fn nodata(qtype: RecordType, soa: &Text) -> Text {
+    tx(
+        format!(
+            "NODATA: the name exists but has no {qtype} record{}",
+            soa.en
+        ),
+        format!("NODATA：名字存在，但没有 {qtype} 记录{}", soa.zh),
+    )
+}
+
+/// The walk starts at the root.
+pub fn start(name: &Name) -> Text {
+    tx(
+        format!("Start at the root for {name}"),
+        format!("从根开始查 {name}"),
+    )
+}
+
+/// The walk starts again after a CNAME.
+pub fn restart(alias: &Name, name: &Name) -> Text {
+    tx(
+        format!("{alias} is an alias: start again at the root for {name}"),
+        format!("{alias} 是别名：从根开始重新查 {name}"),
+    )
+}
+
+/// One exchange of the walk: whom it asked and what came back.
+pub fn asked(server: &str, zone: &Name, transport: Transport, result: &Text) -> Text {
+    let (zone_en, zone_zh) = if zone.is_root() {
+        ("a root server".to_string(), "根服务器".to_string())
+    } else {
+        (format!("for {zone}"), format!("{zone} 区"))
+    };
+    if transport == Transport::Tcp {
+        tx(
+            format!("Ask {server} ({zone_en}) over TCP: {}", result.en),
+            format!("通过 TCP 询问 {server}（{zone_zh}）：{}", result.zh),
+        )
+    } else {
+        tx(
+            format!("Ask {server} ({zone_en}): {}", result.en),
+            format!("询问 {server}（{zone_zh}）：{}", result.zh),
+        )
+    }
+}
+
+/// No reply within the timeout.
+pub fn none_after(seconds: f64) -> Text {
+    tx(
+        format!("none after {seconds:.1} s"),
+        format!("{seconds:.1} 秒内没有应答"),
+    )
+}
+
+/// A server off this machine is not asked.
+pub fn skip(server: &str) -> Text {
+    tx(
+        format!("Skip {server}: off this machine"),
+        format!("跳过 {server}：不在本机"),
+    )
+}
+
+/// A glueless name server's address must be looked up first.
+pub fn glueless(ns: &Name) -> Text {
+    tx(
+        format!("No glue for {ns}: look up its address first"),
+        format!("{ns} 没有胶水记录：先查它的地址"),
+    )
+}
+
+/// Why a server gave nothing usable, in words that fit what happened.
+pub fn no_reply(f: &Failure, ex: &Exchange) -> Text {
+    let failover = tx(
+        "Every zone has several name servers, so a resolver simply tries the next one of the NS set: DNS is a cluster, not a single point of failure.",
+        "每个区都有多台名字服务器，解析器就换 NS 集合里的下一台：DNS 是集群式的，没有单点故障。",
+    );
+    let (fo_en, fo_zh) = (&failover.en, &failover.zh);
+    let port = ex.server.port();
+    match f {
+        Failure::Timeout if ex.ignored > 0 => {
+            let (n, why) = (ex.ignored, &ex.ignored_why);
+            tx(
+                format!("{} arrived, but none was our answer ({}). A resolver takes a reply only from the address it asked, with its own query id and its own question: anything else could be a forgery meant to poison its cache (RFC 5452). So it kept waiting, timed out, and moves on. {fo_en}", plural(n as u64, "datagram", "datagrams"), why.join(", ")),
+                format!("收到了 {n} 个数据报，但没有一个是我们要的应答（{}）。解析器只接受来自被询问地址、带着自己的查询标识和自己的问题的应答：其他任何东西都可能是企图污染缓存的伪造（RFC 5452）。所以它继续等待直到超时，然后换下一台。{fo_zh}", why.join("，")),
+            )
+        }
+        Failure::Timeout => tx(
+            format!("This server is silent (a lame or dead server, or one far too slow). {fo_en}"),
+            format!("这台服务器没有响应（失效、宕机或慢得离谱）。{fo_zh}"),
+        ),
+        Failure::Malformed(_) => tx(
+            format!("The reply carried our id but is not a valid DNS message; a resolver drops it. {fo_en}"),
+            format!("应答带着我们的标识，却不是合法的 DNS 报文；解析器丢弃它。{fo_zh}"),
+        ),
+        Failure::Oversized(_) => tx(
+            format!("Without EDNS a UDP answer may be at most 512 bytes; a compliant server sends what fits and sets TC=1. This one broke the rule, so the reply is refused. {fo_en}"),
+            format!("不带 EDNS 时，UDP 应答最多 512 字节；守规矩的服务器只发放得下的部分并置 TC=1。这台服务器违反了规则，所以应答被拒收。{fo_zh}"),
+        ),
+        Failure::Refused if ex.transport == Transport::Tcp => tx(
+            format!("TC=1 told us to ask again over TCP, but nothing listens on TCP port {port} there: the answer cannot be had from this server. {fo_en}"),
+            format!("TC=1 要求我们改用 TCP 重问，但那里的 TCP 端口 {port} 没有人监听：从这台服务器拿不到答案。{fo_zh}"),
+        ),
+        Failure::Refused => tx(
+            format!("Nothing listens on UDP port {port} there: the host answered at once with ICMP port unreachable, so this is no silent server but a closed port. {fo_en}"),
+            format!("那里的 UDP 端口 {port} 没有人监听：主机立刻回了 ICMP 端口不可达，所以这不是沉默的服务器，而是关着的端口。{fo_zh}"),
+        ),
+        _ => tx(
+            format!("No usable reply. {fo_en}"),
+            format!("没有可用的应答。{fo_zh}"),
+        ),
+    }
+}
+
+/// What a reply held: rcode, flags, section counts, time.
+pub fn reply_counts(rcode: &str, flags: &str, counts: (usize, usize, usize), ms: f64) -> Text {
+    let (a, ns, ar) = counts;
+    tx(
+        format!("{rcode} · {flags} · answer {a} · authority {ns} · additional {ar} · {ms:.3} ms"),
+        format!("{rcode} · {flags} · 回答 {a} 条 · 授权 {ns} 条 · 附加 {ar} 条 · {ms:.3} ms"),
+    )
+}
+
+/// The run's headline when it found the answer.
+pub fn found(name: &str, qtype: RecordType, data: &[String], via: Option<&Name>) -> Text {
+    let (via_en, via_zh) = match via {
+        Some(t) => (format!(" (via {t})"), format!("（经由 {t}）")),
+        None => (String::new(), String::new()),
+    };
+    tx(
+        format!("{name} {qtype} → {}{via_en}", data.join(", ")),
+        format!("{name} {qtype} → {}{via_zh}", data.join("，")),
+    )
+}
+
+/// The run's headline for NXDOMAIN.
+pub fn no_such_name(name: &str) -> Text {
+    tx(
+        format!("{name}: NXDOMAIN, no such name"),
+        format!("{name}：NXDOMAIN，不存在该名字"),
+    )
+}
+
+/// The run's headline for NODATA.
+pub fn no_record(name: &str, qtype: RecordType) -> Text {
+    tx(
+        format!("{name}: no {qtype} record (NODATA)"),
+        format!("{name}：没有 {qtype} 记录（NODATA）"),
+    )
+}
+
+/// The run's headline when the walk failed: the English gives the engine's
+/// whole reason; the Chinese names the cause.
+pub fn failed(name: &str, reason: &str, cause: &str) -> Text {
+    let zh = match cause {
+        "timeout" => "服务器都没有及时应答",
+        "wrong_id_ignored" | "wrong_source_ignored" | "wrong_question_ignored" => {
+            "只收到了必须忽略的应答（RFC 5452）"
+        }
+        "refused" => "端口关闭（ICMP 端口不可达）",
+        "tc_without_tcp" => "应答被截断，而 TCP 被拒绝",
+        "malformed" => "应答格式错误",
+        "oversized" => "UDP 应答超过 512 字节",
+        "server_error" => "服务器报错",
+        "referral_loop" => "转介循环",
+        "upward_referral" => "向上转介",
+        "lame" => "应答既无回答也无转介",
+        "truncated" => "通过 TCP 仍被截断",
+        "off_machine" => "服务器不在本机（需要 --live）",
+        "no_address" => "没有可询问的服务器",
+        "referral_depth" => "转介次数超过上限",
+        "cname_loop" => "CNAME 循环",
+        "cname_chain" => "CNAME 链过长",
+        "deadline" => "超过了整个查询的时限",
+        _ => "本机的套接字出错",
+    };
+    tx(
+        format!("{name}: no answer — {reason}"),
+        format!("{name}：没有得到答案——{zh}（{cause}）"),
+    )
+}
+
+/// The run's totals.
+pub fn totals(queries: u32, servers: usize, ms: f64) -> Text {
+    tx(
+        format!(
+            "{} to {} in {ms:.1} ms",
+            plural(queries, "query", "queries"),
+            plural(servers as u64, "server address", "server addresses")
+        ),
+        format!("共 {queries} 次查询，涉及 {servers} 个服务器地址，用时 {ms:.1} ms"),
+    )
+}
