@@ -257,3 +257,19 @@ fn tcp(ex: &mut Exchange, timeout: Duration) -> Result<Vec<u8>, Failure> {
     s.read_exact(&mut body).map_err(io_failure)?;
     Ok(body)
 }
+/// Ask the recursive server; a truncated UDP reply is asked again over TCP.
+/// Every exchange is returned, the UDP one first.
+pub fn ask_recursive(
+    name: &Name,
+    qtype: RecordType,
+    server: SocketAddr,
+    timeout: Duration,
+) -> Vec<Exchange> {
+    let q = build_query(name, qtype, true);
+    let ex = exchange(server, &q, Transport::Udp, timeout);
+    if ex.reply.as_ref().is_some_and(|m| m.metadata.truncation) {
+        let tcp = exchange(server, &q, Transport::Tcp, timeout);
+        return vec![ex, tcp];
+    }
+    vec![ex]
+}

@@ -18,6 +18,8 @@ use socket2::{Domain, Protocol, Socket, Type};
 use crate::privilege::PingSocket;
 use crate::wire::icmp;
 
+pub mod series;
+
 /// Bytes of IPv4 + ICMP header around a payload.
 pub const OVERHEAD: usize = 28;
 /// Largest payload: 65535 - 20 (IP) - 8 (ICMP).

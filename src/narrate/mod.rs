@@ -365,6 +365,12 @@ impl Step {
         self
     }
 
+    /// Attach a typed result as machine-readable data (JSON only).
+    pub fn typed(self, key: &str, value: &impl serde::Serialize) -> Self {
+        let v = serde_json::to_value(value).unwrap_or(Value::Null);
+        self.data(key, v)
+    }
+
     /// Set the section heading.
     pub fn section(mut self, section: Text) -> Self {
         self.section = Some(section);

@@ -13,7 +13,7 @@
 use std::net::Ipv4Addr;
 
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::cli::ArpArgs;
 use crate::error::{exit, Error, Result};
@@ -68,6 +68,13 @@ impl Hop {
             self.ttl
         )
     }
+}
+
+/// A captured frame as hex (the request step's `frame` data).
+#[derive(Serialize)]
+struct FrameOut<'a> {
+    link: &'a str,
+    hex: String,
 }
 
 /// The lab run's JSON summary.
@@ -212,7 +219,10 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
     s.packets.push(req.record(true));
     n.step(s.data(
         "frame",
-        json!({"link": req.link, "hex": crate::narrate::json::hex(&req.bytes)}),
+        Value::Object(fields(&FrameOut {
+            link: &req.link,
+            hex: crate::narrate::json::hex(&req.bytes),
+        })),
     ))?;
     let mut s = Step::new(
         tx("h2 answers by unicast: 198.51.100.20 is at 02:00:00:00:00:20", "h2 单播应答：198.51.100.20 在 02:00:00:00:00:20"),

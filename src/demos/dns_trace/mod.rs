@@ -16,17 +16,17 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::op::Message;
 use hickory_proto::rr::{RData, Record, RecordType};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::cli::{DnsTraceArgs, QType};
-use crate::dns::client::{build_query, exchange, Exchange, Failure, Transport};
+use crate::dns::client::{ask_recursive, Exchange, Failure, Transport};
 use crate::dns::name::{self, CheckedName};
 use crate::dns::walk::{self, cname_target, Config, Event, Server, Status, Verdict};
 use crate::error::{exit, Error, Result};
 use crate::lab::capture::Capture;
 use crate::lab::dns::DnsLab;
 use crate::lab::zones::ZoneSet;
-use crate::narrate::{tx, Direction, Narrator, Packet, Step, Summary, Text, Wire};
+use crate::narrate::{fields, tx, Direction, Narrator, Packet, Step, Summary, Text, Wire};
 use crate::wire;
 
 mod say;
@@ -308,7 +308,10 @@ fn intro(n: &mut Narrator, name: &CheckedName, qtype: RecordType, mode: &Mode) -
             )
             .data(
                 "punycode",
-                json!({"input": name.input, "ascii": name.ascii}),
+                Value::Object(fields(&Punycode {
+                    input: &name.input,
+                    ascii: &name.ascii,
+                })),
             );
         step.detail.en.push_str(
             "\nDNS carries only ASCII labels, so the internationalised name was converted to punycode (IDNA) first.",
@@ -319,6 +322,13 @@ fn intro(n: &mut Narrator, name: &CheckedName, qtype: RecordType, mode: &Mode) -
     }
     let servers: Vec<String> = servers.into_iter().map(|t| t.en).collect();
     n.step(step.data("servers", servers))
+}
+
+/// A name as typed and as DNS carries it.
+#[derive(serde::Serialize)]
+struct Punycode<'a> {
+    input: &'a str,
+    ascii: &'a str,
 }
 
 /// A server as `name (address)`, without the port (the intro names the one port).
@@ -344,7 +354,7 @@ fn stage_hosts(n: &mut Narrator, name: &CheckedName, hosts: Option<&Path>) -> Re
                 )
                 .section(section(1))
                 .data("file", path.display().to_string())
-                .data("matches", json!([])),
+                .data("matches", Value::Array(Vec::new())),
             )
         }
         Err(source) => return Err(Error::Read { path, source }),
@@ -636,23 +646,6 @@ fn min_ttl(m: &Message) -> Option<u32> {
     m.answers.iter().map(|r| r.ttl).min()
 }
 
-/// Ask the recursive server; a truncated UDP reply is asked again over TCP.
-/// Every exchange is returned, the UDP one first.
-fn ask_recursive(
-    name: &CheckedName,
-    qtype: RecordType,
-    server: SocketAddr,
-    timeout: Duration,
-) -> Vec<Exchange> {
-    let q = build_query(&name.name, qtype, true);
-    let ex = exchange(server, &q, Transport::Udp, timeout);
-    if ex.reply.as_ref().is_some_and(|m| m.metadata.truncation) {
-        let tcp = exchange(server, &q, Transport::Tcp, timeout);
-        return vec![ex, tcp];
-    }
-    vec![ex]
-}
-
 /// The TTL a reply's data may be cached for: the answers' smallest TTL, or
 /// for a negative answer the SOA's negative TTL (RFC 2308).
 fn cache_ttl(m: &Message) -> Option<u32> {
@@ -676,7 +669,7 @@ fn stage_recursive(
     let with_wire = n.capturing();
     // The lab resolver walks on a miss, which can take a while with a lame server in the way.
     let timeout = timeout.max(Duration::from_secs(5));
-    let firsts = ask_recursive(name, qtype, server, timeout);
+    let firsts = ask_recursive(&name.name, qtype, server, timeout);
     let first = firsts.last().expect("at least one exchange");
     let mut first_packets: Vec<Packet> = Vec::new();
     for ex in &firsts {
@@ -730,7 +723,7 @@ fn stage_recursive(
             .data("truncated_then_tcp", over_tcp)
             .data("cached", false),
     )?;
-    let seconds = ask_recursive(name, qtype, server, timeout);
+    let seconds = ask_recursive(&name.name, qtype, server, timeout);
     let second = seconds.last().expect("at least one exchange");
     let mut second_packets = Vec::new();
     for ex in &seconds {
@@ -965,8 +958,35 @@ fn verdict_kind(v: &Verdict) -> &'static str {
     }
 }
 
-fn record_json(r: &Record) -> Value {
-    serde_json::to_value(RecordOut::of(r)).unwrap_or_default()
+/// One exchange of the walk, as its step's JSON data carries it.
+#[derive(serde::Serialize)]
+struct ExchangeOut {
+    server: SocketAddr,
+    server_name: Option<String>,
+    zone: String,
+    transport: &'static str,
+    rtt_ms: f64,
+    verdict: &'static str,
+    ignored: u32,
+    ignored_why: Vec<&'static str>,
+    /// The reply's header and records, flattened in (absent without a reply).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    reply: Option<ReplyOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    referral_zone: Option<String>,
+}
+
+/// What a reply held, for [`ExchangeOut`].
+#[derive(serde::Serialize)]
+struct ReplyOut {
+    rcode: String,
+    aa: bool,
+    tc: bool,
+    answer: Vec<RecordOut>,
+    authority: Vec<RecordOut>,
+    additional: Vec<RecordOut>,
 }
 
 /// A record as JSON carries it.
@@ -1132,33 +1152,31 @@ fn walk_step(
                 };
                 views.push((s.packets[1].echo(), t));
             }
-            let mut data = json!({
-                "server": ex.server.to_string(),
-                "server_name": server.name.as_ref().map(|n| n.to_string()),
-                "zone": zone_label,
-                "transport": ex.transport.as_str(),
-                "rtt_ms": ms(ex.rtt),
-                "verdict": kind,
-                "ignored": ex.ignored,
-                "ignored_why": ex.ignored_why,
+            let records = |v: &[Record]| v.iter().map(RecordOut::of).collect::<Vec<_>>();
+            let reply = ex.reply.as_ref().map(|m| ReplyOut {
+                rcode: rcode_str(m.metadata.response_code),
+                aa: m.metadata.authoritative,
+                tc: m.metadata.truncation,
+                answer: records(&m.answers),
+                authority: records(&m.authorities),
+                additional: records(&m.additionals),
             });
-            if let Some(m) = &ex.reply {
-                data["rcode"] = rcode_str(m.metadata.response_code).into();
-                data["aa"] = m.metadata.authoritative.into();
-                data["tc"] = m.metadata.truncation.into();
-                data["answer"] = m.answers.iter().map(record_json).collect::<Vec<_>>().into();
-                data["authority"] = m.authorities.iter().map(record_json).collect::<Vec<_>>().into();
-                data["additional"] = m.additionals.iter().map(record_json).collect::<Vec<_>>().into();
-            }
-            if let Some(f) = &ex.failure {
-                data["failure"] = f.to_string().into();
-            }
-            if let Verdict::Referral { zone: child, .. } = verdict {
-                data["referral_zone"] = child.to_string().into();
-            }
-            if let Value::Object(m) = data {
-                s.data = m;
-            }
+            s.data = fields(&ExchangeOut {
+                server: ex.server,
+                server_name: server.name.as_ref().map(|n| n.to_string()),
+                zone: zone_label,
+                transport: ex.transport.as_str(),
+                rtt_ms: ms(ex.rtt),
+                verdict: kind,
+                ignored: ex.ignored,
+                ignored_why: ex.ignored_why.clone(),
+                reply,
+                failure: ex.failure.as_ref().map(|f| f.to_string()),
+                referral_zone: match verdict {
+                    Verdict::Referral { zone: child, .. } => Some(child.to_string()),
+                    _ => None,
+                },
+            });
             let mut steps = vec![s];
             for (p, title) in views {
                 let mut v = Step::new(title, tx(
@@ -1296,15 +1314,11 @@ fn summary(
         soa: out.soa.as_ref().map(RecordOut::of),
         elapsed_ms: ms(elapsed),
     };
-    let data = match serde_json::to_value(&result) {
-        Ok(Value::Object(m)) => m,
-        _ => serde_json::Map::new(),
-    };
     Summary {
         title,
         lines,
         questions: vec!["Q4", "Q27", "Q28"],
-        data,
+        data: fields(&result),
         ok,
     }
 }

@@ -9,17 +9,18 @@
 use std::net::{IpAddr, Ipv4Addr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
 use crate::cli::PingArgs;
 use crate::error::{exit, Error, Result};
-use crate::icmp::{Echo, Pinger, Reply, Stats, OVERHEAD};
+use crate::icmp::series::{io, First, Series};
+use crate::icmp::{Echo, Pinger, Stats, OVERHEAD};
 use crate::lab::capture::{Capture, Frame};
 use crate::lab::netns::Netns;
 use crate::lab::topology::{NetLab, H2, H3};
-use crate::narrate::{tx, Direction, Narrator, Packet, Step, Summary, Text, Wire};
+use crate::narrate::{fields, tx, Direction, Narrator, Packet, Step, Summary, Text, Wire};
 use crate::privilege::{PingSocket, Privileges};
 use crate::wire::{frame, icmp};
 
@@ -29,113 +30,21 @@ const QS: &[&str] = &["Q7"];
 /// iputils refuses shorter intervals to users without CAP_NET_RAW (no flooding).
 const MIN_USER_INTERVAL: Duration = Duration::from_millis(200);
 
-/// How one series of echoes is run.
-#[derive(Clone, Copy, Debug)]
-pub struct Series {
-    /// Requests to send (None: until stopped).
-    pub count: Option<u32>,
-    /// Between requests.
-    pub interval: Duration,
-    /// Payload bytes.
-    pub size: usize,
-    /// Wait for a reply this long after the last request.
-    pub timeout: Duration,
-    /// Stop everything by then.
-    pub deadline: Option<Instant>,
-    /// Print a line per reply, as ping does (else a later step sums them up).
-    pub lines: bool,
-}
-
-/// The first request and its reply, for the byte view.
-struct First {
-    sent: Vec<u8>,
-    sent_at: SystemTime,
-    reply: Reply,
-    reply_at: SystemTime,
-}
-
-/// A failed ICMP socket call: a missing privilege, or the send or receive
-/// that failed (unreachable networks end the run with exit 1).
-fn io(e: std::io::Error) -> Error {
-    if e.kind() == std::io::ErrorKind::PermissionDenied {
-        crate::privilege::ping_privilege()
-    } else {
-        Error::Send {
-            to: "the ping target".into(),
-            source: e,
-        }
-    }
-}
-
-/// Send and receive one series, printing a line per reply; returns the statistics.
+/// Run one series, printing a line per reply as ping does (`lines`), or
+/// folding them away for a later step to sum up.
 fn series(
     p: &Pinger,
     s: Series,
+    lines: bool,
     stop: &AtomicBool,
     n: &mut Narrator,
 ) -> Result<(Stats, Option<First>, Duration)> {
-    let start = Instant::now();
-    let mut stats = Stats::default();
-    let mut sent_at: Vec<(Instant, SystemTime)> = Vec::new();
-    let mut first: Option<First> = None;
-    let mut first_sent: Option<Vec<u8>> = None;
-    let mut seen = std::collections::HashSet::new();
-    let mut seq: u16 = 0;
-    let mut next_send = start;
-    let mut last_send = start;
-    loop {
-        if stop.load(Ordering::Relaxed) || s.deadline.is_some_and(|d| Instant::now() >= d) {
-            break;
-        }
-        let done_sending = s.count.is_some_and(|c| stats.transmitted >= c);
-        if done_sending
-            && (stats.received >= stats.transmitted || Instant::now() >= last_send + s.timeout)
-        {
-            break;
-        }
-        if !done_sending && Instant::now() >= next_send {
-            seq = seq.wrapping_add(1);
-            let (msg, t0, wall) = p.send(seq, s.size).map_err(io)?;
-            sent_at.push((t0, wall));
-            let now = Instant::now();
-            if first_sent.is_none() {
-                first_sent = Some(msg);
-            }
-            stats.transmitted += 1;
-            last_send = now;
-            next_send = start + s.interval * stats.transmitted;
-            continue;
-        }
-        let mut wake = if done_sending {
-            last_send + s.timeout
-        } else {
-            next_send
-        };
-        wake = wake.min(Instant::now() + Duration::from_millis(100));
-        if let Some(d) = s.deadline {
-            wake = wake.min(d);
-        }
-        let Some(r) = p.recv(wake).map_err(io)? else {
-            continue;
-        };
-        let idx = usize::from(r.seq.wrapping_sub(1));
-        let Some((t0, wall0)) = sent_at.get(idx) else {
-            continue;
-        };
-        if !seen.insert(r.seq) {
-            continue;
-        }
-        // As iputils measures: the kernel's arrival stamp minus the time just before
-        // sending; without a stamp, when netlab read the reply.
-        let rtt = match r.kernel_at.and_then(|k| k.duration_since(*wall0).ok()) {
-            Some(d) => d.as_secs_f64() * 1000.0,
-            None => r.at.duration_since(*t0).as_secs_f64() * 1000.0,
-        };
-        stats.received += 1;
-        stats.rtts.push(rtt);
-        let line = say::reply(r.icmp_len, r.from, r.seq, r.ttl, &fmt_ms(rtt));
-        let mut reply = Step::line(line, QS);
-        reply.folded = !s.lines;
+    let out = crate::icmp::series::run(p, s, stop, |r, rtt| {
+        let mut reply = Step::line(
+            say::reply(r.icmp_len, r.from, r.seq, r.ttl, &fmt_ms(rtt)),
+            QS,
+        );
+        reply.folded = !lines;
         n.step(
             reply
                 .data("icmp_seq", r.seq)
@@ -143,19 +52,9 @@ fn series(
                 .data("rtt_ms", round3(rtt))
                 .data("bytes", r.icmp_len)
                 .data("from", r.from.to_string()),
-        )?;
-        if first.is_none() && r.seq == 1 {
-            if let Some(sent) = first_sent.clone() {
-                first = Some(First {
-                    sent,
-                    sent_at: sent_at[0].1,
-                    reply: r.clone(),
-                    reply_at: SystemTime::now(),
-                });
-            }
-        }
-    }
-    Ok((stats, first, start.elapsed()))
+        )
+    })?;
+    Ok((out.stats, out.first, out.elapsed))
 }
 
 fn round3(x: f64) -> f64 {
@@ -175,10 +74,16 @@ fn fmt_ms(ms: f64) -> String {
 
 /// A series' figures as the JSON summary's object.
 fn stats_data(s: &Stats, elapsed: Duration) -> Map<String, Value> {
-    match serde_json::to_value(crate::icmp::Echo::of(s, elapsed)) {
-        Ok(Value::Object(m)) => m,
-        _ => Map::new(),
-    }
+    fields(&Echo::of(s, elapsed))
+}
+
+/// The lab run's JSON summary: the lossy phase's figures, and every phase.
+#[derive(serde::Serialize)]
+struct LabOut {
+    #[serde(flatten)]
+    lossy: Echo,
+    loss_percent_configured: u8,
+    runs: Vec<Run>,
 }
 
 /// iputils' closing statistics (its exact words in English).
@@ -354,9 +259,8 @@ fn host(target: &str, args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> R
         size,
         timeout: args.timeout,
         deadline: args.deadline.map(|d| Instant::now() + d),
-        lines: true,
     };
-    let (stats, first, elapsed) = series(&p, s, stop, n).map_err(refuse_broadcast)?;
+    let (stats, first, elapsed) = series(&p, s, true, stop, n).map_err(refuse_broadcast)?;
     if let Some(f) = &first {
         let mut step = teaching_step(f, p.kind());
         // For --pcap: the request with an IPv4 header netlab writes (the kernel adds
@@ -460,7 +364,6 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
         size,
         timeout: Duration::from_secs(1),
         deadline: None,
-        lines: true,
     };
     let mut runs = Vec::new();
 
@@ -482,7 +385,7 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
     )?;
     let cap = Capture::start(h1, "eth0")?;
     let p = open_in(h1, H2)?;
-    let (s1, first1, e1) = series(&p, quick, stop, n)?;
+    let (s1, first1, e1) = series(&p, quick, true, stop, n)?;
     let frames = cap.stop()?;
     // Interrupted (Ctrl-C): the statistics of the phase that was running, as iputils does.
     if stop.load(Ordering::Relaxed) {
@@ -562,7 +465,7 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
         Capture::start(lab.host("h3")?, "eth0")?,
     ];
     let p = open_in(h1, H3)?;
-    let (s2, first2, e2) = series(&p, quick, stop, n)?;
+    let (s2, first2, e2) = series(&p, quick, true, stop, n)?;
     if stop.load(Ordering::Relaxed) {
         let data = stats_data(&s2, e2);
         return summary(n, &Text::from(H3.to_string()), &s2, e2, data);
@@ -612,9 +515,8 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
         size,
         timeout: Duration::from_millis(300),
         deadline: args.deadline.map(|d| Instant::now() + d),
-        lines: false,
     };
-    let (s3, _, e3) = series(&p, lossy, stop, n)?;
+    let (s3, _, e3) = series(&p, lossy, false, stop, n)?;
     let frames3 = cap.stop()?;
     // A request whose sequence number never came back was dropped at h2.
     let seq_of = |f: &Frame, t: u8| match frame::ethernet_frame(&f.bytes).map(|d| d.kind) {
@@ -685,12 +587,11 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
         stats: Echo::of(&s3, e3),
         ttl: None,
     });
-    let mut data = stats_data(&s3, e3);
-    data.insert("loss_percent_configured".into(), pct.into());
-    data.insert(
-        "runs".into(),
-        serde_json::to_value(&runs).unwrap_or_default(),
-    );
+    let data = fields(&LabOut {
+        lossy: Echo::of(&s3, e3),
+        loss_percent_configured: pct,
+        runs,
+    });
     drop(lab);
     summary(n, &say::lossy_target(H2), &s3, e3, data)
 }

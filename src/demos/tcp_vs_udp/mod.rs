@@ -18,8 +18,6 @@
 
 use std::collections::HashSet;
 
-use serde_json::json;
-
 use crate::cli::TcpUdpArgs;
 use crate::error::{exit, Error, Result};
 use crate::lab::capture::Frame;
@@ -34,6 +32,27 @@ use crate::wire::tcp as tcpw;
 mod say;
 
 const QS: &[&str] = &["Q9", "Q12"];
+
+/// One segment of the handshake (the step's `handshake` data).
+#[derive(serde::Serialize)]
+struct HandshakeOut {
+    segment: &'static str,
+    src_port: u16,
+    dst_port: u16,
+    seq: u32,
+    ack: u32,
+    flags: String,
+    window: u16,
+}
+
+/// One of the notes' ports against /etc/services (the step's `ports` data).
+#[derive(serde::Serialize)]
+struct PortOut {
+    notes: &'static str,
+    port: u16,
+    transport: &'static str,
+    services_name: Option<String>,
+}
 
 fn tcp_of(f: &Frame, port: u16) -> Option<(tcpw::Header, usize)> {
     match frame::ethernet_frame(&f.bytes).ok()?.kind {
@@ -198,7 +217,15 @@ fn connection(env: &Ends, n: &mut Narrator) -> Result<()> {
                 },
             };
             s = s.fact(tx(name, name), say::segment(h.seq, h.ack, &win));
-            hs.push(json!({"segment": name, "src_port": h.src_port, "dst_port": h.dst_port, "seq": h.seq, "ack": h.ack, "flags": tcpw::flags_text(h.flags), "window": h.window}));
+            hs.push(HandshakeOut {
+                segment: name,
+                src_port: h.src_port,
+                dst_port: h.dst_port,
+                seq: h.seq,
+                ack: h.ack,
+                flags: tcpw::flags_text(h.flags),
+                window: h.window,
+            });
         }
     }
     for f in [syn, synack, ack].into_iter().flatten() {
@@ -211,7 +238,10 @@ fn connection(env: &Ends, n: &mut Narrator) -> Result<()> {
             .zh
             .push_str("（这里无法抓包：抓包需要 CAP_NET_RAW；握手仍然在 connect() 内部完成了。）");
     }
-    n.step(s.data("handshake", hs).data("captured", !frames.is_empty()))?;
+    n.step(
+        s.typed("handshake", &hs)
+            .data("captured", !frames.is_empty()),
+    )?;
     if let Some(mut v) = syn_view {
         v.hide = vec!["eth.", "ip."];
         let mut view = Step::new(
@@ -677,9 +707,12 @@ fn ports(n: &mut Narrator) -> Result<()> {
             let said = say::port(name, *port, found.as_deref(), services.is_some());
             en.push(said.en);
             zh.push(said.zh);
-            rows.push(
-                json!({"notes": name, "port": port, "transport": proto, "services_name": found}),
-            );
+            rows.push(PortOut {
+                notes: name,
+                port: *port,
+                transport: proto,
+                services_name: found,
+            });
         }
         s = s.fact(
             Text::from(transport.to_uppercase()),
@@ -708,7 +741,7 @@ fn ports(n: &mut Narrator) -> Result<()> {
             "笔记把 ICMP 归在 TCP 下，把 NAT 和 RARP 归在 UDP 下；三者都没有端口。",
         ));
     n.step(
-        s.data("ports", rows)
+        s.typed("ports", &rows)
             .data("services_file", services.is_some())
             .data("icmp_protocols_line", icmp_line),
     )
