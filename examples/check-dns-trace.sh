@@ -51,7 +51,10 @@ ex = [l for l in lines if l.get("data", {}).get("verdict")]
 check(lambda: ex and ex[0]["data"]["zone"] == "." and ex[0]["data"]["verdict"] == "referral", "the walk starts with a referral from the root")
 check(lambda: all(not e["data"]["aa"] for e in ex if e["data"]["verdict"] == "referral"), "every referral has AA=0")
 check(lambda: any(e["data"]["verdict"] == "answer" and e["data"]["aa"] for e in ex), "the answer came from an authoritative server (AA=1)")
-rec = [l for l in lines if "cached" in l.get("data", {})]
-check(lambda: len(rec) == 2 and rec[1]["data"]["ttl"] < rec[0]["data"]["ttl"], "the second ask was served from cache with a lower TTL")
+stub = [l["data"]["stub"] for l in lines if "stub" in l.get("data", {})]
+check(lambda: stub[0]["packets"] >= 2 and not stub[0]["cached"], "the stub's first lookup sent a query and got a reply")
+check(lambda: stub[1]["packets"] == 0 and stub[1]["cached"], "the stub's second lookup came from its cache, with no packet")
+rec = [l for l in lines if "stub_ttl" in l.get("data", {})]
+check(lambda: rec[0]["data"]["cached"] and rec[0]["data"]["ttl"] <= rec[0]["data"]["stub_ttl"], "the recursive server answered from its cache, its TTL counting down")
 sys.exit(0 if ok else 1)
 PY

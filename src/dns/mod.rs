@@ -7,4 +7,5 @@
 
 pub mod client;
 pub mod name;
+pub mod stub;
 pub mod walk;

@@ -51,22 +51,39 @@ pub fn nsswitch_hosts() -> Option<String> {
         })
 }
 
-/// Nameservers from /etc/resolv.conf.
-pub fn system_nameservers() -> Vec<IpAddr> {
-    std::fs::read_to_string("/etc/resolv.conf")
-        .map(|t| parse_resolv_conf(&t))
-        .unwrap_or_default()
+/// Who caches host lookups on this machine, outside the program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostCache {
+    /// systemd-resolved, a caching stub at 127.0.0.53 (resolv.conf points there).
+    SystemdResolved,
+    /// nscd, the name service cache daemon.
+    Nscd,
+    /// Nothing: glibc's stub keeps no cache of its own.
+    None,
 }
 
-/// The `nameserver` addresses of resolv.conf text.
-pub fn parse_resolv_conf(text: &str) -> Vec<IpAddr> {
-    text.lines()
-        .filter_map(|l| {
-            let mut w = l.split_whitespace();
-            (w.next()? == "nameserver").then_some(())?;
-            w.next()?.parse().ok()
-        })
-        .collect()
+/// Who caches lookups here: resolv.conf as hickory's system_conf reads it,
+/// and nscd's socket.
+pub fn host_cache() -> HostCache {
+    let resolved = IpAddr::from([127, 0, 0, 53]);
+    let servers = hickory_resolver::system_conf::read_system_conf()
+        .map(|(c, _)| c.name_servers().iter().map(|s| s.ip).collect::<Vec<_>>())
+        .unwrap_or_default();
+    if servers.contains(&resolved) {
+        HostCache::SystemdResolved
+    } else if std::path::Path::new("/var/run/nscd/socket").exists() {
+        HostCache::Nscd
+    } else {
+        HostCache::None
+    }
+}
+
+/// The first nameserver of /etc/resolv.conf, as hickory's system_conf reads it.
+pub fn first_nameserver() -> Option<IpAddr> {
+    hickory_resolver::system_conf::read_system_conf()
+        .ok()
+        .and_then(|(c, _)| c.name_servers().first().map(|s| s.ip))
 }
 
 /// One entry of /etc/services: a service name, its port and transport.
@@ -105,12 +122,6 @@ mod tests {
         assert_eq!(m[0].line, 3);
         assert_eq!(m[0].address, "203.0.113.9".parse::<IpAddr>().unwrap());
         assert!(hosts_matches(text, "nothere.example").is_empty());
-    }
-
-    #[test]
-    fn resolv_conf_nameservers() {
-        let t = "# comment\nsearch lab\nnameserver 127.0.0.53\nnameserver ::1\nnameserver bogus\noptions edns0\n";
-        assert_eq!(parse_resolv_conf(t).len(), 2);
     }
 
     #[test]

@@ -296,6 +296,16 @@ pub struct DnsLab {
     pub servers: Vec<RunningServer>,
     /// The recursive resolver, if started.
     pub resolver: Option<SocketAddr>,
+    /// How many queries the recursive resolver answered from its cache.
+    resolver_hits: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl DnsLab {
+    /// Queries the recursive resolver has answered from its cache so far.
+    pub fn cache_hits(&self) -> u64 {
+        self.resolver_hits
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 impl Drop for DnsLab {
@@ -417,9 +427,11 @@ impl DnsLab {
             servers.push(Bound { udp, tcp, role });
         }
         let mut resolver = None;
+        let mut resolver_hits = Arc::default();
         if with_resolver {
             let (udp, tcp) = sockets.next().expect("resolver sockets");
             let r = Resolver::new(roots.clone(), port);
+            resolver_hits = r.hits();
             resolver = Some(SocketAddr::new(IpAddr::V4(RESOLVER_ADDR), port));
             servers.push(Bound {
                 udp,
@@ -453,6 +465,7 @@ impl DnsLab {
             roots,
             servers: running,
             resolver,
+            resolver_hits,
         })
     }
 }

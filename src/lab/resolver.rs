@@ -34,15 +34,23 @@ pub struct Resolver {
     roots: Vec<Server>,
     port: u16,
     cache: Mutex<HashMap<(String, RecordType), Entry>>,
+    /// Queries answered from the cache, shared with whoever watches the lab.
+    hits: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Resolver {
+    /// The counter of queries answered from the cache.
+    pub fn hits(&self) -> Arc<std::sync::atomic::AtomicU64> {
+        self.hits.clone()
+    }
+
     /// A resolver that starts its walks at `roots`, using `port` for every server.
     pub fn new(roots: Vec<Server>, port: u16) -> Self {
         Resolver {
             roots,
             port,
             cache: Mutex::new(HashMap::new()),
+            hits: Arc::default(),
         }
     }
 
@@ -108,7 +116,10 @@ impl Resolver {
         };
         let key = (q.name().to_lowercase().to_ascii(), q.query_type());
         let (entry, left) = match self.lookup(&key) {
-            Some(hit) => hit,
+            Some(hit) => {
+                self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                hit
+            }
             None => {
                 let me = self.clone();
                 let req2 = req.clone();

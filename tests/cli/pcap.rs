@@ -115,6 +115,16 @@ fn dns_trace_pcap_holds_every_record_and_decodes_as_dns() {
             fields.contains("Ask a.root-servers.net."),
             "each packet carries its step's title as a comment: {fields}"
         );
+        // The stub's lookup is in the file too (hickory-resolver's own datagrams,
+        // with its RD=1 query); its cached repeat added nothing.
+        assert!(
+            fields.contains("The stub asks"),
+            "the stub stage's packets are in the capture: {fields}"
+        );
+        assert!(
+            !fields.contains("The same lookup again"),
+            "the cached lookup sent no packet: {fields}"
+        );
         if qtype == "TXT" {
             // The stub's UDP query, the TC=1 reply, then the TCP retry.
             let stub = &lines

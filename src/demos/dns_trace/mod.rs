@@ -21,6 +21,7 @@ use serde_json::Value;
 use crate::cli::{DnsTraceArgs, QType};
 use crate::dns::client::{ask_recursive, Exchange, Failure, Transport};
 use crate::dns::name::{self, CheckedName};
+use crate::dns::stub::{Datagram, Stub};
 use crate::dns::walk::{self, cname_target, Config, Event, Server, Status, Verdict};
 use crate::error::{exit, Error, Result};
 use crate::lab::capture::Capture;
@@ -97,9 +98,7 @@ fn plan(args: &DnsTraceArgs, port_53: bool) -> Result<(CheckedName, Mode)> {
         Mode::Live(
             roots,
             port,
-            crate::host::system_nameservers()
-                .first()
-                .map(|ip| SocketAddr::new(*ip, 53)),
+            crate::host::first_nameserver().map(|ip| SocketAddr::new(ip, 53)),
         )
     } else if let Some(r) = &args.root_servers {
         if let Some(a) = r.addrs.iter().find(|a| !a.ip().is_loopback()) {
@@ -213,10 +212,22 @@ pub fn run(args: &DnsTraceArgs, n: &mut Narrator) -> Result<i32> {
     let mut shown: HashSet<&'static str> = HashSet::new();
     if !args.walk_only {
         stage_hosts(n, &name, args.hosts.as_deref())?;
-        stage_stub(n, &mode)?;
+        let stub = stage_stub(n, &name, qtype, &mode, args.timeout, lo.as_ref())?;
         if let Some(server) = recursive {
-            let fresh = matches!(mode, Mode::Lab(_));
-            stage_recursive(n, &name, qtype, server, args.timeout, fresh, lo.as_ref())?;
+            let lab = match &mode {
+                Mode::Lab(l) => Some(l),
+                _ => None,
+            };
+            stage_recursive(
+                n,
+                &name,
+                qtype,
+                server,
+                args.timeout,
+                lab,
+                stub.as_ref(),
+                lo.as_ref(),
+            )?;
         }
     }
     let cfg = Config {
@@ -401,52 +412,219 @@ fn stage_hosts(n: &mut Narrator, name: &CheckedName, hosts: Option<&Path>) -> Re
     )
 }
 
-fn stage_stub(n: &mut Narrator, mode: &Mode) -> Result<()> {
-    let system = crate::host::system_nameservers();
-    let cache_en;
-    let cache_zh;
-    if system.iter().any(|ip| *ip == IpAddr::from([127, 0, 0, 53])) {
-        cache_en = "127.0.0.53 is systemd-resolved, a caching stub: a repeat lookup is answered from its cache.";
-        cache_zh = "127.0.0.53 是 systemd-resolved，一个带缓存的存根：重复查询由它的缓存回答。";
-    } else if Path::new("/var/run/nscd/socket").exists() {
-        cache_en = "nscd runs here: it caches host lookups for the resolver library.";
-        cache_zh = "本机运行着 nscd：它为解析库缓存主机名查询结果。";
-    } else {
-        cache_en = "glibc keeps no cache, and no caching stub runs here.";
-        cache_zh = "本机没有带缓存的存根，glibc 自己也不缓存。";
-    }
-    let (target_en, target_zh) = match mode {
-        Mode::Lab(lab) => {
-            let r = lab.resolver.map(|a| a.to_string()).unwrap_or_default();
-            (format!("In the lab: {r}."), format!("在实验网络里：{r}。"))
-        }
-        Mode::Custom(..) => (
-            "With --root-servers there is no local recursive server: stage 4 plays its part."
-                .to_string(),
-            "使用 --root-servers 时没有本地递归服务器：由第 4 阶段扮演它的角色。".to_string(),
-        ),
-        Mode::Live(..) => (
-            "With --live, stage 3 asks the first of these servers.".to_string(),
-            "使用 --live 时，第 3 阶段会询问其中第一台服务器。".to_string(),
-        ),
+/// What stage 2's stub got, for stage 3 to compare with.
+struct StubSeen {
+    /// The first lookup's time (the recursive server's walk included).
+    took: Duration,
+    /// The answer's TTL then.
+    ttl: Option<u32>,
+}
+
+/// One datagram the stub's socket recorded, as a packet record.
+fn datagram_packet(d: &Datagram, with_wire: bool, lo: Option<&Capture>) -> Packet {
+    let m = Message::from_vec(&d.bytes).ok();
+    let label = match (&m, d.sent) {
+        (Some(m), true) => match m.queries.first() {
+            Some(q) => say::query(q.query_type(), q.name()),
+            None => tx("query", "查询"),
+        },
+        (Some(m), false) => reply_label(m),
+        (None, _) => tx("malformed", "格式错误"),
     };
-    let list: Vec<String> = system.iter().map(|i| i.to_string()).collect();
+    let (from, to) = if d.sent {
+        (d.local, d.peer)
+    } else {
+        (d.peer, d.local)
+    };
+    let wire = with_wire
+        .then(|| datagram_wire(from, to, &d.bytes, lo))
+        .flatten();
+    let (a, b) = if d.sent {
+        ("stub", "resolver")
+    } else {
+        ("resolver", "stub")
+    };
+    Packet {
+        direction: if d.sent {
+            Direction::Sent
+        } else {
+            Direction::Received
+        },
+        transport: "udp",
+        peer: d.peer.to_string(),
+        fields: wire::dns::explain(&d.bytes).unwrap_or_default(),
+        bytes: d.bytes.clone(),
+        quiet: true,
+        at: Some(d.at),
+        wire,
+        ..Packet::default()
+    }
+    .between(a, b, label)
+}
+
+/// A UDP datagram's wire form: the loopback frame when captured, else an
+/// IPv4/UDP packet rebuilt around the exact message.
+fn datagram_wire(
+    from: SocketAddr,
+    to: SocketAddr,
+    payload: &[u8],
+    lo: Option<&Capture>,
+) -> Option<Wire> {
+    if let Some(cap) = lo {
+        let frame = cap.find(Duration::from_millis(200), |f| {
+            udp_frame_carries(&f.bytes, from.port(), to.port(), payload)
+        });
+        if let Some(f) = frame {
+            return Some(Wire::frame("lo", &f.bytes));
+        }
+    }
+    Some(Wire {
+        link: "netlab DNS sockets".into(),
+        ethernet: false,
+        bytes: crate::pcap::udp_packet(from, to, payload)?,
+        rebuilt: true,
+        original_len: None,
+    })
+}
+
+/// Stage 2's JSON for one stub lookup.
+#[derive(serde::Serialize)]
+struct StubOut<'a> {
+    lookup: u8,
+    records: Vec<RecordOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    packets: usize,
+    took_us: u64,
+    /// Answered with no packet: from the stub's own cache.
+    cached: bool,
+}
+
+fn stage_stub(
+    n: &mut Narrator,
+    name: &CheckedName,
+    qtype: RecordType,
+    mode: &Mode,
+    timeout: Duration,
+    lo: Option<&Capture>,
+) -> Result<Option<StubSeen>> {
+    let host_cache = crate::host::host_cache();
+    let stub = match mode {
+        // The lab resolver walks on a miss, which takes a while with a lame server in the way.
+        Mode::Lab(lab) => match lab.resolver {
+            Some(r) => Some(Stub::towards(r, timeout.max(Duration::from_secs(5)))?),
+            None => None,
+        },
+        Mode::Live(..) => Some(Stub::system()?),
+        Mode::Custom(..) => None,
+    };
+    let Some(stub) = stub else {
+        return n
+            .step(
+                Step::new(say::no_stub(), say::no_stub_detail(), &["Q4", "Q27"])
+                    .section(section(2)),
+            )
+            .map(|_| None);
+    };
+    let with_wire = n.capturing();
+    let live = matches!(mode, Mode::Live(..));
+    let first = stub.lookup(&name.name, qtype);
+    let server = stub.setup.servers.first().copied();
+    let mut step = Step::new(
+        say::stub_asked(
+            server,
+            first.records.len(),
+            first.error.is_some(),
+            first.took,
+        ),
+        say::stub_detail(live),
+        &["Q4", "Q27"],
+    )
+    .section(section(2))
+    .fact(
+        tx("stub", "存根"),
+        format!(
+            "{} · ndots:{} timeout:{} attempts:{}",
+            stub.setup
+                .servers
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            stub.setup.ndots,
+            stub.setup.timeout_s,
+            stub.setup.attempts
+        ),
+    );
+    if !stub.setup.ignored.is_empty() {
+        step = step.fact(
+            tx("left out", "未采用"),
+            say::beyond_maxns(&stub.setup.ignored),
+        );
+    }
+    if live {
+        step = step.fact(
+            tx("search", "搜索列表"),
+            if stub.setup.search.is_empty() {
+                "-".to_string()
+            } else {
+                stub.setup.search.join(" ")
+            },
+        );
+    }
+    let step = step
+        .typed("setup", &stub.setup)
+        .typed(
+            "stub",
+            &StubOut {
+                lookup: 1,
+                records: first.records.iter().map(RecordOut::of).collect(),
+                error: first.error.as_deref(),
+                packets: first.datagrams.len(),
+                took_us: first.took.as_micros() as u64,
+                cached: first.datagrams.is_empty(),
+            },
+        )
+        .with_packets(
+            first
+                .datagrams
+                .iter()
+                .map(|d| datagram_packet(d, with_wire, lo))
+                .collect(),
+        );
+    n.step(step)?;
+    let second = stub.lookup(&name.name, qtype);
     n.step(
         Step::new(
-            tx("The stub resolver hands the question to a recursive server", "存根解析器把问题交给递归服务器"),
-            tx(
-                format!("Programs do not walk DNS: their stub resolver (glibc's getaddrinfo) sends one query with RD=1 to a server in /etc/resolv.conf. {cache_en} {target_en}"),
-                format!("程序里的存根解析器（glibc 的 getaddrinfo）自己不逐级查询：它向 /etc/resolv.conf 里的服务器发一个 RD=1（期望递归）的查询。{cache_zh}{target_zh}"),
-            ),
+            say::stub_again(second.datagrams.len(), second.took),
+            say::stub_cache(host_cache),
             &["Q4", "Q27"],
         )
         .section(section(2))
-        .fact(
-            tx("/etc/resolv.conf", "/etc/resolv.conf"),
-            if list.is_empty() { "-".to_string() } else { list.join(", ") },
+        .typed("host_cache", &host_cache)
+        .typed(
+            "stub",
+            &StubOut {
+                lookup: 2,
+                records: second.records.iter().map(RecordOut::of).collect(),
+                error: second.error.as_deref(),
+                packets: second.datagrams.len(),
+                took_us: second.took.as_micros() as u64,
+                cached: second.datagrams.is_empty(),
+            },
         )
-        .data("system_nameservers", list),
-    )
+        .with_packets(
+            second
+                .datagrams
+                .iter()
+                .map(|d| datagram_packet(d, with_wire, lo))
+                .collect(),
+        ),
+    )?;
+    Ok(Some(StubSeen {
+        took: first.took,
+        ttl: first.records.iter().map(|r| r.ttl).min(),
+    }))
 }
 
 /// The query and reply of one exchange as packet records: `from` asked `to`;
@@ -657,27 +835,32 @@ fn cache_ttl(m: &Message) -> Option<u32> {
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn stage_recursive(
     n: &mut Narrator,
     name: &CheckedName,
     qtype: RecordType,
     server: SocketAddr,
     timeout: Duration,
-    fresh_cache: bool,
+    lab: Option<&DnsLab>,
+    stub: Option<&StubSeen>,
     lo: Option<&Capture>,
 ) -> Result<()> {
     let with_wire = n.capturing();
     // The lab resolver walks on a miss, which can take a while with a lame server in the way.
     let timeout = timeout.max(Duration::from_secs(5));
-    let firsts = ask_recursive(&name.name, qtype, server, timeout);
-    let first = firsts.last().expect("at least one exchange");
-    let mut first_packets: Vec<Packet> = Vec::new();
-    for ex in &firsts {
+    let hits_before = lab.map(DnsLab::cache_hits);
+    let asks = ask_recursive(&name.name, qtype, server, timeout);
+    // Whether the lab's resolver answered from its cache (unknown for a real one).
+    let cached = lab.zip(hits_before).map(|(l, b)| l.cache_hits() > b);
+    let last = asks.last().expect("at least one exchange");
+    let mut records_out: Vec<Packet> = Vec::new();
+    for ex in &asks {
         let rl = ex.reply.as_ref().map(reply_label).unwrap_or_default();
-        first_packets.extend(packets(ex, false, "stub", "resolver", &rl, with_wire, lo));
+        records_out.extend(packets(ex, false, "stub", "resolver", &rl, with_wire, lo));
     }
-    let Some(reply1) = first.reply.clone() else {
-        let why = first.failure.clone().unwrap_or(Failure::Timeout);
+    let Some(reply) = last.reply.clone() else {
+        let why = last.failure.clone().unwrap_or(Failure::Timeout);
         let mut s = Step::new(
             say::resolver_silent(server, &why),
             tx(
@@ -687,20 +870,26 @@ fn stage_recursive(
             &["Q4"],
         )
         .section(section(3));
-        s.packets = first_packets;
+        s.packets = records_out;
         return n.step(s);
     };
-    let rcode = rcode_str(reply1.metadata.response_code);
+    let rcode = rcode_str(reply.metadata.response_code);
     // Long record data (a TXT of hundreds of bytes) is cut for the screen; JSON has it whole.
-    let records: Vec<String> = reply1
+    let records: Vec<String> = reply
         .answers
         .iter()
         .map(|r| crate::narrate::wrap::truncate(&wire::dns::record_line(r), 64))
         .collect();
-    let over_tcp = firsts.len() > 1;
+    let over_tcp = asks.len() > 1;
+    let ttl = cache_ttl(&reply);
+    let speedup = stub.and_then(|s| {
+        let r = s.took.as_secs_f64() / last.rtt.as_secs_f64().max(1e-9);
+        (r >= 1.5).then_some(r)
+    });
+    let ttls = stub.and_then(|s| s.ttl).zip(ttl);
     let mut step = Step::new(
-        say::ask_rd1(server.ip(), &rcode, records.len(), ms(first.rtt)),
-        say::rd1_detail(fresh_cache, over_tcp),
+        say::ask_rd1(server.ip(), &rcode, records.len(), ms(last.rtt)),
+        say::rd1_detail(cached, speedup, ttls, over_tcp),
         &["Q4", "Q27"],
     )
     .section(section(3));
@@ -712,74 +901,19 @@ fn stage_recursive(
         };
         step = step.fact(label, r.clone());
     }
-    step.packets = first_packets;
+    step.packets = records_out;
     n.step(
         step.data("rcode", rcode.clone())
-            .data("rtt_ms", ms(first.rtt))
+            .data("rtt_ms", ms(last.rtt))
+            .data("ttl", ttl.map(Value::from).unwrap_or(Value::Null))
             .data(
-                "ttl",
-                cache_ttl(&reply1).map(Value::from).unwrap_or(Value::Null),
+                "stub_ttl",
+                stub.and_then(|s| s.ttl)
+                    .map(Value::from)
+                    .unwrap_or(Value::Null),
             )
             .data("truncated_then_tcp", over_tcp)
-            .data("cached", false),
-    )?;
-    let seconds = ask_recursive(&name.name, qtype, server, timeout);
-    let second = seconds.last().expect("at least one exchange");
-    let mut second_packets = Vec::new();
-    for ex in &seconds {
-        let rl = ex.reply.as_ref().map(reply_label).unwrap_or_default();
-        second_packets.extend(packets(ex, false, "stub", "resolver", &rl, with_wire, lo));
-    }
-    let Some(reply2) = second.reply.clone() else {
-        let mut s = Step::new(
-            tx("Ask again: no reply", "再问一次：没有应答"),
-            Text::default(),
-            &["Q4"],
-        )
-        .section(section(3));
-        s.packets = second_packets;
-        return n.step(s);
-    };
-    let (t1, t2) = (cache_ttl(&reply1), cache_ttl(&reply2));
-    let negative = min_ttl(&reply1).is_none();
-    let ratio = if second.rtt.is_zero() {
-        0.0
-    } else {
-        first.rtt.as_secs_f64() / second.rtt.as_secs_f64()
-    };
-    let mut detail = tx(
-        "From the cache this time, with no walk. The TTL says how long the data may still be kept.",
-        "这次答案来自缓存，没有逐级查询。TTL 表示数据还能保留多久。",
-    );
-    if let (Some(a), Some(b)) = (t1, t2) {
-        if b < a {
-            let gap = ms(second
-                .sent_at
-                .duration_since(first.sent_at)
-                .unwrap_or_default());
-            let fell = say::ttl_fell(a - b, gap);
-            detail.en.push_str(&fell.en);
-            detail.zh.push_str(&fell.zh);
-        }
-    }
-    if ratio < 1.5 {
-        detail.en.push_str(" This time the cached answer was not noticeably faster: on loopback both asks take well under a millisecond, and noise decides.");
-        detail.zh.push_str(
-            "这一次缓存的应答并没有明显更快：在回环接口上两次询问都远不到一毫秒，快慢由噪声决定。",
-        );
-    }
-    let mut step = Step::new(
-        say::ask_again(ms(second.rtt), ratio, (t1, t2), negative),
-        detail,
-        &["Q4", "Q27"],
-    )
-    .section(section(3));
-    step.packets = second_packets;
-    n.step(
-        step.data("rtt_ms", ms(second.rtt))
-            .data("ttl", t2.map(Value::from).unwrap_or(Value::Null))
-            .data("first_ttl", t1.map(Value::from).unwrap_or(Value::Null))
-            .data("cached", true),
+            .data("cached", cached.map(Value::from).unwrap_or(Value::Null)),
     )
 }
 

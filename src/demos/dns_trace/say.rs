@@ -177,68 +177,193 @@ pub fn ask_rd1(server: IpAddr, rcode: &str, records: usize, ms: f64) -> Text {
     )
 }
 
-/// Stage 3's first ask, explained: whether the resolver walked, and TCP.
-pub fn rd1_detail(fresh_cache: bool, over_tcp: bool) -> Text {
-    let walked = if fresh_cache {
-        tx(
-            "Its cache was empty (it started with this run), so it first walked from the root, as stage 4 does below.",
-            "它的缓存是空的（随本次运行启动），所以回答之前它自己从根开始逐级查询，就像下面第 4 阶段做的那样。",
-        )
+/// Stage 3's ask, explained: whether the answer came from the recursive
+/// server's cache, how much faster than the stub's first lookup, the TTLs.
+pub fn rd1_detail(
+    cached: Option<bool>,
+    speedup: Option<f64>,
+    ttls: Option<(u32, u32)>,
+    over_tcp: bool,
+) -> Text {
+    let rd = tx(
+        "Asked directly, like dig (RD=1: do it all; RA=1: I recurse).",
+        "像 dig 那样直接询问（RD=1：请查到底；RA=1：我提供递归）。",
+    );
+    let how = match cached {
+        Some(true) => tx(
+            " From its cache (filled by stage 2's walk)",
+            "答案来自缓存（第 2 阶段已逐级查过）",
+        ),
+        Some(false) => tx(
+            " Its cache had nothing (a failure is not kept), so it walked from the root again",
+            "它的缓存里什么也没有（失败的结果不缓存），所以又从根开始逐级查询了一次",
+        ),
+        None => tx(
+            " From its cache if it holds the name, else after a walk from the root as in stage 4",
+            "缓存里有这个名字就直接回答，否则先像第 4 阶段那样从根开始逐级查询",
+        ),
+    };
+    // The figures that show it: time against stage 2, and the TTL since.
+    let mut figures: Vec<Text> = Vec::new();
+    if let Some(r) = speedup {
+        figures.push(tx(format!("{r:.0}× faster"), format!("快 {r:.0} 倍")));
+    }
+    match ttls {
+        Some((a, b)) if b < a => figures.push(tx(
+            format!("TTL {a} → {b} (whole seconds)"),
+            format!("TTL {a} → {b}（按整秒计）"),
+        )),
+        Some((a, b)) if b == a => figures.push(tx(
+            format!("TTL still {a} (under a second later)"),
+            format!("TTL 仍是 {a}（还不到一秒）"),
+        )),
+        _ => {}
+    }
+    let (fig_en, fig_zh) = if figures.is_empty() {
+        (".".to_string(), "。".to_string())
     } else {
-        tx(
-            "If its cache had nothing for this name, it walked from the root itself before answering, as stage 4 does below.",
-            "如果它的缓存里没有这个名字，它会先自己从根开始逐级查询（就像下面第 4 阶段那样）再回答。",
+        (
+            format!(
+                ": {}.",
+                figures
+                    .iter()
+                    .map(|f| f.en.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            format!(
+                "：{}。",
+                figures
+                    .iter()
+                    .map(|f| f.zh.as_str())
+                    .collect::<Vec<_>>()
+                    .join("，")
+            ),
         )
     };
     let tcp = if over_tcp {
         tx(
-            " The UDP reply came back with TC=1 (truncated), so the stub asked again over TCP.",
-            "UDP 应答带着 TC=1（被截断），所以存根改用 TCP 再问了一次。",
+            " The UDP reply came back with TC=1 (truncated), so the question was asked again over TCP.",
+            "UDP 应答带着 TC=1（被截断），所以改用 TCP 再问了一次。",
         )
     } else {
         Text::default()
     };
     tx(
-        format!(
-            "RD=1: do all the work for me; RA=1 in the reply: I offer recursion. {}{}",
-            walked.en, tcp.en
-        ),
-        format!(
-            "RD=1：请替我完成全部查询；应答里的 RA=1：我提供递归。{}{}",
-            walked.zh, tcp.zh
-        ),
+        format!("{}{}{fig_en}{}", rd.en, how.en, tcp.en),
+        format!("{}{}{fig_zh}{}", rd.zh, how.zh, tcp.zh),
     )
 }
 
-/// Stage 3's second ask: its time, how much faster, and the TTLs.
-pub fn ask_again(ms: f64, ratio: f64, ttls: (Option<u32>, Option<u32>), negative: bool) -> Text {
-    let speed = if ratio >= 1.5 {
+/// With --root-servers there is no recursive server for a stub.
+pub fn no_stub() -> Text {
+    tx(
+        "No stub lookup: no recursive server here",
+        "没有存根查询：这里没有递归服务器",
+    )
+}
+
+/// Why there is no stub lookup.
+pub fn no_stub_detail() -> Text {
+    tx(
+        "A program's stub resolver only forwards the question to a recursive server. With --root-servers there is none: stage 4 plays its part.",
+        "程序里的存根解析器只是把问题转给递归服务器。使用 --root-servers 时没有递归服务器：由第 4 阶段扮演它的角色。",
+    )
+}
+
+/// A duration the way the stub stage shows it: µs below a millisecond.
+fn short(d: std::time::Duration) -> String {
+    let us = d.as_secs_f64() * 1e6;
+    if us < 1000.0 {
+        format!("{us:.0} µs")
+    } else {
+        format!("{:.1} ms", us / 1000.0)
+    }
+}
+
+/// Stage 2's first lookup.
+pub fn stub_asked(
+    server: Option<SocketAddr>,
+    records: usize,
+    failed: bool,
+    took: std::time::Duration,
+) -> Text {
+    let server = server.map(|s| s.to_string()).unwrap_or_default();
+    let t = short(took);
+    if failed {
+        return tx(
+            format!("The stub asks {server} with RD=1: no answer, {t}"),
+            format!("存根以 RD=1 询问 {server}：没有答案，{t}"),
+        );
+    }
+    tx(
+        format!(
+            "The stub asks {server} with RD=1: {}, {t}",
+            plural(records as u64, "record", "records")
+        ),
+        format!("存根以 RD=1 询问 {server}：{records} 条记录，{t}"),
+    )
+}
+
+/// What a stub resolver is, and how this one was set up.
+pub fn stub_detail(live: bool) -> Text {
+    let setup = if live {
         tx(
-            format!(" ({ratio:.0}× faster)"),
-            format!("（快 {ratio:.0} 倍）"),
+            "set up from /etc/resolv.conf as glibc reads it",
+            "按 glibc 的方式读取 /etc/resolv.conf",
         )
     } else {
-        Text::default()
-    };
-    let ttl = match (ttls, negative) {
-        ((Some(a), Some(b)), false) => Text::from(format!("TTL {a} → {b}")),
-        ((Some(a), Some(b)), true) => tx(
-            format!("negative TTL {a} → {b}"),
-            format!("否定应答的 TTL {a} → {b}"),
-        ),
-        _ => tx("no TTL to compare", "没有可比较的 TTL"),
+        tx("pointed at the lab's resolver", "指向实验网络的递归服务器")
     };
     tx(
-        format!("Ask again: {ms:.3} ms{}, {}", speed.en, ttl.en),
-        format!("再问一次：{ms:.3} ms{}，{}", speed.zh, ttl.zh),
+        format!("A stub resolver (getaddrinfo's; here hickory-resolver, {}) does not walk: one RD=1 query.", setup.en),
+        format!("存根解析器（getaddrinfo 里的；这里是 hickory-resolver，{}）不逐级查询：只发一个 RD=1 查询。", setup.zh),
     )
 }
 
-/// The TTL fell by whole seconds.
-pub fn ttl_fell(by: u32, gap_ms: f64) -> Text {
+/// Servers listed beyond glibc's three.
+pub fn beyond_maxns(ignored: &[IpAddr]) -> Text {
+    let list = ignored
+        .iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
     tx(
-        format!(" It fell by {by} after only {gap_ms:.1} ms: whole seconds, rounded down."),
-        format!("只过了 {gap_ms:.1} ms，TTL 却少了 {by}：它按整秒计，向下取整。"),
+        format!("{list} (glibc reads only the first three)"),
+        format!("{list}（glibc 只读前三个）"),
+    )
+}
+
+/// Stage 2's second lookup: from the cache when no packet was sent.
+pub fn stub_again(packets: usize, took: std::time::Duration) -> Text {
+    let t = short(took);
+    if packets == 0 {
+        tx(
+            format!("The same lookup again: from the stub's cache, 0 packets, {t}"),
+            format!("再查一次：来自存根的缓存，0 个数据包，{t}"),
+        )
+    } else {
+        tx(
+            format!("The same lookup again: {packets} packets, {t} (nothing was cached)"),
+            format!("再查一次：{packets} 个数据包，{t}（没有缓存）"),
+        )
+    }
+}
+
+/// Who caches lookups on this machine, outside the program.
+pub fn stub_cache(host: crate::host::HostCache) -> Text {
+    use crate::host::HostCache;
+    let here = match host {
+        HostCache::SystemdResolved => tx(
+            "Here resolv.conf points at 127.0.0.53: systemd-resolved.",
+            "本机 resolv.conf 指向 127.0.0.53：systemd-resolved。",
+        ),
+        HostCache::Nscd => tx("nscd runs here.", "本机运行着 nscd。"),
+        HostCache::None => tx("Neither runs here.", "本机两者都没有。"),
+    };
+    tx(
+        format!("Answers are kept for their TTL, so the repeat stayed in the process. glibc keeps none; systemd-resolved or nscd cache for it. {}", here.en),
+        format!("答案保留 TTL 那么久，所以重复查询没有离开进程。glibc 不缓存，由 systemd-resolved 或 nscd 代劳。{}", here.zh),
     )
 }
 
