@@ -63,7 +63,7 @@ impl Pinger {
         };
         let sock = Socket::new(Domain::IPV4, ty, Some(Protocol::ICMPV4))?;
         if let Some(t) = ttl {
-            sock.set_ttl(t)?;
+            sock.set_ttl_v4(t)?;
         }
         if kind == PingSocket::Dgram {
             setsockopt(&sock, sockopt::Ipv4RecvTtl, &true).map_err(std::io::Error::from)?;
