@@ -89,6 +89,13 @@ pub enum Command {
         /// Question id, Q1 to Q39 (or just the number)
         id: String,
     },
+    /// Print a shell completion script: netlab completions bash > /etc/bash_completion.d/netlab
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): netlab man | man -l -
+    Man,
     /// The built-in lab: `dns` serves the DNS hierarchy; `up`, `status`, `down`, `exec` keep the namespace lab for a class
     Lab {
         /// Which part of the lab.

@@ -75,6 +75,8 @@ pub fn demo_name(cmd: &Command) -> &'static str {
         Command::Render { .. } => "render",
         Command::Explain { .. } => "explain",
         Command::Lab { .. } => "lab",
+        Command::Completions { .. } => "completions",
+        Command::Man => "man",
     }
 }
 
@@ -146,6 +148,51 @@ fn print_page(text: &str) -> Result<()> {
     Ok(())
 }
 
+/// The manual page, roff, as `netlab man` prints it and docs/man/netlab.1 holds it.
+pub fn man_page() -> String {
+    roff(clap_mangen::Man::new(
+        <cli::Cli as clap::CommandFactory>::command(),
+    ))
+}
+
+/// Every manual page, as docs/man holds them: (file name, roff) for netlab
+/// and for each subcommand (`netlab-dns-trace.1`, `netlab-lab-up.1`, …).
+pub fn man_pages() -> Vec<(String, String)> {
+    fn walk(cmd: &clap::Command, file: &str, bin: &str, out: &mut Vec<(String, String)>) {
+        for sub in cmd
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+        {
+            let (file, bin) = (
+                format!("{file}-{}", sub.get_name()),
+                format!("{bin} {}", sub.get_name()),
+            );
+            let page = sub
+                .clone()
+                .display_name(&file)
+                .bin_name(&bin)
+                .version(env!("CARGO_PKG_VERSION"));
+            out.push((
+                format!("{file}.1"),
+                roff(clap_mangen::Man::new(page.clone())),
+            ));
+            walk(&page, &file, &bin, out);
+        }
+    }
+    let mut cmd = <cli::Cli as clap::CommandFactory>::command();
+    cmd.build();
+    let mut out = vec![("netlab.1".to_string(), man_page())];
+    walk(&cmd, "netlab", "netlab", &mut out);
+    out
+}
+
+fn roff(man: clap_mangen::Man) -> String {
+    let mut out = Vec::new();
+    // Rendering into a Vec cannot fail.
+    let _ = man.render(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i32> {
     match cmd {
         Command::DnsTrace(_)
@@ -171,6 +218,21 @@ fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i
             narrate::html::write(page, &lines, run_lang)?;
             Ok(exit::OK)
         }
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(
+                *shell,
+                &mut <cli::Cli as clap::CommandFactory>::command(),
+                "netlab",
+                &mut out,
+            );
+            print_page(String::from_utf8_lossy(&out).trim_end())?;
+            Ok(exit::OK)
+        }
+        Command::Man => {
+            print_page(man_page().trim_end())?;
+            Ok(exit::OK)
+        }
         Command::Explain { id } => {
             let page = demos::questions::explain(id, lang, cli.global.json)?;
             print_page(&fit_page(cli, &page, 0))?;
@@ -186,5 +248,36 @@ fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i
             LabCommand::Exec { host, command } => demos::lab_ns::exec(host, command),
             LabCommand::Hold => lab::holder::hold(),
         },
+    }
+}
+
+#[cfg(test)]
+mod man_tests {
+    #[test]
+    fn every_visible_subcommand_has_a_page() {
+        let pages = super::man_pages();
+        let names: Vec<&str> = pages.iter().map(|(n, _)| n.as_str()).collect();
+        for want in [
+            "netlab.1",
+            "netlab-dns-trace.1",
+            "netlab-lab-up.1",
+            "netlab-man.1",
+        ] {
+            assert!(names.contains(&want), "{want} in {names:?}");
+        }
+        assert!(
+            !names.iter().any(|n| n.contains("hold")),
+            "hidden commands have none"
+        );
+        let dns = &pages
+            .iter()
+            .find(|(n, _)| n == "netlab-dns-trace.1")
+            .unwrap()
+            .1;
+        assert!(dns.contains(".TH netlab-dns-trace"), "{}", &dns[..200]);
+        assert!(
+            dns.contains("netlab dns\\-trace"),
+            "the synopsis names the command"
+        );
     }
 }

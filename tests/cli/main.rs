@@ -8,6 +8,7 @@
 mod arp;
 mod bad_input;
 mod cleanup;
+mod conventions;
 mod dns_trace;
 mod drill;
 mod hostile;

@@ -1,0 +1,144 @@
+//! What a command-line tool ships: shell completions and manual pages.
+
+use super::*;
+
+#[test]
+fn bash_completes_subcommands_and_their_values() {
+    if !require("bash", have("bash")) {
+        return;
+    }
+    let o = netlab(&["completions", "bash"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("netlab.bash");
+    std::fs::write(&script, &o.stdout).unwrap();
+    // Source the script and ask its completion function, as bash does on Tab.
+    let complete = |line: &str| -> Vec<String> {
+        let words: Vec<&str> = line.split(' ').collect();
+        let cword = words.len() - 1;
+        let prev = if cword > 0 { words[cword - 1] } else { "" };
+        let probe = format!(
+            "source {}; COMP_WORDS=({}); COMP_CWORD={cword}; COMP_LINE='{line}'; COMP_POINT={}; _netlab netlab '{}' '{prev}'; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            script.display(),
+            words
+                .iter()
+                .map(|w| format!("'{w}'"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            line.len(),
+            words[cword],
+        );
+        let out = Command::new("bash").args(["-c", &probe]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(complete("netlab dns-t"), ["dns-trace"]);
+    let lab = complete("netlab lab ");
+    for want in ["up", "status", "down", "exec", "dns"] {
+        assert!(lab.contains(&want.to_string()), "{want} in {lab:?}");
+    }
+    let tcp = complete("netlab tcp-vs-udp --lo");
+    assert!(tcp.iter().any(|w| w == "--loss") && tcp.iter().any(|w| w == "--loopback"));
+}
+
+#[test]
+fn every_shell_gets_a_script() {
+    for (shell, marker) in [
+        ("bash", "_netlab()"),
+        ("zsh", "#compdef netlab"),
+        ("fish", "complete -c netlab"),
+        ("powershell", "Register-ArgumentCompleter"),
+        ("elvish", "edit:completion"),
+    ] {
+        let o = netlab(&["completions", shell]);
+        assert_eq!(o.status.code(), Some(0), "{shell}: {}", stderr(&o));
+        assert!(stdout(&o).contains(marker), "{shell}");
+        assert!(stdout(&o).contains("dns-trace"), "{shell}");
+    }
+    let o = netlab(&["completions", "tcsh"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "an unknown shell is a usage error"
+    );
+    assert!(stderr(&o).contains("possible values"), "{}", stderr(&o));
+}
+
+#[test]
+fn the_manual_renders_with_man() {
+    if !require("man (Debian package man-db)", have("man")) {
+        return;
+    }
+    let o = netlab(&["man"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("netlab.1");
+    std::fs::write(&page, &o.stdout).unwrap();
+    let out = Command::new("man")
+        .args(["-l", page.to_str().unwrap()])
+        .env("MANWIDTH", "80")
+        .env("MAN_KEEP_FORMATTING", "0")
+        .env("PAGER", "cat")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // nroff emboldens by overstriking ("N\bN"); keep the letters.
+    let raw = String::from_utf8_lossy(&out.stdout);
+    let mut text = String::new();
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        if chars.peek() == Some(&'\u{8}') {
+            chars.next();
+            continue;
+        }
+        text.push(c);
+    }
+    for want in [
+        "NAME",
+        "SYNOPSIS",
+        "OPTIONS",
+        "dns-trace",
+        "tcp-vs-udp",
+        "--pcap",
+    ] {
+        assert!(text.contains(want), "{want} in the rendered page:\n{text}");
+    }
+    assert!(
+        text.lines().all(|l| l.chars().count() <= 80),
+        "the page fits 80 columns"
+    );
+}
+
+#[test]
+fn the_pages_in_docs_are_the_generated_ones() {
+    // NETLAB_BLESS=1 cargo test the_pages_in_docs rewrites them after a change.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/man");
+    let pages = netlab::man_pages();
+    if std::env::var("NETLAB_BLESS").is_ok_and(|v| v == "1") {
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, roff) in &pages {
+            std::fs::write(dir.join(name), roff).unwrap();
+        }
+    }
+    for (name, roff) in &pages {
+        let have = std::fs::read_to_string(dir.join(name))
+            .unwrap_or_else(|_| panic!("docs/man/{name} is missing: NETLAB_BLESS=1 cargo test"));
+        assert_eq!(
+            &have, roff,
+            "docs/man/{name} is stale: NETLAB_BLESS=1 cargo test"
+        );
+    }
+    let on_disk = std::fs::read_dir(&dir).unwrap().count();
+    assert_eq!(on_disk, pages.len(), "no page for a command that is gone");
+}
