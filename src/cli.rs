@@ -61,6 +61,9 @@ pub struct Global {
     /// Also write the run as one self-contained HTML page: the ladder as a picture, click a packet for its fields
     #[arg(long, global = true, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Log to stderr: -v what netlab does (every query `lab dns` serves), -vv also its libraries' events; RUST_LOG overrides
+    #[arg(short = 'v', long = "verbose", global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
 
 /// The subcommands.

@@ -29,6 +29,7 @@ pub mod fuzzing;
 pub mod host;
 pub mod icmp;
 pub mod lab;
+pub mod log;
 pub mod narrate;
 pub mod pcap;
 pub mod private;

@@ -86,6 +86,8 @@ fn main() {
         }
         Ok(())
     };
+    // Logs go to stderr, and only when asked for (-v, RUST_LOG).
+    netlab::log::init(cli.global.verbose);
     let cfg = netlab::narrator_config(&cli);
     let mut narrator = Narrator::stdout(netlab::demo_name(&cli.command), cfg);
     let code = match rootless.and_then(|()| netlab::run(&cli, &mut narrator)) {

@@ -276,6 +276,11 @@ impl Stub {
             .lock()
             .map(|l| l[before.min(l.len())..].to_vec())
             .unwrap_or_default();
+        tracing::debug!(
+            "stub lookup {name} {qtype}: {} datagrams, {} µs",
+            datagrams.len(),
+            took.as_micros()
+        );
         let (records, error) = match got {
             Ok(l) => (l.answers().to_vec(), None),
             Err(e) => (Vec::new(), Some(e.to_string())),

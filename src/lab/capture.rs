@@ -286,6 +286,11 @@ impl Capture {
             .lock()
             .map(|mut v| std::mem::take(&mut *v))
             .unwrap_or_default();
-        Ok((frames, self.shared.missed.load(Ordering::Relaxed)))
+        let missed = self.shared.missed.load(Ordering::Relaxed);
+        tracing::debug!(
+            "capture stopped: {} frames kept, {missed} dropped by the kernel",
+            frames.len()
+        );
+        Ok((frames, missed))
     }
 }

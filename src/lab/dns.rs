@@ -173,16 +173,65 @@ enum Role {
 
 impl Role {
     /// The honest reply (over TCP a hostile server still answers honestly,
-    /// where it listens at all).
-    async fn answer(&self, req: &Message) -> Option<Message> {
+    /// where it listens at all), and whether a resolver's cache gave it.
+    async fn answer(&self, req: &Message) -> (Message, bool) {
         match self {
             Role::Authoritative(zones) | Role::Hostile(_, zones) => {
                 let refs: Vec<&Zone> = zones.iter().map(|z| &**z).collect();
-                Some(respond(&refs, req))
+                (respond(&refs, req), false)
             }
-            Role::Recursive(r) => Some(r.clone().resolve(req.clone()).await),
+            Role::Recursive(r) => r.clone().resolve(req.clone()).await,
         }
     }
+}
+
+/// What a reply said, in the words of the log: answer, referral, NXDOMAIN …
+fn said(reply: &Message, cached: bool) -> String {
+    let md = &reply.metadata;
+    let what = if md.truncation {
+        "truncated (TC=1)".to_string()
+    } else if md.response_code != ResponseCode::NoError {
+        crate::wire::dns::rcode_name(u16::from(md.response_code))
+    } else if !reply.answers.is_empty() {
+        format!("answer ({} records)", reply.answers.len())
+    } else if !md.authoritative
+        && reply
+            .authorities
+            .iter()
+            .any(|r| r.record_type() == RecordType::NS)
+    {
+        let zone = reply
+            .authorities
+            .iter()
+            .find(|r| r.record_type() == RecordType::NS)
+            .map(|r| r.name.to_string())
+            .unwrap_or_default();
+        format!("referral to {zone}")
+    } else {
+        "NODATA".to_string()
+    };
+    if cached {
+        format!("{what}, cache hit")
+    } else {
+        what
+    }
+}
+
+/// One line of the log per query served.
+fn log_served(
+    server: SocketAddr,
+    client: SocketAddr,
+    transport: &str,
+    req: &Message,
+    answer: &str,
+) {
+    let (name, qtype) = req
+        .queries
+        .first()
+        .map(|q| (q.name().to_string(), q.query_type().to_string()))
+        .unwrap_or_default();
+    let over = if transport == "tcp" { " (TCP)" } else { "" };
+    tracing::info!(target: "netlab::lab::dns", "{client} → {server}{over} {name} {qtype}: {answer}");
 }
 
 /// The address a forged "wrong source" reply is sent from.
@@ -452,11 +501,12 @@ impl DnsLab {
             };
             b.udp.set_nonblocking(true).map_err(sock)?;
             let udp = tokio::net::UdpSocket::from_std(b.udp).map_err(sock)?;
-            rt.spawn(serve_udp(udp, b.role.clone()));
+            let local = udp.local_addr().map_err(sock)?;
+            rt.spawn(serve_udp(udp, local, b.role.clone()));
             if let Some(tcp) = b.tcp {
                 tcp.set_nonblocking(true).map_err(sock)?;
                 let tcp = tokio::net::TcpListener::from_std(tcp).map_err(sock)?;
-                rt.spawn(serve_tcp(tcp, b.role));
+                rt.spawn(serve_tcp(tcp, local, b.role));
             }
         }
         Ok(DnsLab {
@@ -470,15 +520,31 @@ impl DnsLab {
     }
 }
 
-async fn serve_udp(sock: tokio::net::UdpSocket, role: Role) {
+/// A reply that could not be sent, in the log.
+fn send_failed(server: SocketAddr, client: SocketAddr, e: &std::io::Error) {
+    tracing::warn!(target: "netlab::lab::dns", "{server} could not send its reply to {client}: {e}");
+}
+
+async fn serve_udp(sock: tokio::net::UdpSocket, local: SocketAddr, role: Role) {
     let sock = Arc::new(sock);
     let mut buf = vec![0u8; 4096];
     loop {
-        let Ok((n, from)) = sock.recv_from(&mut buf).await else {
-            continue;
+        let (n, from) = match sock.recv_from(&mut buf).await {
+            Ok(got) => got,
+            Err(e) => {
+                tracing::warn!(target: "netlab::lab::dns", "{local} could not receive: {e}");
+                continue;
+            }
         };
-        let Ok(req) = Message::from_vec(&buf[..n]) else {
-            continue;
+        let req = match Message::from_vec(&buf[..n]) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(
+                    target: "netlab::lab::dns",
+                    "{from} → {local}: dropped {n} bytes, not a DNS message ({e})"
+                );
+                continue;
+            }
         };
         let (sock, role) = (sock.clone(), role.clone());
         tokio::spawn(async move {
@@ -486,29 +552,44 @@ async fn serve_udp(sock: tokio::net::UdpSocket, role: Role) {
                 if *m == Misbehaviour::Slow {
                     tokio::time::sleep(SLOW_SERVER).await;
                 }
+                let how = format!("misbehaved on purpose: {}", m.name());
                 match hostile_reply(*m, zones, &req) {
                     Some((bytes, false)) => {
-                        let _ = sock.send_to(&bytes, from).await;
-                    }
-                    Some((bytes, true)) => {
-                        if let Ok(other) = tokio::net::UdpSocket::bind((WRONG_SOURCE, 0)).await {
-                            let _ = other.send_to(&bytes, from).await;
+                        log_served(local, from, "udp", &req, &how);
+                        if let Err(e) = sock.send_to(&bytes, from).await {
+                            send_failed(local, from, &e);
                         }
                     }
-                    None => {}
+                    Some((bytes, true)) => {
+                        log_served(local, from, "udp", &req, &how);
+                        if let Ok(other) = tokio::net::UdpSocket::bind((WRONG_SOURCE, 0)).await {
+                            if let Err(e) = other.send_to(&bytes, from).await {
+                                send_failed(local, from, &e);
+                            }
+                        }
+                    }
+                    None => log_served(local, from, "udp", &req, &how),
                 }
-            } else if let Some(reply) = role.answer(&req).await {
+            } else {
+                let (reply, cached) = role.answer(&req).await;
+                log_served(local, from, "udp", &req, &said(&reply, cached));
                 let bytes = encode_udp(&req, reply);
-                let _ = sock.send_to(&bytes, from).await;
+                if let Err(e) = sock.send_to(&bytes, from).await {
+                    send_failed(local, from, &e);
+                }
             }
         });
     }
 }
 
-async fn serve_tcp(listener: tokio::net::TcpListener, role: Role) {
+async fn serve_tcp(listener: tokio::net::TcpListener, local: SocketAddr, role: Role) {
     loop {
-        let Ok((mut stream, _)) = listener.accept().await else {
-            continue;
+        let (mut stream, from) = match listener.accept().await {
+            Ok(got) => got,
+            Err(e) => {
+                tracing::warn!(target: "netlab::lab::dns", "{local} could not accept a TCP connection: {e}");
+                continue;
+            }
         };
         let role = role.clone();
         tokio::spawn(async move {
@@ -522,16 +603,23 @@ async fn serve_tcp(listener: tokio::net::TcpListener, role: Role) {
                 if stream.read_exact(&mut body).await.is_err() {
                     return;
                 }
-                let Ok(req) = Message::from_vec(&body) else {
-                    return;
+                let req = match Message::from_vec(&body) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        tracing::warn!(
+                            target: "netlab::lab::dns",
+                            "{from} → {local} (TCP): not a DNS message, connection closed ({e})"
+                        );
+                        return;
+                    }
                 };
-                let Some(reply) = role.answer(&req).await else {
-                    return;
-                };
+                let (reply, cached) = role.answer(&req).await;
+                log_served(local, from, "tcp", &req, &said(&reply, cached));
                 let Ok(bytes) = reply.to_vec() else { return };
                 let mut framed = (bytes.len() as u16).to_be_bytes().to_vec();
                 framed.extend_from_slice(&bytes);
-                if stream.write_all(&framed).await.is_err() {
+                if let Err(e) = stream.write_all(&framed).await {
+                    send_failed(local, from, &e);
                     return;
                 }
             }

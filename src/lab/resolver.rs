@@ -104,20 +104,22 @@ impl Resolver {
         }
     }
 
-    /// Answer one client query.
-    pub async fn resolve(self: Arc<Self>, req: Message) -> Message {
+    /// Answer one client query; true when the answer came from the cache.
+    pub async fn resolve(self: Arc<Self>, req: Message) -> (Message, bool) {
         let mut reply = Message::new(req.metadata.id, MessageType::Response, req.metadata.op_code);
         reply.metadata.recursion_desired = req.metadata.recursion_desired;
         reply.metadata.recursion_available = true;
         reply.add_queries(req.queries.iter().cloned());
         let Some(q) = req.queries.first() else {
             reply.metadata.response_code = ResponseCode::FormErr;
-            return reply;
+            return (reply, false);
         };
         let key = (q.name().to_lowercase().to_ascii(), q.query_type());
+        let mut cached = false;
         let (entry, left) = match self.lookup(&key) {
             Some(hit) => {
                 self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                cached = true;
                 hit
             }
             None => {
@@ -150,6 +152,6 @@ impl Resolver {
         reply.metadata.response_code = entry.rcode;
         reply.add_answers(entry.answers.iter().map(aged));
         reply.add_authorities(entry.authority.iter().map(aged));
-        reply
+        (reply, cached)
     }
 }

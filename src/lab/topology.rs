@@ -274,7 +274,12 @@ impl NetLab {
             hosts,
             named: false,
         };
+        let t = std::time::Instant::now();
         lab.wire()?;
+        tracing::info!(
+            "built the namespace lab (h1, h2, sw1, r1, h3) in {} ms",
+            t.elapsed().as_millis()
+        );
         Ok(lab)
     }
 

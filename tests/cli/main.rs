@@ -13,6 +13,7 @@ mod dns_trace;
 mod drill;
 mod hostile;
 mod lab_ns;
+mod logs;
 mod page;
 mod pcap;
 mod ping;
