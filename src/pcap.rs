@@ -23,8 +23,12 @@ use pcap_file::pcapng::blocks::section_header::{SectionHeaderBlock, SectionHeade
 use pcap_file::pcapng::PcapNgWriter;
 use pcap_file::DataLink;
 
+use pnet_packet::ip::IpNextHeaderProtocol;
+use pnet_packet::ipv4::{self, Ipv4Flags, MutableIpv4Packet};
+use pnet_packet::tcp::{self, MutableTcpPacket, TcpFlags};
+use pnet_packet::udp::{self, MutableUdpPacket};
+
 use crate::error::{Error, Result};
-use crate::wire::icmp::checksum;
 
 struct Pkt {
     iface: u32,
@@ -178,16 +182,24 @@ impl PcapOut {
     }
 }
 
-fn ipv4_header(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, payload_len: usize) -> Vec<u8> {
-    let total = (20 + payload_len) as u16;
-    let mut h = vec![0x45, 0];
-    h.extend_from_slice(&total.to_be_bytes());
-    h.extend_from_slice(&[0, 0, 0x40, 0, 64, proto, 0, 0]);
-    h.extend_from_slice(&src.octets());
-    h.extend_from_slice(&dst.octets());
-    let c = checksum(&h);
-    h[10..12].copy_from_slice(&c.to_be_bytes());
-    h
+/// An IPv4 packet around `payload` (protocol number `proto`): version 4, no
+/// options, DF, TTL 64, built by pnet_packet with its header checksum.
+pub fn ip_packet(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0u8; 20 + payload.len()];
+    if let Some(mut h) = MutableIpv4Packet::new(&mut p) {
+        h.set_version(4);
+        h.set_header_length(5);
+        h.set_total_length((20 + payload.len()) as u16);
+        h.set_flags(Ipv4Flags::DontFragment);
+        h.set_ttl(64);
+        h.set_next_level_protocol(IpNextHeaderProtocol(proto));
+        h.set_source(src);
+        h.set_destination(dst);
+        h.set_payload(payload);
+        let sum = ipv4::checksum(&h.to_immutable());
+        h.set_checksum(sum);
+    }
+    p
 }
 
 fn v4(a: SocketAddr) -> Option<(Ipv4Addr, u16)> {
@@ -197,43 +209,28 @@ fn v4(a: SocketAddr) -> Option<(Ipv4Addr, u16)> {
     }
 }
 
-/// An IPv4 packet around `payload` (protocol number `proto`), header checksum computed.
-pub fn ip_packet(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, payload: &[u8]) -> Vec<u8> {
-    let mut p = ipv4_header(src, dst, proto, payload.len());
-    p.extend_from_slice(payload);
-    p
-}
-
 /// A UDP datagram between two IPv4 sockets, wrapped in IPv4 and UDP headers
-/// (checksums computed) so Wireshark can open it.
+/// (checksums computed by pnet_packet) so Wireshark can open it.
 pub fn udp_packet(from: SocketAddr, to: SocketAddr, payload: &[u8]) -> Option<Vec<u8>> {
     let (sip, sport) = v4(from)?;
     let (dip, dport) = v4(to)?;
-    let ulen = (8 + payload.len()) as u16;
-    let mut udp = Vec::with_capacity(8 + payload.len());
-    udp.extend_from_slice(&sport.to_be_bytes());
-    udp.extend_from_slice(&dport.to_be_bytes());
-    udp.extend_from_slice(&ulen.to_be_bytes());
-    udp.extend_from_slice(&[0, 0]);
-    udp.extend_from_slice(payload);
-    let mut pseudo = Vec::new();
-    pseudo.extend_from_slice(&sip.octets());
-    pseudo.extend_from_slice(&dip.octets());
-    pseudo.extend_from_slice(&[0, 17]);
-    pseudo.extend_from_slice(&ulen.to_be_bytes());
-    pseudo.extend_from_slice(&udp);
-    let c = match checksum(&pseudo) {
+    let mut d = vec![0u8; 8 + payload.len()];
+    let mut u = MutableUdpPacket::new(&mut d)?;
+    u.set_source(sport);
+    u.set_destination(dport);
+    u.set_length((8 + payload.len()) as u16);
+    u.set_payload(payload);
+    // RFC 768: a computed 0 is sent as all ones (0 means "no checksum").
+    let sum = match udp::ipv4_checksum(&u.to_immutable(), &sip, &dip) {
         0 => 0xffff,
         c => c,
     };
-    udp[6..8].copy_from_slice(&c.to_be_bytes());
-    let mut p = ipv4_header(sip, dip, 17, udp.len());
-    p.extend_from_slice(&udp);
-    Some(p)
+    u.set_checksum(sum);
+    Some(ip_packet(sip, dip, 17, &d))
 }
 
-/// A TCP segment (PSH+ACK) carrying `payload` between two IPv4 sockets, for
-/// DNS over TCP. Sequence numbers are chosen by netlab, not the kernel's.
+/// A TCP segment (PSH+ACK, window 65535) carrying `payload` between two IPv4
+/// sockets, for DNS over TCP. Sequence numbers are chosen by netlab, not the kernel's.
 pub fn tcp_packet(
     from: SocketAddr,
     to: SocketAddr,
@@ -243,49 +240,108 @@ pub fn tcp_packet(
 ) -> Option<Vec<u8>> {
     let (sip, sport) = v4(from)?;
     let (dip, dport) = v4(to)?;
-    let mut tcp = Vec::with_capacity(20 + payload.len());
-    tcp.extend_from_slice(&sport.to_be_bytes());
-    tcp.extend_from_slice(&dport.to_be_bytes());
-    tcp.extend_from_slice(&seq.to_be_bytes());
-    tcp.extend_from_slice(&ack.to_be_bytes());
-    tcp.extend_from_slice(&[0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0]);
-    tcp.extend_from_slice(payload);
-    let mut pseudo = Vec::new();
-    pseudo.extend_from_slice(&sip.octets());
-    pseudo.extend_from_slice(&dip.octets());
-    pseudo.extend_from_slice(&[0, 6]);
-    pseudo.extend_from_slice(&(tcp.len() as u16).to_be_bytes());
-    pseudo.extend_from_slice(&tcp);
-    let c = checksum(&pseudo);
-    tcp[16..18].copy_from_slice(&c.to_be_bytes());
-    let mut p = ipv4_header(sip, dip, 6, tcp.len());
-    p.extend_from_slice(&tcp);
-    Some(p)
+    let mut d = vec![0u8; 20 + payload.len()];
+    let mut t = MutableTcpPacket::new(&mut d)?;
+    t.set_source(sport);
+    t.set_destination(dport);
+    t.set_sequence(seq);
+    t.set_acknowledgement(ack);
+    t.set_data_offset(5);
+    t.set_flags(TcpFlags::PSH | TcpFlags::ACK);
+    t.set_window(0xffff);
+    t.set_payload(payload);
+    let sum = tcp::ipv4_checksum(&t.to_immutable(), &sip, &dip);
+    t.set_checksum(sum);
+    Some(ip_packet(sip, dip, 6, &d))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pnet_packet::ipv4::Ipv4Packet;
+    use pnet_packet::tcp::TcpPacket;
+    use pnet_packet::udp::UdpPacket;
+    use pnet_packet::Packet as _;
 
     #[test]
-    fn udp_wrapping_has_valid_checksums() {
-        let p = udp_packet(
+    fn udp_round_trip_keeps_every_field_and_checksums_verify() {
+        let (from, to) = (
             "127.0.0.1:40000".parse().unwrap(),
             "127.53.0.1:5300".parse().unwrap(),
-            b"hello",
-        )
-        .unwrap();
+        );
+        let p = udp_packet(from, to, b"hello").unwrap();
         assert_eq!(p.len(), 20 + 8 + 5);
-        assert_eq!(checksum(&p[..20]), 0, "IPv4 header checksum");
-        let mut pseudo = p[12..20].to_vec();
-        pseudo.extend_from_slice(&[0, 17, 0, 13]);
-        pseudo.extend_from_slice(&p[20..]);
-        assert_eq!(checksum(&pseudo), 0, "UDP checksum over the pseudo-header");
-        assert!(udp_packet(
-            "[::1]:1".parse().unwrap(),
-            "127.0.0.1:1".parse().unwrap(),
-            b""
-        )
-        .is_none());
+        let ip = Ipv4Packet::new(&p).unwrap();
+        assert_eq!(
+            (ip.get_version(), ip.get_header_length(), ip.get_ttl()),
+            (4, 5, 64)
+        );
+        assert_eq!(ip.get_total_length(), 33);
+        assert_eq!(ip.get_next_level_protocol().0, 17);
+        assert_eq!(ip.get_source(), Ipv4Addr::new(127, 0, 0, 1));
+        assert_eq!(
+            ipv4::checksum(&ip),
+            ip.get_checksum(),
+            "IPv4 header checksum"
+        );
+        let u = UdpPacket::new(ip.payload()).unwrap();
+        assert_eq!(
+            (u.get_source(), u.get_destination(), u.get_length()),
+            (40000, 5300, 13)
+        );
+        assert_eq!(u.payload(), b"hello");
+        let sum = udp::ipv4_checksum(&u, &ip.get_source(), &ip.get_destination());
+        assert_eq!(sum, u.get_checksum(), "UDP checksum over the pseudo-header");
+        // The same fields through netlab's own field tables.
+        let (fields, sp, dp) = crate::wire::udp::explain(ip.payload(), 20).unwrap();
+        assert_eq!((sp, dp), (40000, 5300));
+        assert_eq!(fields[2].value.en, "13");
+        assert!(udp_packet("[::1]:1".parse().unwrap(), to, b"").is_none());
+    }
+
+    #[test]
+    fn tcp_round_trip_keeps_every_field_and_checksums_verify() {
+        let (from, to) = (
+            "127.0.0.1:40000".parse().unwrap(),
+            "127.53.0.1:53".parse().unwrap(),
+        );
+        let p = tcp_packet(from, to, 1, 17, b"\x00\x03abc").unwrap();
+        let ip = Ipv4Packet::new(&p).unwrap();
+        assert_eq!(ip.get_next_level_protocol().0, 6);
+        assert_eq!(ipv4::checksum(&ip), ip.get_checksum());
+        let t = TcpPacket::new(ip.payload()).unwrap();
+        assert_eq!(
+            tcp::ipv4_checksum(&t, &ip.get_source(), &ip.get_destination()),
+            t.get_checksum()
+        );
+        let h = crate::wire::tcp::header(ip.payload()).unwrap();
+        assert_eq!(
+            (
+                h.src_port,
+                h.dst_port,
+                h.seq,
+                h.ack,
+                h.flags,
+                h.window,
+                h.header_len
+            ),
+            (40000, 53, 1, 17, 0x18, 0xffff, 20)
+        );
+        assert_eq!(t.payload(), b"\x00\x03abc");
+    }
+
+    #[test]
+    fn an_ip_packet_carries_its_payload_untouched() {
+        let icmp = crate::wire::icmp::echo_request(1, 2, b"x");
+        let p = ip_packet(Ipv4Addr::LOCALHOST, Ipv4Addr::new(127, 0, 0, 2), 1, &icmp);
+        let d = crate::wire::frame::ip_packet(&p).unwrap();
+        assert!(matches!(
+            d.kind,
+            crate::wire::frame::Kind::Ipv4 {
+                icmp_type: Some(8),
+                icmp_seq: Some(2),
+                ..
+            }
+        ));
     }
 }

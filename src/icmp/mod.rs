@@ -6,6 +6,12 @@
 //! allows our group (the TTL then comes from an IP_RECVTTL control message).
 //! A reply counts only if it is an echo reply from the target with our
 //! identifier; everything else a raw socket sees is ignored.
+//!
+//! Why its own sockets and not surge-ping: the demo shows the exact bytes it
+//! sent and got (the byte view, `--pcap`) and measures RTT from the kernel's
+//! arrival stamp (SO_TIMESTAMPNS), as iputils does; surge-ping hands back
+//! neither. The messages themselves are built and parsed with pnet_packet
+//! ([`crate::wire::icmp`]).
 
 use std::io::IoSliceMut;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};

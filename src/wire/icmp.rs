@@ -9,6 +9,9 @@
 //! |  Data …                           |
 //! ```
 
+use pnet_packet::icmp::echo_request::MutableEchoRequestPacket;
+use pnet_packet::icmp::{IcmpCode, IcmpPacket, IcmpTypes};
+
 use super::{bytes_text, fv, shift, WireError};
 use crate::narrate::{tx, FieldView, Text};
 
@@ -43,16 +46,18 @@ pub fn type_name(t: u8) -> Text {
 
 /// The ICMP fields (offset by `at`).
 pub fn explain(bytes: &[u8], at: usize) -> Result<Vec<FieldView>, WireError> {
+    let too_short = WireError::TooShort {
+        what: "ICMP header",
+        have: bytes.len(),
+        need: ECHO_HEADER_LEN,
+    };
     if bytes.len() < ECHO_HEADER_LEN {
-        return Err(WireError::TooShort {
-            what: "ICMP header",
-            have: bytes.len(),
-            need: ECHO_HEADER_LEN,
-        });
+        return Err(too_short);
     }
-    let t = bytes[0];
-    let u16_at =
-        |r: std::ops::Range<usize>| u16::from_be_bytes([bytes[r.start], bytes[r.start + 1]]);
+    let p = IcmpPacket::new(bytes).ok_or(too_short)?;
+    let t = p.get_icmp_type().0;
+    // Identifier and sequence: the first four bytes after the checksum (echo).
+    let rest = |i: usize| u16::from_be_bytes([bytes[4 + i], bytes[5 + i]]);
     let mut f = vec![
         fv(
             "icmp.type",
@@ -63,13 +68,13 @@ pub fn explain(bytes: &[u8], at: usize) -> Result<Vec<FieldView>, WireError> {
         fv(
             "icmp.code",
             field::CODE,
-            bytes[1].to_string(),
+            p.get_icmp_code().0.to_string(),
             tx("sub-type; 0 for echo", "子类型；回显为 0"),
         ),
         fv(
             "icmp.checksum",
             field::CHECKSUM,
-            format!("0x{:04x}", u16_at(field::CHECKSUM)),
+            format!("0x{:04x}", p.get_checksum()),
             tx("over the whole ICMP message", "覆盖整个 ICMP 报文"),
         ),
     ];
@@ -77,13 +82,13 @@ pub fn explain(bytes: &[u8], at: usize) -> Result<Vec<FieldView>, WireError> {
         f.push(fv(
             "icmp.id",
             field::IDENT,
-            format!("0x{:04x}", u16_at(field::IDENT)),
+            format!("0x{:04x}", rest(0)),
             tx("which ping process", "哪个 ping 进程"),
         ));
         f.push(fv(
             "icmp.seq",
             field::SEQ,
-            u16_at(field::SEQ).to_string(),
+            rest(2).to_string(),
             tx("pairs reply with request", "把应答与请求配对"),
         ));
         if bytes.len() > ECHO_HEADER_LEN {
@@ -105,26 +110,19 @@ pub fn explain(bytes: &[u8], at: usize) -> Result<Vec<FieldView>, WireError> {
     Ok(shift(f, at))
 }
 
-/// The Internet checksum (RFC 1071) of `bytes`.
-pub fn checksum(bytes: &[u8]) -> u16 {
-    let mut sum: u32 = bytes
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-        .sum();
-    while sum >> 16 != 0 {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
-/// An echo request: type 8, code 0, identifier, sequence, payload; checksum filled in.
+/// An echo request: type 8, code 0, identifier, sequence, payload; checksum
+/// filled in (pnet_packet builds it and computes the RFC 1071 checksum).
 pub fn echo_request(ident: u16, seq: u16, payload: &[u8]) -> Vec<u8> {
-    let mut m = vec![8, 0, 0, 0];
-    m.extend_from_slice(&ident.to_be_bytes());
-    m.extend_from_slice(&seq.to_be_bytes());
-    m.extend_from_slice(payload);
-    let c = checksum(&m);
-    m[2..4].copy_from_slice(&c.to_be_bytes());
+    let mut m = vec![0u8; ECHO_HEADER_LEN + payload.len()];
+    if let Some(mut e) = MutableEchoRequestPacket::new(&mut m) {
+        e.set_icmp_type(IcmpTypes::EchoRequest);
+        e.set_icmp_code(IcmpCode(0));
+        e.set_identifier(ident);
+        e.set_sequence_number(seq);
+        e.set_payload(payload);
+    }
+    let sum = IcmpPacket::new(&m).map_or(0, |p| pnet_packet::icmp::checksum(&p));
+    m[field::CHECKSUM].copy_from_slice(&sum.to_be_bytes());
     m
 }
 
@@ -132,10 +130,27 @@ pub fn echo_request(ident: u16, seq: u16, payload: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
 
+    /// An echo request as iputils sends it: id 0x1234, seq 7, 8 bytes of data.
+    const REQUEST: [u8; 16] = [
+        8, 0, // type 8 (echo request), code 0
+        0x80, 0x6f, // checksum (RFC 1071, worked out by hand)
+        0x12, 0x34, // identifier
+        0x00, 0x07, // sequence number
+        b'n', b'e', b't', b'l', b'a', b'b', b'!', b'!', // data
+    ];
+
     #[test]
-    fn echo_request_checksums_to_zero() {
+    fn built_and_parsed_agree_with_the_bytes() {
         let m = echo_request(0x1234, 7, b"netlab!!");
-        assert_eq!(checksum(&m), 0, "a correct checksum sums to zero");
+        assert_eq!(m, REQUEST, "pnet builds exactly these bytes");
+        let p = IcmpPacket::new(&m).unwrap();
+        assert_eq!(
+            pnet_packet::icmp::checksum(&p),
+            p.get_checksum(),
+            "the checksum verifies"
+        );
+        let e = pnet_packet::icmp::echo_request::EchoRequestPacket::new(&m).unwrap();
+        assert_eq!((e.get_identifier(), e.get_sequence_number()), (0x1234, 7));
         let f = explain(&m, 20).unwrap();
         assert_eq!(f[0].value.en, "8 (echo request)");
         assert_eq!(f[3].value.en, "0x1234");
@@ -147,6 +162,15 @@ mod tests {
     #[test]
     fn short_and_unknown() {
         assert!(explain(&[8, 0, 0], 0).is_err());
+        assert!(
+            explain(&REQUEST[..7], 0).is_err(),
+            "one byte short of the echo header"
+        );
+        // Too long: trailing bytes are data, never a panic.
+        let mut long = REQUEST.to_vec();
+        long.extend_from_slice(&[0u8; 1000]);
+        let f = explain(&long, 0).unwrap();
+        assert_eq!(f.last().unwrap().range, 8..long.len());
         assert_eq!(type_name(42).en, "Unknown(42)");
     }
 }

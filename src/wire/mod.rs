@@ -3,7 +3,8 @@
 //! One file per protocol. Each turns the bytes netlab sent, received or
 //! captured into a table of fields (name, byte range, decoded value, meaning)
 //! for the byte view, with smoltcp-style `field` ranges. Parsing is done by the
-//! protocol libraries (hickory-proto for DNS, pnet for Ethernet, ARP and IPv4);
+//! protocol libraries (hickory-proto for DNS, pnet_packet for Ethernet, ARP,
+//! IPv4, ICMP, UDP and TCP, checksums included);
 //! this module owns only the explanation. [`frame`] walks a whole frame.
 
 pub mod arp;

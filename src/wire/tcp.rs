@@ -11,6 +11,9 @@
 //! |   Options …                   |
 //! ```
 
+use pnet_packet::tcp::{TcpOptionNumbers, TcpPacket};
+use pnet_packet::Packet as _;
+
 use super::{bytes_text, fv, shift, WireError};
 use crate::narrate::{tx, FieldView};
 
@@ -61,25 +64,15 @@ pub struct Header {
 /// TCP header's bytes; `None` when the segment carries no such option.
 pub fn window_scale(tcp: &[u8]) -> Option<u8> {
     let hlen = usize::from(*tcp.get(12)? >> 4) * 4;
-    let opts = tcp.get(MIN_LEN..hlen.min(tcp.len()))?;
-    let mut i = 0;
-    while i < opts.len() {
-        match opts[i] {
-            0 => return None,
-            1 => i += 1,
-            kind => {
-                let len = usize::from(*opts.get(i + 1)?);
-                if kind == 3 && len == 3 {
-                    return opts.get(i + 2).copied();
-                }
-                if len < 2 {
-                    return None;
-                }
-                i += len;
-            }
-        }
+    if hlen < MIN_LEN {
+        return None;
     }
-    None
+    // Only the header, so no option can run into the payload.
+    let p = TcpPacket::new(tcp.get(..hlen)?)?;
+    p.get_options_iter()
+        .take_while(|o| o.get_number() != TcpOptionNumbers::EOL)
+        .find(|o| o.get_number() == TcpOptionNumbers::WSCALE)
+        .and_then(|o| o.payload().first().copied())
 }
 
 /// Flags as text: "SYN,ACK".
@@ -121,15 +114,18 @@ pub fn header(b: &[u8]) -> Result<Header, WireError> {
             need: header_len.max(MIN_LEN),
         });
     }
-    let u16_at = |i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
-    let u32_at = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    let p = TcpPacket::new(b).ok_or(WireError::TooShort {
+        what: "TCP header",
+        have: b.len(),
+        need: MIN_LEN,
+    })?;
     Ok(Header {
-        src_port: u16_at(0),
-        dst_port: u16_at(2),
-        seq: u32_at(4),
-        ack: u32_at(8),
-        flags: b[13],
-        window: u16_at(14),
+        src_port: p.get_source(),
+        dst_port: p.get_destination(),
+        seq: p.get_sequence(),
+        ack: p.get_acknowledgement(),
+        flags: p.get_flags(),
+        window: p.get_window(),
         header_len,
     })
 }
@@ -137,6 +133,9 @@ pub fn header(b: &[u8]) -> Result<Header, WireError> {
 /// The header fields (offset by `at`).
 pub fn explain(b: &[u8], at: usize) -> Result<Vec<FieldView>, WireError> {
     let h = header(b)?;
+    // header() checked the length: 20 bytes at least.
+    let (checksum, urgent) =
+        TcpPacket::new(b).map_or((0, 0), |p| (p.get_checksum(), p.get_urgent_ptr()));
     let mut f = vec![
         fv(
             "tcp.srcport",
@@ -180,13 +179,13 @@ pub fn explain(b: &[u8], at: usize) -> Result<Vec<FieldView>, WireError> {
         fv(
             "tcp.checksum",
             field::CHECKSUM,
-            format!("0x{:04x}", u16::from_be_bytes([b[16], b[17]])),
+            format!("0x{checksum:04x}"),
             tx("header, data, pseudo-header", "头部、数据、伪首部"),
         ),
         fv(
             "tcp.urgent",
             field::URGENT,
-            u16::from_be_bytes([b[18], b[19]]).to_string(),
+            urgent.to_string(),
             tx("urgent pointer (unused)", "紧急指针（不用）"),
         ),
     ];
@@ -263,5 +262,18 @@ mod tests {
         let mut bad = SYN;
         bad[12] = 0x30; // offset 12 bytes: less than the fixed header
         assert!(header(&bad).is_err());
+        let mut past = SYN;
+        past[12] = 0xf0; // offset 60 bytes: more than there is
+        assert!(header(&past).is_err());
+        assert_eq!(
+            window_scale(&past),
+            None,
+            "options past the end are not read"
+        );
+        // A segment with 2000 bytes of payload: the payload is one field.
+        let mut long = SYN.to_vec();
+        long.extend_from_slice(&[0xab; 2000]);
+        let f = explain(&long, 0).unwrap();
+        assert_eq!(f.last().unwrap().range, 20..2020);
     }
 }

@@ -7,6 +7,8 @@
 //! +-------------+-------------+
 //! ```
 
+use pnet_packet::udp::UdpPacket;
+
 use super::{bytes_text, fv, shift, WireError};
 use crate::narrate::{tx, FieldView};
 
@@ -28,15 +30,12 @@ pub const LEN: usize = 8;
 
 /// The header fields (offset by `at`), and the ports.
 pub fn explain(b: &[u8], at: usize) -> Result<(Vec<FieldView>, u16, u16), WireError> {
-    if b.len() < LEN {
-        return Err(WireError::TooShort {
-            what: "UDP header",
-            have: b.len(),
-            need: LEN,
-        });
-    }
-    let u16_at = |i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
-    let (sp, dp) = (u16_at(0), u16_at(2));
+    let p = UdpPacket::new(b).ok_or(WireError::TooShort {
+        what: "UDP header",
+        have: b.len(),
+        need: LEN,
+    })?;
+    let (sp, dp) = (p.get_source(), p.get_destination());
     let mut f = vec![
         fv(
             "udp.srcport",
@@ -53,13 +52,13 @@ pub fn explain(b: &[u8], at: usize) -> Result<(Vec<FieldView>, u16, u16), WireEr
         fv(
             "udp.length",
             field::LENGTH,
-            u16_at(4).to_string(),
+            p.get_length().to_string(),
             tx("the boundary travels with it", "边界随报文一起传送"),
         ),
         fv(
             "udp.checksum",
             field::CHECKSUM,
-            format!("0x{:04x}", u16_at(6)),
+            format!("0x{:04x}", p.get_checksum()),
             tx("checksum (UDP has one too)", "校验和（UDP 也有）"),
         ),
     ];
@@ -80,11 +79,23 @@ mod tests {
 
     #[test]
     fn datagram() {
-        let d = [0x9c, 0x40, 0x23, 0x28, 0, 11, 0, 0, b'o', b'n', b'e'];
+        let d = [
+            0x9c, 0x40, // source port 40000
+            0x23, 0x28, // destination port 9000
+            0, 11, // length: 8 + 3
+            0, 0, // checksum (none)
+            b'o', b'n', b'e', // data
+        ];
         let (f, sp, dp) = explain(&d, 34).unwrap();
         assert_eq!((sp, dp), (40000, 9000));
         assert_eq!(f[2].value.en, "11");
         assert_eq!(f[4].range, 42..45);
-        assert!(explain(&d[..7], 0).is_err());
+        assert!(explain(&d[..7], 0).is_err(), "too short for the header");
+        // Longer than its length field says: the rest is shown as data, no panic.
+        let mut long = d.to_vec();
+        long.extend_from_slice(&[0xee; 2000]);
+        let (f, _, _) = explain(&long, 0).unwrap();
+        assert_eq!(f[2].value.en, "11", "the field as sent");
+        assert_eq!(f.last().unwrap().range, 8..long.len());
     }
 }

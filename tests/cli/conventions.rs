@@ -142,3 +142,38 @@ fn the_pages_in_docs_are_the_generated_ones() {
     let on_disk = std::fs::read_dir(&dir).unwrap().count();
     assert_eq!(on_disk, pages.len(), "no page for a command that is gone");
 }
+
+#[test]
+fn no_hand_computed_checksum_is_left_in_src() {
+    // ICMP, IPv4, UDP and TCP checksums come from pnet_packet; a fold of
+    // 16-bit sums by hand would be a second implementation to get wrong.
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut stack = vec![src];
+    let mut seen = 0;
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            if p.extension().is_some_and(|x| x == "rs") {
+                seen += 1;
+                let text = std::fs::read_to_string(&p).unwrap();
+                for pattern in [
+                    "fn checksum(",
+                    "(sum & 0xffff)",
+                    "sum >> 16",
+                    "!(sum as u16)",
+                ] {
+                    assert!(
+                        !text.contains(pattern),
+                        "{} computes a checksum by hand ({pattern:?}): use pnet_packet",
+                        p.display()
+                    );
+                }
+            }
+        }
+    }
+    assert!(seen > 50, "walked the sources ({seen} files)");
+}
