@@ -128,9 +128,12 @@ fn ip(bytes: &[u8], at: usize) -> Result<(Vec<FieldView>, Kind), WireError> {
     } else if proto == 1 {
         let m = &bytes[ihl..end];
         fields.extend(icmp::explain(m, at + ihl)?);
-        icmp_type = Some(m[0]);
-        if m[0] == 0 || m[0] == 8 {
-            icmp_seq = Some(u16::from_be_bytes([m[6], m[7]]));
+        // explain() checked the echo header's 8 bytes; a reply has the request's layout.
+        let t = pnet_packet::icmp::IcmpPacket::new(m).map(|p| p.get_icmp_type().0);
+        icmp_type = t;
+        if matches!(t, Some(0 | 8)) {
+            icmp_seq = pnet_packet::icmp::echo_request::EchoRequestPacket::new(m)
+                .map(|e| e.get_sequence_number());
         }
     }
     Ok((

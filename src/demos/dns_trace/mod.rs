@@ -164,14 +164,13 @@ fn wire(ex: &Exchange, reply: bool, lo: Option<&Capture>) -> Option<Wire> {
 
 /// Whether an Ethernet + IPv4 frame is a UDP datagram between these ports carrying `payload`.
 fn udp_frame_carries(frame: &[u8], sport: u16, dport: u16, payload: &[u8]) -> bool {
+    use pnet_packet::Packet as _;
     let Some((17, udp)) = crate::wire::frame::transport(frame) else {
         return false;
     };
-    let port = |at: usize| {
-        udp.get(at..at + 2)
-            .map(|b| u16::from_be_bytes([b[0], b[1]]))
-    };
-    port(0) == Some(sport) && port(2) == Some(dport) && udp.get(8..) == Some(payload)
+    pnet_packet::udp::UdpPacket::new(udp).is_some_and(|u| {
+        u.get_source() == sport && u.get_destination() == dport && u.payload() == payload
+    })
 }
 
 /// Run the demo; returns the exit code.
