@@ -27,9 +27,8 @@ pub fn init(verbose: u8) {
     let Some(filter) = filter(verbose, rust_log.as_deref()) else {
         return;
     };
-    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
-        && std::env::var_os("NO_COLOR").is_none()
-        && std::env::var("TERM").map_or(true, |t| t != "dumb");
+    // The same rules as the narration's colour, for stderr (anstream).
+    let colour = anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

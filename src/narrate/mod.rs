@@ -480,11 +480,10 @@ pub struct NarratorConfig {
 }
 
 impl NarratorConfig {
-    /// Whether colour should be used on stdout: a terminal, NO_COLOR unset, TERM not dumb.
+    /// Whether colour should be used on stdout, as anstream decides it: a
+    /// terminal, NO_COLOR unset, TERM not dumb (CLICOLOR_FORCE forces it).
     pub fn color_wanted() -> bool {
-        io::stdout().is_terminal()
-            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-            && std::env::var("TERM").map_or(true, |t| t != "dumb")
+        anstream::AutoStream::choice(&io::stdout()) != anstream::ColorChoice::Never
     }
 
     /// The width to wrap to: `--width`, else the terminal's (stdout), else

@@ -2,7 +2,7 @@
 //!
 //! Pure functions from a step to a string. Everything is wrapped to
 //! [`RenderOpts::width`] (CJK counted as two columns, see [`super::wrap`]).
-//! Colour is plain ANSI and only used when [`RenderOpts::color`] is set.
+//! Colour is ANSI through anstyle, used only when [`RenderOpts::color`] is set.
 //! Owns the byte view: each field's bytes in hex beside its name and decoded
 //! value, and what the field means the first time that field is shown.
 
@@ -12,13 +12,14 @@ use std::fmt::Write as _;
 use super::wrap::{display_width, truncate, wrap, wrap_with};
 use super::{Direction, Packet, RenderOpts, Step, Summary, Text};
 
-const BOLD: &str = "\x1b[1m";
-const DIM: &str = "\x1b[2m";
-const CYAN: &str = "\x1b[36m";
-const GREEN: &str = "\x1b[32m";
-const RED: &str = "\x1b[31m";
-const YELLOW: &str = "\x1b[33m";
-const RESET: &str = "\x1b[0m";
+use anstyle::{AnsiColor, Style};
+
+const BOLD: Style = Style::new().bold();
+const DIM: Style = Style::new().dimmed();
+const CYAN: Style = AnsiColor::Cyan.on_default();
+const GREEN: Style = AnsiColor::Green.on_default();
+const RED: Style = AnsiColor::Red.on_default();
+const YELLOW: Style = AnsiColor::Yellow.on_default();
 
 /// Hex bytes shown per field before eliding with "…", on a wide terminal.
 const MAX_HEX_BYTES: usize = 12;
@@ -26,9 +27,10 @@ const MAX_HEX_BYTES: usize = 12;
 struct Paint(bool);
 
 impl Paint {
-    fn p(&self, code: &str, s: &str) -> String {
+    fn p(&self, style: Style, s: &str) -> String {
         if self.0 && !s.is_empty() {
-            format!("{code}{s}{RESET}")
+            // anstyle renders the style, and `{:#}` its reset.
+            format!("{style}{s}{style:#}")
         } else {
             s.to_string()
         }

@@ -177,3 +177,34 @@ fn no_hand_computed_checksum_is_left_in_src() {
     }
     assert!(seen > 50, "walked the sources ({seen} files)");
 }
+
+#[test]
+fn colour_only_on_a_terminal_and_never_with_no_color_or_term_dumb() {
+    if !require("script (Debian package util-linux)", have("script")) {
+        return;
+    }
+    // `script` gives netlab a pseudo-terminal, as a student's shell would.
+    let demo = |env: &[(&str, &str)]| -> String {
+        let mut cmd = Command::new("script");
+        cmd.args([
+            "-qec",
+            &format!(
+                "{} sticky-packet --writes 3 --width 80",
+                env!("CARGO_BIN_EXE_netlab")
+            ),
+            "/dev/null",
+        ])
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .env("TERM", "xterm-256color");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        String::from_utf8_lossy(&cmd.output().unwrap().stdout).into_owned()
+    };
+    assert!(demo(&[]).contains("\u{1b}["), "colour on a terminal");
+    assert!(!demo(&[("NO_COLOR", "1")]).contains("\u{1b}["), "NO_COLOR");
+    assert!(!demo(&[("TERM", "dumb")]).contains("\u{1b}["), "TERM=dumb");
+    let piped = netlab(&["sticky-packet", "--writes", "3"]);
+    assert!(!stdout(&piped).contains('\u{1b}'), "not a terminal");
+}
