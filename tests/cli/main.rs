@@ -20,6 +20,7 @@ mod ping;
 mod privilege;
 mod questions;
 mod screen;
+mod snapshots;
 mod transport;
 
 use std::process::{Command, Output};

@@ -101,6 +101,10 @@ struct Resolved {
 }
 
 fn table_step(title: Text, detail: Text, entries: &[Entry]) -> Step {
+    // By address, as `ip neigh` users expect to scan it (the kernel's order varies).
+    let mut entries = entries.to_vec();
+    entries.sort_by_key(|e| e.ip.parse::<std::net::IpAddr>().ok());
+    let entries = &entries[..];
     let mut s = Step::new(title, detail, QS);
     if entries.is_empty() {
         s = s.fact(tx("table", "表"), tx("(empty)", "（空）"));
