@@ -1,6 +1,9 @@
 //! Bad input: exit code 2 and one message that says what was wrong and what is
 //! accepted; never a panic. One table across every subcommand.
 
+use predicates::prelude::*;
+use predicates::str::contains;
+
 use super::*;
 
 #[test]
@@ -335,30 +338,19 @@ fn every_bad_input_exits_2_saying_what_is_wrong_and_what_is_accepted() {
     ];
     assert!(table.len() >= 40, "{} cases", table.len());
     for (args, wrong, accepted) in table {
-        let o = netlab(&args);
-        let err = stderr(&o);
-        assert_eq!(
-            o.status.code(),
-            Some(2),
-            "{args:?} should exit 2; stderr: {err}"
-        );
-        assert!(
-            err.contains(wrong),
-            "{args:?}: the message does not say what was wrong ({wrong:?}): {err}"
-        );
-        assert!(
-            err.contains(accepted),
-            "{args:?}: the message does not say what is accepted ({accepted:?}): {err}"
-        );
-        assert!(
-            !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
-            "{args:?} panicked: {err}"
-        );
-        assert!(
-            stdout(&o).trim().is_empty(),
-            "{args:?} wrote to stdout: {}",
-            stdout(&o)
-        );
+        // Exit 2; stderr says what was wrong and what is accepted, and never
+        // panics; stdout stays empty.
+        netlab_cmd()
+            .args(&args)
+            .assert()
+            .code(2)
+            .stderr(
+                contains(wrong)
+                    .and(contains(accepted))
+                    .and(contains("panicked").not())
+                    .and(contains("RUST_BACKTRACE").not()),
+            )
+            .stdout(predicates::str::is_empty().trim());
     }
 }
 

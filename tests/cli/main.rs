@@ -39,6 +39,16 @@ pub fn netlab(args: &[&str]) -> Output {
         .expect("run netlab")
 }
 
+/// netlab as an assert_cmd command, with the same clean environment as [`netlab`].
+pub fn netlab_cmd() -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::new(env!("CARGO_BIN_EXE_netlab"));
+    c.env("NO_COLOR", "1")
+        .env("LANG", "C.UTF-8")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES");
+    c
+}
+
 /// stdout as text.
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
