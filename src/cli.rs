@@ -79,6 +79,8 @@ pub enum Command {
     TcpVsUdp(TcpUdpArgs),
     /// TCP "sticky packets" (粘包): why reads do not match writes, and the framing fixes (Q9, Q13, Q14)
     StickyPacket(StickyArgs),
+    /// r1 as a firewall (nftables): no rules, drop, reject, stateful, a port rule; TCP and UDP captured (Q12, Q16)
+    Firewall(FirewallArgs),
     /// Render a saved run: netlab render RUN.jsonl --html PAGE.html (from a run printed with --json)
     Render {
         /// The run, as a demo printed it with --json
@@ -170,6 +172,30 @@ pub struct TcpUdpArgs {
     /// Run on loopback even when the namespace lab is available
     #[arg(long)]
     pub loopback: bool,
+}
+
+/// `netlab firewall ...`
+#[derive(Clone, Debug, Args)]
+pub struct FirewallArgs {
+    /// Run only these cases, in this order (comma-separated) [default: all five]
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "CASE")]
+    pub case: Vec<FirewallCase>,
+}
+
+/// One case of `netlab firewall`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FirewallCase {
+    /// No rules: everything passes
+    None,
+    /// Drop traffic to h3: the client waits
+    Drop,
+    /// Reject traffic to h3: a TCP reset, an ICMP port unreachable
+    Reject,
+    /// Allow replies, drop new connections from LAN B
+    Stateful,
+    /// Allow TCP 80 and UDP 53 to h3, nothing else
+    Ports,
 }
 
 /// `netlab sticky-packet ...`

@@ -72,6 +72,7 @@ pub fn demo_name(cmd: &Command) -> &'static str {
         Command::Ping(_) => "ping",
         Command::TcpVsUdp(_) => "tcp-vs-udp",
         Command::StickyPacket(_) => "sticky-packet",
+        Command::Firewall(_) => "firewall",
         Command::Questions => "questions",
         Command::Render { .. } => "render",
         Command::Explain { .. } => "explain",
@@ -88,6 +89,7 @@ pub fn needs_lab(cli: &Cli) -> bool {
         Command::ArpTable(a) => !a.host && a.iface.is_none(),
         Command::Ping(a) => a.target.is_none(),
         Command::TcpVsUdp(a) => !a.loopback,
+        Command::Firewall(_) => true,
         Command::Lab {
             what: LabCommand::Hold,
         } => true,
@@ -123,6 +125,7 @@ pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
         Command::Ping(args) => demos::ping::run(args, n)?,
         Command::TcpVsUdp(args) => demos::tcp_vs_udp::run(args, n)?,
         Command::StickyPacket(args) => demos::sticky::run(args, n)?,
+        Command::Firewall(args) => demos::firewall::run(args, n)?,
         other => run_other(other, cli, cfg.lang, n)?,
     };
     // The packet records of the run, as the steps carried them.
@@ -200,7 +203,8 @@ fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i
         | Command::ArpTable(_)
         | Command::Ping(_)
         | Command::TcpVsUdp(_)
-        | Command::StickyPacket(_) => {
+        | Command::StickyPacket(_)
+        | Command::Firewall(_) => {
             unreachable!("dispatched in run")
         }
         Command::Questions => {

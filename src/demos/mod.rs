@@ -6,6 +6,7 @@
 
 pub mod arp_table;
 pub mod dns_trace;
+pub mod firewall;
 pub mod lab_dns;
 pub mod lab_ns;
 pub mod ping;
@@ -22,4 +23,5 @@ pub const NAMES: &[&str] = &[
     "lab up",
     "tcp-vs-udp",
     "sticky-packet",
+    "firewall",
 ];

@@ -335,6 +335,11 @@ fn every_bad_input_exits_2_saying_what_is_wrong_and_what_is_accepted() {
         ),
         (vec!["lab", "exec", "h1"], "required", "<COMMAND>"),
         (vec!["lab", "frob"], "unrecognized subcommand", "Usage"),
+        (
+            vec!["firewall", "--case", "open"],
+            "invalid value 'open'",
+            "[possible values: none, drop, reject, stateful, ports]",
+        ),
     ];
     assert!(table.len() >= 40, "{} cases", table.len());
     for (args, wrong, accepted) in table {

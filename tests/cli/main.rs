@@ -11,6 +11,7 @@ mod cleanup;
 mod conventions;
 mod dns_trace;
 mod drill;
+mod firewall;
 mod hostile;
 mod lab_ns;
 mod logs;

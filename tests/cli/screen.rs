@@ -39,6 +39,12 @@ const TCP: Demo = Demo {
     budget: 110,
 };
 
+const FIREWALL: Demo = Demo {
+    args: &["firewall"],
+    lab: true,
+    budget: 120,
+};
+
 /// Rows a line takes on a terminal `width` columns wide.
 fn rows(line: &str, width: usize) -> usize {
     display_width(line).div_ceil(width).max(1)
@@ -164,6 +170,11 @@ fn tcp_vs_udp_fits_the_screen() {
 }
 
 #[test]
+fn firewall_fits_the_screen() {
+    check(&FIREWALL);
+}
+
+#[test]
 fn width_comes_from_the_flag_then_the_terminal_then_columns() {
     use netlab::narrate::NarratorConfig as C;
     assert_eq!(C::width_from(Some(100), Some(120), Some(90)), 100);
@@ -242,7 +253,10 @@ FTP Telnet SMTP POP HTTP SNMP TFTP NAT EtherType DSCP ECN DF MF MSS SACK QUIC Re
 listen connect accept send recv sendto close read write fd ping traceroute REACHABLE STALE DELAY \
 PROBE FAILED INCOMPLETE PERMANENT stub resolver root h sw r LAN WAN x y hello one two three \
 onetwothree seq ack win len ttl rtt icmp_seq udp tcp tcp-vs-udp dns-trace arp-table \
-sticky-packet";
+sticky-packet firewall dig hickory-resolver systemd-resolved nscd conntrack \
+add rule table chain inet forward type filter hook priority policy accept drop reject with reset \
+icmpx port-unreachable ct state established related new iifname eth daddr dport meta l4proto \
+TIME_WAIT ESTABLISHED ip Linux";
 
 /// Words a Chinese run shows in English that are not protocol terms.
 fn english_words(text: &str) -> Vec<String> {
@@ -301,6 +315,7 @@ fn chinese_runs_are_chinese_but_for_protocol_terms() {
             vec!["arp-table"],
             vec!["ping"],
             vec!["tcp-vs-udp", "--bulk", "1"],
+            vec!["firewall"],
         ]);
     }
     for args in runs {

@@ -1,0 +1,346 @@
+//! `netlab firewall`: r1 becomes a firewall (Q16; also Q12).
+//!
+//! In the namespace lab, nftables rules in r1's forward chain, each shown as
+//! the command a student could type, and for each rule set TCP and UDP probes
+//! between h1 (LAN A) and h3 (LAN B), captured on both LANs:
+//!
+//! 1. no rules: everything passes;
+//! 2. `drop`: the client waits; TCP's SYN is sent again, later each time;
+//! 3. `reject`: a TCP reset, or ICMP port unreachable for UDP, at once;
+//! 4. stateful: replies to h1's connections pass, nothing new from LAN B;
+//! 5. a port rule: TCP 80 and UDP 53 to h3 allowed, everything else dropped.
+//!
+//! The rules and probes are in lab::firewall; this file tells them.
+
+use std::net::SocketAddr;
+
+use serde::Serialize;
+
+use crate::cli::{FirewallArgs, FirewallCase};
+use crate::error::{exit, Result};
+use crate::lab::capture::{Capture, Frame};
+use crate::lab::firewall::{self as fw, Outcome, Probe};
+use crate::lab::topology::{NetLab, H1, H3};
+use crate::narrate::{fields, tx, Narrator, Step, Summary, Text};
+use crate::privilege::Privileges;
+use crate::wire::frame::{self, Kind};
+
+mod say;
+
+const QS: &[&str] = &["Q16"];
+
+/// Which way a probe goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+enum Way {
+    /// h1 (LAN A) to h3 (LAN B).
+    #[serde(rename = "h1->h3")]
+    Out,
+    /// h3 to h1: from the outside in.
+    #[serde(rename = "h3->h1")]
+    In,
+}
+
+/// One probe a case makes, and what its rules predict.
+struct Plan {
+    proto: &'static str,
+    port: u16,
+    way: Way,
+    expect: Outcome,
+}
+
+const fn plan(proto: &'static str, port: u16, way: Way, expect: Outcome) -> Plan {
+    Plan {
+        proto,
+        port,
+        way,
+        expect,
+    }
+}
+
+/// A case: its rules (what follows `nft add rule inet netlab forward`), its probes.
+fn case(c: FirewallCase) -> (&'static [&'static str], Vec<Plan>) {
+    use Outcome::*;
+    use Way::*;
+    match c {
+        FirewallCase::None => (
+            &[],
+            vec![
+                plan("tcp", 80, Out, Connected),
+                plan("udp", 53, Out, Connected),
+            ],
+        ),
+        FirewallCase::Drop => (
+            &["ip daddr 203.0.113.10 drop"],
+            vec![plan("tcp", 80, Out, Timeout), plan("udp", 53, Out, Timeout)],
+        ),
+        FirewallCase::Reject => (
+            &[
+                "ip daddr 203.0.113.10 meta l4proto tcp reject with tcp reset",
+                "ip daddr 203.0.113.10 reject with icmpx port-unreachable",
+            ],
+            vec![
+                plan("tcp", 80, Out, Reset),
+                plan("udp", 53, Out, Unreachable),
+            ],
+        ),
+        FirewallCase::Stateful => (
+            &[
+                "ct state established,related accept",
+                "iifname eth1 ct state new drop",
+            ],
+            vec![
+                plan("tcp", 80, Out, Connected),
+                plan("udp", 53, Out, Connected),
+                plan("tcp", 80, In, Timeout),
+                plan("udp", 53, In, Timeout),
+            ],
+        ),
+        FirewallCase::Ports => (
+            &[
+                "ct state established,related accept",
+                "ip daddr 203.0.113.10 tcp dport 80 accept",
+                "ip daddr 203.0.113.10 udp dport 53 accept",
+                "ip daddr 203.0.113.10 drop",
+            ],
+            vec![
+                plan("tcp", 80, Out, Connected),
+                plan("tcp", 22, Out, Timeout),
+                plan("udp", 53, Out, Connected),
+                plan("udp", 161, Out, Timeout),
+            ],
+        ),
+    }
+}
+
+/// Why a case does what it does.
+fn detail(c: FirewallCase) -> Text {
+    match c {
+        FirewallCase::None => tx(
+            "r1's forward chain is empty, policy accept: it forwards everything. h1 reaches h3's TCP and UDP services.",
+            "r1 的 forward 链是空的，默认策略 accept：什么都转发。h1 能访问 h3 的 TCP 和 UDP 服务。",
+        ),
+        FirewallCase::Drop => tx(
+            "drop throws the packet away and says nothing, so the client cannot tell a firewall from a dead host: TCP sends its SYN again, waiting longer each time; UDP hears nothing.",
+            "drop 直接丢弃数据包，一声不吭，客户端分不清是防火墙还是主机宕机：TCP 一次次重发 SYN，间隔越来越长；UDP 什么也收不到。",
+        ),
+        FirewallCase::Reject => tx(
+            "reject answers in h3's place: a TCP RST, or an ICMP port unreachable for UDP. The client knows at once; h3's link saw nothing.",
+            "reject 替 h3 作答：TCP 回一个 RST，UDP 回一个 ICMP 端口不可达。客户端立刻就知道；h3 的链路上什么也没有。",
+        ),
+        FirewallCase::Stateful => tx(
+            "A stateful firewall tracks connections (conntrack): replies to what h1 opened are \"established\" and pass; anything new from LAN B is dropped.",
+            "有状态防火墙跟踪连接（conntrack）：h1 发起的连接，其回程数据属于 established，放行；从局域网 B 新发起的一律丢弃。",
+        ),
+        FirewallCase::Ports => tx(
+            "Allow what h3 offers (web on TCP 80, DNS on UDP 53) and drop everything else to it: a server's usual firewall.",
+            "只放行 h3 提供的服务（TCP 80 网页、UDP 53 DNS），其余发往它的一律丢弃：服务器防火墙的常见做法。",
+        ),
+    }
+}
+
+/// The JSON summary's record of one probe.
+#[derive(Serialize)]
+struct CaseOut {
+    case: FirewallCase,
+    rule: String,
+    proto: &'static str,
+    port: u16,
+    direction: Way,
+    outcome: Outcome,
+    expected: Outcome,
+    elapsed_ms: u64,
+}
+
+/// The JSON summary.
+#[derive(Serialize)]
+struct FirewallOut {
+    cases: Vec<CaseOut>,
+    as_predicted: bool,
+}
+
+/// When each TCP SYN from `from` (as `host`'s link saw it) to `port` left,
+/// seconds after the first.
+fn syn_times(frames: &[Frame], host: &str, from: std::net::Ipv4Addr, port: u16) -> Vec<f64> {
+    let times: Vec<std::time::SystemTime> = frames
+        .iter()
+        .filter(|f| f.link.starts_with(host))
+        .filter(|f| {
+            matches!(frame::ethernet_frame(&f.bytes).map(|d| d.kind),
+                Ok(Kind::Ipv4 { src, tcp: Some(h), .. })
+                    if src == from && h.flags & 0x12 == 0x02 && h.dst_port == port)
+        })
+        .map(|f| f.at)
+        .collect();
+    times
+        .iter()
+        .map(|t| t.duration_since(times[0]).unwrap_or_default().as_secs_f64())
+        .collect()
+}
+
+/// Run the demo.
+pub fn run(args: &FirewallArgs, n: &mut Narrator) -> Result<i32> {
+    if !Privileges::probe().can_build_lab() {
+        return Err(crate::privilege::lab_privilege());
+    }
+    let cases = if args.case.is_empty() {
+        vec![
+            FirewallCase::None,
+            FirewallCase::Drop,
+            FirewallCase::Reject,
+            FirewallCase::Stateful,
+            FirewallCase::Ports,
+        ]
+    } else {
+        args.case.clone()
+    };
+    let lab = NetLab::build()?;
+    let (r1, h1, h3) = fw::hosts(&lab)?;
+    let _on_h3 = fw::serve(h3, H3)?;
+    let _on_h1 = fw::serve(h1, H1)?;
+    n.step(
+        Step::new(
+            crate::lab::userns::titled(tx(
+                "r1 becomes a firewall between LAN A and LAN B",
+                "r1 成为局域网 A 与 B 之间的防火墙",
+            )),
+            tx(
+                "h1 and h3 each serve TCP 80 and 22, UDP 53 and 161. Every packet between them crosses r1, so rules in r1's forward chain (nftables) decide what passes. Each rule is shown as the command to type.",
+                "h1 和 h3 各自提供 TCP 80、22 与 UDP 53、161 服务。它们之间的每个包都经过 r1，所以 r1 的 forward 链（nftables）里的规则决定放行什么。每条规则都以可直接输入的命令形式给出。",
+            ),
+            QS,
+        )
+        .fact(
+            tx("chain", "链"),
+            "nft add chain inet netlab forward { type filter hook forward priority 0 ; policy accept ; }",
+        )
+        .data("rootless", crate::lab::userns::rootless()),
+    )?;
+    let mut out = Vec::new();
+    for (i, &c) in cases.iter().enumerate() {
+        let (rules, plans) = case(c);
+        fw::reset(r1)?;
+        for r in rules {
+            fw::add_rule(r1, r)?;
+        }
+        let caps = [Capture::start(h1, "eth0")?, Capture::start(h3, "eth0")?];
+        let mut probes: Vec<(&Plan, Probe)> = Vec::new();
+        let mut conntrack = None;
+        for p in &plans {
+            let (from, to_ip) = match p.way {
+                Way::Out => (h1, H3),
+                Way::In => (h3, H1),
+            };
+            let to = SocketAddr::from((to_ip, p.port));
+            let got = if p.proto == "tcp" {
+                fw::tcp_probe(from, to)?
+            } else {
+                fw::udp_probe(from, to)?
+            };
+            probes.push((p, got));
+            // The table right after h1's flows, before anything else is tried.
+            if c == FirewallCase::Stateful && p.way == Way::Out && p.proto == "udp" {
+                conntrack = Some(fw::conntrack(r1, H3)?);
+            }
+        }
+        let mut frames = Vec::new();
+        for cap in caps {
+            frames.extend(cap.stop()?);
+        }
+        frames.sort_by_key(|f| f.at);
+        let rule_text = rules.join("; ");
+        let mut s = Step::new(
+            say::title(c),
+            detail(c),
+            if c == FirewallCase::Stateful {
+                &["Q16", "Q12"]
+            } else {
+                QS
+            },
+        )
+        .section(say::section(i + 1, c));
+        for r in rules {
+            s = s.fact(
+                tx("rule", "规则"),
+                format!("nft add rule inet netlab forward {r}"),
+            );
+        }
+        if rules.is_empty() {
+            s = s.fact(tx("rule", "规则"), tx("(none)", "（无）"));
+        }
+        for (p, got) in &probes {
+            let (from, to, from_ip) = match p.way {
+                Way::Out => ("h1", "h3", H1),
+                Way::In => ("h3", "h1", H3),
+            };
+            let tcp = p.proto == "tcp";
+            let syns = (tcp && got.outcome == Outcome::Timeout)
+                .then(|| syn_times(&frames, from, from_ip, p.port));
+            let seen = say::outcome(got, tcp, syns.as_ref().map(Vec::len));
+            s = s.fact(
+                Text::from(p.proto.to_uppercase()),
+                say::probe(p.proto, p.port, from, to, &seen),
+            );
+            if let Some(t) = syns.filter(|t| t.len() > 2) {
+                // Linear when no wait was much longer than the one before it.
+                let gaps: Vec<f64> = t.windows(2).map(|w| w[1] - w[0]).collect();
+                let linear = gaps.windows(2).all(|g| g[1] < g[0] * 1.5);
+                s = s.fact(tx("SYN", "SYN"), say::syn_times(&t, linear));
+            }
+            if got.outcome != p.expect {
+                s = s.fact(
+                    tx("note", "注意"),
+                    say::unexpected(p.proto, p.port, p.expect, got.outcome),
+                );
+            }
+            out.push(CaseOut {
+                case: c,
+                rule: rule_text.clone(),
+                proto: p.proto,
+                port: p.port,
+                direction: p.way,
+                outcome: got.outcome,
+                expected: p.expect,
+                elapsed_ms: got.elapsed.as_millis() as u64,
+            });
+        }
+        match &conntrack {
+            Some(Some(entries)) => {
+                for t in entries.iter().take(2) {
+                    s = s.fact(tx("conntrack", "conntrack"), say::tracked(t));
+                }
+                s = s.typed("conntrack", entries);
+            }
+            Some(None) => {
+                s = s.fact(
+                    tx("conntrack", "conntrack"),
+                    tx(
+                        "(this kernel offers no /proc/net/nf_conntrack)",
+                        "（本机内核没有 /proc/net/nf_conntrack）",
+                    ),
+                );
+            }
+            None => {}
+        }
+        s.packets = frames.iter().map(|f| f.record(false)).collect();
+        n.step(s.data("case", serde_json::to_value(c).unwrap_or_default()))?;
+    }
+    fw::reset(r1)?;
+    let as_predicted = out.iter().filter(|o| o.outcome == o.expected).count();
+    let total = out.len();
+    let ok = as_predicted == total;
+    n.summary(Summary {
+        title: say::summary(cases.len(), total, as_predicted),
+        lines: vec![tx(
+            "A firewall is rules on a router: drop is silence, reject is an answer, and state lets replies back in.",
+            "防火墙就是路由器上的规则：drop 是沉默，reject 是回答，而状态让回程流量得以进入。",
+        )],
+        questions: vec!["Q16", "Q12"],
+        ok,
+        data: fields(&FirewallOut {
+            cases: out,
+            as_predicted: ok,
+        }),
+    })?;
+    drop(lab);
+    Ok(if ok { exit::OK } else { exit::NETWORK_NO })
+}

@@ -1,0 +1,162 @@
+//! netlab firewall: r1's rules decide, and the client sees it.
+
+use super::*;
+
+fn cases(lines: &[Value]) -> Vec<Value> {
+    let s = lines.last().unwrap();
+    assert_eq!(s["kind"], "summary");
+    s["cases"].as_array().unwrap().clone()
+}
+
+fn find<'a>(cases: &'a [Value], case: &str, proto: &str, port: u16, dir: &str) -> &'a Value {
+    cases
+        .iter()
+        .find(|c| {
+            c["case"] == case && c["proto"] == proto && c["port"] == port && c["direction"] == dir
+        })
+        .unwrap_or_else(|| panic!("{case} {proto} {port} {dir} in {cases:?}"))
+}
+
+#[test]
+fn every_rule_set_does_what_it_says_and_the_capture_shows_it() {
+    if !privileged() || !require("tshark (Debian package tshark)", have("tshark")) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("fw.pcapng");
+    let o = netlab(&["firewall", "--json", "--pcap", pcap.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    let c = cases(&lines);
+    assert_eq!(c.len(), 14);
+    assert!(c.iter().all(|x| x["outcome"] == x["expected"]), "{c:?}");
+    assert_eq!(lines.last().unwrap()["as_predicted"], true);
+    // No rules: both pass.
+    assert_eq!(
+        find(&c, "none", "tcp", 80, "h1->h3")["outcome"],
+        "connected"
+    );
+    assert_eq!(
+        find(&c, "none", "udp", 53, "h1->h3")["outcome"],
+        "connected"
+    );
+    // drop: silence until the client gives up; reject: an answer at once.
+    let dropped = find(&c, "drop", "tcp", 80, "h1->h3");
+    assert_eq!(dropped["outcome"], "timeout");
+    assert!(dropped["elapsed_ms"].as_u64().unwrap() >= 3000, "{dropped}");
+    let reset = find(&c, "reject", "tcp", 80, "h1->h3");
+    assert_eq!(reset["outcome"], "reset");
+    assert!(reset["elapsed_ms"].as_u64().unwrap() < 1000, "{reset}");
+    assert_eq!(
+        find(&c, "reject", "udp", 53, "h1->h3")["outcome"],
+        "unreachable"
+    );
+    // stateful: out and back, yes; in, no.
+    assert_eq!(
+        find(&c, "stateful", "tcp", 80, "h1->h3")["outcome"],
+        "connected"
+    );
+    assert_eq!(
+        find(&c, "stateful", "tcp", 80, "h3->h1")["outcome"],
+        "timeout"
+    );
+    assert_eq!(
+        find(&c, "stateful", "udp", 53, "h3->h1")["outcome"],
+        "timeout"
+    );
+    let stateful = lines
+        .iter()
+        .find(|l| l["data"]["case"] == "stateful")
+        .unwrap();
+    let tracked = stateful["data"]["conntrack"]
+        .as_array()
+        .expect("conntrack entries");
+    assert!(
+        tracked.iter().any(|t| t["proto"] == "tcp"
+            && t["original"]
+                .as_str()
+                .unwrap()
+                .starts_with("198.51.100.10:")
+            && t["reply"].as_str().unwrap().starts_with("203.0.113.10:80 ")),
+        "{tracked:?}"
+    );
+    // a port rule: 80 and 53 in, 22 and 161 out.
+    assert_eq!(
+        find(&c, "ports", "tcp", 80, "h1->h3")["outcome"],
+        "connected"
+    );
+    assert_eq!(find(&c, "ports", "tcp", 22, "h1->h3")["outcome"], "timeout");
+    assert_eq!(
+        find(&c, "ports", "udp", 53, "h1->h3")["outcome"],
+        "connected"
+    );
+    assert_eq!(
+        find(&c, "ports", "udp", 161, "h1->h3")["outcome"],
+        "timeout"
+    );
+    // The capture: r1's RST (with h3's address), the ICMP port unreachable,
+    // and the SYN sent again while drop kept silent.
+    let count = |filter: &str| {
+        let o = Command::new("tshark")
+            .arg("-r")
+            .arg(&pcap)
+            .args(["-Y", filter])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).lines().count()
+    };
+    assert!(
+        count("tcp.flags.reset == 1 && ip.src == 203.0.113.10") >= 1,
+        "the RST"
+    );
+    assert!(
+        count("icmp.type == 3 && icmp.code == 3") >= 1,
+        "the port unreachable"
+    );
+    assert!(
+        count("tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.dstport == 80 && ip.src == 198.51.100.10") >= 4,
+        "the SYNs sent again"
+    );
+    // Nothing of the reject case reached h3's link: the RST was r1's own.
+    let reject = lines
+        .iter()
+        .find(|l| l["data"]["case"] == "reject")
+        .unwrap();
+    let links: Vec<&str> = reject["packets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["peer"].as_str().unwrap())
+        .collect();
+    assert!(
+        !links.is_empty() && links.iter().all(|l| l.starts_with("h1:")),
+        "{links:?}"
+    );
+}
+
+#[test]
+fn chinese_and_one_case_at_a_time() {
+    if !privileged() {
+        return;
+    }
+    let o = netlab(&["firewall", "--case", "reject", "--lang", "zh"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let t = stdout(&o);
+    assert!(t.contains("reject：r1 替 h3 立即作答"), "{t}");
+    assert!(t.contains("立即被重置"), "{t}");
+    assert!(!t.contains("drop："), "only the case asked for");
+}
+
+#[test]
+fn an_ordinary_user_gets_the_same_firewall_in_a_user_namespace() {
+    if !privileged() {
+        return;
+    }
+    let o = netlab_as_nobody(&["firewall", "--case", "reject,stateful", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    assert_eq!(lines[0]["data"]["rootless"], true);
+    let c = cases(&lines);
+    assert!(c.iter().all(|x| x["outcome"] == x["expected"]), "{c:?}");
+}
