@@ -120,6 +120,22 @@ pub fn packet_drops(fd: &impl AsRawFd) -> std::io::Result<u32> {
     }
 }
 
+/// A flag that SIGINT (Ctrl-C) or SIGTERM sets, so a long run can stop
+/// cleanly (print its statistics, remove what it made) instead of dying.
+pub fn stop_flag() -> crate::error::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone()).map_err(|e| {
+            crate::error::Error::system(
+                crate::narrate::tx("catch", "捕获"),
+                format!("signal {sig}"),
+                e,
+            )
+        })?;
+    }
+    Ok(stop)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

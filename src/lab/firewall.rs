@@ -46,17 +46,7 @@ pub struct Probe {
     pub elapsed: Duration,
 }
 
-fn run_nft(r1: &Netns, args: &[&str]) -> Result<()> {
-    let out = r1.command("nft", args)?;
-    if !out.status.success() {
-        return Err(Error::Command {
-            host: r1.name.clone(),
-            command: format!("nft {}", args.join(" ")),
-            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        });
-    }
-    Ok(())
-}
+use super::link::nft as run_nft;
 
 /// Start over with an empty forward chain in r1 (policy accept): every
 /// earlier rule gone.
@@ -226,10 +216,21 @@ pub fn tcp_probe(from: &Netns, to: SocketAddr) -> Result<Probe> {
             Ok(())
         })
     })?;
+    verdict(got, to, Outcome::Reset, t)
+}
+
+/// What a probe's result means: `refused` is what ECONNREFUSED says (a TCP
+/// RST, or for a connected UDP socket an ICMP port unreachable).
+fn verdict(
+    got: std::io::Result<()>,
+    to: SocketAddr,
+    refused: Outcome,
+    t: Instant,
+) -> Result<Probe> {
     let outcome = match got {
         Ok(()) => Outcome::Connected,
         Err(e) => match e.kind() {
-            ErrorKind::ConnectionRefused => Outcome::Reset,
+            ErrorKind::ConnectionRefused => refused,
             ErrorKind::TimedOut | ErrorKind::WouldBlock => Outcome::Timeout,
             ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => Outcome::Unreachable,
             _ => {
@@ -258,25 +259,7 @@ pub fn udp_probe(from: &Netns, to: SocketAddr) -> Result<Probe> {
         let mut b = [0u8; 64];
         s.recv(&mut b).map(|_| ())
     })?;
-    let outcome = match got {
-        Ok(()) => Outcome::Connected,
-        Err(e) => match e.kind() {
-            ErrorKind::ConnectionRefused
-            | ErrorKind::HostUnreachable
-            | ErrorKind::NetworkUnreachable => Outcome::Unreachable,
-            ErrorKind::TimedOut | ErrorKind::WouldBlock => Outcome::Timeout,
-            _ => {
-                return Err(Error::Send {
-                    to: to.to_string(),
-                    source: e,
-                })
-            }
-        },
-    };
-    Ok(Probe {
-        outcome,
-        elapsed: t.elapsed(),
-    })
+    verdict(got, to, Outcome::Unreachable, t)
 }
 
 /// The lab's r1, h1 and h3.

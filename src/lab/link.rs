@@ -7,7 +7,8 @@
 use super::netns::Netns;
 use crate::error::{Error, Result};
 
-fn nft(ns: &Netns, args: &[&str]) -> Result<()> {
+/// Run `nft ARGS` in `ns`; a failure carries nft's own message.
+pub fn nft(ns: &Netns, args: &[&str]) -> Result<()> {
     let out = ns.command("nft", args)?;
     if !out.status.success() {
         return Err(Error::Command {

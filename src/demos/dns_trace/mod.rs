@@ -499,6 +499,19 @@ struct StubOut<'a> {
     cached: bool,
 }
 
+impl<'a> StubOut<'a> {
+    fn of(lookup: u8, l: &'a crate::dns::stub::Lookup) -> StubOut<'a> {
+        StubOut {
+            lookup,
+            records: l.records.iter().map(RecordOut::of).collect(),
+            error: l.error.as_deref(),
+            packets: l.datagrams.len(),
+            took_us: l.took.as_micros() as u64,
+            cached: l.datagrams.is_empty(),
+        }
+    }
+}
+
 fn stage_stub(
     n: &mut Narrator,
     name: &CheckedName,
@@ -573,17 +586,7 @@ fn stage_stub(
     }
     let step = step
         .typed("setup", &stub.setup)
-        .typed(
-            "stub",
-            &StubOut {
-                lookup: 1,
-                records: first.records.iter().map(RecordOut::of).collect(),
-                error: first.error.as_deref(),
-                packets: first.datagrams.len(),
-                took_us: first.took.as_micros() as u64,
-                cached: first.datagrams.is_empty(),
-            },
-        )
+        .typed("stub", &StubOut::of(1, &first))
         .with_packets(
             first
                 .datagrams
@@ -601,17 +604,7 @@ fn stage_stub(
         )
         .section(section(2))
         .typed("host_cache", &host_cache)
-        .typed(
-            "stub",
-            &StubOut {
-                lookup: 2,
-                records: second.records.iter().map(RecordOut::of).collect(),
-                error: second.error.as_deref(),
-                packets: second.datagrams.len(),
-                took_us: second.took.as_micros() as u64,
-                cached: second.datagrams.is_empty(),
-            },
-        )
+        .typed("stub", &StubOut::of(2, &second))
         .with_packets(
             second
                 .datagrams

@@ -48,16 +48,7 @@ pub fn run(
     };
     // Catch Ctrl-C and SIGTERM before anything is printed: a signal that arrives
     // right after the addresses appear must still stop the lab cleanly.
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, stop.clone()).map_err(|e| {
-            Error::system(
-                crate::narrate::tx("catch", "捕获"),
-                format!("signal {sig}"),
-                e,
-            )
-        })?;
-    }
+    let stop = crate::sys::stop_flag()?;
     let lab = DnsLab::start(&zones, port.unwrap_or(0), true)?;
     let stale: Vec<String> = crate::private::remove_stale("lab-dns")
         .into_iter()

@@ -8,7 +8,6 @@
 
 use std::net::{IpAddr, Ipv4Addr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
@@ -136,16 +135,7 @@ fn socket_name(k: PingSocket) -> &'static str {
 
 /// Run the demo.
 pub fn run(args: &PingArgs, n: &mut Narrator) -> Result<i32> {
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, stop.clone()).map_err(|e| {
-            Error::system(
-                crate::narrate::tx("catch", "捕获"),
-                format!("signal {sig}"),
-                e,
-            )
-        })?;
-    }
+    let stop = crate::sys::stop_flag()?;
     match &args.target {
         Some(t) => host(t, args, n, &stop),
         None => {
