@@ -533,11 +533,6 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
             pk
         })
         .collect();
-    let list = dropped
-        .iter()
-        .map(u16::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
     let mut s = Step::new(
         if dropped.is_empty() {
             tx(
@@ -545,7 +540,7 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
                 "h1 链路上的抓包：每个请求都得到了应答",
             )
         } else {
-            say::unanswered(&list)
+            say::unanswered(&dropped)
         },
         if dropped.is_empty() {
             tx(

@@ -144,10 +144,19 @@ pub fn lossy_section(pct: u8) -> Text {
 }
 
 /// The requests that got no reply.
-pub fn unanswered(list: &str) -> Text {
+pub fn unanswered(seqs: &[u16]) -> Text {
+    let list = |sep: &str| {
+        seqs.iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(sep)
+    };
     tx(
-        format!("The capture on h1's link: requests {list} left h1 and got no reply"),
-        format!("h1 链路上的抓包：请求 {list} 发出后没有应答"),
+        format!(
+            "The capture on h1's link: requests {} left h1 and got no reply",
+            list(", ")
+        ),
+        format!("h1 链路上的抓包：请求 {} 发出后没有应答", list("、")),
     )
 }
 
