@@ -27,8 +27,8 @@ pub fn init(verbose: u8) {
     let Some(filter) = filter(verbose, rust_log.as_deref()) else {
         return;
     };
-    // The same rules as the narration's colour, for stderr (anstream).
-    let colour = anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never;
+    // The same rules as the narration's colour, for stderr.
+    let colour = crate::narrate::colour_on(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -127,6 +127,14 @@ pub fn object(v: Value) -> Map<String, Value> {
     }
 }
 
+/// Whether to colour what goes to `stream`: anstream's decision (a terminal,
+/// NO_COLOR unset; CLICOLOR and CLICOLOR_FORCE honoured), and never with
+/// TERM=dumb, which anstream lets through when the CI variable is set.
+pub fn colour_on<S: anstream::stream::RawStream>(stream: &S) -> bool {
+    anstream::AutoStream::choice(stream) != anstream::ColorChoice::Never
+        && std::env::var("TERM").map_or(true, |t| t != "dumb")
+}
+
 /// A typed result's fields, for a step's data or the JSON summary (which
 /// flattens them); anything that is not a struct or map gives none.
 pub fn fields(v: &impl serde::Serialize) -> Map<String, Value> {
@@ -480,10 +488,9 @@ pub struct NarratorConfig {
 }
 
 impl NarratorConfig {
-    /// Whether colour should be used on stdout, as anstream decides it: a
-    /// terminal, NO_COLOR unset, TERM not dumb (CLICOLOR_FORCE forces it).
+    /// Whether colour should be used on stdout: see [`colour_on`].
     pub fn color_wanted() -> bool {
-        anstream::AutoStream::choice(&io::stdout()) != anstream::ColorChoice::Never
+        colour_on(&io::stdout())
     }
 
     /// The width to wrap to: `--width`, else the terminal's (stdout), else
