@@ -26,6 +26,11 @@ fn lab_dns_run(extra: &[&str], env: &[(&str, &str)], names: &[&str]) -> (String,
     let v: Value = serde_json::from_str(&first).unwrap_or_else(|e| panic!("{e}: {first}"));
     let port = v["data"]["port"].as_u64().unwrap() as u16;
     let root = std::net::SocketAddr::from(([127, 53, 0, 1], port));
+    if names.is_empty() {
+        // Not a DNS message: the server must say it dropped it, not stay silent.
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.send_to(b"\x00\x01junk", root).unwrap();
+    }
     for name in names {
         let q = build_query(
             &hickory_proto::rr::Name::from_ascii(name).unwrap(),
@@ -119,4 +124,17 @@ fn vv_adds_the_libraries_events_on_stderr_only() {
     for l in String::from_utf8_lossy(&o.stdout).lines() {
         serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}: {l}"));
     }
+}
+
+#[test]
+fn a_malformed_request_is_a_warning_not_silence() {
+    let _g = LAB_DNS.lock().unwrap_or_else(|e| e.into_inner());
+    let (_, err) = lab_dns_run(&["-v"], &[], &[]);
+    let warned: Vec<&str> = err.lines().filter(|l| l.contains(" WARN ")).collect();
+    assert_eq!(warned.len(), 1, "{err}");
+    assert!(
+        warned[0].contains("dropped 6 bytes, not a DNS message"),
+        "{}",
+        warned[0]
+    );
 }
