@@ -15,8 +15,8 @@ use crate::error::{Error, Result};
 
 /// The TCP ports the servers listen on (web, ssh).
 pub const TCP_PORTS: [u16; 2] = [80, 22];
-/// The UDP ports the servers answer on (dns, snmp).
-pub const UDP_PORTS: [u16; 2] = [53, 161];
+/// The UDP ports the servers answer on (dns, ntp).
+pub const UDP_PORTS: [u16; 2] = [53, 123];
 /// How long a client waits for a TCP connection: long enough to see the SYN
 /// sent again twice (Linux waits 1 s, then 2 s).
 pub const TCP_WAIT: Duration = Duration::from_millis(3500);
@@ -247,15 +247,37 @@ fn verdict(
     })
 }
 
+/// A datagram a capture tool decodes as what the port is for: a DNS query
+/// to 53, an NTP client request to 123 (anything else: a few bytes).
+fn payload(port: u16) -> Vec<u8> {
+    match port {
+        53 => crate::dns::client::build_query(
+            &hickory_proto::rr::Name::from_ascii("www.lab.edu.cn.").unwrap_or_default(),
+            hickory_proto::rr::RecordType::A,
+            true,
+        )
+        .to_vec()
+        .unwrap_or_default(),
+        // LI 0, version 3, mode 3 (client); the rest zero: RFC 5905's minimum.
+        123 => {
+            let mut m = vec![0u8; 48];
+            m[0] = 0x1b;
+            m
+        }
+        _ => b"netlab".to_vec(),
+    }
+}
+
 /// Send one datagram from `from` to `to` on a connected socket (so an ICMP
 /// error comes back as an error) and wait up to [`UDP_WAIT`] for the echo.
 pub fn udp_probe(from: &Netns, to: SocketAddr) -> Result<Probe> {
     let t = Instant::now();
+    let data = payload(to.port());
     let got = from.run(move || -> std::io::Result<()> {
         let s = UdpSocket::bind("0.0.0.0:0")?;
         s.connect(to)?;
         s.set_read_timeout(Some(UDP_WAIT))?;
-        s.send(b"netlab")?;
+        s.send(&data)?;
         let mut b = [0u8; 64];
         s.recv(&mut b).map(|_| ())
     })?;

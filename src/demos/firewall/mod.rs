@@ -106,7 +106,7 @@ fn case(c: FirewallCase) -> (&'static [&'static str], Vec<Plan>) {
                 plan("tcp", 80, Out, Connected),
                 plan("tcp", 22, Out, Timeout),
                 plan("udp", 53, Out, Connected),
-                plan("udp", 161, Out, Timeout),
+                plan("udp", 123, Out, Timeout),
             ],
         ),
     }
@@ -124,16 +124,16 @@ fn detail(c: FirewallCase) -> Text {
             "drop 直接丢弃数据包，一声不吭，客户端分不清是防火墙还是主机宕机：TCP 一次次重发 SYN，间隔越来越长；UDP 什么也收不到。",
         ),
         FirewallCase::Reject => tx(
-            "reject answers in h3's place: a TCP RST, or an ICMP port unreachable for UDP. The client knows at once; h3's link saw nothing.",
-            "reject 替 h3 作答：TCP 回一个 RST，UDP 回一个 ICMP 端口不可达。客户端立刻就知道；h3 的链路上什么也没有。",
+            "reject answers at once: a TCP RST that carries h3's address, and for UDP an ICMP port unreachable from r1 itself. The client knows at once; the probes never reached h3.",
+            "reject 立即作答：TCP 回一个带着 h3 地址的 RST；UDP 则由 r1 自己回一个 ICMP 端口不可达。客户端立刻就知道；探测包根本没有到达 h3。",
         ),
         FirewallCase::Stateful => tx(
             "A stateful firewall tracks connections (conntrack): replies to what h1 opened are \"established\" and pass; anything new from LAN B is dropped.",
             "有状态防火墙跟踪连接（conntrack）：h1 发起的连接，其回程数据属于 established，放行；从局域网 B 新发起的一律丢弃。",
         ),
         FirewallCase::Ports => tx(
-            "Allow what h3 offers (web on TCP 80, DNS on UDP 53) and drop everything else to it: a server's usual firewall.",
-            "只放行 h3 提供的服务（TCP 80 网页、UDP 53 DNS），其余发往它的一律丢弃：服务器防火墙的常见做法。",
+            "Allow what h3 should offer (web on TCP 80, DNS on UDP 53) and drop everything else to it, ssh and NTP included: a server's usual firewall.",
+            "只放行 h3 应当对外提供的服务（TCP 80 网页、UDP 53 DNS），其余发往它的一律丢弃，包括 ssh 和 NTP：服务器防火墙的常见做法。",
         ),
     }
 }
@@ -204,8 +204,8 @@ pub fn run(args: &FirewallArgs, n: &mut Narrator) -> Result<i32> {
                 "r1 成为局域网 A 与 B 之间的防火墙",
             )),
             tx(
-                "h1 and h3 each serve TCP 80 and 22, UDP 53 and 161. Every packet between them crosses r1, so rules in r1's forward chain (nftables) decide what passes. Each rule is shown as the command to type.",
-                "h1 和 h3 各自提供 TCP 80、22 与 UDP 53、161 服务。它们之间的每个包都经过 r1，所以 r1 的 forward 链（nftables）里的规则决定放行什么。每条规则都以可直接输入的命令形式给出。",
+                "h1 and h3 serve TCP 80 (web), 22 (ssh), UDP 53 (DNS), 123 (NTP). All traffic between them crosses r1, whose forward chain (nftables) decides; each rule is the command to type.",
+                "h1 和 h3 提供 TCP 80（网页）、22（ssh）与 UDP 53（DNS）、123（NTP）服务。它们之间的流量都经过 r1，由它的 forward 链（nftables）决定去留；每条规则都是可直接输入的命令。",
             ),
             QS,
         )

@@ -25,17 +25,14 @@ pub fn title(case: FirewallCase) -> Text {
             "drop: the client hears nothing and waits",
             "drop：客户端什么也听不到，只能干等",
         ),
-        FirewallCase::Reject => tx(
-            "reject: r1 answers in h3's place, at once",
-            "reject：r1 替 h3 立即作答",
-        ),
+        FirewallCase::Reject => tx("reject: r1 answers at once", "reject：r1 立即作答"),
         FirewallCase::Stateful => tx(
             "stateful: replies come back in, new connections from LAN B do not",
             "有状态：回程流量能进来，局域网 B 新发起的连接进不来",
         ),
         FirewallCase::Ports => tx(
-            "A port rule: TCP 80 and UDP 53 pass, 22 and 161 do not",
-            "按端口放行：TCP 80 和 UDP 53 能过，22 和 161 不能",
+            "A port rule: TCP 80 and UDP 53 pass, 22 and 123 do not",
+            "按端口放行：TCP 80 和 UDP 53 能过，22 和 123 不能",
         ),
     }
 }
