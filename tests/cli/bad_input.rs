@@ -444,12 +444,15 @@ fn a_full_disk_or_a_closed_pipe_never_panics() {
         ],
         &["ping", "-c", "2", "127.0.0.1"],
         &["lab", "status"],
+        &["completions", "bash"],
+        &["man"],
     ];
     if privileged() {
         runs.extend([
             &["arp-table"][..],
             &["ping", "-c", "2"],
             &["tcp-vs-udp", "--messages", "20", "--bulk", "1"],
+            &["firewall", "--case", "reject"],
         ]);
     }
     // render writes a page, not stdout: a full disk there is named too.
