@@ -152,6 +152,23 @@ fn print_page(text: &str) -> Result<()> {
     Ok(())
 }
 
+/// The command line as completion scripts offer it: clap_complete lists hidden
+/// subcommands too, so `lab hold` (started by `lab up`, not by hand) is left out here.
+fn completion_command() -> clap::Command {
+    <cli::Cli as clap::CommandFactory>::command().mut_subcommand("lab", |lab| {
+        let visible: Vec<clap::Command> = lab
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set())
+            .cloned()
+            .collect();
+        clap::Command::new("lab")
+            .about(lab.get_about().cloned().unwrap_or_default())
+            .subcommand_required(lab.is_subcommand_required_set())
+            .args(lab.get_arguments().cloned())
+            .subcommands(visible)
+    })
+}
+
 /// The manual page, roff, as `netlab man` prints it and docs/man/netlab.1 holds it.
 pub fn man_page() -> String {
     roff(clap_mangen::Man::new(
@@ -225,12 +242,7 @@ fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i
         }
         Command::Completions { shell } => {
             let mut out = Vec::new();
-            clap_complete::generate(
-                *shell,
-                &mut <cli::Cli as clap::CommandFactory>::command(),
-                "netlab",
-                &mut out,
-            );
+            clap_complete::generate(*shell, &mut completion_command(), "netlab", &mut out);
             print_page(String::from_utf8_lossy(&out).trim_end())?;
             Ok(exit::OK)
         }

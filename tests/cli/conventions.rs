@@ -47,6 +47,10 @@ fn bash_completes_subcommands_and_their_values() {
     for want in ["up", "status", "down", "exec", "dns"] {
         assert!(lab.contains(&want.to_string()), "{want} in {lab:?}");
     }
+    assert!(
+        !lab.contains(&"hold".to_string()),
+        "a hidden subcommand is not offered: {lab:?}"
+    );
     let tcp = complete("netlab tcp-vs-udp --lo");
     assert!(tcp.iter().any(|w| w == "--loss") && tcp.iter().any(|w| w == "--loopback"));
 }
