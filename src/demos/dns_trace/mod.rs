@@ -1,8 +1,11 @@
 //! `netlab dns-trace NAME`: the DNS workflow of Q4, stage by stage.
 //!
 //! 1. the hosts file;
-//! 2. the stub resolver and its cache;
-//! 3. the local recursive server asked twice (the cache, seen as a falling TTL);
+//! 2. a real stub lookup (hickory-resolver, [`crate::dns::stub`]), its
+//!    datagrams recorded at the socket, and the same lookup again from its
+//!    cache with no packet;
+//! 3. the local recursive server asked directly, as dig asks: its cache,
+//!    filled by stage 2's walk, seen as a faster answer and a falling TTL;
 //! 4. the iterative walk from the root that the recursive server did on its
 //!    miss, every query and reply shown with its bytes.
 //!
