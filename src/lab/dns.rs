@@ -321,13 +321,6 @@ pub struct RunningServer {
 }
 
 impl RunningServer {
-    /// "" for a well-behaved server, else "  (misbehaves: MODE)".
-    pub fn note(&self) -> String {
-        self.misbehaviour
-            .map(|m| format!("  (misbehaves: {})", m.name()))
-            .unwrap_or_default()
-    }
-
     /// The misbehaviour's name, for JSON.
     pub fn misbehaviour_name(&self) -> Option<&'static str> {
         self.misbehaviour.map(Misbehaviour::name)

@@ -118,15 +118,6 @@ pub fn tx(en: impl Into<String>, zh: impl Into<String>) -> Text {
     }
 }
 
-/// The fields of a JSON object literal, for [`Summary::data`] and [`Step::data`]:
-/// `object(json!({"up": true}))`. Anything but an object gives an empty map.
-pub fn object(v: Value) -> Map<String, Value> {
-    match v {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    }
-}
-
 /// Whether to colour what goes to `stream`: anstream's decision (a terminal,
 /// NO_COLOR unset; CLICOLOR and CLICOLOR_FORCE honoured), and never with
 /// TERM=dumb, which anstream lets through when the CI variable is set.

@@ -109,6 +109,15 @@ pub fn datagrams_late(writes: &[Vec<u8>], late: Duration) -> std::io::Result<Vec
 /// quick-ACK start, so it delays its ACKs (LAB-NOTES.md, "delayed-ACK warm-up").
 pub const WARM_UP: u32 = 20;
 
+/// A socket call between the writer and the reader failed.
+pub fn exchange_error(e: std::io::Error) -> Error {
+    Error::system(
+        tx("exchange data between", "在测试的两端之间收发数据："),
+        "the writer and the reader",
+        e,
+    )
+}
+
 /// Small writes on a warmed-up connection while the reader waits in recv().
 pub struct Burst {
     /// The size of each read.
@@ -124,13 +133,7 @@ pub struct Burst {
 /// Warm a connection up, then send `writes` with Nagle on or off
 /// (`nodelay`); capture loopback meanwhile if `capture`.
 pub fn burst(writes: &[Vec<u8>], nodelay: bool, capture: bool) -> Result<Burst> {
-    let io = |e| {
-        Error::system(
-            tx("exchange data between", "在测试的两端之间收发数据："),
-            "the writer and the reader",
-            e,
-        )
-    };
+    let io = exchange_error;
     let (mut c, mut s) = pair().map_err(io)?;
     let port = c.local_addr().map_err(io)?.port();
     c.set_nodelay(nodelay).map_err(io)?;

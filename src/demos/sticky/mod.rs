@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::cli::StickyArgs;
-use crate::error::{exit, Error, Result};
+use crate::error::{exit, Result};
 use crate::lab::capture::Frame;
 use crate::narrate::{fields, tx, Narrator, Packet, Step, Summary};
 use crate::transport::framing::{self, Framing};
@@ -32,14 +32,7 @@ const QS: &[&str] = &["Q14"];
 /// How late the slow reader starts reading.
 const SLOW: Duration = Duration::from_millis(50);
 
-/// A socket call between the demo's own two ends failed.
-fn err(e: std::io::Error) -> Error {
-    Error::system(
-        tx("exchange data between", "在测试的两端之间收发数据："),
-        "the writer and the reader",
-        e,
-    )
-}
+use stream::exchange_error as err;
 
 /// The run's results: the JSON summary.
 #[derive(serde::Serialize)]

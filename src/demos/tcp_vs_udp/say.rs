@@ -270,7 +270,7 @@ pub fn broadcast(reached: &[&str], tcp_error: &Text) -> Text {
 }
 
 /// An OS error's text without its "(os error N)" tail, for a title.
-pub fn without_errno(text: &str) -> &str {
+fn without_errno(text: &str) -> &str {
     let cut = [" (os error", "（系统错误"]
         .iter()
         .filter_map(|m| text.find(m))
