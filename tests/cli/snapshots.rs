@@ -130,6 +130,14 @@ fn sticky_packet_run() {
             (r"\d+( \+ \d+)+", "[sizes]"),
             (r"\b\d+ (reads?|segments?)\b", "[n] $1"),
             (r"\b\d+ (个报文段|次)", "[n] $1"),
+            // Under load the writer's pure ACKs may go missing or come after the
+            // TCP_NODELAY segments, and a burst may end with one FIN or two: the
+            // ladder's two lines keep their shape, not their order of kinds.
+            (
+                r"(?m)^(\[\d+\]\s+│─+▶│\s+)Nagle: .*$",
+                "${1}Nagle: ×[n], TCP_NODELAY: ×[n], the writer's ACKs",
+            ),
+            (r"(?m)^(\s+│◀─+│\s+)ACK.*$", "${1}the reader's ACKs and FIN"),
             LADDER_COUNTS[0],
             LADDER_COUNTS[1],
             LADDER_COUNTS[2],
