@@ -199,6 +199,38 @@ fn stop(cap: Option<Capture>) -> Vec<Frame> {
     cap.and_then(|c| c.stop().ok()).unwrap_or_default()
 }
 
+impl Ends {
+    /// The frames of a phase whose servers listen on `ports`. In the lab the
+    /// client's link carries only the lab's traffic; loopback carries every
+    /// program's, so there only the frames to or from those ports are kept.
+    fn ours(&self, cap: Option<Capture>, ports: &[u16]) -> Vec<Frame> {
+        self.keep_ours(stop(cap), ports)
+    }
+
+    fn keep_ours(&self, frames: Vec<Frame>, ports: &[u16]) -> Vec<Frame> {
+        if matches!(self, Ends::Lab(_)) {
+            return frames;
+        }
+        frames
+            .into_iter()
+            .filter(|f| {
+                let kind = crate::wire::frame::ethernet_frame(&f.bytes).map(|d| d.kind);
+                let (a, b) = match kind {
+                    Ok(crate::wire::frame::Kind::Ipv4 { tcp: Some(h), .. }) => {
+                        (h.src_port, h.dst_port)
+                    }
+                    Ok(crate::wire::frame::Kind::Ipv4 {
+                        udp: Some((a, b, _)),
+                        ..
+                    }) => (a, b),
+                    _ => return false,
+                };
+                ports.contains(&a) || ports.contains(&b)
+            })
+            .collect()
+    }
+}
+
 fn join<T>(h: std::thread::JoinHandle<std::io::Result<T>>) -> Result<T> {
     h.join()
         .map_err(|_| Error::Internal("a worker thread panicked".into()))?
@@ -251,7 +283,7 @@ pub fn connection(ends: &Ends) -> Result<Connection> {
         connect_time,
         tcp_port,
         udp_port: uaddr.port(),
-        frames: stop(cap),
+        frames: ends.ours(cap, &[tcp_port, uaddr.port()]),
     })
 }
 
@@ -273,6 +305,7 @@ pub fn boundaries(ends: &Ends) -> Result<Boundaries> {
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     let cap = ends.capture();
     let (mut c, mut s) = ends.tcp_pair()?;
+    let tcp_port = s.local_addr().map_err(io)?.port();
     c.set_nodelay(true).map_err(io)?;
     for m in sends {
         c.write_all(m).map_err(io)?;
@@ -308,7 +341,7 @@ pub fn boundaries(ends: &Ends) -> Result<Boundaries> {
         sent: sends.iter().map(|m| text(m)).collect(),
         reads,
         datagrams,
-        frames: stop(cap),
+        frames: ends.ours(cap, &[tcp_port, uaddr.port()]),
     })
 }
 
@@ -350,6 +383,7 @@ pub fn tcp_both_ways(ends: &Ends, count: u32, size: usize) -> Result<TcpRun> {
             })
         }
     };
+    let tcp_port = s.local_addr().map_err(io)?.port();
     c.set_nodelay(true).map_err(io)?;
     s.set_nodelay(true).map_err(io)?;
     let (c_r, s_r) = (c.try_clone().map_err(io)?, s.try_clone().map_err(io)?);
@@ -370,7 +404,7 @@ pub fn tcp_both_ways(ends: &Ends, count: u32, size: usize) -> Result<TcpRun> {
         elapsed,
         client,
         server,
-        frames: stop(cap),
+        frames: ends.ours(cap, &[tcp_port]),
     })
 }
 
@@ -420,7 +454,7 @@ pub fn udp_both_ways(ends: &Ends, count: u32, size: usize) -> Result<UdpRun> {
         at_client,
         client,
         server,
-        frames: stop(cap),
+        frames: ends.ours(cap, &[server.port()]),
     })
 }
 
@@ -622,6 +656,30 @@ pub fn broadcast(lab: &NetLab) -> Result<Broadcast> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn on_loopback_only_the_phases_own_frames_are_kept() {
+        let frame = |from: &str, to: &str| {
+            let mut b = vec![0u8; 12];
+            b.extend_from_slice(&[0x08, 0x00]);
+            let ip = crate::pcap::udp_packet(from.parse().unwrap(), to.parse().unwrap(), b"x");
+            b.extend(ip.unwrap());
+            Frame {
+                at: std::time::SystemTime::now(),
+                link: "lo".into(),
+                len: b.len(),
+                bytes: b,
+            }
+        };
+        let frames = vec![
+            frame("127.0.0.1:40000", "127.0.0.1:5300"),
+            frame("127.0.0.1:5300", "127.0.0.1:40000"),
+            // another program's datagram on the same loopback
+            frame("127.0.0.1:41000", "127.0.0.1:9999"),
+        ];
+        let kept = Ends::Loopback.keep_ours(frames, &[5300]);
+        assert_eq!(kept.len(), 2);
+    }
 
     #[test]
     fn on_loopback_each_protocol_keeps_its_nature() {
