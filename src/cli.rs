@@ -8,6 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::narrate::Lang;
@@ -81,6 +82,14 @@ pub enum Command {
     StickyPacket(StickyArgs),
     /// r1 as a firewall (nftables): no rules, drop, reject, stateful, a port rule; TCP and UDP captured (Q12, Q16)
     Firewall(FirewallArgs),
+    /// One thread, many connections: blocking vs non-blocking, select/poll/epoll measured, LT vs ET, threads vs epoll (Q15, Q17, Q25)
+    IoMux(IoMuxArgs),
+    /// The client ends of io-mux's idle connections (started by io-mux, not by hand)
+    #[command(hide = true)]
+    IoMuxPeer {
+        /// Where to connect
+        addr: SocketAddr,
+    },
     /// Render a saved run: netlab render RUN.jsonl --html PAGE.html (from a run printed with --json)
     Render {
         /// The run, as a demo printed it with --json
@@ -196,6 +205,17 @@ pub enum FirewallCase {
     Stateful,
     /// Allow TCP 80 and UDP 53 to h3, nothing else
     Ports,
+}
+
+/// `netlab io-mux ...`
+#[derive(Clone, Debug, Args)]
+pub struct IoMuxArgs {
+    /// Numbers of idle connections to time select, poll and epoll over (comma-separated, each 1 to 100000)
+    #[arg(long, value_name = "N,...", value_delimiter = ',', default_value = "10,100,1000,10000", value_parser = clap::value_parser!(u32).range(1..=100_000).map(|n| n as usize))]
+    pub conns: Vec<usize>,
+    /// Clients served by a thread per connection, then by one epoll thread (1 to 5000)
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=5000).map(|n| n as usize))]
+    pub clients: usize,
 }
 
 /// `netlab sticky-packet ...`

@@ -73,6 +73,8 @@ pub fn demo_name(cmd: &Command) -> &'static str {
         Command::TcpVsUdp(_) => "tcp-vs-udp",
         Command::StickyPacket(_) => "sticky-packet",
         Command::Firewall(_) => "firewall",
+        Command::IoMux(_) => "io-mux",
+        Command::IoMuxPeer { .. } => "io-mux-peer",
         Command::Questions => "questions",
         Command::Render { .. } => "render",
         Command::Explain { .. } => "explain",
@@ -126,6 +128,8 @@ pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
         Command::TcpVsUdp(args) => demos::tcp_vs_udp::run(args, n)?,
         Command::StickyPacket(args) => demos::sticky::run(args, n)?,
         Command::Firewall(args) => demos::firewall::run(args, n)?,
+        Command::IoMux(args) => demos::io_mux::run(args, n)?,
+        Command::IoMuxPeer { addr } => return transport::mux::peer_main(*addr),
         other => run_other(other, cli, cfg.lang, n)?,
     };
     // The packet records of the run, as the steps carried them.
@@ -155,18 +159,27 @@ fn print_page(text: &str) -> Result<()> {
 /// The command line as completion scripts offer it: clap_complete lists hidden
 /// subcommands too, so `lab hold` (started by `lab up`, not by hand) is left out here.
 fn completion_command() -> clap::Command {
-    <cli::Cli as clap::CommandFactory>::command().mut_subcommand("lab", |lab| {
-        let visible: Vec<clap::Command> = lab
-            .get_subcommands()
-            .filter(|s| !s.is_hide_set())
-            .cloned()
-            .collect();
-        clap::Command::new("lab")
-            .about(lab.get_about().cloned().unwrap_or_default())
-            .subcommand_required(lab.is_subcommand_required_set())
-            .args(lab.get_arguments().cloned())
-            .subcommands(visible)
-    })
+    let full = <cli::Cli as clap::CommandFactory>::command();
+    // clap cannot remove a subcommand, so the hidden top-level ones
+    // (`io-mux-peer`) are left out by rebuilding the list.
+    clap::Command::new("netlab")
+        .about(full.get_about().cloned().unwrap_or_default())
+        .version(env!("CARGO_PKG_VERSION"))
+        .args(full.get_arguments().cloned())
+        .subcommand_required(true)
+        .subcommands(full.get_subcommands().filter(|s| !s.is_hide_set()).cloned())
+        .mut_subcommand("lab", |lab| {
+            let visible: Vec<clap::Command> = lab
+                .get_subcommands()
+                .filter(|s| !s.is_hide_set())
+                .cloned()
+                .collect();
+            clap::Command::new("lab")
+                .about(lab.get_about().cloned().unwrap_or_default())
+                .subcommand_required(lab.is_subcommand_required_set())
+                .args(lab.get_arguments().cloned())
+                .subcommands(visible)
+        })
 }
 
 /// The manual page, roff, as `netlab man` prints it and docs/man/netlab.1 holds it.
@@ -221,7 +234,9 @@ fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i
         | Command::Ping(_)
         | Command::TcpVsUdp(_)
         | Command::StickyPacket(_)
-        | Command::Firewall(_) => {
+        | Command::Firewall(_)
+        | Command::IoMux(_)
+        | Command::IoMuxPeer { .. } => {
             unreachable!("dispatched in run")
         }
         Command::Questions => {

@@ -7,6 +7,7 @@
 pub mod arp_table;
 pub mod dns_trace;
 pub mod firewall;
+pub mod io_mux;
 pub mod lab_dns;
 pub mod lab_ns;
 pub mod ping;
@@ -24,4 +25,5 @@ pub const NAMES: &[&str] = &[
     "tcp-vs-udp",
     "sticky-packet",
     "firewall",
+    "io-mux",
 ];

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 pub mod ends;
 pub mod framing;
+pub mod mux;
 pub mod stream;
 
 /// Gap between numbered messages in the loss test: each becomes its own packet.

@@ -1,0 +1,203 @@
+//! `netlab io-mux`: one thread, many connections (Q15, Q17, Q25).
+//!
+//! Real sockets on loopback, real system calls, measured:
+//!
+//! 1. a blocking recv() sleeping until data comes, and a non-blocking one
+//!    returning EAGAIN at once;
+//! 2. the cost of one select, poll and epoll_wait call over N idle
+//!    connections and one ready, drawn as a chart; select's FD_SETSIZE wall
+//!    met with this run's own descriptor numbers; the descriptor limit
+//!    raised to the hard limit first;
+//! 3. level- against edge-triggered epoll on data left unread;
+//! 4. a thread per connection against one epoll thread, serving the same
+//!    clients: threads, memory, time.
+//!
+//! The idle connections' far ends are a second process (`netlab
+//! io-mux-peer`), as real clients would be. The engine is transport::mux.
+
+use crate::cli::IoMuxArgs;
+use crate::error::{exit, Result};
+use crate::lab::capture::Frame;
+use crate::narrate::{fields, tx, Narrator, Packet, Step, Summary};
+use crate::transport::mux::{self, Design, Point, Served};
+
+mod say;
+
+/// The JSON summary, as the issue names it.
+#[derive(serde::Serialize)]
+struct IoMuxOut {
+    select_fd_limit: usize,
+    fd_limit: mux::FdLimit,
+    points: Vec<Point>,
+    skipped: Vec<usize>,
+    floor_us: f64,
+    blocking_ms: f64,
+    eagain_us: f64,
+    lt_wakeups: u32,
+    et_wakeups: u32,
+    clients: usize,
+    thread_per_conn: Served,
+    epoll: Served,
+}
+
+/// Loopback frames as packets between "client" and "server".
+fn packets(frames: &[Frame], client_ports: &[u16], ends: (&str, &str)) -> Vec<Packet> {
+    use crate::wire::frame::{self, Kind};
+    frames
+        .iter()
+        .filter_map(|f| {
+            let d = frame::ethernet_frame(&f.bytes).ok()?;
+            let Kind::Ipv4 { tcp: Some(h), .. } = d.kind else {
+                return None;
+            };
+            let (from, to) = if client_ports.contains(&h.src_port) {
+                ends
+            } else {
+                (ends.1, ends.0)
+            };
+            Some(f.record(false).between(from, to, frame::label(&d)))
+        })
+        .collect()
+}
+
+/// Run the demo.
+pub fn run(args: &IoMuxArgs, n: &mut Narrator) -> Result<i32> {
+    let capture = crate::privilege::Privileges::probe().net_raw;
+    if n.capturing() && !capture {
+        n.pcap_note(
+            "io-mux: capturing loopback needs CAP_NET_RAW (root); this file holds no segments.",
+        );
+    } else if capture {
+        n.pcap_note("io-mux: the segments of steps 1 and 3, captured on loopback; the thousands of idle connections of steps 2 and 4 are not captured.");
+    }
+    let ends = match n.lang() {
+        crate::narrate::Lang::En => ("client", "server"),
+        crate::narrate::Lang::Zh => ("客户端", "服务端"),
+    };
+
+    // 1. Blocking and non-blocking.
+    let b = mux::blocking_vs_nonblocking(capture)?;
+    n.step(
+        Step::new(
+            say::blocking_title(&b),
+            tx(
+                "Blocking: the kernel puts the thread to sleep until data arrives, so one thread can wait on one socket only. Non-blocking: the call answers at once, data or not, and the program must ask again later; to know when, it asks the kernel about many sockets at once: I/O multiplexing.",
+                "阻塞：内核让线程睡眠，直到数据到达，所以一个线程只能守着一个套接字。非阻塞：调用立即返回，不管有没有数据，程序得过会儿再问；什么时候再问？一次向内核打听许多个套接字：这就是 I/O 多路复用。",
+            ),
+            &["Q25", "Q15"],
+        )
+        .section(tx("1 · Blocking and non-blocking", "1 · 阻塞与非阻塞"))
+        .fact(tx("blocking", "阻塞"), say::blocking(&b))
+        .fact(tx("non-blocking", "非阻塞"), say::nonblocking(&b))
+        .data("slept_ms", b.slept.as_secs_f64() * 1e3)
+        .data("state", b.state.map(String::from))
+        .data("eagain_us", b.eagain.as_secs_f64() * 1e6)
+        .data("errno", b.errno)
+        .with_packets(packets(&b.frames, &b.client_ports, ends)),
+    )?;
+
+    // 2. select, poll, epoll.
+    let limit = mux::raise_fd_limit()?;
+    let scaling = mux::wait_cost(&args.conns, limit.after)?;
+    let largest = scaling.points.last();
+    let mut s = Step::new(
+        say::scaling_title(largest),
+        tx(
+            "Each call is asked which of the watched sockets can be read; only one can. select and poll hand the kernel the whole list every call and the kernel checks each one, so the cost grows with N. epoll keeps the list in the kernel (epoll_ctl, once) and a ready socket puts itself on a ready list, so epoll_wait's cost follows the ready ones, not N.",
+            "每次调用都问：被监视的套接字里哪些可读？只有一个可读。select 和 poll 每次都把整张清单交给内核，内核逐个检查，所以开销随 N 增长。epoll 把清单留在内核里（epoll_ctl，只注册一次），套接字就绪时自己挂到就绪队列上，所以 epoll_wait 的开销取决于就绪的个数，而不是 N。",
+        ),
+        &["Q17", "Q15"],
+    )
+    .section(tx("2 · select, poll and epoll", "2 · select、poll 与 epoll"))
+    .fact(tx("fd limit", "描述符上限"), say::fd_limit(&limit));
+    if !scaling.skipped.is_empty() {
+        s = s.fact(
+            tx("left out", "未测"),
+            say::skipped(&scaling.skipped, limit.after),
+        );
+    }
+    for (label, value) in say::chart(&scaling.points, n.width()) {
+        s = s.fact(label, value);
+    }
+    s = s.fact(tx("scale", "刻度"), say::chart_scale());
+    s = s.fact(tx("floor", "下限"), say::floor(scaling.floor_us, largest));
+    if let Some(fd) = scaling.first_beyond {
+        s = s.fact(
+            tx("FD_SETSIZE", "FD_SETSIZE"),
+            say::fd_setsize(fd, nix::sys::select::FD_SETSIZE),
+        );
+    }
+    n.step(s.typed("fd_limit", &limit).typed("points", &scaling.points))?;
+
+    // 3. Level- and edge-triggered.
+    let t = mux::triggers(capture)?;
+    n.step(
+        Step::new(
+            say::triggers_title(&t),
+            tx(
+                "Level-triggered epoll reports a socket as long as data is waiting in it; edge-triggered only when new data arrives. So with edge-triggered the program must read until EAGAIN at every wake-up, or what it left may wait forever.",
+                "水平触发的 epoll 只要套接字里还有数据就一直报告；边缘触发只在新数据到来时报告一次。所以用边缘触发时，每次醒来都必须一直读到 EAGAIN，否则剩下的数据可能永远没人理。",
+            ),
+            &["Q17"],
+        )
+        .section(tx(
+            "3 · Level-triggered and edge-triggered",
+            "3 · 水平触发与边缘触发",
+        ))
+        .fact(tx("written", "写入"), format!("{} B", t.written))
+        .fact(tx("level (LT)", "水平（LT）"), say::level(&t))
+        .fact(tx("edge (ET)", "边缘（ET）"), say::edge(&t))
+        .typed("triggers", &t)
+        .with_packets(packets(&t.frames, &t.client_ports, ends)),
+    )?;
+
+    // 4. A thread per connection, or one epoll thread.
+    // epoll first: memory and thread stacks the threads' run freed would
+    // otherwise be reused by the epoll run and hide its own cost.
+    let epoll = mux::serve(Design::Epoll, args.clients)?;
+    let threads = mux::serve(Design::ThreadPerConn, args.clients)?;
+    n.step(
+        Step::new(
+            say::servers_title(args.clients, &threads, &epoll),
+            tx(
+                "Both servers answer the same clients, all connected at once. A thread per connection is simple to write, but each thread has its own stack and is scheduled by the kernel; one thread with epoll serves them all from one loop. Figures are what the process gained, read from /proc/self/status while the connections were open.",
+                "两个服务端服务同样的客户端，所有连接同时在线。每连接一线程写起来简单，但每个线程都有自己的栈，由内核调度；一个线程加 epoll 在一个循环里服务全部。数字是连接都在时从 /proc/self/status 读到的进程增量。",
+            ),
+            &["Q15", "Q23"],
+        )
+        .section(tx(
+            "4 · A thread per connection, or one epoll thread",
+            "4 · 每连接一线程，还是一个 epoll 线程",
+        ))
+        .fact(tx("threads", "多线程"), say::served(&threads, args.clients))
+        .fact(tx("epoll", "epoll"), say::served(&epoll, args.clients))
+        .typed("thread_per_conn", &threads)
+        .typed("epoll", &epoll),
+    )?;
+
+    let ok = threads.served == args.clients && epoll.served == args.clients;
+    n.summary(Summary {
+        title: say::summary(largest, &t),
+        lines: vec![tx(
+            "One thread can serve many connections when the kernel tells it which are ready: that is I/O multiplexing, and epoll does it at a cost that does not grow with the connections.",
+            "只要内核告诉线程哪些连接就绪，一个线程就能服务许多连接：这就是 I/O 多路复用，而 epoll 的开销不随连接数增长。",
+        )],
+        questions: vec!["Q15", "Q17", "Q25"],
+        ok,
+        data: fields(&IoMuxOut {
+            select_fd_limit: nix::sys::select::FD_SETSIZE,
+            fd_limit: limit,
+            points: scaling.points.clone(),
+            skipped: scaling.skipped.clone(),
+            floor_us: scaling.floor_us,
+            blocking_ms: b.slept.as_secs_f64() * 1e3,
+            eagain_us: b.eagain.as_secs_f64() * 1e6,
+            lt_wakeups: t.lt_wakeups,
+            et_wakeups: t.et_wakeups,
+            clients: args.clients,
+            thread_per_conn: threads,
+            epoll,
+        }),
+    })?;
+    Ok(if ok { exit::OK } else { exit::NETWORK_NO })
+}
