@@ -82,7 +82,7 @@ pub enum Command {
     StickyPacket(StickyArgs),
     /// r1 as a firewall (nftables): no rules, drop, reject, stateful, a port rule; TCP and UDP captured (Q12, Q16)
     Firewall(FirewallArgs),
-    /// One thread, many connections: blocking vs non-blocking, select/poll/epoll measured, LT vs ET, threads vs epoll (Q15, Q17, Q25)
+    /// One thread, many connections: blocking vs non-blocking, select/poll/epoll measured, LT vs ET, threads vs epoll (Q15, Q17, Q23, Q25)
     IoMux(IoMuxArgs),
     /// The client ends of io-mux's idle connections (started by io-mux, not by hand)
     #[command(hide = true)]

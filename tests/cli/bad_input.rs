@@ -322,6 +322,37 @@ fn every_bad_input_exits_2_saying_what_is_wrong_and_what_is_accepted() {
             "invalid value '2000'",
             "1..=1024",
         ),
+        // io-mux
+        (
+            vec!["io-mux", "--conns", "0"],
+            "invalid value '0'",
+            "1..=100000",
+        ),
+        (
+            vec!["io-mux", "--conns", "10,many"],
+            "invalid value 'many'",
+            "--conns <N,...>",
+        ),
+        (
+            vec!["io-mux", "--conns", "100001"],
+            "invalid value '100001'",
+            "1..=100000",
+        ),
+        (
+            vec!["io-mux", "--clients", "0"],
+            "invalid value '0'",
+            "1..=5000",
+        ),
+        (
+            vec!["io-mux", "--clients", "6000"],
+            "invalid value '6000'",
+            "1..=5000",
+        ),
+        (
+            vec!["io-mux-peer", "nowhere"],
+            "invalid value 'nowhere'",
+            "<ADDR>",
+        ),
         // lab
         (
             vec!["lab", "dns", "--port", "0"],
@@ -446,6 +477,7 @@ fn a_full_disk_or_a_closed_pipe_never_panics() {
         &["lab", "status"],
         &["completions", "bash"],
         &["man"],
+        &["io-mux", "--conns", "10,100", "--clients", "20"],
     ];
     if privileged() {
         runs.extend([

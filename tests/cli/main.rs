@@ -13,6 +13,7 @@ mod dns_trace;
 mod drill;
 mod firewall;
 mod hostile;
+mod io_mux;
 mod lab_ns;
 mod logs;
 mod page;

@@ -141,6 +141,7 @@ fn a_run_tags_only_the_questions_its_demo_answers() {
         vec!["dns-trace", "www.baidu.com"],
         vec!["dns-trace", "big.baidu.com", "--type", "TXT"],
         vec!["sticky-packet"],
+        vec!["io-mux", "--conns", "10,1100", "--clients", "50"],
     ];
     if privileged() {
         runs.extend([

@@ -46,6 +46,13 @@ const FIREWALL: Demo = Demo {
     budget: 130,
 };
 
+/// Four parts, the chart 12 rows of them: about 85 rows.
+const IO_MUX: Demo = Demo {
+    args: &["io-mux"],
+    lab: false,
+    budget: 95,
+};
+
 /// Rows a line takes on a terminal `width` columns wide.
 fn rows(line: &str, width: usize) -> usize {
     display_width(line).div_ceil(width).max(1)
@@ -176,6 +183,11 @@ fn firewall_fits_the_screen() {
 }
 
 #[test]
+fn io_mux_fits_the_screen() {
+    check(&IO_MUX);
+}
+
+#[test]
 fn width_comes_from_the_flag_then_the_terminal_then_columns() {
     use netlab::narrate::NarratorConfig as C;
     assert_eq!(C::width_from(Some(100), Some(120), Some(90)), 100);
@@ -257,7 +269,8 @@ onetwothree seq ack win len ttl rtt icmp_seq udp tcp tcp-vs-udp dns-trace arp-ta
 sticky-packet firewall dig hickory-resolver systemd-resolved nscd conntrack \
 add rule table chain inet forward type filter hook priority policy accept drop reject with reset \
 icmpx port-unreachable ct state established related new iifname eth daddr dport meta l4proto \
-TIME_WAIT ESTABLISHED ip Linux ssh NTP";
+TIME_WAIT ESTABLISHED ip Linux ssh NTP \
+EAGAIN errno select poll epoll epoll_ctl epoll_wait FD_SETSIZE FD_SET LT ET proc wait_woken";
 
 /// Words a Chinese run shows in English that are not protocol terms.
 fn english_words(text: &str) -> Vec<String> {
@@ -310,6 +323,7 @@ fn chinese_runs_are_chinese_but_for_protocol_terms() {
         vec!["dns-trace", "www.nic.cn"],
         vec!["dns-trace", "nope.baidu.com"],
         vec!["sticky-packet"],
+        vec!["io-mux", "--conns", "10,1100", "--clients", "100"],
     ];
     if privileged() {
         runs.extend([

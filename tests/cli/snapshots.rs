@@ -202,3 +202,34 @@ fn lab_demo_runs() {
         ],
     );
 }
+
+#[test]
+fn io_mux_run() {
+    // As root steps 1 and 4 are captured on loopback and drawn in the ladder.
+    if !privileged() {
+        return;
+    }
+    snapshot_run(
+        "run-io-mux",
+        &["io-mux", "--conns", "10,1100", "--clients", "20"],
+        &[
+            // A chart row: the bar's length and the figure are measurements.
+            (
+                r"(select|poll|epoll)\x{a0}+[█▏▎▍▌▋▊▉]+\x{a0}+[\d.]+\x{a0}(µs|ms)",
+                "${1} [bar] [time]",
+            ),
+            (r"\d+(\.\d+)? (KiB|MiB)", "[size]"),
+            (r"(ACK |seq=)\d{5,}", "${1}[n]"),
+            // How many ACKs the kernel sent follows its timers.
+            (r"×\d+", "×[n]"),
+            (r"\(\d+\.\d×\)", "([ratio])"),
+            (r"\d+× epoll_wait", "[ratio] epoll_wait"),
+            // This machine's descriptor limit and numbering.
+            (r"(?m)(fd limit +)\S.*$", "${1}[this machine's]"),
+            (r"fds \d+…\d+", "fds [fds]"),
+            (r"descriptor \d+", "descriptor [fd]"),
+            // Where the kernel put the sleeping thread, when it says.
+            (r"\(sleeping\)( in \w+)?", "(sleeping)"),
+        ],
+    );
+}

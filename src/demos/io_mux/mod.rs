@@ -68,7 +68,7 @@ pub fn run(args: &IoMuxArgs, n: &mut Narrator) -> Result<i32> {
             "io-mux: capturing loopback needs CAP_NET_RAW (root); this file holds no segments.",
         );
     } else if capture {
-        n.pcap_note("io-mux: the segments of steps 1 and 3, captured on loopback; the thousands of idle connections of steps 2 and 4 are not captured.");
+        n.pcap_note("io-mux: the segments of steps 1 (the blocked read) and 4 (LT and ET), captured on loopback; the thousands of connections of steps 2 and 5 are not captured.");
     }
     let ends = match n.lang() {
         crate::narrate::Lang::En => ("client", "server"),
@@ -103,13 +103,12 @@ pub fn run(args: &IoMuxArgs, n: &mut Narrator) -> Result<i32> {
     let mut s = Step::new(
         say::scaling_title(largest),
         tx(
-            "Each call is asked which of the watched sockets can be read; only one can. select and poll hand the kernel the whole list every call and the kernel checks each one, so the cost grows with N. epoll keeps the list in the kernel (epoll_ctl, once) and a ready socket puts itself on a ready list, so epoll_wait's cost follows the ready ones, not N.",
-            "每次调用都问：被监视的套接字里哪些可读？只有一个可读。select 和 poll 每次都把整张清单交给内核，内核逐个检查，所以开销随 N 增长。epoll 把清单留在内核里（epoll_ctl，只注册一次），套接字就绪时自己挂到就绪队列上，所以 epoll_wait 的开销取决于就绪的个数，而不是 N。",
+            "Each call asks which watched socket can be read; one can. select and poll pass the whole list every call and the kernel checks each entry: cost grows with N. epoll keeps the list in the kernel (epoll_ctl, once); a socket that becomes ready queues itself, so epoll_wait's cost follows the ready ones.",
+            "每次调用都问：被监视的套接字里哪个可读？只有一个。select 和 poll 每次都把整张清单交给内核逐个检查：开销随 N 增长。epoll 把清单留在内核里（epoll_ctl，只注册一次），就绪的套接字自己排进就绪队列，所以 epoll_wait 的开销取决于就绪的个数。",
         ),
         &["Q17", "Q15"],
     )
-    .section(tx("2 · select, poll and epoll", "2 · select、poll 与 epoll"))
-    .fact(tx("fd limit", "描述符上限"), say::fd_limit(&limit));
+    .section(tx("2 · select, poll and epoll", "2 · select、poll 与 epoll"));
     if !scaling.skipped.is_empty() {
         s = s.fact(
             tx("left out", "未测"),
@@ -121,13 +120,29 @@ pub fn run(args: &IoMuxArgs, n: &mut Narrator) -> Result<i32> {
     }
     s = s.fact(tx("scale", "刻度"), say::chart_scale());
     s = s.fact(tx("floor", "下限"), say::floor(scaling.floor_us, largest));
+    n.step(s.typed("points", &scaling.points))?;
+
+    // select's wall: a descriptor's number, not the count.
+    let mut s = Step::new(
+        say::wall_title(scaling.first_beyond),
+        tx(
+            "select's set is a bitmap of FD_SETSIZE bits, one per descriptor number, so it cannot hold descriptor 1024 or above however few are watched. A busy server's descriptors pass 1023 soon; poll and epoll take any number.",
+            "select 的集合是 FD_SETSIZE 位的位图，每个描述符编号占一位，所以编号 1024 及以上的放不进去，哪怕只监视一个。繁忙的服务器，描述符编号很快就超过 1023；poll 和 epoll 不受编号限制。",
+        ),
+        &["Q17"],
+    )
+    .fact(tx("fd limit", "描述符上限"), say::fd_limit(&limit));
     if let Some(fd) = scaling.first_beyond {
         s = s.fact(
             tx("FD_SETSIZE", "FD_SETSIZE"),
             say::fd_setsize(fd, nix::sys::select::FD_SETSIZE),
         );
     }
-    n.step(s.typed("fd_limit", &limit).typed("points", &scaling.points))?;
+    n.step(
+        s.typed("fd_limit", &limit)
+            .data("fd_setsize", nix::sys::select::FD_SETSIZE)
+            .data("first_beyond", scaling.first_beyond),
+    )?;
 
     // 3. Level- and edge-triggered.
     let t = mux::triggers(capture)?;
@@ -160,8 +175,8 @@ pub fn run(args: &IoMuxArgs, n: &mut Narrator) -> Result<i32> {
         Step::new(
             say::servers_title(args.clients, &threads, &epoll),
             tx(
-                "Both servers answer the same clients, all connected at once. A thread per connection is simple to write, but each thread has its own stack and is scheduled by the kernel; one thread with epoll serves them all from one loop. Figures are what the process gained, read from /proc/self/status while the connections were open.",
-                "两个服务端服务同样的客户端，所有连接同时在线。每连接一线程写起来简单，但每个线程都有自己的栈，由内核调度；一个线程加 epoll 在一个循环里服务全部。数字是连接都在时从 /proc/self/status 读到的进程增量。",
+                "Both servers answer the same clients, all connected at once. A thread per connection is simple to write, but each thread has its own stack and is scheduled by the kernel; one thread with epoll serves them all from one loop: concurrency (every conversation under way at once) without parallelism (one core at a time). Figures are what the process gained, read from /proc/self/status while the connections were open.",
+                "两个服务端服务同样的客户端，所有连接同时在线。每连接一线程写起来简单，但每个线程都有自己的栈，由内核调度；一个线程加 epoll 在一个循环里服务全部：这是并发（所有会话同时在进行）而非并行（同一时刻只用一个核）。数字是连接都在时从 /proc/self/status 读到的进程增量。",
             ),
             &["Q15", "Q23"],
         )
@@ -182,7 +197,7 @@ pub fn run(args: &IoMuxArgs, n: &mut Narrator) -> Result<i32> {
             "One thread can serve many connections when the kernel tells it which are ready: that is I/O multiplexing, and epoll does it at a cost that does not grow with the connections.",
             "只要内核告诉线程哪些连接就绪，一个线程就能服务许多连接：这就是 I/O 多路复用，而 epoll 的开销不随连接数增长。",
         )],
-        questions: vec!["Q15", "Q17", "Q25"],
+        questions: vec!["Q15", "Q17", "Q23", "Q25"],
         ok,
         data: fields(&IoMuxOut {
             select_fd_limit: nix::sys::select::FD_SETSIZE,

@@ -236,14 +236,28 @@ pub fn floor(floor_us: f64, largest: Option<&Point>) -> Text {
     }
 }
 
+/// The FD_SETSIZE step's title.
+pub fn wall_title(first_beyond: Option<i32>) -> Text {
+    match first_beyond {
+        Some(fd) => tx(
+            format!("select cannot watch descriptor {fd}; poll and epoll can"),
+            format!("select 监视不了描述符 {fd}；poll 和 epoll 可以"),
+        ),
+        None => tx(
+            "Every descriptor of this run was below FD_SETSIZE, so select could take them all",
+            "本次运行的描述符编号都小于 FD_SETSIZE，select 都能监视",
+        ),
+    }
+}
+
 /// select's wall, seen live.
 pub fn fd_setsize(fd: i32, setsize: usize) -> Text {
     tx(
         format!(
-            "this run's descriptor {fd} is ≥ FD_SETSIZE ({setsize}): select's fixed bitmap has no bit for it, whatever the count watched; netlab does not call it (glibc's FD_SET would write past the set)"
+            "descriptor {fd}, this run's, is ≥ FD_SETSIZE ({setsize}): the bitmap has no bit for it; netlab does not call select (glibc's FD_SET would write past the set)"
         ),
         format!(
-            "本次运行的描述符 {fd} ≥ FD_SETSIZE（{setsize}）：select 的位图大小固定，没有它的位置，与监视多少个无关；netlab 不去调用（glibc 的 FD_SET 会写出集合之外）"
+            "本次运行的描述符 {fd} ≥ FD_SETSIZE（{setsize}）：位图里没有它的位置；netlab 不去调用 select（glibc 的 FD_SET 会写出集合之外）"
         ),
     )
 }
@@ -252,7 +266,7 @@ pub fn fd_setsize(fd: i32, setsize: usize) -> Text {
 pub fn triggers_title(t: &Triggers) -> Text {
     tx(
         format!(
-            "Data left unread: level-triggered woke {} times of {}, edge-triggered {}",
+            "Data left unread: level-triggered woke at {} of {} waits, edge-triggered at {}",
             t.lt_wakeups, t.waits, t.et_wakeups
         ),
         format!(
@@ -298,18 +312,18 @@ pub fn edge(t: &Triggers) -> Text {
     )
 }
 
-/// Step 4's title.
+/// The servers step's title.
 pub fn servers_title(clients: usize, threads: &Served, epoll: &Served) -> Text {
     tx(
         format!(
-            "{clients} clients: a thread each added {} threads and {} of memory; one epoll thread, {} and {}",
-            threads.threads,
+            "{clients} clients: a thread each added {} and {}; one epoll thread added {} and {}",
+            plural(threads.threads, "thread", "threads"),
             kb(threads.rss_kb),
-            epoll.threads,
+            plural(epoll.threads, "thread", "threads"),
             kb(epoll.rss_kb)
         ),
         format!(
-            "{clients} 个客户端：每连接一线程，多了 {} 个线程、{} 内存；一个 epoll 线程，多了 {} 个线程、{}",
+            "{clients} 个客户端：每连接一线程，多了 {} 个线程、{}；一个 epoll 线程，多了 {} 个线程、{}",
             threads.threads,
             kb(threads.rss_kb),
             epoll.threads,
