@@ -42,7 +42,11 @@ fn main() {
         .args(["io-mux", "--json", "--conns", "10,100,1000,10000"])
         .output()
         .expect("run netlab io-mux");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let after = floor_us();
     let floor = before.min(after);
     let last = String::from_utf8_lossy(&out.stdout)

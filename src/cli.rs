@@ -82,6 +82,8 @@ pub enum Command {
     StickyPacket(StickyArgs),
     /// r1 as a firewall (nftables): no rules, drop, reject, stateful, a port rule; TCP and UDP captured (Q12, Q16)
     Firewall(FirewallArgs),
+    /// What happens when you open a URL, in the lab: taken apart, looked up, connected, fetched, one packet peeled layer by layer (Q1, Q2, Q3, Q4, Q5, Q6, Q9)
+    Url(UrlArgs),
     /// One thread, many connections: blocking vs non-blocking, select/poll/epoll measured, LT vs ET, threads vs epoll (Q15, Q17, Q23, Q25)
     IoMux(IoMuxArgs),
     /// The client ends of io-mux's idle connections (started by io-mux, not by hand)
@@ -205,6 +207,52 @@ pub enum FirewallCase {
     Stateful,
     /// Allow TCP 80 and UDP 53 to h3, nothing else
     Ports,
+}
+
+/// `netlab url ...`
+#[derive(Clone, Debug, Args)]
+pub struct UrlArgs {
+    /// The URL to open in the lab: http only, the host a lab name (www.lab.edu.cn) or address
+    #[arg(value_name = "URL", default_value = "http://www.lab.edu.cn/index.html", value_parser = parse_url)]
+    pub url: url::Url,
+}
+
+/// Parse a URL `netlab url` can fetch: http, with a host; the other kinds of
+/// URI are named for what they are.
+pub fn parse_url(s: &str) -> Result<url::Url, String> {
+    let u = url::Url::parse(s.trim()).map_err(|e| {
+        format!("{s:?} is not a URL ({e}); write e.g. http://www.lab.edu.cn/index.html")
+    })?;
+    match u.scheme() {
+        "http" => {}
+        "urn" => {
+            return Err(format!(
+                "{s:?} is a URN: it names a resource without saying where it is, so there is nothing to fetch; give an http:// URL"
+            ))
+        }
+        "mailto" => {
+            return Err(format!(
+                "{s:?} is a mailto: URI: it hands an address to a mail program and names no host to connect to; give an http:// URL"
+            ))
+        }
+        "https" => {
+            return Err(format!(
+                "{s:?}: https puts TLS between TCP and HTTP, and the lab serves no TLS; give the http:// URL"
+            ))
+        }
+        other => {
+            return Err(format!(
+                "{s:?}: netlab url fetches http:// URLs only, not {other}:"
+            ))
+        }
+    }
+    match u.host() {
+        Some(url::Host::Domain(_) | url::Host::Ipv4(_)) => Ok(u),
+        Some(url::Host::Ipv6(_)) => Err(format!(
+            "{s:?}: the lab is IPv4 only; give a name or an IPv4 address"
+        )),
+        None => Err(format!("{s:?} has no host to connect to")),
+    }
 }
 
 /// `netlab io-mux ...`

@@ -74,6 +74,7 @@ pub fn demo_name(cmd: &Command) -> &'static str {
         Command::StickyPacket(_) => "sticky-packet",
         Command::Firewall(_) => "firewall",
         Command::IoMux(_) => "io-mux",
+        Command::Url(_) => "url",
         Command::IoMuxPeer { .. } => "io-mux-peer",
         Command::Questions => "questions",
         Command::Render { .. } => "render",
@@ -91,7 +92,7 @@ pub fn needs_lab(cli: &Cli) -> bool {
         Command::ArpTable(a) => !a.host && a.iface.is_none(),
         Command::Ping(a) => a.target.is_none(),
         Command::TcpVsUdp(a) => !a.loopback,
-        Command::Firewall(_) => true,
+        Command::Firewall(_) | Command::Url(_) => true,
         Command::Lab {
             what: LabCommand::Hold,
         } => true,
@@ -129,6 +130,7 @@ pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
         Command::StickyPacket(args) => demos::sticky::run(args, n)?,
         Command::Firewall(args) => demos::firewall::run(args, n)?,
         Command::IoMux(args) => demos::io_mux::run(args, n)?,
+        Command::Url(args) => demos::url::run(args, n)?,
         Command::IoMuxPeer { addr } => return transport::mux::peer_main(*addr),
         other => run_other(other, cli, cfg.lang, n)?,
     };
@@ -236,6 +238,7 @@ fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i
         | Command::StickyPacket(_)
         | Command::Firewall(_)
         | Command::IoMux(_)
+        | Command::Url(_)
         | Command::IoMuxPeer { .. } => {
             unreachable!("dispatched in run")
         }

@@ -14,6 +14,7 @@ pub mod ping;
 pub mod questions;
 pub mod sticky;
 pub mod tcp_vs_udp;
+pub mod url;
 
 /// Subcommands that demonstrate questions (used by the catalogue's `demos`).
 pub const NAMES: &[&str] = &[
@@ -26,4 +27,5 @@ pub const NAMES: &[&str] = &[
     "sticky-packet",
     "firewall",
     "io-mux",
+    "url",
 ];

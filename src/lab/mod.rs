@@ -14,4 +14,5 @@ pub mod netns;
 pub mod resolver;
 pub mod topology;
 pub mod userns;
+pub mod web;
 pub mod zones;

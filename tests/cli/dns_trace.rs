@@ -267,7 +267,7 @@ fn truncated_reply_is_asked_again_over_tcp() {
 fn three_level_delegation_and_mx() {
     let (_, lines) = trace(&["www.lab.edu.cn", "--walk-only"]);
     let s = summary(&lines);
-    assert_eq!(answers(s), ["198.51.100.20"]);
+    assert_eq!(answers(s), ["203.0.113.10"]);
     let zones: Vec<&str> = exchanges(&lines)
         .iter()
         .map(|e| e["data"]["zone"].as_str().unwrap())
@@ -343,7 +343,7 @@ fn instructor_zone_files_are_used() {
     let f = dir.path().join("lab.edu.cn.zone");
     let text = std::fs::read_to_string(&f)
         .unwrap()
-        .replace("198.51.100.20", "198.51.100.77");
+        .replace("203.0.113.10", "203.0.113.77");
     std::fs::write(&f, text).unwrap();
     let (o, lines) = trace(&[
         "www.lab.edu.cn",
@@ -352,7 +352,7 @@ fn instructor_zone_files_are_used() {
         dir.path().to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(answers(summary(&lines)), ["198.51.100.77"]);
+    assert_eq!(answers(summary(&lines)), ["203.0.113.77"]);
 }
 
 #[test]

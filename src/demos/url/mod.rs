@@ -1,0 +1,485 @@
+//! `netlab url [URL]`: what happens when you open a URL (Q1, Q2, Q3; also
+//! Q4, Q5, Q6, Q9), in the namespace lab.
+//!
+//! h1 is the browser; h2 serves the lab.edu.cn zone (the LAN's DNS server);
+//! h3, across r1, runs a web server (tiny_http). Every frame on h1's link is
+//! captured and told in order:
+//!
+//! 1. the URL taken apart (the url crate), beside a URN and a mailto: URI;
+//! 2. the host looked up at h2 (ARP for h2 first: same LAN);
+//! 3. ARP for the gateway: the server is on another network;
+//! 4. the TCP handshake; 5. the request; 6. the response; 7. the close;
+//! 8. the request's frame peeled layer by layer, and which part of the URL
+//!    went into which layer.
+//!
+//! The services and the fetch are in lab::web; this file tells them.
+
+use std::net::{IpAddr, SocketAddr};
+
+use serde::Serialize;
+
+use crate::cli::UrlArgs;
+use crate::error::{exit, Result};
+use crate::lab::capture::Frame;
+use crate::lab::topology::{NetLab, H2, H3, R1_A};
+use crate::lab::web::{self, Phases};
+use crate::narrate::{fields, tx, Narrator, Packet, Step, Summary, Text};
+use crate::privilege::Privileges;
+use crate::wire::frame::{self, Kind};
+
+mod say;
+
+/// The other URIs shown beside the URL.
+const URN: &str = "urn:isbn:9787111213826";
+const MAILTO: &str = "mailto:teacher@lab.edu.cn";
+
+#[derive(Serialize)]
+struct UrlParts {
+    scheme: String,
+    host: String,
+    port: u16,
+    path: String,
+    query: Option<String>,
+    fragment: Option<String>,
+}
+
+#[derive(Serialize)]
+struct UrlOut {
+    url: UrlParts,
+    address: Option<std::net::Ipv4Addr>,
+    status: Option<u16>,
+    body_bytes: Option<usize>,
+    layers: Vec<&'static str>,
+}
+
+fn records(frames: &[Frame]) -> Vec<Packet> {
+    frames
+        .iter()
+        .map(|f| {
+            let p = f.record(false);
+            match dns_label(&f.bytes) {
+                Some(label) => {
+                    let (from, to) = (p.from.clone(), p.to.clone());
+                    p.between(from, to, label)
+                }
+                None => p,
+            }
+        })
+        .collect()
+}
+
+/// A DNS query or answer's ladder label, from the datagram's own bytes.
+fn dns_label(bytes: &[u8]) -> Option<Text> {
+    let (17, udp) = frame::transport(bytes)? else {
+        return None;
+    };
+    let m = hickory_proto::op::Message::from_vec(udp.get(8..)?).ok()?;
+    let q = m.queries.first()?;
+    if m.metadata.message_type == hickory_proto::op::MessageType::Query {
+        let (t, name) = (q.query_type(), q.name());
+        return Some(tx(format!("query {t} {name}"), format!("查询 {t} {name}")));
+    }
+    let a: Vec<String> = m
+        .answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            hickory_proto::rr::RData::A(a) => Some(a.0.to_string()),
+            _ => None,
+        })
+        .collect();
+    Some(if a.is_empty() {
+        let rc = crate::wire::dns::rcode_name(u16::from(m.metadata.response_code));
+        tx(format!("answer {rc}"), format!("应答 {rc}"))
+    } else {
+        tx(
+            format!("answer {}", a.join(", ")),
+            format!("应答 {}", a.join("、")),
+        )
+    })
+}
+
+/// Run the demo.
+pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
+    if !Privileges::probe().can_build_lab() {
+        return Err(crate::privilege::lab_privilege());
+    }
+    let u = &args.url;
+    let host = u.host_str().unwrap_or("").to_string();
+    let port = u.port_or_known_default().unwrap_or(80);
+    let parts = UrlParts {
+        scheme: u.scheme().to_string(),
+        host: host.clone(),
+        port,
+        path: u.path().to_string(),
+        query: u.query().map(str::to_string),
+        fragment: u.fragment().map(str::to_string),
+    };
+
+    // 1. The URL, beside two URIs that are not URLs.
+    let mut s = Step::new(
+        say::anatomy(u),
+        tx(
+            "A URL is a URI that says how and where: the scheme names the protocol, the host the machine, the port the program on it, the path the resource. Beside it, two URIs the same parser takes apart that locate nothing.",
+            "URL 是说明了「怎么取、去哪取」的 URI：协议说用什么协议，主机说哪台机器，端口说机器上的哪个程序，路径说哪个资源。旁边是同一个解析器拆开的两个 URI，它们不指向任何位置。",
+        ),
+        &["Q3"],
+    )
+    .section(tx("1 · The URL", "1 · URL"))
+    .fact(tx("scheme", "协议"), u.scheme())
+    .fact(tx("host", "主机"), host.as_str())
+    .fact(tx("port", "端口"), say::port(u))
+    .fact(tx("path", "路径"), u.path())
+    .fact(tx("query", "查询"), say::optional(u.query()))
+    .fact(tx("fragment", "片段"), say::optional(u.fragment()));
+    for (text, urn) in [(URN, true), (MAILTO, false)] {
+        if let Ok(o) = url::Url::parse(text) {
+            s = s.fact(
+                if urn {
+                    tx("URN", "URN")
+                } else {
+                    tx("mailto", "mailto")
+                },
+                say::other_uri(text, o.scheme(), o.path(), urn),
+            );
+        }
+    }
+    s = s.correction(tx(
+        "The notes set URI and URL side by side. Every URL is a URI; the URN above is a URI that is not a URL.",
+        "笔记把 URI 和 URL 并列。每个 URL 都是 URI；上面的 URN 是 URI，却不是 URL。",
+    ));
+    n.step(s.typed("url", &parts))?;
+
+    // The lab: DNS on h2, the web server on h3, the capture on h1's link.
+    let lab = NetLab::build()?;
+    let (h1, h2, h3) = (lab.host("h1")?, lab.host("h2")?, lab.host("h3")?);
+    let _services = web::serve(h2, H2, h3, SocketAddr::from((H3, port)))?;
+    let cap = web::capture(h1)?;
+
+    // 2. The name.
+    let dns = SocketAddr::from((H2, 53));
+    let (address, lookup) = match u.host() {
+        Some(url::Host::Ipv4(a)) => (Some(a), None),
+        _ => {
+            let l = web::lookup(h1, dns, &host)?;
+            (l.address, Some(l))
+        }
+    };
+    let Some(address) = address else {
+        let frames = web::stop(cap)?;
+        let rcode = lookup.as_ref().map_or("", |l| l.rcode.as_str()).to_string();
+        let mut s = Step::new(
+            say::no_address(&host, &rcode),
+            tx(
+                "h2 is the authoritative server of lab.edu.cn, not a recursive resolver: a name in that zone it does not hold is NXDOMAIN, a name outside it is REFUSED.",
+                "h2 是 lab.edu.cn 区的权威服务器，不是递归解析器：该区里没有的名字答 NXDOMAIN，区外的名字答 REFUSED。",
+            ),
+            &["Q4"],
+        )
+        .section(tx("2 · From name to address", "2 · 从名字到地址"));
+        s.packets = records(&frames);
+        n.step(s)?;
+        n.summary(Summary {
+            title: say::no_address(&host, &rcode),
+            lines: vec![],
+            questions: vec!["Q3", "Q4"],
+            ok: false,
+            data: fields(&UrlOut {
+                url: parts,
+                address: None,
+                status: None,
+                body_bytes: None,
+                layers: vec![],
+            }),
+        })?;
+        return Ok(exit::NETWORK_NO);
+    };
+
+    let request = web::request(&host_header(u), &path_and_query(u));
+    let to = SocketAddr::from((address, port));
+    let fetched = web::fetch(h1, to, request.clone());
+    let frames = web::stop(cap)?;
+    let client_port = fetched.as_ref().map_or(0, |e| e.from.port());
+    let p: Phases = web::phases(&frames, lookup.as_ref().map(|_| H2), client_port);
+
+    if let Some(l) = &lookup {
+        let mut s = Step::new(
+            say::looked_up(&host, l),
+            tx(
+                "Before any connection, the name must become an address. h2 is on the same LAN, so h1 first asks ARP for h2's MAC, then sends one UDP query to port 53.",
+                "连接之前，名字得先变成地址。h2 与 h1 在同一个局域网，所以 h1 先用 ARP 问到 h2 的 MAC，再向 53 端口发一个 UDP 查询。",
+            ),
+            &["Q4"],
+        )
+        .section(tx("2 · From name to address", "2 · 从名字到地址"))
+        .fact(tx("answer", "应答"), say::answer(l))
+        .fact(tx("more", "更多"), say::walk(&host))
+        .typed("lookup", l);
+        s.packets = records(&p.lookup);
+        n.step(s)?;
+    }
+
+    // 3. ARP for the next hop.
+    let same_lan =
+        matches!(IpAddr::V4(address), IpAddr::V4(a) if a.octets()[..3] == H2.octets()[..3]);
+    let mut s = Step::new(
+        say::arp_title(address, (!same_lan).then_some(R1_A)),
+        tx(
+            "IP decides the next hop from the routing table; ARP then finds that hop's MAC on this link. The frame will carry r1's MAC while the packet inside keeps the server's IP.",
+            "下一跳由 IP 按路由表决定；然后 ARP 在这条链路上找出下一跳的 MAC。帧上写的是 r1 的 MAC，而里面的包始终写着服务器的 IP。",
+        ),
+        &["Q5", "Q6"],
+    );
+    if lookup.is_none() {
+        s = s.section(tx("2 · From name to address", "2 · 从名字到地址"));
+    }
+    s.packets = records(&p.arp);
+    n.step(s)?;
+
+    let e = match fetched {
+        Ok(e) => e,
+        Err(err) => {
+            let mut s = Step::new(
+                tx(
+                    format!("No connection to {to}: {}", err.text().en),
+                    format!("连不上 {to}：{}", err.text().zh),
+                ),
+                tx(
+                    "The lab's web server runs on h3 (203.0.113.10) only.",
+                    "实验网络的网页服务器只在 h3（203.0.113.10）上运行。",
+                ),
+                &["Q9"],
+            )
+            .section(tx("3 · The conversation", "3 · 会话"));
+            s.packets = records(&[p.handshake, p.request, p.response, p.close].concat());
+            n.step(s)?;
+            n.summary(Summary {
+                title: tx(
+                    format!("GET {u}: no connection"),
+                    format!("GET {u}：连接失败"),
+                ),
+                lines: vec![],
+                questions: vec!["Q3", "Q4", "Q9"],
+                ok: false,
+                data: fields(&UrlOut {
+                    url: parts,
+                    address: Some(address),
+                    status: None,
+                    body_bytes: None,
+                    layers: vec![],
+                }),
+            })?;
+            return Ok(exit::NETWORK_NO);
+        }
+    };
+
+    // 4–7. The conversation.
+    let mut s = Step::new(
+        say::handshake(&e),
+        tx(
+            "SYN, SYN+ACK, ACK: both ends agree on starting sequence numbers before a byte of HTTP is sent. The port came from the URL.",
+            "SYN、SYN+ACK、ACK：在发送任何 HTTP 字节之前，双方先约定各自的起始序号。端口来自 URL。",
+        ),
+        &["Q9"],
+    )
+    .section(tx("3 · The conversation", "3 · 会话"))
+    .typed("exchange", &e);
+    s.packets = records(&p.handshake);
+    n.step(s)?;
+
+    let text = String::from_utf8_lossy(&e.request).into_owned();
+    let first = text.lines().next().unwrap_or("").to_string();
+    let others: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .filter(|l| !l.is_empty() && !l.starts_with("Host:"))
+        .collect();
+    let mut s = Step::new(
+        say::request_title(&first, e.request.len()),
+        tx(
+            "HTTP is text: a request line with the method and the path (and query), then headers. Host names the site, because one address may serve many.",
+            "HTTP 是文本：先是请求行（方法和路径，以及查询），再是各个头部。Host 头说明要哪个网站，因为一个地址上可能有很多网站。",
+        ),
+        &["Q2"],
+    )
+    .fact(tx("request line", "请求行"), first.as_str())
+    .fact(tx("Host", "Host"), host_header(u))
+    .fact(tx("headers", "其他头部"), others.join(" · "));
+    s.packets = records(&p.request);
+    n.step(s)?;
+
+    let body = String::from_utf8_lossy(&e.body);
+    let title_line = body
+        .lines()
+        .find(|l| l.contains("<h1>") || l.contains("<p>"))
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    // Date changes with every run (JSON keeps it); the others describe the body.
+    let headers: Vec<String> = e
+        .headers
+        .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("date"))
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect();
+    let mut s = Step::new(
+        say::response_title(&e),
+        tx(
+            "The status line says how it went (200 found, 404 not found), the headers describe the body, and the body follows the blank line.",
+            "状态行说明结果（200 找到，404 没有），头部描述正文，空行之后就是正文。",
+        ),
+        &["Q2"],
+    )
+    .fact(
+        tx("status line", "状态行"),
+        format!("HTTP/1.1 {} {}", e.status, e.reason),
+    )
+    .fact(tx("headers", "头部"), headers.join(" · "))
+    .fact(tx("body", "正文"), title_line);
+    s.packets = records(&p.response);
+    n.step(s)?;
+
+    let mut s = Step::new(
+        say::close_title(e.total_ms),
+        tx(
+            "Each side sends a FIN and acknowledges the other's; the side that closed first waits in TIME_WAIT.",
+            "双方各发一个 FIN，并确认对方的 FIN；先关闭的一方进入 TIME_WAIT 等待。",
+        ),
+        &["Q9"],
+    );
+    s.packets = records(&p.close);
+    n.step(s)?;
+
+    // 8. One frame, peeled.
+    let req_frame = p.request.iter().find(|f| {
+        matches!(frame::ethernet_frame(&f.bytes).map(|d| d.kind),
+            Ok(Kind::Ipv4 { tcp: Some(h), payload_len, .. }) if payload_len > 0 && h.src_port == client_port)
+    });
+    let mut layer_names = Vec::new();
+    if let Some(f) = req_frame {
+        if let (Some(layers), Ok(d)) = (web::layers(&f.bytes), frame::ethernet_frame(&f.bytes)) {
+            layer_names = layers.iter().map(|l| l.name).collect();
+            let sizes: Vec<(&str, usize)> =
+                layers.iter().map(|l| (l.name, l.end - l.start)).collect();
+            let mut s = Step::new(
+                say::peeled(&sizes),
+                tx(
+                    "Each layer wraps what the layer above handed it in a header of its own and relies on the layer below to carry it; none needs to know the others' work.",
+                    "每一层都把上一层交来的内容套上自己的头部，再交给下一层去运送；各层不必了解别的层怎么工作。",
+                ),
+                &["Q1", "Q2"],
+            )
+            .section(tx(
+                "4 · One packet, layer by layer",
+                "4 · 一个包，一层一层",
+            ));
+            if let Kind::Ipv4 {
+                src,
+                dst,
+                ttl,
+                tcp: Some(h),
+                ..
+            } = &d.kind
+            {
+                let dst_mac = d.dst_mac.clone().unwrap_or_default();
+                let dst_host = crate::lab::topology::host_of_mac(&dst_mac).unwrap_or("?");
+                let holds: [(Text, Text); 4] = [
+                    (
+                        say::ethernet_holds(&dst_mac, dst_host, d.src_mac.as_deref().unwrap_or("")),
+                        tx(
+                            "Link layer: gets the frame across this one link to the next hop, r1, not to h3",
+                            "链路层：把帧送过这一条链路，交给下一跳 r1，而不是 h3",
+                        ),
+                    ),
+                    (
+                        say::ip_holds(*src, *dst, *ttl),
+                        tx(
+                            "Network layer: gets the packet from h1 to h3 across networks, router by router",
+                            "网络层：把包从 h1 跨网络送到 h3，一个路由器一个路由器地转发",
+                        ),
+                    ),
+                    (
+                        say::tcp_holds(h.src_port, h.dst_port, &tcp_flags(h.flags)),
+                        tx(
+                            "Transport layer: joins two programs by port and keeps the byte stream whole and in order",
+                            "传输层：用端口连接两个程序，保证字节流完整有序",
+                        ),
+                    ),
+                    (
+                        say::http_holds(&first, &host_header(u)),
+                        tx(
+                            "Application layer: what the two programs say to each other",
+                            "应用层：两个程序之间说的话",
+                        ),
+                    ),
+                ];
+                for (l, (h, purpose)) in layers.iter().zip(holds.iter()) {
+                    s = s.fact(Text::from(l.name), say::layer((l.start, l.end), h, purpose));
+                }
+            }
+            s = s
+                .fact(tx("URL", "URL"), say::mapping(u, address))
+                .correction(tx(
+                    "The notes call the layers independent. This request needed every layer below it: TCP's connection, IP's route, Ethernet's frame. Layering lets one layer be replaced (Wi-Fi for Ethernet) without changing the others.",
+                    "笔记说各层彼此独立。这个请求离不开它下面的每一层：TCP 的连接、IP 的路由、以太网的帧。分层的好处是可以替换其中一层（比如用 Wi-Fi 换以太网）而不改动其他层。",
+                ))
+                .typed("layers", &layers);
+            // The frame itself is step 5's; a second record would be a duplicate in the pcap.
+            n.step(s)?;
+        }
+    }
+
+    let ok = (200..300).contains(&e.status);
+    n.summary(Summary {
+        title: say::summary(u, &e),
+        lines: vec![tx(
+            "Opening a URL is DNS, ARP, TCP and HTTP in turn, each riding on the layer below.",
+            "打开一个 URL，就是依次用到 DNS、ARP、TCP 和 HTTP，每一层都由下一层承载。",
+        )],
+        questions: vec!["Q1", "Q2", "Q3", "Q4", "Q5", "Q6", "Q9"],
+        ok,
+        data: fields(&UrlOut {
+            url: parts,
+            address: Some(address),
+            status: Some(e.status),
+            body_bytes: Some(e.body_bytes),
+            layers: layer_names,
+        }),
+    })?;
+    drop(_services);
+    drop(lab);
+    Ok(exit::OK)
+}
+
+/// The Host header: the host, and the port when it is not the default.
+fn host_header(u: &url::Url) -> String {
+    let host = u.host_str().unwrap_or("");
+    match u.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    }
+}
+
+/// What the request line asks for: the path and the query; never the fragment.
+fn path_and_query(u: &url::Url) -> String {
+    match u.query() {
+        Some(q) => format!("{}?{q}", u.path()),
+        None => u.path().to_string(),
+    }
+}
+
+/// TCP flags as tcpdump writes them.
+fn tcp_flags(f: u8) -> String {
+    let names = [
+        (0x02, "SYN"),
+        (0x01, "FIN"),
+        (0x04, "RST"),
+        (0x08, "PSH"),
+        (0x10, "ACK"),
+    ];
+    names
+        .iter()
+        .filter(|(b, _)| f & b != 0)
+        .map(|(_, n)| *n)
+        .collect::<Vec<_>>()
+        .join("+")
+}

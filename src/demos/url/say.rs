@@ -1,0 +1,287 @@
+//! What `netlab url` says, in both languages: each message with arguments is
+//! one function, its English and Chinese side by side.
+
+use std::net::Ipv4Addr;
+
+use crate::lab::web::{Exchange, Lookup};
+use crate::narrate::{tx, Text};
+
+/// Step 1's title: the URL's parts.
+pub fn anatomy(u: &url::Url) -> Text {
+    let host = u.host_str().unwrap_or("");
+    let port = u.port_or_known_default().unwrap_or(80);
+    tx(
+        format!(
+            "{u}: scheme {}, host {host}, port {port}, path {}",
+            u.scheme(),
+            u.path()
+        ),
+        format!(
+            "{u}：协议 {}，主机 {host}，端口 {port}，路径 {}",
+            u.scheme(),
+            u.path()
+        ),
+    )
+}
+
+/// The port, and where it came from.
+pub fn port(u: &url::Url) -> Text {
+    match u.port() {
+        Some(p) => tx(
+            format!("{p} (written in the URL)"),
+            format!("{p}（URL 里写明的）"),
+        ),
+        None => tx(
+            format!(
+                "{} (not written: http's default)",
+                u.port_or_known_default().unwrap_or(80)
+            ),
+            format!(
+                "{}（没写：http 的默认端口）",
+                u.port_or_known_default().unwrap_or(80)
+            ),
+        ),
+    }
+}
+
+/// A part the URL may leave out.
+pub fn optional(v: Option<&str>) -> Text {
+    match v {
+        Some(v) => tx(v, v),
+        None => tx("(none)", "（无）"),
+    }
+}
+
+/// Another URI, parsed by the same crate, and why it is not fetched.
+pub fn other_uri(text: &str, scheme: &str, path: &str, urn: bool) -> Text {
+    if urn {
+        tx(
+            format!("{text}: scheme {scheme}, path {path}, no host: a URN names a book and says nothing of where it is"),
+            format!("{text}：协议 {scheme}，路径 {path}，没有主机：URN 只给一本书起名，不说它在哪里"),
+        )
+    } else {
+        tx(
+            format!("{text}: scheme {scheme}, path {path}, no host: a URI handed to a mail program, with nothing to connect to"),
+            format!("{text}：协议 {scheme}，路径 {path}，没有主机：交给邮件程序的 URI，没有可连接的对象"),
+        )
+    }
+}
+
+/// Step 2's title.
+pub fn looked_up(host: &str, l: &Lookup) -> Text {
+    match l.address {
+        Some(a) => tx(
+            format!(
+                "{host} → {a}, answered by h2 ({}) in {:.1} ms",
+                l.server.ip(),
+                l.ms
+            ),
+            format!(
+                "{host} → {a}，由 h2（{}）应答，用时 {:.1} ms",
+                l.server.ip(),
+                l.ms
+            ),
+        ),
+        None => tx(
+            format!("{host}: no address ({})", l.rcode),
+            format!("{host}：没有地址（{}）", l.rcode),
+        ),
+    }
+}
+
+/// The answer's line.
+pub fn answer(l: &Lookup) -> Text {
+    let aa = if l.authoritative {
+        ("authoritative (AA=1)", "权威应答（AA=1）")
+    } else {
+        ("not authoritative", "非权威应答")
+    };
+    tx(
+        format!(
+            "{} {}, TTL {} s",
+            l.rcode,
+            aa.0,
+            l.ttl.map_or("-".into(), |t| t.to_string())
+        ),
+        format!(
+            "{}，{}，TTL {} 秒",
+            l.rcode,
+            aa.1,
+            l.ttl.map_or("-".into(), |t| t.to_string())
+        ),
+    )
+}
+
+/// Where the whole walk is shown.
+pub fn walk(host: &str) -> Text {
+    tx(
+        format!("the walk from the root, every referral: netlab dns-trace {host}"),
+        format!("从根开始的完整查询过程：netlab dns-trace {host}"),
+    )
+}
+
+/// Step 3's title: whom h1 ARPs for.
+pub fn arp_title(to: Ipv4Addr, gateway: Option<Ipv4Addr>) -> Text {
+    match gateway {
+        Some(g) => tx(
+            format!("{to} is not on LAN A: h1 sends to its gateway r1, and asks ARP for {g}"),
+            format!("{to} 不在局域网 A 上：h1 把包交给网关 r1，先用 ARP 问 {g} 的 MAC"),
+        ),
+        None => tx(
+            format!("{to} is on LAN A: h1 asks ARP for it directly"),
+            format!("{to} 就在局域网 A 上：h1 直接用 ARP 问它的 MAC"),
+        ),
+    }
+}
+
+/// Step 4's title.
+pub fn handshake(e: &Exchange) -> Text {
+    tx(
+        format!(
+            "TCP three-way handshake with {}, inside connect() ({:.2} ms)",
+            e.to, e.connect_ms
+        ),
+        format!(
+            "与 {} 的 TCP 三次握手，在 connect() 里完成（{:.2} ms）",
+            e.to, e.connect_ms
+        ),
+    )
+}
+
+/// Step 5's title.
+pub fn request_title(line: &str, bytes: usize) -> Text {
+    tx(
+        format!("The request: {line} ({bytes} bytes)"),
+        format!("请求：{line}（{bytes} 字节）"),
+    )
+}
+
+/// Step 6's title.
+pub fn response_title(e: &Exchange) -> Text {
+    let ctype = e
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("?");
+    tx(
+        format!(
+            "The response: {} {}, {} bytes of {ctype}",
+            e.status, e.reason, e.body_bytes
+        ),
+        format!(
+            "响应：{} {}，{} 字节的 {ctype}",
+            e.status, e.reason, e.body_bytes
+        ),
+    )
+}
+
+/// Step 7's title.
+pub fn close_title(total_ms: f64) -> Text {
+    tx(
+        format!("Connection: close, so the server closes first (FIN); the fetch took {total_ms:.1} ms from connect()"),
+        format!("Connection: close，所以服务器先关闭（FIN）；从 connect() 起整个访问用时 {total_ms:.1} ms"),
+    )
+}
+
+/// Step 8's title: the layers and their sizes.
+pub fn peeled(sizes: &[(&str, usize)]) -> Text {
+    let list = sizes
+        .iter()
+        .map(|(n, b)| format!("{n} {b} B"))
+        .collect::<Vec<_>>();
+    tx(
+        format!("The request's frame, peeled: {}", list.join(", ")),
+        format!("把请求所在的帧一层层剥开：{}", list.join("，")),
+    )
+}
+
+/// One layer's line: its bytes, what it holds, what it is for.
+pub fn layer(range: (usize, usize), holds: &Text, purpose: &Text) -> Text {
+    let (a, b) = (range.0, range.1.saturating_sub(1));
+    tx(
+        format!("bytes {a}–{b}: {}. {}", holds.en, purpose.en),
+        format!("第 {a}–{b} 字节：{}。{}", holds.zh, purpose.zh),
+    )
+}
+
+/// What the Ethernet header holds.
+pub fn ethernet_holds(dst: &str, dst_host: &str, src: &str) -> Text {
+    tx(
+        format!("to {dst} ({dst_host}), from {src} (h1), type 0x0800 = IPv4"),
+        format!("目的 {dst}（{dst_host}），源 {src}（h1），类型 0x0800 = IPv4"),
+    )
+}
+
+/// What the IPv4 header holds.
+pub fn ip_holds(src: Ipv4Addr, dst: Ipv4Addr, ttl: u8) -> Text {
+    tx(
+        format!("{src} → {dst}, TTL {ttl}, protocol 6 = TCP"),
+        format!("{src} → {dst}，TTL {ttl}，协议 6 = TCP"),
+    )
+}
+
+/// What the TCP header holds.
+pub fn tcp_holds(sport: u16, dport: u16, flags: &str) -> Text {
+    tx(
+        format!("port {sport} → {dport}, flags {flags}"),
+        format!("端口 {sport} → {dport}，标志 {flags}"),
+    )
+}
+
+/// What the HTTP part holds.
+pub fn http_holds(line: &str, host: &str) -> Text {
+    tx(
+        format!("\"{line}\" and \"Host: {host}\""),
+        format!("「{line}」和「Host: {host}」"),
+    )
+}
+
+/// Which part of the URL went where.
+pub fn mapping(u: &url::Url, address: Ipv4Addr) -> Text {
+    let host = u.host_str().unwrap_or("");
+    let port = u.port_or_known_default().unwrap_or(80);
+    let mut path = u.path().to_string();
+    if let Some(q) = u.query() {
+        path = format!("{path}?{q}");
+    }
+    let frag = match u.fragment() {
+        Some(f) => (
+            format!("; #{f} went nowhere: the fragment stays in the browser"),
+            format!("；#{f} 哪儿也没去：片段只留在浏览器里"),
+        ),
+        None => (String::new(), String::new()),
+    };
+    tx(
+        format!("host {host} → the DNS question (then {address} in IPv4) and the Host header; port {port} → TCP's destination port; {path} → the request line{}", frag.0),
+        format!("主机 {host} → DNS 问题（再变成 IPv4 里的 {address}）和 Host 头；端口 {port} → TCP 目的端口；{path} → 请求行{}", frag.1),
+    )
+}
+
+/// The summary's headline.
+pub fn summary(u: &url::Url, e: &Exchange) -> Text {
+    tx(
+        format!(
+            "GET {u} → {} {}, {} bytes from {}",
+            e.status,
+            e.reason,
+            e.body_bytes,
+            e.to.ip()
+        ),
+        format!(
+            "GET {u} → {} {}，{} 字节，来自 {}",
+            e.status,
+            e.reason,
+            e.body_bytes,
+            e.to.ip()
+        ),
+    )
+}
+
+/// The headline when the name has no address.
+pub fn no_address(host: &str, rcode: &str) -> Text {
+    tx(
+        format!("{host}: the lab's DNS has no address for it ({rcode}); nothing was fetched"),
+        format!("{host}：实验网络的 DNS 没有它的地址（{rcode}）；什么也没访问"),
+    )
+}
