@@ -229,8 +229,21 @@ pub fn request(host_header: &str, path: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Parse a whole response: status, reason, headers, and where the body starts.
-pub fn parse_response(bytes: &[u8]) -> Option<(u16, String, Vec<(String, String)>, usize)> {
+/// A response's head, parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Head {
+    /// Status code.
+    pub status: u16,
+    /// Reason phrase.
+    pub reason: String,
+    /// Header lines, in order.
+    pub headers: Vec<(String, String)>,
+    /// Where the body starts.
+    pub body_at: usize,
+}
+
+/// Parse a whole response's head: status, reason, headers, and where the body starts.
+pub fn parse_response(bytes: &[u8]) -> Option<Head> {
     let mut headers = [httparse::EMPTY_HEADER; 32];
     let mut r = httparse::Response::new(&mut headers);
     let httparse::Status::Complete(at) = r.parse(bytes).ok()? else {
@@ -246,7 +259,12 @@ pub fn parse_response(bytes: &[u8]) -> Option<(u16, String, Vec<(String, String)
             )
         })
         .collect();
-    Some((r.code?, r.reason.unwrap_or("").to_string(), hs, at))
+    Some(Head {
+        status: r.code?,
+        reason: r.reason.unwrap_or("").to_string(),
+        headers: hs,
+        body_at: at,
+    })
 }
 
 /// Connect from inside `ns` to `to`, send `req`, read to the close.
@@ -261,7 +279,12 @@ pub fn fetch(ns: &Netns, to: SocketAddr, req: Vec<u8>) -> Result<Exchange> {
         let mut resp = Vec::new();
         s.read_to_end(&mut resp)?;
         let total_ms = t.elapsed().as_secs_f64() * 1e3;
-        let (status, reason, headers, at) = parse_response(&resp).ok_or_else(|| {
+        let Head {
+            status,
+            reason,
+            headers,
+            body_at: at,
+        } = parse_response(&resp).ok_or_else(|| {
             std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
                 "the reply is not an HTTP response",
@@ -309,9 +332,12 @@ mod tests {
     #[test]
     fn a_response_is_parsed_and_a_partial_one_is_not() {
         let b = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi";
-        let (code, reason, hs, at) = parse_response(b).unwrap();
-        assert_eq!((code, reason.as_str(), &b[at..]), (200, "OK", &b"hi"[..]));
-        assert_eq!(hs, [("Content-Length".to_string(), "2".to_string())]);
+        let h = parse_response(b).unwrap();
+        assert_eq!(
+            (h.status, h.reason.as_str(), &b[h.body_at..]),
+            (200, "OK", &b"hi"[..])
+        );
+        assert_eq!(h.headers, [("Content-Length".to_string(), "2".to_string())]);
         assert!(parse_response(b"HTTP/1.1 200 OK\r\nContent-").is_none());
         assert!(parse_response(b"SSH-2.0-OpenSSH\r\n").is_none());
     }
