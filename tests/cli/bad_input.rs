@@ -353,6 +353,33 @@ fn every_bad_input_exits_2_saying_what_is_wrong_and_what_is_accepted() {
             "invalid value 'nowhere'",
             "<ADDR>",
         ),
+        // url
+        (
+            vec!["url", "urn:isbn:9787111213826"],
+            "is a URN",
+            "give an http:// URL",
+        ),
+        (
+            vec!["url", "mailto:a@lab.edu.cn"],
+            "is a mailto: URI",
+            "give an http:// URL",
+        ),
+        (
+            vec!["url", "https://www.lab.edu.cn/"],
+            "serves no TLS",
+            "http://",
+        ),
+        (
+            vec!["url", "ftp://www.lab.edu.cn/"],
+            "http:// URLs only",
+            "not ftp:",
+        ),
+        (vec!["url", "http://[::1]/"], "IPv4 only", "IPv4 address"),
+        (
+            vec!["url", "www.lab.edu.cn"],
+            "is not a URL",
+            "http://www.lab.edu.cn/index.html",
+        ),
         // lab
         (
             vec!["lab", "dns", "--port", "0"],
@@ -485,6 +512,7 @@ fn a_full_disk_or_a_closed_pipe_never_panics() {
             &["ping", "-c", "2"],
             &["tcp-vs-udp", "--messages", "20", "--bulk", "1"],
             &["firewall", "--case", "reject"],
+            &["url"],
         ]);
     }
     // render writes a page, not stdout: a full disk there is named too.

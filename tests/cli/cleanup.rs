@@ -166,6 +166,16 @@ fn interrupted_ping_leaves_nothing_and_prints_its_summary() {
 }
 
 #[test]
+fn interrupted_url_leaves_nothing() {
+    if !privileged() {
+        return;
+    }
+    for sig in ["INT", "TERM", "KILL"] {
+        interrupt(&["url", "--json", "--pace", "300"], sig);
+    }
+}
+
+#[test]
 fn interrupted_firewall_leaves_nothing() {
     if !privileged() {
         return;

@@ -24,6 +24,7 @@ mod questions;
 mod screen;
 mod snapshots;
 mod transport;
+mod url;
 
 use std::process::{Command, Output};
 

@@ -148,6 +148,7 @@ fn a_run_tags_only_the_questions_its_demo_answers() {
             vec!["arp-table"],
             vec!["ping"],
             vec!["tcp-vs-udp", "--bulk", "1"],
+            vec!["url"],
         ]);
     }
     let mut used: std::collections::BTreeMap<&str, std::collections::BTreeSet<String>> =

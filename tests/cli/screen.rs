@@ -46,6 +46,13 @@ const FIREWALL: Demo = Demo {
     budget: 130,
 };
 
+/// Eight steps and the ladder: about 100 rows.
+const URL: Demo = Demo {
+    args: &["url"],
+    lab: true,
+    budget: 110,
+};
+
 /// Four parts, the chart 12 rows of them: about 85 rows.
 const IO_MUX: Demo = Demo {
     args: &["io-mux"],
@@ -183,6 +190,11 @@ fn firewall_fits_the_screen() {
 }
 
 #[test]
+fn url_fits_the_screen() {
+    check(&URL);
+}
+
+#[test]
 fn io_mux_fits_the_screen() {
     check(&IO_MUX);
 }
@@ -270,7 +282,9 @@ sticky-packet firewall dig hickory-resolver systemd-resolved nscd conntrack \
 add rule table chain inet forward type filter hook priority policy accept drop reject with reset \
 icmpx port-unreachable ct state established related new iifname eth daddr dport meta l4proto \
 TIME_WAIT ESTABLISHED ip Linux ssh NTP \
-EAGAIN errno select poll epoll epoll_ctl epoll_wait FD_SETSIZE FD_SET LT ET proc wait_woken";
+EAGAIN errno select poll epoll epoll_ctl epoll_wait FD_SETSIZE FD_SET LT ET proc wait_woken \
+URL URI URN http mailto isbn teacher lab edu cn www GET OK Host User-Agent Accept Connection \
+Server Content-Type Content-Length text html charset tiny-http Rust Ethernet IPv4 Wi-Fi PSH nope urn";
 
 /// Words a Chinese run shows in English that are not protocol terms.
 fn english_words(text: &str) -> Vec<String> {
@@ -331,6 +345,7 @@ fn chinese_runs_are_chinese_but_for_protocol_terms() {
             vec!["ping"],
             vec!["tcp-vs-udp", "--bulk", "1"],
             vec!["firewall"],
+            vec!["url"],
         ]);
     }
     for args in runs {

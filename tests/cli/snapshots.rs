@@ -233,3 +233,20 @@ fn io_mux_run() {
         ],
     );
 }
+
+#[test]
+fn url_run() {
+    if !privileged() {
+        return;
+    }
+    snapshot_run(
+        "run-url",
+        &["url"],
+        &[
+            (r"(ACK |seq=)\d{5,}", "${1}[n]"),
+            (r"port \d{4,5} → 80", "port [port] → 80"),
+            // How many ACKs the kernel sent follows its timers.
+            (r"×\d+", "×[n]"),
+        ],
+    );
+}

@@ -363,8 +363,8 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
             let mut s = Step::new(
                 say::peeled(&sizes),
                 tx(
-                    "Each layer wraps what the layer above handed it in a header of its own and relies on the layer below to carry it; none needs to know the others' work.",
-                    "每一层都把上一层交来的内容套上自己的头部，再交给下一层去运送；各层不必了解别的层怎么工作。",
+                    "Each layer puts its own header before what the layer above handed it, and the layer below carries the lot.",
+                    "每一层都在上一层交来的内容前加上自己的头部，再由下一层整个运走。",
                 ),
                 &["Q1", "Q2"],
             )
@@ -386,29 +386,29 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
                     (
                         say::ethernet_holds(&dst_mac, dst_host, d.src_mac.as_deref().unwrap_or("")),
                         tx(
-                            "Link layer: gets the frame across this one link to the next hop, r1, not to h3",
-                            "链路层：把帧送过这一条链路，交给下一跳 r1，而不是 h3",
+                            "Link layer: across this one link, to the next hop r1 (not h3)",
+                            "链路层：送过这一条链路，交给下一跳 r1（不是 h3）",
                         ),
                     ),
                     (
                         say::ip_holds(*src, *dst, *ttl),
                         tx(
-                            "Network layer: gets the packet from h1 to h3 across networks, router by router",
-                            "网络层：把包从 h1 跨网络送到 h3，一个路由器一个路由器地转发",
+                            "Network layer: from h1 to h3 across networks, router by router",
+                            "网络层：从 h1 跨网络到 h3，逐个路由器转发",
                         ),
                     ),
                     (
                         say::tcp_holds(h.src_port, h.dst_port, &tcp_flags(h.flags)),
                         tx(
-                            "Transport layer: joins two programs by port and keeps the byte stream whole and in order",
-                            "传输层：用端口连接两个程序，保证字节流完整有序",
+                            "Transport layer: program to program by port; a whole, ordered byte stream",
+                            "传输层：按端口连接两个程序；字节流完整有序",
                         ),
                     ),
                     (
                         say::http_holds(&first, &host_header(u)),
                         tx(
-                            "Application layer: what the two programs say to each other",
-                            "应用层：两个程序之间说的话",
+                            "Application layer: what the programs say",
+                            "应用层：程序之间说的话",
                         ),
                     ),
                 ];
@@ -419,8 +419,8 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
             s = s
                 .fact(tx("URL", "URL"), say::mapping(u, address))
                 .correction(tx(
-                    "The notes call the layers independent. This request needed every layer below it: TCP's connection, IP's route, Ethernet's frame. Layering lets one layer be replaced (Wi-Fi for Ethernet) without changing the others.",
-                    "笔记说各层彼此独立。这个请求离不开它下面的每一层：TCP 的连接、IP 的路由、以太网的帧。分层的好处是可以替换其中一层（比如用 Wi-Fi 换以太网）而不改动其他层。",
+                    "The notes call the layers independent; this request needed every layer below it. What layering allows is replacing one (Wi-Fi for Ethernet) without changing the others.",
+                    "笔记说各层彼此独立；这个请求却离不开它下面的每一层。分层真正允许的是替换其中一层（用 Wi-Fi 换以太网）而不改动其他层。",
                 ))
                 .typed("layers", &layers);
             // The frame itself is step 5's; a second record would be a duplicate in the pcap.

@@ -1,0 +1,213 @@
+//! netlab url: a URL opened in the namespace lab, every frame on h1's link.
+
+use super::*;
+
+fn summary(lines: &[Value]) -> &Value {
+    let s = lines.last().unwrap();
+    assert_eq!(s["kind"], "summary");
+    s
+}
+
+fn step(lines: &[Value], number: u64) -> &Value {
+    lines
+        .iter()
+        .find(|l| l["number"] == number)
+        .unwrap_or_else(|| panic!("no step {number}"))
+}
+
+#[test]
+fn opening_the_default_url_shows_every_layer_and_tshark_agrees() {
+    if !privileged() || !require("tshark (Debian package tshark)", have("tshark")) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("url.pcapng");
+    let o = netlab(&["url", "--json", "--pcap", pcap.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    let s = summary(&lines);
+    assert_eq!(s["url"]["scheme"], "http");
+    assert_eq!(s["url"]["host"], "www.lab.edu.cn");
+    assert_eq!(s["url"]["port"], 80);
+    assert_eq!(s["url"]["path"], "/index.html");
+    assert_eq!(s["address"], "203.0.113.10", "h3, from the lab's DNS");
+    assert_eq!(s["status"], 200);
+    assert_eq!(
+        s["body_bytes"].as_u64().unwrap() as usize,
+        netlab::lab::web::INDEX.len()
+    );
+    assert_eq!(
+        s["layers"],
+        serde_json::json!(["Ethernet", "IPv4", "TCP", "HTTP"])
+    );
+    // Each step carries its own frames: the lookup (ARP for h2, query, answer),
+    // ARP for r1, the handshake, the request, the response, the close.
+    let labels = |n: u64| -> Vec<String> {
+        step(&lines, n)["packets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["label"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let l = labels(2);
+    assert!(l.iter().any(|x| x == "query A www.lab.edu.cn."), "{l:?}");
+    assert!(l.iter().any(|x| x == "answer 203.0.113.10"), "{l:?}");
+    assert!(
+        l.iter().any(|x| x.contains("who-has 198.51.100.20")),
+        "{l:?}"
+    );
+    let l = labels(3);
+    assert!(
+        l.iter().any(|x| x.contains("who-has 198.51.100.1")),
+        "{l:?}"
+    );
+    assert_eq!(labels(4)[..2], ["SYN".to_string(), "SYN+ACK".to_string()]);
+    assert!(labels(7).iter().any(|x| x.contains("FIN")));
+    // The layers step names the bytes of each layer, in order and adjacent.
+    let layers = step(&lines, 8)["data"]["layers"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(layers[0]["start"], 0);
+    assert_eq!(layers[0]["end"], 14);
+    for w in layers.windows(2) {
+        assert_eq!(w[0]["end"], w[1]["start"]);
+    }
+    // tshark reads the same conversation from the file.
+    let count = |filter: &str| {
+        let o = Command::new("tshark")
+            .arg("-r")
+            .arg(&pcap)
+            .args(["-Y", filter])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).lines().count()
+    };
+    assert_eq!(count("http.request.method == \"GET\""), 1);
+    assert_eq!(count("http.request.uri == \"/index.html\""), 1);
+    assert_eq!(count("http.host == \"www.lab.edu.cn\""), 1);
+    assert_eq!(count("http.response.code == 200"), 1);
+    assert_eq!(count("dns.qry.name == \"www.lab.edu.cn\""), 2);
+    assert_eq!(count("dns.a == 203.0.113.10"), 1);
+    assert_eq!(count("arp.opcode == 1"), 2, "ARP for h2 and for r1");
+    assert_eq!(count("tcp.flags.syn == 1 && tcp.flags.ack == 0"), 1);
+    assert_eq!(count("tcp.flags.fin == 1"), 2);
+    // Every frame once: nothing looks like a retransmission, nothing is malformed.
+    assert_eq!(count("tcp.analysis.retransmission"), 0);
+    assert_eq!(count("_ws.malformed"), 0);
+    // The request went to r1's MAC with h3's IP: the gateway, not the server.
+    assert_eq!(
+        count("http.request && eth.dst == 02:00:00:00:00:01 && ip.dst == 203.0.113.10"),
+        1
+    );
+}
+
+#[test]
+fn every_part_of_the_url_lands_where_it_should() {
+    if !privileged() {
+        return;
+    }
+    // A port, a query and a fragment: the server listens on the URL's port,
+    // the query goes into the request line, the fragment goes nowhere.
+    let o = netlab(&[
+        "url",
+        "http://www.lab.edu.cn:8080/nope?x=1#top",
+        "--json",
+        "--lang",
+        "en",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "an HTTP answer, even 404: {}",
+        stderr(&o)
+    );
+    let lines = json_lines(&o);
+    let s = summary(&lines);
+    assert_eq!(s["status"], 404);
+    assert_eq!(s["ok"], false);
+    assert_eq!(s["url"]["port"], 8080);
+    assert_eq!(s["url"]["query"], "x=1");
+    assert_eq!(s["url"]["fragment"], "top");
+    let req = step(&lines, 5);
+    let facts = req["facts"].to_string();
+    assert!(facts.contains("GET /nope?x=1 HTTP/1.1"), "{facts}");
+    assert!(facts.contains("www.lab.edu.cn:8080"), "{facts}");
+    assert!(
+        !facts.contains("top"),
+        "the fragment stays in the browser: {facts}"
+    );
+    let layers = step(&lines, 8)["facts"].to_string();
+    assert!(layers.contains("→ 8080"), "{layers}");
+    assert!(layers.contains("#top went nowhere"), "{layers}");
+    // An address instead of a name: no lookup step, straight to ARP.
+    let o = netlab(&["url", "http://203.0.113.10/", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    assert!(lines.iter().all(|l| l["data"]["lookup"].is_null()));
+    assert_eq!(summary(&lines)["status"], 200);
+}
+
+#[test]
+fn names_the_lab_does_not_hold_are_answered_and_nothing_is_fetched() {
+    if !privileged() {
+        return;
+    }
+    for (url, rcode) in [
+        ("http://nope.lab.edu.cn/", "NXDOMAIN"),
+        ("http://www.example.com/", "REFUSED"),
+    ] {
+        let o = netlab(&["url", url, "--json"]);
+        assert_eq!(o.status.code(), Some(1), "{url}: {}", stderr(&o));
+        let lines = json_lines(&o);
+        let s = summary(&lines);
+        assert!(s["address"].is_null());
+        assert!(s["status"].is_null());
+        assert!(s["title"].as_str().unwrap().contains(rcode), "{s}");
+    }
+    // An address where nothing listens: the connection is refused, exit 1.
+    let o = netlab(&["url", "http://198.51.100.20/", "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let s = summary(&json_lines(&o)).clone();
+    assert!(s["status"].is_null(), "{s}");
+}
+
+#[test]
+fn it_runs_as_nobody() {
+    if !privileged() {
+        return;
+    }
+    let o = netlab_as_nobody(&["url", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    assert_eq!(summary(&lines)["status"], 200);
+    assert!(step(&lines, 4)["packets"].as_array().unwrap().len() >= 3);
+}
+
+#[test]
+fn the_text_tells_the_story_in_both_languages() {
+    if !privileged() {
+        return;
+    }
+    for (lang, want) in [
+        (
+            "en",
+            [
+                "is not on LAN A",
+                "Every URL is a URI",
+                "The request's frame, peeled",
+            ],
+        ),
+        ("zh", ["不在局域网 A 上", "每个 URL 都是 URI", "一层层剥开"]),
+    ] {
+        let o = netlab(&["url", "--lang", lang, "--width", "80"]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        // Words, not lines: a phrase may wrap.
+        let t = stdout(&o).split_whitespace().collect::<Vec<_>>().join(" ");
+        for w in want {
+            assert!(t.contains(w), "{lang}: no {w:?}:\n{t}");
+        }
+    }
+}
