@@ -82,6 +82,8 @@ pub enum Command {
     StickyPacket(StickyArgs),
     /// r1 as a firewall (nftables): no rules, drop, reject, stateful, a port rule; TCP and UDP captured (Q12, Q16)
     Firewall(FirewallArgs),
+    /// Probes with TTL 1, 2, 3 … and the ICMP each router sends back; without TARGET, the lab's WAN, LAN vs WAN and NAT (Q7, Q8, Q10, Q11)
+    Traceroute(TracerouteArgs),
     /// What happens when you open a URL, in the lab: taken apart, looked up, connected, fetched, one packet peeled layer by layer (Q1, Q2, Q3, Q4, Q5, Q6, Q9)
     Url(UrlArgs),
     /// One thread, many connections: blocking vs non-blocking, select/poll/epoll measured, LT vs ET, threads vs epoll (Q15, Q17, Q23, Q25)
@@ -207,6 +209,31 @@ pub enum FirewallCase {
     Stateful,
     /// Allow TCP 80 and UDP 53 to h3, nothing else
     Ports,
+}
+
+/// `netlab traceroute ...`
+#[derive(Clone, Debug, Args)]
+pub struct TracerouteArgs {
+    /// Address or host name to trace on the real network; without it, the lab demo runs (h1 to h4 across the WAN)
+    pub target: Option<String>,
+    /// ICMP echo probes instead of UDP
+    #[arg(short = 'I')]
+    pub icmp: bool,
+    /// Largest TTL to try (1 to 64)
+    #[arg(short = 'm', value_name = "MAX_TTL", default_value_t = 30, value_parser = clap::value_parser!(u8).range(1..=64))]
+    pub max_ttl: u8,
+    /// Probes per TTL (1 to 10)
+    #[arg(short = 'q', value_name = "NQUERIES", default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=10))]
+    pub queries: u8,
+    /// Seconds to wait for each probe's answer
+    #[arg(short = 'w', value_name = "WAIT", default_value = "1", allow_hyphen_values = true, value_parser = parse_seconds)]
+    pub wait: Duration,
+    /// Lab demo: the WAN's one-way delay in milliseconds (0 to 1000)
+    #[arg(long, value_name = "MS", default_value_t = 20, conflicts_with = "target", value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub delay: u32,
+    /// Lab demo: the WAN's rate in megabits per second (1 to 10000)
+    #[arg(long, value_name = "MBIT", default_value_t = 10, conflicts_with = "target", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub rate: u32,
 }
 
 /// `netlab url ...`

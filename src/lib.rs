@@ -75,6 +75,7 @@ pub fn demo_name(cmd: &Command) -> &'static str {
         Command::Firewall(_) => "firewall",
         Command::IoMux(_) => "io-mux",
         Command::Url(_) => "url",
+        Command::Traceroute(_) => "traceroute",
         Command::IoMuxPeer { .. } => "io-mux-peer",
         Command::Questions => "questions",
         Command::Render { .. } => "render",
@@ -91,6 +92,7 @@ pub fn needs_lab(cli: &Cli) -> bool {
     match &cli.command {
         Command::ArpTable(a) => !a.host && a.iface.is_none(),
         Command::Ping(a) => a.target.is_none(),
+        Command::Traceroute(a) => a.target.is_none(),
         Command::TcpVsUdp(a) => !a.loopback,
         Command::Firewall(_) | Command::Url(_) => true,
         Command::Lab {
@@ -131,6 +133,7 @@ pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
         Command::Firewall(args) => demos::firewall::run(args, n)?,
         Command::IoMux(args) => demos::io_mux::run(args, n)?,
         Command::Url(args) => demos::url::run(args, n)?,
+        Command::Traceroute(args) => demos::traceroute::run(args, n)?,
         Command::IoMuxPeer { addr } => return transport::mux::peer_main(*addr),
         other => run_other(other, cli, cfg.lang, n)?,
     };
@@ -239,6 +242,7 @@ fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i
         | Command::Firewall(_)
         | Command::IoMux(_)
         | Command::Url(_)
+        | Command::Traceroute(_)
         | Command::IoMuxPeer { .. } => {
             unreachable!("dispatched in run")
         }

@@ -14,6 +14,7 @@ pub mod ping;
 pub mod questions;
 pub mod sticky;
 pub mod tcp_vs_udp;
+pub mod traceroute;
 pub mod url;
 
 /// Subcommands that demonstrate questions (used by the catalogue's `demos`).
@@ -28,4 +29,5 @@ pub const NAMES: &[&str] = &[
     "firewall",
     "io-mux",
     "url",
+    "traceroute",
 ];

@@ -25,6 +25,7 @@ use crate::privilege::PingSocket;
 use crate::wire::icmp;
 
 pub mod series;
+pub mod trace;
 
 /// Bytes of IPv4 + ICMP header around a payload.
 pub const OVERHEAD: usize = 28;

@@ -14,5 +14,6 @@ pub mod netns;
 pub mod resolver;
 pub mod topology;
 pub mod userns;
+pub mod wan;
 pub mod web;
 pub mod zones;

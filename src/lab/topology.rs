@@ -157,6 +157,12 @@ pub fn host_of_mac(mac: &str) -> Option<&'static str> {
         .into_iter()
         .find(|h| h.ifaces.iter().any(|i| i.mac.eq_ignore_ascii_case(mac)))
         .map(|h| h.name)
+        .or_else(|| {
+            super::wan::MACS
+                .iter()
+                .find(|(_, m)| m.eq_ignore_ascii_case(mac))
+                .map(|(h, _)| *h)
+        })
 }
 
 /// Who receives a broadcast sent on a link (`h1:eth0`): every other lab host
@@ -170,7 +176,18 @@ pub fn broadcast_receivers(link: &str, sender: &str) -> String {
         .and_then(|h| h.ifaces.iter().find(|i| i.name == ifname))
         .and_then(|i| i.ip)
     else {
-        return "*".into();
+        // The WAN's links: the routers at either end, LAN C's two hosts.
+        let members: &[&str] = match link {
+            "r1:eth2" | "r2:eth0" | "wan:wan-r1" | "wan:wan-r2" => &["r1", "r2"],
+            "r2:eth1" | "h4:eth0" => &["r2", "h4"],
+            _ => return "*".into(),
+        };
+        return members
+            .iter()
+            .filter(|h| **h != sender)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(",");
     };
     let net = |a: Ipv4Addr| u32::from(a) >> 8;
     plan.iter()
@@ -191,6 +208,12 @@ pub fn host_of_ip(ip: Ipv4Addr) -> Option<&'static str> {
         .into_iter()
         .find(|h| h.ifaces.iter().any(|i| i.ip == Some(ip)))
         .map(|h| h.name)
+        .or_else(|| {
+            super::wan::ADDRS
+                .iter()
+                .find(|(_, a)| *a == ip)
+                .map(|(h, _)| *h)
+        })
 }
 
 /// A built lab: its namespaces, alive as long as this value.

@@ -1,0 +1,460 @@
+//! `netlab traceroute [TARGET]`: probes with TTL 1, 2, 3 … and the ICMP each
+//! router sends back (Q7, Q8; Q10's NAT; Q11).
+//!
+//! Without TARGET, the namespace lab grows a WAN (lab::wan): r1 joined to r2
+//! by a link with delay and a rate, LAN C behind r2's NAT. Then:
+//!
+//! 1. the WAN described;
+//! 2. a trace from h1 to h4: each TTL's probes and ICMP answers captured on
+//!    h1's link, the WAN's cost seen between hop 1 and hop 2;
+//! 3. LAN against WAN: the ARP broadcasts of LAN A never reach the WAN link;
+//! 4. NAT: h4's connection to h1 leaves LAN C with h4's address and arrives
+//!    with r2's, shown from both sides with r2's conntrack entry.
+//!
+//! With TARGET, a trace on the real network printed as traceroute prints it
+//! (UDP probes, `-I` for ICMP echo, `-m`, `-q`, `-w`).
+
+use std::io::Read;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::cli::TracerouteArgs;
+use crate::error::{exit, Error, Result};
+use crate::icmp::trace::{self, Method, Probe, Reply};
+use crate::lab::capture::{Capture, Frame};
+use crate::lab::topology::{NetLab, H1};
+use crate::lab::wan::{self, Shape, H4};
+use crate::narrate::{fields, tx, Narrator, Step, Summary};
+use crate::privilege::Privileges;
+use crate::wire::frame::{self, Kind};
+
+mod say;
+
+const QS: &[&str] = &["Q7", "Q8"];
+
+/// One hop as the JSON summary gives it: the first probe that was answered.
+#[derive(Serialize)]
+struct HopOut {
+    ttl: u8,
+    address: Option<Ipv4Addr>,
+    rtt_ms: Option<f64>,
+    reply: Reply,
+    rtts_ms: Vec<Option<f64>>,
+}
+
+#[derive(Serialize)]
+struct NatOut {
+    inside: String,
+    outside: String,
+    conntrack: Option<Vec<crate::lab::firewall::Tracked>>,
+}
+
+#[derive(Serialize)]
+struct TraceOut {
+    target: Ipv4Addr,
+    hops: Vec<HopOut>,
+    reached: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wan: Option<Shape>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lan_arp: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wan_arp_from_lan: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nat: Option<NatOut>,
+}
+
+fn hops(probes: &[Probe]) -> Vec<HopOut> {
+    let mut out: Vec<HopOut> = Vec::new();
+    for p in probes {
+        match out.last_mut() {
+            Some(h) if h.ttl == p.ttl => {
+                h.rtts_ms.push(p.rtt_ms);
+                if h.address.is_none() && p.address.is_some() {
+                    (h.address, h.rtt_ms, h.reply) = (p.address, p.rtt_ms, p.reply);
+                }
+            }
+            _ => out.push(HopOut {
+                ttl: p.ttl,
+                address: p.address,
+                rtt_ms: p.rtt_ms,
+                reply: p.reply,
+                rtts_ms: vec![p.rtt_ms],
+            }),
+        }
+    }
+    out
+}
+
+fn median(v: &[f64]) -> Option<f64> {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied()
+}
+
+fn trace_error(e: std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::PermissionDenied {
+        return crate::privilege::ping_privilege();
+    }
+    Error::system(tx("send a probe", "发送探测包"), "traceroute", e)
+}
+
+/// Run the demo.
+pub fn run(args: &TracerouteArgs, n: &mut Narrator) -> Result<i32> {
+    match &args.target {
+        Some(t) => live(args, t, n),
+        None => lab(args, n),
+    }
+}
+
+fn method(args: &TracerouteArgs) -> Method {
+    if args.icmp {
+        Method::Icmp
+    } else {
+        Method::Udp
+    }
+}
+
+/// A trace on the real network, printed as traceroute prints it.
+fn live(args: &TracerouteArgs, target: &str, n: &mut Narrator) -> Result<i32> {
+    let dst = match target.parse::<Ipv4Addr>() {
+        Ok(a) => a,
+        Err(_) => (target, 0)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut it| {
+                it.find_map(|a| match a {
+                    SocketAddr::V4(v4) => Some(*v4.ip()),
+                    SocketAddr::V6(_) => None,
+                })
+            })
+            .ok_or_else(|| {
+                Error::usage(tx(
+                    format!("{target:?} is not an IPv4 address or a name with one"),
+                    format!("{target:?} 不是 IPv4 地址，也不是有 IPv4 地址的名字"),
+                ))
+            })?,
+    };
+    let probe_size = if args.icmp { 40 } else { 32 };
+    n.step(Step::line(
+        tx(
+            format!(
+                "traceroute to {target} ({dst}), {} hops max, {probe_size} byte packets",
+                args.max_ttl
+            ),
+            format!(
+                "traceroute 到 {target}（{dst}），最多 {} 跳，每个探测包 {probe_size} 字节",
+                args.max_ttl
+            ),
+        ),
+        QS,
+    ))?;
+    let mut all = Vec::new();
+    let mut k: u16 = 0;
+    for ttl in 1..=args.max_ttl {
+        let mut these = Vec::new();
+        for _ in 0..args.queries {
+            let p = trace::probe(method(args), dst, ttl, k, args.wait).map_err(trace_error)?;
+            k = k.wrapping_add(1);
+            these.push(p);
+        }
+        let refs: Vec<&Probe> = these.iter().collect();
+        let addr = these
+            .iter()
+            .find_map(|p| p.address)
+            .map_or_else(|| "*".to_string(), |a| a.to_string());
+        // As traceroute lays it out: no-break spaces, which the wrapper keeps.
+        let line =
+            format!("{ttl:>2}\u{a0} {addr}\u{a0} {}", say::rtts(&refs)).replacen(' ', "\u{a0}", 1);
+        n.step(Step::line(tx(line.clone(), line), QS).data("ttl", ttl))?;
+        let done = trace::reached(&these, dst);
+        all.extend(these);
+        if done {
+            break;
+        }
+    }
+    let reached = trace::reached(&all, dst);
+    let h = hops(&all);
+    n.summary(Summary {
+        title: say::summary(target, reached, h.len() as u8),
+        lines: vec![],
+        questions: QS.to_vec(),
+        ok: reached,
+        data: fields(&TraceOut {
+            target: dst,
+            hops: h,
+            reached,
+            wan: None,
+            lan_arp: None,
+            wan_arp_from_lan: None,
+            nat: None,
+        }),
+    })?;
+    Ok(if reached { exit::OK } else { exit::NETWORK_NO })
+}
+
+fn records(frames: &[Frame]) -> Vec<crate::narrate::Packet> {
+    frames.iter().map(|f| f.record(false)).collect()
+}
+
+fn is_arp(f: &Frame) -> Option<(Ipv4Addr, Ipv4Addr)> {
+    match frame::ethernet_frame(&f.bytes).ok()?.kind {
+        Kind::Arp { spa, tpa, .. } => Some((spa, tpa)),
+        _ => None,
+    }
+}
+
+/// The lab demo: h1 to h4 across the WAN.
+fn lab(args: &TracerouteArgs, n: &mut Narrator) -> Result<i32> {
+    if !Privileges::probe().can_build_lab() {
+        return Err(crate::privilege::lab_privilege());
+    }
+    let shape = Shape {
+        delay_ms: args.delay,
+        rate_mbit: args.rate,
+    };
+    let lab = NetLab::build()?;
+    let w = wan::build(&lab, shape)?;
+    let (h1, r1) = (lab.host("h1")?, lab.host("r1")?);
+    // ICMP echo probes from an unprivileged socket: open the lab host's range.
+    h1.sysctl("net.ipv4.ping_group_range", "0 2147483647")?;
+
+    n.step(
+        Step::new(
+            crate::lab::userns::titled(say::wan_title(&shape)),
+            tx(
+                "A LAN is one organisation's network: one switch, every host a frame away, fast. A WAN joins networks far apart over a slower, costlier link between routers. r2 hides LAN C behind its own address (NAT), as a home router does.",
+                "局域网是一个机构自己的网络：一台交换机，每台主机一帧之遥，速度快。广域网用路由器之间更慢、更贵的链路把相距遥远的网络连起来。r2 用自己的地址把局域网 C 藏在后面（NAT），就像家用路由器那样。",
+            ),
+            &["Q11", "Q8"],
+        )
+        .section(tx("1 · The lab's WAN", "1 · 实验网络的广域网"))
+        .fact(tx("LAN A", "局域网 A"), "198.51.100.0/24: h1 .10, h2 .20, r1 .1 (sw1)")
+        .fact(tx("LAN B", "局域网 B"), "203.0.113.0/25: r1 .1, h3 .10")
+        .fact(tx("WAN", "广域网"), say::wan_link(&shape))
+        .fact(
+            tx("LAN C", "局域网 C"),
+            tx(
+                "203.0.113.192/26: r2 .193, h4 .200; what leaves over the WAN leaves with r2's address",
+                "203.0.113.192/26：r2 .193，h4 .200；经广域网出去的包都换成 r2 的地址",
+            ),
+        )
+        .data("rootless", crate::lab::userns::rootless())
+        .typed("wan", &shape),
+    )?;
+
+    // 2. The trace, captured on LAN A and on the WAN.
+    let caps = [Capture::start(h1, "eth0")?, Capture::start(&w.r2, "eth0")?];
+    let m = method(args);
+    let (max, q, wait) = (args.max_ttl.min(8), args.queries, args.wait);
+    let traced = h1.run(move || -> std::io::Result<(Vec<Probe>, Vec<SystemTime>)> {
+        let mut probes = Vec::new();
+        let mut starts = Vec::new();
+        let mut k = 0u16;
+        for ttl in 1..=max {
+            starts.push(SystemTime::now());
+            let mut these = Vec::new();
+            for _ in 0..q {
+                these.push(trace::probe(m, H4, ttl, k, wait)?);
+                k = k.wrapping_add(1);
+            }
+            let done = trace::reached(&these, H4);
+            probes.extend(these);
+            if done {
+                break;
+            }
+        }
+        starts.push(SystemTime::now());
+        Ok((probes, starts))
+    })?;
+    let (probes, starts) = traced.map_err(trace_error)?;
+    std::thread::sleep(Duration::from_millis(20));
+    let [lan_cap, wan_cap] = caps;
+    let lan_frames = lan_cap.stop()?;
+    let wan_frames = wan_cap.stop()?;
+
+    let ttls: Vec<u8> = {
+        let mut t: Vec<u8> = probes.iter().map(|p| p.ttl).collect();
+        t.dedup();
+        t
+    };
+    let mut hop_rtt: Vec<Option<f64>> = Vec::new();
+    let mut first_router = true;
+    for (i, &ttl) in ttls.iter().enumerate() {
+        let these: Vec<&Probe> = probes.iter().filter(|p| p.ttl == ttl).collect();
+        let answered = these.iter().copied().find(|p| p.address.is_some());
+        let rtts: Vec<f64> = these.iter().filter_map(|p| p.rtt_ms).collect();
+        hop_rtt.push(median(&rtts));
+        let mut s = Step::new(
+            say::hop(ttl, &these),
+            say::hop_detail(answered, H4, first_router),
+            QS,
+        );
+        if answered.is_some_and(|p| p.reply == Reply::TimeExceeded) {
+            first_router = false;
+        }
+        if i == 0 {
+            s = s.section(tx(
+                format!("2 · traceroute from h1 to h4 ({H4})"),
+                format!("2 · 从 h1 到 h4（{H4}）的 traceroute"),
+            ));
+        }
+        if i == 1 {
+            if let (Some(Some(a)), Some(Some(b))) = (hop_rtt.first(), hop_rtt.get(1)) {
+                s = s.fact(tx("WAN", "广域网"), say::wan_cost(*a, *b, shape.delay_ms));
+            }
+        }
+        if let (Some(first), Some(m)) = (these.first().and_then(|p| p.rtt_ms), median(&rtts)) {
+            if these.len() > 1 && first > m * 1.5 && first - m > 5.0 {
+                s = s.fact(tx("first", "第一个"), say::first_slower(first, m));
+            }
+        }
+        let (from, to) = (starts[i], starts[i + 1]);
+        let mine: Vec<Frame> = lan_frames
+            .iter()
+            .filter(|f| f.at >= from && f.at < to)
+            .cloned()
+            .collect();
+        s.packets = records(&mine);
+        n.step(s.typed("probes", &these).data("ttl", ttl))?;
+    }
+    let reached = trace::reached(&probes, H4);
+
+    // 3. LAN and WAN: where the broadcasts went.
+    let lan_arp = lan_frames.iter().filter(|f| is_arp(f).is_some()).count();
+    let in_lan_a = |a: Ipv4Addr| a.octets()[..3] == H1.octets()[..3];
+    let wan_arps: Vec<(Ipv4Addr, Ipv4Addr)> = wan_frames.iter().filter_map(is_arp).collect();
+    let wan_from_lan = wan_arps
+        .iter()
+        .filter(|(s, t)| in_lan_a(*s) || in_lan_a(*t))
+        .count();
+    let mut s = Step::new(
+        say::lan_wan_title(lan_arp, wan_from_lan),
+        tx(
+            "An ARP request is a broadcast: every host on the LAN hears it, and the router does not forward it. The WAN link is a network of its own, with its own two ends asking ARP for each other.",
+            "ARP 请求是广播：局域网里的每台主机都听得到，路由器却不转发。广域网这段链路自成一个网络，只有它两端的路由器互相用 ARP 询问。",
+        ),
+        &["Q11", "Q5"],
+    )
+    .section(tx("3 · LAN and WAN", "3 · 局域网与广域网"))
+    .fact(
+        tx("LAN A", "局域网 A"),
+        tx(
+            format!("{lan_arp} ARP frames on h1's link"),
+            format!("h1 的链路上有 {lan_arp} 个 ARP 帧"),
+        ),
+    )
+    .fact(
+        tx("WAN", "广域网"),
+        say::wan_frames(wan_frames.len(), wan_arps.len()),
+    )
+    .data("lan_arp", lan_arp)
+    .data("wan_arp_from_lan", wan_from_lan);
+    s.packets = records(&wan_frames);
+    n.step(s)?;
+
+    // 4. NAT, from both sides.
+    let listener = h1
+        .run(|| TcpListener::bind((H1, 8080)))?
+        .map_err(|e| Error::system(tx("listen", "监听"), "h1:8080", e))?;
+    let caps = [Capture::start(&w.h4, "eth0")?, Capture::start(h1, "eth0")?];
+    let accept = std::thread::spawn(move || -> std::io::Result<SocketAddr> {
+        let (mut s, peer) = listener.accept()?;
+        let mut b = [0u8; 8];
+        let _ = s.read(&mut b);
+        Ok(peer)
+    });
+    let conn = w
+        .h4
+        .run(|| TcpStream::connect_timeout(&SocketAddr::from((H1, 8080)), Duration::from_secs(5)))?
+        .map_err(|e| Error::system(tx("connect", "连接"), "h4 → h1:8080", e))?;
+    let inside = conn
+        .local_addr()
+        .map_err(|e| Error::system(tx("read", "读取"), "h4's address", e))?;
+    let conntrack = crate::lab::firewall::conntrack(&w.r2, H1)?;
+    drop(conn);
+    let outside = accept
+        .join()
+        .map_err(|_| Error::Internal("accept panicked".into()))?
+        .map_err(|e| Error::system(tx("accept", "接受连接"), "h1:8080", e))?;
+    std::thread::sleep(Duration::from_millis(20));
+    let mut nat_frames = Vec::new();
+    for c in caps {
+        nat_frames.extend(c.stop()?);
+    }
+    nat_frames.sort_by_key(|f| f.at);
+    let syn_from = |link: &str| {
+        nat_frames.iter().find_map(|f| {
+            if !f.link.starts_with(link) {
+                return None;
+            }
+            match frame::ethernet_frame(&f.bytes).ok()?.kind {
+                Kind::Ipv4 {
+                    src, tcp: Some(h), ..
+                } if h.flags & 0x12 == 0x02 => Some(format!("{src}:{}", h.src_port)),
+                _ => None,
+            }
+        })
+    };
+    let mut s = Step::new(
+        say::nat_title(&inside.to_string(), &outside.to_string()),
+        tx(
+            "r2 rewrites the source address (and, if it must, the port) of what leaves LAN C, and remembers the pair in conntrack, so the replies are rewritten back. h1 never learns h4's address.",
+            "r2 改写从局域网 C 出去的包的源地址（必要时连端口一起改），并把这对映射记在 conntrack 里，回程包再改回来。h1 始终不知道 h4 的地址。",
+        ),
+        &["Q10", "Q11"],
+    )
+    .section(tx("4 · NAT", "4 · NAT"));
+    if let Some(a) = syn_from("h4") {
+        s = s.fact(tx("LAN C", "局域网 C"), say::nat_side("h4", &a, "h4:eth0"));
+    }
+    if let Some(a) = syn_from("h1") {
+        s = s.fact(tx("LAN A", "局域网 A"), say::nat_side("h4", &a, "h1:eth0"));
+    }
+    if let Some(Some(t)) = conntrack.as_ref().map(|c| c.first()) {
+        s = s.fact(
+            tx("conntrack", "conntrack"),
+            tx(
+                format!("r2: {} → replies expected as {}", t.original, t.reply),
+                format!("r2：{} → 回程应为 {}", t.original, t.reply),
+            ),
+        );
+    }
+    s = s.correction(tx(
+        "The notes list NAT among the UDP protocols. NAT is no protocol and rides on nothing: it is a router rewriting addresses and ports in the packets it forwards, here in TCP.",
+        "笔记把 NAT 列为 UDP 协议。NAT 不是协议，也不由谁承载：它是路由器改写所转发的包里的地址和端口，这里改的是 TCP。",
+    ));
+    s.packets = records(&nat_frames);
+    n.step(s)?;
+
+    let h = hops(&probes);
+    let count = h.len() as u8;
+    n.summary(Summary {
+        title: say::summary("h4", reached, count),
+        lines: vec![tx(
+            "Each router on the way shows itself by the ICMP it sends back when a TTL runs out; the WAN shows itself by its delay.",
+            "沿途每个路由器在 TTL 耗尽时发回 ICMP，以此现身；广域网则以它的延迟现身。",
+        )],
+        questions: vec!["Q7", "Q8", "Q10", "Q11"],
+        ok: reached,
+        data: fields(&TraceOut {
+            target: H4,
+            hops: h,
+            reached,
+            wan: Some(shape),
+            lan_arp: Some(lan_arp),
+            wan_arp_from_lan: Some(wan_from_lan),
+            nat: Some(NatOut {
+                inside: inside.to_string(),
+                outside: outside.to_string(),
+                conntrack: conntrack.clone(),
+            }),
+        }),
+    })?;
+    let _ = r1;
+    drop(w);
+    drop(lab);
+    Ok(if reached { exit::OK } else { exit::NETWORK_NO })
+}
