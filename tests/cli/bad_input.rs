@@ -353,6 +353,33 @@ fn every_bad_input_exits_2_saying_what_is_wrong_and_what_is_accepted() {
             "invalid value 'nowhere'",
             "<ADDR>",
         ),
+        // traceroute
+        (vec!["traceroute", "-m", "0"], "invalid value '0'", "1..=64"),
+        (
+            vec!["traceroute", "-q", "11"],
+            "invalid value '11'",
+            "1..=10",
+        ),
+        (
+            vec!["traceroute", "-w", "-1"],
+            "must be a positive number of seconds",
+            "-w <WAIT>",
+        ),
+        (
+            vec!["traceroute", "--delay", "1001"],
+            "invalid value '1001'",
+            "0..=1000",
+        ),
+        (
+            vec!["traceroute", "--rate", "0"],
+            "invalid value '0'",
+            "1..=10000",
+        ),
+        (
+            vec!["traceroute", "127.0.0.1", "--delay", "5"],
+            "cannot be used with",
+            "--delay",
+        ),
         // url
         (
             vec!["url", "urn:isbn:9787111213826"],
@@ -505,6 +532,7 @@ fn a_full_disk_or_a_closed_pipe_never_panics() {
         &["completions", "bash"],
         &["man"],
         &["io-mux", "--conns", "10,100", "--clients", "20"],
+        &["traceroute", "127.0.0.1", "-q", "1"],
     ];
     if privileged() {
         runs.extend([
@@ -513,6 +541,7 @@ fn a_full_disk_or_a_closed_pipe_never_panics() {
             &["tcp-vs-udp", "--messages", "20", "--bulk", "1"],
             &["firewall", "--case", "reject"],
             &["url"],
+            &["traceroute", "-q", "1"],
         ]);
     }
     // render writes a page, not stdout: a full disk there is named too.

@@ -67,6 +67,11 @@ fn host_nft_has_netlab() -> bool {
 }
 
 fn interrupt(args: &[&str], signal: &str) {
+    interrupt_holding(args, signal, 5);
+}
+
+/// Interrupt a demo that holds `namespaces` lab namespaces (8 with the WAN).
+fn interrupt_holding(args: &[&str], signal: &str, namespaces: usize) {
     let links_before = host_links();
     let mut child = Command::new(env!("CARGO_BIN_EXE_netlab"))
         .args(args)
@@ -84,14 +89,14 @@ fn interrupt(args: &[&str], signal: &str) {
     assert!(!line.is_empty(), "{args:?} printed nothing");
     let mut held = HashSet::new();
     let t = Instant::now();
-    while held.len() < 5 && t.elapsed() < Duration::from_secs(5) {
+    while held.len() < namespaces && t.elapsed() < Duration::from_secs(5) {
         held.extend(netns_fds(pid));
         std::thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(
         held.len(),
-        5,
-        "{args:?}: the demo holds its 5 lab namespaces"
+        namespaces,
+        "{args:?}: the demo holds its {namespaces} lab namespaces"
     );
     // A random point in the run: the demos print their steps with --pace.
     std::thread::sleep(Duration::from_millis(rand::random_range(0..700)));
@@ -162,6 +167,16 @@ fn interrupted_ping_leaves_nothing_and_prints_its_summary() {
     }
     for sig in ["INT", "TERM", "KILL", "INT", "TERM", "KILL"] {
         interrupt(&["ping", "-c", "400", "--json", "--pace", "100"], sig);
+    }
+}
+
+#[test]
+fn interrupted_traceroute_leaves_nothing() {
+    if !privileged() {
+        return;
+    }
+    for sig in ["INT", "TERM", "KILL"] {
+        interrupt_holding(&["traceroute", "--json", "--pace", "300"], sig, 8);
     }
 }
 

@@ -23,6 +23,7 @@ mod privilege;
 mod questions;
 mod screen;
 mod snapshots;
+mod traceroute;
 mod transport;
 mod url;
 

@@ -149,6 +149,7 @@ fn a_run_tags_only_the_questions_its_demo_answers() {
             vec!["ping"],
             vec!["tcp-vs-udp", "--bulk", "1"],
             vec!["url"],
+            vec!["traceroute"],
         ]);
     }
     let mut used: std::collections::BTreeMap<&str, std::collections::BTreeSet<String>> =

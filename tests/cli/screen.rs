@@ -46,6 +46,13 @@ const FIREWALL: Demo = Demo {
     budget: 130,
 };
 
+/// The WAN, three hops, LAN and WAN, NAT, the ladder: about 85 rows.
+const TRACEROUTE: Demo = Demo {
+    args: &["traceroute"],
+    lab: true,
+    budget: 95,
+};
+
 /// Eight steps and the ladder: about 100 rows.
 const URL: Demo = Demo {
     args: &["url"],
@@ -190,6 +197,11 @@ fn firewall_fits_the_screen() {
 }
 
 #[test]
+fn traceroute_fits_the_screen() {
+    check(&TRACEROUTE);
+}
+
+#[test]
 fn url_fits_the_screen() {
     check(&URL);
 }
@@ -284,7 +296,8 @@ icmpx port-unreachable ct state established related new iifname eth daddr dport 
 TIME_WAIT ESTABLISHED ip Linux ssh NTP \
 EAGAIN errno select poll epoll epoll_ctl epoll_wait FD_SETSIZE FD_SET LT ET proc wait_woken \
 URL URI URN http mailto isbn teacher lab edu cn www GET OK Host User-Agent Accept Connection \
-Server Content-Type Content-Length text html charset tiny-http Rust Ethernet IPv4 Wi-Fi PSH nope urn";
+Server Content-Type Content-Length text html charset tiny-http Rust Ethernet IPv4 Wi-Fi PSH nope urn \
+time exceeded netem tc tbf Mbit eth0 eth1 eth2 wan";
 
 /// Words a Chinese run shows in English that are not protocol terms.
 fn english_words(text: &str) -> Vec<String> {
@@ -346,6 +359,7 @@ fn chinese_runs_are_chinese_but_for_protocol_terms() {
             vec!["tcp-vs-udp", "--bulk", "1"],
             vec!["firewall"],
             vec!["url"],
+            vec!["traceroute"],
         ]);
     }
     for args in runs {

@@ -1,0 +1,200 @@
+//! netlab traceroute: each hop's ICMP, the WAN's cost, LAN against WAN, NAT.
+//! RTTs are shown, never compared here, but one: the WAN's delay is a
+//! configured 20 ms each way, so hop 2 cannot answer in under 40 ms.
+
+use super::*;
+
+fn summary(lines: &[Value]) -> &Value {
+    let s = lines.last().unwrap();
+    assert_eq!(s["kind"], "summary");
+    s
+}
+
+#[test]
+fn the_lab_trace_shows_each_router_and_tshark_agrees() {
+    if !privileged() || !require("tshark (Debian package tshark)", have("tshark")) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("trace.pcapng");
+    let o = netlab(&["traceroute", "--json", "--pcap", pcap.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    let s = summary(&lines);
+    assert_eq!(s["reached"], true);
+    assert_eq!(s["target"], "203.0.113.200");
+    let hops = s["hops"].as_array().unwrap();
+    let got: Vec<(u64, &str, &str)> = hops
+        .iter()
+        .map(|h| {
+            (
+                h["ttl"].as_u64().unwrap(),
+                h["address"].as_str().unwrap(),
+                h["reply"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (1, "198.51.100.1", "time-exceeded"),
+            (2, "203.0.113.130", "time-exceeded"),
+            (3, "203.0.113.200", "port-unreachable"),
+        ]
+    );
+    // The WAN's configured delay, there and back, is a floor for hop 2 and beyond.
+    for h in &hops[1..] {
+        assert!(h["rtt_ms"].as_f64().unwrap() >= 40.0, "{h}");
+    }
+    assert_eq!(s["wan"]["delay_ms"], 20);
+    // LAN A's ARP never reaches the WAN.
+    assert!(s["lan_arp"].as_u64().unwrap() >= 2, "{s}");
+    assert_eq!(s["wan_arp_from_lan"], 0);
+    // NAT: h1 saw r2's address, h4 used its own; r2's conntrack knows both.
+    assert!(s["nat"]["inside"]
+        .as_str()
+        .unwrap()
+        .starts_with("203.0.113.200:"));
+    assert!(s["nat"]["outside"]
+        .as_str()
+        .unwrap()
+        .starts_with("203.0.113.130:"));
+    let ct = s["nat"]["conntrack"]
+        .as_array()
+        .expect("r2 has nf_conntrack");
+    assert!(
+        ct.iter()
+            .any(|t| t["reply"].as_str().unwrap().contains("203.0.113.130")),
+        "{ct:?}"
+    );
+    // tshark: the probes, the answers, and the SYN before and after r2.
+    let count = |filter: &str| {
+        let o = Command::new("tshark")
+            .arg("-r")
+            .arg(&pcap)
+            .args(["-Y", filter])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).lines().count()
+    };
+    assert!(
+        count("icmp.type == 11 && ip.src == 198.51.100.1") >= 3,
+        "r1's time exceeded"
+    );
+    assert!(
+        count("icmp.type == 11 && ip.src == 203.0.113.130") >= 3,
+        "r2's time exceeded"
+    );
+    assert!(count("icmp.type == 3 && icmp.code == 3 && ip.src == 203.0.113.200") >= 3);
+    assert!(
+        count("udp.dstport >= 33434 && ip.ttl == 1") >= 3,
+        "the first probes"
+    );
+    assert_eq!(
+        count("arp && arp.src.proto_ipv4 == 198.51.100.10 && eth.src == 02:00:00:00:02:01"),
+        0
+    );
+    assert_eq!(
+        count("tcp.flags.syn == 1 && tcp.flags.ack == 0 && ip.src == 203.0.113.200"),
+        1
+    );
+    assert_eq!(
+        count("tcp.flags.syn == 1 && tcp.flags.ack == 0 && ip.src == 203.0.113.130"),
+        1
+    );
+    assert_eq!(count("_ws.malformed"), 0);
+}
+
+#[test]
+fn icmp_probes_end_in_an_echo_reply() {
+    if !privileged() {
+        return;
+    }
+    let o = netlab(&["traceroute", "-I", "-q", "1", "--delay", "5", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    let s = summary(&lines);
+    let last = s["hops"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["reply"], "echo-reply");
+    assert_eq!(last["address"], "203.0.113.200");
+    assert_eq!(s["wan"]["delay_ms"], 5);
+}
+
+#[test]
+fn a_max_ttl_below_the_target_stops_short() {
+    if !privileged() {
+        return;
+    }
+    let o = netlab(&["traceroute", "-m", "2", "-q", "1", "--json"]);
+    assert_eq!(o.status.code(), Some(1), "not reached: {}", stderr(&o));
+    let lines = json_lines(&o);
+    let s = summary(&lines);
+    assert_eq!(s["reached"], false);
+    assert_eq!(s["hops"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn it_runs_as_nobody() {
+    if !privileged() {
+        return;
+    }
+    let o = netlab_as_nobody(&["traceroute", "-q", "1", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(summary(&json_lines(&o))["reached"], true);
+}
+
+#[test]
+fn a_target_is_traced_as_traceroute_prints_it() {
+    // Loopback only: a target on the real network is never tried in tests.
+    let o = netlab(&["traceroute", "127.0.0.1", "-q", "2", "--lang", "en"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let t = stdout(&o);
+    assert!(
+        t.starts_with("traceroute to 127.0.0.1 (127.0.0.1), 30 hops max, 32 byte packets\n"),
+        "{t}"
+    );
+    let hop = t.lines().nth(1).unwrap();
+    // " 1  127.0.0.1  …" as traceroute aligns it (no-break spaces keep the wrapper off).
+    assert!(hop.starts_with("\u{a0}1\u{a0} 127.0.0.1\u{a0} "), "{hop:?}");
+    assert_eq!(hop.matches("ms").count(), 2, "{hop}");
+    let o = netlab(&["traceroute", "127.0.0.1", "--json", "-q", "1"]);
+    let lines = json_lines(&o);
+    let s = summary(&lines);
+    assert_eq!(s["hops"][0]["reply"], "port-unreachable");
+    assert_eq!(s["reached"], true);
+    assert!(s.get("wan").is_none());
+}
+
+#[test]
+fn the_text_fits_both_languages() {
+    if !privileged() {
+        return;
+    }
+    for (lang, want) in [
+        (
+            "en",
+            [
+                "time exceeded",
+                "there and back",
+                "r2's address",
+                "NAT is no protocol",
+            ],
+        ),
+        ("zh", ["超时", "一去一回", "r2 的地址", "NAT 不是协议"]),
+    ] {
+        let o = netlab(&["traceroute", "--lang", lang, "--width", "80"]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        // Words, not lines: a phrase may wrap (and Chinese wraps inside words).
+        let t = stdout(&o).split_whitespace().collect::<Vec<_>>().join(" ");
+        let tight: String = t.split(' ').collect();
+        for w in want {
+            let tight_w: String = w.split(' ').collect();
+            if lang == "zh" {
+                assert!(tight.contains(&tight_w), "{lang}: no {w:?}:\n{t}");
+                continue;
+            }
+            assert!(t.contains(w), "{lang}: no {w:?}:\n{t}");
+        }
+    }
+}
