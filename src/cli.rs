@@ -135,7 +135,7 @@ pub enum LabCommand {
         lab_zones: Option<PathBuf>,
     },
     /// Build the namespace lab (h1, h2, sw1, r1, h3) and keep it for a class session
-    Up,
+    Up(LabUpArgs),
     /// Show the lab's hosts, addresses, MACs and links
     Status,
     /// Remove the namespace lab
@@ -151,6 +151,45 @@ pub enum LabCommand {
     /// Keep a lab for `lab up` without root (started by `lab up`, not by hand)
     #[command(hide = true)]
     Hold,
+}
+
+/// `netlab lab up ...`: the lab, and optionally one host's cable made worse.
+#[derive(Clone, Debug, Args)]
+pub struct LabUpArgs {
+    /// Percent of packets dropped on the link, each way (0 to 100)
+    #[arg(long, value_name = "PCT", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub loss: u8,
+    /// Milliseconds of delay on the link, each way (needs the kernel's netem qdisc)
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u32).range(1..=5000))]
+    pub delay: Option<u32>,
+    /// The link's rate in megabits per second, each way (tc tbf)
+    #[arg(long, value_name = "MBIT", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub rate: Option<u32>,
+    /// Whose cable: h1, h2 or h3 (its eth0, both ways)
+    #[arg(long, value_enum, default_value = "h1")]
+    pub link: LabLink,
+}
+
+/// A lab host with one cable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LabLink {
+    /// h1's cable to the switch
+    H1,
+    /// h2's cable to the switch
+    H2,
+    /// h3's cable to r1
+    H3,
+}
+
+impl LabLink {
+    /// The host's name, and the far end of its cable (host, interface).
+    pub fn ends(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            LabLink::H1 => ("h1", "sw1", "p1"),
+            LabLink::H2 => ("h2", "sw1", "p2"),
+            LabLink::H3 => ("h3", "r1", "eth1"),
+        }
+    }
 }
 
 /// `netlab arp-table ...`

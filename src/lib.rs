@@ -281,7 +281,7 @@ fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i
             LabCommand::Dns { port, lab_zones } => {
                 demos::lab_dns::run(*port, lab_zones.as_deref(), n)
             }
-            LabCommand::Up => demos::lab_ns::up(n),
+            LabCommand::Up(args) => demos::lab_ns::up(args, n),
             LabCommand::Status => demos::lab_ns::status(n),
             LabCommand::Down => demos::lab_ns::down(n),
             LabCommand::Exec { host, command } => demos::lab_ns::exec(host, command),

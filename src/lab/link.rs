@@ -90,3 +90,118 @@ pub fn segment_by_segment(ns: &Netns, iface: &str) -> Result<()> {
 pub fn restore_segmentation(ns: &Netns, iface: &str) -> Result<()> {
     set_gso(ns, iface, "65535", "65536")
 }
+
+/// How one cable is made worse for a class (`lab up --loss --delay --rate`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Shaping {
+    /// Percent dropped, each way.
+    pub loss: u8,
+    /// Delay each way, milliseconds (netem).
+    pub delay_ms: Option<u32>,
+    /// Rate each way, Mbit/s.
+    pub rate_mbit: Option<u32>,
+}
+
+impl Shaping {
+    /// Whether it changes anything.
+    pub fn any(&self) -> bool {
+        self.loss > 0 || self.delay_ms.is_some() || self.rate_mbit.is_some()
+    }
+}
+
+fn tc(ns: &Netns, args: &[&str]) -> std::result::Result<(), String> {
+    let out = ns.command("tc", args).map_err(|e| e.text().en)?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+/// Shape the cable between `host`'s `iface` and `peer`'s `peer_if`, both
+/// ways: loss with nft at `host` (in and out), delay and rate with a qdisc on
+/// both ends' egress (netem where the kernel has it; rate alone with tbf).
+/// Replaces what an earlier call set.
+pub fn shape(host: &Netns, iface: &str, peer: &Netns, peer_if: &str, s: &Shaping) -> Result<()> {
+    // Loss: one table of its own, rebuilt each time.
+    let out = host.command("nft", &["list", "tables"])?;
+    if String::from_utf8_lossy(&out.stdout).contains("netlab_shape") {
+        nft(host, &["delete", "table", "ip", "netlab_shape"])?;
+    }
+    if s.loss > 0 {
+        segment_by_segment(host, iface)?;
+        segment_by_segment(peer, peer_if)?;
+        nft(host, &["add", "table", "ip", "netlab_shape"])?;
+        let pct = s.loss.to_string();
+        for (chain, hook, dir) in [("in", "input", "iifname"), ("out", "output", "oifname")] {
+            nft(
+                host,
+                &[
+                    "add",
+                    "chain",
+                    "ip",
+                    "netlab_shape",
+                    chain,
+                    "{",
+                    "type",
+                    "filter",
+                    "hook",
+                    hook,
+                    "priority",
+                    "0",
+                    ";",
+                    "}",
+                ],
+            )?;
+            let mut rule = vec!["add", "rule", "ip", "netlab_shape", chain, dir, iface];
+            if s.loss < 100 {
+                rule.extend_from_slice(&["numgen", "random", "mod", "100", "lt", &pct]);
+            }
+            rule.push("drop");
+            nft(host, &rule)?;
+        }
+    }
+    // Delay and rate: the qdisc on both ends.
+    for (ns, dev) in [(host, iface), (peer, peer_if)] {
+        let _ = tc(ns, &["qdisc", "del", "dev", dev, "root"]);
+        let rate = s.rate_mbit.map(|r| format!("{r}mbit"));
+        let result = match (s.delay_ms, &rate) {
+            (Some(d), _) => {
+                let d = format!("{d}ms");
+                let mut args = vec!["qdisc", "add", "dev", dev, "root", "netem", "delay", &d];
+                if let Some(r) = &rate {
+                    args.extend_from_slice(&["rate", r]);
+                }
+                tc(ns, &args).map_err(|detail| {
+                    if detail.contains("Specified qdisc kind is unknown") {
+                        Error::usage(crate::narrate::tx(
+                            "--delay needs the kernel's netem qdisc, which this machine lacks (\"Specified qdisc kind is unknown\"); netlab traceroute --delay MS builds a WAN with netlab's own delay line instead",
+                            "--delay 需要内核的 netem 排队规则，本机没有（\"Specified qdisc kind is unknown\"）；netlab traceroute --delay MS 会用 netlab 自己的延迟线搭一段有延迟的广域网",
+                        ))
+                    } else {
+                        Error::Command {
+                            host: ns.name.clone(),
+                            command: args.join(" "),
+                            detail,
+                        }
+                    }
+                })
+            }
+            (None, Some(r)) => tc(
+                ns,
+                &[
+                    "qdisc", "add", "dev", dev, "root", "tbf", "rate", r, "burst", "32kbit",
+                    "latency", "400ms",
+                ],
+            )
+            .map_err(|detail| Error::Command {
+                host: ns.name.clone(),
+                command: format!("tc qdisc add dev {dev} root tbf rate {r}"),
+                detail,
+            }),
+            (None, None) => Ok(()),
+        };
+        result?;
+    }
+    Ok(())
+}

@@ -419,6 +419,26 @@ fn every_bad_input_exits_2_saying_what_is_wrong_and_what_is_accepted() {
             "ZONE.zone files",
         ),
         (vec!["lab", "exec", "h1"], "required", "<COMMAND>"),
+        (
+            vec!["lab", "up", "--loss", "101"],
+            "invalid value '101'",
+            "0..=100",
+        ),
+        (
+            vec!["lab", "up", "--rate", "0"],
+            "invalid value '0'",
+            "1..=10000",
+        ),
+        (
+            vec!["lab", "up", "--delay", "0"],
+            "invalid value '0'",
+            "1..=5000",
+        ),
+        (
+            vec!["lab", "up", "--link", "r1"],
+            "invalid value 'r1'",
+            "[possible values: h1, h2, h3]",
+        ),
         (vec!["lab", "frob"], "unrecognized subcommand", "Usage"),
         (
             vec!["firewall", "--case", "open"],

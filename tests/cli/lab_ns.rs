@@ -125,3 +125,68 @@ fn lab_up_status_exec_down() {
         "exec needs the lab up"
     );
 }
+
+#[test]
+fn lab_up_shapes_one_cable_for_a_class() {
+    if !privileged() {
+        return;
+    }
+    let _g = NAMED_LAB.lock().unwrap_or_else(|e| e.into_inner());
+    let bin = env!("CARGO_BIN_EXE_netlab");
+    let ping = |from: &str, to: &str| -> u64 {
+        let o = netlab(&[
+            "lab", "exec", from, "--", bin, "ping", "-c", "5", "-i", "0.05", "-W", "0.5", to,
+            "--json",
+        ]);
+        json_lines(&o).pop().unwrap()["received"].as_u64().unwrap()
+    };
+    // Every packet on h2's cable dropped: h1 no longer reaches h2, but still reaches r1.
+    let o = netlab(&[
+        "lab", "up", "--loss", "100", "--rate", "5", "--link", "h2", "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    let step = lines
+        .iter()
+        .find(|l| l["data"]["shaping"].is_object())
+        .expect("a shaping step");
+    assert_eq!(step["data"]["link"], "h2");
+    assert_eq!(step["data"]["shaping"]["loss"], 100);
+    assert_eq!(step["data"]["shaping"]["rate_mbit"], 5);
+    assert_eq!(
+        ping("h1", "198.51.100.20"),
+        0,
+        "h2's cable drops everything"
+    );
+    assert_eq!(ping("h1", "198.51.100.1"), 5, "h1's own cable is clean");
+    // The rate is a tbf on both ends of h2's cable.
+    for (host, dev) in [("h2", "eth0"), ("sw1", "p2")] {
+        let q = stdout(&netlab(&[
+            "lab", "exec", host, "--", "tc", "qdisc", "show", "dev", dev,
+        ]));
+        assert!(
+            q.contains("tbf") && q.contains("5Mbit"),
+            "{host} {dev}: {q}"
+        );
+    }
+    // Up again without flags: clean.
+    let o = netlab(&["lab", "up", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(ping("h1", "198.51.100.20"), 5);
+    let q = stdout(&netlab(&[
+        "lab", "exec", "h2", "--", "tc", "qdisc", "show", "dev", "eth0",
+    ]));
+    assert!(!q.contains("tbf"), "{q}");
+    // A delay needs netem: where the kernel lacks it, a clear error and exit 2.
+    let o = netlab(&["lab", "up", "--delay", "10"]);
+    let q = stdout(&netlab(&[
+        "lab", "exec", "h1", "--", "tc", "qdisc", "show", "dev", "eth0",
+    ]));
+    if o.status.code() == Some(2) {
+        assert!(stderr(&o).contains("netem"), "{}", stderr(&o));
+    } else {
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert!(q.contains("netem") && q.contains("10ms"), "{q}");
+    }
+    assert_eq!(netlab(&["lab", "down"]).status.code(), Some(0));
+}

@@ -68,6 +68,12 @@ fn every_subcommand_as_an_unprivileged_user() {
     // a_class_session_lab_without_root_for_two_users_beside_a_root_lab).
     let _ = netlab_as_nobody(&["lab", "down"]);
     check(&["lab", "up"], 0, &["no root: a user namespace"]);
+    // A cable made worse for a class works there too (nft and tc in the user namespace).
+    check(
+        &["lab", "up", "--loss", "50", "--rate", "5"],
+        0,
+        &["already up", "50 % loss, 5 Mbit/s"],
+    );
     check(&["lab", "status"], 0, &["up"]);
     // an unprivileged user cannot flood, as with iputils (either message is right)
     let o = netlab_as_nobody(&["ping", "-c", "1", "-i", "0.01", "127.0.0.1"]);

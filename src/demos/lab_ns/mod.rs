@@ -78,7 +78,7 @@ fn rootless_lab() -> Result<NetLab> {
 }
 
 /// `netlab lab up` without root: a holder keeps the lab in a user namespace.
-fn up_rootless(n: &mut Narrator) -> Result<i32> {
+fn up_rootless(n: &mut Narrator) -> Result<NetLab> {
     if let Some(s) = holder::current() {
         holder::join(&s)?;
         let lab = holder::open(&s)?;
@@ -90,7 +90,7 @@ fn up_rootless(n: &mut Narrator) -> Result<i32> {
             )
             .data("kept", true),
         )?;
-        return status_of(&lab, n, true);
+        return Ok(lab);
     }
     let s = holder::start()?;
     holder::join(&s)?;
@@ -106,11 +106,44 @@ fn up_rootless(n: &mut Narrator) -> Result<i32> {
         )
         .data("holder", s.pid),
     )?;
-    status_of(&lab, n, true)
+    Ok(lab)
 }
 
-/// `netlab lab up`.
-pub fn up(n: &mut Narrator) -> Result<i32> {
+/// `netlab lab up`, then the cable `--link` names shaped as asked.
+pub fn up(args: &crate::cli::LabUpArgs, n: &mut Narrator) -> Result<i32> {
+    // Asked before the lab is joined: inside its user namespace the process
+    // holds every capability, and would look like root.
+    let rootless = rootless();
+    let lab = up_lab(n)?;
+    let s = crate::lab::link::Shaping {
+        loss: args.loss,
+        delay_ms: args.delay,
+        rate_mbit: args.rate,
+    };
+    // The chosen cable as asked; every other one clean, so a plain `lab up` undoes it all.
+    use clap::ValueEnum as _;
+    for link in crate::cli::LabLink::value_variants() {
+        let (host, peer, peer_if) = link.ends();
+        let this = if *link == args.link {
+            s
+        } else {
+            crate::lab::link::Shaping::default()
+        };
+        crate::lab::link::shape(lab.host(host)?, "eth0", lab.host(peer)?, peer_if, &this)?;
+    }
+    let (host, _, _) = args.link.ends();
+    if s.any() {
+        n.step(
+            Step::new(say::shaped(host, &s), say::shaped_detail(host), &["Q11"])
+                .typed("shaping", &s)
+                .data("link", host),
+        )?;
+    }
+    status_of(&lab, n, rootless)
+}
+
+/// Bring the lab up (or find it up) and say so; its status comes later.
+fn up_lab(n: &mut Narrator) -> Result<NetLab> {
     if rootless() {
         return up_rootless(n);
     }
@@ -122,8 +155,7 @@ pub fn up(n: &mut Narrator) -> Result<i32> {
                 tx("Shells and programs running in it keep working. `netlab lab down` first for a fresh one.", "在里面运行的 shell 和程序不受影响。想要全新的，先运行 `netlab lab down`。"),
                 &[],
             ).data("kept", true))?;
-            let lab = NetLab::open_named()?.ok_or_else(not_up)?;
-            return status_of(&lab, n, false);
+            return NetLab::open_named()?.ok_or_else(not_up);
         }
     };
     if !stale.is_empty() {
@@ -147,7 +179,7 @@ pub fn up(n: &mut Narrator) -> Result<i32> {
         )
         .data("hosts", lab.hosts.iter().map(|h| h.name.clone()).collect::<Vec<_>>()),
     )?;
-    status_of(&lab, n, false)
+    Ok(lab)
 }
 
 /// The named lab, if it is whole; else an error naming what is missing.

@@ -63,3 +63,38 @@ pub fn host(name: &str) -> Text {
     };
     tx(format!("{name} — {en}"), format!("{name} — {zh}"))
 }
+
+/// The shaping step's title.
+pub fn shaped(host: &str, s: &crate::lab::link::Shaping) -> Text {
+    let mut en = Vec::new();
+    let mut zh = Vec::new();
+    if s.loss > 0 {
+        en.push(format!("{} % loss", s.loss));
+        zh.push(format!("丢包 {} %", s.loss));
+    }
+    if let Some(d) = s.delay_ms {
+        en.push(format!("{d} ms delay"));
+        zh.push(format!("延迟 {d} ms"));
+    }
+    if let Some(r) = s.rate_mbit {
+        en.push(format!("{r} Mbit/s"));
+        zh.push(format!("{r} Mbit/s"));
+    }
+    tx(
+        format!("{host}'s cable, each way: {}", en.join(", ")),
+        format!("{host} 的网线，双向：{}", zh.join("，")),
+    )
+}
+
+/// What to try on a shaped cable: a ping across it.
+pub fn shaped_detail(host: &str) -> Text {
+    let to = match host {
+        "h1" => "198.51.100.20",
+        "h2" => "198.51.100.10",
+        _ => "198.51.100.10",
+    };
+    tx(
+        format!("Every packet through that cable now meets the same conditions, whatever program sends it: try `netlab lab exec {host} -- ping -c 20 {to}`. `netlab lab up` again without these flags makes it clean."),
+        format!("经过这根网线的每个包都受同样的影响，不管是哪个程序发的：试试 `netlab lab exec {host} -- ping -c 20 {to}`。不带这些参数再运行一次 `netlab lab up` 就恢复正常。"),
+    )
+}
