@@ -175,3 +175,48 @@ fn a_run_tags_only_the_questions_its_demo_answers() {
         assert!(missing.is_empty(), "{demo} never shows {missing:?}");
     }
 }
+
+#[test]
+fn the_questions_answered_live_are_marked_so() {
+    // Issue I's list, and the demos that answer each one with real packets.
+    let v: Value = serde_json::from_str(&stdout(&netlab(&["questions", "--json"]))).unwrap();
+    let demos = |id: &str| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["id"] == id)
+            .unwrap()["demos"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_str().unwrap().to_string())
+            .collect()
+    };
+    for (id, demo) in [
+        ("Q1", "url"),
+        ("Q2", "url"),
+        ("Q3", "url"),
+        ("Q11", "traceroute"),
+        ("Q15", "io-mux"),
+        ("Q16", "firewall"),
+        ("Q17", "io-mux"),
+        ("Q25", "io-mux"),
+    ] {
+        assert!(
+            demos(id).contains(&demo.to_string()),
+            "{id}: {:?}",
+            demos(id)
+        );
+    }
+    // The text list shows the mark: the demo to run beside the title.
+    let en = stdout(&netlab(&["questions", "--lang", "en", "--width", "500"]));
+    let q17 = en.lines().find(|l| l.starts_with("Q17 ")).unwrap();
+    assert!(q17.contains("netlab io-mux"), "{q17}");
+    let live = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|q| !q["demos"].as_array().unwrap().is_empty())
+        .count();
+    assert!(live >= 21, "{live} of 39 answered live");
+}

@@ -250,3 +250,29 @@ fn url_run() {
         ],
     );
 }
+
+#[test]
+fn traceroute_run() {
+    if !privileged() {
+        return;
+    }
+    snapshot_run(
+        "run-traceroute",
+        &["traceroute"],
+        &[
+            // The NAT step's close follows timing; the packets are checked in
+            // tests/cli/traceroute.rs.
+            (
+                r"(?s)── The packets, in order.*?\n\n── Summary",
+                "[the ladder]\n\n── Summary",
+            ),
+            (r"[\d.]+\x{a0}ms", "[time]"),
+            (r"\+\d+\.\d ms", "+[time]"),
+            (
+                r"took \d+\.\d ms, the others about \d+\.\d ms",
+                "took [time], the others about [time]",
+            ),
+            (r"(203\.0\.113\.(130|200)):\d+", "${1}:[port]"),
+        ],
+    );
+}
