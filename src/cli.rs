@@ -151,6 +151,17 @@ pub enum LabCommand {
     /// Keep a lab for `lab up` without root (started by `lab up`, not by hand)
     #[command(hide = true)]
     Hold,
+    /// Run the delay line on a host's cable (started by `lab up --delay`, not by hand)
+    #[command(hide = true)]
+    Line {
+        /// h1, h2 or h3
+        host: String,
+        /// Milliseconds each way
+        ms: u32,
+        /// The rootless lab's holder, when the lab is one
+        #[arg(long)]
+        holder: Option<u32>,
+    },
 }
 
 /// `netlab lab up ...`: the lab, and optionally one host's cable made worse.
@@ -159,7 +170,7 @@ pub struct LabUpArgs {
     /// Percent of packets dropped on the link, each way (0 to 100)
     #[arg(long, value_name = "PCT", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
     pub loss: u8,
-    /// Milliseconds of delay on the link, each way (needs the kernel's netem qdisc)
+    /// Milliseconds of delay on the link, each way (netem; where the kernel has none, netlab's delay line)
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u32).range(1..=5000))]
     pub delay: Option<u32>,
     /// The link's rate in megabits per second, each way (tc tbf)

@@ -286,6 +286,7 @@ fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i
             LabCommand::Down => demos::lab_ns::down(n),
             LabCommand::Exec { host, command } => demos::lab_ns::exec(host, command),
             LabCommand::Hold => lab::holder::hold(),
+            LabCommand::Line { host, ms, holder } => demos::lab_ns::line(host, *ms, *holder),
         },
     }
 }

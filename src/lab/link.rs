@@ -118,11 +118,23 @@ fn tc(ns: &Netns, args: &[&str]) -> std::result::Result<(), String> {
     }
 }
 
+/// How a delay was put on a cable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delay {
+    /// No delay asked for.
+    None,
+    /// The kernel's netem qdisc does it.
+    Netem,
+    /// This kernel has no netem: the caller puts netlab's delay line
+    /// ([`insert_line`]) on the cable, this many milliseconds each way.
+    Line(u32),
+}
+
 /// Shape the cable between `host`'s `iface` and `peer`'s `peer_if`, both
 /// ways: loss with nft at `host` (in and out), delay and rate with a qdisc on
 /// both ends' egress (netem where the kernel has it; rate alone with tbf).
 /// Replaces what an earlier call set.
-pub fn shape(host: &Netns, iface: &str, peer: &Netns, peer_if: &str, s: &Shaping) -> Result<()> {
+pub fn shape(host: &Netns, iface: &str, peer: &Netns, peer_if: &str, s: &Shaping) -> Result<Delay> {
     // Loss: one table of its own, rebuilt each time.
     let out = host.command("nft", &["list", "tables"])?;
     if String::from_utf8_lossy(&out.stdout).contains("netlab_shape") {
@@ -162,46 +174,140 @@ pub fn shape(host: &Netns, iface: &str, peer: &Netns, peer_if: &str, s: &Shaping
         }
     }
     // Delay and rate: the qdisc on both ends.
+    let mut delay = match s.delay_ms {
+        Some(_) => Delay::Netem,
+        None => Delay::None,
+    };
+    let rate = s.rate_mbit.map(|r| format!("{r}mbit"));
     for (ns, dev) in [(host, iface), (peer, peer_if)] {
         let _ = tc(ns, &["qdisc", "del", "dev", dev, "root"]);
-        let rate = s.rate_mbit.map(|r| format!("{r}mbit"));
-        let result = match (s.delay_ms, &rate) {
+        let netem = match delay {
+            Delay::Line(_) => None,
+            _ => s.delay_ms,
+        };
+        match (netem, &rate) {
             (Some(d), _) => {
-                let d = format!("{d}ms");
-                let mut args = vec!["qdisc", "add", "dev", dev, "root", "netem", "delay", &d];
+                let ms = format!("{d}ms");
+                let mut args = vec!["qdisc", "add", "dev", dev, "root", "netem", "delay", &ms];
                 if let Some(r) = &rate {
                     args.extend_from_slice(&["rate", r]);
                 }
-                tc(ns, &args).map_err(|detail| {
-                    if detail.contains("Specified qdisc kind is unknown") {
-                        Error::usage(crate::narrate::tx(
-                            "--delay needs the kernel's netem qdisc, which this machine lacks (\"Specified qdisc kind is unknown\"); netlab traceroute --delay MS builds a WAN with netlab's own delay line instead",
-                            "--delay 需要内核的 netem 排队规则，本机没有（\"Specified qdisc kind is unknown\"）；netlab traceroute --delay MS 会用 netlab 自己的延迟线搭一段有延迟的广域网",
-                        ))
-                    } else {
-                        Error::Command {
-                            host: ns.name.clone(),
-                            command: args.join(" "),
-                            detail,
+                match tc(ns, &args) {
+                    Ok(()) => {}
+                    // No netem in this kernel: the delay line takes the delay, tbf the rate.
+                    Err(detail) if detail.contains("Specified qdisc kind is unknown") => {
+                        delay = Delay::Line(d);
+                        if let Some(r) = &rate {
+                            tbf(ns, dev, r)?;
                         }
                     }
-                })
+                    Err(detail) => {
+                        return Err(Error::Command {
+                            host: ns.name.clone(),
+                            command: format!("tc {}", args.join(" ")),
+                            detail,
+                        })
+                    }
+                }
             }
-            (None, Some(r)) => tc(
-                ns,
-                &[
-                    "qdisc", "add", "dev", dev, "root", "tbf", "rate", r, "burst", "32kbit",
-                    "latency", "400ms",
-                ],
-            )
-            .map_err(|detail| Error::Command {
-                host: ns.name.clone(),
-                command: format!("tc qdisc add dev {dev} root tbf rate {r}"),
-                detail,
-            }),
-            (None, None) => Ok(()),
-        };
-        result?;
+            (None, Some(r)) => tbf(ns, dev, r)?,
+            (None, None) => {}
+        }
+    }
+    Ok(delay)
+}
+
+fn tbf(ns: &Netns, dev: &str, rate: &str) -> Result<()> {
+    tc(
+        ns,
+        &[
+            "qdisc", "add", "dev", dev, "root", "tbf", "rate", rate, "burst", "32kbit", "latency",
+            "400ms",
+        ],
+    )
+    .map_err(|detail| Error::Command {
+        host: ns.name.clone(),
+        command: format!("tc qdisc add dev {dev} root tbf rate {rate}"),
+        detail,
+    })
+}
+
+/// The delay line's two ends inside a host: `dl0` faces the host's own
+/// stack (the new `eth0`'s peer), `wire0` is the cable to the switch or router.
+pub const LINE_ENDS: (&str, &str) = ("dl0", "wire0");
+
+/// Whether `ns` has a delay line on its cable.
+pub fn has_line(ns: &Netns) -> bool {
+    ns.ip(&["link", "show", "dev", LINE_ENDS.1]).is_ok()
+}
+
+/// Put a delay line on a host's cable: the cable's end becomes `wire0`, and a
+/// new `eth0` (same MAC and address) reaches it only through `dl0`, where
+/// netlab forwards each frame after the delay. Nothing changes for the rest
+/// of the lab: the same MAC and address answer on the same cable.
+pub fn insert_line(
+    ns: &Netns,
+    mac: &str,
+    cidr: &str,
+    gateway: Option<std::net::Ipv4Addr>,
+) -> Result<()> {
+    if has_line(ns) {
+        return Ok(());
+    }
+    let ip = |a: &[&str]| ns.ip(a).map(drop);
+    ip(&["link", "set", "dev", "eth0", "down"])?;
+    ip(&["addr", "flush", "dev", "eth0"])?;
+    ip(&["link", "set", "dev", "eth0", "name", LINE_ENDS.1])?;
+    ip(&[
+        "link",
+        "set",
+        "dev",
+        LINE_ENDS.1,
+        "address",
+        "02:00:00:00:dd:01",
+    ])?;
+    ip(&[
+        "link",
+        "add",
+        "eth0",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        LINE_ENDS.0,
+    ])?;
+    ip(&["link", "set", "dev", "eth0", "address", mac])?;
+    ip(&["addr", "add", cidr, "dev", "eth0"])?;
+    for dev in [LINE_ENDS.0, LINE_ENDS.1, "eth0"] {
+        ip(&["link", "set", "dev", dev, "up"])?;
+    }
+    // One frame per segment, so each fits the cable (the line completes checksums).
+    segment_by_segment(ns, "eth0")?;
+    if let Some(gw) = gateway {
+        ip(&["route", "replace", "default", "via", &gw.to_string()])?;
+    }
+    Ok(())
+}
+
+/// Take a delay line off a host's cable: `wire0` is `eth0` again.
+pub fn remove_line(
+    ns: &Netns,
+    mac: &str,
+    cidr: &str,
+    gateway: Option<std::net::Ipv4Addr>,
+) -> Result<()> {
+    if !has_line(ns) {
+        return Ok(());
+    }
+    let ip = |a: &[&str]| ns.ip(a).map(drop);
+    ip(&["link", "del", "dev", "eth0"])?;
+    ip(&["link", "set", "dev", LINE_ENDS.1, "down"])?;
+    ip(&["link", "set", "dev", LINE_ENDS.1, "name", "eth0"])?;
+    ip(&["link", "set", "dev", "eth0", "address", mac])?;
+    ip(&["addr", "add", cidr, "dev", "eth0"])?;
+    ip(&["link", "set", "dev", "eth0", "up"])?;
+    if let Some(gw) = gateway {
+        ip(&["route", "replace", "default", "via", &gw.to_string()])?;
     }
     Ok(())
 }

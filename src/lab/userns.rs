@@ -23,11 +23,47 @@ static ENTERED: AtomicBool = AtomicBool::new(false);
 /// The user id outside, before [`enter`] (inside, netlab is uid 0).
 static OUTER_UID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(u32::MAX);
 
-/// This user's id as the host knows it, even inside the user namespace.
+/// This user's id as the host knows it, even inside the user namespace
+/// (one this process made, or one it was started in: the delay line that
+/// `lab up --delay` starts runs inside its lab's).
 pub fn outer_uid() -> u32 {
     match OUTER_UID.load(Ordering::Relaxed) {
-        u32::MAX => nix::unistd::getuid().as_raw(),
+        u32::MAX => {
+            let uid = nix::unistd::getuid().as_raw();
+            std::fs::read_to_string("/proc/self/uid_map")
+                .ok()
+                .and_then(|m| map_uid(&m, uid))
+                .unwrap_or(uid)
+        }
         uid => uid,
+    }
+}
+
+/// `uid` seen from outside, through a /proc/…/uid_map (`inside outside count` lines).
+pub fn map_uid(map: &str, uid: u32) -> Option<u32> {
+    map.lines().find_map(|l| {
+        let v: Vec<u64> = l
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        let [inside, outside, count] = v[..] else {
+            return None;
+        };
+        let u = u64::from(uid);
+        (u >= inside && u < inside + count).then(|| u32::try_from(outside + (u - inside)).ok())?
+    })
+}
+
+#[cfg(test)]
+mod uid_tests {
+    #[test]
+    fn a_uid_is_seen_from_outside_through_the_map() {
+        assert_eq!(
+            super::map_uid("         0      65534          1\n", 0),
+            Some(65534)
+        );
+        assert_eq!(super::map_uid("0 0 4294967295\n", 1000), Some(1000));
+        assert_eq!(super::map_uid("0 65534 1\n", 5), None);
     }
 }
 

@@ -228,7 +228,11 @@ pub fn build(lab: &NetLab, shape: Shape) -> Result<Wan> {
             });
         }
     }
-    let line = DelayLine::start(&wan, Duration::from_millis(u64::from(shape.delay_ms)))?;
+    let line = DelayLine::start(
+        &wan,
+        ("wan-r1", "wan-r2"),
+        Duration::from_millis(u64::from(shape.delay_ms)),
+    )?;
     Ok(Wan {
         r2,
         h4,
@@ -238,19 +242,23 @@ pub fn build(lab: &NetLab, shape: Shape) -> Result<Wan> {
     })
 }
 
-/// Forwards frames between the WAN's two halves, each after a delay.
-struct DelayLine {
+/// Forwards frames between two interfaces of one namespace, each after a
+/// delay: the WAN's two halves, or (`lab up --delay`) a host's stack and its
+/// cable.
+pub struct DelayLine {
     stop: Arc<AtomicBool>,
     carried: Arc<AtomicU64>,
     threads: Vec<std::thread::JoinHandle<Result<()>>>,
 }
 
 impl DelayLine {
-    fn start(wan: &Netns, delay: Duration) -> Result<DelayLine> {
+    /// Start forwarding between `ends` inside `ns`.
+    pub fn start(ns: &Netns, ends: (&str, &str), delay: Duration) -> Result<DelayLine> {
         let stop = Arc::new(AtomicBool::new(false));
         let carried = Arc::new(AtomicU64::new(0));
-        let sockets = wan.run(|| -> std::io::Result<(OwnedFd, OwnedFd)> {
-            Ok((end_socket("wan-r1")?, end_socket("wan-r2")?))
+        let (ea, eb) = (ends.0.to_string(), ends.1.to_string());
+        let sockets = ns.run(move || -> std::io::Result<(OwnedFd, OwnedFd)> {
+            Ok((end_socket(&ea)?, end_socket(&eb)?))
         })?;
         let (a, b) = sockets.map_err(|e| Error::sys("open", "打开", "the WAN's delay line", e))?;
         let (a2, b2) = (
@@ -271,6 +279,21 @@ impl DelayLine {
             carried,
             threads,
         })
+    }
+
+    /// Whether a direction has stopped (an end's interface went away).
+    pub fn broken(&self) -> bool {
+        self.threads
+            .iter()
+            .any(std::thread::JoinHandle::is_finished)
+    }
+
+    /// Stop forwarding.
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
     }
 }
 
@@ -324,9 +347,12 @@ fn forward(
             Err(e) => return Err(Error::sys("poll", "poll", "the WAN's delay line", e)),
         }
         let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let Ok(r) = recvmsg::<LinkAddr>(from.as_raw_fd(), &mut iov, None, MsgFlags::MSG_DONTWAIT)
-        else {
-            continue;
+        let r = match recvmsg::<LinkAddr>(from.as_raw_fd(), &mut iov, None, MsgFlags::MSG_DONTWAIT)
+        {
+            Ok(r) => r,
+            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => continue,
+            // The interface is gone (ENETDOWN, ENODEV …): the line ends.
+            Err(e) => return Err(Error::sys("read", "读取", "the delay line's end", e)),
         };
         // What this socket sent itself comes back as outgoing: not ours to forward.
         if r.address

@@ -177,16 +177,67 @@ fn lab_up_shapes_one_cable_for_a_class() {
         "lab", "exec", "h2", "--", "tc", "qdisc", "show", "dev", "eth0",
     ]));
     assert!(!q.contains("tbf"), "{q}");
-    // A delay needs netem: where the kernel lacks it, a clear error and exit 2.
-    let o = netlab(&["lab", "up", "--delay", "10"]);
-    let q = stdout(&netlab(&[
-        "lab", "exec", "h1", "--", "tc", "qdisc", "show", "dev", "eth0",
-    ]));
-    if o.status.code() == Some(2) {
-        assert!(stderr(&o).contains("netem"), "{}", stderr(&o));
-    } else {
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-        assert!(q.contains("netem") && q.contains("10ms"), "{q}");
+    // A delay: netem where the kernel has it, else netlab's delay line. Either
+    // way a round trip across h3's cable takes at least twice the delay.
+    let o = netlab(&["lab", "up", "--delay", "30", "--link", "h3", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    let step = lines
+        .iter()
+        .find(|l| l["data"]["shaping"].is_object())
+        .unwrap();
+    let by_line = step["data"]["delay_line"].as_bool().unwrap();
+    let rtt = |to: &str| -> f64 {
+        let o = netlab(&[
+            "lab", "exec", "h1", "--", bin, "ping", "-c", "3", "-i", "0.2", to, "--json",
+        ]);
+        json_lines(&o).pop().unwrap()["rtt_min_ms"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(rtt("203.0.113.10") >= 60.0, "h3 is behind the delay");
+    assert!(rtt("198.51.100.20") < 60.0, "h2 is not");
+    // The host keeps its MAC and address on the cable: the lab is whole.
+    let st = json_lines(&netlab(&["lab", "status", "--json"]))
+        .pop()
+        .unwrap();
+    assert_eq!(st["whole"], true, "{st}");
+    if by_line {
+        let q = stdout(&netlab(&["lab", "exec", "h3", "--", "ip", "-o", "link"]));
+        assert!(q.contains("wire0") && q.contains("dl0"), "{q}");
     }
+    // Up again without flags: the line is gone, and with it its process.
+    assert_eq!(netlab(&["lab", "up"]).status.code(), Some(0));
+    assert!(rtt("203.0.113.10") < 60.0);
+    let q = stdout(&netlab(&["lab", "exec", "h3", "--", "ip", "-o", "link"]));
+    assert!(!q.contains("wire0"), "{q}");
+    // A delay line again, then down: nothing of it is left.
+    assert_eq!(
+        netlab(&["lab", "up", "--delay", "5", "--link", "h1"])
+            .status
+            .code(),
+        Some(0)
+    );
     assert_eq!(netlab(&["lab", "down"]).status.code(), Some(0));
+    let t = std::time::Instant::now();
+    while line_processes() > 0 && t.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(line_processes(), 0, "the delay line ends with the lab");
+}
+
+/// Delay-line processes of the root lab (`netlab lab line HOST MS`, no --holder).
+fn line_processes() -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| {
+                let args: Vec<&[u8]> = c.split(|b| *b == 0).collect();
+                args.windows(2)
+                    .any(|w| w == [b"lab".as_slice(), b"line".as_slice()])
+                    && !args.contains(&b"--holder".as_slice())
+            })
+        })
+        .count()
 }

@@ -70,10 +70,12 @@ fn every_subcommand_as_an_unprivileged_user() {
     check(&["lab", "up"], 0, &["no root: a user namespace"]);
     // A cable made worse for a class works there too (nft and tc in the user namespace).
     check(
-        &["lab", "up", "--loss", "50", "--rate", "5"],
+        &["lab", "up", "--loss", "50", "--rate", "5", "--delay", "10"],
         0,
-        &["already up", "50 % loss, 5 Mbit/s"],
+        &["already up", "50 % loss, 10 ms delay"],
     );
+    // Clean again (its delay line, this user's process, ends).
+    check(&["lab", "up"], 0, &["already up"]);
     check(&["lab", "status"], 0, &["up"]);
     // an unprivileged user cannot flood, as with iputils (either message is right)
     let o = netlab_as_nobody(&["ping", "-c", "1", "-i", "0.01", "127.0.0.1"]);

@@ -122,6 +122,12 @@ pub fn up(args: &crate::cli::LabUpArgs, n: &mut Narrator) -> Result<i32> {
     };
     // The chosen cable as asked; every other one clean, so a plain `lab up` undoes it all.
     use clap::ValueEnum as _;
+    let mut by_line = false;
+    let holder_pid = if rootless {
+        holder::current().map(|h| h.pid)
+    } else {
+        None
+    };
     for link in crate::cli::LabLink::value_variants() {
         let (host, peer, peer_if) = link.ends();
         let this = if *link == args.link {
@@ -129,14 +135,41 @@ pub fn up(args: &crate::cli::LabUpArgs, n: &mut Narrator) -> Result<i32> {
         } else {
             crate::lab::link::Shaping::default()
         };
-        crate::lab::link::shape(lab.host(host)?, "eth0", lab.host(peer)?, peer_if, &this)?;
+        let plan = plan().into_iter().find(|p| p.name == host);
+        let (mac, cidr, gw) = plan
+            .as_ref()
+            .and_then(|p| p.ifaces.first().map(|i| (i.mac, i.ip, p.gateway)))
+            .map(|(mac, ip, gw)| {
+                (
+                    mac,
+                    format!("{}/24", ip.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED)),
+                    gw,
+                )
+            })
+            .ok_or_else(|| Error::Internal(format!("{host} is not in the plan")))?;
+        let ns = lab.host(host)?;
+        // An old line first: its daemon ends when its interfaces do.
+        stop_lines(host, holder_pid);
+        crate::lab::link::remove_line(ns, mac, &cidr, gw)?;
+        if let crate::lab::link::Delay::Line(ms) =
+            crate::lab::link::shape(ns, "eth0", lab.host(peer)?, peer_if, &this)?
+        {
+            crate::lab::link::insert_line(ns, mac, &cidr, gw)?;
+            start_line(host, ms, holder_pid)?;
+            by_line = true;
+        }
     }
     let (host, _, _) = args.link.ends();
     if s.any() {
         n.step(
-            Step::new(say::shaped(host, &s), say::shaped_detail(host), &["Q11"])
-                .typed("shaping", &s)
-                .data("link", host),
+            Step::new(
+                say::shaped(host, &s, by_line),
+                say::shaped_detail(host),
+                &["Q11"],
+            )
+            .typed("shaping", &s)
+            .data("link", host)
+            .data("delay_line", by_line),
         )?;
     }
     status_of(&lab, n, rootless)
@@ -359,4 +392,129 @@ pub fn exec(host: &str, command: &[String]) -> Result<i32> {
         .run(|| std::process::Command::new(prog).args(args).status())?
         .map_err(|e| Error::sys("run", "运行", format!("{prog:?} in {host}"), e))?;
     Ok(status.code().unwrap_or(exit::LOCAL))
+}
+
+/// The delay-line daemons of `host`'s cable (`netlab lab line HOST …`), for
+/// the root lab or the rootless one held by `holder`.
+fn line_pids(host: &str, holder: Option<u32>) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let want_holder = holder.map(|p| p.to_string());
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let Ok(c) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+                return false;
+            };
+            let args: Vec<String> = c
+                .split(|b| *b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            let at = args.windows(3).position(|w| w == ["lab", "line", host]);
+            let h = args
+                .iter()
+                .position(|a| a == "--holder")
+                .and_then(|i| args.get(i + 1));
+            at.is_some() && h == want_holder.as_ref()
+        })
+        .collect()
+}
+
+/// Stop the delay line on `host`'s cable, if one runs.
+fn stop_lines(host: &str, holder: Option<u32>) {
+    for pid in line_pids(host, holder) {
+        let p = nix::unistd::Pid::from_raw(pid);
+        let _ = nix::sys::signal::kill(p, nix::sys::signal::Signal::SIGTERM);
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while std::path::Path::new(&format!("/proc/{pid}")).exists()
+            && std::time::Instant::now() < end
+        {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+}
+
+/// Start the delay-line daemon for `host`'s cable and wait until it forwards.
+fn start_line(host: &str, ms: u32, holder: Option<u32>) -> Result<()> {
+    use std::io::BufRead as _;
+    use std::os::unix::process::CommandExt as _;
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::sys("find netlab itself", "找到 netlab 自身", "", e))?;
+    let mut cmd = std::process::Command::new(&exe);
+    cmd.args(["lab", "line", host, &ms.to_string()]);
+    if let Some(p) = holder {
+        cmd.args(["--holder", &p.to_string()]);
+    }
+    // Its own process group: a Ctrl-C meant for `lab up` does not end it.
+    let mut child = cmd
+        .process_group(0)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::sys("start", "启动", "the delay line", e))?;
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        let _ = std::io::BufReader::new(out).read_line(&mut line);
+    }
+    if line.trim() != "ready" {
+        let _ = child.kill();
+        let mut why = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut e, &mut why);
+        }
+        let _ = child.wait();
+        let why = why.trim().trim_start_matches("netlab: error: ").to_string();
+        return Err(Error::lab(tx(
+            format!("the delay line for {host}'s cable did not start: {why}"),
+            format!("{host} 网线上的延迟线没有启动：{why}"),
+        )));
+    }
+    // It says nothing more; its stderr is not read again.
+    drop(child.stderr.take());
+    Ok(())
+}
+
+/// `lab line HOST MS`: forward frames between `dl0` and `wire0` in HOST's
+/// namespace, each after MS milliseconds, until the lab goes away (or the
+/// line's interfaces do, or SIGTERM).
+pub fn line(host: &str, ms: u32, holder_pid: Option<u32>) -> Result<i32> {
+    use std::io::Write as _;
+    let lab = match holder_pid {
+        Some(pid) => {
+            let s = holder::current()
+                .filter(|s| s.pid == pid)
+                .ok_or_else(not_up)?;
+            // Started by `lab up`, it is in the holder's user namespace already.
+            let mine = std::fs::read_link("/proc/self/ns/user").ok();
+            let theirs = std::fs::read_link(format!("/proc/{pid}/ns/user")).ok();
+            if mine != theirs {
+                holder::join(&s)?;
+            }
+            holder::open(&s)?
+        }
+        None => NetLab::open_named()?.ok_or_else(not_up)?,
+    };
+    let ns = lab.host(host)?;
+    let stop = crate::sys::stop_flag()?;
+    let line = crate::lab::wan::DelayLine::start(
+        ns,
+        crate::lab::link::LINE_ENDS,
+        std::time::Duration::from_millis(u64::from(ms)),
+    )?;
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "ready");
+    let _ = out.flush();
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let gone = match holder_pid {
+            Some(pid) => !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            None => !crate::lab::topology::named_lab_present(),
+        };
+        if gone || line.broken() || stop.load(std::sync::atomic::Ordering::Relaxed) {
+            break;
+        }
+    }
+    line.stop();
+    Ok(exit::OK)
 }

@@ -65,7 +65,7 @@ pub fn host(name: &str) -> Text {
 }
 
 /// The shaping step's title.
-pub fn shaped(host: &str, s: &crate::lab::link::Shaping) -> Text {
+pub fn shaped(host: &str, s: &crate::lab::link::Shaping, by_line: bool) -> Text {
     let mut en = Vec::new();
     let mut zh = Vec::new();
     if s.loss > 0 {
@@ -73,8 +73,13 @@ pub fn shaped(host: &str, s: &crate::lab::link::Shaping) -> Text {
         zh.push(format!("丢包 {} %", s.loss));
     }
     if let Some(d) = s.delay_ms {
-        en.push(format!("{d} ms delay"));
-        zh.push(format!("延迟 {d} ms"));
+        if by_line {
+            en.push(format!("{d} ms delay (netlab's delay line: no netem here)"));
+            zh.push(format!("延迟 {d} ms（netlab 的延迟线：本机没有 netem）"));
+        } else {
+            en.push(format!("{d} ms delay"));
+            zh.push(format!("延迟 {d} ms"));
+        }
     }
     if let Some(r) = s.rate_mbit {
         en.push(format!("{r} Mbit/s"));
