@@ -619,8 +619,19 @@ pub fn serve(design: Design, clients: usize) -> Result<Served> {
     let done = server
         .join()
         .map_err(|_| Error::Internal("server thread panicked".into()))?;
+    // The server's own failure first: the clients' errors follow from it.
+    let design = match design {
+        Design::ThreadPerConn => "a thread per connection",
+        Design::Epoll => "one epoll thread",
+    };
+    done.map_err(|e| {
+        Error::system(
+            tx("serve the clients with", "服务客户端："),
+            format!("{design}, {clients} clients"),
+            e,
+        )
+    })?;
     let served = connected.map_err(io)?;
-    done.map_err(io)?;
     Ok(Served {
         threads: t1.saturating_sub(t0),
         rss_kb: r1.saturating_sub(r0),
@@ -642,9 +653,21 @@ fn answer(mut s: TcpStream) -> std::io::Result<()> {
 
 fn thread_per_conn(listener: TcpListener, clients: usize) -> std::io::Result<()> {
     let mut threads = Vec::with_capacity(clients);
-    for _ in 0..clients {
+    for i in 0..clients {
         let (s, _) = listener.accept()?;
-        threads.push(std::thread::spawn(move || answer(s)));
+        // A thread the system will not give (ulimit -u, memory) is an error, not a panic.
+        let t = std::thread::Builder::new()
+            .spawn(move || answer(s))
+            .map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!(
+                        "the system gave no thread for connection {} ({e}; see ulimit -u)",
+                        i + 1
+                    ),
+                )
+            })?;
+        threads.push(t);
     }
     for t in threads {
         t.join()

@@ -300,3 +300,23 @@ fn alive(pid: u32) -> bool {
         .and_then(|s| netlab::transport::mux::thread_state(&s))
         .is_some_and(|c| c != 'Z')
 }
+
+#[test]
+fn too_few_threads_is_a_clear_error_not_a_panic() {
+    // RLIMIT_NPROC binds an ordinary user, not root: run as nobody with a low one.
+    if !privileged() || !require("setpriv (util-linux)", have("setpriv")) {
+        return;
+    }
+    let bin = world_executable_binary();
+    let o = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "bash", "-c"])
+        .arg("ulimit -u 100 && exec \"$0\" io-mux --conns 10 --clients 400")
+        .arg(&bin)
+        .current_dir("/")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("a thread per connection") && e.contains("ulimit -u"), "{e}");
+    assert!(!e.contains("panicked"), "{e}");
+}
