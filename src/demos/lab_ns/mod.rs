@@ -165,7 +165,7 @@ pub fn up(args: &crate::cli::LabUpArgs, n: &mut Narrator) -> Result<i32> {
             Step::new(
                 say::shaped(host, &s, by_line),
                 say::shaped_detail(host),
-                &["Q11"],
+                &[],
             )
             .typed("shaping", &s)
             .data("link", host)
