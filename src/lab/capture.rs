@@ -77,6 +77,25 @@ impl Frame {
     }
 }
 
+/// The frames of a capture to or from one of `ports` (TCP or UDP): what
+/// loopback carried for one conversation, without the rest of the machine's.
+pub fn to_or_from(frames: Vec<Frame>, ports: &[u16]) -> Vec<Frame> {
+    frames
+        .into_iter()
+        .filter(|f| {
+            let (a, b) = match frame::ethernet_frame(&f.bytes).map(|d| d.kind) {
+                Ok(frame::Kind::Ipv4 { tcp: Some(h), .. }) => (h.src_port, h.dst_port),
+                Ok(frame::Kind::Ipv4 {
+                    udp: Some((a, b, _)),
+                    ..
+                }) => (a, b),
+                _ => return false,
+            };
+            ports.contains(&a) || ports.contains(&b)
+        })
+        .collect()
+}
+
 /// A running capture; [`Capture::stop`] returns the frames.
 pub struct Capture {
     shared: Arc<Shared>,

@@ -217,7 +217,8 @@ pub fn shape(host: &Netns, iface: &str, peer: &Netns, peer_if: &str, s: &Shaping
     Ok(delay)
 }
 
-fn tbf(ns: &Netns, dev: &str, rate: &str) -> Result<()> {
+/// A token-bucket rate limit (`tc qdisc add … tbf`) on `dev`'s egress.
+pub fn tbf(ns: &Netns, dev: &str, rate: &str) -> Result<()> {
     tc(
         ns,
         &[

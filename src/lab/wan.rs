@@ -212,22 +212,8 @@ pub fn build(lab: &NetLab, shape: Shape) -> Result<Wan> {
     super::link::segment_by_segment(r1, "eth2")?;
     super::link::segment_by_segment(&r2, "eth0")?;
     let rate = format!("{}mbit", shape.rate_mbit);
-    for (ns, dev) in [(r1, "eth2"), (&r2, "eth0")] {
-        let out = ns.command(
-            "tc",
-            &[
-                "qdisc", "add", "dev", dev, "root", "tbf", "rate", &rate, "burst", "32kbit",
-                "latency", "400ms",
-            ],
-        )?;
-        if !out.status.success() {
-            return Err(Error::Command {
-                host: ns.name.clone(),
-                command: format!("tc qdisc add dev {dev} root tbf rate {rate}"),
-                detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-            });
-        }
-    }
+    super::link::tbf(r1, "eth2", &rate)?;
+    super::link::tbf(&r2, "eth0", &rate)?;
     let line = DelayLine::start(
         &wan,
         ("wan-r1", "wan-r2"),

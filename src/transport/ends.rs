@@ -211,23 +211,7 @@ impl Ends {
         if matches!(self, Ends::Lab(_)) {
             return frames;
         }
-        frames
-            .into_iter()
-            .filter(|f| {
-                let kind = crate::wire::frame::ethernet_frame(&f.bytes).map(|d| d.kind);
-                let (a, b) = match kind {
-                    Ok(crate::wire::frame::Kind::Ipv4 { tcp: Some(h), .. }) => {
-                        (h.src_port, h.dst_port)
-                    }
-                    Ok(crate::wire::frame::Kind::Ipv4 {
-                        udp: Some((a, b, _)),
-                        ..
-                    }) => (a, b),
-                    _ => return false,
-                };
-                ports.contains(&a) || ports.contains(&b)
-            })
-            .collect()
+        crate::lab::capture::to_or_from(frames, ports)
     }
 }
 

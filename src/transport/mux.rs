@@ -149,15 +149,7 @@ fn keep(cap: Option<Capture>, ports: &[u16]) -> Vec<Frame> {
         return Vec::new();
     };
     std::thread::sleep(Duration::from_millis(10));
-    let frames = cap.stop().unwrap_or_default();
-    frames
-        .into_iter()
-        .filter(|f| {
-            matches!(crate::wire::frame::ethernet_frame(&f.bytes).map(|d| d.kind),
-                Ok(crate::wire::frame::Kind::Ipv4 { tcp: Some(h), .. })
-                    if ports.contains(&h.src_port) || ports.contains(&h.dst_port))
-        })
-        .collect()
+    crate::lab::capture::to_or_from(cap.stop().unwrap_or_default(), ports)
 }
 
 /// The client ends of the idle connections: `netlab io-mux-peer`, a second

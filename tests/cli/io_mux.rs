@@ -309,7 +309,13 @@ fn too_few_threads_is_a_clear_error_not_a_panic() {
     }
     let bin = world_executable_binary();
     let o = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "bash", "-c"])
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "bash",
+            "-c",
+        ])
         .arg("ulimit -u 100 && exec \"$0\" io-mux --conns 10 --clients 400")
         .arg(&bin)
         .current_dir("/")
@@ -317,6 +323,9 @@ fn too_few_threads_is_a_clear_error_not_a_panic() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let e = stderr(&o);
-    assert!(e.contains("a thread per connection") && e.contains("ulimit -u"), "{e}");
+    assert!(
+        e.contains("a thread per connection") && e.contains("ulimit -u"),
+        "{e}"
+    );
     assert!(!e.contains("panicked"), "{e}");
 }

@@ -291,7 +291,8 @@ fn lab(args: &TracerouteArgs, n: &mut Narrator) -> Result<i32> {
         let these: Vec<&Probe> = probes.iter().filter(|p| p.ttl == ttl).collect();
         let answered = these.iter().copied().find(|p| p.address.is_some());
         let rtts: Vec<f64> = these.iter().filter_map(|p| p.rtt_ms).collect();
-        hop_rtt.push(median(&rtts));
+        // The least disturbed probe: the first of a hop may also wait for an ARP.
+        hop_rtt.push(rtts.iter().copied().reduce(f64::min));
         let mut s = Step::new(
             say::hop(ttl, &these),
             say::hop_detail(answered, H4, first_router),
@@ -308,7 +309,12 @@ fn lab(args: &TracerouteArgs, n: &mut Narrator) -> Result<i32> {
         }
         if i == 1 {
             if let (Some(Some(a)), Some(Some(b))) = (hop_rtt.first(), hop_rtt.get(1)) {
-                s = s.fact(tx("WAN", "广域网"), say::wan_cost(*a, *b, shape.delay_ms));
+                // One probe only, and it paid for r1's ARP across the WAN too.
+                let with_arp = these.len() == 1 && b - a > 3.0 * f64::from(shape.delay_ms) + 1.0;
+                s = s.fact(
+                    tx("WAN", "广域网"),
+                    say::wan_cost(*a, *b, shape.delay_ms, with_arp),
+                );
             }
         }
         if let (Some(first), Some(m)) = (these.first().and_then(|p| p.rtt_ms), median(&rtts)) {

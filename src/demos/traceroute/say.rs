@@ -116,17 +116,19 @@ pub fn hop_detail(p: Option<&Probe>, target: Ipv4Addr, first_router: bool) -> Te
     }
 }
 
-/// The WAN's cost, from the hops on either side of it.
-pub fn wan_cost(before: f64, after: f64, delay_ms: u32) -> Text {
+/// The WAN's cost, from the fastest probes on either side of it; `with_arp`
+/// when the only probe also waited for r1's ARP across the WAN.
+pub fn wan_cost(before: f64, after: f64, delay_ms: u32, with_arp: bool) -> Text {
+    let d = after - before;
+    if with_arp {
+        return tx(
+            format!("+{d:.1} ms from hop 1 to hop 2: the WAN's {delay_ms} ms there and back, twice, since r1 first asked ARP for r2 across it"),
+            format!("从第 1 跳到第 2 跳多了 {d:.1} ms：广域网单向 {delay_ms} ms 的一去一回走了两遍，因为 r1 先要隔着它用 ARP 问 r2"),
+        );
+    }
     tx(
-        format!(
-            "+{:.1} ms from hop 1 to hop 2: the WAN's {delay_ms} ms, there and back",
-            after - before
-        ),
-        format!(
-            "从第 1 跳到第 2 跳多了 {:.1} ms：广域网单向 {delay_ms} ms，一去一回",
-            after - before
-        ),
+        format!("+{d:.1} ms from hop 1 to hop 2: the WAN's {delay_ms} ms, there and back"),
+        format!("从第 1 跳到第 2 跳多了 {d:.1} ms：广域网单向 {delay_ms} ms，一去一回"),
     )
 }
 
