@@ -160,17 +160,24 @@ fn live(args: &TracerouteArgs, target: &str, n: &mut Narrator) -> Result<i32> {
             k = k.wrapping_add(1);
             these.push(p);
         }
-        let refs: Vec<&Probe> = these.iter().collect();
-        let addr = these
-            .iter()
-            .find_map(|p| p.address)
-            .map_or_else(|| "*".to_string(), |a| a.to_string());
-        // As traceroute lays it out: no-break spaces, which the wrapper keeps.
-        let line = format!("{ttl:>2}\u{a0} {addr}\u{a0} {}", say::rtts(&refs)).replacen(
-            ' ',
-            "\u{a0}",
-            usize::from(ttl < 10),
-        );
+        // As traceroute lays it out: each answering address once, where it
+        // changes (routes that share the load), then each probe's time or *.
+        // No-break spaces, which the wrapper keeps.
+        let mut line = format!("{ttl:>2}").replace(' ', "\u{a0}");
+        let mut last = None;
+        for p in &these {
+            if p.address.is_some() && p.address != last {
+                last = p.address;
+                line.push_str(&format!(
+                    "\u{a0} {}",
+                    p.address.map(|a| a.to_string()).unwrap_or_default()
+                ));
+            }
+            match p.rtt_ms {
+                Some(ms) => line.push_str(&format!("\u{a0} {ms:.3}\u{a0}ms")),
+                None => line.push_str("\u{a0} *"),
+            }
+        }
         n.step(Step::line(tx(line.clone(), line), QS).data("ttl", ttl))?;
         let done = trace::reached(&these, dst);
         all.extend(these);
