@@ -304,35 +304,6 @@ fn wait_error(fd: &OwnedFd, sent: Instant, wait: Duration, echo: bool) -> std::i
     }
 }
 
-/// A trace: `queries` probes per TTL from 1 to `max_ttl`, stopping after the
-/// TTL at which the target answered.
-pub fn trace(
-    method: Method,
-    dst: Ipv4Addr,
-    max_ttl: u8,
-    queries: u8,
-    wait: Duration,
-    mut each: impl FnMut(&Probe),
-) -> std::io::Result<Vec<Probe>> {
-    let mut out = Vec::new();
-    let mut n: u16 = 0;
-    for ttl in 1..=max_ttl {
-        let mut reached = false;
-        for _ in 0..queries {
-            let p = probe(method, dst, ttl, n, wait)?;
-            n = n.wrapping_add(1);
-            reached |= matches!(p.reply, Reply::PortUnreachable | Reply::EchoReply)
-                || (p.reply == Reply::Unreachable && p.address == Some(dst));
-            each(&p);
-            out.push(p);
-        }
-        if reached {
-            break;
-        }
-    }
-    Ok(out)
-}
-
 /// Whether a trace reached its target.
 pub fn reached(probes: &[Probe], dst: Ipv4Addr) -> bool {
     probes.iter().any(|p| {

@@ -20,7 +20,7 @@
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -73,18 +73,9 @@ pub struct Wan {
     pub r2: Netns,
     /// The host behind r2's NAT.
     pub h4: Netns,
-    /// The namespace the WAN's two halves end in.
+    /// The namespace the WAN's two halves end in (held open: the link lives in it).
     pub wan: Netns,
-    /// How slow it is.
-    pub shape: Shape,
     line: DelayLine,
-}
-
-impl Wan {
-    /// Frames the delay line has carried, both ways.
-    pub fn carried(&self) -> u64 {
-        self.line.carried.load(Ordering::Relaxed)
-    }
 }
 
 impl Drop for Wan {
@@ -219,13 +210,7 @@ pub fn build(lab: &NetLab, shape: Shape) -> Result<Wan> {
         ("wan-r1", "wan-r2"),
         Duration::from_millis(u64::from(shape.delay_ms)),
     )?;
-    Ok(Wan {
-        r2,
-        h4,
-        wan,
-        shape,
-        line,
-    })
+    Ok(Wan { r2, h4, wan, line })
 }
 
 /// Forwards frames between two interfaces of one namespace, each after a
@@ -233,7 +218,6 @@ pub fn build(lab: &NetLab, shape: Shape) -> Result<Wan> {
 /// cable.
 pub struct DelayLine {
     stop: Arc<AtomicBool>,
-    carried: Arc<AtomicU64>,
     threads: Vec<std::thread::JoinHandle<Result<()>>>,
 }
 
@@ -241,7 +225,6 @@ impl DelayLine {
     /// Start forwarding between `ends` inside `ns`.
     pub fn start(ns: &Netns, ends: (&str, &str), delay: Duration) -> Result<DelayLine> {
         let stop = Arc::new(AtomicBool::new(false));
-        let carried = Arc::new(AtomicU64::new(0));
         let (ea, eb) = (ends.0.to_string(), ends.1.to_string());
         let sockets = ns.run(move || -> std::io::Result<(OwnedFd, OwnedFd)> {
             Ok((end_socket(&ea)?, end_socket(&eb)?))
@@ -255,16 +238,12 @@ impl DelayLine {
         );
         let mut threads = Vec::new();
         for (from, to) in [(a, b2), (b, a2)] {
-            let (stop, carried) = (stop.clone(), carried.clone());
+            let stop = stop.clone();
             threads.push(std::thread::spawn(move || {
-                forward(&from, &to, delay, &stop, &carried)
+                forward(&from, &to, delay, &stop)
             }));
         }
-        Ok(DelayLine {
-            stop,
-            carried,
-            threads,
-        })
+        Ok(DelayLine { stop, threads })
     }
 
     /// Whether a direction has stopped (an end's interface went away).
@@ -300,13 +279,7 @@ fn end_socket(iface: &str) -> std::io::Result<OwnedFd> {
 
 /// Receive on `from`, send on `to` once `delay` has passed: a queue in
 /// arrival order, so frames keep their order and spacing.
-fn forward(
-    from: &OwnedFd,
-    to: &OwnedFd,
-    delay: Duration,
-    stop: &AtomicBool,
-    carried: &AtomicU64,
-) -> Result<()> {
+fn forward(from: &OwnedFd, to: &OwnedFd, delay: Duration, stop: &AtomicBool) -> Result<()> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     use nix::sys::socket::{recvmsg, send, LinkAddr, MsgFlags};
     let mut queue: VecDeque<(Instant, Vec<u8>)> = VecDeque::new();
@@ -317,7 +290,6 @@ fn forward(
             if let Some((_, frame)) = queue.pop_front() {
                 // A full queue on the other side drops the frame, as a wire would.
                 let _ = send(to.as_raw_fd(), &frame, MsgFlags::empty());
-                carried.fetch_add(1, Ordering::Relaxed);
             }
         }
         let wait = queue

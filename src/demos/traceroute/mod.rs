@@ -227,7 +227,7 @@ fn lab(args: &TracerouteArgs, n: &mut Narrator) -> Result<i32> {
     };
     let lab = NetLab::build()?;
     let w = wan::build(&lab, shape)?;
-    let (h1, r1) = (lab.host("h1")?, lab.host("r1")?);
+    let h1 = lab.host("h1")?;
     // ICMP echo probes from an unprivileged socket: open the lab host's range.
     // In a user namespace the range cannot name unmapped groups; -I then falls
     // back to a raw socket, which the namespace's CAP_NET_RAW allows.
@@ -471,7 +471,6 @@ fn lab(args: &TracerouteArgs, n: &mut Narrator) -> Result<i32> {
             }),
         }),
     })?;
-    let _ = r1;
     drop(w);
     drop(lab);
     Ok(if reached { exit::OK } else { exit::NETWORK_NO })
