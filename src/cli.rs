@@ -323,6 +323,9 @@ pub fn parse_url(s: &str) -> Result<url::Url, String> {
             ))
         }
     }
+    if u.port() == Some(0) {
+        return Err(format!("{s:?}: port 0 is not a server port"));
+    }
     match u.host() {
         Some(url::Host::Domain(_) | url::Host::Ipv4(_)) => Ok(u),
         Some(url::Host::Ipv6(_)) => Err(format!(

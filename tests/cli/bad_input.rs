@@ -403,6 +403,11 @@ fn every_bad_input_exits_2_saying_what_is_wrong_and_what_is_accepted() {
         ),
         (vec!["url", "http://[::1]/"], "IPv4 only", "IPv4 address"),
         (
+            vec!["url", "http://www.lab.edu.cn:0/"],
+            "port 0",
+            "not a server port",
+        ),
+        (
             vec!["url", "www.lab.edu.cn"],
             "is not a URL",
             "http://www.lab.edu.cn/index.html",
