@@ -96,16 +96,7 @@ fn every_rule_set_does_what_it_says_and_the_capture_shows_it() {
     );
     // The capture: r1's RST (with h3's address), the ICMP port unreachable,
     // and the SYN sent again while drop kept silent.
-    let count = |filter: &str| {
-        let o = Command::new("tshark")
-            .arg("-r")
-            .arg(&pcap)
-            .args(["-Y", filter])
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8_lossy(&o.stdout).lines().count()
-    };
+    let count = |filter: &str| tshark_count(&pcap, filter);
     assert!(
         count("tcp.flags.reset == 1 && ip.src == 203.0.113.10") >= 1,
         "the RST"

@@ -192,16 +192,7 @@ fn the_capture_holds_the_blocked_reads_segment_and_the_resets() {
         pcap.to_str().unwrap(),
     ]);
     summary(&o);
-    let count = |filter: &str| {
-        let o = Command::new("tshark")
-            .arg("-r")
-            .arg(&pcap)
-            .args(["-Y", filter])
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8_lossy(&o.stdout).lines().count()
-    };
+    let count = |filter: &str| tshark_count(&pcap, filter);
     // Step 1: the 6 bytes the blocked recv() waited for.
     assert!(count("tcp.len == 6") >= 1, "the blocked read's segment");
     // Step 3: 100 bytes written; the two connections closed with data unread end in RSTs.

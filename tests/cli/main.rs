@@ -31,6 +31,18 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+/// How many packets of a capture file tshark's display `filter` selects.
+pub fn tshark_count(file: &std::path::Path, filter: &str) -> usize {
+    let o = Command::new("tshark")
+        .arg("-r")
+        .arg(file)
+        .args(["-Y", filter])
+        .output()
+        .expect("run tshark");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).lines().count()
+}
+
 /// Run netlab with a clean, predictable environment.
 pub fn netlab(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_netlab"))

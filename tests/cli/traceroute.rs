@@ -68,16 +68,7 @@ fn the_lab_trace_shows_each_router_and_tshark_agrees() {
         "{ct:?}"
     );
     // tshark: the probes, the answers, and the SYN before and after r2.
-    let count = |filter: &str| {
-        let o = Command::new("tshark")
-            .arg("-r")
-            .arg(&pcap)
-            .args(["-Y", filter])
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8_lossy(&o.stdout).lines().count()
-    };
+    let count = |filter: &str| tshark_count(&pcap, filter);
     assert!(
         count("icmp.type == 11 && ip.src == 198.51.100.1") >= 3,
         "r1's time exceeded"

@@ -75,16 +75,7 @@ fn opening_the_default_url_shows_every_layer_and_tshark_agrees() {
         assert_eq!(w[0]["end"], w[1]["start"]);
     }
     // tshark reads the same conversation from the file.
-    let count = |filter: &str| {
-        let o = Command::new("tshark")
-            .arg("-r")
-            .arg(&pcap)
-            .args(["-Y", filter])
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8_lossy(&o.stdout).lines().count()
-    };
+    let count = |filter: &str| tshark_count(&pcap, filter);
     assert_eq!(count("http.request.method == \"GET\""), 1);
     assert_eq!(count("http.request.uri == \"/index.html\""), 1);
     assert_eq!(count("http.host == \"www.lab.edu.cn\""), 1);
