@@ -116,11 +116,10 @@ const WHOLE: usize = 65_536;
 
 type Ready = mpsc::Sender<Result<()>>;
 
-/// A packet socket bound to one interface, with kernel receive timestamps.
-fn packet_socket(iface: &str) -> std::io::Result<std::os::fd::OwnedFd> {
-    use nix::sys::socket::{
-        setsockopt, socket, sockopt, AddressFamily, SockFlag, SockProtocol, SockType,
-    };
+/// An AF_PACKET socket for every protocol, bound to `iface` of the calling
+/// thread's namespace: what a capture reads and the delay line forwards with.
+pub fn bound_packet_socket(iface: &str) -> std::io::Result<std::os::fd::OwnedFd> {
+    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockProtocol, SockType};
     let index = nix::net::if_::if_nametoindex(iface).map_err(std::io::Error::from)?;
     let fd = socket(
         AddressFamily::Packet,
@@ -130,6 +129,13 @@ fn packet_socket(iface: &str) -> std::io::Result<std::os::fd::OwnedFd> {
     )
     .map_err(std::io::Error::from)?;
     crate::sys::bind_packet(&fd, index)?;
+    Ok(fd)
+}
+
+/// A packet socket bound to one interface, with kernel receive timestamps.
+fn packet_socket(iface: &str) -> std::io::Result<std::os::fd::OwnedFd> {
+    use nix::sys::socket::{setsockopt, sockopt};
+    let fd = bound_packet_socket(iface)?;
     setsockopt(&fd, sockopt::ReceiveTimestampns, &true).map_err(std::io::Error::from)?;
     let tick = nix::sys::time::TimeVal::new(0, 20_000);
     setsockopt(&fd, sockopt::ReceiveTimeout, &tick).map_err(std::io::Error::from)?;

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::capture::bound_packet_socket;
 use super::netns::Netns;
 use super::topology::{NetLab, H3, R1_B};
 use crate::error::{Error, Result};
@@ -227,7 +228,7 @@ impl DelayLine {
         let stop = Arc::new(AtomicBool::new(false));
         let (ea, eb) = (ends.0.to_string(), ends.1.to_string());
         let sockets = ns.run(move || -> std::io::Result<(OwnedFd, OwnedFd)> {
-            Ok((end_socket(&ea)?, end_socket(&eb)?))
+            Ok((bound_packet_socket(&ea)?, bound_packet_socket(&eb)?))
         })?;
         let (a, b) = sockets.map_err(|e| Error::sys("open", "打开", "the WAN's delay line", e))?;
         let (a2, b2) = (
@@ -260,21 +261,6 @@ impl DelayLine {
             let _ = t.join();
         }
     }
-}
-
-/// A packet socket on one end of the WAN inside namespace "wan".
-fn end_socket(iface: &str) -> std::io::Result<OwnedFd> {
-    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockProtocol, SockType};
-    let index = nix::net::if_::if_nametoindex(iface).map_err(std::io::Error::from)?;
-    let fd = socket(
-        AddressFamily::Packet,
-        SockType::Raw,
-        SockFlag::SOCK_CLOEXEC,
-        SockProtocol::EthAll,
-    )
-    .map_err(std::io::Error::from)?;
-    crate::sys::bind_packet(&fd, index)?;
-    Ok(fd)
 }
 
 /// Receive on `from`, send on `to` once `delay` has passed: a queue in

@@ -398,7 +398,7 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
                         ),
                     ),
                     (
-                        say::tcp_holds(h.src_port, h.dst_port, &tcp_flags(h.flags)),
+                        say::tcp_holds(h.src_port, h.dst_port, &crate::wire::tcp::flags_text(h.flags)),
                         tx(
                             "Transport layer: program to program by port; a whole, ordered byte stream",
                             "传输层：按端口连接两个程序；字节流完整有序",
@@ -465,21 +465,4 @@ fn path_and_query(u: &url::Url) -> String {
         Some(q) => format!("{}?{q}", u.path()),
         None => u.path().to_string(),
     }
-}
-
-/// TCP flags as tcpdump writes them.
-fn tcp_flags(f: u8) -> String {
-    let names = [
-        (0x02, "SYN"),
-        (0x01, "FIN"),
-        (0x04, "RST"),
-        (0x08, "PSH"),
-        (0x10, "ACK"),
-    ];
-    names
-        .iter()
-        .filter(|(b, _)| f & b != 0)
-        .map(|(_, n)| *n)
-        .collect::<Vec<_>>()
-        .join("+")
 }
