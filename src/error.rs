@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use crate::narrate::Text;
+use crate::text::Text;
 
 /// Exit codes, documented in README.md and shared by all demos.
 pub mod exit {
@@ -180,6 +180,16 @@ impl Error {
         }
     }
 
+    /// This error as the run record's last line.
+    pub fn failure(&self) -> crate::record::Failure {
+        crate::record::Failure {
+            message: self.text(),
+            cause: self.cause().to_string(),
+            object: self.object(),
+            exit_code: self.exit_code(),
+        }
+    }
+
     /// The whole message in both languages (an OS error's text included).
     pub fn text(&self) -> Text {
         let os = |e: &std::io::Error| os_error_text(e);
@@ -270,7 +280,7 @@ impl Error {
         object: impl std::fmt::Display,
         source: impl Into<std::io::Error>,
     ) -> Self {
-        Error::system(crate::narrate::tx(op_en, op_zh), object, source.into())
+        Error::system(crate::text::tx(op_en, op_zh), object, source.into())
     }
 
     /// Shorthand for the lab failing to start.
@@ -300,7 +310,7 @@ pub fn os_error_text(e: &std::io::Error) -> Text {
         Some(n) => format!("{zh}（系统错误 {n}）"),
         None => zh.to_string(),
     };
-    crate::narrate::tx(e.to_string(), zh)
+    crate::text::tx(e.to_string(), zh)
 }
 
 /// The library's result type.
@@ -309,7 +319,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::narrate::tx;
+    use crate::text::tx;
     use std::io::{Error as IoError, ErrorKind};
 
     /// Every variant: its exit code, its cause, the object it names, and a

@@ -2,14 +2,15 @@
 //!
 //! - [`cli`]: the command line (clap derive, validation, no I/O)
 //! - [`error`]: the error type and the exit codes
-//! - [`narrate`]: the step model and its text and JSON renderers
+//! - [`text`]: Lang and the bilingual Text (the bottom floor: imports nothing of netlab)
+//! - [`record`]: the typed run record (steps, packets, summary): what every output renders
+//! - [`narrate`]: the narrator and one sink per output (text, ladder, JSON, pcap, the page)
 //! - [`questions`]: the 39 interview questions, zh and en
 //! - [`wire`]: packets explained from their own bytes (DNS, Ethernet, ARP, IPv4, ICMP, TCP, UDP)
 //! - [`dns`]: a DNS client that shows its work, and the iterative walk
 //! - [`icmp`]: ICMP echo over a raw or ping socket (the engine of `ping`)
 //! - [`host`]: this host's hosts file, nsswitch.conf, resolv.conf, services and neighbour table
 //! - [`lab`]: the offline lab: DNS hierarchy on loopback, hosts in network namespaces
-//! - [`pcap`]: `--pcap`, the packets of a run as pcapng
 //! - [`private`]: the private directory netlab writes its own files in
 //! - [`privilege`]: what the process may do, and what each demo does about it
 //! - [`transport`]: the engine of tcp-vs-udp: numbered messages and typed results
@@ -31,11 +32,12 @@ pub mod icmp;
 pub mod lab;
 pub mod log;
 pub mod narrate;
-pub mod pcap;
 pub mod private;
 pub mod privilege;
 pub mod questions;
+pub mod record;
 pub mod sys;
+pub mod text;
 pub mod transport;
 pub mod wire;
 
@@ -43,7 +45,8 @@ use std::time::Duration;
 
 use cli::{Cli, Command, LabCommand};
 use error::{exit, Result};
-use narrate::{Format, Lang, Narrator, NarratorConfig};
+use narrate::{Format, Narrator, NarratorConfig};
+use text::Lang;
 
 /// The narrator settings a command line asks for.
 pub fn narrator_config(cli: &Cli) -> NarratorConfig {
@@ -116,13 +119,26 @@ pub fn wants_private_net(cli: &Cli) -> bool {
 /// Run a parsed command line; returns the exit code. Errors are returned, not printed.
 pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
     let cfg = narrator_config(cli);
+    // A saved run is read before any output is opened (an output may not be its input).
+    let saved = match &cli.command {
+        Command::Render { run } => Some(narrate::html::read_run(run)?),
+        _ => None,
+    };
     if let Some(path) = &cli.global.pcap {
-        n.set_pcap(pcap::PcapOut::create(path)?);
+        n.add_file_sink(Box::new(narrate::pcap::PcapOut::create(path)?));
     }
     if let Some(path) = &cli.global.html {
-        if !matches!(cli.command, Command::Render { .. }) {
-            n.set_html(path.clone())?;
+        n.add_file_sink(Box::new(narrate::html::HtmlSink::create(path, cfg.lang)?));
+    }
+    if let Some(lines) = saved {
+        if cli.global.html.is_some() || cli.global.pcap.is_some() {
+            n.screen_off();
         }
+        for line in &lines {
+            n.replay(line)?;
+        }
+        n.finish()?;
+        return Ok(exit::OK);
     }
     let code = match &cli.command {
         Command::DnsTrace(args) => demos::dns_trace::run(args, n)?,
@@ -137,9 +153,8 @@ pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
         Command::IoMuxPeer { addr } => return transport::mux::peer_main(*addr),
         other => run_other(other, cli, cfg.lang, n)?,
     };
-    // The packet records of the run, as the steps carried them.
-    n.finish_pcap()?;
-    n.finish_html()?;
+    // A run that ended without a summary still writes its files.
+    n.finish()?;
     Ok(code)
 }
 
@@ -251,17 +266,7 @@ fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i
             print_page(&fit_page(cli, &page, 0))?;
             Ok(exit::OK)
         }
-        Command::Render { run } => {
-            let Some(page) = &cli.global.html else {
-                return Err(error::Error::usage(narrate::tx(
-                    "render needs --html PAGE.html: the file to write the page to",
-                    "render 需要 --html PAGE.html：页面要写到的文件",
-                )));
-            };
-            let (lines, run_lang) = narrate::html::read_run(run)?;
-            narrate::html::write(page, &lines, run_lang)?;
-            Ok(exit::OK)
-        }
+        Command::Render { .. } => unreachable!("replayed in run"),
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(*shell, &mut completion_command(), "netlab", &mut out);

@@ -58,7 +58,6 @@ fn main() {
                         "netlab",
                         1,
                         &netlab::error::Error::usage(message),
-                        netlab::narrate::Lang::En
                     )
                 );
             } else {
@@ -102,8 +101,8 @@ fn main() {
             }
             // The whole message in the run's language, prefix included.
             let line = match cfg.lang {
-                netlab::narrate::Lang::Zh => format!("netlab：错误：{}", e.text().zh),
-                netlab::narrate::Lang::En => format!("netlab: error: {}", e.text().en),
+                netlab::text::Lang::Zh => format!("netlab：错误：{}", e.text().zh),
+                netlab::text::Lang::En => format!("netlab: error: {}", e.text().en),
             };
             // Even with stderr full or closed, no panic: the exit code still tells.
             let _ = writeln!(std::io::stderr(), "{line}");

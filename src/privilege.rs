@@ -84,18 +84,18 @@ pub enum PingSocket {
 /// The error when the namespace lab cannot be built for want of privileges.
 pub fn lab_privilege() -> crate::error::Error {
     crate::error::Error::privilege(
-        crate::narrate::tx("the namespace lab", "命名空间实验网络"),
-        crate::narrate::tx(
+        crate::text::tx("the namespace lab", "命名空间实验网络"),
+        crate::text::tx(
             "CAP_NET_ADMIN, CAP_NET_RAW and CAP_SYS_ADMIN",
             " CAP_NET_ADMIN、CAP_NET_RAW 和 CAP_SYS_ADMIN",
         ),
-        crate::narrate::tx("run with sudo", "请用 sudo 运行"),
+        crate::text::tx("run with sudo", "请用 sudo 运行"),
     )
 }
 
 /// The error when no ICMP socket can be opened: the three fixes.
 pub fn ping_privilege() -> crate::error::Error {
-    crate::error::Error::privilege(crate::narrate::tx("ping", "ping"), crate::narrate::tx("an ICMP socket", " ICMP 套接字"), crate::narrate::tx(
+    crate::error::Error::privilege(crate::text::tx("ping", "ping"), crate::text::tx("an ICMP socket", " ICMP 套接字"), crate::text::tx(
             "run with sudo, or `sudo setcap cap_net_raw+ep $(which netlab)`, or allow unprivileged ICMP for your group: `sudo sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"`. (The lab's ping needs none of this; a host on the real network does, and a user namespace cannot grant it there.)",
             "请用 sudo 运行，或 `sudo setcap cap_net_raw+ep $(which netlab)`，或允许你的用户组使用非特权 ICMP：`sudo sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"`。（实验网络里的 ping 不需要这些；ping 真实网络上的主机才需要，而用户命名空间无法在主机上授予它。）",
         ))
@@ -142,7 +142,7 @@ mod tests {
 
     #[test]
     fn hints_name_the_fixes() {
-        for lang in [crate::narrate::Lang::En, crate::narrate::Lang::Zh] {
+        for lang in [crate::text::Lang::En, crate::text::Lang::Zh] {
             let t = ping_privilege().text();
             let t = t.get(lang);
             assert!(

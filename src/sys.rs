@@ -127,7 +127,7 @@ pub fn stop_flag() -> crate::error::Result<std::sync::Arc<std::sync::atomic::Ato
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone()).map_err(|e| {
             crate::error::Error::system(
-                crate::narrate::tx("catch", "捕获"),
+                crate::text::tx("catch", "捕获"),
                 format!("signal {sig}"),
                 e,
             )

@@ -8,7 +8,7 @@
 use hickory_proto::rr::Name;
 
 use crate::error::{Error, Result};
-use crate::narrate::{tx, Text};
+use crate::text::{tx, Text};
 
 /// A name ready to query, and how it was obtained.
 #[derive(Clone, Debug, PartialEq, Eq)]

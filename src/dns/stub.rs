@@ -32,7 +32,7 @@ use hickory_resolver::Resolver;
 use tokio::net::{TcpStream, UdpSocket};
 
 use crate::error::{Error, Result};
-use crate::narrate::tx;
+use crate::text::tx;
 
 /// glibc reads at most this many `nameserver` lines (MAXNS in resolv.h).
 pub const MAXNS: usize = 3;

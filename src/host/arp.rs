@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::lab::capture::{Capture, Frame};
 use crate::lab::netns::Netns;
-use crate::narrate::tx;
+use crate::text::tx;
 use crate::wire::frame::{self, Kind};
 
 /// Broadcast "who has `target`? tell `src_ip`" on `nic`.

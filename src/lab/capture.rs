@@ -13,7 +13,8 @@ use std::time::{Duration, SystemTime};
 use super::netns::Netns;
 use super::topology;
 use crate::error::{Error, Result};
-use crate::narrate::{Direction, Packet, Text, Wire};
+use crate::record::{Direction, Packet, Wire};
+use crate::text::Text;
 use crate::wire::frame;
 
 /// One captured frame.
@@ -55,7 +56,7 @@ impl Frame {
         };
         Packet {
             direction: Direction::Captured,
-            transport: "ethernet",
+            transport: "ethernet".into(),
             peer: self.link.clone(),
             summary: d
                 .as_ref()

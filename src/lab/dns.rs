@@ -21,7 +21,7 @@ use super::resolver::Resolver;
 use super::zones::{Misbehaviour, Zone, ZoneSet};
 use crate::dns::walk::Server;
 use crate::error::{Error, Result};
-use crate::narrate::tx;
+use crate::text::tx;
 
 /// Largest UDP reply without EDNS (RFC 1035 §4.2.1).
 pub const CLASSIC_UDP: usize = 512;

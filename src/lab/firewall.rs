@@ -162,7 +162,7 @@ impl Drop for Services {
 
 fn io(e: std::io::Error) -> Error {
     Error::system(
-        crate::narrate::tx("serve in the lab", "在实验网络里提供服务："),
+        crate::text::tx("serve in the lab", "在实验网络里提供服务："),
         "the firewall demo's services",
         e,
     )

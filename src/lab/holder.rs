@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::netns::Netns;
 use super::topology::NetLab;
 use crate::error::{Error, Result};
-use crate::narrate::tx;
+use crate::text::tx;
 
 /// Where a rootless lab is: the holder and the path of each host's namespace.
 #[derive(Clone, Debug, Serialize, Deserialize)]

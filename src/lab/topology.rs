@@ -343,7 +343,7 @@ impl NetLab {
     /// The namespace of a host.
     pub fn host(&self, name: &str) -> Result<&Netns> {
         self.hosts.iter().find(|h| h.name == name).ok_or_else(|| {
-            Error::usage(crate::narrate::tx(
+            Error::usage(crate::text::tx(
                 format!("unknown lab host {name:?}: the hosts are h1, h2, h3, r1, sw1"),
                 format!("实验网络里没有主机 {name:?}：主机有 h1、h2、h3、r1、sw1"),
             ))

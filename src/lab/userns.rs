@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use nix::sched::{unshare, CloneFlags};
 
 use crate::error::Error;
-use crate::narrate::{tx, Text};
+use crate::text::{tx, Text};
 
 static ENTERED: AtomicBool = AtomicBool::new(false);
 /// The user id outside, before [`enter`] (inside, netlab is uid 0).

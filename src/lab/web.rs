@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::lab::capture::{Capture, Frame};
 use crate::lab::netns::Netns;
 use crate::lab::zones::{Zone, BUILTIN};
-use crate::narrate::tx;
+use crate::text::tx;
 
 /// The page the lab's web server serves at `/index.html` (and `/`).
 pub const INDEX: &str = "<!doctype html>\n<html lang=\"zh\">\n<head><meta charset=\"utf-8\"><title>lab.edu.cn</title></head>\n<body><h1>你好，netlab</h1><p>h3 · 203.0.113.10 · lab.edu.cn</p></body>\n</html>\n";

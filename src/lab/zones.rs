@@ -16,7 +16,7 @@ use hickory_proto::rr::{LowerName, Name, RData, Record, RecordSet, RecordType, R
 use hickory_proto::serialize::txt::Parser;
 
 use crate::error::{Error, Result};
-use crate::narrate::tx;
+use crate::text::tx;
 
 /// The built-in zone files, compiled into the binary so it works anywhere.
 pub const BUILTIN: &[(&str, &str)] = &[
@@ -334,7 +334,7 @@ impl ZoneSet {
     /// Every `*.zone` file in a folder (`root.zone` is the root).
     pub fn from_dir(dir: &Path) -> Result<ZoneSet> {
         let entries = std::fs::read_dir(dir).map_err(|e| {
-            crate::error::Error::usage(crate::narrate::tx(
+            crate::error::Error::usage(crate::text::tx(
                 format!("--lab-zones {}: cannot read this folder ({e}); give a folder of ZONE.zone files such as lab/zones/", dir.display()),
                 format!("--lab-zones {}：无法读取这个目录（{}）；请给一个放着 ZONE.zone 文件的目录，例如 lab/zones/", dir.display(), crate::error::os_error_text(&e).zh),
             ))

@@ -15,7 +15,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use super::{ladder, Lang};
+use super::{ladder, Body, Lang, Line, Sink};
 use crate::error::{Error, Result};
 
 /// Column width and row height of the ladder, in SVG units.
@@ -258,8 +258,8 @@ const SCRIPT: &str = r#"
 })();
 "#;
 
-/// The page for a run's JSON objects.
-pub fn page(lines: &[Value], lang: Lang) -> String {
+/// The page for a run's JSON objects (in the shape of one language).
+fn page_values(lines: &[Value], lang: Lang) -> String {
     let steps: Vec<&Value> = lines.iter().filter(|l| l["kind"] == "step").collect();
     let summary = lines.iter().find(|l| l["kind"] == "summary");
     let demo = lines
@@ -334,14 +334,106 @@ pub fn page(lines: &[Value], lang: Lang) -> String {
     )
 }
 
-/// Write the page for a run to `path`.
-pub fn write(path: &Path, lines: &[Value], lang: Lang) -> Result<()> {
-    write_to(path, crate::private::create_output(path)?, lines, lang)
+/// A line of the record in the shape the page's script reads: prose in one language.
+fn flat(line: &Line, lang: Lang) -> Value {
+    let mut v = serde_json::to_value(line).unwrap_or(Value::Null);
+    let pick = |v: &mut Value| {
+        if let Some(s) = v.get(lang.code()).cloned() {
+            *v = s;
+        }
+    };
+    for k in ["title", "detail", "correction", "section"] {
+        if let Some(t) = v.get_mut(k) {
+            pick(t);
+        }
+    }
+    let labels: std::collections::HashMap<String, String> = match &line.body {
+        Body::Step(s) => s
+            .step
+            .participants
+            .iter()
+            .map(|p| (p.id.clone(), p.label.get(lang).to_string()))
+            .collect(),
+        _ => Default::default(),
+    };
+    if let Some(ps) = v.get_mut("packets").and_then(Value::as_array_mut) {
+        for p in ps {
+            for k in ["label", "summary"] {
+                if let Some(t) = p.get_mut(k) {
+                    pick(t);
+                }
+            }
+            for k in ["from", "to"] {
+                if let Some(Value::String(id)) = p.get_mut(k) {
+                    if let Some(l) = labels.get(id.as_str()) {
+                        *id = l.clone();
+                    }
+                }
+            }
+            let n = p["hex"].as_str().map_or(0, |h| h.len() / 2);
+            p["length"] = n.into();
+            if let Some(fs) = p.get_mut("fields").and_then(Value::as_array_mut) {
+                for f in fs {
+                    if let Some(t) = f.get_mut("value") {
+                        pick(t);
+                    }
+                    if let Some(t) = f.get_mut("meaning") {
+                        pick(t);
+                    }
+                }
+            }
+        }
+    }
+    v
+}
+
+/// The page for a run's lines, in `lang`.
+pub fn page(lines: &[Line], lang: Lang) -> String {
+    let values: Vec<Value> = lines.iter().map(|l| flat(l, lang)).collect();
+    page_values(&values, lang)
+}
+
+/// Collects the run's lines and writes the page when the run ends.
+pub struct HtmlSink {
+    path: std::path::PathBuf,
+    file: Option<std::fs::File>,
+    lines: Vec<Line>,
+    lang: Lang,
+}
+
+impl HtmlSink {
+    /// A page for `path` in `lang` (opened now: a path that cannot be written fails before the run).
+    pub fn create(path: &Path, lang: Lang) -> Result<Self> {
+        Ok(HtmlSink {
+            path: path.to_path_buf(),
+            file: Some(crate::private::create_output(path)?),
+            lines: Vec::new(),
+            lang,
+        })
+    }
+}
+
+impl Sink for HtmlSink {
+    fn line(&mut self, line: &Line) -> Result<()> {
+        self.lines.push(line.clone());
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        match self.file.take() {
+            Some(f) => write_to(&self.path, f, &self.lines, self.lang),
+            None => Ok(()),
+        }
+    }
+
+    fn is_file(&self) -> bool {
+        true
+    }
 }
 
 /// Write the page for a run to `f`, opened on `path` earlier (so a bad path
 /// fails before the run, and a named pipe is opened once).
-pub fn write_to(path: &Path, mut f: std::fs::File, lines: &[Value], lang: Lang) -> Result<()> {
+pub fn write_to(path: &Path, mut f: std::fs::File, lines: &[Line], lang: Lang) -> Result<()> {
     use std::io::Write as _;
     f.write_all(page(lines, lang).as_bytes())
         .and_then(|()| f.flush())
@@ -351,8 +443,9 @@ pub fn write_to(path: &Path, mut f: std::fs::File, lines: &[Value], lang: Lang) 
         })
 }
 
-/// Read a saved `--json` run (JSON Lines) for `netlab render`.
-pub fn read_run(path: &Path) -> Result<(Vec<Value>, Lang)> {
+/// Read a saved `--json` run (JSON Lines) for `netlab render`: every line
+/// must be a netlab/2 record.
+pub fn read_run(path: &Path) -> Result<Vec<Line>> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
         path: path.to_path_buf(),
         source,
@@ -364,30 +457,50 @@ pub fn read_run(path: &Path) -> Result<(Vec<Value>, Lang)> {
         .filter(|(_, l)| !l.trim().is_empty())
     {
         let v: Value = serde_json::from_str(l).map_err(|e| {
-            Error::usage(super::tx(
+            Error::usage(crate::text::tx(
                 format!("{} line {}: not a JSON object ({e}); render reads what a run printed with --json", path.display(), n + 1),
                 format!("{} 第 {} 行：不是 JSON 对象；render 读取的是运行时用 --json 打印的内容", path.display(), n + 1),
             ))
         })?;
         if v["schema"] != super::SCHEMA {
-            return Err(Error::usage(super::tx(
-                format!("{} line {}: not a netlab/1 object", path.display(), n + 1),
-                format!("{} 第 {} 行：不是 netlab/1 对象", path.display(), n + 1),
+            return Err(Error::usage(crate::text::tx(
+                format!(
+                    "{} line {}: not a {} object (saved by another netlab version?)",
+                    path.display(),
+                    n + 1,
+                    super::SCHEMA
+                ),
+                format!(
+                    "{} 第 {} 行：不是 {} 对象（是别的 netlab 版本保存的？）",
+                    path.display(),
+                    n + 1,
+                    super::SCHEMA
+                ),
             )));
         }
-        lines.push(v);
+        let line: Line = serde_json::from_value(v).map_err(|e| {
+            Error::usage(crate::text::tx(
+                format!(
+                    "{} line {}: not a netlab record ({e})",
+                    path.display(),
+                    n + 1
+                ),
+                format!(
+                    "{} 第 {} 行：不是 netlab 记录（{e}）",
+                    path.display(),
+                    n + 1
+                ),
+            ))
+        })?;
+        lines.push(line);
     }
     if lines.is_empty() {
-        return Err(Error::usage(super::tx(
+        return Err(Error::usage(crate::text::tx(
             format!("{}: empty; save a run with --json first", path.display()),
             format!("{}：是空的；请先用 --json 保存一次运行", path.display()),
         )));
     }
-    let lang = match lines[0]["lang"].as_str() {
-        Some("zh") => Lang::Zh,
-        _ => Lang::En,
-    };
-    Ok((lines, lang))
+    Ok(lines)
 }
 
 #[cfg(test)]
@@ -403,7 +516,7 @@ mod tests {
                 {"from": "h2", "to": "h1,r1", "label": "b", "lost": true, "fields": [], "hex": "", "length": 0}]}),
             json!({"schema": "netlab/1", "kind": "summary", "demo": "x", "title": "done", "questions": ["Q4"]}),
         ];
-        let p = page(&lines, Lang::En);
+        let p = page_values(&lines, Lang::En);
         assert_eq!(p.matches("<g class=\"arrow").count(), 2);
         assert_eq!(p.matches("data-n=\"1\"").count(), 2);
         assert!(p.contains("arrow lost"));
@@ -434,7 +547,7 @@ mod tests {
                    "questions": [], "packets": packets}),
             json!({"schema": "netlab/1", "kind": "summary", "demo": "x", "title": "done", "questions": []}),
         ];
-        let p = page(&lines, Lang::En);
+        let p = page_values(&lines, Lang::En);
         assert_eq!(
             p.matches("<g class=\"arrow").count(),
             2,

@@ -9,8 +9,12 @@
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
+use std::collections::HashMap;
+use std::io::Write;
+
 use super::wrap::{display_width, truncate, wrap, wrap_with};
-use super::{Direction, Packet, RenderOpts, Step, Summary, Text};
+use super::{Body, Direction, Line, Packet, RenderOpts, Sink, Step, Summary, Text};
+use crate::error::{Error, Result};
 
 use anstyle::{AnsiColor, Style};
 
@@ -42,6 +46,147 @@ impl Paint {
 pub struct Seen {
     /// Field meanings shown so far, keyed by field name (without its `[n]`) and meaning.
     fields: HashSet<(String, String)>,
+}
+
+/// The screen's story: numbered steps, then the ladder of the run's packets
+/// and the summary. Says a concept, a correction and a field's meaning once
+/// per run; `--brief` keeps only the ladder and the summary.
+pub struct TextSink {
+    opts: RenderOpts,
+    brief: bool,
+    out: Box<dyn Write + Send>,
+    seen: Seen,
+    concepts: HashSet<String>,
+    corrections: HashSet<String>,
+    last_section: Option<Text>,
+    ladder: Vec<super::ladder::Row>,
+    /// Participant ids and their labels, as the steps named them.
+    labels: HashMap<String, Text>,
+    /// Whether anything has been printed yet.
+    printed: bool,
+}
+
+impl TextSink {
+    /// A text view with these options, written to `out`.
+    pub fn new(opts: RenderOpts, brief: bool, out: Box<dyn Write + Send>) -> Self {
+        TextSink {
+            opts,
+            brief,
+            out,
+            seen: Seen::default(),
+            concepts: HashSet::new(),
+            corrections: HashSet::new(),
+            last_section: None,
+            ladder: Vec::new(),
+            labels: HashMap::new(),
+            printed: false,
+        }
+    }
+
+    /// A participant's label in the view's language (its id when it has none).
+    fn label(&self, ids: &str) -> String {
+        ids.split(',')
+            .map(|id| {
+                self.labels
+                    .get(id)
+                    .map_or(id, |t| t.get(self.opts.lang))
+                    .to_string()
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    fn write(&mut self, rendered: &str) -> Result<()> {
+        // A section's blank line separates it from what came before: the first has nothing before it.
+        let rendered = if self.printed {
+            rendered
+        } else {
+            rendered.strip_prefix('\n').unwrap_or(rendered)
+        };
+        self.printed = true;
+        writeln!(self.out, "{rendered}").map_err(Error::Output)?;
+        self.out.flush().map_err(Error::Output)
+    }
+
+    fn step(&mut self, number: u64, step: &Step) -> Result<()> {
+        for p in &step.participants {
+            self.labels
+                .entry(p.id.clone())
+                .or_insert_with(|| p.label.clone());
+        }
+        let new_section = match (&step.section, &self.last_section) {
+            (Some(s), Some(last)) if s == last => None,
+            (Some(s), _) => Some(s.clone()),
+            (None, _) => None,
+        };
+        if let Some(s) = &new_section {
+            self.last_section = Some(s.clone());
+        }
+        for p in step.packets.iter().filter(|p| !p.echo) {
+            let label = if p.label.is_empty() {
+                p.summary.get(self.opts.lang).to_string()
+            } else {
+                p.label.get(self.opts.lang).to_string()
+            };
+            self.ladder.push(super::ladder::Row {
+                step: number,
+                from: self.label(&p.from),
+                to: self.label(&p.to),
+                label,
+                lost: p.lost,
+                kind: if p.protocol.is_empty() {
+                    super::protocol_of(p).to_string()
+                } else {
+                    p.protocol.clone()
+                },
+            });
+        }
+        if self.brief || step.folded {
+            return Ok(());
+        }
+        let mut step = step.clone();
+        // A concept is explained once; so is a correction.
+        if let Some(c) = &step.concept {
+            if !self.concepts.insert(c.clone()) {
+                step.detail = Text::default();
+            }
+        }
+        if let Some(c) = &step.correction {
+            if !self.corrections.insert(c.en.clone()) {
+                step.correction = None;
+            }
+        }
+        let rendered = self::step(
+            number,
+            new_section.as_ref(),
+            &step,
+            &self.opts,
+            &mut self.seen,
+        );
+        self.write(&rendered)
+    }
+
+    fn summary(&mut self, summary: &Summary) -> Result<()> {
+        let ladder = ladder(&self.ladder, &self.opts);
+        let sum = self::summary(summary, &self.opts);
+        let all = if ladder.is_empty() {
+            sum
+        } else {
+            format!("{ladder}\n{sum}")
+        };
+        self.write(&all)
+    }
+}
+
+impl Sink for TextSink {
+    fn line(&mut self, line: &Line) -> Result<()> {
+        match &line.body {
+            Body::Step(s) => self.step(s.number, &s.step),
+            Body::Summary(s) => self.summary(s),
+            // main prints the error to stderr.
+            Body::Error(_) => Ok(()),
+        }
+    }
 }
 
 /// Render one step. `section` is given only when a new stage begins.
@@ -144,7 +289,7 @@ fn packet(p: &Packet, opts: &RenderOpts, paint: &Paint, seen: &mut Seen, out: &m
         super::Lang::Zh => ("（", "）"),
         super::Lang::En => ("(", ")"),
     };
-    let transport = match (p.transport, lang) {
+    let transport = match (p.transport.as_str(), lang) {
         ("ethernet", super::Lang::Zh) => "以太网",
         (t, _) => t,
     };
@@ -180,11 +325,11 @@ fn packet(p: &Packet, opts: &RenderOpts, paint: &Paint, seen: &mut Seen, out: &m
     // A `hide` entry ending in "." folds a whole layer (`eth.`); any other
     // folds one field (`ip.tos`).
     let rule_of = |name: &str| {
-        p.hide.iter().copied().find(|h| {
+        p.hide.iter().find(|h| {
             if h.ends_with('.') {
-                name.starts_with(h)
+                name.starts_with(h.as_str())
             } else {
-                name == *h
+                name == h.as_str()
             }
         })
     };
@@ -205,7 +350,7 @@ fn packet(p: &Packet, opts: &RenderOpts, paint: &Paint, seen: &mut Seen, out: &m
         run.1 = f.range.end;
         match rule_of(&f.name) {
             Some(h) if h.ends_with('.') => {
-                let layer = match (h, opts.lang) {
+                let layer = match (h.as_str(), opts.lang) {
                     ("eth.", super::Lang::Zh) => "以太网头部".to_string(),
                     ("eth.", super::Lang::En) => "Ethernet header".to_string(),
                     ("ip.", super::Lang::Zh) => "IPv4 头部".to_string(),
@@ -393,7 +538,7 @@ mod tests {
         .fact(tx("reply", "应答"), "NOERROR QR  answer 0 · authority 2 · additional 2 and a long tail of words");
         s.packets.push(Packet {
             peer: "127.53.0.1:50203".into(),
-            transport: "udp",
+            transport: "udp".into(),
             bytes: vec![0x21, 0xce, 0x01, 0x00],
             fields: vec![
                 FieldView {

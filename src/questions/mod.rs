@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::narrate::{tx, Lang, Text};
+use crate::text::{tx, Lang, Text};
 
 /// One question.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
@@ -67,7 +67,7 @@ pub fn all() -> Vec<Question> {
 pub fn find(id: &str) -> Result<Question> {
     let digits = id.trim().trim_start_matches(['Q', 'q']);
     let n: usize = digits.parse().map_err(|_| {
-        Error::usage(crate::narrate::tx(
+        Error::usage(crate::text::tx(
             format!("unknown question {id:?}: use an id from Q1 to Q39 (see `netlab questions`)"),
             format!("没有问题 {id:?}：请用 Q1 到 Q39 的编号（见 `netlab questions`）"),
         ))
@@ -76,7 +76,7 @@ pub fn find(id: &str) -> Result<Question> {
         .into_iter()
         .find(|q| q.id == format!("Q{n}"))
         .ok_or_else(|| {
-            Error::usage(crate::narrate::tx(
+            Error::usage(crate::text::tx(
                 format!(
                     "unknown question {id:?}: use an id from Q1 to Q39 (see `netlab questions`)"
                 ),

@@ -14,9 +14,9 @@ use crate::lab::capture::{Capture, Frame};
 use crate::lab::link;
 use crate::lab::netns::Netns;
 use crate::lab::topology::{NetLab, H1, H2};
-use crate::narrate::tx;
 use crate::privilege::Privileges;
 use crate::sys::{tcp_info, TcpInfo};
+use crate::text::tx;
 
 use super::{tcp_receive, tcp_send, udp_receive, udp_send, PHASE_LIMIT};
 
@@ -646,7 +646,8 @@ mod tests {
         let frame = |from: &str, to: &str| {
             let mut b = vec![0u8; 12];
             b.extend_from_slice(&[0x08, 0x00]);
-            let ip = crate::pcap::udp_packet(from.parse().unwrap(), to.parse().unwrap(), b"x");
+            let ip =
+                crate::wire::build::udp_packet(from.parse().unwrap(), to.parse().unwrap(), b"x");
             b.extend(ip.unwrap());
             Frame {
                 at: std::time::SystemTime::now(),

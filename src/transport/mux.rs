@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::lab::capture::{Capture, Frame};
-use crate::narrate::tx;
+use crate::text::tx;
 use crate::transport::stream::{exchange_error as io, pair};
 
 /// Descriptors this process keeps for itself beyond the watched ones

@@ -12,8 +12,8 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::error::{Error, Result};
 use crate::lab::capture::{Capture, Frame};
-use crate::narrate::tx;
 use crate::sys::tcp_info;
+use crate::text::tx;
 
 /// A connected client and server on 127.0.0.1, reads bounded by 10 s.
 pub fn pair() -> std::io::Result<(TcpStream, TcpStream)> {

@@ -10,7 +10,8 @@
 use pnet_packet::arp::ArpPacket;
 
 use super::{fv, shift, WireError};
-use crate::narrate::{tx, FieldView, Text};
+use crate::record::FieldView;
+use crate::text::{tx, Text};
 
 /// Byte ranges inside the ARP packet.
 pub mod field {

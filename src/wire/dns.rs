@@ -21,7 +21,8 @@ use hickory_proto::rr::{Name, Record};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 use super::fv;
-use crate::narrate::{tx, FieldView};
+use crate::record::FieldView;
+use crate::text::tx;
 
 /// Byte ranges of the fixed header fields.
 mod field {

@@ -9,7 +9,8 @@
 use pnet_packet::ethernet::{EtherTypes, EthernetPacket};
 
 use super::{fv, WireError};
-use crate::narrate::{tx, FieldView};
+use crate::record::FieldView;
+use crate::text::tx;
 
 /// Byte ranges of the header fields.
 pub mod field {

@@ -10,7 +10,8 @@ use pnet_packet::ethernet::EthernetPacket;
 use pnet_packet::ipv4::Ipv4Packet;
 
 use super::{arp, ethernet, icmp, ipv4, tcp, udp, WireError};
-use crate::narrate::{tx, FieldView, Text};
+use crate::record::FieldView;
+use crate::text::{tx, Text};
 
 /// What a frame is, decoded.
 #[derive(Clone, Debug, PartialEq, Eq)]

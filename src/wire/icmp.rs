@@ -13,7 +13,8 @@ use pnet_packet::icmp::echo_request::MutableEchoRequestPacket;
 use pnet_packet::icmp::{IcmpCode, IcmpPacket, IcmpTypes};
 
 use super::{bytes_text, fv, shift, WireError};
-use crate::narrate::{tx, FieldView, Text};
+use crate::record::FieldView;
+use crate::text::{tx, Text};
 
 /// Byte ranges inside the ICMP message.
 pub mod field {

@@ -14,7 +14,8 @@
 use pnet_packet::ipv4::Ipv4Packet;
 
 use super::{bytes_text, fv, shift, WireError};
-use crate::narrate::{tx, FieldView};
+use crate::record::FieldView;
+use crate::text::tx;
 
 /// Byte ranges of the fixed header.
 pub mod field {

@@ -8,6 +8,7 @@
 //! this module owns only the explanation. [`frame`] walks a whole frame.
 
 pub mod arp;
+pub mod build;
 pub mod dns;
 pub mod ethernet;
 pub mod frame;
@@ -18,7 +19,8 @@ pub mod udp;
 
 use std::ops::Range;
 
-use crate::narrate::{FieldView, Text};
+use crate::record::FieldView;
+use crate::text::Text;
 
 /// Why bytes could not be explained.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -64,7 +66,7 @@ pub(crate) fn fv(
 
 /// "56 bytes" in each language.
 pub(crate) fn bytes_text(n: usize) -> Text {
-    crate::narrate::tx(format!("{n} bytes"), format!("{n} 字节"))
+    crate::text::tx(format!("{n} bytes"), format!("{n} 字节"))
 }
 
 /// Move field ranges by `at` bytes (a header inside a larger frame).

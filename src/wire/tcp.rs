@@ -15,7 +15,8 @@ use pnet_packet::tcp::{TcpOptionNumbers, TcpPacket};
 use pnet_packet::Packet as _;
 
 use super::{bytes_text, fv, shift, WireError};
-use crate::narrate::{tx, FieldView};
+use crate::record::FieldView;
+use crate::text::tx;
 
 /// Byte ranges of the fixed header.
 pub mod field {

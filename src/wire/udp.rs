@@ -10,7 +10,8 @@
 use pnet_packet::udp::UdpPacket;
 
 use super::{bytes_text, fv, shift, WireError};
-use crate::narrate::{tx, FieldView};
+use crate::record::FieldView;
+use crate::text::tx;
 
 /// Byte ranges of the header.
 pub mod field {

@@ -142,7 +142,7 @@ fn host_table(n: &mut Narrator) -> Result<i32> {
     n.step(step)?;
     n.summary(Summary {
         title: say::entries(entries.len()),
-        questions: QS.to_vec(),
+        questions: crate::record::qs(QS),
         ok: true,
         data: fields(&HostOut {
             entries: &entries,
@@ -346,7 +346,7 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
             "Layer 2 (switch, ARP, MAC) works within a link; layer 3 (router, IP) across links.",
             "二层（交换机、ARP、MAC）在一段链路内工作；三层（路由器、IP）跨越链路。",
         )],
-        questions: QS.to_vec(),
+        questions: crate::record::qs(QS),
         ok: true,
         data: fields(&LabOut {
             entries: &fin,
@@ -444,7 +444,7 @@ fn resolve_on_host(iface: &str, ip: Ipv4Addr, n: &mut Narrator) -> Result<i32> {
             Some(m) => say::is_at(ip, m),
             None => say::no_reply(ip, iface),
         },
-        questions: QS.to_vec(),
+        questions: crate::record::qs(QS),
         ok,
         data: fields(&HostOut {
             entries: &after,

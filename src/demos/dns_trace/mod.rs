@@ -146,14 +146,14 @@ fn wire(ex: &Exchange, reply: bool, lo: Option<&Capture>) -> Option<Wire> {
         }
     }
     let bytes = match ex.transport {
-        Transport::Udp => crate::pcap::udp_packet(from, to, payload)?,
+        Transport::Udp => crate::wire::build::udp_packet(from, to, payload)?,
         Transport::Tcp => {
             let mut framed = (payload.len() as u16).to_be_bytes().to_vec();
             framed.extend_from_slice(payload);
             // Sequence numbers are netlab's: the query is byte 1, the reply answers it.
             let q = ex.query_bytes.len() as u32 + 2;
             let (seq, ack) = if reply { (1, 1 + q) } else { (1, 1) };
-            crate::pcap::tcp_packet(from, to, seq, ack, &framed)?
+            crate::wire::build::tcp_packet(from, to, seq, ack, &framed)?
         }
     };
     Some(Wire {
@@ -452,7 +452,7 @@ fn datagram_packet(d: &Datagram, with_wire: bool, lo: Option<&Capture>) -> Packe
         } else {
             Direction::Received
         },
-        transport: "udp",
+        transport: "udp".into(),
         peer: d.peer.to_string(),
         fields: wire::dns::explain(&d.bytes).unwrap_or_default(),
         bytes: d.bytes.clone(),
@@ -483,7 +483,7 @@ fn datagram_wire(
     Some(Wire {
         link: "netlab DNS sockets".into(),
         ethernet: false,
-        bytes: crate::pcap::udp_packet(from, to, payload)?,
+        bytes: crate::wire::build::udp_packet(from, to, payload)?,
         rebuilt: true,
         original_len: None,
     })
@@ -655,7 +655,7 @@ fn packets(
     let at_reply = ex.sent_at + ex.rtt;
     let mut v = vec![Packet {
         direction: Direction::Sent,
-        transport: ex.transport.as_str(),
+        transport: ex.transport.as_str().into(),
         peer: ex.server.to_string(),
         fields: wire::dns::explain(&ex.query_bytes).unwrap_or_default(),
         bytes: ex.query_bytes.clone(),
@@ -670,7 +670,7 @@ fn packets(
         v.push(
             Packet {
                 direction: Direction::Received,
-                transport: ex.transport.as_str(),
+                transport: ex.transport.as_str().into(),
                 peer: ex.server.to_string(),
                 fields: wire::dns::explain(b).unwrap_or_default(),
                 bytes: b.clone(),
@@ -1196,7 +1196,7 @@ fn walk_step(
                 .section(section(4))
                 .concept(if via.is_some() { "cname-restart" } else { "walk-start" });
             if via.is_some() {
-                s.questions.push("Q30");
+                s.questions.push("Q30".into());
                 s = s.correction(tx(
                     "the notes have www.baidu.com resolve straight to one address; the real answer begins with a CNAME.",
                     "笔记认为 www.baidu.com 直接解析成一个地址；真实的答案以一条 CNAME 开头。",
@@ -1246,7 +1246,7 @@ fn walk_step(
             if let Some(l) = ns_fact {
                 s = s.fact(tx("NS", "NS"), l);
             }
-            s.questions = qs;
+            s.questions = qs.into_iter().map(String::from).collect();
             s.questions.dedup();
             if let Some(c) = corr {
                 s = s.correction(c);
@@ -1294,7 +1294,7 @@ fn walk_step(
                 server: ex.server,
                 server_name: server.name.as_ref().map(|n| n.to_string()),
                 zone: zone_label,
-                transport: ex.transport.as_str(),
+                transport: ex.transport.as_str().into(),
                 rtt_ms: ms(ex.rtt),
                 verdict: kind,
                 ignored: ex.ignored,
@@ -1446,7 +1446,7 @@ fn summary(
     Summary {
         title,
         lines,
-        questions: vec!["Q4", "Q27", "Q28"],
+        questions: crate::record::qs(&["Q4", "Q27", "Q28"]),
         data: fields(&result),
         ok,
     }

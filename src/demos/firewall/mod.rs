@@ -334,7 +334,7 @@ pub fn run(args: &FirewallArgs, n: &mut Narrator) -> Result<i32> {
             "A firewall is rules on a router: drop is silence, reject is an answer, and state lets replies back in.",
             "防火墙就是路由器上的规则：drop 是沉默，reject 是回答，而状态让回程流量得以进入。",
         )],
-        questions: vec!["Q16", "Q12"],
+        questions: crate::record::qs(&["Q16", "Q12"]),
         ok,
         data: fields(&FirewallOut {
             cases: out,

@@ -197,7 +197,7 @@ pub fn run(args: &IoMuxArgs, n: &mut Narrator) -> Result<i32> {
             "One thread can serve many connections when the kernel tells it which are ready: that is I/O multiplexing, and epoll does it at a cost that does not grow with the connections.",
             "只要内核告诉线程哪些连接就绪，一个线程就能服务许多连接：这就是 I/O 多路复用，而 epoll 的开销不随连接数增长。",
         )],
-        questions: vec!["Q15", "Q17", "Q23", "Q25"],
+        questions: crate::record::qs(&["Q15", "Q17", "Q23", "Q25"]),
         ok,
         data: fields(&IoMuxOut {
             select_fd_limit: nix::sys::select::FD_SETSIZE,

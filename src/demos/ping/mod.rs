@@ -165,7 +165,7 @@ fn teaching_step(first: &First, kind: PingSocket) -> Step {
     s.packets.push(
         Packet {
             direction: Direction::Sent,
-            transport: "icmp",
+            transport: "icmp".into(),
             peer: first.reply.from.to_string(),
             summary: say::request(first.sent.len()),
             fields: icmp::explain(&first.sent, 0).unwrap_or_default(),
@@ -194,9 +194,9 @@ fn teaching_step(first: &First, kind: PingSocket) -> Step {
         Packet {
             direction: Direction::Received,
             transport: if first.reply.has_ip_header {
-                "ipv4"
+                "ipv4".into()
             } else {
-                "icmp"
+                "icmp".into()
             },
             peer: first.reply.from.to_string(),
             summary,
@@ -269,7 +269,7 @@ fn host(target: &str, args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> R
         step.packets[0].wire = Some(Wire {
             link: link.clone(),
             ethernet: false,
-            bytes: crate::pcap::ip_packet(src, ip, 1, &f.sent),
+            bytes: crate::wire::build::ip_packet(src, ip, 1, &f.sent),
             rebuilt: true,
             original_len: None,
         });
@@ -280,7 +280,7 @@ fn host(target: &str, args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> R
             bytes: if f.reply.has_ip_header {
                 f.reply.bytes.clone()
             } else {
-                crate::pcap::ip_packet(ip, src, 1, &f.reply.bytes)
+                crate::wire::build::ip_packet(ip, src, 1, &f.reply.bytes)
             },
             rebuilt: !f.reply.has_ip_header,
             original_len: None,
@@ -319,7 +319,7 @@ fn summary(
     n.summary(Summary {
         title,
         lines,
-        questions: vec!["Q7"],
+        questions: crate::record::qs(&["Q7"]),
         ok: stats.received > 0,
         data,
     })?;
@@ -413,14 +413,16 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
         // Ethernet is arp-table's subject; here the IP and ICMP headers are.
         // Of IPv4, the fields ping is about (TTL, protocol, addresses) stay;
         // the rest folds to one line that `--bytes` opens.
-        shown.hide = vec![
+        shown.hide = [
             "eth.",
             "ip.ver_ihl",
             "ip.tos",
             "ip.len",
             "ip.id",
             "ip.flags",
-        ];
+        ]
+        .map(String::from)
+        .to_vec();
         // The title says what it is; the field table shows the addresses.
         shown.summary = Default::default();
         view.packets = vec![shown];

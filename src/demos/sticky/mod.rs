@@ -232,7 +232,7 @@ pub fn run(args: &StickyArgs, n: &mut Narrator) -> Result<i32> {
             "TCP moves bytes; messages are an agreement between sender and receiver: fixed length, a delimiter, or a length prefix.",
             "TCP 传送的是字节；消息是收发双方的约定：定长、分隔符或长度前缀。",
         )],
-        questions: vec!["Q13", "Q14"],
+        questions: crate::record::qs(&["Q13", "Q14"]),
         ok: all_ok,
         data: fields(&result),
     })?;

@@ -143,7 +143,7 @@ pub fn run(args: &TcpUdpArgs, n: &mut Narrator) -> Result<i32> {
             "TCP pays for order and completeness; UDP pays nothing and promises nothing.",
             "TCP 为有序和完整付出代价；UDP 不付出，也不承诺。",
         )],
-        questions: vec!["Q9", "Q10", "Q12"],
+        questions: crate::record::qs(&["Q9", "Q10", "Q12"]),
         ok: delivered_all,
         data: fields(&result),
     })?;
@@ -243,7 +243,7 @@ fn connection(env: &Ends, n: &mut Narrator) -> Result<()> {
             .data("captured", !frames.is_empty()),
     )?;
     if let Some(mut v) = syn_view {
-        v.hide = vec!["eth.", "ip."];
+        v.hide = vec!["eth.".into(), "ip.".into()];
         let mut view = Step::new(
             tx(
                 "The SYN, field by field: the transport layer's header",
@@ -308,7 +308,7 @@ fn connection(env: &Ends, n: &mut Narrator) -> Result<()> {
     .section(section);
     for f in &udp_frames {
         let mut p = f.record(true);
-        p.hide = vec!["eth.", "ip."];
+        p.hide = ["eth.", "ip."].map(String::from).to_vec();
         s.packets.push(p);
     }
     n.step(s.data("udp_packets", udp_frames.len()))

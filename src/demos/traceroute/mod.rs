@@ -190,7 +190,7 @@ fn live(args: &TracerouteArgs, target: &str, n: &mut Narrator) -> Result<i32> {
     n.summary(Summary {
         title: say::summary(target, reached, h.len() as u8),
         lines: vec![],
-        questions: QS.to_vec(),
+        questions: crate::record::qs(QS),
         ok: reached,
         data: fields(&TraceOut {
             target: dst,
@@ -455,7 +455,7 @@ fn lab(args: &TracerouteArgs, n: &mut Narrator) -> Result<i32> {
             "Each router on the way shows itself by the ICMP it sends back when a TTL runs out; the WAN shows itself by its delay.",
             "沿途每个路由器在 TTL 耗尽时发回 ICMP，以此现身；广域网则以它的延迟现身。",
         )],
-        questions: vec!["Q7", "Q8", "Q10", "Q11"],
+        questions: crate::record::qs(&["Q7", "Q8", "Q10", "Q11"]),
         ok: reached,
         data: fields(&TraceOut {
             target: H4,

@@ -181,7 +181,7 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
         n.summary(Summary {
             title: say::no_address(&host, &rcode),
             lines: vec![],
-            questions: vec!["Q3", "Q4"],
+            questions: crate::record::qs(&["Q3", "Q4"]),
             ok: false,
             data: fields(&UrlOut {
                 url: parts,
@@ -258,7 +258,7 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
                     format!("GET {u}：连接失败"),
                 ),
                 lines: vec![],
-                questions: vec!["Q3", "Q4", "Q9"],
+                questions: crate::record::qs(&["Q3", "Q4", "Q9"]),
                 ok: false,
                 data: fields(&UrlOut {
                     url: parts,
@@ -435,7 +435,7 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
             "Opening a URL is DNS, ARP, TCP and HTTP in turn, each riding on the layer below.",
             "打开一个 URL，就是依次用到 DNS、ARP、TCP 和 HTTP，每一层都由下一层承载。",
         )],
-        questions: vec!["Q1", "Q2", "Q3", "Q4", "Q5", "Q6", "Q9"],
+        questions: crate::record::qs(&["Q1", "Q2", "Q3", "Q4", "Q5", "Q6", "Q9"]),
         ok,
         data: fields(&UrlOut {
             url: parts,
