@@ -215,3 +215,18 @@ fn colour_only_on_a_terminal_and_never_with_no_color_or_term_dumb() {
     let piped = netlab(&["sticky-packet", "--writes", "3"]);
     assert!(!stdout(&piped).contains('\u{1b}'), "not a terminal");
 }
+
+#[test]
+fn the_json_schema_page_is_the_generated_one() {
+    // NETLAB_BLESS=1 cargo test the_json_schema_page rewrites it after a change.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/json-schema.md");
+    let page = netlab::demos::schema::markdown();
+    if std::env::var("NETLAB_BLESS").is_ok_and(|v| v == "1") {
+        std::fs::write(&path, &page).unwrap();
+    }
+    let have = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        have == page,
+        "docs/json-schema.md differs from the types: NETLAB_BLESS=1 cargo test the_json_schema_page"
+    );
+}

@@ -84,13 +84,24 @@ pub fn json_lines(o: &Output) -> Vec<Value> {
         .collect();
     assert!(!lines.is_empty(), "no JSON output; stderr: {}", stderr(o));
     for (i, v) in lines.iter().enumerate() {
-        assert_eq!(v["schema"], "netlab/1", "{v}");
+        assert_eq!(v["schema"], "netlab/2", "{v}");
         assert_eq!(v["seq"], (i + 1) as u64, "seq must count from 1: {v}");
         assert!(v["demo"].is_string(), "{v}");
         assert!(
             matches!(v["kind"].as_str(), Some("step" | "summary" | "error")),
             "{v}"
         );
+        // Every line is the typed record, and reads back as the same JSON.
+        let typed: netlab::record::Line = serde_json::from_value(v.clone())
+            .unwrap_or_else(|e| panic!("not a netlab record ({e}): {v}"));
+        assert_eq!(
+            &serde_json::to_value(&typed).unwrap(),
+            v,
+            "a lossless record"
+        );
+        if v["kind"] == "error" {
+            continue;
+        }
         assert!(v["questions"].is_array(), "{v}");
         for q in v["questions"].as_array().unwrap() {
             let n: u32 = q.as_str().unwrap().trim_start_matches('Q').parse().unwrap();
@@ -99,8 +110,74 @@ pub fn json_lines(o: &Output) -> Vec<Value> {
                 "question id out of the catalogue: {q}"
             );
         }
+        assert_documented(v);
     }
     lines
+}
+
+/// Every key of a step's `data` and of a summary is in the demo's generated
+/// schema (docs/json-schema.md).
+pub fn assert_documented(v: &Value) {
+    let demo = v["demo"].as_str().unwrap_or("");
+    let schemas = netlab::demos::schema::of(demo);
+    if schemas
+        .iter()
+        .all(|d| d.steps.is_empty() && d.summary.is_none())
+    {
+        return; // not typed yet
+    }
+    let (mut step_keys, mut summary_keys) = (
+        std::collections::BTreeSet::new(),
+        std::collections::BTreeSet::new(),
+    );
+    for d in &schemas {
+        step_keys.extend(d.step_keys());
+        summary_keys.extend(d.summary_keys());
+    }
+    if v["kind"] == "step" {
+        for k in v["data"].as_object().into_iter().flat_map(|m| m.keys()) {
+            assert!(
+                step_keys.contains(k),
+                "{demo}: step data key `{k}` is not in the generated schema ({step_keys:?})"
+            );
+        }
+    } else if v["kind"] == "summary" {
+        let own = [
+            "schema",
+            "demo",
+            "seq",
+            "kind",
+            "title",
+            "lines",
+            "questions",
+            "ok",
+        ];
+        for k in v.as_object().into_iter().flat_map(|m| m.keys()) {
+            if !own.contains(&k.as_str()) {
+                assert!(
+                    summary_keys.contains(k),
+                    "{demo}: summary key `{k}` is not in the generated schema ({summary_keys:?})"
+                );
+            }
+        }
+    }
+}
+
+/// The record of a run with every prose field (a `{en, zh}` object) taken
+/// out: what must be the same whatever `--lang` was, apart from measurements.
+pub fn without_text(v: &Value) -> Value {
+    match v {
+        Value::Object(m) if m.len() == 2 && m.contains_key("en") && m.contains_key("zh") => {
+            Value::Null
+        }
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), without_text(x)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(without_text).collect()),
+        other => other.clone(),
+    }
 }
 
 /// Packet records in a run's JSON (every step's `packets`).

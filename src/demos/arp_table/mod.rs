@@ -454,3 +454,11 @@ fn resolve_on_host(iface: &str, ip: Ipv4Addr, n: &mut Narrator) -> Result<i32> {
     })?;
     Ok(if ok { exit::OK } else { exit::NETWORK_NO })
 }
+
+/// This demo's typed step data and summary, for docs/json-schema.md.
+pub fn schema() -> super::schema::DemoSchema {
+    super::schema::DemoSchema::new(
+        "arp-table",
+        "ARP on a lab link: the request broadcast, the reply, the neighbour table, MAC per hop.",
+    )
+}

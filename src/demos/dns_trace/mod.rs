@@ -1455,3 +1455,8 @@ fn summary(
 fn unique(v: &[SocketAddr]) -> usize {
     v.iter().collect::<HashSet<_>>().len()
 }
+
+/// This demo's typed step data and summary, for docs/json-schema.md.
+pub fn schema() -> super::schema::DemoSchema {
+    super::schema::DemoSchema::new("dns-trace", "A name looked up from the hosts file through the stub, the local resolver and the walk from the root.")
+}

@@ -344,3 +344,8 @@ pub fn run(args: &FirewallArgs, n: &mut Narrator) -> Result<i32> {
     drop(lab);
     Ok(if ok { exit::OK } else { exit::NETWORK_NO })
 }
+
+/// This demo's typed step data and summary, for docs/json-schema.md.
+pub fn schema() -> super::schema::DemoSchema {
+    super::schema::DemoSchema::new("firewall", "nftables on the lab router: drop, reject, stateful and port rules, probed with TCP and UDP.")
+}

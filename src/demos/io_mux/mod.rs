@@ -216,3 +216,11 @@ pub fn run(args: &IoMuxArgs, n: &mut Narrator) -> Result<i32> {
     })?;
     Ok(if ok { exit::OK } else { exit::NETWORK_NO })
 }
+
+/// This demo's typed step data and summary, for docs/json-schema.md.
+pub fn schema() -> super::schema::DemoSchema {
+    super::schema::DemoSchema::new(
+        "io-mux",
+        "Blocking and non-blocking reads, select/poll/epoll over many connections, LT and ET.",
+    )
+}

@@ -119,3 +119,8 @@ pub fn run(
     })?;
     Ok(exit::OK)
 }
+
+/// This demo's typed step data and summary, for docs/json-schema.md.
+pub fn schema() -> super::schema::DemoSchema {
+    super::schema::DemoSchema::new("lab dns", "The loopback DNS lab's servers, kept running.")
+}

@@ -518,3 +518,8 @@ pub fn line(host: &str, ms: u32, holder_pid: Option<u32>) -> Result<i32> {
     line.stop();
     Ok(exit::OK)
 }
+
+/// This demo's typed step data and summary, for docs/json-schema.md.
+pub fn schema() -> super::schema::DemoSchema {
+    super::schema::DemoSchema::new("lab up", "The namespace lab: lab up, status and down.")
+}

@@ -602,3 +602,11 @@ mod tests {
         assert_eq!(fmt_ms(123.4), "123 ms");
     }
 }
+
+/// This demo's typed step data and summary, for docs/json-schema.md.
+pub fn schema() -> super::schema::DemoSchema {
+    super::schema::DemoSchema::new(
+        "ping",
+        "ICMP echo across the lab router (or to a TARGET), each echo and reply a packet.",
+    )
+}

@@ -338,3 +338,11 @@ fn call_flow(n: &mut Narrator) -> Result<()> {
         .section(section),
     )
 }
+
+/// This demo's typed step data and summary, for docs/json-schema.md.
+pub fn schema() -> super::schema::DemoSchema {
+    super::schema::DemoSchema::new(
+        "sticky-packet",
+        "TCP's byte stream (粘包): writes merged and split by the reader, and three framings.",
+    )
+}

@@ -746,3 +746,11 @@ fn ports(n: &mut Narrator) -> Result<()> {
             .data("icmp_protocols_line", icmp_line),
     )
 }
+
+/// This demo's typed step data and summary, for docs/json-schema.md.
+pub fn schema() -> super::schema::DemoSchema {
+    super::schema::DemoSchema::new(
+        "tcp-vs-udp",
+        "TCP and UDP side by side: handshake, boundaries, loss, throughput, broadcast.",
+    )
+}

@@ -475,3 +475,11 @@ fn lab(args: &TracerouteArgs, n: &mut Narrator) -> Result<i32> {
     drop(lab);
     Ok(if reached { exit::OK } else { exit::NETWORK_NO })
 }
+
+/// This demo's typed step data and summary, for docs/json-schema.md.
+pub fn schema() -> super::schema::DemoSchema {
+    super::schema::DemoSchema::new(
+        "traceroute",
+        "Probes with a growing TTL across the lab's WAN, and NAT seen from both sides.",
+    )
+}

@@ -466,3 +466,8 @@ fn path_and_query(u: &url::Url) -> String {
         None => u.path().to_string(),
     }
 }
+
+/// This demo's typed step data and summary, for docs/json-schema.md.
+pub fn schema() -> super::schema::DemoSchema {
+    super::schema::DemoSchema::new("url", "What happens when a URL is opened: DNS, ARP, the handshake, HTTP, the frame peeled layer by layer.")
+}
