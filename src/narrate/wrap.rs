@@ -7,15 +7,21 @@
 //! is the only thing ever cut. This module knows nothing about steps: the text
 //! renderer and the ladder call it.
 
-/// East Asian wide and full-width characters (the CJK blocks, Hangul, full-width forms).
-pub fn is_wide(c: char) -> bool {
-    matches!(c as u32,
-        0x1100..=0x115F | 0x2E80..=0x303E | 0x3041..=0x33FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF
-        | 0xA000..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFE30..=0xFE4F | 0xFF00..=0xFF60
-        | 0xFFE0..=0xFFE6)
+/// Columns one character takes on a terminal (unicode-width, UAX #11):
+/// two for East Asian wide and full-width characters and most emoji, none
+/// for combining and zero-width ones, one otherwise (ambiguous-width
+/// characters such as `│` and `·` count as narrow, as terminals outside CJK
+/// locales draw them).
+pub fn char_width(c: char) -> usize {
+    unicode_width::UnicodeWidthChar::width(c).unwrap_or(0)
 }
 
-/// Columns a string takes on a terminal: CJK characters take two, ANSI escape
+/// Whether a character takes two columns.
+pub fn is_wide(c: char) -> bool {
+    char_width(c) == 2
+}
+
+/// Columns a string takes on a terminal (unicode-width), ANSI escape
 /// sequences none.
 pub fn display_width(s: &str) -> usize {
     let mut w = 0;
@@ -30,7 +36,7 @@ pub fn display_width(s: &str) -> usize {
             }
             continue;
         }
-        w += if is_wide(c) { 2 } else { 1 };
+        w += char_width(c);
     }
     w
 }
@@ -89,7 +95,7 @@ fn cut(word: &str, w: usize) -> Vec<String> {
     let mut pieces = vec![String::new()];
     let mut cols = 0;
     for c in word.chars() {
-        let cw = if is_wide(c) { 2 } else { 1 };
+        let cw = char_width(c);
         if cols + cw > w && cols > 0 {
             pieces.push(String::new());
             cols = 0;
@@ -188,7 +194,7 @@ pub fn truncate(s: &str, w: usize) -> String {
     let mut out = String::new();
     let mut cols = 0;
     for c in s.chars() {
-        let cw = if is_wide(c) { 2 } else { 1 };
+        let cw = char_width(c);
         if cols + cw + 1 > w {
             break;
         }

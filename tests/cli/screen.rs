@@ -1,10 +1,54 @@
 //! What the learner sees: every line of every view fits the width, the
 //! default view keeps to its row budget, and a `--step` step fits one 80×24
 //! screen, in English and Chinese.
+//!
+//! Each demo runs live once, with `--json`; every view (two languages × two
+//! widths × three views) is then rendered from that one recorded run by
+//! `netlab render`, the same sinks a live run uses. Widths are measured with
+//! unicode-width, not with netlab's own function.
 
-use netlab::narrate::wrap::display_width;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
 
 use super::*;
+
+/// Columns a line takes on a terminal, by unicode-width.
+fn display_width(s: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(s)
+}
+
+/// Runs recorded once per test process, by their arguments.
+static RUNS: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
+
+/// The run of `args` with `--json`, recorded once and kept in a file.
+fn recorded(args: &[&str]) -> PathBuf {
+    let key = args.join(" ");
+    if let Some(p) = RUNS.lock().unwrap().get_or_insert_with(HashMap::new).get(&key) {
+        return p.clone();
+    }
+    let mut a = args.to_vec();
+    a.push("--json");
+    let o = netlab(&a);
+    assert!(o.status.code().is_some_and(|c| c <= 1), "{args:?}: {}", stderr(&o));
+    // The record itself must be sound before it is rendered.
+    json_lines(&o);
+    let dir = std::env::temp_dir().join(format!("netlab-screen-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{}.jsonl", key.replace(['/', ' '], "_")));
+    std::fs::write(&path, &o.stdout).unwrap();
+    RUNS.lock().unwrap().get_or_insert_with(HashMap::new).insert(key, path.clone());
+    path
+}
+
+/// A recorded run rendered as the text view with these options.
+fn rendered(run: &std::path::Path, opts: &[&str]) -> String {
+    let mut a = vec!["render", run.to_str().unwrap()];
+    a.extend(opts);
+    let o = netlab(&a);
+    assert!(o.status.success(), "render {opts:?}: {}", stderr(&o));
+    stdout(&o)
+}
 
 /// A demo, whether it needs the namespace lab, and its row budget at 80 columns.
 struct Demo {
@@ -112,20 +156,16 @@ fn check(demo: &Demo) {
     if demo.lab && !privileged() {
         return;
     }
+    let run = recorded(demo.args);
+    let args = demo.args;
     for lang in ["en", "zh"] {
         for width in [80usize, 100] {
             for view in [None, Some("--brief"), Some("--bytes")] {
                 let w = width.to_string();
-                let mut args: Vec<&str> = demo.args.to_vec();
-                args.extend(["--lang", lang, "--width", &w]);
-                args.extend(view);
-                let o = netlab(&args);
-                assert!(
-                    o.status.code().is_some_and(|c| c <= 1),
-                    "{args:?}: {}",
-                    stderr(&o)
-                );
-                let text = stdout(&o);
+                let mut opts = vec!["--lang", lang, "--width", &w];
+                opts.extend(view);
+                let text = rendered(&run, &opts);
+                let args = (args, &opts);
                 for line in text.lines() {
                     assert!(
                         display_width(line) <= width,
@@ -233,15 +273,8 @@ fn width_comes_from_the_flag_then_the_terminal_then_columns() {
 
 #[test]
 fn the_ladder_ends_the_default_view_with_one_arrow_per_packet() {
-    let o = netlab(&[
-        "dns-trace",
-        "www.baidu.com",
-        "--lang",
-        "en",
-        "--width",
-        "80",
-    ]);
-    let t = stdout(&o);
+    let run = recorded(&["dns-trace", "www.baidu.com"]);
+    let t = rendered(&run, &["--lang", "en", "--width", "80"]);
     let ladder = t
         .split("── The packets, in order")
         .nth(1)
@@ -250,18 +283,30 @@ fn the_ladder_ends_the_default_view_with_one_arrow_per_packet() {
         .lines()
         .filter(|l| l.contains('▶') || l.contains('◀'))
         .count();
-    let j = json_lines(&netlab(&["dns-trace", "www.baidu.com", "--json"]));
+    let j: Vec<Value> = std::fs::read_to_string(&run)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // A second look at an earlier packet (a byte view) is no arrow of its own.
     let records: usize = j
         .iter()
-        .map(|l| l["packets"].as_array().map_or(0, Vec::len))
-        .sum();
+        .flat_map(|l| l["packets"].as_array().cloned().unwrap_or_default())
+        .filter(|p| p["echo"] != true)
+        .count();
     assert_eq!(arrows, records, "one arrow per packet record:\n{ladder}");
     for l in &j {
         for p in l["packets"].as_array().into_iter().flatten() {
-            for k in ["from", "to", "label"] {
+            for k in ["from", "to"] {
                 assert!(
                     p[k].as_str().is_some_and(|s| !s.is_empty()),
                     "packet record without {k}: {p}"
+                );
+            }
+            for lang in ["en", "zh"] {
+                assert!(
+                    p["label"][lang].as_str().is_some_and(|s| !s.is_empty()),
+                    "packet record without a label in {lang}: {p}"
                 );
             }
         }
@@ -271,7 +316,8 @@ fn the_ladder_ends_the_default_view_with_one_arrow_per_packet() {
 
 #[test]
 fn a_concept_is_explained_once_per_run() {
-    let t = stdout(&netlab(&["dns-trace", "www.baidu.com", "--lang", "en"]));
+    let run = recorded(&["dns-trace", "www.baidu.com"]);
+    let t = rendered(&run, &["--lang", "en"]);
     assert_eq!(
         t.matches("Not an answer but a referral").count(),
         1,
@@ -363,9 +409,7 @@ fn chinese_runs_are_chinese_but_for_protocol_terms() {
         ]);
     }
     for args in runs {
-        let mut a = args.clone();
-        a.extend(["--lang", "zh", "--width", "100"]);
-        let t = stdout(&netlab(&a));
+        let t = rendered(&recorded(&args), &["--lang", "zh", "--width", "100"]);
         let bad = english_words(&t);
         assert!(
             bad.is_empty(),
