@@ -288,9 +288,12 @@ impl Narrator {
 
     /// Emit the summary, the run's last line; the files are written first.
     pub fn summary(&mut self, summary: Summary) -> Result<()> {
+        let line = self.line(self.seq + 1, Body::Summary(Box::new(summary)));
+        // A file that could not be written ends the run with its error, which
+        // takes the summary's place (and number).
+        self.replay_end(&line)?;
         self.seq += 1;
-        let line = self.line(self.seq, Body::Summary(Box::new(summary)));
-        self.replay_end(&line)
+        Ok(())
     }
 
     /// The last line to every sink: files get it and are finished first, the screen last.

@@ -482,7 +482,8 @@ fn errors_under_json_are_one_error_object() {
         assert_eq!(lines.len(), 1, "{args:?}");
         assert_eq!(lines[0]["kind"], "error");
         assert_eq!(lines[0]["exit_code"], 2);
-        assert!(!lines[0]["message"].as_str().unwrap().is_empty());
+        assert!(!lines[0]["message"]["en"].as_str().unwrap().is_empty());
+        assert!(!lines[0]["message"]["zh"].as_str().unwrap().is_empty());
     }
 }
 
@@ -492,11 +493,14 @@ fn json_argument_errors_name_what_is_missing_and_what_is_allowed() {
     assert_eq!(o.status.code(), Some(2));
     let e = &json_lines(&o)[0];
     assert_eq!(e["kind"], "error");
-    assert!(e["message"].as_str().unwrap().contains("<NAME>"), "{e}");
+    assert!(
+        e["message"]["en"].as_str().unwrap().contains("<NAME>"),
+        "{e}"
+    );
     let o = netlab(&["dns-trace", "x", "--type", "ZZ", "--json"]);
     let e = &json_lines(&o)[0];
     assert!(
-        e["message"]
+        e["message"]["en"]
             .as_str()
             .unwrap()
             .contains("[possible values: A, AAAA"),
@@ -517,7 +521,7 @@ fn a_capture_or_page_that_cannot_be_written_ends_the_run_with_its_name() {
         let last = lines.last().unwrap();
         assert_eq!(last["kind"], "error");
         assert!(
-            last["message"]
+            last["message"]["en"]
                 .as_str()
                 .unwrap()
                 .contains("cannot write /dev/full"),

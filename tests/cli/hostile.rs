@@ -150,7 +150,7 @@ fn a_closed_port_is_refused_at_once_not_silent() {
         .find(|l| l["data"]["verdict"] == "no_reply")
         .unwrap();
     assert!(
-        ex["detail"]
+        ex["detail"]["en"]
             .as_str()
             .unwrap()
             .contains("ICMP port unreachable"),

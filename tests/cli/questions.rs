@@ -61,7 +61,7 @@ fn explain_prints_answer_and_correction() {
     let o = netlab(&["explain", "q4", "--json"]);
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["id"], "Q4");
-    assert_eq!(v["schema"], "netlab/1");
+    assert_eq!(v["schema"], "netlab/2");
     let zh = stdout(&netlab(&["explain", "4", "--lang", "zh"]));
     assert!(zh.contains("笔记纠正"), "{zh}");
 }

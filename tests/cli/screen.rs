@@ -24,20 +24,32 @@ static RUNS: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
 /// The run of `args` with `--json`, recorded once and kept in a file.
 fn recorded(args: &[&str]) -> PathBuf {
     let key = args.join(" ");
-    if let Some(p) = RUNS.lock().unwrap().get_or_insert_with(HashMap::new).get(&key) {
+    if let Some(p) = RUNS
+        .lock()
+        .unwrap()
+        .get_or_insert_with(HashMap::new)
+        .get(&key)
+    {
         return p.clone();
     }
     let mut a = args.to_vec();
     a.push("--json");
     let o = netlab(&a);
-    assert!(o.status.code().is_some_and(|c| c <= 1), "{args:?}: {}", stderr(&o));
+    assert!(
+        o.status.code().is_some_and(|c| c <= 1),
+        "{args:?}: {}",
+        stderr(&o)
+    );
     // The record itself must be sound before it is rendered.
     json_lines(&o);
     let dir = std::env::temp_dir().join(format!("netlab-screen-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{}.jsonl", key.replace(['/', ' '], "_")));
     std::fs::write(&path, &o.stdout).unwrap();
-    RUNS.lock().unwrap().get_or_insert_with(HashMap::new).insert(key, path.clone());
+    RUNS.lock()
+        .unwrap()
+        .get_or_insert_with(HashMap::new)
+        .insert(key, path.clone());
     path
 }
 
