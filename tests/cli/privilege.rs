@@ -356,10 +356,7 @@ fn without_root_dns_trace_captures_real_frames_on_port_53_in_a_namespace_of_its_
         pcap.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let records: usize = json_lines(&o)
-        .iter()
-        .map(|l| l["packets"].as_array().map_or(0, Vec::len))
-        .sum();
+    let records = records(&json_lines(&o));
     let tshark = |filter: &str| {
         let out = Command::new("tshark")
             .args(["-r", pcap.to_str().unwrap(), "-Y", filter])
