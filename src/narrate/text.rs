@@ -255,7 +255,7 @@ pub fn step(
         let first = format!("    {}", paint.p(YELLOW, tag));
         out.extend(wrap_with(c.get(lang), width, &first, "      "));
     }
-    for p in step.packets.iter().filter(|p| !p.quiet) {
+    for p in step.packets.iter().filter(|p| !p.quiet || opts.all_bytes) {
         packet(p, opts, &paint, seen, &mut out);
     }
     out.join("\n")
