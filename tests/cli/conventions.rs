@@ -244,24 +244,48 @@ fn a_saved_run_renders_in_either_language_and_any_view() {
     let zh = stdout(&netlab(&["render", r, "--lang", "zh"]));
     assert!(zh.contains("── 小结") && zh.contains("转介到 com."), "{zh}");
     let en = stdout(&netlab(&["render", r, "--lang", "en"]));
-    assert!(en.contains("── Summary") && en.contains("referral to com."), "{en}");
+    assert!(
+        en.contains("── Summary") && en.contains("referral to com."),
+        "{en}"
+    );
     // The text view rendered from the record is the live text view.
     let live = stdout(&netlab(&["dns-trace", "www.baidu.com", "--lang", "zh"]));
     let shape = |t: &str| -> Vec<String> {
         t.lines()
             .filter(|l| l.starts_with('[') || l.starts_with("── "))
-            .map(|l| l.split("  ").next().unwrap_or("").chars().take(12).collect())
+            .map(|l| {
+                l.split("  ")
+                    .next()
+                    .unwrap_or("")
+                    .chars()
+                    .take(12)
+                    .collect()
+            })
             .collect()
     };
     assert_eq!(shape(&zh), shape(&live), "the same steps and headings");
     // JSON back out is the same record.
     let again = netlab(&["render", r, "--json"]);
-    assert_eq!(stdout(&again), stdout(&o), "render --json gives the record back");
+    assert_eq!(
+        stdout(&again),
+        stdout(&o),
+        "render --json gives the record back"
+    );
     // The page, in the language asked for.
     let page = dir.path().join("p.html");
-    let o = netlab(&["render", r, "--lang", "zh", "--html", page.to_str().unwrap()]);
+    let o = netlab(&[
+        "render",
+        r,
+        "--lang",
+        "zh",
+        "--html",
+        page.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).is_empty(), "with --html, render writes the page only");
+    assert!(
+        stdout(&o).is_empty(),
+        "with --html, render writes the page only"
+    );
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(html.contains("lang=\"zh\""), "the page opens in Chinese");
     // A capture from a saved run: the same packets as the live run's.

@@ -277,3 +277,73 @@ fn pcap_to_an_unwritable_place_is_a_usage_error() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("/nonexistent/dir/x.pcapng"));
 }
+
+/// The port the run's lab served on, from its first step's server list.
+fn lab_port(lines: &[Value]) -> u16 {
+    let s = lines[0]["data"]["servers"][0]
+        .as_str()
+        .expect("a lab server");
+    s.split(':')
+        .nth(1)
+        .and_then(|p| p.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {s}"))
+}
+
+#[test]
+fn dns_trace_pcap_holds_every_packet_a_capture_beside_it_sees() {
+    // Every DNS message the run causes is a record: the stub's, the lab
+    // resolver's own walk in stage 2, stage 3's ask, the walk of stage 4.
+    // tshark on loopback beside the run sees exactly as many as the file holds.
+    if !require("tshark (Debian package tshark)", have("tshark")) || !privileged() {
+        return;
+    }
+    let _turn = PORT_53.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let beside = dir.path().join("beside.pcapng");
+    let mut cap = Command::new("tshark")
+        .args(["-i", "lo", "-f", "net 127.53.0.0/16", "-w"])
+        .arg(&beside)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start tshark");
+    // tshark says "Capturing on 'Loopback: lo'" once its filter is in place.
+    let err = cap.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        for l in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+            if l.contains("Capturing on") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(30))
+        .expect("tshark started capturing");
+    let file = dir.path().join("run.pcapng");
+    let o = netlab(&[
+        "dns-trace",
+        "www.baidu.com",
+        "--json",
+        "--pcap",
+        file.to_str().unwrap(),
+    ]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let _ = Command::new("kill")
+        .args(["-INT", &cap.id().to_string()])
+        .status();
+    let _ = cap.wait();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let port = lab_port(&json_lines(&o));
+    let on_lo = count(
+        &beside,
+        &format!("dns && (udp.port == {port} || tcp.port == {port})"),
+    );
+    let in_file = count(&file, "dns");
+    assert!(on_lo >= 20, "the capture beside saw the whole run: {on_lo}");
+    assert_eq!(
+        in_file, on_lo,
+        "the run's capture holds every DNS message loopback carried"
+    );
+}
