@@ -173,6 +173,8 @@ pub struct Narrator {
     /// File sinks first, the screen's last.
     sinks: Vec<Box<dyn Sink>>,
     finished: bool,
+    /// Every question a step of the run was tagged with.
+    asked: Vec<String>,
 }
 
 impl Narrator {
@@ -195,6 +197,7 @@ impl Narrator {
             step_mode: cfg.step && io::stdin().is_terminal(),
             sinks: vec![screen],
             finished: false,
+            asked: Vec::new(),
         }
     }
 
@@ -266,6 +269,11 @@ impl Narrator {
         if !step.plain {
             self.numbered += 1;
         }
+        for q in &step.questions {
+            if !self.asked.contains(q) {
+                self.asked.push(q.clone());
+            }
+        }
         for p in &mut step.packets {
             if p.protocol.is_empty() {
                 p.protocol = protocol_of(p).to_string();
@@ -287,7 +295,17 @@ impl Narrator {
     }
 
     /// Emit the summary, the run's last line; the files are written first.
-    pub fn summary(&mut self, summary: Summary) -> Result<()> {
+    /// The summary's `questions` are every question the run's steps showed
+    /// (and any the demo adds), in catalogue order.
+    pub fn summary(&mut self, mut summary: Summary) -> Result<()> {
+        for q in &self.asked {
+            if !summary.questions.contains(q) {
+                summary.questions.push(q.clone());
+            }
+        }
+        summary
+            .questions
+            .sort_by_key(|q| q.trim_start_matches('Q').parse::<u32>().unwrap_or(u32::MAX));
         let line = self.line(self.seq + 1, Body::Summary(Box::new(summary)));
         // A file that could not be written ends the run with its error, which
         // takes the summary's place (and number).
@@ -368,5 +386,80 @@ impl Narrator {
             std::thread::sleep(p);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn json_narrator(buf: &Buf) -> Narrator {
+        let cfg = NarratorConfig {
+            format: Format::Json,
+            lang: Lang::Zh,
+            all_bytes: false,
+            pace: None,
+            step: false,
+            width: 80,
+            brief: false,
+        };
+        Narrator::new("ping", cfg, Box::new(buf.clone()))
+    }
+
+    #[test]
+    fn the_summary_lists_every_question_its_steps_showed() {
+        let buf = Buf::default();
+        let mut n = json_narrator(&buf);
+        n.step(Step::new(tx("a", "甲"), Text::default(), &["Q10", "Q7"]))
+            .unwrap();
+        n.step(Step::line(tx("b", "乙"), &["Q1"])).unwrap();
+        n.summary(Summary {
+            title: tx("done", "完成"),
+            questions: qs(&["Q7"]),
+            ..Summary::default()
+        })
+        .unwrap();
+        let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let last: Line = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+        let Body::Summary(s) = last.body else {
+            panic!("{out}")
+        };
+        assert_eq!(s.questions, ["Q1", "Q7", "Q10"]);
+        assert_eq!(last.seq, 3);
+    }
+
+    #[test]
+    fn packets_get_their_protocol_from_their_bytes() {
+        let buf = Buf::default();
+        let mut n = json_narrator(&buf);
+        let arp = Packet {
+            wire: Some(Wire::frame(
+                "h1:eth0",
+                &[0u8; 12]
+                    .iter()
+                    .chain(&[0x08, 0x06])
+                    .copied()
+                    .collect::<Vec<_>>(),
+            )),
+            transport: "ethernet".into(),
+            ..Packet::default()
+        };
+        n.step(Step::new(tx("a", "甲"), Text::default(), &[]).with_packets(vec![arp]))
+            .unwrap();
+        let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+        assert_eq!(v["packets"][0]["protocol"], "ARP");
     }
 }
