@@ -710,6 +710,21 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
     summary(n, &say::lossy_target(H2), s3, e3, result)
 }
 
+/// This demo's typed step data and summary, for docs/json-schema.md.
+pub fn schema() -> super::schema::DemoSchema {
+    super::schema::DemoSchema::new(
+        "ping",
+        "ICMP echo across the lab router (or to a TARGET), each echo and reply a packet.",
+    )
+    .step::<Head>("the first line, with a TARGET")
+    .step::<ReplyLine>("each reply line")
+    .step::<LabIntro>("the lab's first step")
+    .step::<RouterHop>("the lab's step comparing the replies' TTLs")
+    .step::<LossyLink>("the lab's step that makes h2's link lossy")
+    .step::<Dropped>("the lab's capture of the lossy phase")
+    .summary::<PingOut>()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -728,19 +743,4 @@ mod tests {
         assert_eq!(fmt_ms(12.34), "12.3 ms");
         assert_eq!(fmt_ms(123.4), "123 ms");
     }
-}
-
-/// This demo's typed step data and summary, for docs/json-schema.md.
-pub fn schema() -> super::schema::DemoSchema {
-    super::schema::DemoSchema::new(
-        "ping",
-        "ICMP echo across the lab router (or to a TARGET), each echo and reply a packet.",
-    )
-    .step::<Head>("the first line, with a TARGET")
-    .step::<ReplyLine>("each reply line")
-    .step::<LabIntro>("the lab's first step")
-    .step::<RouterHop>("the lab's step comparing the replies' TTLs")
-    .step::<LossyLink>("the lab's step that makes h2's link lossy")
-    .step::<Dropped>("the lab's capture of the lossy phase")
-    .summary::<PingOut>()
 }

@@ -453,7 +453,7 @@ fn lab(args: &TracerouteArgs, n: &mut Narrator) -> Result<i32> {
         .iter()
         .filter(|(s, t)| in_lan_a(*s) || in_lan_a(*t))
         .count();
-    let mut s = Step::new(
+    let s = Step::new(
         say::lan_wan_title(lan_arp, wan_from_lan),
         tx(
             "An ARP request is a broadcast: every host on the LAN hears it, and the router does not forward it. The WAN link is a network of its own, with its own two ends asking ARP for each other.",
