@@ -95,7 +95,7 @@ struct PingOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     loss_percent_configured: Option<u8>,
     /// Each phase of the lab run, in order (lab only).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     runs: Vec<Run>,
 }
 
