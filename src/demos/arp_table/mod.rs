@@ -434,12 +434,12 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
     if r1_arp_b.is_some() {
         let mut s = Step::new(
             tx(
-                "The echo reaches r1, and only then does r1 ARP for h3 on LAN B",
-                "回显到达 r1 之后，r1 才在局域网 B 上 ARP 询问 h3",
+                "r1 ARPs for h3 on LAN B only when the echo arrives",
+                "回显到了，r1 才在局域网 B 上 ARP 询问 h3",
             ),
             tx(
-                "The frame carries r1's MAC but h3's IP. r1's routing table puts 203.0.113.10 on LAN B, directly attached; r1 has no MAC for h3 yet, so it holds the packet and asks on LAN B. Nothing was set up before the packet came.",
-                "这个帧写着 r1 的 MAC，里面的包却写着 h3 的 IP。r1 的路由表说 203.0.113.10 在直连的局域网 B 上；r1 还没有 h3 的 MAC，于是先扣住这个包，在局域网 B 上询问。包到来之前，什么都没有预先建立。",
+                "r1 holds the packet (h3's IP, r1's MAC) until h3's MAC comes back.",
+                "r1 先扣住这个包（h3 的 IP，r1 的 MAC），等 h3 的 MAC 回来。",
             ),
             QS,
         )
