@@ -299,6 +299,11 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
         "The notes set URI and URL side by side. Every URL is a URI; the URN above is a URI that is not a URL.",
         "笔记把 URI 和 URL 并列。每个 URL 都是 URI；上面的 URN 是 URI，却不是 URL。",
     ));
+    // The lab hosts whose frames cross h1's link (the browser, the DNS
+    // server, the router towards the web server).
+    for h in ["h1", "h2", "r1"] {
+        s = s.who(h, Text::from(h));
+    }
     n.step(s.with(&UrlStep {
         url: url_parts.clone(),
     }))?;
