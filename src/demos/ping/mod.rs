@@ -292,21 +292,25 @@ const LOCAL: &str = "local";
 /// Participant id of the target (with a TARGET).
 const TARGET: &str = "target";
 
-/// Every request and reply of a host series as packet records, in wire order;
-/// the first request and the first reply show their byte view.
-fn echo_records(out: &Outcome, p: &Pinger) -> Vec<Packet> {
-    // The source address the requests carried: what the replies were sent to.
-    let src = out
-        .replies
+/// The source address a host series' requests carried: what the replies
+/// were sent to, else what the kernel would pick.
+fn source_of(out: &Outcome, p: &Pinger) -> Ipv4Addr {
+    out.replies
         .iter()
         .find(|r| r.has_ip_header && r.bytes.len() >= 20)
         .map(|r| Ipv4Addr::new(r.bytes[16], r.bytes[17], r.bytes[18], r.bytes[19]))
         .or_else(|| p.source())
-        .unwrap_or(Ipv4Addr::UNSPECIFIED);
+        .unwrap_or(Ipv4Addr::UNSPECIFIED)
+}
+
+/// Every request and reply of a host series as packet records, in wire
+/// order, a request without a reply marked lost; the first request and the
+/// first reply show their byte view.
+fn echo_records(out: &Outcome, src: Ipv4Addr, target: Ipv4Addr) -> Vec<Packet> {
     let mut packets: Vec<Packet> = out
         .sent
         .iter()
-        .map(|s| request_record(s, src, p.target(), out.reply_to(s.seq).is_none()))
+        .map(|s| request_record(s, src, target, out.reply_to(s.seq).is_none()))
         .chain(out.replies.iter().map(|r| reply_record(r, src)))
         .collect();
     packets.sort_by_key(|p| p.at);
@@ -352,7 +356,7 @@ fn echoes_step(out: &Outcome, p: &Pinger, target: Ipv4Addr) -> Option<Step> {
     .fact(tx("socket", "套接字"), socket_name(p.kind()))
     .who(LOCAL, tx("this host", "本机"))
     .who(TARGET, Text::from(target.to_string()))
-    .with_packets(echo_records(out, p));
+    .with_packets(echo_records(out, source_of(out, p), target));
     Some(s)
 }
 
@@ -735,6 +739,65 @@ mod tests {
         for bad in ["999.1.1.1", "1.2.3", "", "-x", "::1"] {
             assert!(resolve(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn every_echo_is_a_record_in_wire_order_and_the_unanswered_are_lost() {
+        use crate::icmp::series::Sent;
+        use std::time::UNIX_EPOCH;
+        let t = |us: u64| UNIX_EPOCH + Duration::from_micros(1_700_000_000_000_000 + us);
+        let sent = |seq: u16, us: u64| Sent {
+            seq,
+            msg: icmp::echo_request(0x4e4c, seq, &[0; 8]),
+            at: t(us),
+        };
+        let reply = |seq: u16, us: u64| Reply {
+            seq,
+            from: Ipv4Addr::LOCALHOST,
+            ttl: Some(64),
+            icmp_len: 16,
+            at: Instant::now(),
+            kernel_at: Some(t(us)),
+            received: t(us),
+            bytes: crate::wire::build::ip_packet(
+                Ipv4Addr::LOCALHOST,
+                Ipv4Addr::LOCALHOST,
+                1,
+                &icmp::echo_request(0x4e4c, seq, &[0; 8]),
+            ),
+            has_ip_header: true,
+        };
+        // Reply 1 comes after request 2 left; request 2 is never answered.
+        let out = Outcome {
+            stats: Stats::default(),
+            sent: vec![sent(1, 0), sent(2, 10), sent(3, 20)],
+            replies: vec![reply(1, 15), reply(3, 25)],
+            elapsed: Duration::from_millis(30),
+        };
+        let p = echo_records(&out, Ipv4Addr::LOCALHOST, Ipv4Addr::LOCALHOST);
+        let labels: Vec<&str> = p.iter().map(|p| p.label.en.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "ICMP echo request seq=1",
+                "ICMP echo request seq=2",
+                "ICMP echo reply seq=1",
+                "ICMP echo request seq=3",
+                "ICMP echo reply seq=3",
+            ]
+        );
+        let lost: Vec<bool> = p.iter().map(|p| p.lost).collect();
+        assert_eq!(lost, [false, true, false, false, false]);
+        let shown: Vec<bool> = p.iter().map(|p| p.show_bytes).collect();
+        assert_eq!(
+            shown,
+            [true, false, true, false, false],
+            "the first of each"
+        );
+        assert!(p
+            .iter()
+            .all(|p| p.wire.is_some() && p.quiet != p.show_bytes));
+        assert_eq!((p[0].from.as_str(), p[0].to.as_str()), (LOCAL, TARGET));
     }
 
     #[test]
