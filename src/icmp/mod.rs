@@ -47,6 +47,8 @@ pub struct Reply {
     pub at: Instant,
     /// Arrival time stamped by the kernel (SO_TIMESTAMPNS), as iputils uses it.
     pub kernel_at: Option<std::time::SystemTime>,
+    /// When it arrived: the kernel's stamp, else when netlab read it.
+    pub received: std::time::SystemTime,
     /// The whole IP packet (raw sockets) or the ICMP message alone (ping sockets).
     pub bytes: Vec<u8>,
     /// True when `bytes` starts with the IP header.
@@ -89,6 +91,23 @@ impl Pinger {
     /// The socket kind in use.
     pub fn kind(&self) -> PingSocket {
         self.kind
+    }
+
+    /// The target.
+    pub fn target(&self) -> Ipv4Addr {
+        self.target
+    }
+
+    /// The source address the kernel picks for the target (what the request's
+    /// IP header carries), found as iputils does: a UDP socket connected to the
+    /// target, which sends nothing. None if there is no route.
+    pub fn source(&self) -> Option<Ipv4Addr> {
+        let s = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
+        s.connect((self.target, 1025)).ok()?;
+        match s.local_addr().ok()?.ip() {
+            std::net::IpAddr::V4(a) if !a.is_unspecified() => Some(a),
+            _ => None,
+        }
     }
 
     /// Send echo request `seq` with `size` payload bytes; returns the ICMP message
@@ -189,6 +208,7 @@ impl Pinger {
                 icmp_len: m.len(),
                 at,
                 kernel_at,
+                received: kernel_at.unwrap_or_else(std::time::SystemTime::now),
                 bytes: data.to_vec(),
                 has_ip_header: self.kind == PingSocket::Raw,
             }));
@@ -198,15 +218,23 @@ impl Pinger {
 
 /// A series' statistics as the JSON summary carries them (iputils' closing
 /// figures; RTTs in ms rounded to the microsecond, null when nothing came back).
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct Echo {
+    /// Echo requests sent.
     pub transmitted: u32,
+    /// Echo replies received (duplicates not counted).
     pub received: u32,
+    /// Share of requests unanswered, in percent, rounded down as iputils does.
     pub loss_percent: f64,
+    /// From the first request to the end of the series, milliseconds.
     pub time_ms: u64,
+    /// Shortest round trip, milliseconds (null when nothing came back).
     pub rtt_min_ms: Option<f64>,
+    /// Mean round trip, milliseconds.
     pub rtt_avg_ms: Option<f64>,
+    /// Longest round trip, milliseconds.
     pub rtt_max_ms: Option<f64>,
+    /// Mean deviation of the round trips (iputils' mdev), milliseconds.
     pub rtt_mdev_ms: Option<f64>,
 }
 

@@ -1,7 +1,9 @@
 //! One series of echoes, as iputils ping runs it: a request every interval,
 //! replies matched by sequence number (duplicates ignored), RTT from the
 //! kernel's arrival stamp, until the count, the deadline, a stop signal or
-//! the last reply's timeout. The caller hears of each reply as it arrives.
+//! the last reply's timeout. The caller hears of each reply as it arrives,
+//! and gets every request and reply back at the end (each is a packet of
+//! the run).
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,17 +27,15 @@ pub struct Series {
     pub deadline: Option<Instant>,
 }
 
-/// The first request and its reply, for the byte view.
+/// One echo request as it was sent.
 #[derive(Clone, Debug)]
-pub struct First {
-    /// The ICMP message sent (no IP header: the kernel adds it).
-    pub sent: Vec<u8>,
-    /// When it was sent.
-    pub sent_at: SystemTime,
-    /// Its reply.
-    pub reply: Reply,
-    /// When netlab read the reply.
-    pub reply_at: SystemTime,
+pub struct Sent {
+    /// Its sequence number.
+    pub seq: u16,
+    /// The ICMP message (no IP header: the kernel adds it).
+    pub msg: Vec<u8>,
+    /// The wall-clock time just before it was handed to the kernel.
+    pub at: SystemTime,
 }
 
 /// What one series did.
@@ -43,10 +43,24 @@ pub struct First {
 pub struct Outcome {
     /// Sent, received, every RTT.
     pub stats: Stats,
-    /// Request 1 and its reply, if it came.
-    pub first: Option<First>,
+    /// Every request, in the order sent.
+    pub sent: Vec<Sent>,
+    /// Every reply that counted (one per sequence number), in the order read.
+    pub replies: Vec<Reply>,
     /// From the first request to the end.
     pub elapsed: Duration,
+}
+
+impl Outcome {
+    /// The reply to request `seq`, if it came.
+    pub fn reply_to(&self, seq: u16) -> Option<&Reply> {
+        self.replies.iter().find(|r| r.seq == seq)
+    }
+
+    /// The first reply's TTL, if request 1 was answered.
+    pub fn first_ttl(&self) -> Option<u8> {
+        self.reply_to(1).and_then(|r| r.ttl)
+    }
 }
 
 /// A failed ICMP socket call: a missing privilege, or the send or receive
@@ -72,8 +86,8 @@ pub fn run(
     let start = Instant::now();
     let mut stats = Stats::default();
     let mut sent_at: Vec<(Instant, SystemTime)> = Vec::new();
-    let mut first: Option<First> = None;
-    let mut first_sent: Option<Vec<u8>> = None;
+    let mut sent: Vec<Sent> = Vec::new();
+    let mut replies: Vec<Reply> = Vec::new();
     let mut seen = HashSet::new();
     let mut seq: u16 = 0;
     let mut next_send = start;
@@ -93,9 +107,7 @@ pub fn run(
             let (msg, t0, wall) = p.send(seq, s.size).map_err(io)?;
             sent_at.push((t0, wall));
             let now = Instant::now();
-            if first_sent.is_none() {
-                first_sent = Some(msg);
-            }
+            sent.push(Sent { seq, msg, at: wall });
             stats.transmitted += 1;
             last_send = now;
             next_send = start + s.interval * stats.transmitted;
@@ -129,20 +141,12 @@ pub fn run(
         stats.received += 1;
         stats.rtts.push(rtt);
         on_reply(&r, rtt)?;
-        if first.is_none() && r.seq == 1 {
-            if let Some(sent) = first_sent.clone() {
-                first = Some(First {
-                    sent,
-                    sent_at: sent_at[0].1,
-                    reply: r.clone(),
-                    reply_at: SystemTime::now(),
-                });
-            }
-        }
+        replies.push(r);
     }
     Ok(Outcome {
         stats,
-        first,
+        sent,
+        replies,
         elapsed: start.elapsed(),
     })
 }

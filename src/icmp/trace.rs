@@ -19,7 +19,7 @@ use serde::Serialize;
 pub const BASE_PORT: u16 = 33434;
 
 /// What came back for one probe.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Reply {
     /// ICMP time exceeded: a router on the way, whose TTL reached zero.
@@ -44,17 +44,17 @@ pub enum Method {
 }
 
 /// One probe and its answer.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Probe {
     /// The TTL it left with.
     pub ttl: u8,
-    /// Who answered.
+    /// Who answered (null: nothing within the wait).
     pub address: Option<Ipv4Addr>,
-    /// Round trip, milliseconds.
+    /// Round trip, milliseconds (null: nothing within the wait).
     pub rtt_ms: Option<f64>,
     /// What answered.
     pub reply: Reply,
-    /// The ICMP code of an unreachable.
+    /// The ICMP code of the answer (0 for time exceeded, 3 for port unreachable).
     pub code: Option<u8>,
     /// The probe's destination port (UDP) or sequence number (ICMP).
     pub port: u16,

@@ -97,6 +97,23 @@ pub fn to_or_from(frames: Vec<Frame>, ports: &[u16]) -> Vec<Frame> {
         .collect()
 }
 
+/// Frames cut into consecutive parts at the given times, each part in wire
+/// order: part 0 holds what was seen before `cuts[0]`, part `i` what was seen
+/// from `cuts[i - 1]` up to `cuts[i]`, the last part everything after. Every
+/// frame lands in exactly one part, so steps built from the parts draw the
+/// frames in the order they crossed, and none is dropped.
+pub fn split_at(frames: impl IntoIterator<Item = Frame>, cuts: &[SystemTime]) -> Vec<Vec<Frame>> {
+    let mut parts: Vec<Vec<Frame>> = vec![Vec::new(); cuts.len() + 1];
+    for f in frames {
+        let i = cuts.iter().take_while(|c| **c <= f.at).count();
+        parts[i].push(f);
+    }
+    for p in &mut parts {
+        p.sort_by_key(|f| f.at);
+    }
+    parts
+}
+
 /// A running capture; [`Capture::stop`] returns the frames.
 pub struct Capture {
     shared: Arc<Shared>,
@@ -318,5 +335,39 @@ impl Capture {
             frames.len()
         );
         Ok((frames, missed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::UNIX_EPOCH;
+
+    fn at(us: u64) -> Frame {
+        Frame {
+            at: UNIX_EPOCH + Duration::from_micros(us),
+            link: "h1:eth0".into(),
+            bytes: vec![],
+            len: 0,
+        }
+    }
+
+    #[test]
+    fn split_keeps_every_frame_once_and_in_wire_order() {
+        let cuts = [at(10).at, at(20).at];
+        let parts = split_at([at(25), at(3), at(10), at(12), at(1), at(30)], &cuts);
+        let us = |p: &Vec<Frame>| -> Vec<u128> {
+            p.iter()
+                .map(|f| f.at.duration_since(UNIX_EPOCH).unwrap().as_micros())
+                .collect()
+        };
+        assert_eq!(us(&parts[0]), [1, 3]);
+        assert_eq!(
+            us(&parts[1]),
+            [10, 12],
+            "a frame at a cut opens the next part"
+        );
+        assert_eq!(us(&parts[2]), [25, 30]);
+        assert_eq!(split_at([at(5)], &[]).len(), 1);
     }
 }

@@ -45,7 +45,7 @@ fn ping_loopback_prints_what_iputils_prints() {
         "--json",
     ]);
     let lines = json_lines(&o);
-    assert!(lines[0]["title"]
+    assert!(lines[0]["title"]["en"]
         .as_str()
         .unwrap()
         .contains("Resolved localhost to 127.0.0.1"));
@@ -110,11 +110,11 @@ fn lab_ping_same_lan_router_hop_and_loss() {
     let request = lines
         .iter()
         .flat_map(|l| l["packets"].as_array().cloned().unwrap_or_default())
-        .find(|p| p["label"] == "ICMP echo request seq=1")
+        .find(|p| p["label"]["en"] == "ICMP echo request seq=1")
         .expect("the first echo request is a packet record");
     let fields = request["fields"].as_array().unwrap();
     let proto = fields.iter().find(|f| f["name"] == "ip.proto").unwrap();
-    assert_eq!(proto["value"], "1 (ICMP)");
+    assert_eq!(proto["value"]["en"], "1 (ICMP)");
     let after_ip = fields.iter().position(|f| f["name"] == "ip.dst").unwrap();
     assert_eq!(
         fields[after_ip + 1]["name"],
@@ -132,7 +132,7 @@ fn lab_ping_same_lan_router_hop_and_loss() {
             .filter(|p| {
                 p["from"] == from
                     && p["to"] == to
-                    && p["label"].as_str().unwrap().starts_with(label)
+                    && p["label"]["en"].as_str().unwrap().starts_with(label)
             })
             .count()
     };
@@ -141,7 +141,10 @@ fn lab_ping_same_lan_router_hop_and_loss() {
         "h1's broadcast ARP"
     );
     assert!(count("r1", "h3", "ICMP echo request") >= 3, "on LAN B");
-    let lost = records.iter().filter(|p| p["lost"] == true).count() as u64;
+    let lost = records
+        .iter()
+        .filter(|p| p["lost"] == true && p["echo"] != true)
+        .count() as u64;
     assert_eq!(lost, 40 - got, "each unanswered request is marked lost");
 }
 
@@ -172,4 +175,105 @@ fn ping_this_host_and_a_broadcast_address_as_iputils_would() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("broadcast address"), "{}", stderr(&o));
     assert!(!stderr(&o).contains("setcap"), "{}", stderr(&o));
+}
+
+#[test]
+fn every_echo_of_a_target_is_a_packet_in_the_json_and_the_pcap() {
+    if !privileged() || !require("tshark (Debian package tshark)", have("tshark")) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("lo.pcapng");
+    let o = netlab(&[
+        "ping",
+        "-c",
+        "3",
+        "-i",
+        "0.05",
+        "127.0.0.1",
+        "--json",
+        "--pcap",
+        pcap.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    // The capture file: three requests and three replies, each reply to its request.
+    assert_eq!(tshark_count(&pcap, "icmp.type == 8"), 3, "the requests");
+    assert_eq!(tshark_count(&pcap, "icmp.type == 0"), 3, "the replies");
+    assert_eq!(
+        tshark_count(&pcap, "icmp.resp_to"),
+        3,
+        "each reply to its request"
+    );
+    assert_eq!(tshark_count(&pcap, "_ws.malformed"), 0);
+    // The JSON: the same six, between this host and the target, in wire order.
+    let packets = super::arp::packets(&lines);
+    let between = |from: &str, to: &str, label: &str| {
+        packets
+            .iter()
+            .filter(|p| {
+                p["from"] == from
+                    && p["to"] == to
+                    && p["label"]["en"].as_str().unwrap().starts_with(label)
+            })
+            .count()
+    };
+    assert_eq!(between("local", "target", "ICMP echo request seq="), 3);
+    assert_eq!(between("target", "local", "ICMP echo reply seq="), 3);
+    assert_eq!(packets.len(), 6);
+    assert!(
+        packets.iter().all(|p| p["wire"]["hex"].is_string()),
+        "every packet's wire bytes"
+    );
+    super::arp::assert_wire_order("ping 127.0.0.1", &lines);
+    let labels: Vec<&str> = packets
+        .iter()
+        .map(|p| p["label"]["en"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "ICMP echo request seq=1",
+            "ICMP echo reply seq=1",
+            "ICMP echo request seq=2",
+            "ICMP echo reply seq=2",
+            "ICMP echo request seq=3",
+            "ICMP echo reply seq=3",
+        ]
+    );
+    // The participants are ids, labelled in both languages.
+    let who: Vec<&Value> = lines
+        .iter()
+        .flat_map(|l| l["participants"].as_array().into_iter().flatten())
+        .collect();
+    assert!(
+        who.iter()
+            .any(|p| p["id"] == "local" && p["label"]["zh"] == "本机"),
+        "{who:?}"
+    );
+    // The ladder draws all of them.
+    let o = netlab(&["ping", "-c", "3", "-i", "0.05", "127.0.0.1", "--lang", "en"]);
+    let t = stdout(&o);
+    assert!(t.contains("ICMP echo request seq=… ×3"), "{t}");
+    assert!(t.contains("ICMP echo reply seq=… ×3"), "{t}");
+}
+
+#[test]
+fn lab_ping_records_follow_the_wire_and_the_pcap_holds_them_all() {
+    if !privileged() || !require("tshark (Debian package tshark)", have("tshark")) {
+        return;
+    }
+    let lines = super::arp::assert_pcap_is_the_record(&["ping", "--loss", "30"]);
+    // Every echo that crossed h1's link in each phase: 3 + 3 + 10 requests.
+    let requests = super::arp::packets(&lines)
+        .into_iter()
+        .filter(|p| {
+            p["from"] == "h1"
+                && p["label"]["en"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("ICMP echo request")
+        })
+        .count();
+    assert_eq!(requests, 3 + 3 + 10);
 }

@@ -189,3 +189,27 @@ fn the_text_fits_both_languages() {
         }
     }
 }
+
+#[test]
+fn traceroute_records_follow_the_wire_and_the_pcap_holds_them_all() {
+    if !privileged() || !require("tshark (Debian package tshark)", have("tshark")) {
+        return;
+    }
+    let lines = super::arp::assert_pcap_is_the_record(&["traceroute", "-q", "1"]);
+    // The WAN's frames of TTL 2 are drawn with TTL 2, before r2's answer reaches h1.
+    let hop2 = lines
+        .iter()
+        .find(|l| l["data"]["ttl"] == 2 && l["data"]["probes"].is_array())
+        .expect("the TTL 2 step");
+    let on: Vec<(&str, &str)> = hop2["packets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["from"].as_str().unwrap(), p["to"].as_str().unwrap()))
+        .collect();
+    let first = |pair: (&str, &str)| on.iter().position(|x| *x == pair);
+    let (Some(wan_probe), Some(back_to_h1)) = (first(("r1", "r2")), first(("r1", "h1"))) else {
+        panic!("TTL 2's step holds the probe on the WAN and the answer on LAN A: {on:?}");
+    };
+    assert!(wan_probe < back_to_h1, "{on:?}");
+}

@@ -47,7 +47,7 @@ fn opening_the_default_url_shows_every_layer_and_tshark_agrees() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|p| p["label"].as_str().unwrap().to_string())
+            .map(|p| p["label"]["en"].as_str().unwrap().to_string())
             .collect()
     };
     let l = labels(2);
@@ -156,7 +156,7 @@ fn names_the_lab_does_not_hold_are_answered_and_nothing_is_fetched() {
         let s = summary(&lines);
         assert!(s["address"].is_null());
         assert!(s["status"].is_null());
-        assert!(s["title"].as_str().unwrap().contains(rcode), "{s}");
+        assert!(s["title"]["en"].as_str().unwrap().contains(rcode), "{s}");
     }
     // An address where nothing listens: the connection is refused, exit 1.
     let o = netlab(&["url", "http://198.51.100.20/", "--json"]);
@@ -201,4 +201,22 @@ fn the_text_tells_the_story_in_both_languages() {
             assert!(t.contains(w), "{lang}: no {w:?}:\n{t}");
         }
     }
+}
+
+#[test]
+fn url_records_follow_the_wire_and_the_pcap_holds_them_all() {
+    if !privileged() || !require("tshark (Debian package tshark)", have("tshark")) {
+        return;
+    }
+    super::arp::assert_pcap_is_the_record(&["url"]);
+    // A refused connection: its frames too, in one step, in wire order.
+    super::arp::assert_pcap_is_the_record(&["url", "http://198.51.100.20/"]);
+}
+
+#[test]
+fn url_bytes_shows_every_packet() {
+    if !privileged() {
+        return;
+    }
+    super::arp::assert_bytes_shows_every_packet(&["url"]);
 }

@@ -12,16 +12,16 @@
 
 use std::net::Ipv4Addr;
 
+use schemars::JsonSchema;
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::cli::ArpArgs;
 use crate::error::{exit, Error, Result};
 use crate::host::arp::{self as engine, is_arp, Asker};
 use crate::host::neigh::{self, Entry};
-use crate::lab::capture::Frame;
+use crate::lab::capture::{split_at, Frame};
 use crate::lab::topology::{self, NetLab, H1, H2, H3, R1_A};
-use crate::narrate::{fields, tx, Narrator, Step, Summary, Text};
+use crate::narrate::{tx, Narrator, Packet, Step, Summary, Text};
 use crate::privilege::Privileges;
 use crate::wire::frame::{self, Kind};
 
@@ -29,17 +29,109 @@ mod say;
 
 const QS: &[&str] = &["Q5", "Q6", "Q8", "Q26"];
 
-fn entries_json(e: &[Entry]) -> Value {
-    serde_json::to_value(e).unwrap_or(Value::Null)
+/// One entry of a neighbour table, as `ip neigh` shows it.
+#[derive(Clone, Serialize, JsonSchema)]
+struct EntryOut {
+    /// The neighbour's IP address.
+    ip: String,
+    /// Its MAC address; empty while unresolved.
+    mac: String,
+    /// The interface it was learned on.
+    iface: String,
+    /// The kernel's neighbour state (REACHABLE, STALE, DELAY, FAILED …), several joined with `,`.
+    state: String,
+}
+
+impl From<&Entry> for EntryOut {
+    fn from(e: &Entry) -> Self {
+        EntryOut {
+            ip: e.ip.clone(),
+            mac: e.mac.clone(),
+            iface: e.iface.clone(),
+            state: e.state.clone(),
+        }
+    }
+}
+
+fn entries_out(e: &[Entry]) -> Vec<EntryOut> {
+    e.iter().map(EntryOut::from).collect()
+}
+
+/// A neighbour table shown in a step.
+#[derive(Serialize, JsonSchema)]
+struct Table {
+    /// Its entries, by address.
+    entries: Vec<EntryOut>,
+}
+
+/// The lab's opening step: the hosts and their interfaces.
+#[derive(Serialize, JsonSchema)]
+struct LabIntro {
+    /// Every lab host (the switch included), in build order.
+    hosts: Vec<HostOut>,
+    /// The lab runs in a user namespace of netlab's own (no root).
+    rootless: bool,
+}
+
+/// One lab host as planned.
+#[derive(Serialize, JsonSchema)]
+struct HostOut {
+    /// `h1`, `h2`, `h3`, `r1`, `sw1`.
+    name: &'static str,
+    /// What it is.
+    role: &'static str,
+    /// Its interfaces.
+    ifaces: Vec<IfaceOut>,
+    /// Its default gateway, if it has one.
+    gateway: Option<Ipv4Addr>,
+}
+
+/// One interface of a lab host.
+#[derive(Serialize, JsonSchema)]
+struct IfaceOut {
+    /// Its name inside the host.
+    name: &'static str,
+    /// Its IPv4 address (none on a switch port).
+    ip: Option<Ipv4Addr>,
+    /// Its MAC address, set by netlab.
+    mac: &'static str,
+    /// What the other end of its cable is (`sw1:p1`).
+    peer: &'static str,
+}
+
+fn hosts() -> Vec<HostOut> {
+    topology::plan()
+        .into_iter()
+        .map(|h| HostOut {
+            name: h.name,
+            role: h.role,
+            ifaces: h
+                .ifaces
+                .into_iter()
+                .map(|i| IfaceOut {
+                    name: i.name,
+                    ip: i.ip,
+                    mac: i.mac,
+                    peer: i.peer,
+                })
+                .collect(),
+            gateway: h.gateway,
+        })
+        .collect()
 }
 
 /// One echo request as one LAN carried it (the JSON's `lan_a`, `lan_b`).
-#[derive(Serialize)]
+#[derive(Clone, Serialize, JsonSchema)]
 struct Hop {
+    /// The frame's source MAC on this link.
     src_mac: Option<String>,
+    /// The frame's destination MAC on this link.
     dst_mac: Option<String>,
+    /// The packet's source IP (h1's, on both links).
     src_ip: Ipv4Addr,
+    /// The packet's destination IP (h3's, on both links).
     dst_ip: Ipv4Addr,
+    /// The packet's TTL on this link (one less on LAN B: r1 forwarded it).
     ttl: u8,
 }
 
@@ -70,49 +162,89 @@ impl Hop {
     }
 }
 
-/// A captured frame as hex (the request step's `frame` data).
-#[derive(Serialize)]
-struct FrameOut<'a> {
-    link: &'a str,
-    hex: String,
-}
-
-/// The lab run's JSON summary.
-#[derive(Serialize)]
-struct LabOut<'a> {
-    entries: &'a [Entry],
+/// The step that compares one echo request on both LANs.
+#[derive(Serialize, JsonSchema)]
+struct TwoLinks {
+    /// The echo request as LAN A carried it (h1 to r1).
     lan_a: Hop,
+    /// The same request as LAN B carried it (r1 to h3).
     lan_b: Hop,
 }
 
-/// The host runs' JSON summary.
-#[derive(Serialize)]
-struct HostOut<'a> {
-    entries: &'a [Entry],
+/// The ARP request step: the frame as captured.
+#[derive(Serialize, JsonSchema)]
+struct RequestFrame {
+    /// The broadcast request, exactly as it crossed h1's link.
+    frame: FrameOut,
+}
+
+/// A captured frame as hex.
+#[derive(Serialize, JsonSchema)]
+struct FrameOut {
+    /// Where it was captured (`h1:eth0`).
+    link: String,
+    /// The whole Ethernet frame, lowercase hex.
+    hex: String,
+}
+
+/// arp-table's result: the neighbour table at the end; in the lab, the echo
+/// request on both LANs; with `--resolve`, what answered.
+#[derive(Serialize, JsonSchema)]
+struct ArpOut {
+    /// The neighbour table at the end (h1's in the lab, this machine's otherwise).
+    entries: Vec<EntryOut>,
+    /// The echo request across r1, as LAN A carried it (lab only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lan_a: Option<Hop>,
+    /// The same request as LAN B carried it (lab only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lan_b: Option<Hop>,
+    /// The address `--resolve` asked for and the MAC that answered (absent when none did).
     #[serde(skip_serializing_if = "Option::is_none")]
     resolved: Option<Resolved>,
 }
 
 /// The address `--resolve` asked for and the MAC that answered.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct Resolved {
+    /// The address asked for.
     ip: Ipv4Addr,
+    /// The MAC address in the reply.
     mac: String,
+}
+
+/// A table entry as one line (the text view aligns nothing inside a value).
+fn entry_line(e: &Entry) -> String {
+    let mac = if e.mac.is_empty() {
+        "(incomplete)"
+    } else {
+        &e.mac
+    };
+    format!("{} {mac} {} {}", e.ip, e.iface, e.state)
 }
 
 fn table_step(title: Text, detail: Text, entries: &[Entry]) -> Step {
     // By address, as `ip neigh` users expect to scan it (the kernel's order varies).
     let mut entries = entries.to_vec();
     entries.sort_by_key(|e| e.ip.parse::<std::net::IpAddr>().ok());
-    let entries = &entries[..];
     let mut s = Step::new(title, detail, QS);
     if entries.is_empty() {
         s = s.fact(tx("table", "表"), tx("(empty)", "（空）"));
     }
-    for l in neigh::lines(entries) {
-        s = s.fact(tx("entry", "条目"), l);
+    for e in &entries {
+        s = s.fact(tx("entry", "条目"), entry_line(e));
     }
-    s.data("entries", entries_json(entries))
+    s.with(&Table {
+        entries: entries_out(&entries),
+    })
+}
+
+/// Frames as packet records; `explain` is the one whose byte view the step shows.
+fn records(frames: &[Frame], explain: Option<&Frame>) -> Vec<Packet> {
+    frames
+        .iter()
+        .map(|f| f.record(explain.is_some_and(|e| e == f)))
+        .collect()
 }
 
 /// Run the demo.
@@ -140,16 +272,20 @@ fn host_table(n: &mut Narrator) -> Result<i32> {
         &entries,
     );
     n.step(step)?;
-    n.summary(Summary {
-        title: say::entries(entries.len()),
-        questions: crate::record::qs(QS),
-        ok: true,
-        data: fields(&HostOut {
-            entries: &entries,
+    n.summary(
+        Summary {
+            title: say::entries(entries.len()),
+            questions: crate::record::qs(QS),
+            ok: true,
+            ..Summary::default()
+        }
+        .with(&ArpOut {
+            entries: entries_out(&entries),
+            lan_a: None,
+            lan_b: None,
             resolved: None,
         }),
-        ..Summary::default()
-    })?;
+    )?;
     Ok(exit::OK)
 }
 
@@ -175,18 +311,17 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
             let ip = i.ip.map(|a| format!("{a}/24")).unwrap_or_default();
             intro = intro.fact(
                 Text::from(format!("{}:{}", h.name, i.name)),
-                format!("{ip:<17} {}", i.mac),
+                format!("{ip} {}", i.mac),
             );
         }
     }
-    n.step(
-        intro
-            .data(
-                "hosts",
-                serde_json::to_value(topology::plan()).unwrap_or(Value::Null),
-            )
-            .data("rootless", crate::lab::userns::rootless()),
-    )?;
+    for h in ["h1", "h2", "r1", "h3"] {
+        intro = intro.who(h, Text::from(h));
+    }
+    n.step(intro.with(&LabIntro {
+        hosts: hosts(),
+        rootless: crate::lab::userns::rootless(),
+    }))?;
 
     let before = h1.run(neigh::read)??;
     n.step(table_step(
@@ -202,12 +337,18 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
     let frames = engine::first_contact(h1, H2)?;
     let req = frames.iter().find(|f| is_arp(f, 1, H2));
     let rep = frames.iter().find(|f| is_arp(f, 2, H2));
-    let (Some(req), Some(rep)) = (req, rep) else {
+    let (Some(req), Some(rep)) = (req.cloned(), rep.cloned()) else {
         return Err(Error::lab(tx(
             "no ARP exchange was captured between h1 and h2",
             "没有抓到 h1 与 h2 之间的 ARP 交换",
         )));
     };
+    // Wire order: the request (and whatever preceded the reply), then the reply and what followed.
+    let mut parts = split_at(frames, &[rep.at]).into_iter();
+    let (before_reply, from_reply) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
     let mut s = Step::new(
         tx("h1 broadcasts an ARP request: who has 198.51.100.20?", "h1 广播 ARP 请求：谁是 198.51.100.20？"),
         tx(
@@ -220,14 +361,13 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
         "the notes put ARP in the network layer; the frame shows it rides directly in Ethernet (EtherType 0x0806), with no IP header at all.",
         "笔记把 ARP 归入网络层；这个帧表明它直接装在以太网里（EtherType 0x0806），根本没有 IP 头。",
     ));
-    s.packets.push(req.record(true));
-    n.step(s.data(
-        "frame",
-        Value::Object(fields(&FrameOut {
-            link: &req.link,
-            hex: crate::narrate::json::hex(&req.bytes),
-        })),
-    ))?;
+    s.packets = records(&before_reply, Some(&req));
+    n.step(s.with(&RequestFrame {
+        frame: FrameOut {
+            link: req.link.clone(),
+            hex: crate::record::to_hex(&req.bytes),
+        },
+    }))?;
     let mut s = Step::new(
         tx("h2 answers by unicast: 198.51.100.20 is at 02:00:00:00:00:20", "h2 单播应答：198.51.100.20 在 02:00:00:00:00:20"),
         tx(
@@ -236,14 +376,9 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
         ),
         QS,
     );
-    s.packets.push(rep.record(false));
-    // The rest of what crossed the link: the datagram that needed the MAC, and what followed.
-    for f in frames
-        .iter()
-        .filter(|f| !std::ptr::eq(*f, req) && !std::ptr::eq(*f, rep))
-    {
-        s.packets.push(f.record(false));
-    }
+    // The reply, then the rest of what crossed the link: the datagram that
+    // needed the MAC, and what followed.
+    s.packets = records(&from_reply, None);
     n.step(s)?;
     let after = h1.run(neigh::read)??;
     n.step(table_step(
@@ -267,17 +402,24 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
             "h3 没有回应跨过 r1 的 h1",
         )));
     }
-    let gw_req = frames_a.iter().find(|f| is_arp(f, 1, R1_A));
+    let asked_gateway = frames_a.iter().any(|f| is_arp(f, 1, R1_A));
     let echo = |fs: &[Frame]| fs.iter().find(|f| engine::is_echo(f, H1, H3)).cloned();
-    let (Some(gw_req), Some(on_a), Some(on_b)) =
-        (gw_req.cloned(), echo(&frames_a), echo(&frames_b))
-    else {
+    let (true, Some(on_a), Some(on_b)) = (asked_gateway, echo(&frames_a), echo(&frames_b)) else {
         return Err(Error::lab(tx(
             "the frames across r1 were not all captured",
             "没有抓全跨越 r1 的帧",
         )));
     };
     let r1_arp_b = frames_b.iter().find(|f| is_arp(f, 1, H3)).cloned();
+    // Both captures in wire order, cut where the story turns: h1's ARP for
+    // its gateway; the echo reaching r1, which only then ARPs on LAN B; the
+    // echo on LAN B and the replies.
+    let cuts = match &r1_arp_b {
+        Some(_) => vec![on_a.at, on_b.at],
+        None => vec![on_a.at],
+    };
+    let mut parts = split_at(frames_a.into_iter().chain(frames_b), &cuts).into_iter();
+    let mut part = || parts.next().unwrap_or_default();
     let mut s = Step::new(
         tx("To reach h3 (another subnet), h1 ARPs for its gateway 198.51.100.1 — not for h3", "要到达 h3（另一个子网），h1 ARP 的是网关 198.51.100.1，而不是 h3"),
         tx(
@@ -286,15 +428,28 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
         ),
         QS,
     );
-    s.packets.push(gw_req.record(false));
-    if let Some(f) = &r1_arp_b {
-        s.packets.push(f.record(false));
-        s = s.correction(tx(
+    s.packets = records(&part(), None);
+    n.step(s)?;
+
+    if r1_arp_b.is_some() {
+        let mut s = Step::new(
+            tx(
+                "r1 ARPs for h3 on LAN B only when the echo arrives",
+                "回显到了，r1 才在局域网 B 上 ARP 询问 h3",
+            ),
+            tx(
+                "r1 holds the packet (h3's IP, r1's MAC) until h3's MAC comes back.",
+                "r1 先扣住这个包（h3 的 IP，r1 的 MAC），等 h3 的 MAC 回来。",
+            ),
+            QS,
+        )
+        .correction(tx(
             "the notes have each router broadcast for the next router to build a path first; on LAN B, r1 just resolves its own next hop (h3) when the packet arrives.",
             "笔记认为每台路由器先广播找下一台路由器，建立起链路；局域网 B 上的抓包显示，r1 只是在包到达时解析自己的下一跳（h3）。",
         ));
+        s.packets = records(&part(), None);
+        n.step(s)?;
     }
-    n.step(s)?;
 
     let dissect = |f: &Frame| {
         frame::ethernet_frame(&f.bytes)
@@ -315,21 +470,12 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
         "the notes credit ARP with getting a packet to the right subnet; that is routing: r1 chose the next hop by IP prefix, and ARP only supplied each link's MAC.",
         "笔记把包送达目标子网的功劳归于 ARP；那其实是路由：r1 按 IP 前缀选下一跳，ARP 只为每段链路提供 MAC。",
     ));
-    s.packets.push(on_a.record(false));
-    s.packets.push(on_b.record(false));
-    // Everything else both captures saw: the ARP replies, the echo reply on each LAN.
-    let mut rest: Vec<&Frame> = frames_a.iter().chain(frames_b.iter()).collect();
-    rest.sort_by_key(|f| f.at);
-    let shown = [Some(&gw_req), r1_arp_b.as_ref(), Some(&on_a), Some(&on_b)];
-    for f in rest.into_iter().filter(|f| !shown.contains(&Some(*f))) {
-        s.packets.push(f.record(false));
-    }
-    // Time runs down the ladder: the step's frames in the order they crossed.
-    s.packets.sort_by_key(|p| p.at);
-    n.step(
-        s.data("lan_a", Value::Object(fields(&hop_a)))
-            .data("lan_b", Value::Object(fields(&hop_b))),
-    )?;
+    // The request on LAN B, then the replies on both LANs, in the order they crossed.
+    s.packets = records(&part(), None);
+    n.step(s.with(&TwoLinks {
+        lan_a: hop_a.clone(),
+        lan_b: hop_b.clone(),
+    }))?;
 
     let fin = h1.run(neigh::read)??;
     n.step(table_step(
@@ -340,20 +486,24 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
         ),
         &fin,
     ))?;
-    n.summary(Summary {
-        title: say::learned(fin.len()),
-        lines: vec![tx(
-            "Layer 2 (switch, ARP, MAC) works within a link; layer 3 (router, IP) across links.",
-            "二层（交换机、ARP、MAC）在一段链路内工作；三层（路由器、IP）跨越链路。",
-        )],
-        questions: crate::record::qs(QS),
-        ok: true,
-        data: fields(&LabOut {
-            entries: &fin,
-            lan_a: hop_a,
-            lan_b: hop_b,
+    n.summary(
+        Summary {
+            title: say::learned(fin.len()),
+            lines: vec![tx(
+                "Layer 2 (switch, ARP, MAC) works within a link; layer 3 (router, IP) across links.",
+                "二层（交换机、ARP、MAC）在一段链路内工作；三层（路由器、IP）跨越链路。",
+            )],
+            questions: crate::record::qs(QS),
+            ok: true,
+            ..Summary::default()
+        }
+        .with(&ArpOut {
+            entries: entries_out(&fin),
+            lan_a: Some(hop_a),
+            lan_b: Some(hop_b),
+            resolved: None,
         }),
-    })?;
+    )?;
     drop(lab);
     Ok(exit::OK)
 }
@@ -409,12 +559,23 @@ fn resolve_on_host(iface: &str, ip: Ipv4Addr, n: &mut Narrator) -> Result<i32> {
             "netlab 向该地址的 9 号端口（discard）发了一个 UDP 数据报；内核没有它的 MAC，于是自己发出了这个 ARP 请求。",
         ),
     };
-    let req = frames.iter().find(|f| is_arp(f, 1, ip)).cloned();
-    let rep = frames.iter().find(|f| is_arp(f, 2, ip)).cloned();
+    // What the run caused on the link: ARP about the address, and what went
+    // to or came from it (the datagram that made the kernel ask); not the
+    // rest of the host's traffic.
+    let ours: Vec<Frame> = frames
+        .into_iter()
+        .filter(|f| match engine::kind(f) {
+            Some(Kind::Arp { spa, tpa, .. }) => spa == ip || tpa == ip,
+            Some(Kind::Ipv4 { src, dst, .. }) => src == ip || dst == ip,
+            _ => false,
+        })
+        .collect();
+    let req = ours.iter().find(|f| is_arp(f, 1, ip)).cloned();
+    let rep = ours.iter().find(|f| is_arp(f, 2, ip)).cloned();
+    let cuts: Vec<_> = rep.iter().map(|f| f.at).collect();
+    let mut parts = split_at(ours, &cuts).into_iter();
     let mut s = Step::new(say::who_has(iface, ip), how, QS);
-    if let Some(f) = &req {
-        s.packets.push(f.record(true));
-    }
+    s.packets = records(&parts.next().unwrap_or_default(), req.as_ref());
     n.step(s)?;
     let after = neigh::read()?;
     let resolved = rep
@@ -430,7 +591,7 @@ fn resolve_on_host(iface: &str, ip: Ipv4Addr, n: &mut Narrator) -> Result<i32> {
             ),
             QS,
         );
-        s.packets.push(f.record(true));
+        s.packets = records(&parts.next().unwrap_or_default(), Some(f));
         n.step(s)?;
     }
     n.step(table_step(
@@ -439,19 +600,23 @@ fn resolve_on_host(iface: &str, ip: Ipv4Addr, n: &mut Narrator) -> Result<i32> {
         &after,
     ))?;
     let ok = resolved.is_some();
-    n.summary(Summary {
-        title: match &resolved {
-            Some(m) => say::is_at(ip, m),
-            None => say::no_reply(ip, iface),
-        },
-        questions: crate::record::qs(QS),
-        ok,
-        data: fields(&HostOut {
-            entries: &after,
+    n.summary(
+        Summary {
+            title: match &resolved {
+                Some(m) => say::is_at(ip, m),
+                None => say::no_reply(ip, iface),
+            },
+            questions: crate::record::qs(QS),
+            ok,
+            ..Summary::default()
+        }
+        .with(&ArpOut {
+            entries: entries_out(&after),
+            lan_a: None,
+            lan_b: None,
             resolved: resolved.clone().map(|mac| Resolved { ip, mac }),
         }),
-        ..Summary::default()
-    })?;
+    )?;
     Ok(if ok { exit::OK } else { exit::NETWORK_NO })
 }
 
@@ -461,4 +626,9 @@ pub fn schema() -> super::schema::DemoSchema {
         "arp-table",
         "ARP on a lab link: the request broadcast, the reply, the neighbour table, MAC per hop.",
     )
+    .step::<LabIntro>("the lab's first step")
+    .step::<Table>("each step that shows a neighbour table")
+    .step::<RequestFrame>("the lab's ARP request")
+    .step::<TwoLinks>("the lab's step comparing one echo request on both LANs")
+    .summary::<ArpOut>()
 }

@@ -10,16 +10,17 @@ use std::net::{IpAddr, Ipv4Addr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value};
+use schemars::JsonSchema;
+use serde::Serialize;
 
 use crate::cli::PingArgs;
 use crate::error::{exit, Error, Result};
-use crate::icmp::series::{io, First, Series};
-use crate::icmp::{Echo, Pinger, Stats, OVERHEAD};
+use crate::icmp::series::{io, Outcome, Series};
+use crate::icmp::{Echo, Pinger, Reply, Stats, OVERHEAD};
 use crate::lab::capture::{Capture, Frame};
 use crate::lab::netns::Netns;
 use crate::lab::topology::{NetLab, H2, H3};
-use crate::narrate::{fields, tx, Direction, Narrator, Packet, Step, Summary, Text, Wire};
+use crate::narrate::{tx, Direction, Narrator, Packet, Step, Summary, Text, Wire};
 use crate::privilege::{PingSocket, Privileges};
 use crate::wire::{frame, icmp};
 
@@ -29,6 +30,87 @@ const QS: &[&str] = &["Q7"];
 /// iputils refuses shorter intervals to users without CAP_NET_RAW (no flooding).
 const MIN_USER_INTERVAL: Duration = Duration::from_millis(200);
 
+/// ping's first line: whom it asks, over which socket.
+#[derive(Serialize, JsonSchema)]
+struct Head {
+    /// The target's IPv4 address (a name is resolved first).
+    target: Ipv4Addr,
+    /// The kind of ICMP socket: raw (CAP_NET_RAW) or unprivileged (ping_group_range).
+    socket: &'static str,
+}
+
+/// One reply line, as iputils prints it.
+#[derive(Serialize, JsonSchema)]
+struct ReplyLine {
+    /// The reply's sequence number.
+    icmp_seq: u16,
+    /// The TTL of the reply's IP header (null when the socket did not say).
+    ttl: Option<u8>,
+    /// Round-trip time in milliseconds, from the kernel's arrival stamp.
+    rtt_ms: f64,
+    /// The ICMP message's length: 8 header bytes and the payload.
+    bytes: usize,
+    /// Who answered.
+    from: Ipv4Addr,
+}
+
+/// The lab run's opening step.
+#[derive(Serialize, JsonSchema)]
+struct LabIntro {
+    /// The lab runs in a user namespace of netlab's own (no root).
+    rootless: bool,
+}
+
+/// The TTLs of the first replies from the same LAN and from across r1.
+#[derive(Serialize, JsonSchema)]
+struct RouterHop {
+    /// TTL of h2's first reply (null if it did not come).
+    ttl_same_lan: Option<u8>,
+    /// TTL of h3's first reply: one lower, r1 took one off (null if it did not come).
+    ttl_across_router: Option<u8>,
+}
+
+/// The lossy link's rule.
+#[derive(Serialize, JsonSchema)]
+struct LossyLink {
+    /// The share of echo requests h2's nftables rule drops, in percent.
+    loss_percent_configured: u8,
+}
+
+/// What the capture of the lossy phase showed.
+#[derive(Serialize, JsonSchema)]
+struct Dropped {
+    /// Sequence numbers of the requests that left h1 and got no reply.
+    dropped_seqs: Vec<u16>,
+}
+
+/// ping's result: iputils' closing figures (of the lossy phase, in the lab),
+/// and in the lab each phase.
+#[derive(Serialize, JsonSchema)]
+struct PingOut {
+    /// The series' figures.
+    #[serde(flatten)]
+    figures: Echo,
+    /// The lab's lossy link: the share of requests h2 drops, in percent (lab only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    loss_percent_configured: Option<u8>,
+    /// Each phase of the lab run, in order (lab only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    runs: Vec<Run>,
+}
+
+/// One phase of the lab run.
+#[derive(Serialize, JsonSchema)]
+struct Run {
+    /// `h1 -> h2`, `h1 -> h3` or `h1 -> h2 lossy`.
+    name: &'static str,
+    /// Its figures.
+    stats: Echo,
+    /// The first reply's TTL (across the router only; null if it did not come).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ttl: Option<Option<u8>>,
+}
+
 /// Run one series, printing a line per reply as ping does (`lines`), or
 /// folding them away for a later step to sum up.
 fn series(
@@ -37,23 +119,21 @@ fn series(
     lines: bool,
     stop: &AtomicBool,
     n: &mut Narrator,
-) -> Result<(Stats, Option<First>, Duration)> {
-    let out = crate::icmp::series::run(p, s, stop, |r, rtt| {
+) -> Result<Outcome> {
+    crate::icmp::series::run(p, s, stop, |r, rtt| {
         let mut reply = Step::line(
             say::reply(r.icmp_len, r.from, r.seq, r.ttl, &fmt_ms(rtt)),
             QS,
         );
         reply.folded = !lines;
-        n.step(
-            reply
-                .data("icmp_seq", r.seq)
-                .data("ttl", r.ttl.map(Value::from).unwrap_or(Value::Null))
-                .data("rtt_ms", round3(rtt))
-                .data("bytes", r.icmp_len)
-                .data("from", r.from.to_string()),
-        )
-    })?;
-    Ok((out.stats, out.first, out.elapsed))
+        n.step(reply.with(&ReplyLine {
+            icmp_seq: r.seq,
+            ttl: r.ttl,
+            rtt_ms: round3(rtt),
+            bytes: r.icmp_len,
+            from: r.from,
+        }))
+    })
 }
 
 fn round3(x: f64) -> f64 {
@@ -69,20 +149,6 @@ fn fmt_ms(ms: f64) -> String {
     } else {
         format!("{ms:.3} ms")
     }
-}
-
-/// A series' figures as the JSON summary's object.
-fn stats_data(s: &Stats, elapsed: Duration) -> Map<String, Value> {
-    fields(&Echo::of(s, elapsed))
-}
-
-/// The lab run's JSON summary: the lossy phase's figures, and every phase.
-#[derive(serde::Serialize)]
-struct LabOut {
-    #[serde(flatten)]
-    lossy: Echo,
-    loss_percent_configured: u8,
-    runs: Vec<Run>,
 }
 
 /// iputils' closing statistics (its exact words in English).
@@ -148,9 +214,135 @@ pub fn run(args: &PingArgs, n: &mut Narrator) -> Result<i32> {
     }
 }
 
-fn teaching_step(first: &First, kind: PingSocket) -> Step {
-    let mut s = Step::new(
-        tx("The first echo request and reply, field by field", "第一对回显请求与应答，逐字段"),
+/// The request `sent` as a packet record: the ICMP message netlab wrote, and
+/// for the capture file the IPv4 packet the kernel sent (its header rebuilt
+/// from the addresses).
+fn request_record(
+    sent: &crate::icmp::series::Sent,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    lost: bool,
+) -> Packet {
+    Packet {
+        direction: Direction::Sent,
+        transport: "icmp".into(),
+        peer: dst.to_string(),
+        summary: say::request(sent.seq, sent.msg.len()),
+        fields: icmp::explain(&sent.msg, 0).unwrap_or_default(),
+        bytes: sent.msg.clone(),
+        at: Some(sent.at),
+        lost,
+        wire: Some(Wire {
+            link: SOCKET_LINK.into(),
+            ethernet: false,
+            bytes: crate::wire::build::ip_packet(src, dst, 1, &sent.msg),
+            rebuilt: true,
+            original_len: None,
+        }),
+        ..Packet::default()
+    }
+    .between(LOCAL, TARGET, format!("ICMP echo request seq={}", sent.seq))
+}
+
+/// A reply as a packet record: the whole IPv4 packet a raw socket got (or
+/// the ICMP message a ping socket got, its header rebuilt for the capture file).
+fn reply_record(r: &Reply, src: Ipv4Addr) -> Packet {
+    let (fields, summary) = if r.has_ip_header {
+        match frame::ip_packet(&r.bytes) {
+            Ok(d) => (d.fields.clone(), frame::summary(&d)),
+            Err(e) => (vec![], e.to_string().into()),
+        }
+    } else {
+        (
+            icmp::explain(&r.bytes, 0).unwrap_or_default(),
+            tx(
+                "ICMP echo reply (this socket does not show the IP header)",
+                "ICMP 回显应答（这种套接字不给出 IP 头）",
+            ),
+        )
+    };
+    Packet {
+        direction: Direction::Received,
+        transport: if r.has_ip_header { "ipv4" } else { "icmp" }.into(),
+        peer: r.from.to_string(),
+        summary,
+        fields,
+        bytes: r.bytes.clone(),
+        at: Some(r.received),
+        wire: Some(Wire {
+            link: SOCKET_LINK.into(),
+            ethernet: false,
+            bytes: if r.has_ip_header {
+                r.bytes.clone()
+            } else {
+                crate::wire::build::ip_packet(r.from, src, 1, &r.bytes)
+            },
+            rebuilt: !r.has_ip_header,
+            original_len: None,
+        }),
+        ..Packet::default()
+    }
+    .between(TARGET, LOCAL, format!("ICMP echo reply seq={}", r.seq))
+}
+
+/// Where the capture file says a host ping's packets were seen.
+const SOCKET_LINK: &str = "netlab ping socket";
+/// Participant id of this host (with a TARGET).
+const LOCAL: &str = "local";
+/// Participant id of the target (with a TARGET).
+const TARGET: &str = "target";
+
+/// The source address a host series' requests carried: what the replies
+/// were sent to, else what the kernel would pick.
+fn source_of(out: &Outcome, p: &Pinger) -> Ipv4Addr {
+    out.replies
+        .iter()
+        .find(|r| r.has_ip_header && r.bytes.len() >= 20)
+        .map(|r| Ipv4Addr::new(r.bytes[16], r.bytes[17], r.bytes[18], r.bytes[19]))
+        .or_else(|| p.source())
+        .unwrap_or(Ipv4Addr::UNSPECIFIED)
+}
+
+/// Every request and reply of a host series as packet records, in wire
+/// order, a request without a reply marked lost; the first request and the
+/// first reply show their byte view.
+fn echo_records(out: &Outcome, src: Ipv4Addr, target: Ipv4Addr) -> Vec<Packet> {
+    let mut packets: Vec<Packet> = out
+        .sent
+        .iter()
+        .map(|s| request_record(s, src, target, out.reply_to(s.seq).is_none()))
+        .chain(out.replies.iter().map(|r| reply_record(r, src)))
+        .collect();
+    packets.sort_by_key(|p| p.at);
+    for dir in [Direction::Sent, Direction::Received] {
+        let mut first = true;
+        for pk in packets.iter_mut().filter(|pk| pk.direction == dir) {
+            pk.show_bytes = first;
+            // The ladder, JSON, pcap and page list every echo; the text
+            // explains the first of each (`--bytes` shows them all).
+            pk.quiet = !first;
+            first = false;
+        }
+    }
+    packets
+}
+
+/// The step that holds every echo of a host series, the first request and
+/// reply explained field by field.
+fn echoes_step(out: &Outcome, p: &Pinger, target: Ipv4Addr) -> Option<Step> {
+    if out.sent.is_empty() {
+        return None;
+    }
+    let title = if out.replies.is_empty() {
+        say::no_reply(out.sent.len())
+    } else {
+        tx(
+            "The first echo request and reply, field by field",
+            "第一对回显请求与应答，逐字段",
+        )
+    };
+    let s = Step::new(
+        title,
         tx(
             "ping sends ICMP type 8 (echo request) with an identifier and a sequence number; the target sends back type 0 (echo reply) with the same identifier, sequence and payload. The round-trip time is reply time minus send time. The IP header says protocol 1: ICMP sits directly on IP, with no TCP or UDP header and no port.",
             "ping 发送 ICMP 类型 8（回显请求），带标识符和序号；目标回送类型 0（回显应答），标识符、序号和载荷都相同。往返时间 = 收到应答的时刻 − 发出请求的时刻。IP 头里协议号为 1：ICMP 直接装在 IP 里，没有 TCP 或 UDP 头，也没有端口。",
@@ -161,57 +353,11 @@ fn teaching_step(first: &First, kind: PingSocket) -> Step {
         "the notes list ICMP among the TCP protocols (Q10); the reply's bytes show IP protocol 1 followed directly by the ICMP header.",
         "笔记（Q10）把 ICMP 列为 TCP 协议；应答的字节显示 IP 协议号 1 后面紧跟着 ICMP 头。",
     ))
-    .fact(tx("socket", "套接字"), socket_name(kind));
-    s.packets.push(
-        Packet {
-            direction: Direction::Sent,
-            transport: "icmp".into(),
-            peer: first.reply.from.to_string(),
-            summary: say::request(first.sent.len()),
-            fields: icmp::explain(&first.sent, 0).unwrap_or_default(),
-            bytes: first.sent.clone(),
-            show_bytes: true,
-            ..Packet::default()
-        }
-        .between(
-            "this host",
-            first.reply.from.to_string(),
-            "ICMP echo request seq=1",
-        ),
-    );
-    let (fields, summary) = if first.reply.has_ip_header {
-        match frame::ip_packet(&first.reply.bytes) {
-            Ok(d) => (d.fields.clone(), frame::summary(&d)),
-            Err(e) => (vec![], e.to_string().into()),
-        }
-    } else {
-        (
-            icmp::explain(&first.reply.bytes, 0).unwrap_or_default(),
-            "ICMP echo reply (this socket does not show the IP header)".into(),
-        )
-    };
-    s.packets.push(
-        Packet {
-            direction: Direction::Received,
-            transport: if first.reply.has_ip_header {
-                "ipv4".into()
-            } else {
-                "icmp".into()
-            },
-            peer: first.reply.from.to_string(),
-            summary,
-            fields,
-            bytes: first.reply.bytes.clone(),
-            show_bytes: true,
-            ..Packet::default()
-        }
-        .between(
-            first.reply.from.to_string(),
-            "this host",
-            "ICMP echo reply seq=1",
-        ),
-    );
-    s
+    .fact(tx("socket", "套接字"), socket_name(p.kind()))
+    .who(LOCAL, tx("this host", "本机"))
+    .who(TARGET, Text::from(target.to_string()))
+    .with_packets(echo_records(out, source_of(out, p), target));
+    Some(s)
 }
 
 fn host(target: &str, args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
@@ -239,9 +385,10 @@ fn host(target: &str, args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> R
     let p = Pinger::open(kind, ip, args.ttl).map_err(io)?;
     let size = usize::from(args.size);
     n.step(
-        Step::line(say::head(target, ip, size, size + OVERHEAD), QS)
-            .data("target", ip.to_string())
-            .data("socket", socket_name(p.kind())),
+        Step::line(say::head(target, ip, size, size + OVERHEAD), QS).with(&Head {
+            target: ip,
+            socket: socket_name(p.kind()),
+        }),
     )?;
     let s = Series {
         count: args.count,
@@ -250,61 +397,21 @@ fn host(target: &str, args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> R
         timeout: args.timeout,
         deadline: args.deadline.map(|d| Instant::now() + d),
     };
-    let (stats, first, elapsed) = series(&p, s, true, stop, n).map_err(refuse_broadcast)?;
-    if let Some(f) = &first {
-        let mut step = teaching_step(f, p.kind());
-        // For --pcap: the request with an IPv4 header netlab writes (the kernel adds
-        // the real one), the reply as the raw socket got it (or its header rebuilt).
-        let src = if f.reply.has_ip_header {
-            Ipv4Addr::new(
-                f.reply.bytes[16],
-                f.reply.bytes[17],
-                f.reply.bytes[18],
-                f.reply.bytes[19],
-            )
-        } else {
-            Ipv4Addr::LOCALHOST
-        };
-        let link = "netlab ping socket".to_string();
-        step.packets[0].wire = Some(Wire {
-            link: link.clone(),
-            ethernet: false,
-            bytes: crate::wire::build::ip_packet(src, ip, 1, &f.sent),
-            rebuilt: true,
-            original_len: None,
-        });
-        step.packets[0].at = Some(f.sent_at);
-        step.packets[1].wire = Some(Wire {
-            link,
-            ethernet: false,
-            bytes: if f.reply.has_ip_header {
-                f.reply.bytes.clone()
-            } else {
-                crate::wire::build::ip_packet(ip, src, 1, &f.reply.bytes)
-            },
-            rebuilt: !f.reply.has_ip_header,
-            original_len: None,
-        });
-        step.packets[1].at = Some(f.reply_at);
+    let out = series(&p, s, true, stop, n).map_err(refuse_broadcast)?;
+    if let Some(step) = echoes_step(&out, &p, ip) {
         n.step(step)?;
     }
     summary(
         n,
         &Text::from(target.to_string()),
-        &stats,
-        elapsed,
-        stats_data(&stats, elapsed),
+        &out.stats,
+        out.elapsed,
+        PingOut {
+            figures: Echo::of(&out.stats, out.elapsed),
+            loss_percent_configured: None,
+            runs: Vec::new(),
+        },
     )
-}
-
-/// One series of the lab run, for the JSON summary's `runs`.
-#[derive(serde::Serialize)]
-struct Run {
-    name: &'static str,
-    stats: Echo,
-    /// The first reply's TTL (across the router only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ttl: Option<Option<u8>>,
 }
 
 fn summary(
@@ -312,22 +419,34 @@ fn summary(
     target: &Text,
     stats: &Stats,
     elapsed: Duration,
-    data: Map<String, Value>,
+    result: PingOut,
 ) -> Result<i32> {
     let mut lines = stats_lines(target, stats, elapsed);
     let title = lines.remove(0);
-    n.summary(Summary {
-        title,
-        lines,
-        questions: crate::record::qs(&["Q7"]),
-        ok: stats.received > 0,
-        data,
-    })?;
+    n.summary(
+        Summary {
+            title,
+            lines,
+            questions: crate::record::qs(&["Q7"]),
+            ok: stats.received > 0,
+            ..Summary::default()
+        }
+        .with(&result),
+    )?;
     Ok(if stats.received > 0 {
         exit::OK
     } else {
         exit::NETWORK_NO
     })
+}
+
+/// Only the figures of a series (a lab run stopped by Ctrl-C in a phase).
+fn figures_only(out: &Outcome) -> PingOut {
+    PingOut {
+        figures: Echo::of(&out.stats, out.elapsed),
+        loss_percent_configured: None,
+        runs: Vec::new(),
+    }
 }
 
 fn open_in(ns: &Netns, target: Ipv4Addr) -> Result<Pinger> {
@@ -371,20 +490,26 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
             QS,
         )
         .section(tx("1 · same LAN: h1 → h2", "1 · 同一局域网：h1 → h2"))
-        .data("rootless", crate::lab::userns::rootless()),
+        .who("h1", Text::from("h1"))
+        .who("h2", Text::from("h2"))
+        .who("r1", Text::from("r1"))
+        .who("h3", Text::from("h3"))
+        .with(&LabIntro {
+            rootless: crate::lab::userns::rootless(),
+        }),
     )?;
     let cap = Capture::start(h1, "eth0")?;
     let p = open_in(h1, H2)?;
-    let (s1, first1, e1) = series(&p, quick, true, stop, n)?;
-    let frames = cap.stop()?;
+    let o1 = series(&p, quick, true, stop, n)?;
+    let mut frames = cap.stop()?;
+    frames.sort_by_key(|f| f.at);
     // Interrupted (Ctrl-C): the statistics of the phase that was running, as iputils does.
     if stop.load(Ordering::Relaxed) {
-        let data = stats_data(&s1, e1);
-        return summary(n, &Text::from(H2.to_string()), &s1, e1, data);
+        let (s1, e1) = (&o1.stats, o1.elapsed);
+        return summary(n, &Text::from(H2.to_string()), s1, e1, figures_only(&o1));
     }
     let mut rest1 = Vec::new();
-    let (req, rep) = echo_frames(&frames);
-    if let (Some(req), Some(rep)) = (req, rep) {
+    if let (Some(req), Some(_)) = echo_frames(&frames) {
         let mut s = Step::new(
             tx("The first echo request and reply as they crossed h1's link", "第一对回显请求与应答，在 h1 链路上抓到的原样"),
             tx(
@@ -399,7 +524,6 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
         ));
         // Every frame of the phase is a record; the first request is the one explained.
         s.packets = frames.iter().map(|f| f.record(false)).collect();
-        let _ = rep;
         n.step(s)?;
         let mut view = Step::new(
             tx(
@@ -430,10 +554,10 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
     } else {
         rest1 = frames;
     }
-    let ttl1 = first1.as_ref().and_then(|f| f.reply.ttl);
+    let ttl1 = o1.first_ttl();
     runs.push(Run {
         name: "h1 -> h2",
-        stats: Echo::of(&s1, e1),
+        stats: Echo::of(&o1.stats, o1.elapsed),
         ttl: None,
     });
 
@@ -457,17 +581,17 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
         Capture::start(lab.host("h3")?, "eth0")?,
     ];
     let p = open_in(h1, H3)?;
-    let (s2, first2, e2) = series(&p, quick, true, stop, n)?;
+    let o2 = series(&p, quick, true, stop, n)?;
     if stop.load(Ordering::Relaxed) {
-        let data = stats_data(&s2, e2);
-        return summary(n, &Text::from(H3.to_string()), &s2, e2, data);
+        let (s2, e2) = (&o2.stats, o2.elapsed);
+        return summary(n, &Text::from(H3.to_string()), s2, e2, figures_only(&o2));
     }
     let mut frames2 = Vec::new();
     for c in caps {
         frames2.extend(c.stop()?);
     }
     frames2.sort_by_key(|f| f.at);
-    let ttl2 = first2.as_ref().and_then(|f| f.reply.ttl);
+    let ttl2 = o2.first_ttl();
     let mut ttl_step = Step::new(
             say::ttls(ttl1, ttl2),
             tx(
@@ -476,17 +600,18 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
             ),
             &["Q7", "Q8"],
         )
-        .data("ttl_same_lan", ttl1.map(Value::from).unwrap_or(Value::Null))
-        .data("ttl_across_router", ttl2.map(Value::from).unwrap_or(Value::Null));
-    ttl_step.packets = rest1
-        .iter()
-        .chain(frames2.iter())
-        .map(|f| f.record(false))
-        .collect();
+        .with(&RouterHop {
+            ttl_same_lan: ttl1,
+            ttl_across_router: ttl2,
+        });
+    // Phase 1's frames, if its step did not hold them, then phase 2's: in wire order.
+    let mut frames2: Vec<Frame> = rest1.into_iter().chain(frames2).collect();
+    frames2.sort_by_key(|f| f.at);
+    ttl_step.packets = frames2.iter().map(|f| f.record(false)).collect();
     n.step(ttl_step)?;
     runs.push(Run {
         name: "h1 -> h3",
-        stats: Echo::of(&s2, e2),
+        stats: Echo::of(&o2.stats, o2.elapsed),
         ttl: Some(ttl2),
     });
 
@@ -497,7 +622,9 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
     n.step(
         Step::new(say::lossy(pct), say::lossy_rule(pct), &["Q7"])
             .section(say::lossy_section(pct))
-            .data("loss_percent_configured", pct),
+            .with(&LossyLink {
+                loss_percent_configured: pct,
+            }),
     )?;
     let cap = Capture::start(h1, "eth0")?;
     let p = open_in(h1, H2)?;
@@ -508,8 +635,10 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
         timeout: Duration::from_millis(300),
         deadline: args.deadline.map(|d| Instant::now() + d),
     };
-    let (s3, _, e3) = series(&p, lossy, false, stop, n)?;
-    let frames3 = cap.stop()?;
+    let o3 = series(&p, lossy, false, stop, n)?;
+    let (s3, e3) = (&o3.stats, o3.elapsed);
+    let mut frames3 = cap.stop()?;
+    frames3.sort_by_key(|f| f.at);
     // A request whose sequence number never came back was dropped at h2.
     let seq_of = |f: &Frame, t: u8| match frame::ethernet_frame(&f.bytes).map(|d| d.kind) {
         Ok(frame::Kind::Ipv4 {
@@ -557,7 +686,9 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
         },
         &["Q7"],
     )
-    .data("dropped_seqs", dropped.clone());
+    .with(&Dropped {
+        dropped_seqs: dropped.clone(),
+    });
     // The replies as one strip, each sequence number marked: the gaps show.
     let strip = (1..=s3.transmitted)
         .map(|q| {
@@ -571,16 +702,31 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
     n.step(s)?;
     runs.push(Run {
         name: "h1 -> h2 lossy",
-        stats: Echo::of(&s3, e3),
+        stats: Echo::of(s3, e3),
         ttl: None,
     });
-    let data = fields(&LabOut {
-        lossy: Echo::of(&s3, e3),
-        loss_percent_configured: pct,
+    let result = PingOut {
+        figures: Echo::of(s3, e3),
+        loss_percent_configured: Some(pct),
         runs,
-    });
+    };
     drop(lab);
-    summary(n, &say::lossy_target(H2), &s3, e3, data)
+    summary(n, &say::lossy_target(H2), s3, e3, result)
+}
+
+/// This demo's typed step data and summary, for docs/json-schema.md.
+pub fn schema() -> super::schema::DemoSchema {
+    super::schema::DemoSchema::new(
+        "ping",
+        "ICMP echo across the lab router (or to a TARGET), each echo and reply a packet.",
+    )
+    .step::<Head>("the first line, with a TARGET")
+    .step::<ReplyLine>("each reply line")
+    .step::<LabIntro>("the lab's first step")
+    .step::<RouterHop>("the lab's step comparing the replies' TTLs")
+    .step::<LossyLink>("the lab's step that makes h2's link lossy")
+    .step::<Dropped>("the lab's capture of the lossy phase")
+    .summary::<PingOut>()
 }
 
 #[cfg(test)]
@@ -596,17 +742,68 @@ mod tests {
     }
 
     #[test]
+    fn every_echo_is_a_record_in_wire_order_and_the_unanswered_are_lost() {
+        use crate::icmp::series::Sent;
+        use std::time::UNIX_EPOCH;
+        let t = |us: u64| UNIX_EPOCH + Duration::from_micros(1_700_000_000_000_000 + us);
+        let sent = |seq: u16, us: u64| Sent {
+            seq,
+            msg: icmp::echo_request(0x4e4c, seq, &[0; 8]),
+            at: t(us),
+        };
+        let reply = |seq: u16, us: u64| Reply {
+            seq,
+            from: Ipv4Addr::LOCALHOST,
+            ttl: Some(64),
+            icmp_len: 16,
+            at: Instant::now(),
+            kernel_at: Some(t(us)),
+            received: t(us),
+            bytes: crate::wire::build::ip_packet(
+                Ipv4Addr::LOCALHOST,
+                Ipv4Addr::LOCALHOST,
+                1,
+                &icmp::echo_request(0x4e4c, seq, &[0; 8]),
+            ),
+            has_ip_header: true,
+        };
+        // Reply 1 comes after request 2 left; request 2 is never answered.
+        let out = Outcome {
+            stats: Stats::default(),
+            sent: vec![sent(1, 0), sent(2, 10), sent(3, 20)],
+            replies: vec![reply(1, 15), reply(3, 25)],
+            elapsed: Duration::from_millis(30),
+        };
+        let p = echo_records(&out, Ipv4Addr::LOCALHOST, Ipv4Addr::LOCALHOST);
+        let labels: Vec<&str> = p.iter().map(|p| p.label.en.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "ICMP echo request seq=1",
+                "ICMP echo request seq=2",
+                "ICMP echo reply seq=1",
+                "ICMP echo request seq=3",
+                "ICMP echo reply seq=3",
+            ]
+        );
+        let lost: Vec<bool> = p.iter().map(|p| p.lost).collect();
+        assert_eq!(lost, [false, true, false, false, false]);
+        let shown: Vec<bool> = p.iter().map(|p| p.show_bytes).collect();
+        assert_eq!(
+            shown,
+            [true, false, true, false, false],
+            "the first of each"
+        );
+        assert!(p
+            .iter()
+            .all(|p| p.wire.is_some() && p.quiet != p.show_bytes));
+        assert_eq!((p[0].from.as_str(), p[0].to.as_str()), (LOCAL, TARGET));
+    }
+
+    #[test]
     fn times_like_iputils() {
         assert_eq!(fmt_ms(0.0456), "0.046 ms");
         assert_eq!(fmt_ms(12.34), "12.3 ms");
         assert_eq!(fmt_ms(123.4), "123 ms");
     }
-}
-
-/// This demo's typed step data and summary, for docs/json-schema.md.
-pub fn schema() -> super::schema::DemoSchema {
-    super::schema::DemoSchema::new(
-        "ping",
-        "ICMP echo across the lab router (or to a TARGET), each echo and reply a packet.",
-    )
 }

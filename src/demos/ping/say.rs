@@ -103,10 +103,21 @@ pub fn broadcast(ip: Ipv4Addr) -> Text {
 }
 
 /// The request netlab wrote (the kernel adds the IP header).
-pub fn request(bytes: usize) -> Text {
+pub fn request(seq: u16, bytes: usize) -> Text {
     tx(
-        format!("ICMP echo request seq=1 ({bytes} bytes; the kernel adds the IP header)"),
-        format!("ICMP 回显请求 seq=1（{bytes} 字节；IP 头由内核添加）"),
+        format!("ICMP echo request seq={seq} ({bytes} bytes; the kernel adds the IP header)"),
+        format!("ICMP 回显请求 seq={seq}（{bytes} 字节；IP 头由内核添加）"),
+    )
+}
+
+/// The packets step when no reply came at all.
+pub fn no_reply(sent: usize) -> Text {
+    tx(
+        format!(
+            "{}, no reply: the first, field by field",
+            crate::text::plural(sent as u64, "echo request", "echo requests")
+        ),
+        format!("{sent} 个回显请求，没有应答：第一个，逐字段"),
     )
 }
 

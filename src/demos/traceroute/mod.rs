@@ -18,15 +18,16 @@ use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::time::{Duration, SystemTime};
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::cli::TracerouteArgs;
 use crate::error::{exit, Error, Result};
 use crate::icmp::trace::{self, Method, Probe, Reply};
-use crate::lab::capture::{Capture, Frame};
+use crate::lab::capture::{split_at, Capture, Frame};
 use crate::lab::topology::{NetLab, H1};
 use crate::lab::wan::{self, Shape, H4};
-use crate::narrate::{fields, tx, Narrator, Step, Summary};
+use crate::narrate::{tx, Narrator, Step, Summary, Text};
 use crate::privilege::Privileges;
 use crate::wire::frame::{self, Kind};
 
@@ -35,35 +36,121 @@ mod say;
 const QS: &[&str] = &["Q7", "Q8"];
 
 /// One hop as the JSON summary gives it: the first probe that was answered.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct HopOut {
+    /// The probes' TTL.
     ttl: u8,
+    /// Who answered (null: no probe of this TTL was answered).
     address: Option<Ipv4Addr>,
+    /// The answered probe's round trip, milliseconds.
     rtt_ms: Option<f64>,
+    /// What answered.
     reply: Reply,
+    /// Every probe's round trip, milliseconds (null: no answer within the wait).
     rtts_ms: Vec<Option<f64>>,
 }
 
-#[derive(Serialize)]
-struct NatOut {
-    inside: String,
-    outside: String,
-    conntrack: Option<Vec<crate::lab::firewall::Tracked>>,
+/// How slow the lab's WAN link is.
+#[derive(Clone, Copy, Serialize, JsonSchema)]
+struct WanOut {
+    /// One-way delay, milliseconds (netlab's delay line).
+    delay_ms: u32,
+    /// Rate, megabits per second (tc tbf).
+    rate_mbit: u32,
 }
 
-#[derive(Serialize)]
+impl From<Shape> for WanOut {
+    fn from(s: Shape) -> Self {
+        WanOut {
+            delay_ms: s.delay_ms,
+            rate_mbit: s.rate_mbit,
+        }
+    }
+}
+
+/// One connection-tracking entry of r2.
+#[derive(Serialize, JsonSchema)]
+struct TrackedOut {
+    /// tcp or udp.
+    proto: String,
+    /// The TCP state (ESTABLISHED, TIME_WAIT …); null for UDP.
+    state: Option<String>,
+    /// Seconds until the entry expires.
+    timeout_s: u32,
+    /// The flow as it was opened: `203.0.113.200:40000 → 198.51.100.10:8080`.
+    original: String,
+    /// What a reply looks like after NAT: `198.51.100.10:8080 → 203.0.113.130:40000`.
+    reply: String,
+    /// Seen in both directions (`[ASSURED]`).
+    assured: bool,
+}
+
+/// h4's connection to h1, seen from both sides of r2's NAT.
+#[derive(Serialize, JsonSchema)]
+struct NatOut {
+    /// h4's own address and port, as the connection left it.
+    inside: String,
+    /// The address and port h1 saw: r2's.
+    outside: String,
+    /// r2's conntrack entries for h1 (null when r2 has no nf_conntrack to read).
+    conntrack: Option<Vec<TrackedOut>>,
+}
+
+/// traceroute's result.
+#[derive(Serialize, JsonSchema)]
 struct TraceOut {
+    /// The address traced to.
     target: Ipv4Addr,
+    /// Each TTL tried, in order.
     hops: Vec<HopOut>,
+    /// Whether the target itself answered.
     reached: bool,
+    /// The lab's WAN link (lab only).
     #[serde(skip_serializing_if = "Option::is_none")]
-    wan: Option<Shape>,
+    wan: Option<WanOut>,
+    /// ARP frames on h1's link during the trace (lab only).
     #[serde(skip_serializing_if = "Option::is_none")]
     lan_arp: Option<usize>,
+    /// ARP frames on the WAN that name an address of LAN A: 0, a broadcast stops at the router (lab only).
     #[serde(skip_serializing_if = "Option::is_none")]
     wan_arp_from_lan: Option<usize>,
+    /// NAT seen from both sides (lab only).
     #[serde(skip_serializing_if = "Option::is_none")]
     nat: Option<NatOut>,
+}
+
+/// One line of a trace on the real network.
+#[derive(Serialize, JsonSchema)]
+struct TtlLine {
+    /// The TTL this line's probes left with.
+    ttl: u8,
+}
+
+/// The lab's opening step.
+#[derive(Serialize, JsonSchema)]
+struct LabIntro {
+    /// The lab runs in a user namespace of netlab's own (no root).
+    rootless: bool,
+    /// The WAN link's delay and rate.
+    wan: WanOut,
+}
+
+/// One TTL of the lab's trace.
+#[derive(Serialize, JsonSchema)]
+struct HopStep {
+    /// The probes' TTL.
+    ttl: u8,
+    /// Each probe of this TTL and its answer.
+    probes: Vec<Probe>,
+}
+
+/// Where the trace's ARP frames went.
+#[derive(Serialize, JsonSchema)]
+struct LanWan {
+    /// ARP frames on h1's link during the trace.
+    lan_arp: usize,
+    /// ARP frames on the WAN that name an address of LAN A (a broadcast stops at r1).
+    wan_arp_from_lan: usize,
 }
 
 fn hops(probes: &[Probe]) -> Vec<HopOut> {
@@ -178,7 +265,7 @@ fn live(args: &TracerouteArgs, target: &str, n: &mut Narrator) -> Result<i32> {
                 None => line.push_str("\u{a0} *"),
             }
         }
-        n.step(Step::line(tx(line.clone(), line), QS).data("ttl", ttl))?;
+        n.step(Step::line(tx(line.clone(), line), QS).with(&TtlLine { ttl }))?;
         let done = trace::reached(&these, dst);
         all.extend(these);
         if done {
@@ -187,12 +274,15 @@ fn live(args: &TracerouteArgs, target: &str, n: &mut Narrator) -> Result<i32> {
     }
     let reached = trace::reached(&all, dst);
     let h = hops(&all);
-    n.summary(Summary {
-        title: say::summary(target, reached, h.len() as u8),
-        lines: vec![],
-        questions: crate::record::qs(QS),
-        ok: reached,
-        data: fields(&TraceOut {
+    n.summary(
+        Summary {
+            title: say::summary(target, reached, h.len() as u8),
+            lines: vec![],
+            questions: crate::record::qs(QS),
+            ok: reached,
+            ..Summary::default()
+        }
+        .with(&TraceOut {
             target: dst,
             hops: h,
             reached,
@@ -201,7 +291,7 @@ fn live(args: &TracerouteArgs, target: &str, n: &mut Narrator) -> Result<i32> {
             wan_arp_from_lan: None,
             nat: None,
         }),
-    })?;
+    )?;
     Ok(if reached { exit::OK } else { exit::NETWORK_NO })
 }
 
@@ -253,8 +343,15 @@ fn lab(args: &TracerouteArgs, n: &mut Narrator) -> Result<i32> {
                 "203.0.113.192/26：r2 .193，h4 .200；经广域网出去的包都换成 r2 的地址",
             ),
         )
-        .data("rootless", crate::lab::userns::rootless())
-        .typed("wan", &shape),
+        .who("h1", Text::from("h1"))
+        .who("h2", Text::from("h2"))
+        .who("r1", Text::from("r1"))
+        .who("r2", Text::from("r2"))
+        .who("h4", Text::from("h4"))
+        .with(&LabIntro {
+            rootless: crate::lab::userns::rootless(),
+            wan: shape.into(),
+        }),
     )?;
 
     // 2. The trace, captured on LAN A and on the WAN.
@@ -286,12 +383,23 @@ fn lab(args: &TracerouteArgs, n: &mut Narrator) -> Result<i32> {
     let [lan_cap, wan_cap] = caps;
     let lan_frames = lan_cap.stop()?;
     let wan_frames = wan_cap.stop()?;
-
     let ttls: Vec<u8> = {
         let mut t: Vec<u8> = probes.iter().map(|p| p.ttl).collect();
         t.dedup();
         t
     };
+    // Each TTL's step holds what both links carried while its probes were
+    // out, in wire order: the WAN's frames of TTL 2 are drawn before r2's
+    // answer reaches h1, as they happened. The first step also holds what
+    // came before the first probe, the last what came after its own.
+    let cuts: Vec<SystemTime> = starts
+        .iter()
+        .skip(1)
+        .take(ttls.len().saturating_sub(1))
+        .copied()
+        .collect();
+    let both = lan_frames.iter().chain(wan_frames.iter()).cloned();
+    let mut windows = split_at(both, &cuts).into_iter();
     let mut hop_rtt: Vec<Option<f64>> = Vec::new();
     let mut first_router = true;
     for (i, &ttl) in ttls.iter().enumerate() {
@@ -329,14 +437,11 @@ fn lab(args: &TracerouteArgs, n: &mut Narrator) -> Result<i32> {
                 s = s.fact(tx("first", "第一个"), say::first_slower(first, m));
             }
         }
-        let (from, to) = (starts[i], starts[i + 1]);
-        let mine: Vec<Frame> = lan_frames
-            .iter()
-            .filter(|f| f.at >= from && f.at < to)
-            .cloned()
-            .collect();
-        s.packets = records(&mine);
-        n.step(s.typed("probes", &these).data("ttl", ttl))?;
+        s.packets = records(&windows.next().unwrap_or_default());
+        n.step(s.with(&HopStep {
+            ttl,
+            probes: these.into_iter().cloned().collect(),
+        }))?;
     }
     let reached = trace::reached(&probes, H4);
 
@@ -348,7 +453,7 @@ fn lab(args: &TracerouteArgs, n: &mut Narrator) -> Result<i32> {
         .iter()
         .filter(|(s, t)| in_lan_a(*s) || in_lan_a(*t))
         .count();
-    let mut s = Step::new(
+    let s = Step::new(
         say::lan_wan_title(lan_arp, wan_from_lan),
         tx(
             "An ARP request is a broadcast: every host on the LAN hears it, and the router does not forward it. The WAN link is a network of its own, with its own two ends asking ARP for each other.",
@@ -368,9 +473,11 @@ fn lab(args: &TracerouteArgs, n: &mut Narrator) -> Result<i32> {
         tx("WAN", "广域网"),
         say::wan_frames(wan_frames.len(), wan_arps.len()),
     )
-    .data("lan_arp", lan_arp)
-    .data("wan_arp_from_lan", wan_from_lan);
-    s.packets = records(&wan_frames);
+    .with(&LanWan {
+        lan_arp,
+        wan_arp_from_lan: wan_from_lan,
+    });
+    // The frames it counts were drawn with the TTL they crossed for.
     n.step(s)?;
 
     // 4. NAT, from both sides.
@@ -449,28 +556,43 @@ fn lab(args: &TracerouteArgs, n: &mut Narrator) -> Result<i32> {
 
     let h = hops(&probes);
     let count = h.len() as u8;
-    n.summary(Summary {
-        title: say::summary("h4", reached, count),
-        lines: vec![tx(
-            "Each router on the way shows itself by the ICMP it sends back when a TTL runs out; the WAN shows itself by its delay.",
-            "沿途每个路由器在 TTL 耗尽时发回 ICMP，以此现身；广域网则以它的延迟现身。",
-        )],
-        questions: crate::record::qs(&["Q7", "Q8", "Q10", "Q11"]),
-        ok: reached,
-        data: fields(&TraceOut {
+    let conntrack = conntrack.map(|c| {
+        c.into_iter()
+            .map(|t| TrackedOut {
+                proto: t.proto,
+                state: t.state,
+                timeout_s: t.timeout_s,
+                original: t.original,
+                reply: t.reply,
+                assured: t.assured,
+            })
+            .collect()
+    });
+    n.summary(
+        Summary {
+            title: say::summary("h4", reached, count),
+            lines: vec![tx(
+                "Each router on the way shows itself by the ICMP it sends back when a TTL runs out; the WAN shows itself by its delay.",
+                "沿途每个路由器在 TTL 耗尽时发回 ICMP，以此现身；广域网则以它的延迟现身。",
+            )],
+            questions: crate::record::qs(&["Q7", "Q8", "Q10", "Q11"]),
+            ok: reached,
+            ..Summary::default()
+        }
+        .with(&TraceOut {
             target: H4,
             hops: h,
             reached,
-            wan: Some(shape),
+            wan: Some(shape.into()),
             lan_arp: Some(lan_arp),
             wan_arp_from_lan: Some(wan_from_lan),
             nat: Some(NatOut {
                 inside: inside.to_string(),
                 outside: outside.to_string(),
-                conntrack: conntrack.clone(),
+                conntrack,
             }),
         }),
-    })?;
+    )?;
     drop(w);
     drop(lab);
     Ok(if reached { exit::OK } else { exit::NETWORK_NO })
@@ -482,4 +604,9 @@ pub fn schema() -> super::schema::DemoSchema {
         "traceroute",
         "Probes with a growing TTL across the lab's WAN, and NAT seen from both sides.",
     )
+    .step::<TtlLine>("each line of a trace to a TARGET")
+    .step::<LabIntro>("the lab's first step")
+    .step::<HopStep>("each TTL of the lab's trace")
+    .step::<LanWan>("the lab's step on where the ARP broadcasts went")
+    .summary::<TraceOut>()
 }

@@ -14,16 +14,18 @@
 //!
 //! The services and the fetch are in lab::web; this file tells them.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, SystemTime};
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::cli::UrlArgs;
 use crate::error::{exit, Result};
-use crate::lab::capture::Frame;
+use crate::lab::capture::{split_at, Frame};
 use crate::lab::topology::{NetLab, H2, H3, R1_A};
-use crate::lab::web::{self, Phases};
-use crate::narrate::{fields, tx, Narrator, Packet, Step, Summary, Text};
+use crate::lab::web::{self, Exchange, Layer, Lookup, Phases};
+use crate::narrate::{tx, Narrator, Packet, Step, Summary, Text};
 use crate::privilege::Privileges;
 use crate::wire::frame::{self, Kind};
 
@@ -33,23 +35,173 @@ mod say;
 const URN: &str = "urn:isbn:9787111213826";
 const MAILTO: &str = "mailto:teacher@lab.edu.cn";
 
-#[derive(Serialize)]
+/// The URL taken apart.
+#[derive(Clone, Serialize, JsonSchema)]
 struct UrlParts {
+    /// The protocol (`http`).
     scheme: String,
+    /// The machine: a name or an address.
     host: String,
+    /// The port: the URL's, or the scheme's default.
     port: u16,
+    /// The resource on the machine.
     path: String,
+    /// What follows `?`, if anything.
     query: Option<String>,
+    /// What follows `#`, if anything: it stays in the browser.
     fragment: Option<String>,
 }
 
-#[derive(Serialize)]
-struct UrlOut {
+/// The first step: the URL taken apart.
+#[derive(Serialize, JsonSchema)]
+struct UrlStep {
+    /// Its parts.
     url: UrlParts,
-    address: Option<std::net::Ipv4Addr>,
+}
+
+/// What the lab's DNS server answered.
+#[derive(Serialize, JsonSchema)]
+struct LookupOut {
+    /// The server asked (h2, port 53).
+    server: SocketAddr,
+    /// The address in the answer (null: none).
+    address: Option<Ipv4Addr>,
+    /// The reply's RCODE (NOERROR, NXDOMAIN …), or why there was none.
+    rcode: String,
+    /// Whether the answer was authoritative (AA=1).
+    authoritative: bool,
+    /// The answer's TTL, seconds.
+    ttl: Option<u32>,
+    /// From the query to the answer, milliseconds.
+    ms: f64,
+}
+
+impl From<&Lookup> for LookupOut {
+    fn from(l: &Lookup) -> Self {
+        LookupOut {
+            server: l.server,
+            address: l.address,
+            rcode: l.rcode.clone(),
+            authoritative: l.authoritative,
+            ttl: l.ttl,
+            ms: l.ms,
+        }
+    }
+}
+
+/// The lookup step.
+#[derive(Serialize, JsonSchema)]
+struct LookupStep {
+    /// What h2 answered.
+    lookup: LookupOut,
+}
+
+/// The HTTP exchange, over one fresh TCP connection.
+#[derive(Serialize, JsonSchema)]
+struct ExchangeOut {
+    /// Where h1 connected: the server's address and the URL's port.
+    to: SocketAddr,
+    /// h1's own address and port.
+    from: SocketAddr,
+    /// connect()'s time: the three-way handshake, milliseconds.
+    connect_ms: f64,
+    /// The response's status code.
+    status: u16,
+    /// The status line's reason phrase.
+    reason: String,
+    /// The response's header lines, name and value.
+    headers: Vec<(String, String)>,
+    /// The body's length in bytes.
+    body_bytes: usize,
+    /// From connect() to the close, milliseconds.
+    total_ms: f64,
+}
+
+impl From<&Exchange> for ExchangeOut {
+    fn from(e: &Exchange) -> Self {
+        ExchangeOut {
+            to: e.to,
+            from: e.from,
+            connect_ms: e.connect_ms,
+            status: e.status,
+            reason: e.reason.clone(),
+            headers: e.headers.clone(),
+            body_bytes: e.body_bytes,
+            total_ms: e.total_ms,
+        }
+    }
+}
+
+/// The handshake step.
+#[derive(Serialize, JsonSchema)]
+struct ExchangeStep {
+    /// The whole exchange it opens.
+    exchange: ExchangeOut,
+}
+
+/// One layer of the request's frame.
+#[derive(Serialize, JsonSchema)]
+struct LayerOut {
+    /// Ethernet, IPv4, TCP or HTTP.
+    name: &'static str,
+    /// Its first byte in the frame.
+    start: usize,
+    /// One past its last byte.
+    end: usize,
+}
+
+impl From<&Layer> for LayerOut {
+    fn from(l: &Layer) -> Self {
+        LayerOut {
+            name: l.name,
+            start: l.start,
+            end: l.end,
+        }
+    }
+}
+
+/// The step that peels the request's frame.
+#[derive(Serialize, JsonSchema)]
+struct LayersStep {
+    /// Its layers, outermost first, each right after the one before.
+    layers: Vec<LayerOut>,
+}
+
+/// url's result.
+#[derive(Serialize, JsonSchema)]
+struct UrlOut {
+    /// The URL taken apart.
+    url: UrlParts,
+    /// The server's address (null: the name had none).
+    address: Option<Ipv4Addr>,
+    /// The response's status code (null: no response).
     status: Option<u16>,
+    /// The response body's length in bytes (null: no response).
     body_bytes: Option<usize>,
+    /// The request frame's layers, outermost first (empty: no request was sent).
     layers: Vec<&'static str>,
+}
+
+/// The frames of each step, in wire order: the phases' frames cut where
+/// each phase begins, so every frame lands in the step of its time (none is
+/// dropped, none drawn before one that crossed earlier).
+fn by_step(frames: Vec<Frame>, phases: &[&[Frame]]) -> Vec<Vec<Frame>> {
+    let starts: Vec<Option<SystemTime>> = phases
+        .iter()
+        .map(|p| p.iter().map(|f| f.at).min())
+        .collect();
+    // A phase that saw nothing begins where the next one does; after the last, nothing.
+    let end = frames
+        .iter()
+        .map(|f| f.at)
+        .max()
+        .map_or(SystemTime::UNIX_EPOCH, |t| t + Duration::from_micros(1));
+    let mut cuts: Vec<SystemTime> = Vec::new();
+    for i in 1..phases.len() {
+        let next = starts[i..].iter().flatten().next().copied().unwrap_or(end);
+        cuts.push(cuts.last().map_or(next, |c| next.max(*c)));
+    }
+    split_at(frames, &cuts)
 }
 
 fn records(frames: &[Frame]) -> Vec<Packet> {
@@ -106,7 +258,7 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
     let u = &args.url;
     let host = u.host_str().unwrap_or("").to_string();
     let port = u.port_or_known_default().unwrap_or(80);
-    let parts = UrlParts {
+    let url_parts = UrlParts {
         scheme: u.scheme().to_string(),
         host: host.clone(),
         port,
@@ -147,7 +299,14 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
         "The notes set URI and URL side by side. Every URL is a URI; the URN above is a URI that is not a URL.",
         "笔记把 URI 和 URL 并列。每个 URL 都是 URI；上面的 URN 是 URI，却不是 URL。",
     ));
-    n.step(s.typed("url", &parts))?;
+    // The lab hosts whose frames cross h1's link (the browser, the DNS
+    // server, the router towards the web server).
+    for h in ["h1", "h2", "r1"] {
+        s = s.who(h, Text::from(h));
+    }
+    n.step(s.with(&UrlStep {
+        url: url_parts.clone(),
+    }))?;
 
     // The lab: DNS on h2, the web server on h3, the capture on h1's link.
     let lab = NetLab::build()?;
@@ -178,19 +337,22 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
         .section(tx("2 · From name to address", "2 · 从名字到地址"));
         s.packets = records(&frames);
         n.step(s)?;
-        n.summary(Summary {
-            title: say::no_address(&host, &rcode),
-            lines: vec![],
-            questions: crate::record::qs(&["Q3", "Q4"]),
-            ok: false,
-            data: fields(&UrlOut {
-                url: parts,
+        n.summary(
+            Summary {
+                title: say::no_address(&host, &rcode),
+                lines: vec![],
+                questions: crate::record::qs(&["Q3", "Q4"]),
+                ok: false,
+                ..Summary::default()
+            }
+            .with(&UrlOut {
+                url: url_parts,
                 address: None,
                 status: None,
                 body_bytes: None,
                 layers: vec![],
             }),
-        })?;
+        )?;
         return Ok(exit::NETWORK_NO);
     };
 
@@ -200,6 +362,19 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
     let frames = web::stop(cap)?;
     let client_port = fetched.as_ref().map_or(0, |e| e.from.port());
     let p: Phases = web::phases(&frames, lookup.as_ref().map(|_| H2), client_port);
+    // One part of the capture per step to come, cut where each phase begins.
+    let failed: Vec<Frame> = [p.handshake.as_slice(), &p.request, &p.response, &p.close].concat();
+    let mut phases: Vec<&[Frame]> = Vec::new();
+    if lookup.is_some() {
+        phases.push(&p.lookup);
+    }
+    phases.push(&p.arp);
+    if fetched.is_ok() {
+        phases.extend([p.handshake.as_slice(), &p.request, &p.response, &p.close]);
+    } else {
+        phases.push(&failed);
+    }
+    let mut parts = by_step(frames, &phases).into_iter();
 
     if let Some(l) = &lookup {
         let mut s = Step::new(
@@ -213,8 +388,8 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
         .section(tx("2 · From name to address", "2 · 从名字到地址"))
         .fact(tx("answer", "应答"), say::answer(l))
         .fact(tx("more", "更多"), say::walk(&host))
-        .typed("lookup", l);
-        s.packets = records(&p.lookup);
+        .with(&LookupStep { lookup: l.into() });
+        s.packets = records(&parts.next().unwrap_or_default());
         n.step(s)?;
     }
 
@@ -232,7 +407,7 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
     if lookup.is_none() {
         s = s.section(tx("2 · From name to address", "2 · 从名字到地址"));
     }
-    s.packets = records(&p.arp);
+    s.packets = records(&parts.next().unwrap_or_default());
     n.step(s)?;
 
     let e = match fetched {
@@ -250,24 +425,27 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
                 &["Q9"],
             )
             .section(tx("3 · The conversation", "3 · 会话"));
-            s.packets = records(&[p.handshake, p.request, p.response, p.close].concat());
+            s.packets = records(&parts.next().unwrap_or_default());
             n.step(s)?;
-            n.summary(Summary {
-                title: tx(
-                    format!("GET {u}: no connection"),
-                    format!("GET {u}：连接失败"),
-                ),
-                lines: vec![],
-                questions: crate::record::qs(&["Q3", "Q4", "Q9"]),
-                ok: false,
-                data: fields(&UrlOut {
-                    url: parts,
+            n.summary(
+                Summary {
+                    title: tx(
+                        format!("GET {u}: no connection"),
+                        format!("GET {u}：连接失败"),
+                    ),
+                    lines: vec![],
+                    questions: crate::record::qs(&["Q3", "Q4", "Q9"]),
+                    ok: false,
+                    ..Summary::default()
+                }
+                .with(&UrlOut {
+                    url: url_parts,
                     address: Some(address),
                     status: None,
                     body_bytes: None,
                     layers: vec![],
                 }),
-            })?;
+            )?;
             return Ok(exit::NETWORK_NO);
         }
     };
@@ -282,8 +460,10 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
         &["Q9"],
     )
     .section(tx("3 · The conversation", "3 · 会话"))
-    .typed("exchange", &e);
-    s.packets = records(&p.handshake);
+    .with(&ExchangeStep {
+        exchange: (&e).into(),
+    });
+    s.packets = records(&parts.next().unwrap_or_default());
     n.step(s)?;
 
     let text = String::from_utf8_lossy(&e.request).into_owned();
@@ -304,7 +484,7 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
     .fact(tx("request line", "请求行"), first.as_str())
     .fact(tx("Host", "Host"), host_header(u))
     .fact(tx("headers", "其他头部"), others.join(" · "));
-    s.packets = records(&p.request);
+    s.packets = records(&parts.next().unwrap_or_default());
     n.step(s)?;
 
     let body = String::from_utf8_lossy(&e.body);
@@ -335,7 +515,7 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
     )
     .fact(tx("headers", "头部"), headers.join(" · "))
     .fact(tx("body", "正文"), title_line);
-    s.packets = records(&p.response);
+    s.packets = records(&parts.next().unwrap_or_default());
     n.step(s)?;
 
     let mut s = Step::new(
@@ -346,7 +526,7 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
         ),
         &["Q9"],
     );
-    s.packets = records(&p.close);
+    s.packets = records(&parts.next().unwrap_or_default());
     n.step(s)?;
 
     // 8. One frame, peeled.
@@ -422,29 +602,34 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
                     "The notes call the layers independent; this request needed every layer below it. What layering allows is replacing one (Wi-Fi for Ethernet) without changing the others.",
                     "笔记说各层彼此独立；这个请求却离不开它下面的每一层。分层真正允许的是替换其中一层（用 Wi-Fi 换以太网）而不改动其他层。",
                 ))
-                .typed("layers", &layers);
+                .with(&LayersStep {
+                    layers: layers.iter().map(LayerOut::from).collect(),
+                });
             // The frame itself is step 5's; a second record would be a duplicate in the pcap.
             n.step(s)?;
         }
     }
 
     let ok = (200..300).contains(&e.status);
-    n.summary(Summary {
-        title: say::summary(u, &e),
-        lines: vec![tx(
-            "Opening a URL is DNS, ARP, TCP and HTTP in turn, each riding on the layer below.",
-            "打开一个 URL，就是依次用到 DNS、ARP、TCP 和 HTTP，每一层都由下一层承载。",
-        )],
-        questions: crate::record::qs(&["Q1", "Q2", "Q3", "Q4", "Q5", "Q6", "Q9"]),
-        ok,
-        data: fields(&UrlOut {
-            url: parts,
+    n.summary(
+        Summary {
+            title: say::summary(u, &e),
+            lines: vec![tx(
+                "Opening a URL is DNS, ARP, TCP and HTTP in turn, each riding on the layer below.",
+                "打开一个 URL，就是依次用到 DNS、ARP、TCP 和 HTTP，每一层都由下一层承载。",
+            )],
+            questions: crate::record::qs(&["Q1", "Q2", "Q3", "Q4", "Q5", "Q6", "Q9"]),
+            ok,
+            ..Summary::default()
+        }
+        .with(&UrlOut {
+            url: url_parts,
             address: Some(address),
             status: Some(e.status),
             body_bytes: Some(e.body_bytes),
             layers: layer_names,
         }),
-    })?;
+    )?;
     drop(_services);
     drop(lab);
     Ok(exit::OK)
@@ -469,5 +654,13 @@ fn path_and_query(u: &url::Url) -> String {
 
 /// This demo's typed step data and summary, for docs/json-schema.md.
 pub fn schema() -> super::schema::DemoSchema {
-    super::schema::DemoSchema::new("url", "What happens when a URL is opened: DNS, ARP, the handshake, HTTP, the frame peeled layer by layer.")
+    super::schema::DemoSchema::new(
+        "url",
+        "What happens when a URL is opened: DNS, ARP, the handshake, HTTP, the frame peeled layer by layer.",
+    )
+    .step::<UrlStep>("the first step")
+    .step::<LookupStep>("the lookup at h2 (a URL with a name)")
+    .step::<ExchangeStep>("the handshake")
+    .step::<LayersStep>("the request's frame peeled")
+    .summary::<UrlOut>()
 }
