@@ -40,7 +40,8 @@
       close: '✕ Close (Esc)', prevPacket: '‹ Previous packet', nextPacket: 'Next packet ›',
       sent: 'sent to', received: 'received from', captured: 'captured on',
       merged: '{list} (merged to fit)', noFields: 'No field table for this packet.',
-      ok: '✓ as expected', notOk: '✗ the network said no', printed: 'Every step'
+      ok: '✓ as expected', notOk: '✗ the network said no', printed: 'Every step',
+      again: 'a second look'
     },
     zh: {
       prev: '◀ 上一步', next: '下一步 ▶', play: '▶ 播放', pause: '❚❚ 暂停',
@@ -59,7 +60,8 @@
       close: '✕ 关闭（Esc）', prevPacket: '‹ 上一个报文', nextPacket: '下一个报文 ›',
       sent: '发往', received: '收自', captured: '抓包于',
       merged: '{list}（合并以适应宽度）', noFields: '这个报文没有字段表。',
-      ok: '✓ 与预期相符', notOk: '✗ 网络拒绝了', printed: '全部步骤'
+      ok: '✓ 与预期相符', notOk: '✗ 网络拒绝了', printed: '全部步骤',
+      again: '再看一次'
     }
   };
 
@@ -67,7 +69,7 @@
     lang: data.lang === 'zh' ? 'zh' : 'en',
     slide: 0,
     timer: null,
-    open: null, // {arrow, member}
+    open: null, // {m: [line, packet], arrow, member}; arrow null for an echo with no arrow
     pace: 1500
   };
 
@@ -147,6 +149,15 @@
   });
   var slideOfStep = new Map();
   slides.forEach(function (s, i) { if (s.kind === 'step') { slideOfStep.set(s.number, i); } });
+  // An echo (a second look at an earlier packet, for its bytes) opens the packet it repeats.
+  var arrowOf = new Map();
+  ladder.forEach(function (a, k) {
+    a.members.forEach(function (m, i) {
+      var p = packetAt(m) || {};
+      arrowOf.set([p.at_us, p.hex, p.from, p.to].join('|'), { arrow: k, member: i });
+    });
+  });
+  function original(p) { return arrowOf.get([p.at_us, p.hex, p.from, p.to].join('|')) || null; }
   function currentStep() { var s = slides[state.slide]; return s && s.kind === 'step' ? s.number : null; }
 
   // ---- the controls -----------------------------------------------------------
@@ -457,10 +468,13 @@
       var qs = [];
       s.lines.forEach(function (i) { arr(record[i].questions).forEach(function (q) { if (qs.indexOf(q) < 0) { qs.push(q); } }); });
       box.appendChild(questionList(qs, w('questions')));
-      var mine = [];
+      var mine = [], echoes = [];
       ladder.forEach(function (a, k) { if (a.step === s.number) { mine.push(k); } });
-      if (live || mine.length) { box.appendChild(el('h3', null, w('packets'))); }
-      if (!mine.length) {
+      s.lines.forEach(function (li) {
+        arr(record[li].packets).forEach(function (p, pi) { if (p && p.echo) { echoes.push([li, pi]); } });
+      });
+      if (live || mine.length || echoes.length) { box.appendChild(el('h3', null, w('packets'))); }
+      if (!mine.length && !echoes.length) {
         if (live) { box.appendChild(el('p', 'none', w('noPackets'))); }
         return;
       }
@@ -475,6 +489,20 @@
           b.type = 'button';
           b.setAttribute('data-k', k);
           b.addEventListener('click', function () { openPacket(k, 0); });
+          li.appendChild(b);
+        } else {
+          li.textContent = text;
+        }
+        ul.appendChild(li);
+      });
+      echoes.forEach(function (m) {
+        var p = packetAt(m);
+        var text = '🔍 ' + w('again') + ': ' + who(p.from) + ' → ' + whoList(p.to) + ' · ' + (t(p.label) || t(p.summary));
+        var li = el('li');
+        if (live) {
+          var b = el('button', 'pk echo', text);
+          b.type = 'button';
+          b.addEventListener('click', function () { openEcho(m); });
           li.appendChild(b);
         } else {
           li.textContent = text;
@@ -535,18 +563,27 @@
     if (b <= a) { return '—'; }
     return b - a === 1 ? String(a) : a + '–' + (b - 1);
   }
-  function openPacket(k, member) {
+  // Open arrow k's packet `member`; the narration moves to its step unless `stay`.
+  function openPacket(k, member, stay) {
     var a = ladder[k];
     if (!a) { return; }
     member = Math.max(0, Math.min(a.members.length - 1, member || 0));
-    state.open = { arrow: k, member: member };
-    if (slideOfStep.has(a.step) && slideOfStep.get(a.step) !== state.slide) {
+    state.open = { m: a.members[member], arrow: k, member: member };
+    if (!stay && slideOfStep.has(a.step) && slideOfStep.get(a.step) !== state.slide) {
       state.slide = slideOfStep.get(a.step);
       drawNarration();
       remember();
     }
     drawPacket();
     paintLadder(true);
+  }
+  // An echo's packet: the one it repeats (the narration stays), or itself.
+  function openEcho(m) {
+    var o = original(packetAt(m) || {});
+    if (o) { openPacket(o.arrow, o.member, true); return; }
+    state.open = { m: m, arrow: null, member: null };
+    drawPacket();
+    paintLadder(false);
   }
   function closePacket() {
     if (state.open === null) { return; }
@@ -555,27 +592,28 @@
     packetBox.hidden = true;
     clear(packetBox);
     paintLadder(false);
-    var g = pane.querySelector('g.arrow[data-k="' + k + '"]');
+    var g = k === null ? null : pane.querySelector('g.arrow[data-k="' + k + '"]');
     if (g) { g.focus({ preventScroll: true }); }
   }
   function drawPacket() {
     clear(packetBox);
     if (state.open === null) { packetBox.hidden = true; return; }
-    var a = ladder[state.open.arrow];
-    var m = a.members[state.open.member];
-    var p = packetAt(m) || {};
+    var o = state.open;
+    var a = o.arrow === null ? null : ladder[o.arrow];
+    var line = record[o.m[0]] || {};
+    var p = packetAt(o.m) || {};
     var header = document.getElementById('top');
     packetBox.style.top = header.getBoundingClientRect().bottom + 'px';
     var bar = el('div', 'bar');
-    var title = t(p.label) || t(p.summary) || t(a.label);
-    bar.appendChild(el('h2', null, '[' + a.step + '] ' + title));
+    var title = t(p.label) || t(p.summary) || (a ? t(a.label) : '');
+    bar.appendChild(el('h2', null, '[' + line.number + '] ' + title));
     var prev = el('button', null, w('prevPacket'));
     prev.type = 'button';
-    prev.disabled = state.open.arrow === 0 && state.open.member === 0;
+    prev.disabled = !a || (o.arrow === 0 && o.member === 0);
     prev.addEventListener('click', function () { movePacket(-1); });
     var next = el('button', null, w('nextPacket'));
     next.type = 'button';
-    next.disabled = state.open.arrow === ladder.length - 1 && state.open.member === a.members.length - 1;
+    next.disabled = !a || (o.arrow === ladder.length - 1 && o.member === a.members.length - 1);
     next.addEventListener('click', function () { movePacket(1); });
     var close = el('button', null, w('close'));
     close.type = 'button';
@@ -592,8 +630,8 @@
       ' · ' + Math.floor(hex.length / 2) + ' ' + w('bytes') + (t(p.summary) ? ' · ' + t(p.summary) : '');
     packetBox.appendChild(el('p', 'meta', meta));
     if (p.lost) { packetBox.appendChild(el('p', 'lostmark', w('lost'))); }
-    if (a.members.length > 1) {
-      var note = w('group', { n: a.members.length, i: state.open.member + 1 });
+    if (a && a.members.length > 1) {
+      var note = w('group', { n: a.members.length, i: o.member + 1 });
       if (a.lost && a.lost < a.members.length) { note += ' ' + w('someLost', { k: a.lost }); }
       packetBox.appendChild(el('p', 'group', note));
     }
@@ -628,7 +666,7 @@
   }
   // The packet before or after the one shown: a group's next member, else the next arrow.
   function movePacket(d) {
-    if (state.open === null) { return; }
+    if (state.open === null || state.open.arrow === null) { return; }
     var k = state.open.arrow, i = state.open.member + d;
     if (i < 0) { k -= 1; if (k < 0) { return; } i = ladder[k].members.length - 1; }
     if (i >= ladder[k].members.length) { k += 1; i = 0; if (k >= ladder.length) { return; } }

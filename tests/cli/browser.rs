@@ -171,8 +171,11 @@ impl Browser {
         self.cdp("Emulation.setEmulatedMedia", json!({ "media": media }));
     }
 
-    /// Open a page and wait until its script has run.
+    /// Open a page in a 1280×720 screen (whatever a failed test left set)
+    /// and wait until its script has run.
     pub fn open(&self, page: &std::path::Path, fragment: &str) {
+        self.media("");
+        self.viewport(WIDTH, HEIGHT);
         let url = format!("file://{}{fragment}", page.display());
         // A new document: the same file with another fragment would only scroll.
         self.cmd("POST", "/url", Some(json!({ "url": "about:blank" })));

@@ -152,12 +152,18 @@ fn slides(lines: &[Value]) -> Vec<Slide> {
     out
 }
 
-/// Check the page as it is now (see [`AUDIT`]); `what` names it in failures.
+/// Check the page as it is now in the projector's window (see [`AUDIT`]);
+/// `what` names it in failures.
 fn audit(b: &Browser, what: &str) {
+    audit_at(b, (WIDTH, HEIGHT), what)
+}
+
+/// [`audit`] in a window of `size`.
+fn audit_at(b: &Browser, size: (u32, u32), what: &str) {
     let a = b.js(AUDIT);
     assert_eq!(
         a["inner"],
-        serde_json::json!([WIDTH, HEIGHT]),
+        serde_json::json!([size.0, size.1]),
         "{what}: the window"
     );
     assert!(
@@ -499,6 +505,15 @@ fn the_dns_trace_page_is_a_lesson_in_both_languages() {
     b.click("#lang-en");
     assert_eq!(b.js(NOW)["title"], step7["title"]["en"]);
 
+    // Step 8 takes a second look at the referral (an echo, not an arrow):
+    // its button opens that packet, and the narration stays at step 8.
+    b.open(&page, "#step=8");
+    b.click("#narration button.echo");
+    let shown = b.js("return [document.querySelector('#packet h2').textContent, document.getElementById('counter').textContent]");
+    assert_eq!(shown[0], "[7] referral to com.", "{shown}");
+    assert!(shown[1].as_str().unwrap().starts_with("8 /"), "{shown}");
+    assert!(!b.js(TABLE).is_null(), "the echo's field table");
+
     // The play button steps on by itself, one step per interval.
     b.open(&page, "#step=3&pace=200");
     assert_eq!(
@@ -529,6 +544,13 @@ fn the_dns_trace_page_is_a_lesson_in_both_languages() {
     // The picture for the README: the first referral's step.
     b.open(&page, "#step=7");
     audit(&b, "dns-trace step 7");
+    // A wider screen lays the ladder out again: still 16 px text, nothing wider than the window.
+    b.viewport(1920, 1080);
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    audit_at(&b, (1920, 1080), "dns-trace at 1920x1080");
+    b.viewport(WIDTH, HEIGHT);
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    audit(&b, "dns-trace back at 1280x720");
     keep(&b, "dns-trace.png", Some("page-dns-trace.png"));
     prints_cleanly(&b, n, "dns-trace");
 }
