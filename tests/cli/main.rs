@@ -7,6 +7,7 @@
 
 mod arp;
 mod bad_input;
+mod browser;
 mod cleanup;
 mod conventions;
 mod dns_trace;
