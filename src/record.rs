@@ -494,7 +494,7 @@ pub fn to_hex(bytes: &[u8]) -> String {
 
 /// Lowercase or uppercase hex without separators, back to bytes.
 pub fn from_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 || !s.is_ascii() {
+    if !s.len().is_multiple_of(2) || !s.is_ascii() {
         return None;
     }
     (0..s.len())

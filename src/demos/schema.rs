@@ -112,7 +112,7 @@ fn resolve<'a>(root: &'a Value, r: &str) -> Option<&'a Value> {
 
 /// A property's type in a few words: `string`, `integer or null`,
 /// `array of Packet`, `Text`.
-fn type_of(root: &Value, v: &Value) -> String {
+fn type_of(v: &Value) -> String {
     if let Some(r) = v.get("$ref").and_then(Value::as_str) {
         return r.rsplit('/').next().unwrap_or(r).to_string();
     }
@@ -125,20 +125,20 @@ fn type_of(root: &Value, v: &Value) -> String {
     }
     for k in ["anyOf", "oneOf"] {
         if let Some(alts) = v.get(k).and_then(Value::as_array) {
-            let parts: Vec<String> = alts.iter().map(|a| type_of(root, a)).collect();
+            let parts: Vec<String> = alts.iter().map(type_of).collect();
             return parts.join(" or ");
         }
     }
     let one = |t: &str| -> String {
         match t {
             "array" => match v.get("items") {
-                Some(items) => format!("array of {}", type_of(root, items)),
+                Some(items) => format!("array of {}", type_of(items)),
                 None => "array".into(),
             },
             "object" => match v.get("additionalProperties") {
                 Some(Value::Object(_)) => format!(
                     "map of {}",
-                    type_of(root, v.get("additionalProperties").unwrap_or(&Value::Null))
+                    type_of(v.get("additionalProperties").unwrap_or(&Value::Null))
                 ),
                 _ => "object".into(),
             },
@@ -185,10 +185,7 @@ fn table(root: &Value, v: &Value, out: &mut String) {
                 .and_then(Value::as_str)
                 .map(one_line)
                 .unwrap_or_default();
-            out.push_str(&format!(
-                "| `{name}` | {}{opt} | {doc} |\n",
-                type_of(root, prop)
-            ));
+            out.push_str(&format!("| `{name}` | {}{opt} | {doc} |\n", type_of(prop)));
         }
     }
     for k in ["allOf", "anyOf", "oneOf"] {
@@ -231,10 +228,25 @@ fn section(title: &str, s: &Schema, seen: &mut BTreeSet<String>, out: &mut Strin
                 out.push_str(&one_line(d));
                 out.push_str("\n\n");
             }
-            if def.get("properties").is_some() || def.get("oneOf").is_some() {
+            let alts: Vec<&Value> = ["oneOf", "anyOf"]
+                .iter()
+                .filter_map(|k| def.get(*k).and_then(Value::as_array))
+                .flatten()
+                .collect();
+            if !alts.is_empty() && alts.iter().all(|a| a.get("properties").is_none()) {
+                // An enum: one line per value, with its doc.
+                for a in alts {
+                    let doc = a
+                        .get("description")
+                        .and_then(Value::as_str)
+                        .map(one_line)
+                        .unwrap_or_default();
+                    out.push_str(&format!("- {} — {doc}\n", type_of(a)));
+                }
+            } else if def.get("properties").is_some() || !alts.is_empty() {
                 table(root, def, out);
             } else {
-                out.push_str(&format!("{}\n", type_of(root, def)));
+                out.push_str(&format!("{}\n", type_of(def)));
             }
             out.push('\n');
         }

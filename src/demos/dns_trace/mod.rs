@@ -655,7 +655,7 @@ fn packets(
     let at_reply = ex.sent_at + ex.rtt;
     let mut v = vec![Packet {
         direction: Direction::Sent,
-        transport: ex.transport.as_str().into(),
+        transport: ex.transport.as_str().to_string(),
         peer: ex.server.to_string(),
         fields: wire::dns::explain(&ex.query_bytes).unwrap_or_default(),
         bytes: ex.query_bytes.clone(),
@@ -670,7 +670,7 @@ fn packets(
         v.push(
             Packet {
                 direction: Direction::Received,
-                transport: ex.transport.as_str().into(),
+                transport: ex.transport.as_str().to_string(),
                 peer: ex.server.to_string(),
                 fields: wire::dns::explain(b).unwrap_or_default(),
                 bytes: b.clone(),
@@ -1294,7 +1294,7 @@ fn walk_step(
                 server: ex.server,
                 server_name: server.name.as_ref().map(|n| n.to_string()),
                 zone: zone_label,
-                transport: ex.transport.as_str().into(),
+                transport: ex.transport.as_str(),
                 rtt_ms: ms(ex.rtt),
                 verdict: kind,
                 ignored: ex.ignored,
