@@ -875,6 +875,12 @@ fn cost(env: &Ends, args: &TcpUdpArgs, n: &mut Narrator) -> Result<Cost> {
             .push_str(" (Measured while capturing: it slows both.)");
         detail.zh.push_str("（边抓包边测：两者都会变慢。）");
     }
+    if bulk.full {
+        let kept = say::capture_bound(BULK_FRAMES);
+        detail.en.push(' ');
+        detail.en.push_str(&kept.en);
+        detail.zh.push_str(&kept.zh);
+    }
     let lost_percent = (m.udp_lost_percent * 10.0).round() / 10.0;
     n.step(
         Step::new(

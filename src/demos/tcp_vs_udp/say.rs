@@ -284,6 +284,14 @@ pub fn snap_note(snap: usize, missed: u64, lab: bool, full: Option<usize>) -> St
     format!("tcp-vs-udp: the throughput phase's frames keep their first {snap} bytes (headers; the payload is filler){full}{missed}")
 }
 
+/// The throughput phase's capture reached its bound.
+pub fn capture_bound(frames: usize) -> Text {
+    tx(
+        format!("The capture kept only the phase's first {frames} frames."),
+        format!("抓包只保留了这一阶段的前 {frames} 帧。"),
+    )
+}
+
 /// A participant's label: the loopback ends by their role, lab hosts by name.
 pub fn end(id: &str) -> Text {
     match id {
