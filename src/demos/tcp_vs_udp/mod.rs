@@ -33,6 +33,11 @@ mod say;
 
 const QS: &[&str] = &["Q9", "Q12"];
 
+/// TCP flag bits, as wire::tcp::Header::flags holds them.
+const FIN: u8 = 0x01;
+const SYN: u8 = 0x02;
+const ACK: u8 = 0x10;
+
 /// The first step: where the two ends run.
 #[derive(serde::Serialize, schemars::JsonSchema)]
 struct Setup {
@@ -378,8 +383,8 @@ fn connection(env: &Ends, n: &mut Narrator) -> Result<()> {
     let servers = [port, udp_port];
     let is_bare =
         |f: &Frame, flags: u8| tcp_of(f, port).is_some_and(|(h, len)| h.flags == flags && len == 0);
-    let syn_at = frames.iter().position(|f| is_bare(f, 0x02));
-    let synack_at = frames.iter().position(|f| is_bare(f, 0x12));
+    let syn_at = frames.iter().position(|f| is_bare(f, SYN));
+    let synack_at = frames.iter().position(|f| is_bare(f, SYN | ACK));
     let ack_at = synack_at.and_then(|sa| {
         let (h, _) = tcp_of(&frames[sa], port)?;
         frames
@@ -387,7 +392,7 @@ fn connection(env: &Ends, n: &mut Narrator) -> Result<()> {
             .skip(sa + 1)
             .position(|f| {
                 tcp_of(f, port).is_some_and(|(a, len)| {
-                    a.flags == 0x10 && len == 0 && a.ack == h.seq.wrapping_add(1)
+                    a.flags == ACK && len == 0 && a.ack == h.seq.wrapping_add(1)
                 })
             })
             .map(|i| i + sa + 1)
@@ -488,7 +493,7 @@ fn connection(env: &Ends, n: &mut Narrator) -> Result<()> {
     let after = &frames[handshake_end..udp_start];
     let fins = after
         .iter()
-        .filter(|f| tcp_of(f, port).is_some_and(|(h, _)| h.flags & 0x01 != 0))
+        .filter(|f| tcp_of(f, port).is_some_and(|(h, _)| h.flags & FIN != 0))
         .count();
     let mut s = Step::new(
         tx("TCP: the FIN teardown", "TCP：FIN 挥手释放"),
@@ -632,7 +637,7 @@ fn unconnected(
         .iter()
         .filter(|f| {
             matches!(frame::ethernet_frame(&f.bytes).map(|d| d.kind),
-                Ok(Kind::Ipv4 { tcp: Some(h), .. }) if h.flags & 0x12 == 0x02)
+                Ok(Kind::Ipv4 { tcp: Some(h), .. }) if h.flags & (SYN | ACK) == SYN)
         })
         .map(|f| f.at)
         .collect();
