@@ -24,7 +24,13 @@ fifo=$(mktemp -u); mkfifo "$fifo"
 LAB=$!
 exec 3<"$fifo"; rm -f "$fifo"
 trap 'kill -INT $LAB 2>/dev/null; wait $LAB 2>/dev/null || true' EXIT
-read -r first <&3
+# The netlab/2 step that says where the lab serves (data.port, data.root_hints);
+# a step about a killed lab's leftovers may come before it.
+first=
+while read -r line <&3; do
+  case $line in *'"root_hints"'*) first=$line; break ;; esac
+done
+[ -n "$first" ] || { echo "lab dns said nothing of its port" >&2; exit 2; }
 PORT=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["data"]["port"])' "$first")
 HINTS=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["data"]["root_hints"])' "$first")
 

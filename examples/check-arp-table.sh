@@ -28,6 +28,9 @@ if not lines:
     fail("the file is empty: save the run with --json (netlab arp-table ... --json > trace.jsonl)")
 if lines[0].get("demo") != DEMO:
     fail(f"this is a trace of {lines[0].get('demo')!r}, not of {DEMO}")
+old = sorted({str(l.get("schema")) for l in lines} - {"netlab/2"})
+if old:
+    fail(f"this trace is {', '.join(old)} JSON, from another netlab: run it again with this one (netlab/2)")
 ok = True
 def check(cond, msg):
     """cond is a function: a trace that lacks a part fails the check, it does not crash."""
@@ -43,7 +46,8 @@ s = lines[-1]
 check(lambda: s.get("kind") == "summary" and s.get("demo") == "arp-table", "the trace is a complete arp-table run")
 packets = [p for l in lines for p in l.get("packets", [])]
 def field(p, name):
-    return next((f["value"] for f in p["fields"] if f["name"] == name), None)
+    """A field's decoded value (netlab/2 gives it in both languages; compare the English)."""
+    return next((f["value"]["en"] for f in p["fields"] if f["name"] == name), None)
 req = [p for p in packets if field(p, "arp.oper") == "1 (request)"]
 rep = [p for p in packets if field(p, "arp.oper") == "2 (reply)"]
 check(lambda: req and field(req[0], "eth.dst") == "ff:ff:ff:ff:ff:ff", "the ARP request was broadcast")

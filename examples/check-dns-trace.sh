@@ -30,6 +30,9 @@ if not lines:
     fail("the file is empty: save the run with --json (netlab dns-trace ... --json > trace.jsonl)")
 if lines[0].get("demo") != DEMO:
     fail(f"this is a trace of {lines[0].get('demo')!r}, not of {DEMO}")
+old = sorted({str(l.get("schema")) for l in lines} - {"netlab/2"})
+if old:
+    fail(f"this trace is {', '.join(old)} JSON, from another netlab: run it again with this one (netlab/2)")
 ok = True
 def check(cond, msg):
     """cond is a function: a trace that lacks a part fails the check, it does not crash."""
@@ -41,7 +44,7 @@ def check(cond, msg):
         msg += " (the trace has no such part)"
     print(("PASS " if good else "FAIL ") + msg)
     ok &= good
-check(lambda: all(l.get("schema") == "netlab/1" for l in lines), "every line is netlab/1 JSON")
+check(lambda: all(l.get("schema") == "netlab/2" for l in lines), "every line is netlab/2 JSON (save it with this netlab's --json)")
 s = lines[-1]
 check(lambda: s.get("name") == "www.baidu.com.", "the trace is of www.baidu.com, the name the task asks for")
 check(lambda: s.get("kind") == "summary", "the trace is complete (ends with its summary)")

@@ -28,6 +28,9 @@ if not lines:
     fail("the file is empty: save the run with --json (netlab sticky-packet ... --json > trace.jsonl)")
 if lines[0].get("demo") != DEMO:
     fail(f"this is a trace of {lines[0].get('demo')!r}, not of {DEMO}")
+old = sorted({str(l.get("schema")) for l in lines} - {"netlab/2"})
+if old:
+    fail(f"this trace is {', '.join(old)} JSON, from another netlab: run it again with this one (netlab/2)")
 ok = True
 def check(cond, msg):
     """cond is a function: a trace that lacks a part fails the check, it does not crash."""

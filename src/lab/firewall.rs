@@ -24,7 +24,7 @@ pub const TCP_WAIT: Duration = Duration::from_millis(3500);
 pub const UDP_WAIT: Duration = Duration::from_millis(1000);
 
 /// What the client saw.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// TCP connected, or the UDP service answered.
@@ -81,7 +81,7 @@ pub fn ruleset(r1: &Netns) -> Result<String> {
 
 /// One connection-tracking entry: the flow as it was opened, and the reply
 /// direction the firewall will let back in.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Tracked {
     /// tcp or udp.
     pub proto: String,

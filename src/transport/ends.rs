@@ -92,10 +92,17 @@ impl Ends {
         }
     }
 
-    /// A headers-only capture (`snap` bytes) of the client's link in the lab.
-    pub fn capture_snap(&self, snap: usize) -> Result<Option<Capture>> {
+    /// A bounded capture of the client's link in the lab for a bulk
+    /// transfer: the first `snap` bytes of each frame (headers, as `tcpdump
+    /// -s`), and at most `max` frames, so a transfer of any size costs bounded
+    /// memory. None on loopback, where a capture keeps whole frames of up to
+    /// 64 KiB.
+    pub fn capture_bulk(&self, snap: usize, max: usize) -> Result<Option<BoundedCapture>> {
         match self {
-            Ends::Lab(l) => Ok(Some(Capture::start_snap(l.host("h1")?, "eth0", snap)?)),
+            Ends::Lab(l) => {
+                let cap = Capture::start_snap(l.host("h1")?, "eth0", snap)?;
+                Ok(Some(BoundedCapture::start(cap, max)))
+            }
             Ends::Loopback => Ok(None),
         }
     }
@@ -195,6 +202,78 @@ fn accept_within(listener: &TcpListener, limit: Duration) -> Result<TcpStream> {
     }
 }
 
+/// A capture that stops itself once it holds `max` frames (see [`Ends::capture_bulk`]).
+pub struct BoundedCapture {
+    done: Arc<AtomicBool>,
+    watcher: std::thread::JoinHandle<Result<(Vec<Frame>, u64)>>,
+    max: usize,
+}
+
+/// What a [`BoundedCapture`] kept.
+pub struct Bulk {
+    /// The frames, at most the bound, in the order they crossed the link.
+    pub frames: Vec<Frame>,
+    /// Frames the kernel dropped because the capture could not keep up.
+    pub missed: u64,
+    /// The bound was reached: later frames of the phase were not kept.
+    pub full: bool,
+}
+
+impl BoundedCapture {
+    fn start(cap: Capture, max: usize) -> BoundedCapture {
+        let done = Arc::new(AtomicBool::new(false));
+        let stop = done.clone();
+        let watcher = std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                if cap.wait_for(Duration::from_millis(20), |f| f.len() >= max) {
+                    break;
+                }
+            }
+            cap.stop_counted()
+        });
+        BoundedCapture { done, watcher, max }
+    }
+
+    /// Stop (if the bound has not stopped it already) and return what it kept.
+    pub fn stop(self) -> Result<Bulk> {
+        self.done.store(true, Ordering::Relaxed);
+        let (mut frames, missed) = self
+            .watcher
+            .join()
+            .map_err(|_| Error::Internal("a capture thread panicked".into()))??;
+        frames.sort_by_key(|f| f.at);
+        let full = frames.len() >= self.max;
+        frames.truncate(self.max);
+        Ok(Bulk {
+            frames,
+            missed,
+            full,
+        })
+    }
+}
+
+/// Wait until the connection on `port` has been quiet for a while (at most a
+/// few seconds): over a lossy link its last ACK may be lost and a FIN sent
+/// again a retransmission timeout later, and that belongs to this phase's
+/// packets, not to whatever the next phase captures.
+fn settle(cap: Option<&Capture>, port: u16) {
+    /// Longer than Linux's shortest retransmission timeout (200 ms).
+    const QUIET: Duration = Duration::from_millis(300);
+    const LIMIT: Duration = Duration::from_secs(3);
+    let Some(cap) = cap else {
+        std::thread::sleep(Duration::from_millis(20));
+        return;
+    };
+    let ours = |f: &Frame| !crate::lab::capture::to_or_from(vec![f.clone()], &[port]).is_empty();
+    cap.wait_for(LIMIT, |frames| {
+        frames
+            .iter()
+            .rev()
+            .find(|f| ours(f))
+            .is_none_or(|f| f.at.elapsed().is_ok_and(|e| e >= QUIET))
+    });
+}
+
 fn stop(cap: Option<Capture>) -> Vec<Frame> {
     cap.and_then(|c| c.stop().ok()).unwrap_or_default()
 }
@@ -279,6 +358,8 @@ pub struct Boundaries {
     pub reads: Vec<String>,
     /// What each UDP recv returned.
     pub datagrams: Vec<String>,
+    /// The servers' ports (TCP, then UDP).
+    pub server_ports: Vec<u16>,
     /// The client's link meanwhile.
     pub frames: Vec<Frame>,
 }
@@ -325,6 +406,7 @@ pub fn boundaries(ends: &Ends) -> Result<Boundaries> {
         sent: sends.iter().map(|m| text(m)).collect(),
         reads,
         datagrams,
+        server_ports: vec![tcp_port, uaddr.port()],
         frames: ends.ours(cap, &[tcp_port, uaddr.port()]),
     })
 }
@@ -350,6 +432,8 @@ pub enum TcpRun {
         client: TcpInfo,
         /// TCP_INFO of the server's socket, afterwards.
         server: TcpInfo,
+        /// The server's port.
+        server_port: u16,
         /// The client's link meanwhile.
         frames: Vec<Frame>,
     },
@@ -381,13 +465,14 @@ pub fn tcp_both_ways(ends: &Ends, count: u32, size: usize) -> Result<TcpRun> {
     let (c, s) = (join(up)?, join(down)?);
     let (client, server) = (tcp_info(&c).map_err(io)?, tcp_info(&s).map_err(io)?);
     drop((c, s));
-    std::thread::sleep(Duration::from_millis(20));
+    settle(cap.as_ref(), tcp_port);
     Ok(TcpRun::Ran {
         at_server,
         at_client,
         elapsed,
         client,
         server,
+        server_port: tcp_port,
         frames: ends.ours(cap, &[tcp_port]),
     })
 }

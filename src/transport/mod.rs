@@ -8,6 +8,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 pub mod ends;
@@ -104,19 +105,25 @@ pub fn udp_receive(sock: UdpSocket, sender_done: &AtomicBool) -> std::io::Result
 }
 
 /// What one direction of the loss test delivered.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct Delivery {
+    /// The sender's participant id (`h1`, `h2`; `client`, `server` on loopback).
     pub from: &'static str,
+    /// The receiver's participant id.
     pub to: &'static str,
+    /// Numbered messages sent this way.
     pub sent: u32,
+    /// Messages that arrived (distinct numbers).
     pub delivered: u32,
     /// What arrived, arrived in the order it was sent.
     pub in_order: bool,
     /// Every message arrived.
     pub complete: bool,
-    /// The numbers that never arrived (JSON: how many).
+    /// How many numbers never arrived.
     #[serde(serialize_with = "count")]
+    #[schemars(with = "u32")]
     pub lost: Vec<u32>,
+    /// Messages that arrived after a higher number had (UDP; 0 for TCP).
     pub reordered: u32,
 }
 
@@ -173,10 +180,13 @@ impl Delivery {
 }
 
 /// What TCP did in the loss test (the JSON summary's `tcp`).
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, JsonSchema)]
 pub struct TcpResult {
+    /// Numbered messages sent, both ways together.
     pub sent: u32,
+    /// Messages delivered, both ways together.
     pub delivered: u32,
+    /// Each direction's stream held the messages in the order sent.
     pub in_order: bool,
     /// Everything arrived within the time bound.
     pub complete: bool,
@@ -184,13 +194,16 @@ pub struct TcpResult {
     pub connected: bool,
     /// From TCP_INFO of both ends; the SYN retransmissions when not connected.
     pub retransmits: u32,
+    /// Data segments both ends sent (TCP_INFO's `tcpi_data_segs_out`), when connected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_segments: Option<u32>,
+    /// Milliseconds from the first message to both ends' end of stream, when connected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub elapsed_ms: Option<u64>,
+    /// Each direction, client to server first (absent when not connected).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub directions: Vec<Delivery>,
-    /// The bulk transfer's rate.
+    /// The bulk transfer's rate, bytes per second (0 until the throughput phase).
     pub bytes_per_s: f64,
 }
 
@@ -202,36 +215,47 @@ impl TcpResult {
 }
 
 /// What UDP did in the loss test (the JSON summary's `udp`).
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, JsonSchema)]
 pub struct UdpResult {
+    /// Numbered datagrams sent, both ways together.
     pub sent: u32,
+    /// Datagrams received, both ways together.
     pub delivered: u32,
+    /// Datagrams that never arrived, both ways together.
     pub lost: u32,
     /// The first 50 numbers lost, client to server.
     pub lost_messages: Vec<u32>,
+    /// Datagrams that arrived after a higher number had, both ways together.
     pub reordered: u32,
+    /// Each direction, client to server first.
     pub directions: Vec<Delivery>,
-    /// The bulk transfer's rate.
+    /// The bulk transfer's rate as received, bytes per second (0 until the throughput phase).
     pub bytes_per_s: f64,
-    /// Share of the bulk datagrams that never arrived.
+    /// Percent of the bulk datagrams that never arrived.
     pub bulk_lost_percent: f64,
 }
 
 /// The throughput phase's figures.
-#[derive(Clone, Copy, Debug, Default, Serialize)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Cost {
+    /// TCP's bulk rate, bytes per second.
     pub tcp_bytes_per_s: f64,
+    /// UDP's bulk rate as received, bytes per second.
     pub udp_bytes_per_s: f64,
+    /// Percent of the bulk datagrams that never arrived.
     pub udp_bulk_lost_percent: f64,
 }
 
-/// The JSON summary of `tcp-vs-udp`.
-#[derive(Clone, Debug, Serialize)]
+/// The summary of `tcp-vs-udp`: what each protocol did over the same link.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct Summary {
+    /// The loss test's drop rate, percent each way (0 on loopback).
     pub loss_percent: u8,
-    /// False on loopback.
+    /// The run used the namespace lab (false: `--loopback`).
     pub lab: bool,
+    /// TCP's loss test, and its bulk rate.
     pub tcp: TcpResult,
+    /// UDP's loss test, and its bulk rate and loss.
     pub udp: UdpResult,
 }
 

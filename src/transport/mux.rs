@@ -31,7 +31,7 @@ use crate::transport::stream::{exchange_error as io, pair};
 pub const SPARE_FDS: u64 = 64;
 
 /// The descriptor limit before and after raising the soft limit to the hard one.
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Copy, Debug, Serialize, schemars::JsonSchema)]
 pub struct FdLimit {
     /// The soft limit the process started with.
     pub before: u64,
@@ -245,7 +245,7 @@ pub fn peer_main(addr: SocketAddr) -> Result<i32> {
 }
 
 /// The measured cost of one wait call with `n` idle connections and one ready.
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Copy, Debug, Serialize, schemars::JsonSchema)]
 pub struct Point {
     /// Idle connections watched (plus the one active).
     pub n: usize,
@@ -429,7 +429,7 @@ fn expect_one(call: &str, ready: usize) -> Result<()> {
 }
 
 /// Level- against edge-triggered epoll on data left unread.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Triggers {
     /// Waits made in each mode.
     pub waits: u32,
@@ -529,7 +529,7 @@ pub fn triggers(capture: bool) -> Result<Triggers> {
 
 /// A server's cost for the same clients: threads and memory it added, and
 /// the time until every client had its reply.
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Copy, Debug, Serialize, schemars::JsonSchema)]
 pub struct Served {
     /// Threads the server added to the process (read from /proc/self/status).
     pub threads: u64,

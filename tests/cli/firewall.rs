@@ -130,10 +130,58 @@ fn every_rule_set_does_what_it_says_and_the_capture_shows_it() {
         .unwrap()
         .iter()
         .filter(|p| p["peer"].as_str().unwrap().starts_with("h3:"))
-        .map(|p| p["label"].as_str().unwrap())
+        .map(|p| p["label"]["en"].as_str().unwrap())
         .filter(|l| !l.starts_with("ARP"))
         .collect();
     assert!(on_h3.is_empty(), "{on_h3:?}");
+    // Every packet of every case in the order it was seen on the links,
+    // between the lab's hosts.
+    super::transport::assert_wire_order(&lines);
+    super::transport::assert_participant_ids(&lines, &["h1", "h2", "h3", "r1"]);
+    // Each case's step carries its rules as the commands to type: as facts
+    // (what the text view and the page show) and in its data.
+    let want: [(&str, usize); 5] = [
+        ("none", 0),
+        ("drop", 1),
+        ("reject", 2),
+        ("stateful", 2),
+        ("ports", 4),
+    ];
+    for (case, n) in want {
+        let step = lines
+            .iter()
+            .find(|l| l["data"]["case"] == case)
+            .unwrap_or_else(|| panic!("no step for {case}"));
+        let rules: Vec<&str> = step["data"]["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap())
+            .collect();
+        assert_eq!(rules.len(), n, "{case}: {rules:?}");
+        let facts: Vec<&str> = step["facts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["label"]["en"] == "rule")
+            .map(|f| f["value"]["en"].as_str().unwrap())
+            .collect();
+        if n == 0 {
+            assert_eq!(facts.len(), 1, "{case}: says there are none");
+        } else {
+            assert_eq!(facts, rules, "{case}");
+        }
+        assert!(rules
+            .iter()
+            .all(|r| r.starts_with("nft add rule inet netlab forward ")));
+        assert!(step["detail"]["en"].as_str().unwrap().len() > 40, "{case}");
+        let probes = step["data"]["probes"].as_array().unwrap();
+        assert!(!probes.is_empty(), "{case}");
+        assert!(
+            probes.iter().all(|p| p["outcome"] == p["expected"]),
+            "{case}"
+        );
+    }
 }
 
 #[test]

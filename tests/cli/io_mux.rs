@@ -7,6 +7,8 @@ use std::io::BufReader;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeSet;
+
 use super::*;
 
 fn summary(o: &Output) -> Value {
@@ -36,6 +38,46 @@ fn every_part_does_what_the_kernel_says_it_does() {
     let first = lines.iter().find(|l| l["number"] == 1).unwrap();
     assert_eq!(first["data"]["errno"], 11, "{first}");
     assert_eq!(first["data"]["state"], "S", "the blocked reader sleeps");
+    // Captured segments are between the ids `client` and `server`, whatever the language.
+    super::transport::assert_participant_ids(&lines, &["client", "server"]);
+    let step3 = lines
+        .iter()
+        .find(|l| l["data"]["triggers"].is_object())
+        .unwrap();
+    assert_eq!(step3["data"]["triggers"]["lt_wakeups"], 3);
+    // The chart's facts are the same at any width (no terminal in the
+    // record), and no value is padded for alignment.
+    let chart = |width: &str| -> Vec<Value> {
+        let o = netlab(&[
+            "io-mux",
+            "--json",
+            "--conns",
+            "10",
+            "--clients",
+            "5",
+            "--width",
+            width,
+        ]);
+        json_lines(&o)
+            .into_iter()
+            .find(|l| l["data"]["points"].is_array())
+            .unwrap()["facts"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let (narrow, wide) = (chart("60"), chart("200"));
+    let labels = |f: &[Value]| f.iter().map(|f| f["label"].clone()).collect::<Vec<_>>();
+    assert_eq!(labels(&narrow), labels(&wide));
+    for f in narrow.iter().chain(&wide) {
+        for lang in ["en", "zh"] {
+            let v = f["value"][lang].as_str().unwrap();
+            assert!(
+                !v.contains("\u{a0}\u{a0}") && !v.contains("  ") && v.trim() == v,
+                "padded: {v:?}"
+            );
+        }
+    }
     // One point per size, each with all three calls measured but select past FD_SETSIZE.
     let points = s["points"].as_array().unwrap();
     let ns: Vec<u64> = points.iter().map(|p| p["n"].as_u64().unwrap()).collect();
@@ -97,7 +139,7 @@ fn the_text_draws_the_chart_and_names_fd_setsize() {
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
         let t = stdout(&o);
         for want in [
-            "N=10 ",
+            "N=10\u{a0}select",
             "N=1100",
             "select",
             "poll",
@@ -112,15 +154,31 @@ fn the_text_draws_the_chart_and_names_fd_setsize() {
             };
             assert!(t.contains(want), "{lang}: no {want:?}:\n{t}");
         }
-        // Each bar row is one line: the figure sits at its end, not wrapped below.
+        // Each bar row is one line, its label naming N and the call: the
+        // figure sits at its end, not wrapped below, and every bar starts in
+        // the same column.
         let bars: Vec<&str> = t
             .lines()
-            .filter(|l| l.contains("poll\u{a0}") || l.contains("select\u{a0}") && !l.contains('✗'))
+            .filter(|l| {
+                ["\u{a0}select", "\u{a0}poll", "\u{a0}epoll"]
+                    .iter()
+                    .any(|c| l.contains(c))
+                    && !l.contains('✗')
+            })
             .collect();
         assert_eq!(bars.len(), 5, "{t}");
-        for l in bars {
+        for l in &bars {
             assert!(l.ends_with("µs") || l.ends_with("ms"), "{lang}: {l:?}");
         }
+        let starts: BTreeSet<usize> = bars
+            .iter()
+            // Labels and spaces before a bar are one column a character.
+            .map(|l| {
+                let bar = l.find(|c: char| "█▏▎▍▌▋▊▉".contains(c)).unwrap();
+                l[..bar].chars().count()
+            })
+            .collect();
+        assert_eq!(starts.len(), 1, "{lang}: one baseline: {bars:#?}");
         assert!(
             t.contains("✗"),
             "select's row at N=1100 says it cannot:\n{t}"
@@ -160,7 +218,7 @@ fn the_descriptor_limit_is_raised_and_sizes_beyond_it_are_left_out() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let t = stdout(&o);
     assert!(t.contains("N = 1000 left out"), "{t}");
-    assert!(t.contains("N=10 "), "{t}");
+    assert!(t.contains("N=10\u{a0}select"), "{t}");
 }
 
 #[test]

@@ -66,7 +66,12 @@ fn lab_dns_v_logs_each_query_served_and_stdout_stays_json() {
     let (out, err) = lab_dns_run(&["-v"], &[], &names);
     for l in out.lines() {
         let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
-        assert_eq!(v["schema"], "netlab/1");
+        assert_eq!(v["schema"], "netlab/2");
+        assert_eq!(v["demo"], "lab", "{v}");
+        // The typed record, every key of it documented.
+        serde_json::from_value::<netlab::record::Line>(v.clone())
+            .unwrap_or_else(|e| panic!("not a netlab record ({e}): {v}"));
+        assert_documented(&v);
     }
     let served: Vec<&str> = err
         .lines()

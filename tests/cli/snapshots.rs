@@ -167,6 +167,17 @@ fn tcp_vs_udp_run() {
             LADDER_COUNTS[0],
             LADDER_COUNTS[1],
             LADDER_COUNTS[2],
+            // In the loss test the server sends at once: its first data
+            // segment and its first pure ACK come in either order.
+            (
+                r"(?m)^(\s+│◀─+│\s+SYN\+ACK ×\[n\], )(TCP ×\[n\], ACK ×\[n\]|ACK ×\[n\], TCP ×\[n\])",
+                "${1}[ACK and TCP]",
+            ),
+            // Both ends send their datagrams at once: either way may come first.
+            (
+                r"(?m)^\[9\]\s+│(?:◀─+│|─+▶│)\s+UDP 100 B ×\[n\]\n\s+│(?:◀─+│|─+▶│)\s+UDP 100 B ×\[n\]$",
+                "[9]  UDP 100 B ×[n] each way, in either order",
+            ),
         ],
     );
 }
@@ -215,8 +226,8 @@ fn io_mux_run() {
         &[
             // A chart row: the bar's length and the figure are measurements.
             (
-                r"(select|poll|epoll)\x{a0}+[█▏▎▍▌▋▊▉]+\x{a0}+[\d.]+\x{a0}(µs|ms)",
-                "${1} [bar] [time]",
+                r"(select|poll|epoll)( +)[█▏▎▍▌▋▊▉]+\x{a0}[\d.]+\x{a0}(µs|ms)",
+                "${1}${2}[bar] [time]",
             ),
             (r"\d+(\.\d+)? (KiB|MiB)", "[size]"),
             (r"(ACK |seq=)\d{5,}", "${1}[n]"),

@@ -1,6 +1,54 @@
 //! tcp-vs-udp and sticky-packet.
 
+use std::collections::BTreeSet;
+
 use super::*;
+
+/// The capture times of a run's packets over all its steps, in the order the
+/// record holds them (second looks, `echo: true`, left out).
+fn capture_times(lines: &[Value]) -> Vec<u64> {
+    lines
+        .iter()
+        .flat_map(|l| l["packets"].as_array().into_iter().flatten())
+        .filter(|p| p["echo"] != true)
+        .filter_map(|p| p["at_us"].as_u64())
+        .collect()
+}
+
+/// The run's packets are recorded in wire order: no packet is told before
+/// one that crossed the wire earlier, whichever step tells it.
+pub fn assert_wire_order(lines: &[Value]) {
+    let times = capture_times(lines);
+    assert!(!times.is_empty(), "no captured packets");
+    for (i, w) in times.windows(2).enumerate() {
+        assert!(
+            w[0] <= w[1],
+            "packet {} (at_us {}) is recorded before packet {} (at_us {}), which crossed the wire first",
+            i,
+            w[0],
+            i + 1,
+            w[1]
+        );
+    }
+}
+
+/// Every packet's ends are participant ids (`h1`, `writer`, `h2,r1`, `*`),
+/// never a MAC address or a translated label.
+pub fn assert_participant_ids(lines: &[Value], allowed: &[&str]) {
+    for l in lines {
+        for p in l["packets"].as_array().into_iter().flatten() {
+            for end in ["from", "to"] {
+                let v = p[end].as_str().unwrap_or_default();
+                for id in v.split(',') {
+                    assert!(
+                        id == "*" || allowed.contains(&id),
+                        "packet {end} {v:?} is not a participant id of {allowed:?}: {p}"
+                    );
+                }
+            }
+        }
+    }
+}
 
 fn step_with<'a>(lines: &'a [Value], key: &str) -> &'a Value {
     lines
@@ -115,7 +163,32 @@ fn tcp_vs_udp_in_the_lab_over_a_10_percent_lossy_link() {
     assert!(!bc["tcp_error"].as_str().unwrap().contains("unexpected"));
     // 6. ports
     let p = step_with(&lines, "ports");
-    assert!(p["correction"].as_str().unwrap().contains("RARP"));
+    assert!(p["correction"]["en"].as_str().unwrap().contains("RARP"));
+    // Every packet in wire order, between the lab's hosts.
+    assert_wire_order(&lines);
+    assert_participant_ids(&lines, &["h1", "h2", "h3", "r1"]);
+    // The throughput phase is captured whatever the outputs, headers only.
+    let cost = step_with(&lines, "capture_missed");
+    assert_eq!(cost["data"]["captured"], true, "{}", cost["data"]);
+    let bulk = cost["packets"].as_array().unwrap();
+    assert!(bulk.len() > 1000, "the bulk phase's frames: {}", bulk.len());
+    assert!(bulk
+        .iter()
+        .all(|p| p["hex"].as_str().unwrap().len() <= 2 * 128));
+    assert!(bulk
+        .iter()
+        .any(|p| p["wire"]["original_len"].as_u64() > Some(128)));
+    // The SYN's second look is a byte view, not a packet of its own.
+    let view = lines
+        .iter()
+        .find(|l| {
+            l["title"]["en"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("The SYN, field by field")
+        })
+        .expect("the SYN's byte view");
+    assert_eq!(view["packets"][0]["echo"], true);
 }
 
 fn json_array(v: &[&str]) -> Value {
@@ -172,7 +245,10 @@ fn sticky_cases_reproduce_every_run() {
         }
         assert_eq!(s["udp_datagrams"], 10, "UDP keeps every datagram apart");
         // the socket call flow of Q13 is narrated
-        let calls: Vec<&str> = lines.iter().filter_map(|l| l["title"].as_str()).collect();
+        let calls: Vec<&str> = lines
+            .iter()
+            .filter_map(|l| l["title"]["en"].as_str())
+            .collect();
         for call in [
             "socket()", "bind(", "listen(", "connect(", "accept()", "send(", "recv()", "close()",
         ] {
@@ -283,7 +359,7 @@ fn at_total_loss_tcp_says_it_could_not_connect_and_the_run_exits_1() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|p| p["label"] == "SYN")
+        .filter(|p| p["label"]["en"] == "SYN")
         .count();
     assert!(
         syns >= 2,
@@ -347,7 +423,7 @@ fn every_loss_from_0_to_100_ends_in_bounds_with_an_honest_summary() {
         let all = tcp["delivered"] == tcp["sent"] && tcp["in_order"] == true;
         // Exit 0 exactly when TCP delivered everything, in order.
         assert_eq!(code == Some(0), all, "--loss {loss}: {s}");
-        let title = s["title"].as_str().unwrap();
+        let title = s["title"]["en"].as_str().unwrap();
         if tcp["connected"] == false {
             assert!(
                 title.contains("could not connect"),
@@ -369,4 +445,123 @@ fn every_loss_from_0_to_100_ends_in_bounds_with_an_honest_summary() {
             assert_eq!(s["udp"]["delivered"], 0, "{title}");
         }
     }
+}
+
+/// What a run's record must keep whatever `--lang` was: per line its kind,
+/// number, questions, data keys and participants, and the kinds of packet
+/// it holds (ends, protocol, direction). Texts and measurements (sizes,
+/// times, ports, descriptors, how many ACKs the kernel sent) may differ.
+fn language_free_shape(lines: &[Value]) -> Vec<Value> {
+    lines
+        .iter()
+        .map(|l| {
+            let keys = |v: &Value| -> Vec<String> {
+                v.as_object()
+                    .map(|m| m.keys().cloned().collect())
+                    .unwrap_or_default()
+            };
+            let packets: BTreeSet<String> = l["packets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| {
+                    format!(
+                        "{} → {} {} {}",
+                        p["from"], p["to"], p["protocol"], p["direction"]
+                    )
+                })
+                .collect();
+            let summary_keys: Vec<String> = if l["kind"] == "summary" {
+                keys(l)
+            } else {
+                Vec::new()
+            };
+            serde_json::json!({
+                "kind": l["kind"],
+                "number": l["number"],
+                "questions": l["questions"],
+                "section": l["section"].is_object(),
+                "facts": l["facts"].as_array().map(Vec::len),
+                "data": keys(&l["data"]),
+                "participants": l["participants"],
+                "packets": packets,
+                "summary": summary_keys,
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn sticky_packet_s_record_is_the_same_in_both_languages() {
+    let en = netlab(&["sticky-packet", "--json", "--lang", "en"]);
+    let zh = netlab(&["sticky-packet", "--json", "--lang", "zh"]);
+    assert_eq!(en.status.code(), Some(0), "{}", stderr(&en));
+    assert_eq!(zh.status.code(), Some(0), "{}", stderr(&zh));
+    let (en, zh) = (json_lines(&en), json_lines(&zh));
+    assert_eq!(language_free_shape(&en), language_free_shape(&zh));
+    // The ends of every packet are the ids `writer` and `reader`, labelled
+    // in the step that first draws them.
+    for lines in [&en, &zh] {
+        assert_participant_ids(lines, &["writer", "reader"]);
+        let drawn = lines
+            .iter()
+            .find(|l| l["packets"].as_array().is_some_and(|p| !p.is_empty()));
+        if let Some(step) = drawn {
+            let labels: Vec<(&str, &str)> = step["participants"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| {
+                    (
+                        p["id"].as_str().unwrap(),
+                        p["label"]["zh"].as_str().unwrap(),
+                    )
+                })
+                .collect();
+            assert_eq!(labels, [("writer", "写方"), ("reader", "读方")]);
+        } else {
+            // Without CAP_NET_RAW there are no segments to draw.
+            assert!(!privileged());
+        }
+    }
+    // Either run carries both languages: the text view chooses, not the record.
+    for lines in [&en, &zh] {
+        assert!(lines[0]["title"]["en"]
+            .as_str()
+            .unwrap()
+            .starts_with("Server"));
+        assert!(lines[0]["title"]["zh"]
+            .as_str()
+            .unwrap()
+            .starts_with("服务器"));
+    }
+}
+
+#[test]
+fn sticky_packet_s_segments_are_recorded_in_wire_order() {
+    if !privileged() {
+        return;
+    }
+    let o = netlab(&["sticky-packet", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    assert_wire_order(&lines);
+    let s = lines.last().unwrap();
+    let counted =
+        s["nagle"]["segments"].as_u64().unwrap() + s["nodelay"]["segments"].as_u64().unwrap();
+    let data_segments = lines
+        .iter()
+        .flat_map(|l| l["packets"].as_array().into_iter().flatten())
+        .filter(|p| {
+            p["from"] == "writer"
+                && p["label"]["en"]
+                    .as_str()
+                    .unwrap()
+                    .contains("in one segment")
+        })
+        .count() as u64;
+    assert_eq!(
+        data_segments, counted,
+        "every data segment TCP_INFO counts is a record"
+    );
 }

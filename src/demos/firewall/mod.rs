@@ -14,6 +14,7 @@
 
 use std::net::SocketAddr;
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::cli::{FirewallArgs, FirewallCase};
@@ -21,7 +22,7 @@ use crate::error::{exit, Result};
 use crate::lab::capture::{Capture, Frame};
 use crate::lab::firewall::{self as fw, Outcome, Probe};
 use crate::lab::topology::{NetLab, H1, H3};
-use crate::narrate::{fields, tx, Narrator, Step, Summary, Text};
+use crate::narrate::{tx, Narrator, Step, Summary, Text};
 use crate::privilege::Privileges;
 use crate::wire::frame::{self, Kind};
 
@@ -30,7 +31,7 @@ mod say;
 const QS: &[&str] = &["Q16"];
 
 /// Which way a probe goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 enum Way {
     /// h1 (LAN A) to h3 (LAN B).
     #[serde(rename = "h1->h3")]
@@ -138,25 +139,92 @@ fn detail(c: FirewallCase) -> Text {
     }
 }
 
-/// The JSON summary's record of one probe.
-#[derive(Serialize)]
+/// A case's name, as `--case` takes it (the JSON form of [`FirewallCase`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+enum Case {
+    /// No rules: everything passes.
+    None,
+    /// Drop traffic to h3: the client waits.
+    Drop,
+    /// Reject traffic to h3: a TCP reset, an ICMP port unreachable.
+    Reject,
+    /// Allow replies, drop new connections from LAN B.
+    Stateful,
+    /// Allow TCP 80 and UDP 53 to h3, nothing else.
+    Ports,
+}
+
+impl From<FirewallCase> for Case {
+    fn from(c: FirewallCase) -> Case {
+        match c {
+            FirewallCase::None => Case::None,
+            FirewallCase::Drop => Case::Drop,
+            FirewallCase::Reject => Case::Reject,
+            FirewallCase::Stateful => Case::Stateful,
+            FirewallCase::Ports => Case::Ports,
+        }
+    }
+}
+
+/// One probe: what the rules predict and what the client saw.
+#[derive(Serialize, JsonSchema)]
 struct CaseOut {
-    case: FirewallCase,
+    /// The rule set it ran under.
+    case: Case,
+    /// The case's rules, `; `-separated, as typed after `nft add rule inet netlab forward` (empty: none).
     rule: String,
+    /// `tcp` or `udp`.
     proto: &'static str,
+    /// The service's port on the far host.
     port: u16,
+    /// Which way it went.
     direction: Way,
+    /// What the client saw.
     outcome: Outcome,
+    /// What the rules predict.
     expected: Outcome,
+    /// From the first packet to the verdict, ms.
     elapsed_ms: u64,
 }
 
-/// The JSON summary.
-#[derive(Serialize)]
+/// The summary's fields.
+#[derive(Serialize, JsonSchema)]
 struct FirewallOut {
+    /// Every probe of every case, in the order they were made.
     cases: Vec<CaseOut>,
+    /// Every probe did what its rules predict.
     as_predicted: bool,
 }
+
+/// The first step: the lab and r1's empty chain.
+#[derive(Serialize, JsonSchema)]
+struct Setup {
+    /// The lab was built without root, in a user namespace.
+    rootless: bool,
+    /// The command that made r1's forward chain.
+    chain: &'static str,
+}
+
+/// One case: its rules, its probes, and (stateful) the connection table.
+#[derive(Serialize, JsonSchema)]
+struct CaseStep {
+    /// Which rule set.
+    case: Case,
+    /// The commands that set it, in order, each a whole `nft add rule …` line
+    /// (empty: no rules).
+    rules: Vec<String>,
+    /// The case's probes and what each did.
+    probes: Vec<CaseOut>,
+    /// r1's connection-tracking entries for h3 right after h1's probes
+    /// (stateful case only; absent where the kernel offers no table).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conntrack: Option<Vec<fw::Tracked>>,
+}
+
+/// What `nft` is given to make r1's forward chain.
+const CHAIN: &str =
+    "nft add chain inet netlab forward { type filter hook forward priority 0 ; policy accept ; }";
 
 /// When each TCP SYN from `from` (as `host`'s link saw it) to `port` left,
 /// seconds after the first.
@@ -209,11 +277,11 @@ pub fn run(args: &FirewallArgs, n: &mut Narrator) -> Result<i32> {
             ),
             QS,
         )
-        .fact(
-            tx("chain", "链"),
-            "nft add chain inet netlab forward { type filter hook forward priority 0 ; policy accept ; }",
-        )
-        .data("rootless", crate::lab::userns::rootless()),
+        .fact(tx("chain", "链"), CHAIN)
+        .with(&Setup {
+            rootless: crate::lab::userns::rootless(),
+            chain: CHAIN,
+        }),
     )?;
     let mut out = Vec::new();
     for (i, &c) in cases.iter().enumerate() {
@@ -246,8 +314,14 @@ pub fn run(args: &FirewallArgs, n: &mut Narrator) -> Result<i32> {
         for cap in caps {
             frames.extend(cap.stop()?);
         }
+        // Both links' frames in the order they were seen.
         frames.sort_by_key(|f| f.at);
         let rule_text = rules.join("; ");
+        let commands: Vec<String> = rules
+            .iter()
+            .map(|r| format!("nft add rule inet netlab forward {r}"))
+            .collect();
+        let mut probes_out = Vec::new();
         let mut s = Step::new(
             say::title(c),
             detail(c),
@@ -258,14 +332,16 @@ pub fn run(args: &FirewallArgs, n: &mut Narrator) -> Result<i32> {
             },
         )
         .section(say::section(i + 1, c));
-        for r in rules {
-            s = s.fact(
-                tx("rule", "规则"),
-                format!("nft add rule inet netlab forward {r}"),
-            );
+        // Each rule as the command an instructor types: the step's facts
+        // (what the page and the text show), and its data.
+        for c in &commands {
+            s = s.fact(tx("rule", "规则"), c.as_str());
         }
         if rules.is_empty() {
-            s = s.fact(tx("rule", "规则"), tx("(none)", "（无）"));
+            s = s.fact(
+                tx("rule", "规则"),
+                tx("(none: policy accept)", "（无：默认策略 accept）"),
+            );
         }
         for (p, got) in &probes {
             let (from, to, from_ip) = match p.way {
@@ -292,8 +368,8 @@ pub fn run(args: &FirewallArgs, n: &mut Narrator) -> Result<i32> {
                     say::unexpected(p.proto, p.port, p.expect, got.outcome),
                 );
             }
-            out.push(CaseOut {
-                case: c,
+            probes_out.push(CaseOut {
+                case: c.into(),
                 rule: rule_text.clone(),
                 proto: p.proto,
                 port: p.port,
@@ -308,7 +384,6 @@ pub fn run(args: &FirewallArgs, n: &mut Narrator) -> Result<i32> {
                 for t in entries.iter().take(2) {
                     s = s.fact(tx("conntrack", "conntrack"), say::tracked(t));
                 }
-                s = s.typed("conntrack", entries);
             }
             Some(None) => {
                 s = s.fact(
@@ -322,30 +397,46 @@ pub fn run(args: &FirewallArgs, n: &mut Narrator) -> Result<i32> {
             None => {}
         }
         s.packets = frames.iter().map(|f| f.record(false)).collect();
-        n.step(s.data("case", serde_json::to_value(c).unwrap_or_default()))?;
+        let step = CaseStep {
+            case: c.into(),
+            rules: commands,
+            probes: probes_out,
+            conntrack: conntrack.flatten(),
+        };
+        n.step(s.with(&step))?;
+        out.extend(step.probes);
     }
     fw::reset(r1)?;
     let as_predicted = out.iter().filter(|o| o.outcome == o.expected).count();
     let total = out.len();
     let ok = as_predicted == total;
-    n.summary(Summary {
-        title: say::summary(cases.len(), total, as_predicted),
-        lines: vec![tx(
-            "A firewall is rules on a router: drop is silence, reject is an answer, and state lets replies back in.",
-            "防火墙就是路由器上的规则：drop 是沉默，reject 是回答，而状态让回程流量得以进入。",
-        )],
-        questions: crate::record::qs(&["Q16", "Q12"]),
-        ok,
-        data: fields(&FirewallOut {
+    n.summary(
+        Summary {
+            title: say::summary(cases.len(), total, as_predicted),
+            lines: vec![tx(
+                "A firewall is rules on a router: drop is silence, reject is an answer, and state lets replies back in.",
+                "防火墙就是路由器上的规则：drop 是沉默，reject 是回答，而状态让回程流量得以进入。",
+            )],
+            questions: crate::record::qs(&["Q16", "Q12"]),
+            ok,
+            ..Summary::default()
+        }
+        .with(&FirewallOut {
             cases: out,
             as_predicted: ok,
         }),
-    })?;
+    )?;
     drop(lab);
     Ok(if ok { exit::OK } else { exit::NETWORK_NO })
 }
 
 /// This demo's typed step data and summary, for docs/json-schema.md.
 pub fn schema() -> super::schema::DemoSchema {
-    super::schema::DemoSchema::new("firewall", "nftables on the lab router: drop, reject, stateful and port rules, probed with TCP and UDP.")
+    super::schema::DemoSchema::new(
+        "firewall",
+        "nftables on the lab router: drop, reject, stateful and port rules, probed with TCP and UDP.",
+    )
+    .step::<Setup>("the first step: r1 becomes a firewall")
+    .step::<CaseStep>("each case (its packets: h1's and h3's links during the case, in the order seen)")
+    .summary::<FirewallOut>()
 }

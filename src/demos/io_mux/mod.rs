@@ -18,42 +18,115 @@
 use crate::cli::IoMuxArgs;
 use crate::error::{exit, Result};
 use crate::lab::capture::Frame;
-use crate::narrate::{fields, tx, Narrator, Packet, Step, Summary};
-use crate::transport::mux::{self, Design, Point, Served};
+use crate::narrate::{tx, Narrator, Packet, Step, Summary};
+use crate::transport::mux::{self, Design, FdLimit, Point, Served, Triggers};
 
 mod say;
 
-/// The JSON summary, as the issue names it.
-#[derive(serde::Serialize)]
+/// The run's results: the summary's fields.
+#[derive(serde::Serialize, schemars::JsonSchema)]
 struct IoMuxOut {
+    /// select()'s FD_SETSIZE: the highest descriptor number it can take, plus one.
     select_fd_limit: usize,
-    fd_limit: mux::FdLimit,
+    /// The descriptor limit, before and after raising it.
+    fd_limit: FdLimit,
+    /// The cost of one wait call at each size measured.
     points: Vec<Point>,
+    /// Sizes left out: more descriptors than the limit allows.
     skipped: Vec<usize>,
+    /// epoll_wait() with nothing but the one ready descriptor: the kernel's floor, µs.
     floor_us: f64,
+    /// How long the blocking recv() slept, ms.
     blocking_ms: f64,
+    /// How long the non-blocking recv() took to say EAGAIN, µs.
     eagain_us: f64,
+    /// Level-triggered wake-ups with data left unread.
     lt_wakeups: u32,
+    /// Edge-triggered wake-ups with data left unread.
     et_wakeups: u32,
+    /// Clients each server of step 4 served.
     clients: usize,
+    /// The thread-per-connection server's cost.
     thread_per_conn: Served,
+    /// The one-epoll-thread server's cost.
     epoll: Served,
 }
 
-/// Loopback frames as packets between "client" and "server".
-fn packets(frames: &[Frame], client_ports: &[u16], ends: (&str, &str)) -> Vec<Packet> {
+/// Step 1: a blocking read, then a non-blocking one.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct BlockingOut {
+    /// How long the blocking recv() slept until data came, ms.
+    slept_ms: f64,
+    /// The reading thread's state while it slept, from /proc (`S`: sleeping).
+    state: Option<String>,
+    /// How long the non-blocking recv() took to return, µs.
+    eagain_us: f64,
+    /// Its errno (EAGAIN, 11 on Linux).
+    errno: i32,
+    /// The step's segments were captured on loopback (needs CAP_NET_RAW).
+    captured: bool,
+}
+
+/// Step 2: select, poll and epoll_wait over growing numbers of connections.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct ScalingOut {
+    /// One point per size measured.
+    points: Vec<Point>,
+    /// Sizes left out: more descriptors than the limit allows.
+    skipped: Vec<usize>,
+    /// epoll_wait() with only the ready descriptor registered, µs.
+    floor_us: f64,
+}
+
+/// select's wall: FD_SETSIZE met with this run's own descriptors.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct WallOut {
+    /// The descriptor limit, raised.
+    fd_limit: FdLimit,
+    /// FD_SETSIZE (1024).
+    fd_setsize: usize,
+    /// The first descriptor of this run select could not take, if any.
+    first_beyond: Option<i32>,
+}
+
+/// Step 3: level- against edge-triggered epoll on data left unread.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct TriggersStep {
+    /// What each mode did.
+    triggers: Triggers,
+    /// The step's segments were captured on loopback (needs CAP_NET_RAW).
+    captured: bool,
+}
+
+/// Step 4: the same clients served by a thread each, then by one epoll thread.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct ServersOut {
+    /// A thread per connection.
+    thread_per_conn: Served,
+    /// One thread with epoll.
+    epoll: Served,
+}
+
+/// Participant ids of the two ends of the captured connections.
+const CLIENT: &str = "client";
+const SERVER: &str = "server";
+
+/// Loopback frames as packets between `client` and `server`, in wire order.
+fn packets(frames: &[Frame], client_ports: &[u16]) -> Vec<Packet> {
     use crate::wire::frame::{self, Kind};
-    frames
-        .iter()
+    let mut sorted: Vec<&Frame> = frames.iter().collect();
+    sorted.sort_by_key(|f| f.at);
+    sorted
+        .into_iter()
         .filter_map(|f| {
             let d = frame::ethernet_frame(&f.bytes).ok()?;
             let Kind::Ipv4 { tcp: Some(h), .. } = d.kind else {
                 return None;
             };
             let (from, to) = if client_ports.contains(&h.src_port) {
-                ends
+                (CLIENT, SERVER)
             } else {
-                (ends.1, ends.0)
+                (SERVER, CLIENT)
             };
             Some(f.record(false).between(from, to, frame::label(&d)))
         })
@@ -63,17 +136,13 @@ fn packets(frames: &[Frame], client_ports: &[u16], ends: (&str, &str)) -> Vec<Pa
 /// Run the demo.
 pub fn run(args: &IoMuxArgs, n: &mut Narrator) -> Result<i32> {
     let capture = crate::privilege::Privileges::probe().net_raw;
-    if n.capturing() && !capture {
+    if capture {
+        n.pcap_note("io-mux: the segments of the blocked read's step and of the LT and ET step, captured on loopback; the thousands of connections of the select/poll/epoll and server steps are not captured.");
+    } else {
         n.pcap_note(
-            "io-mux: capturing loopback needs CAP_NET_RAW (root); this file holds no segments.",
+            "io-mux: capturing loopback needs CAP_NET_RAW (root); this run holds no segments.",
         );
-    } else if capture {
-        n.pcap_note("io-mux: the segments of steps 1 (the blocked read) and 4 (LT and ET), captured on loopback; the thousands of connections of steps 2 and 5 are not captured.");
     }
-    let ends = match n.lang() {
-        crate::narrate::Lang::En => ("client", "server"),
-        crate::narrate::Lang::Zh => ("客户端", "服务端"),
-    };
 
     // 1. Blocking and non-blocking.
     let b = mux::blocking_vs_nonblocking(capture)?;
@@ -89,11 +158,16 @@ pub fn run(args: &IoMuxArgs, n: &mut Narrator) -> Result<i32> {
         .section(tx("1 · Blocking and non-blocking", "1 · 阻塞与非阻塞"))
         .fact(tx("blocking", "阻塞"), say::blocking(&b))
         .fact(tx("non-blocking", "非阻塞"), say::nonblocking(&b))
-        .data("slept_ms", b.slept.as_secs_f64() * 1e3)
-        .data("state", b.state.map(String::from))
-        .data("eagain_us", b.eagain.as_secs_f64() * 1e6)
-        .data("errno", b.errno)
-        .with_packets(packets(&b.frames, &b.client_ports, ends)),
+        .who(CLIENT, tx("client", "客户端"))
+        .who(SERVER, tx("server", "服务端"))
+        .with(&BlockingOut {
+            slept_ms: b.slept.as_secs_f64() * 1e3,
+            state: b.state.map(String::from),
+            eagain_us: b.eagain.as_secs_f64() * 1e6,
+            errno: b.errno,
+            captured: !b.frames.is_empty(),
+        })
+        .with_packets(packets(&b.frames, &b.client_ports)),
     )?;
 
     // 2. select, poll, epoll.
@@ -115,12 +189,17 @@ pub fn run(args: &IoMuxArgs, n: &mut Narrator) -> Result<i32> {
             say::skipped(&scaling.skipped, limit.after),
         );
     }
-    for (label, value) in say::chart(&scaling.points, n.width()) {
+    for (label, value) in say::chart(&scaling.points) {
         s = s.fact(label, value);
     }
     s = s.fact(tx("scale", "刻度"), say::chart_scale());
     s = s.fact(tx("floor", "下限"), say::floor(scaling.floor_us, largest));
-    n.step(s.typed("points", &scaling.points))?;
+    let points: Vec<Point> = scaling.points.iter().map(Clone::clone).collect();
+    n.step(s.with(&ScalingOut {
+        points,
+        skipped: scaling.skipped.clone(),
+        floor_us: scaling.floor_us,
+    }))?;
 
     // select's wall: a descriptor's number, not the count.
     let mut s = Step::new(
@@ -138,11 +217,11 @@ pub fn run(args: &IoMuxArgs, n: &mut Narrator) -> Result<i32> {
             say::fd_setsize(fd, nix::sys::select::FD_SETSIZE),
         );
     }
-    n.step(
-        s.typed("fd_limit", &limit)
-            .data("fd_setsize", nix::sys::select::FD_SETSIZE)
-            .data("first_beyond", scaling.first_beyond),
-    )?;
+    n.step(s.with(&WallOut {
+        fd_limit: limit,
+        fd_setsize: nix::sys::select::FD_SETSIZE,
+        first_beyond: scaling.first_beyond,
+    }))?;
 
     // 3. Level- and edge-triggered.
     let t = mux::triggers(capture)?;
@@ -162,8 +241,11 @@ pub fn run(args: &IoMuxArgs, n: &mut Narrator) -> Result<i32> {
         .fact(tx("written", "写入"), format!("{} B", t.written))
         .fact(tx("level (LT)", "水平（LT）"), say::level(&t))
         .fact(tx("edge (ET)", "边缘（ET）"), say::edge(&t))
-        .typed("triggers", &t)
-        .with_packets(packets(&t.frames, &t.client_ports, ends)),
+        .with(&TriggersStep {
+            triggers: t.clone(),
+            captured: !t.frames.is_empty(),
+        })
+        .with_packets(packets(&t.frames, &t.client_ports)),
     )?;
 
     // 4. A thread per connection, or one epoll thread.
@@ -186,23 +268,28 @@ pub fn run(args: &IoMuxArgs, n: &mut Narrator) -> Result<i32> {
         ))
         .fact(tx("threads", "多线程"), say::served(&threads, args.clients))
         .fact(tx("epoll", "epoll"), say::served(&epoll, args.clients))
-        .typed("thread_per_conn", &threads)
-        .typed("epoll", &epoll),
+        .with(&ServersOut {
+            thread_per_conn: threads,
+            epoll,
+        }),
     )?;
 
     let ok = threads.served == args.clients && epoll.served == args.clients;
-    n.summary(Summary {
-        title: say::summary(largest, &t),
-        lines: vec![tx(
-            "One thread can serve many connections when the kernel tells it which are ready: that is I/O multiplexing, and epoll does it at a cost that does not grow with the connections.",
-            "只要内核告诉线程哪些连接就绪，一个线程就能服务许多连接：这就是 I/O 多路复用，而 epoll 的开销不随连接数增长。",
-        )],
-        questions: crate::record::qs(&["Q15", "Q17", "Q23", "Q25"]),
-        ok,
-        data: fields(&IoMuxOut {
+    n.summary(
+        Summary {
+            title: say::summary(largest, &t),
+            lines: vec![tx(
+                "One thread can serve many connections when the kernel tells it which are ready: that is I/O multiplexing, and epoll does it at a cost that does not grow with the connections.",
+                "只要内核告诉线程哪些连接就绪，一个线程就能服务许多连接：这就是 I/O 多路复用，而 epoll 的开销不随连接数增长。",
+            )],
+            questions: crate::record::qs(&["Q15", "Q17", "Q23", "Q25"]),
+            ok,
+            ..Summary::default()
+        }
+        .with(&IoMuxOut {
             select_fd_limit: nix::sys::select::FD_SETSIZE,
             fd_limit: limit,
-            points: scaling.points.clone(),
+            points: scaling.points.iter().map(Clone::clone).collect(),
             skipped: scaling.skipped.clone(),
             floor_us: scaling.floor_us,
             blocking_ms: b.slept.as_secs_f64() * 1e3,
@@ -213,7 +300,7 @@ pub fn run(args: &IoMuxArgs, n: &mut Narrator) -> Result<i32> {
             thread_per_conn: threads,
             epoll,
         }),
-    })?;
+    )?;
     Ok(if ok { exit::OK } else { exit::NETWORK_NO })
 }
 
@@ -223,4 +310,10 @@ pub fn schema() -> super::schema::DemoSchema {
         "io-mux",
         "Blocking and non-blocking reads, select/poll/epoll over many connections, LT and ET.",
     )
+    .step::<BlockingOut>("1 · blocking and non-blocking (its packets: the blocked read's segment and ACK, between `client` and `server`)")
+    .step::<ScalingOut>("2 · select, poll and epoll")
+    .step::<WallOut>("2 · select's FD_SETSIZE wall")
+    .step::<TriggersStep>("3 · level- and edge-triggered (its packets: both connections' segments)")
+    .step::<ServersOut>("4 · a thread per connection, or one epoll thread")
+    .summary::<IoMuxOut>()
 }

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use crate::narrate::wrap::display_width;
 use crate::narrate::{plural, tx, Text};
 use crate::transport::mux::{Blocking, FdLimit, Point, Served, Triggers};
 
@@ -136,9 +135,16 @@ pub fn scaling_title(last: Option<&Point>) -> Text {
 
 const NBSP: &str = "\u{a0}";
 
+/// The longest bar, in columns: the chart's rows fit 80 columns beside the
+/// longest label (`N=10000 select`) and figure, whatever the terminal, so the
+/// record is the same for every width.
+const BAR: usize = 36;
+
 /// The chart: per N, one bar per call, on a log scale so 0.3 µs and 3 ms
-/// both show. Returns (label, value) rows for `width` columns.
-pub fn chart(points: &[Point], width: usize) -> Vec<(Text, Text)> {
+/// both show. Returns (label, value) rows: the label names N and the call
+/// (`N=10 select`), so the text view's aligned labels give every bar the
+/// same baseline; the value is the bar and its figure, unpadded.
+pub fn chart(points: &[Point]) -> Vec<(Text, Text)> {
     let all: Vec<f64> = points
         .iter()
         .flat_map(|p| [p.select_us, Some(p.poll_us), Some(p.epoll_us)])
@@ -147,14 +153,8 @@ pub fn chart(points: &[Point], width: usize) -> Vec<(Text, Text)> {
         .collect();
     let lo = all.iter().copied().fold(f64::INFINITY, f64::min).min(1.0);
     let hi = all.iter().copied().fold(0.0, f64::max).max(lo * 10.0);
-    // The step's widest label ("FD_SETSIZE", "描述符上限") sets where values
-    // start: indent 4, label 10, 2 spaces; then the name (7), the bar, a
-    // space and the figure (up to 8), with a column to spare.
-    let bar_w = width
-        .saturating_sub(4 + 10 + 2 + 7 + 1 + 8 + 1)
-        .clamp(8, 60);
     let bar = |v: f64| -> String {
-        let f = ((v / lo).ln() / (hi / lo).ln()).clamp(0.0, 1.0) * bar_w as f64;
+        let f = ((v / lo).ln() / (hi / lo).ln()).clamp(0.0, 1.0) * BAR as f64;
         let eighths = (f * 8.0).round().max(1.0) as usize;
         let mut s = "█".repeat(eighths / 8);
         if !eighths.is_multiple_of(8) {
@@ -164,28 +164,16 @@ pub fn chart(points: &[Point], width: usize) -> Vec<(Text, Text)> {
     };
     let mut rows = Vec::new();
     for p in points {
-        for (i, (name, v)) in [
+        for (name, v) in [
             ("select", p.select_us),
             ("poll", Some(p.poll_us)),
             ("epoll", Some(p.epoll_us)),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            let label = if i == 0 {
-                format!("N={}", p.n)
-            } else {
-                String::new()
-            };
-            // No-break spaces: the wrapper folds runs of ordinary spaces into one.
-            let name_pad = NBSP.repeat(7 - name.len());
+        ] {
+            // No-break spaces: the wrapper may not split a row.
+            let label = format!("N={}{NBSP}{name}", p.n);
             let value = match v {
-                Some(v) => {
-                    let b = bar(v);
-                    let pad = NBSP.repeat(bar_w + 1 - display_width(&b));
-                    let line = format!("{name}{name_pad}{b}{pad}{}", us(v).replace(' ', NBSP));
-                    tx(line.clone(), line)
-                }
+                // The figure right after its bar, as a bar chart labels it.
+                Some(v) => Text::from(format!("{}{NBSP}{}", bar(v), us(v).replace(' ', NBSP))),
                 None => {
                     let fds = format!(
                         "{}…{}",
@@ -193,12 +181,12 @@ pub fn chart(points: &[Point], width: usize) -> Vec<(Text, Text)> {
                         p.highest_fd
                     );
                     tx(
-                        format!("{name}{name_pad}✗ cannot: fds {fds} ≥ FD_SETSIZE"),
-                        format!("{name}{name_pad}✗ 无法监视：fd {fds} ≥ FD_SETSIZE"),
+                        format!("✗ cannot: fds {fds} ≥ FD_SETSIZE"),
+                        format!("✗ 无法监视：fd {fds} ≥ FD_SETSIZE"),
                     )
                 }
             };
-            rows.push((tx(label.clone(), label), value));
+            rows.push((Text::from(label), value));
         }
     }
     rows

@@ -4,6 +4,7 @@
 //! hints file for `drill -T -r` is written to a private directory of the run's
 //! (see [`crate::private`]) and removed on exit.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::error::{exit, Error, Result};
@@ -13,13 +14,46 @@ use crate::narrate::{tx, Narrator, Step, Summary};
 
 mod say;
 
-/// One authoritative server, for the step's `servers` data.
-#[derive(Serialize)]
+/// One authoritative server of the lab.
+#[derive(Serialize, JsonSchema)]
 struct ServerOut {
+    /// Where it answers (`127.53.0.1:PORT`).
+    #[schemars(with = "String")]
     addr: std::net::SocketAddr,
+    /// Its names in the lab (`a.root-servers.net.` …).
     names: Vec<String>,
+    /// The zones it serves.
     zones: Vec<String>,
+    /// How it misbehaves on purpose, for a lesson (a zone file's directive:
+    /// `silent`, `garbage`, `wrong-id`, `slow` …), if it does.
     misbehaviour: Option<&'static str>,
+}
+
+/// The lab is serving: where, and how to reach it.
+#[derive(Serialize, JsonSchema)]
+struct Running {
+    /// The port every server listens on (UDP and TCP).
+    port: u16,
+    /// The recursive resolver's address (`127.53.0.53:PORT`).
+    resolver: String,
+    /// The root hints file for `drill -T -r`, removed when the lab stops.
+    root_hints: String,
+    /// Every authoritative server.
+    servers: Vec<ServerOut>,
+}
+
+/// Files a killed lab left behind, removed.
+#[derive(Serialize, JsonSchema)]
+struct Cleaned {
+    /// The root hints files removed.
+    removed: Vec<String>,
+}
+
+/// The summary's fields.
+#[derive(Serialize, JsonSchema)]
+struct Stopped {
+    /// The port the lab served on, until it stopped.
+    port: u16,
 }
 
 /// Root hints in zone-file form, as `drill -r` and resolvers read them.
@@ -64,7 +98,7 @@ pub fn run(
                 ),
                 &[],
             )
-            .data("removed", stale),
+            .with(&Cleaned { removed: stale }),
         )?;
     }
     // A private directory of this run's (0700, random name); gone when the lab stops.
@@ -99,28 +133,35 @@ pub fn run(
             say::server(s.addr, &s.names, &s.zones, s.misbehaviour),
         );
     }
-    n.step(
-        step.data("port", lab.port)
-            .data("resolver", resolver.to_string())
-            .data("root_hints", hints_path.display().to_string())
-            .data(
-                "servers",
-                serde_json::to_value(&servers).unwrap_or_default(),
-            ),
-    )?;
+    n.step(step.with(&Running {
+        port: lab.port,
+        resolver: resolver.to_string(),
+        root_hints: hints_path.display().to_string(),
+        servers,
+    }))?;
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    let port = lab.port;
     drop(lab);
-    n.summary(Summary {
-        title: tx("DNS lab stopped", "DNS 实验网络已停止"),
-        ok: true,
-        ..Summary::default()
-    })?;
+    n.summary(
+        Summary {
+            title: tx("DNS lab stopped", "DNS 实验网络已停止"),
+            ok: true,
+            ..Summary::default()
+        }
+        .with(&Stopped { port }),
+    )?;
     Ok(exit::OK)
 }
 
 /// This demo's typed step data and summary, for docs/json-schema.md.
 pub fn schema() -> super::schema::DemoSchema {
-    super::schema::DemoSchema::new("lab dns", "The loopback DNS lab's servers, kept running.")
+    super::schema::DemoSchema::new(
+        "lab dns",
+        "The loopback DNS lab's servers, kept running until Ctrl-C (JSON `demo`: `lab`).",
+    )
+    .step::<Cleaned>("files a killed lab left, removed")
+    .step::<Running>("the lab is serving")
+    .summary::<Stopped>()
 }

@@ -5,6 +5,7 @@
 //! `netlab lab exec h1 -- ping 203.0.113.10`. The demos themselves never use
 //! this lab: they build their own, in namespaces that vanish with them.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::error::{exit, Error, Result};
@@ -12,41 +13,145 @@ use crate::lab::holder;
 use crate::lab::topology::{
     check_named, plan, remove_named_locked, Built, Check, IfaceState, NetLab,
 };
-use crate::narrate::{fields, tx, Narrator, Step, Summary};
+use crate::narrate::{tx, Narrator, Step, Summary, Text};
 use crate::privilege::Privileges;
 
 mod say;
 
-/// `lab up` and `lab status`'s JSON summary.
-#[derive(Serialize, Default)]
+/// What `lab up` and `lab status` found
+#[derive(Serialize, JsonSchema, Default)]
 struct Status {
+    /// The lab is up.
     up: bool,
     /// Every host, interface, address and link is there.
     whole: bool,
+    /// The lab is this user's own, in a user namespace (absent for a broken or absent lab).
     #[serde(skip_serializing_if = "Option::is_none")]
     rootless: Option<bool>,
-    /// A broken lab: what is there and what is missing.
+    /// A broken or absent lab: the parts that are there.
     #[serde(skip_serializing_if = "Option::is_none")]
     present: Option<Vec<String>>,
+    /// A broken or absent lab: the parts that are missing.
     #[serde(skip_serializing_if = "Option::is_none")]
     missing: Option<Vec<String>>,
+    /// Every host as found (empty unless up).
     hosts: Vec<HostState>,
 }
 
 /// One lab host as `lab status` found it.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct HostState {
+    /// `h1`, `h2`, `h3`, `r1`, `sw1`.
     name: &'static str,
+    /// What it is in the lab, in English (`host on LAN A`, `router between LAN A and LAN B (layer 3)` …).
     role: &'static str,
-    ifaces: Vec<IfaceState>,
+    /// Its interfaces (not lo).
+    ifaces: Vec<Iface>,
 }
 
-/// `lab down`'s JSON summary.
-#[derive(Serialize)]
+/// One interface of a lab host as the kernel reports it.
+#[derive(Serialize, JsonSchema)]
+struct Iface {
+    /// Its name inside the host.
+    name: String,
+    /// Its MAC address.
+    mac: String,
+    /// Its IPv4 addresses with prefix, e.g. `198.51.100.10/24`.
+    ip: Vec<String>,
+    /// The kernel's operstate: UP, DOWN, LOWERLAYERDOWN …
+    state: String,
+    /// What the other end of its cable is, from the plan (empty if none).
+    peer: &'static str,
+}
+
+impl From<IfaceState> for Iface {
+    fn from(i: IfaceState) -> Iface {
+        Iface {
+            name: i.name,
+            mac: i.mac,
+            ip: i.ip,
+            state: i.state,
+            peer: i.peer,
+        }
+    }
+}
+
+/// The summary's fields: `lab up` and `lab status` give the lab's state,
+/// `lab down` what it removed.
+#[derive(Serialize, JsonSchema)]
+#[serde(untagged)]
+enum LabSummary {
+    /// `lab up` and `lab status`.
+    State(Status),
+    /// `lab down`.
+    Down(Down),
+}
+
+/// What `lab down` removed
+#[derive(Serialize, JsonSchema)]
 struct Down {
+    /// What was removed: the named namespaces, or the rootless lab's holder.
     removed: Vec<String>,
+    /// Set when the lab was this user's own, in a user namespace.
     #[serde(skip_serializing_if = "Option::is_none")]
     rootless: Option<bool>,
+}
+
+/// `lab up` found the lab already up, and left it as it was.
+#[derive(Serialize, JsonSchema)]
+struct Kept {
+    /// Always true.
+    kept: bool,
+}
+
+/// A rootless `lab up`: the process that holds the lab.
+#[derive(Serialize, JsonSchema)]
+struct Held {
+    /// The holder's process id: the lab lives as long as it does.
+    holder: u32,
+}
+
+/// `lab up` replaced part of a lab (a `lab up` killed half-way).
+#[derive(Serialize, JsonSchema)]
+struct Replaced {
+    /// The namespaces of the broken lab it removed.
+    removed: Vec<String>,
+}
+
+/// `lab up` built the lab.
+#[derive(Serialize, JsonSchema)]
+struct Made {
+    /// Its hosts, in the order they were made.
+    hosts: Vec<String>,
+}
+
+/// `lab up --link HOST --loss/--delay/--rate`: one cable made worse.
+#[derive(Serialize, JsonSchema)]
+struct Shaped {
+    /// The host whose cable was shaped (`h1`, `h2`, `h3`).
+    link: &'static str,
+    /// What was done to it, each way.
+    shaping: ShapingOut,
+    /// The delay is kept by netlab's delay line (no netem in this kernel).
+    delay_line: bool,
+}
+
+/// How one cable is made worse.
+#[derive(Serialize, JsonSchema)]
+struct ShapingOut {
+    /// Percent dropped, each way.
+    loss: u8,
+    /// Delay each way, milliseconds.
+    delay_ms: Option<u32>,
+    /// Rate each way, Mbit/s.
+    rate_mbit: Option<u32>,
+}
+
+/// `lab status`: one host.
+#[derive(Serialize, JsonSchema)]
+struct HostStep {
+    /// The host's name.
+    host: &'static str,
 }
 
 fn need_privilege() -> Result<()> {
@@ -88,7 +193,7 @@ fn up_rootless(n: &mut Narrator) -> Result<NetLab> {
                 tx("Shells and programs running in it keep working. `netlab lab down` first for a fresh one.", "在里面运行的 shell 和程序不受影响。想要全新的，先运行 `netlab lab down`。"),
                 &[],
             )
-            .data("kept", true),
+            .with(&Kept { kept: true }),
         )?;
         return Ok(lab);
     }
@@ -104,7 +209,7 @@ fn up_rootless(n: &mut Narrator) -> Result<NetLab> {
             say::rootless_up(s.pid),
             &["Q8", "Q26"],
         )
-        .data("holder", s.pid),
+        .with(&Held { holder: s.pid }),
     )?;
     Ok(lab)
 }
@@ -167,9 +272,15 @@ pub fn up(args: &crate::cli::LabUpArgs, n: &mut Narrator) -> Result<i32> {
                 say::shaped_detail(host),
                 &[],
             )
-            .typed("shaping", &s)
-            .data("link", host)
-            .data("delay_line", by_line),
+            .with(&Shaped {
+                link: host,
+                shaping: ShapingOut {
+                    loss: s.loss,
+                    delay_ms: s.delay_ms,
+                    rate_mbit: s.rate_mbit,
+                },
+                delay_line: by_line,
+            }),
         )?;
     }
     status_of(&lab, n, rootless)
@@ -187,7 +298,7 @@ fn up_lab(n: &mut Narrator) -> Result<NetLab> {
                 tx("The namespace lab was already up, and whole: kept as it is", "命名空间实验网络本来就已启动且完整：保持原样"),
                 tx("Shells and programs running in it keep working. `netlab lab down` first for a fresh one.", "在里面运行的 shell 和程序不受影响。想要全新的，先运行 `netlab lab down`。"),
                 &[],
-            ).data("kept", true))?;
+            ).with(&Kept { kept: true }))?;
             return NetLab::open_named()?.ok_or_else(not_up);
         }
     };
@@ -198,7 +309,7 @@ fn up_lab(n: &mut Narrator) -> Result<NetLab> {
                 tx("Part of a lab was there (a `lab up` killed half-way, or a host removed by hand): it is replaced by a whole one.", "之前有一个不完整的实验网络（`lab up` 被中途杀掉，或某台主机被手工删除）：已换成一个完整的。"),
                 &[],
             )
-            .data("removed", stale),
+            .with(&Replaced { removed: stale }),
         )?;
     }
     n.step(
@@ -210,7 +321,9 @@ fn up_lab(n: &mut Narrator) -> Result<NetLab> {
             ),
             &["Q8", "Q26"],
         )
-        .data("hosts", lab.hosts.iter().map(|h| h.name.clone()).collect::<Vec<_>>()),
+        .with(&Made {
+            hosts: lab.hosts.iter().map(|h| h.name.clone()).collect(),
+        }),
     )?;
     Ok(lab)
 }
@@ -240,25 +353,27 @@ pub fn status(n: &mut Narrator) -> Result<i32> {
     }
     let c = check_named();
     if !c.absent() && !c.whole() {
-        n.summary(Summary {
-            title: tx("The namespace lab is broken", "命名空间实验网络不完整"),
-            lines: c
-                .missing
-                .iter()
-                .map(|m| say::missing(m))
-                .chain([tx(
-                    "`netlab lab up` (as root) replaces it with a whole one.",
-                    "以 root 运行 `netlab lab up` 可换成一个完整的。",
-                )])
-                .collect(),
-            ok: false,
-            data: fields(&Status {
+        n.summary(
+            Summary {
+                title: tx("The namespace lab is broken", "命名空间实验网络不完整"),
+                lines: c
+                    .missing
+                    .iter()
+                    .map(|m| say::missing(m))
+                    .chain([tx(
+                        "`netlab lab up` (as root) replaces it with a whole one.",
+                        "以 root 运行 `netlab lab up` 可换成一个完整的。",
+                    )])
+                    .collect(),
+                ok: false,
+                ..Summary::default()
+            }
+            .with(&LabSummary::State(Status {
                 present: Some(c.present.iter().map(|p| p.to_string()).collect()),
                 missing: Some(c.missing.clone()),
                 ..Status::default()
-            }),
-            ..Summary::default()
-        })?;
+            })),
+        )?;
         return Ok(exit::NETWORK_NO);
     }
     match NetLab::open_named()? {
@@ -267,20 +382,22 @@ pub fn status(n: &mut Narrator) -> Result<i32> {
             status_of(&lab, n, false)
         }
         _ => {
-            n.summary(Summary {
-                title: tx("The namespace lab is down", "命名空间实验网络未启动"),
-                lines: vec![tx(
-                    "`netlab lab up` builds it (as root, or as you in a user namespace of your own).",
-                    "`netlab lab up` 可建立它（以 root，或以你自己的身份在用户命名空间里）。",
-                )],
-                ok: false,
-                data: fields(&Status {
+            n.summary(
+                Summary {
+                    title: tx("The namespace lab is down", "命名空间实验网络未启动"),
+                    lines: vec![tx(
+                        "`netlab lab up` builds it (as root, or as you in a user namespace of your own).",
+                        "`netlab lab up` 可建立它（以 root，或以你自己的身份在用户命名空间里）。",
+                    )],
+                    ok: false,
+                    ..Summary::default()
+                }
+                .with(&LabSummary::State(Status {
                     present: Some(Vec::new()),
                     missing: Some(Vec::new()),
                     ..Status::default()
-                }),
-                ..Summary::default()
-            })?;
+                })),
+            )?;
             Ok(exit::NETWORK_NO)
         }
     }
@@ -292,35 +409,29 @@ fn status_of(lab: &NetLab, n: &mut Narrator, rootless: bool) -> Result<i32> {
         let ifaces = lab.ifaces(&h)?;
         let mut step = Step::new(say::host(h.name), Default::default(), &[]);
         for i in &ifaces {
-            let link = if i.peer.is_empty() {
-                String::new()
-            } else {
-                format!("  ↔ {}", i.peer)
-            };
-            step = step.fact(
-                tx(&i.name, &i.name),
-                format!("{}  {:<18} {}{link}", i.mac, i.ip.join(" "), i.state),
-            );
+            step = step.fact(Text::from(i.name.as_str()), say::iface(i));
         }
-        n.step(step.data("host", h.name))?;
+        n.step(step.with(&HostStep { host: h.name }))?;
         hosts.push(HostState {
             name: h.name,
             role: h.role,
-            ifaces,
+            ifaces: ifaces.into_iter().map(Iface::from).collect(),
         });
     }
-    n.summary(Summary {
-        title: tx("The namespace lab is up", "命名空间实验网络已启动"),
-        ok: true,
-        data: fields(&Status {
+    n.summary(
+        Summary {
+            title: tx("The namespace lab is up", "命名空间实验网络已启动"),
+            ok: true,
+            ..Summary::default()
+        }
+        .with(&LabSummary::State(Status {
             up: true,
             whole: true,
             rootless: Some(rootless),
             hosts,
             ..Status::default()
-        }),
-        ..Summary::default()
-    })?;
+        })),
+    )?;
     Ok(exit::OK)
 }
 
@@ -339,15 +450,17 @@ pub fn down(n: &mut Narrator) -> Result<i32> {
         } else {
             tx("Your lab is down", "你的实验网络已关闭")
         };
-        n.summary(Summary {
-            title,
-            ok: true,
-            data: fields(&Down {
+        n.summary(
+            Summary {
+                title,
+                ok: true,
+                ..Summary::default()
+            }
+            .with(&LabSummary::Down(Down {
                 removed,
                 rootless: Some(true),
-            }),
-            ..Summary::default()
-        })?;
+            })),
+        )?;
         return Ok(exit::OK);
     }
     need_privilege()?;
@@ -360,15 +473,17 @@ pub fn down(n: &mut Narrator) -> Result<i32> {
     } else {
         say::removed(removed.len())
     };
-    n.summary(Summary {
-        title,
-        ok: true,
-        data: fields(&Down {
+    n.summary(
+        Summary {
+            title,
+            ok: true,
+            ..Summary::default()
+        }
+        .with(&LabSummary::Down(Down {
             removed,
             rootless: None,
-        }),
-        ..Summary::default()
-    })?;
+        })),
+    )?;
     Ok(exit::OK)
 }
 
@@ -521,5 +636,15 @@ pub fn line(host: &str, ms: u32, holder_pid: Option<u32>) -> Result<i32> {
 
 /// This demo's typed step data and summary, for docs/json-schema.md.
 pub fn schema() -> super::schema::DemoSchema {
-    super::schema::DemoSchema::new("lab up", "The namespace lab: lab up, status and down.")
+    super::schema::DemoSchema::new(
+        "lab up/status/down",
+        "The namespace lab for a class: lab up, status and down (JSON `demo`: `lab`).",
+    )
+    .step::<Kept>("lab up: the lab was already up")
+    .step::<Held>("lab up without root: the lab's holder process")
+    .step::<Replaced>("lab up: a broken lab replaced")
+    .step::<Made>("lab up: the lab built")
+    .step::<Shaped>("lab up --link: the cable shaped")
+    .step::<HostStep>("lab up and lab status: one step per host, its interfaces as facts")
+    .summary::<LabSummary>()
 }

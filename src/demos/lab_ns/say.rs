@@ -103,3 +103,19 @@ pub fn shaped_detail(host: &str) -> Text {
         format!("经过这根网线的每个包都受同样的影响，不管是哪个程序发的：试试 `netlab lab exec {host} -- ping -c 20 {to}`。不带这些参数再运行一次 `netlab lab up` 就恢复正常。"),
     )
 }
+
+/// One interface in `lab status`: MAC, addresses, state and the far end of
+/// its cable, single-spaced (the text view aligns the labels, not values).
+pub fn iface(i: &crate::lab::topology::IfaceState) -> Text {
+    let ip = if i.ip.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", i.ip.join(" "))
+    };
+    let peer = if i.peer.is_empty() {
+        String::new()
+    } else {
+        format!(" ↔ {}", i.peer)
+    };
+    Text::from(format!("{}{ip} {}{peer}", i.mac, i.state))
+}

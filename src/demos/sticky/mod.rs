@@ -22,7 +22,7 @@ use std::time::Duration;
 use crate::cli::StickyArgs;
 use crate::error::{exit, Result};
 use crate::lab::capture::Frame;
-use crate::narrate::{fields, tx, Narrator, Packet, Step, Summary};
+use crate::narrate::{tx, Narrator, Packet, Step, Summary};
 use crate::transport::framing::{self, Framing};
 use crate::transport::stream;
 
@@ -34,34 +34,146 @@ const SLOW: Duration = Duration::from_millis(50);
 
 use stream::exchange_error as err;
 
-/// The run's results: the JSON summary.
-#[derive(serde::Serialize)]
+/// The run's results: the summary's fields.
+#[derive(serde::Serialize, schemars::JsonSchema)]
 struct Sticky {
+    /// Small writes made in each case.
     writes: usize,
+    /// Bytes in each small write.
     write_size: usize,
-    /// Reads the slow reader needed.
+    /// Reads the slow reader of case 1 needed for all the writes.
     naive_reads: usize,
-    /// Per framing: what it recovered.
+    /// Per framing (`fixed`, `delimiter`, `length_prefix`): what it recovered.
     framing: BTreeMap<&'static str, Recovered>,
+    /// Case 2 with Nagle on.
     nagle: BurstOut,
+    /// Case 2 with TCP_NODELAY.
     nodelay: BurstOut,
+    /// Reads the one large message of case 3 needed.
     split_reads: usize,
+    /// Datagrams the late UDP reader got (one per send).
     udp_datagrams: usize,
 }
 
 /// What one framing recovered from the stream.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, schemars::JsonSchema)]
 struct Recovered {
+    /// Messages the decoder returned.
     messages: usize,
+    /// Every message came back exactly as sent, in order.
     exact: bool,
 }
 
 /// A burst of small writes: data segments sent, and the sizes the reader got.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, schemars::JsonSchema)]
 struct BurstOut {
+    /// Data segments the writer sent (TCP_INFO's `tcpi_data_segs_out`).
     segments: u32,
+    /// Bytes returned by each of the reader's reads.
     reads: Vec<usize>,
 }
+
+/// Step 1 of the call flow: the server's socket, bind and listen.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct Listening {
+    /// The descriptor socket() returned for the server.
+    listen_fd: i32,
+    /// The address bind() gave it (`127.0.0.1:PORT`).
+    address: String,
+}
+
+/// Step 2 of the call flow: the client's socket and connect.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct Connected {
+    /// The descriptor socket() returned for the client.
+    client_fd: i32,
+    /// The ephemeral address the kernel chose for it.
+    client_address: String,
+}
+
+/// Step 3 of the call flow: accept.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct Accepted {
+    /// The new descriptor accept() returned for the connection.
+    accepted_fd: i32,
+}
+
+/// Step 4 of the call flow: send and recv.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct SentReceived {
+    /// What the client's send("hello") returned: bytes taken.
+    sent: usize,
+    /// What the server's recv() returned: bytes read.
+    got: usize,
+}
+
+/// Step 5 of the call flow: close.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct Closed {
+    /// What the server's recv() returned after the client's close(): 0, end of stream.
+    eof: usize,
+}
+
+/// Case 1: small writes, a reader that starts late.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct SlowReader {
+    /// Writes made.
+    writes: usize,
+    /// Bytes in each write.
+    write_size: usize,
+    /// Bytes returned by each read.
+    reads: Vec<usize>,
+}
+
+/// Case 2: the same writes on a warmed-up connection, Nagle on, then off.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct NagleCase {
+    /// Data segments sent with Nagle on (TCP_INFO).
+    nagle_segments: u32,
+    /// Bytes of each read, Nagle on.
+    nagle_reads: Vec<usize>,
+    /// Data segments sent with TCP_NODELAY (TCP_INFO).
+    nodelay_segments: u32,
+    /// Bytes of each read, TCP_NODELAY.
+    nodelay_reads: Vec<usize>,
+    /// The segments were captured on loopback (needs CAP_NET_RAW); the step's
+    /// packets are empty otherwise.
+    captured: bool,
+}
+
+/// Case 3: one large write, read as it arrives.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct SplitCase {
+    /// Bytes in the one write.
+    message_bytes: usize,
+    /// Bytes returned by each read.
+    reads: Vec<usize>,
+}
+
+/// Case 4: one framing's result (one step per framing).
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct FramingCase {
+    /// `fixed`, `delimiter` or `length_prefix`.
+    framing: &'static str,
+    /// Messages the decoder recovered.
+    messages: usize,
+    /// Every message came back exactly as sent, in order.
+    exact: bool,
+    /// recv() calls the reader made with its 7-byte buffer.
+    recv_calls: usize,
+}
+
+/// Case 5: the same sends over UDP.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct UdpCase {
+    /// Bytes of each datagram received, in order.
+    datagrams: Vec<usize>,
+}
+
+/// The participant ids of the ladder's two ends, the same in every language
+/// (their labels, `写方` and `读方` in Chinese, go with `Step::who`).
+const WRITER: &str = "writer";
+const READER: &str = "reader";
 
 /// Run the demo.
 pub fn run(args: &StickyArgs, n: &mut Narrator) -> Result<i32> {
@@ -85,30 +197,28 @@ pub fn run(args: &StickyArgs, n: &mut Narrator) -> Result<i32> {
             "1 · A slow receiver: writes run together",
             "1 · 接收方读得慢：多次写入粘在一起",
         ))
-        .data("writes", writes.len())
-        .data("write_size", size)
-        .data("reads", naive_reads.clone()),
+        .with(&SlowReader {
+            writes: writes.len(),
+            write_size: size,
+            reads: naive_reads.clone(),
+        }),
     )?;
 
     // 2. Nagle + delayed ACK.
     // Loopback is captured during each burst where the process may (CAP_NET_RAW),
     // so the segments the step counts are packet records in every output.
     let capture = crate::privilege::Privileges::probe().net_raw;
-    if n.capturing() && !capture {
-        n.pcap_note("sticky-packet: capturing loopback needs CAP_NET_RAW (root); this file holds no segments, since headers rebuilt by netlab could not show how the kernel merged the writes.");
-    } else if capture {
+    if capture {
         n.pcap_note("sticky-packet: the segments of the two bursts (Nagle on, then TCP_NODELAY), captured on loopback exactly as they crossed it.");
+    } else {
+        n.pcap_note("sticky-packet: capturing loopback needs CAP_NET_RAW (root); this run holds no segments, since headers rebuilt by netlab could not show how the kernel merged the writes.");
     }
-    let ends = match n.lang() {
-        crate::narrate::Lang::En => ("writer", "reader"),
-        crate::narrate::Lang::Zh => ("写方", "读方"),
-    };
     let nagle = stream::burst(&writes, false, capture)?;
     let nodelay = stream::burst(&writes, true, capture)?;
-    let packets = segments(&nagle, false, ends)
-        .into_iter()
-        .chain(segments(&nodelay, true, ends))
-        .collect();
+    // The two bursts one after the other, each in the order it crossed loopback.
+    let mut packets = segments(&nagle, false);
+    packets.extend(segments(&nodelay, true));
+    let captured = !packets.is_empty();
     n.step(
         Step::new(
             say::nagle(nagle.segments, &nagle.reads, nodelay.segments),
@@ -122,10 +232,15 @@ pub fn run(args: &StickyArgs, n: &mut Narrator) -> Result<i32> {
             "2 · Nagle and delayed ACK: merged on the wire",
             "2 · Nagle 算法与延迟确认：在线路上就被合并",
         ))
-        .data("nagle_segments", nagle.segments)
-        .data("nagle_reads", nagle.reads.clone())
-        .data("nodelay_segments", nodelay.segments)
-        .data("nodelay_reads", nodelay.reads.clone())
+        .who(WRITER, tx("writer", "写方"))
+        .who(READER, tx("reader", "读方"))
+        .with(&NagleCase {
+            nagle_segments: nagle.segments,
+            nagle_reads: nagle.reads.clone(),
+            nodelay_segments: nodelay.segments,
+            nodelay_reads: nodelay.reads.clone(),
+            captured,
+        })
         .with_packets(packets),
     )?;
 
@@ -145,8 +260,10 @@ pub fn run(args: &StickyArgs, n: &mut Narrator) -> Result<i32> {
             "3 · The reverse (拆包): one message, several reads",
             "3 · 反过来（拆包）：一条消息，多次读取",
         ))
-        .data("message_bytes", big)
-        .data("reads", split_reads.clone()),
+        .with(&SplitCase {
+            message_bytes: big,
+            reads: split_reads.clone(),
+        }),
     )?;
 
     // 4. The fixes.
@@ -182,9 +299,12 @@ pub fn run(args: &StickyArgs, n: &mut Narrator) -> Result<i32> {
                 say::reads(got.reads),
             )
             .fact(tx("decoder", "解码器"), say::codec(kind))
-            .data("framing", kind.key())
-            .data("messages", got.recovered.len())
-            .data("exact", exact),
+            .with(&FramingCase {
+                framing: kind.key(),
+                messages: got.recovered.len(),
+                exact,
+                recv_calls: got.reads,
+            }),
         )?;
         by_framing.insert(
             kind.key(),
@@ -207,7 +327,9 @@ pub fn run(args: &StickyArgs, n: &mut Narrator) -> Result<i32> {
             &["Q14", "Q9"],
         )
         .section(tx("5 · UDP for contrast", "5 · 对照：UDP"))
-        .data("datagrams", dgrams.clone()),
+        .with(&UdpCase {
+            datagrams: dgrams.clone(),
+        }),
     )?;
 
     let result = Sticky {
@@ -226,26 +348,32 @@ pub fn run(args: &StickyArgs, n: &mut Narrator) -> Result<i32> {
         split_reads: split_reads.len(),
         udp_datagrams: dgrams.len(),
     };
-    n.summary(Summary {
-        title: say::summary(writes.len(), naive_reads.len(), messages.len(), all_ok),
-        lines: vec![tx(
-            "TCP moves bytes; messages are an agreement between sender and receiver: fixed length, a delimiter, or a length prefix.",
-            "TCP 传送的是字节；消息是收发双方的约定：定长、分隔符或长度前缀。",
-        )],
-        questions: crate::record::qs(&["Q13", "Q14"]),
-        ok: all_ok,
-        data: fields(&result),
-    })?;
+    n.summary(
+        Summary {
+            title: say::summary(writes.len(), naive_reads.len(), messages.len(), all_ok),
+            lines: vec![tx(
+                "TCP moves bytes; messages are an agreement between sender and receiver: fixed length, a delimiter, or a length prefix.",
+                "TCP 传送的是字节；消息是收发双方的约定：定长、分隔符或长度前缀。",
+            )],
+            questions: crate::record::qs(&["Q13", "Q14"]),
+            ok: all_ok,
+            ..Summary::default()
+        }
+        .with(&result),
+    )?;
     Ok(if all_ok { exit::OK } else { exit::NETWORK_NO })
 }
 
-/// The frames of one burst's connection as packet records: the writer's data
-/// segments and the reader's ACKs.
-fn segments(b: &stream::Burst, nodelay: bool, (writer, reader): (&str, &str)) -> Vec<Packet> {
+/// The frames of one burst's connection as packet records, in the order
+/// they crossed loopback: the writer's data segments and the reader's ACKs,
+/// between the participants `writer` and `reader`.
+fn segments(b: &stream::Burst, nodelay: bool) -> Vec<Packet> {
     use crate::wire::frame::{self, Kind};
-    b.frames
-        .iter()
-        .filter_map(|f: &Frame| {
+    let mut frames: Vec<&Frame> = b.frames.iter().collect();
+    frames.sort_by_key(|f| f.at);
+    frames
+        .into_iter()
+        .filter_map(|f| {
             let d = frame::ethernet_frame(&f.bytes).ok()?;
             let Kind::Ipv4 {
                 tcp: Some(h),
@@ -256,9 +384,9 @@ fn segments(b: &stream::Burst, nodelay: bool, (writer, reader): (&str, &str)) ->
                 return None;
             };
             let (from, to) = if h.src_port == b.port {
-                (writer, reader)
+                (WRITER, READER)
             } else if h.dst_port == b.port {
-                (reader, writer)
+                (READER, WRITER)
             } else {
                 return None;
             };
@@ -290,8 +418,10 @@ fn call_flow(n: &mut Narrator) -> Result<()> {
             qs,
         )
         .section(section.clone())
-        .data("listen_fd", f.listen_fd)
-        .data("address", f.address.to_string()),
+        .with(&Listening {
+            listen_fd: f.listen_fd,
+            address: f.address.to_string(),
+        }),
     )?;
     n.step(
         Step::new(
@@ -303,8 +433,10 @@ fn call_flow(n: &mut Narrator) -> Result<()> {
             qs,
         )
         .section(section.clone())
-        .data("client_fd", f.client_fd)
-        .data("client_address", f.client_address.to_string()),
+        .with(&Connected {
+            client_fd: f.client_fd,
+            client_address: f.client_address.to_string(),
+        }),
     )?;
     n.step(
         Step::new(
@@ -313,7 +445,9 @@ fn call_flow(n: &mut Narrator) -> Result<()> {
             qs,
         )
         .section(section.clone())
-        .data("accepted_fd", f.accepted_fd),
+        .with(&Accepted {
+            accepted_fd: f.accepted_fd,
+        }),
     )?;
     n.step(
         Step::new(
@@ -324,7 +458,11 @@ fn call_flow(n: &mut Narrator) -> Result<()> {
             ),
             qs,
         )
-        .section(section.clone()),
+        .section(section.clone())
+        .with(&SentReceived {
+            sent: f.sent,
+            got: f.got,
+        }),
     )?;
     n.step(
         Step::new(
@@ -335,7 +473,8 @@ fn call_flow(n: &mut Narrator) -> Result<()> {
             ),
             qs,
         )
-        .section(section),
+        .section(section)
+        .with(&Closed { eof: f.eof }),
     )
 }
 
@@ -345,4 +484,15 @@ pub fn schema() -> super::schema::DemoSchema {
         "sticky-packet",
         "TCP's byte stream (粘包): writes merged and split by the reader, and three framings.",
     )
+    .step::<Listening>("0 · the server's socket(), bind() and listen()")
+    .step::<Connected>("0 · the client's socket() and connect()")
+    .step::<Accepted>("0 · accept()")
+    .step::<SentReceived>("0 · send() and recv()")
+    .step::<Closed>("0 · close()")
+    .step::<SlowReader>("1 · a slow receiver")
+    .step::<NagleCase>("2 · Nagle and delayed ACK (its packets: the two bursts' segments, between `writer` and `reader`)")
+    .step::<SplitCase>("3 · one message, several reads")
+    .step::<FramingCase>("4 · each framing")
+    .step::<UdpCase>("5 · UDP for contrast")
+    .summary::<Sticky>()
 }

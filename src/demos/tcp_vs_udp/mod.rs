@@ -22,7 +22,7 @@ use crate::cli::TcpUdpArgs;
 use crate::error::{exit, Error, Result};
 use crate::lab::capture::Frame;
 use crate::lab::topology::NetLab;
-use crate::narrate::{fields, tx, Narrator, Packet, Step, Summary, Text};
+use crate::narrate::{tx, Narrator, Packet, Step, Summary, Text};
 use crate::privilege::Privileges;
 use crate::transport::ends::{self, Ends, TcpRun};
 use crate::transport::{seq_of, Cost, Delivery, TcpResult, UdpResult};
@@ -33,25 +33,172 @@ mod say;
 
 const QS: &[&str] = &["Q9", "Q12"];
 
-/// One segment of the handshake (the step's `handshake` data).
-#[derive(serde::Serialize)]
+/// TCP flag bits, as wire::tcp::Header::flags holds them.
+const FIN: u8 = 0x01;
+const SYN: u8 = 0x02;
+const ACK: u8 = 0x10;
+
+/// The first step: where the two ends run.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct Setup {
+    /// Client h1 and server h2 in the namespace lab (false: both on loopback).
+    lab: bool,
+    /// The lab was built without root, in a user namespace.
+    rootless: bool,
+}
+
+/// One segment of the handshake, from its captured header.
+#[derive(serde::Serialize, schemars::JsonSchema)]
 struct HandshakeOut {
+    /// `SYN`, `SYN-ACK` or `ACK`.
     segment: &'static str,
+    /// TCP source port.
     src_port: u16,
+    /// TCP destination port.
     dst_port: u16,
+    /// Sequence number.
     seq: u32,
+    /// Acknowledgement number.
     ack: u32,
+    /// Flags as tcpdump names them (`SYN`, `SYN,ACK`, `ACK`).
     flags: String,
+    /// The window field as sent (unscaled).
     window: u16,
 }
 
-/// One of the notes' ports against /etc/services (the step's `ports` data).
-#[derive(serde::Serialize)]
+/// Phase 1, the handshake step.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct Handshake {
+    /// The three segments, in order (empty without a capture).
+    handshake: Vec<HandshakeOut>,
+    /// The client's link was captured (needs CAP_NET_RAW on loopback).
+    captured: bool,
+}
+
+/// Phase 1, the teardown step.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct Teardown {
+    /// Segments with FIN set (one each way, unless a FIN was lost).
+    fin_segments: usize,
+}
+
+/// Phase 1, UDP's step.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct FirstDatagram {
+    /// UDP packets captured: the one datagram, with no setup before it.
+    udp_packets: usize,
+}
+
+/// Phase 2: three sends over each protocol, read late.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct BoundariesOut {
+    /// What was sent, three times over each protocol.
+    sent: Vec<String>,
+    /// What each TCP read returned.
+    tcp_reads: Vec<String>,
+    /// What each UDP recv returned.
+    udp_datagrams: Vec<String>,
+}
+
+/// Phase 3's first step: the lossy link and what will cross it.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct LossSetup {
+    /// Numbered messages each way, over each protocol.
+    messages_each_way: u32,
+    /// Bytes in each message.
+    size: usize,
+    /// Percent of TCP and UDP packets dropped, each way.
+    loss_percent: u8,
+}
+
+/// Phase 3, when TCP could not even connect.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct NoConnection {
+    /// Why connect() or accept() gave up (English).
+    connect_error: String,
+}
+
+/// Phase 3, TCP's result.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct TcpLoss {
+    /// What TCP delivered (`bytes_per_s` is filled in the summary).
+    tcp: TcpResult,
+}
+
+/// Phase 3, UDP's result.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct UdpLoss {
+    /// What UDP delivered (`bytes_per_s` and `bulk_lost_percent` are filled in the summary).
+    udp: UdpResult,
+}
+
+/// Phase 4: throughput and round trips on the same link.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct CostOut {
+    /// TCP's bulk rate, bytes per second.
+    tcp_bytes_per_s: f64,
+    /// UDP's bulk rate as received, bytes per second.
+    udp_bytes_per_s: f64,
+    /// Percent of the bulk datagrams that never arrived.
+    udp_bulk_lost_percent: f64,
+    /// Mean round trip of a 64-byte message over TCP, microseconds.
+    tcp_round_trip_us: f64,
+    /// The same over UDP, microseconds.
+    udp_round_trip_us: f64,
+    /// UDP round trips that came back (of 200).
+    udp_round_trips_answered: u32,
+    /// The phase's frames were captured (in the lab; not on loopback).
+    captured: bool,
+    /// Frames the kernel dropped because the capture could not keep up.
+    capture_missed: u64,
+    /// Bytes kept of each frame (the snap length, as `tcpdump -s`).
+    capture_snap: usize,
+    /// The capture reached its bound (`capture_limit` frames) and kept no more.
+    capture_full: bool,
+    /// The most frames the phase's capture keeps.
+    capture_limit: usize,
+}
+
+/// One host's part in the broadcast.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct Heard {
+    /// The listening host (`h2`, `r1`, `h3`).
+    host: &'static str,
+    /// The datagram reached it.
+    received: bool,
+}
+
+/// Phase 5: one broadcast datagram, and a TCP attempt at the same address.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct BroadcastOut {
+    /// Who heard the datagram sent to 198.51.100.255.
+    broadcast: Vec<Heard>,
+    /// Why connect() to the broadcast address failed (English).
+    tcp_error: String,
+}
+
+/// One of the notes' ports against /etc/services.
+#[derive(serde::Serialize, schemars::JsonSchema)]
 struct PortOut {
+    /// The service as the notes name it.
     notes: &'static str,
+    /// Its port.
     port: u16,
+    /// `tcp` or `udp`.
     transport: &'static str,
+    /// The name /etc/services gives that port and transport, if it lists it.
     services_name: Option<String>,
+}
+
+/// Phase 6: the notes' ports checked.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct PortsOut {
+    /// Each port of the notes, as this machine names it.
+    ports: Vec<PortOut>,
+    /// This machine has an /etc/services.
+    services_file: bool,
+    /// ICMP's line in /etc/protocols (name, number, aliases), if there is one.
+    icmp_protocols_line: Option<String>,
 }
 
 fn tcp_of(f: &Frame, port: u16) -> Option<(tcpw::Header, usize)> {
@@ -74,6 +221,67 @@ fn tcp_bytes(frame: &[u8]) -> Option<&[u8]> {
 
 fn udp_of(f: &Frame, port: u16) -> bool {
     matches!(frame::ethernet_frame(&f.bytes).map(|d| d.kind), Ok(Kind::Ipv4 { udp: Some((s, d, _)), .. }) if s == port || d == port)
+}
+
+/// The source port of a TCP or UDP frame.
+fn src_port(f: &Frame) -> Option<u16> {
+    match frame::ethernet_frame(&f.bytes).ok()?.kind {
+        Kind::Ipv4 { tcp: Some(h), .. } => Some(h.src_port),
+        Kind::Ipv4 {
+            udp: Some((s, _, _)),
+            ..
+        } => Some(s),
+        _ => None,
+    }
+}
+
+/// A frame as a packet record. In the lab its ends are the hosts owning its
+/// MAC addresses; on loopback (no MACs) they are `client` and `server`, told
+/// apart by the servers' ports.
+fn record(env: &Ends, f: &Frame, server_ports: &[u16]) -> Packet {
+    let mut p = f.record(false);
+    if let Ends::Loopback = env {
+        let from_server = src_port(f).is_some_and(|s| server_ports.contains(&s));
+        let (from, to) = if from_server {
+            (SERVER, CLIENT)
+        } else {
+            (CLIENT, SERVER)
+        };
+        p.from = from.into();
+        p.to = to.into();
+    }
+    p
+}
+
+/// Frames as packet records, in the order they crossed the link.
+fn records(env: &Ends, frames: &[Frame], server_ports: &[u16]) -> Vec<Packet> {
+    let mut sorted: Vec<&Frame> = frames.iter().collect();
+    sorted.sort_by_key(|f| f.at);
+    sorted
+        .into_iter()
+        .map(|f| record(env, f, server_ports))
+        .collect()
+}
+
+/// Lab frames as packet records (ends from their MAC addresses), in wire order.
+fn lab_records(frames: &[Frame]) -> Vec<Packet> {
+    let mut sorted: Vec<&Frame> = frames.iter().collect();
+    sorted.sort_by_key(|f| f.at);
+    sorted.into_iter().map(|f| f.record(false)).collect()
+}
+
+/// Participant ids of the two ends on loopback (in the lab: `h1`, `h2`).
+const CLIENT: &str = "client";
+const SERVER: &str = "server";
+
+/// Name the loopback ends' participants on the first step that draws them.
+fn who(step: Step, env: &Ends) -> Step {
+    match env {
+        Ends::Loopback => step
+            .who(CLIENT, say::end(CLIENT))
+            .who(SERVER, say::end(SERVER)),
+        Ends::Lab(_) => step,
+    }
 }
 
 /// Run the demo.
@@ -111,11 +319,10 @@ pub fn run(args: &TcpUdpArgs, n: &mut Narrator) -> Result<i32> {
             QS,
         ),
     };
-    n.step(
-        intro
-            .data("lab", lab_ok)
-            .data("rootless", crate::lab::userns::rootless()),
-    )?;
+    n.step(intro.with(&Setup {
+        lab: lab_ok,
+        rootless: crate::lab::userns::rootless(),
+    }))?;
 
     connection(&env, n)?;
     boundaries(&env, n)?;
@@ -137,16 +344,19 @@ pub fn run(args: &TcpUdpArgs, n: &mut Narrator) -> Result<i32> {
         tcp,
         udp,
     };
-    n.summary(Summary {
-        title: say::summary(&result),
-        lines: vec![tx(
-            "TCP pays for order and completeness; UDP pays nothing and promises nothing.",
-            "TCP 为有序和完整付出代价；UDP 不付出，也不承诺。",
-        )],
-        questions: crate::record::qs(&["Q9", "Q10", "Q12"]),
-        ok: delivered_all,
-        data: fields(&result),
-    })?;
+    n.summary(
+        Summary {
+            title: say::summary(&result),
+            lines: vec![tx(
+                "TCP pays for order and completeness; UDP pays nothing and promises nothing.",
+                "TCP 为有序和完整付出代价；UDP 不付出，也不承诺。",
+            )],
+            questions: crate::record::qs(&["Q9", "Q10", "Q12"]),
+            ok: delivered_all,
+            ..Summary::default()
+        }
+        .with(&result),
+    )?;
     drop(env);
     Ok(if delivered_all {
         exit::OK
@@ -164,33 +374,45 @@ fn connection(env: &Ends, n: &mut Narrator) -> Result<()> {
         connect_time,
         tcp_port: port,
         udp_port,
-        frames,
+        mut frames,
     } = ends::connection(env)?;
-    let tcp_frames: Vec<&Frame> = frames
-        .iter()
-        .filter(|f| tcp_of(f, port).is_some())
-        .collect();
-    let udp_frames: Vec<&Frame> = frames.iter().filter(|f| udp_of(f, udp_port)).collect();
-
-    let find = |flags: u8| {
-        tcp_frames
+    // Everything the client's link carried, in the order it crossed it; the
+    // three steps below take consecutive runs of it, so no frame is told
+    // before one that preceded it on the wire.
+    frames.sort_by_key(|f| f.at);
+    let servers = [port, udp_port];
+    let is_bare =
+        |f: &Frame, flags: u8| tcp_of(f, port).is_some_and(|(h, len)| h.flags == flags && len == 0);
+    let syn_at = frames.iter().position(|f| is_bare(f, SYN));
+    let synack_at = frames.iter().position(|f| is_bare(f, SYN | ACK));
+    let ack_at = synack_at.and_then(|sa| {
+        let (h, _) = tcp_of(&frames[sa], port)?;
+        frames
             .iter()
-            .find(|f| tcp_of(f, port).is_some_and(|(h, len)| h.flags == flags && len == 0))
-            .copied()
-    };
-    let syn = find(0x02);
-    let synack = find(0x12);
-    let ack = synack.and_then(|sa| {
-        let (h, _) = tcp_of(sa, port)?;
-        tcp_frames
-            .iter()
-            .find(|f| {
+            .skip(sa + 1)
+            .position(|f| {
                 tcp_of(f, port).is_some_and(|(a, len)| {
-                    a.flags == 0x10 && len == 0 && a.ack == h.seq.wrapping_add(1)
+                    a.flags == ACK && len == 0 && a.ack == h.seq.wrapping_add(1)
                 })
             })
-            .copied()
+            .map(|i| i + sa + 1)
     });
+    let (syn, synack, ack) = (
+        syn_at.map(|i| &frames[i]),
+        synack_at.map(|i| &frames[i]),
+        ack_at.map(|i| &frames[i]),
+    );
+    // Where the handshake ends and where UDP's datagram starts.
+    let handshake_end = [syn_at, synack_at, ack_at]
+        .into_iter()
+        .flatten()
+        .max()
+        .map_or(0, |i| i + 1);
+    let udp_start = frames[handshake_end..]
+        .iter()
+        .position(|f| udp_of(f, udp_port))
+        .map_or(frames.len(), |i| i + handshake_end);
+
     let mut s = Step::new(
         say::handshake(connect_time),
         tx(
@@ -199,8 +421,7 @@ fn connection(env: &Ends, n: &mut Narrator) -> Result<()> {
         ),
         &["Q9", "Q12", "Q13"],
     )
-    .section(section.clone())
-;
+    .section(section.clone());
     let mut hs = Vec::new();
     // The window field of segments after the SYNs counts in units of 2^shift,
     // the shift each side offered in its SYN (window scale, RFC 7323).
@@ -228,22 +449,33 @@ fn connection(env: &Ends, n: &mut Narrator) -> Result<()> {
             });
         }
     }
-    for f in [syn, synack, ack].into_iter().flatten() {
-        s.packets.push(f.record(false));
+    let first = &frames[..handshake_end];
+    if first.iter().any(is_arp) {
+        s.detail
+            .en
+            .push_str(" Before the SYN, h1 asked for h2's MAC address (ARP): the frame needs it.");
+        s.detail
+            .zh
+            .push_str("发 SYN 前，h1 先用 ARP 问到了 h2 的 MAC 地址。");
     }
-    let syn_view = s.packets.first().map(Packet::echo);
+    s.packets = records(env, first, &servers);
     if frames.is_empty() {
         s.detail.en.push_str(" (No capture here: capturing needs CAP_NET_RAW; the handshake still happened inside connect().)");
         s.detail
             .zh
             .push_str("（这里无法抓包：抓包需要 CAP_NET_RAW；握手仍然在 connect() 内部完成了。）");
     }
-    n.step(
-        s.typed("handshake", &hs)
-            .data("captured", !frames.is_empty()),
-    )?;
-    if let Some(mut v) = syn_view {
-        v.hide = vec!["eth.".into(), "ip.".into()];
+    n.step(who(s, env).with(&Handshake {
+        handshake: hs,
+        captured: !frames.is_empty(),
+    }))?;
+    if let Some(f) = syn {
+        // A second look at the SYN, for its bytes: not a packet of its own.
+        let mut v = record(env, f, &servers).echo();
+        // The layers below, and the two fields the lesson does not need.
+        v.hide = ["eth.", "ip.", "tcp.checksum", "tcp.urgent"]
+            .map(String::from)
+            .to_vec();
         let mut view = Step::new(
             tx(
                 "The SYN, field by field: the transport layer's header",
@@ -257,11 +489,12 @@ fn connection(env: &Ends, n: &mut Narrator) -> Result<()> {
         n.step(view)?;
     }
 
-    let fins: Vec<&Frame> = tcp_frames
+    // Everything after the handshake: the 5-byte hello and its ACK, then the FINs.
+    let after = &frames[handshake_end..udp_start];
+    let fins = after
         .iter()
-        .filter(|f| tcp_of(f, port).is_some_and(|(h, _)| h.flags & 0x01 != 0))
-        .copied()
-        .collect();
+        .filter(|f| tcp_of(f, port).is_some_and(|(h, _)| h.flags & FIN != 0))
+        .count();
     let mut s = Step::new(
         tx("TCP: the FIN teardown", "TCP：FIN 挥手释放"),
         tx(
@@ -271,13 +504,6 @@ fn connection(env: &Ends, n: &mut Narrator) -> Result<()> {
         &["Q9", "Q13"],
     )
     .section(section.clone());
-    // Everything after the handshake: the 5-byte hello and its ACK, then the FINs.
-    let after: Vec<&Frame> = tcp_frames
-        .iter()
-        .skip_while(|f| ack.is_none_or(|a| !std::ptr::eq(**f, a)))
-        .skip(1)
-        .copied()
-        .collect();
     if after
         .iter()
         .any(|f| tcp_of(f, port).is_some_and(|(_, len)| len > 0))
@@ -289,10 +515,8 @@ fn connection(env: &Ends, n: &mut Narrator) -> Result<()> {
             .zh
             .push_str("FIN 的序号比握手的 ACK 大 5：\"hello\" 先发了出去。");
     }
-    for f in &after {
-        s.packets.push(f.record(false));
-    }
-    n.step(s.data("fin_segments", fins.len()))?;
+    s.packets = records(env, after, &servers);
+    n.step(s.with(&Teardown { fin_segments: fins }))?;
 
     let mut s = Step::new(
         tx(
@@ -306,12 +530,23 @@ fn connection(env: &Ends, n: &mut Narrator) -> Result<()> {
         QS,
     )
     .section(section);
-    for f in &udp_frames {
-        let mut p = f.record(true);
-        p.hide = ["eth.", "ip."].map(String::from).to_vec();
+    let last = &frames[udp_start..];
+    for f in last {
+        let mut p = record(env, f, &servers);
+        if udp_of(f, udp_port) {
+            p.show_bytes = true;
+            p.quiet = false;
+            p.hide = ["eth.", "ip."].map(String::from).to_vec();
+        }
         s.packets.push(p);
     }
-    n.step(s.data("udp_packets", udp_frames.len()))
+    let udp_packets = last.iter().filter(|f| udp_of(f, udp_port)).count();
+    n.step(s.with(&FirstDatagram { udp_packets }))
+}
+
+/// An ARP frame.
+fn is_arp(f: &Frame) -> bool {
+    f.bytes.get(12..14) == Some(&[0x08, 0x06])
 }
 
 fn boundaries(env: &Ends, n: &mut Narrator) -> Result<()> {
@@ -328,21 +563,31 @@ fn boundaries(env: &Ends, n: &mut Narrator) -> Result<()> {
         "2 · Boundaries: a byte stream versus messages",
         "2 · 边界：字节流与报文",
     ))
-    .data("sent", b.sent)
-    .data("tcp_reads", b.reads)
-    .data("udp_datagrams", b.datagrams);
-    step.packets = b.frames.iter().map(|f| f.record(false)).collect();
+    .with(&BoundariesOut {
+        sent: b.sent,
+        tcp_reads: b.reads,
+        udp_datagrams: b.datagrams,
+    });
+    step.packets = records(env, &b.frames, &b.server_ports);
     n.step(step)
 }
 
-/// Records of a loss phase's frames: a TCP data segment seen before is marked
-/// as a retransmission; a UDP datagram whose number never arrived, as lost.
-fn loss_records(frames: &[Frame], lost_udp: &[(u16, Vec<u32>)]) -> Vec<Packet> {
+/// Records of a loss phase's frames, in wire order: a TCP data segment seen
+/// before is marked as a retransmission; a UDP datagram whose number never
+/// arrived, as lost.
+fn loss_records(
+    env: &Ends,
+    frames: &[Frame],
+    server_ports: &[u16],
+    lost_udp: &[(u16, Vec<u32>)],
+) -> Vec<Packet> {
     let mut seen: HashSet<(u16, u32)> = HashSet::new();
-    frames
-        .iter()
+    let mut sorted: Vec<&Frame> = frames.iter().collect();
+    sorted.sort_by_key(|f| f.at);
+    sorted
+        .into_iter()
         .map(|f| {
-            let mut p = f.record(false);
+            let mut p = record(env, f, server_ports);
             match frame::ethernet_frame(&f.bytes).map(|d| d.kind) {
                 Ok(Kind::Ipv4 {
                     tcp: Some(h),
@@ -381,6 +626,7 @@ fn udp_payload(frame: &[u8]) -> Option<&[u8]> {
 /// The loss test when TCP could not even connect: the SYNs the capture saw, a
 /// step that says so, and TCP's result (nothing delivered).
 fn unconnected(
+    env: &Ends,
     n: &mut Narrator,
     section: &Text,
     frames: &[Frame],
@@ -391,7 +637,7 @@ fn unconnected(
         .iter()
         .filter(|f| {
             matches!(frame::ethernet_frame(&f.bytes).map(|d| d.kind),
-                Ok(Kind::Ipv4 { tcp: Some(h), .. }) if h.flags & 0x12 == 0x02)
+                Ok(Kind::Ipv4 { tcp: Some(h), .. }) if h.flags & (SYN | ACK) == SYN)
         })
         .map(|f| f.at)
         .collect();
@@ -412,8 +658,10 @@ fn unconnected(
             &["Q9", "Q12"],
         )
         .section(section.clone())
-        .data("connect_error", e.to_string())
-        .with_packets(loss_records(frames, &[])),
+        .with(&NoConnection {
+            connect_error: e.to_string(),
+        })
+        .with_packets(loss_records(env, frames, &[], &[])),
     )?;
     Ok(TcpResult {
         sent: 2 * count,
@@ -437,19 +685,25 @@ fn reliability(
     n.step(
         Step::new(say::lossy(loss), say::numbered(count, size, loss), QS)
             .section(section.clone())
-            .data("messages_each_way", count)
-            .data("size", size),
+            .with(&LossSetup {
+                messages_each_way: count,
+                size,
+                loss_percent: loss,
+            }),
     )?;
 
     // TCP: one connection, both directions at once (it is full duplex).
     let tcp = match ends::tcp_both_ways(env, count, size)? {
-        TcpRun::Unconnected { error, frames } => unconnected(n, &section, &frames, count, error)?,
+        TcpRun::Unconnected { error, frames } => {
+            unconnected(env, n, &section, &frames, count, error)?
+        }
         TcpRun::Ran {
             at_server,
             at_client,
             elapsed,
             client: ic,
             server: is,
+            server_port,
             frames,
         } => {
             let dirs = [
@@ -473,8 +727,25 @@ fn reliability(
                 bytes_per_s: 0.0,
             };
             let whole = complete && in_order;
-            n.step(
-                Step::new(
+            // Both directions whole: one line says it; else one line each.
+            let facts = if whole {
+                vec![(
+                    say::both_ways(client, server),
+                    say::tcp_both_whole(count, client, ic.total_retrans, server, is.total_retrans),
+                )]
+            } else {
+                vec![
+                    (
+                        say::way(client, server),
+                        say::tcp_direction(&dirs[0], ic.total_retrans),
+                    ),
+                    (
+                        say::way(server, client),
+                        say::tcp_direction(&dirs[1], is.total_retrans),
+                    ),
+                ]
+            };
+            let mut step = Step::new(
                     say::tcp_delivered(whole, delivered, 2 * count, retrans, elapsed.as_millis()),
                     if whole {
                         tx(
@@ -489,17 +760,13 @@ fn reliability(
                     },
                     &["Q9", "Q12"],
                 )
-                .section(section.clone())
-                .fact(
-                    Text::from(format!("{client} → {server}")),
-                    say::tcp_direction(&dirs[0], ic.total_retrans),
-                )
-                .fact(
-                    Text::from(format!("{server} → {client}")),
-                    say::tcp_direction(&dirs[1], is.total_retrans),
-                )
-                .data("tcp", serde_json::Value::Object(fields(&tcp)))
-                .with_packets(loss_records(&frames, &[])),
+                .section(section.clone());
+            for (label, value) in facts {
+                step = step.fact(label, value);
+            }
+            n.step(
+                step.with(&TcpLoss { tcp: tcp.clone() })
+                    .with_packets(loss_records(env, &frames, &[server_port], &[])),
             )?;
             tcp
         }
@@ -537,10 +804,15 @@ fn reliability(
             &["Q9", "Q12"],
         )
         .section(section)
-        .fact(Text::from(format!("{client} → {server}")), say::udp_direction(&dirs[0]))
-        .fact(Text::from(format!("{server} → {client}")), say::udp_direction(&dirs[1]))
-        .data("udp", serde_json::Value::Object(fields(&udp)))
-        .with_packets(loss_records(&u.frames, &lost_by_port)),
+        .fact(say::way(client, server), say::udp_direction(&dirs[0]))
+        .fact(say::way(server, client), say::udp_direction(&dirs[1]))
+        .with(&UdpLoss { udp: udp.clone() })
+        .with_packets(loss_records(
+            env,
+            &u.frames,
+            &[u.server.port()],
+            &lost_by_port,
+        )),
     )?;
     env.make_clean()?;
     Ok((tcp, udp))
@@ -550,32 +822,69 @@ fn reliability(
 /// and TCP with its options, and the first bytes of payload.
 const SNAP: usize = 128;
 
+/// The most frames the throughput phase keeps: its default run (8 MiB each
+/// way) crosses the link in about 7 200; a run with `--bulk 4096` would
+/// otherwise hold millions.
+const BULK_FRAMES: usize = 10_000;
+
+/// The throughput phase's frames as records, in wire order. They are look-
+/// alikes by the thousand: the first of each kind (same ends, same label but
+/// for its numbers) keeps its field table, the others only their bytes, so a
+/// run's record stays a few megabytes.
+fn bulk_records(env: &Ends, frames: &[Frame]) -> Vec<Packet> {
+    let shape = |p: &Packet| {
+        let label: String = p.label.en.chars().filter(|c| !c.is_ascii_digit()).collect();
+        (p.from.clone(), p.to.clone(), label)
+    };
+    let mut seen = HashSet::new();
+    records(env, frames, &[])
+        .into_iter()
+        .map(|mut p| {
+            if !seen.insert(shape(&p)) {
+                p.fields.clear();
+            }
+            p
+        })
+        .collect()
+}
+
 fn cost(env: &Ends, args: &TcpUdpArgs, n: &mut Narrator) -> Result<Cost> {
     let total = u64::from(args.bulk) * 1024 * 1024;
-    // The phase's frames are captured when a file will hold them (--pcap,
-    // --html): headers only, as `tcpdump -s 128` would, since the payload is
-    // megabytes of filler. Capturing costs time, so the numbers say so.
-    let cap = if n.keeps_files() {
-        env.capture_snap(SNAP)?
-    } else {
-        None
-    };
+    // The phase's frames are captured in the lab, always: headers only, as
+    // `tcpdump -s 128` would, since the payload is megabytes of filler, and
+    // no more than BULK_FRAMES of them. Capturing costs time, so the numbers
+    // say so. (Loopback's capture keeps whole 64 KiB frames: not this phase.)
+    let cap = env.capture_bulk(SNAP, BULK_FRAMES)?;
+    let lab = cap.is_some();
     let m = ends::measure(env, total)?;
-    let (frames, missed) = match cap {
-        Some(c) => c.stop_counted()?,
-        None => (Vec::new(), 0),
+    let bulk = match cap {
+        Some(c) => c.stop()?,
+        None => ends::Bulk {
+            frames: Vec::new(),
+            missed: 0,
+            full: false,
+        },
     };
-    let captured = !frames.is_empty();
-    if captured {
-        n.pcap_note(say::snap_note(SNAP, missed));
-    }
+    let captured = !bulk.frames.is_empty();
+    n.pcap_note(say::snap_note(
+        SNAP,
+        bulk.missed,
+        lab,
+        bulk.full.then_some(BULK_FRAMES),
+    ));
     let kept_up = m.tcp_bytes_per_s >= m.udp_bytes_per_s * 0.8;
     let mut detail = say::cost_lesson(kept_up, m.udp_lost_percent);
     if captured {
         detail
             .en
-            .push_str(" (Measured while capturing, which slows both.)");
-        detail.zh.push_str("（边抓包边测，两者都会变慢。）");
+            .push_str(" (Measured while capturing: it slows both.)");
+        detail.zh.push_str("（边抓包边测：两者都会变慢。）");
+    }
+    if bulk.full {
+        let kept = say::capture_bound(BULK_FRAMES);
+        detail.en.push(' ');
+        detail.en.push_str(&kept.en);
+        detail.zh.push_str(&kept.zh);
     }
     let lost_percent = (m.udp_lost_percent * 10.0).round() / 10.0;
     n.step(
@@ -605,28 +914,26 @@ fn cost(env: &Ends, args: &TcpUdpArgs, n: &mut Narrator) -> Result<Cost> {
                 "笔记认为 TCP 慢、UDP 快；这里 UDP 确实传得多，但那是因为它不管丢包和拥塞。",
             )
         })
-        .data("tcp_bytes_per_s", m.tcp_bytes_per_s.round())
-        .data("udp_bytes_per_s", m.udp_bytes_per_s.round())
-        .data("udp_bulk_lost_percent", lost_percent)
-        .data("tcp_round_trip_us", m.tcp_rtt_us.round())
-        .data("udp_round_trip_us", m.udp_rtt_us.round())
-        .data("udp_round_trips_answered", m.udp_answered)
-        .data("captured", captured)
-        .data("capture_missed", missed)
-        .with_packets(frames.iter().map(|f| f.record(false)).collect()),
+        .with(&CostOut {
+            tcp_bytes_per_s: m.tcp_bytes_per_s.round(),
+            udp_bytes_per_s: m.udp_bytes_per_s.round(),
+            udp_bulk_lost_percent: lost_percent,
+            tcp_round_trip_us: m.tcp_rtt_us.round(),
+            udp_round_trip_us: m.udp_rtt_us.round(),
+            udp_round_trips_answered: m.udp_answered,
+            captured,
+            capture_missed: bulk.missed,
+            capture_snap: SNAP,
+            capture_full: bulk.full,
+            capture_limit: BULK_FRAMES,
+        })
+        .with_packets(bulk_records(env, &bulk.frames)),
     )?;
     Ok(Cost {
         tcp_bytes_per_s: m.tcp_bytes_per_s.round(),
         udp_bytes_per_s: m.udp_bytes_per_s.round(),
         udp_bulk_lost_percent: lost_percent,
     })
-}
-
-/// One host's part in the broadcast (the step's `broadcast` data).
-#[derive(serde::Serialize)]
-struct Heard {
-    host: &'static str,
-    received: bool,
 }
 
 fn broadcast(lab: &NetLab, n: &mut Narrator) -> Result<()> {
@@ -646,15 +953,17 @@ fn broadcast(lab: &NetLab, n: &mut Narrator) -> Result<()> {
         Step::new(
             say::broadcast(&reached, &tcp_err),
             tx(
-                "One send to 198.51.100.255 reaches every host on the LAN but stops at the router: h3 heard nothing. A TCP connection has two ends only; the kernel refuses.",
+                "One send to 198.51.100.255 reaches every host on the LAN but stops at the router: h3 heard nothing. TCP has two ends only: the kernel refuses.",
                 "发往 198.51.100.255 的一次发送到达局域网里的每台主机，但止于路由器：h3 什么也没收到。TCP 连接只有两个端点，所以内核拒绝。",
             ),
             &["Q9"],
         )
         .section(tx("5 · One-to-many: broadcast", "5 · 一对多：广播"))
-        .data("broadcast", serde_json::to_value(&heard).unwrap_or_default())
-        .data("tcp_error", tcp_err.en)
-        .with_packets(b.frames.iter().map(|f| f.record(false)).collect()),
+        .with(&BroadcastOut {
+            broadcast: heard,
+            tcp_error: tcp_err.en,
+        })
+        .with_packets(lab_records(&b.frames)),
     )
 }
 
@@ -740,11 +1049,11 @@ fn ports(n: &mut Narrator) -> Result<()> {
             "the notes file ICMP under TCP, and NAT and RARP under UDP; none of the three has a port.",
             "笔记把 ICMP 归在 TCP 下，把 NAT 和 RARP 归在 UDP 下；三者都没有端口。",
         ));
-    n.step(
-        s.typed("ports", &rows)
-            .data("services_file", services.is_some())
-            .data("icmp_protocols_line", icmp_line),
-    )
+    n.step(s.with(&PortsOut {
+        ports: rows,
+        services_file: services.is_some(),
+        icmp_protocols_line: icmp_line,
+    }))
 }
 
 /// This demo's typed step data and summary, for docs/json-schema.md.
@@ -753,4 +1062,17 @@ pub fn schema() -> super::schema::DemoSchema {
         "tcp-vs-udp",
         "TCP and UDP side by side: handshake, boundaries, loss, throughput, broadcast.",
     )
+    .step::<Setup>("the first step: where the two ends run")
+    .step::<Handshake>("1 · the three-way handshake")
+    .step::<Teardown>("1 · the FIN teardown")
+    .step::<FirstDatagram>("1 · UDP's first packet")
+    .step::<BoundariesOut>("2 · boundaries")
+    .step::<LossSetup>("3 · the lossy link")
+    .step::<NoConnection>("3 · TCP could not connect (instead of TCP's result)")
+    .step::<TcpLoss>("3 · TCP's result")
+    .step::<UdpLoss>("3 · UDP's result")
+    .step::<CostOut>("4 · throughput and round trips (its packets: the phase's frames, `capture_snap` bytes each)")
+    .step::<BroadcastOut>("5 · broadcast (in the lab)")
+    .step::<PortsOut>("6 · ports")
+    .summary::<crate::transport::Summary>()
 }

@@ -74,21 +74,19 @@ fn quoted(v: &[String]) -> String {
         .join(", ")
 }
 
-/// Phase 2's headline.
+/// Phase 2's headline: what each reader got of the same three sends.
 pub fn boundaries(reads: &[String], datagrams: &[String]) -> Text {
     tx(
         format!(
-            "Three sends: TCP's reader got {}: {}; UDP's got {}: {}",
-            plural(reads.len() as u64, "read", "reads"),
+            "TCP read {} in {}; UDP got {}",
             quoted(reads),
-            plural(datagrams.len() as u64, "datagram", "datagrams"),
+            plural(reads.len() as u64, "read", "reads"),
             quoted(datagrams)
         ),
         format!(
-            "三次发送：TCP 接收方读了 {} 次：{}；UDP 接收方收到 {} 个报文：{}",
+            "TCP 分 {} 次读到 {}；UDP 收到 {}",
             reads.len(),
             quoted(reads),
-            datagrams.len(),
             quoted(datagrams)
         ),
     )
@@ -149,18 +147,44 @@ pub fn syn_backoff(at: &str) -> Text {
 
 /// One TCP direction of the loss test.
 pub fn tcp_direction(d: &Delivery, retrans: u32) -> Text {
-    let (by, got, sent) = (d.from, d.delivered, d.sent);
+    let (by, got, sent) = (end(d.from), d.delivered, d.sent);
+    let (by, by_zh) = (by.en, by.zh);
     if d.complete && d.in_order {
         tx(
             format!("all {got}, in order; {by} retransmitted {retrans}"),
-            format!("全部 {got} 条，顺序正确；{by} 重传 {retrans} 次"),
+            format!("全部 {got} 条，顺序正确；{by_zh} 重传 {retrans} 次"),
         )
     } else {
         tx(
             format!("{got} of {sent} so far; {by} retransmitted {retrans}"),
-            format!("目前 {got}/{sent} 条；{by} 重传 {retrans} 次"),
+            format!("目前 {got}/{sent} 条；{by_zh} 重传 {retrans} 次"),
         )
     }
+}
+
+/// Both TCP directions of the loss test when each delivered everything in
+/// order: one line for the two.
+pub fn tcp_both_whole(count: u32, client: &str, c_re: u32, server: &str, s_re: u32) -> Text {
+    let (c, s) = (end(client), end(server));
+    tx(
+        format!(
+            "all {count} each way, in order; {} retransmitted {c_re}, {} {s_re}",
+            c.en, s.en
+        ),
+        format!(
+            "每个方向 {count} 条全部送达，顺序正确；{} 重传 {c_re} 次，{} {s_re} 次",
+            c.zh, s.zh
+        ),
+    )
+}
+
+/// Both directions, as a fact's label: `h1 ⇄ h2`.
+pub fn both_ways(a: &str, b: &str) -> Text {
+    let (a, b) = (end(a), end(b));
+    tx(
+        format!("{} ⇄ {}", a.en, b.en),
+        format!("{} ⇄ {}", a.zh, b.zh),
+    )
 }
 
 /// TCP's headline in phase 3.
@@ -243,14 +267,47 @@ pub fn cost_lesson(tcp_kept_up: bool, udp_loss: f64) -> Text {
     )
 }
 
-/// The note --pcap carries about the throughput phase's frames.
-pub fn snap_note(snap: usize, missed: u64) -> String {
+/// The note --pcap carries about the throughput phase's frames: `lab`
+/// whether they were captured at all, `full` the bound when it was reached.
+pub fn snap_note(snap: usize, missed: u64, lab: bool, full: Option<usize>) -> String {
+    if !lab {
+        return "tcp-vs-udp: on loopback the throughput phase is not captured (its frames are up to 64 KiB each); the other phases are, where the process may capture".into();
+    }
     let missed = if missed > 0 {
         format!("; the capture could not keep up and the kernel dropped {missed} of them")
     } else {
         String::new()
     };
-    format!("tcp-vs-udp: the throughput phase's frames keep their first {snap} bytes (headers; the payload is filler){missed}")
+    let full = full
+        .map(|n| format!("; only its first {n} frames are kept"))
+        .unwrap_or_default();
+    format!("tcp-vs-udp: the throughput phase's frames keep their first {snap} bytes (headers; the payload is filler){full}{missed}")
+}
+
+/// The throughput phase's capture reached its bound.
+pub fn capture_bound(frames: usize) -> Text {
+    tx(
+        format!("The capture kept only the phase's first {frames} frames."),
+        format!("抓包只保留了这一阶段的前 {frames} 帧。"),
+    )
+}
+
+/// A participant's label: the loopback ends by their role, lab hosts by name.
+pub fn end(id: &str) -> Text {
+    match id {
+        "client" => tx("client", "客户端"),
+        "server" => tx("server", "服务器"),
+        other => Text::from(other),
+    }
+}
+
+/// One direction of the loss test, as a fact's label: `h1 → h2`.
+pub fn way(from: &str, to: &str) -> Text {
+    let (f, t) = (end(from), end(to));
+    tx(
+        format!("{} → {}", f.en, t.en),
+        format!("{} → {}", f.zh, t.zh),
+    )
 }
 
 /// Phase 5's headline: who heard the broadcast, and why TCP could not.
