@@ -167,7 +167,9 @@ fn one_line(s: &str) -> String {
 
 /// A table of an object schema's properties.
 fn table(root: &Value, v: &Value, out: &mut String) {
-    out.push_str("| field | type | meaning |\n|---|---|---|\n");
+    if v.get("properties").is_some() {
+        out.push_str("| field | type | meaning |\n|---|---|---|\n");
+    }
     let required: BTreeSet<&str> = v
         .get("required")
         .and_then(Value::as_array)
@@ -195,13 +197,13 @@ fn table(root: &Value, v: &Value, out: &mut String) {
                 None => sub,
             };
             if sub.get("properties").is_some() {
-                out.push_str(&format!(
-                    "\n{}:\n\n",
-                    sub.get("description")
-                        .and_then(Value::as_str)
-                        .map(one_line)
-                        .unwrap_or_else(|| "or".into())
-                ));
+                let doc = sub
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .map(one_line)
+                    .unwrap_or_else(|| "Or:".into());
+                let colon = if doc.ends_with(['.', ':']) { "" } else { ":" };
+                out.push_str(&format!("\n{doc}{colon}\n\n"));
                 table(root, sub, out);
             }
         }
