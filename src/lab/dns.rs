@@ -344,7 +344,7 @@ pub struct DnsLab {
     pub servers: Vec<RunningServer>,
     /// The recursive resolver, if started.
     pub resolver: Option<SocketAddr>,
-    /// The recursive resolver itself, for its cache counter.
+    /// The recursive resolver itself: its cache counter and its record of walks.
     engine: Option<Arc<Resolver>>,
 }
 
@@ -354,6 +354,24 @@ impl DnsLab {
         self.engine
             .as_ref()
             .map_or(0, |r| r.hits().load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// From now on, keep every exchange of the recursive resolver's walks, for
+    /// [`DnsLab::resolver_walks`] to hand out (off by default: a `lab dns` that
+    /// runs for hours keeps nothing).
+    pub fn record_resolver_walks(&self) {
+        if let Some(r) = &self.engine {
+            r.record_walks(true);
+        }
+    }
+
+    /// The exchanges the recursive resolver's walks made since the last call, in
+    /// the order they were sent.
+    pub fn resolver_walks(&self) -> Vec<super::resolver::WalkExchange> {
+        self.engine
+            .as_ref()
+            .map(|r| r.take_walks())
+            .unwrap_or_default()
     }
 }
 
