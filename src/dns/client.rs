@@ -162,11 +162,11 @@ pub fn exchange(
     let mut start = Instant::now();
     let result = match transport {
         Transport::Udp => udp(&mut ex, query, timeout, &mut start),
-        Transport::Tcp => tcp(&mut ex, timeout),
+        Transport::Tcp => tcp(&mut ex, timeout).map(|b| (b, None)),
     };
     ex.rtt = start.elapsed();
     match result {
-        Ok(bytes) => match Message::from_vec(&bytes) {
+        Ok((bytes, decoded)) => match decoded.map_or_else(|| Message::from_vec(&bytes), Ok) {
             Ok(msg) if msg.metadata.id == query.metadata.id && same_question(query, &msg) => {
                 ex.reply = Some(msg);
                 ex.reply_bytes = Some(bytes);
@@ -205,12 +205,21 @@ fn io_failure(e: std::io::Error) -> Failure {
     }
 }
 
+thread_local! {
+    /// The receive buffer of this thread's exchanges: zeroed once, not once per
+    /// query (64 KiB, so the largest datagram's length can be told).
+    static RECEIVE: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; MAX_UDP]);
+}
+
+/// The accepted reply's bytes, and the message if the checks already decoded it.
+type Received = (Vec<u8>, Option<Message>);
+
 fn udp(
     ex: &mut Exchange,
     query: &Message,
     timeout: Duration,
     start: &mut Instant,
-) -> Result<Vec<u8>, Failure> {
+) -> Result<Received, Failure> {
     if timeout.is_zero() {
         return Err(Failure::Timeout);
     }
@@ -227,25 +236,26 @@ fn udp(
     sock.send_to(&ex.query_bytes, ex.server)
         .map_err(io_failure)?;
     let want_id = query.metadata.id;
-    let mut buf = vec![0u8; MAX_UDP];
-    loop {
-        let (n, from) = sock.recv_from(&mut buf).map_err(io_failure)?;
+    RECEIVE.with_borrow_mut(|buf| loop {
+        let (n, from) = sock.recv_from(buf).map_err(io_failure)?;
         let arrived = SystemTime::now();
         let bytes = &buf[..n];
+        let mut decoded = None;
         let why = if from != ex.server {
             Some("wrong_source")
         } else if n < 2 || u16::from_be_bytes([bytes[0], bytes[1]]) != want_id {
             Some("wrong_id")
         } else {
-            None
-        };
-        let why = why.or_else(|| {
             // Same source and id: decode enough to check the question too.
             match Message::from_vec(bytes) {
                 Ok(m) if !same_question(query, &m) => Some("wrong_question"),
-                _ => None,
+                Ok(m) => {
+                    decoded = Some(m);
+                    None
+                }
+                Err(_) => None,
             }
-        });
+        };
         if let Some(why) = why {
             ex.ignored += 1;
             ex.ignored_why.push(why);
@@ -261,8 +271,8 @@ fn udp(
         if n > CLASSIC_UDP {
             return Err(Failure::Oversized(n));
         }
-        return Ok(bytes.to_vec());
-    }
+        return Ok((bytes.to_vec(), decoded));
+    })
 }
 
 fn tcp(ex: &mut Exchange, timeout: Duration) -> Result<Vec<u8>, Failure> {
