@@ -404,10 +404,15 @@ pub enum QType {
 }
 
 /// `netlab dns-trace ...`
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct DnsTraceArgs {
     /// The name to look up, e.g. www.baidu.com (internationalised names are converted to punycode)
     pub name: String,
+    /// Set from `--pcap`, not typed: the user asked for a capture file, so the
+    /// lab takes port 53 where it can and loopback is captured as real frames
+    /// (Wireshark then decodes DNS unaided). What is recorded does not change.
+    #[arg(skip)]
+    pub capture_file: bool,
     /// Record type to ask for
     #[arg(
         long = "type",

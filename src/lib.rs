@@ -141,7 +141,13 @@ pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
         return Ok(exit::OK);
     }
     let code = match &cli.command {
-        Command::DnsTrace(args) => demos::dns_trace::run(args, n)?,
+        Command::DnsTrace(args) => {
+            let args = cli::DnsTraceArgs {
+                capture_file: cli.global.pcap.is_some(),
+                ..args.clone()
+            };
+            demos::dns_trace::run(&args, n)?
+        }
         Command::ArpTable(args) => demos::arp_table::run(args, n)?,
         Command::Ping(args) => demos::ping::run(args, n)?,
         Command::TcpVsUdp(args) => demos::tcp_vs_udp::run(args, n)?,

@@ -7,7 +7,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RecordType};
@@ -84,17 +84,20 @@ pub struct Exchange {
     pub ignored: u32,
     /// Why each ignored datagram was ignored: "wrong_source", "wrong_id", "wrong_question".
     pub ignored_why: Vec<&'static str>,
-    /// Our end of the exchange. For UDP the address is the wildcard the socket
-    /// was bound to; [`Exchange::source`] resolves it when it is needed.
+    /// Our end of the exchange. Towards a server on loopback the socket is bound
+    /// to 127.0.0.1 (or ::1), so this is exact; elsewhere it is the wildcard the
+    /// socket was bound to, and [`Exchange::source`] resolves it when needed.
     pub local: Option<SocketAddr>,
-    /// Wall-clock time the query was sent.
-    pub sent_at: std::time::SystemTime,
+    /// Wall-clock time the query was handed to the kernel (just before the send).
+    pub sent_at: SystemTime,
+    /// Wall-clock time the accepted reply was taken from the socket.
+    pub received_at: Option<SystemTime>,
 }
 
 impl Exchange {
     /// Our end as the server saw it: the socket's port, and the source address the
-    /// kernel routes towards the server (a throwaway connected socket asks it).
-    /// Only the pcap writer needs this, so it is not done on every query.
+    /// kernel routes towards the server. Exact at once towards loopback (see
+    /// [`bind_towards`]); elsewhere a throwaway connected socket asks the kernel.
     pub fn source(&self) -> Option<SocketAddr> {
         let local = self.local?;
         if !local.ip().is_unspecified() {
@@ -131,6 +134,10 @@ fn same_question(q: &Message, r: &Message) -> bool {
 }
 
 /// Send `query` to `server` and wait at most `timeout` for its reply.
+///
+/// `rtt` runs from just before the query is handed to the kernel (for TCP,
+/// before the connection is opened) to the accepted reply, as dig and ping
+/// measure it.
 pub fn exchange(
     server: SocketAddr,
     query: &Message,
@@ -149,16 +156,17 @@ pub fn exchange(
         ignored: 0,
         ignored_why: Vec::new(),
         local: None,
-        sent_at: std::time::SystemTime::now(),
+        sent_at: SystemTime::now(),
+        received_at: None,
     };
-    let start = Instant::now();
+    let mut start = Instant::now();
     let result = match transport {
-        Transport::Udp => udp(&mut ex, timeout, start),
-        Transport::Tcp => tcp(&mut ex, timeout),
+        Transport::Udp => udp(&mut ex, query, timeout, &mut start),
+        Transport::Tcp => tcp(&mut ex, timeout).map(|b| (b, None)),
     };
     ex.rtt = start.elapsed();
     match result {
-        Ok(bytes) => match Message::from_vec(&bytes) {
+        Ok((bytes, decoded)) => match decoded.map_or_else(|| Message::from_vec(&bytes), Ok) {
             Ok(msg) if msg.metadata.id == query.metadata.id && same_question(query, &msg) => {
                 ex.reply = Some(msg);
                 ex.reply_bytes = Some(bytes);
@@ -174,6 +182,20 @@ pub fn exchange(
     ex
 }
 
+/// Where a client socket towards `server` binds: 127.0.0.1 (or ::1) for a
+/// server on loopback, so the socket's own address is the packet's source
+/// without asking the routing table; the wildcard elsewhere.
+pub fn bind_towards(server: SocketAddr) -> SocketAddr {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let ip = match (server.ip().is_loopback(), server.is_ipv4()) {
+        (true, true) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        (true, false) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        (false, true) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        (false, false) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    };
+    SocketAddr::new(ip, 0)
+}
+
 fn io_failure(e: std::io::Error) -> Failure {
     use std::io::ErrorKind::*;
     match e.kind() {
@@ -183,55 +205,74 @@ fn io_failure(e: std::io::Error) -> Failure {
     }
 }
 
-fn udp(ex: &mut Exchange, timeout: Duration, start: Instant) -> Result<Vec<u8>, Failure> {
-    let bind: SocketAddr = if ex.server.is_ipv4() {
-        "0.0.0.0:0".parse().expect("literal")
-    } else {
-        "[::]:0".parse().expect("literal")
-    };
-    let sock = UdpSocket::bind(bind).map_err(io_failure)?;
+thread_local! {
+    /// The receive buffer of this thread's exchanges: zeroed once, not once per
+    /// query (64 KiB, so the largest datagram's length can be told).
+    static RECEIVE: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; MAX_UDP]);
+}
+
+/// The accepted reply's bytes, and the message if the checks already decoded it.
+type Received = (Vec<u8>, Option<Message>);
+
+fn udp(
+    ex: &mut Exchange,
+    query: &Message,
+    timeout: Duration,
+    start: &mut Instant,
+) -> Result<Received, Failure> {
+    if timeout.is_zero() {
+        return Err(Failure::Timeout);
+    }
+    let sock = UdpSocket::bind(bind_towards(ex.server)).map_err(io_failure)?;
     if ex.server.is_ipv4() {
         // Let an ICMP port unreachable reach this unconnected socket: a closed
         // port is then "refused" at once, not a silent server after the timeout.
         let _ = nix::sys::socket::setsockopt(&sock, nix::sys::socket::sockopt::Ipv4RecvErr, &true);
     }
     ex.local = sock.local_addr().ok();
+    sock.set_read_timeout(Some(timeout)).map_err(io_failure)?;
+    *start = Instant::now();
+    ex.sent_at = SystemTime::now();
     sock.send_to(&ex.query_bytes, ex.server)
         .map_err(io_failure)?;
-    let want_id = u16::from_be_bytes([ex.query_bytes[0], ex.query_bytes[1]]);
-    let query = Message::from_vec(&ex.query_bytes).map_err(|e| Failure::Io(e.to_string()))?;
-    let mut buf = vec![0u8; MAX_UDP];
-    loop {
-        let left = timeout.saturating_sub(start.elapsed());
-        if left.is_zero() {
-            return Err(Failure::Timeout);
-        }
-        sock.set_read_timeout(Some(left)).map_err(io_failure)?;
-        let (n, from) = sock.recv_from(&mut buf).map_err(io_failure)?;
+    let want_id = query.metadata.id;
+    RECEIVE.with_borrow_mut(|buf| loop {
+        let (n, from) = sock.recv_from(buf).map_err(io_failure)?;
+        let arrived = SystemTime::now();
         let bytes = &buf[..n];
+        let mut decoded = None;
         let why = if from != ex.server {
             Some("wrong_source")
         } else if n < 2 || u16::from_be_bytes([bytes[0], bytes[1]]) != want_id {
             Some("wrong_id")
         } else {
-            None
+            // Same source and id: decode enough to check the question too.
+            match Message::from_vec(bytes) {
+                Ok(m) if !same_question(query, &m) => Some("wrong_question"),
+                Ok(m) => {
+                    decoded = Some(m);
+                    None
+                }
+                Err(_) => None,
+            }
         };
         if let Some(why) = why {
             ex.ignored += 1;
             ex.ignored_why.push(why);
+            // Wait only for what is left of the timeout.
+            let left = timeout.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                return Err(Failure::Timeout);
+            }
+            sock.set_read_timeout(Some(left)).map_err(io_failure)?;
             continue;
         }
-        // Same source and id: decode enough to check the question too.
-        match Message::from_vec(bytes) {
-            Ok(m) if !same_question(&query, &m) => {
-                ex.ignored += 1;
-                ex.ignored_why.push("wrong_question");
-                continue;
-            }
-            _ if n > CLASSIC_UDP => return Err(Failure::Oversized(n)),
-            _ => return Ok(bytes.to_vec()),
+        ex.received_at = Some(arrived);
+        if n > CLASSIC_UDP {
+            return Err(Failure::Oversized(n));
         }
-    }
+        return Ok((bytes.to_vec(), decoded));
+    })
 }
 
 fn tcp(ex: &mut Exchange, timeout: Duration) -> Result<Vec<u8>, Failure> {
@@ -248,6 +289,7 @@ fn tcp(ex: &mut Exchange, timeout: Duration) -> Result<Vec<u8>, Failure> {
         u16::try_from(ex.query_bytes.len()).map_err(|_| Failure::Io("query too long".into()))?;
     let mut framed = len.to_be_bytes().to_vec();
     framed.extend_from_slice(&ex.query_bytes);
+    ex.sent_at = SystemTime::now();
     s.write_all(&framed).map_err(io_failure)?;
     s.set_read_timeout(Some(left())).map_err(io_failure)?;
     let mut len = [0u8; 2];
@@ -255,8 +297,10 @@ fn tcp(ex: &mut Exchange, timeout: Duration) -> Result<Vec<u8>, Failure> {
     let mut body = vec![0u8; u16::from_be_bytes(len) as usize];
     s.set_read_timeout(Some(left())).map_err(io_failure)?;
     s.read_exact(&mut body).map_err(io_failure)?;
+    ex.received_at = Some(SystemTime::now());
     Ok(body)
 }
+
 /// Ask the recursive server; a truncated UDP reply is asked again over TCP.
 /// Every exchange is returned, the UDP one first.
 pub fn ask_recursive(

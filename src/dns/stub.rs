@@ -4,10 +4,14 @@
 //! hickory's `system_conf`, which reads servers, search list and options as
 //! glibc does (netlab keeps glibc's limit of three servers, MAXNS).
 //!
-//! Its UDP sockets are wrapped so every datagram it sends and receives is
+//! Its sockets are wrapped so every DNS message it sends and receives is
 //! recorded, bytes and time, at the socket: the packets of the lookup are then
-//! shown and written to `--pcap` without any capture privilege. (TCP, which the
-//! stub uses only after a truncated reply, is not recorded.)
+//! shown and written to `--pcap` without any capture privilege. That includes
+//! TCP, which the stub opens only after a truncated (TC=1) UDP reply: the
+//! stream is cut into its length-prefixed messages as it is written and read.
+//!
+//! Towards the lab it asks as glibc does by default: no EDNS (so a reply over
+//! 512 bytes comes back truncated, and is asked again over TCP).
 //!
 //! The same name is looked up twice: the second answer comes from the stub's
 //! own cache, with no packet at all.
@@ -31,30 +35,44 @@ use hickory_resolver::net::runtime::{
 use hickory_resolver::Resolver;
 use tokio::net::{TcpStream, UdpSocket};
 
+use super::client::{bind_towards, Transport};
 use crate::error::{Error, Result};
 use crate::text::tx;
 
 /// glibc reads at most this many `nameserver` lines (MAXNS in resolv.h).
 pub const MAXNS: usize = 3;
 
-/// One datagram the stub sent or received.
+/// One DNS message the stub sent or received: a UDP datagram, or one
+/// length-prefixed message of a TCP stream.
 #[derive(Clone, Debug)]
 pub struct Datagram {
     /// True for what the stub sent.
     pub sent: bool,
+    /// UDP, or TCP after a truncated reply.
+    pub transport: Transport,
     /// The stub's socket.
     pub local: SocketAddr,
     /// The server.
     pub peer: SocketAddr,
-    /// The DNS message.
+    /// The DNS message (over TCP without its 2-byte length).
     pub bytes: Vec<u8>,
-    /// When it left or arrived, at the socket.
+    /// When it left (just before the send) or arrived, at the socket.
     pub at: SystemTime,
+    /// Over TCP: the relative sequence number of its first byte (the 2-byte
+    /// length's) and the acknowledgement number then, as Wireshark counts them
+    /// (the first byte of each direction is 1).
+    pub seq_ack: Option<(u32, u32)>,
 }
 
 type Log = Arc<Mutex<Vec<Datagram>>>;
 
-/// hickory's Tokio runtime, with every UDP socket recording into one log.
+fn push(log: &Log, d: Datagram) {
+    if let Ok(mut l) = log.lock() {
+        l.push(d);
+    }
+}
+
+/// hickory's Tokio runtime, with every UDP socket and TCP stream recording into one log.
 #[derive(Clone)]
 struct Recording {
     inner: TokioRuntimeProvider,
@@ -69,16 +87,19 @@ struct RecordingUdp {
 }
 
 impl RecordingUdp {
-    fn record(&self, sent: bool, peer: SocketAddr, bytes: &[u8]) {
-        if let Ok(mut l) = self.log.lock() {
-            l.push(Datagram {
+    fn record(&self, sent: bool, peer: SocketAddr, bytes: &[u8], at: SystemTime) {
+        push(
+            &self.log,
+            Datagram {
                 sent,
+                transport: Transport::Udp,
                 local: self.local,
                 peer,
                 bytes: bytes.to_vec(),
-                at: SystemTime::now(),
-            });
-        }
+                at,
+                seq_ack: None,
+            },
+        );
     }
 }
 
@@ -92,7 +113,7 @@ impl DnsUdpSocket for RecordingUdp {
     ) -> Poll<io::Result<(usize, SocketAddr)>> {
         let got = DnsUdpSocket::poll_recv_from(&self.sock, cx, buf);
         if let Poll::Ready(Ok((n, from))) = &got {
-            self.record(false, *from, &buf[..*n]);
+            self.record(false, *from, &buf[..*n], SystemTime::now());
         }
         got
     }
@@ -103,11 +124,119 @@ impl DnsUdpSocket for RecordingUdp {
         buf: &[u8],
         target: SocketAddr,
     ) -> Poll<io::Result<usize>> {
+        // Stamped before the kernel has it: on loopback the server may have
+        // answered before the call returns.
+        let at = SystemTime::now();
         let sent = DnsUdpSocket::poll_send_to(&self.sock, cx, buf, target);
         if let Poll::Ready(Ok(n)) = &sent {
-            self.record(true, target, &buf[..*n]);
+            self.record(true, target, &buf[..*n], at);
         }
         sent
+    }
+}
+
+/// One direction of a recorded TCP stream: bytes not yet a whole message, and
+/// how many bytes went before them.
+#[derive(Default)]
+struct Half {
+    pending: Vec<u8>,
+    offset: u32,
+}
+
+impl Half {
+    /// Add bytes; return each whole message (without its length) and the
+    /// stream offset of its length prefix.
+    fn feed(&mut self, bytes: &[u8]) -> Vec<(u32, Vec<u8>)> {
+        self.pending.extend_from_slice(bytes);
+        let mut out = Vec::new();
+        while self.pending.len() >= 2 {
+            let len = u16::from_be_bytes([self.pending[0], self.pending[1]]) as usize;
+            if self.pending.len() < 2 + len {
+                break;
+            }
+            let msg = self.pending[2..2 + len].to_vec();
+            self.pending.drain(..2 + len);
+            out.push((self.offset, msg));
+            self.offset += 2 + len as u32;
+        }
+        out
+    }
+
+    /// Bytes of this direction seen so far, whole messages or not.
+    fn seen(&self) -> u32 {
+        self.offset + self.pending.len() as u32
+    }
+}
+
+/// A TCP stream that records each DNS message written to or read from it.
+struct RecordingTcp {
+    stream: TcpStream,
+    local: SocketAddr,
+    peer: SocketAddr,
+    log: Log,
+    out: Half,
+    inn: Half,
+}
+
+impl RecordingTcp {
+    fn record(&self, sent: bool, at: SystemTime, msgs: Vec<(u32, Vec<u8>)>) {
+        let other = if sent { &self.inn } else { &self.out };
+        for (offset, bytes) in msgs {
+            push(
+                &self.log,
+                Datagram {
+                    sent,
+                    transport: Transport::Tcp,
+                    local: self.local,
+                    peer: self.peer,
+                    bytes,
+                    at,
+                    seq_ack: Some((1 + offset, 1 + other.seen())),
+                },
+            );
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for RecordingTcp {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let me = self.get_mut();
+        let before = buf.filled().len();
+        let got = Pin::new(&mut me.stream).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = &got {
+            let msgs = me.inn.feed(&buf.filled()[before..]);
+            me.record(false, SystemTime::now(), msgs);
+        }
+        got
+    }
+}
+
+impl tokio::io::AsyncWrite for RecordingTcp {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let me = self.get_mut();
+        let at = SystemTime::now();
+        let put = Pin::new(&mut me.stream).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = &put {
+            let msgs = me.out.feed(&buf[..*n]);
+            me.record(true, at, msgs);
+        }
+        put
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
     }
 }
 
@@ -117,7 +246,7 @@ impl RuntimeProvider for Recording {
     type Handle = TokioHandle;
     type Timer = TokioTime;
     type Udp = RecordingUdp;
-    type Tcp = AsyncIoTokioAsStd<TcpStream>;
+    type Tcp = AsyncIoTokioAsStd<RecordingTcp>;
 
     fn create_handle(&self) -> Self::Handle {
         self.inner.create_handle()
@@ -129,14 +258,41 @@ impl RuntimeProvider for Recording {
         bind: Option<SocketAddr>,
         wait: Option<Duration>,
     ) -> Boxed<Self::Tcp> {
-        self.inner.connect_tcp(server, bind, wait)
+        let log = self.log.clone();
+        let bind = bind.or_else(|| Some(bind_towards(server)).filter(|b| !b.ip().is_unspecified()));
+        let connect = self.inner.connect_tcp(server, bind, wait);
+        Box::pin(async move {
+            let stream = connect.await?.0;
+            let local = stream.local_addr()?;
+            Ok(AsyncIoTokioAsStd(RecordingTcp {
+                stream,
+                local,
+                peer: server,
+                log,
+                out: Half::default(),
+                inn: Half::default(),
+            }))
+        })
     }
 
-    fn bind_udp(&self, local: SocketAddr, _server: SocketAddr) -> Boxed<Self::Udp> {
+    fn bind_udp(&self, local: SocketAddr, server: SocketAddr) -> Boxed<Self::Udp> {
         let log = self.log.clone();
+        // Towards loopback, bind 127.0.0.1 rather than the wildcard, so the
+        // recorded source is the one on the wire.
+        let local = if local.ip().is_unspecified() && server.ip().is_loopback() {
+            SocketAddr::new(bind_towards(server).ip(), local.port())
+        } else {
+            local
+        };
         Box::pin(async move {
             let sock = UdpSocket::bind(local).await?;
-            let local = sock.local_addr()?;
+            let mut local = sock.local_addr()?;
+            if local.ip().is_unspecified() {
+                // The source the kernel will use towards this server.
+                let probe = std::net::UdpSocket::bind(SocketAddr::new(local.ip(), 0))?;
+                probe.connect(server)?;
+                local.set_ip(probe.local_addr()?.ip());
+            }
             Ok(RecordingUdp { sock, local, log })
         })
     }
@@ -189,15 +345,24 @@ fn stub_error(e: impl std::fmt::Display) -> Error {
 }
 
 impl Stub {
-    /// A stub that asks only `server` (the lab's recursive server).
+    /// A stub that asks only `server` (the lab's recursive server), over UDP
+    /// and, after a truncated reply, TCP, without EDNS: glibc's defaults.
     pub fn towards(server: SocketAddr, timeout: Duration) -> Result<Stub> {
-        let mut conn = ConnectionConfig::udp();
-        conn.port = server.port();
-        let ns = NameServerConfig::new(server.ip(), true, vec![conn]);
+        let conn = |mut c: ConnectionConfig| {
+            c.port = server.port();
+            c
+        };
+        let ns = NameServerConfig::new(
+            server.ip(),
+            true,
+            vec![conn(ConnectionConfig::udp()), conn(ConnectionConfig::tcp())],
+        );
         let config = ResolverConfig::from_parts(None, vec![], vec![ns]);
         let mut opts = ResolverOpts::default();
         opts.timeout = timeout;
         opts.attempts = 1;
+        // glibc sends no OPT record unless resolv.conf says `options edns0`.
+        opts.edns0 = false;
         Stub::build(config, opts)
     }
 
@@ -312,6 +477,29 @@ mod tests {
             Stub::from_resolv_conf(b"search only\n").is_err(),
             "no server"
         );
+    }
+
+    #[test]
+    fn a_tcp_stream_is_cut_into_its_length_prefixed_messages() {
+        let mut h = Half::default();
+        // The length (3) in one write, then the message and half the next length.
+        assert!(h.feed(&[0x00, 0x03]).is_empty());
+        assert_eq!(
+            h.feed(&[b'a', b'b', b'c', 0x00]),
+            vec![(0, b"abc".to_vec())]
+        );
+        assert_eq!(
+            h.seen(),
+            6,
+            "the first message whole (5 bytes) and a byte of the next length"
+        );
+        // The rest of the second length (1) and its byte, and a third whole message.
+        assert_eq!(
+            h.feed(&[0x01, b'd', 0x00, 0x00]),
+            vec![(5, b"d".to_vec()), (8, Vec::new())]
+        );
+        assert_eq!(h.seen(), 10);
+        assert!(h.pending.is_empty());
     }
 
     #[test]

@@ -328,8 +328,14 @@ impl RunningServer {
 }
 
 /// A running DNS hierarchy on loopback. Dropping it stops every server.
+///
+/// Every server runs on one thread of its own (a current-thread tokio runtime):
+/// a lab server answers from memory in microseconds, so one thread keeps up,
+/// and a query is answered on the thread that received it, without a hand-off
+/// to another worker (which cost a wake-up per query on a 2-core machine).
 pub struct DnsLab {
-    rt: Option<tokio::runtime::Runtime>,
+    /// Tells the servers' thread to stop.
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
     /// The port every server listens on.
     pub port: u16,
     /// The root servers, where a walk starts.
@@ -338,22 +344,44 @@ pub struct DnsLab {
     pub servers: Vec<RunningServer>,
     /// The recursive resolver, if started.
     pub resolver: Option<SocketAddr>,
-    /// How many queries the recursive resolver answered from its cache.
-    resolver_hits: Arc<std::sync::atomic::AtomicU64>,
+    /// The recursive resolver itself: its cache counter and its record of walks.
+    engine: Option<Arc<Resolver>>,
 }
 
 impl DnsLab {
     /// Queries the recursive resolver has answered from its cache so far.
     pub fn cache_hits(&self) -> u64 {
-        self.resolver_hits
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.engine
+            .as_ref()
+            .map_or(0, |r| r.hits().load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// From now on, keep every exchange of the recursive resolver's walks, for
+    /// [`DnsLab::resolver_walks`] to hand out (off by default: a `lab dns` that
+    /// runs for hours keeps nothing).
+    pub fn record_resolver_walks(&self) {
+        if let Some(r) = &self.engine {
+            r.record_walks(true);
+        }
+    }
+
+    /// The exchanges the recursive resolver's walks made since the last call, in
+    /// the order they were sent.
+    pub fn resolver_walks(&self) -> Vec<super::resolver::WalkExchange> {
+        self.engine
+            .as_ref()
+            .map(|r| r.take_walks())
+            .unwrap_or_default()
     }
 }
 
 impl Drop for DnsLab {
+    /// Tell the servers' thread to stop; it closes every socket as it ends.
+    /// Not waited for: at the end of a run, closing some 50 sockets and
+    /// deregistering them took about 300 µs that the exit does anyway.
     fn drop(&mut self) {
-        if let Some(rt) = self.rt.take() {
-            rt.shutdown_background();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
         }
     }
 }
@@ -362,24 +390,34 @@ impl Drop for DnsLab {
 type SocketPair = (std::net::UdpSocket, Option<std::net::TcpListener>);
 
 struct Bound {
+    addr: SocketAddr,
     udp: std::net::UdpSocket,
     tcp: Option<std::net::TcpListener>,
     role: Role,
 }
 
+/// Bind a UDP socket and, unless the server is lame, a TCP listener on each
+/// address, all on one port. The sockets are made non-blocking as they are
+/// created (the lab binds some 50 of them before its first packet).
 fn bind_all(addrs: &[(Ipv4Addr, bool)], port: u16) -> std::io::Result<(u16, Vec<SocketPair>)> {
+    use socket2::{Domain, Socket, Type};
     let mut port = port;
     let mut out = Vec::new();
     for (ip, with_tcp) in addrs {
-        let udp = std::net::UdpSocket::bind(SocketAddr::new(IpAddr::V4(*ip), port))?;
+        let udp = Socket::new(Domain::IPV4, Type::DGRAM.nonblocking(), None)?;
+        udp.bind(&SocketAddr::new(IpAddr::V4(*ip), port).into())?;
+        let udp = std::net::UdpSocket::from(udp);
         if port == 0 {
             port = udp.local_addr()?.port();
         }
         let tcp = if *with_tcp {
-            Some(std::net::TcpListener::bind(SocketAddr::new(
-                IpAddr::V4(*ip),
-                port,
-            ))?)
+            // As std's TcpListener::bind: SO_REUSEADDR, so a lab restarted at
+            // once is not refused the port its last connections still hold.
+            let tcp = Socket::new(Domain::IPV4, Type::STREAM.nonblocking(), None)?;
+            tcp.set_reuse_address(true)?;
+            tcp.bind(&SocketAddr::new(IpAddr::V4(*ip), port).into())?;
+            tcp.listen(128)?;
+            Some(std::net::TcpListener::from(tcp))
         } else {
             None
         };
@@ -444,9 +482,7 @@ impl DnsLab {
                 })
             })
             .collect();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("netlab-dns-lab")
+        let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| Error::sys("start", "启动", "the DNS servers' runtime", e))?;
@@ -456,8 +492,9 @@ impl DnsLab {
         for plan in &plans {
             let (udp, tcp) = sockets.next().expect("one socket pair per plan");
             let zones: Vec<Arc<Zone>> = plan.zones.iter().map(|&i| set.zones[i].clone()).collect();
+            let addr = SocketAddr::new(IpAddr::V4(plan.addr), port);
             running.push(RunningServer {
-                addr: SocketAddr::new(IpAddr::V4(plan.addr), port),
+                addr,
                 names: plan.names.iter().cloned().collect(),
                 zones: zones.iter().map(|z| z.origin.clone()).collect(),
                 misbehaviour: plan.misbehaviour,
@@ -466,49 +503,64 @@ impl DnsLab {
                 Some(m) => Role::Hostile(m, Arc::new(zones)),
                 None => Role::Authoritative(Arc::new(zones)),
             };
-            servers.push(Bound { udp, tcp, role });
-        }
-        let mut resolver = None;
-        let mut resolver_hits = Arc::default();
-        if with_resolver {
-            let (udp, tcp) = sockets.next().expect("resolver sockets");
-            let r = Resolver::new(roots.clone(), port);
-            resolver_hits = r.hits();
-            resolver = Some(SocketAddr::new(IpAddr::V4(RESOLVER_ADDR), port));
             servers.push(Bound {
+                addr,
                 udp,
                 tcp,
-                role: Role::Recursive(Arc::new(r)),
+                role,
             });
         }
-        for b in servers {
+        let mut resolver = None;
+        let mut engine = None;
+        if with_resolver {
+            let (udp, tcp) = sockets.next().expect("resolver sockets");
+            let r = Arc::new(Resolver::new(roots.clone(), port));
+            let addr = SocketAddr::new(IpAddr::V4(RESOLVER_ADDR), port);
+            resolver = Some(addr);
+            engine = Some(r.clone());
+            servers.push(Bound {
+                addr,
+                udp,
+                tcp,
+                role: Role::Recursive(r),
+            });
+        }
+        {
             let _guard = rt.enter();
-            let addr = b
-                .udp
-                .local_addr()
-                .map_or_else(|_| "a lab DNS server".to_string(), |a| a.to_string());
-            let sock = |e| Error::Socket {
-                op: "serve",
-                addr: addr.clone(),
-                source: e,
-            };
-            b.udp.set_nonblocking(true).map_err(sock)?;
-            let udp = tokio::net::UdpSocket::from_std(b.udp).map_err(sock)?;
-            let local = udp.local_addr().map_err(sock)?;
-            rt.spawn(serve_udp(udp, local, b.role.clone()));
-            if let Some(tcp) = b.tcp {
-                tcp.set_nonblocking(true).map_err(sock)?;
-                let tcp = tokio::net::TcpListener::from_std(tcp).map_err(sock)?;
-                rt.spawn(serve_tcp(tcp, local, b.role));
+            for b in servers {
+                let sock = |e| Error::Socket {
+                    op: "serve",
+                    addr: b.addr.to_string(),
+                    source: e,
+                };
+                let udp = tokio::net::UdpSocket::from_std(b.udp).map_err(sock)?;
+                rt.spawn(serve_udp(udp, b.addr, b.role.clone()));
+                if let Some(tcp) = b.tcp {
+                    let tcp = tokio::net::TcpListener::from_std(tcp).map_err(sock)?;
+                    rt.spawn(serve_tcp(tcp, b.addr, b.role));
+                }
             }
         }
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("netlab-dns-lab".into())
+            .spawn(move || {
+                // Until the lab is dropped (or the sender is gone): then every
+                // task and socket goes with the runtime, without waiting for
+                // a resolver's walk still under way.
+                rt.block_on(async {
+                    let _ = stopped.await;
+                });
+                rt.shutdown_background();
+            })
+            .map_err(|e| Error::sys("start", "启动", "the DNS servers' thread", e))?;
         Ok(DnsLab {
-            rt: Some(rt),
+            stop: Some(stop),
             port,
             roots,
             servers: running,
             resolver,
-            resolver_hits,
+            engine,
         })
     }
 }
@@ -539,6 +591,18 @@ async fn serve_udp(sock: tokio::net::UdpSocket, local: SocketAddr, role: Role) {
                 continue;
             }
         };
+        // An authoritative answer is computed from memory: answered here, at
+        // once. A resolver may walk and a hostile server may sleep: a task each.
+        if let Role::Authoritative(zones) = &role {
+            let refs: Vec<&Zone> = zones.iter().map(|z| &**z).collect();
+            let reply = respond(&refs, &req);
+            log_served(local, from, "udp", &req, &said(&reply, false));
+            let bytes = encode_udp(&req, reply);
+            if let Err(e) = sock.send_to(&bytes, from).await {
+                send_failed(local, from, &e);
+            }
+            continue;
+        }
         let (sock, role) = (sock.clone(), role.clone());
         tokio::spawn(async move {
             if let Role::Hostile(m, zones) = &role {

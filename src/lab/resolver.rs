@@ -5,14 +5,23 @@
 //! for its TTL (a negative one for the SOA's minimum, RFC 2308) and answers
 //! with RA=1. TTLs it hands out count down: the remaining lifetime, rounded
 //! down to whole seconds, as BIND and Unbound do.
+//!
+//! Its walks are netlab's own sockets, so it can keep what they sent and
+//! received: asked to ([`Resolver::record_walks`]), it keeps every exchange of
+//! every walk, bytes and times, for a demo to show beside its own packets.
+//! It does not narrate them.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::{RData, Record, RecordType};
 
+use hickory_proto::rr::Name;
+
+use crate::dns::client::Exchange;
 use crate::dns::walk::{self, Config, Server, Status};
 
 /// Per-query timeout the resolver uses towards the lab's servers.
@@ -29,19 +38,48 @@ struct Entry {
     authority: Vec<Record>,
 }
 
+/// One query of a walk the resolver made on a cache miss, and what came back.
+#[derive(Clone, Debug)]
+pub struct WalkExchange {
+    /// The zone whose server was asked (the root is `.`).
+    pub zone: Name,
+    /// The server asked.
+    pub server: Server,
+    /// The query and reply: bytes, addresses, times.
+    pub exchange: Exchange,
+}
+
 /// A caching recursive resolver over the lab's hierarchy.
 pub struct Resolver {
     roots: Vec<Server>,
     port: u16,
     cache: Mutex<HashMap<(String, RecordType), Entry>>,
     /// Queries answered from the cache, shared with whoever watches the lab.
-    hits: Arc<std::sync::atomic::AtomicU64>,
+    hits: Arc<AtomicU64>,
+    /// Whether walks are kept in `walks`.
+    recording: AtomicBool,
+    /// The exchanges of the walks made while recording, in the order sent.
+    walks: Mutex<Vec<WalkExchange>>,
 }
 
 impl Resolver {
     /// The counter of queries answered from the cache.
-    pub fn hits(&self) -> Arc<std::sync::atomic::AtomicU64> {
+    pub fn hits(&self) -> Arc<AtomicU64> {
         self.hits.clone()
+    }
+
+    /// Keep (or stop keeping) the exchanges of every walk from now on.
+    pub fn record_walks(&self, on: bool) {
+        self.recording.store(on, Ordering::Relaxed);
+    }
+
+    /// The exchanges kept since the last call, in the order they were sent.
+    /// A walk's exchanges are all here before its answer leaves the resolver.
+    pub fn take_walks(&self) -> Vec<WalkExchange> {
+        self.walks
+            .lock()
+            .map(|mut w| std::mem::take(&mut *w))
+            .unwrap_or_default()
     }
 
     /// A resolver that starts its walks at `roots`, using `port` for every server.
@@ -51,6 +89,8 @@ impl Resolver {
             port,
             cache: Mutex::new(HashMap::new()),
             hits: Arc::default(),
+            recording: AtomicBool::new(false),
+            walks: Mutex::new(Vec::new()),
         }
     }
 
@@ -73,8 +113,32 @@ impl Resolver {
             max_cnames: 8,
             loopback_only: true,
         };
-        let mut ignore = |_: walk::Event<'_>| {};
-        let out = walk::walk(&cfg, q.name(), q.query_type(), &mut ignore);
+        let recording = self.recording.load(Ordering::Relaxed);
+        let mut kept: Vec<WalkExchange> = Vec::new();
+        let mut keep = |ev: walk::Event<'_>| {
+            if let walk::Event::Exchanged {
+                zone,
+                server,
+                exchange,
+                ..
+            } = ev
+            {
+                if recording {
+                    kept.push(WalkExchange {
+                        zone: zone.clone(),
+                        server: server.clone(),
+                        exchange: exchange.clone(),
+                    });
+                }
+            }
+        };
+        let out = walk::walk(&cfg, q.name(), q.query_type(), &mut keep);
+        if !kept.is_empty() {
+            // One walk's exchanges stay together, and are kept before the answer is sent.
+            if let Ok(mut w) = self.walks.lock() {
+                w.extend(kept);
+            }
+        }
         let mut answers = out.cname_chain.clone();
         answers.extend(out.answers.iter().cloned());
         let (rcode, authority) = match out.status {
@@ -118,7 +182,7 @@ impl Resolver {
         let mut cached = false;
         let (entry, left) = match self.lookup(&key) {
             Some(hit) => {
-                self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.hits.fetch_add(1, Ordering::Relaxed);
                 cached = true;
                 hit
             }

@@ -222,23 +222,6 @@ impl Narrator {
         self.sinks.retain(|s| s.is_file());
     }
 
-    /// Whether a file sink is on (`--pcap` or `--html`).
-    fn has_files(&self) -> bool {
-        self.sinks.iter().any(|s| s.is_file())
-    }
-
-    /// Whether the run's packets go to a file (`--pcap` or `--html`).
-    #[deprecated(note = "demos record every packet's bytes whatever the outputs")]
-    pub fn capturing(&self) -> bool {
-        self.has_files()
-    }
-
-    /// Whether the run's packets go to a file (`--pcap` or `--html`).
-    #[deprecated(note = "demos record every packet whatever the outputs")]
-    pub fn keeps_files(&self) -> bool {
-        self.has_files()
-    }
-
     /// A sentence for the capture file's section comment (how its packets were obtained).
     pub fn pcap_note(&mut self, note: impl Into<String>) {
         let note = note.into();

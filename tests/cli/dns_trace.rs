@@ -71,7 +71,13 @@ fn www_baidu_com_every_stage() {
     let first = &stub[0]["data"]["stub"];
     assert_eq!(first["cached"], false);
     assert_eq!(first["records"].as_array().unwrap().len(), 3);
-    let sent = stub[0]["packets"].as_array().unwrap();
+    // The stub's own packets; the resolver's walk between them has its own test.
+    let sent: Vec<&Value> = stub[0]["packets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["from"] == "stub" || p["to"] == "stub")
+        .collect();
     assert_eq!(first["packets"].as_u64().unwrap() as usize, sent.len());
     assert!(sent.len() >= 2, "the query and its reply: {sent:?}");
     assert_eq!(sent[0]["direction"], "sent");
@@ -490,6 +496,231 @@ fn names_are_case_insensitive_and_keep_the_case_typed() {
         assert!(
             stage3["facts"].as_array().is_some_and(|f| !f.is_empty()),
             "the resolver answered {name}"
+        );
+    }
+}
+
+/// Stage 2's step: the packets of the stub's first lookup.
+fn stub_step(lines: &[Value]) -> &Value {
+    lines
+        .iter()
+        .find(|l| l["data"]["stub"]["lookup"] == 1)
+        .expect("stage 2's first lookup")
+}
+
+#[test]
+fn the_resolvers_own_walk_is_recorded_in_stage_2() {
+    let (o, lines) = trace(&["www.baidu.com", "--hosts", "/dev/null"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let step = stub_step(&lines);
+    let packets = step["packets"].as_array().unwrap();
+    let ends = |p: &Value| {
+        format!(
+            "{} → {}",
+            p["from"].as_str().unwrap(),
+            p["to"].as_str().unwrap()
+        )
+    };
+    // The stub's query first, then the resolver's walk, then the reply to the stub.
+    assert_eq!(ends(&packets[0]), "stub → resolver");
+    assert_eq!(ends(packets.last().unwrap()), "resolver → stub");
+    let walk: Vec<String> = packets[1..packets.len() - 1].iter().map(ends).collect();
+    assert_eq!(
+        walk,
+        [
+            "resolver → root",
+            "root → resolver",
+            "resolver → com.",
+            "com. → resolver",
+            "resolver → baidu.com.",
+            "baidu.com. → resolver",
+            "resolver → root",
+            "root → resolver",
+            "resolver → com.",
+            "com. → resolver",
+            "resolver → shifen.com.",
+            "shifen.com. → resolver",
+            "resolver → a.shifen.com.",
+            "a.shifen.com. → resolver",
+        ],
+        "the resolver's walk on its miss, query and reply for each zone"
+    );
+    for p in &packets[1..packets.len() - 1] {
+        assert_eq!(p["transport"], "udp");
+        assert!(p["length"].as_u64().unwrap() > 12, "a DNS message: {p}");
+        assert!(!p["fields"].as_array().unwrap().is_empty(), "{p}");
+        let rd = p["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == "FLAGS")
+            .unwrap();
+        assert!(
+            rd["value"].as_str().unwrap().contains("RD=0"),
+            "a resolver walks with RD=0: {p}"
+        );
+    }
+    let w = &step["data"]["resolver_walk"];
+    assert_eq!(w["queries"], 7);
+    assert_eq!(
+        w["zones"],
+        serde_json::json!([".", "com.", "baidu.com.", "shifen.com.", "a.shifen.com."])
+    );
+    // The same participant ids as stage 4's walk, which netlab makes itself.
+    let stage4: std::collections::BTreeSet<String> = exchanges(&lines)
+        .iter()
+        .flat_map(|l| l["packets"].as_array().unwrap())
+        .map(|p| p["to"].as_str().unwrap().to_string())
+        .collect();
+    let stage2: std::collections::BTreeSet<String> = packets[1..packets.len() - 1]
+        .iter()
+        .map(|p| p["to"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(stage2, stage4);
+    // Stage 3 found the answer in the cache: no walk there.
+    let rec = lines
+        .iter()
+        .find(|l| l["data"]["truncated_then_tcp"].is_boolean())
+        .unwrap();
+    assert_eq!(rec["data"]["cached"], true);
+    assert!(rec["data"]["resolver_walk"].is_null());
+    assert_eq!(rec["packets"].as_array().unwrap().len(), 2);
+    // The default text view folds the walk into one line, in both languages.
+    for (lang, words) in [("en", "walked: 7 queries"), ("zh", "7 个查询")] {
+        let t = stdout(&netlab(&[
+            "dns-trace",
+            "www.baidu.com",
+            "--hosts",
+            "/dev/null",
+            "--lang",
+            lang,
+        ]));
+        let stage2 = t
+            .split("── ")
+            .find(|s| s.contains("stub") || s.contains("存根"))
+            .unwrap();
+        assert_eq!(stage2.matches(words).count(), 1, "{lang}:\n{stage2}");
+        assert!(stage2.contains("--bytes"), "{lang}:\n{stage2}");
+        assert!(
+            !stage2.contains("→ sent to") && !stage2.contains("→ 发往"),
+            "{lang}: the walk's packets are not listed by default:\n{stage2}"
+        );
+    }
+}
+
+#[test]
+fn the_stubs_tcp_retry_after_tc_is_recorded() {
+    // The lab's stub asks without EDNS, as glibc does: the six TXT records do
+    // not fit 512 bytes, so the reply is truncated and the stub asks over TCP.
+    let (o, lines) = trace(&["big.baidu.com", "--type", "txt", "--hosts", "/dev/null"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let step = stub_step(&lines);
+    let stub: Vec<(&str, &str, &str)> = step["packets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["from"] == "stub" || p["to"] == "stub")
+        .map(|p| {
+            (
+                p["from"].as_str().unwrap(),
+                p["transport"].as_str().unwrap(),
+                p["label"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(stub.len(), 4, "{stub:?}");
+    assert_eq!(stub[0].0, "stub");
+    assert_eq!(stub[0].1, "udp");
+    assert_eq!((stub[1].0, stub[1].1), ("resolver", "udp"));
+    assert!(stub[1].2.contains("TC=1"), "{stub:?}");
+    assert_eq!((stub[2].0, stub[2].1), ("stub", "tcp"));
+    assert_eq!((stub[3].0, stub[3].1), ("resolver", "tcp"));
+    assert_eq!(step["data"]["stub"]["packets"], 4);
+    assert_eq!(step["data"]["stub"]["records"].as_array().unwrap().len(), 6);
+    // The resolver's own walk met the same truncation at baidu.com.'s server.
+    let walk_tcp = step["packets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["from"] == "resolver" && p["to"] == "baidu.com." && p["transport"] == "tcp")
+        .count();
+    assert_eq!(walk_tcp, 1, "the resolver asked baidu.com. again over TCP");
+}
+
+#[test]
+fn every_packet_record_is_in_wire_order() {
+    for args in [
+        vec!["www.baidu.com", "--hosts", "/dev/null"],
+        vec!["big.baidu.com", "--type", "txt", "--hosts", "/dev/null"],
+    ] {
+        let (o, lines) = trace(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let at: Vec<u64> = lines
+            .iter()
+            .flat_map(|l| l["packets"].as_array().cloned().unwrap_or_default())
+            .map(|p| p["at_us"].as_u64().expect("every packet has its time"))
+            .collect();
+        assert!(at.len() >= 20, "{args:?}: {} packets", at.len());
+        for w in at.windows(2) {
+            assert!(w[0] <= w[1], "{args:?}: {} then {}: {at:?}", w[0], w[1]);
+        }
+    }
+}
+
+/// The text view's packet headings (`→ sent to udp …`, `← received from …`).
+fn packet_heads(text: &str) -> Vec<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| {
+            let t = l.trim_start();
+            t.starts_with("→ ") || t.starts_with("← ") || t.starts_with("⇄ ")
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+#[test]
+#[ignore = "needs the text view to list quiet packets under --bytes (src/narrate/text.rs)"]
+fn bytes_shows_the_byte_table_of_every_packet() {
+    let args = [
+        "dns-trace",
+        "www.baidu.com",
+        "--hosts",
+        "/dev/null",
+        "--width",
+        "100",
+    ];
+    let plain = stdout(&netlab(&args));
+    let mut with = args.to_vec();
+    with.push("--bytes");
+    let bytes = stdout(&netlab(&with));
+    assert!(
+        bytes.lines().count() > plain.lines().count() * 3,
+        "--bytes is much longer: {} lines against {}",
+        bytes.lines().count(),
+        plain.lines().count()
+    );
+    let (_, lines) = trace(&["www.baidu.com", "--hosts", "/dev/null"]);
+    let records: usize = lines
+        .iter()
+        .map(|l| l["packets"].as_array().map_or(0, Vec::len))
+        .sum();
+    let all: Vec<&str> = bytes.lines().collect();
+    let heads = packet_heads(&bytes);
+    // Every record, and the default view's second looks at a referral (echoes).
+    assert!(
+        heads.len() >= records,
+        "{} packet headings for {records} records:\n{bytes}",
+        heads.len()
+    );
+    for i in heads {
+        let next = all.get(i + 1).map_or("", |l| l.trim_start());
+        assert!(
+            next.starts_with("0..2 "),
+            "a byte table under every packet, from its first field:\n{}\n{next}",
+            all[i]
         );
     }
 }

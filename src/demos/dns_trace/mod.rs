@@ -2,8 +2,9 @@
 //!
 //! 1. the hosts file;
 //! 2. a real stub lookup (hickory-resolver, [`crate::dns::stub`]), its
-//!    datagrams recorded at the socket, and the same lookup again from its
-//!    cache with no packet;
+//!    datagrams recorded at the socket, with the walk the lab resolver made on
+//!    its miss between query and reply (its packets quiet, one folded line in
+//!    the text view), and the same lookup again from its cache with no packet;
 //! 3. the local recursive server asked directly, as dig asks: its cache,
 //!    filled by stage 2's walk, seen as a faster answer and a falling TTL;
 //! 4. the iterative walk from the root that the recursive server did on its
@@ -12,7 +13,7 @@
 //! By default everything runs against the built-in lab on loopback; `--live`
 //! walks the real Internet.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -29,6 +30,7 @@ use crate::dns::walk::{self, cname_target, Config, Event, Server, Status, Verdic
 use crate::error::{exit, Error, Result};
 use crate::lab::capture::Capture;
 use crate::lab::dns::DnsLab;
+use crate::lab::resolver::WalkExchange;
 use crate::lab::zones::ZoneSet;
 use crate::narrate::{fields, tx, Direction, Narrator, Packet, Step, Summary, Text, Wire};
 use crate::wire;
@@ -128,7 +130,7 @@ fn plan(args: &DnsTraceArgs, port_53: bool) -> Result<(CheckedName, Mode)> {
 /// The bytes of one DNS message as a capture file holds them: an IPv4 packet
 /// with UDP, or TCP with the 2-byte length, around the exact message; the IP and
 /// UDP/TCP headers are rebuilt from the socket addresses (netlab saw the message
-/// at its socket, not on a link).
+/// at its socket, not on a link). Over UDP with a loopback capture, the real frame.
 fn wire(ex: &Exchange, reply: bool, lo: Option<&Capture>) -> Option<Wire> {
     let local = ex.source()?;
     let (from, to, payload) = if reply {
@@ -136,30 +138,26 @@ fn wire(ex: &Exchange, reply: bool, lo: Option<&Capture>) -> Option<Wire> {
     } else {
         (local, ex.server, &ex.query_bytes[..])
     };
-    // Over UDP, the real frame from the loopback capture when there is one.
-    if let (Some(cap), Transport::Udp) = (lo, ex.transport) {
-        let frame = cap.find(Duration::from_millis(200), |f| {
-            udp_frame_carries(&f.bytes, from.port(), to.port(), payload)
-        });
-        if let Some(f) = frame {
-            return Some(Wire::frame("lo", &f.bytes));
-        }
-    }
-    let bytes = match ex.transport {
-        Transport::Udp => crate::wire::build::udp_packet(from, to, payload)?,
+    match ex.transport {
+        Transport::Udp => datagram_wire(from, to, payload, lo),
         Transport::Tcp => {
-            let mut framed = (payload.len() as u16).to_be_bytes().to_vec();
-            framed.extend_from_slice(payload);
             // Sequence numbers are netlab's: the query is byte 1, the reply answers it.
             let q = ex.query_bytes.len() as u32 + 2;
-            let (seq, ack) = if reply { (1, 1 + q) } else { (1, 1) };
-            crate::wire::build::tcp_packet(from, to, seq, ack, &framed)?
+            let seq_ack = if reply { (1, 1 + q) } else { (1, 1) };
+            tcp_wire(from, to, payload, seq_ack)
         }
-    };
+    }
+}
+
+/// One DNS message over TCP as an IPv4 packet rebuilt around it, with its
+/// 2-byte length and the given relative sequence and acknowledgement numbers.
+fn tcp_wire(from: SocketAddr, to: SocketAddr, payload: &[u8], seq_ack: (u32, u32)) -> Option<Wire> {
+    let mut framed = (payload.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(payload);
     Some(Wire {
         link: "netlab DNS sockets".into(),
         ethernet: false,
-        bytes,
+        bytes: crate::wire::build::tcp_packet(from, to, seq_ack.0, seq_ack.1, &framed)?,
         rebuilt: true,
         original_len: None,
     })
@@ -179,14 +177,21 @@ fn udp_frame_carries(frame: &[u8], sport: u16, dport: u16, payload: &[u8]) -> bo
 /// Run the demo; returns the exit code.
 pub fn run(args: &DnsTraceArgs, n: &mut Narrator) -> Result<i32> {
     let started = Instant::now();
-    let (name, mode) = plan(args, n.capturing())?;
+    // Whether a capture file was asked for: then the lab prefers port 53 and
+    // loopback is captured. Every packet record carries its wire bytes anyway.
+    let capturing = args.capture_file;
+    let (name, mode) = plan(args, capturing)?;
     // With --pcap and CAP_NET_RAW, loopback is captured so the file holds real frames.
-    let lo = if n.capturing() && crate::privilege::Privileges::probe().net_raw {
+    let lo = if capturing && crate::privilege::Privileges::probe().net_raw {
         Capture::start_here("lo").ok()
     } else {
         None
     };
-    if n.capturing() {
+    if let Mode::Lab(lab) = &mode {
+        // Stage 2's lookup makes the lab resolver walk: its packets are records too.
+        lab.record_resolver_walks();
+    }
+    if capturing {
         let port = match &mode {
             Mode::Lab(lab) => lab.port,
             Mode::Custom(_, p) | Mode::Live(_, p, _) => *p,
@@ -203,7 +208,6 @@ pub fn run(args: &DnsTraceArgs, n: &mut Narrator) -> Result<i32> {
             n.pcap_note(say::port_note(port));
         }
     }
-    let wire_wanted = n.capturing();
     let qtype = record_type(args.qtype);
     let (roots, port, recursive, loopback_only) = match &mode {
         Mode::Lab(lab) => (lab.roots.clone(), lab.port, lab.resolver, true),
@@ -247,7 +251,7 @@ pub fn run(args: &DnsTraceArgs, n: &mut Narrator) -> Result<i32> {
             if out_err.is_some() {
                 return;
             }
-            for step in walk_step(ev, qtype, &mut shown, wire_wanted, lo.as_ref()) {
+            for step in walk_step(ev, qtype, &mut shown, lo.as_ref()) {
                 if let Err(e) = n.step(step) {
                     out_err = Some(e);
                     break;
@@ -422,10 +426,10 @@ struct StubSeen {
     ttl: Option<u32>,
 }
 
-/// One datagram the stub's socket recorded, as a packet record.
-fn datagram_packet(d: &Datagram, with_wire: bool, lo: Option<&Capture>) -> Packet {
+/// One message the stub's socket recorded, as a packet record.
+fn datagram_packet(d: &Datagram, lo: Option<&Capture>) -> Packet {
     let m = Message::from_vec(&d.bytes).ok();
-    let label = match (&m, d.sent) {
+    let mut label = match (&m, d.sent) {
         (Some(m), true) => match m.queries.first() {
             Some(q) => say::query(q.query_type(), q.name()),
             None => tx("query", "查询"),
@@ -438,9 +442,16 @@ fn datagram_packet(d: &Datagram, with_wire: bool, lo: Option<&Capture>) -> Packe
     } else {
         (d.peer, d.local)
     };
-    let wire = with_wire
-        .then(|| datagram_wire(from, to, &d.bytes, lo))
-        .flatten();
+    let wire = match (d.transport, d.seq_ack) {
+        (Transport::Tcp, Some(seq_ack)) => {
+            if d.sent {
+                label.en.push_str(" (TCP)");
+                label.zh.push_str("（TCP）");
+            }
+            tcp_wire(from, to, &d.bytes, seq_ack)
+        }
+        _ => datagram_wire(from, to, &d.bytes, lo),
+    };
     let (a, b) = if d.sent {
         ("stub", "resolver")
     } else {
@@ -452,7 +463,7 @@ fn datagram_packet(d: &Datagram, with_wire: bool, lo: Option<&Capture>) -> Packe
         } else {
             Direction::Received
         },
-        transport: "udp".into(),
+        transport: d.transport.as_str().into(),
         peer: d.peer.to_string(),
         fields: wire::dns::explain(&d.bytes).unwrap_or_default(),
         bytes: d.bytes.clone(),
@@ -462,6 +473,34 @@ fn datagram_packet(d: &Datagram, with_wire: bool, lo: Option<&Capture>) -> Packe
         ..Packet::default()
     }
     .between(a, b, label)
+}
+
+/// What the stub's sockets recorded, as packet records. With a loopback
+/// capture, each TCP connection is shown with its real segments (handshake,
+/// ACKs, FINs), as the walk's TCP exchanges are.
+fn stub_packets(datagrams: &[Datagram], lo: Option<&Capture>) -> Vec<Packet> {
+    let mut out: Vec<Packet> = Vec::new();
+    let mut connections: Vec<(SocketAddr, SocketAddr, Vec<Packet>)> = Vec::new();
+    for d in datagrams {
+        let p = datagram_packet(d, lo);
+        match (d.transport, lo) {
+            (Transport::Tcp, Some(_)) => {
+                match connections.iter_mut().find(|(l, _, _)| *l == d.local) {
+                    Some((_, _, ps)) => ps.push(p),
+                    None => connections.push((d.local, d.peer, vec![p])),
+                }
+            }
+            _ => out.push(p),
+        }
+    }
+    if let Some(cap) = lo {
+        for (local, server, dns) in connections {
+            out.extend(tcp_conversation(
+                local, server, dns, cap, "stub", "resolver",
+            ));
+        }
+    }
+    in_wire_order(out)
 }
 
 /// A UDP datagram's wire form: the loopback frame when captured, else an
@@ -487,6 +526,78 @@ fn datagram_wire(
         rebuilt: true,
         original_len: None,
     })
+}
+
+/// The lab resolver's walk on a miss, as packet records from `resolver` to
+/// each zone's server: quiet (the text view folds them into one line).
+fn walk_packets(walks: &[WalkExchange], lo: Option<&Capture>) -> Vec<Packet> {
+    walks
+        .iter()
+        .flat_map(|w| {
+            let rl = w
+                .exchange
+                .reply
+                .as_ref()
+                .map(reply_label)
+                .unwrap_or_default();
+            packets(
+                &w.exchange,
+                false,
+                "resolver",
+                &participant(&w.zone),
+                &rl,
+                lo,
+            )
+        })
+        .collect()
+}
+
+/// A stub's (or dig-like client's) packets with the walk the resolver made
+/// between its query and its reply, in the order they crossed the sockets.
+fn in_wire_order(mut packets: Vec<Packet>) -> Vec<Packet> {
+    // Each record is stamped at its socket: before the send, after the receive.
+    packets.sort_by_key(|p| p.at);
+    packets
+}
+
+/// The resolver's walk in numbers, for a step's JSON data.
+#[derive(serde::Serialize)]
+struct ResolverWalkOut {
+    /// Queries it sent (UDP and TCP).
+    queries: usize,
+    /// The zones whose servers it asked, in order, each once (`.` is the root).
+    zones: Vec<String>,
+    /// The server addresses it asked, in order.
+    servers: Vec<SocketAddr>,
+}
+
+impl ResolverWalkOut {
+    fn of(walks: &[WalkExchange]) -> ResolverWalkOut {
+        let mut zones: Vec<String> = Vec::new();
+        for w in walks {
+            let z = w.zone.to_string();
+            if !zones.contains(&z) {
+                zones.push(z);
+            }
+        }
+        ResolverWalkOut {
+            queries: walks.len(),
+            zones,
+            servers: walks.iter().map(|w| w.exchange.server).collect(),
+        }
+    }
+}
+
+/// The folded line of a step whose packets include the resolver's walk.
+fn resolver_walked(walks: &[WalkExchange]) -> Text {
+    let mut who: Vec<String> = Vec::new();
+    for w in walks {
+        let p = participant(&w.zone);
+        if !who.contains(&p) {
+            who.push(p);
+        }
+    }
+    say::resolver_walked(walks.len(), &who)
 }
 
 /// Stage 2's JSON for one stub lookup.
@@ -541,9 +652,13 @@ fn stage_stub(
             )
             .map(|_| None);
     };
-    let with_wire = n.capturing();
     let live = matches!(mode, Mode::Live(..));
+    let lab = match mode {
+        Mode::Lab(l) => Some(l),
+        _ => None,
+    };
     let first = stub.lookup(&name.name, qtype);
+    let walks = lab.map(DnsLab::resolver_walks).unwrap_or_default();
     let server = stub.setup.servers.first().copied();
     let mut step = Step::new(
         say::stub_asked(
@@ -587,17 +702,13 @@ fn stage_stub(
             },
         );
     }
-    let step = step
+    let mut step = step
         .typed("setup", &stub.setup)
-        .typed("stub", &StubOut::of(1, &first))
-        .with_packets(
-            first
-                .datagrams
-                .iter()
-                .map(|d| datagram_packet(d, with_wire, lo))
-                .collect(),
-        );
-    n.step(step)?;
+        .typed("stub", &StubOut::of(1, &first));
+    step = with_walk(step, &walks);
+    let mut records = stub_packets(&first.datagrams, lo);
+    records.extend(walk_packets(&walks, lo));
+    n.step(step.with_packets(in_wire_order(records)))?;
     let second = stub.lookup(&name.name, qtype);
     n.step(
         Step::new(
@@ -608,13 +719,7 @@ fn stage_stub(
         .section(section(2))
         .typed("host_cache", &host_cache)
         .typed("stub", &StubOut::of(2, &second))
-        .with_packets(
-            second
-                .datagrams
-                .iter()
-                .map(|d| datagram_packet(d, with_wire, lo))
-                .collect(),
-        ),
+        .with_packets(stub_packets(&second.datagrams, lo)),
     )?;
     Ok(Some(StubSeen {
         took: first.took,
@@ -630,7 +735,6 @@ fn packets(
     from: &str,
     to: &str,
     reply_label: &Text,
-    with_wire: bool,
     lo: Option<&Capture>,
 ) -> Vec<Packet> {
     let question = Message::from_vec(&ex.query_bytes)
@@ -652,7 +756,7 @@ fn packets(
         qlabel.en.push_str(en);
         qlabel.zh.push_str(zh);
     }
-    let at_reply = ex.sent_at + ex.rtt;
+    let at_reply = ex.received_at.unwrap_or(ex.sent_at + ex.rtt);
     let mut v = vec![Packet {
         direction: Direction::Sent,
         transport: ex.transport.as_str().to_string(),
@@ -662,7 +766,7 @@ fn packets(
         show_bytes: show,
         quiet: !show,
         at: Some(ex.sent_at),
-        wire: if with_wire { wire(ex, false, lo) } else { None },
+        wire: wire(ex, false, lo),
         ..Packet::default()
     }
     .between(from, to, qlabel)];
@@ -677,33 +781,32 @@ fn packets(
                 show_bytes: show,
                 quiet: !show,
                 at: Some(at_reply),
-                wire: if with_wire { wire(ex, true, lo) } else { None },
+                wire: wire(ex, true, lo),
                 ..Packet::default()
             }
             .between(to, from, reply_label.clone()),
         );
     }
-    if let (true, Some(cap), Transport::Tcp) = (with_wire, lo, ex.transport) {
-        return tcp_conversation(ex, v, cap, from, to);
+    if let (Some(cap), Some(local), Transport::Tcp) = (lo, ex.local, ex.transport) {
+        return tcp_conversation(local, ex.server, v, cap, from, to);
     }
     v
 }
 
 /// DNS over TCP with a loopback capture: the connection's real segments, in
-/// order. The segment that carries the query is the query's record, the one
-/// that carries the reply the reply's; the handshake, ACKs and FINs around
-/// them are records of their own.
+/// order. A DNS message's record is the segment that completes it (its 2-byte
+/// length and its bytes may come in two writes, so two segments); `dns` holds
+/// the messages as sent and received, in order. The handshake, ACKs, FINs and
+/// any first part of a message are records of their own.
 fn tcp_conversation(
-    ex: &Exchange,
-    mut dns: Vec<Packet>,
+    local: SocketAddr,
+    server: SocketAddr,
+    dns: Vec<Packet>,
     cap: &Capture,
     from: &str,
     to: &str,
 ) -> Vec<Packet> {
     use crate::wire::frame::{self, Kind};
-    let (Some(local), server) = (ex.local, ex.server) else {
-        return dns;
-    };
     let ports =
         |f: &crate::lab::capture::Frame| match frame::ethernet_frame(&f.bytes).map(|d| d.kind) {
             Ok(Kind::Ipv4 {
@@ -731,22 +834,27 @@ fn tcp_conversation(
     if frames.is_empty() {
         return dns;
     }
-    let reply = if dns.len() > 1 {
-        Some(dns.remove(1))
-    } else {
-        None
-    };
-    let mut query = Some(dns.remove(0));
-    let mut reply = reply;
+    let (mut sent, mut received): (VecDeque<Packet>, VecDeque<Packet>) = dns
+        .into_iter()
+        .partition(|p| p.direction == Direction::Sent);
+    // Stream bytes seen in each direction and not yet given to a message.
+    let (mut sent_bytes, mut received_bytes) = (0usize, 0usize);
     let mut out = Vec::new();
     for f in &frames {
         let Some((sport, _, _, len)) = ports(f) else {
             continue;
         };
         let outbound = sport == local.port();
-        let slot = if outbound { &mut query } else { &mut reply };
-        if len > 0 {
-            if let Some(mut p) = slot.take() {
+        let (queue, seen) = if outbound {
+            (&mut sent, &mut sent_bytes)
+        } else {
+            (&mut received, &mut received_bytes)
+        };
+        *seen += len;
+        let whole = queue.front().is_some_and(|p| 2 + p.bytes.len() <= *seen);
+        if len > 0 && whole {
+            if let Some(mut p) = queue.pop_front() {
+                *seen -= 2 + p.bytes.len();
                 p.wire = Some(Wire::frame("lo", &f.bytes));
                 p.at = Some(f.at);
                 out.push(p);
@@ -759,8 +867,8 @@ fn tcp_conversation(
         out.push(p.between(a, b, label));
     }
     // A message no captured segment carried keeps its rebuilt bytes.
-    out.extend(query);
-    out.extend(reply);
+    out.extend(sent);
+    out.extend(received);
     out
 }
 
@@ -841,19 +949,22 @@ fn stage_recursive(
     stub: Option<&StubSeen>,
     lo: Option<&Capture>,
 ) -> Result<()> {
-    let with_wire = n.capturing();
     // The lab resolver walks on a miss, which can take a while with a lame server in the way.
     let timeout = timeout.max(Duration::from_secs(5));
     let hits_before = lab.map(DnsLab::cache_hits);
     let asks = ask_recursive(&name.name, qtype, server, timeout);
     // Whether the lab's resolver answered from its cache (unknown for a real one).
     let cached = lab.zip(hits_before).map(|(l, b)| l.cache_hits() > b);
+    // On a miss it walked again: those packets are this step's too.
+    let walks = lab.map(DnsLab::resolver_walks).unwrap_or_default();
     let last = asks.last().expect("at least one exchange");
     let mut records_out: Vec<Packet> = Vec::new();
     for ex in &asks {
         let rl = ex.reply.as_ref().map(reply_label).unwrap_or_default();
-        records_out.extend(packets(ex, false, "stub", "resolver", &rl, with_wire, lo));
+        records_out.extend(packets(ex, false, "stub", "resolver", &rl, lo));
     }
+    records_out.extend(walk_packets(&walks, lo));
+    let records_out = in_wire_order(records_out);
     let Some(reply) = last.reply.clone() else {
         let why = last.failure.clone().unwrap_or(Failure::Timeout);
         let mut s = Step::new(
@@ -866,7 +977,7 @@ fn stage_recursive(
         )
         .section(section(3));
         s.packets = records_out;
-        return n.step(s);
+        return n.step(with_walk(s, &walks));
     };
     let rcode = rcode_str(reply.metadata.response_code);
     // Long record data (a TXT of hundreds of bytes) is cut for the screen; JSON has it whole.
@@ -898,7 +1009,8 @@ fn stage_recursive(
     }
     step.packets = records_out;
     n.step(
-        step.data("rcode", rcode.clone())
+        with_walk(step, &walks)
+            .data("rcode", rcode.clone())
             .data("rtt_ms", ms(last.rtt))
             .data("ttl", ttl.map(Value::from).unwrap_or(Value::Null))
             .data(
@@ -910,6 +1022,15 @@ fn stage_recursive(
             .data("truncated_then_tcp", over_tcp)
             .data("cached", cached.map(Value::from).unwrap_or(Value::Null)),
     )
+}
+
+/// A step whose packets hold a walk of the lab resolver's: its folded line and numbers.
+fn with_walk(step: Step, walks: &[WalkExchange]) -> Step {
+    if walks.is_empty() {
+        return step;
+    }
+    step.fact(tx("resolver", "递归服务器"), resolver_walked(walks))
+        .typed("resolver_walk", &ResolverWalkOut::of(walks))
 }
 
 /// What one verdict of the walk says: the result in a few words, why it
@@ -1171,7 +1292,6 @@ fn walk_step(
     ev: Event<'_>,
     qtype: RecordType,
     shown: &mut HashSet<&'static str>,
-    with_wire: bool,
     lo: Option<&Capture>,
 ) -> Vec<Step> {
     match ev {
@@ -1269,7 +1389,7 @@ fn walk_step(
                 s = s.fact(tx("ignored datagrams", "忽略的数据报"), ex.ignored.to_string());
             }
             let rl = ex.reply.as_ref().map(reply_label).unwrap_or_default();
-            s.packets = packets(ex, false, "resolver", &participant(zone), &rl, with_wire, lo);
+            s.packets = packets(ex, false, "resolver", &participant(zone), &rl, lo);
             // One byte view of each thing that teaches: the query (when stage 3 did
             // not show one), the first referral, the first truncated reply.
             let mut views = Vec::new();

@@ -140,6 +140,32 @@ pub fn referral_to(zone: &Name) -> Text {
     tx(format!("referral to {zone}"), format!("转介到 {zone}"))
 }
 
+/// The folded line for the lab resolver's own walk, whose packets are quiet:
+/// how many queries, to whose servers (the first few), and how to see them.
+/// One line at 80 columns.
+pub fn resolver_walked(queries: usize, zones: &[String]) -> Text {
+    let mut shown: Vec<&str> = Vec::new();
+    for z in zones {
+        if shown.iter().map(|s| s.len() + 2).sum::<usize>() + z.len() > 12 {
+            break;
+        }
+        shown.push(z);
+    }
+    let more = shown.len() < zones.len();
+    let (en_more, zh_more) = if more { (", …", "、…") } else { ("", "") };
+    tx(
+        format!(
+            "walked: {} to {}{en_more} (`--bytes` shows each)",
+            plural(queries as u64, "query", "queries"),
+            shown.join(", ")
+        ),
+        format!(
+            "逐级查询：{queries} 个查询，发往 {}{zh_more}（`--bytes` 逐个显示）",
+            shown.join("、")
+        ),
+    )
+}
+
 /// The recursive server gave no reply.
 pub fn resolver_silent(server: SocketAddr, why: &Failure) -> Text {
     let why = failure(why);
