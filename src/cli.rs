@@ -146,7 +146,7 @@ pub enum LabCommand {
         host: String,
         /// The command and its arguments
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, num_args = 1..)]
-        command: Vec<String>,
+        command: Vec<std::ffi::OsString>,
     },
     /// Keep a lab for `lab up` without root (started by `lab up`, not by hand)
     #[command(hide = true)]

@@ -119,7 +119,8 @@ pub fn wants_private_net(cli: &Cli) -> bool {
 /// Run a parsed command line; returns the exit code. Errors are returned, not printed.
 pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
     let cfg = narrator_config(cli);
-    // A saved run is read before any output is opened (an output may not be its input).
+    check_outputs(cli)?;
+    // A saved run is read before any output is opened.
     let saved = match &cli.command {
         Command::Render { run } => Some(narrate::html::read_run(run)?),
         _ => None,
@@ -162,6 +163,33 @@ pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
     // A run that ended without a summary still writes its files.
     n.finish()?;
     Ok(code)
+}
+
+/// Refuse an output that is an input of the run or another output: `render
+/// run.jsonl --html run.jsonl` would otherwise replace the saved run, and
+/// `--pcap F --html F` keep only one of them.
+fn check_outputs(cli: &Cli) -> Result<()> {
+    let outputs: Vec<(&str, &std::path::Path)> =
+        [("--pcap", &cli.global.pcap), ("--html", &cli.global.html)]
+            .into_iter()
+            .filter_map(|(flag, p)| p.as_deref().map(|p| (flag, p)))
+            .collect();
+    let inputs: Vec<&std::path::Path> = match &cli.command {
+        Command::Render { run } => vec![run.as_path()],
+        Command::DnsTrace(a) => a.hosts.iter().map(|h| h.as_path()).collect(),
+        _ => Vec::new(),
+    };
+    for (i, (flag, out)) in outputs.iter().enumerate() {
+        let clash = inputs.iter().any(|inp| private::same_file(inp, out))
+            || outputs[..i].iter().any(|(_, o)| private::same_file(o, out));
+        if clash {
+            return Err(error::Error::usage(text::tx(
+                format!("{flag} {}: that file is already an input or another output of this run; name a file of its own", out.display()),
+                format!("{flag} {}：这个文件已经是本次运行的输入或另一个输出；请另起一个文件名", out.display()),
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A reference page fitted to the terminal's width (JSON is left as it is);

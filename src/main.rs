@@ -9,7 +9,9 @@ use netlab::error::exit;
 use netlab::narrate::Narrator;
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
+    // OS strings: a path or a `lab exec` argument need not be UTF-8, and
+    // std::env::args() would panic on one that is not.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let json = args.iter().any(|a| a == "--json");
     let cli = match Cli::try_parse_from(&args) {
         Ok(c) => c,
@@ -109,5 +111,8 @@ fn main() {
             e.exit_code()
         }
     };
+    // process::exit runs no destructors: drop the narrator first, so an
+    // output that was not committed (a failed run) removes its temporary file.
+    drop(narrator);
     std::process::exit(code);
 }

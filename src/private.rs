@@ -5,42 +5,197 @@
 //! in /tmp by another user cannot make netlab (run as root) overwrite a file.
 //! Clean-up removes only directories of this user's netlab whose process has gone.
 //!
-//! Files the user names (`--pcap`, `--html`) are opened by [`create_output`]:
+//! Files the user names (`--pcap`, `--html`) are an [`Output`]: written to a
+//! temporary file beside the name and renamed over it when the run ends well,
 //! never through a symbolic link, so a link planted at that name in /tmp
 //! cannot turn `sudo netlab ... --pcap /tmp/x.pcapng` into an overwrite of
-//! another file.
+//! another file, and a run that fails leaves the old file whole.
 
 use std::fs::OpenOptions;
 use std::io::Write as _;
-use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
+use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
-/// Open a file the user named for writing (a capture, a page): created or
-/// emptied, mode 0644, refusing a symbolic link as its last component (a
-/// named pipe or a device is fine: the data goes where the user pointed).
-pub fn create_output(path: &Path) -> Result<std::fs::File> {
-    OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o644)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)
-        .map_err(|source| {
-            let source = if source.raw_os_error() == Some(libc::ELOOP) {
-                std::io::Error::other(
-                    "it is a symbolic link, and netlab does not write through links (give the file's real path)",
-                )
-            } else {
-                source
-            };
-            Error::Write {
-                path: path.to_path_buf(),
-                source,
+/// A file the user named for writing (a capture, a page).
+///
+/// A regular file (or a new one) is written to a temporary file beside it and
+/// renamed over it by [`Output::commit`] when the run ends well: a run that
+/// fails or is interrupted leaves the old file as it was, and the rename never
+/// follows a link planted at the name. A named pipe or a device (`/dev/stdout`,
+/// `/dev/full`) is written directly: a pipe with no reader is an error at
+/// once, not a hang.
+pub struct Output {
+    path: PathBuf,
+    kind: OutKind,
+}
+
+enum OutKind {
+    Temp(tempfile::NamedTempFile),
+    Direct(std::fs::File),
+}
+
+impl Output {
+    /// Check `path` can be written and open what will be written (nothing is
+    /// replaced yet). A symbolic link as the last component is refused.
+    pub fn create(path: &Path) -> Result<Output> {
+        let err = |source: std::io::Error| Error::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        let meta = std::fs::symlink_metadata(path).ok();
+        if meta.as_ref().is_some_and(|m| m.file_type().is_symlink()) {
+            return Err(err(std::io::Error::other(
+                "it is a symbolic link, and netlab does not write through links (give the file's real path)",
+            )));
+        }
+        if let Some(m) = meta.as_ref().filter(|m| !m.is_file()) {
+            if m.is_dir() {
+                return Err(err(std::io::Error::from_raw_os_error(libc::EISDIR)));
             }
+            // A FIFO without a reader: ENXIO at once (O_NONBLOCK), instead of
+            // blocking the run until someone opens the other end.
+            let f = OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+                .open(path)
+                .map_err(|e| {
+                    if e.raw_os_error() == Some(libc::ENXIO) {
+                        err(std::io::Error::other(
+                            "a named pipe with no reader: start the reader first",
+                        ))
+                    } else {
+                        err(e)
+                    }
+                })?;
+            // Writes may block from here on, as to any pipe.
+            let fd = std::os::fd::AsFd::as_fd(&f);
+            let flags =
+                nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL).map_err(|e| err(e.into()))?;
+            let flags =
+                nix::fcntl::OFlag::from_bits_truncate(flags) & !nix::fcntl::OFlag::O_NONBLOCK;
+            nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFL(flags))
+                .map_err(|e| err(e.into()))?;
+            return Ok(Output {
+                path: path.to_path_buf(),
+                kind: OutKind::Direct(f),
+            });
+        }
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".netlab-part")
+            .permissions(std::fs::Permissions::from_mode(0o644))
+            .tempfile_in(dir)
+            .map_err(err)?;
+        Ok(Output {
+            path: path.to_path_buf(),
+            kind: OutKind::Temp(tmp),
         })
+    }
+
+    /// The file to write to.
+    pub fn file(&mut self) -> &mut std::fs::File {
+        match &mut self.kind {
+            OutKind::Temp(t) => t.as_file_mut(),
+            OutKind::Direct(f) => f,
+        }
+    }
+
+    /// The name the user gave.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The run ended well: put the file in place (an atomic rename).
+    pub fn commit(self) -> Result<()> {
+        let path = self.path;
+        let err = |source: std::io::Error| Error::Write {
+            path: path.clone(),
+            source,
+        };
+        match self.kind {
+            OutKind::Temp(t) => {
+                t.as_file().sync_all().map_err(err)?;
+                t.persist(&path).map(|_| ()).map_err(|e| err(e.error))
+            }
+            OutKind::Direct(mut f) => std::io::Write::flush(&mut f).map_err(err),
+        }
+    }
+}
+
+/// Read a text file the user named as input, whole, with a cap: a regular
+/// file only (a pipe, a device such as /dev/zero, or a folder is refused
+/// with a clear error instead of a hang or an endless read), `-` for standard
+/// input; at most `limit` bytes; a UTF-8 byte-order mark is dropped.
+pub fn read_input(path: &Path, limit: u64, what: &crate::text::Text) -> Result<String> {
+    use std::io::Read as _;
+    let refuse = |en: String, zh: String| {
+        Error::usage(crate::text::tx(
+            format!("{} {}: {en}", what.en, path.display()),
+            format!("{} {}：{zh}", what.zh, path.display()),
+        ))
+    };
+    let mut bytes = Vec::new();
+    let read = if path.as_os_str() == "-" {
+        std::io::stdin()
+            .lock()
+            .take(limit + 1)
+            .read_to_end(&mut bytes)
+    } else {
+        let m = std::fs::metadata(path).map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if !m.is_file() {
+            return Err(refuse(
+                "not a regular file (a folder, pipe or device is not read)".into(),
+                "不是普通文件（不读取目录、管道或设备）".into(),
+            ));
+        }
+        std::fs::File::open(path).and_then(|f| f.take(limit + 1).read_to_end(&mut bytes))
+    };
+    read.map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if bytes.len() as u64 > limit {
+        return Err(refuse(
+            format!("larger than netlab reads ({} MiB at most)", limit >> 20),
+            format!("超过 netlab 读取的上限（最多 {} MiB）", limit >> 20),
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        refuse(
+            format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+            format!(
+                "不是 UTF-8 文本（第 {} 字节）",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })?;
+    Ok(text
+        .strip_prefix('\u{feff}')
+        .map(str::to_string)
+        .unwrap_or(text))
+}
+
+/// Whether two paths name the same file: the same (device, inode) when
+/// both exist, else the same absolute path.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => std::path::absolute(a).ok() == std::path::absolute(b).ok(),
+    }
 }
 
 /// The folder private directories are made in: `$XDG_RUNTIME_DIR` when it is

@@ -224,7 +224,7 @@ pub fn page(lines: &[Line], lang: Lang) -> String {
 /// Collects the run's lines and writes the page when the run ends.
 pub struct HtmlSink {
     path: std::path::PathBuf,
-    file: Option<std::fs::File>,
+    file: Option<crate::private::Output>,
     lines: Vec<Line>,
     lang: Lang,
 }
@@ -234,7 +234,7 @@ impl HtmlSink {
     pub fn create(path: &Path, lang: Lang) -> Result<Self> {
         Ok(HtmlSink {
             path: path.to_path_buf(),
-            file: Some(crate::private::create_output(path)?),
+            file: Some(crate::private::Output::create(path)?),
             lines: Vec::new(),
             lang,
         })
@@ -261,23 +261,32 @@ impl Sink for HtmlSink {
 
 /// Write the page for a run to `f`, opened on `path` earlier (so a bad path
 /// fails before the run, and a named pipe is opened once).
-pub fn write_to(path: &Path, mut f: std::fs::File, lines: &[Line], lang: Lang) -> Result<()> {
+pub fn write_to(
+    path: &Path,
+    mut out: crate::private::Output,
+    lines: &[Line],
+    lang: Lang,
+) -> Result<()> {
     use std::io::Write as _;
+    let f = out.file();
     f.write_all(page(lines, lang).as_bytes())
         .and_then(|()| f.flush())
         .map_err(|source| Error::Write {
             path: path.to_path_buf(),
             source,
-        })
+        })?;
+    out.commit()
 }
 
 /// Read a saved `--json` run (JSON Lines) for `netlab render`: every line
 /// must be a netlab/2 record.
 pub fn read_run(path: &Path) -> Result<Vec<Line>> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    // A tcp-vs-udp run with its bulk phase is about 11 MB; 256 MiB is far beyond any run.
+    let text = crate::private::read_input(
+        path,
+        256 << 20,
+        &crate::text::tx("the saved run", "保存的运行记录"),
+    )?;
     let mut lines = Vec::new();
     for (n, l) in text
         .lines()

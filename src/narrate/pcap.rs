@@ -9,7 +9,6 @@
 //! says so. The file's section comment says how the packets were obtained.
 
 use std::borrow::Cow;
-use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -37,9 +36,9 @@ struct Pkt {
 /// Packets collected during a run, written by [`PcapOut::finish`].
 pub struct PcapOut {
     path: PathBuf,
-    /// Opened once, when the run starts (a named pipe with a reader works too);
-    /// taken when the file is written.
-    file: Option<File>,
+    /// Opened once, when the run starts (a temporary file beside the name,
+    /// or a named pipe with a reader); taken when the file is written.
+    file: Option<crate::private::Output>,
     ifaces: Vec<(String, DataLink)>,
     packets: Vec<Pkt>,
     notes: Vec<String>,
@@ -48,7 +47,7 @@ pub struct PcapOut {
 impl PcapOut {
     /// Check that `path` can be written (created now, so a bad path fails before the demo runs).
     pub fn create(path: &Path) -> Result<PcapOut> {
-        let file = crate::private::create_output(path)?;
+        let file = crate::private::Output::create(path)?;
         Ok(PcapOut {
             path: path.to_path_buf(),
             file: Some(file),
@@ -126,7 +125,7 @@ impl PcapOut {
     /// Write the file (once; later calls do nothing).
     pub fn finish(&mut self) -> Result<PathBuf> {
         let path = self.path.clone();
-        let Some(file) = self.file.take() else {
+        let Some(mut out) = self.file.take() else {
             return Ok(path);
         };
         let io = |source: std::io::Error| Error::Write {
@@ -150,7 +149,7 @@ impl PcapOut {
             ..Default::default()
         };
         let mut w =
-            PcapNgWriter::with_section_header(BufWriter::new(file), section).map_err(pcap)?;
+            PcapNgWriter::with_section_header(BufWriter::new(out.file()), section).map_err(pcap)?;
         for (name, link) in &self.ifaces {
             w.write_pcapng_block(InterfaceDescriptionBlock {
                 linktype: *link,
@@ -177,6 +176,7 @@ impl PcapOut {
         w.into_inner()
             .into_inner()
             .map_err(|e| io(e.into_error()))?;
+        out.commit()?;
         Ok(path)
     }
 }

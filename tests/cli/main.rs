@@ -12,6 +12,7 @@ mod cleanup;
 mod conventions;
 mod dns_trace;
 mod drill;
+mod edges;
 mod firewall;
 mod hostile;
 mod io_mux;

@@ -488,7 +488,7 @@ pub fn down(n: &mut Narrator) -> Result<i32> {
 }
 
 /// `netlab lab exec HOST -- CMD...`: runs CMD inside HOST with this terminal; exits with its code.
-pub fn exec(host: &str, command: &[String]) -> Result<i32> {
+pub fn exec(host: &str, command: &[std::ffi::OsString]) -> Result<i32> {
     let lab = if rootless() {
         rootless_lab()?
     } else {
@@ -506,7 +506,12 @@ pub fn exec(host: &str, command: &[String]) -> Result<i32> {
     let status = ns
         .run(|| std::process::Command::new(prog).args(args).status())?
         .map_err(|e| Error::sys("run", "运行", format!("{prog:?} in {host}"), e))?;
-    Ok(status.code().unwrap_or(exit::LOCAL))
+    // A child killed by a signal ends as a shell reports it: 128 + N.
+    use std::os::unix::process::ExitStatusExt as _;
+    Ok(status
+        .code()
+        .or_else(|| status.signal().map(|n| 128 + n))
+        .unwrap_or(exit::LOCAL))
 }
 
 /// The delay-line daemons of `host`'s cable (`netlab lab line HOST …`), for
