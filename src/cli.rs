@@ -500,6 +500,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (num, scale) = if let Some(n) = s.strip_suffix("ms") {
         (n, 0.001)
+    } else if let Some(n) = s.strip_suffix("min").or_else(|| s.strip_suffix('m')) {
+        (n, 60.0)
+    } else if let Some(n) = s.strip_suffix('h') {
+        (n, 3600.0)
     } else if let Some(n) = s.strip_suffix('s') {
         (n, 1.0)
     } else {
@@ -508,7 +512,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let v: f64 = num
         .trim()
         .parse()
-        .map_err(|_| format!("{s:?} is not a duration; write e.g. 2s or 500ms"))?;
+        .map_err(|_| format!("{s:?} is not a duration; write e.g. 2s, 500ms, 5m or 1h"))?;
     if !v.is_finite() || v <= 0.0 {
         return Err(format!(
             "{s:?}: a duration must be greater than zero; write e.g. 2s or 500ms"
@@ -595,6 +599,15 @@ mod tests {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
         assert!(parse_timeout("61s").is_err());
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
+        assert_eq!(parse_deadline("2min").unwrap(), Duration::from_secs(120));
+        // A unit netlab knows, past the bound: said as such, not "not a duration".
+        assert!(
+            parse_timeout("1h").unwrap_err().contains("60"),
+            "{:?}",
+            parse_timeout("1h")
+        );
     }
 
     #[test]

@@ -61,16 +61,10 @@ pub fn tcp_info(sock: &impl AsRawFd) -> std::io::Result<TcpInfo> {
 
 /// Columns of the terminal on stdout, if stdout is a terminal that knows its size.
 pub fn terminal_columns() -> Option<usize> {
-    let mut ws = libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCGWINSZ writes one `winsize` into the pointer we pass, which points at a
-    // live, writable `winsize`; on a non-terminal it fails and writes nothing.
-    let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
-    (rc == 0 && ws.ws_col > 0).then_some(usize::from(ws.ws_col))
+    // terminal_size asks TIOCGWINSZ for us (no unsafe code here).
+    terminal_size::terminal_size_of(std::io::stdout())
+        .map(|(w, _)| usize::from(w.0))
+        .filter(|w| *w > 0)
 }
 
 /// Bind an AF_PACKET socket to the interface numbered `ifindex`, all protocols.
