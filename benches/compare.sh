@@ -3,9 +3,13 @@
 # measured in the same run on this machine, reported as ratios.
 #
 #   bash benches/compare.sh [RUNS]
+#   NETLAB=/path/to/netlab bash benches/compare.sh [RUNS]   # a binary built before
 #
 # Installs what it compares against (Debian: ldnsutils for drill, dnsutils for dig)
 # when run as root. Everything talks to the built-in lab on loopback only.
+# The DNS figures are paired: netlab and drill run in turn (A B A B ...), and
+# the ratio is the median of each pair's ratio, so a machine whose speed drifts
+# during the run (other builds, other tests) moves both sides of a pair alike.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-50}
@@ -15,8 +19,10 @@ if [ "$(id -u)" = 0 ] && { ! command -v drill || ! command -v ping || ! command 
 fi
 command -v drill >/dev/null || { echo "drill not found: apt-get install ldnsutils" >&2; exit 2; }
 
-cargo build --release --quiet
-NETLAB=$PWD/target/release/netlab
+if [ -z "${NETLAB:-}" ]; then
+  cargo build --release --quiet
+  NETLAB=$PWD/target/release/netlab
+fi
 
 # One lab for the comparisons that share servers.
 fifo=$(mktemp -u); mkfifo "$fifo"
@@ -44,6 +50,36 @@ mean_ms() {
   python3 -c "print(f'{($end-$start)/1e6/$RUNS:.2f}')"
 }
 
+# Whole-process wall times of two commands run in turn, RUNS pairs after a
+# warm-up of each: "A_ms B_ms ratio", the medians and the median of A/B per pair.
+paired() { # A ... -- B ...
+  python3 - "$RUNS" "$@" <<'PY'
+import os, statistics, sys, time
+runs = int(sys.argv[1]); args = sys.argv[2:]; cut = args.index("--")
+a, b = args[:cut], args[cut + 1:]
+null = os.open(os.devnull, os.O_WRONLY)
+quiet = [(os.POSIX_SPAWN_DUP2, null, 1), (os.POSIX_SPAWN_DUP2, null, 2)]
+def once(cmd):
+    start = time.perf_counter()
+    pid = os.posix_spawnp(cmd[0], cmd, os.environ, file_actions=quiet)
+    os.waitpid(pid, 0)
+    return (time.perf_counter() - start) * 1000
+once(a); once(b)
+ta, tb = [], []
+for _ in range(runs):
+    ta.append(once(a)); tb.append(once(b))
+ratio = statistics.median(x / y for x, y in zip(ta, tb))
+print(f"{statistics.median(ta):.2f} {statistics.median(tb):.2f} {ratio:.2f}")
+PY
+}
+
+# A row from one paired measurement.
+pair_row() { # label "A_ms B_ms ratio" anchor_name target
+  local n a r
+  read -r n a r <<<"$2"
+  printf '| %s | %s ms | %s ms (%s) | %s× | %s |\n' "$1" "$n" "$a" "$3" "$r" "$4"
+}
+
 row() { # label netlab_ms anchor_ms anchor_name target
   python3 -c "
 n,a=float('$2'),float('$3')
@@ -52,11 +88,11 @@ print(f'| $1 | {n:.2f} ms | {a:.2f} ms ($4) | {n/a:.2f}× | $5 |')"
 
 echo "| figure | netlab | anchor | netlab / anchor | target |"
 echo "|---|---|---|---|---|"
-n=$(mean_ms "$NETLAB" dns-trace www.baidu.com --root-servers "127.53.0.1:$PORT" --walk-only --json)
-d=$(mean_ms drill -T -r "$HINTS" -p "$PORT" www.baidu.com)
-row "lab walk of www.baidu.com (same servers)" "$n" "$d" "drill -T" "≤ 1.0×"
-n=$(mean_ms "$NETLAB" dns-trace www.baidu.com --json)
-row "full dns-trace (starts its own lab, all 4 stages)" "$n" "$d" "drill -T" "—"
+DRILL=(drill -T -r "$HINTS" -p "$PORT" www.baidu.com)
+p=$(paired "$NETLAB" dns-trace www.baidu.com --root-servers "127.53.0.1:$PORT" --walk-only --json -- "${DRILL[@]}")
+pair_row "lab walk of www.baidu.com (same servers)" "$p" "drill -T" "≤ 0.5×"
+p=$(paired "$NETLAB" dns-trace www.baidu.com --json -- "${DRILL[@]}")
+pair_row "full dns-trace (starts its own lab, all 4 stages)" "$p" "drill -T" "≤ 1.0×"
 if command -v ping >/dev/null && [ "$(id -u)" = 0 ]; then
   # Reported average RTT on loopback, 200 echoes 10 ms apart, each tool's own figure.
   pn=$("$NETLAB" ping -c 200 -i 0.01 127.0.0.1 --json | tail -n1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["rtt_avg_ms"])')
