@@ -103,12 +103,18 @@ pub fn collapse(rows: &[Row]) -> Vec<Line> {
                     None => groups.push(vec![k]),
                 }
             }
-            out.extend(groups.into_iter().map(|members| Line {
-                members,
-                busy: true,
-            }));
-            i = end;
-            continue;
+            // Folded by conversation only when that is a real summary (a bulk
+            // transfer: at most one line for two packets). A step that talks
+            // to one server after another (a resolver's walk) keeps one line
+            // per packet, so time still runs down.
+            if groups.len() * 2 <= end - i {
+                out.extend(groups.into_iter().map(|members| Line {
+                    members,
+                    busy: true,
+                }));
+                i = end;
+                continue;
+            }
         }
         // The period that covers the most rows, if it repeats at least twice.
         let mut best = (1, 1);

@@ -682,7 +682,6 @@ fn packet_heads(text: &str) -> Vec<usize> {
 }
 
 #[test]
-#[ignore = "needs the text view to list quiet packets under --bytes (src/narrate/text.rs)"]
 fn bytes_shows_the_byte_table_of_every_packet() {
     let args = [
         "dns-trace",

@@ -69,10 +69,12 @@ struct Demo {
     budget: usize,
 }
 
+/// Four stages and the ladder of every packet, the lab resolver's own walk
+/// in stage 2 included (14 of its rows): about 133 rows.
 const DNS: Demo = Demo {
     args: &["dns-trace", "www.baidu.com"],
     lab: false,
-    budget: 120,
+    budget: 136,
 };
 const STICKY: Demo = Demo {
     args: &["sticky-packet"],
