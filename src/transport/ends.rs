@@ -146,14 +146,15 @@ impl Ends {
     }
 
     /// Make the link drop `pct` % of TCP and UDP packets each way, segment by
-    /// segment (no GSO, so one lost packet is one lost segment).
-    pub fn make_lossy(&self, pct: u8) -> Result<()> {
+    /// segment (no GSO, so one lost packet is one lost segment), chosen by
+    /// `pattern` (each protocol counted on its own at each end).
+    pub fn make_lossy(&self, pct: u8, pattern: link::Pattern) -> Result<()> {
         if let Ends::Lab(lab) = self {
             for (host, iface) in LINK_ENDS {
                 link::segment_by_segment(lab.host(host)?, iface)?;
             }
             for host in ["h1", "h2"] {
-                link::drop_incoming_transport(lab.host(host)?, pct)?;
+                link::drop_incoming_transport(lab.host(host)?, pct, pattern)?;
             }
         }
         Ok(())

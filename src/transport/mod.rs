@@ -251,6 +251,9 @@ pub struct Cost {
 pub struct Summary {
     /// The loss test's drop rate, percent each way (0 on loopback).
     pub loss_percent: u8,
+    /// How the loss test's link chose what to drop: `fixed` (the same share
+    /// every run, the default) or `random` (`--random-loss`).
+    pub loss_pattern: crate::lab::link::Pattern,
     /// The run used the namespace lab (false: `--loopback`).
     pub lab: bool,
     /// TCP's loss test, and its bulk rate.

@@ -222,6 +222,11 @@ pub fn up(args: &crate::cli::LabUpArgs, n: &mut Narrator) -> Result<i32> {
     let lab = up_lab(n)?;
     let s = crate::lab::link::Shaping {
         loss: args.loss,
+        loss_pattern: if args.random_loss {
+            crate::lab::link::Pattern::Random
+        } else {
+            crate::lab::link::Pattern::Fixed
+        },
         delay_ms: args.delay,
         rate_mbit: args.rate,
     };

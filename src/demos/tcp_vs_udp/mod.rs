@@ -21,6 +21,7 @@ use std::collections::HashSet;
 use crate::cli::TcpUdpArgs;
 use crate::error::{exit, Error, Result};
 use crate::lab::capture::Frame;
+use crate::lab::link::Pattern;
 use crate::lab::topology::NetLab;
 use crate::narrate::{tx, Narrator, Packet, Step, Summary, Text};
 use crate::privilege::Privileges;
@@ -109,6 +110,11 @@ struct LossSetup {
     size: usize,
     /// Percent of TCP and UDP packets dropped, each way.
     loss_percent: u8,
+    /// How the dropped packets are chosen: `fixed` (the same share every run) or `random`.
+    loss_pattern: Pattern,
+    /// The nft expression that chooses them, in each host's input chain,
+    /// once for TCP and once for UDP (empty at 0 and 100 %).
+    rule: String,
 }
 
 /// Phase 3, when TCP could not even connect.
@@ -340,6 +346,7 @@ pub fn run(args: &TcpUdpArgs, n: &mut Narrator) -> Result<i32> {
     let delivered_all = tcp.delivered_all();
     let result = crate::transport::Summary {
         loss_percent: loss,
+        loss_pattern: pattern_of(args),
         lab: lab_ok,
         tcp,
         udp,
@@ -671,6 +678,15 @@ fn unconnected(
     })
 }
 
+/// The loss pattern the command line asks for.
+fn pattern_of(args: &TcpUdpArgs) -> Pattern {
+    if args.random_loss {
+        Pattern::Random
+    } else {
+        Pattern::Fixed
+    }
+}
+
 fn reliability(
     env: &Ends,
     args: &TcpUdpArgs,
@@ -681,15 +697,22 @@ fn reliability(
     let size = usize::from(args.size);
     let count = args.messages;
     let (client, server) = env.names();
-    env.make_lossy(loss)?;
+    let pattern = pattern_of(args);
+    env.make_lossy(loss, pattern)?;
     n.step(
-        Step::new(say::lossy(loss), say::numbered(count, size, loss), QS)
-            .section(section.clone())
-            .with(&LossSetup {
-                messages_each_way: count,
-                size,
-                loss_percent: loss,
-            }),
+        Step::new(
+            say::lossy(loss, pattern),
+            say::numbered(count, size, loss, pattern),
+            QS,
+        )
+        .section(section.clone())
+        .with(&LossSetup {
+            messages_each_way: count,
+            size,
+            loss_percent: loss,
+            loss_pattern: pattern,
+            rule: crate::lab::link::loss_rule(loss, pattern),
+        }),
     )?;
 
     // TCP: one connection, both directions at once (it is full duplex).

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::lab::link::Pattern;
 use crate::narrate::{plural, tx, Text};
 use crate::transport::{Delivery, Summary};
 
@@ -100,28 +101,75 @@ pub fn reliability_section(loss: u8) -> Text {
     )
 }
 
-/// Phase 3's first step: the lossy link.
-pub fn lossy(loss: u8) -> Text {
-    tx(
-        format!("The link now drops {loss}% of TCP and UDP packets in each direction"),
-        format!("链路现在在每个方向丢弃 {loss}% 的 TCP 和 UDP 包"),
-    )
+/// "every 5th", "3 of every 10": which packets the fixed pattern drops.
+fn share(pct: u8) -> Text {
+    let (k, m) = crate::lab::link::period(pct);
+    if k == 1 {
+        let suffix = match (m % 10, m % 100) {
+            (_, 11..=13) => "th",
+            (1, _) => "st",
+            (2, _) => "nd",
+            (3, _) => "rd",
+            _ => "th",
+        };
+        tx(format!("every {m}{suffix}"), format!("每 {m} 个丢 1 个"))
+    } else {
+        tx(format!("{k} of every {m}"), format!("每 {m} 个丢 {k} 个"))
+    }
 }
 
-/// What phase 3 sends (and, on a lossy link, what it loses).
-pub fn numbered(count: u32, size: usize, loss: u8) -> Text {
+/// Phase 3's first step: the lossy link, and how it chooses.
+pub fn lossy(loss: u8, pattern: Pattern) -> Text {
+    match pattern {
+        _ if loss == 0 || loss >= 100 => tx(
+            format!("The link now drops {loss}% of TCP and UDP packets in each direction"),
+            format!("链路现在在每个方向丢弃 {loss}% 的 TCP 和 UDP 包"),
+        ),
+        Pattern::Fixed => {
+            let sh = share(loss);
+            tx(
+                format!(
+                    "The link now drops {loss}% of TCP and UDP packets each way: {}",
+                    sh.en
+                ),
+                format!("链路现在每个方向丢弃 {loss}% 的 TCP 和 UDP 包：{}", sh.zh),
+            )
+        }
+        Pattern::Random => tx(
+            format!("The link now drops {loss}% of TCP and UDP packets each way, at random"),
+            format!("链路现在每个方向随机丢弃 {loss}% 的 TCP 和 UDP 包"),
+        ),
+    }
+}
+
+/// What phase 3 sends (and, on a lossy link, what it loses and how).
+pub fn numbered(count: u32, size: usize, loss: u8, pattern: Pattern) -> Text {
     if loss == 0 {
         return tx(
             format!("Each way, {count} numbered {size}-byte messages every 2 ms, on a link that drops nothing."),
             format!("两个方向同时各发 {count} 条 {size} 字节的编号消息，每 2 ms 一条；链路不丢包。"),
         );
     }
+    let rule = crate::lab::link::loss_rule(loss, pattern);
+    let how = match pattern {
+        _ if rule.is_empty() => tx("", ""),
+        Pattern::Fixed => tx(
+            format!(" A fixed pattern (nft `{rule}`), so every run loses as many; --random-loss throws dice instead."),
+            format!("丢包按固定规律（nft `{rule}`），每次运行丢得一样多；--random-loss 改为随机丢弃。"),
+        ),
+        Pattern::Random => tx(
+            format!(" At random (nft `{rule}`): each run loses a different number."),
+            format!("随机丢弃（nft `{rule}`）：每次运行丢的数量都不同。"),
+        ),
+    };
     tx(
         format!(
-            "Each way, {count} numbered {size}-byte messages every 2 ms: data and ACKs get lost."
+            "Each way, {count} numbered {size}-byte messages every 2 ms: data and ACKs get lost.{}",
+            how.en
         ),
         format!(
-            "两个方向同时各发 {count} 条 {size} 字节的编号消息，每 2 ms 一条：数据和确认都会丢。"
+            "两个方向同时各发 {count} 条 {size} 字节的编号消息，每 2 ms 一条：数据和确认都会丢。{}",
+            how.zh
         ),
     )
 }
