@@ -134,8 +134,8 @@ fn sticky_packet_run() {
             // TCP_NODELAY segments, and a burst may end with one FIN or two: the
             // ladder's two lines keep their shape, not their order of kinds.
             (
-                r"(?m)^(\[\d+\]\s+│─+▶│\s+)Nagle: .*$",
-                "${1}Nagle: ×[n], TCP_NODELAY: ×[n], the writer's ACKs",
+                r"(?m)^(\[\d+\]\s+│─+▶│\s+)Nagle ×.*$",
+                "${1}Nagle ×[n], TCP_NODELAY ×[n], the writer's ACKs",
             ),
             (r"(?m)^(\s+│◀─+│\s+)ACK.*$", "${1}the reader's ACKs and FIN"),
             LADDER_COUNTS[0],

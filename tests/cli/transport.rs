@@ -684,3 +684,24 @@ fn sticky_packet_s_segments_are_recorded_in_wire_order() {
         "every data segment TCP_INFO counts is a record"
     );
 }
+
+#[test]
+fn the_chinese_sticky_ladder_shows_its_whole_label() {
+    // The segments are drawn only where loopback can be captured.
+    if !privileged() {
+        return;
+    }
+    let o = netlab(&["sticky-packet", "--lang", "zh", "--width", "80"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let t = stdout(&o);
+    let line = t
+        .lines()
+        .find(|l| l.contains('│') && l.contains("Nagle"))
+        .unwrap_or_else(|| panic!("no ladder line for the writer's segments:\n{t}"));
+    assert!(
+        line.trim_end().ends_with("TCP_NODELAY ×10"),
+        "the label is whole, not cut at 一个…: {line}"
+    );
+    assert!(!line.contains('…'), "{line}");
+    assert!(line.contains("Nagle ×"), "{line}");
+}
