@@ -311,9 +311,10 @@ pub fn parse_qdisc(line: &str) -> (Option<u32>, Option<u32>) {
 }
 
 /// What `host`'s cable carries, read from the kernel: the loss of
-/// [`shape`]'s nft table and the qdisc on `iface` (or, with a delay line,
-/// on `wire0`, the cable's end). A delay kept by netlab's delay line is not
-/// a qdisc: the caller knows it from the line's process.
+/// [`shape`]'s nft table in `host` (its far end drops the same share the
+/// other way) and the qdisc on `iface` (or, with a delay line, on `wire0`,
+/// the cable's end). A delay kept by netlab's delay line is not a qdisc: the
+/// caller knows it from the line's process.
 pub fn shaping_of(host: &Netns, iface: &str) -> Result<Shaping> {
     let mut s = Shaping::default();
     let out = host.command("nft", &["list", "table", "ip", SHAPE_TABLE])?;
@@ -360,46 +361,83 @@ pub enum Delay {
 }
 
 /// Shape the cable between `host`'s `iface` and `peer`'s `peer_if`, both
-/// ways: loss with nft at `host` (in and out, chosen by `s.loss_pattern`), delay and rate with a qdisc on
-/// both ends' egress (netem where the kernel has it; rate alone with tbf).
-/// Replaces what an earlier call set.
+/// ways: loss with nft, chosen by `s.loss_pattern`, where each direction
+/// comes off the cable (what reaches `host`, in its input chain; what `host`
+/// sends, at `peer_if`'s ingress, so the sender's own send never fails as an
+/// output rule would make it); delay and rate with a qdisc on both ends'
+/// egress (netem where the kernel has it; rate alone with tbf). Replaces
+/// what an earlier call set for this cable.
 pub fn shape(host: &Netns, iface: &str, peer: &Netns, peer_if: &str, s: &Shaping) -> Result<Delay> {
-    // Loss: one table of its own, rebuilt each time.
+    // Loss into the host: one table of its own, rebuilt each time.
     let out = host.command("nft", &["list", "tables"])?;
     if String::from_utf8_lossy(&out.stdout).contains(SHAPE_TABLE) {
-        nft(host, &["delete", "table", "ip", SHAPE_TABLE])?;
+        // (A lab shaped by an older netlab may hold no ip table: only ask.)
+        let _ = host.command("nft", &["delete", "table", "ip", SHAPE_TABLE]);
+    }
+    // Loss out of the host: a chain of its own at the far end, which other
+    // cables share (sw1 holds p1 and p2).
+    let from_host = format!("from_{peer_if}");
+    let listed = peer.command("nft", &["list", "chain", "netdev", SHAPE_TABLE, &from_host])?;
+    if listed.status.success() {
+        nft(
+            peer,
+            &["delete", "chain", "netdev", SHAPE_TABLE, &from_host],
+        )?;
     }
     if s.loss > 0 {
         segment_by_segment(host, iface)?;
         segment_by_segment(peer, peer_if)?;
-        nft(host, &["add", "table", "ip", SHAPE_TABLE])?;
         let choice = loss_rule(s.loss, s.loss_pattern);
-        for (chain, hook, dir) in [("in", "input", "iifname"), ("out", "output", "oifname")] {
-            nft(
-                host,
-                &[
-                    "add",
-                    "chain",
-                    "ip",
-                    SHAPE_TABLE,
-                    chain,
-                    "{",
-                    "type",
-                    "filter",
-                    "hook",
-                    hook,
-                    "priority",
-                    "0",
-                    ";",
-                    "}",
-                ],
-            )?;
-            // Each chain counts its own packets: with the fixed pattern, the
-            // same share of each direction.
-            let mut rule = vec!["add", "rule", "ip", SHAPE_TABLE, chain];
-            rule.extend(drop_words(&[dir, iface], &choice));
-            nft(host, &rule)?;
-        }
+        // Each chain counts its own packets: with the fixed pattern, the
+        // same share of each direction. IPv4 only: ARP keeps working.
+        nft(host, &["add", "table", "ip", SHAPE_TABLE])?;
+        nft(
+            host,
+            &[
+                "add",
+                "chain",
+                "ip",
+                SHAPE_TABLE,
+                "in",
+                "{",
+                "type",
+                "filter",
+                "hook",
+                "input",
+                "priority",
+                "0",
+                ";",
+                "}",
+            ],
+        )?;
+        let mut rule = vec!["add", "rule", "ip", SHAPE_TABLE, "in"];
+        rule.extend(drop_words(&["iifname", iface], &choice));
+        nft(host, &rule)?;
+        nft(peer, &["add", "table", "netdev", SHAPE_TABLE])?;
+        nft(
+            peer,
+            &[
+                "add",
+                "chain",
+                "netdev",
+                SHAPE_TABLE,
+                &from_host,
+                "{",
+                "type",
+                "filter",
+                "hook",
+                "ingress",
+                "device",
+                peer_if,
+                "priority",
+                "0",
+                ";",
+                "}",
+            ],
+        )?;
+        let mut rule = vec!["add", "rule", "netdev", SHAPE_TABLE, &from_host];
+        rule.extend(drop_words(&["meta", "protocol", "ip"], &choice));
+        nft(peer, &rule)?;
     }
     // Delay and rate: the qdisc on both ends.
     let mut delay = match s.delay_ms {
