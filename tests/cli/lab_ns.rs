@@ -320,3 +320,23 @@ fn a_lossy_cable_says_what_ping_will_see_and_status_shows_it() {
     assert!(!text.contains("% loss"), "{text}");
     assert_eq!(netlab(&["lab", "down"]).status.code(), Some(0));
 }
+
+#[test]
+fn the_docs_say_a_lab_needs_no_root() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(
+        !readme.contains("not built yet"),
+        "README's privileges table"
+    );
+    let row = readme
+        .lines()
+        .find(|l| l.starts_with("| `lab up"))
+        .expect("the privileges table's lab row");
+    assert!(row.contains("without root"), "{row}");
+    // The ARP exercise runs as the student, with no sudo.
+    for f in ["examples/check-arp-table.sh", "examples/README.md"] {
+        let text = std::fs::read_to_string(root.join(f)).unwrap();
+        assert!(!text.contains("sudo"), "{f}");
+    }
+}
