@@ -705,3 +705,37 @@ fn the_chinese_sticky_ladder_shows_its_whole_label() {
     assert!(!line.contains('…'), "{line}");
     assert!(line.contains("Nagle ×"), "{line}");
 }
+
+#[test]
+fn chinese_says_datagram_for_udp_and_no_word_for_word_phrases() {
+    // Loopback: no privilege needed.
+    let t = stdout(&netlab(&[
+        "tcp-vs-udp",
+        "--loopback",
+        "--messages",
+        "20",
+        "--bulk",
+        "1",
+        "--lang",
+        "zh",
+        "--width",
+        "500",
+    ]));
+    assert!(t.contains("数据报"), "{t}");
+    assert!(!t.contains("发上线路"), "{t}");
+    let t = stdout(&netlab(&[
+        "sticky-packet",
+        "--lang",
+        "zh",
+        "--width",
+        "500",
+    ]));
+    assert!(t.contains("个数据报"), "{t}");
+    for calque in [
+        "晚到的读取方",
+        "晚了 50 ms 的读取方",
+        "每个报文在接收缓冲区",
+    ] {
+        assert!(!t.contains(calque), "{calque}: {t}");
+    }
+}

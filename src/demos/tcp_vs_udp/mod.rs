@@ -7,10 +7,15 @@
 //!    link; UDP sends with no setup at all;
 //! 2. boundaries: three sends; TCP's reader gets one byte stream, UDP's three
 //!    datagrams;
-//! 3. reliability over a link that drops `--loss` percent each way: TCP
-//!    delivers every numbered message in order and TCP_INFO counts the
-//!    retransmissions it took; UDP shows what never arrived or came out of order;
-//! 4. cost: bulk throughput and per-message round trips on the same link;
+//! 3. reliability over a link that drops `--loss` percent each way (the same
+//!    packets every run unless `--random-loss`): TCP delivers every numbered
+//!    message in order, TCP_INFO counts the retransmissions it took and the
+//!    capture the messages held back behind them; UDP shows what never
+//!    arrived or came out of order;
+//! 4. cost: bulk throughput and per-message round trips on the same link, the
+//!    work behind them (system calls, TCP's large frames, the datagrams the
+//!    receiver's buffer dropped), and what TCP's slowness really is (the
+//!    handshake before the first byte, head-of-line blocking);
 //! 5. one-to-many: a UDP broadcast reaches every host on the LAN; TCP cannot;
 //! 6. ports: the notes' well-known ports checked against /etc/services.
 //!
