@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# A lab exercise an instructor can hand out (needs root, for the namespace lab).
+# A lab exercise an instructor can hand out (no root needed: without it, netlab builds the
+# namespace lab in a user namespace of the student's own).
 #
 # Task for the student: "Capture ARP in the lab and save the trace and the packets:
-#     sudo netlab arp-table --json --pcap arp.pcapng > arp.jsonl"
+#     netlab arp-table --json --pcap arp.pcapng > arp.jsonl"
 # Then: bash examples/check-arp-table.sh arp.jsonl
 set -euo pipefail
 trace=${1:?usage: check-arp-table.sh arp.jsonl}

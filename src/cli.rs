@@ -170,6 +170,9 @@ pub struct LabUpArgs {
     /// Percent of packets dropped on the link, each way (0 to 100)
     #[arg(long, value_name = "PCT", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
     pub loss: u8,
+    /// Drop each packet at random with the chance --loss gives (nft `numgen random`), instead of the fixed pattern that loses the same share of packets every time
+    #[arg(long)]
+    pub random_loss: bool,
     /// Milliseconds of delay on the link, each way (netem; where the kernel has none, netlab's delay line)
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u32).range(1..=5000))]
     pub delay: Option<u32>,
@@ -223,6 +226,9 @@ pub struct TcpUdpArgs {
     /// Percent of packets the lossy lab link drops, each way (0 to 100); not with --loopback, which never drops. At any loss each phase ends within 60 s, saying what got through
     #[arg(long, value_name = "PCT", default_value_t = 10, conflicts_with = "loopback", value_parser = clap::value_parser!(u8).range(0..=100))]
     pub loss: u8,
+    /// Drop each packet at random with the chance --loss gives (nft `numgen random`), instead of the fixed pattern that loses the same share of packets every run
+    #[arg(long, conflicts_with = "loopback")]
+    pub random_loss: bool,
     /// Numbered messages sent over each protocol in the loss test (1 to 10000)
     #[arg(long, value_name = "N", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub messages: u32,
@@ -246,7 +252,7 @@ pub struct FirewallArgs {
 }
 
 /// One case of `netlab firewall`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FirewallCase {
     /// No rules: everything passes

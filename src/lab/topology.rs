@@ -232,7 +232,7 @@ fn named_path(host: &str) -> PathBuf {
 }
 
 /// One interface of a lab host as the kernel reports it (`ip -j addr show`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct IfaceState {
     /// Its name inside the host.
     pub name: String,

@@ -144,20 +144,49 @@ pub fn collapse(rows: &[Row]) -> Vec<Line> {
     out
 }
 
-/// The label of one conversation in a busy step: its kinds of packet by
-/// their first word, in order, with counts (`SYN, ACK ×24, TCP ×213, ACK+FIN`).
-fn busy_label(rows: &[Row], members: &[usize]) -> String {
-    let mut parts: Vec<(String, usize)> = Vec::new();
+/// A label's first word, the kind of packet it names: up to a space or a
+/// full-width colon (Chinese labels have no space after it), without a
+/// trailing colon (`Nagle: 8 bytes …` and `Nagle：一个报文段 …` are both `Nagle`).
+fn kind_word(label: &str) -> &str {
+    label
+        .split([' ', '：'])
+        .next()
+        .unwrap_or("")
+        .trim_end_matches(':')
+}
+
+/// The kinds of packet in one conversation of a busy step, in order of
+/// first appearance: the kind, how many, and how many of them were lost.
+fn busy_parts(rows: &[Row], members: &[usize]) -> Vec<(String, usize, usize)> {
+    let mut parts: Vec<(String, usize, usize)> = Vec::new();
     for &m in members {
-        let word = rows[m].label.split(' ').next().unwrap_or("").to_string();
-        match parts.iter_mut().find(|(w, _)| *w == word) {
-            Some((_, n)) => *n += 1,
-            None => parts.push((word, 1)),
+        let word = kind_word(&rows[m].label).to_string();
+        let lost = usize::from(rows[m].lost);
+        match parts.iter_mut().find(|(w, _, _)| *w == word) {
+            Some((_, n, l)) => {
+                *n += 1;
+                *l += lost;
+            }
+            None => parts.push((word, 1, lost)),
         }
     }
     parts
-        .into_iter()
-        .map(|(w, n)| if n > 1 { format!("{w} ×{n}") } else { w })
+}
+
+fn part_text(w: &str, n: usize) -> String {
+    if n > 1 {
+        format!("{w} ×{n}")
+    } else {
+        w.to_string()
+    }
+}
+
+/// The label of one conversation in a busy step: its kinds of packet by
+/// their first word, in order, with counts (`SYN, ACK ×24, TCP ×213, ACK+FIN`).
+fn busy_label(rows: &[Row], members: &[usize]) -> String {
+    busy_parts(rows, members)
+        .iter()
+        .map(|(w, n, _)| part_text(w, *n))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -185,28 +214,88 @@ fn group_label(rows: &[Row], members: &[usize]) -> String {
         .join(" ")
 }
 
+/// How many of a line's packets were lost, as its label ends: ` (4 ✗)`
+/// (empty for a single packet, whose arrow shows it, or when none was).
+fn loss_suffix(rows: &[Row], members: &[usize], lang: Lang) -> String {
+    let lost = members.iter().filter(|&&m| rows[m].lost).count();
+    if members.len() < 2 || lost == 0 {
+        return String::new();
+    }
+    match lang {
+        Lang::En => format!(" ({lost} ✗)"),
+        Lang::Zh => format!("（{lost} 个 ✗）"),
+    }
+}
+
 /// What a line of the ladder says: the packet's label, or for several the
 /// words they share and `×N`, and how many of them were lost.
 pub fn line_label(rows: &[Row], members: &[usize], busy: bool, lang: Lang) -> String {
+    let (base, _) = label_parts(rows, members, busy);
+    format!("{base}{}", loss_suffix(rows, members, lang))
+}
+
+/// A line's label without its loss count, and whether it lists a busy
+/// conversation's kinds (which [`fitted_label`] may shorten kind by kind).
+fn label_parts(rows: &[Row], members: &[usize], busy: bool) -> (String, bool) {
     let r = &rows[members[0]];
     let count = members.len();
-    let lost = members.iter().filter(|&&m| rows[m].lost).count();
-    let mut label = r.label.clone();
     let one_shape = members
         .iter()
         .all(|&m| shape(&rows[m].label) == shape(&r.label));
     if busy && !one_shape {
-        label = busy_label(rows, members);
+        (busy_label(rows, members), true)
     } else if count > 1 {
-        label = format!("{} ×{count}", group_label(rows, members));
+        (format!("{} ×{count}", group_label(rows, members)), false)
+    } else {
+        (r.label.clone(), false)
     }
-    if count > 1 && lost > 0 {
-        label.push_str(&match lang {
-            Lang::En => format!(" ({lost} ✗)"),
-            Lang::Zh => format!("（{lost} 个 ✗）"),
-        });
+}
+
+/// [`line_label`] in at most `w` columns, keeping what matters: the count
+/// of losses at its end always; in a busy conversation, every kind of
+/// packet that lost one, and as many of the others from the start as fit,
+/// `…` for the rest; else the label cut at the end.
+fn fitted_label(rows: &[Row], members: &[usize], busy: bool, lang: Lang, w: usize) -> String {
+    let full = line_label(rows, members, busy, lang);
+    if display_width(&full) <= w {
+        return full;
     }
-    label
+    let suffix = loss_suffix(rows, members, lang);
+    let room = w.saturating_sub(display_width(&suffix));
+    if room < 4 {
+        return truncate(&full, w);
+    }
+    let (base, kinds) = label_parts(rows, members, busy);
+    if !kinds {
+        return format!("{}{suffix}", truncate(&base, room));
+    }
+    let parts = busy_parts(rows, members);
+    let text = |keep: &[bool]| {
+        let mut out: Vec<String> = Vec::new();
+        for (i, (word, n, _)) in parts.iter().enumerate() {
+            if keep[i] {
+                out.push(part_text(word, *n));
+            } else if out.last().map(String::as_str) != Some("…") {
+                out.push("…".to_string());
+            }
+        }
+        out.join(", ")
+    };
+    let mut keep: Vec<bool> = parts.iter().map(|(_, _, lost)| *lost > 0).collect();
+    if display_width(&text(&keep)) > room {
+        return format!("{}{suffix}", truncate(&base, room));
+    }
+    for i in 0..parts.len() {
+        if keep[i] {
+            continue;
+        }
+        keep[i] = true;
+        if display_width(&text(&keep)) > room {
+            keep[i] = false;
+            break;
+        }
+    }
+    format!("{}{suffix}", text(&keep))
 }
 
 /// A short column name: the name itself if it fits, else its first label(s), cut.
@@ -372,17 +461,13 @@ pub fn render(rows: &[Row], width: usize, lang: Lang) -> Vec<String> {
             format!("[{}]", r.step)
         };
         last_step = Some(r.step);
-        let label = line_label(rows, &members, busy, lang);
+        let label = fitted_label(rows, &members, busy, lang, label_w);
         let mut s: String = line.into_iter().collect();
         s.replace_range(
             0..tag.len().min(MARGIN),
             &format!("{tag:<w$}", w = tag.len().min(MARGIN)),
         );
-        out.push(
-            format!("{} {}", s, truncate(&label, label_w))
-                .trim_end()
-                .to_string(),
-        );
+        out.push(format!("{s} {label}").trim_end().to_string());
     }
     // Legend.
     let mut legend: Vec<String> = abbreviated
@@ -503,6 +588,55 @@ mod tests {
         assert!(l[2].ends_with("SYN, TCP ×101 (1 ✗)"), "{l:?}");
         assert!(l[3].ends_with("SYN+ACK, ACK ×34"), "{l:?}");
         assert!(l[4].ends_with("UDP 100 B"), "{l:?}");
+    }
+
+    #[test]
+    fn a_cut_label_keeps_its_kinds_and_losses_whole() {
+        // A Chinese label has no space after its full-width colon: its kind
+        // is the word before the colon, and the line fits whole.
+        let tcp = |label: &str, lost: bool| Row {
+            kind: "TCP".into(),
+            ..row(7, "writer", "reader", label, lost)
+        };
+        let mut rows = vec![tcp("Nagle：一个报文段 8 字节", false)];
+        rows.push(tcp("Nagle：一个报文段 72 字节", false));
+        rows.push(tcp("ACK 1", false));
+        rows.push(tcp("ACK 2", false));
+        for i in 0..10 {
+            rows.push(tcp(&format!("TCP_NODELAY：一个报文段 {i} 字节"), false));
+        }
+        let l = render(&rows, 80, Lang::Zh);
+        assert!(l[2].ends_with("Nagle ×2, ACK ×2, TCP_NODELAY ×10"), "{l:?}");
+        rows[0].label = "Nagle: 8 bytes in one segment".into();
+        let l = render(&rows, 80, Lang::En);
+        assert!(
+            l[2].contains("Nagle ×"),
+            "a trailing colon is not the kind: {l:?}"
+        );
+        // Too long for the column: the kinds that lost packets and the
+        // count of losses stay; others give way to "…".
+        let mut rows: Vec<Row> = ["SYN+ACK 1", "TCP 6 B", "ACK+FIN 1", "ACK 9", "ACK 10"]
+            .iter()
+            .map(|l| Row {
+                kind: "TCP".into(),
+                ..row(5, "h3", "r1", l, false)
+            })
+            .collect();
+        for _ in 0..4 {
+            rows.push(Row {
+                kind: "TCP".into(),
+                ..row(5, "h3", "r1", "SYN", true)
+            });
+        }
+        for w in [40, 50] {
+            let l = render(&rows, w, Lang::En);
+            let line = l
+                .iter()
+                .find(|x| x.contains("SYN ×4"))
+                .expect("the lost SYNs");
+            assert!(line.ends_with("SYN ×4 (4 ✗)"), "{w}: {l:?}");
+            assert!(display_width(line) <= w, "{w}: {line}");
+        }
     }
 
     #[test]

@@ -146,14 +146,15 @@ impl Ends {
     }
 
     /// Make the link drop `pct` % of TCP and UDP packets each way, segment by
-    /// segment (no GSO, so one lost packet is one lost segment).
-    pub fn make_lossy(&self, pct: u8) -> Result<()> {
+    /// segment (no GSO, so one lost packet is one lost segment), chosen by
+    /// `pattern` (each protocol counted on its own at each end).
+    pub fn make_lossy(&self, pct: u8, pattern: link::Pattern) -> Result<()> {
         if let Ends::Lab(lab) = self {
             for (host, iface) in LINK_ENDS {
                 link::segment_by_segment(lab.host(host)?, iface)?;
             }
             for host in ["h1", "h2"] {
-                link::drop_incoming_transport(lab.host(host)?, pct)?;
+                link::drop_incoming_transport(lab.host(host)?, pct, pattern)?;
             }
         }
         Ok(())
@@ -328,8 +329,11 @@ pub fn connection(ends: &Ends) -> Result<Connection> {
         })?
         .map_err(io)?;
     let connect_time = t0.elapsed();
-    let mut server = accept_within(&listener, Duration::from_secs(30))?;
+    // The first byte leaves as soon as connect() returns (the server's
+    // kernel queues it before accept()), so the capture times the
+    // handshake's cost to the first byte and nothing else.
     client.write_all(b"hello").map_err(io)?;
+    let mut server = accept_within(&listener, Duration::from_secs(30))?;
     let mut buf = [0u8; 16];
     let _ = server.read(&mut buf).map_err(io)?;
     client.shutdown(Shutdown::Write).map_err(io)?;
@@ -527,7 +531,8 @@ pub fn udp_both_ways(ends: &Ends, count: u32, size: usize) -> Result<UdpRun> {
     })
 }
 
-/// Phase 4: bulk throughput and small round trips.
+/// Phase 4: bulk throughput and small round trips, and the system calls and
+/// drops behind them.
 #[derive(Clone, Copy, Debug)]
 pub struct Measured {
     /// TCP's bulk rate.
@@ -542,68 +547,129 @@ pub struct Measured {
     pub udp_rtt_us: f64,
     /// UDP round trips that came back.
     pub udp_answered: u32,
+    /// The TCP bulk connection's server port (its frames in a capture).
+    pub tcp_port: u16,
+    /// write() calls the TCP sender made, each of at most [`WRITE`] bytes.
+    pub tcp_writes: u64,
+    /// read() calls that returned data to the TCP receiver.
+    pub tcp_reads: u64,
+    /// The UDP bulk's server port.
+    pub udp_port: u16,
+    /// sendto() calls the UDP sender made: one per datagram.
+    pub udp_sends: u64,
+    /// Of those, the ones the kernel refused (a full buffer: lost at once).
+    pub udp_send_errors: u64,
+    /// Datagrams the receiver got: one recvfrom() each.
+    pub udp_received: u64,
+    /// Datagrams the receiver's kernel dropped because the socket's buffer
+    /// was full (`Udp: RcvbufErrors` of /proc/net/snmp in its namespace,
+    /// before and after; None where the file cannot be read).
+    pub udp_rcvbuf_errors: Option<u64>,
 }
 
 /// Round trips measured in phase 4.
 pub const ROUNDS: u32 = 200;
+/// Bytes the TCP sender hands write() at a time in phase 4.
+pub const WRITE: usize = 128 * 1024;
+/// Bytes of each UDP datagram in phase 4.
+pub const DATAGRAM: usize = 1400;
 
-/// Send `total` bytes over TCP and over UDP (1400-byte datagrams, as fast as
-/// the sender can), then [`ROUNDS`] 64-byte round trips over each.
+/// A counter of the `Udp:` lines of /proc/net/snmp (a header line of names,
+/// then a line of values): `RcvbufErrors`, `InDatagrams` …
+pub fn udp_counter(snmp: &str, name: &str) -> Option<u64> {
+    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp:"));
+    let names = udp.next()?;
+    let values = udp.next()?;
+    let at = names.split_whitespace().position(|n| n == name)?;
+    values.split_whitespace().nth(at)?.parse().ok()
+}
+
+impl Ends {
+    /// `Udp: RcvbufErrors` in `host`'s namespace (here, on loopback).
+    fn rcvbuf_errors(&self, host: &str) -> Option<u64> {
+        let snmp = self
+            .on(host, || {
+                std::fs::read_to_string("/proc/thread-self/net/snmp")
+            })
+            .ok()?
+            .ok()?;
+        udp_counter(&snmp, "RcvbufErrors")
+    }
+}
+
+/// Send `total` bytes over TCP (writes of [`WRITE`] bytes) and over UDP
+/// ([`DATAGRAM`]-byte datagrams, as fast as the sender can), then [`ROUNDS`]
+/// 64-byte round trips over each; count the system calls each side made.
 pub fn measure(ends: &Ends, total: u64) -> Result<Measured> {
     // TCP bulk
     let (mut c, mut s) = ends.tcp_pair()?;
+    let tcp_port = s.local_addr().map_err(io)?.port();
     let start = Instant::now();
-    let writer = std::thread::spawn(move || -> std::io::Result<()> {
-        let chunk = vec![0x5au8; 128 * 1024];
+    let writer = std::thread::spawn(move || -> std::io::Result<u64> {
+        let chunk = vec![0x5au8; WRITE];
         let mut left = total;
+        let mut calls = 0u64;
         while left > 0 {
             let k = left.min(chunk.len() as u64) as usize;
-            c.write_all(&chunk[..k])?;
-            left -= k as u64;
+            // write(), not write_all(): each call counted.
+            let n = c.write(&chunk[..k])?;
+            calls += 1;
+            left -= n as u64;
         }
-        c.shutdown(Shutdown::Write)
+        c.shutdown(Shutdown::Write)?;
+        Ok(calls)
     });
-    let mut buf = vec![0u8; 128 * 1024];
+    let mut buf = vec![0u8; WRITE];
     let mut got = 0u64;
+    let mut tcp_reads = 0u64;
     while let Ok(k) = s.read(&mut buf) {
         if k == 0 || start.elapsed() > PHASE_LIMIT {
             break;
         }
+        tcp_reads += 1;
         got += k as u64;
     }
     let tcp_time = start.elapsed().as_secs_f64();
-    join(writer)?;
+    let tcp_writes = join(writer)?;
     let tcp_bytes_per_s = got as f64 / tcp_time;
 
     // UDP bulk: as fast as the sender can; whatever the receiver keeps up with.
     let (uc, us, uaddr) = ends.udp_pair()?;
     us.set_read_timeout(Some(Duration::from_millis(300)))
         .map_err(io)?;
-    let dsize = 1400usize;
-    let count = total.div_ceil(dsize as u64);
+    let count = total.div_ceil(DATAGRAM as u64);
+    let drops_before = ends.rcvbuf_errors("h2");
     let start = Instant::now();
-    let sender = std::thread::spawn(move || -> std::io::Result<()> {
-        let d = vec![0x5au8; dsize];
+    let sender = std::thread::spawn(move || -> std::io::Result<u64> {
+        let d = vec![0x5au8; DATAGRAM];
+        let mut refused = 0u64;
         for _ in 0..count {
             // A full socket buffer is loss too: keep going, as UDP does.
-            let _ = uc.send_to(&d, uaddr);
+            if uc.send_to(&d, uaddr).is_err() {
+                refused += 1;
+            }
         }
-        Ok(())
+        Ok(refused)
     });
     let mut ubuf = vec![0u8; 2048];
     let mut ugot = 0u64;
+    let mut udp_received = 0u64;
     let mut last = start;
     while let Ok((k, _)) = us.recv_from(&mut ubuf) {
         ugot += k as u64;
+        udp_received += 1;
         last = Instant::now();
         if start.elapsed() > PHASE_LIMIT {
             break;
         }
     }
-    join(sender)?;
+    let udp_send_errors = join(sender)?;
+    let udp_rcvbuf_errors = drops_before
+        .zip(ends.rcvbuf_errors("h2"))
+        .map(|(a, b)| b.saturating_sub(a));
     let udp_time = last.duration_since(start).as_secs_f64().max(1e-6);
     let udp_bytes_per_s = ugot as f64 / udp_time;
-    let udp_lost_percent = 100.0 * (1.0 - ugot as f64 / (count * dsize as u64) as f64);
+    let udp_lost_percent = 100.0 * (1.0 - ugot as f64 / (count * DATAGRAM as u64) as f64);
 
     // Round trips
     let (mut c, mut s) = ends.tcp_pair()?;
@@ -625,7 +691,7 @@ pub fn measure(ends: &Ends, total: u64) -> Result<Measured> {
     }
     let tcp_rtt_us = t.elapsed().as_secs_f64() * 1e6 / f64::from(ROUNDS);
     join(echo)?;
-    let (uc, us, uaddr) = ends.udp_pair()?;
+    let (uc, us, uaddr_rtt) = ends.udp_pair()?;
     uc.set_read_timeout(Some(Duration::from_millis(500)))
         .map_err(io)?;
     let echo = std::thread::spawn(move || {
@@ -642,7 +708,7 @@ pub fn measure(ends: &Ends, total: u64) -> Result<Measured> {
     let t = Instant::now();
     let mut udp_answered = 0u32;
     for _ in 0..ROUNDS {
-        uc.send_to(&b, uaddr).map_err(io)?;
+        uc.send_to(&b, uaddr_rtt).map_err(io)?;
         if uc.recv_from(&mut b).is_ok() {
             udp_answered += 1;
         }
@@ -656,6 +722,14 @@ pub fn measure(ends: &Ends, total: u64) -> Result<Measured> {
         tcp_rtt_us,
         udp_rtt_us,
         udp_answered,
+        tcp_port,
+        tcp_writes,
+        tcp_reads,
+        udp_port: uaddr.port(),
+        udp_sends: count,
+        udp_send_errors,
+        udp_received,
+        udp_rcvbuf_errors,
     })
 }
 
@@ -749,6 +823,15 @@ mod tests {
         ];
         let kept = Ends::Loopback.keep_ours(frames, &[5300]);
         assert_eq!(kept.len(), 2);
+    }
+
+    #[test]
+    fn udp_counters_are_read_by_name() {
+        let snmp = "Tcp: RtoAlgorithm RtoMin\nTcp: 1 200\nUdp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors\nUdp: 4310 2 1678 5992 1678 0\nUdpLite: InDatagrams\nUdpLite: 0\n";
+        assert_eq!(udp_counter(snmp, "RcvbufErrors"), Some(1678));
+        assert_eq!(udp_counter(snmp, "InDatagrams"), Some(4310));
+        assert_eq!(udp_counter(snmp, "Nope"), None);
+        assert_eq!(udp_counter("", "RcvbufErrors"), None);
     }
 
     #[test]

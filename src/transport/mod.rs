@@ -14,6 +14,7 @@ use serde::Serialize;
 pub mod ends;
 pub mod framing;
 pub mod mux;
+pub mod seen;
 pub mod stream;
 
 /// Gap between numbered messages in the loss test: each becomes its own packet.
@@ -205,6 +206,11 @@ pub struct TcpResult {
     pub directions: Vec<Delivery>,
     /// The bulk transfer's rate, bytes per second (0 until the throughput phase).
     pub bytes_per_s: f64,
+    /// Messages (both ways) that had arrived but waited for an earlier, lost
+    /// one to be sent again: head-of-line blocking, from the capture
+    /// (absent without one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_back: Option<seen::HeldBack>,
 }
 
 impl TcpResult {
@@ -251,6 +257,9 @@ pub struct Cost {
 pub struct Summary {
     /// The loss test's drop rate, percent each way (0 on loopback).
     pub loss_percent: u8,
+    /// How the loss test's link chose what to drop: `fixed` (the same share
+    /// every run, the default) or `random` (`--random-loss`).
+    pub loss_pattern: crate::lab::link::Pattern,
     /// The run used the namespace lab (false: `--loopback`).
     pub lab: bool,
     /// TCP's loss test, and its bulk rate.

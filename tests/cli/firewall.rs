@@ -209,3 +209,80 @@ fn an_ordinary_user_gets_the_same_firewall_in_a_user_namespace() {
     let c = cases(&lines);
     assert!(c.iter().all(|x| x["outcome"] == x["expected"]), "{c:?}");
 }
+
+#[test]
+fn probes_the_firewall_dropped_are_drawn_lost() {
+    if !privileged() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("fw.jsonl");
+    let o = netlab(&["firewall", "--case", "none,stateful,ports", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    std::fs::write(&run, &o.stdout).unwrap();
+    let lines = json_lines(&o);
+    let lost_of = |case: &str| -> Vec<(String, String, String)> {
+        let step = lines
+            .iter()
+            .find(|l| l["data"]["case"] == case)
+            .unwrap_or_else(|| panic!("no step for {case}"));
+        step["packets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["lost"] == true)
+            .map(|p| {
+                (
+                    p["from"].as_str().unwrap().to_string(),
+                    p["protocol"].as_str().unwrap().to_string(),
+                    p["label"]["en"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    // No rules: nothing stopped.
+    assert!(lost_of("none").is_empty(), "{:?}", lost_of("none"));
+    // Stateful: h3's new connection (its SYN and its resends) and its
+    // datagram never reached LAN A; h1's flows did.
+    let stateful = lost_of("stateful");
+    assert!(
+        stateful
+            .iter()
+            .filter(|(from, _, l)| from == "h3" && l == "SYN")
+            .count()
+            >= 2,
+        "{stateful:?}"
+    );
+    assert!(
+        stateful
+            .iter()
+            .any(|(from, p, _)| from == "h3" && p == "UDP"),
+        "{stateful:?}"
+    );
+    assert!(
+        stateful.iter().all(|(from, _, _)| from == "h3"),
+        "{stateful:?}"
+    );
+    // A port rule: the SYNs to 22 and the datagram to 123 stopped at r1.
+    let ports = lost_of("ports");
+    assert!(
+        ports.iter().filter(|(_, _, l)| l == "SYN").count() >= 2,
+        "{ports:?}"
+    );
+    assert!(ports.iter().any(|(_, p, _)| p == "UDP"), "{ports:?}");
+    assert!(ports.iter().all(|(from, _, _)| from == "h1"), "{ports:?}");
+    // The ladder marks them, in both languages.
+    for lang in ["en", "zh"] {
+        let t = stdout(&netlab(&[
+            "render",
+            run.to_str().unwrap(),
+            "--lang",
+            lang,
+            "--width",
+            "80",
+            "--brief",
+        ]));
+        let ladder = t.split("── ").find(|s| s.contains("│")).unwrap_or(&t);
+        assert!(ladder.matches('✗').count() >= 3, "{lang}:\n{t}");
+    }
+}

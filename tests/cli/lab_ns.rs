@@ -241,3 +241,102 @@ fn line_processes() -> usize {
         })
         .count()
 }
+
+#[test]
+fn a_lossy_cable_says_what_ping_will_see_and_status_shows_it() {
+    if !privileged() {
+        return;
+    }
+    let _g = NAMED_LAB.lock().unwrap_or_else(|e| e.into_inner());
+    let o = netlab(&["lab", "up", "--loss", "20", "--link", "h1", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    let step = lines
+        .iter()
+        .find(|l| l["data"]["shaping"].is_object())
+        .expect("a shaping step");
+    assert_eq!(step["data"]["shaping"]["loss"], 20);
+    assert_eq!(step["data"]["shaping"]["loss_pattern"], "fixed");
+    // A ping crosses the cable twice: 1 − (1 − 0.2)² = 36 % of echoes lost.
+    for lang in ["en", "zh"] {
+        let d = step["detail"][lang].as_str().unwrap();
+        assert!(d.contains("36 %"), "{lang}: {d}");
+    }
+    assert!(step["detail"]["en"]
+        .as_str()
+        .unwrap()
+        .contains("every 5th packet (nft `numgen inc mod 5 4`)"));
+    // lab status, text and JSON, shows the cable's loss.
+    let st = netlab(&["lab", "status", "--json"]);
+    assert_eq!(st.status.code(), Some(0), "{}", stderr(&st));
+    let s = json_lines(&st).pop().unwrap();
+    let host = |name: &str| {
+        s["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(host("h1")["shaping"]["loss"], 20, "{s}");
+    assert_eq!(host("h1")["shaping"]["loss_pattern"], "fixed");
+    assert_eq!(host("h2")["shaping"]["loss"], 0);
+    assert!(host("r1")["shaping"].is_null());
+    let text = stdout(&netlab(&["lab", "status", "--lang", "en"]));
+    assert!(
+        text.lines()
+            .any(|l| l.contains("cable") && l.contains("20 % loss")),
+        "{text}"
+    );
+    // What the step promised: of 25 pings from h1, 5 requests and 4 replies
+    // are dropped, every time; and the sender's own sends never fail.
+    let bin = env!("CARGO_BIN_EXE_netlab");
+    for _ in 0..2 {
+        let o = netlab(&[
+            "lab",
+            "exec",
+            "h1",
+            "--",
+            bin,
+            "ping",
+            "-c",
+            "25",
+            "-i",
+            "0.02",
+            "-W",
+            "0.5",
+            "198.51.100.20",
+            "--json",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let s = json_lines(&o).pop().unwrap();
+        assert_eq!(s["transmitted"], 25, "{s}");
+        assert_eq!(s["received"], 16, "{s}");
+    }
+    // Clean again: status says nothing of a cable.
+    assert_eq!(netlab(&["lab", "up"]).status.code(), Some(0));
+    let text = stdout(&netlab(&["lab", "status", "--lang", "en"]));
+    assert!(!text.contains("% loss"), "{text}");
+    assert_eq!(netlab(&["lab", "down"]).status.code(), Some(0));
+}
+
+#[test]
+fn the_docs_say_a_lab_needs_no_root() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(
+        !readme.contains("not built yet"),
+        "README's privileges table"
+    );
+    let row = readme
+        .lines()
+        .find(|l| l.starts_with("| `lab up"))
+        .expect("the privileges table's lab row");
+    assert!(row.contains("without root"), "{row}");
+    // The ARP exercise runs as the student, with no sudo.
+    for f in ["examples/check-arp-table.sh", "examples/README.md"] {
+        let text = std::fs::read_to_string(root.join(f)).unwrap();
+        assert!(!text.contains("sudo"), "{f}");
+    }
+}

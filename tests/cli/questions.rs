@@ -220,3 +220,32 @@ fn the_questions_answered_live_are_marked_so() {
         .count();
     assert!(live >= 21, "{live} of 39 answered live");
 }
+
+#[test]
+fn explain_corrects_the_osi_and_geography_slips() {
+    // The notes call TCP and UDP protocols "of the OSI model" (Q9) and say an
+    // IP address follows geography (Q6).
+    let q9 = stdout(&netlab(&[
+        "explain", "Q9", "--lang", "en", "--width", "500",
+    ]));
+    assert!(
+        q9.contains("TCP/IP suite") && q9.contains("reference model"),
+        "{q9}"
+    );
+    let q9 = stdout(&netlab(&[
+        "explain", "Q9", "--lang", "zh", "--width", "500",
+    ]));
+    assert!(
+        q9.contains("TCP/IP 协议族") && q9.contains("参考模型"),
+        "{q9}"
+    );
+    let q6: Value = serde_json::from_str(&stdout(&netlab(&["explain", "Q6", "--json"]))).unwrap();
+    let c = q6["correction_en"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{q6}"));
+    assert!(c.contains("topology") && c.contains("geolocation"), "{c}");
+    let q6 = stdout(&netlab(&[
+        "explain", "Q6", "--lang", "zh", "--width", "500",
+    ]));
+    assert!(q6.contains("网络拓扑") && q6.contains("不是按地域"), "{q6}");
+}

@@ -134,8 +134,8 @@ fn sticky_packet_run() {
             // TCP_NODELAY segments, and a burst may end with one FIN or two: the
             // ladder's two lines keep their shape, not their order of kinds.
             (
-                r"(?m)^(\[\d+\]\s+│─+▶│\s+)Nagle: .*$",
-                "${1}Nagle: ×[n], TCP_NODELAY: ×[n], the writer's ACKs",
+                r"(?m)^(\[\d+\]\s+│─+▶│\s+)Nagle ×.*$",
+                "${1}Nagle ×[n], TCP_NODELAY ×[n], the writer's ACKs",
             ),
             (r"(?m)^(\s+│◀─+│\s+)ACK.*$", "${1}the reader's ACKs and FIN"),
             LADDER_COUNTS[0],
@@ -156,14 +156,21 @@ fn tcp_vs_udp_run() {
         &["tcp-vs-udp", "--loopback"],
         &[
             (r"\b\d+ MB/s", "[rate]"),
-            (r"\b\d+% of datagrams lost", "[n]% of datagrams lost"),
+            (r"\(\d+% lost\)", "([n]% lost)"),
             (r"seq=\d+ ack=\d+ win=\d+", "seq=[n] ack=[n] win=[n]"),
             (r"(srcport|dstport|seq|ack)(\s+)\d+", "$1$2[n]"),
             (r"\b\d+ segments resent", "[n] segments resent"),
+            // What the receiver kept of the bulk datagrams, and what waited
+            // behind a (spurious) retransmission, vary from run to run.
             (
-                r"UDP, with no flow control, (lost \d+%|can lose datagrams \(none this time\))\.",
-                "UDP, with no flow control, [lost some or none].",
+                r"(?m)^(    UDP  \d+ sendto\(\)s, one per 1400-byte datagram; ).*$",
+                "${1}[what the receiver kept]",
             ),
+            (
+                r"; (no later message had to wait for one this time|\d+ later messages? had arrived but waited, up to \[time\]: head-of-line blocking)\.",
+                "; [held back or none].",
+            ),
+            (r" \(up to \[time\]\)", ""),
             LADDER_COUNTS[0],
             LADDER_COUNTS[1],
             LADDER_COUNTS[2],

@@ -191,6 +191,125 @@ fn tcp_vs_udp_in_the_lab_over_a_10_percent_lossy_link() {
     assert_eq!(view["packets"][0]["echo"], true);
 }
 
+#[test]
+fn tcp_vs_udp_loses_the_fixed_pattern_every_run_and_dice_on_request() {
+    if !privileged() {
+        return;
+    }
+    // Every 10th datagram each way, the same ones each run: 9, 19 … 99.
+    for _ in 0..2 {
+        let o = netlab(&[
+            "tcp-vs-udp",
+            "--loss",
+            "10",
+            "--messages",
+            "100",
+            "--bulk",
+            "1",
+            "--json",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let lines = json_lines(&o);
+        let setup = step_with(&lines, "rule");
+        assert_eq!(setup["data"]["rule"], "numgen inc mod 10 9");
+        assert_eq!(setup["data"]["loss_pattern"], "fixed");
+        assert!(
+            setup["title"]["en"]
+                .as_str()
+                .unwrap()
+                .contains("every 10th"),
+            "{}",
+            setup["title"]
+        );
+        let s = lines.last().unwrap();
+        assert_eq!(s["loss_pattern"], "fixed");
+        for d in s["udp"]["directions"].as_array().unwrap() {
+            assert_eq!(d["sent"], 100);
+            assert_eq!(d["lost"], 10, "exactly the pattern's share: {d}");
+        }
+        let want: Vec<u64> = (0..10).map(|i| 10 * i + 9).collect();
+        let lost: Vec<u64> = s["udp"]["lost_messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| q.as_u64().unwrap())
+            .collect();
+        assert_eq!(lost, want);
+    }
+    let o = netlab(&[
+        "tcp-vs-udp",
+        "--random-loss",
+        "--messages",
+        "50",
+        "--bulk",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    let setup = step_with(&lines, "rule");
+    assert_eq!(setup["data"]["rule"], "numgen random mod 100 < 10");
+    assert_eq!(lines.last().unwrap()["loss_pattern"], "random");
+}
+
+#[test]
+fn tcp_vs_udp_says_why_tcp_was_faster_and_what_slow_really_costs() {
+    if !privileged() {
+        return;
+    }
+    let o = netlab(&["tcp-vs-udp", "--messages", "100", "--bulk", "2", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    let cost = step_with(&lines, "tcp_writes");
+    let d = &cost["data"];
+    // TCP: few large writes, and frames far larger than a 1500-byte packet (GSO).
+    assert_eq!(d["tcp_write_bytes"], 128 * 1024);
+    assert_eq!(d["tcp_writes"], 16, "2 MiB in writes of 128 KiB: {d}");
+    let frames = &d["tcp_frames"];
+    assert!(frames["largest"].as_u64().unwrap() > 1500, "{frames}");
+    assert!(
+        frames["frames"].as_u64().unwrap() < 2 * 1024 * 1024 / 1448,
+        "fewer frames than MSS-sized segments: {frames}"
+    );
+    // UDP: one sendto() per datagram, and what the receiver's buffer dropped.
+    assert_eq!(d["udp_sends"], (2u64 * 1024 * 1024).div_ceil(1400));
+    let missing = d["udp_sends"].as_u64().unwrap() - d["udp_received"].as_u64().unwrap();
+    let dropped = d["udp_rcvbuf_errors"].as_u64().expect("RcvbufErrors read");
+    assert!(dropped <= missing, "{d}");
+    // The handshake's cost to the first byte, measured on the link.
+    assert!(d["first_byte_after_syn_us"].as_u64().unwrap() > 0, "{d}");
+    let facts: Vec<&str> = cost["facts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["value"]["en"].as_str().unwrap())
+        .collect();
+    assert!(facts.iter().any(|f| f.contains("GSO")), "{facts:?}");
+    assert!(facts.iter().any(|f| f.contains("sendto()s")), "{facts:?}");
+    let correction = cost["correction"]["en"].as_str().unwrap();
+    for said in [
+        "a round trip before the first byte",
+        "after the SYN",
+        "behind a retransmission",
+    ] {
+        assert!(correction.contains(said), "{said}: {correction}");
+    }
+    // Head-of-line blocking in the lossy phase: later messages that had
+    // arrived waited for a retransmission.
+    let held = &lines.last().unwrap()["tcp"]["held_back"];
+    assert!(held["messages"].as_u64().unwrap() > 0, "{held}");
+    assert!(held["longest_us"].as_u64().unwrap() > 0, "{held}");
+    let tcp_step = step_with(&lines, "tcp");
+    assert!(
+        tcp_step["detail"]["en"]
+            .as_str()
+            .unwrap()
+            .contains("head-of-line blocking"),
+        "{}",
+        tcp_step["detail"]
+    );
+}
+
 fn json_array(v: &[&str]) -> Value {
     Value::Array(v.iter().map(|s| Value::from(*s)).collect())
 }
@@ -564,4 +683,59 @@ fn sticky_packet_s_segments_are_recorded_in_wire_order() {
         data_segments, counted,
         "every data segment TCP_INFO counts is a record"
     );
+}
+
+#[test]
+fn the_chinese_sticky_ladder_shows_its_whole_label() {
+    // The segments are drawn only where loopback can be captured.
+    if !privileged() {
+        return;
+    }
+    let o = netlab(&["sticky-packet", "--lang", "zh", "--width", "80"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let t = stdout(&o);
+    let line = t
+        .lines()
+        .find(|l| l.contains('│') && l.contains("Nagle"))
+        .unwrap_or_else(|| panic!("no ladder line for the writer's segments:\n{t}"));
+    assert!(
+        line.trim_end().ends_with("TCP_NODELAY ×10"),
+        "the label is whole, not cut at 一个…: {line}"
+    );
+    assert!(!line.contains('…'), "{line}");
+    assert!(line.contains("Nagle ×"), "{line}");
+}
+
+#[test]
+fn chinese_says_datagram_for_udp_and_no_word_for_word_phrases() {
+    // Loopback: no privilege needed.
+    let t = stdout(&netlab(&[
+        "tcp-vs-udp",
+        "--loopback",
+        "--messages",
+        "20",
+        "--bulk",
+        "1",
+        "--lang",
+        "zh",
+        "--width",
+        "500",
+    ]));
+    assert!(t.contains("数据报"), "{t}");
+    assert!(!t.contains("发上线路"), "{t}");
+    let t = stdout(&netlab(&[
+        "sticky-packet",
+        "--lang",
+        "zh",
+        "--width",
+        "500",
+    ]));
+    assert!(t.contains("个数据报"), "{t}");
+    for calque in [
+        "晚到的读取方",
+        "晚了 50 ms 的读取方",
+        "每个报文在接收缓冲区",
+    ] {
+        assert!(!t.contains(calque), "{calque}: {t}");
+    }
 }

@@ -139,39 +139,11 @@ fn detail(c: FirewallCase) -> Text {
     }
 }
 
-/// A case's name, as `--case` takes it (the JSON form of [`FirewallCase`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-enum Case {
-    /// No rules: everything passes.
-    None,
-    /// Drop traffic to h3: the client waits.
-    Drop,
-    /// Reject traffic to h3: a TCP reset, an ICMP port unreachable.
-    Reject,
-    /// Allow replies, drop new connections from LAN B.
-    Stateful,
-    /// Allow TCP 80 and UDP 53 to h3, nothing else.
-    Ports,
-}
-
-impl From<FirewallCase> for Case {
-    fn from(c: FirewallCase) -> Case {
-        match c {
-            FirewallCase::None => Case::None,
-            FirewallCase::Drop => Case::Drop,
-            FirewallCase::Reject => Case::Reject,
-            FirewallCase::Stateful => Case::Stateful,
-            FirewallCase::Ports => Case::Ports,
-        }
-    }
-}
-
 /// One probe: what the rules predict and what the client saw.
 #[derive(Serialize, JsonSchema)]
 struct CaseOut {
     /// The rule set it ran under.
-    case: Case,
+    case: FirewallCase,
     /// The case's rules, `; `-separated, as typed after `nft add rule inet netlab forward` (empty: none).
     rule: String,
     /// `tcp` or `udp`.
@@ -210,7 +182,7 @@ struct Setup {
 #[derive(Serialize, JsonSchema)]
 struct CaseStep {
     /// Which rule set.
-    case: Case,
+    case: FirewallCase,
     /// The commands that set it, in order, each a whole `nft add rule …` line
     /// (empty: no rules).
     rules: Vec<String>,
@@ -242,6 +214,50 @@ fn syn_times(frames: &[Frame], host: &str, from: std::net::Ipv4Addr, port: u16) 
     times
         .iter()
         .map(|t| t.duration_since(times[0]).unwrap_or_default().as_secs_f64())
+        .collect()
+}
+
+/// Which of `frames` (both LANs' captures) r1 stopped: a packet between h1
+/// and h3 seen on its sender's own link and never on the other LAN's. A
+/// forwarded packet keeps its IP addresses, its IP id and every byte after
+/// the IP header (r1 changes only the TTL and the header checksum), so those
+/// find it on the far side.
+fn stopped_at_r1(frames: &[Frame]) -> Vec<bool> {
+    fn key(f: &Frame) -> Option<([u8; 10], &[u8])> {
+        let ip = f.bytes.get(14..34)?;
+        let (_, transport) = frame::transport(&f.bytes)?;
+        let mut k = [0u8; 10];
+        k[..2].copy_from_slice(&ip[4..6]); // identification
+        k[2..].copy_from_slice(&ip[12..20]); // source, destination
+        Some((k, transport))
+    }
+    // Which host's link a frame was seen on, and the ends of its IP packet.
+    let ends = |f: &Frame| match frame::ethernet_frame(&f.bytes).map(|d| d.kind) {
+        Ok(Kind::Ipv4 { src, dst, .. }) => Some((src, dst)),
+        _ => None,
+    };
+    let on = |f: &Frame, host: &str| f.link.split(':').next() == Some(host);
+    let mut far = std::collections::HashSet::new();
+    for f in frames {
+        match ends(f) {
+            Some((H1, H3)) if on(f, "h3") => {}
+            Some((H3, H1)) if on(f, "h1") => {}
+            _ => continue,
+        }
+        if let Some(k) = key(f) {
+            far.insert(k);
+        }
+    }
+    frames
+        .iter()
+        .map(|f| {
+            let sent_here = match ends(f) {
+                Some((H1, H3)) => on(f, "h1"),
+                Some((H3, H1)) => on(f, "h3"),
+                _ => false,
+            };
+            sent_here && key(f).is_some_and(|k| !far.contains(&k))
+        })
         .collect()
 }
 
@@ -310,6 +326,8 @@ pub fn run(args: &FirewallArgs, n: &mut Narrator) -> Result<i32> {
                 conntrack = Some(fw::conntrack(r1, H3)?);
             }
         }
+        // A last ACK on its way through r1 is on both links before they stop.
+        std::thread::sleep(std::time::Duration::from_millis(20));
         let mut frames = Vec::new();
         for cap in caps {
             frames.extend(cap.stop()?);
@@ -369,7 +387,7 @@ pub fn run(args: &FirewallArgs, n: &mut Narrator) -> Result<i32> {
                 );
             }
             probes_out.push(CaseOut {
-                case: c.into(),
+                case: c,
                 rule: rule_text.clone(),
                 proto: p.proto,
                 port: p.port,
@@ -396,9 +414,18 @@ pub fn run(args: &FirewallArgs, n: &mut Narrator) -> Result<i32> {
             }
             None => {}
         }
-        s.packets = frames.iter().map(|f| f.record(false)).collect();
+        let stopped = stopped_at_r1(&frames);
+        s.packets = frames
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let mut p = f.record(false);
+                p.lost = stopped[i];
+                p
+            })
+            .collect();
         let step = CaseStep {
-            case: c.into(),
+            case: c,
             rules: commands,
             probes: probes_out,
             conntrack: conntrack.flatten(),

@@ -258,7 +258,7 @@ pub fn run(args: &IoMuxArgs, n: &mut Narrator) -> Result<i32> {
             say::servers_title(args.clients, &threads, &epoll),
             tx(
                 "Both servers answer the same clients, all connected at once. A thread per connection is simple to write, but each thread has its own stack and is scheduled by the kernel; one thread with epoll serves them all from one loop: concurrency (every conversation under way at once) without parallelism (one core at a time). Figures are what the process gained, read from /proc/self/status while the connections were open.",
-                "两个服务端服务同样的客户端，所有连接同时在线。每连接一线程写起来简单，但每个线程都有自己的栈，由内核调度；一个线程加 epoll 在一个循环里服务全部：这是并发（所有会话同时在进行）而非并行（同一时刻只用一个核）。数字是连接都在时从 /proc/self/status 读到的进程增量。",
+                "两个服务端服务同样的客户端，所有连接同时在线。每连接一线程写起来简单，但每个线程都有自己的栈，由内核调度；一个线程加 epoll 在一个循环里服务全部：这是并发（所有会话同时在进行）而非并行（同一时刻只用一个核）。这些数字是所有连接都在线时，从 /proc/self/status 读到的进程增量。",
             ),
             &["Q15", "Q23"],
         )

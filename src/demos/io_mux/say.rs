@@ -195,7 +195,7 @@ pub fn chart(points: &[Point]) -> Vec<(Text, Text)> {
 pub fn chart_scale() -> Text {
     tx(
         "bars on a log scale: each 10× in time is the same length",
-        "条形按对数刻度：时间每增加 10 倍，长度增加相同",
+        "条形按对数刻度：时间每变为 10 倍，条形加长同样一段",
     )
 }
 
@@ -245,7 +245,7 @@ pub fn fd_setsize(fd: i32, setsize: usize) -> Text {
             "descriptor {fd}, this run's, is ≥ FD_SETSIZE ({setsize}): the bitmap has no bit for it; netlab does not call select (glibc's FD_SET would write past the set)"
         ),
         format!(
-            "本次运行的描述符 {fd} ≥ FD_SETSIZE（{setsize}）：位图里没有它的位置；netlab 不去调用 select（glibc 的 FD_SET 会写出集合之外）"
+            "本次运行的描述符 {fd} ≥ FD_SETSIZE（{setsize}）：位图里没有它的位置；netlab 不去调用 select（glibc 的 FD_SET 会越界写到集合之外）"
         ),
     )
 }

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::error::{exit, Error, Result};
 use crate::lab::holder;
+use crate::lab::link::{Pattern, Shaping};
 use crate::lab::topology::{
     check_named, plan, remove_named_locked, Built, Check, IfaceState, NetLab,
 };
@@ -46,34 +47,13 @@ struct HostState {
     /// What it is in the lab, in English (`host on LAN A`, `router between LAN A and LAN B (layer 3)` …).
     role: &'static str,
     /// Its interfaces (not lo).
-    ifaces: Vec<Iface>,
-}
-
-/// One interface of a lab host as the kernel reports it.
-#[derive(Serialize, JsonSchema)]
-struct Iface {
-    /// Its name inside the host.
-    name: String,
-    /// Its MAC address.
-    mac: String,
-    /// Its IPv4 addresses with prefix, e.g. `198.51.100.10/24`.
-    ip: Vec<String>,
-    /// The kernel's operstate: UP, DOWN, LOWERLAYERDOWN …
-    state: String,
-    /// What the other end of its cable is, from the plan (empty if none).
-    peer: &'static str,
-}
-
-impl From<IfaceState> for Iface {
-    fn from(i: IfaceState) -> Iface {
-        Iface {
-            name: i.name,
-            mac: i.mac,
-            ip: i.ip,
-            state: i.state,
-            peer: i.peer,
-        }
-    }
+    ifaces: Vec<IfaceState>,
+    /// How its cable (`eth0`, to the switch or to r1) is made worse, as the
+    /// kernel holds it now: loss from netlab's nft table, rate and delay from
+    /// the qdisc or netlab's delay line (all zero or absent when clean).
+    /// Absent for r1 and sw1: their cables are the hosts' far ends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shaping: Option<Shaping>,
 }
 
 /// The summary's fields: `lab up` and `lab status` give the lab's state,
@@ -131,20 +111,9 @@ struct Shaped {
     /// The host whose cable was shaped (`h1`, `h2`, `h3`).
     link: &'static str,
     /// What was done to it, each way.
-    shaping: ShapingOut,
+    shaping: Shaping,
     /// The delay is kept by netlab's delay line (no netem in this kernel).
     delay_line: bool,
-}
-
-/// How one cable is made worse.
-#[derive(Serialize, JsonSchema)]
-struct ShapingOut {
-    /// Percent dropped, each way.
-    loss: u8,
-    /// Delay each way, milliseconds.
-    delay_ms: Option<u32>,
-    /// Rate each way, Mbit/s.
-    rate_mbit: Option<u32>,
 }
 
 /// `lab status`: one host.
@@ -220,8 +189,13 @@ pub fn up(args: &crate::cli::LabUpArgs, n: &mut Narrator) -> Result<i32> {
     // holds every capability, and would look like root.
     let rootless = rootless();
     let lab = up_lab(n)?;
-    let s = crate::lab::link::Shaping {
+    let s = Shaping {
         loss: args.loss,
+        loss_pattern: if args.random_loss {
+            Pattern::Random
+        } else {
+            Pattern::Fixed
+        },
         delay_ms: args.delay,
         rate_mbit: args.rate,
     };
@@ -238,7 +212,7 @@ pub fn up(args: &crate::cli::LabUpArgs, n: &mut Narrator) -> Result<i32> {
         let this = if *link == args.link {
             s
         } else {
-            crate::lab::link::Shaping::default()
+            Shaping::default()
         };
         let plan = plan().into_iter().find(|p| p.name == host);
         let (mac, cidr, gw) = plan
@@ -269,16 +243,12 @@ pub fn up(args: &crate::cli::LabUpArgs, n: &mut Narrator) -> Result<i32> {
         n.step(
             Step::new(
                 say::shaped(host, &s, by_line),
-                say::shaped_detail(host),
+                say::shaped_detail(host, &s),
                 &[],
             )
             .with(&Shaped {
                 link: host,
-                shaping: ShapingOut {
-                    loss: s.loss,
-                    delay_ms: s.delay_ms,
-                    rate_mbit: s.rate_mbit,
-                },
+                shaping: s,
                 delay_line: by_line,
             }),
         )?;
@@ -404,6 +374,11 @@ pub fn status(n: &mut Narrator) -> Result<i32> {
 }
 
 fn status_of(lab: &NetLab, n: &mut Narrator, rootless: bool) -> Result<i32> {
+    let holder_pid = if rootless {
+        holder::current().map(|h| h.pid)
+    } else {
+        None
+    };
     let mut hosts = Vec::new();
     for h in plan() {
         let ifaces = lab.ifaces(&h)?;
@@ -411,11 +386,21 @@ fn status_of(lab: &NetLab, n: &mut Narrator, rootless: bool) -> Result<i32> {
         for i in &ifaces {
             step = step.fact(Text::from(i.name.as_str()), say::iface(i));
         }
+        // A host with one cable: how that cable is shaped now.
+        let shaping = match cabled(h.name) {
+            Some(_) => Some(cable_of(lab, h.name, holder_pid)?),
+            None => None,
+        };
+        if let Some(s) = shaping.filter(Shaping::any) {
+            let by_line = line_delay(h.name, holder_pid).is_some();
+            step = step.fact(tx("cable", "网线"), say::shaping(&s, by_line, true));
+        }
         n.step(step.with(&HostStep { host: h.name }))?;
         hosts.push(HostState {
             name: h.name,
             role: h.role,
-            ifaces: ifaces.into_iter().map(Iface::from).collect(),
+            ifaces,
+            shaping,
         });
     }
     n.summary(
@@ -433,6 +418,42 @@ fn status_of(lab: &NetLab, n: &mut Narrator, rootless: bool) -> Result<i32> {
         })),
     )?;
     Ok(exit::OK)
+}
+
+/// The `--link` a host's cable is, if it has one cable of its own.
+fn cabled(host: &str) -> Option<crate::cli::LabLink> {
+    use clap::ValueEnum as _;
+    crate::cli::LabLink::value_variants()
+        .iter()
+        .copied()
+        .find(|l| l.ends().0 == host)
+}
+
+/// How `host`'s cable is shaped, read from the lab: loss, rate and a
+/// netem delay from the kernel, a delay kept by netlab's line from its process.
+fn cable_of(lab: &NetLab, host: &str, holder_pid: Option<u32>) -> Result<Shaping> {
+    let ns = lab.host(host)?;
+    let mut s = crate::lab::link::shaping_of(ns, "eth0")?;
+    if crate::lab::link::has_line(ns) {
+        s.delay_ms = s.delay_ms.or(line_delay(host, holder_pid));
+    }
+    Ok(s)
+}
+
+/// The delay of the line on `host`'s cable, from its process's arguments
+/// (`netlab lab line HOST MS`).
+fn line_delay(host: &str, holder: Option<u32>) -> Option<u32> {
+    line_pids(host, holder).into_iter().find_map(|pid| {
+        let c = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let args: Vec<String> = c
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let at = args
+            .windows(3)
+            .position(|w| w[0] == "lab" && w[1] == "line")?;
+        args.get(at + 3)?.parse().ok()
+    })
 }
 
 /// `netlab lab down`.

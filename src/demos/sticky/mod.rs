@@ -322,7 +322,7 @@ pub fn run(args: &StickyArgs, n: &mut Narrator) -> Result<i32> {
             say::udp(writes.len(), &dgrams),
             tx(
                 "Same timing as case 1, but each datagram stays whole and separate in the receive buffer: recv() returns exactly one. UDP keeps message boundaries (and in exchange may lose or reorder messages).",
-                "时机与情形 1 相同，但每个报文在接收缓冲区里保持完整和独立：一次 recv() 恰好返回一个。UDP 保留消息边界（代价是消息可能丢失或乱序）。",
+                "时机与情形 1 相同，但每个数据报在接收缓冲区里各自完整、互不相连：一次 recv() 恰好取出一个。UDP 保留消息边界（代价是消息可能丢失或乱序）。",
             ),
             &["Q14", "Q9"],
         )

@@ -91,7 +91,7 @@ pub fn slow_reader(writes: usize, size: usize, reads: &[usize]) -> Text {
             reads_en(reads.len())
         ),
         format!(
-            "{writes} 次各 {size} 字节的写入；晚了 50 ms 的读取方 {} 次读到 {} 字节",
+            "{writes} 次各 {size} 字节的写入；读取方晚 50 ms 才读，{} 次就读到 {} 字节",
             reads.len(),
             plus(reads)
         ),
@@ -211,7 +211,7 @@ pub fn udp(sends: usize, datagrams: &[usize]) -> Text {
     let (n, s) = (datagrams.len(), sizes(datagrams));
     tx(
         format!("UDP: {sends} sends, the late reader got {n} datagrams of {s} bytes"),
-        format!("UDP：{sends} 次发送，晚到的读取方收到 {n} 个报文，每个 {s} 字节"),
+        format!("UDP：{sends} 次发送，读取方同样晚读，收到 {n} 个数据报，每个 {s} 字节"),
     )
 }
 

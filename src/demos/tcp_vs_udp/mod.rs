@@ -7,10 +7,15 @@
 //!    link; UDP sends with no setup at all;
 //! 2. boundaries: three sends; TCP's reader gets one byte stream, UDP's three
 //!    datagrams;
-//! 3. reliability over a link that drops `--loss` percent each way: TCP
-//!    delivers every numbered message in order and TCP_INFO counts the
-//!    retransmissions it took; UDP shows what never arrived or came out of order;
-//! 4. cost: bulk throughput and per-message round trips on the same link;
+//! 3. reliability over a link that drops `--loss` percent each way (the same
+//!    packets every run unless `--random-loss`): TCP delivers every numbered
+//!    message in order, TCP_INFO counts the retransmissions it took and the
+//!    capture the messages held back behind them; UDP shows what never
+//!    arrived or came out of order;
+//! 4. cost: bulk throughput and per-message round trips on the same link, the
+//!    work behind them (system calls, TCP's large frames, the datagrams the
+//!    receiver's buffer dropped), and what TCP's slowness really is (the
+//!    handshake before the first byte, head-of-line blocking);
 //! 5. one-to-many: a UDP broadcast reaches every host on the LAN; TCP cannot;
 //! 6. ports: the notes' well-known ports checked against /etc/services.
 //!
@@ -21,11 +26,12 @@ use std::collections::HashSet;
 use crate::cli::TcpUdpArgs;
 use crate::error::{exit, Error, Result};
 use crate::lab::capture::Frame;
+use crate::lab::link::Pattern;
 use crate::lab::topology::NetLab;
 use crate::narrate::{tx, Narrator, Packet, Step, Summary, Text};
 use crate::privilege::Privileges;
 use crate::transport::ends::{self, Ends, TcpRun};
-use crate::transport::{seq_of, Cost, Delivery, TcpResult, UdpResult};
+use crate::transport::{seen, seq_of, Cost, Delivery, TcpResult, UdpResult};
 use crate::wire::frame::{self, Kind};
 use crate::wire::tcp as tcpw;
 
@@ -109,6 +115,11 @@ struct LossSetup {
     size: usize,
     /// Percent of TCP and UDP packets dropped, each way.
     loss_percent: u8,
+    /// How the dropped packets are chosen: `fixed` (the same share every run) or `random`.
+    loss_pattern: Pattern,
+    /// The nft expression that chooses them, in each host's input chain,
+    /// once for TCP and once for UDP (empty at 0 and 100 %).
+    rule: String,
 }
 
 /// Phase 3, when TCP could not even connect.
@@ -147,6 +158,34 @@ struct CostOut {
     udp_round_trip_us: f64,
     /// UDP round trips that came back (of 200).
     udp_round_trips_answered: u32,
+    /// write() calls TCP's sender made for the bulk transfer.
+    tcp_writes: u64,
+    /// Bytes each write() offered.
+    tcp_write_bytes: usize,
+    /// read() calls that returned data to TCP's receiver.
+    tcp_reads: u64,
+    /// The data frames TCP's sender handed the link, from the capture (in
+    /// the lab): fewer and larger than 1500-byte segments, since the kernel
+    /// segments as late as it can (GSO) and a veth link never has to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tcp_frames: Option<seen::DataFrames>,
+    /// sendto() calls UDP's sender made: one per datagram.
+    udp_sends: u64,
+    /// Of those, the ones the sender's kernel refused.
+    udp_send_errors: u64,
+    /// Bytes of each datagram.
+    udp_datagram_bytes: usize,
+    /// Datagrams the receiver got (one recvfrom() each).
+    udp_received: u64,
+    /// Datagrams the receiver's kernel dropped with the socket's buffer full
+    /// (`Udp: RcvbufErrors` in its namespace's /proc/net/snmp, before and
+    /// after; absent where it could not be read): UDP has no flow control.
+    udp_rcvbuf_errors: Option<u64>,
+    /// How long connect() took in phase 1, microseconds.
+    connect_us: u64,
+    /// From phase 1's SYN to its first data byte on the link, microseconds:
+    /// what the handshake costs the first byte (absent without a capture).
+    first_byte_after_syn_us: Option<u64>,
     /// The phase's frames were captured (in the lab; not on loopback).
     captured: bool,
     /// Frames the kernel dropped because the capture could not keep up.
@@ -324,11 +363,11 @@ pub fn run(args: &TcpUdpArgs, n: &mut Narrator) -> Result<i32> {
         rootless: crate::lab::userns::rootless(),
     }))?;
 
-    connection(&env, n)?;
+    let first = connection(&env, n)?;
     boundaries(&env, n)?;
     let loss = if lab_ok { args.loss } else { 0 };
     let (mut tcp, mut udp) = reliability(&env, args, loss, n)?;
-    let cost = cost(&env, args, n)?;
+    let cost = cost(&env, args, &first, tcp.held_back.as_ref(), n)?;
     if let Ends::Lab(lab) = &env {
         broadcast(lab, n)?;
     }
@@ -340,6 +379,7 @@ pub fn run(args: &TcpUdpArgs, n: &mut Narrator) -> Result<i32> {
     let delivered_all = tcp.delivered_all();
     let result = crate::transport::Summary {
         loss_percent: loss,
+        loss_pattern: pattern_of(args),
         lab: lab_ok,
         tcp,
         udp,
@@ -365,7 +405,15 @@ pub fn run(args: &TcpUdpArgs, n: &mut Narrator) -> Result<i32> {
     })
 }
 
-fn connection(env: &Ends, n: &mut Narrator) -> Result<()> {
+/// What the handshake cost the first byte, from phase 1.
+struct FirstByte {
+    /// How long connect() took.
+    connect: std::time::Duration,
+    /// From the SYN to the first data byte on the link (with a capture).
+    after_syn: Option<std::time::Duration>,
+}
+
+fn connection(env: &Ends, n: &mut Narrator) -> Result<FirstByte> {
     let section = tx(
         "1 · Connection: handshake versus nothing",
         "1 · 连接：握手与不握手",
@@ -416,8 +464,8 @@ fn connection(env: &Ends, n: &mut Narrator) -> Result<()> {
     let mut s = Step::new(
         say::handshake(connect_time),
         tx(
-            "SYN: the client's first sequence number x; SYN-ACK: the server's y, ack x+1; ACK: y+1. Each side learns where the other's bytes start.",
-            "SYN 带客户端的初始序号 x；SYN-ACK 带服务器的 y 和确认号 x+1；ACK 为 y+1。双方由此知道对方字节从哪里开始。",
+            "SYN: the client's first sequence number x; SYN-ACK: the server's y, ack x+1; ACK: y+1: where each side's bytes start.",
+            "SYN 带客户端的初始序号 x；SYN-ACK 带服务器的 y 和确认号 x+1；ACK 为 y+1。双方由此知道对方的字节从哪里开始。",
         ),
         &["Q9", "Q12", "Q13"],
     )
@@ -451,12 +499,8 @@ fn connection(env: &Ends, n: &mut Narrator) -> Result<()> {
     }
     let first = &frames[..handshake_end];
     if first.iter().any(is_arp) {
-        s.detail
-            .en
-            .push_str(" Before the SYN, h1 asked for h2's MAC address (ARP): the frame needs it.");
-        s.detail
-            .zh
-            .push_str("发 SYN 前，h1 先用 ARP 问到了 h2 的 MAC 地址。");
+        s.detail.en.push_str(" First, ARP found h2's MAC.");
+        s.detail.zh.push_str("此前 h1 先用 ARP 问到了 h2 的 MAC。");
     }
     s.packets = records(env, first, &servers);
     if frames.is_empty() {
@@ -472,8 +516,9 @@ fn connection(env: &Ends, n: &mut Narrator) -> Result<()> {
     if let Some(f) = syn {
         // A second look at the SYN, for its bytes: not a packet of its own.
         let mut v = record(env, f, &servers).echo();
-        // The layers below, and the two fields the lesson does not need.
-        v.hide = ["eth.", "ip.", "tcp.checksum", "tcp.urgent"]
+        // The layers below, and the fields the lesson does not need (the
+        // options' window scale is read out in the handshake step).
+        v.hide = ["eth.", "ip.", "tcp.checksum", "tcp.urgent", "tcp.options"]
             .map(String::from)
             .to_vec();
         let mut view = Step::new(
@@ -524,8 +569,8 @@ fn connection(env: &Ends, n: &mut Narrator) -> Result<()> {
             "UDP：第一个包就带着数据",
         ),
         tx(
-            "No handshake, no state: sendto() puts the datagram on the wire. That is all.",
-            "没有握手，没有连接状态：sendto() 把报文发上线路，仅此而已。",
+            "No handshake, no state: sendto() hands the datagram to IP; off it goes.",
+            "没有握手，也不记连接状态：sendto() 把数据报交给 IP 层，立刻就发出去了。",
         ),
         QS,
     )
@@ -541,7 +586,11 @@ fn connection(env: &Ends, n: &mut Narrator) -> Result<()> {
         s.packets.push(p);
     }
     let udp_packets = last.iter().filter(|f| udp_of(f, udp_port)).count();
-    n.step(s.with(&FirstDatagram { udp_packets }))
+    n.step(s.with(&FirstDatagram { udp_packets }))?;
+    Ok(FirstByte {
+        connect: connect_time,
+        after_syn: crate::transport::seen::first_byte_after_syn(&frames, port),
+    })
 }
 
 /// An ARP frame.
@@ -671,6 +720,15 @@ fn unconnected(
     })
 }
 
+/// The loss pattern the command line asks for.
+fn pattern_of(args: &TcpUdpArgs) -> Pattern {
+    if args.random_loss {
+        Pattern::Random
+    } else {
+        Pattern::Fixed
+    }
+}
+
 fn reliability(
     env: &Ends,
     args: &TcpUdpArgs,
@@ -681,15 +739,22 @@ fn reliability(
     let size = usize::from(args.size);
     let count = args.messages;
     let (client, server) = env.names();
-    env.make_lossy(loss)?;
+    let pattern = pattern_of(args);
+    env.make_lossy(loss, pattern)?;
     n.step(
-        Step::new(say::lossy(loss), say::numbered(count, size, loss), QS)
-            .section(section.clone())
-            .with(&LossSetup {
-                messages_each_way: count,
-                size,
-                loss_percent: loss,
-            }),
+        Step::new(
+            say::lossy(loss, pattern),
+            say::numbered(count, size, loss, pattern),
+            QS,
+        )
+        .section(section.clone())
+        .with(&LossSetup {
+            messages_each_way: count,
+            size,
+            loss_percent: loss,
+            loss_pattern: pattern,
+            rule: crate::lab::link::loss_rule(loss, pattern),
+        }),
     )?;
 
     // TCP: one connection, both directions at once (it is full duplex).
@@ -714,6 +779,18 @@ fn reliability(
             let in_order = dirs.iter().all(|d| d.in_order);
             let complete = dirs.iter().all(|d| d.complete);
             let retrans = ic.total_retrans + is.total_retrans;
+            // Head-of-line blocking, each way, from the capture (which saw
+            // every transmission: h1's link, before either host's filter).
+            let held = (!frames.is_empty()).then(|| {
+                let mut w = seen::waits(&frames, |h| h.dst_port == server_port, size, count);
+                w.extend(seen::waits(
+                    &frames,
+                    |h| h.src_port == server_port,
+                    size,
+                    count,
+                ));
+                seen::HeldBack::of(w)
+            });
             let tcp = TcpResult {
                 sent: 2 * count,
                 delivered,
@@ -725,6 +802,7 @@ fn reliability(
                 elapsed_ms: Some(elapsed.as_millis() as u64),
                 directions: dirs.to_vec(),
                 bytes_per_s: 0.0,
+                held_back: held,
             };
             let whole = complete && in_order;
             // Both directions whole: one line says it; else one line each.
@@ -748,10 +826,7 @@ fn reliability(
             let mut step = Step::new(
                     say::tcp_delivered(whole, delivered, 2 * count, retrans, elapsed.as_millis()),
                     if whole {
-                        tx(
-                            "Each lost segment was noticed (no ACK in time, or duplicate ACKs) and sent again; early data waited for the gap to fill. The price is time.",
-                            "每个丢失的报文段都被发现（超时未确认或重复确认）并重传；提前到达的数据等空缺补上。代价是时间。",
-                        )
+                        say::repaired(held.as_ref())
                     } else {
                         tx(
                             "TCP had not finished when the phase's time ran out: at this loss every repair waits for a retransmission timer that doubles each time. What did arrive arrived in order, with nothing missing before it; the rest was still being retried.",
@@ -794,25 +869,35 @@ fn reliability(
         directions: dirs.to_vec(),
         ..UdpResult::default()
     };
+    // The fixed pattern loses the same numbers each way: then one line says it.
+    let lines = if dirs[0].lost == dirs[1].lost {
+        vec![(say::both_ways(client, server), say::udp_both(&dirs[0]))]
+    } else {
+        vec![
+            (say::way(client, server), say::udp_direction(&dirs[0])),
+            (say::way(server, client), say::udp_direction(&dirs[1])),
+        ]
+    };
+    let mut step = Step::new(
+        say::udp_delivered(delivered, 2 * count, lost, reordered),
+        tx(
+            "Nobody noticed, nobody resent: a lost datagram is gone. An application that needs more must number, acknowledge and resend itself (QUIC does, over UDP).",
+            "没人察觉，也没人重发：丢失的数据报就没了。需要更多保证的应用只能自己编号、确认、重传（QUIC 就在 UDP 上这样做）。",
+        ),
+        &["Q9", "Q12"],
+    )
+    .section(section);
+    for (label, value) in lines {
+        step = step.fact(label, value);
+    }
     n.step(
-        Step::new(
-            say::udp_delivered(delivered, 2 * count, lost, reordered),
-            tx(
-                "Nobody noticed, nobody resent: a lost datagram is gone. An application that needs more must number, acknowledge and resend itself (QUIC does, over UDP).",
-                "没人察觉，也没人重发：丢失的报文就没了。需要更多保证的应用只能自己编号、确认、重传（QUIC 就在 UDP 上这样做）。",
-            ),
-            &["Q9", "Q12"],
-        )
-        .section(section)
-        .fact(say::way(client, server), say::udp_direction(&dirs[0]))
-        .fact(say::way(server, client), say::udp_direction(&dirs[1]))
-        .with(&UdpLoss { udp: udp.clone() })
-        .with_packets(loss_records(
-            env,
-            &u.frames,
-            &[u.server.port()],
-            &lost_by_port,
-        )),
+        step.with(&UdpLoss { udp: udp.clone() })
+            .with_packets(loss_records(
+                env,
+                &u.frames,
+                &[u.server.port()],
+                &lost_by_port,
+            )),
     )?;
     env.make_clean()?;
     Ok((tcp, udp))
@@ -848,7 +933,13 @@ fn bulk_records(env: &Ends, frames: &[Frame]) -> Vec<Packet> {
         .collect()
 }
 
-fn cost(env: &Ends, args: &TcpUdpArgs, n: &mut Narrator) -> Result<Cost> {
+fn cost(
+    env: &Ends,
+    args: &TcpUdpArgs,
+    first: &FirstByte,
+    held: Option<&seen::HeldBack>,
+    n: &mut Narrator,
+) -> Result<Cost> {
     let total = u64::from(args.bulk) * 1024 * 1024;
     // The phase's frames are captured in the lab, always: headers only, as
     // `tcpdump -s 128` would, since the payload is megabytes of filler, and
@@ -873,20 +964,18 @@ fn cost(env: &Ends, args: &TcpUdpArgs, n: &mut Narrator) -> Result<Cost> {
         bulk.full.then_some(BULK_FRAMES),
     ));
     let kept_up = m.tcp_bytes_per_s >= m.udp_bytes_per_s * 0.8;
-    let mut detail = say::cost_lesson(kept_up, m.udp_lost_percent);
-    if captured {
-        detail
-            .en
-            .push_str(" (Measured while capturing: it slows both.)");
-        detail.zh.push_str("（边抓包边测：两者都会变慢。）");
-    }
+    let mut detail = say::cost_lesson(kept_up, captured);
     if bulk.full {
         let kept = say::capture_bound(BULK_FRAMES);
         detail.en.push(' ');
         detail.en.push_str(&kept.en);
         detail.zh.push_str(&kept.zh);
     }
+    // What the capture saw of TCP's bulk: the frames h1 handed the link.
+    let tcp_frames = captured.then(|| seen::data_frames(&bulk.frames, m.tcp_port));
+    let (_, server) = env.names();
     let lost_percent = (m.udp_lost_percent * 10.0).round() / 10.0;
+    let first_us = first.after_syn.map(|d| d.as_micros() as u64);
     n.step(
         Step::new(
             say::cost(
@@ -903,17 +992,27 @@ fn cost(env: &Ends, args: &TcpUdpArgs, n: &mut Narrator) -> Result<Cost> {
             "4 · Cost: throughput and round trips on the same link",
             "4 · 代价：同一链路上的吞吐量与往返时间",
         ))
-        .correction(if kept_up {
-            tx(
-                "the notes call TCP slow and UDP fast; on one link, bulk TCP kept up, and UDP paid for its speed in lost datagrams.",
-                "笔记认为 TCP 慢、UDP 快；同一链路上实测，大批量传输时 TCP 并不落后，UDP 的快是用丢失的报文换来的。",
-            )
-        } else {
-            tx(
-                "the notes call TCP slow and UDP fast; UDP did move more here, but only by ignoring loss and congestion.",
-                "笔记认为 TCP 慢、UDP 快；这里 UDP 确实传得多，但那是因为它不管丢包和拥塞。",
-            )
-        })
+        .fact(
+            tx("TCP", "TCP"),
+            say::tcp_work(m.tcp_writes, ends::WRITE, tcp_frames.as_ref()),
+        )
+        .fact(
+            tx("UDP", "UDP"),
+            say::udp_work(
+                m.udp_sends,
+                ends::DATAGRAM,
+                m.udp_received,
+                m.udp_rcvbuf_errors,
+                m.udp_send_errors,
+                server,
+            ),
+        )
+        .correction(say::slow_means(
+            kept_up,
+            first.after_syn,
+            first.connect,
+            held,
+        ))
         .with(&CostOut {
             tcp_bytes_per_s: m.tcp_bytes_per_s.round(),
             udp_bytes_per_s: m.udp_bytes_per_s.round(),
@@ -921,6 +1020,17 @@ fn cost(env: &Ends, args: &TcpUdpArgs, n: &mut Narrator) -> Result<Cost> {
             tcp_round_trip_us: m.tcp_rtt_us.round(),
             udp_round_trip_us: m.udp_rtt_us.round(),
             udp_round_trips_answered: m.udp_answered,
+            tcp_writes: m.tcp_writes,
+            tcp_write_bytes: ends::WRITE,
+            tcp_reads: m.tcp_reads,
+            tcp_frames,
+            udp_sends: m.udp_sends,
+            udp_send_errors: m.udp_send_errors,
+            udp_datagram_bytes: ends::DATAGRAM,
+            udp_received: m.udp_received,
+            udp_rcvbuf_errors: m.udp_rcvbuf_errors,
+            connect_us: first.connect.as_micros() as u64,
+            first_byte_after_syn_us: first_us,
             captured,
             capture_missed: bulk.missed,
             capture_snap: SNAP,
@@ -953,8 +1063,8 @@ fn broadcast(lab: &NetLab, n: &mut Narrator) -> Result<()> {
         Step::new(
             say::broadcast(&reached, &tcp_err),
             tx(
-                "One send to 198.51.100.255 reaches every host on the LAN but stops at the router: h3 heard nothing. TCP has two ends only: the kernel refuses.",
-                "发往 198.51.100.255 的一次发送到达局域网里的每台主机，但止于路由器：h3 什么也没收到。TCP 连接只有两个端点，所以内核拒绝。",
+                "LAN A heard one send, h3 past the router did not; TCP has two ends only.",
+                "局域网 A 都收到了这一次发送，路由器后的 h3 没收到；TCP 只有两个端点。",
             ),
             &["Q9"],
         )
@@ -994,10 +1104,13 @@ fn ports(n: &mut Narrator) -> Result<()> {
         .unwrap_or_default();
     let protocols = std::fs::read_to_string("/etc/protocols").unwrap_or_default();
     let mut s = Step::new(
-        tx("Well-known ports, as this machine's /etc/services names them", "知名端口：本机 /etc/services 中的名字"),
         tx(
-            "A port tells the receiving host which program the data is for; IANA assigns the well-known ones. In `quotes`: /etc/services' own name where it differs.",
-            "端口告诉接收主机数据交给哪个程序；知名端口由 IANA 分配。反引号里是 /etc/services 中不同的名字。",
+            "Well-known ports (assigned by IANA), as /etc/services names them",
+            "知名端口（由 IANA 分配）与本机 /etc/services 中的名字",
+        ),
+        tx(
+            "A port picks the receiving program; `quoted`: /etc/services' own name.",
+            "端口指明数据交给哪个程序；反引号里是 /etc/services 自己的叫法。",
         ),
         &["Q10"],
     )
