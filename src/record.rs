@@ -484,10 +484,13 @@ fn is_false(b: &bool) -> bool {
 
 /// Bytes as lowercase hex without separators.
 pub fn to_hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
+    // A table, not format!: a run's JSON holds every packet's bytes twice
+    // (the payload and the wire), and formatting byte by byte was measurable.
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
+    for &b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
     }
     s
 }

@@ -13,20 +13,27 @@ use crate::error::{Error, Result};
 /// Writes each line of the run as one JSON object per line.
 pub struct JsonSink {
     out: Box<dyn Write + Send>,
+    /// One line is serialized here, then written whole.
+    buf: Vec<u8>,
 }
 
 impl JsonSink {
     /// A sink writing to `out` (stdout, or a buffer in tests).
     pub fn new(out: Box<dyn Write + Send>) -> Self {
-        JsonSink { out }
+        JsonSink {
+            out,
+            buf: Vec::with_capacity(16 << 10),
+        }
     }
 }
 
 impl Sink for JsonSink {
     fn line(&mut self, line: &Line) -> Result<()> {
-        let s = serde_json::to_string(line)
+        self.buf.clear();
+        serde_json::to_writer(&mut self.buf, line)
             .map_err(|e| Error::Output(std::io::Error::other(e.to_string())))?;
-        writeln!(self.out, "{s}").map_err(Error::Output)?;
+        self.buf.push(b'\n');
+        self.out.write_all(&self.buf).map_err(Error::Output)?;
         self.out.flush().map_err(Error::Output)
     }
 }
