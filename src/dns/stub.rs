@@ -299,19 +299,19 @@ impl RuntimeProvider for Recording {
 }
 
 /// Where the stub's configuration came from, and what it says.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct Setup {
-    /// The servers it asks, in order.
+    /// The servers it asks, in order (`IP:PORT`).
     pub servers: Vec<SocketAddr>,
     /// Servers listed beyond glibc's three, left out.
     pub ignored: Vec<IpAddr>,
     /// The search list.
     pub search: Vec<String>,
-    /// `options ndots:`.
+    /// `options ndots:`: a name with fewer dots is tried with the search list first.
     pub ndots: usize,
-    /// `options timeout:`, seconds.
+    /// `options timeout:`: seconds to wait for each server.
     pub timeout_s: u64,
-    /// `options attempts:`.
+    /// `options attempts:`: rounds over the servers before giving up.
     pub attempts: usize,
 }
 

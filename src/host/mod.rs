@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 /// One line of a hosts file that names the host looked up.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct HostsLine {
     /// Line number, from 1.
     pub line: usize,

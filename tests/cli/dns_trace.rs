@@ -43,7 +43,10 @@ fn www_baidu_com_every_stage() {
     .unwrap();
     let (o, lines) = trace(&["www.baidu.com", "--hosts", hosts.path().to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let sections: Vec<&str> = lines.iter().filter_map(|l| l["section"].as_str()).collect();
+    let sections: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l["section"]["en"].as_str())
+        .collect();
     for stage in ["Stage 1", "Stage 2", "Stage 3", "Stage 4"] {
         assert!(
             sections.iter().any(|s| s.starts_with(stage)),
@@ -82,7 +85,10 @@ fn www_baidu_com_every_stage() {
     assert!(sent.len() >= 2, "the query and its reply: {sent:?}");
     assert_eq!(sent[0]["direction"], "sent");
     assert_eq!(sent[0]["transport"], "udp");
-    assert!(sent[0]["label"].as_str().unwrap().contains("www.baidu.com"));
+    assert!(sent[0]["label"]["en"]
+        .as_str()
+        .unwrap()
+        .contains("www.baidu.com"));
     assert!(sent.iter().any(|p| p["direction"] == "received"));
     let second = &stub[1]["data"]["stub"];
     assert_eq!(second["cached"], true);
@@ -118,7 +124,7 @@ fn www_baidu_com_every_stage() {
         .iter()
         .find(|f| f["name"] == "FLAGS")
         .unwrap();
-    assert!(flags["value"].as_str().unwrap().contains("RA=1"));
+    assert!(flags["value"]["en"].as_str().unwrap().contains("RA=1"));
     // Stage 4 and the summary.
     let s = summary(&lines);
     let mut a = answers(s);
@@ -180,8 +186,8 @@ fn referrals_have_the_shape_real_servers_send() {
     assert!(fields.iter().any(|f| f["name"] == "AR[1]"));
     let last = fields.last().unwrap()["end"].as_u64().unwrap();
     assert_eq!(
-        last,
-        root["packets"][1]["length"].as_u64().unwrap(),
+        last as usize,
+        root["packets"][1]["hex"].as_str().unwrap().len() / 2,
         "fields cover every byte"
     );
     // the authoritative answer has AA=1
@@ -203,7 +209,7 @@ fn cname_restarts_the_walk_from_the_root() {
     assert_eq!(starts[0]["data"]["via"], Value::Null);
     assert_eq!(starts[1]["data"]["name"], "www.a.shifen.com.");
     assert_eq!(starts[1]["data"]["via"], "www.baidu.com.");
-    assert!(starts[1]["correction"].is_string());
+    assert!(starts[1]["correction"]["en"].is_string());
 }
 
 #[test]
@@ -547,7 +553,10 @@ fn the_resolvers_own_walk_is_recorded_in_stage_2() {
     );
     for p in &packets[1..packets.len() - 1] {
         assert_eq!(p["transport"], "udp");
-        assert!(p["length"].as_u64().unwrap() > 12, "a DNS message: {p}");
+        assert!(
+            p["hex"].as_str().unwrap().len() / 2 > 12,
+            "a DNS message: {p}"
+        );
         assert!(!p["fields"].as_array().unwrap().is_empty(), "{p}");
         let rd = p["fields"]
             .as_array()
@@ -556,7 +565,7 @@ fn the_resolvers_own_walk_is_recorded_in_stage_2() {
             .find(|f| f["name"] == "FLAGS")
             .unwrap();
         assert!(
-            rd["value"].as_str().unwrap().contains("RD=0"),
+            rd["value"]["en"].as_str().unwrap().contains("RD=0"),
             "a resolver walks with RD=0: {p}"
         );
     }
@@ -624,7 +633,7 @@ fn the_stubs_tcp_retry_after_tc_is_recorded() {
             (
                 p["from"].as_str().unwrap(),
                 p["transport"].as_str().unwrap(),
-                p["label"].as_str().unwrap(),
+                p["label"]["en"].as_str().unwrap(),
             )
         })
         .collect();
@@ -721,5 +730,172 @@ fn bytes_shows_the_byte_table_of_every_packet() {
             "a byte table under every packet, from its first field:\n{}\n{next}",
             all[i]
         );
+    }
+}
+
+/// What a line of the record is, without its prose and measurements: its
+/// kind, number, questions, data keys, participant ids and packets' ends.
+fn shape(line: &Value) -> Value {
+    let v = without_text(line);
+    let keys = |o: &Value| -> Vec<String> {
+        o.as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let own = [
+        "schema",
+        "demo",
+        "seq",
+        "kind",
+        "title",
+        "lines",
+        "questions",
+        "ok",
+    ];
+    let summary_keys: Vec<String> = if v["kind"] == "summary" {
+        keys(&v)
+            .into_iter()
+            .filter(|k| !own.contains(&k.as_str()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    serde_json::json!({
+        "kind": v["kind"],
+        "number": v["number"],
+        "section": line["section"]["en"],
+        "questions": v["questions"],
+        "data": keys(&v["data"]),
+        "summary": summary_keys,
+        "participants": v["participants"]
+            .as_array()
+            .map(|ps| ps.iter().map(|p| p["id"].clone()).collect::<Vec<_>>()),
+        "packets": v["packets"].as_array().map(|ps| ps
+            .iter()
+            .map(|p| serde_json::json!([p["from"], p["to"], p["protocol"], p["direction"], p["transport"], p["echo"]]))
+            .collect::<Vec<_>>()),
+    })
+}
+
+#[test]
+fn the_record_is_the_same_in_either_language() {
+    // A script grading a Chinese student's run reads what it reads in an
+    // English one's: the language changes prose only, never ids or keys.
+    let run = |lang: &str| {
+        let (o, lines) = trace(&["www.baidu.com", "--hosts", "/dev/null", "--lang", lang]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        lines
+    };
+    let (en, zh) = (run("en"), run("zh"));
+    assert_eq!(en.len(), zh.len());
+    for (a, b) in en.iter().zip(&zh) {
+        assert_eq!(shape(a), shape(b), "en:\n{a}\nzh:\n{b}");
+    }
+    // The summary's result is the same record.
+    let s = |l: &[Value]| {
+        let mut v = without_text(l.last().unwrap());
+        v["elapsed_ms"] = Value::Null;
+        // The lab's port is chosen per run.
+        for a in v["servers"].as_array_mut().unwrap() {
+            *a = a.as_str().unwrap().split(':').next().unwrap().into();
+        }
+        v
+    };
+    assert_eq!(s(&en), s(&zh));
+}
+
+#[test]
+fn every_participant_is_named_in_both_languages() {
+    // The ladder's and the page's columns: stub, resolver, root and each zone's
+    // servers, each given its label on the first step whose packets use it.
+    let (_, lines) = trace(&["www.baidu.com", "--hosts", "/dev/null"]);
+    let mut labels: std::collections::BTreeMap<String, Value> = Default::default();
+    for l in &lines {
+        for p in l["participants"].as_array().into_iter().flatten() {
+            let id = p["id"].as_str().unwrap().to_string();
+            assert!(
+                labels.insert(id.clone(), p["label"].clone()).is_none(),
+                "{id} labelled twice"
+            );
+        }
+        for p in l["packets"].as_array().into_iter().flatten() {
+            for end in [&p["from"], &p["to"]] {
+                let id = end.as_str().unwrap();
+                assert!(
+                    labels.contains_key(id),
+                    "{id} is used before its label is given: step {}",
+                    l["number"]
+                );
+            }
+        }
+    }
+    for (id, zh) in [
+        ("stub", "存根解析器"),
+        ("resolver", "递归解析器"),
+        ("root", "根服务器"),
+    ] {
+        assert_eq!(labels[id]["en"], id);
+        assert_eq!(labels[id]["zh"], zh, "{id}");
+    }
+    // A zone's servers are called by the zone's name in both languages.
+    assert_eq!(labels["com."]["zh"], "com.");
+    // The Chinese ladder names its columns in Chinese.
+    let t = stdout(&netlab(&[
+        "dns-trace",
+        "www.baidu.com",
+        "--hosts",
+        "/dev/null",
+        "--lang",
+        "zh",
+        "--width",
+        "120",
+    ]));
+    let ladder = t.split("── ").find(|s| s.contains("│")).unwrap();
+    let head = ladder.lines().take(3).collect::<Vec<_>>().join("\n");
+    assert!(
+        head.contains("存根") && head.contains("根服务器"),
+        "the Chinese ladder's columns:\n{head}"
+    );
+    assert!(!head.contains("stub"), "{head}");
+}
+
+#[test]
+fn the_lab_servers_are_a_typed_list_without_padding() {
+    let (_, lines) = trace(&["www.baidu.com", "--walk-only"]);
+    let intro = &lines[0]["data"];
+    let servers = intro["servers"].as_array().unwrap();
+    assert!(servers.len() >= 20, "{intro}");
+    let root = &servers[0];
+    let addr: std::net::SocketAddr = root["address"].as_str().unwrap().parse().unwrap();
+    assert_eq!(addr.port() as u64, intro["port"].as_u64().unwrap());
+    assert_eq!(root["zones"], serde_json::json!(["."]));
+    assert!(
+        servers
+            .iter()
+            .any(|s| s["misbehaves"] == "silent" && s["zones"][0] == "flaky.net."),
+        "the misbehaving servers say how: {intro}"
+    );
+    // No value of the record is padded for alignment, facts included.
+    fn strings(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::String(s) => out.push(s.clone()),
+            Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+            Value::Object(m) => m.values().for_each(|x| strings(x, out)),
+            _ => {}
+        }
+    }
+    for l in &lines {
+        let mut all = Vec::new();
+        strings(&l["data"], &mut all);
+        for f in l["facts"].as_array().into_iter().flatten() {
+            strings(&f["value"], &mut all);
+        }
+        for s in all {
+            assert!(
+                s == s.trim() && !s.contains("  "),
+                "a padded value: {s:?} in step {}",
+                l["number"]
+            );
+        }
     }
 }

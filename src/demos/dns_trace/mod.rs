@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::op::Message;
 use hickory_proto::rr::{RData, Record, RecordType};
-use serde_json::Value;
 
 use crate::cli::{DnsTraceArgs, QType};
 use crate::dns::client::{ask_recursive, Exchange, Failure, Transport};
@@ -32,10 +31,17 @@ use crate::lab::capture::Capture;
 use crate::lab::dns::DnsLab;
 use crate::lab::resolver::WalkExchange;
 use crate::lab::zones::ZoneSet;
-use crate::narrate::{fields, tx, Direction, Narrator, Packet, Step, Summary, Text, Wire};
+use crate::narrate::{tx, Direction, Narrator, Packet, Step, Summary, Text, Wire};
 use crate::wire;
 
+mod data;
 mod say;
+
+use data::{
+    CnameOut, ExchangeOut, GluelessOut, HostsOut, Intro, Punycode, RecordOut, Recursive,
+    RecursiveSilent, ReplyOut, ResolverWalkOut, ServerOut, SkippedOut, StubAgain, StubFirst,
+    StubOut, WalkOut, WalkStart,
+};
 
 /// IANA's root servers (IPv4), for `--live`.
 pub const IANA_ROOTS: [(&str, &str); 13] = [
@@ -177,6 +183,8 @@ fn udp_frame_carries(frame: &[u8], sport: u16, dport: u16, payload: &[u8]) -> bo
 /// Run the demo; returns the exit code.
 pub fn run(args: &DnsTraceArgs, n: &mut Narrator) -> Result<i32> {
     let started = Instant::now();
+    let mut n = Teller::new(n);
+    let n = &mut n;
     // Whether a capture file was asked for: then the lab prefers port 53 and
     // loopback is captured. Every packet record carries its wire bytes anyway.
     let capturing = args.capture_file;
@@ -197,15 +205,15 @@ pub fn run(args: &DnsTraceArgs, n: &mut Narrator) -> Result<i32> {
             Mode::Custom(_, p) | Mode::Live(_, p, _) => *p,
         };
         if crate::lab::userns::in_private_net() {
-            n.pcap_note("Without root, the lab ran in a network namespace of netlab's own (inside a user namespace), where it could listen on port 53 and capture its loopback.");
+            n.n.pcap_note("Without root, the lab ran in a network namespace of netlab's own (inside a user namespace), where it could listen on port 53 and capture its loopback.");
         }
         if lo.is_some() {
-            n.pcap_note("Every frame is real, captured on loopback: DNS over UDP, and DNS over TCP with its handshake, ACKs and FINs.");
+            n.n.pcap_note("Every frame is real, captured on loopback: DNS over UDP, and DNS over TCP with its handshake, ACKs and FINs.");
         } else {
-            n.pcap_note("DNS messages exactly as netlab sent and received them at its sockets (capturing loopback needs CAP_NET_RAW); their IPv4 and UDP/TCP headers are rebuilt from the socket addresses, and DNS over TCP is shown without its handshake.");
+            n.n.pcap_note("DNS messages exactly as netlab sent and received them at its sockets (capturing loopback needs CAP_NET_RAW); their IPv4 and UDP/TCP headers are rebuilt from the socket addresses, and DNS over TCP is shown without its handshake.");
         }
         if port != 53 {
-            n.pcap_note(say::port_note(port));
+            n.n.pcap_note(say::port_note(port));
         }
     }
     let qtype = record_type(args.qtype);
@@ -252,7 +260,7 @@ pub fn run(args: &DnsTraceArgs, n: &mut Narrator) -> Result<i32> {
                 return;
             }
             for step in walk_step(ev, qtype, &mut shown, lo.as_ref()) {
-                if let Err(e) = n.step(step) {
+                if let Err(e) = n.tell(step) {
                     out_err = Some(e);
                     break;
                 }
@@ -264,12 +272,56 @@ pub fn run(args: &DnsTraceArgs, n: &mut Narrator) -> Result<i32> {
         return Err(e);
     }
     let elapsed = started.elapsed();
-    n.summary(summary(&name, qtype, &outcome, elapsed))?;
+    n.n.summary(summary(&name, qtype, &outcome, elapsed))?;
     drop(mode);
     Ok(match outcome.status {
         Status::Answer => exit::OK,
         _ => exit::NETWORK_NO,
     })
+}
+
+/// The narrator as this demo uses it: each participant id a step's packets
+/// name gets its label on the first step that uses it.
+struct Teller<'n> {
+    n: &'n mut Narrator,
+    /// Participant ids already given their label.
+    named: HashSet<String>,
+}
+
+impl<'n> Teller<'n> {
+    fn new(n: &'n mut Narrator) -> Self {
+        Teller {
+            n,
+            named: HashSet::new(),
+        }
+    }
+
+    /// Emit one step (and pause, as the narrator is set to).
+    fn tell(&mut self, mut step: Step) -> Result<()> {
+        let ids: Vec<String> = step
+            .packets
+            .iter()
+            .filter(|p| !p.echo)
+            .flat_map(|p| [p.from.clone(), p.to.clone()])
+            .collect();
+        for id in ids {
+            if self.named.insert(id.clone()) {
+                step = step.who(&id, participant_label(&id));
+            }
+        }
+        self.n.step(step)
+    }
+}
+
+/// What the ladder and the page call a participant: the stub, the recursive
+/// resolver, the root's servers, or a zone's servers by the zone's name.
+fn participant_label(id: &str) -> Text {
+    match id {
+        "stub" => tx("stub", "存根解析器"),
+        "resolver" => tx("resolver", "递归解析器"),
+        "root" => tx("root", "根服务器"),
+        zone => Text::from(zone),
+    }
 }
 
 fn section(stage: u8) -> Text {
@@ -291,45 +343,43 @@ fn section(stage: u8) -> Text {
     }
 }
 
-fn intro(n: &mut Narrator, name: &CheckedName, qtype: RecordType, mode: &Mode) -> Result<()> {
-    let (place, servers) = match mode {
+fn intro(n: &mut Teller, name: &CheckedName, qtype: RecordType, mode: &Mode) -> Result<()> {
+    let (place, servers, port) = match mode {
         Mode::Lab(lab) => (
             say::where_lab(lab.servers.len(), lab.port),
             lab.servers
                 .iter()
-                .map(|s| {
-                    let zones: Vec<String> = s.zones.iter().map(|z| z.to_string()).collect();
-                    say::lab_server(s.addr, &zones, s.misbehaviour_name())
+                .map(|s| ServerOut {
+                    address: s.addr,
+                    zones: s.zones.iter().map(|z| z.to_string()).collect(),
+                    misbehaves: s.misbehaviour_name().map(String::from),
                 })
                 .collect::<Vec<_>>(),
+            lab.port,
         ),
-        Mode::Custom(r, _) => (
+        Mode::Custom(r, port) => (
             say::where_custom(),
-            r.iter().map(|s| Text::from(s.addr.to_string())).collect(),
+            r.iter()
+                .map(|s| ServerOut {
+                    address: s.addr,
+                    zones: Vec::new(),
+                    misbehaves: None,
+                })
+                .collect(),
+            *port,
         ),
-        Mode::Live(..) => (say::where_live(), vec![]),
+        Mode::Live(_, port, _) => (say::where_live(), vec![], *port),
     };
     let mut step = Step::new(
         say::look_up(&name.ascii, qtype),
         say::real_packets(&place),
         &["Q4", "Q27", "Q35"],
-    )
-    .data("name", name.ascii.clone())
-    .data("type", qtype.to_string());
+    );
     if name.converted {
-        step = step
-            .fact(tx("typed", "输入"), name.input.clone())
-            .fact(
-                tx("punycode (IDNA)", "punycode（IDNA）"),
-                name.ascii.clone(),
-            )
-            .data(
-                "punycode",
-                Value::Object(fields(&Punycode {
-                    input: &name.input,
-                    ascii: &name.ascii,
-                })),
-            );
+        step = step.fact(tx("typed", "输入"), name.input.clone()).fact(
+            tx("punycode (IDNA)", "punycode（IDNA）"),
+            name.ascii.clone(),
+        );
         step.detail.en.push_str(
             "\nDNS carries only ASCII labels, so the internationalised name was converted to punycode (IDNA) first.",
         );
@@ -337,15 +387,16 @@ fn intro(n: &mut Narrator, name: &CheckedName, qtype: RecordType, mode: &Mode) -
             .zh
             .push_str("\nDNS 报文里只能放 ASCII 标签，所以中文域名先按 IDNA 转换成 punycode。");
     }
-    let servers: Vec<String> = servers.into_iter().map(|t| t.en).collect();
-    n.step(step.data("servers", servers))
-}
-
-/// A name as typed and as DNS carries it.
-#[derive(serde::Serialize)]
-struct Punycode<'a> {
-    input: &'a str,
-    ascii: &'a str,
+    n.tell(step.with(&Intro {
+        name: name.ascii.clone(),
+        qtype: qtype.to_string(),
+        punycode: name.converted.then(|| Punycode {
+            input: name.input.clone(),
+            ascii: name.ascii.clone(),
+        }),
+        port,
+        servers,
+    }))
 }
 
 /// A server as `name (address)`, without the port (the intro names the one port).
@@ -356,22 +407,25 @@ fn short_label(s: &Server) -> String {
     }
 }
 
-fn stage_hosts(n: &mut Narrator, name: &CheckedName, hosts: Option<&Path>) -> Result<()> {
+fn stage_hosts(n: &mut Teller, name: &CheckedName, hosts: Option<&Path>) -> Result<()> {
     let path: PathBuf = hosts
         .map(Path::to_path_buf)
         .unwrap_or_else(|| "/etc/hosts".into());
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if hosts.is_none() => {
-            return n.step(
+            return n.tell(
                 Step::new(
                     tx("No hosts file to read", "没有可读的 hosts 文件"),
                     say::hosts_unreadable(&path, &e),
                     &["Q4", "Q28"],
                 )
                 .section(section(1))
-                .data("file", path.display().to_string())
-                .data("matches", Value::Array(Vec::new())),
+                .with(&HostsOut {
+                    file: path.display().to_string(),
+                    matches: Vec::new(),
+                    nsswitch: crate::host::nsswitch_hosts(),
+                }),
             )
         }
         Err(source) => return Err(Error::Read { path, source }),
@@ -407,14 +461,16 @@ fn stage_hosts(n: &mut Narrator, name: &CheckedName, hosts: Option<&Path>) -> Re
     if let Some(l) = &nsswitch {
         step = step.fact(tx("nsswitch.conf", "nsswitch.conf"), format!("`{l}`"));
     }
-    n.step(
+    n.tell(
         step.correction(tx(
             "the notes have hosts always checked first; nsswitch.conf's `hosts:` line sets the order.",
             "笔记认为总是先查 hosts；实际顺序由 nsswitch.conf 的 hosts: 行决定。",
         ))
-        .data("file", path.display().to_string())
-        .data("matches", serde_json::to_value(&found).unwrap_or_default())
-        .data("nsswitch", nsswitch.map(Value::from).unwrap_or(Value::Null)),
+        .with(&HostsOut {
+            file: path.display().to_string(),
+            matches: found,
+            nsswitch,
+        }),
     )
 }
 
@@ -560,19 +616,12 @@ fn in_wire_order(mut packets: Vec<Packet>) -> Vec<Packet> {
     packets
 }
 
-/// The resolver's walk in numbers, for a step's JSON data.
-#[derive(serde::Serialize)]
-struct ResolverWalkOut {
-    /// Queries it sent (UDP and TCP).
-    queries: usize,
-    /// The zones whose servers it asked, in order, each once (`.` is the root).
-    zones: Vec<String>,
-    /// The server addresses it asked, in order.
-    servers: Vec<SocketAddr>,
-}
-
 impl ResolverWalkOut {
-    fn of(walks: &[WalkExchange]) -> ResolverWalkOut {
+    /// The walk in numbers; none when the resolver did not walk.
+    fn of(walks: &[WalkExchange]) -> Option<ResolverWalkOut> {
+        if walks.is_empty() {
+            return None;
+        }
         let mut zones: Vec<String> = Vec::new();
         for w in walks {
             let z = w.zone.to_string();
@@ -580,11 +629,11 @@ impl ResolverWalkOut {
                 zones.push(z);
             }
         }
-        ResolverWalkOut {
+        Some(ResolverWalkOut {
             queries: walks.len(),
             zones,
             servers: walks.iter().map(|w| w.exchange.server).collect(),
-        }
+        })
     }
 }
 
@@ -600,25 +649,12 @@ fn resolver_walked(walks: &[WalkExchange]) -> Text {
     say::resolver_walked(walks.len(), &who)
 }
 
-/// Stage 2's JSON for one stub lookup.
-#[derive(serde::Serialize)]
-struct StubOut<'a> {
-    lookup: u8,
-    records: Vec<RecordOut>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<&'a str>,
-    packets: usize,
-    took_us: u64,
-    /// Answered with no packet: from the stub's own cache.
-    cached: bool,
-}
-
-impl<'a> StubOut<'a> {
-    fn of(lookup: u8, l: &'a crate::dns::stub::Lookup) -> StubOut<'a> {
+impl StubOut {
+    fn of(lookup: u8, l: &crate::dns::stub::Lookup) -> StubOut {
         StubOut {
             lookup,
             records: l.records.iter().map(RecordOut::of).collect(),
-            error: l.error.as_deref(),
+            error: l.error.clone(),
             packets: l.datagrams.len(),
             took_us: l.took.as_micros() as u64,
             cached: l.datagrams.is_empty(),
@@ -627,7 +663,7 @@ impl<'a> StubOut<'a> {
 }
 
 fn stage_stub(
-    n: &mut Narrator,
+    n: &mut Teller,
     name: &CheckedName,
     qtype: RecordType,
     mode: &Mode,
@@ -646,7 +682,7 @@ fn stage_stub(
     };
     let Some(stub) = stub else {
         return n
-            .step(
+            .tell(
                 Step::new(say::no_stub(), say::no_stub_detail(), &["Q4", "Q27"])
                     .section(section(2)),
             )
@@ -702,23 +738,26 @@ fn stage_stub(
             },
         );
     }
-    let mut step = step
-        .typed("setup", &stub.setup)
-        .typed("stub", &StubOut::of(1, &first));
-    step = with_walk(step, &walks);
+    let step = with_walk(step, &walks).with(&StubFirst {
+        setup: stub.setup.clone(),
+        stub: StubOut::of(1, &first),
+        resolver_walk: ResolverWalkOut::of(&walks),
+    });
     let mut records = stub_packets(&first.datagrams, lo);
     records.extend(walk_packets(&walks, lo));
-    n.step(step.with_packets(in_wire_order(records)))?;
+    n.tell(step.with_packets(in_wire_order(records)))?;
     let second = stub.lookup(&name.name, qtype);
-    n.step(
+    n.tell(
         Step::new(
             say::stub_again(second.datagrams.len(), second.took),
             say::stub_cache(host_cache),
             &["Q4", "Q27"],
         )
         .section(section(2))
-        .typed("host_cache", &host_cache)
-        .typed("stub", &StubOut::of(2, &second))
+        .with(&StubAgain {
+            host_cache: host_cache.into(),
+            stub: StubOut::of(2, &second),
+        })
         .with_packets(stub_packets(&second.datagrams, lo)),
     )?;
     Ok(Some(StubSeen {
@@ -940,7 +979,7 @@ fn cache_ttl(m: &Message) -> Option<u32> {
 
 #[allow(clippy::too_many_arguments)]
 fn stage_recursive(
-    n: &mut Narrator,
+    n: &mut Teller,
     name: &CheckedName,
     qtype: RecordType,
     server: SocketAddr,
@@ -975,9 +1014,13 @@ fn stage_recursive(
             ),
             &["Q4"],
         )
-        .section(section(3));
+        .section(section(3))
+        .with(&RecursiveSilent {
+            failure: why.to_string(),
+            resolver_walk: ResolverWalkOut::of(&walks),
+        });
         s.packets = records_out;
-        return n.step(with_walk(s, &walks));
+        return n.tell(with_walk(s, &walks));
     };
     let rcode = rcode_str(reply.metadata.response_code);
     // Long record data (a TXT of hundreds of bytes) is cut for the screen; JSON has it whole.
@@ -1008,29 +1051,23 @@ fn stage_recursive(
         step = step.fact(label, r.clone());
     }
     step.packets = records_out;
-    n.step(
-        with_walk(step, &walks)
-            .data("rcode", rcode.clone())
-            .data("rtt_ms", ms(last.rtt))
-            .data("ttl", ttl.map(Value::from).unwrap_or(Value::Null))
-            .data(
-                "stub_ttl",
-                stub.and_then(|s| s.ttl)
-                    .map(Value::from)
-                    .unwrap_or(Value::Null),
-            )
-            .data("truncated_then_tcp", over_tcp)
-            .data("cached", cached.map(Value::from).unwrap_or(Value::Null)),
-    )
+    n.tell(with_walk(step, &walks).with(&Recursive {
+        rcode,
+        rtt_ms: ms(last.rtt),
+        ttl,
+        stub_ttl: stub.and_then(|s| s.ttl),
+        truncated_then_tcp: over_tcp,
+        cached,
+        resolver_walk: ResolverWalkOut::of(&walks),
+    }))
 }
 
-/// A step whose packets hold a walk of the lab resolver's: its folded line and numbers.
+/// A step whose packets hold a walk of the lab resolver's: its folded line.
 fn with_walk(step: Step, walks: &[WalkExchange]) -> Step {
     if walks.is_empty() {
         return step;
     }
     step.fact(tx("resolver", "递归服务器"), resolver_walked(walks))
-        .typed("resolver_walk", &ResolverWalkOut::of(walks))
 }
 
 /// What one verdict of the walk says: the result in a few words, why it
@@ -1208,86 +1245,6 @@ fn verdict_kind(v: &Verdict) -> &'static str {
     }
 }
 
-/// One exchange of the walk, as its step's JSON data carries it.
-#[derive(serde::Serialize)]
-struct ExchangeOut {
-    server: SocketAddr,
-    server_name: Option<String>,
-    zone: String,
-    transport: &'static str,
-    rtt_ms: f64,
-    verdict: &'static str,
-    ignored: u32,
-    ignored_why: Vec<&'static str>,
-    /// The reply's header and records, flattened in (absent without a reply).
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    reply: Option<ReplyOut>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    failure: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    referral_zone: Option<String>,
-}
-
-/// What a reply held, for [`ExchangeOut`].
-#[derive(serde::Serialize)]
-struct ReplyOut {
-    rcode: String,
-    aa: bool,
-    tc: bool,
-    answer: Vec<RecordOut>,
-    authority: Vec<RecordOut>,
-    additional: Vec<RecordOut>,
-}
-
-/// A record as JSON carries it.
-#[derive(serde::Serialize)]
-struct RecordOut {
-    name: String,
-    #[serde(rename = "type")]
-    rtype: String,
-    ttl: u32,
-    data: String,
-}
-
-impl RecordOut {
-    fn of(r: &Record) -> RecordOut {
-        RecordOut {
-            name: r.name.to_string(),
-            rtype: r.record_type().to_string(),
-            ttl: r.ttl,
-            data: r.data.to_string(),
-        }
-    }
-}
-
-/// One link of a CNAME chain.
-#[derive(serde::Serialize)]
-struct CnameOut {
-    name: String,
-    target: Option<String>,
-    ttl: u32,
-}
-
-/// The walk's result: the JSON summary of dns-trace.
-#[derive(serde::Serialize)]
-struct WalkOut {
-    name: String,
-    #[serde(rename = "type")]
-    qtype: String,
-    status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cause: Option<&'static str>,
-    answers: Vec<RecordOut>,
-    cname_chain: Vec<CnameOut>,
-    servers: Vec<String>,
-    queries: u32,
-    rcode: &'static str,
-    soa: Option<RecordOut>,
-    elapsed_ms: f64,
-}
-
 fn walk_step(
     ev: Event<'_>,
     qtype: RecordType,
@@ -1328,11 +1285,11 @@ fn walk_step(
                     roots.iter().map(short_label).collect::<Vec<_>>().join(", "),
                 );
             }
-            vec![
-                s.data("name", name.to_string())
-                    .data("via", via.map(|v| Value::from(v.to_string())).unwrap_or(Value::Null))
-                    .data("roots", roots.iter().map(|r| r.addr.to_string()).collect::<Vec<_>>()),
-            ]
+            vec![s.with(&WalkStart {
+                name: name.to_string(),
+                via: via.map(|v| v.to_string()),
+                roots: roots.iter().map(|r| r.addr).collect(),
+            })]
         }
         Event::Exchanged { zone, server, exchange: ex, verdict, remaining } => {
             let kind = verdict_kind(verdict);
@@ -1410,7 +1367,7 @@ fn walk_step(
                 authority: records(&m.authorities),
                 additional: records(&m.additionals),
             });
-            s.data = fields(&ExchangeOut {
+            s = s.with(&ExchangeOut {
                 server: ex.server,
                 server_name: server.name.as_ref().map(|n| n.to_string()),
                 zone: zone_label,
@@ -1447,7 +1404,7 @@ fn walk_step(
                 &["Q4"],
             )
             .section(section(4))
-            .data("server", server.addr.to_string()),
+            .with(&SkippedOut { server: server.addr }),
         ],
         Event::GluelessLookup { ns } => vec![
             Step::new(
@@ -1459,7 +1416,7 @@ fn walk_step(
                 &["Q4"],
             )
             .section(section(4))
-            .data("ns", ns.to_string()),
+            .with(&GluelessOut { ns: ns.to_string() }),
         ],
     }
 }
@@ -1567,9 +1524,10 @@ fn summary(
         title,
         lines,
         questions: crate::record::qs(&["Q4", "Q27", "Q28"]),
-        data: fields(&result),
         ok,
+        ..Summary::default()
     }
+    .with(&result)
 }
 
 fn unique(v: &[SocketAddr]) -> usize {
@@ -1578,5 +1536,19 @@ fn unique(v: &[SocketAddr]) -> usize {
 
 /// This demo's typed step data and summary, for docs/json-schema.md.
 pub fn schema() -> super::schema::DemoSchema {
-    super::schema::DemoSchema::new("dns-trace", "A name looked up from the hosts file through the stub, the local resolver and the walk from the root.")
+    super::schema::DemoSchema::new(
+        "dns-trace",
+        "A name looked up from the hosts file through the stub, the local resolver and the walk from the root.",
+    )
+    .step::<Intro>("the first step: the name and the run's DNS servers")
+    .step::<HostsOut>("1 · the hosts file")
+    .step::<StubFirst>("2 · the stub's first lookup (its packets: the stub's query and reply, and the lab resolver's walk between them)")
+    .step::<StubAgain>("2 · the same lookup again")
+    .step::<Recursive>("3 · the local recursive server asked with RD=1")
+    .step::<RecursiveSilent>("3 · the recursive server gave no reply (instead of the above)")
+    .step::<WalkStart>("4 · a walk from the root begins (again after a CNAME)")
+    .step::<ExchangeOut>("4 · each server asked (its packets: the query and the reply)")
+    .step::<SkippedOut>("4 · a server off this machine, not asked")
+    .step::<GluelessOut>("4 · a name server's address looked up first (no glue)")
+    .summary::<WalkOut>()
 }

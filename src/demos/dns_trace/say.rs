@@ -69,18 +69,6 @@ pub fn where_live() -> Text {
     )
 }
 
-/// A lab server in the intro: address, zones, and how it misbehaves.
-pub fn lab_server(addr: SocketAddr, zones: &[String], misbehaves: Option<&str>) -> Text {
-    let head = format!("{addr}  {}", zones.join(" "));
-    match misbehaves {
-        Some(m) => tx(
-            format!("{head}  (misbehaves: {m})"),
-            format!("{head}  （故意出错：{m}）"),
-        ),
-        None => Text::from(head),
-    }
-}
-
 /// The intro's title.
 pub fn look_up(name: &str, qtype: RecordType) -> Text {
     tx(
