@@ -326,19 +326,6 @@ impl Step {
         self
     }
 
-    /// One machine-readable value under `data` (transitional: a demo's data
-    /// becomes one typed struct given to [`Step::with`]).
-    pub fn data(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.data.insert(key.to_string(), value.into());
-        self
-    }
-
-    /// A typed value under `data.key` (transitional, as [`Step::data`]).
-    pub fn typed(self, key: &str, value: &impl Serialize) -> Self {
-        let v = serde_json::to_value(value).unwrap_or(Value::Null);
-        self.data(key, v)
-    }
-
     /// Set the section heading.
     pub fn section(mut self, section: Text) -> Self {
         self.section = Some(section);
