@@ -72,7 +72,7 @@ pub fn kind(f: &Frame) -> Option<Kind> {
 
 /// An ARP request for `about` (op 1) or a reply from `about` (op 2).
 pub fn is_arp(f: &Frame, op: u16, about: Ipv4Addr) -> bool {
-    matches!(kind(f), Some(Kind::Arp { op: o, spa, tpa })
+    matches!(kind(f), Some(Kind::Arp { op: o, spa, tpa, .. })
         if o == op && (if op == 1 { tpa == about } else { spa == about }))
 }
 
