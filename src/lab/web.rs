@@ -137,47 +137,47 @@ fn answer(req: tiny_http::Request) -> std::io::Result<()> {
     }
 }
 
-/// What the name lookup got.
-#[derive(Clone, Debug, Serialize)]
+/// What the lab's DNS server answered.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Lookup {
-    /// The server asked.
+    /// The server asked (h2, port 53).
     pub server: SocketAddr,
-    /// The address in the answer, if any.
+    /// The address in the answer (null: none).
     pub address: Option<Ipv4Addr>,
     /// The reply's RCODE (NOERROR, NXDOMAIN …), or why there was none.
     pub rcode: String,
-    /// Whether the answer was authoritative.
+    /// Whether the answer was authoritative (AA=1).
     pub authoritative: bool,
-    /// The answer's TTL.
+    /// The answer's TTL, seconds.
     pub ttl: Option<u32>,
-    /// Milliseconds.
+    /// From the query to the answer, milliseconds.
     pub ms: f64,
 }
 
-/// One HTTP exchange over a fresh TCP connection.
-#[derive(Clone, Debug, Serialize)]
+/// The HTTP exchange, over one fresh TCP connection.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Exchange {
-    /// Where it connected.
+    /// Where h1 connected: the server's address and the URL's port.
     pub to: SocketAddr,
-    /// The client's own address and port.
+    /// h1's own address and port.
     pub from: SocketAddr,
-    /// connect()'s time: the three-way handshake, ms.
+    /// connect()'s time: the three-way handshake, milliseconds.
     pub connect_ms: f64,
-    /// The request as sent.
+    /// The request as sent (not in JSON: the request step shows it).
     #[serde(skip)]
     pub request: Vec<u8>,
-    /// Status code and reason.
+    /// The response's status code.
     pub status: u16,
-    /// The reason phrase.
+    /// The status line's reason phrase.
     pub reason: String,
-    /// The response's header lines.
+    /// The response's header lines, name and value.
     pub headers: Vec<(String, String)>,
     /// The body's length in bytes.
     pub body_bytes: usize,
-    /// The body (the first KiB).
+    /// The body (not in JSON: the response step quotes it).
     #[serde(skip)]
     pub body: Vec<u8>,
-    /// Milliseconds from connect() to the close.
+    /// From connect() to the close, milliseconds.
     pub total_ms: f64,
 }
 
@@ -421,13 +421,13 @@ pub fn phases(frames: &[Frame], dns: Option<Ipv4Addr>, port: u16) -> Phases {
 }
 
 /// One layer of a frame: its name, the bytes it takes.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Layer {
-    /// Ethernet, IPv4, TCP, HTTP.
+    /// Ethernet, IPv4, TCP or HTTP.
     pub name: &'static str,
-    /// First byte.
+    /// Its first byte in the frame.
     pub start: usize,
-    /// One past the last byte.
+    /// One past its last byte.
     pub end: usize,
 }
 

@@ -20,7 +20,7 @@ use crate::error::{exit, Error, Result};
 use crate::host::arp::{self as engine, is_arp, Asker};
 use crate::host::neigh::{self, Entry};
 use crate::lab::capture::{split_at, Frame};
-use crate::lab::topology::{self, NetLab, H1, H2, H3, R1_A};
+use crate::lab::topology::{self, HostPlan, NetLab, H1, H2, H3, R1_A};
 use crate::narrate::{tx, Narrator, Packet, Step, Summary, Text};
 use crate::privilege::Privileges;
 use crate::wire::frame::{self, Kind};
@@ -29,95 +29,20 @@ mod say;
 
 const QS: &[&str] = &["Q5", "Q6", "Q8", "Q26"];
 
-/// One entry of a neighbour table, as `ip neigh` shows it.
-#[derive(Clone, Serialize, JsonSchema)]
-struct EntryOut {
-    /// The neighbour's IP address.
-    ip: String,
-    /// Its MAC address; empty while unresolved.
-    mac: String,
-    /// The interface it was learned on.
-    iface: String,
-    /// The kernel's neighbour state (REACHABLE, STALE, DELAY, FAILED …), several joined with `,`.
-    state: String,
-}
-
-impl From<&Entry> for EntryOut {
-    fn from(e: &Entry) -> Self {
-        EntryOut {
-            ip: e.ip.clone(),
-            mac: e.mac.clone(),
-            iface: e.iface.clone(),
-            state: e.state.clone(),
-        }
-    }
-}
-
-fn entries_out(e: &[Entry]) -> Vec<EntryOut> {
-    e.iter().map(EntryOut::from).collect()
-}
-
 /// A neighbour table shown in a step.
 #[derive(Serialize, JsonSchema)]
 struct Table {
     /// Its entries, by address.
-    entries: Vec<EntryOut>,
+    entries: Vec<Entry>,
 }
 
 /// The lab's opening step: the hosts and their interfaces.
 #[derive(Serialize, JsonSchema)]
 struct LabIntro {
     /// Every lab host (the switch included), in build order.
-    hosts: Vec<HostOut>,
+    hosts: Vec<HostPlan>,
     /// The lab runs in a user namespace of netlab's own (no root).
     rootless: bool,
-}
-
-/// One lab host as planned.
-#[derive(Serialize, JsonSchema)]
-struct HostOut {
-    /// `h1`, `h2`, `h3`, `r1`, `sw1`.
-    name: &'static str,
-    /// What it is.
-    role: &'static str,
-    /// Its interfaces.
-    ifaces: Vec<IfaceOut>,
-    /// Its default gateway, if it has one.
-    gateway: Option<Ipv4Addr>,
-}
-
-/// One interface of a lab host.
-#[derive(Serialize, JsonSchema)]
-struct IfaceOut {
-    /// Its name inside the host.
-    name: &'static str,
-    /// Its IPv4 address (none on a switch port).
-    ip: Option<Ipv4Addr>,
-    /// Its MAC address, set by netlab.
-    mac: &'static str,
-    /// What the other end of its cable is (`sw1:p1`).
-    peer: &'static str,
-}
-
-fn hosts() -> Vec<HostOut> {
-    topology::plan()
-        .into_iter()
-        .map(|h| HostOut {
-            name: h.name,
-            role: h.role,
-            ifaces: h
-                .ifaces
-                .into_iter()
-                .map(|i| IfaceOut {
-                    name: i.name,
-                    ip: i.ip,
-                    mac: i.mac,
-                    peer: i.peer,
-                })
-                .collect(),
-            gateway: h.gateway,
-        })
-        .collect()
 }
 
 /// One echo request as one LAN carried it (the JSON's `lan_a`, `lan_b`).
@@ -192,7 +117,7 @@ struct FrameOut {
 #[derive(Serialize, JsonSchema)]
 struct ArpOut {
     /// The neighbour table at the end (h1's in the lab, this machine's otherwise).
-    entries: Vec<EntryOut>,
+    entries: Vec<Entry>,
     /// The echo request across r1, as LAN A carried it (lab only).
     #[serde(skip_serializing_if = "Option::is_none")]
     lan_a: Option<Hop>,
@@ -235,7 +160,7 @@ fn table_step(title: Text, detail: Text, entries: &[Entry]) -> Step {
         s = s.fact(tx("entry", "条目"), entry_line(e));
     }
     s.with(&Table {
-        entries: entries_out(&entries),
+        entries: entries.clone(),
     })
 }
 
@@ -280,7 +205,7 @@ fn host_table(n: &mut Narrator) -> Result<i32> {
             ..Summary::default()
         }
         .with(&ArpOut {
-            entries: entries_out(&entries),
+            entries: entries.clone(),
             lan_a: None,
             lan_b: None,
             resolved: None,
@@ -319,7 +244,7 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
         intro = intro.who(h, Text::from(h));
     }
     n.step(intro.with(&LabIntro {
-        hosts: hosts(),
+        hosts: topology::plan(),
         rootless: crate::lab::userns::rootless(),
     }))?;
 
@@ -498,7 +423,7 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
             ..Summary::default()
         }
         .with(&ArpOut {
-            entries: entries_out(&fin),
+            entries: fin.clone(),
             lan_a: Some(hop_a),
             lan_b: Some(hop_b),
             resolved: None,
@@ -611,7 +536,7 @@ fn resolve_on_host(iface: &str, ip: Ipv4Addr, n: &mut Narrator) -> Result<i32> {
             ..Summary::default()
         }
         .with(&ArpOut {
-            entries: entries_out(&after),
+            entries: after.clone(),
             lan_a: None,
             lan_b: None,
             resolved: resolved.clone().map(|mac| Resolved { ip, mac }),

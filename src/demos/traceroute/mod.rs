@@ -25,6 +25,7 @@ use crate::cli::TracerouteArgs;
 use crate::error::{exit, Error, Result};
 use crate::icmp::trace::{self, Method, Probe, Reply};
 use crate::lab::capture::{split_at, Capture, Frame};
+use crate::lab::firewall::Tracked;
 use crate::lab::topology::{NetLab, H1};
 use crate::lab::wan::{self, Shape, H4};
 use crate::narrate::{tx, Narrator, Step, Summary, Text};
@@ -68,23 +69,6 @@ impl From<Shape> for WanOut {
     }
 }
 
-/// One connection-tracking entry of r2.
-#[derive(Serialize, JsonSchema)]
-struct TrackedOut {
-    /// tcp or udp.
-    proto: String,
-    /// The TCP state (ESTABLISHED, TIME_WAIT …); null for UDP.
-    state: Option<String>,
-    /// Seconds until the entry expires.
-    timeout_s: u32,
-    /// The flow as it was opened: `203.0.113.200:40000 → 198.51.100.10:8080`.
-    original: String,
-    /// What a reply looks like after NAT: `198.51.100.10:8080 → 203.0.113.130:40000`.
-    reply: String,
-    /// Seen in both directions (`[ASSURED]`).
-    assured: bool,
-}
-
 /// h4's connection to h1, seen from both sides of r2's NAT.
 #[derive(Serialize, JsonSchema)]
 struct NatOut {
@@ -93,7 +77,7 @@ struct NatOut {
     /// The address and port h1 saw: r2's.
     outside: String,
     /// r2's conntrack entries for h1 (null when r2 has no nf_conntrack to read).
-    conntrack: Option<Vec<TrackedOut>>,
+    conntrack: Option<Vec<Tracked>>,
 }
 
 /// traceroute's result.
@@ -556,18 +540,6 @@ fn lab(args: &TracerouteArgs, n: &mut Narrator) -> Result<i32> {
 
     let h = hops(&probes);
     let count = h.len() as u8;
-    let conntrack = conntrack.map(|c| {
-        c.into_iter()
-            .map(|t| TrackedOut {
-                proto: t.proto,
-                state: t.state,
-                timeout_s: t.timeout_s,
-                original: t.original,
-                reply: t.reply,
-                assured: t.assured,
-            })
-            .collect()
-    });
     n.summary(
         Summary {
             title: say::summary("h4", reached, count),

@@ -59,112 +59,25 @@ struct UrlStep {
     url: UrlParts,
 }
 
-/// What the lab's DNS server answered.
-#[derive(Serialize, JsonSchema)]
-struct LookupOut {
-    /// The server asked (h2, port 53).
-    server: SocketAddr,
-    /// The address in the answer (null: none).
-    address: Option<Ipv4Addr>,
-    /// The reply's RCODE (NOERROR, NXDOMAIN …), or why there was none.
-    rcode: String,
-    /// Whether the answer was authoritative (AA=1).
-    authoritative: bool,
-    /// The answer's TTL, seconds.
-    ttl: Option<u32>,
-    /// From the query to the answer, milliseconds.
-    ms: f64,
-}
-
-impl From<&Lookup> for LookupOut {
-    fn from(l: &Lookup) -> Self {
-        LookupOut {
-            server: l.server,
-            address: l.address,
-            rcode: l.rcode.clone(),
-            authoritative: l.authoritative,
-            ttl: l.ttl,
-            ms: l.ms,
-        }
-    }
-}
-
 /// The lookup step.
 #[derive(Serialize, JsonSchema)]
 struct LookupStep {
     /// What h2 answered.
-    lookup: LookupOut,
-}
-
-/// The HTTP exchange, over one fresh TCP connection.
-#[derive(Serialize, JsonSchema)]
-struct ExchangeOut {
-    /// Where h1 connected: the server's address and the URL's port.
-    to: SocketAddr,
-    /// h1's own address and port.
-    from: SocketAddr,
-    /// connect()'s time: the three-way handshake, milliseconds.
-    connect_ms: f64,
-    /// The response's status code.
-    status: u16,
-    /// The status line's reason phrase.
-    reason: String,
-    /// The response's header lines, name and value.
-    headers: Vec<(String, String)>,
-    /// The body's length in bytes.
-    body_bytes: usize,
-    /// From connect() to the close, milliseconds.
-    total_ms: f64,
-}
-
-impl From<&Exchange> for ExchangeOut {
-    fn from(e: &Exchange) -> Self {
-        ExchangeOut {
-            to: e.to,
-            from: e.from,
-            connect_ms: e.connect_ms,
-            status: e.status,
-            reason: e.reason.clone(),
-            headers: e.headers.clone(),
-            body_bytes: e.body_bytes,
-            total_ms: e.total_ms,
-        }
-    }
+    lookup: Lookup,
 }
 
 /// The handshake step.
 #[derive(Serialize, JsonSchema)]
 struct ExchangeStep {
     /// The whole exchange it opens.
-    exchange: ExchangeOut,
-}
-
-/// One layer of the request's frame.
-#[derive(Serialize, JsonSchema)]
-struct LayerOut {
-    /// Ethernet, IPv4, TCP or HTTP.
-    name: &'static str,
-    /// Its first byte in the frame.
-    start: usize,
-    /// One past its last byte.
-    end: usize,
-}
-
-impl From<&Layer> for LayerOut {
-    fn from(l: &Layer) -> Self {
-        LayerOut {
-            name: l.name,
-            start: l.start,
-            end: l.end,
-        }
-    }
+    exchange: Exchange,
 }
 
 /// The step that peels the request's frame.
 #[derive(Serialize, JsonSchema)]
 struct LayersStep {
     /// Its layers, outermost first, each right after the one before.
-    layers: Vec<LayerOut>,
+    layers: Vec<Layer>,
 }
 
 /// url's result.
@@ -388,7 +301,7 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
         .section(tx("2 · From name to address", "2 · 从名字到地址"))
         .fact(tx("answer", "应答"), say::answer(l))
         .fact(tx("more", "更多"), say::walk(&host))
-        .with(&LookupStep { lookup: l.into() });
+        .with(&LookupStep { lookup: l.clone() });
         s.packets = records(&parts.next().unwrap_or_default());
         n.step(s)?;
     }
@@ -461,7 +374,7 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
     )
     .section(tx("3 · The conversation", "3 · 会话"))
     .with(&ExchangeStep {
-        exchange: (&e).into(),
+        exchange: e.clone(),
     });
     s.packets = records(&parts.next().unwrap_or_default());
     n.step(s)?;
@@ -603,7 +516,7 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
                     "笔记说各层彼此独立；这个请求却离不开它下面的每一层。分层真正允许的是替换其中一层（用 Wi-Fi 换以太网）而不改动其他层。",
                 ))
                 .with(&LayersStep {
-                    layers: layers.iter().map(LayerOut::from).collect(),
+                    layers: layers.clone(),
                 });
             // The frame itself is step 5's; a second record would be a duplicate in the pcap.
             n.step(s)?;
