@@ -31,8 +31,9 @@ pub const INDEX: &str = "<!doctype html>\n<html lang=\"zh\">\n<head><meta charse
 /// How long a fetch may take in all.
 pub const FETCH_LIMIT: Duration = Duration::from_secs(5);
 
-fn io(e: std::io::Error) -> Error {
-    Error::system(tx("fetch in the lab", "在实验网络里访问："), "url", e)
+/// A lab service that could not start, serving at `at`.
+fn serving(at: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> Error {
+    move |e| Error::system(tx("listen on", "监听"), at, e)
 }
 
 /// The lab.edu.cn zone, as the loopback DNS lab serves it.
@@ -71,11 +72,12 @@ pub fn serve(
 ) -> Result<Services> {
     let stop = Arc::new(AtomicBool::new(false));
     let zone = lab_zone()?;
+    let dns_addr = SocketAddr::from((dns_at, 53));
     let udp = dns_ns
-        .run(move || UdpSocket::bind((dns_at, 53)))?
-        .map_err(io)?;
+        .run(move || UdpSocket::bind(dns_addr))?
+        .map_err(serving(dns_addr))?;
     udp.set_read_timeout(Some(Duration::from_millis(50)))
-        .map_err(io)?;
+        .map_err(serving(dns_addr))?;
     let s = stop.clone();
     let dns = std::thread::spawn(move || {
         let mut buf = [0u8; 512];
@@ -90,7 +92,9 @@ pub fn serve(
             let _ = udp.send_to(&crate::lab::dns::encode_udp(&req, reply), from);
         }
     });
-    let listener = web_ns.run(move || TcpListener::bind(web_at))?.map_err(io)?;
+    let listener = web_ns
+        .run(move || TcpListener::bind(web_at))?
+        .map_err(serving(web_at))?;
     let http = Arc::new(
         tiny_http::Server::from_listener(listener, None)
             .map_err(|e| Error::Internal(format!("tiny_http: {e}")))?,
@@ -304,7 +308,7 @@ pub fn fetch(ns: &Netns, to: SocketAddr, req: Vec<u8>) -> Result<Exchange> {
             total_ms,
         })
     })?;
-    got.map_err(io)
+    got.map_err(|e| Error::system(tx("fetch from", "访问"), to, e))
 }
 
 /// Start capturing on h1's link.
