@@ -458,6 +458,7 @@ fn every_packet_of_the_arp_ladder_is_told_in_its_step() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let lines = json_lines(&o);
     assert_every_packet_is_told("arp-table", &lines);
+    super::traceroute::assert_chinese_punctuation("arp-table", &lines);
     // h1's first contact with h2 is one ping: its echo request and reply
     // follow the ARP reply, in the step that says so.
     let reply_step = lines

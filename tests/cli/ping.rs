@@ -377,4 +377,6 @@ fn the_router_hop_step_says_traceroute_reads_time_exceeded_not_reply_ttls() {
     );
     // Every packet of the step is told: it names the ARP its ladder shows.
     assert!(en.contains("ARP"), "{en}");
+    super::traceroute::assert_chinese_punctuation("ping", &lines);
+    super::arp::assert_every_packet_is_told("ping", &lines);
 }

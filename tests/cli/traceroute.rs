@@ -215,8 +215,9 @@ fn traceroute_records_follow_the_wire_and_the_pcap_holds_them_all() {
 }
 
 /// Chinese prose keeps one style of punctuation: a piece of a run's text
-/// (a title, a detail, a correction, a fact's label with its value) that
-/// holds Chinese uses Chinese punctuation, never `, ` `: ` `; ` between words.
+/// (a title, a detail, a correction, a fact's value) that holds Chinese uses
+/// Chinese punctuation, never `, ` `: ` `; ` between words. (A value quoted
+/// verbatim from a protocol, such as HTTP headers, holds no Chinese.)
 pub fn assert_chinese_punctuation(demo: &str, lines: &[Value]) {
     let cjk = |s: &str| s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
     for l in lines {
@@ -225,12 +226,24 @@ pub fn assert_chinese_punctuation(demo: &str, lines: &[Value]) {
             .filter_map(|k| l[k]["zh"].as_str().map(str::to_string))
             .collect();
         for f in l["facts"].as_array().into_iter().flatten() {
-            pieces.push(format!(
-                "{} {}",
-                f["label"]["zh"].as_str().unwrap_or(""),
-                f["value"]["zh"].as_str().unwrap_or("")
-            ));
+            pieces.push(f["value"]["zh"].as_str().unwrap_or("").to_string());
         }
+        // What is quoted (「…」 or `…`) is verbatim: a header, a command.
+        let unquoted = |p: &str| -> String {
+            let mut out = String::new();
+            let mut quote: Option<char> = None;
+            for c in p.chars() {
+                match (quote, c) {
+                    (None, '「') => quote = Some('」'),
+                    (None, '`') => quote = Some('`'),
+                    (Some(q), c) if c == q => quote = None,
+                    (None, c) => out.push(c),
+                    _ => {}
+                }
+            }
+            out
+        };
+        let pieces: Vec<String> = pieces.iter().map(|p| unquoted(p)).collect();
         for p in pieces.iter().filter(|p| cjk(p)) {
             for ascii in [", ", ": ", "; "] {
                 assert!(
@@ -336,6 +349,18 @@ fn the_trace_tells_every_packet_in_natural_chinese() {
     let lines = json_lines(&o);
     super::arp::assert_every_packet_is_told("traceroute", &lines);
     assert_chinese_punctuation("traceroute", &lines);
+    // The LANs' facts read as Chinese in Chinese, like the LAN C line beside them.
+    let intro = &lines[0];
+    for lan in ["LAN A", "LAN B", "LAN C"] {
+        let fact = intro["facts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["label"]["en"] == lan)
+            .unwrap();
+        let zh = fact["value"]["zh"].as_str().unwrap();
+        assert!(zh.contains('：') && zh.contains('，'), "{lan}: {zh}");
+    }
     let all = stdout(&o);
     assert!(!all.contains("一帧之遥"), "a word-for-word phrase");
 }

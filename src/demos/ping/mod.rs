@@ -791,8 +791,8 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
     let mut s = Step::new(
         if dropped.is_empty() {
             tx(
-                "The capture on h1's link: every request was answered",
-                "h1 链路上的抓包：每个请求都得到了应答",
+                "The capture on h1's link: every ICMP echo request was answered",
+                "h1 链路上的抓包：每个 ICMP 回显请求都得到了应答",
             )
         } else {
             say::unanswered(&dropped)

@@ -323,10 +323,13 @@ pub fn unanswered(seqs: &[u16]) -> Text {
     };
     tx(
         format!(
-            "The capture on h1's link: requests {} left h1 and got no reply",
+            "The capture on h1's link: ICMP echo requests {} left h1 and got no reply",
             list(", ")
         ),
-        format!("h1 链路上的抓包：请求 {} 发出后没有应答", list("、")),
+        format!(
+            "h1 链路上的抓包：ICMP 回显请求 {} 发出后没有应答",
+            list("、")
+        ),
     )
 }
 
