@@ -35,7 +35,7 @@ pub struct Iface {
     pub peer: &'static str,
 }
 
-/// One lab host as planned: the static plan of hosts, interfaces, addresses.
+/// One lab host as planned: its role, interfaces and gateway.
 #[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct HostPlan {
     /// `h1`, `h2`, `h3`, `r1`, `sw1`.
