@@ -797,7 +797,7 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
         } else {
             say::unanswered(&dropped)
         },
-        say::lossy_outcome(pct, random, !dropped.is_empty()),
+        say::lossy_outcome(pct, random, dropped.len()),
         &["Q7"],
     )
     .with(&Dropped {

@@ -198,9 +198,15 @@ pub fn arp_first(lan_a: bool, lan_b: bool, rest: Text) -> Text {
     tx(format!("{en}{}", rest.en), format!("{zh}{}", rest.zh))
 }
 
-/// The lossy capture's detail: what dropped the requests, or why none was.
-pub fn lossy_outcome(pct: u8, random: bool, any: bool) -> Text {
-    match (pct, random, any) {
+/// The lossy capture's detail: what dropped the requests (`dropped` of
+/// them), or why none was.
+pub fn lossy_outcome(pct: u8, random: bool, dropped: usize) -> Text {
+    let (them, ta) = if dropped == 1 {
+        ("it", "它")
+    } else {
+        ("them", "它们")
+    };
+    match (pct, random, dropped > 0) {
         (0, _, false) => tx(
             "With --loss 0 h2 has no rule: nothing was dropped.",
             "--loss 0 时 h2 没有规则：什么也没丢。",
@@ -214,12 +220,12 @@ pub fn lossy_outcome(pct: u8, random: bool, any: bool) -> Text {
             "这次抓包里没有哪个请求没得到应答。",
         ),
         (_, true, true) => tx(
-            "h2's rule dropped them by chance; ping only sees silence.",
-            "它们到达 h2 时被规则按概率丢弃；ping 只看到没有回音。",
+            format!("h2's rule dropped {them} by chance; ping only sees silence."),
+            format!("{ta}到达 h2 时被规则按概率丢弃；ping 只看到没有回音。"),
         ),
         (_, false, true) => tx(
-            "h2's rule dropped them, as its pattern says; ping only sees silence, and cannot tell a pattern from chance.",
-            "它们到达 h2 时按规则的模式被丢弃；ping 只看到没有回音，分不出是模式还是偶然。",
+            format!("h2's rule dropped {them}, as its pattern says; ping only sees silence, and cannot tell a pattern from chance."),
+            format!("{ta}到达 h2 时按规则的模式被丢弃；ping 只看到没有回音，分不出是模式还是偶然。"),
         ),
     }
 }
@@ -321,9 +327,14 @@ pub fn unanswered(seqs: &[u16]) -> Text {
             .collect::<Vec<_>>()
             .join(sep)
     };
+    let requests = if seqs.len() == 1 {
+        "ICMP echo request"
+    } else {
+        "ICMP echo requests"
+    };
     tx(
         format!(
-            "The capture on h1's link: ICMP echo requests {} left h1 and got no reply",
+            "The capture on h1's link: {requests} {} left h1 and got no reply",
             list(", ")
         ),
         format!(
