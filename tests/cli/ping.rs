@@ -380,3 +380,23 @@ fn the_router_hop_step_says_traceroute_reads_time_exceeded_not_reply_ttls() {
     super::traceroute::assert_chinese_punctuation("ping", &lines);
     super::arp::assert_every_packet_is_told("ping", &lines);
 }
+
+#[test]
+fn explain_q7_says_what_a_reply_ttl_can_and_cannot_tell() {
+    let en = stdout(&netlab(&[
+        "explain", "Q7", "--lang", "en", "--width", "500",
+    ]));
+    let zh = stdout(&netlab(&[
+        "explain", "Q7", "--lang", "zh", "--width", "500",
+    ]));
+    assert!(
+        en.contains("only if you guess the TTL it started with"),
+        "{en}"
+    );
+    assert!(
+        en.contains("TTL 1, 2, 3") && en.contains("time-exceeded"),
+        "{en}"
+    );
+    assert!(!zh.contains("应答的 TTL 还能看出经过了几跳路由器"), "{zh}");
+    assert!(zh.contains("ICMP 超时"), "{zh}");
+}
