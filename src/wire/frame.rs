@@ -244,12 +244,10 @@ pub fn label(d: &Dissected) -> Text {
     let same = |s: String| Text::from(s);
     match &d.kind {
         Kind::Arp { op: 1, tpa, .. } => tx(format!("ARP who-has {tpa}"), format!("ARP 谁有 {tpa}")),
-        Kind::Arp {
-            op: 2, sha, spa, ..
-        } => tx(
-            format!("ARP reply {spa} is-at {sha}"),
-            format!("ARP 应答 {spa} 在 {sha}"),
-        ),
+        // The answer, as tcpdump words it (`is-at MAC`); the address asked
+        // about is the request's, drawn just above, and in the summary.
+        // Short enough that no ladder width cuts the MAC off.
+        Kind::Arp { op: 2, sha, .. } => tx(format!("ARP is-at {sha}"), format!("ARP 应答 {sha}")),
         Kind::Arp { op, .. } => tx(format!("ARP op {op}"), format!("ARP 操作 {op}")),
         Kind::Ipv4 {
             dst,
@@ -331,15 +329,15 @@ mod tests {
         f.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x20, 198, 51, 100, 20]); // sha, spa: the answer
         f.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x10, 198, 51, 100, 10]); // tha, tpa: the asker
         let d = ethernet_frame(&f).unwrap();
-        // As tcpdump prints it: `Reply 198.51.100.20 is-at 02:00:00:00:00:20`.
-        assert_eq!(
-            label(&d).en,
-            "ARP reply 198.51.100.20 is-at 02:00:00:00:00:20"
-        );
-        assert_eq!(label(&d).zh, "ARP 应答 198.51.100.20 在 02:00:00:00:00:20");
+        // As tcpdump words the answer: `is-at 02:00:00:00:00:20`; the whole
+        // line, with the address, is the summary.
+        assert_eq!(label(&d).en, "ARP is-at 02:00:00:00:00:20");
+        assert_eq!(label(&d).zh, "ARP 应答 02:00:00:00:00:20");
+        // Within the ladder's narrowest label (31 columns): the MAC is never cut.
+        assert!(label(&d).en.chars().count() <= 31 && label(&d).zh.chars().count() <= 29);
         assert!(summary(&d)
             .en
-            .contains("198.51.100.20 is at 02:00:00:00:00:20"));
+            .contains("ARP reply: 198.51.100.20 is at 02:00:00:00:00:20"));
     }
 
     #[test]

@@ -468,7 +468,7 @@ fn every_packet_of_the_arp_ladder_is_told_in_its_step() {
                 p["label"]["en"]
                     .as_str()
                     .unwrap()
-                    .starts_with("ARP reply 198.51.100.20")
+                    .starts_with("ARP is-at 02:00:00:00:00:20")
             })
         })
         .unwrap();
@@ -481,7 +481,7 @@ fn every_packet_of_the_arp_ladder_is_told_in_its_step() {
     assert_eq!(
         labels,
         [
-            "ARP reply 198.51.100.20 is-at 02:00:00:00:00:20",
+            "ARP is-at 02:00:00:00:00:20",
             "ICMP echo request seq=1",
             "ICMP echo reply seq=1"
         ]
@@ -489,7 +489,7 @@ fn every_packet_of_the_arp_ladder_is_told_in_its_step() {
     assert!(reply_step["detail"]["en"]
         .as_str()
         .unwrap()
-        .contains("ICMP echo request that was waiting for the MAC"));
+        .contains("The waiting ICMP echo request then goes out"));
 }
 
 #[test]
@@ -511,13 +511,16 @@ fn an_arp_reply_is_labelled_with_the_mac_it_gives() {
         .collect();
     assert_eq!(replies.len(), 3, "h2, r1 on LAN A, h3 on LAN B");
     for p in replies {
-        // As tcpdump prints it: `Reply 198.51.100.20 is-at 02:00:00:00:00:20`.
-        let want = format!(
-            "ARP reply {} is-at {}",
+        // As tcpdump words the answer: `is-at 02:00:00:00:00:20`; the
+        // summary has the whole line.
+        let want = format!("ARP is-at {}", field(p, "arp.sha"));
+        assert_eq!(p["label"]["en"], want.as_str());
+        let line = format!(
+            "ARP reply: {} is at {}",
             field(p, "arp.spa"),
             field(p, "arp.sha")
         );
-        assert_eq!(p["label"]["en"], want.as_str());
+        assert!(p["summary"]["en"].as_str().unwrap().contains(&line));
         assert!(p["label"]["zh"]
             .as_str()
             .unwrap()
@@ -542,7 +545,7 @@ fn arp_is_placed_in_both_layers_with_the_reason_for_each() {
     );
     for w in [
         "谢希仁",
-        "network layer",
+        "network-layer",
         "RFC 1122",
         "Kurose & Ross",
         "link layer",

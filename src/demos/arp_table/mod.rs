@@ -301,14 +301,14 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
     let mut s = Step::new(
         say::who_has_lab(H2),
         tx(
-            "h1 pings h2 once: one ICMP echo request. Before it can leave, h1 needs h2's MAC, and its table is empty. The ARP request goes to ff:ff:ff:ff:ff:ff, so the switch floods it to every port; the target MAC is zeros.",
-            "h1 ping 一次 h2：一个 ICMP 回显请求。它发出之前，h1 需要 h2 的 MAC，而表是空的。ARP 请求发往 ff:ff:ff:ff:ff:ff，交换机把它泛洪到每个端口；目标 MAC 全为 0。",
+            "h1 pings h2 once; the ICMP echo request waits for h2's MAC. The ARP request goes to ff:ff:ff:ff:ff:ff, flooded to every port; the target MAC is zeros.",
+            "h1 ping 一次 h2；ICMP 回显请求要等 h2 的 MAC。ARP 请求发往 ff:ff:ff:ff:ff:ff，交换机泛洪到每个端口；目标 MAC 全为 0。",
         ),
         &["Q1", "Q2", "Q5", "Q6", "Q8", "Q26"],
     )
     .correction(tx(
-        "the notes state flatly that ARP is a network-layer protocol; textbooks differ, each with a reason. ARP exists only to serve IP (it maps an IP address to a MAC), so 谢希仁's 计算机网络, the book Chinese interviewers expect, puts it in the network layer beside IP. Yet the link layer carries it directly (EtherType 0x0806, no IP header) and it never leaves its link, so RFC 1122 files it under the link layer and Kurose & Ross teach it in their link-layer chapter. Riding in Ethernet alone proves nothing: IPv4 does too (0x0800). In an interview, give the answer the asker expects and the reason for the other.",
-        "笔记断言 ARP 属于网络层；其实教材说法不一，各有道理。ARP 只为 IP 服务（把 IP 地址解析成 MAC 地址），所以国内面试官熟悉的谢希仁《计算机网络》把它和 IP 一起归入网络层。但它由链路层直接承载（EtherType 0x0806，没有 IP 头），也从不离开本链路，所以 RFC 1122 把它归在链路层，Kurose 和 Ross 的教材也在链路层一章讲它。只凭「直接装在以太网里」证明不了什么：IPv4 也是这样（0x0800）。面试时先给出对方期待的答案，再说明另一种归法的理由。",
+        "the notes call ARP network-layer; books differ. 谢希仁's textbook puts it there, beside the IP it serves; RFC 1122 and Kurose & Ross put it in the link layer, which carries it directly (0x0806) within one link. Riding in Ethernet proves nothing alone: IPv4 does too (0x0800).",
+        "笔记断言 ARP 属于网络层；教材说法不一。谢希仁的《计算机网络》把它和它所服务的 IP 一起归入网络层；RFC 1122 和《计算机网络：自顶向下方法》则归入链路层，因为它由链路层直接承载（0x0806），只在一条链路内起作用。只凭装在以太网里这一点说明不了什么：IPv4 也是（0x0800）。",
     ));
     s.packets = records(&before_reply, Some(&req));
     n.step(s.with(&RequestFrame {
@@ -372,7 +372,7 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
     let mut parts = split_at(frames_a.into_iter().chain(frames_b), &cuts).into_iter();
     let mut part = || parts.next().unwrap_or_default();
     let mut s = Step::new(
-        tx("To reach h3 (another subnet), h1 ARPs for its gateway 198.51.100.1 — not for h3", "要到达 h3（另一个子网），h1 ARP 的是网关 198.51.100.1，而不是 h3"),
+        tx("h1 ARPs for its gateway 198.51.100.1, not for h3", "h1 用 ARP 问的是网关 198.51.100.1，而不是 h3"),
         tx(
             "h1 compares 203.0.113.10 with its own prefix 198.51.100.0/24: not local, so the packet goes to the default gateway, and the MAC h1 needs is the gateway's. ARP never crosses a router.",
             "h1 把 203.0.113.10 与自己的前缀 198.51.100.0/24 比较：不在本地，所以包交给默认网关，h1 需要的是网关的 MAC。ARP 从不穿越路由器。",
@@ -385,8 +385,8 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
     if r1_arp_b.is_some() {
         let mut s = Step::new(
             tx(
-                "r1 ARPs for h3 on LAN B only when h1's ICMP echo request arrives",
-                "h1 的 ICMP 回显请求到了，r1 才在局域网 B 上用 ARP 询问 h3",
+                "r1 ARPs for h3 on LAN B only when h1's ICMP echo arrives",
+                "h1 的 ICMP 回显到了，r1 才在局域网 B 上用 ARP 问 h3",
             ),
             tx(
                 "r1 holds the packet (h3's IP, r1's MAC) until h3's MAC comes back.",
@@ -410,8 +410,8 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
     let mut s = Step::new(
         tx("Same packet, two links: the IPs stay, the MACs change at r1", "同一个包，两段链路：IP 不变，MAC 在 r1 处改变"),
         tx(
-            "One ICMP echo request, captured on LAN A and on LAN B: the IP addresses are the same end to end; r1 rebuilt the Ethernet header for each link and took one off the TTL. A switch passes frames on untouched; a router forwards packets and re-frames them. h3's ICMP echo reply makes the same trip back, re-framed by r1 again.",
-            "同一个 ICMP 回显请求，在局域网 A 和 B 上各抓一次：IP 地址端到端不变；r1 为每段链路重建以太网头，并把 TTL 减一。交换机原样转发帧；路由器转发的是包，并重新封装成帧。h3 的 ICMP 回显应答沿原路返回，r1 再次为它重新封装帧。",
+            "One ICMP echo request on LAN A and LAN B: the IPs stay end to end; r1 rebuilt the Ethernet header and took one off the TTL. A switch passes frames on; a router re-frames packets. The echo reply comes back the same way.",
+            "同一个 ICMP 回显请求，在局域网 A 和 B 上各抓一次：IP 地址端到端不变；r1 重建了以太网头，并把 TTL 减一。交换机原样转发帧；路由器把包重新封装成帧。回显应答也这样原路返回。",
         ),
         QS,
     )

@@ -41,27 +41,24 @@ pub fn lab_reply(ip: Ipv4Addr, mac: &str) -> Text {
 /// echo request that had waited (`out`), h2's echo reply (`back`), and
 /// whether h2 had to ask ARP for h1 first (`h2_asked`).
 pub fn after_reply(out: bool, back: bool, h2_asked: bool) -> Text {
-    let mut en = String::from(
-        "Only h2 owns the address, so only h2 answers, straight to h1's MAC, which it learned from the request itself.",
-    );
-    let mut zh = String::from(
-        "只有 h2 拥有这个地址，所以只有 h2 应答，直接发往 h1 的 MAC：它从请求本身学到了这个 MAC。",
-    );
-    match (out, back) {
-        (true, true) => {
-            en.push_str(" Then the ICMP echo request that was waiting for the MAC goes out, and h2's echo reply comes back");
-            zh.push_str("随后，一直等着这个 MAC 的 ICMP 回显请求发了出去，h2 的回显应答随即返回");
-            if h2_asked {
-                en.push_str(" after h2 asked ARP for h1 in turn.");
-                zh.push_str("：在此之前 h2 也用 ARP 问了 h1 的 MAC。");
-            } else {
-                en.push_str(": h2 needed no ARP of its own.");
-                zh.push_str("：h2 自己不用再发 ARP。");
-            }
+    let mut en = String::from("Only h2 answers, straight to h1's MAC (learned from the request).");
+    let mut zh = String::from("只有 h2 应答，直接发往 h1 的 MAC（从请求里学到的）。");
+    match (out, back, h2_asked) {
+        (true, true, false) => {
+            en.push_str(
+                " The waiting ICMP echo request then goes out; h2's echo reply needs no ARP.",
+            );
+            zh.push_str("等着的 ICMP 回显请求随即发出；h2 的回显应答不用再发 ARP。");
         }
-        (true, false) => {
-            en.push_str(" Then the ICMP echo request that was waiting for the MAC goes out; no echo reply was captured.");
-            zh.push_str("随后，一直等着这个 MAC 的 ICMP 回显请求发了出去；没有抓到回显应答。");
+        (true, true, true) => {
+            en.push_str(" The waiting ICMP echo request then goes out; h2 asks ARP for h1 before its echo reply.");
+            zh.push_str("等着的 ICMP 回显请求随即发出；h2 先用 ARP 问 h1，再发回显应答。");
+        }
+        (true, false, _) => {
+            en.push_str(
+                " The waiting ICMP echo request then goes out; no echo reply was captured.",
+            );
+            zh.push_str("等着的 ICMP 回显请求随即发出；没有抓到回显应答。");
         }
         _ => {}
     }

@@ -609,8 +609,8 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
                 has_arp(&frames, "h1:eth0", H2),
                 false,
                 tx(
-                    "Ethernet, then IPv4 with protocol 1, then ICMP: type 8 out, type 0 back, same id and sequence. No TCP or UDP header anywhere.",
-                    "以太网头，然后是协议号为 1 的 IPv4，再是 ICMP：去程类型 8，回程类型 0，标识符和序号相同。哪里都没有 TCP 或 UDP 头。",
+                    "Then Ethernet, IPv4 with protocol 1, ICMP: type 8 out, type 0 back, same id and sequence; no TCP or UDP.",
+                    "帧里依次是以太网头、协议号为 1 的 IPv4 头、ICMP：去程类型 8，回程类型 0，标识符和序号相同；没有 TCP 或 UDP 头。",
                 ),
             ),
             &["Q7", "Q10"],
@@ -703,7 +703,7 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
         say::arp_first(
             has_arp(&frames2, "h1:eth0", R1_A),
             has_arp(&frames2, "h3:eth0", H3),
-            say::ttl_detail(start, ttl1, ttl2),
+            say::ttl_detail(start, ttl2),
         ),
         &["Q7", "Q8"],
     )
@@ -791,8 +791,8 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
     let mut s = Step::new(
         if dropped.is_empty() {
             tx(
-                "The capture on h1's link: every ICMP echo request was answered",
-                "h1 链路上的抓包：每个 ICMP 回显请求都得到了应答",
+                "On h1's link: every ICMP echo request was answered",
+                "h1 的链路上：每个 ICMP 回显请求都得到了应答",
             )
         } else {
             say::unanswered(&dropped)
@@ -957,7 +957,7 @@ mod tests {
         assert!(say::lossy(20, true).en.contains("chance"));
         assert!(say::lossy_rule(20, false, &pattern(20), 10)
             .en
-            .contains("requests 1, 6 of 10"));
+            .contains("here 1, 6 of 10"));
         assert!(say::lossy_rule(20, true, &[], 10)
             .en
             .contains("numgen random"));
@@ -965,7 +965,7 @@ mod tests {
 
     #[test]
     fn the_ttl_step_says_what_traceroute_really_reads() {
-        let t = say::ttl_detail(Some(64), Some(64), Some(63));
+        let t = say::ttl_detail(Some(64), Some(63));
         assert!(!t.en.contains("counts routers this way"), "{}", t.en);
         assert!(
             t.en.contains("TTL 1, 2, 3") && t.en.contains("time exceeded"),
@@ -977,7 +977,7 @@ mod tests {
             "{}",
             t.en
         );
-        assert!(t.en.contains("1 router on the way back"), "{}", t.en);
+        assert!(t.en.contains("h3 starts its replies at TTL 64"), "{}", t.en);
         assert!(!t.zh.contains("traceroute 就靠它数路由器"), "{}", t.zh);
         assert!(
             t.zh.contains("ICMP 超时") && t.zh.contains("1、2、3"),

@@ -144,36 +144,22 @@ pub fn ttls(start: Option<u8>, same_lan: Option<u8>, across: Option<u8>) -> Text
 }
 
 /// What the router hop step explains, from the run's own TTLs: `start` is
-/// h3's net.ipv4.ip_default_ttl (the TTL its replies leave with).
-pub fn ttl_detail(start: Option<u8>, same_lan: Option<u8>, across: Option<u8>) -> Text {
-    let (en, zh) = match (start, same_lan, across) {
-        (Some(s), Some(a), Some(b)) if s >= b => {
-            let hops = s - b;
-            let default = if s == 64 {
-                (", Linux's default", "，Linux 的默认值")
-            } else {
-                ("", "")
-            };
-            (
-                format!(
-                    "h3 sends its replies with TTL {s} (its net.ipv4.ip_default_ttl{}). h2's reply arrived with {a}; h3's arrived with {b}: {} on the way back, each taking one off.",
-                    default.0,
-                    crate::text::plural(hops, "router", "routers")
-                ),
-                format!(
-                    "h3 发出应答时 TTL 为 {s}（它的 net.ipv4.ip_default_ttl{}）。h2 的应答到达时是 {a}；h3 的到达时是 {b}：回程经过 {hops} 个路由器，每个减一。",
-                    default.1
-                ),
-            )
-        }
+/// h3's net.ipv4.ip_default_ttl (the TTL its replies leave with), `across`
+/// the TTL h3's first reply arrived with.
+pub fn ttl_detail(start: Option<u8>, across: Option<u8>) -> Text {
+    let (en, zh) = match (start, across) {
+        (Some(s), Some(b)) if s >= b => (
+            format!("h3 starts its replies at TTL {s}, and each router takes one off."),
+            format!("h3 的应答从 TTL {s} 出发，沿途每个路由器减一。"),
+        ),
         _ => (
             "Each router takes one off a packet's TTL.".to_string(),
             "每经过一个路由器，包的 TTL 减一。".to_string(),
         ),
     };
     tx(
-        format!("{en} A reply's TTL tells how far the reply came only if you guess the TTL it started with (64 on Linux, 128 on Windows, 255 on many routers), and only for the way back. traceroute does not read reply TTLs: it sends probes with TTL 1, 2, 3 …, and the router where a probe's TTL runs out drops it and sends back ICMP time exceeded from its own address. The TTL also keeps a packet caught in a routing loop from circling forever."),
-        format!("{zh}应答的 TTL 只有在猜对它出发时的值（Linux 64，Windows 128，许多路由器 255）时，才能说明它走了多远，而且只说明回程。traceroute 并不读应答的 TTL：它发出 TTL 为 1、2、3……的探测包，探测包的 TTL 在哪个路由器耗尽，那个路由器就丢掉它，并从自己的地址发回 ICMP 超时。TTL 还保证陷入路由环路的包不会永远兜圈子。"),
+        format!("{en} A reply's TTL tells how far it came only if you guess the TTL it started with; traceroute does not guess: it sends probes with TTL 1, 2, 3 … and reads each router's ICMP time exceeded."),
+        format!("{zh}应答的 TTL 只有在猜对它出发时的值时，才说明它走了多远；traceroute 不靠猜：它发出 TTL 为 1、2、3……的探测包，读各路由器发回的 ICMP 超时。"),
     )
 }
 
@@ -182,16 +168,16 @@ pub fn ttl_detail(start: Option<u8>, same_lan: Option<u8>, across: Option<u8>) -
 pub fn arp_first(lan_a: bool, lan_b: bool, rest: Text) -> Text {
     let (en, zh) = match (lan_a, lan_b) {
         (true, true) => (
-            "Before the first echo could leave, h1 asked ARP for its gateway r1's MAC, and r1 asked for h3's on LAN B: each link resolves its own next hop. ",
-            "第一个回显请求发出之前，h1 先用 ARP 问网关 r1 的 MAC，r1 再在局域网 B 上问 h3 的：每段链路各自解析自己的下一跳。",
+            "h1 first asked ARP for r1's MAC, r1 for h3's. ",
+            "h1 先用 ARP 问了 r1 的 MAC，r1 又在局域网 B 上问了 h3 的。",
         ),
         (true, false) => (
-            "Before the first echo could leave, h1 asked ARP for the next hop's MAC: a broadcast request, a unicast reply (arp-table shows them field by field). ",
-            "第一个回显请求发出之前，h1 先用 ARP 问下一跳的 MAC：广播请求，单播应答（arp-table 会逐字段展示）。",
+            "h1 first asked ARP for the next hop's MAC. ",
+            "h1 先用 ARP 问了下一跳的 MAC。",
         ),
         (false, true) => (
-            "r1 asked ARP for h3's MAC on LAN B before forwarding the first echo. ",
-            "r1 转发第一个回显请求之前，先在局域网 B 上用 ARP 问 h3 的 MAC。",
+            "r1 first asked ARP for h3's MAC. ",
+            "r1 先在局域网 B 上用 ARP 问了 h3 的 MAC。",
         ),
         (false, false) => ("", ""),
     };
@@ -224,8 +210,8 @@ pub fn lossy_outcome(pct: u8, random: bool, dropped: usize) -> Text {
             format!("{ta}到达 h2 时被规则按概率丢弃；ping 只看到没有回音。"),
         ),
         (_, false, true) => tx(
-            format!("h2's rule dropped {them}, as its pattern says; ping only sees silence, and cannot tell a pattern from chance."),
-            format!("{ta}到达 h2 时按规则的模式被丢弃；ping 只看到没有回音，分不出是模式还是偶然。"),
+            format!("h2's rule dropped {them}, as its pattern says; ping only sees silence."),
+            format!("{ta}到达 h2 时按规则的模式被丢弃；ping 只看到没有回音。"),
         ),
     }
 }
@@ -249,13 +235,13 @@ pub fn lossy(pct: u8, random: bool) -> Text {
     }
     if random {
         tx(
-            format!("h2 now drops each incoming echo request with a {pct}% chance"),
-            format!("h2 现在以 {pct}% 的概率丢弃每个到达的回显请求"),
+            format!("h2 drops each echo request with a {pct}% chance"),
+            format!("h2 以 {pct}% 的概率丢弃每个回显请求"),
         )
     } else {
         tx(
-            format!("h2 now drops {pct}% of incoming echo requests, in a fixed pattern"),
-            format!("h2 现在按固定的模式丢弃 {pct}% 的回显请求"),
+            format!("h2 drops {pct}% of echo requests in a fixed pattern: every run shows loss"),
+            format!("h2 按固定模式丢弃 {pct}% 的回显请求：每次运行都能看到丢包"),
         )
     }
 }
@@ -301,13 +287,13 @@ pub fn lossy_rule(pct: u8, random: bool, values: &[u8], count: u32) -> Text {
         )
     } else {
         (
-            format!("here requests {} of {count}", list(", ")),
+            format!("here {} of {count}", list(", ")),
             format!("这次的 {count} 个里是第 {} 个", list("、")),
         )
     };
     tx(
-        format!("A firewall (nftables) rule in h2 counts the echo requests and drops {pct} of every 100, spread evenly ({}), so every run shows the loss: `icmp type echo-request numgen inc mod 100 {{ {set} }} drop`. With --random-loss it drops each request by chance instead, as a noisy link does.", which.0),
-        format!("h2 里的一条防火墙（nftables）规则给回显请求计数，每 100 个均匀地丢掉 {pct} 个（{}），所以每次运行都能看到丢包：`icmp type echo-request numgen inc mod 100 {{ {set} }} drop`。加上 --random-loss 则改为按概率逐个丢弃，就像有噪声的链路。", which.1),
+        format!("h2's nftables rule drops {pct} of every 100 echo requests, evenly ({}): `icmp type echo-request numgen inc mod 100 {{ {set} }} drop`", which.0),
+        format!("h2 的 nftables 规则每 100 个回显请求均匀地丢掉 {pct} 个（{}）：`icmp type echo-request numgen inc mod 100 {{ {set} }} drop`", which.1),
     )
 }
 
@@ -333,14 +319,8 @@ pub fn unanswered(seqs: &[u16]) -> Text {
         "ICMP echo requests"
     };
     tx(
-        format!(
-            "The capture on h1's link: {requests} {} left h1 and got no reply",
-            list(", ")
-        ),
-        format!(
-            "h1 链路上的抓包：ICMP 回显请求 {} 发出后没有应答",
-            list("、")
-        ),
+        format!("On h1's link: {requests} {} got no reply", list(", ")),
+        format!("h1 的链路上：ICMP 回显请求 {} 没有得到应答", list("、")),
     )
 }
 

@@ -105,19 +105,24 @@ pub fn hop_detail(
     sent: usize,
 ) -> Text {
     let ttl = p.map_or(0, |p| p.ttl);
-    let probes = if udp {
-        (
-            format!("{} with TTL {ttl}: UDP datagrams to port 33434 and up, where nothing listens", plural(sent as u64, "probe", "probes")),
+    let n = plural(sent as u64, "probe", "probes");
+    let probes = match (udp, first_router) {
+        (true, true) => (
+            format!("{n} with TTL {ttl}: UDP datagrams to port 33434 and up, where nothing listens"),
             format!("{sent} 个 TTL 为 {ttl} 的探测包：发往 33434 及以上端口的 UDP 数据报，那里没有程序监听"),
-        )
-    } else {
-        (
-            format!(
-                "{} with TTL {ttl}: ICMP echo requests",
-                plural(sent as u64, "probe", "probes")
-            ),
+        ),
+        (true, false) => (
+            format!("{} with TTL {ttl}", plural(sent as u64, "UDP probe", "UDP probes")),
+            format!("{sent} 个 TTL 为 {ttl} 的 UDP 探测包"),
+        ),
+        (false, true) => (
+            format!("{n} with TTL {ttl}: ICMP echo requests"),
             format!("{sent} 个 TTL 为 {ttl} 的探测包：ICMP 回显请求"),
-        )
+        ),
+        (false, false) => (
+            format!("{} with TTL {ttl}", plural(sent as u64, "ICMP echo probe", "ICMP echo probes")),
+            format!("{sent} 个 TTL 为 {ttl} 的 ICMP 回显探测包"),
+        ),
     };
     match p.map(|p| (p.reply, p.address)) {
         Some((Reply::TimeExceeded, _)) if first_router => tx(

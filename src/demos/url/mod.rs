@@ -161,27 +161,18 @@ fn beyond_router(f: &Frame) -> Option<(String, String)> {
     (via && s != "r1" && t != "r1").then(|| (s.to_string(), t.to_string()))
 }
 
-/// The TCP segments of a step on h1's link: those carrying data from the
-/// client (`from_client`) or from the server, and the pure ACKs going the
-/// other way.
-fn segments(frames: &[Frame], client_port: u16, from_client: bool) -> (usize, usize) {
-    let (mut data, mut acks) = (0, 0);
-    for f in frames.iter().filter(|f| f.link.starts_with("h1:")) {
-        if let Ok(Kind::Ipv4 {
-            tcp: Some(h),
-            payload_len,
-            ..
-        }) = frame::ethernet_frame(&f.bytes).map(|d| d.kind)
-        {
-            let by_client = h.src_port == client_port;
-            if payload_len > 0 && by_client == from_client {
-                data += 1;
-            } else if payload_len == 0 && by_client != from_client && h.flags & 0x07 == 0 {
-                acks += 1;
-            }
-        }
-    }
-    (data, acks)
+/// How many TCP segments on h1's link carried data from the client
+/// (`from_client`) or from the server.
+fn segments(frames: &[Frame], client_port: u16, from_client: bool) -> usize {
+    frames
+        .iter()
+        .filter(|f| f.link.starts_with("h1:"))
+        .filter(|f| {
+            matches!(frame::ethernet_frame(&f.bytes).map(|d| d.kind),
+                Ok(Kind::Ipv4 { tcp: Some(h), payload_len, .. })
+                    if payload_len > 0 && (h.src_port == client_port) == from_client)
+        })
+        .count()
 }
 
 /// A DNS query or answer's ladder label, from the datagram's own bytes.
@@ -236,7 +227,7 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
         say::anatomy(u),
         tx(
             "A URL is a URI that says how and where: the scheme names the protocol, the host the machine, the port the program on it, the path the resource. Beside it, two URIs the same parser takes apart that locate nothing.",
-            "URL 是写明了「用什么方式、到哪里取」的 URI：开头的 scheme 指出用哪种协议，主机指出哪台机器，端口指出机器上的哪个程序，路径指出哪个资源。旁边是同一个解析器拆开的两个 URI，它们不指向任何位置。",
+            "URL 是写明了「用什么方式、到哪里取」的 URI：开头的协议名指出用哪种协议，主机指出哪台机器，端口指出机器上的哪个程序，路径指出哪个资源。旁边是同一个解析器拆开的两个 URI，它们不指向任何位置。",
         ),
         &["Q3"],
     )
@@ -446,10 +437,10 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
         .filter(|l| !l.is_empty() && !l.starts_with("Host:"))
         .collect();
     let request = parts.next().unwrap_or_default();
-    let (data, acks) = segments(&request, client_port, true);
+    let data = segments(&request, client_port, true);
     let mut s = Step::new(
-        say::request_title(&first, e.request.len()),
-        say::request_detail(data, acks),
+        say::request_title(&first, e.request.len(), data),
+        say::request_detail(),
         &["Q2"],
     )
     .fact(tx("request line", "请求行"), first.as_str())
@@ -473,18 +464,14 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
         .map(|(k, v)| format!("{k}: {v}"))
         .collect();
     let response = parts.next().unwrap_or_default();
-    let (data, acks) = segments(&response, client_port, false);
-    let mut s = Step::new(
-        say::response_title(&e),
-        say::response_detail(data, acks),
-        &["Q2"],
-    )
-    .fact(
-        tx("status line", "状态行"),
-        format!("HTTP/1.1 {} {}", e.status, e.reason),
-    )
-    .fact(tx("headers", "头部"), headers.join(" · "))
-    .fact(tx("body", "正文"), title_line);
+    let data = segments(&response, client_port, false);
+    let mut s = Step::new(say::response_title(&e), say::response_detail(data), &["Q2"])
+        .fact(
+            tx("status line", "状态行"),
+            format!("HTTP/1.1 {} {}", e.status, e.reason),
+        )
+        .fact(tx("headers", "头部"), headers.join(" · "))
+        .fact(tx("body", "正文"), title_line);
     s.packets = records(&response);
     n.step(s)?;
 

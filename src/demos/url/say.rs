@@ -155,48 +155,30 @@ pub fn handshake_detail(via_router: bool) -> Text {
         "SYN、SYN+ACK、ACK：在发送任何 HTTP 字节之前，双方先约定各自的起始序号。端口来自 URL。",
     );
     if via_router {
-        en.push_str(" The connection's two ends are h1 and h3, and the ladder draws each segment between them; on h1's link, where it was captured, each frame goes to or comes from r1, which forwards the packet inside in a new frame on LAN B.");
-        zh.push_str("连接的两端是 h1 和 h3，时序图把每个报文段画在这两端之间；在抓包的 h1 链路上，每个帧的另一端都是 r1，由 r1 把里面的包重新封装成帧，转发到局域网 B。");
+        en.push_str(" The ladder draws each segment between the connection's ends, h1 and h3; on h1's link its frame goes to or from r1, which re-frames it for LAN B.");
+        zh.push_str("时序图把每个报文段画在连接的两端 h1 和 h3 之间；在 h1 的链路上，它所在的帧进出的是 r1，由 r1 重新封装后转发到局域网 B。");
     }
     tx(en, zh)
 }
 
-/// The request step's detail: the TCP segments that carried it on h1's
-/// link (`data`) and the server's pure ACKs (`acks`).
-pub fn request_detail(data: usize, acks: usize) -> Text {
-    let mut en = format!(
-        "HTTP is text: a request line with the method and the path (and query), then headers. Host names the site, because one address may serve many. TCP carries it in {}",
-        crate::narrate::plural(data as u64, "segment", "segments")
-    );
-    let mut zh = format!(
-        "HTTP 是文本：先是请求行（方法和路径，以及查询），再是各个头部。Host 头说明要哪个网站，因为一个地址上可能有很多网站。TCP 用 {data} 个报文段运送它"
-    );
-    if acks > 0 {
-        en.push_str(", and h3's TCP acknowledges it");
-        zh.push_str("，h3 的 TCP 确认收到");
-    }
-    en.push('.');
-    zh.push('。');
-    tx(en, zh)
+/// The request step's detail.
+pub fn request_detail() -> Text {
+    tx(
+        "HTTP is text: a request line with the method and the path (and query), then headers. Host names the site, because one address may serve many.",
+        "HTTP 是文本：先是请求行（方法和路径，以及查询），再是各个头部。Host 头说明要哪个网站，因为一个地址上可能有很多网站。",
+    )
 }
 
 /// The response step's detail, with the server's data segments on h1's
-/// link (`data`) and h1's pure ACKs (`acks`).
-pub fn response_detail(data: usize, acks: usize) -> Text {
-    let mut en = format!(
-        "The status line says how it went (200 found, 404 not found), the headers describe the body, and the body follows the blank line. TCP brings it in {}",
-        crate::narrate::plural(data as u64, "segment", "segments")
-    );
-    let mut zh = format!(
-        "状态行说明结果（200 找到，404 没有），头部描述正文，空行之后就是正文。TCP 用 {data} 个报文段把它送回"
-    );
-    if acks > 0 {
-        en.push_str(", and h1's TCP acknowledges it");
-        zh.push_str("，h1 的 TCP 确认收到");
-    }
-    en.push('.');
-    zh.push('。');
-    tx(en, zh)
+/// link (`data`).
+pub fn response_detail(data: usize) -> Text {
+    tx(
+        format!(
+            "The status line says how it went (200 found, 404 not found), then headers, a blank line, the body: {} here.",
+            crate::narrate::plural(data as u64, "TCP segment", "TCP segments")
+        ),
+        format!("状态行说明结果（200 找到，404 没有），然后是头部、空行和正文：这里用了 {data} 个 TCP 报文段。"),
+    )
 }
 
 /// Step 3's detail: whose MAC the frames will carry.
@@ -246,10 +228,13 @@ pub fn refused(reset: bool) -> Text {
 }
 
 /// Step 5's title.
-pub fn request_title(line: &str, bytes: usize) -> Text {
+pub fn request_title(line: &str, bytes: usize, segments: usize) -> Text {
     tx(
-        format!("The request: {line} ({bytes} bytes)"),
-        format!("请求：{line}（{bytes} 字节）"),
+        format!(
+            "The request: {line} ({bytes} bytes in {})",
+            crate::narrate::plural(segments as u64, "TCP segment", "TCP segments")
+        ),
+        format!("请求：{line}（{bytes} 字节，{segments} 个 TCP 报文段）"),
     )
 }
 
