@@ -1,4 +1,4 @@
-//! ARP on real links, for `arp-table`: a first datagram on a lab LAN and the
+//! ARP on real links, for `arp-table`: a first ping on a lab LAN and the
 //! exchange it causes, one echo across a router captured on both LANs, and a
 //! real request on one of this host's interfaces (`--iface IF --resolve IP`:
 //! the kernel's own, or an Ethernet broadcast built with pnet and sent on a
@@ -72,7 +72,7 @@ pub fn kind(f: &Frame) -> Option<Kind> {
 
 /// An ARP request for `about` (op 1) or a reply from `about` (op 2).
 pub fn is_arp(f: &Frame, op: u16, about: Ipv4Addr) -> bool {
-    matches!(kind(f), Some(Kind::Arp { op: o, spa, tpa })
+    matches!(kind(f), Some(Kind::Arp { op: o, spa, tpa, .. })
         if o == op && (if op == 1 { tpa == about } else { spa == about }))
 }
 
@@ -81,42 +81,26 @@ pub fn is_echo(f: &Frame, from: Ipv4Addr, to: Ipv4Addr) -> bool {
     matches!(kind(f), Some(Kind::Ipv4 { src, dst, icmp_type: Some(8), .. }) if src == from && dst == to)
 }
 
-/// What crossed `ns`'s eth0 when it sent its first datagram to `to` on the
-/// same LAN: the kernel's ARP request, the reply, and the datagram itself.
-pub fn first_contact(ns: &Netns, to: Ipv4Addr) -> Result<Vec<Frame>> {
+/// An ICMP echo reply from `from` to `to`.
+pub fn is_echo_reply(f: &Frame, from: Ipv4Addr, to: Ipv4Addr) -> bool {
+    matches!(kind(f), Some(Kind::Ipv4 { src, dst, icmp_type: Some(0), .. }) if src == from && dst == to)
+}
+
+/// What crossed `ns`'s eth0 (address `me`) when it pinged `to`, a host on
+/// the same LAN, for the first time: the kernel's ARP request and the reply,
+/// then the echo request that waited for them and the echo reply.
+pub fn first_contact(ns: &Netns, me: Ipv4Addr, to: Ipv4Addr) -> Result<Vec<Frame>> {
     let cap = Capture::start(ns, "eth0")?;
-    ns.run(|| discard(to))?.map_err(|e| Error::Send {
-        to: to.to_string(),
-        source: e,
-    })?;
-    cap.wait_for(Duration::from_secs(3), |fs| {
-        fs.iter().any(|f| is_arp(f, 2, to))
+    ping_once(ns, to)?;
+    cap.wait_for(Duration::from_secs(1), |fs| {
+        fs.iter().any(|f| is_echo_reply(f, to, me))
     });
     cap.stop()
 }
 
-/// One datagram to UDP port 9 (discard): enough to make the kernel resolve `to`.
-fn discard(to: Ipv4Addr) -> std::io::Result<()> {
-    let s = UdpSocket::bind("0.0.0.0:0")?;
-    s.send_to(b"netlab", (to, 9))?;
-    Ok(())
-}
-
-/// One echo from `from` to a host behind a router, captured on both LANs.
-pub struct Across {
-    /// Whether the echo reply came back.
-    pub answered: bool,
-    /// What the sender's link carried.
-    pub near: Vec<Frame>,
-    /// What the far host's link carried.
-    pub far: Vec<Frame>,
-}
-
-/// Ping `to` once from `from`, capturing `from`'s and `far`'s eth0.
-pub fn echo_across(from: &Netns, far: &Netns, to: Ipv4Addr) -> Result<Across> {
-    let cap_near = Capture::start(from, "eth0")?;
-    let cap_far = Capture::start(far, "eth0")?;
-    let pinger = from
+/// One echo request from inside `ns` to `to`; whether its reply came within 3 s.
+fn ping_once(ns: &Netns, to: Ipv4Addr) -> Result<bool> {
+    let pinger = ns
         .run(|| crate::icmp::Pinger::open(crate::privilege::PingSocket::Raw, to, None))?
         .map_err(|e| Error::Socket {
             op: "open an ICMP socket to",
@@ -134,8 +118,26 @@ pub fn echo_across(from: &Netns, far: &Netns, to: Ipv4Addr) -> Result<Across> {
             addr: to.to_string(),
             source: e,
         })?;
+    Ok(got.is_some())
+}
+
+/// One echo from `from` to a host behind a router, captured on both LANs.
+pub struct Across {
+    /// Whether the echo reply came back.
+    pub answered: bool,
+    /// What the sender's link carried.
+    pub near: Vec<Frame>,
+    /// What the far host's link carried.
+    pub far: Vec<Frame>,
+}
+
+/// Ping `to` once from `from`, capturing `from`'s and `far`'s eth0.
+pub fn echo_across(from: &Netns, far: &Netns, to: Ipv4Addr) -> Result<Across> {
+    let cap_near = Capture::start(from, "eth0")?;
+    let cap_far = Capture::start(far, "eth0")?;
+    let answered = ping_once(from, to)?;
     Ok(Across {
-        answered: got.is_some(),
+        answered,
         near: cap_near.stop()?,
         far: cap_far.stop()?,
     })

@@ -9,16 +9,16 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 
-/// One neighbour entry.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// One entry of a neighbour table, as `ip neigh` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Entry {
-    /// IPv4 (or IPv6) address.
+    /// The neighbour's IP address.
     pub ip: String,
-    /// Link-layer address, empty while unresolved.
+    /// Its MAC address; empty while unresolved.
     pub mac: String,
-    /// Interface.
+    /// The interface it was learned on.
     pub iface: String,
-    /// NUD state(s), joined with ','.
+    /// The kernel's neighbour state (REACHABLE, STALE, DELAY, FAILED …), several joined with `,`.
     pub state: String,
 }
 

@@ -23,28 +23,28 @@ use super::netns::Netns;
 use crate::error::{Error, Result};
 
 /// One interface of a lab host.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct Iface {
-    /// Interface name inside the host.
+    /// Its name inside the host.
     pub name: &'static str,
-    /// IPv4 address (none on switch ports).
+    /// Its IPv4 address (none on a switch port).
     pub ip: Option<Ipv4Addr>,
-    /// MAC address.
+    /// Its MAC address, set by netlab.
     pub mac: &'static str,
-    /// What the other end of the cable is.
+    /// What the other end of its cable is (`sw1:p1`).
     pub peer: &'static str,
 }
 
-/// The static plan of the lab: hosts, interfaces, addresses.
-#[derive(Clone, Debug, Serialize)]
+/// One lab host as planned: its role, interfaces and gateway.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct HostPlan {
-    /// h1, h2, h3, r1, sw1.
+    /// `h1`, `h2`, `h3`, `r1`, `sw1`.
     pub name: &'static str,
     /// What it is.
     pub role: &'static str,
     /// Its interfaces.
     pub ifaces: Vec<Iface>,
-    /// Default gateway.
+    /// Its default gateway, if it has one.
     pub gateway: Option<Ipv4Addr>,
 }
 

@@ -31,8 +31,9 @@ pub const INDEX: &str = "<!doctype html>\n<html lang=\"zh\">\n<head><meta charse
 /// How long a fetch may take in all.
 pub const FETCH_LIMIT: Duration = Duration::from_secs(5);
 
-fn io(e: std::io::Error) -> Error {
-    Error::system(tx("fetch in the lab", "在实验网络里访问："), "url", e)
+/// A lab service that could not start, serving at `at`.
+fn serving(at: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> Error {
+    move |e| Error::system(tx("listen on", "监听"), at, e)
 }
 
 /// The lab.edu.cn zone, as the loopback DNS lab serves it.
@@ -71,11 +72,12 @@ pub fn serve(
 ) -> Result<Services> {
     let stop = Arc::new(AtomicBool::new(false));
     let zone = lab_zone()?;
+    let dns_addr = SocketAddr::from((dns_at, 53));
     let udp = dns_ns
-        .run(move || UdpSocket::bind((dns_at, 53)))?
-        .map_err(io)?;
+        .run(move || UdpSocket::bind(dns_addr))?
+        .map_err(serving(dns_addr))?;
     udp.set_read_timeout(Some(Duration::from_millis(50)))
-        .map_err(io)?;
+        .map_err(serving(dns_addr))?;
     let s = stop.clone();
     let dns = std::thread::spawn(move || {
         let mut buf = [0u8; 512];
@@ -90,7 +92,9 @@ pub fn serve(
             let _ = udp.send_to(&crate::lab::dns::encode_udp(&req, reply), from);
         }
     });
-    let listener = web_ns.run(move || TcpListener::bind(web_at))?.map_err(io)?;
+    let listener = web_ns
+        .run(move || TcpListener::bind(web_at))?
+        .map_err(serving(web_at))?;
     let http = Arc::new(
         tiny_http::Server::from_listener(listener, None)
             .map_err(|e| Error::Internal(format!("tiny_http: {e}")))?,
@@ -137,47 +141,47 @@ fn answer(req: tiny_http::Request) -> std::io::Result<()> {
     }
 }
 
-/// What the name lookup got.
-#[derive(Clone, Debug, Serialize)]
+/// What the lab's DNS server answered.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Lookup {
-    /// The server asked.
+    /// The server asked (h2, port 53).
     pub server: SocketAddr,
-    /// The address in the answer, if any.
+    /// The address in the answer (null: none).
     pub address: Option<Ipv4Addr>,
     /// The reply's RCODE (NOERROR, NXDOMAIN …), or why there was none.
     pub rcode: String,
-    /// Whether the answer was authoritative.
+    /// Whether the answer was authoritative (AA=1).
     pub authoritative: bool,
-    /// The answer's TTL.
+    /// The answer's TTL, seconds.
     pub ttl: Option<u32>,
-    /// Milliseconds.
+    /// From the query to the answer, milliseconds.
     pub ms: f64,
 }
 
-/// One HTTP exchange over a fresh TCP connection.
-#[derive(Clone, Debug, Serialize)]
+/// The HTTP exchange, over one fresh TCP connection.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Exchange {
-    /// Where it connected.
+    /// Where h1 connected: the server's address and the URL's port.
     pub to: SocketAddr,
-    /// The client's own address and port.
+    /// h1's own address and port.
     pub from: SocketAddr,
-    /// connect()'s time: the three-way handshake, ms.
+    /// connect()'s time: the three-way handshake, milliseconds.
     pub connect_ms: f64,
-    /// The request as sent.
+    /// The request as sent (not in JSON: the request step shows it).
     #[serde(skip)]
     pub request: Vec<u8>,
-    /// Status code and reason.
+    /// The response's status code.
     pub status: u16,
-    /// The reason phrase.
+    /// The status line's reason phrase.
     pub reason: String,
-    /// The response's header lines.
+    /// The response's header lines, name and value.
     pub headers: Vec<(String, String)>,
     /// The body's length in bytes.
     pub body_bytes: usize,
-    /// The body (the first KiB).
+    /// The body (not in JSON: the response step quotes it).
     #[serde(skip)]
     pub body: Vec<u8>,
-    /// Milliseconds from connect() to the close.
+    /// From connect() to the close, milliseconds.
     pub total_ms: f64,
 }
 
@@ -304,7 +308,7 @@ pub fn fetch(ns: &Netns, to: SocketAddr, req: Vec<u8>) -> Result<Exchange> {
             total_ms,
         })
     })?;
-    got.map_err(io)
+    got.map_err(|e| Error::system(tx("fetch from", "访问"), to, e))
 }
 
 /// Start capturing on h1's link.
@@ -421,13 +425,13 @@ pub fn phases(frames: &[Frame], dns: Option<Ipv4Addr>, port: u16) -> Phases {
 }
 
 /// One layer of a frame: its name, the bytes it takes.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Layer {
-    /// Ethernet, IPv4, TCP, HTTP.
+    /// Ethernet, IPv4, TCP or HTTP.
     pub name: &'static str,
-    /// First byte.
+    /// Its first byte in the frame.
     pub start: usize,
-    /// One past the last byte.
+    /// One past its last byte.
     pub end: usize,
 }
 

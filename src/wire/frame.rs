@@ -20,6 +20,8 @@ pub enum Kind {
     Arp {
         /// 1 request, 2 reply.
         op: u16,
+        /// Sender MAC (`arp.sha`): in a reply, the answer.
+        sha: String,
         /// Sender IP.
         spa: Ipv4Addr,
         /// Target IP.
@@ -72,6 +74,7 @@ pub fn ethernet_frame(bytes: &[u8]) -> Result<Dissected, WireError> {
             let a = ArpPacket::new(payload).expect("length checked");
             Kind::Arp {
                 op: a.get_operation().0,
+                sha: a.get_sender_hw_addr().to_string(),
                 spa: a.get_sender_proto_addr(),
                 tpa: a.get_target_proto_addr(),
             }
@@ -171,17 +174,20 @@ pub fn summary(d: &Dissected) -> Text {
         _ => String::new(),
     };
     let (en, zh) = match &d.kind {
-        Kind::Arp { op: 1, spa, tpa } => (
+        Kind::Arp {
+            op: 1, spa, tpa, ..
+        } => (
             format!("ARP request: who has {tpa}? tell {spa}"),
             format!("ARP 请求：谁有 {tpa}？请告诉 {spa}"),
         ),
-        Kind::Arp { op: 2, spa, .. } => {
-            let mac = d.src_mac.clone().unwrap_or_default();
-            (
-                format!("ARP reply: {spa} is at {mac}"),
-                format!("ARP 应答：{spa} 在 {mac}"),
-            )
-        }
+        // The answer is the sender MAC inside ARP (what tcpdump prints), not
+        // the frame's source: a proxy or a spoofer may make them differ.
+        Kind::Arp {
+            op: 2, sha, spa, ..
+        } => (
+            format!("ARP reply: {spa} is at {sha}"),
+            format!("ARP 应答：{spa} 在 {sha}"),
+        ),
         Kind::Arp { op, .. } => (format!("ARP op {op}"), format!("ARP 操作 {op}")),
         Kind::Ipv4 {
             src,
@@ -238,10 +244,10 @@ pub fn label(d: &Dissected) -> Text {
     let same = |s: String| Text::from(s);
     match &d.kind {
         Kind::Arp { op: 1, tpa, .. } => tx(format!("ARP who-has {tpa}"), format!("ARP 谁有 {tpa}")),
-        Kind::Arp { op: 2, spa, .. } => tx(
-            format!("ARP reply {spa} is-at"),
-            format!("ARP 应答 {spa} 在此"),
-        ),
+        // The answer, as tcpdump words it (`is-at MAC`); the address asked
+        // about is the request's, drawn just above, and in the summary.
+        // Short enough that no ladder width cuts the MAC off.
+        Kind::Arp { op: 2, sha, .. } => tx(format!("ARP is-at {sha}"), format!("ARP 应答 {sha}")),
         Kind::Arp { op, .. } => tx(format!("ARP op {op}"), format!("ARP 操作 {op}")),
         Kind::Ipv4 {
             dst,
@@ -302,6 +308,7 @@ mod tests {
             d.kind,
             Kind::Arp {
                 op: 1,
+                sha: "02:00:00:00:00:10".into(),
                 spa: Ipv4Addr::new(198, 51, 100, 10),
                 tpa: Ipv4Addr::new(198, 51, 100, 20)
             }
@@ -311,6 +318,26 @@ mod tests {
         assert!(summary(&d)
             .en
             .contains("who has 198.51.100.20? tell 198.51.100.10"));
+    }
+
+    #[test]
+    fn an_arp_reply_is_labelled_with_the_mac_it_answers() {
+        let mut f = vec![0x02, 0, 0, 0, 0, 0x10]; // to h1
+        f.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x20]); // from h2
+        f.extend_from_slice(&[0x08, 0x06]); // ARP
+        f.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 2]); // Ethernet, IPv4, 6, 4, reply
+        f.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x20, 198, 51, 100, 20]); // sha, spa: the answer
+        f.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x10, 198, 51, 100, 10]); // tha, tpa: the asker
+        let d = ethernet_frame(&f).unwrap();
+        // As tcpdump words the answer: `is-at 02:00:00:00:00:20`; the whole
+        // line, with the address, is the summary.
+        assert_eq!(label(&d).en, "ARP is-at 02:00:00:00:00:20");
+        assert_eq!(label(&d).zh, "ARP 应答 02:00:00:00:00:20");
+        // Within the ladder's narrowest label (31 columns): the MAC is never cut.
+        assert!(label(&d).en.chars().count() <= 31 && label(&d).zh.chars().count() <= 29);
+        assert!(summary(&d)
+            .en
+            .contains("ARP reply: 198.51.100.20 is at 02:00:00:00:00:20"));
     }
 
     #[test]

@@ -335,8 +335,9 @@ fn arp_table_records_follow_the_wire_and_the_pcap_holds_them_all() {
         return;
     }
     let lines = assert_pcap_is_the_record(&["arp-table"]);
-    // r1's ARP for h3 on LAN B is drawn after the echo request that caused it.
-    let labels: Vec<String> = packets(&lines)
+    // r1's ARP for h3 on LAN B is drawn after the echo request to h3 that caused it.
+    let packets = packets(&lines);
+    let labels: Vec<String> = packets
         .iter()
         .map(|p| p["label"]["en"].as_str().unwrap().to_string())
         .collect();
@@ -346,14 +347,18 @@ fn arp_table_records_follow_the_wire_and_the_pcap_holds_them_all() {
             .position(|x| x.starts_with(l))
             .unwrap_or_else(|| panic!("no {l}: {labels:?}"))
     };
-    assert!(
-        at("ICMP echo request") < at("ARP who-has 203.0.113.10"),
-        "{labels:?}"
-    );
-    assert!(
-        at("ARP who-has 198.51.100.1") < at("ICMP echo request"),
-        "{labels:?}"
-    );
+    let to_h3 = packets
+        .iter()
+        .position(|p| {
+            p["label"]["en"]
+                .as_str()
+                .unwrap()
+                .starts_with("ICMP echo request")
+                && field(p, "ip.dst") == "203.0.113.10"
+        })
+        .expect("the echo request to h3");
+    assert!(to_h3 < at("ARP who-has 203.0.113.10"), "{labels:?}");
+    assert!(at("ARP who-has 198.51.100.1") < to_h3, "{labels:?}");
 }
 
 #[test]
@@ -412,5 +417,174 @@ fn the_arp_record_is_the_same_in_both_languages() {
     assert_eq!(en.len(), zh.len(), "as many lines");
     for (a, b) in en.iter().zip(&zh) {
         assert_eq!(a, b);
+    }
+}
+
+/// Every packet a run's ladder draws belongs to a step whose words (title,
+/// detail, correction, facts; English) name its protocol: no packet crosses
+/// the screen unexplained.
+pub fn assert_every_packet_is_told(demo: &str, lines: &[Value]) {
+    for l in lines.iter().filter(|l| l["kind"] == "step") {
+        let mut text = String::new();
+        for k in ["title", "detail", "correction"] {
+            text.push_str(l[k]["en"].as_str().unwrap_or(""));
+            text.push(' ');
+        }
+        for f in l["facts"].as_array().into_iter().flatten() {
+            text.push_str(f["value"]["en"].as_str().unwrap_or(""));
+            text.push(' ');
+        }
+        for p in l["packets"].as_array().into_iter().flatten() {
+            if p["echo"] == true {
+                continue;
+            }
+            let proto = p["protocol"].as_str().unwrap();
+            assert!(
+                text.contains(proto),
+                "{demo}: step {} draws {proto} `{}` but never mentions {proto}: {text}",
+                l["number"],
+                p["label"]["en"]
+            );
+        }
+    }
+}
+
+#[test]
+fn every_packet_of_the_arp_ladder_is_told_in_its_step() {
+    if !privileged() {
+        return;
+    }
+    let o = netlab(&["arp-table", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    assert_every_packet_is_told("arp-table", &lines);
+    super::traceroute::assert_chinese_punctuation("arp-table", &lines);
+    // h1's first contact with h2 is one ping: its echo request and reply
+    // follow the ARP reply, in the step that says so.
+    let reply_step = lines
+        .iter()
+        .find(|l| {
+            l["packets"].as_array().into_iter().flatten().any(|p| {
+                p["label"]["en"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("ARP is-at 02:00:00:00:00:20")
+            })
+        })
+        .unwrap();
+    let labels: Vec<&str> = reply_step["packets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["label"]["en"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "ARP is-at 02:00:00:00:00:20",
+            "ICMP echo request seq=1",
+            "ICMP echo reply seq=1"
+        ]
+    );
+    assert!(reply_step["detail"]["en"]
+        .as_str()
+        .unwrap()
+        .contains("The waiting ICMP echo request then goes out"));
+}
+
+#[test]
+fn an_arp_reply_is_labelled_with_the_mac_it_gives() {
+    if !privileged() {
+        return;
+    }
+    let o = netlab(&["arp-table", "--json"]);
+    let lines = json_lines(&o);
+    let replies: Vec<&Value> = packets(&lines)
+        .into_iter()
+        .filter(|p| {
+            p["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["name"] == "arp.oper" && f["value"]["en"] == "2 (reply)")
+        })
+        .collect();
+    assert_eq!(replies.len(), 3, "h2, r1 on LAN A, h3 on LAN B");
+    for p in replies {
+        // As tcpdump words the answer: `is-at 02:00:00:00:00:20`; the
+        // summary has the whole line.
+        let want = format!("ARP is-at {}", field(p, "arp.sha"));
+        assert_eq!(p["label"]["en"], want.as_str());
+        let line = format!(
+            "ARP reply: {} is at {}",
+            field(p, "arp.spa"),
+            field(p, "arp.sha")
+        );
+        assert!(p["summary"]["en"].as_str().unwrap().contains(&line));
+        assert!(p["label"]["zh"]
+            .as_str()
+            .unwrap()
+            .ends_with(field(p, "arp.sha")));
+    }
+}
+
+#[test]
+fn arp_is_placed_in_both_layers_with_the_reason_for_each() {
+    if !privileged() {
+        return;
+    }
+    let o = netlab(&["arp-table", "--json"]);
+    let lines = json_lines(&o);
+    let step = lines
+        .iter()
+        .find(|l| l["data"]["frame"].is_object())
+        .expect("the ARP request's step");
+    let (en, zh) = (
+        step["correction"]["en"].as_str().unwrap(),
+        step["correction"]["zh"].as_str().unwrap(),
+    );
+    for w in [
+        "谢希仁",
+        "network-layer",
+        "RFC 1122",
+        "Kurose & Ross",
+        "link layer",
+        "IPv4 does too (0x0800)",
+    ] {
+        assert!(en.contains(w), "{w}: {en}");
+    }
+    for w in ["谢希仁", "网络层", "RFC 1122", "链路层", "0x0800"] {
+        assert!(zh.contains(w), "{w}: {zh}");
+    }
+    assert!(
+        !en.contains("the frame shows it rides directly in Ethernet"),
+        "{en}"
+    );
+}
+
+#[test]
+fn explain_q5_teaches_both_placements_of_arp() {
+    let en = stdout(&netlab(&[
+        "explain", "Q5", "--lang", "en", "--width", "500",
+    ]));
+    let zh = stdout(&netlab(&[
+        "explain", "Q5", "--lang", "zh", "--width", "500",
+    ]));
+    assert!(!zh.contains("不属于网络层"), "{zh}");
+    assert!(
+        !en.contains("so it is not a network-layer protocol"),
+        "{en}"
+    );
+    for w in ["谢希仁", "网络层", "链路层", "RFC 1122", "0x0800"] {
+        assert!(zh.contains(w), "{w}: {zh}");
+    }
+    for w in [
+        "谢希仁",
+        "network layer",
+        "link layer",
+        "RFC 1122",
+        "Kurose & Ross",
+    ] {
+        assert!(en.contains(w), "{w}: {en}");
     }
 }

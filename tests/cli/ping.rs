@@ -277,3 +277,126 @@ fn lab_ping_records_follow_the_wire_and_the_pcap_holds_them_all() {
         .count();
     assert_eq!(requests, 3 + 3 + 10);
 }
+
+#[test]
+fn every_default_lab_run_loses_an_echo_on_the_lossy_link() {
+    if !privileged() {
+        return;
+    }
+    // 15 default runs, three at a time (each is bounded: 3 + 3 + 10 echoes
+    // and their timeouts); every one must show the lesson.
+    let runs: Vec<std::process::Output> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..3)
+            .map(|_| {
+                s.spawn(|| {
+                    (0..5)
+                        .map(|_| netlab(&["ping", "--json"]))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+    assert_eq!(runs.len(), 15);
+    for (i, o) in runs.iter().enumerate() {
+        assert_eq!(o.status.code(), Some(0), "run {i}: {}", stderr(o));
+        let lines = json_lines(o);
+        let s = lines.last().unwrap();
+        assert_eq!(
+            s["loss_mode"], "fixed",
+            "run {i}: the default is the pattern"
+        );
+        let (sent, got) = (
+            s["transmitted"].as_u64().unwrap(),
+            s["received"].as_u64().unwrap(),
+        );
+        assert!(got < sent, "run {i}: {got} of {sent} answered, none lost");
+        let rule = lines
+            .iter()
+            .find(|l| l["data"]["loss_mode"].is_string())
+            .expect("the lossy link's step");
+        assert!(
+            rule["title"]["en"]
+                .as_str()
+                .unwrap()
+                .contains("fixed pattern"),
+            "run {i}: the step says which loss: {}",
+            rule["title"]
+        );
+        let dropped = lines
+            .iter()
+            .find_map(|l| l["data"]["dropped_seqs"].as_array())
+            .expect("the lossy capture's step");
+        assert!(!dropped.is_empty(), "run {i}: no request dropped");
+        assert_eq!(
+            dropped,
+            rule["data"]["pattern_seqs"].as_array().unwrap(),
+            "run {i}: the capture shows the drops the pattern announced"
+        );
+    }
+}
+
+#[test]
+fn the_router_hop_step_says_traceroute_reads_time_exceeded_not_reply_ttls() {
+    if !privileged() {
+        return;
+    }
+    let o = netlab(&["ping", "--loss", "0", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    let hop = lines
+        .iter()
+        .find(|l| l["data"]["ttl_across_router"].is_u64())
+        .expect("the router hop step");
+    let (en, zh) = (
+        hop["detail"]["en"].as_str().unwrap(),
+        hop["detail"]["zh"].as_str().unwrap(),
+    );
+    assert!(!en.contains("counts routers this way"), "{en}");
+    assert!(!zh.contains("traceroute 就靠它数路由器"), "{zh}");
+    assert!(
+        en.contains("TTL 1, 2, 3") && en.contains("ICMP time exceeded"),
+        "{en}"
+    );
+    assert!(zh.contains("1、2、3") && zh.contains("ICMP 超时"), "{zh}");
+    assert!(
+        en.contains("only if you guess the TTL it started with"),
+        "{en}"
+    );
+    // The router count comes from the run's own TTLs.
+    assert!(
+        hop["title"]["en"]
+            .as_str()
+            .unwrap()
+            .ends_with("63 from h3: 1 router on the way back"),
+        "{}",
+        hop["title"]
+    );
+    // Every packet of the step is told: it names the ARP its ladder shows.
+    assert!(en.contains("ARP"), "{en}");
+    super::traceroute::assert_chinese_punctuation("ping", &lines);
+    super::arp::assert_every_packet_is_told("ping", &lines);
+}
+
+#[test]
+fn explain_q7_says_what_a_reply_ttl_can_and_cannot_tell() {
+    let en = stdout(&netlab(&[
+        "explain", "Q7", "--lang", "en", "--width", "500",
+    ]));
+    let zh = stdout(&netlab(&[
+        "explain", "Q7", "--lang", "zh", "--width", "500",
+    ]));
+    assert!(
+        en.contains("only if you guess the TTL it started with"),
+        "{en}"
+    );
+    assert!(
+        en.contains("TTL 1, 2, 3") && en.contains("time-exceeded"),
+        "{en}"
+    );
+    assert!(!zh.contains("应答的 TTL 还能看出经过了几跳路由器"), "{zh}");
+    assert!(zh.contains("ICMP 超时"), "{zh}");
+}

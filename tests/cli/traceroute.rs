@@ -213,3 +213,154 @@ fn traceroute_records_follow_the_wire_and_the_pcap_holds_them_all() {
     };
     assert!(wan_probe < back_to_h1, "{on:?}");
 }
+
+/// Chinese prose keeps one style of punctuation: a piece of a run's text
+/// (a title, a detail, a correction, a fact's value) that holds Chinese uses
+/// Chinese punctuation, never `, ` `: ` `; ` between words. (A value quoted
+/// verbatim from a protocol, such as HTTP headers, holds no Chinese.)
+pub fn assert_chinese_punctuation(demo: &str, lines: &[Value]) {
+    let cjk = |s: &str| s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+    for l in lines {
+        let mut pieces: Vec<String> = ["title", "detail", "correction"]
+            .iter()
+            .filter_map(|k| l[k]["zh"].as_str().map(str::to_string))
+            .collect();
+        for f in l["facts"].as_array().into_iter().flatten() {
+            pieces.push(f["value"]["zh"].as_str().unwrap_or("").to_string());
+        }
+        // What is quoted (「…」 or `…`) is verbatim: a header, a command.
+        let unquoted = |p: &str| -> String {
+            let mut out = String::new();
+            let mut quote: Option<char> = None;
+            for c in p.chars() {
+                match (quote, c) {
+                    (None, '「') => quote = Some('」'),
+                    (None, '`') => quote = Some('`'),
+                    (Some(q), c) if c == q => quote = None,
+                    (None, c) => out.push(c),
+                    _ => {}
+                }
+            }
+            out
+        };
+        let pieces: Vec<String> = pieces.iter().map(|p| unquoted(p)).collect();
+        for p in pieces.iter().filter(|p| cjk(p)) {
+            for ascii in [", ", ": ", "; "] {
+                assert!(
+                    !p.contains(ascii),
+                    "{demo}: step {} mixes {ascii:?} into Chinese: {p}",
+                    l["number"]
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_lan_wan_step_counts_broadcasts_and_replies_from_the_frames() {
+    if !privileged() {
+        return;
+    }
+    let o = netlab(&["traceroute", "-q", "1", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    // ARP frames on h1's link, as the packet records give them.
+    let arp: Vec<&Value> = super::arp::packets(&lines)
+        .into_iter()
+        .filter(|p| p["peer"] == "h1:eth0" && p["protocol"] == "ARP")
+        .collect();
+    let field = |p: &Value, name: &str| -> String {
+        p["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == name)
+            .map(|f| f["value"]["en"].as_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    let broadcasts = arp
+        .iter()
+        .filter(|p| field(p, "eth.dst") == "ff:ff:ff:ff:ff:ff")
+        .count();
+    let replies = arp
+        .iter()
+        .filter(|p| field(p, "arp.oper") == "2 (reply)")
+        .count();
+    assert!(broadcasts >= 1 && replies >= 1, "{arp:?}");
+    let step = lines
+        .iter()
+        .find(|l| l["data"]["lan_arp"].is_u64())
+        .expect("the LAN and WAN step");
+    assert_eq!(step["data"]["lan_arp"], arp.len());
+    assert_eq!(step["data"]["lan_arp_broadcasts"], broadcasts);
+    assert_eq!(step["data"]["lan_arp_replies"], replies);
+    let title = step["title"]["en"].as_str().unwrap();
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    assert!(
+        title.starts_with(&format!(
+            "{} on LAN A, answered by {}",
+            plural(broadcasts, "ARP broadcast", "ARP broadcasts"),
+            plural(replies, "unicast reply", "unicast replies")
+        )),
+        "{title}"
+    );
+    assert!(step["title"]["zh"].as_str().unwrap().contains(&format!(
+        "{broadcasts} 个 ARP 广播，得到 {replies} 个单播应答"
+    )));
+}
+
+#[test]
+fn nat_on_documentation_addresses_names_the_private_ranges() {
+    if !privileged() {
+        return;
+    }
+    let o = netlab(&["traceroute", "-q", "1", "--json"]);
+    let lines = json_lines(&o);
+    let nat = lines
+        .iter()
+        .find(|l| l["section"]["en"] == "4 · NAT")
+        .expect("the NAT step");
+    let (en, zh) = (
+        nat["detail"]["en"].as_str().unwrap(),
+        nat["detail"]["zh"].as_str().unwrap(),
+    );
+    for w in [
+        "RFC 1918",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "RFC 5737",
+        "never collide",
+    ] {
+        assert!(en.contains(w), "{w}: {en}");
+    }
+    for w in ["RFC 1918", "私有地址", "文档地址", "192.168.0.0/16"] {
+        assert!(zh.contains(w), "{w}: {zh}");
+    }
+}
+
+#[test]
+fn the_trace_tells_every_packet_in_natural_chinese() {
+    if !privileged() {
+        return;
+    }
+    let o = netlab(&["traceroute", "--json"]);
+    let lines = json_lines(&o);
+    super::arp::assert_every_packet_is_told("traceroute", &lines);
+    assert_chinese_punctuation("traceroute", &lines);
+    // The LANs' facts read as Chinese in Chinese, like the LAN C line beside them.
+    let intro = &lines[0];
+    for lan in ["LAN A", "LAN B", "LAN C"] {
+        let fact = intro["facts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["label"]["en"] == lan)
+            .unwrap();
+        let zh = fact["value"]["zh"].as_str().unwrap();
+        assert!(zh.contains('：') && zh.contains('，'), "{lan}: {zh}");
+    }
+    let all = stdout(&o);
+    assert!(!all.contains("一帧之遥"), "a word-for-word phrase");
+}

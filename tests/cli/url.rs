@@ -220,3 +220,90 @@ fn url_bytes_shows_every_packet() {
     }
     super::arp::assert_bytes_shows_every_packet(&["url"]);
 }
+
+#[test]
+fn the_ladder_draws_the_conversation_to_h3_via_r1() {
+    if !privileged() {
+        return;
+    }
+    let o = netlab(&["url", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    let who: Vec<&Value> = lines
+        .iter()
+        .flat_map(|l| l["participants"].as_array().into_iter().flatten())
+        .collect();
+    assert!(
+        who.iter()
+            .any(|p| p["id"] == "h3" && p["label"]["en"] == "h3 via r1"),
+        "{who:?}"
+    );
+    // Every TCP segment is drawn between the connection's ends, h1 and h3,
+    // while its frame on h1's link went to or came from r1's MAC.
+    let tcp: Vec<&Value> = super::arp::packets(&lines)
+        .into_iter()
+        .filter(|p| p["protocol"] == "TCP")
+        .collect();
+    assert!(tcp.len() >= 8, "{tcp:?}");
+    let r1 = "02:00:00:00:00:01";
+    for p in &tcp {
+        let ends = (p["from"].as_str().unwrap(), p["to"].as_str().unwrap());
+        assert!(ends == ("h1", "h3") || ends == ("h3", "h1"), "{ends:?}");
+        let mac = |name: &str| {
+            p["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f["name"] == name)
+                .unwrap()["value"]["en"]
+                .clone()
+        };
+        let r1_end = if ends.0 == "h1" {
+            mac("eth.dst")
+        } else {
+            mac("eth.src")
+        };
+        assert_eq!(r1_end, r1, "the frame's own end on h1's link is r1");
+    }
+    // The ladder has an h3 column, and the SYN arrow ends in it.
+    let t = stdout(&netlab(&["url", "--lang", "en", "--width", "120"]));
+    let ladder = t.split("── The packets").nth(1).expect("a ladder");
+    let header = ladder.lines().nth(1).unwrap();
+    assert!(header.trim_end().ends_with("h3 via r1"), "{header}");
+    let syn = ladder
+        .lines()
+        .find(|l| l.trim_end().ends_with(" SYN"))
+        .expect("the SYN's row");
+    let head_col = header.find("h3").unwrap();
+    let arrow = syn.find('▶').expect("an arrow to the right");
+    assert!(
+        arrow + 4 >= head_col,
+        "the SYN's arrow reaches h3's column:\n{header}\n{syn}"
+    );
+}
+
+#[test]
+fn every_packet_of_a_fetch_is_told_in_natural_chinese() {
+    if !privileged() {
+        return;
+    }
+    for url in ["http://www.lab.edu.cn/index.html", "http://198.51.100.20/"] {
+        let o = netlab(&["url", url, "--json"]);
+        let lines = json_lines(&o);
+        super::arp::assert_every_packet_is_told(url, &lines);
+        super::traceroute::assert_chinese_punctuation(url, &lines);
+        let all = stdout(&o);
+        assert!(!all.contains("协议说用什么协议"), "a word-for-word phrase");
+    }
+    // A refused connection says so, from its frames.
+    let o = netlab(&["url", "http://198.51.100.20/", "--json"]);
+    let lines = json_lines(&o);
+    let failed = lines
+        .iter()
+        .find(|l| l["section"]["en"] == "3 · The conversation")
+        .unwrap();
+    assert_eq!(
+        failed["title"]["en"],
+        "No connection to 198.51.100.20:80: refused (RST)"
+    );
+}

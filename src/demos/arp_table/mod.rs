@@ -20,7 +20,7 @@ use crate::error::{exit, Error, Result};
 use crate::host::arp::{self as engine, is_arp, Asker};
 use crate::host::neigh::{self, Entry};
 use crate::lab::capture::{split_at, Frame};
-use crate::lab::topology::{self, NetLab, H1, H2, H3, R1_A};
+use crate::lab::topology::{self, HostPlan, NetLab, H1, H2, H3, R1_A};
 use crate::narrate::{tx, Narrator, Packet, Step, Summary, Text};
 use crate::privilege::Privileges;
 use crate::wire::frame::{self, Kind};
@@ -29,95 +29,20 @@ mod say;
 
 const QS: &[&str] = &["Q5", "Q6", "Q8", "Q26"];
 
-/// One entry of a neighbour table, as `ip neigh` shows it.
-#[derive(Clone, Serialize, JsonSchema)]
-struct EntryOut {
-    /// The neighbour's IP address.
-    ip: String,
-    /// Its MAC address; empty while unresolved.
-    mac: String,
-    /// The interface it was learned on.
-    iface: String,
-    /// The kernel's neighbour state (REACHABLE, STALE, DELAY, FAILED …), several joined with `,`.
-    state: String,
-}
-
-impl From<&Entry> for EntryOut {
-    fn from(e: &Entry) -> Self {
-        EntryOut {
-            ip: e.ip.clone(),
-            mac: e.mac.clone(),
-            iface: e.iface.clone(),
-            state: e.state.clone(),
-        }
-    }
-}
-
-fn entries_out(e: &[Entry]) -> Vec<EntryOut> {
-    e.iter().map(EntryOut::from).collect()
-}
-
 /// A neighbour table shown in a step.
 #[derive(Serialize, JsonSchema)]
 struct Table {
     /// Its entries, by address.
-    entries: Vec<EntryOut>,
+    entries: Vec<Entry>,
 }
 
 /// The lab's opening step: the hosts and their interfaces.
 #[derive(Serialize, JsonSchema)]
 struct LabIntro {
     /// Every lab host (the switch included), in build order.
-    hosts: Vec<HostOut>,
+    hosts: Vec<HostPlan>,
     /// The lab runs in a user namespace of netlab's own (no root).
     rootless: bool,
-}
-
-/// One lab host as planned.
-#[derive(Serialize, JsonSchema)]
-struct HostOut {
-    /// `h1`, `h2`, `h3`, `r1`, `sw1`.
-    name: &'static str,
-    /// What it is.
-    role: &'static str,
-    /// Its interfaces.
-    ifaces: Vec<IfaceOut>,
-    /// Its default gateway, if it has one.
-    gateway: Option<Ipv4Addr>,
-}
-
-/// One interface of a lab host.
-#[derive(Serialize, JsonSchema)]
-struct IfaceOut {
-    /// Its name inside the host.
-    name: &'static str,
-    /// Its IPv4 address (none on a switch port).
-    ip: Option<Ipv4Addr>,
-    /// Its MAC address, set by netlab.
-    mac: &'static str,
-    /// What the other end of its cable is (`sw1:p1`).
-    peer: &'static str,
-}
-
-fn hosts() -> Vec<HostOut> {
-    topology::plan()
-        .into_iter()
-        .map(|h| HostOut {
-            name: h.name,
-            role: h.role,
-            ifaces: h
-                .ifaces
-                .into_iter()
-                .map(|i| IfaceOut {
-                    name: i.name,
-                    ip: i.ip,
-                    mac: i.mac,
-                    peer: i.peer,
-                })
-                .collect(),
-            gateway: h.gateway,
-        })
-        .collect()
 }
 
 /// One echo request as one LAN carried it (the JSON's `lan_a`, `lan_b`).
@@ -192,7 +117,7 @@ struct FrameOut {
 #[derive(Serialize, JsonSchema)]
 struct ArpOut {
     /// The neighbour table at the end (h1's in the lab, this machine's otherwise).
-    entries: Vec<EntryOut>,
+    entries: Vec<Entry>,
     /// The echo request across r1, as LAN A carried it (lab only).
     #[serde(skip_serializing_if = "Option::is_none")]
     lan_a: Option<Hop>,
@@ -223,10 +148,22 @@ fn entry_line(e: &Entry) -> String {
     format!("{} {mac} {} {}", e.ip, e.iface, e.state)
 }
 
-fn table_step(title: Text, detail: Text, entries: &[Entry]) -> Step {
+/// A neighbour table as a step; `reachable_ms` is the table's host's
+/// base_reachable_time_ms, said when an entry is in a state the detail
+/// must explain (STALE after a pause, DELAY, PROBE, FAILED).
+fn table_step(title: Text, detail: Text, entries: &[Entry], reachable_ms: Option<u64>) -> Step {
     // By address, as `ip neigh` users expect to scan it (the kernel's order varies).
     let mut entries = entries.to_vec();
     entries.sort_by_key(|e| e.ip.parse::<std::net::IpAddr>().ok());
+    let states: Vec<&str> = entries.iter().map(|e| e.state.as_str()).collect();
+    let detail = match say::states(&states, reachable_ms) {
+        Some(note) if detail.is_empty() => note,
+        Some(note) => tx(
+            format!("{} {}", detail.en, note.en),
+            format!("{}{}", detail.zh, note.zh),
+        ),
+        None => detail,
+    };
     let mut s = Step::new(title, detail, QS);
     if entries.is_empty() {
         s = s.fact(tx("table", "表"), tx("(empty)", "（空）"));
@@ -235,8 +172,14 @@ fn table_step(title: Text, detail: Text, entries: &[Entry]) -> Step {
         s = s.fact(tx("entry", "条目"), entry_line(e));
     }
     s.with(&Table {
-        entries: entries_out(&entries),
+        entries: entries.clone(),
     })
+}
+
+/// The calling thread's namespace's base_reachable_time_ms on `iface`.
+fn reachable_ms(iface: &str) -> Option<u64> {
+    let path = format!("/proc/sys/net/ipv4/neigh/{iface}/base_reachable_time_ms");
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
 /// Frames as packet records; `explain` is the one whose byte view the step shows.
@@ -270,6 +213,7 @@ fn host_table(n: &mut Narrator) -> Result<i32> {
             "内核缓存的「IP → MAC」映射，只针对直连链路上的主机。REACHABLE 表示最近确认过；STALE 可以继续用但会重新确认；FAILED 表示没有应答。条目会自动老化。",
         ),
         &entries,
+        reachable_ms(entries.first().map_or("default", |e| e.iface.as_str())),
     );
     n.step(step)?;
     n.summary(
@@ -280,7 +224,7 @@ fn host_table(n: &mut Narrator) -> Result<i32> {
             ..Summary::default()
         }
         .with(&ArpOut {
-            entries: entries_out(&entries),
+            entries: entries.clone(),
             lan_a: None,
             lan_b: None,
             resolved: None,
@@ -319,7 +263,7 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
         intro = intro.who(h, Text::from(h));
     }
     n.step(intro.with(&LabIntro {
-        hosts: hosts(),
+        hosts: topology::plan(),
         rootless: crate::lab::userns::rootless(),
     }))?;
 
@@ -331,10 +275,11 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
             "h1 还没和任何主机通信过，所以不知道任何 MAC 地址。",
         ),
         &before,
+        None,
     ))?;
 
-    // h1 → h2, same LAN.
-    let frames = engine::first_contact(h1, H2)?;
+    // h1 → h2, same LAN: one ping, whose first packet waits for ARP.
+    let frames = engine::first_contact(h1, H1, H2)?;
     let req = frames.iter().find(|f| is_arp(f, 1, H2));
     let rep = frames.iter().find(|f| is_arp(f, 2, H2));
     let (Some(req), Some(rep)) = (req.cloned(), rep.cloned()) else {
@@ -343,6 +288,10 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
             "没有抓到 h1 与 h2 之间的 ARP 交换",
         )));
     };
+    let answer = match engine::kind(&rep) {
+        Some(Kind::Arp { sha, .. }) => sha,
+        _ => String::new(),
+    };
     // Wire order: the request (and whatever preceded the reply), then the reply and what followed.
     let mut parts = split_at(frames, &[rep.at]).into_iter();
     let (before_reply, from_reply) = (
@@ -350,16 +299,16 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
         parts.next().unwrap_or_default(),
     );
     let mut s = Step::new(
-        tx("h1 broadcasts an ARP request: who has 198.51.100.20?", "h1 广播 ARP 请求：谁是 198.51.100.20？"),
+        say::who_has_lab(H2),
         tx(
-            "h1's first packet to h2 waits for h2's MAC. The request goes to ff:ff:ff:ff:ff:ff, so the switch floods it to every port; the target MAC is zeros.",
-            "h1 发往 h2 的第一个包要等 h2 的 MAC。请求发往 ff:ff:ff:ff:ff:ff，交换机把它泛洪到每个端口；目标 MAC 全为 0。",
+            "h1 pings h2 once; the ICMP echo request waits for h2's MAC. The ARP request goes to ff:ff:ff:ff:ff:ff, flooded to every port; the target MAC is zeros.",
+            "h1 ping 一次 h2；ICMP 回显请求要等 h2 的 MAC。ARP 请求发往 ff:ff:ff:ff:ff:ff，交换机泛洪到每个端口；目标 MAC 全为 0。",
         ),
         &["Q1", "Q2", "Q5", "Q6", "Q8", "Q26"],
     )
     .correction(tx(
-        "the notes put ARP in the network layer; the frame shows it rides directly in Ethernet (EtherType 0x0806), with no IP header at all.",
-        "笔记把 ARP 归入网络层；这个帧表明它直接装在以太网里（EtherType 0x0806），根本没有 IP 头。",
+        "the notes call ARP network-layer; books differ. 谢希仁's textbook puts it there, beside the IP it serves; RFC 1122 and Kurose & Ross put it in the link layer, which carries it directly (0x0806) within one link. Riding in Ethernet proves nothing alone: IPv4 does too (0x0800).",
+        "笔记断言 ARP 属于网络层；教材说法不一。谢希仁的《计算机网络》把它和它所服务的 IP 一起归入网络层；RFC 1122 和《计算机网络：自顶向下方法》则归入链路层，因为它由链路层直接承载（0x0806），只在一条链路内起作用。只凭装在以太网里这一点说明不了什么：IPv4 也是（0x0800）。",
     ));
     s.packets = records(&before_reply, Some(&req));
     n.step(s.with(&RequestFrame {
@@ -368,16 +317,17 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
             hex: crate::record::to_hex(&req.bytes),
         },
     }))?;
+    // What followed the reply, as the frames show it.
+    let echo_out = from_reply.iter().any(|f| engine::is_echo(f, H1, H2));
+    let echo_back = from_reply.iter().any(|f| engine::is_echo_reply(f, H2, H1));
+    let h2_asked = from_reply.iter().any(|f| is_arp(f, 1, H1));
     let mut s = Step::new(
-        tx("h2 answers by unicast: 198.51.100.20 is at 02:00:00:00:00:20", "h2 单播应答：198.51.100.20 在 02:00:00:00:00:20"),
-        tx(
-            "Only h2 owns the address, so only h2 answers, straight to h1's MAC, which it learned from the request itself.",
-            "只有 h2 拥有这个地址，所以只有 h2 应答，直接发往 h1 的 MAC：它从请求本身学到了这个 MAC。",
-        ),
+        say::lab_reply(H2, &answer),
+        say::after_reply(echo_out, echo_back, h2_asked),
         QS,
     );
-    // The reply, then the rest of what crossed the link: the datagram that
-    // needed the MAC, and what followed.
+    // The reply, then the rest of what crossed the link: the echo request
+    // that needed the MAC, and its reply.
     s.packets = records(&from_reply, None);
     n.step(s)?;
     let after = h1.run(neigh::read)??;
@@ -388,6 +338,7 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
             "应答被缓存：之后发往 h2 的包直接用这个 MAC 发出，直到条目变为 STALE 后再重新确认。",
         ),
         &after,
+        h1.run(|| reachable_ms("eth0"))?,
     ))?;
 
     // h1 → h3, across r1.
@@ -421,7 +372,7 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
     let mut parts = split_at(frames_a.into_iter().chain(frames_b), &cuts).into_iter();
     let mut part = || parts.next().unwrap_or_default();
     let mut s = Step::new(
-        tx("To reach h3 (another subnet), h1 ARPs for its gateway 198.51.100.1 — not for h3", "要到达 h3（另一个子网），h1 ARP 的是网关 198.51.100.1，而不是 h3"),
+        tx("h1 ARPs for its gateway 198.51.100.1, not for h3", "h1 用 ARP 问的是网关 198.51.100.1，而不是 h3"),
         tx(
             "h1 compares 203.0.113.10 with its own prefix 198.51.100.0/24: not local, so the packet goes to the default gateway, and the MAC h1 needs is the gateway's. ARP never crosses a router.",
             "h1 把 203.0.113.10 与自己的前缀 198.51.100.0/24 比较：不在本地，所以包交给默认网关，h1 需要的是网关的 MAC。ARP 从不穿越路由器。",
@@ -434,8 +385,8 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
     if r1_arp_b.is_some() {
         let mut s = Step::new(
             tx(
-                "r1 ARPs for h3 on LAN B only when the echo arrives",
-                "回显到了，r1 才在局域网 B 上 ARP 询问 h3",
+                "r1 ARPs for h3 on LAN B only when h1's ICMP echo arrives",
+                "h1 的 ICMP 回显到了，r1 才在局域网 B 上用 ARP 问 h3",
             ),
             tx(
                 "r1 holds the packet (h3's IP, r1's MAC) until h3's MAC comes back.",
@@ -459,8 +410,8 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
     let mut s = Step::new(
         tx("Same packet, two links: the IPs stay, the MACs change at r1", "同一个包，两段链路：IP 不变，MAC 在 r1 处改变"),
         tx(
-            "One echo request, captured on LAN A and on LAN B: the IP addresses are the same end to end; r1 rebuilt the Ethernet header for each link and took one off the TTL. A switch passes frames on untouched; a router forwards packets and re-frames them.",
-            "同一个回显请求，在局域网 A 和 B 上各抓一次：IP 地址端到端不变；r1 为每段链路重建以太网头，并把 TTL 减一。交换机原样转发帧；路由器转发的是包，并重新封装成帧。",
+            "One ICMP echo request on LAN A and LAN B: the IPs stay end to end; r1 rebuilt the Ethernet header and took one off the TTL. A switch passes frames on; a router re-frames packets. The echo reply comes back the same way.",
+            "同一个 ICMP 回显请求，在局域网 A 和 B 上各抓一次：IP 地址端到端不变；r1 重建了以太网头，并把 TTL 减一。交换机原样转发帧；路由器把包重新封装成帧。回显应答也这样原路返回。",
         ),
         QS,
     )
@@ -485,6 +436,7 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
             "h1 只保存本链路上的 MAC。对 r1 之外的任何目的地，它都用 r1 的 MAC，所以路由器不需要知道互联网上所有的 MAC。",
         ),
         &fin,
+        h1.run(|| reachable_ms("eth0"))?,
     ))?;
     n.summary(
         Summary {
@@ -498,7 +450,7 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
             ..Summary::default()
         }
         .with(&ArpOut {
-            entries: entries_out(&fin),
+            entries: fin.clone(),
             lan_a: Some(hop_a),
             lan_b: Some(hop_b),
             resolved: None,
@@ -598,6 +550,7 @@ fn resolve_on_host(iface: &str, ip: Ipv4Addr, n: &mut Narrator) -> Result<i32> {
         tx("The neighbour table afterwards", "之后的邻居表"),
         Text::default(),
         &after,
+        reachable_ms(iface),
     ))?;
     let ok = resolved.is_some();
     n.summary(
@@ -611,7 +564,7 @@ fn resolve_on_host(iface: &str, ip: Ipv4Addr, n: &mut Narrator) -> Result<i32> {
             ..Summary::default()
         }
         .with(&ArpOut {
-            entries: entries_out(&after),
+            entries: after.clone(),
             lan_a: None,
             lan_b: None,
             resolved: resolved.clone().map(|mac| Resolved { ip, mac }),
@@ -631,4 +584,73 @@ pub fn schema() -> super::schema::DemoSchema {
     .step::<RequestFrame>("the lab's ARP request")
     .step::<TwoLinks>("the lab's step comparing one echo request on both LANs")
     .summary::<ArpOut>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(ip: &str, state: &str) -> Entry {
+        Entry {
+            ip: ip.into(),
+            mac: "02:00:00:00:00:20".into(),
+            iface: "eth0".into(),
+            state: state.into(),
+        }
+    }
+
+    #[test]
+    fn counts_take_their_plural_only_when_more_than_one() {
+        assert_eq!(say::entries(1).en, "1 entry");
+        assert_eq!(say::entries(0).en, "0 entries");
+        assert_eq!(say::entries(2).en, "2 entries");
+        assert_eq!(say::learned(1).en, "h1 learned 1 MAC address by ARP");
+        assert_eq!(say::learned(2).en, "h1 learned 2 MAC addresses by ARP");
+    }
+
+    #[test]
+    fn a_stale_entry_is_explained_where_the_table_shows_it() {
+        let detail = tx("The answer is cached.", "应答被缓存。");
+        // All REACHABLE: nothing to explain.
+        let s = table_step(
+            tx("t", "表"),
+            detail.clone(),
+            &[entry("198.51.100.20", "REACHABLE")],
+            Some(30_000),
+        );
+        assert_eq!(s.detail, detail);
+        // After a long pause the entry is STALE: the step says why, and what
+        // comes next (DELAY, then PROBE), with this host's reachable time.
+        let s = table_step(
+            tx("t", "表"),
+            detail.clone(),
+            &[entry("198.51.100.20", "STALE")],
+            Some(30_000),
+        );
+        assert!(
+            s.detail.en.starts_with("The answer is cached. STALE:"),
+            "{}",
+            s.detail.en
+        );
+        for w in [
+            "base_reachable_time, 30 s here",
+            "DELAY",
+            "PROBE",
+            "unicast ARP",
+        ] {
+            assert!(s.detail.en.contains(w), "{w}: {}", s.detail.en);
+        }
+        for w in ["STALE", "30 秒", "DELAY", "PROBE"] {
+            assert!(s.detail.zh.contains(w), "{w}: {}", s.detail.zh);
+        }
+        // A failed resolution is explained too, and without a time it does not know.
+        let s = table_step(
+            tx("t", "表"),
+            Text::default(),
+            &[entry("198.51.100.99", "FAILED")],
+            None,
+        );
+        assert!(s.detail.en.contains("FAILED: none came"), "{}", s.detail.en);
+        assert!(!s.detail.en.contains("STALE"), "{}", s.detail.en);
+    }
 }

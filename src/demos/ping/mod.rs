@@ -19,7 +19,7 @@ use crate::icmp::series::{io, Outcome, Series};
 use crate::icmp::{Echo, Pinger, Reply, Stats, OVERHEAD};
 use crate::lab::capture::{Capture, Frame};
 use crate::lab::netns::Netns;
-use crate::lab::topology::{NetLab, H2, H3};
+use crate::lab::topology::{NetLab, H2, H3, R1_A};
 use crate::narrate::{tx, Direction, Narrator, Packet, Step, Summary, Text, Wire};
 use crate::privilege::{PingSocket, Privileges};
 use crate::wire::{frame, icmp};
@@ -75,6 +75,83 @@ struct RouterHop {
 struct LossyLink {
     /// The share of echo requests h2's nftables rule drops, in percent.
     loss_percent_configured: u8,
+    /// How the rule picks the requests it drops.
+    loss_mode: LossMode,
+    /// The fixed pattern's sequence numbers among this phase's requests
+    /// (empty with `random`, or when nothing is dropped).
+    pattern_seqs: Vec<u32>,
+}
+
+/// How h2's rule picks the echo requests it drops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+enum LossMode {
+    /// A fixed pattern (nftables `numgen inc`): the same requests in every
+    /// run, spread evenly, the first request always among them, so every
+    /// run with any loss shows it.
+    Fixed,
+    /// Chance (nftables `numgen random`): each request independently, as on
+    /// a noisy link; a short run may lose none.
+    Random,
+}
+
+/// The values of h2's counter (`numgen inc mod 100`: 0 for the first
+/// request the rule sees, 1 for the next …) whose request a fixed pattern of
+/// `pct` percent drops: `pct` of every 100, spread evenly, 0 among them.
+fn pattern(pct: u8) -> Vec<u8> {
+    let pct = u32::from(pct.min(100));
+    (0..pct).map(|k| (k * 100 / pct) as u8).collect()
+}
+
+/// The nft rule that makes h2 drop `pct` percent of the echo requests it
+/// receives, by chance or in the fixed pattern.
+fn loss_rule(pct: u8, random: bool) -> Vec<String> {
+    let mut rule: Vec<String> = [
+        "add",
+        "rule",
+        "ip",
+        "netlab",
+        "input",
+        "icmp",
+        "type",
+        "echo-request",
+    ]
+    .map(String::from)
+    .to_vec();
+    if pct < 100 {
+        if random {
+            rule.extend(["numgen", "random", "mod", "100", "lt"].map(String::from));
+            rule.push(pct.to_string());
+        } else {
+            rule.extend(["numgen", "inc", "mod", "100", "{"].map(String::from));
+            let values: Vec<String> = pattern(pct).iter().map(u8::to_string).collect();
+            rule.push(values.join(", "));
+            rule.push("}".into());
+        }
+    }
+    rule.push("drop".into());
+    rule
+}
+
+/// Make h2 drop `pct` percent of the echo requests it receives (nothing at 0).
+///
+/// Until lab::link offers the fixed pattern (its rule is `numgen random`
+/// only), the rule is made here, in the same table lab::link uses.
+fn make_lossy(h2: &Netns, pct: u8, random: bool) -> Result<()> {
+    use crate::lab::link::nft;
+    if pct == 0 {
+        return Ok(());
+    }
+    nft(h2, &["add", "table", "ip", "netlab"])?;
+    nft(
+        h2,
+        &[
+            "add", "chain", "ip", "netlab", "input", "{", "type", "filter", "hook", "input",
+            "priority", "0", ";", "}",
+        ],
+    )?;
+    let rule = loss_rule(pct, random);
+    nft(h2, &rule.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 /// What the capture of the lossy phase showed.
@@ -94,6 +171,9 @@ struct PingOut {
     /// The lab's lossy link: the share of requests h2 drops, in percent (lab only).
     #[serde(skip_serializing_if = "Option::is_none")]
     loss_percent_configured: Option<u8>,
+    /// How h2's rule picked what it dropped (lab only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    loss_mode: Option<LossMode>,
     /// Each phase of the lab run, in order (lab only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     runs: Vec<Run>,
@@ -409,6 +489,7 @@ fn host(target: &str, args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> R
         PingOut {
             figures: Echo::of(&out.stats, out.elapsed),
             loss_percent_configured: None,
+            loss_mode: None,
             runs: Vec::new(),
         },
     )
@@ -445,6 +526,7 @@ fn figures_only(out: &Outcome) -> PingOut {
     PingOut {
         figures: Echo::of(&out.stats, out.elapsed),
         loss_percent_configured: None,
+        loss_mode: None,
         runs: Vec::new(),
     }
 }
@@ -452,6 +534,17 @@ fn figures_only(out: &Outcome) -> PingOut {
 fn open_in(ns: &Netns, target: Ipv4Addr) -> Result<Pinger> {
     ns.run(|| Pinger::open(PingSocket::Raw, target, None))?
         .map_err(io)
+}
+
+/// Whether an ARP request for `target` was captured on `link` (`h1:eth0`).
+fn has_arp(frames: &[Frame], link: &str, target: Ipv4Addr) -> bool {
+    frames.iter().any(|f| {
+        f.link == link
+            && matches!(
+                frame::ethernet_frame(&f.bytes).map(|d| d.kind),
+                Ok(frame::Kind::Arp { op: 1, tpa, .. }) if tpa == target
+            )
+    })
 }
 
 fn echo_frames(frames: &[Frame]) -> (Option<&Frame>, Option<&Frame>) {
@@ -512,9 +605,13 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
     if let (Some(req), Some(_)) = echo_frames(&frames) {
         let mut s = Step::new(
             tx("The first echo request and reply as they crossed h1's link", "第一对回显请求与应答，在 h1 链路上抓到的原样"),
-            tx(
-                "Ethernet, then IPv4 with protocol 1, then ICMP: type 8 out, type 0 back, same id and sequence. No TCP or UDP header anywhere.",
-                "以太网头，然后是协议号为 1 的 IPv4，再是 ICMP：去程类型 8，回程类型 0，标识符和序号相同。哪里都没有 TCP 或 UDP 头。",
+            say::arp_first(
+                has_arp(&frames, "h1:eth0", H2),
+                false,
+                tx(
+                    "Then Ethernet, IPv4 with protocol 1, ICMP: type 8 out, type 0 back, same id and sequence; no TCP or UDP.",
+                    "帧里依次是以太网头、协议号为 1 的 IPv4 头、ICMP：去程类型 8，回程类型 0，标识符和序号相同；没有 TCP 或 UDP 头。",
+                ),
             ),
             &["Q7", "Q10"],
         )
@@ -592,21 +689,28 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
     }
     frames2.sort_by_key(|f| f.at);
     let ttl2 = o2.first_ttl();
-    let mut ttl_step = Step::new(
-            say::ttls(ttl1, ttl2),
-            tx(
-                "Both replies leave with TTL 64; h3's passed r1, which took one off. traceroute counts routers this way, and no packet can loop forever.",
-                "两个应答出发时 TTL 都是 64；h3 的经过 r1，被减了一。traceroute 就靠它数路由器，包也因此不会无限循环。",
-            ),
-            &["Q7", "Q8"],
-        )
-        .with(&RouterHop {
-            ttl_same_lan: ttl1,
-            ttl_across_router: ttl2,
-        });
+    // The TTL h3's replies left with: its own setting, read, not assumed.
+    let start = lab
+        .host("h3")?
+        .run(|| std::fs::read_to_string("/proc/sys/net/ipv4/ip_default_ttl"))?
+        .ok()
+        .and_then(|t| t.trim().parse::<u8>().ok());
     // Phase 1's frames, if its step did not hold them, then phase 2's: in wire order.
     let mut frames2: Vec<Frame> = rest1.into_iter().chain(frames2).collect();
     frames2.sort_by_key(|f| f.at);
+    let mut ttl_step = Step::new(
+        say::ttls(start, ttl1, ttl2),
+        say::arp_first(
+            has_arp(&frames2, "h1:eth0", R1_A),
+            has_arp(&frames2, "h3:eth0", H3),
+            say::ttl_detail(start, ttl2),
+        ),
+        &["Q7", "Q8"],
+    )
+    .with(&RouterHop {
+        ttl_same_lan: ttl1,
+        ttl_across_router: ttl2,
+    });
     ttl_step.packets = frames2.iter().map(|f| f.record(false)).collect();
     n.step(ttl_step)?;
     runs.push(Run {
@@ -618,18 +722,38 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
     // 3. A lossy link.
     let h2 = lab.host("h2")?;
     let pct = args.loss;
-    crate::lab::link::drop_incoming_icmp(h2, pct)?;
+    // The fixed pattern, so the loss shows in every run; chance only when
+    // asked for (`--random-loss`, PingArgs::random_loss, sets this).
+    let random = false;
+    let mode = if random {
+        LossMode::Random
+    } else {
+        LossMode::Fixed
+    };
+    make_lossy(h2, pct, random)?;
+    let count = args.count.unwrap_or(10);
+    let values = if random || pct == 0 {
+        Vec::new()
+    } else {
+        pattern(pct)
+    };
     n.step(
-        Step::new(say::lossy(pct), say::lossy_rule(pct), &["Q7"])
-            .section(say::lossy_section(pct))
-            .with(&LossyLink {
-                loss_percent_configured: pct,
-            }),
+        Step::new(
+            say::lossy(pct, random),
+            say::lossy_rule(pct, random, &values, count),
+            &["Q7"],
+        )
+        .section(say::lossy_section(pct))
+        .with(&LossyLink {
+            loss_percent_configured: pct,
+            loss_mode: mode,
+            pattern_seqs: say::pattern_seqs(&values, count),
+        }),
     )?;
     let cap = Capture::start(h1, "eth0")?;
     let p = open_in(h1, H2)?;
     let lossy = Series {
-        count: Some(args.count.unwrap_or(10)),
+        count: Some(count),
         interval: Duration::from_millis(20),
         size,
         timeout: Duration::from_millis(300),
@@ -667,23 +791,13 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
     let mut s = Step::new(
         if dropped.is_empty() {
             tx(
-                "The capture on h1's link: every request was answered",
-                "h1 链路上的抓包：每个请求都得到了应答",
+                "On h1's link: every ICMP echo request was answered",
+                "h1 的链路上：每个 ICMP 回显请求都得到了应答",
             )
         } else {
             say::unanswered(&dropped)
         },
-        if dropped.is_empty() {
-            tx(
-                "h2's rule drops by chance, and this time it dropped none: run again, or raise --loss.",
-                "h2 的规则按概率丢包，这一次一个也没丢：再运行一次，或调高 --loss。",
-            )
-        } else {
-            tx(
-                "h2's rule dropped them; ping only sees silence.",
-                "它们到达 h2 时被规则丢弃；ping 只看到没有回音。",
-            )
-        },
+        say::lossy_outcome(pct, random, dropped.len()),
         &["Q7"],
     )
     .with(&Dropped {
@@ -708,6 +822,7 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
     let result = PingOut {
         figures: Echo::of(s3, e3),
         loss_percent_configured: Some(pct),
+        loss_mode: Some(mode),
         runs,
     };
     drop(lab);
@@ -798,6 +913,81 @@ mod tests {
             .iter()
             .all(|p| p.wire.is_some() && p.quiet != p.show_bytes));
         assert_eq!((p[0].from.as_str(), p[0].to.as_str()), (LOCAL, TARGET));
+    }
+
+    #[test]
+    fn the_fixed_pattern_spreads_its_drops_and_always_shows_one() {
+        let p20 = pattern(20);
+        assert_eq!(p20, (0..20).map(|k| k * 5).collect::<Vec<u8>>());
+        assert_eq!(say::pattern_seqs(&p20, 10), [1, 6]);
+        for pct in 1..=100u8 {
+            let p = pattern(pct);
+            assert_eq!(p.len(), usize::from(pct), "{pct}% of every 100");
+            assert!(p.windows(2).all(|w| w[0] < w[1]) && p.iter().all(|v| *v < 100));
+            // The first request is always dropped: any run with any loss shows it.
+            assert_eq!(say::pattern_seqs(&p, 10).first(), Some(&1), "{pct}");
+        }
+        assert_eq!(say::pattern_seqs(&pattern(50), 6), [1, 3, 5]);
+        assert_eq!(
+            say::pattern_seqs(&p20, 105),
+            [1, 6, 11, 16, 21, 26, 31, 36, 41, 46, 51, 56, 61, 66, 71, 76, 81, 86, 91, 96, 101]
+        );
+    }
+
+    #[test]
+    fn the_loss_rule_is_a_pattern_unless_chance_is_asked_for() {
+        let fixed = loss_rule(20, false).join(" ");
+        assert!(
+            fixed.starts_with(
+                "add rule ip netlab input icmp type echo-request numgen inc mod 100 { 0, 5, 10, "
+            ),
+            "{fixed}"
+        );
+        assert!(fixed.ends_with(", 95 } drop"), "{fixed}");
+        assert_eq!(
+            loss_rule(20, true).join(" "),
+            "add rule ip netlab input icmp type echo-request numgen random mod 100 lt 20 drop"
+        );
+        assert_eq!(
+            loss_rule(100, false).join(" "),
+            "add rule ip netlab input icmp type echo-request drop"
+        );
+        // The step says which was used.
+        assert!(say::lossy(20, false).en.contains("fixed pattern"));
+        assert!(say::lossy(20, true).en.contains("chance"));
+        assert!(say::lossy_rule(20, false, &pattern(20), 10)
+            .en
+            .contains("here 1, 6 of 10"));
+        assert!(say::lossy_rule(20, true, &[], 10)
+            .en
+            .contains("numgen random"));
+    }
+
+    #[test]
+    fn the_ttl_step_says_what_traceroute_really_reads() {
+        let t = say::ttl_detail(Some(64), Some(63));
+        assert!(!t.en.contains("counts routers this way"), "{}", t.en);
+        assert!(
+            t.en.contains("TTL 1, 2, 3") && t.en.contains("time exceeded"),
+            "{}",
+            t.en
+        );
+        assert!(
+            t.en.contains("only if you guess the TTL it started with"),
+            "{}",
+            t.en
+        );
+        assert!(t.en.contains("h3 starts its replies at TTL 64"), "{}", t.en);
+        assert!(!t.zh.contains("traceroute 就靠它数路由器"), "{}", t.zh);
+        assert!(
+            t.zh.contains("ICMP 超时") && t.zh.contains("1、2、3"),
+            "{}",
+            t.zh
+        );
+        assert_eq!(
+            say::ttls(Some(64), Some(64), Some(62)).en,
+            "Reply TTL 64 from h2, 62 from h3: 2 routers on the way back"
+        );
     }
 
     #[test]

@@ -121,28 +121,179 @@ pub fn no_reply(sent: usize) -> Text {
     )
 }
 
-/// The two replies' TTLs: one router between h1 and h3.
-pub fn ttls(same_lan: Option<u8>, across: Option<u8>) -> Text {
+/// The two replies' TTLs, and the routers h3's crossed (from the TTL it
+/// left with, `start`).
+pub fn ttls(start: Option<u8>, same_lan: Option<u8>, across: Option<u8>) -> Text {
     let (a, b) = (opt(same_lan), opt(across));
+    match (start, across) {
+        (Some(s), Some(t)) if s >= t => tx(
+            format!(
+                "Reply TTL {a} from h2, {b} from h3: {} on the way back",
+                crate::text::plural(s - t, "router", "routers")
+            ),
+            format!(
+                "h2 的应答 TTL 为 {a}，h3 的为 {b}：回程经过 {} 个路由器",
+                s - t
+            ),
+        ),
+        _ => tx(
+            format!("Reply TTL {a} from h2, {b} from h3"),
+            format!("h2 的应答 TTL 为 {a}，h3 的为 {b}"),
+        ),
+    }
+}
+
+/// What the router hop step explains, from the run's own TTLs: `start` is
+/// h3's net.ipv4.ip_default_ttl (the TTL its replies leave with), `across`
+/// the TTL h3's first reply arrived with.
+pub fn ttl_detail(start: Option<u8>, across: Option<u8>) -> Text {
+    let (en, zh) = match (start, across) {
+        (Some(s), Some(b)) if s >= b => (
+            format!("h3 starts its replies at TTL {s}, and each router takes one off."),
+            format!("h3 的应答从 TTL {s} 出发，沿途每个路由器减一。"),
+        ),
+        _ => (
+            "Each router takes one off a packet's TTL.".to_string(),
+            "每经过一个路由器，包的 TTL 减一。".to_string(),
+        ),
+    };
     tx(
-        format!("Reply TTL {a} from h2, {b} from h3: one router hop"),
-        format!("h2 的应答 TTL 为 {a}，h3 的为 {b}：经过一个路由器"),
+        format!("{en} A reply's TTL tells how far it came only if you guess the TTL it started with; traceroute does not guess: it sends probes with TTL 1, 2, 3 … and reads each router's ICMP time exceeded."),
+        format!("{zh}应答的 TTL 只有在猜对它出发时的值时，才说明它走了多远；traceroute 不靠猜：它发出 TTL 为 1、2、3……的探测包，读各路由器发回的 ICMP 超时。"),
     )
+}
+
+/// A step's detail, after what ARP did first on h1's link (`lan_a`) and
+/// on h3's (`lan_b`), as the frames show it.
+pub fn arp_first(lan_a: bool, lan_b: bool, rest: Text) -> Text {
+    let (en, zh) = match (lan_a, lan_b) {
+        (true, true) => (
+            "h1 first asked ARP for r1's MAC, r1 for h3's. ",
+            "h1 先用 ARP 问了 r1 的 MAC，r1 又在局域网 B 上问了 h3 的。",
+        ),
+        (true, false) => (
+            "h1 first asked ARP for the next hop's MAC. ",
+            "h1 先用 ARP 问了下一跳的 MAC。",
+        ),
+        (false, true) => (
+            "r1 first asked ARP for h3's MAC. ",
+            "r1 先在局域网 B 上用 ARP 问了 h3 的 MAC。",
+        ),
+        (false, false) => ("", ""),
+    };
+    tx(format!("{en}{}", rest.en), format!("{zh}{}", rest.zh))
+}
+
+/// The lossy capture's detail: what dropped the requests (`dropped` of
+/// them), or why none was.
+pub fn lossy_outcome(pct: u8, random: bool, dropped: usize) -> Text {
+    let (them, ta) = if dropped == 1 {
+        ("it", "它")
+    } else {
+        ("them", "它们")
+    };
+    match (pct, random, dropped > 0) {
+        (0, _, false) => tx(
+            "With --loss 0 h2 has no rule: nothing was dropped.",
+            "--loss 0 时 h2 没有规则：什么也没丢。",
+        ),
+        (_, true, false) => tx(
+            "h2's rule drops by chance, and this time it dropped none: run again, or raise --loss.",
+            "h2 的规则按概率丢包，这一次一个也没丢：再运行一次，或调高 --loss。",
+        ),
+        (_, _, false) => tx(
+            "No request went unanswered in this capture.",
+            "这次抓包里没有哪个请求没得到应答。",
+        ),
+        (_, true, true) => tx(
+            format!("h2's rule dropped {them} by chance; ping only sees silence."),
+            format!("{ta}到达 h2 时被规则按概率丢弃；ping 只看到没有回音。"),
+        ),
+        (_, false, true) => tx(
+            format!("h2's rule dropped {them}, as its pattern says; ping only sees silence."),
+            format!("{ta}到达 h2 时按规则的模式被丢弃；ping 只看到没有回音。"),
+        ),
+    }
+}
+
+/// Which echo requests a fixed pattern drops among the first `count`:
+/// request n is the rule's (n − 1)th match, dropped when that number
+/// modulo 100 is one of `values`.
+pub fn pattern_seqs(values: &[u8], count: u32) -> Vec<u32> {
+    (1..=count)
+        .filter(|n| values.contains(&(((n - 1) % 100) as u8)))
+        .collect()
 }
 
 /// Phase 3's title.
-pub fn lossy(pct: u8) -> Text {
-    tx(
-        format!("h2 now drops {pct}% of incoming echo requests"),
-        format!("h2 现在丢弃 {pct}% 的回显请求"),
-    )
+pub fn lossy(pct: u8, random: bool) -> Text {
+    if pct == 0 {
+        return tx(
+            "h2 drops no echo requests (--loss 0)",
+            "h2 不丢弃任何回显请求（--loss 0）",
+        );
+    }
+    if random {
+        tx(
+            format!("h2 drops each echo request with a {pct}% chance"),
+            format!("h2 以 {pct}% 的概率丢弃每个回显请求"),
+        )
+    } else {
+        tx(
+            format!("h2 drops {pct}% of echo requests in a fixed pattern: every run shows loss"),
+            format!("h2 按固定模式丢弃 {pct}% 的回显请求：每次运行都能看到丢包"),
+        )
+    }
 }
 
-/// Phase 3's rule, as a student could type it.
-pub fn lossy_rule(pct: u8) -> Text {
+/// Phase 3's rule, as a student could type it; `values` are the fixed
+/// pattern's (empty with `random`), `count` the requests the phase sends.
+pub fn lossy_rule(pct: u8, random: bool, values: &[u8], count: u32) -> Text {
+    if pct == 0 {
+        return tx(
+            "No rule is added, so every request should be answered: give --loss to see loss.",
+            "没有添加规则，所以每个请求都应得到应答：给出 --loss 才能看到丢包。",
+        );
+    }
+    if pct == 100 {
+        return tx(
+            "A firewall (nftables) rule in h2 drops every echo request: `icmp type echo-request drop`",
+            "h2 里的一条防火墙（nftables）规则丢弃所有回显请求：`icmp type echo-request drop`",
+        );
+    }
+    if random {
+        return tx(
+            format!("A firewall (nftables) rule in h2 drops each request with that chance, independently, like a noisy link: `icmp type echo-request numgen random mod 100 < {pct} drop`. Chance can drop none in a short run, or many."),
+            format!("h2 里的一条防火墙（nftables）规则以这个概率逐个丢弃请求，彼此独立，就像一条有噪声的链路：`icmp type echo-request numgen random mod 100 < {pct} drop`。次数少时，可能一个也没丢，也可能丢很多。"),
+        );
+    }
+    let seqs = pattern_seqs(values, count);
+    let list = |sep: &str| {
+        seqs.iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(sep)
+    };
+    let set: Vec<String> = values.iter().take(3).map(u8::to_string).collect();
+    let set = if values.len() > 3 {
+        format!("{}, …", set.join(", "))
+    } else {
+        set.join(", ")
+    };
+    let which = if seqs.is_empty() {
+        (
+            format!("none of these {count}"),
+            format!("这 {count} 个里一个也不丢"),
+        )
+    } else {
+        (
+            format!("here {} of {count}", list(", ")),
+            format!("这次的 {count} 个里是第 {} 个", list("、")),
+        )
+    };
     tx(
-        format!("A firewall (nftables) rule in h2 drops each request with that chance, like a noisy link: `icmp type echo-request numgen random mod 100 < {pct} drop`"),
-        format!("h2 里的一条防火墙（nftables）规则以这个概率丢弃每个请求，就像一条有噪声的链路：`icmp type echo-request numgen random mod 100 < {pct} drop`"),
+        format!("h2's nftables rule drops {pct} of every 100 echo requests, evenly ({}): `icmp type echo-request numgen inc mod 100 {{ {set} }} drop`", which.0),
+        format!("h2 的 nftables 规则每 100 个回显请求均匀地丢掉 {pct} 个（{}）：`icmp type echo-request numgen inc mod 100 {{ {set} }} drop`", which.1),
     )
 }
 
@@ -162,12 +313,14 @@ pub fn unanswered(seqs: &[u16]) -> Text {
             .collect::<Vec<_>>()
             .join(sep)
     };
+    let requests = if seqs.len() == 1 {
+        "ICMP echo request"
+    } else {
+        "ICMP echo requests"
+    };
     tx(
-        format!(
-            "The capture on h1's link: requests {} left h1 and got no reply",
-            list(", ")
-        ),
-        format!("h1 链路上的抓包：请求 {} 发出后没有应答", list("、")),
+        format!("On h1's link: {requests} {} got no reply", list(", ")),
+        format!("h1 的链路上：ICMP 回显请求 {} 没有得到应答", list("、")),
     )
 }
 

@@ -25,6 +25,7 @@ use crate::cli::TracerouteArgs;
 use crate::error::{exit, Error, Result};
 use crate::icmp::trace::{self, Method, Probe, Reply};
 use crate::lab::capture::{split_at, Capture, Frame};
+use crate::lab::firewall::Tracked;
 use crate::lab::topology::{NetLab, H1};
 use crate::lab::wan::{self, Shape, H4};
 use crate::narrate::{tx, Narrator, Step, Summary, Text};
@@ -68,23 +69,6 @@ impl From<Shape> for WanOut {
     }
 }
 
-/// One connection-tracking entry of r2.
-#[derive(Serialize, JsonSchema)]
-struct TrackedOut {
-    /// tcp or udp.
-    proto: String,
-    /// The TCP state (ESTABLISHED, TIME_WAIT …); null for UDP.
-    state: Option<String>,
-    /// Seconds until the entry expires.
-    timeout_s: u32,
-    /// The flow as it was opened: `203.0.113.200:40000 → 198.51.100.10:8080`.
-    original: String,
-    /// What a reply looks like after NAT: `198.51.100.10:8080 → 203.0.113.130:40000`.
-    reply: String,
-    /// Seen in both directions (`[ASSURED]`).
-    assured: bool,
-}
-
 /// h4's connection to h1, seen from both sides of r2's NAT.
 #[derive(Serialize, JsonSchema)]
 struct NatOut {
@@ -93,7 +77,7 @@ struct NatOut {
     /// The address and port h1 saw: r2's.
     outside: String,
     /// r2's conntrack entries for h1 (null when r2 has no nf_conntrack to read).
-    conntrack: Option<Vec<TrackedOut>>,
+    conntrack: Option<Vec<Tracked>>,
 }
 
 /// traceroute's result.
@@ -149,6 +133,10 @@ struct HopStep {
 struct LanWan {
     /// ARP frames on h1's link during the trace.
     lan_arp: usize,
+    /// Of them, requests sent to the broadcast address (ff:ff:ff:ff:ff:ff).
+    lan_arp_broadcasts: usize,
+    /// Of them, replies (each unicast, to the asker).
+    lan_arp_replies: usize,
     /// ARP frames on the WAN that name an address of LAN A (a broadcast stops at r1).
     wan_arp_from_lan: usize,
 }
@@ -299,6 +287,19 @@ fn records(frames: &[Frame]) -> Vec<crate::narrate::Packet> {
     frames.iter().map(|f| f.record(false)).collect()
 }
 
+/// The ARP operation of a frame (1 request, 2 reply), if it is ARP.
+fn arp_op(f: &Frame) -> Option<u16> {
+    match frame::ethernet_frame(&f.bytes).ok()?.kind {
+        Kind::Arp { op, .. } => Some(op),
+        _ => None,
+    }
+}
+
+/// Whether a frame went to the Ethernet broadcast address.
+fn is_broadcast(f: &Frame) -> bool {
+    f.bytes.get(..6) == Some(&[0xff; 6][..])
+}
+
 fn is_arp(f: &Frame) -> Option<(Ipv4Addr, Ipv4Addr)> {
     match frame::ethernet_frame(&f.bytes).ok()?.kind {
         Kind::Arp { spa, tpa, .. } => Some((spa, tpa)),
@@ -328,13 +329,22 @@ fn lab(args: &TracerouteArgs, n: &mut Narrator) -> Result<i32> {
             crate::lab::userns::titled(say::wan_title(&shape)),
             tx(
                 "A LAN is one organisation's network: one switch, every host a frame away, fast. A WAN joins networks far apart over a slower, costlier link between routers. r2 hides LAN C behind its own address (NAT), as a home router does.",
-                "局域网是一个机构自己的网络：一台交换机，每台主机一帧之遥，速度快。广域网用路由器之间更慢、更贵的链路把相距遥远的网络连起来。r2 用自己的地址把局域网 C 藏在后面（NAT），就像家用路由器那样。",
+                "局域网是一个机构自己的网络：主机都接在同一台交换机上，帧直接送到，速度快。广域网用路由器之间更慢、更贵的链路把相距遥远的网络连起来。r2 用自己的地址把局域网 C 藏在后面（NAT），就像家用路由器那样。",
             ),
             &["Q11", "Q8"],
         )
         .section(tx("1 · The lab's WAN", "1 · 实验网络的广域网"))
-        .fact(tx("LAN A", "局域网 A"), "198.51.100.0/24: h1 .10, h2 .20, r1 .1 (sw1)")
-        .fact(tx("LAN B", "局域网 B"), "203.0.113.0/25: r1 .1, h3 .10")
+        .fact(
+            tx("LAN A", "局域网 A"),
+            tx(
+                "198.51.100.0/24: h1 .10, h2 .20, r1 .1 (switch sw1)",
+                "198.51.100.0/24：h1 .10，h2 .20，r1 .1（交换机 sw1）",
+            ),
+        )
+        .fact(
+            tx("LAN B", "局域网 B"),
+            tx("203.0.113.0/25: r1 .1, h3 .10", "203.0.113.0/25：r1 .1，h3 .10"),
+        )
         .fact(tx("WAN", "广域网"), say::wan_link(&shape))
         .fact(
             tx("LAN C", "局域网 C"),
@@ -408,11 +418,28 @@ fn lab(args: &TracerouteArgs, n: &mut Narrator) -> Result<i32> {
         let rtts: Vec<f64> = these.iter().filter_map(|p| p.rtt_ms).collect();
         // The least disturbed probe: the first of a hop may also wait for an ARP.
         hop_rtt.push(rtts.iter().copied().reduce(f64::min));
-        let mut s = Step::new(
-            say::hop(ttl, &these),
-            say::hop_detail(answered, H4, first_router),
-            QS,
+        let window = windows.next().unwrap_or_default();
+        // Who asked ARP for whom while this TTL's probes were out, from the frames.
+        let asked: Vec<(String, String)> = window
+            .iter()
+            .filter(|f| arp_op(f) == Some(1))
+            .filter_map(is_arp)
+            .map(|(spa, tpa)| (say::name(spa), say::name(tpa)))
+            .collect();
+        let mut detail = say::hop_detail(
+            answered.or(these.first().copied()),
+            H4,
+            first_router,
+            m == Method::Udp,
+            these.len(),
         );
+        if let Some(a) = say::arp_first(&asked) {
+            detail = tx(
+                format!("{} {}", detail.en, a.en),
+                format!("{}{}", detail.zh, a.zh),
+            );
+        }
+        let mut s = Step::new(say::hop(ttl, &these), detail, QS);
         if answered.is_some_and(|p| p.reply == Reply::TimeExceeded) {
             first_router = false;
         }
@@ -437,7 +464,7 @@ fn lab(args: &TracerouteArgs, n: &mut Narrator) -> Result<i32> {
                 s = s.fact(tx("first", "第一个"), say::first_slower(first, m));
             }
         }
-        s.packets = records(&windows.next().unwrap_or_default());
+        s.packets = records(&window);
         n.step(s.with(&HopStep {
             ttl,
             probes: these.into_iter().cloned().collect(),
@@ -445,36 +472,51 @@ fn lab(args: &TracerouteArgs, n: &mut Narrator) -> Result<i32> {
     }
     let reached = trace::reached(&probes, H4);
 
-    // 3. LAN and WAN: where the broadcasts went.
-    let lan_arp = lan_frames.iter().filter(|f| is_arp(f).is_some()).count();
-    let in_lan_a = |a: Ipv4Addr| a.octets()[..3] == H1.octets()[..3];
-    let wan_arps: Vec<(Ipv4Addr, Ipv4Addr)> = wan_frames.iter().filter_map(is_arp).collect();
-    let wan_from_lan = wan_arps
+    // 3. LAN and WAN: where the broadcasts went, counted from the frames.
+    let lan_arps: Vec<&Frame> = lan_frames.iter().filter(|f| is_arp(f).is_some()).collect();
+    let lan_arp = lan_arps.len();
+    let broadcasts = lan_arps.iter().filter(|f| is_broadcast(f)).count();
+    let lan_replies = lan_arps.iter().filter(|f| arp_op(f) == Some(2)).count();
+    let unicast_requests = lan_arps
         .iter()
+        .filter(|f| arp_op(f) == Some(1) && !is_broadcast(f))
+        .count();
+    let in_lan_a = |a: Ipv4Addr| a.octets()[..3] == H1.octets()[..3];
+    let wan_arp_frames: Vec<&Frame> = wan_frames.iter().filter(|f| is_arp(f).is_some()).collect();
+    let wan_from_lan = wan_arp_frames
+        .iter()
+        .filter_map(|f| is_arp(f))
         .filter(|(s, t)| in_lan_a(*s) || in_lan_a(*t))
         .count();
+    let wan_requests = wan_arp_frames
+        .iter()
+        .filter(|f| arp_op(f) == Some(1))
+        .count();
+    let wan_replies = wan_arp_frames
+        .iter()
+        .filter(|f| arp_op(f) == Some(2))
+        .count();
     let s = Step::new(
-        say::lan_wan_title(lan_arp, wan_from_lan),
+        say::lan_wan_title(broadcasts, lan_replies, wan_from_lan),
         tx(
-            "An ARP request is a broadcast: every host on the LAN hears it, and the router does not forward it. The WAN link is a network of its own, with its own two ends asking ARP for each other.",
-            "ARP 请求是广播：局域网里的每台主机都听得到，路由器却不转发。广域网这段链路自成一个网络，只有它两端的路由器互相用 ARP 询问。",
+            "An ARP request is a broadcast: every host on the LAN hears it, and the router does not forward it. The reply is unicast, to the asker alone. The WAN link is a network of its own: there r1 and r2 ask ARP only about each other.",
+            "ARP 请求是广播：局域网里的每台主机都听得到，路由器却不转发。应答是单播，只发给提问的那台主机。广域网这段链路自成一个网络：在那里，r1 和 r2 只用 ARP 询问彼此。",
         ),
         &["Q11", "Q8"],
     )
     .section(tx("3 · LAN and WAN", "3 · 局域网与广域网"))
     .fact(
         tx("LAN A", "局域网 A"),
-        tx(
-            format!("{lan_arp} ARP frames on h1's link"),
-            format!("h1 的链路上有 {lan_arp} 个 ARP 帧"),
-        ),
+        say::lan_arp(broadcasts, lan_replies, unicast_requests),
     )
     .fact(
         tx("WAN", "广域网"),
-        say::wan_frames(wan_frames.len(), wan_arps.len()),
+        say::wan_frames(wan_frames.len(), wan_requests, wan_replies),
     )
     .with(&LanWan {
         lan_arp,
+        lan_arp_broadcasts: broadcasts,
+        lan_arp_replies: lan_replies,
         wan_arp_from_lan: wan_from_lan,
     });
     // The frames it counts were drawn with the TTL they crossed for.
@@ -526,8 +568,8 @@ fn lab(args: &TracerouteArgs, n: &mut Narrator) -> Result<i32> {
     let mut s = Step::new(
         say::nat_title(&inside.to_string(), &outside.to_string()),
         tx(
-            "r2 rewrites the source address (and, if it must, the port) of what leaves LAN C, and remembers the pair in conntrack, so the replies are rewritten back. h1 never learns h4's address.",
-            "r2 改写从局域网 C 出去的包的源地址（必要时连端口一起改），并把这对映射记在 conntrack 里，回程包再改回来。h1 始终不知道 h4 的地址。",
+            "r2 rewrites the source address (and, if it must, the port) of what leaves LAN C, and remembers the pair in conntrack, so the replies are rewritten back. h1 never learns h4's address. A real home or office LAN behind NAT uses private addresses (RFC 1918: 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16): countless networks reuse them and no router on the Internet forwards them, so NAT is what lets them out. The lab's LAN C uses documentation addresses instead (RFC 5737's 203.0.113.0/24): they never collide with a real network, while a private range could be the very one the machine running netlab sits on, so netlab keeps private ranges out of the lab.",
+            "r2 改写从局域网 C 出去的包的源地址（必要时连端口一起改），并把这对映射记在 conntrack 里，回程包再改回来。h1 始终不知道 h4 的地址。真实的家庭或办公室网络里，NAT 后面的局域网用的是私有地址（RFC 1918：10.0.0.0/8、172.16.0.0/12、192.168.0.0/16）：无数网络重复使用这些地址，互联网上的路由器也不转发它们，所以要靠 NAT 才能出去。实验网络的局域网 C 用的却是文档地址（RFC 5737 的 203.0.113.0/24）：它们不会与任何真实网络冲突；私有地址则可能正是运行 netlab 的这台机器所在网络的地址，所以 netlab 不在实验网络里使用私有地址。",
         ),
         &["Q10", "Q11"],
     )
@@ -548,7 +590,7 @@ fn lab(args: &TracerouteArgs, n: &mut Narrator) -> Result<i32> {
         );
     }
     s = s.correction(tx(
-        "The notes list NAT among the UDP protocols. NAT is no protocol and rides on nothing: it is a router rewriting addresses and ports in the packets it forwards, here in TCP.",
+        "the notes list NAT among the UDP protocols. NAT is no protocol and rides on nothing: it is a router rewriting addresses and ports in the packets it forwards, here in TCP.",
         "笔记把 NAT 列为 UDP 协议。NAT 不是协议，也不由谁承载：它是路由器改写所转发的包里的地址和端口，这里改的是 TCP。",
     ));
     s.packets = records(&nat_frames);
@@ -556,18 +598,6 @@ fn lab(args: &TracerouteArgs, n: &mut Narrator) -> Result<i32> {
 
     let h = hops(&probes);
     let count = h.len() as u8;
-    let conntrack = conntrack.map(|c| {
-        c.into_iter()
-            .map(|t| TrackedOut {
-                proto: t.proto,
-                state: t.state,
-                timeout_s: t.timeout_s,
-                original: t.original,
-                reply: t.reply,
-                assured: t.assured,
-            })
-            .collect()
-    });
     n.summary(
         Summary {
             title: say::summary("h4", reached, count),

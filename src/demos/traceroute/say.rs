@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 
 use crate::icmp::trace::{Probe, Reply};
 use crate::lab::wan::Shape;
-use crate::narrate::{tx, Text};
+use crate::narrate::{plural, tx, Text};
 
 /// Who an address is in the lab.
 pub fn who(a: Ipv4Addr) -> String {
@@ -13,6 +13,11 @@ pub fn who(a: Ipv4Addr) -> String {
         Some(h) => format!("{h} {a}"),
         None => a.to_string(),
     }
+}
+
+/// A lab host's name for an address (the address itself if no host has it).
+pub fn name(a: Ipv4Addr) -> String {
+    crate::lab::topology::host_of_ip(a).map_or_else(|| a.to_string(), str::to_string)
 }
 
 /// The RTTs of one TTL's probes, traceroute style (`*` for none), two
@@ -90,30 +95,77 @@ pub fn hop(ttl: u8, probes: &[&Probe]) -> Text {
     )
 }
 
-/// What a hop's answer means.
-pub fn hop_detail(p: Option<&Probe>, target: Ipv4Addr, first_router: bool) -> Text {
+/// What a hop's answer means; `udp` when the probes are UDP datagrams
+/// (else ICMP echo requests, `-I`), `sent` how many left with this TTL.
+pub fn hop_detail(
+    p: Option<&Probe>,
+    target: Ipv4Addr,
+    first_router: bool,
+    udp: bool,
+    sent: usize,
+) -> Text {
+    let ttl = p.map_or(0, |p| p.ttl);
+    let n = plural(sent as u64, "probe", "probes");
+    let probes = match (udp, first_router) {
+        (true, true) => (
+            format!("{n} with TTL {ttl}: UDP datagrams to port 33434 and up, where nothing listens"),
+            format!("{sent} 个 TTL 为 {ttl} 的探测包：发往 33434 及以上端口的 UDP 数据报，那里没有程序监听"),
+        ),
+        (true, false) => (
+            format!("{} with TTL {ttl}", plural(sent as u64, "UDP probe", "UDP probes")),
+            format!("{sent} 个 TTL 为 {ttl} 的 UDP 探测包"),
+        ),
+        (false, true) => (
+            format!("{n} with TTL {ttl}: ICMP echo requests"),
+            format!("{sent} 个 TTL 为 {ttl} 的探测包：ICMP 回显请求"),
+        ),
+        (false, false) => (
+            format!("{} with TTL {ttl}", plural(sent as u64, "ICMP echo probe", "ICMP echo probes")),
+            format!("{sent} 个 TTL 为 {ttl} 的 ICMP 回显探测包"),
+        ),
+    };
     match p.map(|p| (p.reply, p.address)) {
         Some((Reply::TimeExceeded, _)) if first_router => tx(
-            "Each router lowers the TTL by one; the one that brings it to zero drops the probe and sends back ICMP time exceeded (type 11) from its own address: that is how a hop shows itself.",
-            "每个路由器把 TTL 减一；减到零的那个路由器丢掉探测包，并从自己的地址发回 ICMP 超时（类型 11）：路由器就这样现身。",
+            format!("h1 sends {}. Each router lowers the TTL by one; the one that brings it to zero drops the probe and sends back ICMP time exceeded (type 11) from its own address: that is how a hop shows itself.", probes.0),
+            format!("h1 发出 {}。每个路由器把 TTL 减一；减到零的那个路由器丢掉探测包，并从自己的地址发回 ICMP 超时（类型 11）：路由器就这样现身。", probes.1),
         ),
         Some((Reply::TimeExceeded, _)) => tx(
-            "The TTL lasted one hop longer: the next router answers.",
-            "TTL 多撑了一跳：下一个路由器应答。",
+            format!("h1 sends {}. They last one hop longer: the next router sends back ICMP time exceeded.", probes.0),
+            format!("h1 发出 {}。它们多撑了一跳：下一个路由器发回 ICMP 超时。", probes.1),
         ),
         Some((Reply::PortUnreachable, Some(a))) if a == target => tx(
-            "The probe reached the target, where no program listens on port 33434 and up: its kernel answers ICMP port unreachable (type 3, code 3), and the trace is over.",
-            "探测包到达了目标，目标上没有程序监听 33434 及以上的端口：它的内核回 ICMP 端口不可达（类型 3，代码 3），追踪结束。",
+            format!("h1 sends {}. They reach the target, whose kernel answers ICMP port unreachable (type 3, code 3): the trace is over.", probes.0),
+            format!("h1 发出 {}。它们到达了目标，目标的内核回 ICMP 端口不可达（类型 3，代码 3）：追踪结束。", probes.1),
         ),
         Some((Reply::EchoReply, _)) => tx(
-            "The target answers the echo request itself: the trace is over.",
-            "目标自己回了回显应答：追踪结束。",
+            format!("h1 sends {}. The target answers them itself, with ICMP echo replies: the trace is over.", probes.0),
+            format!("h1 发出 {}。目标自己回了 ICMP 回显应答：追踪结束。", probes.1),
         ),
         _ => tx(
-            "Nothing came back within the wait: a router that sends no ICMP, or a filter.",
-            "等待时间内没有任何回应：可能是不发 ICMP 的路由器，或被过滤了。",
+            format!("h1 sends {}. Nothing came back within the wait: a router that sends no ICMP, or a filter.", probes.0),
+            format!("h1 发出 {}。等待时间内没有任何回应：可能是不发 ICMP 的路由器，或被过滤了。", probes.1),
         ),
     }
+}
+
+/// The ARP requests a TTL's window carried, asker and asked (lab host
+/// names): the first probe of that TTL waited for them.
+pub fn arp_first(asked: &[(String, String)]) -> Option<Text> {
+    if asked.is_empty() {
+        return None;
+    }
+    let en: Vec<String> = asked
+        .iter()
+        .map(|(who, whom)| format!("{who} asked ARP for {whom}'s MAC"))
+        .collect();
+    let zh: Vec<String> = asked
+        .iter()
+        .map(|(who, whom)| format!("{who} 先用 ARP 问了 {whom} 的 MAC"))
+        .collect();
+    Some(tx(
+        format!("Before the first probe could go on, {}.", en.join(", and ")),
+        format!("第一个探测包能继续前进之前，{}。", zh.join("，")),
+    ))
 }
 
 /// The WAN's cost, from the fastest probes on either side of it; `with_arp`
@@ -132,19 +184,69 @@ pub fn wan_cost(before: f64, after: f64, delay_ms: u32, with_arp: bool) -> Text 
     )
 }
 
-/// The LAN/WAN step's title.
-pub fn lan_wan_title(lan: usize, wan_from_lan: usize) -> Text {
+/// The LAN/WAN step's title, from the frames: ARP broadcasts and unicast
+/// replies on h1's link, and the ARP frames on the WAN that name a LAN A address.
+pub fn lan_wan_title(broadcasts: usize, replies: usize, wan_from_lan: usize) -> Text {
+    let replied = match replies {
+        0 => (String::from("with no reply"), String::from("没有得到应答")),
+        n => (
+            format!(
+                "answered by {}",
+                plural(n as u64, "unicast reply", "unicast replies")
+            ),
+            format!("得到 {n} 个单播应答"),
+        ),
+    };
     tx(
-        format!("{lan} ARP broadcasts on LAN A, {wan_from_lan} of them on the WAN: a broadcast stops at the router"),
-        format!("局域网 A 上有 {lan} 个 ARP 广播，广域网上有 {wan_from_lan} 个：广播止于路由器"),
+        format!(
+            "{} on LAN A, {}; {wan_from_lan} of them on the WAN: a broadcast stops at the router",
+            plural(broadcasts as u64, "ARP broadcast", "ARP broadcasts"),
+            replied.0
+        ),
+        format!(
+            "局域网 A 上有 {broadcasts} 个 ARP 广播，{}；广域网上{}：广播止于路由器",
+            replied.1,
+            if wan_from_lan == 0 {
+                "一个也没有".to_string()
+            } else {
+                format!("有 {wan_from_lan} 个")
+            }
+        ),
+    )
+}
+
+/// What ARP h1's link carried during the trace.
+pub fn lan_arp(broadcasts: usize, replies: usize, others: usize) -> Text {
+    let mut en = vec![
+        plural(broadcasts as u64, "broadcast request", "broadcast requests"),
+        plural(replies as u64, "unicast reply", "unicast replies"),
+    ];
+    let mut zh = vec![
+        format!("{broadcasts} 个广播请求"),
+        format!("{replies} 个单播应答"),
+    ];
+    if others > 0 {
+        en.push(plural(others as u64, "unicast request", "unicast requests"));
+        zh.push(format!("{others} 个单播请求"));
+    }
+    tx(
+        format!("ARP on h1's link: {}", en.join(", ")),
+        format!("h1 链路上的 ARP：{}", zh.join("，")),
     )
 }
 
 /// What the WAN link carried during the trace.
-pub fn wan_frames(frames: usize, arps: usize) -> Text {
+pub fn wan_frames(frames: usize, requests: usize, replies: usize) -> Text {
     tx(
-        format!("{frames} frames, {arps} of them ARP between r1 and r2 for each other (the WAN's own link)"),
-        format!("{frames} 个帧，其中 {arps} 个是 r1 和 r2 互相询问的 ARP（广域网自己这段链路上的）"),
+        format!(
+            "{}; ARP among them: {} and {}, between r1 and r2 (the WAN's own link)",
+            plural(frames as u64, "frame", "frames"),
+            plural(requests as u64, "request", "requests"),
+            plural(replies as u64, "reply", "replies")
+        ),
+        format!(
+            "{frames} 个帧；其中 ARP 有 {requests} 个请求、{replies} 个应答，都在 r1 与 r2 之间（广域网自己这段链路上的）"
+        ),
     )
 }
 
@@ -168,10 +270,7 @@ pub fn nat_side(host: &str, addr: &str, link: &str) -> Text {
 pub fn summary(target: &str, reached: bool, hops: u8) -> Text {
     if reached {
         tx(
-            format!(
-                "{target} reached in {}",
-                crate::narrate::plural(hops, "hop", "hops")
-            ),
+            format!("{target} reached in {}", plural(hops, "hop", "hops")),
             format!("{hops} 跳到达 {target}"),
         )
     } else {

@@ -3,7 +3,9 @@
 //!
 //! h1 is the browser; h2 serves the lab.edu.cn zone (the LAN's DNS server);
 //! h3, across r1, runs a web server (tiny_http). Every frame on h1's link is
-//! captured and told in order:
+//! captured and told in order; a segment between h1 and h3 is drawn between
+//! the TCP connection's two ends, labelled as going via r1 (the frame's own
+//! end on h1's link):
 //!
 //! 1. the URL taken apart (the url crate), beside a URN and a mailto: URI;
 //! 2. the host looked up at h2 (ARP for h2 first: same LAN);
@@ -59,112 +61,25 @@ struct UrlStep {
     url: UrlParts,
 }
 
-/// What the lab's DNS server answered.
-#[derive(Serialize, JsonSchema)]
-struct LookupOut {
-    /// The server asked (h2, port 53).
-    server: SocketAddr,
-    /// The address in the answer (null: none).
-    address: Option<Ipv4Addr>,
-    /// The reply's RCODE (NOERROR, NXDOMAIN …), or why there was none.
-    rcode: String,
-    /// Whether the answer was authoritative (AA=1).
-    authoritative: bool,
-    /// The answer's TTL, seconds.
-    ttl: Option<u32>,
-    /// From the query to the answer, milliseconds.
-    ms: f64,
-}
-
-impl From<&Lookup> for LookupOut {
-    fn from(l: &Lookup) -> Self {
-        LookupOut {
-            server: l.server,
-            address: l.address,
-            rcode: l.rcode.clone(),
-            authoritative: l.authoritative,
-            ttl: l.ttl,
-            ms: l.ms,
-        }
-    }
-}
-
 /// The lookup step.
 #[derive(Serialize, JsonSchema)]
 struct LookupStep {
     /// What h2 answered.
-    lookup: LookupOut,
-}
-
-/// The HTTP exchange, over one fresh TCP connection.
-#[derive(Serialize, JsonSchema)]
-struct ExchangeOut {
-    /// Where h1 connected: the server's address and the URL's port.
-    to: SocketAddr,
-    /// h1's own address and port.
-    from: SocketAddr,
-    /// connect()'s time: the three-way handshake, milliseconds.
-    connect_ms: f64,
-    /// The response's status code.
-    status: u16,
-    /// The status line's reason phrase.
-    reason: String,
-    /// The response's header lines, name and value.
-    headers: Vec<(String, String)>,
-    /// The body's length in bytes.
-    body_bytes: usize,
-    /// From connect() to the close, milliseconds.
-    total_ms: f64,
-}
-
-impl From<&Exchange> for ExchangeOut {
-    fn from(e: &Exchange) -> Self {
-        ExchangeOut {
-            to: e.to,
-            from: e.from,
-            connect_ms: e.connect_ms,
-            status: e.status,
-            reason: e.reason.clone(),
-            headers: e.headers.clone(),
-            body_bytes: e.body_bytes,
-            total_ms: e.total_ms,
-        }
-    }
+    lookup: Lookup,
 }
 
 /// The handshake step.
 #[derive(Serialize, JsonSchema)]
 struct ExchangeStep {
     /// The whole exchange it opens.
-    exchange: ExchangeOut,
-}
-
-/// One layer of the request's frame.
-#[derive(Serialize, JsonSchema)]
-struct LayerOut {
-    /// Ethernet, IPv4, TCP or HTTP.
-    name: &'static str,
-    /// Its first byte in the frame.
-    start: usize,
-    /// One past its last byte.
-    end: usize,
-}
-
-impl From<&Layer> for LayerOut {
-    fn from(l: &Layer) -> Self {
-        LayerOut {
-            name: l.name,
-            start: l.start,
-            end: l.end,
-        }
-    }
+    exchange: Exchange,
 }
 
 /// The step that peels the request's frame.
 #[derive(Serialize, JsonSchema)]
 struct LayersStep {
     /// Its layers, outermost first, each right after the one before.
-    layers: Vec<LayerOut>,
+    layers: Vec<Layer>,
 }
 
 /// url's result.
@@ -204,20 +119,60 @@ fn by_step(frames: Vec<Frame>, phases: &[&[Frame]]) -> Vec<Vec<Frame>> {
     split_at(frames, &cuts)
 }
 
+/// The frames of h1's link as packet records. A DNS datagram is labelled
+/// with its question or answer. A packet between h1 and a host beyond r1 is
+/// drawn between its IP ends (the TCP connection's two ends), and that host
+/// is labelled as reached via r1: on this link the frame's other end is r1,
+/// which forwards the packet in a new frame (the peeled frame's step shows it).
 fn records(frames: &[Frame]) -> Vec<Packet> {
     frames
         .iter()
         .map(|f| {
             let p = f.record(false);
-            match dns_label(&f.bytes) {
-                Some(label) => {
-                    let (from, to) = (p.from.clone(), p.to.clone());
-                    p.between(from, to, label)
+            let (from, to) = (p.from.clone(), p.to.clone());
+            if let Some(label) = dns_label(&f.bytes) {
+                return p.between(from, to, label);
+            }
+            match beyond_router(f) {
+                Some((src, dst)) => {
+                    let label = p.label.clone();
+                    p.between(src, dst, label)
                 }
                 None => p,
             }
         })
         .collect()
+}
+
+/// The IP ends of a frame that crossed h1's link to or from r1 for a host
+/// beyond it (the frame's MAC end is r1, its IP end is not): the lab hosts
+/// of its source and destination addresses.
+fn beyond_router(f: &Frame) -> Option<(String, String)> {
+    let d = frame::ethernet_frame(&f.bytes).ok()?;
+    let Kind::Ipv4 { src, dst, .. } = d.kind else {
+        return None;
+    };
+    let (mac_src, mac_dst) = (d.src_mac?, d.dst_mac?);
+    let host = |m: &str| crate::lab::topology::host_of_mac(m);
+    let ip_host = |a: Ipv4Addr| crate::lab::topology::host_of_ip(a);
+    let (s, t) = (ip_host(src)?, ip_host(dst)?);
+    // Only when r1 is a MAC end and not an IP end: the packet goes through it.
+    let via = host(&mac_src) == Some("r1") || host(&mac_dst) == Some("r1");
+    (via && s != "r1" && t != "r1").then(|| (s.to_string(), t.to_string()))
+}
+
+/// How many TCP segments on h1's link carried data from the client
+/// (`from_client`) or from the server.
+fn segments(frames: &[Frame], client_port: u16, from_client: bool) -> usize {
+    frames
+        .iter()
+        .filter(|f| f.link.starts_with("h1:"))
+        .filter(|f| {
+            matches!(frame::ethernet_frame(&f.bytes).map(|d| d.kind),
+                Ok(Kind::Ipv4 { tcp: Some(h), payload_len, .. })
+                    if payload_len > 0 && (h.src_port == client_port) == from_client)
+        })
+        .count()
 }
 
 /// A DNS query or answer's ladder label, from the datagram's own bytes.
@@ -272,7 +227,7 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
         say::anatomy(u),
         tx(
             "A URL is a URI that says how and where: the scheme names the protocol, the host the machine, the port the program on it, the path the resource. Beside it, two URIs the same parser takes apart that locate nothing.",
-            "URL 是说明了「怎么取、去哪取」的 URI：协议说用什么协议，主机说哪台机器，端口说机器上的哪个程序，路径说哪个资源。旁边是同一个解析器拆开的两个 URI，它们不指向任何位置。",
+            "URL 是写明了「用什么方式、到哪里取」的 URI：开头的协议名指出用哪种协议，主机指出哪台机器，端口指出机器上的哪个程序，路径指出哪个资源。旁边是同一个解析器拆开的两个 URI，它们不指向任何位置。",
         ),
         &["Q3"],
     )
@@ -296,14 +251,16 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
         }
     }
     s = s.correction(tx(
-        "The notes set URI and URL side by side. Every URL is a URI; the URN above is a URI that is not a URL.",
+        "the notes set URI and URL side by side. Every URL is a URI; the URN above is a URI that is not a URL.",
         "笔记把 URI 和 URL 并列。每个 URL 都是 URI；上面的 URN 是 URI，却不是 URL。",
     ));
-    // The lab hosts whose frames cross h1's link (the browser, the DNS
-    // server, the router towards the web server).
+    // The lab hosts of the conversation: the browser, the DNS server, the
+    // router, and the web server behind it, whose packets cross h1's link
+    // in frames to and from r1.
     for h in ["h1", "h2", "r1"] {
         s = s.who(h, Text::from(h));
     }
+    s = s.who("h3", tx("h3 via r1", "h3（经 r1）"));
     n.step(s.with(&UrlStep {
         url: url_parts.clone(),
     }))?;
@@ -360,7 +317,21 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
     let to = SocketAddr::from((address, port));
     let fetched = web::fetch(h1, to, request.clone());
     let frames = web::stop(cap)?;
-    let client_port = fetched.as_ref().map_or(0, |e| e.from.port());
+    // The client's port: the fetch's, or (when it failed) its SYN's.
+    let client_port = match &fetched {
+        Ok(e) => e.from.port(),
+        Err(_) => frames
+            .iter()
+            .find_map(|f| match frame::ethernet_frame(&f.bytes).ok()?.kind {
+                Kind::Ipv4 {
+                    dst, tcp: Some(h), ..
+                } if dst == address && h.dst_port == port && h.flags & 0x12 == 0x02 => {
+                    Some(h.src_port)
+                }
+                _ => None,
+            })
+            .unwrap_or(0),
+    };
     let p: Phases = web::phases(&frames, lookup.as_ref().map(|_| H2), client_port);
     // One part of the capture per step to come, cut where each phase begins.
     let failed: Vec<Frame> = [p.handshake.as_slice(), &p.request, &p.response, &p.close].concat();
@@ -388,7 +359,7 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
         .section(tx("2 · From name to address", "2 · 从名字到地址"))
         .fact(tx("answer", "应答"), say::answer(l))
         .fact(tx("more", "更多"), say::walk(&host))
-        .with(&LookupStep { lookup: l.into() });
+        .with(&LookupStep { lookup: l.clone() });
         s.packets = records(&parts.next().unwrap_or_default());
         n.step(s)?;
     }
@@ -398,10 +369,7 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
         matches!(IpAddr::V4(address), IpAddr::V4(a) if a.octets()[..3] == H2.octets()[..3]);
     let mut s = Step::new(
         say::arp_title(address, (!same_lan).then_some(R1_A)),
-        tx(
-            "IP decides the next hop from the routing table; ARP then finds that hop's MAC on this link. The frame will carry r1's MAC while the packet inside keeps the server's IP.",
-            "下一跳由 IP 按路由表决定；然后 ARP 在这条链路上找出下一跳的 MAC。帧上写的是 r1 的 MAC，而里面的包始终写着服务器的 IP。",
-        ),
+        say::arp_detail(same_lan),
         &["Q5", "Q6"],
     );
     if lookup.is_none() {
@@ -413,19 +381,16 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
     let e = match fetched {
         Ok(e) => e,
         Err(err) => {
-            let mut s = Step::new(
-                tx(
-                    format!("No connection to {to}: {}", err.text().en),
-                    format!("连不上 {to}：{}", err.text().zh),
-                ),
-                tx(
-                    "The lab's web server runs on h3 (203.0.113.10) only.",
-                    "实验网络的网页服务器只在 h3（203.0.113.10）上运行。",
-                ),
-                &["Q9"],
-            )
-            .section(tx("3 · The conversation", "3 · 会话"));
-            s.packets = records(&parts.next().unwrap_or_default());
+            let tried = parts.next().unwrap_or_default();
+            // What the frames show of the attempt: an RST back, or silence.
+            let reset = tried.iter().any(|f| {
+                matches!(frame::ethernet_frame(&f.bytes).map(|d| d.kind),
+                    Ok(Kind::Ipv4 { src, tcp: Some(h), .. }) if h.flags & 0x04 != 0 && src == address)
+            });
+            let mut s = Step::new(say::no_connection(to, reset), say::refused(reset), &["Q9"])
+                .fact(tx("error", "错误"), err.text())
+                .section(tx("3 · The conversation", "3 · 会话"));
+            s.packets = records(&tried);
             n.step(s)?;
             n.summary(
                 Summary {
@@ -451,19 +416,17 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
     };
 
     // 4–7. The conversation.
+    let handshake = parts.next().unwrap_or_default();
     let mut s = Step::new(
         say::handshake(&e),
-        tx(
-            "SYN, SYN+ACK, ACK: both ends agree on starting sequence numbers before a byte of HTTP is sent. The port came from the URL.",
-            "SYN、SYN+ACK、ACK：在发送任何 HTTP 字节之前，双方先约定各自的起始序号。端口来自 URL。",
-        ),
+        say::handshake_detail(!same_lan),
         &["Q9"],
     )
     .section(tx("3 · The conversation", "3 · 会话"))
     .with(&ExchangeStep {
-        exchange: (&e).into(),
+        exchange: e.clone(),
     });
-    s.packets = records(&parts.next().unwrap_or_default());
+    s.packets = records(&handshake);
     n.step(s)?;
 
     let text = String::from_utf8_lossy(&e.request).into_owned();
@@ -473,18 +436,17 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
         .skip(1)
         .filter(|l| !l.is_empty() && !l.starts_with("Host:"))
         .collect();
+    let request = parts.next().unwrap_or_default();
+    let data = segments(&request, client_port, true);
     let mut s = Step::new(
-        say::request_title(&first, e.request.len()),
-        tx(
-            "HTTP is text: a request line with the method and the path (and query), then headers. Host names the site, because one address may serve many.",
-            "HTTP 是文本：先是请求行（方法和路径，以及查询），再是各个头部。Host 头说明要哪个网站，因为一个地址上可能有很多网站。",
-        ),
+        say::request_title(&first, e.request.len(), data),
+        say::request_detail(),
         &["Q2"],
     )
     .fact(tx("request line", "请求行"), first.as_str())
     .fact(tx("Host", "Host"), host_header(u))
     .fact(tx("headers", "其他头部"), others.join(" · "));
-    s.packets = records(&parts.next().unwrap_or_default());
+    s.packets = records(&request);
     n.step(s)?;
 
     let body = String::from_utf8_lossy(&e.body);
@@ -501,28 +463,23 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
         .filter(|(k, _)| !k.eq_ignore_ascii_case("date"))
         .map(|(k, v)| format!("{k}: {v}"))
         .collect();
-    let mut s = Step::new(
-        say::response_title(&e),
-        tx(
-            "The status line says how it went (200 found, 404 not found), the headers describe the body, and the body follows the blank line.",
-            "状态行说明结果（200 找到，404 没有），头部描述正文，空行之后就是正文。",
-        ),
-        &["Q2"],
-    )
-    .fact(
-        tx("status line", "状态行"),
-        format!("HTTP/1.1 {} {}", e.status, e.reason),
-    )
-    .fact(tx("headers", "头部"), headers.join(" · "))
-    .fact(tx("body", "正文"), title_line);
-    s.packets = records(&parts.next().unwrap_or_default());
+    let response = parts.next().unwrap_or_default();
+    let data = segments(&response, client_port, false);
+    let mut s = Step::new(say::response_title(&e), say::response_detail(data), &["Q2"])
+        .fact(
+            tx("status line", "状态行"),
+            format!("HTTP/1.1 {} {}", e.status, e.reason),
+        )
+        .fact(tx("headers", "头部"), headers.join(" · "))
+        .fact(tx("body", "正文"), title_line);
+    s.packets = records(&response);
     n.step(s)?;
 
     let mut s = Step::new(
         say::close_title(e.total_ms),
         tx(
-            "Each side sends a FIN and acknowledges the other's; the side that closed first waits in TIME_WAIT.",
-            "双方各发一个 FIN，并确认对方的 FIN；先关闭的一方进入 TIME_WAIT 等待。",
+            "Each side's TCP sends a FIN and acknowledges the other's; the side that closed first waits in TIME_WAIT.",
+            "双方的 TCP 各发一个 FIN，并确认对方的 FIN；先关闭的一方进入 TIME_WAIT 等待。",
         ),
         &["Q9"],
     );
@@ -599,11 +556,11 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
             s = s
                 .fact(tx("URL", "URL"), say::mapping(u, address))
                 .correction(tx(
-                    "The notes call the layers independent; this request needed every layer below it. What layering allows is replacing one (Wi-Fi for Ethernet) without changing the others.",
+                    "the notes call the layers independent; this request needed every layer below it. What layering allows is replacing one (Wi-Fi for Ethernet) without changing the others.",
                     "笔记说各层彼此独立；这个请求却离不开它下面的每一层。分层真正允许的是替换其中一层（用 Wi-Fi 换以太网）而不改动其他层。",
                 ))
                 .with(&LayersStep {
-                    layers: layers.iter().map(LayerOut::from).collect(),
+                    layers: layers.clone(),
                 });
             // The frame itself is step 5's; a second record would be a duplicate in the pcap.
             n.step(s)?;

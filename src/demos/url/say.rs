@@ -148,11 +148,93 @@ pub fn handshake(e: &Exchange) -> Text {
     )
 }
 
-/// Step 5's title.
-pub fn request_title(line: &str, bytes: usize) -> Text {
+/// The handshake's detail; `via_router` when the server is beyond r1.
+pub fn handshake_detail(via_router: bool) -> Text {
+    let mut en = String::from("SYN, SYN+ACK, ACK: both ends agree on starting sequence numbers before a byte of HTTP is sent. The port came from the URL.");
+    let mut zh = String::from(
+        "SYN、SYN+ACK、ACK：在发送任何 HTTP 字节之前，双方先约定各自的起始序号。端口来自 URL。",
+    );
+    if via_router {
+        en.push_str(" The ladder draws each segment between the connection's ends, h1 and h3; on h1's link its frame goes to or from r1, which re-frames it for LAN B.");
+        zh.push_str("时序图把每个报文段画在连接的两端 h1 和 h3 之间；在 h1 的链路上，它所在的帧进出的是 r1，由 r1 重新封装后转发到局域网 B。");
+    }
+    tx(en, zh)
+}
+
+/// The request step's detail.
+pub fn request_detail() -> Text {
     tx(
-        format!("The request: {line} ({bytes} bytes)"),
-        format!("请求：{line}（{bytes} 字节）"),
+        "HTTP is text: a request line with the method and the path (and query), then headers. Host names the site, because one address may serve many.",
+        "HTTP 是文本：先是请求行（方法和路径，以及查询），再是各个头部。Host 头说明要哪个网站，因为一个地址上可能有很多网站。",
+    )
+}
+
+/// The response step's detail, with the server's data segments on h1's
+/// link (`data`).
+pub fn response_detail(data: usize) -> Text {
+    tx(
+        format!(
+            "The status line says how it went (200 found, 404 not found), then headers, a blank line, the body: {} here.",
+            crate::narrate::plural(data as u64, "TCP segment", "TCP segments")
+        ),
+        format!("状态行说明结果（200 找到，404 没有），然后是头部、空行和正文：这里用了 {data} 个 TCP 报文段。"),
+    )
+}
+
+/// Step 3's detail: whose MAC the frames will carry.
+pub fn arp_detail(same_lan: bool) -> Text {
+    if same_lan {
+        tx(
+            "IP decides the next hop from the routing table: the server is on this LAN, so the next hop is the server itself, and ARP finds its MAC.",
+            "下一跳由 IP 按路由表决定：服务器就在本局域网，下一跳就是它自己，ARP 找出它的 MAC。",
+        )
+    } else {
+        tx(
+            "IP decides the next hop from the routing table; ARP then finds that hop's MAC on this link. The frame will carry r1's MAC while the packet inside keeps the server's IP.",
+            "下一跳由 IP 按路由表决定；然后 ARP 在这条链路上找出下一跳的 MAC。帧上写的是 r1 的 MAC，而里面的包始终写着服务器的 IP。",
+        )
+    }
+}
+
+/// The failed connection's title.
+pub fn no_connection(to: std::net::SocketAddr, reset: bool) -> Text {
+    if reset {
+        tx(
+            format!("No connection to {to}: refused (RST)"),
+            format!("连不上 {to}：被拒绝（RST）"),
+        )
+    } else {
+        tx(
+            format!("No connection to {to}: no answer"),
+            format!("连不上 {to}：没有回应"),
+        )
+    }
+}
+
+/// Why a connection failed, as its frames show it: `reset` when the
+/// host's TCP answered the SYN with RST.
+pub fn refused(reset: bool) -> Text {
+    if reset {
+        tx(
+            "The lab's web server runs on h3 (203.0.113.10) only: here h1's TCP SYN found no program listening on the port, and the host's TCP refused it with RST.",
+            "实验网络的网页服务器只在 h3（203.0.113.10）上运行：这里 h1 的 TCP SYN 找不到监听这个端口的程序，对方的 TCP 用 RST 拒绝了它。",
+        )
+    } else {
+        tx(
+            "The lab's web server runs on h3 (203.0.113.10) only: here h1's TCP SYN got no answer.",
+            "实验网络的网页服务器只在 h3（203.0.113.10）上运行：这里 h1 的 TCP SYN 没有得到任何回应。",
+        )
+    }
+}
+
+/// Step 5's title.
+pub fn request_title(line: &str, bytes: usize, segments: usize) -> Text {
+    tx(
+        format!(
+            "The request: {line} ({bytes} bytes in {})",
+            crate::narrate::plural(segments as u64, "TCP segment", "TCP segments")
+        ),
+        format!("请求：{line}（{bytes} 字节，{segments} 个 TCP 报文段）"),
     )
 }
 
@@ -170,7 +252,7 @@ pub fn response_title(e: &Exchange) -> Text {
             e.status, e.reason, e.body_bytes
         ),
         format!(
-            "响应：{} {}，{} 字节的 {ctype}",
+            "响应：{} {}，{} 字节的「{ctype}」",
             e.status, e.reason, e.body_bytes
         ),
     )
@@ -180,7 +262,7 @@ pub fn response_title(e: &Exchange) -> Text {
 pub fn close_title(total_ms: f64) -> Text {
     tx(
         format!("Connection: close, so the server closes first (FIN); the fetch took {total_ms:.1} ms from connect()"),
-        format!("Connection: close，所以服务器先关闭（FIN）；从 connect() 起整个访问用时 {total_ms:.1} ms"),
+        format!("请求带着「Connection: close」，所以服务器先关闭（FIN）；从 connect() 起整个访问用时 {total_ms:.1} ms"),
     )
 }
 
