@@ -15,6 +15,7 @@ mod drill;
 mod firewall;
 mod hostile;
 mod io_mux;
+mod lab_dns_rfc;
 mod lab_ns;
 mod logs;
 mod page;
