@@ -44,10 +44,16 @@ impl Lab {
         // lab left behind may come first).
         let v = loop {
             let mut line = String::new();
-            out.read_line(&mut line).unwrap();
-            let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
-            if v["data"]["port"].is_u64() {
-                break v;
+            let read = out.read_line(&mut line);
+            match serde_json::from_str::<Value>(&line) {
+                Ok(v) if v["data"]["port"].is_u64() => break v,
+                Ok(_) if read.is_ok_and(|n| n > 0) => {}
+                _ => {
+                    // Not left running once this test has failed.
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("lab dns did not start: {line:?}");
+                }
             }
         };
         let (tx, log) = mpsc::channel();
