@@ -133,6 +133,9 @@ pub enum LabCommand {
         /// Use the zone files in this folder instead of the built-in ones
         #[arg(long, value_name = "DIR")]
         lab_zones: Option<PathBuf>,
+        /// Answer zone transfers (dig axfr) over TCP from this machine, for a lesson [default: REFUSED]
+        #[arg(long)]
+        allow_axfr: bool,
     },
     /// Build the namespace lab (h1, h2, sw1, r1, h3) and keep it for a class session
     Up(LabUpArgs),

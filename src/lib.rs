@@ -317,9 +317,11 @@ fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i
             Ok(exit::OK)
         }
         Command::Lab { what } => match what {
-            LabCommand::Dns { port, lab_zones } => {
-                demos::lab_dns::run(*port, lab_zones.as_deref(), n)
-            }
+            LabCommand::Dns {
+                port,
+                lab_zones,
+                allow_axfr,
+            } => demos::lab_dns::run(*port, lab_zones.as_deref(), *allow_axfr, n),
             LabCommand::Up(args) => demos::lab_ns::up(args, n),
             LabCommand::Status => demos::lab_ns::status(n),
             LabCommand::Down => demos::lab_ns::down(n),

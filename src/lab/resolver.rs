@@ -10,6 +10,10 @@
 //! received: asked to ([`Resolver::record_walks`]), it keeps every exchange of
 //! every walk, bytes and times, for a demo to show beside its own packets.
 //! It does not narrate them.
+//!
+//! What is not an ordinary question (a response, another EDNS version or
+//! opcode, class CH, a transfer) is settled before it reaches here, by the
+//! checks every lab server makes (`super::dns::screen`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -115,6 +119,11 @@ impl Resolver {
         };
         let recording = self.recording.load(Ordering::Relaxed);
         let mut kept: Vec<WalkExchange> = Vec::new();
+        // QTYPE ANY: the walk finds the name's servers; what they hold for it is
+        // the first authoritative answer owned by the name itself (a CNAME
+        // there is all of it: ANY is not followed through an alias).
+        let any = q.query_type() == RecordType::ANY;
+        let mut owned: Option<Vec<Record>> = None;
         let mut keep = |ev: walk::Event<'_>| {
             if let walk::Event::Exchanged {
                 zone,
@@ -123,6 +132,21 @@ impl Resolver {
                 ..
             } = ev
             {
+                if any && owned.is_none() {
+                    owned = exchange.reply.as_ref().and_then(|m| {
+                        let md = &m.metadata;
+                        let mine: Vec<Record> = m
+                            .answers
+                            .iter()
+                            .filter(|r| r.name.eq_ignore_root(q.name()))
+                            .cloned()
+                            .collect();
+                        (md.authoritative
+                            && md.response_code == ResponseCode::NoError
+                            && !mine.is_empty())
+                        .then_some(mine)
+                    });
+                }
                 if recording {
                     kept.push(WalkExchange {
                         zone: zone.clone(),
@@ -141,7 +165,14 @@ impl Resolver {
         }
         let mut answers = out.cname_chain.clone();
         answers.extend(out.answers.iter().cloned());
-        let (rcode, authority) = match out.status {
+        let status = match owned {
+            Some(records) => {
+                answers = records;
+                Status::Answer
+            }
+            None => out.status,
+        };
+        let (rcode, authority) = match status {
             Status::Answer => (ResponseCode::NoError, vec![]),
             Status::NoData => (ResponseCode::NoError, out.soa.into_iter().collect()),
             Status::NxDomain => (ResponseCode::NXDomain, out.soa.into_iter().collect()),

@@ -83,6 +83,23 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "slow.bad.net.zone",
         include_str!("../../lab/zones/slow.bad.net.zone"),
     ),
+    ("arpa.zone", include_str!("../../lab/zones/arpa.zone")),
+    (
+        "in-addr.arpa.zone",
+        include_str!("../../lab/zones/in-addr.arpa.zone"),
+    ),
+    (
+        "100.51.198.in-addr.arpa.zone",
+        include_str!("../../lab/zones/100.51.198.in-addr.arpa.zone"),
+    ),
+    (
+        "113.0.203.in-addr.arpa.zone",
+        include_str!("../../lab/zones/113.0.203.in-addr.arpa.zone"),
+    ),
+    (
+        "53.127.in-addr.arpa.zone",
+        include_str!("../../lab/zones/53.127.in-addr.arpa.zone"),
+    ),
 ];
 
 /// One loaded zone.
@@ -269,6 +286,16 @@ impl Zone {
             .unwrap_or_default()
     }
 
+    /// Every record owned by `name`, RRset by RRset in type order (for QTYPE ANY).
+    pub fn all_at(&self, name: &Name) -> Vec<Record> {
+        let lower = LowerName::new(name);
+        self.records
+            .range(RrKey::new(lower.clone(), RecordType::from(0u16))..)
+            .take_while(|(k, _)| k.name == lower)
+            .flat_map(|(_, s)| s.records_without_rrsigs().cloned())
+            .collect()
+    }
+
     /// True when any record has this owner name.
     pub fn has_name(&self, name: &Name) -> bool {
         let lower = LowerName::new(name);
@@ -441,6 +468,27 @@ impl ZoneSet {
         book
     }
 
+    /// The names whose A records give `addr`, in zone order (a server's name
+    /// for CH `hostname.bind`, when it is not named by NS records).
+    pub fn names_at(&self, addr: Ipv4Addr) -> Vec<Name> {
+        let mut names: Vec<Name> = Vec::new();
+        for z in &self.zones {
+            for (key, set) in &z.records {
+                if key.record_type == RecordType::A
+                    && set
+                        .records_without_rrsigs()
+                        .any(|r| matches!(&r.data, RData::A(a) if a.0 == addr))
+                {
+                    let n: Name = (&key.name).into();
+                    if !names.contains(&n) {
+                        names.push(n);
+                    }
+                }
+            }
+        }
+        names
+    }
+
     /// Which address serves which zones.
     pub fn servers(&self) -> Result<Vec<ServerPlan>> {
         let book = self.address_book();
@@ -512,7 +560,13 @@ mod tests {
             .iter()
             .find(|s| s.addr == Ipv4Addr::new(127, 53, 0, 1))
             .unwrap();
-        assert_eq!(root.zones.len(), 1);
+        // the root servers serve the root and arpa, as the real ones do
+        let served: Vec<String> = root
+            .zones
+            .iter()
+            .map(|&i| set.zones[i].origin.to_string())
+            .collect();
+        assert_eq!(served, [".", "arpa."]);
         // the gTLD servers serve both com and net
         let gtld = servers
             .iter()
@@ -568,6 +622,107 @@ mod tests {
             assert_eq!(Misbehaviour::parse(n), Some(m));
             assert_eq!(m.name(), n);
         }
+    }
+
+    /// The address a reverse name stands for: `10.113.0.203.in-addr.arpa.` is 203.0.113.10.
+    fn reverse_address(name: &Name) -> Option<Ipv4Addr> {
+        let labels: Vec<String> = name
+            .iter()
+            .map(|l| String::from_utf8_lossy(l).to_lowercase())
+            .collect();
+        let [d, c, b, a, in_addr, arpa] = labels.as_slice() else {
+            return None;
+        };
+        (in_addr == "in-addr" && arpa == "arpa")
+            .then(|| format!("{a}.{b}.{c}.{d}").parse().ok())
+            .flatten()
+    }
+
+    #[test]
+    fn every_lab_address_has_one_forward_confirmed_ptr() {
+        use crate::lab::{dns, topology, wan};
+        let set = ZoneSet::builtin().unwrap();
+        let book = set.address_book();
+        let mut ptrs: BTreeMap<Ipv4Addr, Vec<Name>> = BTreeMap::new();
+        for z in &set.zones {
+            for (key, rrs) in &z.records {
+                if key.record_type != RecordType::PTR {
+                    continue;
+                }
+                let owner: Name = (&key.name).into();
+                let addr = reverse_address(&owner)
+                    .unwrap_or_else(|| panic!("{owner} is not an IPv4 reverse name"));
+                for r in rrs.records_without_rrsigs() {
+                    if let RData::PTR(p) = &r.data {
+                        ptrs.entry(addr).or_default().push(p.0.clone());
+                    }
+                }
+            }
+        }
+        let in_lab = |a: &Ipv4Addr| {
+            let o = a.octets();
+            o[..3] == [198, 51, 100] || o[..3] == [203, 0, 113] || o[..2] == [127, 53]
+        };
+        // Every address a name points to has exactly one PTR...
+        for (name, addrs) in &book {
+            for a in addrs.iter().filter(|a| in_lab(a)) {
+                let names = ptrs.get(a).map(Vec::as_slice).unwrap_or_default();
+                assert_eq!(
+                    names.len(),
+                    1,
+                    "{a} (the address of {name}) needs one PTR, has {names:?}"
+                );
+            }
+        }
+        // ...and each PTR names a host whose A records give the address back.
+        for (a, names) in &ptrs {
+            for n in names {
+                let back = book.get(&LowerName::new(n)).cloned().unwrap_or_default();
+                assert!(back.contains(a), "{a} PTR {n}, but {n} has A {back:?}");
+            }
+        }
+        // The namespace lab's hosts and the resolver have names; the empty
+        // address and the forged one have none.
+        for a in [
+            topology::H1,
+            topology::H2,
+            topology::R1_A,
+            topology::R1_B,
+            topology::H3,
+            wan::R1_W,
+            wan::R2_W,
+            wan::R2_C,
+            wan::H4,
+            dns::RESOLVER_ADDR,
+        ] {
+            assert!(ptrs.contains_key(&a), "{a} has no PTR");
+        }
+        assert!(!ptrs.contains_key(&topology::NOBODY));
+        assert!(!ptrs.contains_key(&dns::POISON));
+        // Every lab server has a name: the server plan and the reverse zones agree.
+        for plan in set.servers().unwrap() {
+            let names = &ptrs[&plan.addr];
+            assert!(
+                plan.names.contains(&names[0]),
+                "{}: {names:?} vs {:?}",
+                plan.addr,
+                plan.names
+            );
+        }
+    }
+
+    #[test]
+    fn names_at_reads_the_a_records() {
+        let set = ZoneSet::builtin().unwrap();
+        let at = |a: [u8; 4]| -> Vec<String> {
+            set.names_at(Ipv4Addr::from(a))
+                .iter()
+                .map(|n| n.to_string())
+                .collect()
+        };
+        assert_eq!(at([127, 53, 0, 53]), ["resolver.lab.edu.cn."]);
+        assert_eq!(at([127, 53, 0, 1]), ["a.root-servers.net."]);
+        assert!(at([198, 51, 100, 99]).is_empty());
     }
 
     #[test]

@@ -74,6 +74,7 @@ pub fn root_hints(lab: &DnsLab) -> String {
 pub fn run(
     port: Option<u16>,
     zones_dir: Option<&std::path::Path>,
+    allow_axfr: bool,
     n: &mut Narrator,
 ) -> Result<i32> {
     let zones = match zones_dir {
@@ -83,7 +84,8 @@ pub fn run(
     // Catch Ctrl-C and SIGTERM before anything is printed: a signal that arrives
     // right after the addresses appear must still stop the lab cleanly.
     let stop = crate::sys::stop_flag()?;
-    let lab = DnsLab::start(&zones, port.unwrap_or(0), true)?;
+    let options = crate::lab::dns::Options { allow_axfr };
+    let lab = DnsLab::start_with(&zones, port.unwrap_or(0), true, options)?;
     let stale: Vec<String> = crate::private::remove_stale("lab-dns")
         .into_iter()
         .map(|p| p.display().to_string())
@@ -117,6 +119,15 @@ pub fn run(
         tx("root hints", "根提示文件"),
         hints_path.display().to_string(),
     );
+    if allow_axfr {
+        step = step.fact(
+            tx("zone transfers", "区域传送"),
+            tx(
+                "answered over TCP to clients on 127.0.0.0/8 (--allow-axfr)",
+                "通过 TCP 提供给 127.0.0.0/8 上的客户端（--allow-axfr）",
+            ),
+        );
+    }
     let servers: Vec<ServerOut> = lab
         .servers
         .iter()
