@@ -392,6 +392,9 @@ pub struct PingArgs {
     /// Lab demo: percent of packets the lossy link drops (0 to 100); not with a TARGET
     #[arg(long, value_name = "PCT", default_value_t = 20, conflicts_with = "target", value_parser = clap::value_parser!(u8).range(0..=100))]
     pub loss: u8,
+    /// Lab demo: drop each echo request at random with the chance --loss gives (nft `numgen random`), instead of the fixed pattern that loses the same requests every run
+    #[arg(long, conflicts_with = "target")]
+    pub random_loss: bool,
 }
 
 /// Record types dns-trace can ask for.

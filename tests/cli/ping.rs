@@ -400,3 +400,27 @@ fn explain_q7_says_what_a_reply_ttl_can_and_cannot_tell() {
     assert!(!zh.contains("应答的 TTL 还能看出经过了几跳路由器"), "{zh}");
     assert!(zh.contains("ICMP 超时"), "{zh}");
 }
+
+#[test]
+fn random_loss_keeps_the_dice_and_says_so() {
+    if !privileged() {
+        return;
+    }
+    let o = netlab(&["ping", "--random-loss", "--json"]);
+    assert!(o.status.code().is_some_and(|c| c <= 1), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    let lossy = lines
+        .iter()
+        .find(|l| l["data"]["loss_mode"].is_string())
+        .expect("the lossy step");
+    assert_eq!(lossy["data"]["loss_mode"], "random", "{lossy}");
+    let said = lossy["title"]["en"].as_str().unwrap().to_string()
+        + lossy["detail"]["en"].as_str().unwrap();
+    assert!(
+        said.contains("chance") && said.contains("numgen random"),
+        "{said}"
+    );
+    // And with a TARGET the flag makes no sense: a usage error.
+    let o = netlab(&["ping", "127.0.0.1", "--random-loss"]);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -723,8 +723,8 @@ fn lab(args: &PingArgs, n: &mut Narrator, stop: &AtomicBool) -> Result<i32> {
     let h2 = lab.host("h2")?;
     let pct = args.loss;
     // The fixed pattern, so the loss shows in every run; chance only when
-    // asked for (`--random-loss`, PingArgs::random_loss, sets this).
-    let random = false;
+    // asked for (`--random-loss`).
+    let random = args.random_loss;
     let mode = if random {
         LossMode::Random
     } else {
