@@ -88,7 +88,18 @@ pub fn serve(
             let Ok(req) = Message::from_vec(&buf[..n]) else {
                 continue;
             };
-            let reply = crate::lab::dns::respond(&[&zone], &req);
+            // A response (QR=1) gets no answer, as from every lab server:
+            // answering one could set two servers replying to each other forever.
+            let via = crate::lab::dns::Via {
+                client: from,
+                tcp: false,
+            };
+            let options = crate::lab::dns::Options::default();
+            let reply = match crate::lab::dns::answer(&[&zone], "h2", options, &req, via) {
+                crate::lab::dns::Reply::One(m) => m,
+                crate::lab::dns::Reply::Transfer(mut ms) if !ms.is_empty() => ms.swap_remove(0),
+                _ => continue,
+            };
             let _ = udp.send_to(&crate::lab::dns::encode_udp(&req, reply), from);
         }
     });
