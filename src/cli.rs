@@ -70,7 +70,7 @@ pub struct Global {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Follow a DNS lookup from the hosts file to the authoritative server (Q4, Q9, Q10, Q27, Q28, Q30, Q35)
+    /// Follow a DNS lookup from the hosts file to the authoritative server (Q4, Q9, Q10, Q27, Q28)
     DnsTrace(DnsTraceArgs),
     /// ARP on a real link: the lab's broadcast request and unicast reply, or this machine's table (Q1, Q2, Q5, Q6, Q8, Q26)
     ArpTable(ArpArgs),
@@ -527,7 +527,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .map_err(|_| format!("{s:?} is not a duration; write e.g. 2s, 500ms, 5m or 1h"))?;
     if !v.is_finite() || v <= 0.0 {
         return Err(format!(
-            "{s:?}: a duration must be greater than zero; write e.g. 2s or 500ms"
+            "{s:?}: a duration must be greater than zero; write e.g. 2s, 500ms, 5m or 1h"
         ));
     }
     let d = Duration::try_from_secs_f64(v * scale).map_err(|e| format!("{s:?}: {e}"))?;

@@ -14,7 +14,9 @@
 //! 512 bytes comes back truncated, and is asked again over TCP).
 //!
 //! The same name is looked up twice: the second answer comes from the stub's
-//! own cache, with no packet at all.
+//! own cache, with no packet at all. A special-use name (RFC 6761: `localhost`,
+//! `invalid`) is answered by the stub itself, with no packet either: each
+//! [`Lookup`] says which ([`Source`]).
 
 use std::future::Future;
 use std::io;
@@ -315,6 +317,37 @@ pub struct Setup {
     pub attempts: usize,
 }
 
+/// Where a stub lookup's answer came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// A server: the lookup sent a query and got its reply.
+    Network,
+    /// The stub's own cache: no packet, an earlier lookup's answer kept for its TTL.
+    Cache,
+    /// The stub itself, asking no one: a special-use name (RFC 6761) such as
+    /// `localhost` (always the loopback) or `invalid` (never exists).
+    Itself,
+}
+
+/// Whether a resolver library answers `name` itself without asking a
+/// server, as RFC 6761 says it should and hickory-resolver does: names
+/// under `localhost.`, the loopback's reverse names, `invalid.` and `onion.`.
+pub fn answered_by_stub(name: &Name) -> bool {
+    use hickory_proto::rr::domain::usage::{
+        ResolverUsage, INVALID, IN_ADDR_ARPA_127, IP6_ARPA_1, LOCALHOST, ONION,
+    };
+    [&LOCALHOST, &IN_ADDR_ARPA_127, &IP6_ARPA_1, &INVALID, &ONION]
+        .iter()
+        .any(|u| {
+            u.zone_of(name)
+                && matches!(
+                    u.resolver(),
+                    ResolverUsage::Loopback | ResolverUsage::NxDomain
+                )
+        })
+}
+
 /// One lookup through the stub.
 #[derive(Clone, Debug)]
 pub struct Lookup {
@@ -326,6 +359,8 @@ pub struct Lookup {
     pub datagrams: Vec<Datagram>,
     /// How long the call took.
     pub took: Duration,
+    /// Where the answer came from.
+    pub source: Source,
 }
 
 /// A stub resolver and the log of its sockets.
@@ -450,11 +485,19 @@ impl Stub {
             Ok(l) => (l.answers().to_vec(), None),
             Err(e) => (Vec::new(), Some(e.to_string())),
         };
+        let source = if !datagrams.is_empty() {
+            Source::Network
+        } else if answered_by_stub(name) {
+            Source::Itself
+        } else {
+            Source::Cache
+        };
         Lookup {
             records,
             error,
             datagrams,
             took,
+            source,
         }
     }
 }
@@ -477,6 +520,32 @@ mod tests {
             Stub::from_resolv_conf(b"search only\n").is_err(),
             "no server"
         );
+    }
+
+    #[test]
+    fn special_use_names_are_answered_by_the_stub_itself() {
+        for (name, itself) in [
+            ("localhost.", true),
+            ("LocalHost.", true),
+            ("www.localhost.", true),
+            ("1.0.0.127.in-addr.arpa.", true),
+            ("nothing.invalid.", true),
+            ("x.onion.", true),
+            ("www.baidu.com.", false),
+            ("localhost.baidu.com.", false),
+            ("1.113.0.203.in-addr.arpa.", false),
+        ] {
+            let n = Name::from_ascii(name).unwrap();
+            assert_eq!(answered_by_stub(&n), itself, "{name}");
+        }
+        // And hickory-resolver does answer it with no packet: the stub points at a
+        // socket that would record a query, and none comes.
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let stub = Stub::towards(silent.local_addr().unwrap(), Duration::from_millis(300)).unwrap();
+        let l = stub.lookup(&Name::from_ascii("localhost.").unwrap(), RecordType::A);
+        assert_eq!(l.source, Source::Itself);
+        assert!(l.datagrams.is_empty());
+        assert_eq!(l.records.len(), 1);
     }
 
     #[test]

@@ -7,6 +7,10 @@
 //! of the same NS set is tried. A truncated reply is asked again over TCP.
 //! Bounded everywhere: referral depth, CNAME chain, per-query timeout and a
 //! deadline for the whole walk.
+//!
+//! The walk's clock is its own: time spent in the observer (a narrator that
+//! pauses for `--step` or `--pace`) counts neither towards the deadline nor
+//! in [`Outcome::elapsed`].
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -49,7 +53,7 @@ pub struct Config {
     pub port: u16,
     /// Per-query timeout.
     pub timeout: Duration,
-    /// The whole walk ends by then.
+    /// The whole walk ends by then, not counting the time its observer takes.
     pub deadline: Instant,
     /// Most referrals followed for one name.
     pub max_referrals: usize,
@@ -196,6 +200,9 @@ pub struct Outcome {
     pub servers: Vec<SocketAddr>,
     /// Number of queries sent (UDP and TCP).
     pub queries: u32,
+    /// How long the walk itself took: its queries, waits and decisions, not
+    /// the time spent in its observer.
+    pub elapsed: Duration,
 }
 
 impl Outcome {
@@ -214,6 +221,10 @@ struct Walker<'c, 'o> {
     obs: &'o mut dyn FnMut(Event<'_>),
     servers: Vec<SocketAddr>,
     queries: u32,
+    /// When the walk began.
+    started: Instant,
+    /// Time spent in the observer so far.
+    observing: Duration,
 }
 
 /// Walk from the roots to `name`/`qtype`, reporting each step to `obs`.
@@ -228,6 +239,8 @@ pub fn walk(
         obs,
         servers: Vec::new(),
         queries: 0,
+        started: Instant::now(),
+        observing: Duration::ZERO,
     };
     let mut chain: Vec<Record> = Vec::new();
     let mut current = name.clone();
@@ -236,12 +249,13 @@ pub fn walk(
         answers,
         cname_chain: chain,
         soa,
+        elapsed: w.started.elapsed().saturating_sub(w.observing),
         servers: w.servers,
         queries: w.queries,
     };
     loop {
         let via = chain.last().map(|r| r.name.clone());
-        (w.obs)(Event::Start {
+        w.tell(Event::Start {
             name: &current,
             via: via.as_ref(),
             roots: &cfg.roots,
@@ -292,6 +306,18 @@ pub fn walk(
 }
 
 impl Walker<'_, '_> {
+    /// Tell the observer, keeping its time off the walk's clock.
+    fn tell(&mut self, ev: Event<'_>) {
+        let t = Instant::now();
+        (self.obs)(ev);
+        self.observing += t.elapsed();
+    }
+
+    /// Time left before the deadline, the observer's time not counted.
+    fn left(&self) -> Duration {
+        (self.cfg.deadline + self.observing).saturating_duration_since(Instant::now())
+    }
+
     fn resolve(&mut self, name: &Name, qtype: RecordType, depth: usize) -> Result<Verdict, Failed> {
         let mut zone = Name::root();
         let mut servers = self.cfg.roots.clone();
@@ -329,7 +355,7 @@ impl Walker<'_, '_> {
         for (ns_name, addrs) in ns {
             let mut addrs = addrs.clone();
             if addrs.is_empty() && depth < 2 {
-                (self.obs)(Event::GluelessLookup { ns: ns_name });
+                self.tell(Event::GluelessLookup { ns: ns_name });
                 if let Ok(Verdict::Answer(records)) =
                     self.resolve(ns_name, RecordType::A, depth + 1)
                 {
@@ -361,7 +387,7 @@ impl Walker<'_, '_> {
     ) -> Result<Verdict, Failed> {
         let mut last_problem = failed("no_address", "no server to ask");
         for (i, server) in servers.iter().enumerate() {
-            let left = self.cfg.deadline.saturating_duration_since(Instant::now());
+            let left = self.left();
             if left.is_zero() {
                 return Err(failed(
                     "deadline",
@@ -369,7 +395,7 @@ impl Walker<'_, '_> {
                 ));
             }
             if self.cfg.loopback_only && !server.addr.ip().is_loopback() {
-                (self.obs)(Event::Skipped { server });
+                self.tell(Event::Skipped { server });
                 last_problem = failed(
                     "off_machine",
                     format!("{} is off this machine (use --live)", server.addr),
@@ -379,12 +405,20 @@ impl Walker<'_, '_> {
             let query = build_query(name, qtype, false);
             let mut transport = Transport::Udp;
             loop {
+                // Again for a retry over TCP: the UDP exchange took its time.
+                let left = self.left();
+                if left.is_zero() {
+                    return Err(failed(
+                        "deadline",
+                        "the deadline for the whole trace passed",
+                    ));
+                }
                 let timeout = self.cfg.timeout.min(left);
                 let ex = exchange(server.addr, &query, transport, timeout);
                 self.queries += 1;
                 self.servers.push(server.addr);
                 let verdict = classify(zone, name, qtype, &ex);
-                (self.obs)(Event::Exchanged {
+                self.tell(Event::Exchanged {
                     zone,
                     server,
                     exchange: &ex,

@@ -51,6 +51,46 @@ pub fn nsswitch_hosts() -> Option<String> {
         })
 }
 
+/// The sources of an nsswitch.conf `hosts:` line, in the order they are
+/// asked, without the actions in brackets:
+/// `hosts: files mdns4_minimal [NOTFOUND=return] dns` gives
+/// `files`, `mdns4_minimal`, `dns`.
+pub fn nsswitch_sources(line: &str) -> Vec<String> {
+    let rest = line.trim_start().strip_prefix("hosts:").unwrap_or(line);
+    let rest = rest.split('#').next().unwrap_or("");
+    let mut out = Vec::new();
+    let mut in_action = false;
+    for word in rest.split_whitespace() {
+        if word.starts_with('[') {
+            in_action = true;
+        }
+        if !in_action {
+            out.push(word.to_ascii_lowercase());
+        }
+        if word.ends_with(']') {
+            in_action = false;
+        }
+    }
+    out
+}
+
+/// Whether the hosts file is read before DNS, so that a line naming the host
+/// is the answer a program gets (glibc stops at the first source that
+/// answers). Without a `hosts:` line glibc uses `dns [!UNAVAIL=return] files`:
+/// DNS first.
+pub fn files_before_dns(hosts_line: Option<&str>) -> bool {
+    let Some(line) = hosts_line else {
+        return false;
+    };
+    let sources = nsswitch_sources(line);
+    let at = |s: &str| sources.iter().position(|x| x == s);
+    match (at("files"), at("dns")) {
+        (Some(f), Some(d)) => f < d,
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
+}
+
 /// Who caches host lookups on this machine, outside the program.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -122,6 +162,32 @@ mod tests {
         assert_eq!(m[0].line, 3);
         assert_eq!(m[0].address, "203.0.113.9".parse::<IpAddr>().unwrap());
         assert!(hosts_matches(text, "nothere.example").is_empty());
+    }
+
+    #[test]
+    fn nsswitch_order_decides_whether_the_hosts_file_answers_first() {
+        for (line, files_first) in [
+            (
+                Some("hosts:          files mdns4_minimal [NOTFOUND=return] dns"),
+                true,
+            ),
+            (Some("hosts: files dns"), true),
+            (Some("hosts: files [NOTFOUND=return] dns myhostname"), true),
+            (Some("hosts: files"), true),
+            (Some("hosts: dns files"), false),
+            (Some("hosts: dns [!UNAVAIL=return] files"), false),
+            (Some("hosts: resolve [!UNAVAIL=return] dns files"), false),
+            (Some("hosts: dns # files"), false),
+            (Some("hosts: myhostname [files] dns"), false),
+            // glibc's default without a hosts line: dns [!UNAVAIL=return] files
+            (None, false),
+        ] {
+            assert_eq!(files_before_dns(line), files_first, "{line:?}");
+        }
+        assert_eq!(
+            nsswitch_sources("hosts: files mdns4_minimal [NOTFOUND=return] dns"),
+            ["files", "mdns4_minimal", "dns"]
+        );
     }
 
     #[test]

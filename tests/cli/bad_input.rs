@@ -76,12 +76,12 @@ fn every_bad_input_exits_2_saying_what_is_wrong_and_what_is_accepted() {
         (
             vec!["dns-trace", "x", "--timeout", "0"],
             "greater than zero",
-            "e.g. 2s or 500ms",
+            "e.g. 2s, 500ms",
         ),
         (
             vec!["dns-trace", "x", "--timeout", "soon"],
             "not a duration",
-            "e.g. 2s or 500ms",
+            "e.g. 2s, 500ms",
         ),
         (
             vec!["dns-trace", "x", "--timeout", "61s"],

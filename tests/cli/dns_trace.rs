@@ -345,6 +345,56 @@ fn pace_slows_the_steps_down() {
 }
 
 #[test]
+fn the_pauses_between_steps_are_not_network_time() {
+    // --pace 300 pauses 300 ms after each step; the summary times the walk
+    // itself, which on loopback takes a few milliseconds.
+    let (o, lines) = trace(&["www.lab.edu.cn", "--walk-only", "--pace", "300"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let steps = lines.iter().filter(|l| l["kind"] == "step").count() as f64;
+    let s = summary(&lines);
+    let ms = s["elapsed_ms"].as_f64().unwrap();
+    assert!(
+        ms < 300.0 * steps,
+        "{ms} ms reported for {steps} steps: the pauses were counted"
+    );
+    // The text says the same figure.
+    let t = stdout(&netlab(&[
+        "dns-trace",
+        "www.lab.edu.cn",
+        "--walk-only",
+        "--pace",
+        "300",
+        "--lang",
+        "en",
+    ]));
+    let line = t.lines().find(|l| l.contains("queries to")).unwrap();
+    let reported: f64 = line
+        .rsplit(" in ")
+        .next()
+        .and_then(|x| x.trim().strip_suffix(" ms"))
+        .and_then(|x| x.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(reported < 300.0 * steps, "{line}");
+}
+
+#[test]
+fn the_deadline_does_not_run_during_the_pauses() {
+    // Seven steps at 400 ms each take 2.8 s; the walk itself, well under the
+    // 1 s deadline, must not fail for the time the reader was given.
+    let (o, lines) = trace(&[
+        "www.lab.edu.cn",
+        "--walk-only",
+        "--pace",
+        "400",
+        "--deadline",
+        "1s",
+    ]);
+    let s = summary(&lines);
+    assert_eq!(o.status.code(), Some(0), "{s}");
+    assert_eq!(s["status"], "answer", "{s}");
+}
+
+#[test]
 fn instructor_zone_files_are_used() {
     let dir = tempfile::tempdir().unwrap();
     let zones = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("lab/zones");
@@ -595,7 +645,7 @@ fn the_resolvers_own_walk_is_recorded_in_stage_2() {
     assert!(rec["data"]["resolver_walk"].is_null());
     assert_eq!(rec["packets"].as_array().unwrap().len(), 2);
     // The default text view folds the walk into one line, in both languages.
-    for (lang, words) in [("en", "walked: 7 queries"), ("zh", "7 个查询")] {
+    for (lang, words) in [("en", "walked: 7 queries"), ("zh", "逐级查询了 7 次")] {
         let t = stdout(&netlab(&[
             "dns-trace",
             "www.baidu.com",
@@ -831,7 +881,7 @@ fn every_participant_is_named_in_both_languages() {
     }
     for (id, zh) in [
         ("stub", "存根解析器"),
-        ("resolver", "递归解析器"),
+        ("resolver", "递归服务器"),
         ("root", "根服务器"),
     ] {
         assert_eq!(labels[id]["en"], id);
@@ -868,7 +918,8 @@ fn the_lab_servers_are_a_typed_list_without_padding() {
     let root = &servers[0];
     let addr: std::net::SocketAddr = root["address"].as_str().unwrap().parse().unwrap();
     assert_eq!(addr.port() as u64, intro["port"].as_u64().unwrap());
-    assert_eq!(root["zones"], serde_json::json!(["."]));
+    // The root servers serve arpa. too, as the real ones do (reverse lookups).
+    assert_eq!(root["zones"], serde_json::json!([".", "arpa."]));
     assert!(
         servers
             .iter()
@@ -896,6 +947,258 @@ fn the_lab_servers_are_a_typed_list_without_padding() {
                 "a padded value: {s:?} in step {}",
                 l["number"]
             );
+        }
+    }
+}
+
+/// A hosts file that maps localhost, as every system's does.
+fn localhost_hosts() -> tempfile::NamedTempFile {
+    let f = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        f.path(),
+        "127.0.0.1 localhost\n::1 localhost ip6-localhost\n",
+    )
+    .unwrap();
+    f
+}
+
+#[test]
+fn localhost_is_answered_by_the_stub_itself_with_no_packet() {
+    // hickory-resolver answers localhost itself (RFC 6761): stage 2 must not
+    // say the stub asked the lab's resolver.
+    let hosts = localhost_hosts();
+    let (o, lines) = trace(&["localhost", "--hosts", hosts.path().to_str().unwrap()]);
+    assert!(o.status.code().is_some_and(|c| c <= 1), "{}", stderr(&o));
+    let first = stub_step(&lines);
+    let stub = &first["data"]["stub"];
+    assert_eq!(stub["packets"], 0, "{first}");
+    assert_eq!(stub["answered_by"], "itself");
+    assert_eq!(
+        stub["cached"], false,
+        "not from a cache: nothing was cached"
+    );
+    assert!(first["packets"].as_array().is_none_or(|p| p.is_empty()));
+    let title = first["title"]["en"].as_str().unwrap();
+    assert!(
+        title.contains("itself") && !title.contains("asks"),
+        "{title}"
+    );
+    assert!(first["title"]["zh"].as_str().unwrap().contains("自己回答"));
+    let again = lines
+        .iter()
+        .find(|l| l["data"]["stub"]["lookup"] == 2)
+        .unwrap();
+    assert_eq!(again["data"]["stub"]["answered_by"], "itself");
+    assert!(
+        !again["title"]["en"].as_str().unwrap().contains("cache"),
+        "{}",
+        again["title"]
+    );
+    // An ordinary name: the stub asked, and the repeat came from its cache.
+    let (_, lines) = trace(&["www.baidu.com", "--hosts", "/dev/null"]);
+    assert_eq!(stub_step(&lines)["data"]["stub"]["answered_by"], "network");
+    let again = lines
+        .iter()
+        .find(|l| l["data"]["stub"]["lookup"] == 2)
+        .unwrap();
+    assert_eq!(again["data"]["stub"]["answered_by"], "cache");
+    assert_eq!(again["data"]["stub"]["cached"], true);
+}
+
+#[test]
+fn the_hosts_file_answers_first_when_nsswitch_reads_it_first() {
+    // As getaddrinfo does with `hosts: files … dns`: the hosts line is the
+    // answer, whatever DNS says (the lab's root says NXDOMAIN for localhost).
+    let hosts = localhost_hosts();
+    let (o, lines) = trace(&["localhost", "--hosts", hosts.path().to_str().unwrap()]);
+    let step1 = lines
+        .iter()
+        .find(|l| l["data"]["matches"].is_array())
+        .unwrap();
+    let nsswitch = std::fs::read_to_string("/etc/nsswitch.conf").ok();
+    let line = nsswitch.as_deref().and_then(|t| {
+        t.lines()
+            .find(|l| l.trim_start().starts_with("hosts:"))
+            .map(str::trim)
+    });
+    let files_first = netlab::host::files_before_dns(line);
+    assert_eq!(step1["data"]["files_first"], files_first);
+    let s = summary(&lines);
+    assert_eq!(s["status"], "nxdomain", "what DNS alone says: {s}");
+    if files_first {
+        assert_eq!(o.status.code(), Some(0), "{s}");
+        assert_eq!(s["ok"], true);
+        assert_eq!(s["answer_from"], "hosts");
+        assert_eq!(s["hosts"]["address"], "127.0.0.1");
+        assert_eq!(s["hosts"]["line"], 1);
+        assert_eq!(step1["data"]["answer"]["address"], "127.0.0.1");
+        let title = s["title"]["en"].as_str().unwrap();
+        assert!(
+            title.contains("127.0.0.1") && !title.contains("NXDOMAIN"),
+            "{title}"
+        );
+        assert!(s["lines"][0]["en"].as_str().unwrap().contains("NXDOMAIN"));
+    } else {
+        assert_eq!(s["answer_from"], "dns");
+        assert_eq!(o.status.code(), Some(1));
+    }
+    // AAAA takes the IPv6 line; MX is not in a hosts file at all.
+    let (_, lines) = trace(&[
+        "localhost",
+        "--type",
+        "AAAA",
+        "--hosts",
+        hosts.path().to_str().unwrap(),
+    ]);
+    if files_first {
+        assert_eq!(summary(&lines)["hosts"]["address"], "::1");
+    }
+    let pinned = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(pinned.path(), "203.0.113.99 baidu.com\n").unwrap();
+    let (o, lines) = trace(&[
+        "baidu.com",
+        "--type",
+        "MX",
+        "--hosts",
+        pinned.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let s = summary(&lines);
+    assert_eq!(s["answer_from"], "dns", "a hosts file holds no MX: {s}");
+    let step1 = lines
+        .iter()
+        .find(|l| l["data"]["matches"].is_array())
+        .unwrap();
+    assert!(step1["data"]["answer"].is_null());
+    assert!(
+        step1["detail"]["en"]
+            .as_str()
+            .unwrap()
+            .contains("addresses only"),
+        "{step1}"
+    );
+}
+
+#[test]
+fn stage_3_says_why_the_cache_missed_and_negative_answers_are_kept() {
+    // localhost: stage 2 never asked the resolver (the stub answered itself),
+    // so stage 3's miss is not "a failure is not kept", and stage 2's TTL is
+    // not compared with an unrelated one.
+    let hosts = localhost_hosts();
+    let (_, lines) = trace(&["localhost", "--hosts", hosts.path().to_str().unwrap()]);
+    let rec = lines
+        .iter()
+        .find(|l| l["data"]["truncated_then_tcp"].is_boolean())
+        .unwrap();
+    assert_eq!(rec["data"]["cached"], false);
+    assert!(rec["data"]["stub_ttl"].is_null(), "{rec}");
+    let detail = rec["detail"]["en"].as_str().unwrap();
+    assert!(
+        detail.contains("never asked") && !detail.contains("failure is not kept"),
+        "{detail}"
+    );
+    assert!(
+        !detail.contains("TTL"),
+        "no TTL of the stub's to compare: {detail}"
+    );
+    // A name that does not exist: stage 2's walk got NXDOMAIN, the resolver
+    // kept it (RFC 2308), and stage 3 says so, as the walk's NXDOMAIN step does.
+    let (_, lines) = trace(&["nope.baidu.com", "--hosts", "/dev/null"]);
+    let rec = lines
+        .iter()
+        .find(|l| l["data"]["truncated_then_tcp"].is_boolean())
+        .unwrap();
+    assert_eq!(rec["data"]["rcode"], "NXDOMAIN");
+    assert_eq!(rec["data"]["cached"], true, "a 'no' is cached too");
+    assert!(
+        rec["detail"]["en"].as_str().unwrap().contains("RFC 2308"),
+        "{}",
+        rec["detail"]
+    );
+    let nx = exchanges(&lines)
+        .into_iter()
+        .find(|e| e["data"]["verdict"] == "nxdomain")
+        .unwrap();
+    assert!(nx["detail"]["en"].as_str().unwrap().contains("RFC 2308"));
+}
+
+#[test]
+fn no_step_promises_a_cdn_or_load_balancing() {
+    // A CNAME and two A records show neither a CDN (Q30) nor load balancing
+    // (Q35); the summary lists exactly the questions its steps showed.
+    let (_, lines) = trace(&["www.baidu.com"]);
+    let mut shown = std::collections::BTreeSet::new();
+    for l in &lines[..lines.len() - 1] {
+        for q in l["questions"].as_array().unwrap() {
+            let q = q.as_str().unwrap();
+            assert!(!["Q30", "Q35"].contains(&q), "step {}: {q}", l["number"]);
+            shown.insert(q.to_string());
+        }
+    }
+    let listed: std::collections::BTreeSet<String> = summary(&lines)["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(listed, shown);
+    // --walk-only shows no hosts file: its summary does not claim Q28.
+    let (_, lines) = trace(&["www.baidu.com", "--walk-only"]);
+    assert!(!summary(&lines)["questions"]
+        .as_array()
+        .unwrap()
+        .contains(&"Q28".into()));
+    let v: Value = serde_json::from_str(&stdout(&netlab(&["questions", "--json"]))).unwrap();
+    for q in v.as_array().unwrap() {
+        if ["Q30", "Q35"].contains(&q["id"].as_str().unwrap()) {
+            assert!(
+                !q["demos"].as_array().unwrap().contains(&"dns-trace".into()),
+                "{q}"
+            );
+        }
+    }
+}
+
+#[test]
+fn each_line_keeps_one_style_of_punctuation() {
+    // Chinese lines use full-width punctuation (，：；), English lines ASCII;
+    // code in backticks and the byte view's hex are left alone.
+    let hosts = localhost_hosts();
+    let h = hosts.path().to_str().unwrap();
+    for args in [
+        vec!["www.baidu.com", "--hosts", "/dev/null"],
+        vec!["localhost", "--hosts", h],
+        vec!["www.nic.cn", "--hosts", "/dev/null"],
+        vec!["nope.baidu.com", "--hosts", "/dev/null"],
+        vec!["big.baidu.com", "--type", "TXT", "--hosts", "/dev/null"],
+    ] {
+        for lang in ["zh", "en"] {
+            let mut a = vec!["dns-trace"];
+            a.extend_from_slice(&args);
+            a.extend_from_slice(&["--lang", lang, "--width", "500"]);
+            let t = stdout(&netlab(&a));
+            for line in t.lines().filter(|l| !l.contains('│')) {
+                let mut plain = String::new();
+                for (i, part) in line.split('`').enumerate() {
+                    if i % 2 == 0 {
+                        plain.push_str(part);
+                    }
+                }
+                let cjk = plain
+                    .chars()
+                    .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+                if lang == "zh" && cjk {
+                    for ascii in [", ", ": ", "; "] {
+                        assert!(!plain.contains(ascii), "{args:?} zh: {ascii:?} in\n{line}");
+                    }
+                }
+                if lang == "en" {
+                    assert!(
+                        !plain.contains(['，', '：', '；', '（', '）']),
+                        "{args:?} en:\n{line}"
+                    );
+                }
+            }
         }
     }
 }

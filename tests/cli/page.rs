@@ -413,9 +413,14 @@ fn the_dns_trace_page_is_a_lesson_in_both_languages() {
 
     // The first referral, clicked: its fields, bytes and meanings.
     let ladder = embedded_ladder(&b);
+    // The walk's first referral (stage 4), not the resolver's own in stage 2.
+    let walk_step = b.js(
+        "return JSON.parse(document.getElementById('run').textContent).record\
+         .find(l => l.kind === 'step' && l.title.en.startsWith('Ask a.root-servers.net.')).number",
+    );
     let k = ladder
         .iter()
-        .position(|a| a["label"]["en"] == "referral to com.")
+        .position(|a| a["label"]["en"] == "referral to com." && a["step"] == walk_step)
         .expect("an arrow for the first referral");
     let t = click_packet(&b, k, "dns-trace referral");
     assert_eq!(

@@ -278,16 +278,12 @@ fn pcap_to_an_unwritable_place_is_a_usage_error() {
     assert!(stderr(&o).contains("/nonexistent/dir/x.pcapng"));
 }
 
-/// The port the run's lab served on, from its first step's server list.
+/// The port the run's lab served on, as its first step's data names it.
 fn lab_port(lines: &[Value]) -> u16 {
-    let s = lines[0]["data"]["servers"][0]
-        .as_str()
-        .expect("a lab server");
-    s.split(':')
-        .nth(1)
-        .and_then(|p| p.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no port in {s}"))
+    lines[0]["data"]["port"]
+        .as_u64()
+        .and_then(|p| u16::try_from(p).ok())
+        .unwrap_or_else(|| panic!("no port in {}", lines[0]["data"]))
 }
 
 #[test]

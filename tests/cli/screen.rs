@@ -357,7 +357,7 @@ TIME_WAIT ESTABLISHED ip Linux ssh NTP \
 EAGAIN errno select poll epoll epoll_ctl epoll_wait FD_SETSIZE FD_SET LT ET proc wait_woken \
 URL URI URN http mailto isbn teacher lab edu cn www GET OK Host User-Agent Accept Connection \
 Server Content-Type Content-Length text html charset tiny-http Rust Ethernet IPv4 Wi-Fi PSH nope urn \
-time exceeded netem tc tbf Mbit eth0 eth1 eth2 wan";
+time exceeded netem tc tbf Mbit eth0 eth1 eth2 wan GSO GRO RcvbufErrors";
 
 /// Words a Chinese run shows in English that are not protocol terms.
 fn english_words(text: &str) -> Vec<String> {
@@ -383,8 +383,11 @@ fn english_words(text: &str) -> Vec<String> {
             {
                 continue;
             }
-            // A flag the student can type.
-            if tok.starts_with("--") {
+            // A flag the student can type (after an opening mark, too).
+            if tok
+                .trim_start_matches(|c: char| !c.is_ascii())
+                .starts_with("--")
+            {
                 continue;
             }
             // A byte of a hex dump.

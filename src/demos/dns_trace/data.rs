@@ -9,7 +9,7 @@ use hickory_proto::rr::Record;
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::dns::stub::Setup;
+use crate::dns::stub::{Setup, Source};
 use crate::host::HostsLine;
 
 /// The first step: what is looked up, and which DNS servers the run uses.
@@ -61,6 +61,13 @@ pub struct HostsOut {
     pub matches: Vec<HostsLine>,
     /// The `hosts:` line of /etc/nsswitch.conf, if it has one.
     pub nsswitch: Option<String>,
+    /// The hosts file is read before DNS (`files` comes before `dns` on that
+    /// line; without the line glibc asks DNS first).
+    pub files_first: bool,
+    /// The line that answers the lookup, as a program's resolver would take
+    /// it: the first giving an address of the asked family (IPv4 for A, IPv6
+    /// for AAAA), when the file is read before DNS. Null when DNS answers.
+    pub answer: Option<HostsLine>,
 }
 
 /// Stage 2's first lookup: the stub, how it was set up, and the walk its
@@ -100,8 +107,12 @@ pub struct StubOut {
     pub packets: usize,
     /// How long the call took, in microseconds.
     pub took_us: u64,
-    /// Answered with no packet: from the stub's own cache.
+    /// Answered with no packet from the stub's own cache.
     pub cached: bool,
+    /// Where the answer came from: a server (`network`), the stub's cache
+    /// (`cache`), or the stub itself for a special-use name such as
+    /// `localhost` (`itself`, RFC 6761).
+    pub answered_by: Source,
 }
 
 /// Who caches host lookups on this machine, outside the program.
@@ -149,7 +160,8 @@ pub struct Recursive {
     /// The TTL its answer may still be cached for: the answers' smallest, or
     /// a negative answer's SOA minimum (RFC 2308).
     pub ttl: Option<u32>,
-    /// The smallest TTL of the stub's first answer (stage 2).
+    /// The smallest TTL of the stub's first answer (stage 2), when the stub
+    /// got it from this server (null when it answered without asking).
     pub stub_ttl: Option<u32>,
     /// The UDP reply was truncated (TC=1) and the question asked again over TCP.
     pub truncated_then_tcp: bool,
@@ -282,15 +294,33 @@ pub struct CnameOut {
     pub ttl: u32,
 }
 
-/// The run's result: the walk from the root (stage 4).
+/// Where the answer a program gets comes from.
+#[derive(Clone, Copy, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerFrom {
+    /// A line of the hosts file, read before DNS (stage 1): see `hosts`.
+    Hosts,
+    /// DNS: the walk's result (`status`, `answers`).
+    Dns,
+}
+
+/// The run's result: where a program's answer comes from, and what the walk
+/// from the root (stage 4) found.
 #[derive(Serialize, JsonSchema)]
-pub struct WalkOut {
+pub struct TraceOut {
     /// The name looked up, as DNS carries it.
     pub name: String,
     /// The record type asked for.
     #[serde(rename = "type")]
     pub qtype: String,
-    /// How the walk ended: `answer`, `nxdomain`, `nodata` or `failed`.
+    /// Where the answer a program gets comes from: the hosts file when
+    /// nsswitch.conf reads it before DNS and a line answers, else DNS.
+    pub answer_from: AnswerFrom,
+    /// The hosts-file line that answered (only when `answer_from` is `hosts`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<HostsLine>,
+    /// How the walk ended, i.e. what DNS says: `answer`, `nxdomain`, `nodata`
+    /// or `failed`.
     pub status: &'static str,
     /// Why it failed, for people (only when `failed`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -311,6 +341,7 @@ pub struct WalkOut {
     pub rcode: &'static str,
     /// The SOA record of a negative answer.
     pub soa: Option<RecordOut>,
-    /// Milliseconds from the start of the run to the end of the walk.
+    /// The walk's own time in milliseconds: its queries and waits, without
+    /// the pauses of `--step` and `--pace` between its steps.
     pub elapsed_ms: f64,
 }

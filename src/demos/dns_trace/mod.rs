@@ -24,7 +24,7 @@ use hickory_proto::rr::{RData, Record, RecordType};
 use crate::cli::{DnsTraceArgs, QType};
 use crate::dns::client::{ask_recursive, Exchange, Failure, Transport};
 use crate::dns::name::{self, CheckedName};
-use crate::dns::stub::{Datagram, Stub};
+use crate::dns::stub::{Datagram, Source, Stub};
 use crate::dns::walk::{self, cname_target, Config, Event, Server, Status, Verdict};
 use crate::error::{exit, Error, Result};
 use crate::lab::capture::Capture;
@@ -38,9 +38,9 @@ mod data;
 mod say;
 
 use data::{
-    CnameOut, ExchangeOut, GluelessOut, HostsOut, Intro, Punycode, RecordOut, Recursive,
-    RecursiveSilent, ReplyOut, ResolverWalkOut, ServerOut, SkippedOut, StubAgain, StubFirst,
-    StubOut, WalkOut, WalkStart,
+    AnswerFrom, CnameOut, ExchangeOut, GluelessOut, HostsOut, Intro, Punycode, RecordOut,
+    Recursive, RecursiveSilent, ReplyOut, ResolverWalkOut, ServerOut, SkippedOut, StubAgain,
+    StubFirst, StubOut, TraceOut, WalkStart,
 };
 
 /// IANA's root servers (IPv4), for `--live`.
@@ -182,7 +182,6 @@ fn udp_frame_carries(frame: &[u8], sport: u16, dport: u16, payload: &[u8]) -> bo
 
 /// Run the demo; returns the exit code.
 pub fn run(args: &DnsTraceArgs, n: &mut Narrator) -> Result<i32> {
-    let started = Instant::now();
     let mut n = Teller::new(n);
     let n = &mut n;
     // Whether a capture file was asked for: then the lab prefers port 53 and
@@ -224,8 +223,9 @@ pub fn run(args: &DnsTraceArgs, n: &mut Narrator) -> Result<i32> {
     };
     intro(n, &name, qtype, &mode)?;
     let mut shown: HashSet<&'static str> = HashSet::new();
+    let mut hosts_answer: Option<HostsAnswer> = None;
     if !args.walk_only {
-        stage_hosts(n, &name, args.hosts.as_deref())?;
+        hosts_answer = stage_hosts(n, &name, qtype, args.hosts.as_deref())?;
         let stub = stage_stub(n, &name, qtype, &mode, args.timeout, lo.as_ref())?;
         if let Some(server) = recursive {
             let lab = match &mode {
@@ -248,7 +248,9 @@ pub fn run(args: &DnsTraceArgs, n: &mut Narrator) -> Result<i32> {
         roots,
         port,
         timeout: args.timeout,
-        deadline: started + args.deadline,
+        // The whole trace's deadline, less what stages 1 to 3 took (their
+        // network work, not the pauses between steps).
+        deadline: Instant::now() + args.deadline.saturating_sub(n.work()),
         max_referrals: 16,
         max_cnames: 8,
         loopback_only,
@@ -271,21 +273,26 @@ pub fn run(args: &DnsTraceArgs, n: &mut Narrator) -> Result<i32> {
     if let Some(e) = out_err {
         return Err(e);
     }
-    let elapsed = started.elapsed();
-    n.n.summary(summary(&name, qtype, &outcome, elapsed))?;
+    n.n.summary(summary(&name, qtype, &outcome, hosts_answer.as_ref()))?;
     drop(mode);
-    Ok(match outcome.status {
-        Status::Answer => exit::OK,
+    // As a program's lookup: the hosts file's answer counts as an answer.
+    Ok(match (&outcome.status, &hosts_answer) {
+        (Status::Answer, _) | (_, Some(_)) => exit::OK,
         _ => exit::NETWORK_NO,
     })
 }
 
 /// The narrator as this demo uses it: each participant id a step's packets
-/// name gets its label on the first step that uses it.
+/// name gets its label on the first step that uses it, and the time spent
+/// telling (the pauses of `--step` and `--pace`) is kept off the run's clock.
 struct Teller<'n> {
     n: &'n mut Narrator,
     /// Participant ids already given their label.
     named: HashSet<String>,
+    /// When the run began.
+    started: Instant,
+    /// Time spent in the narrator so far.
+    telling: Duration,
 }
 
 impl<'n> Teller<'n> {
@@ -293,7 +300,14 @@ impl<'n> Teller<'n> {
         Teller {
             n,
             named: HashSet::new(),
+            started: Instant::now(),
+            telling: Duration::ZERO,
         }
+    }
+
+    /// The run's own time so far: its work, not the narration's pauses.
+    fn work(&self) -> Duration {
+        self.started.elapsed().saturating_sub(self.telling)
     }
 
     /// Emit one step (and pause, as the narrator is set to).
@@ -309,7 +323,10 @@ impl<'n> Teller<'n> {
                 step = step.who(&id, participant_label(&id));
             }
         }
-        self.n.step(step)
+        let t = Instant::now();
+        let told = self.n.step(step);
+        self.telling += t.elapsed();
+        told
     }
 }
 
@@ -318,7 +335,7 @@ impl<'n> Teller<'n> {
 fn participant_label(id: &str) -> Text {
     match id {
         "stub" => tx("stub", "存根解析器"),
-        "resolver" => tx("resolver", "递归解析器"),
+        "resolver" => tx("resolver", "递归服务器"),
         "root" => tx("root", "根服务器"),
         zone => Text::from(zone),
     }
@@ -373,7 +390,7 @@ fn intro(n: &mut Teller, name: &CheckedName, qtype: RecordType, mode: &Mode) -> 
     let mut step = Step::new(
         say::look_up(&name.ascii, qtype),
         say::real_packets(&place),
-        &["Q4", "Q27", "Q35"],
+        &["Q4", "Q27"],
     );
     if name.converted {
         step = step.fact(tx("typed", "输入"), name.input.clone()).fact(
@@ -407,55 +424,78 @@ fn short_label(s: &Server) -> String {
     }
 }
 
-fn stage_hosts(n: &mut Teller, name: &CheckedName, hosts: Option<&Path>) -> Result<()> {
+/// The hosts-file line that answers the lookup before DNS is asked, and its file.
+struct HostsAnswer {
+    path: PathBuf,
+    line: crate::host::HostsLine,
+}
+
+/// Whether a hosts-file address answers a lookup of `qtype`: the file holds
+/// addresses only, an A lookup takes IPv4 and an AAAA lookup IPv6.
+fn answers_type(ip: IpAddr, qtype: RecordType) -> bool {
+    matches!(
+        (ip, qtype),
+        (IpAddr::V4(_), RecordType::A) | (IpAddr::V6(_), RecordType::AAAA)
+    )
+}
+
+/// Stage 1: the hosts file. Returns the line that answers, when nsswitch.conf
+/// reads the file before DNS and a line gives an address of the asked family.
+fn stage_hosts(
+    n: &mut Teller,
+    name: &CheckedName,
+    qtype: RecordType,
+    hosts: Option<&Path>,
+) -> Result<Option<HostsAnswer>> {
     let path: PathBuf = hosts
         .map(Path::to_path_buf)
         .unwrap_or_else(|| "/etc/hosts".into());
+    let nsswitch = crate::host::nsswitch_hosts();
+    let files_first = crate::host::files_before_dns(nsswitch.as_deref());
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if hosts.is_none() => {
-            return n.tell(
-                Step::new(
-                    tx("No hosts file to read", "没有可读的 hosts 文件"),
-                    say::hosts_unreadable(&path, &e),
-                    &["Q4", "Q28"],
+            return n
+                .tell(
+                    Step::new(
+                        tx("No hosts file to read", "没有可读的 hosts 文件"),
+                        say::hosts_unreadable(&path, &e),
+                        &["Q4", "Q28"],
+                    )
+                    .section(section(1))
+                    .with(&HostsOut {
+                        file: path.display().to_string(),
+                        matches: Vec::new(),
+                        nsswitch,
+                        files_first,
+                        answer: None,
+                    }),
                 )
-                .section(section(1))
-                .with(&HostsOut {
-                    file: path.display().to_string(),
-                    matches: Vec::new(),
-                    nsswitch: crate::host::nsswitch_hosts(),
-                }),
-            )
+                .map(|_| None)
         }
         Err(source) => return Err(Error::Read { path, source }),
     };
     let found = crate::host::hosts_matches(&text, &name.ascii);
-    let nsswitch = crate::host::nsswitch_hosts();
-    let mut step = if let Some(crate::host::HostsLine {
-        line: line_no,
-        text: line,
-        address: ip,
-    }) = found.first()
-    {
-        Step::new(
-            say::hosts_maps(&path, *line_no, *ip),
-            tx(
-                "With `files` first in nsswitch.conf, a match here ends the lookup: no packet is sent. netlab goes on anyway, to show what DNS would answer.",
-                "nsswitch.conf 里 files 排在前面时，在这里匹配就结束查询，不发任何数据包。netlab 仍然继续，演示 DNS 会怎样回答。",
-            ),
+    let fitting = found.iter().find(|l| answers_type(l.address, qtype));
+    let answer = fitting.filter(|_| files_first).cloned();
+    let mut step = match (fitting, found.first()) {
+        (Some(l), _) => Step::new(
+            say::hosts_maps(&path, l.line, l.address),
+            say::hosts_line_read(files_first),
             &["Q4", "Q28"],
         )
-        .fact(tx("line", "行"), line.clone())
-    } else {
-        Step::new(
+        .fact(tx("line", "行"), l.text.clone()),
+        (None, Some(l)) => Step::new(
+            say::hosts_maps(&path, l.line, l.address),
+            say::hosts_line_not_this_type(l.address, qtype),
+            &["Q4", "Q28"],
+        )
+        .fact(tx("line", "行"), l.text.clone()),
+        (None, None) => Step::new(
             say::hosts_no_line(&path),
-            tx(
-                "No match, so the lookup moves on to DNS. A line `IP NAME` added here (as root) would override DNS for this machine only.",
-                "没有匹配，查询转向 DNS。以 root 身份在这里加一行「IP 名字」，就能只在本机覆盖 DNS 的结果。",
-            ),
+            say::hosts_no_match(files_first),
             &["Q4", "Q28"],
-        )
+        ),
     };
     step = step.section(section(1));
     if let Some(l) = &nsswitch {
@@ -464,14 +504,17 @@ fn stage_hosts(n: &mut Teller, name: &CheckedName, hosts: Option<&Path>) -> Resu
     n.tell(
         step.correction(tx(
             "the notes have hosts always checked first; nsswitch.conf's `hosts:` line sets the order.",
-            "笔记认为总是先查 hosts；实际顺序由 nsswitch.conf 的 hosts: 行决定。",
+            "笔记认为总是先查 hosts；实际顺序由 nsswitch.conf 里的 `hosts:` 行决定。",
         ))
         .with(&HostsOut {
             file: path.display().to_string(),
             matches: found,
             nsswitch,
+            files_first,
+            answer: answer.clone(),
         }),
-    )
+    )?;
+    Ok(answer.map(|line| HostsAnswer { path, line }))
 }
 
 /// What stage 2's stub got, for stage 3 to compare with.
@@ -480,6 +523,17 @@ struct StubSeen {
     took: Duration,
     /// The answer's TTL then.
     ttl: Option<u32>,
+    /// Where its answer came from: the recursive server only if `Network`.
+    source: Source,
+    /// The RCODE of the recursive server's reply, when it asked.
+    rcode: Option<String>,
+}
+
+impl StubSeen {
+    /// Whether the stub's answer came from the recursive server stage 3 asks.
+    fn asked_resolver(&self) -> bool {
+        self.source == Source::Network
+    }
 }
 
 /// One message the stub's socket recorded, as a packet record.
@@ -657,7 +711,8 @@ impl StubOut {
             error: l.error.clone(),
             packets: l.datagrams.len(),
             took_us: l.took.as_micros() as u64,
-            cached: l.datagrams.is_empty(),
+            cached: l.source == Source::Cache,
+            answered_by: l.source,
         }
     }
 }
@@ -696,32 +751,38 @@ fn stage_stub(
     let first = stub.lookup(&name.name, qtype);
     let walks = lab.map(DnsLab::resolver_walks).unwrap_or_default();
     let server = stub.setup.servers.first().copied();
-    let mut step = Step::new(
-        say::stub_asked(
-            server,
-            first.records.len(),
-            first.error.is_some(),
-            first.took,
+    let (title, detail) = match first.source {
+        Source::Itself => (
+            say::stub_itself(&name.ascii, first.records.len(), first.took),
+            say::stub_itself_detail(!first.records.is_empty()),
         ),
-        say::stub_detail(live),
-        &["Q4", "Q27"],
-    )
-    .section(section(2))
-    .fact(
-        tx("stub", "存根"),
-        format!(
-            "{} · ndots:{} timeout:{} attempts:{}",
-            stub.setup
-                .servers
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-            stub.setup.ndots,
-            stub.setup.timeout_s,
-            stub.setup.attempts
+        _ => (
+            say::stub_asked(
+                server,
+                first.records.len(),
+                first.error.is_some(),
+                first.took,
+            ),
+            say::stub_detail(live),
         ),
-    );
+    };
+    let mut step = Step::new(title, detail, &["Q4", "Q27"])
+        .section(section(2))
+        .fact(
+            tx("stub", "存根"),
+            format!(
+                "{} · ndots:{} timeout:{} attempts:{}",
+                stub.setup
+                    .servers
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                stub.setup.ndots,
+                stub.setup.timeout_s,
+                stub.setup.attempts
+            ),
+        );
     if !stub.setup.ignored.is_empty() {
         step = step.fact(
             tx("left out", "未采用"),
@@ -749,8 +810,8 @@ fn stage_stub(
     let second = stub.lookup(&name.name, qtype);
     n.tell(
         Step::new(
-            say::stub_again(second.datagrams.len(), second.took),
-            say::stub_cache(host_cache),
+            say::stub_again(second.datagrams.len(), second.took, second.source),
+            say::stub_cache(host_cache, second.source),
             &["Q4", "Q27"],
         )
         .section(section(2))
@@ -760,9 +821,17 @@ fn stage_stub(
         })
         .with_packets(stub_packets(&second.datagrams, lo)),
     )?;
+    let reply = first
+        .datagrams
+        .iter()
+        .rev()
+        .find(|d| !d.sent)
+        .and_then(|d| Message::from_vec(&d.bytes).ok());
     Ok(Some(StubSeen {
         took: first.took,
         ttl: first.records.iter().map(|r| r.ttl).min(),
+        source: first.source,
+        rcode: reply.map(|m| rcode_str(m.metadata.response_code)),
     }))
 }
 
@@ -1031,14 +1100,27 @@ fn stage_recursive(
         .collect();
     let over_tcp = asks.len() > 1;
     let ttl = cache_ttl(&reply);
-    let speedup = stub.and_then(|s| {
+    // Stage 2's figures compare with this answer only when the stub's answer
+    // came from this server.
+    let asked = stub.filter(|s| s.asked_resolver());
+    let speedup = asked.and_then(|s| {
         let r = s.took.as_secs_f64() / last.rtt.as_secs_f64().max(1e-9);
         (r >= 1.5).then_some(r)
     });
-    let ttls = stub.and_then(|s| s.ttl).zip(ttl);
+    let ttls = asked.and_then(|s| s.ttl).zip(ttl);
+    let cache = match cached {
+        None => say::Cache::Unknown,
+        Some(true) if reply.answers.is_empty() && rcode != "SERVFAIL" => say::Cache::HitNegative,
+        Some(true) => say::Cache::Hit,
+        Some(false) => match stub {
+            Some(s) if !s.asked_resolver() => say::Cache::MissNeverAsked,
+            Some(s) if s.rcode.as_deref() == Some("SERVFAIL") => say::Cache::MissAfterFailure,
+            _ => say::Cache::Miss,
+        },
+    };
     let mut step = Step::new(
         say::ask_rd1(server.ip(), &rcode, records.len(), ms(last.rtt)),
-        say::rd1_detail(cached, speedup, ttls, over_tcp),
+        say::rd1_detail(cache, speedup, ttls, over_tcp),
         &["Q4", "Q27"],
     )
     .section(section(3));
@@ -1055,7 +1137,7 @@ fn stage_recursive(
         rcode,
         rtt_ms: ms(last.rtt),
         ttl,
-        stub_ttl: stub.and_then(|s| s.ttl),
+        stub_ttl: asked.and_then(|s| s.ttl),
         truncated_then_tcp: over_tcp,
         cached,
         resolver_walk: ResolverWalkOut::of(&walks),
@@ -1185,7 +1267,7 @@ fn cname_reading(chain: &[Record], records: &[Record], qtype: RecordType) -> Rea
             "The name is an alias (CNAME): its owner says 'ask for this other name instead'. A resolver follows it, up to a limit, to avoid loops.",
             "这个名字是别名（CNAME）：它的所有者说「请改查另一个名字」。解析器会跟着走，但有次数上限，以免陷入循环。",
         ),
-        &["Q4", "Q27", "Q30"],
+        &["Q4", "Q27"],
     )
 }
 
@@ -1194,7 +1276,7 @@ fn nxdomain_reading(soa: &Option<Record>) -> Reading {
         say::nxdomain(&soa_text(soa)),
         tx(
             "The authoritative server says no such name exists (RCODE 3). The SOA record in AUTHORITY proves which zone said so, and its TTL/MINIMUM bounds how long resolvers may cache this 'no' (RFC 2308).",
-            "权威服务器说这个名字不存在（RCODE 3）。AUTHORITY 段的 SOA 记录表明是哪个区作出的否定，其 TTL/MINIMUM 决定解析器可以把这个「否」缓存多久（RFC 2308）。",
+            "权威服务器说这个名字不存在（RCODE 3）。AUTHORITY 段的 SOA 记录表明是哪个区作出的否定，其 TTL/MINIMUM 决定解析器可以把这个「不存在」缓存多久（RFC 2308）。",
         ),
         &["Q4", "Q27"],
     )
@@ -1219,12 +1301,12 @@ fn truncated_reading() -> Reading {
         )),
         ..Reading::new(
             tx(
-                "TC=1: the reply did not fit in UDP — asking again over TCP",
-                "TC=1：应答装不进 UDP——改用 TCP 重新询问",
+                "TC=1, the reply did not fit in UDP — asking again over TCP",
+                "TC=1，应答装不进 UDP——改用 TCP 重新询问",
             ),
             tx(
                 "Without EDNS a DNS reply over UDP may be at most 512 bytes. The server sent what fits and set TC (truncated); the resolver repeats the question over TCP port 53, where each message is preceded by its 2-byte length.",
-                "不带 EDNS 时，UDP 上的 DNS 应答最多 512 字节。服务器只发了放得下的部分并置 TC（截断）位；解析器改用 TCP 53 重问，TCP 上每条消息前有 2 字节长度。",
+                "不带 EDNS 时，UDP 上的 DNS 应答最多 512 字节。服务器只发了放得下的部分并置 TC（截断）位；解析器改用 TCP 53 重问，TCP 上每个 DNS 报文前面都有一个 2 字节的长度字段。",
             ),
             &["Q4", "Q9", "Q10"],
         )
@@ -1264,8 +1346,8 @@ fn walk_step(
                 Some(alias) => (
                     say::restart(alias, name),
                     tx(
-                        "The target is in another zone, so the walk begins again. A resolver starts from the closest servers it already knows (here com.'s); netlab starts at the root to show the whole path. This is how a site hands its name to a CDN.",
-                        "目标在另一个区里，所以要重新查询。真实的解析器从它已知的最近的服务器开始（这里是 com. 的）；netlab 从根开始，好展示完整路径。网站正是这样把域名交给 CDN 的。",
+                        "The target is in another zone, so the walk begins again. A resolver starts from the closest servers it already knows (here com.'s); netlab starts at the root to show the whole path.",
+                        "目标在另一个区里，所以要重新查询。真实的解析器会从它已经知道的、离目标最近的服务器开始（这里是 com. 的）；netlab 从根开始，好把完整路径展示出来。",
                     ),
                 ),
             };
@@ -1273,7 +1355,6 @@ fn walk_step(
                 .section(section(4))
                 .concept(if via.is_some() { "cname-restart" } else { "walk-start" });
             if via.is_some() {
-                s.questions.push("Q30".into());
                 s = s.correction(tx(
                     "the notes have www.baidu.com resolve straight to one address; the real answer begins with a CNAME.",
                     "笔记认为 www.baidu.com 直接解析成一个地址；真实的答案以一条 CNAME 开头。",
@@ -1282,7 +1363,7 @@ fn walk_step(
             if via.is_none() {
                 s = s.fact(
                     tx("root hints", "根提示"),
-                    roots.iter().map(short_label).collect::<Vec<_>>().join(", "),
+                    say::root_hints(&roots.iter().map(short_label).collect::<Vec<_>>()),
                 );
             }
             vec![s.with(&WalkStart {
@@ -1470,7 +1551,7 @@ fn summary(
     name: &CheckedName,
     qtype: RecordType,
     out: &walk::Outcome,
-    elapsed: Duration,
+    hosts: Option<&HostsAnswer>,
 ) -> Summary {
     let answers: Vec<RecordOut> = out.answers.iter().map(RecordOut::of).collect();
     let chain: Vec<CnameOut> = out
@@ -1482,7 +1563,7 @@ fn summary(
             ttl: r.ttl,
         })
         .collect();
-    let (title, ok) = match &out.status {
+    let dns = match &out.status {
         Status::Answer => {
             let l: Vec<String> = out
                 .answers
@@ -1490,20 +1571,43 @@ fn summary(
                 .map(|r| crate::narrate::wrap::truncate(&r.data.to_string(), 40))
                 .collect();
             let via = out.cname_chain.last().and_then(cname_target);
-            (say::found(&name.ascii, qtype, &l, via.as_ref()), true)
+            say::dns_found(qtype, &l, via.as_ref())
         }
-        Status::NxDomain => (say::no_such_name(&name.ascii), false),
-        Status::NoData => (say::no_record(&name.ascii, qtype), false),
-        Status::Failed(why) => (say::failed(&name.ascii, &why.reason, why.cause), false),
+        Status::NxDomain => say::dns_no_such_name(),
+        Status::NoData => say::dns_no_record(qtype),
+        Status::Failed(why) => say::dns_failed(&why.reason, why.cause),
     };
-    let lines = vec![say::totals(out.queries, unique(&out.servers), ms(elapsed))];
+    let totals = say::totals(out.queries, unique(&out.servers), ms(out.elapsed));
+    // A program's resolver takes the hosts file's line when nsswitch.conf reads
+    // it first: that is the run's answer, and DNS's is what it would have been.
+    let (title, lines, ok) = match hosts {
+        Some(h) => (
+            say::from_hosts(&name.ascii, qtype, h.line.address, &h.path, h.line.line),
+            vec![say::dns_alone(&dns), totals],
+            true,
+        ),
+        None => {
+            let answered = out.status == Status::Answer;
+            (
+                say::headline(&name.ascii, &dns, answered),
+                vec![totals],
+                answered,
+            )
+        }
+    };
     let failed = match &out.status {
         Status::Failed(why) => Some(why),
         _ => None,
     };
-    let result = WalkOut {
+    let result = TraceOut {
         name: name.ascii.clone(),
         qtype: qtype.to_string(),
+        answer_from: if hosts.is_some() {
+            AnswerFrom::Hosts
+        } else {
+            AnswerFrom::Dns
+        },
+        hosts: hosts.map(|h| h.line.clone()),
         status: match &out.status {
             Status::Answer => "answer",
             Status::NxDomain => "nxdomain",
@@ -1518,12 +1622,12 @@ fn summary(
         queries: out.queries,
         rcode: out.rcode(),
         soa: out.soa.as_ref().map(RecordOut::of),
-        elapsed_ms: ms(elapsed),
+        elapsed_ms: ms(out.elapsed),
     };
     Summary {
         title,
         lines,
-        questions: crate::record::qs(&["Q4", "Q27", "Q28"]),
+        // The narrator lists the questions the run's steps showed.
         ok,
         ..Summary::default()
     }
@@ -1550,5 +1654,5 @@ pub fn schema() -> super::schema::DemoSchema {
     .step::<ExchangeOut>("4 · each server asked (its packets: the query and the reply)")
     .step::<SkippedOut>("4 · a server off this machine, not asked")
     .step::<GluelessOut>("4 · a name server's address looked up first (no glue)")
-    .summary::<WalkOut>()
+    .summary::<TraceOut>()
 }

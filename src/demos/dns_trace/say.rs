@@ -49,7 +49,7 @@ pub fn port_note(port: u16) -> String {
 pub fn where_lab(servers: usize, port: u16) -> Text {
     tx(
         format!("the built-in lab: {servers} DNS servers on 127.53.0.0/16 port {port}, started for this run. Nothing leaves this machine."),
-        format!("内置实验网络：本次运行在 127.53.0.0/16 的 {port} 端口上启动了 {servers} 台真实的 DNS 服务器，数据包不会离开本机。"),
+        format!("发往内置实验网络：本次运行在 127.53.0.0/16 的 {port} 端口上启动了 {servers} 台 DNS 服务器，数据包不会离开本机。"),
     )
 }
 
@@ -57,7 +57,7 @@ pub fn where_lab(servers: usize, port: u16) -> Text {
 pub fn where_custom() -> Text {
     tx(
         "the servers given with --root-servers, on this machine.",
-        "--root-servers 指定的本机服务器。",
+        "发往 --root-servers 指定的本机服务器。",
     )
 }
 
@@ -65,7 +65,7 @@ pub fn where_custom() -> Text {
 pub fn where_live() -> Text {
     tx(
         "the real Internet (--live), starting at IANA's root servers.",
-        "真实的互联网（--live），从 IANA 的根服务器开始。",
+        "发往真实的互联网（--live），从 IANA 的根服务器开始。",
     )
 }
 
@@ -81,7 +81,7 @@ pub fn look_up(name: &str, qtype: RecordType) -> Text {
 pub fn real_packets(place: &Text) -> Text {
     tx(
         format!("Real packets, against {}", place.en),
-        format!("全是真实的数据包，对象是{}", place.zh),
+        format!("每个数据包都是真实的，{}", place.zh),
     )
 }
 
@@ -104,6 +104,55 @@ pub fn hosts_maps(path: &Path, line: usize, ip: IpAddr) -> Text {
         format!("{p} line {line} maps the name to {ip}"),
         format!("{p} 第 {line} 行把这个名字映射到 {ip}"),
     )
+}
+
+/// A matching hosts-file line of the asked family: whether it is the answer.
+pub fn hosts_line_read(files_first: bool) -> Text {
+    if files_first {
+        tx(
+            "nsswitch.conf reads `files` before `dns`, so this line is the answer a program gets (getaddrinfo, ping, curl) and no DNS packet is sent. netlab asks DNS anyway, to show what it would answer.",
+            "nsswitch.conf 把 files 排在 dns 前面，所以程序（getaddrinfo、ping、curl）拿到的就是这一行的地址，不发任何 DNS 数据包。netlab 仍然去问 DNS，看看它会怎样回答。",
+        )
+    } else {
+        tx(
+            "nsswitch.conf asks `dns` before `files`: whenever DNS answers, a program gets DNS's answer, not this line's.",
+            "nsswitch.conf 把 dns 排在 files 前面：只要 DNS 给出答案，程序拿到的就是 DNS 的答案，而不是这一行。",
+        )
+    }
+}
+
+/// A hosts-file line names the host, but not with an address of the asked type.
+pub fn hosts_line_not_this_type(ip: IpAddr, qtype: RecordType) -> Text {
+    let (fam_en, fam_zh) = if ip.is_ipv4() {
+        ("an IPv4 address", "IPv4 地址")
+    } else {
+        ("an IPv6 address", "IPv6 地址")
+    };
+    match qtype {
+        RecordType::A | RecordType::AAAA => tx(
+            format!("The line gives {fam_en}, not what an {qtype} lookup asks for, so the lookup goes on to DNS."),
+            format!("这一行给的是{fam_zh}，不是 {qtype} 查询要的那种，所以查询继续交给 DNS。"),
+        ),
+        _ => tx(
+            format!("A hosts file holds addresses only: a {qtype} lookup goes to DNS whatever it says."),
+            format!("hosts 文件里只有地址：{qtype} 查询不管它写了什么，都要交给 DNS。"),
+        ),
+    }
+}
+
+/// No hosts-file line names the host: what a line would change.
+pub fn hosts_no_match(files_first: bool) -> Text {
+    if files_first {
+        tx(
+            "No match, so the lookup moves on to DNS. A line `IP NAME` added here (as root) would override DNS for this machine only.",
+            "没有匹配，查询转向 DNS。以 root 身份在这里加一行「IP 名字」，就能只在本机覆盖 DNS 的结果。",
+        )
+    } else {
+        tx(
+            "No match. nsswitch.conf asks `dns` before `files` here, so a line added to this file would not override what DNS answers.",
+            "没有匹配。本机的 nsswitch.conf 把 dns 排在 files 前面，所以在这个文件里加一行也盖不过 DNS 的答案。",
+        )
+    }
 }
 
 /// No hosts-file line names the host.
@@ -141,6 +190,11 @@ pub fn resolver_walked(queries: usize, zones: &[String]) -> Text {
     }
     let more = shown.len() < zones.len();
     let (en_more, zh_more) = if more { (", …", "、…") } else { ("", "") };
+    // In Chinese the root's servers are 根服务器, as the ladder's column says.
+    let shown_zh: Vec<&str> = shown
+        .iter()
+        .map(|z| if *z == "root" { "根服务器" } else { z })
+        .collect();
     tx(
         format!(
             "walked: {} to {}{en_more} (`--bytes` shows each)",
@@ -148,8 +202,8 @@ pub fn resolver_walked(queries: usize, zones: &[String]) -> Text {
             shown.join(", ")
         ),
         format!(
-            "逐级查询：{queries} 个查询，发往 {}{zh_more}（`--bytes` 逐个显示）",
-            shown.join("、")
+            "逐级查询了 {queries} 次：{}{zh_more}（`--bytes` 逐个显示）",
+            shown_zh.join("、")
         ),
     )
 }
@@ -191,28 +245,57 @@ pub fn ask_rd1(server: IpAddr, rcode: &str, records: usize, ms: f64) -> Text {
     )
 }
 
+/// What stage 3's recursive server did with its cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cache {
+    /// It answered from its cache, filled by stage 2's walk.
+    Hit,
+    /// It answered a "no" (NXDOMAIN, NODATA) from its cache: negative caching.
+    HitNegative,
+    /// Stage 2 never asked it (the stub answered the name itself).
+    MissNeverAsked,
+    /// Stage 2's walk ended in SERVFAIL, which this resolver does not keep.
+    MissAfterFailure,
+    /// It held nothing for the question (an entry with TTL 0, or expired).
+    Miss,
+    /// A real server: netlab cannot see its cache.
+    Unknown,
+}
+
 /// Stage 3's ask, explained: whether the answer came from the recursive
-/// server's cache, how much faster than the stub's first lookup, the TTLs.
+/// server's cache and why, how much faster than the stub's first lookup, the TTLs.
 pub fn rd1_detail(
-    cached: Option<bool>,
+    cache: Cache,
     speedup: Option<f64>,
     ttls: Option<(u32, u32)>,
     over_tcp: bool,
 ) -> Text {
     let rd = tx(
         "Asked directly, like dig (RD=1: do it all; RA=1: I recurse).",
-        "像 dig 那样直接询问（RD=1：请查到底；RA=1：我提供递归）。",
+        "像 dig 那样直接询问（RD=1：请帮我查到底；RA=1：本服务器提供递归）。",
     );
-    let how = match cached {
-        Some(true) => tx(
+    let how = match cache {
+        Cache::Hit => tx(
             " From its cache (filled by stage 2's walk)",
-            "答案来自缓存（第 2 阶段已逐级查过）",
+            "答案来自它的缓存（第 2 阶段那次逐级查询存下的）",
         ),
-        Some(false) => tx(
-            " Its cache had nothing (a failure is not kept), so it walked from the root again",
-            "它的缓存里什么也没有（失败的结果不缓存），所以又从根开始逐级查询了一次",
+        Cache::HitNegative => tx(
+            " From its cache: stage 2's walk ended in a 'no', and a 'no' is kept too, for the SOA's negative TTL (RFC 2308)",
+            "答案来自它的缓存：第 2 阶段的逐级查询得到的是「不存在」，否定的答案也会缓存，时长由 SOA 的否定 TTL 决定（RFC 2308）",
         ),
-        None => tx(
+        Cache::MissNeverAsked => tx(
+            " Stage 2 never asked it (the stub answered the name itself), so its cache was empty and it walked from the root",
+            "第 2 阶段根本没有问过它（存根自己回答了这个名字），所以它的缓存是空的，只好从根开始逐级查询",
+        ),
+        Cache::MissAfterFailure => tx(
+            " Its cache had nothing: stage 2's walk ended in SERVFAIL, and this resolver does not keep a failure, so it walked from the root again",
+            "它的缓存里什么也没有：第 2 阶段的逐级查询以 SERVFAIL 告终，而这台递归服务器不缓存失败，所以又从根开始查了一次",
+        ),
+        Cache::Miss => tx(
+            " Its cache held nothing for this question, so it walked from the root",
+            "它的缓存里没有这个问题的答案，所以从根开始逐级查询",
+        ),
+        Cache::Unknown => tx(
             " From its cache if it holds the name, else after a walk from the root as in stage 4",
             "缓存里有这个名字就直接回答，否则先像第 4 阶段那样从根开始逐级查询",
         ),
@@ -220,7 +303,10 @@ pub fn rd1_detail(
     // The figures that show it: time against stage 2, and the TTL since.
     let mut figures: Vec<Text> = Vec::new();
     if let Some(r) = speedup {
-        figures.push(tx(format!("{r:.0}× faster"), format!("快 {r:.0} 倍")));
+        figures.push(tx(
+            format!("{r:.0}× faster"),
+            format!("用时约为第 2 阶段的 1/{r:.0}"),
+        ));
     }
     match ttls {
         Some((a, b)) if b < a => figures.push(tx(
@@ -324,14 +410,14 @@ pub fn stub_detail(live: bool) -> Text {
     let setup = if live {
         tx(
             "set up from /etc/resolv.conf as glibc reads it",
-            "按 glibc 的方式读取 /etc/resolv.conf",
+            "像 glibc 那样按 /etc/resolv.conf 配置",
         )
     } else {
         tx("pointed at the lab's resolver", "指向实验网络的递归服务器")
     };
     tx(
         format!("A stub resolver (getaddrinfo's; here hickory-resolver, {}) does not walk: one RD=1 query.", setup.en),
-        format!("存根解析器（getaddrinfo 里的；这里是 hickory-resolver，{}）不逐级查询：只发一个 RD=1 查询。", setup.zh),
+        format!("存根解析器就是程序里 getaddrinfo 背后的那部分代码（这里用的是 hickory-resolver，{}）。它自己不逐级查询，只发一个 RD=1 的查询。", setup.zh),
     )
 }
 
@@ -348,36 +434,94 @@ pub fn beyond_maxns(ignored: &[IpAddr]) -> Text {
     )
 }
 
-/// Stage 2's second lookup: from the cache when no packet was sent.
-pub fn stub_again(packets: usize, took: std::time::Duration) -> Text {
+/// Stage 2's first lookup, answered by the stub itself (a special-use name).
+pub fn stub_itself(name: &str, records: usize, took: std::time::Duration) -> Text {
     let t = short(took);
-    if packets == 0 {
+    tx(
+        format!(
+            "The stub answers {name} itself: {}, 0 packets, {t}",
+            plural(records as u64, "record", "records")
+        ),
+        format!("存根自己回答了 {name}：{records} 条记录，0 个数据包，{t}"),
+    )
+}
+
+/// Why the stub asked no one: a loopback name (it answered with the
+/// loopback) or a name that never exists (it answered "no such name").
+pub fn stub_itself_detail(loopback: bool) -> Text {
+    if loopback {
         tx(
-            format!("The same lookup again: from the stub's cache, 0 packets, {t}"),
-            format!("再查一次：来自存根的缓存，0 个数据包，{t}"),
+            "RFC 6761 reserves localhost (and the loopback's reverse names) for the machine itself, and asks resolver libraries not to send them to DNS servers. hickory-resolver, like systemd-resolved, answers them itself, so no query left the process.",
+            "RFC 6761 把 localhost（以及回环地址的反向名字）留给本机自己，并要求解析库不要把它们发给 DNS 服务器。hickory-resolver 和 systemd-resolved 一样，直接自己回答，所以没有任何查询离开进程。",
         )
     } else {
         tx(
-            format!("The same lookup again: {packets} packets, {t} (nothing was cached)"),
-            format!("再查一次：{packets} 个数据包，{t}（没有缓存）"),
+            "RFC 6761 reserves invalid. (and RFC 7686 onion.) for names that never exist in DNS. hickory-resolver answers 'no such name' itself, so no query left the process.",
+            "RFC 6761 保留了 invalid.（RFC 7686 保留了 onion.），这些名字在 DNS 里永远不存在。hickory-resolver 自己回答「不存在」，所以没有任何查询离开进程。",
         )
     }
 }
 
-/// Who caches lookups on this machine, outside the program.
-pub fn stub_cache(host: crate::host::HostCache) -> Text {
+/// Stage 2's second lookup: from the cache, from the stub itself, or asked again.
+pub fn stub_again(
+    packets: usize,
+    took: std::time::Duration,
+    source: crate::dns::stub::Source,
+) -> Text {
+    use crate::dns::stub::Source;
+    let t = short(took);
+    match source {
+        Source::Cache => tx(
+            format!("The same lookup again: from the stub's cache, 0 packets, {t}"),
+            format!("再查一次：答案来自存根的缓存，0 个数据包，{t}"),
+        ),
+        Source::Itself => tx(
+            format!("The same lookup again: the stub answers it itself again, 0 packets, {t}"),
+            format!("再查一次：仍由存根自己回答，0 个数据包，{t}"),
+        ),
+        Source::Network => tx(
+            format!("The same lookup again: {packets} packets, {t} (nothing was cached)"),
+            format!("再查一次：{packets} 个数据包，{t}（没有缓存）"),
+        ),
+    }
+}
+
+/// Who caches lookups on this machine, outside the program, after the
+/// second lookup came from `source`.
+pub fn stub_cache(host: crate::host::HostCache, source: crate::dns::stub::Source) -> Text {
+    use crate::dns::stub::Source;
     use crate::host::HostCache;
     let here = match host {
         HostCache::SystemdResolved => tx(
             "Here resolv.conf points at 127.0.0.53: systemd-resolved.",
-            "本机 resolv.conf 指向 127.0.0.53：systemd-resolved。",
+            "本机 resolv.conf 指向 127.0.0.53，即 systemd-resolved。",
         ),
         HostCache::Nscd => tx("nscd runs here.", "本机运行着 nscd。"),
         HostCache::None => tx("Neither runs here.", "本机两者都没有。"),
     };
+    let why = match source {
+        Source::Cache => tx(
+            "The stub keeps each answer for its TTL, so the repeat stayed in the process.",
+            "存根把答案按 TTL 缓存起来，所以重复的查询没有离开进程。",
+        ),
+        Source::Itself => tx(
+            "A special-use name needs no cache: the stub answers it every time without asking.",
+            "特殊用途的名字用不着缓存：存根每次都直接回答，不去问任何服务器。",
+        ),
+        Source::Network => tx(
+            "The stub kept nothing from the first lookup (a failure, or a TTL of 0), so it asked again.",
+            "存根没有留下第一次查询的结果（查询失败，或者 TTL 为 0），所以又问了一次。",
+        ),
+    };
     tx(
-        format!("Answers are kept for their TTL, so the repeat stayed in the process. glibc keeps none; systemd-resolved or nscd cache for it. {}", here.en),
-        format!("答案保留 TTL 那么久，所以重复查询没有离开进程。glibc 不缓存，由 systemd-resolved 或 nscd 代劳。{}", here.zh),
+        format!(
+            "{} glibc keeps none: systemd-resolved or nscd cache for it. {}",
+            why.en, here.en
+        ),
+        format!(
+            "{}glibc 自己不缓存，要靠 systemd-resolved 或 nscd。{}",
+            why.zh, here.zh
+        ),
     )
 }
 
@@ -458,13 +602,13 @@ pub fn referral_no_glue(child: &Name) -> Text {
 pub fn glue_needed(ns: &Name, child: &Name) -> Text {
     tx(
         format!(" Glue breaks a chicken-and-egg problem: {ns} is named inside {child}, the very zone it serves."),
-        format!("胶水记录打破了先有鸡还是先有蛋的困境：{ns} 的名字就在它所服务的 {child} 区之内。"),
+        format!("这里离不开胶水记录：{ns} 的名字就在它所服务的 {child} 区里，不先知道它的地址，就没法去问它。"),
     )
 }
 
 /// A referral's NS set: each name with its glue addresses.
 pub fn ns_set(ns: &[(Name, Vec<IpAddr>)]) -> Text {
-    let list = |no_glue: &str| -> String {
+    let list = |no_glue: &str, sep: &str| -> String {
         ns.iter()
             .map(|(n, ips)| {
                 let ips: Vec<String> = ips.iter().map(|i| i.to_string()).collect();
@@ -475,9 +619,9 @@ pub fn ns_set(ns: &[(Name, Vec<IpAddr>)]) -> Text {
                 }
             })
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(sep)
     };
-    tx(list("(no glue)"), list("（无胶水记录）"))
+    tx(list("(no glue)", ", "), list("（无胶水记录）", "，"))
 }
 
 /// An answer's headline.
@@ -490,6 +634,12 @@ pub fn answer(qtype: RecordType, data: &[String]) -> Text {
 
 /// A negative answer's SOA, in brackets.
 pub fn soa(zone: &Name, negative_ttl: u32) -> Text {
+    if zone.is_root() {
+        return tx(
+            format!(" (the root zone's SOA, negative TTL {negative_ttl})"),
+            format!("（根区的 SOA，否定 TTL {negative_ttl}）"),
+        );
+    }
     tx(
         format!(" (SOA of {zone}, negative TTL {negative_ttl})"),
         format!("（{zone} 的 SOA，否定 TTL {negative_ttl}）"),
@@ -499,8 +649,8 @@ pub fn soa(zone: &Name, negative_ttl: u32) -> Text {
 /// NXDOMAIN's headline.
 pub fn nxdomain(soa: &Text) -> Text {
     tx(
-        format!("NXDOMAIN: the name does not exist{}", soa.en),
-        format!("NXDOMAIN：该名字不存在{}", soa.zh),
+        format!("NXDOMAIN — the name does not exist{}", soa.en),
+        format!("NXDOMAIN——该名字不存在{}", soa.zh),
     )
 }
 
@@ -508,10 +658,10 @@ pub fn nxdomain(soa: &Text) -> Text {
 pub fn nodata(qtype: RecordType, soa: &Text) -> Text {
     tx(
         format!(
-            "NODATA: the name exists but has no {qtype} record{}",
+            "NODATA — the name exists but has no {qtype} record{}",
             soa.en
         ),
-        format!("NODATA：名字存在，但没有 {qtype} 记录{}", soa.zh),
+        format!("NODATA——名字存在，但没有 {qtype} 记录{}", soa.zh),
     )
 }
 
@@ -526,8 +676,8 @@ pub fn start(name: &Name) -> Text {
 /// The walk starts again after a CNAME.
 pub fn restart(alias: &Name, name: &Name) -> Text {
     tx(
-        format!("{alias} is an alias: start again at the root for {name}"),
-        format!("{alias} 是别名：从根开始重新查 {name}"),
+        format!("CNAME {alias} → {name}: start again at the root"),
+        format!("CNAME {alias} → {name}：从根开始重新查"),
     )
 }
 
@@ -579,7 +729,7 @@ pub fn glueless(ns: &Name) -> Text {
 pub fn no_reply(f: &Failure, ex: &Exchange) -> Text {
     let failover = tx(
         "Every zone has several name servers, so a resolver simply tries the next one of the NS set: DNS is a cluster, not a single point of failure.",
-        "每个区都有多台名字服务器，解析器就换 NS 集合里的下一台：DNS 是集群式的，没有单点故障。",
+        "每个区都有多台域名服务器，一台不行，解析器就换 NS 记录里的下一台：DNS 是一个集群，没有单点故障。",
     );
     let (fo_en, fo_zh) = (&failover.en, &failover.zh);
     let port = ex.server.port();
@@ -627,37 +777,34 @@ pub fn reply_counts(rcode: &str, flags: &str, counts: (usize, usize, usize), ms:
     )
 }
 
-/// The run's headline when it found the answer.
-pub fn found(name: &str, qtype: RecordType, data: &[String], via: Option<&Name>) -> Text {
+/// What DNS answered, without the name: `A → 203.0.113.10 (via …)`.
+pub fn dns_found(qtype: RecordType, data: &[String], via: Option<&Name>) -> Text {
     let (via_en, via_zh) = match via {
         Some(t) => (format!(" (via {t})"), format!("（经由 {t}）")),
         None => (String::new(), String::new()),
     };
     tx(
-        format!("{name} {qtype} → {}{via_en}", data.join(", ")),
-        format!("{name} {qtype} → {}{via_zh}", data.join("，")),
+        format!("{qtype} → {}{via_en}", data.join(", ")),
+        format!("{qtype} → {}{via_zh}", data.join("，")),
     )
 }
 
-/// The run's headline for NXDOMAIN.
-pub fn no_such_name(name: &str) -> Text {
+/// NXDOMAIN, without the name.
+pub fn dns_no_such_name() -> Text {
+    tx("NXDOMAIN, no such name", "NXDOMAIN，不存在该名字")
+}
+
+/// NODATA, without the name.
+pub fn dns_no_record(qtype: RecordType) -> Text {
     tx(
-        format!("{name}: NXDOMAIN, no such name"),
-        format!("{name}：NXDOMAIN，不存在该名字"),
+        format!("no {qtype} record (NODATA)"),
+        format!("没有 {qtype} 记录（NODATA）"),
     )
 }
 
-/// The run's headline for NODATA.
-pub fn no_record(name: &str, qtype: RecordType) -> Text {
-    tx(
-        format!("{name}: no {qtype} record (NODATA)"),
-        format!("{name}：没有 {qtype} 记录（NODATA）"),
-    )
-}
-
-/// The run's headline when the walk failed: the English gives the engine's
-/// whole reason; the Chinese names the cause.
-pub fn failed(name: &str, reason: &str, cause: &str) -> Text {
+/// A failed walk, without the name: the English gives the engine's whole
+/// reason; the Chinese names the cause.
+pub fn dns_failed(reason: &str, cause: &str) -> Text {
     let zh = match cause {
         "timeout" => "服务器都没有及时应答",
         "wrong_id_ignored" | "wrong_source_ignored" | "wrong_question_ignored" => {
@@ -681,9 +828,47 @@ pub fn failed(name: &str, reason: &str, cause: &str) -> Text {
         _ => "本机的套接字出错",
     };
     tx(
-        format!("{name}: no answer — {reason}"),
-        format!("{name}：没有得到答案——{zh}（{cause}）"),
+        format!("no answer — {reason}"),
+        format!("没有得到答案——{zh}（{cause}）"),
     )
+}
+
+/// The run's headline from what DNS said: `www.baidu.com. A → …` for an
+/// answer, `name: …` otherwise.
+pub fn headline(name: &str, result: &Text, answered: bool) -> Text {
+    if answered {
+        tx(
+            format!("{name} {}", result.en),
+            format!("{name} {}", result.zh),
+        )
+    } else {
+        tx(
+            format!("{name}: {}", result.en),
+            format!("{name}：{}", result.zh),
+        )
+    }
+}
+
+/// The run's headline when the hosts file answered first.
+pub fn from_hosts(name: &str, qtype: RecordType, ip: IpAddr, path: &Path, line: usize) -> Text {
+    let p = path.display();
+    tx(
+        format!("{name} {qtype} → {ip} (from {p} line {line})"),
+        format!("{name} {qtype} → {ip}（来自 {p} 第 {line} 行）"),
+    )
+}
+
+/// What DNS alone said, under the hosts file's answer.
+pub fn dns_alone(result: &Text) -> Text {
+    tx(
+        format!("DNS alone (stage 4): {}", result.en),
+        format!("只问 DNS 的结果（阶段 4）：{}", result.zh),
+    )
+}
+
+/// The root hints: each root server's name and address.
+pub fn root_hints(roots: &[String]) -> Text {
+    tx(roots.join(", "), roots.join("，"))
 }
 
 /// The run's totals.
