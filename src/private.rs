@@ -155,13 +155,36 @@ pub fn read_input(path: &Path, limit: u64, what: &crate::text::Text) -> Result<S
             path: path.to_path_buf(),
             source,
         })?;
-        if !m.is_file() {
+        use std::os::unix::fs::FileTypeExt as _;
+        let t = m.file_type();
+        // A folder, a pipe or a socket could block or mean nothing; a device
+        // (/dev/null as an empty file) is read, but never more than 1 MiB of
+        // it, so /dev/zero ends at once with "larger than".
+        if !(m.is_file() || t.is_char_device() || t.is_block_device()) {
             return Err(refuse(
-                "not a regular file (a folder, pipe or device is not read)".into(),
-                "不是普通文件（不读取目录、管道或设备）".into(),
+                "not a regular file (a folder, pipe or socket is not read)".into(),
+                "不是普通文件（不读取目录、管道或套接字）".into(),
             ));
         }
-        std::fs::File::open(path).and_then(|f| f.take(limit + 1).read_to_end(&mut bytes))
+        let cap = if m.is_file() {
+            limit
+        } else {
+            limit.min(1 << 20)
+        };
+        let read = std::fs::File::open(path).and_then(|f| f.take(cap + 1).read_to_end(&mut bytes));
+        if read.is_ok() && bytes.len() as u64 > cap {
+            return Err(refuse(
+                format!(
+                    "larger than netlab reads ({} MiB at most)",
+                    cap.max(1 << 20) >> 20
+                ),
+                format!(
+                    "超过 netlab 读取的上限（最多 {} MiB）",
+                    cap.max(1 << 20) >> 20
+                ),
+            ));
+        }
+        read
     };
     read.map_err(|source| Error::Read {
         path: path.to_path_buf(),

@@ -380,10 +380,12 @@ impl ZoneSet {
         files.sort();
         let mut texts = Vec::new();
         for path in files {
-            let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
-                path: path.clone(),
-                source,
-            })?;
+            // A zone file linked to /dev/zero, or a FIFO, is refused, not read forever.
+            let text = crate::private::read_input(
+                &path,
+                16 << 20,
+                &crate::text::tx("--lab-zones file", "--lab-zones 文件"),
+            )?;
             let file = path
                 .file_name()
                 .map(|f| f.to_string_lossy().into_owned())

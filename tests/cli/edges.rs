@@ -63,21 +63,17 @@ fn inputs_that_never_end_are_refused_at_once() {
         .status()
         .unwrap()
         .success());
-    for input in [
-        std::path::Path::new("/dev/zero"),
-        std::path::Path::new("/dev/urandom"),
-        &fifo,
-        dir.path(),
-    ] {
+    for input in [fifo.as_path(), dir.path()] {
         let o = netlab(&["render", input.to_str().unwrap()]);
-        assert_eq!(
-            o.status.code(),
-            Some(2),
-            "{}: {}",
-            input.display(),
-            stderr(&o)
-        );
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
         assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
+    }
+    // A device is read, but never past 1 MiB.
+    for input in ["/dev/zero", "/dev/urandom"] {
+        let o = netlab(&["render", input]);
+        assert_eq!(o.status.code(), Some(2), "{input}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains("larger than netlab reads (1 MiB"), "{err}");
     }
     // A file too large to be a run is named as such (sparse: no disk used).
     let big = dir.path().join("big.jsonl");
@@ -207,4 +203,37 @@ fn a_named_pipe_with_no_reader_is_an_error_not_a_hang() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("no reader"), "{}", stderr(&o));
     assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[test]
+fn a_hosts_file_or_zone_file_that_never_ends_is_refused() {
+    let started = Instant::now();
+    let o = netlab(&["dns-trace", "www.baidu.com", "--hosts", "/dev/zero"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("larger than netlab reads"),
+        "{}",
+        stderr(&o)
+    );
+    // /dev/null is an empty hosts file, as before.
+    let o = netlab(&["dns-trace", "www.baidu.com", "--hosts", "/dev/null"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero.zone")).unwrap();
+    let o = netlab(&[
+        "dns-trace",
+        "www.baidu.com",
+        "--lab-zones",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("larger than netlab reads"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "no endless read"
+    );
 }

@@ -452,7 +452,17 @@ fn stage_hosts(
         .unwrap_or_else(|| "/etc/hosts".into());
     let nsswitch = crate::host::nsswitch_hosts();
     let files_first = crate::host::files_before_dns(nsswitch.as_deref());
-    let text = match std::fs::read_to_string(&path) {
+    // A file the user named is read with a cap, and only if it is a regular
+    // file (--hosts /dev/zero would otherwise grow without end).
+    let read = match hosts {
+        Some(p) => Some(crate::private::read_input(
+            p,
+            16 << 20,
+            &tx("--hosts", "--hosts"),
+        )?),
+        None => None,
+    };
+    let text = match read.map_or_else(|| std::fs::read_to_string(&path), Ok) {
         Ok(t) => t,
         Err(e) if hosts.is_none() => {
             return n
