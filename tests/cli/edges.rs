@@ -237,3 +237,17 @@ fn a_hosts_file_or_zone_file_that_never_ends_is_refused() {
         "no endless read"
     );
 }
+
+#[test]
+fn arp_resolve_refuses_what_arp_never_asks_for() {
+    // Refused before any interface is touched: no frame is sent.
+    for ip in ["255.255.255.255", "224.0.0.18", "0.0.0.0", "127.0.0.1"] {
+        let o = netlab(&["arp-table", "--iface", "lo", "--resolve", ip]);
+        assert_eq!(o.status.code(), Some(2), "{ip}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("ARP asks only for"),
+            "{ip}: {}",
+            stderr(&o)
+        );
+    }
+}

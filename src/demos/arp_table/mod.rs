@@ -460,7 +460,65 @@ fn lab_demo(n: &mut Narrator) -> Result<i32> {
     Ok(exit::OK)
 }
 
+/// Why ARP cannot be asked about `ip` from a link whose IPv4 networks are
+/// `nets` (address, prefix length); None when it can. ARP asks for a
+/// neighbour on the link: never for a broadcast, multicast, unspecified or
+/// loopback address, nor for one off every subnet of the link (that one is
+/// reached through a router, whose address is what ARP would ask for).
+pub fn not_resolvable(ip: Ipv4Addr, nets: &[(Ipv4Addr, u8)]) -> Option<Text> {
+    let class = if ip.is_broadcast() {
+        Some(("the broadcast address", "广播地址"))
+    } else if ip.is_multicast() {
+        Some((
+            "a multicast address (its MAC is computed, never asked)",
+            "组播地址（其 MAC 由地址算出，不用询问）",
+        ))
+    } else if ip.is_unspecified() {
+        Some(("the unspecified address", "未指定地址"))
+    } else if ip.is_loopback() {
+        Some((
+            "a loopback address (it never leaves the machine)",
+            "环回地址（不会离开本机）",
+        ))
+    } else {
+        None
+    };
+    if let Some((en, zh)) = class {
+        return Some(tx(
+            format!(
+                "--resolve {ip}: {en}; ARP asks only for a neighbour's unicast address on the link"
+            ),
+            format!("--resolve {ip}：{zh}；ARP 只询问链路上邻居的单播地址"),
+        ));
+    }
+    if nets.is_empty() {
+        return None;
+    }
+    let mask = |len: u8| {
+        u32::MAX
+            .checked_shl(32 - u32::from(len.min(32)))
+            .unwrap_or(0)
+    };
+    let on = nets
+        .iter()
+        .find(|(a, len)| u32::from(*a) & mask(*len) == u32::from(ip) & mask(*len));
+    match on {
+        None => Some(tx(
+            format!("--resolve {ip}: not on this link's subnets; a host reaches it through its gateway, so ARP would ask for the gateway's address instead"),
+            format!("--resolve {ip}：不在这条链路的子网里；主机经网关到达它，所以 ARP 要询问的是网关的地址"),
+        )),
+        Some((_, len)) if *len < 31 && u32::from(ip) | mask(*len) == u32::MAX => Some(tx(
+            format!("--resolve {ip}: the subnet's broadcast address; ARP asks only for a neighbour's unicast address"),
+            format!("--resolve {ip}：子网的广播地址；ARP 只询问邻居的单播地址"),
+        )),
+        Some(_) => None,
+    }
+}
+
 fn resolve_on_host(iface: &str, ip: Ipv4Addr, n: &mut Narrator) -> Result<i32> {
+    if let Some(why) = not_resolvable(ip, &[]) {
+        return Err(Error::usage(why));
+    }
     let nic = pnet_datalink::interfaces()
         .into_iter()
         .find(|i| i.name == iface)
@@ -495,6 +553,17 @@ fn resolve_on_host(iface: &str, ip: Ipv4Addr, n: &mut Narrator) -> Result<i32> {
     let Some(src_ip) = src_ip else {
         return Err(Error::usage(say::no_ipv4(iface)));
     };
+    let nets: Vec<(Ipv4Addr, u8)> = nic
+        .ips
+        .iter()
+        .filter_map(|n| match n.ip() {
+            std::net::IpAddr::V4(a) => Some((a, n.prefix())),
+            _ => None,
+        })
+        .collect();
+    if let Some(why) = not_resolvable(ip, &nets) {
+        return Err(Error::usage(why));
+    }
     let before = neigh::read()?;
     let existing = before
         .iter()
@@ -652,5 +721,31 @@ mod tests {
         );
         assert!(s.detail.en.contains("FAILED: none came"), "{}", s.detail.en);
         assert!(!s.detail.en.contains("STALE"), "{}", s.detail.en);
+    }
+}
+
+#[cfg(test)]
+mod resolve_tests {
+    use super::*;
+
+    #[test]
+    fn arp_asks_only_for_a_unicast_neighbour_on_the_link() {
+        let lan: &[(Ipv4Addr, u8)] = &[(Ipv4Addr::new(198, 51, 100, 10), 24)];
+        let no = |ip: [u8; 4]| not_resolvable(Ipv4Addr::from(ip), lan).map(|t| t.en);
+        for (ip, why) in [
+            ([255, 255, 255, 255], "broadcast"),
+            ([224, 0, 0, 18], "multicast"),
+            ([0, 0, 0, 0], "unspecified"),
+            ([127, 0, 0, 1], "loopback"),
+            ([203, 0, 113, 10], "not on this link"),
+            ([198, 51, 100, 255], "subnet's broadcast"),
+        ] {
+            let said = no(ip).unwrap_or_else(|| panic!("{ip:?} was accepted"));
+            assert!(said.contains(why), "{ip:?}: {said}");
+        }
+        assert_eq!(no([198, 51, 100, 20]), None, "a neighbour");
+        assert_eq!(no([198, 51, 100, 1]), None, "the gateway");
+        // Before the link is known, only the address's own class decides.
+        assert!(not_resolvable(Ipv4Addr::new(203, 0, 113, 10), &[]).is_none());
     }
 }
