@@ -792,16 +792,7 @@ fn shape(line: &Value) -> Value {
             .map(|m| m.keys().cloned().collect())
             .unwrap_or_default()
     };
-    let own = [
-        "schema",
-        "demo",
-        "seq",
-        "kind",
-        "title",
-        "lines",
-        "questions",
-        "ok",
-    ];
+    let own = SUMMARY_OWN;
     let summary_keys: Vec<String> = if v["kind"] == "summary" {
         keys(&v)
             .into_iter()
