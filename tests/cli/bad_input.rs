@@ -197,7 +197,7 @@ fn every_bad_input_exits_2_saying_what_is_wrong_and_what_is_accepted() {
             "hosts format",
         ),
         (
-            vec!["arp-table", "--iface", "lo", "--resolve", "127.0.0.2"],
+            vec!["arp-table", "--iface", "lo", "--resolve", "198.51.100.20"],
             "no link-layer addresses",
             "Ethernet interface",
         ),

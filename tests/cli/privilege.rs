@@ -59,7 +59,13 @@ fn every_subcommand_as_an_unprivileged_user() {
         .find(|i| !i.is_loopback() && i.mac.is_some_and(|m| m.octets() != [0; 6]))
     {
         check(
-            &["arp-table", "--iface", &eth.name, "--resolve", "127.0.0.1"],
+            &[
+                "arp-table",
+                "--iface",
+                &eth.name,
+                "--resolve",
+                "198.51.100.20",
+            ],
             2,
             &["CAP_NET_RAW", "setcap"],
         );
