@@ -150,12 +150,28 @@ fn drop_words<'a>(what: &[&'a str], choice: &'a str) -> Vec<&'a str> {
     rule
 }
 
+/// The nft command that adds the input rule dropping what matches `what`
+/// and `choice`: `add rule ip netlab input icmp type echo-request numgen … drop`.
+pub fn drop_rule<'a>(what: &[&'a str], choice: &'a str) -> Vec<&'a str> {
+    let mut rule = vec!["add", "rule", "ip", "netlab", "input"];
+    rule.extend(drop_words(what, choice));
+    rule
+}
+
 /// Drop `pct` percent of the packets matching each of `what` that arrive at
 /// this host, one rule (and so one count) for each.
 fn drop_incoming(ns: &Netns, pct: u8, pattern: Pattern, what: &[&[&str]]) -> Result<()> {
     if pct == 0 {
         return Ok(());
     }
+    drop_incoming_choosing(ns, &loss_rule(pct, pattern), what)
+}
+
+/// Drop the packets matching each of `what` that arrive at this host and
+/// that `choice` picks (an nft expression such as `numgen inc mod 5 4`;
+/// empty: every one), one rule for each, in the input chain of the
+/// `netlab` table (made here if missing).
+pub fn drop_incoming_choosing(ns: &Netns, choice: &str, what: &[&[&str]]) -> Result<()> {
     nft(ns, &["add", "table", "ip", "netlab"])?;
     nft(
         ns,
@@ -164,11 +180,8 @@ fn drop_incoming(ns: &Netns, pct: u8, pattern: Pattern, what: &[&[&str]]) -> Res
             "priority", "0", ";", "}",
         ],
     )?;
-    let choice = loss_rule(pct, pattern);
     for w in what {
-        let mut rule = vec!["add", "rule", "ip", "netlab", "input"];
-        rule.extend(drop_words(w, &choice));
-        nft(ns, &rule)?;
+        nft(ns, &drop_rule(w, choice))?;
     }
     Ok(())
 }

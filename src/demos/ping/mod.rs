@@ -103,56 +103,31 @@ fn pattern(pct: u8) -> Vec<u8> {
     (0..pct).map(|k| (k * 100 / pct) as u8).collect()
 }
 
-/// The nft rule that makes h2 drop `pct` percent of the echo requests it
-/// receives, by chance or in the fixed pattern.
-fn loss_rule(pct: u8, random: bool) -> Vec<String> {
-    let mut rule: Vec<String> = [
-        "add",
-        "rule",
-        "ip",
-        "netlab",
-        "input",
-        "icmp",
-        "type",
-        "echo-request",
-    ]
-    .map(String::from)
-    .to_vec();
-    if pct < 100 {
-        if random {
-            rule.extend(["numgen", "random", "mod", "100", "lt"].map(String::from));
-            rule.push(pct.to_string());
-        } else {
-            rule.extend(["numgen", "inc", "mod", "100", "{"].map(String::from));
-            let values: Vec<String> = pattern(pct).iter().map(u8::to_string).collect();
-            rule.push(values.join(", "));
-            rule.push("}".into());
-        }
+/// The nft expression that picks the echo requests h2 drops: `pct` percent
+/// by chance, or ping's fixed pattern (`numgen inc mod 100 { … }`, the first
+/// request among them, so even a short run shows a loss); empty at 100 %.
+fn loss_choice(pct: u8, random: bool) -> String {
+    if pct >= 100 {
+        String::new()
+    } else if random {
+        format!("numgen random mod 100 lt {pct}")
+    } else {
+        let values: Vec<String> = pattern(pct).iter().map(u8::to_string).collect();
+        format!("numgen inc mod 100 {{ {} }}", values.join(", "))
     }
-    rule.push("drop".into());
-    rule
 }
 
-/// Make h2 drop `pct` percent of the echo requests it receives (nothing at 0).
-///
-/// Until lab::link offers the fixed pattern (its rule is `numgen random`
-/// only), the rule is made here, in the same table lab::link uses.
+/// Make h2 drop `pct` percent of the echo requests it receives (nothing at
+/// 0), through lab::link's table and chain.
 fn make_lossy(h2: &Netns, pct: u8, random: bool) -> Result<()> {
-    use crate::lab::link::nft;
     if pct == 0 {
         return Ok(());
     }
-    nft(h2, &["add", "table", "ip", "netlab"])?;
-    nft(
-        h2,
-        &[
-            "add", "chain", "ip", "netlab", "input", "{", "type", "filter", "hook", "input",
-            "priority", "0", ";", "}",
-        ],
-    )?;
-    let rule = loss_rule(pct, random);
-    nft(h2, &rule.iter().map(String::as_str).collect::<Vec<_>>())
+    crate::lab::link::drop_incoming_choosing(h2, &loss_choice(pct, random), &[ECHO_REQUEST])
 }
+
+/// What the loss rule matches: the echo requests h2 receives.
+const ECHO_REQUEST: &[&str] = &["icmp", "type", "echo-request"];
 
 /// What the capture of the lossy phase showed.
 #[derive(Serialize, JsonSchema)]
@@ -936,7 +911,11 @@ mod tests {
 
     #[test]
     fn the_loss_rule_is_a_pattern_unless_chance_is_asked_for() {
-        let fixed = loss_rule(20, false).join(" ");
+        let loss_rule = |pct, random| {
+            let choice = loss_choice(pct, random);
+            crate::lab::link::drop_rule(ECHO_REQUEST, &choice).join(" ")
+        };
+        let fixed = loss_rule(20, false);
         assert!(
             fixed.starts_with(
                 "add rule ip netlab input icmp type echo-request numgen inc mod 100 { 0, 5, 10, "
@@ -945,11 +924,11 @@ mod tests {
         );
         assert!(fixed.ends_with(", 95 } drop"), "{fixed}");
         assert_eq!(
-            loss_rule(20, true).join(" "),
+            loss_rule(20, true),
             "add rule ip netlab input icmp type echo-request numgen random mod 100 lt 20 drop"
         );
         assert_eq!(
-            loss_rule(100, false).join(" "),
+            loss_rule(100, false),
             "add rule ip netlab input icmp type echo-request drop"
         );
         // The step says which was used.
