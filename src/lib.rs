@@ -122,7 +122,7 @@ pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
     check_outputs(cli)?;
     // A saved run is read before any output is opened.
     let saved = match &cli.command {
-        Command::Render { run } => Some(narrate::html::read_run(run)?),
+        Command::Render { run } => Some(narrate::read_run(run)?),
         _ => None,
     };
     if let Some(path) = &cli.global.pcap {

@@ -50,11 +50,6 @@ pub fn error_of(demo: &str, seq: u64, err: &Error) -> String {
     serde_json::to_string(&line).unwrap_or_default()
 }
 
-/// Lowercase hex without separators.
-pub fn hex(bytes: &[u8]) -> String {
-    crate::record::to_hex(bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -372,6 +372,68 @@ impl Narrator {
     }
 }
 
+/// Read a saved `--json` run (JSON Lines) for `netlab render`: every line
+/// must be a netlab/2 record.
+pub fn read_run(path: &std::path::Path) -> Result<Vec<Line>> {
+    // A tcp-vs-udp run with its bulk phase is about 11 MB; 256 MiB is far beyond any run.
+    let text = crate::private::read_input(
+        path,
+        256 << 20,
+        &crate::text::tx("the saved run", "保存的运行记录"),
+    )?;
+    let mut lines = Vec::new();
+    for (n, l) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let v: serde_json::Value = serde_json::from_str(l).map_err(|e| {
+            Error::usage(crate::text::tx(
+                format!("{} line {}: not a JSON object ({e}); render reads what a run printed with --json", path.display(), n + 1),
+                format!("{} 第 {} 行：不是 JSON 对象；render 读取的是运行时用 --json 打印的内容", path.display(), n + 1),
+            ))
+        })?;
+        if v["schema"] != SCHEMA {
+            return Err(Error::usage(crate::text::tx(
+                format!(
+                    "{} line {}: not a {} object (saved by another netlab version?)",
+                    path.display(),
+                    n + 1,
+                    SCHEMA
+                ),
+                format!(
+                    "{} 第 {} 行：不是 {} 对象（是别的 netlab 版本保存的？）",
+                    path.display(),
+                    n + 1,
+                    SCHEMA
+                ),
+            )));
+        }
+        let line: Line = serde_json::from_value(v).map_err(|e| {
+            Error::usage(crate::text::tx(
+                format!(
+                    "{} line {}: not a netlab record ({e})",
+                    path.display(),
+                    n + 1
+                ),
+                format!(
+                    "{} 第 {} 行：不是 netlab 记录（{e}）",
+                    path.display(),
+                    n + 1
+                ),
+            ))
+        })?;
+        lines.push(line);
+    }
+    if lines.is_empty() {
+        return Err(Error::usage(crate::text::tx(
+            format!("{}: empty; save a run with --json first", path.display()),
+            format!("{}：是空的；请先用 --json 保存一次运行", path.display()),
+        )));
+    }
+    Ok(lines)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
