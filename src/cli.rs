@@ -38,7 +38,7 @@ pub struct Global {
     /// Language of the narration: zh or en [default: from LC_ALL / LANG, else en]
     #[arg(long, global = true, value_enum)]
     pub lang: Option<Lang>,
-    /// Print JSON Lines (schema netlab/1, see docs/json-schema.md) instead of text
+    /// Print JSON Lines (schema netlab/2, see docs/json-schema.md) instead of text
     #[arg(long, global = true)]
     pub json: bool,
     /// Wait for Enter between steps (when stdin is a terminal)

@@ -5,7 +5,9 @@
 //! (`netlab lab hold`, started by `lab up`): it makes a user namespace, builds
 //! the lab in anonymous network namespaces it holds open, writes where to find
 //! them into a 0700 directory of this user's (under `$XDG_RUNTIME_DIR`, else
-//! the temporary folder), and waits for `lab down`. `lab status`, `exec` and
+//! the temporary folder; see [`find`]), and waits for `lab down`. `lab up`
+//! and `lab down` hold that directory's lock, so one user has one lab and
+//! one holder. `lab status`, `exec` and
 //! `down` join the holder's user namespace (they own it: same user) and then
 //! its hosts' network namespaces through `/proc/PID/fd/N`. Every user gets a
 //! lab of their own; a root lab can exist beside them.
@@ -32,51 +34,156 @@ pub struct State {
     pub hosts: Vec<(String, String)>,
 }
 
-/// This user's directory for the rootless lab (made 0700 if missing; refused
-/// if it is a link or someone else's).
-pub fn dir() -> Result<PathBuf> {
-    // Named by the user's id outside (inside the holder's namespace it is 0);
-    // owned, as this process sees it, by this process's own uid.
+/// The name of this user's directory for the rootless lab in `base`:
+/// `netlab-lab-UID`, or, if another user holds that name (planted to block
+/// or watch this user's lab), `netlab-lab-UID-XXXXXX` made by mkdtemp and
+/// found again by its owner, which no one else can fake.
+fn prefix() -> String {
+    // Named by the user's id outside (inside the holder's namespace it is 0).
+    format!("netlab-lab-{}", super::userns::outer_uid())
+}
+
+/// Whether `d` is this process's user's own private directory (not a link).
+fn ours(d: &Path) -> bool {
     let uid = nix::unistd::getuid().as_raw();
+    std::fs::symlink_metadata(d)
+        .is_ok_and(|m| m.is_dir() && !m.file_type().is_symlink() && m.uid() == uid)
+}
+
+/// This user's directory for the rootless lab, if there is one: never made here.
+pub fn find() -> Option<PathBuf> {
     let base = crate::private::base();
-    let d = base.join(format!("netlab-lab-{}", super::userns::outer_uid()));
-    match std::fs::symlink_metadata(&d) {
-        Ok(m) if m.is_dir() && m.uid() == uid && !m.file_type().is_symlink() => {
-            if m.mode() & 0o077 != 0 {
-                std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700))
-                    .map_err(|e| Error::sys("protect", "保护", d.display(), e))?;
-            }
-        }
-        Ok(_) => {
-            return Err(Error::usage(tx(
-                format!(
-                    "{} is not this user's own directory: netlab will not use it",
-                    d.display()
-                ),
-                format!("{} 不是本用户自己的目录：netlab 不会使用它", d.display()),
-            )))
-        }
-        Err(_) => {
-            std::fs::DirBuilder::new()
-                .mode(0o700)
-                .create(&d)
-                .map_err(|e| Error::sys("create", "创建", d.display(), e))?;
-        }
+    let fixed = base.join(prefix());
+    if ours(&fixed) {
+        return Some(fixed);
+    }
+    // The fixed name is taken by someone else: the private one, found by owner.
+    let mut mine: Vec<PathBuf> = std::fs::read_dir(&base)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_prefix(&prefix()))
+                .is_some_and(|rest| rest.starts_with('-'))
+        })
+        .map(|e| e.path())
+        .filter(|p| ours(p))
+        .collect();
+    // The oldest name first, so every process picks the same one.
+    mine.sort();
+    mine.into_iter().next()
+}
+
+/// This user's directory for the rootless lab: found, or made 0700. A name
+/// planted by another user is never used, and says so once on stderr.
+pub fn dir() -> Result<PathBuf> {
+    let d = match find() {
+        Some(d) => d,
+        None => make()?,
+    };
+    let m =
+        std::fs::symlink_metadata(&d).map_err(|e| Error::sys("read", "读取", d.display(), e))?;
+    if m.mode() & 0o077 != 0 {
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| Error::sys("protect", "保护", d.display(), e))?;
     }
     Ok(d)
+}
+
+fn make() -> Result<PathBuf> {
+    let base = crate::private::base();
+    let fixed = base.join(prefix());
+    match std::fs::DirBuilder::new().mode(0o700).create(&fixed) {
+        Ok(()) => return Ok(fixed),
+        // Made just now by a second `lab up` of this user's: the same directory.
+        Err(_) if ours(&fixed) => return Ok(fixed),
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+            return Err(Error::sys("create", "创建", fixed.display(), e))
+        }
+        Err(_) => {}
+    }
+    // Someone else's file or directory has this user's name.
+    let owner = std::fs::symlink_metadata(&fixed)
+        .map(|m| m.uid())
+        .unwrap_or(u32::MAX);
+    let warning = tx(
+        format!(
+            "{} belongs to another user (uid {owner}), so netlab keeps your lab in a private directory beside it instead; to stop seeing this, set XDG_RUNTIME_DIR to a private directory of yours (most desktop logins do), or ask an administrator to remove {}",
+            fixed.display(),
+            fixed.display()
+        ),
+        format!(
+            "{} 属于另一个用户（uid {owner}），netlab 改把你的实验网络放在旁边一个私有目录里；若不想再看到这条提示，请把 XDG_RUNTIME_DIR 设为你自己的私有目录（大多数桌面登录都会设置），或请管理员删除 {}",
+            fixed.display(),
+            fixed.display()
+        ),
+    );
+    eprintln!(
+        "netlab: warning: {}",
+        warning.get(crate::text::Lang::from_env())
+    );
+    let made = tempfile::Builder::new()
+        .prefix(&format!("{}-", prefix()))
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir_in(&base)
+        .map_err(|e| Error::sys("create", "创建", base.display(), e))?
+        .keep();
+    // Two `lab up`s at once may each have made one: both use the oldest.
+    let first = find().unwrap_or_else(|| made.clone());
+    if first != made {
+        let _ = std::fs::remove_dir(&made);
+    }
+    Ok(first)
 }
 
 fn state_path() -> Result<PathBuf> {
     Ok(dir()?.join("lab.json"))
 }
 
+/// This user's rootless-lab lock: `lab up` and `lab down` hold it, so that
+/// several at once make one lab with one holder.
+pub fn lock() -> Result<nix::fcntl::Flock<std::fs::File>> {
+    lock_dir(&dir()?)
+}
+
+/// [`lock`], if this user has a lab directory at all (`lab down` makes none).
+pub fn lock_if_any() -> Result<Option<nix::fcntl::Flock<std::fs::File>>> {
+    find().map(|d| lock_dir(&d)).transpose()
+}
+
+fn lock_dir(d: &Path) -> Result<nix::fcntl::Flock<std::fs::File>> {
+    let f = std::fs::File::open(d).map_err(|e| Error::sys("open", "打开", d.display(), e))?;
+    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| Error::sys("lock", "锁定", d.display(), e))
+}
+
 /// The rootless lab of this user, if its holder is alive.
 pub fn current() -> Option<State> {
-    let text = std::fs::read_to_string(state_path().ok()?).ok()?;
+    let text = std::fs::read_to_string(find()?.join("lab.json")).ok()?;
     let s: State = serde_json::from_str(&text).ok()?;
-    let alive = std::fs::read_to_string(format!("/proc/{}/cmdline", s.pid))
-        .is_ok_and(|c| c.contains("netlab") && c.contains("hold"));
-    alive.then_some(s)
+    holders().contains(&s.pid).then_some(s)
+}
+
+/// Every holder process of this user's (`netlab lab hold`), the live lab's
+/// and any a killed `lab up` left behind.
+pub fn holders() -> Vec<u32> {
+    let me = nix::unistd::getuid().as_raw();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let Ok(m) = std::fs::metadata(format!("/proc/{pid}")) else {
+                return false;
+            };
+            let Ok(c) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+                return false;
+            };
+            let args: Vec<&[u8]> = c.split(|b| *b == 0).filter(|a| !a.is_empty()).collect();
+            m.uid() == me && args.len() == 3 && args[1..] == [&b"lab"[..], &b"hold"[..]]
+        })
+        .collect()
 }
 
 /// The lab's hosts as namespaces, once this process has joined the holder's
@@ -148,7 +255,14 @@ pub fn hold() -> Result<i32> {
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(100));
     }
-    let _ = std::fs::remove_file(&path);
+    // The lab's record goes with it, unless a newer holder wrote its own.
+    let still_ours = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<State>(&t).ok())
+        .is_some_and(|s| s.pid == pid);
+    if still_ours {
+        let _ = std::fs::remove_file(&path);
+    }
     drop(lab);
     Ok(crate::error::exit::OK)
 }
@@ -201,23 +315,55 @@ pub fn start() -> Result<State> {
     }
 }
 
-/// `lab down` without root: end the holder (its namespaces go with it).
-pub fn stop(s: &State) -> Result<()> {
-    let pid = nix::unistd::Pid::from_raw(s.pid as i32);
-    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+/// End every holder of this user's (the lab's, and any a killed `lab up`
+/// left behind): their namespaces go with them, and the delay lines they
+/// kept end on their own. Returns the holders ended. The directory stays
+/// (empty): a `lab up` waiting on its lock must find the same one.
+pub fn stop_all() -> Vec<u32> {
+    let held = holders();
+    // Their delay lines too (`netlab lab line HOST MS --holder PID`), which
+    // would otherwise notice only on their next look.
+    let lines: Vec<u32> = held.iter().flat_map(|&h| lines_of(h)).collect();
+    let ended: Vec<u32> = held.iter().chain(&lines).copied().collect();
+    for &p in &ended {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(p as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+    }
     let end = Instant::now() + Duration::from_secs(5);
-    while Path::new(&format!("/proc/{}", s.pid)).exists() && Instant::now() < end {
+    let alive = |p: &u32| Path::new(&format!("/proc/{p}")).exists();
+    while ended.iter().any(alive) && Instant::now() < end {
         std::thread::sleep(Duration::from_millis(20));
     }
-    if Path::new(&format!("/proc/{}", s.pid)).exists() {
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+    for p in ended.iter().filter(|p| alive(p)) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(*p as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
     }
-    if let Ok(p) = state_path() {
-        let _ = std::fs::remove_file(&p);
-        // The directory goes too when nothing else is in it.
-        if let Some(d) = p.parent() {
-            let _ = std::fs::remove_dir(d);
-        }
+    if let Some(d) = find() {
+        let _ = std::fs::remove_file(d.join("lab.json"));
     }
-    Ok(())
+    held
+}
+
+/// The delay-line processes the holder `holder` keeps.
+fn lines_of(holder: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let want = holder.to_string();
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let Ok(c) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+                return false;
+            };
+            let args: Vec<&[u8]> = c.split(|b| *b == 0).collect();
+            args.windows(2).any(|w| w == [&b"lab"[..], &b"line"[..]])
+                && args
+                    .windows(2)
+                    .any(|w| w[0] == b"--holder" && w[1] == want.as_bytes())
+        })
+        .collect()
 }

@@ -521,6 +521,48 @@ pub fn has_line(ns: &Netns) -> bool {
     ns.ip(&["link", "show", "dev", LINE_ENDS.1]).is_ok()
 }
 
+/// The delay-line daemons of `host`'s cable (`netlab lab line HOST …`), for
+/// the root lab or the rootless one held by `holder`.
+pub fn line_pids(host: &str, holder: Option<u32>) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let want_holder = holder.map(|p| p.to_string());
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let Ok(c) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+                return false;
+            };
+            let args: Vec<String> = c
+                .split(|b| *b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            let at = args.windows(3).position(|w| w == ["lab", "line", host]);
+            let h = args
+                .iter()
+                .position(|a| a == "--holder")
+                .and_then(|i| args.get(i + 1));
+            at.is_some() && h == want_holder.as_ref()
+        })
+        .collect()
+}
+
+/// The delay of the line on `host`'s cable, from its process's arguments
+/// (`netlab lab line HOST MS`).
+pub fn line_delay(host: &str, holder: Option<u32>) -> Option<u32> {
+    line_pids(host, holder).into_iter().find_map(|pid| {
+        let c = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let args: Vec<String> = c
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let at = args
+            .windows(3)
+            .position(|w| w[0] == "lab" && w[1] == "line")?;
+        args.get(at + 3)?.parse().ok()
+    })
+}
+
 /// Put a delay line on a host's cable: the cable's end becomes `wire0`, and a
 /// new `eth0` (same MAC and address) reaches it only through `dl0`, where
 /// netlab forwards each frame after the delay. Nothing changes for the rest

@@ -467,8 +467,7 @@ impl Check {
     }
 }
 
-/// Check the named lab: every host's namespace, and in it every interface of
-/// the plan with its MAC address, its IPv4 address and its link up.
+/// Check the named lab: every host's namespace, and in it what [`check_host`] checks.
 pub fn check_named() -> Check {
     let mut c = Check::default();
     for h in plan() {
@@ -488,43 +487,92 @@ pub fn check_named() -> Check {
                 .push(format!("{}: cannot open its namespace", h.name));
             continue;
         };
-        let shown = ns.ip(&["-j", "addr", "show"]).unwrap_or_default();
-        let v: serde_json::Value = serde_json::from_str(&shown).unwrap_or_default();
-        for i in &h.ifaces {
-            let found = v
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|x| x["ifname"] == i.name);
-            let Some(x) = found else {
-                c.missing
-                    .push(format!("{} {}: no such interface", h.name, i.name));
-                continue;
-            };
-            if x["address"] != i.mac {
-                c.missing
-                    .push(format!("{} {}: MAC is not {}", h.name, i.name, i.mac));
+        check_host(&h, &ns, None, &mut c);
+    }
+    c
+}
+
+/// Check an open lab (the rootless one, held by process `holder`), host by host.
+pub fn check(lab: &NetLab, holder: Option<u32>) -> Check {
+    let mut c = Check::default();
+    for h in plan() {
+        match lab.host(h.name) {
+            Ok(ns) => {
+                c.present.push(h.name);
+                check_host(&h, ns, holder, &mut c);
             }
-            if let Some(ip) = i.ip {
-                let has = x["addr_info"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .any(|a| a["local"] == ip.to_string().as_str());
-                if !has {
-                    c.missing
-                        .push(format!("{} {}: no address {ip}/24", h.name, i.name));
-                }
-            }
-            let up = x["flags"]
-                .as_array()
-                .is_some_and(|f| f.iter().any(|f| f == "UP"));
-            if !up {
-                c.missing.push(format!("{} {}: down", h.name, i.name));
-            }
+            Err(_) => c.missing.push(format!("{}: no namespace", h.name)),
         }
     }
     c
+}
+
+/// Check one host against the plan: every interface with its MAC address,
+/// its IPv4 address and its link up; its default route; and, where its
+/// cable has netlab's delay line (`wire0`), that the line's process runs
+/// (without it no frame crosses the cable).
+pub fn check_host(h: &HostPlan, ns: &Netns, holder: Option<u32>, c: &mut Check) {
+    let shown = ns.ip(&["-j", "addr", "show"]).unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(&shown).unwrap_or_default();
+    for i in &h.ifaces {
+        let found = v
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|x| x["ifname"] == i.name);
+        let Some(x) = found else {
+            c.missing
+                .push(format!("{} {}: no such interface", h.name, i.name));
+            continue;
+        };
+        if x["address"] != i.mac {
+            c.missing
+                .push(format!("{} {}: MAC is not {}", h.name, i.name, i.mac));
+        }
+        if let Some(ip) = i.ip {
+            let has = x["addr_info"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|a| a["local"] == ip.to_string().as_str());
+            if !has {
+                c.missing
+                    .push(format!("{} {}: no address {ip}/24", h.name, i.name));
+            }
+        }
+        let up = x["flags"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f == "UP"));
+        if !up {
+            c.missing.push(format!("{} {}: down", h.name, i.name));
+        }
+    }
+    if let Some(gw) = h.gateway {
+        let routes = ns
+            .ip(&["-j", "route", "show", "default"])
+            .unwrap_or_default();
+        let r: serde_json::Value = serde_json::from_str(&routes).unwrap_or_default();
+        let via = r
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|x| x["gateway"] == gw.to_string().as_str());
+        if !via {
+            c.missing
+                .push(format!("{}: no default route via {gw}", h.name));
+        }
+    }
+    let has_wire = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|x| x["ifname"] == super::link::LINE_ENDS.1);
+    if has_wire && super::link::line_pids(h.name, holder).is_empty() {
+        c.missing.push(format!(
+            "{} eth0: its delay line (netlab lab line) is not running",
+            h.name
+        ));
+    }
 }
 
 /// Whether any host of the named lab has a namespace file (no privilege needed).

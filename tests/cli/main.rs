@@ -24,6 +24,7 @@ mod pcap;
 mod ping;
 mod privilege;
 mod questions;
+mod rootless_lab;
 mod screen;
 mod snapshots;
 mod traceroute;

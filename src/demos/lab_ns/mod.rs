@@ -91,10 +91,12 @@ struct Held {
     holder: u32,
 }
 
-/// `lab up` replaced part of a lab (a `lab up` killed half-way).
+/// `lab up` replaced a broken lab (a `lab up` killed half-way, a delay line
+/// killed, a part removed by hand).
 #[derive(Serialize, JsonSchema)]
 struct Replaced {
-    /// The namespaces of the broken lab it removed.
+    /// The root lab: the namespaces of the broken lab it removed. The
+    /// rootless lab: what it lacked, one phrase each (as `lab status` says).
     removed: Vec<String>,
 }
 
@@ -145,26 +147,75 @@ fn rootless() -> bool {
 }
 
 /// This user's rootless lab, joined (its user namespace) and opened.
-fn rootless_lab() -> Result<NetLab> {
+fn rootless_lab() -> Result<(NetLab, u32)> {
     let s = holder::current().ok_or_else(not_up)?;
     holder::join(&s)?;
-    holder::open(&s)
+    Ok((holder::open(&s)?, s.pid))
+}
+
+/// What is wrong with this user's rootless lab (empty: whole), asked of a
+/// `netlab lab status` of its own: the check joins the lab's user namespace,
+/// which this process must not do yet (it may still have to replace the lab).
+fn rootless_missing() -> Result<Vec<String>> {
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::sys("find", "找到", "netlab's own program", e))?;
+    let out = std::process::Command::new(exe)
+        .args(["lab", "status", "--json"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .map_err(|e| Error::sys("run", "运行", "netlab lab status", e))?;
+    if out.status.success() {
+        return Ok(Vec::new());
+    }
+    let missing = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|v| {
+            v["missing"].as_array().map(|a| {
+                a.iter()
+                    .filter_map(|m| m.as_str().map(str::to_string))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| vec!["the lab's status could not be read".to_string()]);
+    Ok(missing)
 }
 
 /// `netlab lab up` without root: a holder keeps the lab in a user namespace.
+/// The caller holds this user's lab lock ([`holder::lock`]): one lab, one
+/// holder, however many `lab up`s run at once.
 fn up_rootless(n: &mut Narrator) -> Result<NetLab> {
-    if let Some(s) = holder::current() {
-        holder::join(&s)?;
-        let lab = holder::open(&s)?;
+    if holder::current().is_some() {
+        let missing = rootless_missing()?;
+        if missing.is_empty() {
+            let (lab, _) = rootless_lab()?;
+            n.step(
+                Step::new(
+                    tx("Your lab was already up, and whole: kept as it is", "你的实验网络本来就已启动且完整：保持原样"),
+                    tx("Shells and programs running in it keep working. `netlab lab down` first for a fresh one.", "在里面运行的 shell 和程序不受影响。想要全新的，先运行 `netlab lab down`。"),
+                    &[],
+                )
+                .with(&Kept { kept: true }),
+            )?;
+            return Ok(lab);
+        }
+        // Broken (a `lab up --delay` interrupted half-way, a delay line
+        // killed, a cable removed by hand): replaced by a whole one.
+        holder::stop_all();
         n.step(
             Step::new(
-                tx("Your lab was already up: kept as it is", "你的实验网络本来就已启动：保持原样"),
-                tx("Shells and programs running in it keep working. `netlab lab down` first for a fresh one.", "在里面运行的 shell 和程序不受影响。想要全新的，先运行 `netlab lab down`。"),
+                say::replaced_broken(&missing),
+                tx("Part of your lab was missing or not working: it is replaced by a whole one (shells running in the old one lose their network).", "你的实验网络有部分缺失或失效：已换成一个完整的（在旧网络里运行的 shell 会失去网络）。"),
                 &[],
             )
-            .with(&Kept { kept: true }),
+            .with(&Replaced { removed: missing }),
         )?;
-        return Ok(lab);
+    } else {
+        // Holders with no lab on record (left by a `lab up` killed before it
+        // wrote one) hold namespaces nobody can reach: end them first.
+        holder::stop_all();
     }
     let s = holder::start()?;
     holder::join(&s)?;
@@ -188,6 +239,12 @@ pub fn up(args: &crate::cli::LabUpArgs, n: &mut Narrator) -> Result<i32> {
     // Asked before the lab is joined: inside its user namespace the process
     // holds every capability, and would look like root.
     let rootless = rootless();
+    // Without root, the whole `lab up` (lab and cables) holds this user's lock.
+    let _lock = if rootless {
+        Some(holder::lock()?)
+    } else {
+        None
+    };
     let lab = up_lab(n)?;
     let s = Shaping {
         loss: args.loss,
@@ -316,35 +373,19 @@ fn broken(c: &Check) -> Error {
 
 /// `netlab lab status`: up and whole, down, or broken with what is missing.
 pub fn status(n: &mut Narrator) -> Result<i32> {
-    // Without root: this user's own lab, if its holder is alive.
+    // Without root: this user's own lab, if its holder is alive, checked
+    // link by link as the root lab is.
     if rootless() && holder::current().is_some() {
-        let lab = rootless_lab()?;
+        let (lab, pid) = rootless_lab()?;
+        let c = crate::lab::topology::check(&lab, Some(pid));
+        if !c.whole() {
+            return broken_summary(n, &c, true);
+        }
         return status_of(&lab, n, true);
     }
     let c = check_named();
     if !c.absent() && !c.whole() {
-        n.summary(
-            Summary {
-                title: tx("The namespace lab is broken", "命名空间实验网络不完整"),
-                lines: c
-                    .missing
-                    .iter()
-                    .map(|m| say::missing(m))
-                    .chain([tx(
-                        "`netlab lab up` (as root) replaces it with a whole one.",
-                        "以 root 运行 `netlab lab up` 可换成一个完整的。",
-                    )])
-                    .collect(),
-                ok: false,
-                ..Summary::default()
-            }
-            .with(&LabSummary::State(Status {
-                present: Some(c.present.iter().map(|p| p.to_string()).collect()),
-                missing: Some(c.missing.clone()),
-                ..Status::default()
-            })),
-        )?;
-        return Ok(exit::NETWORK_NO);
+        return broken_summary(n, &c, false);
     }
     match NetLab::open_named()? {
         Some(lab) if c.whole() => {
@@ -373,6 +414,41 @@ pub fn status(n: &mut Narrator) -> Result<i32> {
     }
 }
 
+/// A broken lab's summary: what is there, what is missing, and the fix.
+fn broken_summary(n: &mut Narrator, c: &Check, rootless: bool) -> Result<i32> {
+    let fix = if rootless {
+        tx(
+            "`netlab lab up` replaces it with a whole one.",
+            "运行 `netlab lab up` 可换成一个完整的。",
+        )
+    } else {
+        tx(
+            "`netlab lab up` (as root) replaces it with a whole one.",
+            "以 root 运行 `netlab lab up` 可换成一个完整的。",
+        )
+    };
+    n.summary(
+        Summary {
+            title: tx("The namespace lab is broken", "命名空间实验网络不完整"),
+            lines: c
+                .missing
+                .iter()
+                .map(|m| say::missing(m))
+                .chain([fix])
+                .collect(),
+            ok: false,
+            ..Summary::default()
+        }
+        .with(&LabSummary::State(Status {
+            rootless: rootless.then_some(true),
+            present: Some(c.present.iter().map(|p| p.to_string()).collect()),
+            missing: Some(c.missing.clone()),
+            ..Status::default()
+        })),
+    )?;
+    Ok(exit::NETWORK_NO)
+}
+
 fn status_of(lab: &NetLab, n: &mut Narrator, rootless: bool) -> Result<i32> {
     let holder_pid = if rootless {
         holder::current().map(|h| h.pid)
@@ -391,9 +467,21 @@ fn status_of(lab: &NetLab, n: &mut Narrator, rootless: bool) -> Result<i32> {
             Some(_) => Some(cable_of(lab, h.name, holder_pid)?),
             None => None,
         };
-        if let Some(s) = shaping.filter(Shaping::any) {
-            let by_line = line_delay(h.name, holder_pid).is_some();
-            step = step.fact(tx("cable", "网线"), say::shaping(&s, by_line, true));
+        match shaping {
+            Some(s) if s.any() => {
+                let by_line = crate::lab::link::line_delay(h.name, holder_pid).is_some();
+                step = step.fact(tx("cable", "网线"), say::shaping(&s, by_line, true));
+            }
+            Some(_) => {
+                step = step.fact(
+                    tx("cable", "网线"),
+                    tx(
+                        "clean: no loss, delay or rate limit",
+                        "正常：无丢包、延迟或限速",
+                    ),
+                )
+            }
+            None => {}
         }
         n.step(step.with(&HostStep { host: h.name }))?;
         hosts.push(HostState {
@@ -435,37 +523,21 @@ fn cable_of(lab: &NetLab, host: &str, holder_pid: Option<u32>) -> Result<Shaping
     let ns = lab.host(host)?;
     let mut s = crate::lab::link::shaping_of(ns, "eth0")?;
     if crate::lab::link::has_line(ns) {
-        s.delay_ms = s.delay_ms.or(line_delay(host, holder_pid));
+        s.delay_ms = s
+            .delay_ms
+            .or(crate::lab::link::line_delay(host, holder_pid));
     }
     Ok(s)
-}
-
-/// The delay of the line on `host`'s cable, from its process's arguments
-/// (`netlab lab line HOST MS`).
-fn line_delay(host: &str, holder: Option<u32>) -> Option<u32> {
-    line_pids(host, holder).into_iter().find_map(|pid| {
-        let c = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-        let args: Vec<String> = c
-            .split(|b| *b == 0)
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
-        let at = args
-            .windows(3)
-            .position(|w| w[0] == "lab" && w[1] == "line")?;
-        args.get(at + 3)?.parse().ok()
-    })
 }
 
 /// `netlab lab down`.
 pub fn down(n: &mut Narrator) -> Result<i32> {
     if rootless() {
-        let removed: Vec<String> = match holder::current() {
-            Some(s) => {
-                holder::stop(&s)?;
-                vec![format!("the lab held by process {}", s.pid)]
-            }
-            None => Vec::new(),
-        };
+        let _lock = holder::lock_if_any()?;
+        let removed: Vec<String> = holder::stop_all()
+            .into_iter()
+            .map(|p| format!("the lab held by process {p}"))
+            .collect();
         let title = if removed.is_empty() {
             tx("Your lab was not up", "你的实验网络本来就没有启动")
         } else {
@@ -511,7 +583,7 @@ pub fn down(n: &mut Narrator) -> Result<i32> {
 /// `netlab lab exec HOST -- CMD...`: runs CMD inside HOST with this terminal; exits with its code.
 pub fn exec(host: &str, command: &[std::ffi::OsString]) -> Result<i32> {
     let lab = if rootless() {
-        rootless_lab()?
+        rootless_lab()?.0
     } else {
         // Say "not up" before anything else: it is the first thing to fix.
         if !crate::lab::topology::named_lab_present() {
@@ -535,35 +607,9 @@ pub fn exec(host: &str, command: &[std::ffi::OsString]) -> Result<i32> {
         .unwrap_or(exit::LOCAL))
 }
 
-/// The delay-line daemons of `host`'s cable (`netlab lab line HOST …`), for
-/// the root lab or the rootless one held by `holder`.
-fn line_pids(host: &str, holder: Option<u32>) -> Vec<i32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let want_holder = holder.map(|p| p.to_string());
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            let Ok(c) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-                return false;
-            };
-            let args: Vec<String> = c
-                .split(|b| *b == 0)
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect();
-            let at = args.windows(3).position(|w| w == ["lab", "line", host]);
-            let h = args
-                .iter()
-                .position(|a| a == "--holder")
-                .and_then(|i| args.get(i + 1));
-            at.is_some() && h == want_holder.as_ref()
-        })
-        .collect()
-}
-
 /// Stop the delay line on `host`'s cable, if one runs.
 fn stop_lines(host: &str, holder: Option<u32>) {
-    for pid in line_pids(host, holder) {
+    for pid in crate::lab::link::line_pids(host, holder) {
         let p = nix::unistd::Pid::from_raw(pid);
         let _ = nix::sys::signal::kill(p, nix::sys::signal::Signal::SIGTERM);
         let end = std::time::Instant::now() + std::time::Duration::from_secs(2);

@@ -20,6 +20,27 @@ pub fn removed_broken(n: usize) -> Text {
     )
 }
 
+/// A rootless lab that was broken was replaced: what was wrong with it.
+pub fn replaced_broken(missing: &[String]) -> Text {
+    let shown: Vec<&str> = missing.iter().take(3).map(String::as_str).collect();
+    let more = missing.len().saturating_sub(shown.len());
+    let (en_more, zh_more) = if more > 0 {
+        (format!(" and {more} more"), format!(" 等另外 {more} 处"))
+    } else {
+        (String::new(), String::new())
+    };
+    tx(
+        format!(
+            "Your lab was broken ({}{en_more}): replaced",
+            shown.join("; ")
+        ),
+        format!(
+            "你的实验网络不完整（{}{zh_more}）：已替换",
+            shown.join("；")
+        ),
+    )
+}
+
 /// `lab down` removed these.
 pub fn removed(n: usize) -> Text {
     tx(
