@@ -149,6 +149,28 @@ impl Netns {
         })
     }
 
+    /// Run `f` on a thread inside this namespace that also sees the
+    /// namespace's own /sys, as `ip netns exec` arranges: for a program
+    /// started there (`lab exec`), which reads `/sys/class/net` for the links
+    /// it has. Without this, /sys shows whichever network namespace mounted
+    /// it: the host's, with the host's interfaces and MAC addresses.
+    ///
+    /// The thread takes a mount namespace of its own (a thread may, unlike
+    /// for setns: unshare copies its file-system context), makes every mount
+    /// a slave of the host's, so nothing it mounts reaches the host, and
+    /// mounts a fresh sysfs on /sys. A sysfs shows the network namespace of
+    /// whoever mounts it. The new one is mounted over the old rather than
+    /// after unmounting it: in a user namespace (the lab without root) the
+    /// host's /sys is locked to the mounts beneath it and cannot be unmounted,
+    /// and the kernel allows a new sysfs there only while a whole one is
+    /// visible; covered, the old one is just as hidden. The mount flags the
+    /// host's /sys has (nosuid, read-only, …) are kept, as a user namespace
+    /// must. Processes spawned from the thread inherit the mount namespace;
+    /// it disappears with the last of them.
+    pub fn run_with_own_sys<T: Send>(&self, f: impl FnOnce() -> T + Send) -> Result<T> {
+        self.run(|| own_sys(&self.name).map(|()| f()))?
+    }
+
     /// Start `f` on a background thread inside this namespace.
     pub fn spawn<T: Send + 'static>(
         &self,
@@ -183,4 +205,51 @@ impl Netns {
         self.run(|| std::fs::write(&path, value))?
             .map_err(|e| Error::sys("set", "设置", format!("{key}={value} in {}", self.name), e))
     }
+}
+
+/// Give the calling thread a mount namespace whose /sys is a sysfs of its
+/// network namespace (see [`Netns::run_with_own_sys`]); `host` names it in
+/// an error.
+fn own_sys(host: &str) -> Result<()> {
+    use nix::mount::{mount, MsFlags};
+    use nix::sys::statvfs::FsFlags;
+    unshare(CloneFlags::CLONE_NEWNS).map_err(|e| {
+        Error::sys(
+            "make",
+            "创建",
+            format!("a mount namespace for {host} (to show its own /sys)"),
+            e,
+        )
+    })?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_SLAVE,
+        None::<&str>,
+    )
+    .map_err(|e| Error::sys("make", "设置", "/ a slave mount (rslave)", e))?;
+    let old = nix::sys::statvfs::statvfs("/sys").map(|v| v.flags());
+    let mut flags = MsFlags::empty();
+    for (st, ms) in [
+        (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if old.is_ok_and(|f| f.contains(st)) {
+            flags |= ms;
+        }
+    }
+    mount(Some("sysfs"), "/sys", Some("sysfs"), flags, None::<&str>).map_err(|e| {
+        Error::sys(
+            "mount",
+            "挂载",
+            format!("a sysfs of {host}'s network namespace on /sys"),
+            e,
+        )
+    })
 }

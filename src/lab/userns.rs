@@ -98,6 +98,17 @@ pub fn enter() -> Result<(), Error> {
     let gid = nix::unistd::getegid().as_raw();
     unshare(CloneFlags::CLONE_NEWUSER).map_err(|e| refusal(Some(e)))?;
     OUTER_UID.store(uid, Ordering::Relaxed);
+    // A binary given a file capability (`setcap cap_net_raw+ep`, netlab's own
+    // advice for `ping HOST`) starts not dumpable: its /proc/self files then
+    // belong to root, and the writes below fail with EACCES. Make it dumpable
+    // again. That is safe here and only here: since the unshare above, this
+    // process holds no capability in the initial user namespace or any other
+    // outside its own (the kernel's cap_capable refuses every ancestor
+    // namespace), so a process of the same user that may now ptrace it or
+    // read its /proc files gains nothing it did not have. Nothing privileged
+    // was opened before: main calls this first, before any socket.
+    nix::sys::prctl::set_dumpable(true)
+        .map_err(|e| Error::sys("call", "调用", "prctl(PR_SET_DUMPABLE, 1)", e))?;
     let write = |file: &str, what: String| {
         std::fs::write(format!("/proc/self/{file}"), what)
             .map_err(|e| Error::sys("write", "写入", format!("/proc/self/{file}"), e))

@@ -597,7 +597,7 @@ pub fn exec(host: &str, command: &[std::ffi::OsString]) -> Result<i32> {
         .split_first()
         .ok_or_else(|| Error::usage(tx("no command given after --", "-- 后面没有给出命令")))?;
     let status = ns
-        .run(|| std::process::Command::new(prog).args(args).status())?
+        .run_with_own_sys(|| std::process::Command::new(prog).args(args).status())?
         .map_err(|e| Error::sys("run", "运行", format!("{prog:?} in {host}"), e))?;
     // A child killed by a signal ends as a shell reports it: 128 + N.
     use std::os::unix::process::ExitStatusExt as _;
