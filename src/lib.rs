@@ -15,6 +15,7 @@
 //! - [`privilege`]: what the process may do, and what each demo does about it
 //! - [`transport`]: the engine of tcp-vs-udp: numbered messages and typed results
 //! - [`sys`]: the one module allowed `unsafe` (getsockopt TCP_INFO)
+//! - [`packet_socket`]: AF_PACKET sockets: frames on one interface, kernel-timestamped, both ways
 //! - `fuzzing`: the fuzz targets' bodies (only with the `fuzzing` feature, and in the unit tests that replay them)
 //! - [`demos`]: one module per subcommand: the story only (demos do not import each other)
 //! - [`run`]: dispatch a parsed command line to its demo
@@ -32,6 +33,7 @@ pub mod icmp;
 pub mod lab;
 pub mod log;
 pub mod narrate;
+pub mod packet_socket;
 pub mod private;
 pub mod privilege;
 pub mod questions;

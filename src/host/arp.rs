@@ -1,8 +1,9 @@
 //! ARP on real links, for `arp-table`: a first ping on a lab LAN and the
 //! exchange it causes, one echo across a router captured on both LANs, and a
 //! real request on one of this host's interfaces (`--iface IF --resolve IP`:
-//! the kernel's own, or an Ethernet broadcast built with pnet and sent on a
-//! packet socket, CAP_NET_RAW on the host). The story is in demos/arp_table.
+//! the kernel's own, or an Ethernet broadcast built with pnet_packet and sent
+//! on a [`PacketSocket`], CAP_NET_RAW on the host). The story is in
+//! demos/arp_table.
 
 use std::net::{Ipv4Addr, UdpSocket};
 use std::time::{Duration, Instant};
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::lab::capture::{Capture, Frame};
 use crate::lab::netns::Netns;
+use crate::packet_socket::PacketSocket;
 use crate::text::tx;
 use crate::wire::frame::{self, Kind};
 
@@ -47,22 +49,16 @@ pub fn send_request(
         arp.set_target_hw_addr(MacAddr::zero());
         arp.set_target_proto_addr(target);
     }
-    match pnet_datalink::channel(nic, Default::default()) {
-        Ok(pnet_datalink::Channel::Ethernet(mut tx, _)) => tx
-            .send_to(&buf, None)
-            .unwrap_or(Ok(()))
-            .map_err(|e| Error::Socket {
-                op: "send ARP on",
-                addr: nic.name.clone(),
-                source: e,
-            }),
-        Ok(_) => Err(Error::Internal("pnet gave a non-Ethernet channel".into())),
-        Err(e) => Err(Error::Socket {
-            op: "open packet socket on",
-            addr: nic.name.clone(),
-            source: e,
-        }),
-    }
+    let sock = PacketSocket::bind(&nic.name).map_err(|e| Error::Socket {
+        op: "open packet socket on",
+        addr: nic.name.clone(),
+        source: e,
+    })?;
+    sock.send(&buf).map_err(|e| Error::Socket {
+        op: "send ARP on",
+        addr: nic.name.clone(),
+        source: e,
+    })
 }
 
 /// What kind of frame a capture saw, if it parses.

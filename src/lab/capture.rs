@@ -1,4 +1,4 @@
-//! Capturing frames on a lab link (an AF_PACKET socket, kernel-timestamped).
+//! Capturing frames on a lab link (a [`PacketSocket`], kernel-timestamped).
 //!
 //! A capture runs on its own thread inside the host's namespace and keeps every
 //! frame seen on one interface, in both directions, with its arrival time,
@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime};
 use super::netns::Netns;
 use super::topology;
 use crate::error::{Error, Result};
+use crate::packet_socket::PacketSocket;
 use crate::record::{Direction, Packet, Wire};
 use crate::text::Text;
 use crate::wire::frame;
@@ -135,35 +136,13 @@ const WHOLE: usize = 65_536;
 type Ready = mpsc::Sender<Result<()>>;
 
 /// An AF_PACKET socket for every protocol, bound to `iface` of the calling
-/// thread's namespace: what a capture reads and the delay line forwards with.
+/// thread's namespace: what the delay line forwards with.
 pub fn bound_packet_socket(iface: &str) -> std::io::Result<std::os::fd::OwnedFd> {
-    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockProtocol, SockType};
-    let index = nix::net::if_::if_nametoindex(iface).map_err(std::io::Error::from)?;
-    let fd = socket(
-        AddressFamily::Packet,
-        SockType::Raw,
-        SockFlag::SOCK_CLOEXEC,
-        SockProtocol::EthAll,
-    )
-    .map_err(std::io::Error::from)?;
-    crate::sys::bind_packet(&fd, index)?;
-    Ok(fd)
+    PacketSocket::bind(iface).map(Into::into)
 }
 
-/// A packet socket bound to one interface, with kernel receive timestamps.
-fn packet_socket(iface: &str) -> std::io::Result<std::os::fd::OwnedFd> {
-    use nix::sys::socket::{setsockopt, sockopt};
-    let fd = bound_packet_socket(iface)?;
-    setsockopt(&fd, sockopt::ReceiveTimestampns, &true).map_err(std::io::Error::from)?;
-    let tick = nix::sys::time::TimeVal::new(0, 20_000);
-    setsockopt(&fd, sockopt::ReceiveTimeout, &tick).map_err(std::io::Error::from)?;
-    // Room for a burst (a bulk transfer); a full buffer drops frames, and the
-    // kernel counts them (PACKET_STATISTICS).
-    if setsockopt(&fd, sockopt::RcvBufForce, &(16 << 20)).is_err() {
-        let _ = setsockopt(&fd, sockopt::RcvBuf, &(4 << 20));
-    }
-    Ok(fd)
-}
+/// How long a read waits before the capture checks whether to stop.
+const TICK: Duration = Duration::from_millis(20);
 
 fn capture_loop(
     link: String,
@@ -172,10 +151,8 @@ fn capture_loop(
     ready_tx: Ready,
     shared: Arc<Shared>,
 ) -> Result<()> {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, LinkAddr, MsgFlags};
-    use std::os::fd::AsRawFd;
-    let fd = match packet_socket(&iface) {
-        Ok(fd) => fd,
+    let mut sock = match PacketSocket::capturing(&iface, TICK) {
+        Ok(s) => s,
         Err(e) => {
             let err = |source| Error::Capture {
                 link: link.clone(),
@@ -190,56 +167,29 @@ fn capture_loop(
     };
     let _ = ready_tx.send(Ok(()));
     let mut buf = vec![0u8; snap.min(WHOLE)];
-    let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
     while !shared.stop.load(Ordering::Relaxed) {
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        // MSG_TRUNC: the length returned is the frame's, even when only `snap` bytes fit.
-        let got = recvmsg::<LinkAddr>(
-            fd.as_raw_fd(),
-            &mut iov,
-            Some(&mut cmsg),
-            MsgFlags::MSG_TRUNC,
-        );
-        let r = match got {
-            Ok(r) => r,
-            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => continue,
-            Err(e) => {
-                return Err(Error::Capture {
-                    link,
-                    source: e.into(),
-                })
-            }
+        let r = match sock.recv(&mut buf) {
+            Ok(Some(r)) => r,
+            Ok(None) => continue,
+            Err(source) => return Err(Error::Capture { link, source }),
         };
         // A packet socket on loopback sees every frame twice, leaving
         // (PACKET_OUTGOING) and arriving: keep the first.
-        if iface == "lo"
-            && r.address
-                .is_some_and(|a| a.pkttype() != libc::PACKET_OUTGOING)
-        {
+        if iface == "lo" && r.outgoing == Some(false) {
             continue;
         }
         // The kernel's time of arrival orders frames from several links truly.
-        let mut at = None;
-        if let Ok(cms) = r.cmsgs() {
-            for c in cms {
-                if let ControlMessageOwned::ScmTimestampns(ts) = c {
-                    let d = Duration::new(ts.tv_sec().max(0) as u64, ts.tv_nsec().max(0) as u32);
-                    at = Some(std::time::UNIX_EPOCH + d);
-                }
-            }
-        }
-        let len = r.bytes;
         let frame = Frame {
-            at: at.unwrap_or_else(SystemTime::now),
+            at: r.at.unwrap_or_else(SystemTime::now),
             link: link.clone(),
-            bytes: buf[..len.min(buf.len())].to_vec(),
-            len,
+            bytes: buf[..r.len.min(buf.len())].to_vec(),
+            len: r.len,
         };
         if let Ok(mut v) = shared.frames.lock() {
             v.push(frame);
         }
     }
-    if let Ok(n) = crate::sys::packet_drops(&fd) {
+    if let Ok(n) = sock.drops() {
         shared.missed.store(u64::from(n), Ordering::Relaxed);
     }
     Ok(())

@@ -7,19 +7,19 @@
 //! frames are exact; where netlab saw a packet only at a socket, its IPv4 and
 //! UDP/TCP headers were rebuilt from the socket's addresses, and the comment
 //! says so. The file's section comment says how the packets were obtained.
+//!
+//! The blocks are pcap-parser's, and so is their encoding (`ToVec`: lengths,
+//! padding, the end of options); this file only fills them in.
 
 use std::borrow::Cow;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use pcap_file::pcapng::blocks::enhanced_packet::{EnhancedPacketBlock, EnhancedPacketOption};
-use pcap_file::pcapng::blocks::interface_description::{
-    InterfaceDescriptionBlock, InterfaceDescriptionOption,
+use pcap_parser::{
+    EnhancedPacketBlock, InterfaceDescriptionBlock, Linktype, OptionCode, PcapNGOption,
+    SectionHeaderBlock, ToVec,
 };
-use pcap_file::pcapng::blocks::section_header::{SectionHeaderBlock, SectionHeaderOption};
-use pcap_file::pcapng::PcapNgWriter;
-use pcap_file::DataLink;
 
 use super::{Body, Line, Sink};
 use crate::error::{Error, Result};
@@ -39,7 +39,7 @@ pub struct PcapOut {
     /// Opened once, when the run starts (a temporary file beside the name,
     /// or a named pipe with a reader); taken when the file is written.
     file: Option<crate::private::Output>,
-    ifaces: Vec<(String, DataLink)>,
+    ifaces: Vec<(String, Linktype)>,
     packets: Vec<Pkt>,
     notes: Vec<String>,
 }
@@ -67,7 +67,7 @@ impl PcapOut {
     }
 
     /// The interface id for a link name and type, adding it on first use.
-    fn iface(&mut self, name: &str, link: DataLink) -> u32 {
+    fn iface(&mut self, name: &str, link: Linktype) -> u32 {
         if let Some(i) = self
             .ifaces
             .iter()
@@ -110,9 +110,9 @@ impl PcapOut {
             first = false;
             let at = p.at.unwrap_or_else(SystemTime::now);
             let link = if w.ethernet {
-                DataLink::ETHERNET
+                Linktype::ETHERNET
             } else {
-                DataLink::IPV4
+                Linktype::IPV4
             };
             let iface = self.iface(&w.link, link);
             self.push(iface, at, w.bytes.clone(), &comment);
@@ -132,52 +132,90 @@ impl PcapOut {
             path: path.clone(),
             source,
         };
-        let pcap = |e: pcap_file::PcapError| match e {
-            pcap_file::PcapError::IoError(e) => io(e),
-            other => io(std::io::Error::other(other.to_string())),
-        };
         let mut notes = vec![format!(
             "netlab {}: each packet's comment is the step it belongs to",
             env!("CARGO_PKG_VERSION")
         )];
         notes.extend(self.notes.iter().cloned());
+        let notes = notes.join("\n");
+        let mut w = BufWriter::new(out.file());
         let section = SectionHeaderBlock {
+            block_type: 0,
+            block_len1: 0,
+            bom: 0,
+            major_version: 1,
+            minor_version: 0,
+            // Unknown: the file is written in one go, but readers accept -1.
+            section_len: -1,
             options: vec![
-                SectionHeaderOption::Comment(Cow::Owned(notes.join("\n"))),
-                SectionHeaderOption::UserApplication(Cow::Borrowed("netlab")),
+                text_option(OptionCode::Comment, &notes),
+                text_option(OptionCode::ShbUserAppl, "netlab"),
             ],
-            ..Default::default()
+            block_len2: 0,
         };
-        let mut w =
-            PcapNgWriter::with_section_header(BufWriter::new(out.file()), section).map_err(pcap)?;
+        write_block(&mut w, section).map_err(io)?;
         for (name, link) in &self.ifaces {
-            w.write_pcapng_block(InterfaceDescriptionBlock {
+            let iface = InterfaceDescriptionBlock {
+                block_type: 0,
+                block_len1: 0,
                 linktype: *link,
+                reserved: 0,
                 snaplen: 0,
-                options: vec![
-                    InterfaceDescriptionOption::IfName(Cow::Owned(name.clone())),
-                    // pcap-file writes timestamps in nanoseconds; say so (the default is microseconds).
-                    InterfaceDescriptionOption::IfTsResol(9),
-                ],
-            })
-            .map_err(pcap)?;
+                options: vec![text_option(OptionCode::IfName, name)],
+                block_len2: 0,
+                // Timestamps below are in nanoseconds (10^-9 s); the default is microseconds.
+                if_tsresol: 9,
+                if_tsoffset: 0,
+            };
+            write_block(&mut w, iface).map_err(io)?;
         }
         self.packets.sort_by_key(|p| p.at);
         for p in &self.packets {
-            w.write_pcapng_block(EnhancedPacketBlock {
-                interface_id: p.iface,
-                timestamp: p.at.duration_since(UNIX_EPOCH).unwrap_or_default(),
-                original_len: p.len as u32,
-                data: Cow::Borrowed(&p.bytes),
-                options: vec![EnhancedPacketOption::Comment(Cow::Borrowed(&p.comment))],
-            })
-            .map_err(pcap)?;
+            let ns =
+                p.at.duration_since(UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_nanos();
+            let ns = u64::try_from(ns).unwrap_or(u64::MAX);
+            let packet = EnhancedPacketBlock {
+                block_type: 0,
+                block_len1: 0,
+                if_id: p.iface,
+                ts_high: (ns >> 32) as u32,
+                ts_low: ns as u32,
+                caplen: p.bytes.len() as u32,
+                origlen: p.len as u32,
+                data: &p.bytes,
+                options: vec![text_option(OptionCode::Comment, &p.comment)],
+                block_len2: 0,
+            };
+            write_block(&mut w, packet).map_err(io)?;
         }
-        w.into_inner()
-            .into_inner()
-            .map_err(|e| io(e.into_error()))?;
+        w.into_inner().map_err(|e| io(e.into_error()))?;
         out.commit()?;
         Ok(path)
+    }
+}
+
+/// Encode one block and write it. pcap-parser's `to_vec` first fixes the
+/// block's type, its lengths and its end of options.
+fn write_block(w: &mut impl Write, mut block: impl ToVec) -> std::io::Result<()> {
+    let bytes = block
+        .to_vec()
+        .map_err(|e| std::io::Error::other(format!("pcapng encoding: {e:?}")))?;
+    w.write_all(&bytes)
+}
+
+/// A text option (a comment, a name), cut at a character boundary to the
+/// 65 535 bytes an option's length can say.
+fn text_option(code: OptionCode, text: &str) -> PcapNGOption<'_> {
+    let mut end = text.len().min(usize::from(u16::MAX));
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    PcapNGOption {
+        code,
+        len: end as u16,
+        value: Cow::Borrowed(&text.as_bytes()[..end]),
     }
 }
 
@@ -199,5 +237,109 @@ impl Sink for PcapOut {
 
     fn is_file(&self) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pcap_parser::{Block, PcapBlockOwned, PcapNGSlice};
+    use std::time::Duration;
+
+    /// What a pcapng reader finds in the file: its blocks, in order.
+    fn blocks(bytes: &[u8]) -> Vec<Block<'_>> {
+        PcapNGSlice::from_slice(bytes)
+            .expect("a section header first")
+            .map(|b| match b.expect("every block parses") {
+                PcapBlockOwned::NG(b) => b,
+                _ => panic!("a legacy pcap block in a pcapng file"),
+            })
+            .collect()
+    }
+
+    fn comment<'a>(options: &'a [PcapNGOption]) -> Option<&'a str> {
+        options
+            .iter()
+            .find(|o| o.code == OptionCode::Comment)
+            .map(|o| o.as_str().unwrap())
+    }
+
+    #[test]
+    fn the_file_holds_each_packet_in_time_order_with_its_link_nanoseconds_length_and_comment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.pcapng");
+        let mut out = PcapOut::create(&path).unwrap();
+        out.note("captured on lab links");
+        let t0 = UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789);
+        let eth = out.iface("h1:eth0", Linktype::ETHERNET);
+        let ip = out.iface("127.0.0.1:53", Linktype::IPV4);
+        assert_eq!(
+            out.iface("h1:eth0", Linktype::ETHERNET),
+            eth,
+            "one block per link"
+        );
+        // Pushed out of order: the file is in wire order.
+        out.push(
+            ip,
+            t0 + Duration::from_nanos(7),
+            vec![0x45; 20],
+            "第二步 — reply",
+        );
+        out.push(eth, t0, vec![0xff; 14], "step one — request");
+        // A frame of which the capture kept only 14 bytes of 1514.
+        out.packets[1].len = 1514;
+        out.finish().unwrap();
+
+        let bytes = std::fs::read(&path).unwrap();
+        let b = blocks(&bytes);
+        assert_eq!(b.len(), 5, "a section, two interfaces, two packets");
+        let Block::SectionHeader(shb) = &b[0] else {
+            panic!("a section header first")
+        };
+        let said = comment(&shb.options).unwrap();
+        assert!(said.starts_with("netlab "), "{said}");
+        assert!(said.ends_with("\ncaptured on lab links"), "{said}");
+        assert_eq!(shb.shb_userappl().unwrap().unwrap(), "netlab");
+        let idb = |i: usize| match &b[i] {
+            Block::InterfaceDescription(d) => d,
+            _ => panic!("block {i} is not an interface"),
+        };
+        assert_eq!(idb(1).if_name().unwrap().unwrap(), "h1:eth0");
+        assert_eq!(idb(1).linktype, Linktype::ETHERNET);
+        assert_eq!(idb(2).if_name().unwrap().unwrap(), "127.0.0.1:53");
+        assert_eq!(idb(2).linktype, Linktype::IPV4);
+        for i in [1, 2] {
+            assert_eq!(idb(i).ts_resolution(), Some(1_000_000_000), "nanoseconds");
+        }
+        let epb = |i: usize| match &b[i] {
+            Block::EnhancedPacket(p) => p,
+            _ => panic!("block {i} is not a packet"),
+        };
+        let (first, second) = (epb(3), epb(4));
+        assert_eq!(first.if_id, eth);
+        assert_eq!(
+            first.decode_ts(0, 1_000_000_000),
+            (1_700_000_000, 123_456_789)
+        );
+        assert_eq!((first.caplen, first.origlen), (14, 1514));
+        assert_eq!(&first.data[..14], &[0xff; 14]);
+        assert_eq!(comment(&first.options), Some("step one — request"));
+        assert_eq!(second.if_id, ip);
+        assert_eq!(
+            second.decode_ts(0, 1_000_000_000),
+            (1_700_000_000, 123_456_796)
+        );
+        assert_eq!((second.caplen, second.origlen), (20, 20));
+        assert_eq!(comment(&second.options), Some("第二步 — reply"));
+    }
+
+    #[test]
+    fn a_text_option_longer_than_an_option_can_hold_is_cut_between_characters() {
+        let long = "包".repeat(30_000); // 90 000 bytes
+        let o = text_option(OptionCode::Comment, &long);
+        assert_eq!(usize::from(o.len), o.value.len());
+        assert!(o.value.len() <= 65_535 && o.value.len() > 65_530);
+        assert!(std::str::from_utf8(&o.value).is_ok());
+        assert_eq!(text_option(OptionCode::Comment, "hi").value.as_ref(), b"hi");
     }
 }

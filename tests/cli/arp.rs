@@ -588,3 +588,119 @@ fn explain_q5_teaches_both_placements_of_arp() {
         assert!(en.contains(w), "{w}: {en}");
     }
 }
+
+/// A network namespace of its own, held by a `sleep` that Drop ends (the
+/// namespace goes with it): one end of a throwaway link.
+struct Throwaway(std::process::Child);
+
+impl Throwaway {
+    fn new() -> Throwaway {
+        let child = Command::new("unshare")
+            .args(["--net", "sleep", "600"])
+            .spawn()
+            .expect("unshare");
+        let ns = Throwaway(child);
+        let ours = std::fs::read_link("/proc/self/ns/net").unwrap();
+        // Until unshare has made the namespace, the child is still in ours.
+        while std::fs::read_link(format!("/proc/{}/ns/net", ns.pid())).ok() == Some(ours.clone()) {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        ns
+    }
+
+    fn pid(&self) -> String {
+        self.0.id().to_string()
+    }
+
+    /// Run a program inside this namespace.
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("nsenter")
+            .args(["-t", &self.pid(), "-n", "--"])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) {
+        let o = self.run(args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    }
+}
+
+impl Drop for Throwaway {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `--iface IF --resolve IP` on an interface of netlab's own namespace (here
+/// a veth in a throwaway namespace, so nothing leaves the machine): the first
+/// time the kernel asks; the second time the entry exists, so netlab sends
+/// its own broadcast request on a packet socket, and the capture shows it
+/// and the reply.
+#[test]
+fn resolve_on_an_interface_here_asks_through_the_kernel_then_through_netlab() {
+    if !privileged()
+        || !require(
+            "unshare, nsenter and ip",
+            have("unshare") && have("nsenter") && have("ip"),
+        )
+    {
+        return;
+    }
+    let (near, far) = (Throwaway::new(), Throwaway::new());
+    near.ok(&[
+        "ip",
+        "link",
+        "add",
+        "nlv0",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "nlv1",
+        "netns",
+        &far.pid(),
+    ]);
+    near.ok(&["ip", "addr", "add", "198.51.100.225/28", "dev", "nlv0"]);
+    near.ok(&["ip", "link", "set", "nlv0", "up"]);
+    far.ok(&["ip", "link", "set", "nlv1", "address", "02:00:00:00:00:e2"]);
+    far.ok(&["ip", "addr", "add", "198.51.100.226/28", "dev", "nlv1"]);
+    far.ok(&["ip", "link", "set", "nlv1", "up"]);
+    let bin = env!("CARGO_BIN_EXE_netlab");
+    let resolve = || {
+        let o = near.run(&[
+            bin,
+            "arp-table",
+            "--iface",
+            "nlv0",
+            "--resolve",
+            "198.51.100.226",
+            "--json",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let lines = json_lines(&o);
+        let summary = lines.last().unwrap().clone();
+        assert_eq!(summary["resolved"]["mac"], "02:00:00:00:00:e2", "{summary}");
+        let requests = packets(&lines)
+            .into_iter()
+            .filter(|p| {
+                p.to_string()
+                    .contains("who has 198.51.100.226? tell 198.51.100.225")
+            })
+            .count();
+        (stdout(&o), requests)
+    };
+    let (first, _) = resolve();
+    assert!(first.contains("the kernel had no MAC for it"), "{first}");
+    let (second, requests) = resolve();
+    assert!(
+        second.contains("netlab sent its own ARP request"),
+        "{second}"
+    );
+    assert!(
+        requests >= 1,
+        "netlab's request was captured on the wire: {second}"
+    );
+}
