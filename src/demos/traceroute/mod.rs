@@ -169,8 +169,10 @@ fn median(v: &[f64]) -> Option<f64> {
     v.get(v.len() / 2).copied()
 }
 
-fn trace_error(e: std::io::Error) -> Error {
-    if e.kind() == std::io::ErrorKind::PermissionDenied {
+fn trace_error(m: Method, e: std::io::Error) -> Error {
+    // Only an echo probe needs a privilege (an ICMP socket); a UDP socket
+    // needs none, so a refusal there is not a matter of sudo.
+    if m == Method::Icmp && e.kind() == std::io::ErrorKind::PermissionDenied {
         return crate::privilege::ping_privilege();
     }
     Error::system(tx("send a probe", "发送探测包"), "traceroute", e)
@@ -212,6 +214,14 @@ fn live(args: &TracerouteArgs, target: &str, n: &mut Narrator) -> Result<i32> {
                 ))
             })?,
     };
+    let m = method(args);
+    // Ask the kernel where the target leads before anything is sent: a
+    // broadcast address is refused here, as ping refuses it, and 0.0.0.0
+    // turns out to be this host.
+    let host = match trace::destination(dst).map_err(|e| trace_error(m, e))? {
+        trace::Destination::Broadcast => return Err(Error::usage(say::broadcast(dst))),
+        trace::Destination::Host(h) => h,
+    };
     let probe_size = if args.icmp { 40 } else { 32 };
     n.step(Step::line(
         tx(
@@ -226,12 +236,15 @@ fn live(args: &TracerouteArgs, target: &str, n: &mut Narrator) -> Result<i32> {
         ),
         QS,
     ))?;
+    if host != dst {
+        n.step(Step::line(say::this_host(dst, host), QS))?;
+    }
     let mut all = Vec::new();
     let mut k: u16 = 0;
     for ttl in 1..=args.max_ttl {
         let mut these = Vec::new();
         for _ in 0..args.queries {
-            let p = trace::probe(method(args), dst, ttl, k, args.wait).map_err(trace_error)?;
+            let p = trace::probe(m, dst, ttl, k, args.wait).map_err(|e| trace_error(m, e))?;
             k = k.wrapping_add(1);
             these.push(p);
         }
@@ -254,17 +267,22 @@ fn live(args: &TracerouteArgs, target: &str, n: &mut Narrator) -> Result<i32> {
             }
         }
         n.step(Step::line(tx(line.clone(), line), QS).with(&TtlLine { ttl }))?;
-        let done = trace::reached(&these, dst);
+        let done = trace::reached(&these, host);
         all.extend(these);
         if done {
             break;
         }
     }
-    let reached = trace::reached(&all, dst);
+    let reached = trace::reached(&all, host);
     let h = hops(&all);
     n.summary(
         Summary {
-            title: say::summary(target, reached, h.len() as u8),
+            title: say::summary(
+                target,
+                (host != dst).then_some(host),
+                reached,
+                h.len() as u8,
+            ),
             lines: vec![],
             questions: crate::record::qs(QS),
             ok: reached,
@@ -388,7 +406,7 @@ fn lab(args: &TracerouteArgs, n: &mut Narrator) -> Result<i32> {
         starts.push(SystemTime::now());
         Ok((probes, starts))
     })?;
-    let (probes, starts) = traced.map_err(trace_error)?;
+    let (probes, starts) = traced.map_err(|e| trace_error(m, e))?;
     std::thread::sleep(Duration::from_millis(20));
     let [lan_cap, wan_cap] = caps;
     let lan_frames = lan_cap.stop()?;
@@ -600,7 +618,7 @@ fn lab(args: &TracerouteArgs, n: &mut Narrator) -> Result<i32> {
     let count = h.len() as u8;
     n.summary(
         Summary {
-            title: say::summary("h4", reached, count),
+            title: say::summary("h4", None, reached, count),
             lines: vec![tx(
                 "Each router on the way shows itself by the ICMP it sends back when a TTL runs out; the WAN shows itself by its delay.",
                 "沿途每个路由器在 TTL 耗尽时发回 ICMP，以此现身；广域网则以它的延迟现身。",
