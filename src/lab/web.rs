@@ -28,6 +28,10 @@ use crate::text::tx;
 /// The page the lab's web server serves at `/index.html` (and `/`).
 pub const INDEX: &str = "<!doctype html>\n<html lang=\"zh\">\n<head><meta charset=\"utf-8\"><title>lab.edu.cn</title></head>\n<body><h1>你好，netlab</h1><p>h3 · 203.0.113.10 · lab.edu.cn</p></body>\n</html>\n";
 
+/// The lab web server's one port (HTTP's well-known port): like a real host,
+/// h3 answers a connection to any other port with RST, nothing listening there.
+pub const PORT: u16 = 80;
+
 /// How long a fetch may take in all.
 pub const FETCH_LIMIT: Duration = Duration::from_secs(5);
 
@@ -63,13 +67,15 @@ impl Drop for Services {
 }
 
 /// Serve the lab.edu.cn zone on `dns_at`:53 inside `dns_ns`, and HTTP on
-/// `web_at` inside `web_ns`.
+/// `web_at`:[`PORT`] inside `web_ns`, and on no other port: whatever a URL
+/// names, the server does not move to meet it.
 pub fn serve(
     dns_ns: &Netns,
     dns_at: Ipv4Addr,
     web_ns: &Netns,
-    web_at: SocketAddr,
+    web_at: Ipv4Addr,
 ) -> Result<Services> {
+    let web_at = SocketAddr::from((web_at, PORT));
     let stop = Arc::new(AtomicBool::new(false));
     let zone = lab_zone()?;
     let dns_addr = SocketAddr::from((dns_at, 53));
