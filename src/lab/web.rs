@@ -67,15 +67,14 @@ impl Drop for Services {
 }
 
 /// Serve the lab.edu.cn zone on `dns_at`:53 inside `dns_ns`, and HTTP on
-/// `web_at`:[`PORT`] inside `web_ns`, and on no other port: whatever a URL
-/// names, the server does not move to meet it.
+/// `web_at` inside `web_ns`, and on no other port. `url` gives h3's address
+/// and [`PORT`]: whatever port a URL names, the server does not move to meet it.
 pub fn serve(
     dns_ns: &Netns,
     dns_at: Ipv4Addr,
     web_ns: &Netns,
-    web_at: Ipv4Addr,
+    web_at: SocketAddr,
 ) -> Result<Services> {
-    let web_at = SocketAddr::from((web_at, PORT));
     let stop = Arc::new(AtomicBool::new(false));
     let zone = lab_zone()?;
     let dns_addr = SocketAddr::from((dns_at, 53));

@@ -268,7 +268,8 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
     // The lab: DNS on h2, the web server on h3, the capture on h1's link.
     let lab = NetLab::build()?;
     let (h1, h2, h3) = (lab.host("h1")?, lab.host("h2")?, lab.host("h3")?);
-    let _services = web::serve(h2, H2, h3, H3)?;
+    // h3 serves on its own port, not on whichever the URL names.
+    let _services = web::serve(h2, H2, h3, SocketAddr::from((H3, web::PORT)))?;
     let cap = web::capture(h1)?;
 
     // 2. The name.
@@ -611,20 +612,6 @@ fn host_header(u: &url::Url) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_host_header_carries_a_port_only_when_the_url_names_one() {
-        let h = |s: &str| host_header(&url::Url::parse(s).unwrap());
-        assert_eq!(h("http://www.lab.edu.cn:8080/x"), "www.lab.edu.cn:8080");
-        assert_eq!(h("http://www.lab.edu.cn/x"), "www.lab.edu.cn");
-        // The scheme's own port is no port at all to the URL parser.
-        assert_eq!(h("http://www.lab.edu.cn:80/x"), "www.lab.edu.cn");
-    }
-}
-
 /// What the request line asks for: the path and the query; never the fragment.
 fn path_and_query(u: &url::Url) -> String {
     match u.query() {
@@ -644,4 +631,18 @@ pub fn schema() -> super::schema::DemoSchema {
     .step::<ExchangeStep>("the handshake")
     .step::<LayersStep>("the request's frame peeled")
     .summary::<UrlOut>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_host_header_carries_a_port_only_when_the_url_names_one() {
+        let h = |s: &str| host_header(&url::Url::parse(s).unwrap());
+        assert_eq!(h("http://www.lab.edu.cn:8080/x"), "www.lab.edu.cn:8080");
+        assert_eq!(h("http://www.lab.edu.cn/x"), "www.lab.edu.cn");
+        // The scheme's own port is no port at all to the URL parser.
+        assert_eq!(h("http://www.lab.edu.cn:80/x"), "www.lab.edu.cn");
+    }
 }
