@@ -16,7 +16,7 @@ mod edges;
 mod firewall;
 mod hostile;
 mod io_mux;
-mod lab_dns_pcap;
+mod lab_dns_edges;
 mod lab_dns_rfc;
 mod lab_ns;
 mod logs;

@@ -72,6 +72,16 @@ struct Stopped {
     port: u16,
 }
 
+/// The purpose in the name of the private directory that holds the root hints
+/// file: `netlab-lab-dns-XXXXXX` (see [`crate::private::RunDir`]), in
+/// `$XDG_RUNTIME_DIR` when it is the user's own, else the temporary folder.
+pub const HINTS_PURPOSE: &str = "lab-dns";
+
+/// The root hints file's name in that directory: `root-hints-PORT.zone`.
+pub fn hints_file(port: u16) -> String {
+    format!("root-hints-{port}.zone")
+}
+
 /// Root hints in zone-file form, as `drill -r` and resolvers read them.
 pub fn root_hints(lab: &DnsLab) -> String {
     let mut s = String::from("; netlab lab root hints\n");
@@ -150,7 +160,7 @@ pub fn serve_until(
             n.pcap_note(format!("The lab ran on port {p}: in Wireshark, Decode As… UDP and TCP port {p} as DNS (tshark: -d udp.port=={p},dns).", p = lab.port));
         }
     }
-    let stale: Vec<String> = crate::private::remove_stale("lab-dns")
+    let stale: Vec<String> = crate::private::remove_stale(HINTS_PURPOSE)
         .into_iter()
         .map(|p| p.display().to_string())
         .collect();
@@ -168,8 +178,8 @@ pub fn serve_until(
         )?;
     }
     // A private directory of this run's (0700, random name); gone when the lab stops.
-    let dir = crate::private::RunDir::create("lab-dns")?;
-    let hints_path = dir.write_new(&format!("root-hints-{}.zone", lab.port), &root_hints(&lab))?;
+    let dir = crate::private::RunDir::create(HINTS_PURPOSE)?;
+    let hints_path = dir.write_new(&hints_file(lab.port), &root_hints(&lab))?;
     let resolver = lab
         .resolver
         .ok_or_else(|| Error::Internal("the DNS lab started without its resolver".into()))?;

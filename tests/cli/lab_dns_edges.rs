@@ -1,5 +1,7 @@
-//! `lab dns --pcap FILE`: the capture holds the DNS messages the lab's servers
-//! received and sent while it ran (issue L 11), read back with tshark.
+//! `netlab lab dns` at its edges (issue L): `--pcap FILE` holds the DNS
+//! messages the servers received and sent, read back with tshark; the root
+//! hints file is where the lab guide says; and a burst of fuzzed datagrams,
+//! spoofed responses among them, leaves the lab idle and answering.
 
 use std::net::UdpSocket;
 use std::path::Path;
@@ -183,41 +185,142 @@ fn lab_dns_pcap_from_the_command_line() {
     let _one = LAB_DNS.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let (file, json) = (dir.path().join("lab.pcapng"), dir.path().join("out.jsonl"));
-    // stdout to a file: the step told at the end may outgrow a pipe nobody reads.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_netlab"))
-        .args(["lab", "dns", "--json", "--pcap"])
-        .arg(&file)
-        .stdout(std::fs::File::create(&json).unwrap())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    let port = loop {
-        let text = std::fs::read_to_string(&json).unwrap_or_default();
-        let port = text
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .find_map(|l| l["data"]["port"].as_u64());
-        if let Some(p) = port {
-            break p as u16;
-        }
-        if started.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            panic!("lab dns did not start: {text}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let (child, port, _) = Spawned::start(&["--pcap", file.to_str().unwrap()], &[], &json);
     ask(
         std::net::SocketAddr::from(([127, 53, 0, 53], port)),
         "www.baidu.com.",
         true,
     );
     // SIGTERM; the lab writes the file as it stops.
-    let pid = child.id().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(child.wait().unwrap().success());
+    assert!(child.terminate().success());
     let queries = tshark_fields(&file, port, "dns.flags.response == 0", "dns.qry.name");
     let responses = tshark_fields(&file, port, "dns.flags.response == 1", "ip.dst");
     assert!(queries.iter().any(|q| q == "www.baidu.com"), "{queries:?}");
     assert!(responses.iter().any(|a| a == "127.0.0.1"), "{responses:?}");
+}
+
+/// A `netlab lab dns --json` of the test's own, its stdout in a file (what it
+/// tells as it stops may outgrow a pipe nobody reads); killed if dropped.
+struct Spawned {
+    child: std::process::Child,
+}
+
+impl Spawned {
+    /// Start it with `extra` arguments and environment changes (None: removed);
+    /// returns it, its port and the step that says where it runs.
+    fn start(extra: &[&str], env: &[(&str, Option<&Path>)], json: &Path) -> (Spawned, u16, Value) {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_netlab"));
+        c.args(["lab", "dns", "--json"])
+            .args(extra)
+            .env_remove("RUST_LOG")
+            .stdout(std::fs::File::create(json).unwrap())
+            .stderr(std::process::Stdio::null());
+        for (k, v) in env {
+            match v {
+                Some(v) => c.env(k, v),
+                None => c.env_remove(k),
+            };
+        }
+        let mut child = Spawned {
+            child: c.spawn().expect("start netlab lab dns"),
+        };
+        // A guard against a hang, not a measurement.
+        let started = Instant::now();
+        loop {
+            let text = std::fs::read_to_string(json).unwrap_or_default();
+            let running = text
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .find(|l| l["data"]["port"].is_u64());
+            if let Some(v) = running {
+                let port = v["data"]["port"].as_u64().unwrap() as u16;
+                return (child, port, v);
+            }
+            if started.elapsed() > Duration::from_secs(20) || child.exited() {
+                panic!("lab dns did not start: {text}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
+    /// SIGTERM, and wait.
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_hints_file_is_where_the_lab_guide_says() {
+    let _one = LAB_DNS.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let json = dir.path().join("out.jsonl");
+    // No runtime directory: the temporary folder, as the guide says.
+    let (lab, port, running) = Spawned::start(
+        &[],
+        &[("XDG_RUNTIME_DIR", None), ("TMPDIR", Some(&tmp))],
+        &json,
+    );
+    let hints = std::path::PathBuf::from(running["data"]["root_hints"].as_str().unwrap());
+    assert!(hints.is_file(), "{}", hints.display());
+    assert_eq!(hints.parent().unwrap().parent().unwrap(), tmp);
+    // The path with its port and random part written as the guide writes them.
+    let folder = hints
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_string_lossy();
+    let random = folder
+        .strip_prefix(&format!(
+            "netlab-{}-",
+            netlab::demos::lab_dns::HINTS_PURPOSE
+        ))
+        .unwrap_or_else(|| panic!("{folder}"));
+    assert_eq!(random.len(), 6, "{folder}");
+    let file = hints.file_name().unwrap().to_string_lossy();
+    assert_eq!(file, netlab::demos::lab_dns::hints_file(port));
+    let pattern = format!(
+        "{}/{}",
+        folder.replace(random, "XXXXXX"),
+        file.replace(&port.to_string(), "PORT")
+    );
+    assert_eq!(pattern, "netlab-lab-dns-XXXXXX/root-hints-PORT.zone");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let guide = std::fs::read_to_string(root.join("docs/lab-guide.md")).unwrap();
+    assert!(
+        guide.contains(&format!("`{pattern}`")),
+        "the guide names {pattern}"
+    );
+    assert!(guide.contains("`$XDG_RUNTIME_DIR`") && guide.contains("`$TMPDIR`"));
+    // No page names the hints file any other way.
+    for page in ["README.md", "docs/lab-guide.md", "docs/performance.md"] {
+        let text = std::fs::read_to_string(root.join(page)).unwrap();
+        for (i, _) in text.match_indices("root-hints") {
+            let before = &text[..i];
+            assert!(
+                before.ends_with("netlab-lab-dns-XXXXXX/") || before.ends_with("-Ab3xYz/"),
+                "{page}: a hints path that is not the one `lab dns` writes: {}",
+                &text[i.saturating_sub(40)..(i + 30).min(text.len())]
+            );
+        }
+    }
+    assert!(lab.terminate().success());
+    assert!(!hints.exists(), "removed when the lab stops");
 }
