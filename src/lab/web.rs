@@ -204,9 +204,10 @@ pub struct Exchange {
 /// Ask `server` (from inside `ns`) for the A record of `host`.
 pub fn lookup(ns: &Netns, server: SocketAddr, host: &str) -> Result<Lookup> {
     let name = Name::from_ascii(format!("{}.", host.trim_end_matches('.'))).map_err(|e| {
+        let q = crate::error::quote(host);
         Error::usage(tx(
-            format!("{host:?} is not a host name DNS can ask for: {e}"),
-            format!("{host:?} 不是 DNS 能查询的主机名：{e}"),
+            format!("{} is not a host name DNS can ask for: {e}", q.en),
+            format!("{} 不是 DNS 能查询的主机名：{e}", q.zh),
         ))
     })?;
     let query = client::build_query(&name, RecordType::A, true);

@@ -198,7 +198,8 @@ fn method(args: &TracerouteArgs) -> Method {
 fn live(args: &TracerouteArgs, target: &str, n: &mut Narrator) -> Result<i32> {
     let dst = match target.parse::<Ipv4Addr>() {
         Ok(a) => a,
-        Err(_) => (target, 0)
+        // A name must be one DNS can carry before the resolver is asked (as ping checks it).
+        Err(_) => (crate::dns::name::check(target)?.input.as_str(), 0)
             .to_socket_addrs()
             .ok()
             .and_then(|mut it| {
@@ -208,9 +209,10 @@ fn live(args: &TracerouteArgs, target: &str, n: &mut Narrator) -> Result<i32> {
                 })
             })
             .ok_or_else(|| {
+                let q = crate::error::quote(target);
                 Error::usage(tx(
-                    format!("{target:?} is not an IPv4 address or a name with one"),
-                    format!("{target:?} 不是 IPv4 地址，也不是有 IPv4 地址的名字"),
+                    format!("{} is not an IPv4 address or a name with one", q.en),
+                    format!("{} 不是 IPv4 地址，也不是有 IPv4 地址的名字", q.zh),
                 ))
             })?,
     };
