@@ -201,20 +201,38 @@ fn lab_dns_pcap_from_the_command_line() {
 
 /// A `netlab lab dns --json` of the test's own, its stdout in a file (what it
 /// tells as it stops may outgrow a pipe nobody reads); killed if dropped.
-struct Spawned {
-    child: std::process::Child,
+pub struct Spawned {
+    pub child: std::process::Child,
 }
 
 impl Spawned {
     /// Start it with `extra` arguments and environment changes (None: removed);
     /// returns it, its port and the step that says where it runs.
-    fn start(extra: &[&str], env: &[(&str, Option<&Path>)], json: &Path) -> (Spawned, u16, Value) {
+    pub fn start(
+        extra: &[&str],
+        env: &[(&str, Option<&Path>)],
+        json: &Path,
+    ) -> (Spawned, u16, Value) {
+        Self::start_logging(extra, env, json, None)
+    }
+
+    /// [`Spawned::start`], its stderr (the log, with -v) in `log`.
+    pub fn start_logging(
+        extra: &[&str],
+        env: &[(&str, Option<&Path>)],
+        json: &Path,
+        log: Option<&Path>,
+    ) -> (Spawned, u16, Value) {
         let mut c = Command::new(env!("CARGO_BIN_EXE_netlab"));
         c.args(["lab", "dns", "--json"])
             .args(extra)
             .env_remove("RUST_LOG")
+            .env("NO_COLOR", "1")
             .stdout(std::fs::File::create(json).unwrap())
-            .stderr(std::process::Stdio::null());
+            .stderr(match log {
+                Some(l) => std::process::Stdio::from(std::fs::File::create(l).unwrap()),
+                None => std::process::Stdio::null(),
+            });
         for (k, v) in env {
             match v {
                 Some(v) => c.env(k, v),
@@ -243,12 +261,12 @@ impl Spawned {
         }
     }
 
-    fn exited(&mut self) -> bool {
+    pub fn exited(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
     /// SIGTERM, and wait.
-    fn terminate(mut self) -> std::process::ExitStatus {
+    pub fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         self.child.wait().unwrap()

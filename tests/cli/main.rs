@@ -17,6 +17,7 @@ mod firewall;
 mod hostile;
 mod io_mux;
 mod lab_dns_edges;
+mod lab_dns_fuzz;
 mod lab_dns_rfc;
 mod lab_ns;
 mod logs;
