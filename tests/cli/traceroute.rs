@@ -182,6 +182,17 @@ fn a_broadcast_target_is_refused_before_any_probe_and_not_blamed_on_privilege() 
 }
 
 #[test]
+fn an_ipv6_target_is_named_as_such() {
+    let o = netlab(&["traceroute", "::1", "--lang", "en"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("IPv6 is not supported"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn the_unspecified_address_is_this_host_and_is_reached() {
     // As ping 0.0.0.0 does: the kernel delivers it to 127.0.0.1, which answers.
     for extra in [&[][..], &["-I"][..]] {

@@ -196,6 +196,9 @@ fn method(args: &TracerouteArgs) -> Method {
 
 /// A trace on the real network, printed as traceroute prints it.
 fn live(args: &TracerouteArgs, target: &str, n: &mut Narrator) -> Result<i32> {
+    if target.parse::<std::net::Ipv6Addr>().is_ok() {
+        return Err(Error::usage(say::ipv6(target)));
+    }
     let dst = match target.parse::<Ipv4Addr>() {
         Ok(a) => a,
         // A name must be one DNS can carry before the resolver is asked (as ping checks it).

@@ -302,3 +302,11 @@ pub fn this_host(target: Ipv4Addr, host: Ipv4Addr) -> Text {
         format!("{target} 作为目的地址表示“本机”：内核把探测包交给自己的地址 {host}，所以路径终点就是这台机器"),
     )
 }
+
+/// An IPv6 target.
+pub fn ipv6(target: &str) -> Text {
+    tx(
+        format!("{target}: IPv6 is not supported by netlab traceroute yet; give an IPv4 address"),
+        format!("{target}：netlab traceroute 还不支持 IPv6；请给一个 IPv4 地址"),
+    )
+}
