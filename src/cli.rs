@@ -13,6 +13,69 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::narrate::Lang;
 
+/// A bad value as an error quotes it: short, escaped (see [`crate::error::quote`]).
+fn q(s: &str) -> String {
+    crate::error::quote(s).en
+}
+
+/// A value parser whose error is its own sentence after the argument's name.
+/// clap's usual wrapper ("invalid value 'X' for …") repeats X whole, however
+/// long, control characters and all; the sentences here quote it with [`q`].
+#[derive(Clone)]
+pub struct Quoted<T>(pub fn(&str) -> Result<T, String>);
+
+impl<T: Clone + Send + Sync + 'static> clap::builder::TypedValueParser for Quoted<T> {
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<T, clap::Error> {
+        let what = arg.map_or_else(|| "value".to_string(), ToString::to_string);
+        let fail = |m: String| {
+            cmd.clone().error(
+                clap::error::ErrorKind::ValueValidation,
+                format!("{what}: {m}"),
+            )
+        };
+        let text = value
+            .to_str()
+            .ok_or_else(|| fail(format!("{} is not UTF-8 text", q(&value.to_string_lossy()))))?;
+        (self.0)(text).map_err(fail)
+    }
+}
+
+/// Longest host name (RFC 1035: 253 characters without the final dot);
+/// every address is shorter.
+const MAX_TARGET: usize = 253;
+
+/// A host name or address to ping: no longer than a host name can be. The
+/// rest (an address, a name DNS can carry) is checked where it is used.
+pub fn parse_target(s: &str) -> Result<String, String> {
+    let n = s.chars().count();
+    if n > MAX_TARGET {
+        return Err(format!(
+            "{} is longer than any host name or address ({MAX_TARGET} characters at most)",
+            q(s)
+        ));
+    }
+    Ok(s.to_string())
+}
+
+/// A question id as typed (`Q4`, `q4`, `4`): short, or it is none; which
+/// ids exist is checked against the catalogue.
+pub fn parse_question_id(s: &str) -> Result<String, String> {
+    if s.chars().count() > 16 || s.chars().any(char::is_control) {
+        return Err(format!(
+            "unknown question {}: use an id from Q1 to Q39 (see `netlab questions`)",
+            q(s)
+        ));
+    }
+    Ok(s.to_string())
+}
+
 /// netlab — learn computer networking by doing it.
 ///
 /// Each subcommand performs a real network operation and narrates it step by
@@ -105,6 +168,7 @@ pub enum Command {
     /// Explain one question: answer, corrections of the notes, demos
     Explain {
         /// Question id, Q1 to Q39 (or just the number)
+        #[arg(value_parser = Quoted(parse_question_id))]
         id: String,
     },
     /// Print a shell completion script: netlab completions bash > /etc/bash_completion.d/netlab
@@ -219,7 +283,7 @@ pub struct ArpArgs {
     #[arg(long, value_name = "IF", requires = "resolve")]
     pub iface: Option<String>,
     /// Resolve this IPv4 address with a real ARP request on --iface
-    #[arg(long, value_name = "IP", requires = "iface")]
+    #[arg(long, value_name = "IP", requires = "iface", value_parser = Quoted(parse_ipv4))]
     pub resolve: Option<std::net::Ipv4Addr>,
 }
 
@@ -299,48 +363,54 @@ pub struct TracerouteArgs {
 #[derive(Clone, Debug, Args)]
 pub struct UrlArgs {
     /// The URL to open in the lab: http only, the host a lab name (www.lab.edu.cn) or address
-    #[arg(value_name = "URL", default_value = "http://www.lab.edu.cn/index.html", value_parser = parse_url)]
+    #[arg(value_name = "URL", default_value = "http://www.lab.edu.cn/index.html", value_parser = Quoted(parse_url))]
     pub url: url::Url,
 }
 
 /// Parse a URL `netlab url` can fetch: http, with a host; the other kinds of
 /// URI are named for what they are.
 pub fn parse_url(s: &str) -> Result<url::Url, String> {
+    let qs = q(s);
     let u = url::Url::parse(s.trim()).map_err(|e| {
-        format!("{s:?} is not a URL ({e}); write e.g. http://www.lab.edu.cn/index.html")
+        format!("{qs} is not a URL ({e}); write e.g. http://www.lab.edu.cn/index.html")
     })?;
     match u.scheme() {
         "http" => {}
         "urn" => {
             return Err(format!(
-                "{s:?} is a URN: it names a resource without saying where it is, so there is nothing to fetch; give an http:// URL"
+                "{qs} is a URN: it names a resource without saying where it is, so there is nothing to fetch; give an http:// URL"
             ))
         }
         "mailto" => {
             return Err(format!(
-                "{s:?} is a mailto: URI: it hands an address to a mail program and names no host to connect to; give an http:// URL"
+                "{qs} is a mailto: URI: it hands an address to a mail program and names no host to connect to; give an http:// URL"
             ))
         }
         "https" => {
             return Err(format!(
-                "{s:?}: https puts TLS between TCP and HTTP, and the lab serves no TLS; give the http:// URL"
+                "{qs}: https puts TLS between TCP and HTTP, and the lab serves no TLS; give the http:// URL"
             ))
         }
         other => {
             return Err(format!(
-                "{s:?}: netlab url fetches http:// URLs only, not {other}:"
+                "{qs}: netlab url fetches http:// URLs only, not {other}:"
             ))
         }
     }
     if u.port() == Some(0) {
-        return Err(format!("{s:?}: port 0 is not a server port"));
+        return Err(format!("{qs}: port 0 is not a server port"));
     }
     match u.host() {
-        Some(url::Host::Domain(_) | url::Host::Ipv4(_)) => Ok(u),
+        // A name DNS cannot carry is refused here, before any lab is built.
+        Some(url::Host::Domain(d)) => match crate::dns::name::check(d) {
+            Ok(_) => Ok(u),
+            Err(e) => Err(format!("{qs}: {}", e.text().en)),
+        },
+        Some(url::Host::Ipv4(_)) => Ok(u),
         Some(url::Host::Ipv6(_)) => Err(format!(
-            "{s:?}: the lab is IPv4 only; give a name or an IPv4 address"
+            "{qs}: the lab is IPv4 only; give a name or an IPv4 address"
         )),
-        None => Err(format!("{s:?} has no host to connect to")),
+        None => Err(format!("{qs} has no host to connect to")),
     }
 }
 
@@ -370,6 +440,7 @@ pub struct StickyArgs {
 #[derive(Clone, Debug, Args)]
 pub struct PingArgs {
     /// Address or host name to ping; without it, the namespace lab demo runs
+    #[arg(value_parser = Quoted(parse_target))]
     pub target: Option<String>,
     /// Stop after sending COUNT requests
     #[arg(short = 'c', value_name = "COUNT", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
@@ -438,7 +509,7 @@ pub struct DnsTraceArgs {
     #[arg(long, value_name = "FILE")]
     pub hosts: Option<PathBuf>,
     /// Start the walk at these servers, `IP[:PORT],...`; the port is used for every server of the walk
-    #[arg(long, value_name = "IP[:PORT],...", value_parser = parse_root_servers)]
+    #[arg(long, value_name = "IP[:PORT],...", value_parser = Quoted(parse_root_servers))]
     pub root_servers: Option<RootServers>,
     /// Walk the real internet from IANA's 13 root servers and ask the system's resolver
     #[arg(long)]
@@ -472,6 +543,7 @@ pub fn parse_root_servers(s: &str) -> Result<RootServers, String> {
     let mut port: Option<u16> = None;
     for item in s.split(',') {
         let item = item.trim();
+        let qi = q(item);
         if item.is_empty() {
             return Err("empty entry; expected IP[:PORT],... e.g. 127.53.0.1:5300".into());
         }
@@ -480,11 +552,11 @@ pub fn parse_root_servers(s: &str) -> Result<RootServers, String> {
         } else if let Ok(ip) = item.parse::<IpAddr>() {
             (ip, None)
         } else {
-            return Err(format!("{item:?} is not an IP address or IP:PORT"));
+            return Err(format!("{qi} is not an IP address or IP:PORT"));
         };
         if let Some(p) = p {
             if p == 0 {
-                return Err(format!("{item:?}: port 0 is not a server port"));
+                return Err(format!("{qi}: port 0 is not a server port"));
             }
             match port {
                 Some(q) if q != p => {
@@ -507,9 +579,16 @@ pub fn parse_root_servers(s: &str) -> Result<RootServers, String> {
     })
 }
 
+/// An IPv4 address in dotted-quad form.
+pub fn parse_ipv4(s: &str) -> Result<std::net::Ipv4Addr, String> {
+    s.parse()
+        .map_err(|_| format!("{} is not an IPv4 address; write e.g. 198.51.100.20", q(s)))
+}
+
 /// Parse a duration: `2s`, `500ms`, `1.5` (seconds).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
+    let qs = q(s);
     let (num, scale) = if let Some(n) = s.strip_suffix("ms") {
         (n, 0.001)
     } else if let Some(n) = s.strip_suffix("min").or_else(|| s.strip_suffix('m')) {
@@ -524,17 +603,17 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let v: f64 = num
         .trim()
         .parse()
-        .map_err(|_| format!("{s:?} is not a duration; write e.g. 2s, 500ms, 5m or 1h"))?;
+        .map_err(|_| format!("{qs} is not a duration; write e.g. 2s, 500ms, 5m or 1h"))?;
     if !v.is_finite() || v <= 0.0 {
         return Err(format!(
-            "{s:?}: a duration must be greater than zero; write e.g. 2s, 500ms, 5m or 1h"
+            "{qs}: a duration must be greater than zero; write e.g. 2s, 500ms, 5m or 1h"
         ));
     }
-    let d = Duration::try_from_secs_f64(v * scale).map_err(|e| format!("{s:?}: {e}"))?;
+    let d = Duration::try_from_secs_f64(v * scale).map_err(|e| format!("{qs}: {e}"))?;
     if d.is_zero() {
         // Found by the text_inputs fuzz target: "55555E-40" is positive but rounds to 0 ns.
         return Err(format!(
-            "{s:?}: shorter than a nanosecond; a duration must be greater than zero"
+            "{qs}: shorter than a nanosecond; a duration must be greater than zero"
         ));
     }
     Ok(d)
@@ -542,9 +621,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 fn parse_bounded(s: &str, max: Duration) -> Result<Duration, String> {
     let d = parse_duration(s)?;
+    let qs = q(s);
     if d < Duration::from_millis(1) || d > max {
         return Err(format!(
-            "{s:?} is out of range: give 1ms to {}s",
+            "{qs} is out of range: give 1ms to {}s",
             max.as_secs()
         ));
     }
@@ -552,18 +632,19 @@ fn parse_bounded(s: &str, max: Duration) -> Result<Duration, String> {
 }
 
 fn seconds(s: &str, min: f64) -> Result<Duration, String> {
+    let qs = q(s);
     let v: f64 = s
         .trim()
         .parse()
-        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+        .map_err(|_| format!("{qs} is not a number of seconds"))?;
     if !v.is_finite() || v <= 0.0 {
-        return Err(format!("{s:?}: must be a positive number of seconds"));
+        return Err(format!("{qs}: must be a positive number of seconds"));
     }
     if v < min {
-        return Err(format!("{s:?}: must be at least {min} s"));
+        return Err(format!("{qs}: must be at least {min} s"));
     }
     if v > 3600.0 {
-        return Err(format!("{s:?}: must be at most 3600 s"));
+        return Err(format!("{qs}: must be at most 3600 s"));
     }
     Ok(Duration::from_secs_f64(v))
 }

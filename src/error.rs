@@ -29,8 +29,8 @@ pub enum Error {
     /// The user asked for something netlab cannot do as asked.
     #[error("{}", .0.en)]
     Usage(Text),
-    /// A domain name that DNS cannot carry.
-    #[error("invalid name {name:?}: {}", reason.en)]
+    /// A domain name that DNS cannot carry (quoted short, see [`quote`]).
+    #[error("invalid name {}: {}", quote(.name).en, .reason.en)]
     BadName { name: String, reason: Text },
     /// A file could not be read.
     #[error("cannot read {}: {source}", path.display())]
@@ -164,7 +164,9 @@ impl Error {
     /// What the error is about: the path, address, link or host it names.
     pub fn object(&self) -> Option<String> {
         match self {
-            Error::BadName { name, .. } => Some(name.clone()),
+            // Whole when short (JSON escapes what it must); a long one quoted short.
+            Error::BadName { name, .. } if name.chars().count() <= QUOTE_MAX => Some(name.clone()),
+            Error::BadName { name, .. } => Some(quote(name).en),
             Error::Read { path, .. } | Error::Write { path, .. } => {
                 Some(path.display().to_string())
             }
@@ -195,10 +197,13 @@ impl Error {
         let os = |e: &std::io::Error| os_error_text(e);
         match self {
             Error::Usage(t) => t.clone(),
-            Error::BadName { name, reason } => Text {
-                en: format!("invalid name {name:?}: {}", reason.en),
-                zh: format!("无效的域名 {name:?}：{}", reason.zh),
-            },
+            Error::BadName { name, reason } => {
+                let q = quote(name);
+                Text {
+                    en: format!("invalid name {}: {}", q.en, reason.en),
+                    zh: format!("无效的域名 {}：{}", q.zh, reason.zh),
+                }
+            }
             Error::Read { path, source } => Text {
                 en: format!("cannot read {}: {source}", path.display()),
                 zh: format!("无法读取 {}：{}", path.display(), os(source).zh),
@@ -313,6 +318,52 @@ pub fn os_error_text(e: &std::io::Error) -> Text {
     crate::text::tx(e.to_string(), zh)
 }
 
+/// At most this many characters of a user's input are quoted in an error.
+pub const QUOTE_MAX: usize = 64;
+
+/// A user's input as an error message quotes it: in double quotes, escaped as
+/// Rust's `{:?}` escapes (a newline as `\n`, a control character as
+/// `\u{7}`), and when longer than [`QUOTE_MAX`] characters cut there, with
+/// an ellipsis and the whole length: `"aaaa…" (10000 characters)`. A 10 kB
+/// argument gives one short line, and no input can break the line or the
+/// terminal.
+pub fn quote(input: &str) -> Text {
+    let n = input.chars().count();
+    if n <= QUOTE_MAX {
+        let q = format!("{input:?}");
+        return crate::text::tx(q.clone(), q);
+    }
+    let head: String = input.chars().take(QUOTE_MAX).collect();
+    let q = format!("{head:?}");
+    let open = q.strip_suffix('"').unwrap_or(&q);
+    crate::text::tx(
+        format!("{open}…\" ({n} characters)"),
+        format!("{open}…\"（共 {n} 个字符）"),
+    )
+}
+
+/// A character as an error names it: "a newline", "a space", "a control
+/// character (U+0007)", "the character '<'", in both languages.
+pub fn char_name(c: char) -> Text {
+    use crate::text::tx;
+    let code = format!("U+{:04X}", u32::from(c));
+    match c {
+        ' ' => tx("a space", "空格"),
+        '\n' => tx("a newline", "换行符"),
+        '\r' => tx("a carriage return", "回车符"),
+        '\t' => tx("a tab", "制表符"),
+        c if c.is_control() => tx(
+            format!("a control character ({code})"),
+            format!("控制字符（{code}）"),
+        ),
+        c if c.is_whitespace() => tx(
+            format!("a space character ({code})"),
+            format!("空白字符（{code}）"),
+        ),
+        c => tx(format!("the character {c:?}"), format!("字符 {c:?}")),
+    }
+}
+
 /// The library's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -321,6 +372,39 @@ mod tests {
     use super::*;
     use crate::text::tx;
     use std::io::{Error as IoError, ErrorKind};
+
+    #[test]
+    fn a_quote_is_short_escaped_and_says_how_long_the_input_was() {
+        assert_eq!(quote("www.baidu.com").en, "\"www.baidu.com\"");
+        assert_eq!(quote("a\nb<").en, "\"a\\nb<\"");
+        assert_eq!(quote("a\u{7}b").zh, "\"a\\u{7}b\"");
+        let long = quote(&"a".repeat(10_000));
+        assert_eq!(
+            long.en,
+            format!("\"{}…\" (10000 characters)", "a".repeat(QUOTE_MAX))
+        );
+        assert!(long.zh.ends_with("…\"（共 10000 个字符）"), "{}", long.zh);
+        // Cut at a character, never inside one.
+        let wide = quote(&"中".repeat(100));
+        assert!(wide
+            .en
+            .starts_with(&format!("\"{}…", "中".repeat(QUOTE_MAX))));
+        // Exactly the limit: whole, no ellipsis.
+        assert!(!quote(&"a".repeat(QUOTE_MAX)).en.contains('…'));
+    }
+
+    #[test]
+    fn a_character_is_named_for_what_it_is() {
+        let en = |c| char_name(c).en;
+        assert_eq!(en('\n'), "a newline");
+        assert_eq!(en(' '), "a space");
+        assert_eq!(en('\t'), "a tab");
+        assert_eq!(en('\u{7}'), "a control character (U+0007)");
+        assert_eq!(en('\u{3000}'), "a space character (U+3000)");
+        assert_eq!(en('<'), "the character '<'");
+        assert_eq!(char_name('\n').zh, "换行符");
+        assert_eq!(char_name('<').zh, "字符 '<'");
+    }
 
     /// Every variant: its exit code, its cause, the object it names, and a
     /// message in each language that names that object (Chinese with no

@@ -7,7 +7,7 @@
 
 use hickory_proto::rr::Name;
 
-use crate::error::{Error, Result};
+use crate::error::{char_name, quote, Error, Result};
 use crate::text::{tx, Text};
 
 /// A name ready to query, and how it was obtained.
@@ -54,12 +54,18 @@ pub fn check(input: &str) -> Result<CheckedName> {
             ),
         ));
     }
-    if trimmed.chars().any(char::is_whitespace) {
+    // Whitespace and control characters first, named for what they are (a
+    // newline is no space), before IDNA sees them.
+    if let Some(c) = trimmed
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control())
+    {
+        let what = char_name(c);
         return Err(bad(
             input,
             tx(
-                "a domain name cannot contain spaces; use letters, digits, '-' and '_' between dots",
-                "域名不能含空格；点与点之间用字母、数字、'-' 和 '_'",
+                format!("a domain name cannot contain {}; use letters, digits, '-' and '_' between dots", what.en),
+                format!("域名不能含{}；点与点之间用字母、数字、'-' 和 '_'", what.zh),
             ),
         ));
     }
@@ -96,16 +102,19 @@ pub fn check(input: &str) -> Result<CheckedName> {
         if label.is_empty() {
             return Err(bad(input, empty_label()));
         }
+        let q = quote(label);
         if label.len() > MAX_LABEL {
             return Err(bad(
                 input,
                 tx(
                     format!(
-                        "label {label:?} is {} bytes; a label holds at most {MAX_LABEL}",
+                        "label {} is {} bytes; a label holds at most {MAX_LABEL}",
+                        q.en,
                         label.len()
                     ),
                     format!(
-                        "标签 {label:?} 有 {} 字节；一个标签最多 {MAX_LABEL} 字节",
+                        "标签 {} 有 {} 字节；一个标签最多 {MAX_LABEL} 字节",
+                        q.zh,
                         label.len()
                     ),
                 ),
@@ -115,11 +124,15 @@ pub fn check(input: &str) -> Result<CheckedName> {
             .chars()
             .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
         {
+            let what = char_name(c);
             return Err(bad(
                 input,
                 tx(
-                    format!("character {c:?} is not allowed; use letters, digits, '-' and '_'"),
-                    format!("不允许字符 {c:?}；请用字母、数字、'-' 和 '_'"),
+                    format!(
+                        "{} is not allowed; use letters, digits, '-' and '_'",
+                        what.en
+                    ),
+                    format!("不允许{}；请用字母、数字、'-' 和 '_'", what.zh),
                 ),
             ));
         }
@@ -127,8 +140,8 @@ pub fn check(input: &str) -> Result<CheckedName> {
             return Err(bad(
                 input,
                 tx(
-                    format!("label {label:?} starts or ends with '-'"),
-                    format!("标签 {label:?} 以 '-' 开头或结尾"),
+                    format!("label {} starts or ends with '-'", q.en),
+                    format!("标签 {} 以 '-' 开头或结尾", q.zh),
                 ),
             ));
         }
@@ -173,7 +186,10 @@ mod tests {
             (".", "empty"),
             ("a..b", "empty label"),
             (".a", "empty label"),
-            ("a b", "spaces"),
+            ("a b", "cannot contain a space"),
+            ("www.baidu\n.com", "cannot contain a newline"),
+            ("a\u{7}b", "cannot contain a control character (U+0007)"),
+            ("www.<baidu>.com", "the character '<' is not allowed"),
             ("a!.com", "not allowed"),
             ("-a.com", "'-'"),
         ] {
@@ -190,6 +206,15 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("at most 253"));
+        // However long the input, the error quotes 64 characters of it.
+        let huge = check(&"a".repeat(10_000)).unwrap_err();
+        assert!(huge.to_string().len() < 200, "{huge}");
+        assert!(huge.to_string().contains("(10000 characters)"), "{huge}");
+        assert!(
+            huge.text().zh.contains("共 10000 个字符"),
+            "{}",
+            huge.text().zh
+        );
         let ok_label = format!("{}.com", "a".repeat(63));
         assert!(check(&ok_label).is_ok());
     }

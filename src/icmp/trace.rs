@@ -304,6 +304,35 @@ fn wait_error(fd: &OwnedFd, sent: Instant, wait: Duration, echo: bool) -> std::i
     }
 }
 
+/// Where the kernel delivers what is sent to a trace's target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Destination {
+    /// A broadcast address (255.255.255.255, or a subnet's broadcast such as
+    /// 127.255.255.255 on lo): the kernel refuses to send there unless the
+    /// socket asks for it (SO_BROADCAST), and then every host on the link
+    /// would answer. A trace follows the path to one host.
+    Broadcast,
+    /// One host. Usually the target itself; for 0.0.0.0 ("this host", RFC 1122
+    /// 3.2.1.3) the kernel's own address, 127.0.0.1, which then answers.
+    Host(Ipv4Addr),
+}
+
+/// Ask the kernel where `dst` leads, as a UDP socket's connect() finds it: the
+/// route lookup, and nothing sent. connect() refuses a broadcast route with
+/// EACCES, and turns 0.0.0.0 into the loopback address it will really use.
+pub fn destination(dst: Ipv4Addr) -> std::io::Result<Destination> {
+    let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?;
+    match s.connect(SocketAddr::from((dst, BASE_PORT))) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EACCES) => return Ok(Destination::Broadcast),
+        Err(e) => return Err(e),
+    }
+    match s.peer_addr()? {
+        SocketAddr::V4(a) => Ok(Destination::Host(*a.ip())),
+        SocketAddr::V6(_) => Ok(Destination::Host(dst)),
+    }
+}
+
 /// Whether a trace reached its target.
 pub fn reached(probes: &[Probe], dst: Ipv4Addr) -> bool {
     probes.iter().any(|p| {
@@ -360,5 +389,17 @@ mod tests {
         assert_eq!(p.reply, Reply::PortUnreachable, "{p:?}");
         assert_eq!(p.address, Some(Ipv4Addr::LOCALHOST));
         assert!(reached(&[p], Ipv4Addr::LOCALHOST));
+    }
+
+    #[test]
+    fn the_kernel_says_where_a_target_leads() {
+        use Destination::*;
+        let d = |a: [u8; 4]| destination(Ipv4Addr::from(a)).unwrap();
+        assert_eq!(d([127, 0, 0, 1]), Host(Ipv4Addr::LOCALHOST));
+        assert_eq!(d([127, 1, 2, 3]), Host(Ipv4Addr::new(127, 1, 2, 3)));
+        // lo carries 127.0.0.1/8, and with it the route to its subnet's broadcast.
+        assert_eq!(d([127, 255, 255, 255]), Broadcast);
+        // "This host": the kernel sends it to its loopback address.
+        assert_eq!(d([0, 0, 0, 0]), Host(Ipv4Addr::LOCALHOST));
     }
 }

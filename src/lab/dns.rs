@@ -637,6 +637,63 @@ fn hostile_reply(m: Misbehaviour, zones: &[Arc<Zone>], req: &Message) -> Option<
     }
 }
 
+/// One DNS message a lab server received or sent, as its socket saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Seen {
+    /// When the socket took it in or handed it to the kernel.
+    pub at: std::time::SystemTime,
+    /// Who sent it.
+    pub from: SocketAddr,
+    /// Who it was for.
+    pub to: SocketAddr,
+    /// Over TCP (the message without its two-byte length); else one UDP datagram.
+    pub tcp: bool,
+    /// Received by a lab server (else sent by one).
+    pub received: bool,
+    /// The message's bytes (for a datagram, whatever arrived, DNS or not).
+    pub bytes: Vec<u8>,
+}
+
+/// Messages a lab keeps at most for [`DnsLab::messages`]: a burst of a million
+/// datagrams must not take the memory of a million copies. Past it, messages
+/// are counted, not kept.
+pub const MAX_KEPT: usize = 50_000;
+
+/// What the servers saw, kept only once [`DnsLab::record_messages`] was called
+/// (a `lab dns` that runs for hours without `--pcap` keeps nothing).
+#[derive(Default)]
+struct Recorder {
+    on: std::sync::atomic::AtomicBool,
+    kept: std::sync::Mutex<Vec<Seen>>,
+    /// Messages seen past [`MAX_KEPT`].
+    missed: std::sync::atomic::AtomicU64,
+}
+
+impl Recorder {
+    /// Keep one message: `received` by a lab server from `from`, else sent by it to `to`.
+    fn keep(&self, from: SocketAddr, to: SocketAddr, tcp: bool, received: bool, bytes: &[u8]) {
+        use std::sync::atomic::Ordering;
+        if !self.on.load(Ordering::Relaxed) {
+            return;
+        }
+        let at = std::time::SystemTime::now();
+        if let Ok(mut v) = self.kept.lock() {
+            if v.len() < MAX_KEPT {
+                v.push(Seen {
+                    at,
+                    from,
+                    to,
+                    tcp,
+                    received,
+                    bytes: bytes.to_vec(),
+                });
+                return;
+            }
+        }
+        self.missed.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// One running server, for listings.
 #[derive(Clone, Debug)]
 pub struct RunningServer {
@@ -676,6 +733,8 @@ pub struct DnsLab {
     pub resolver: Option<SocketAddr>,
     /// The recursive resolver itself: its cache counter and its record of walks.
     engine: Option<Arc<Resolver>>,
+    /// Every message the servers received and sent, once asked to keep them.
+    recorder: Arc<Recorder>,
 }
 
 impl DnsLab {
@@ -702,6 +761,32 @@ impl DnsLab {
             .as_ref()
             .map(|r| r.take_walks())
             .unwrap_or_default()
+    }
+
+    /// From now on, keep every message the lab's servers receive and send, at
+    /// their sockets (the resolver's too: its questions reach the authoritative
+    /// servers, which keep them), up to [`MAX_KEPT`]; see [`DnsLab::messages`].
+    pub fn record_messages(&self) {
+        self.recorder
+            .on
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The messages kept since the last call, in the order the sockets saw
+    /// them, and how many more were seen but not kept (past [`MAX_KEPT`]).
+    pub fn messages(&self) -> (Vec<Seen>, u64) {
+        let mut kept = self
+            .recorder
+            .kept
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default();
+        kept.sort_by_key(|m| m.at);
+        let missed = self
+            .recorder
+            .missed
+            .swap(0, std::sync::atomic::Ordering::Relaxed);
+        (kept, missed)
     }
 }
 
@@ -873,6 +958,7 @@ impl DnsLab {
                 role: Role::Recursive(r, resolver_name(set).into()),
             });
         }
+        let recorder = Arc::new(Recorder::default());
         {
             let _guard = rt.enter();
             for b in servers {
@@ -882,10 +968,10 @@ impl DnsLab {
                     source: e,
                 };
                 let udp = tokio::net::UdpSocket::from_std(b.udp).map_err(sock)?;
-                rt.spawn(serve_udp(udp, b.addr, b.role.clone()));
+                rt.spawn(serve_udp(udp, b.addr, b.role.clone(), recorder.clone()));
                 if let Some(tcp) = b.tcp {
                     let tcp = tokio::net::TcpListener::from_std(tcp).map_err(sock)?;
-                    rt.spawn(serve_tcp(tcp, b.addr, b.role));
+                    rt.spawn(serve_tcp(tcp, b.addr, b.role, recorder.clone()));
                 }
             }
         }
@@ -909,6 +995,7 @@ impl DnsLab {
             servers: running,
             resolver,
             engine,
+            recorder,
         })
     }
 }
@@ -925,7 +1012,7 @@ fn send_failed(server: SocketAddr, client: SocketAddr, e: &std::io::Error) {
     tracing::warn!(target: "netlab::lab::dns", "{server} could not send its reply to {client}: {e}");
 }
 
-async fn serve_udp(sock: tokio::net::UdpSocket, local: SocketAddr, role: Role) {
+async fn serve_udp(sock: tokio::net::UdpSocket, local: SocketAddr, role: Role, rec: Arc<Recorder>) {
     let sock = Arc::new(sock);
     let mut buf = vec![0u8; 4096];
     loop {
@@ -936,6 +1023,7 @@ async fn serve_udp(sock: tokio::net::UdpSocket, local: SocketAddr, role: Role) {
                 continue;
             }
         };
+        rec.keep(from, local, false, true, &buf[..n]);
         let req = match Message::from_vec(&buf[..n]) {
             Ok(m) => m,
             Err(e) => {
@@ -961,10 +1049,10 @@ async fn serve_udp(sock: tokio::net::UdpSocket, local: SocketAddr, role: Role) {
         if let Role::Authoritative(served) = &role {
             let reply = served.answer(&req, via);
             log_served(local, from, "udp", &req, &told(&reply, false));
-            send_udp(&sock, local, from, &req, reply).await;
+            send_udp(&sock, local, from, &req, reply, &rec).await;
             continue;
         }
-        let (sock, role) = (sock.clone(), role.clone());
+        let (sock, role, rec) = (sock.clone(), role.clone(), rec.clone());
         tokio::spawn(async move {
             if let Role::Hostile(m, served) = &role {
                 if *m == Misbehaviour::Slow {
@@ -974,15 +1062,18 @@ async fn serve_udp(sock: tokio::net::UdpSocket, local: SocketAddr, role: Role) {
                 match hostile_reply(*m, &served.zones, &req) {
                     Some((bytes, false)) => {
                         log_served(local, from, "udp", &req, &how);
-                        if let Err(e) = sock.send_to(&bytes, from).await {
-                            send_failed(local, from, &e);
+                        match sock.send_to(&bytes, from).await {
+                            Ok(_) => rec.keep(local, from, false, false, &bytes),
+                            Err(e) => send_failed(local, from, &e),
                         }
                     }
                     Some((bytes, true)) => {
                         log_served(local, from, "udp", &req, &how);
                         if let Ok(other) = tokio::net::UdpSocket::bind((WRONG_SOURCE, 0)).await {
-                            if let Err(e) = other.send_to(&bytes, from).await {
-                                send_failed(local, from, &e);
+                            let wrong = other.local_addr().unwrap_or(local);
+                            match other.send_to(&bytes, from).await {
+                                Ok(_) => rec.keep(wrong, from, false, false, &bytes),
+                                Err(e) => send_failed(local, from, &e),
                             }
                         }
                     }
@@ -991,7 +1082,7 @@ async fn serve_udp(sock: tokio::net::UdpSocket, local: SocketAddr, role: Role) {
             } else {
                 let (reply, cached) = role.answer(&req, via).await;
                 log_served(local, from, "udp", &req, &told(&reply, cached));
-                send_udp(&sock, local, from, &req, reply).await;
+                send_udp(&sock, local, from, &req, reply, &rec).await;
             }
         });
     }
@@ -1005,15 +1096,22 @@ async fn send_udp(
     from: SocketAddr,
     req: &Message,
     reply: Reply,
+    rec: &Recorder,
 ) {
     let Reply::One(msg) = reply else { return };
     let bytes = encode_udp(req, msg);
-    if let Err(e) = sock.send_to(&bytes, from).await {
-        send_failed(local, from, &e);
+    match sock.send_to(&bytes, from).await {
+        Ok(_) => rec.keep(local, from, false, false, &bytes),
+        Err(e) => send_failed(local, from, &e),
     }
 }
 
-async fn serve_tcp(listener: tokio::net::TcpListener, local: SocketAddr, role: Role) {
+async fn serve_tcp(
+    listener: tokio::net::TcpListener,
+    local: SocketAddr,
+    role: Role,
+    rec: Arc<Recorder>,
+) {
     loop {
         let (mut stream, from) = match listener.accept().await {
             Ok(got) => got,
@@ -1022,7 +1120,7 @@ async fn serve_tcp(listener: tokio::net::TcpListener, local: SocketAddr, role: R
                 continue;
             }
         };
-        let role = role.clone();
+        let (role, rec) = (role.clone(), rec.clone());
         tokio::spawn(async move {
             loop {
                 let mut len = [0u8; 2];
@@ -1034,6 +1132,7 @@ async fn serve_tcp(listener: tokio::net::TcpListener, local: SocketAddr, role: R
                 if stream.read_exact(&mut body).await.is_err() {
                     return;
                 }
+                rec.keep(from, local, true, true, &body);
                 let req = match Message::from_vec(&body) {
                     Ok(m) => m,
                     Err(e) => {
@@ -1063,6 +1162,13 @@ async fn serve_tcp(listener: tokio::net::TcpListener, local: SocketAddr, role: R
                         send_failed(local, from, &e);
                         return;
                     }
+                    rec.keep(
+                        local,
+                        from,
+                        true,
+                        false,
+                        framed.get(2..).unwrap_or_default(),
+                    );
                 }
             }
         });

@@ -28,6 +28,10 @@ use crate::text::tx;
 /// The page the lab's web server serves at `/index.html` (and `/`).
 pub const INDEX: &str = "<!doctype html>\n<html lang=\"zh\">\n<head><meta charset=\"utf-8\"><title>lab.edu.cn</title></head>\n<body><h1>你好，netlab</h1><p>h3 · 203.0.113.10 · lab.edu.cn</p></body>\n</html>\n";
 
+/// The lab web server's one port (HTTP's well-known port): like a real host,
+/// h3 answers a connection to any other port with RST, nothing listening there.
+pub const PORT: u16 = 80;
+
 /// How long a fetch may take in all.
 pub const FETCH_LIMIT: Duration = Duration::from_secs(5);
 
@@ -63,7 +67,8 @@ impl Drop for Services {
 }
 
 /// Serve the lab.edu.cn zone on `dns_at`:53 inside `dns_ns`, and HTTP on
-/// `web_at` inside `web_ns`.
+/// `web_at` inside `web_ns`, and on no other port. `url` gives h3's address
+/// and [`PORT`]: whatever port a URL names, the server does not move to meet it.
 pub fn serve(
     dns_ns: &Netns,
     dns_at: Ipv4Addr,
@@ -199,9 +204,10 @@ pub struct Exchange {
 /// Ask `server` (from inside `ns`) for the A record of `host`.
 pub fn lookup(ns: &Netns, server: SocketAddr, host: &str) -> Result<Lookup> {
     let name = Name::from_ascii(format!("{}.", host.trim_end_matches('.'))).map_err(|e| {
+        let q = crate::error::quote(host);
         Error::usage(tx(
-            format!("{host:?} is not a host name DNS can ask for: {e}"),
-            format!("{host:?} 不是 DNS 能查询的主机名：{e}"),
+            format!("{} is not a host name DNS can ask for: {e}", q.en),
+            format!("{} 不是 DNS 能查询的主机名：{e}", q.zh),
         ))
     })?;
     let query = client::build_query(&name, RecordType::A, true);

@@ -53,7 +53,7 @@ fn every_bad_input_exits_2_saying_what_is_wrong_and_what_is_accepted() {
         ),
         (
             vec!["dns-trace", "www baidu.com"],
-            "spaces",
+            "cannot contain a space",
             "use letters, digits",
         ),
         (
@@ -278,7 +278,7 @@ fn every_bad_input_exits_2_saying_what_is_wrong_and_what_is_accepted() {
         (vec!["arp-table", "--iface", "lo"], "required", "--resolve"),
         (
             vec!["arp-table", "--iface", "lo", "--resolve", "not-an-ip"],
-            "invalid value 'not-an-ip'",
+            "\"not-an-ip\" is not an IPv4 address",
             "--resolve <IP>",
         ),
         // tcp-vs-udp and sticky-packet
@@ -729,4 +729,110 @@ fn an_error_says_what_failed_on_what_in_the_runs_language() {
             assert!(!err.contains(w), "{args:?}: {err}");
         }
     }
+}
+
+/// The line that says what is wrong (clap adds its usage line after some).
+fn error_line(o: &Output) -> String {
+    stderr(o).lines().next().unwrap_or_default().to_string()
+}
+
+#[test]
+fn a_huge_name_is_quoted_short_in_one_line() {
+    // 10 000 bytes: every command that takes a name, address, URL or id quotes
+    // 64 characters of it, an ellipsis and its length; never the whole.
+    let huge = "a".repeat(10_000);
+    let url = format!("http://{huge}/");
+    for args in [
+        vec!["dns-trace", huge.as_str()],
+        vec!["traceroute", &huge],
+        vec!["ping", &huge],
+        vec!["explain", &huge],
+        vec!["url", &url],
+        vec!["arp-table", "--iface", "lo", "--resolve", &huge],
+        vec!["dns-trace", "x", "--root-servers", &huge],
+    ] {
+        for lang in ["en", "zh"] {
+            let mut a = args.clone();
+            a.extend(["--lang", lang]);
+            let o = netlab(&a);
+            assert_eq!(o.status.code(), Some(2), "{}: {}", args[0], stderr(&o));
+            let e = stderr(&o);
+            // The error line, and at most clap's usage line.
+            assert!(e.lines().count() <= 2, "{}: {e}", args[0]);
+            let line = error_line(&o);
+            assert!(
+                line.len() < 400,
+                "{}: {} bytes: {line}",
+                args[0],
+                line.len()
+            );
+            assert!(line.contains("a…\""), "{}: an ellipsis: {line}", args[0]);
+            let length = if url == args[args.len() - 1] {
+                "10008"
+            } else {
+                "10000"
+            };
+            assert!(line.contains(length), "{}: the length: {line}", args[0]);
+        }
+    }
+    // Chinese where netlab's own message is Chinese.
+    let o = netlab(&["--lang", "zh", "dns-trace", &huge]);
+    assert!(
+        error_line(&o).contains("（共 10000 个字符）"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_bad_character_in_a_name_is_named_for_what_it_is() {
+    for cmd in ["dns-trace", "ping", "traceroute"] {
+        for (name, en, zh) in [
+            (
+                "www.baidu\n.com",
+                "cannot contain a newline",
+                "不能含换行符",
+            ),
+            ("www.baidu\t.com", "cannot contain a tab", "不能含制表符"),
+            ("www baidu.com", "cannot contain a space", "不能含空格"),
+            (
+                "www.bai\u{7}du.com",
+                "cannot contain a control character (U+0007)",
+                "控制字符（U+0007）",
+            ),
+            (
+                "www.<baidu>.com",
+                "the character '<' is not allowed",
+                "不允许字符 '<'",
+            ),
+        ] {
+            for (lang, said) in [("en", en), ("zh", zh)] {
+                let o = netlab(&[cmd, name, "--lang", lang]);
+                assert_eq!(o.status.code(), Some(2), "{cmd} {name:?}: {}", stderr(&o));
+                // One line: the newline is shown escaped, never printed.
+                assert_eq!(
+                    stderr(&o).lines().count(),
+                    1,
+                    "{cmd} {name:?}: {}",
+                    stderr(&o)
+                );
+                let line = error_line(&o);
+                assert!(line.contains(said), "{cmd} {name:?} ({lang}): {line}");
+                assert!(
+                    !line.contains("spaces") && !line.contains("\u{7}"),
+                    "{line}"
+                );
+            }
+        }
+    }
+    let o = netlab(&["dns-trace", "www.baidu\n.com"]);
+    assert!(
+        error_line(&o).contains(r#""www.baidu\n.com""#),
+        "{}",
+        stderr(&o)
+    );
+    // explain and url quote what they were given, escaped.
+    let o = netlab(&["explain", "Q4\nQ5"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(error_line(&o).contains(r#""Q4\nQ5""#), "{}", stderr(&o));
 }

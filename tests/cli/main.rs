@@ -16,6 +16,8 @@ mod edges;
 mod firewall;
 mod hostile;
 mod io_mux;
+mod lab_dns_edges;
+mod lab_dns_fuzz;
 mod lab_dns_rfc;
 mod lab_exec;
 mod lab_ns;

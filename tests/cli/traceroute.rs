@@ -158,6 +158,63 @@ fn a_target_is_traced_as_traceroute_prints_it() {
 }
 
 #[test]
+fn a_broadcast_target_is_refused_before_any_probe_and_not_blamed_on_privilege() {
+    // lo's 127.0.0.1/8 makes 127.255.255.255 a broadcast route: the kernel
+    // refuses connect()/send() there with EACCES, which is no missing privilege.
+    for extra in [&[][..], &["-I"][..]] {
+        for lang in ["en", "zh"] {
+            let mut a = vec!["traceroute", "127.255.255.255", "-q", "1", "--lang", lang];
+            a.extend(extra);
+            let o = netlab(&a);
+            assert_eq!(o.status.code(), Some(2), "{a:?}: {}", stderr(&o));
+            let e = stderr(&o);
+            assert_eq!(e.lines().count(), 1, "one line: {e}");
+            let said = if lang == "en" {
+                "is a broadcast address"
+            } else {
+                "是广播地址"
+            };
+            assert!(e.contains(said), "{a:?}: {e}");
+            assert!(!e.contains("ICMP") && !e.contains("sudo"), "{a:?}: {e}");
+            assert!(stdout(&o).is_empty(), "no probe line: {}", stdout(&o));
+        }
+    }
+}
+
+#[test]
+fn an_ipv6_target_is_named_as_such() {
+    let o = netlab(&["traceroute", "::1", "--lang", "en"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("IPv6 is not supported"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn the_unspecified_address_is_this_host_and_is_reached() {
+    // As ping 0.0.0.0 does: the kernel delivers it to 127.0.0.1, which answers.
+    for extra in [&[][..], &["-I"][..]] {
+        let mut a = vec!["traceroute", "0.0.0.0", "-q", "1", "--json"];
+        a.extend(extra);
+        let o = netlab(&a);
+        assert_eq!(o.status.code(), Some(0), "{a:?}: {}", stderr(&o));
+        let lines = json_lines(&o);
+        let s = summary(&lines);
+        assert_eq!(s["reached"], true, "{s}");
+        assert_eq!(s["hops"].as_array().unwrap().len(), 1, "{s}");
+        assert_eq!(s["hops"][0]["address"], "127.0.0.1", "{s}");
+        let title = s["title"]["en"].as_str().unwrap();
+        assert!(title.contains("127.0.0.1 answered, this host"), "{title}");
+        let said = lines
+            .iter()
+            .any(|l| l.to_string().contains("means \\\"this host\\\""));
+        assert!(said, "the run says what 0.0.0.0 means: {lines:?}");
+    }
+}
+
+#[test]
 fn the_text_fits_both_languages() {
     if !privileged() {
         return;

@@ -100,11 +100,12 @@ fn every_part_of_the_url_lands_where_it_should() {
     if !privileged() {
         return;
     }
-    // A port, a query and a fragment: the server listens on the URL's port,
-    // the query goes into the request line, the fragment goes nowhere.
+    // A port, a query and a fragment: the port is the server's own (80,
+    // written out), the query goes into the request line, the fragment goes
+    // nowhere.
     let o = netlab(&[
         "url",
-        "http://www.lab.edu.cn:8080/nope?x=1#top",
+        "http://www.lab.edu.cn:80/nope?x=1#top",
         "--json",
         "--lang",
         "en",
@@ -119,19 +120,23 @@ fn every_part_of_the_url_lands_where_it_should() {
     let s = summary(&lines);
     assert_eq!(s["status"], 404);
     assert_eq!(s["ok"], false);
-    assert_eq!(s["url"]["port"], 8080);
+    assert_eq!(s["url"]["port"], 80);
     assert_eq!(s["url"]["query"], "x=1");
     assert_eq!(s["url"]["fragment"], "top");
     let req = step(&lines, 5);
     let facts = req["facts"].to_string();
     assert!(facts.contains("GET /nope?x=1 HTTP/1.1"), "{facts}");
-    assert!(facts.contains("www.lab.edu.cn:8080"), "{facts}");
+    // The scheme's own port is left out of the Host header, as browsers do.
+    assert!(
+        facts.contains(r#""value":{"en":"www.lab.edu.cn""#),
+        "{facts}"
+    );
     assert!(
         !facts.contains("top"),
         "the fragment stays in the browser: {facts}"
     );
     let layers = step(&lines, 8)["facts"].to_string();
-    assert!(layers.contains("→ 8080"), "{layers}");
+    assert!(layers.contains("→ 80"), "{layers}");
     assert!(layers.contains("#top went nowhere"), "{layers}");
     // An address instead of a name: no lookup step, straight to ARP.
     let o = netlab(&["url", "http://203.0.113.10/", "--json"]);
@@ -139,6 +144,51 @@ fn every_part_of_the_url_lands_where_it_should() {
     let lines = json_lines(&o);
     assert!(lines.iter().all(|l| l["data"]["lookup"].is_null()));
     assert_eq!(summary(&lines)["status"], 200);
+}
+
+#[test]
+fn only_the_servers_own_port_answers() {
+    if !privileged() {
+        return;
+    }
+    // h3 listens on port 80 alone: any other port is refused with RST, as on
+    // a real host with nothing listening there, whatever port the URL names.
+    for url in [
+        "http://www.lab.edu.cn:8080/",
+        "http://203.0.113.10:22/",
+        "http://203.0.113.10:65535/index.html",
+    ] {
+        let o = netlab(&["url", url, "--json", "--lang", "en"]);
+        assert_eq!(o.status.code(), Some(1), "{url}: {}", stderr(&o));
+        let lines = json_lines(&o);
+        let s = summary(&lines);
+        assert!(s["status"].is_null(), "{url}: no HTTP answer: {s}");
+        assert_eq!(s["address"], "203.0.113.10", "{url}");
+        let failed = lines
+            .iter()
+            .find(|l| l["section"]["en"] == "3 · The conversation")
+            .unwrap();
+        let title = failed["title"]["en"].as_str().unwrap();
+        assert!(title.ends_with(": refused (RST)"), "{url}: {title}");
+    }
+    // A loopback address is h1 itself: refused there, and said so (its SYN and
+    // RST never reach the captured link).
+    let o = netlab(&["url", "http://127.1.2.3:22/", "--json", "--lang", "en"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    assert!(summary(&lines)["status"].is_null());
+    let failed = lines
+        .iter()
+        .find(|l| l["section"]["en"] == "3 · The conversation")
+        .unwrap();
+    assert_eq!(
+        failed["title"]["en"],
+        "No connection to 127.1.2.3:22: refused by h1 itself"
+    );
+    assert!(
+        failed["detail"]["zh"].as_str().unwrap().contains("环回"),
+        "{failed}"
+    );
 }
 
 #[test]

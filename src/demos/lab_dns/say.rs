@@ -54,3 +54,60 @@ pub fn server(
         None => Text::from(head),
     }
 }
+
+/// What the servers received and sent while the lab ran.
+pub fn heard(received: usize, sent: usize, senders: usize, not_kept: u64) -> Text {
+    let mut t = tx(
+        format!(
+            "While the lab ran, its servers received {} from {} and sent {}",
+            plural(received as u64, "message", "messages"),
+            plural(senders as u64, "address", "addresses"),
+            plural(sent as u64, "message", "messages"),
+        ),
+        format!(
+            "实验网络运行期间，服务器从 {senders} 个地址收到 {received} 条消息，发出 {sent} 条"
+        ),
+    );
+    if not_kept > 0 {
+        t.en.push_str(&format!(
+            "; {not_kept} more were seen but not kept (the lab keeps at most {})",
+            crate::lab::dns::MAX_KEPT
+        ));
+        t.zh.push_str(&format!(
+            "；另有 {not_kept} 条看到了但没有保留（最多保留 {} 条）",
+            crate::lab::dns::MAX_KEPT
+        ));
+    }
+    t
+}
+
+/// One message's label: the question a query asks, a response's RCODE, or
+/// what arrived when it is no DNS message.
+pub fn message(bytes: &[u8], tcp: bool) -> Text {
+    use hickory_proto::op::{Message, MessageType};
+    let over = if tcp { " (TCP)" } else { "" };
+    let zh_over = if tcp { "（TCP）" } else { "" };
+    match Message::from_vec(bytes) {
+        Ok(m) if m.metadata.message_type == MessageType::Query => match m.queries.first() {
+            Some(q) => tx(
+                format!("query {} {}{over}", q.query_type(), q.name()),
+                format!("查询 {} {}{zh_over}", q.query_type(), q.name()),
+            ),
+            None => tx(
+                format!("query without a question{over}"),
+                format!("没有问题的查询{zh_over}"),
+            ),
+        },
+        Ok(m) => {
+            let rcode = crate::wire::dns::rcode_name(u16::from(m.metadata.response_code));
+            tx(
+                format!("response {rcode}{over}"),
+                format!("应答 {rcode}{zh_over}"),
+            )
+        }
+        Err(_) => tx(
+            format!("{} bytes, not a DNS message{over}", bytes.len()),
+            format!("{} 字节，不是 DNS 消息{zh_over}", bytes.len()),
+        ),
+    }
+}

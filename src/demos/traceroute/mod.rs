@@ -169,8 +169,10 @@ fn median(v: &[f64]) -> Option<f64> {
     v.get(v.len() / 2).copied()
 }
 
-fn trace_error(e: std::io::Error) -> Error {
-    if e.kind() == std::io::ErrorKind::PermissionDenied {
+fn trace_error(m: Method, e: std::io::Error) -> Error {
+    // Only an echo probe needs a privilege (an ICMP socket); a UDP socket
+    // needs none, so a refusal there is not a matter of sudo.
+    if m == Method::Icmp && e.kind() == std::io::ErrorKind::PermissionDenied {
         return crate::privilege::ping_privilege();
     }
     Error::system(tx("send a probe", "发送探测包"), "traceroute", e)
@@ -194,9 +196,13 @@ fn method(args: &TracerouteArgs) -> Method {
 
 /// A trace on the real network, printed as traceroute prints it.
 fn live(args: &TracerouteArgs, target: &str, n: &mut Narrator) -> Result<i32> {
+    if target.parse::<std::net::Ipv6Addr>().is_ok() {
+        return Err(Error::usage(say::ipv6(target)));
+    }
     let dst = match target.parse::<Ipv4Addr>() {
         Ok(a) => a,
-        Err(_) => (target, 0)
+        // A name must be one DNS can carry before the resolver is asked (as ping checks it).
+        Err(_) => (crate::dns::name::check(target)?.input.as_str(), 0)
             .to_socket_addrs()
             .ok()
             .and_then(|mut it| {
@@ -206,11 +212,20 @@ fn live(args: &TracerouteArgs, target: &str, n: &mut Narrator) -> Result<i32> {
                 })
             })
             .ok_or_else(|| {
+                let q = crate::error::quote(target);
                 Error::usage(tx(
-                    format!("{target:?} is not an IPv4 address or a name with one"),
-                    format!("{target:?} 不是 IPv4 地址，也不是有 IPv4 地址的名字"),
+                    format!("{} is not an IPv4 address or a name with one", q.en),
+                    format!("{} 不是 IPv4 地址，也不是有 IPv4 地址的名字", q.zh),
                 ))
             })?,
+    };
+    let m = method(args);
+    // Ask the kernel where the target leads before anything is sent: a
+    // broadcast address is refused here, as ping refuses it, and 0.0.0.0
+    // turns out to be this host.
+    let host = match trace::destination(dst).map_err(|e| trace_error(m, e))? {
+        trace::Destination::Broadcast => return Err(Error::usage(say::broadcast(dst))),
+        trace::Destination::Host(h) => h,
     };
     let probe_size = if args.icmp { 40 } else { 32 };
     n.step(Step::line(
@@ -226,12 +241,15 @@ fn live(args: &TracerouteArgs, target: &str, n: &mut Narrator) -> Result<i32> {
         ),
         QS,
     ))?;
+    if host != dst {
+        n.step(Step::line(say::this_host(dst, host), QS))?;
+    }
     let mut all = Vec::new();
     let mut k: u16 = 0;
     for ttl in 1..=args.max_ttl {
         let mut these = Vec::new();
         for _ in 0..args.queries {
-            let p = trace::probe(method(args), dst, ttl, k, args.wait).map_err(trace_error)?;
+            let p = trace::probe(m, dst, ttl, k, args.wait).map_err(|e| trace_error(m, e))?;
             k = k.wrapping_add(1);
             these.push(p);
         }
@@ -254,17 +272,22 @@ fn live(args: &TracerouteArgs, target: &str, n: &mut Narrator) -> Result<i32> {
             }
         }
         n.step(Step::line(tx(line.clone(), line), QS).with(&TtlLine { ttl }))?;
-        let done = trace::reached(&these, dst);
+        let done = trace::reached(&these, host);
         all.extend(these);
         if done {
             break;
         }
     }
-    let reached = trace::reached(&all, dst);
+    let reached = trace::reached(&all, host);
     let h = hops(&all);
     n.summary(
         Summary {
-            title: say::summary(target, reached, h.len() as u8),
+            title: say::summary(
+                target,
+                (host != dst).then_some(host),
+                reached,
+                h.len() as u8,
+            ),
             lines: vec![],
             questions: crate::record::qs(QS),
             ok: reached,
@@ -388,7 +411,7 @@ fn lab(args: &TracerouteArgs, n: &mut Narrator) -> Result<i32> {
         starts.push(SystemTime::now());
         Ok((probes, starts))
     })?;
-    let (probes, starts) = traced.map_err(trace_error)?;
+    let (probes, starts) = traced.map_err(|e| trace_error(m, e))?;
     std::thread::sleep(Duration::from_millis(20));
     let [lan_cap, wan_cap] = caps;
     let lan_frames = lan_cap.stop()?;
@@ -600,7 +623,7 @@ fn lab(args: &TracerouteArgs, n: &mut Narrator) -> Result<i32> {
     let count = h.len() as u8;
     n.summary(
         Summary {
-            title: say::summary("h4", reached, count),
+            title: say::summary("h4", None, reached, count),
             lines: vec![tx(
                 "Each router on the way shows itself by the ICMP it sends back when a TTL runs out; the WAN shows itself by its delay.",
                 "沿途每个路由器在 TTL 耗尽时发回 ICMP，以此现身；广域网则以它的延迟现身。",

@@ -267,16 +267,46 @@ pub fn nat_side(host: &str, addr: &str, link: &str) -> Text {
 }
 
 /// The summary's headline.
-pub fn summary(target: &str, reached: bool, hops: u8) -> Text {
-    if reached {
-        tx(
+pub fn summary(target: &str, delivered: Option<Ipv4Addr>, reached: bool, hops: u8) -> Text {
+    match (reached, delivered) {
+        (true, Some(h)) => tx(
+            format!(
+                "{target} reached in {}: {h} answered, this host itself",
+                plural(hops, "hop", "hops")
+            ),
+            format!("{hops} 跳到达 {target}：应答的是 {h}，也就是本机自己"),
+        ),
+        (true, None) => tx(
             format!("{target} reached in {}", plural(hops, "hop", "hops")),
             format!("{hops} 跳到达 {target}"),
-        )
-    } else {
-        tx(
+        ),
+        (false, _) => tx(
             format!("{target} not reached within {hops} hops"),
             format!("{hops} 跳之内没有到达 {target}"),
-        )
+        ),
     }
+}
+
+/// The target is a broadcast address: refused before any probe.
+pub fn broadcast(ip: Ipv4Addr) -> Text {
+    tx(
+        format!("{ip} is a broadcast address: the kernel sends there only when a program asks to broadcast (SO_BROADCAST), and then every host on the link gets it; traceroute follows the path to one host, so give a host's address"),
+        format!("{ip} 是广播地址：只有程序明确要求广播（SO_BROADCAST）时内核才会往那里发，那样链路上每台主机都会收到；traceroute 跟踪的是到一台主机的路径，请给出一台主机的地址"),
+    )
+}
+
+/// The target stands for this host (0.0.0.0): where the kernel sends the probes.
+pub fn this_host(target: Ipv4Addr, host: Ipv4Addr) -> Text {
+    tx(
+        format!("{target} as a destination means \"this host\": the kernel delivers the probes to its own address {host}, so the trace ends at this machine"),
+        format!("{target} 作为目的地址表示“本机”：内核把探测包交给自己的地址 {host}，所以路径终点就是这台机器"),
+    )
+}
+
+/// An IPv6 target.
+pub fn ipv6(target: &str) -> Text {
+    tx(
+        format!("{target}: IPv6 is not supported by netlab traceroute yet; give an IPv4 address"),
+        format!("{target}：netlab traceroute 还不支持 IPv6；请给一个 IPv4 地址"),
+    )
 }

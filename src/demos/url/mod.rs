@@ -23,7 +23,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::cli::UrlArgs;
-use crate::error::{exit, Result};
+use crate::error::{exit, Error, Result};
 use crate::lab::capture::{split_at, Frame};
 use crate::lab::topology::{NetLab, H2, H3, R1_A};
 use crate::lab::web::{self, Exchange, Layer, Lookup, Phases};
@@ -268,7 +268,8 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
     // The lab: DNS on h2, the web server on h3, the capture on h1's link.
     let lab = NetLab::build()?;
     let (h1, h2, h3) = (lab.host("h1")?, lab.host("h2")?, lab.host("h3")?);
-    let _services = web::serve(h2, H2, h3, SocketAddr::from((H3, port)))?;
+    // h3 serves on its own port, not on whichever the URL names.
+    let _services = web::serve(h2, H2, h3, SocketAddr::from((H3, web::PORT)))?;
     let cap = web::capture(h1)?;
 
     // 2. The name.
@@ -387,7 +388,17 @@ pub fn run(args: &UrlArgs, n: &mut Narrator) -> Result<i32> {
                 matches!(frame::ethernet_frame(&f.bytes).map(|d| d.kind),
                     Ok(Kind::Ipv4 { src, tcp: Some(h), .. }) if h.flags & 0x04 != 0 && src == address)
             });
-            let mut s = Step::new(say::no_connection(to, reset), say::refused(reset), &["Q9"])
+            // A loopback address is h1 itself: its SYN and RST cross h1's lo,
+            // never the link the capture watches, and connect() says refused.
+            let refused_at_home = address.is_loopback()
+                && matches!(&err, Error::System { source, .. }
+                    if source.kind() == std::io::ErrorKind::ConnectionRefused);
+            let (title, detail) = if refused_at_home {
+                (say::refused_by_itself(to), say::loopback_refused(address))
+            } else {
+                (say::no_connection(to, reset), say::refused(reset))
+            };
+            let mut s = Step::new(title, detail, &["Q9"])
                 .fact(tx("error", "错误"), err.text())
                 .section(tx("3 · The conversation", "3 · 会话"));
             s.packets = records(&tried);
@@ -620,4 +631,18 @@ pub fn schema() -> super::schema::DemoSchema {
     .step::<ExchangeStep>("the handshake")
     .step::<LayersStep>("the request's frame peeled")
     .summary::<UrlOut>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_host_header_carries_a_port_only_when_the_url_names_one() {
+        let h = |s: &str| host_header(&url::Url::parse(s).unwrap());
+        assert_eq!(h("http://www.lab.edu.cn:8080/x"), "www.lab.edu.cn:8080");
+        assert_eq!(h("http://www.lab.edu.cn/x"), "www.lab.edu.cn");
+        // The scheme's own port is no port at all to the URL parser.
+        assert_eq!(h("http://www.lab.edu.cn:80/x"), "www.lab.edu.cn");
+    }
 }

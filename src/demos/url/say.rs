@@ -214,17 +214,35 @@ pub fn no_connection(to: std::net::SocketAddr, reset: bool) -> Text {
 /// Why a connection failed, as its frames show it: `reset` when the
 /// host's TCP answered the SYN with RST.
 pub fn refused(reset: bool) -> Text {
+    let port = crate::lab::web::PORT;
     if reset {
         tx(
-            "The lab's web server runs on h3 (203.0.113.10) only: here h1's TCP SYN found no program listening on the port, and the host's TCP refused it with RST.",
-            "实验网络的网页服务器只在 h3（203.0.113.10）上运行：这里 h1 的 TCP SYN 找不到监听这个端口的程序，对方的 TCP 用 RST 拒绝了它。",
+            format!("The lab's web server listens on h3 (203.0.113.10), port {port}, and nowhere else: here h1's TCP SYN found no program listening on the port, and the host's TCP refused it with RST."),
+            format!("实验网络的网页服务器只在 h3（203.0.113.10）的 {port} 端口监听：这里 h1 的 TCP SYN 找不到监听这个端口的程序，对方的 TCP 用 RST 拒绝了它。"),
         )
     } else {
         tx(
-            "The lab's web server runs on h3 (203.0.113.10) only: here h1's TCP SYN got no answer.",
-            "实验网络的网页服务器只在 h3（203.0.113.10）上运行：这里 h1 的 TCP SYN 没有得到任何回应。",
+            format!("The lab's web server listens on h3 (203.0.113.10), port {port}, and nowhere else: here h1's TCP SYN got no answer."),
+            format!("实验网络的网页服务器只在 h3（203.0.113.10）的 {port} 端口监听：这里 h1 的 TCP SYN 没有得到任何回应。"),
         )
     }
+}
+
+/// The failed connection's title when h1 refused it itself (a loopback address).
+pub fn refused_by_itself(to: std::net::SocketAddr) -> Text {
+    tx(
+        format!("No connection to {to}: refused by h1 itself"),
+        format!("连不上 {to}：是 h1 自己拒绝的"),
+    )
+}
+
+/// Why a connection to a loopback address failed.
+pub fn loopback_refused(address: std::net::Ipv4Addr) -> Text {
+    let port = crate::lab::web::PORT;
+    tx(
+        format!("{address} is in 127.0.0.0/8, every host's own loopback: h1 sent the SYN to itself over its lo interface, not onto its link (the capture on h1's eth0 holds none of it), and its own TCP, with no program listening on the port, refused it with RST. The lab's web server is h3 (203.0.113.10), port {port}."),
+        format!("{address} 属于 127.0.0.0/8，是每台主机自己的环回地址：h1 把 SYN 经 lo 接口发给了自己，根本没有上链路（h1 的 eth0 上抓不到它），而 h1 自己的 TCP 找不到监听这个端口的程序，用 RST 拒绝了它。实验网络的网页服务器是 h3（203.0.113.10）的 {port} 端口。"),
+    )
 }
 
 /// Step 5's title.
