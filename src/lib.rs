@@ -323,7 +323,15 @@ fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i
                 port,
                 lab_zones,
                 allow_axfr,
-            } => demos::lab_dns::run(*port, lab_zones.as_deref(), *allow_axfr, n),
+            } => demos::lab_dns::serve(
+                &demos::lab_dns::LabDns {
+                    port: *port,
+                    zones_dir: lab_zones.as_deref(),
+                    allow_axfr: *allow_axfr,
+                    capture_file: cli.global.pcap.is_some(),
+                },
+                n,
+            ),
             LabCommand::Up(args) => demos::lab_ns::up(args, n),
             LabCommand::Status => demos::lab_ns::status(n),
             LabCommand::Down => demos::lab_ns::down(n),

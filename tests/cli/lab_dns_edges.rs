@@ -177,7 +177,6 @@ fn the_capture_holds_the_queries_and_responses_the_servers_saw() {
 }
 
 #[test]
-#[ignore = "needs src/lib.rs to pass --pcap to lab dns (LabDns::capture_file), as it does for dns-trace"]
 fn lab_dns_pcap_from_the_command_line() {
     if !require("tshark (Debian package tshark)", have("tshark")) {
         return;

@@ -109,23 +109,6 @@ pub struct LabDns<'a> {
     pub capture_file: bool,
 }
 
-/// Run the lab in the foreground.
-pub fn run(
-    port: Option<u16>,
-    zones_dir: Option<&std::path::Path>,
-    allow_axfr: bool,
-    n: &mut Narrator,
-) -> Result<i32> {
-    serve(
-        &LabDns {
-            port,
-            zones_dir,
-            allow_axfr,
-            capture_file: false,
-        },
-        n,
-    )
-}
 
 /// Run the lab in the foreground until Ctrl-C or SIGTERM.
 pub fn serve(args: &LabDns, n: &mut Narrator) -> Result<i32> {
