@@ -109,7 +109,6 @@ pub struct LabDns<'a> {
     pub capture_file: bool,
 }
 
-
 /// Run the lab in the foreground until Ctrl-C or SIGTERM.
 pub fn serve(args: &LabDns, n: &mut Narrator) -> Result<i32> {
     // Catch Ctrl-C and SIGTERM before anything is printed: a signal that arrives
