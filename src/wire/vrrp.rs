@@ -85,7 +85,7 @@ pub struct Advert {
 
 /// The checksum of `msg` (its own checksum field skipped) as version
 /// `version` defines it, for a packet from `src` to `dst`.
-pub fn checksum(msg: &[u8], version: u8, src: Ipv4Addr, dst: Ipv4Addr) -> u16 {
+pub fn checksum_of(msg: &[u8], version: u8, src: Ipv4Addr, dst: Ipv4Addr) -> u16 {
     // Word 3 is the checksum field itself.
     if version == 3 {
         pnet_packet::util::ipv4_checksum(msg, 3, &[], &src, &dst, IpNextHeaderProtocol(PROTOCOL))
@@ -124,7 +124,7 @@ pub fn parse(b: &[u8], src: Ipv4Addr, dst: Ipv4Addr) -> Result<Advert, WireError
         priority: b[2],
         interval_cs,
         checksum: sent,
-        checksum_ok: checksum(msg, version, src, dst) == sent,
+        checksum_ok: checksum_of(msg, version, src, dst) == sent,
         addrs: (0..count)
             .map(|i| {
                 let a = field::ADDRS + 4 * i;
@@ -153,7 +153,7 @@ pub fn build(
     for a in addrs {
         b.extend_from_slice(&a.octets());
     }
-    let sum = checksum(&b, 3, src, GROUP);
+    let sum = checksum_of(&b, 3, src, GROUP);
     b[6..8].copy_from_slice(&sum.to_be_bytes());
     b
 }

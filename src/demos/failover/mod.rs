@@ -114,7 +114,7 @@ struct Through {
 struct Crash {
     /// The router crashed.
     router: &'static str,
-    /// What was done to it, in order.
+    /// What was done to it, in order (commands as typed).
     actions: Vec<String>,
     /// From its last advert to the next advert of anyone, ms (none: no advert came).
     silence_ms: Option<u64>,
@@ -318,12 +318,18 @@ fn record(f: &Frame, seen: &Seen) -> Packet {
     p
 }
 
-/// Show the byte view of the first frame of `parts` that `pick` accepts.
-fn show_first(packets: &mut [Packet], frames: &[Frame], pick: impl Fn(&What) -> bool) {
-    if let Some(i) = frames.iter().position(|f| pick(&classify(f))) {
-        packets[i].show_bytes = true;
-        packets[i].quiet = false;
-    }
+/// The record of the first frame of `frames` that `pick` accepts.
+fn first_of(packets: &[Packet], frames: &[Frame], pick: impl Fn(&What) -> bool) -> Option<Packet> {
+    let i = frames.iter().position(|f| pick(&classify(f)))?;
+    packets.get(i).cloned()
+}
+
+/// A second look at a packet for its byte view, the Ethernet and IPv4
+/// headers folded into a line each (the other demos explain them).
+fn folded(p: Packet) -> Packet {
+    let mut e = p.echo();
+    e.hide = vec!["eth.".into(), "ip.".into()];
+    e
 }
 
 /// Adverts of `host` in `frames`, and their mean spacing in ms.
@@ -350,15 +356,18 @@ enum Speakers {
 
 impl Speakers {
     /// Crash r1's speaker (its links are already down).
-    fn crash_first(&mut self) -> Result<String> {
+    fn crash_first(&mut self) -> Result<Text> {
         Ok(match self {
             Speakers::Netlab(s) => {
                 s[0].crash()?;
-                "VRRP speaker stopped, no goodbye".to_string()
+                tx(
+                    "its VRRP speaker stopped, no goodbye advert",
+                    "VRRP 进程停止，没有告别通告",
+                )
             }
             Speakers::Keepalived { daemons, .. } => {
                 daemons[0].crash();
-                "kill -KILL keepalived".to_string()
+                Text::from("kill -KILL keepalived")
             }
         })
     }
@@ -514,7 +523,7 @@ pub fn run(args: &FailoverArgs, n: &mut Narrator) -> Result<i32> {
     let neighbour_before = lab.neighbour(VIP)?;
     // The crash: r1's links go down, then its speaker dies.
     let crash_at = SystemTime::now();
-    let mut actions: Vec<String> = lab.cut("r1")?;
+    let mut actions: Vec<Text> = lab.cut("r1")?.into_iter().map(Text::from).collect();
     actions.push(speakers.crash_first()?);
     // r2 waits out its master-down interval, then advertises.
     let wait = down(100) + Duration::from_secs(5);
@@ -540,9 +549,8 @@ pub fn run(args: &FailoverArgs, n: &mut Narrator) -> Result<i32> {
 
     // Part 1: the election.
     let p1 = part();
-    let mut packets: Vec<Packet> = p1.iter().map(|f| record(f, &seen)).collect();
-    show_first(&mut packets, &p1, |w| matches!(w, What::Advert { .. }));
-    show_first(&mut packets, &p1, |w| matches!(w, What::Garp { .. }));
+    let packets: Vec<Packet> = p1.iter().map(|f| record(f, &seen)).collect();
+    let first_advert = first_of(&packets, &p1, |w| matches!(w, What::Advert { .. }));
     let first = seen.adverts.first().copied();
     let master_before = seen
         .adverts
@@ -582,11 +590,24 @@ pub fn run(args: &FailoverArgs, n: &mut Narrator) -> Result<i32> {
     );
     s.packets = packets;
     n.step(s.with(&election))?;
+    if let Some(p) = first_advert {
+        n.step(
+            Step::new(
+                tx("An advert, field by field", "一个通告，逐字段"),
+                tx(
+                    "Eight bytes and the address: who (VRID), how important (priority), how often (the interval, from which a backup works out how long to wait), and a checksum over the message and the IPv4 pseudo-header. Nothing else: no sequence number, no acknowledgement.",
+                    "八个字节加上地址：哪个虚拟路由器（VRID）、多重要（优先级）、多久一次（间隔，备用路由器据此算出要等多久），以及覆盖报文和 IPv4 伪首部的校验和。别无其他：没有序号，也没有确认。",
+                ),
+                QS,
+            )
+            .concept("vrrp-advert")
+            .with_packets(vec![folded(p)]),
+        )?;
+    }
 
     // Part 2: pings through r1.
     let p2 = part();
-    let mut packets: Vec<Packet> = p2.iter().map(|f| record(f, &seen)).collect();
-    show_first(&mut packets, &p2, |w| matches!(w, What::Request(_)));
+    let packets: Vec<Packet> = p2.iter().map(|f| record(f, &seen)).collect();
     let requests = p2
         .iter()
         .filter(|f| matches!(classify(f), What::Request(_)))
@@ -650,7 +671,10 @@ pub fn run(args: &FailoverArgs, n: &mut Narrator) -> Result<i32> {
     )
     .section(tx("2 · failover", "2 · 故障切换"));
     for a in &actions {
-        s = s.fact(tx("crash", "崩溃"), format!("{old}: {a}"));
+        s = s.fact(
+            tx("crash", "崩溃"),
+            tx(format!("{old}: {}", a.en), format!("{old}：{}", a.zh)),
+        );
     }
     s = s.fact(
         tx("silence", "沉默"),
@@ -659,17 +683,17 @@ pub fn run(args: &FailoverArgs, n: &mut Narrator) -> Result<i32> {
     s.packets = packets;
     n.step(s.with(&Crash {
         router: old,
-        actions,
+        actions: actions.into_iter().map(|a| a.en).collect(),
         silence_ms,
         unanswered,
     }))?;
 
     // Part 4: the takeover.
     let p4 = part();
-    let mut packets: Vec<Packet> = p4.iter().map(|f| record(f, &seen)).collect();
-    show_first(&mut packets, &p4, |w| matches!(w, What::Advert { .. }));
-    show_first(&mut packets, &p4, |w| matches!(w, What::Garp { .. }));
-    show_first(&mut packets, &p4, |w| matches!(w, What::Reply(_)));
+    // The new master's advert is r1's with another priority: the ladder
+    // shows it, --bytes its bytes; its gratuitous ARP gets a step of its own.
+    let packets: Vec<Packet> = p4.iter().map(|f| record(f, &seen)).collect();
+    let new_garp = first_of(&packets, &p4, |w| matches!(w, What::Garp { .. }));
     let new = first_new.map(|(_, h)| h);
     let master_after = seen.adverts.last().map(|(_, h)| *h);
     let new_prio = ROUTERS
@@ -694,7 +718,12 @@ pub fn run(args: &FailoverArgs, n: &mut Narrator) -> Result<i32> {
     let new_name = new.unwrap_or("r2");
     let mut s = Step::new(
         tx(format!("{new_name} takes over"), format!("{new_name} 接管")),
-        say::takeover(new_name),
+        say::takeover(
+            new_name,
+            neighbour_after
+                .as_ref()
+                .is_some_and(|x| x.mac == ha_lab::mac_of(new_name)),
+        ),
         QS,
     );
     if let Some(t) = takeover_ms {
@@ -730,6 +759,21 @@ pub fn run(args: &FailoverArgs, n: &mut Narrator) -> Result<i32> {
         neighbour_after,
         reply_gap_ms,
     }))?;
+
+    if let Some(p) = new_garp {
+        n.step(
+            Step::new(
+                tx("The gratuitous ARP, field by field", "免费 ARP，逐字段"),
+                tx(
+                    "An ARP request nobody needs to answer: sender and target address are both 198.51.100.65, sent to every host. It is an announcement, not a question: a host that has the address in its cache takes the new sender MAC; the switch learns which port that MAC is on.",
+                    "一个无须应答的 ARP 请求：发送方地址和目标地址都是 198.51.100.65，发给所有主机。这是通告，不是提问：缓存里有这个地址的主机换上新的发送方 MAC；交换机也借此学到这个 MAC 在哪个端口。",
+                ),
+                QS,
+            )
+            .concept("gratuitous-arp")
+            .with_packets(vec![folded(p)]),
+        )?;
+    }
 
     let ok = takeover_ms.is_some() && master_after.is_some() && master_after != master_before;
     n.summary(

@@ -123,10 +123,21 @@ pub fn silence(old: &str, ms: Option<u64>, lost: usize) -> Text {
 }
 
 /// The takeover's detail.
-pub fn takeover(new: &str) -> Text {
+pub fn takeover(new: &str, moved: bool) -> Text {
+    let (h1, h1_zh) = if moved {
+        (format!("h1 updates its entry for the virtual address to {new}'s MAC, and the echoes come back, now through {new}."),
+         format!("h1 把虚拟地址对应的条目改成 {new} 的 MAC，回显应答恢复，这回经由 {new}。"))
+    } else {
+        (
+            format!(
+                "Yet h1's entry for the virtual address does not point at {new}'s MAC (see below)."
+            ),
+            format!("然而 h1 里虚拟地址对应的条目并没有指向 {new} 的 MAC（见下）。"),
+        )
+    };
     tx(
-        format!("{new}'s master-down timer ran out: it adds 198.51.100.65 to its eth0, advertises, and broadcasts a gratuitous ARP. h1 updates its entry for the virtual address to {new}'s MAC, and the echoes come back, now through {new}. Here the master answers with its own MAC, keepalived's default; with RFC 5798's virtual MAC 00:00:5e:00:01:01 (keepalived's use_vmac) h1's entry would not change at all, and the gratuitous ARP would only teach the switch which port that MAC is on now."),
-        format!("{new} 的主路由器失效计时器到期：它把 198.51.100.65 加到自己的 eth0 上，发出通告，并广播免费 ARP。h1 把虚拟地址对应的条目改成 {new} 的 MAC，回显应答恢复，这回经由 {new}。这里主路由器用自己的 MAC 应答，这是 keepalived 的默认做法；若用 RFC 5798 的虚拟 MAC 00:00:5e:00:01:01（keepalived 的 use_vmac），h1 的条目根本不变，免费 ARP 只是告诉交换机这个 MAC 现在在哪个端口。"),
+        format!("{new}'s master-down timer ran out: it adds 198.51.100.65 to its eth0, advertises, and broadcasts a gratuitous ARP. {h1} Here the master answers with its own MAC, keepalived's default; with RFC 5798's virtual MAC 00:00:5e:00:01:01 (keepalived's use_vmac) h1's entry would not change at all, and the gratuitous ARP would only teach the switch which port that MAC is on now."),
+        format!("{new} 的主路由器失效计时器到期：它把 198.51.100.65 加到自己的 eth0 上，发出通告，并广播免费 ARP。{h1_zh}这里主路由器用自己的 MAC 应答，这是 keepalived 的默认做法；若用 RFC 5798 的虚拟 MAC 00:00:5e:00:01:01（keepalived 的 use_vmac），h1 的条目根本不变，免费 ARP 只是告诉交换机这个 MAC 现在在哪个端口。"),
     )
 }
 
