@@ -211,15 +211,15 @@ fn keepalived_s_configuration_is_shown_as_written() {
     ] {
         assert!(r2.contains(want), "{want} in {r2}");
     }
-    // The step shows r1's file line by line.
+    // The step shows r1's file line by line, each line as code.
     let facts: Vec<&str> = lines[0]["facts"]
         .as_array()
         .unwrap()
         .iter()
         .map(|f| f["value"]["en"].as_str().unwrap())
         .collect();
-    assert!(facts.contains(&"priority 200"), "{facts:?}");
-    assert!(facts.contains(&"vrrp_instance lan {"), "{facts:?}");
+    assert!(facts.contains(&"`priority 200`"), "{facts:?}");
+    assert!(facts.contains(&"`vrrp_instance lan {`"), "{facts:?}");
 }
 
 #[test]

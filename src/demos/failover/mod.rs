@@ -356,18 +356,25 @@ enum Speakers {
 
 impl Speakers {
     /// Crash r1's speaker (its links are already down).
-    fn crash_first(&mut self) -> Result<Text> {
+    /// What was done, as data and as the step says it.
+    fn crash_first(&mut self) -> Result<(String, Text)> {
         Ok(match self {
             Speakers::Netlab(s) => {
                 s[0].crash()?;
-                tx(
-                    "its VRRP speaker stopped, no goodbye advert",
-                    "VRRP 进程停止，没有告别通告",
+                (
+                    "its VRRP speaker stopped, no goodbye advert".into(),
+                    tx(
+                        "its VRRP speaker stopped, no goodbye advert",
+                        "VRRP 进程停止，没有告别通告",
+                    ),
                 )
             }
             Speakers::Keepalived { daemons, .. } => {
                 daemons[0].crash();
-                Text::from("kill -KILL keepalived")
+                (
+                    "kill -KILL keepalived".into(),
+                    Text::from("`kill -KILL keepalived`"),
+                )
             }
         })
     }
@@ -484,7 +491,7 @@ pub fn run(args: &FailoverArgs, n: &mut Narrator) -> Result<i32> {
     s = s.fact(tx("speaker", "VRRP"), say::speaker(args.speaker));
     if let Some(c) = configs.first() {
         for line in c.text.lines().filter(|l| !l.trim().is_empty()) {
-            s = s.fact(Text::from(""), line.trim());
+            s = s.fact(Text::from(""), format!("`{}`", line.trim()));
         }
     }
     n.step(s.with(&Setup {
@@ -521,9 +528,24 @@ pub fn run(args: &FailoverArgs, n: &mut Narrator) -> Result<i32> {
     let ping_start = SystemTime::now();
     std::thread::sleep((advert * 2).max(ping_every * 10));
     let neighbour_before = lab.neighbour(VIP)?;
+    // The crash lands half an interval after one of r1's adverts, whichever
+    // speaker runs, so their runs compare: the backup's clock starts at the
+    // last advert it heard, not at the crash.
+    let now = SystemTime::now();
+    if cap
+        .find(advert * 2, |f| f.at > now && is_advert_of(f, "r1"))
+        .is_some()
+    {
+        std::thread::sleep(advert / 2);
+    }
     // The crash: r1's links go down, then its speaker dies.
     let crash_at = SystemTime::now();
-    let mut actions: Vec<Text> = lab.cut("r1")?.into_iter().map(Text::from).collect();
+    // Commands as typed, and each as the step shows it (code in backquotes).
+    let mut actions: Vec<(String, Text)> = lab
+        .cut("r1")?
+        .into_iter()
+        .map(|c| (c.clone(), Text::from(format!("`{c}`"))))
+        .collect();
     actions.push(speakers.crash_first()?);
     // r2 waits out its master-down interval, then advertises.
     let wait = down(100) + Duration::from_secs(5);
@@ -670,7 +692,7 @@ pub fn run(args: &FailoverArgs, n: &mut Narrator) -> Result<i32> {
         QS,
     )
     .section(tx("2 · failover", "2 · 故障切换"));
-    for a in &actions {
+    for (_, a) in &actions {
         s = s.fact(
             tx("crash", "崩溃"),
             tx(format!("{old}: {}", a.en), format!("{old}：{}", a.zh)),
@@ -683,7 +705,7 @@ pub fn run(args: &FailoverArgs, n: &mut Narrator) -> Result<i32> {
     s.packets = packets;
     n.step(s.with(&Crash {
         router: old,
-        actions: actions.into_iter().map(|a| a.en).collect(),
+        actions: actions.into_iter().map(|(a, _)| a).collect(),
         silence_ms,
         unanswered,
     }))?;
