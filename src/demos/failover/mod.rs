@@ -434,6 +434,10 @@ pub fn run(args: &FailoverArgs, n: &mut Narrator) -> Result<i32> {
             Speakers::Netlab(v)
         }
         VrrpSpeaker::Keepalived => {
+            // The directories of runs that were killed, then this run's own.
+            for p in crate::private::remove_stale("keepalived") {
+                tracing::info!("removed {} (a killed run's keepalived files)", p.display());
+            }
             let dir = crate::private::RunDir::create("keepalived")?;
             let shared = keepalived::Shared {
                 vrid: VRID,
