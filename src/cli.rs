@@ -145,6 +145,8 @@ pub enum Command {
     StickyPacket(StickyArgs),
     /// r1 as a firewall (nftables): no rules, drop, reject, stateful, a port rule; TCP and UDP captured (Q12, Q16)
     Firewall(FirewallArgs),
+    /// Two routers share a gateway address with VRRP; the master dies mid-ping and the backup takes over, the lost echoes counted (Q33)
+    Failover(FailoverArgs),
     /// Probes with TTL 1, 2, 3 … and the ICMP each router sends back; without TARGET, the lab's WAN, LAN vs WAN and NAT (Q7, Q8, Q10, Q11)
     Traceroute(TracerouteArgs),
     /// What happens when you open a URL, in the lab: taken apart, looked up, connected, fetched, one packet peeled layer by layer (Q1, Q2, Q3, Q4, Q5, Q6, Q9)
@@ -332,6 +334,48 @@ pub enum FirewallCase {
     Stateful,
     /// Allow TCP 80 and UDP 53 to h3, nothing else
     Ports,
+}
+
+/// `netlab failover ...`
+#[derive(Clone, Debug, Args)]
+pub struct FailoverArgs {
+    /// What speaks VRRP on the two routers: netlab's own speaker, or the system's keepalived (its configuration shown)
+    #[arg(
+        long = "with",
+        value_enum,
+        value_name = "SPEAKER",
+        default_value = "netlab"
+    )]
+    pub speaker: VrrpSpeaker,
+    /// Milliseconds between a master's adverts (100 to 10000, a multiple of 10: VRRPv3 counts in centiseconds); a backup takes over after 3 of them and a little more
+    #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = parse_advert_ms)]
+    pub advert_ms: u16,
+    /// Milliseconds between h1's pings (10 to 1000, and at most --advert-ms, so the takeover's gap catches several)
+    #[arg(long, value_name = "MS", default_value_t = 100, value_parser = clap::value_parser!(u16).range(10..=1000))]
+    pub ping_ms: u16,
+}
+
+/// Who speaks VRRP in `netlab failover`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum VrrpSpeaker {
+    /// netlab's own VRRP speaker (RFC 5798)
+    Netlab,
+    /// The system's keepalived, with a configuration netlab writes
+    Keepalived,
+}
+
+/// `--advert-ms`: 100 to 10000, a multiple of 10.
+fn parse_advert_ms(s: &str) -> Result<u16, String> {
+    let ms: u16 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of milliseconds"))?;
+    if !(100..=10_000).contains(&ms) || !ms.is_multiple_of(10) {
+        return Err(format!(
+            "{ms} ms: the advert interval is 100 to 10000 ms, in steps of 10 (VRRPv3 counts centiseconds)"
+        ));
+    }
+    Ok(ms)
 }
 
 /// `netlab traceroute ...`

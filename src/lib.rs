@@ -10,6 +10,7 @@
 //! - [`dns`]: a DNS client that shows its work, and the iterative walk
 //! - [`icmp`]: ICMP echo over a raw or ping socket (the engine of `ping`)
 //! - [`host`]: this host's hosts file, nsswitch.conf, resolv.conf, services and neighbour table
+//! - [`ha`]: high availability: netlab's VRRP speaker, keepalived in the lab, a steady pinger (the engine of failover)
 //! - [`lab`]: the offline lab: DNS hierarchy on loopback, hosts in network namespaces
 //! - [`private`]: the private directory netlab writes its own files in
 //! - [`privilege`]: what the process may do, and what each demo does about it
@@ -28,6 +29,7 @@ pub mod dns;
 pub mod error;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
+pub mod ha;
 pub mod host;
 pub mod icmp;
 pub mod lab;
@@ -78,6 +80,7 @@ pub fn demo_name(cmd: &Command) -> &'static str {
         Command::TcpVsUdp(_) => "tcp-vs-udp",
         Command::StickyPacket(_) => "sticky-packet",
         Command::Firewall(_) => "firewall",
+        Command::Failover(_) => "failover",
         Command::IoMux(_) => "io-mux",
         Command::Url(_) => "url",
         Command::Traceroute(_) => "traceroute",
@@ -99,7 +102,7 @@ pub fn needs_lab(cli: &Cli) -> bool {
         Command::Ping(a) => a.target.is_none(),
         Command::Traceroute(a) => a.target.is_none(),
         Command::TcpVsUdp(a) => !a.loopback,
-        Command::Firewall(_) | Command::Url(_) => true,
+        Command::Firewall(_) | Command::Url(_) | Command::Failover(_) => true,
         Command::Lab {
             what: LabCommand::Hold,
         } => true,
@@ -156,6 +159,7 @@ pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
         Command::TcpVsUdp(args) => demos::tcp_vs_udp::run(args, n)?,
         Command::StickyPacket(args) => demos::sticky::run(args, n)?,
         Command::Firewall(args) => demos::firewall::run(args, n)?,
+        Command::Failover(args) => demos::failover::run(args, n)?,
         Command::IoMux(args) => demos::io_mux::run(args, n)?,
         Command::Url(args) => demos::url::run(args, n)?,
         Command::Traceroute(args) => demos::traceroute::run(args, n)?,
@@ -291,6 +295,7 @@ fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i
         | Command::TcpVsUdp(_)
         | Command::StickyPacket(_)
         | Command::Firewall(_)
+        | Command::Failover(_)
         | Command::IoMux(_)
         | Command::Url(_)
         | Command::Traceroute(_)

@@ -6,6 +6,7 @@
 
 pub mod arp_table;
 pub mod dns_trace;
+pub mod failover;
 pub mod firewall;
 pub mod io_mux;
 pub mod lab_dns;
@@ -31,4 +32,5 @@ pub const NAMES: &[&str] = &[
     "io-mux",
     "url",
     "traceroute",
+    "failover",
 ];

@@ -1,4 +1,5 @@
-//! A whole captured frame or IP packet: Ethernet → ARP, or IPv4 → ICMP.
+//! A whole captured frame or IP packet: Ethernet → ARP, or IPv4 → ICMP,
+//! TCP, UDP or VRRP.
 //!
 //! Returns one field table across every header (ranges relative to the first
 //! byte) and a one-line summary in the style of tcpdump.
@@ -9,7 +10,7 @@ use pnet_packet::arp::ArpPacket;
 use pnet_packet::ethernet::EthernetPacket;
 use pnet_packet::ipv4::Ipv4Packet;
 
-use super::{arp, ethernet, icmp, ipv4, tcp, udp, WireError};
+use super::{arp, ethernet, icmp, ipv4, tcp, udp, vrrp, WireError};
 use crate::record::FieldView;
 use crate::text::{tx, Text};
 
@@ -129,6 +130,14 @@ fn ip(bytes: &[u8], at: usize) -> Result<(Vec<FieldView>, Kind), WireError> {
         fields.extend(f);
         payload_len = on_wire.saturating_sub(ihl + udp::LEN);
         udp_h = Some((sp, dp, payload_len));
+    } else if proto == vrrp::PROTOCOL {
+        let m = &bytes[ihl..end];
+        fields.extend(vrrp::explain(
+            m,
+            at + ihl,
+            p.get_source(),
+            p.get_destination(),
+        )?);
     } else if proto == 1 {
         let m = &bytes[ihl..end];
         fields.extend(icmp::explain(m, at + ihl)?);

@@ -51,6 +51,7 @@ pub fn protocol_name(p: u8) -> String {
         1 => "1 (ICMP)".into(),
         6 => "6 (TCP)".into(),
         17 => "17 (UDP)".into(),
+        112 => "112 (VRRP)".into(),
         n => format!("Unknown({n})"),
     }
 }

@@ -4,7 +4,7 @@
 //! captured into a table of fields (name, byte range, decoded value, meaning)
 //! for the byte view, with smoltcp-style `field` ranges. Parsing is done by the
 //! protocol libraries (hickory-proto for DNS, pnet_packet for Ethernet, ARP,
-//! IPv4, ICMP, UDP and TCP, checksums included);
+//! IPv4, ICMP, UDP and TCP, checksums included; VRRP's checksum too);
 //! this module owns only the explanation. [`frame`] walks a whole frame.
 
 pub mod arp;
@@ -16,6 +16,7 @@ pub mod icmp;
 pub mod ipv4;
 pub mod tcp;
 pub mod udp;
+pub mod vrrp;
 
 use std::ops::Range;
 

@@ -210,6 +210,41 @@ fn interrupted_tcp_vs_udp_leaves_nothing() {
     }
 }
 
+#[test]
+fn interrupted_failover_leaves_nothing() {
+    if !privileged() {
+        return;
+    }
+    // Five namespaces of its own (h1, sw1, r1, r2, h3); keepalived, when it
+    // runs, is in r1's and r2's, so one left alive would hold them.
+    for sig in ["INT", "TERM", "KILL"] {
+        interrupt_holding(
+            &["failover", "--advert-ms", "200", "--json", "--pace", "300"],
+            sig,
+            5,
+        );
+    }
+    if !require("keepalived (Debian package keepalived)", have("keepalived")) {
+        return;
+    }
+    for sig in ["INT", "TERM", "KILL"] {
+        interrupt_holding(
+            &[
+                "failover",
+                "--with",
+                "keepalived",
+                "--advert-ms",
+                "200",
+                "--json",
+                "--pace",
+                "300",
+            ],
+            sig,
+            5,
+        );
+    }
+}
+
 fn named_left() -> Vec<String> {
     std::fs::read_dir("/run/netns")
         .map(|d| {

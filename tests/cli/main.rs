@@ -13,6 +13,7 @@ mod conventions;
 mod dns_trace;
 mod drill;
 mod edges;
+mod failover;
 mod firewall;
 mod hostile;
 mod io_mux;

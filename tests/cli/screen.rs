@@ -125,6 +125,13 @@ const IO_MUX: Demo = Demo {
     budget: 95,
 };
 
+/// Setup, election, pings, crash, takeover and the ladder: about 130 rows.
+const FAILOVER: Demo = Demo {
+    args: &["failover"],
+    lab: true,
+    budget: 140,
+};
+
 /// Rows a line takes on a terminal `width` columns wide.
 fn rows(line: &str, width: usize) -> usize {
     display_width(line).div_ceil(width).max(1)
@@ -256,6 +263,11 @@ fn traceroute_fits_the_screen() {
 }
 
 #[test]
+fn failover_fits_the_screen() {
+    check(&FAILOVER);
+}
+
+#[test]
 fn url_fits_the_screen() {
     check(&URL);
 }
@@ -357,7 +369,8 @@ TIME_WAIT ESTABLISHED ip Linux ssh NTP \
 EAGAIN errno select poll epoll epoll_ctl epoll_wait FD_SETSIZE FD_SET LT ET proc wait_woken \
 URL URI URN http mailto isbn teacher lab edu cn www GET OK Host User-Agent Accept Connection \
 Server Content-Type Content-Length text html charset tiny-http Rust Ethernet IPv4 Wi-Fi PSH nope urn \
-time exceeded netem tc tbf Mbit eth0 eth1 eth2 wan GSO GRO RcvbufErrors";
+time exceeded netem tc tbf Mbit eth0 eth1 eth2 wan GSO GRO RcvbufErrors \
+VRRP VRID vrid keepalived Backup";
 
 /// Words a Chinese run shows in English that are not protocol terms.
 fn english_words(text: &str) -> Vec<String> {
@@ -423,6 +436,7 @@ fn chinese_runs_are_chinese_but_for_protocol_terms() {
             vec!["firewall"],
             vec!["url"],
             vec!["traceroute"],
+            vec!["failover"],
         ]);
     }
     for args in runs {
