@@ -5,6 +5,7 @@
 //! It never prints directly.
 
 pub mod arp_table;
+pub mod cdn;
 pub mod dns_trace;
 pub mod firewall;
 pub mod io_mux;
@@ -31,4 +32,5 @@ pub const NAMES: &[&str] = &[
     "io-mux",
     "url",
     "traceroute",
+    "cdn",
 ];
