@@ -72,18 +72,45 @@ pub const LAN1: (Ipv4Addr, u8) = (Ipv4Addr::new(198, 51, 100, 0), 26);
 /// LAN 2.
 pub const LAN2: (Ipv4Addr, u8) = (Ipv4Addr::new(198, 51, 100, 64), 26);
 
-/// The lab's interfaces: host, interface, MAC, address (with prefix length).
-pub const IFACES: [(&str, &str, &str, Option<(Ipv4Addr, u8)>); 10] = [
-    ("c1", "eth0", "02:00:00:cd:01:10", Some((C1, 26))),
-    ("e1", "eth0", "02:00:00:cd:01:20", Some((E1, 26))),
-    ("r1", "br1", "02:00:00:cd:01:01", Some((R1_LAN1, 26))),
-    ("c2", "eth0", "02:00:00:cd:02:74", Some((C2, 26))),
-    ("e2", "eth0", "02:00:00:cd:02:84", Some((E2, 26))),
-    ("r1", "br2", "02:00:00:cd:02:01", Some((R1_LAN2, 26))),
-    ("dns", "eth0", "02:00:00:cd:03:53", Some((DNS, 26))),
-    ("r1", "eth3", "02:00:00:cd:03:01", Some((R1_DNS, 26))),
-    ("r1", "eth0", "02:00:00:cd:04:01", Some((R1_WAN, 24))),
-    ("origin", "eth0", "02:00:00:cd:04:80", Some((ORIGIN, 24))),
+/// One interface of the CDN lab.
+pub struct Iface {
+    /// Its host.
+    pub host: &'static str,
+    /// Its name there.
+    pub name: &'static str,
+    /// Its MAC address, set by netlab.
+    pub mac: &'static str,
+    /// Its address and prefix length.
+    pub ip: (Ipv4Addr, u8),
+}
+
+const fn iface(
+    host: &'static str,
+    name: &'static str,
+    mac: &'static str,
+    ip: Ipv4Addr,
+    len: u8,
+) -> Iface {
+    Iface {
+        host,
+        name,
+        mac,
+        ip: (ip, len),
+    }
+}
+
+/// The lab's interfaces (r1's bridges stand for its legs on the two LANs).
+pub const IFACES: [Iface; 10] = [
+    iface("c1", "eth0", "02:00:00:cd:01:10", C1, 26),
+    iface("e1", "eth0", "02:00:00:cd:01:20", E1, 26),
+    iface("r1", "br1", "02:00:00:cd:01:01", R1_LAN1, 26),
+    iface("c2", "eth0", "02:00:00:cd:02:74", C2, 26),
+    iface("e2", "eth0", "02:00:00:cd:02:84", E2, 26),
+    iface("r1", "br2", "02:00:00:cd:02:01", R1_LAN2, 26),
+    iface("dns", "eth0", "02:00:00:cd:03:53", DNS, 26),
+    iface("r1", "eth3", "02:00:00:cd:03:01", R1_DNS, 26),
+    iface("r1", "eth0", "02:00:00:cd:04:01", R1_WAN, 24),
+    iface("origin", "eth0", "02:00:00:cd:04:80", ORIGIN, 24),
 ];
 
 /// The lab host that owns a MAC address; `*` for broadcast.
@@ -93,20 +120,17 @@ pub fn host_of_mac(mac: &str) -> Option<&'static str> {
     }
     IFACES
         .iter()
-        .find(|i| i.2.eq_ignore_ascii_case(mac))
-        .map(|i| i.0)
+        .find(|i| i.mac.eq_ignore_ascii_case(mac))
+        .map(|i| i.host)
 }
 
 /// The lab host that owns an address.
 pub fn host_of_ip(ip: Ipv4Addr) -> Option<&'static str> {
-    IFACES
-        .iter()
-        .find(|i| i.3.is_some_and(|(a, _)| a == ip))
-        .map(|i| i.0)
+    IFACES.iter().find(|i| i.ip.0 == ip).map(|i| i.host)
 }
 
-/// The hosts that share a link with `host`'s interface `iface` (a LAN's
-/// other members): who hears its broadcasts.
+/// The hosts that share a link with `host` (its LAN's other members): who
+/// hears its broadcasts.
 pub fn neighbours(host: &str) -> &'static [&'static str] {
     match host {
         "c1" => &["e1", "r1"],
@@ -122,7 +146,10 @@ pub fn neighbours(host: &str) -> &'static [&'static str] {
 /// The zone files of the CDN lab, compiled in: the site's zone (in both
 /// views) and the CDN's zone as each LAN's view has it.
 pub const ZONES: [(&str, &str); 3] = [
-    ("course.cn.zone", include_str!("../../lab/cdn/course.cn.zone")),
+    (
+        "course.cn.zone",
+        include_str!("../../lab/cdn/course.cn.zone"),
+    ),
     (
         "lan1/cdnlab.net.zone",
         include_str!("../../lab/cdn/lan1/cdnlab.net.zone"),
@@ -239,13 +266,12 @@ impl CdnLab {
                 "link", "add", "eth0", "type", "veth", "peer", "name", "wan-r1", "netns", &wp,
             ],
         )?;
-        for (host, iface, mac, ip) in IFACES {
-            let ns = self.host(host)?;
-            sh(ns, &["link", "set", iface, "address", mac])?;
-            if let Some((a, len)) = ip {
-                sh(ns, &["addr", "add", &format!("{a}/{len}"), "dev", iface])?;
-            }
-            sh(ns, &["link", "set", iface, "up"])?;
+        for i in &IFACES {
+            let ns = self.host(i.host)?;
+            let (a, len) = i.ip;
+            sh(ns, &["link", "set", i.name, "address", i.mac])?;
+            sh(ns, &["addr", "add", &format!("{a}/{len}"), "dev", i.name])?;
+            sh(ns, &["link", "set", i.name, "up"])?;
         }
         for port in ["p-c1", "p-e1", "p-c2", "p-e2"] {
             sh(r1, &["link", "set", port, "up"])?;
@@ -269,10 +295,7 @@ impl CdnLab {
         r1.sysctl("net.ipv4.ip_forward", "1")?;
         // A point-to-point WAN has no ARP: each end knows the other's MAC.
         let origin = self.host("origin")?;
-        for (ns, peer, mac) in [
-            (r1, ORIGIN, IFACES[9].2),
-            (origin, R1_WAN, IFACES[8].2),
-        ] {
+        for (ns, peer, mac) in [(r1, ORIGIN, IFACES[9].mac), (origin, R1_WAN, IFACES[8].mac)] {
             sh(
                 ns,
                 &[
@@ -477,8 +500,9 @@ pub fn resolve(ns: &Netns, name: &str) -> Result<Vec<Asked>> {
     let mut out = Vec::new();
     for _ in 0..4 {
         let query = client::build_query(&qname, RecordType::A, false);
-        let ex = ns
-            .run(move || client::exchange(server, &query, Transport::Udp, Duration::from_secs(2)))?;
+        let ex = ns.run(move || {
+            client::exchange(server, &query, Transport::Udp, Duration::from_secs(2))
+        })?;
         let Some(reply) = ex.reply else {
             break;
         };

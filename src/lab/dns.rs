@@ -239,7 +239,9 @@ impl View {
             return false;
         };
         let (net, len) = self.clients;
-        let mask = u32::MAX.checked_shl(32 - u32::from(len.min(32))).unwrap_or(0);
+        let mask = u32::MAX
+            .checked_shl(32 - u32::from(len.min(32)))
+            .unwrap_or(0);
         u32::from(a) & mask == u32::from(net) & mask
     }
 }
@@ -1504,18 +1506,35 @@ mod tests {
         let a = |c: [u8; 4]| match answer_in_view(&views, "n", Options::default(), &q, from(c)) {
             Reply::One(m) => (
                 m.metadata.response_code,
-                m.answers.iter().map(|r| r.data.to_string()).collect::<Vec<_>>(),
+                m.answers
+                    .iter()
+                    .map(|r| r.data.to_string())
+                    .collect::<Vec<_>>(),
             ),
             other => panic!("{other:?}"),
         };
         assert_eq!(a([198, 51, 100, 10]).1, ["198.51.100.20"], "the first /26");
-        assert_eq!(a([198, 51, 100, 63]).1, ["198.51.100.20"], "its last address");
+        assert_eq!(
+            a([198, 51, 100, 63]).1,
+            ["198.51.100.20"],
+            "its last address"
+        );
         assert_eq!(a([198, 51, 100, 74]).1, ["198.51.100.84"], "the second /26");
-        assert_eq!(a([198, 51, 100, 130]), (ResponseCode::Refused, vec![]), "no view");
+        assert_eq!(
+            a([198, 51, 100, 130]),
+            (ResponseCode::Refused, vec![]),
+            "no view"
+        );
         let mut resp = q.clone();
         resp.metadata.message_type = MessageType::Response;
         assert!(matches!(
-            answer_in_view(&views, "n", Options::default(), &resp, from([198, 51, 100, 130])),
+            answer_in_view(
+                &views,
+                "n",
+                Options::default(),
+                &resp,
+                from([198, 51, 100, 130])
+            ),
             Reply::Drop
         ));
     }

@@ -93,6 +93,9 @@ pub struct Served {
     pub upstream: Option<Upstream>,
 }
 
+/// A response the edge sends.
+type Reply = tiny_http::Response<std::io::Cursor<Vec<u8>>>;
+
 /// A stored response.
 struct Entry {
     body: Vec<u8>,
@@ -282,16 +285,7 @@ impl Edge {
 
     /// The response to a GET of `path`: where it came from, its status, the
     /// request made to the origin (if any), and the response itself.
-    #[allow(clippy::type_complexity)]
-    fn lookup(
-        &self,
-        path: &str,
-    ) -> (
-        CacheStatus,
-        u16,
-        Option<Upstream>,
-        tiny_http::Response<std::io::Cursor<Vec<u8>>>,
-    ) {
+    fn lookup(&self, path: &str) -> (CacheStatus, u16, Option<Upstream>, Reply) {
         let mut cache = match self.cache.lock() {
             Ok(c) => c,
             Err(p) => p.into_inner(),
@@ -303,7 +297,7 @@ impl Edge {
                     CacheStatus::Hit,
                     200,
                     None,
-                    self.from_copy(e, CacheStatus::Hit),
+                    self.serve_copy(e, CacheStatus::Hit),
                 );
             }
         }
@@ -333,7 +327,7 @@ impl Edge {
                     }
                 }
                 e.stored = Instant::now();
-                let r = self.from_copy(e, CacheStatus::Revalidated);
+                let r = self.serve_copy(e, CacheStatus::Revalidated);
                 return (CacheStatus::Revalidated, 200, upstream, r);
             }
         }
@@ -350,7 +344,7 @@ impl Edge {
             max_age: lifetime(&cc).unwrap_or_default(),
             stored: Instant::now(),
         };
-        let mut r = self.from_copy(&entry, CacheStatus::Miss);
+        let mut r = self.serve_copy(&entry, CacheStatus::Miss);
         r = r.with_status_code(fetched.status);
         if fetched.status == 200 && lifetime(&cc).is_some() {
             cache.insert(path.to_string(), entry);
@@ -361,11 +355,7 @@ impl Edge {
     }
 
     /// A response carrying the stored copy.
-    fn from_copy(
-        &self,
-        e: &Entry,
-        cache: CacheStatus,
-    ) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+    fn serve_copy(&self, e: &Entry, cache: CacheStatus) -> Reply {
         let mut r = tiny_http::Response::from_data(e.body.clone());
         for (k, v) in [
             ("Content-Type", Some(e.content_type.as_str())),
@@ -380,12 +370,7 @@ impl Edge {
     }
 
     /// Add what every edge response carries: `Age`, `X-Cache`, `Via`.
-    fn mark(
-        &self,
-        mut r: tiny_http::Response<std::io::Cursor<Vec<u8>>>,
-        cache: CacheStatus,
-        age: u64,
-    ) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+    fn mark(&self, mut r: Reply, cache: CacheStatus, age: u64) -> Reply {
         for (k, v) in [
             ("Age", age.to_string()),
             ("X-Cache", cache.as_str().to_string()),
@@ -423,6 +408,72 @@ mod tests {
     fn age_is_whole_seconds() {
         assert_eq!(age(Duration::from_millis(999)), 0);
         assert_eq!(age(Duration::from_millis(1500)), 1);
+    }
+
+    /// An origin on loopback that counts its requests: the page with
+    /// max-age=60 and an ETag, 304 to a request naming that ETag.
+    fn origin() -> (
+        SocketAddr,
+        Arc<tiny_http::Server>,
+        std::thread::JoinHandle<Vec<bool>>,
+    ) {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+        let at = server.server_addr().to_ip().unwrap();
+        let s = server.clone();
+        let t = std::thread::spawn(move || {
+            let mut conditional = Vec::new();
+            for req in s.incoming_requests() {
+                let inm = req.headers().iter().any(|h| h.field.equiv("If-None-Match"));
+                conditional.push(inm);
+                let r = if inm {
+                    tiny_http::Response::from_data(Vec::new()).with_status_code(304)
+                } else {
+                    tiny_http::Response::from_data(b"page".to_vec())
+                };
+                let r = r
+                    .with_header(header("Cache-Control", "max-age=60").unwrap())
+                    .with_header(header("ETag", "\"v1\"").unwrap());
+                let _ = req.respond(r);
+            }
+            conditional
+        });
+        (at, server, t)
+    }
+
+    #[test]
+    fn a_copy_is_missed_then_hit_then_revalidated_when_stale() {
+        let (at, server, t) = origin();
+        let e = Edge {
+            name: "e1".into(),
+            origin: at,
+            site: "www.course.cn".into(),
+            cache: Mutex::new(HashMap::new()),
+            log: Mutex::new(Vec::new()),
+        };
+        let (c, status, up, _) = e.lookup("/");
+        assert_eq!((c, status), (CacheStatus::Miss, 200));
+        assert_eq!(up.map(|u| (u.status, u.conditional)), Some((200, false)));
+        let (c, _, up, _) = e.lookup("/");
+        assert_eq!(c, CacheStatus::Hit);
+        assert!(up.is_none(), "a HIT asks no one");
+        // Age the copy past its max-age.
+        e.cache.lock().unwrap().get_mut("/").unwrap().stored -= Duration::from_secs(61);
+        let (c, status, up, _) = e.lookup("/");
+        assert_eq!((c, status), (CacheStatus::Revalidated, 200));
+        assert_eq!(up.map(|u| (u.status, u.conditional)), Some((304, true)));
+        let kept = e.cache.lock().unwrap();
+        assert_eq!(kept["/"].body, b"page", "the 304 kept the copy's body");
+        assert!(
+            kept["/"].stored.elapsed() < Duration::from_secs(60),
+            "fresh again"
+        );
+        drop(kept);
+        server.unblock();
+        assert_eq!(
+            t.join().unwrap(),
+            [false, true],
+            "two requests reached the origin"
+        );
     }
 
     #[test]

@@ -41,7 +41,10 @@ fn check_story(lines: &[Value]) {
         .iter()
         .map(|x| (x["client"].as_str().unwrap(), x["edge"].as_str().unwrap()))
         .collect();
-    assert_eq!(who, [("c1", "e1"), ("c1", "e1"), ("c2", "e2"), ("c1", "e1")]);
+    assert_eq!(
+        who,
+        [("c1", "e1"), ("c1", "e1"), ("c2", "e2"), ("c1", "e1")]
+    );
     for x in f {
         assert_eq!(x["status"], 200, "{x}");
         assert_eq!(x["cache_control"], "max-age=1", "{x}");
@@ -73,10 +76,10 @@ fn check_story(lines: &[Value]) {
         .filter(|l| l["data"]["answers"].is_array())
         .collect();
     assert_eq!(lookups.len(), 2);
-    for (l, (client, edge, addr)) in lookups.iter().zip([
-        ("c1", "e1", "198.51.100.20"),
-        ("c2", "e2", "198.51.100.84"),
-    ]) {
+    for (l, (client, edge, addr)) in lookups
+        .iter()
+        .zip([("c1", "e1", "198.51.100.20"), ("c2", "e2", "198.51.100.84")])
+    {
         let d = &l["data"];
         assert_eq!(d["client"], client);
         assert_eq!(d["edge"], edge);
@@ -118,14 +121,25 @@ fn a_cdn_run_is_miss_hit_revalidated_and_tshark_reads_the_same() {
     let count = |filter: &str| tshark_count(&pcap, filter);
     // The CNAME and both geo answers, from the datagrams.
     assert_eq!(count("dns.cname == \"www.course.cn.cdnlab.net\""), 2);
-    assert_eq!(count("dns.a == 198.51.100.20 && ip.dst == 198.51.100.10"), 1);
-    assert_eq!(count("dns.a == 198.51.100.84 && ip.dst == 198.51.100.74"), 1);
+    assert_eq!(
+        count("dns.a == 198.51.100.20 && ip.dst == 198.51.100.10"),
+        1
+    );
+    assert_eq!(
+        count("dns.a == 198.51.100.84 && ip.dst == 198.51.100.74"),
+        1
+    );
     // What each client received, in order: the edge's X-Cache, the status,
     // Cache-Control and Age; the JSON summary says the same.
     let to_clients = tshark_fields(
         &pcap,
         "http.response && (ip.dst == 198.51.100.10 || ip.dst == 198.51.100.74)",
-        &["ip.src", "http.response.code", "http.cache_control", "http.response.line"],
+        &[
+            "ip.src",
+            "http.response.code",
+            "http.cache_control",
+            "http.response.line",
+        ],
     );
     let seen: Vec<String> = to_clients
         .iter()
@@ -146,7 +160,12 @@ fn a_cdn_run_is_miss_hit_revalidated_and_tshark_reads_the_same() {
     let edges: Vec<&str> = to_clients.iter().map(|r| r[0].as_str()).collect();
     assert_eq!(
         edges,
-        ["198.51.100.20", "198.51.100.20", "198.51.100.84", "198.51.100.20"]
+        [
+            "198.51.100.20",
+            "198.51.100.20",
+            "198.51.100.84",
+            "198.51.100.20"
+        ]
     );
     // The origin: asked three times (never for the HIT), once conditionally,
     // and that once it said 304.
@@ -155,7 +174,10 @@ fn a_cdn_run_is_miss_hit_revalidated_and_tshark_reads_the_same() {
         3
     );
     assert_eq!(count("http.request.line contains \"If-None-Match\""), 1);
-    assert_eq!(count("http.response.code == 304 && ip.src == 203.0.113.80"), 1);
+    assert_eq!(
+        count("http.response.code == 304 && ip.src == 203.0.113.80"),
+        1
+    );
     assert_eq!(count("http.response.code == 304"), 1);
     // Every frame once: nothing looks sent twice, nothing is malformed.
     assert_eq!(count("tcp.analysis.retransmission"), 0);
@@ -187,20 +209,28 @@ fn the_cdn_text_fits_80_columns_in_both_languages() {
     let run = dir.path().join("cdn.jsonl");
     std::fs::write(&run, &o.stdout).unwrap();
     for lang in ["en", "zh"] {
-        let r = netlab(&[
-            "render",
-            run.to_str().unwrap(),
-            "--lang",
-            lang,
-            "--width",
-            "80",
-        ]);
-        assert!(r.status.success(), "{}", stderr(&r));
-        let text = stdout(&r);
-        for l in text.lines() {
-            let w = unicode_width::UnicodeWidthStr::width(l);
-            assert!(w <= 80, "{lang}: a line of {w} columns:\n{l}");
-        }
+        let view = |extra: Option<&str>| {
+            let mut a = vec![
+                "render",
+                run.to_str().unwrap(),
+                "--lang",
+                lang,
+                "--width",
+                "80",
+            ];
+            a.extend(extra);
+            let r = netlab(&a);
+            assert!(r.status.success(), "{}", stderr(&r));
+            let text = stdout(&r);
+            for l in text.lines() {
+                let w = unicode_width::UnicodeWidthStr::width(l);
+                assert!(w <= 80, "{lang} {extra:?}: a line of {w} columns:\n{l}");
+            }
+            text
+        };
+        view(Some("--brief"));
+        view(Some("--bytes"));
+        let text = view(None);
         let rows = text.lines().count();
         assert!(rows <= 130, "{lang}: {rows} rows:\n{text}");
         for want in ["MISS", "HIT", "REVALIDATED", "X-Cache", "304", "CNAME"] {
@@ -247,7 +277,11 @@ fn all_netns_in_use() -> HashSet<String> {
 /// The processes whose parent is `pid` (started by any of its threads).
 fn children(pid: u32) -> Vec<u32> {
     let mut out = Vec::new();
-    for t in std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten() {
+    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         out.extend(
             std::fs::read_to_string(t.path().join("children"))
                 .unwrap_or_default()

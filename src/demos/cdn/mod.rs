@@ -37,7 +37,6 @@ use crate::wire::frame::{self, Kind};
 mod packets;
 mod say;
 
-
 const QS: &[&str] = &["Q30"];
 
 /// One view of the DNS server.
@@ -217,7 +216,8 @@ fn ends(d: &frame::Dissected, link: &str) -> (String, String) {
     };
     match &d.kind {
         Kind::Ipv4 { src, dst, .. } => {
-            let ip = |a: &Ipv4Addr| cdn::host_of_ip(*a).map_or_else(|| a.to_string(), str::to_string);
+            let ip =
+                |a: &Ipv4Addr| cdn::host_of_ip(*a).map_or_else(|| a.to_string(), str::to_string);
             (ip(src), ip(dst))
         }
         _ => {
@@ -235,7 +235,7 @@ fn ends(d: &frame::Dissected, link: &str) -> (String, String) {
 
 /// A ladder label that says what a packet carried: the DNS question or
 /// answer, the HTTP request or status line (with `X-Cache`).
-fn label(f: &Frame, d: &frame::Dissected) -> Option<Text> {
+fn label(f: &Frame) -> Option<Text> {
     if let Some(a) = packets::dns_answers(std::slice::from_ref(f)).first() {
         return Some(match (&a.cname, a.address) {
             (Some(c), _) => tx(format!("CNAME {c}"), format!("别名 {c}")),
@@ -253,7 +253,6 @@ fn label(f: &Frame, d: &frame::Dissected) -> Option<Text> {
     }
     let s = packets::segment(f)?;
     let h = packets::head(s.payload)?;
-    let _ = d;
     Some(match h.get("X-Cache") {
         Some(x) => Text::from(format!("{} · X-Cache: {x}", h.first)),
         None => Text::from(h.first.clone()),
@@ -269,7 +268,7 @@ fn records(frames: &[Frame]) -> Vec<Packet> {
             match frame::ethernet_frame(&f.bytes) {
                 Ok(d) => {
                     let (from, to) = ends(&d, &f.link);
-                    let l = label(f, &d).unwrap_or_else(|| p.label.clone());
+                    let l = label(f).unwrap_or_else(|| p.label.clone());
                     p.between(from, to, l)
                 }
                 Err(_) => p,
@@ -342,8 +341,8 @@ pub fn run(_args: &CdnArgs, n: &mut Narrator) -> Result<i32> {
     let view_out: Vec<ViewOut> = views
         .iter()
         .map(|v| {
-            let name = hickory_proto::rr::Name::from_ascii(format!("{}.cdnlab.net.", cdn::SITE))
-                .ok();
+            let name =
+                hickory_proto::rr::Name::from_ascii(format!("{}.cdnlab.net.", cdn::SITE)).ok();
             let edge_address = v.zones.iter().find_map(|z| {
                 z.rrset(name.as_ref()?, hickory_proto::rr::RecordType::A)
                     .iter()
@@ -360,12 +359,8 @@ pub fn run(_args: &CdnArgs, n: &mut Narrator) -> Result<i32> {
         })
         .collect();
     let delay_ms = cdn::WAN_DELAY.as_millis() as u64;
-    let mut s = who(Step::new(
-        say::lab_title(crate::lab::userns::rootless()),
-        say::lab_detail(delay_ms),
-        QS,
-    )
-    .section(tx("1 · The lab", "1 · 实验网络")))
+    let mut s = who(Step::new(say::lab_title(), say::lab_detail(delay_ms), QS)
+        .section(tx("1 · The lab", "1 · 实验网络")))
     .fact(tx("LAN 1", "LAN 1"), say::lan(cdn::LAN1, cdn::C1, cdn::E1))
     .fact(tx("LAN 2", "LAN 2"), say::lan(cdn::LAN2, cdn::C2, cdn::E2))
     .fact(tx("origin", "源站"), say::origin(delay_ms))
@@ -465,7 +460,10 @@ pub fn run(_args: &CdnArgs, n: &mut Narrator) -> Result<i32> {
             s = s.section(tx("2 · Which edge?", "2 · 去哪个边缘节点？"));
         }
         for a in &answers {
-            s = s.fact(Text::from(a.name.as_str()), say::answer(a.cname.as_deref(), a.address, a.ttl));
+            s = s.fact(
+                Text::from(a.name.as_str()),
+                say::answer(a.cname.as_deref(), a.address, a.ttl),
+            );
         }
         s.packets = records(&part);
         n.step(who(s).with(&LookupStep {
@@ -575,4 +573,47 @@ pub fn schema() -> super::schema::DemoSchema {
     .step::<LookupStep>("a client's lookup")
     .step::<FetchStep>("a fetch")
     .summary::<CdnOut>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::UNIX_EPOCH;
+
+    fn f(link: &str, us: u64, bytes: &[u8]) -> Frame {
+        Frame {
+            at: UNIX_EPOCH + Duration::from_micros(us),
+            link: link.into(),
+            bytes: bytes.to_vec(),
+            len: bytes.len(),
+        }
+    }
+
+    #[test]
+    fn a_frame_seen_on_a_client_and_an_edge_link_is_one_packet() {
+        let kept = once(vec![
+            f("e1:eth0", 90, b"from e1"),    // first seen on the edge's link
+            f("c1:eth0", 100, b"from e1"),   // the client's sighting counts
+            f("e1:eth0", 120, b"to origin"), // only on the edge's link
+            f("e1:eth0", 110, b"from c1"),   // the same frame, bridged
+            f("c1:eth0", 105, b"from c1"),
+            f("e1:eth0", 90_000, b"from c1"), // the same bytes much later: another frame
+        ]);
+        let got: Vec<(&str, u64)> = kept
+            .iter()
+            .map(|k| {
+                let us = k.at.duration_since(UNIX_EPOCH).unwrap().as_micros() as u64;
+                (k.link.as_str(), us)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("c1:eth0", 100),
+                ("c1:eth0", 105),
+                ("e1:eth0", 120),
+                ("e1:eth0", 90_000)
+            ]
+        );
+    }
 }

@@ -119,8 +119,13 @@ pub fn head(bytes: &[u8]) -> Option<Head> {
     Some(Head { first, headers })
 }
 
-/// The first segment with the SYN flag alone, from `from` to `to_port` at `to`.
-pub fn syns<'f>(frames: &'f [Frame], from: Ipv4Addr, to: Ipv4Addr, to_port: u16) -> Vec<Segment<'f>> {
+/// The segments with SYN alone (connection openings) from `from` to `to_port` at `to`.
+pub fn syns<'f>(
+    frames: &'f [Frame],
+    from: Ipv4Addr,
+    to: Ipv4Addr,
+    to_port: u16,
+) -> Vec<Segment<'f>> {
     frames
         .iter()
         .filter_map(segment)
@@ -149,8 +154,14 @@ pub struct Timing {
 pub fn timing(frames: &[Frame], ends: Ends) -> Timing {
     let out = one_way(frames, ends);
     let back = one_way(frames, (ends.1, ends.0));
-    let syn = out.iter().find(|s| s.tcp.flags & 0x12 == 0x02).map(|s| s.at);
-    let synack = back.iter().find(|s| s.tcp.flags & 0x12 == 0x12).map(|s| s.at);
+    let syn = out
+        .iter()
+        .find(|s| s.tcp.flags & 0x12 == 0x02)
+        .map(|s| s.at);
+    let synack = back
+        .iter()
+        .find(|s| s.tcp.flags & 0x12 == 0x12)
+        .map(|s| s.at);
     let req = out.iter().find(|s| !s.payload.is_empty()).map(|s| s.at);
     let resp = back
         .iter()
@@ -233,9 +244,26 @@ mod tests {
         let mut b = vec![0u8; 14];
         b[12..14].copy_from_slice(&[0x08, 0x00]);
         let total = 20 + 20 + data.len();
-        let mut ip = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 0, 0, 0, 64, 6, 0, 0];
+        let mut ip = vec![
+            0x45,
+            0,
+            (total >> 8) as u8,
+            total as u8,
+            0,
+            0,
+            0,
+            0,
+            64,
+            6,
+            0,
+            0,
+        ];
         let (a, z) = ([10, 0, 0, 1], [10, 0, 0, 2]);
-        let (s, d, sp, dp) = if back { (z, a, 80u16, 1000u16) } else { (a, z, 1000, 80) };
+        let (s, d, sp, dp) = if back {
+            (z, a, 80u16, 1000u16)
+        } else {
+            (a, z, 1000, 80)
+        };
         ip.extend_from_slice(&s);
         ip.extend_from_slice(&d);
         b.extend_from_slice(&ip);

@@ -9,7 +9,7 @@ use crate::lab::edge::CacheStatus;
 use crate::narrate::{tx, Text};
 
 /// Step 1's title.
-pub fn lab_title(_rootless: bool) -> Text {
+pub fn lab_title() -> Text {
     crate::lab::userns::titled(tx(
         "A CDN in the lab: two LANs with an edge each, the origin across a WAN",
         "实验网络里的 CDN：两个局域网各有一个边缘节点，源站在 WAN 另一头",
@@ -108,7 +108,9 @@ fn ms(v: Option<f64>) -> String {
 
 /// A fetch's title: who, where, what the edge said, how long it took.
 pub fn fetch_title(f: &FetchOut) -> Text {
-    let status = f.status.map_or_else(|| "no response".into(), |s| s.to_string());
+    let status = f
+        .status
+        .map_or_else(|| "no response".into(), |s| s.to_string());
     let c = cache_word(f.cache);
     let t = ms(f.ms);
     tx(
@@ -177,8 +179,18 @@ pub fn summary_title(dns: &BTreeMap<String, String>, f: &[FetchOut]) -> Text {
     let d: Vec<String> = dns.iter().map(|(c, e)| format!("{c} → {e}")).collect();
     let seq: Vec<&str> = f.iter().map(|f| cache_word(f.cache)).collect();
     tx(
-        format!("{}: {}; {}", crate::lab::cdn::SITE, d.join(", "), seq.join(", ")),
-        format!("{}：{}；{}", crate::lab::cdn::SITE, d.join("，"), seq.join("、")),
+        format!(
+            "{}: {}; {}",
+            crate::lab::cdn::SITE,
+            d.join(", "),
+            seq.join(", ")
+        ),
+        format!(
+            "{}：{}；{}",
+            crate::lab::cdn::SITE,
+            d.join("，"),
+            seq.join("、")
+        ),
     )
 }
 
