@@ -151,6 +151,8 @@ pub enum Command {
     Traceroute(TracerouteArgs),
     /// What happens when you open a URL, in the lab: taken apart, looked up, connected, fetched, one packet peeled layer by layer (Q1, Q2, Q3, Q4, Q5, Q6, Q9)
     Url(UrlArgs),
+    /// What a CDN is, in the lab: geo DNS through a CNAME, an edge cache's MISS, HIT and REVALIDATED, the origin across a slow WAN (Q30)
+    Cdn(CdnArgs),
     /// One thread, many connections: blocking vs non-blocking, select/poll/epoll measured, LT vs ET, threads vs epoll (Q15, Q17, Q23, Q25)
     IoMux(IoMuxArgs),
     /// The client ends of io-mux's idle connections (started by io-mux, not by hand)
@@ -402,6 +404,10 @@ pub struct TracerouteArgs {
     #[arg(long, value_name = "MBIT", default_value_t = 10, conflicts_with = "target", value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub rate: u32,
 }
+
+/// `netlab cdn`: no options; the lab, the site and the timing are fixed.
+#[derive(Clone, Debug, Args)]
+pub struct CdnArgs {}
 
 /// `netlab url ...`
 #[derive(Clone, Debug, Args)]

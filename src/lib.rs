@@ -83,6 +83,7 @@ pub fn demo_name(cmd: &Command) -> &'static str {
         Command::Failover(_) => "failover",
         Command::IoMux(_) => "io-mux",
         Command::Url(_) => "url",
+        Command::Cdn(_) => "cdn",
         Command::Traceroute(_) => "traceroute",
         Command::IoMuxPeer { .. } => "io-mux-peer",
         Command::Questions => "questions",
@@ -102,7 +103,7 @@ pub fn needs_lab(cli: &Cli) -> bool {
         Command::Ping(a) => a.target.is_none(),
         Command::Traceroute(a) => a.target.is_none(),
         Command::TcpVsUdp(a) => !a.loopback,
-        Command::Firewall(_) | Command::Url(_) | Command::Failover(_) => true,
+        Command::Firewall(_) | Command::Url(_) | Command::Failover(_) | Command::Cdn(_) => true,
         Command::Lab {
             what: LabCommand::Hold,
         } => true,
@@ -162,6 +163,7 @@ pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
         Command::Failover(args) => demos::failover::run(args, n)?,
         Command::IoMux(args) => demos::io_mux::run(args, n)?,
         Command::Url(args) => demos::url::run(args, n)?,
+        Command::Cdn(args) => demos::cdn::run(args, n)?,
         Command::Traceroute(args) => demos::traceroute::run(args, n)?,
         Command::IoMuxPeer { addr } => return transport::mux::peer_main(*addr),
         other => run_other(other, cli, cfg.lang, n)?,
@@ -298,6 +300,7 @@ fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i
         | Command::Failover(_)
         | Command::IoMux(_)
         | Command::Url(_)
+        | Command::Cdn(_)
         | Command::Traceroute(_)
         | Command::IoMuxPeer { .. } => {
             unreachable!("dispatched in run")

@@ -6,8 +6,10 @@
 //! Nothing here is a mock: clients such as dig and drill get the same answers.
 
 pub mod capture;
+pub mod cdn;
 pub mod dns;
 pub mod failover;
+pub mod edge;
 pub mod firewall;
 pub mod holder;
 pub mod link;

@@ -8,6 +8,7 @@
 mod arp;
 mod bad_input;
 mod browser;
+mod cdn;
 mod cleanup;
 mod conventions;
 mod dns_trace;
