@@ -86,6 +86,8 @@ pub enum Command {
     Traceroute(TracerouteArgs),
     /// What happens when you open a URL, in the lab: taken apart, looked up, connected, fetched, one packet peeled layer by layer (Q1, Q2, Q3, Q4, Q5, Q6, Q9)
     Url(UrlArgs),
+    /// Load balancing in a server farm: LVS-style NAT and direct routing (nftables), a layer-7 reverse proxy (netlab's, nginx or haproxy), round robin, source hash, least connections, health checks (Q31, Q32, Q34, Q35)
+    LoadBalance(LoadBalanceArgs),
     /// One thread, many connections: blocking vs non-blocking, select/poll/epoll measured, LT vs ET, threads vs epoll (Q15, Q17, Q23, Q25)
     IoMux(IoMuxArgs),
     /// The client ends of io-mux's idle connections (started by io-mux, not by hand)
@@ -268,6 +270,46 @@ pub enum FirewallCase {
     Stateful,
     /// Allow TCP 80 and UDP 53 to h3, nothing else
     Ports,
+}
+
+/// `netlab load-balance ...`
+#[derive(Clone, Debug, Args)]
+pub struct LoadBalanceArgs {
+    /// The layer-7 proxy: netlab's own (hyper), or the system's nginx or haproxy run in the lab
+    #[arg(long, value_enum, default_value_t = ProxyKind::Netlab)]
+    pub proxy: ProxyKind,
+    /// Run only these modes, in this order (comma-separated) [default: all three]
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "MODE")]
+    pub mode: Vec<LbMode>,
+}
+
+/// Which layer-7 proxy `netlab load-balance` runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ProxyKind {
+    /// netlab's own reverse proxy, built on hyper
+    Netlab,
+    /// The system's nginx (Debian package nginx)
+    Nginx,
+    /// The system's HAProxy (Debian package haproxy)
+    Haproxy,
+}
+
+/// One balancing mode of `netlab load-balance`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, schemars::JsonSchema)]
+pub enum LbMode {
+    /// Layer 4, NAT (LVS-NAT): destination rewritten on the way in, source on the way out
+    #[value(name = "l4-nat")]
+    #[serde(rename = "l4-nat")]
+    L4Nat,
+    /// Layer 4, direct routing (LVS-DR): only the destination MAC rewritten; replies bypass the balancer
+    #[value(name = "l4-dr")]
+    #[serde(rename = "l4-dr")]
+    L4Dr,
+    /// Layer 7, a reverse proxy: two connections per request, X-Forwarded-For, rules, health checks
+    #[value(name = "l7")]
+    #[serde(rename = "l7")]
+    L7,
 }
 
 /// `netlab traceroute ...`

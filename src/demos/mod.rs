@@ -10,6 +10,7 @@ pub mod firewall;
 pub mod io_mux;
 pub mod lab_dns;
 pub mod lab_ns;
+pub mod load_balance;
 pub mod ping;
 pub mod questions;
 pub mod schema;
@@ -31,4 +32,5 @@ pub const NAMES: &[&str] = &[
     "io-mux",
     "url",
     "traceroute",
+    "load-balance",
 ];

@@ -7,6 +7,7 @@
 
 pub mod capture;
 pub mod dns;
+pub mod farm;
 pub mod firewall;
 pub mod holder;
 pub mod link;

@@ -18,6 +18,7 @@ mod hostile;
 mod io_mux;
 mod lab_dns_rfc;
 mod lab_ns;
+mod load_balance;
 mod logs;
 mod page;
 mod pcap;
