@@ -88,7 +88,9 @@ pub fn nginx_conf(dir: &str, s: Scheduler) -> String {
     };
     let web3 = BACKENDS[2].1;
     format!(
-        "daemon off;
+        "# One process in the foreground: it dies with netlab (workers would
+# outlive a killed master), and it stays root of the lab's namespace.
+daemon off;
 master_process off;
 user root root;
 worker_processes 1;
@@ -299,9 +301,6 @@ impl Daemon {
         self.log.lock().map(|v| v.clone()).unwrap_or_default()
     }
 
-    /// Nothing to wait for before a kill: the daemon's checks keep their own time.
-    pub fn before_kill(&self) {}
-
     /// When the daemon's log said it took `backend` out.
     pub fn noticed(&self, backend: &str) -> Option<SystemTime> {
         let addr = BACKENDS
@@ -315,14 +314,6 @@ impl Daemon {
                 _ => l.contains(&format!("Server app/{backend} is DOWN")),
             })
             .map(|(t, _)| t)
-    }
-
-    /// How the daemon notices a dead backend.
-    pub fn health_how(&self) -> &'static str {
-        match self.kind {
-            Kind::Nginx => "passive: max_fails=1 (a failed request takes the server out for fail_timeout=60s); nginx logs \"upstream server temporarily disabled\"",
-            _ => "active: GET /health every 500 ms (check inter 500ms fall 1); HAProxy logs \"Server app/web2 is DOWN\"",
-        }
     }
 }
 

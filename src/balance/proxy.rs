@@ -16,7 +16,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -67,7 +67,6 @@ struct State {
     active: Vec<AtomicUsize>,
     turn: AtomicUsize,
     least: AtomicBool,
-    checks: AtomicU64,
     events: Mutex<Vec<HealthEvent>>,
 }
 
@@ -250,7 +249,6 @@ async fn health_loop(st: Arc<State>) {
                 }
             }
         }
-        st.checks.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -305,7 +303,6 @@ pub fn start(
         active: backends.iter().map(|_| AtomicUsize::new(0)).collect(),
         turn: AtomicUsize::new(0),
         least: AtomicBool::new(scheduler == Scheduler::LeastConn),
-        checks: AtomicU64::new(0),
         events: Mutex::new(Vec::new()),
     });
     let listener = lb
@@ -342,20 +339,6 @@ impl Proxy {
             .store(s == Scheduler::LeastConn, Ordering::SeqCst);
     }
 
-    /// Health-check rounds completed so far.
-    pub fn checks(&self) -> u64 {
-        self.state.checks.load(Ordering::SeqCst)
-    }
-
-    /// Wait (up to `limit`) until a health-check round has just ended.
-    pub fn after_check(&self, limit: Duration) {
-        let n = self.checks();
-        let end = std::time::Instant::now() + limit;
-        while self.checks() == n && std::time::Instant::now() < end {
-            std::thread::sleep(Duration::from_millis(2));
-        }
-    }
-
     /// Every change a health check made so far.
     pub fn events(&self) -> Vec<HealthEvent> {
         self.state
@@ -379,7 +362,6 @@ mod tests {
             active: (0..3).map(|_| AtomicUsize::new(0)).collect(),
             turn: AtomicUsize::new(0),
             least: AtomicBool::new(least),
-            checks: AtomicU64::new(0),
             events: Mutex::new(vec![]),
         }
     }

@@ -7,10 +7,13 @@
 //!   remembers the choice, so every later packet of the connection goes the
 //!   same way, and rewrites the replies' source back to the VIP.
 //! - Direct routing (LVS-DR): in lb's ingress hook (netdev family, before
-//!   IP and before conntrack) only the frame's destination MAC is set to a
-//!   backend's and the frame sent out of the backend leg as it is. No
-//!   connection table there, so the choice is a hash of the connection's
-//!   own address and port (every packet of it hashes alike).
+//!   IP and before conntrack) the packet is sent on unchanged out of the
+//!   backend leg to a backend's MAC (`fwd ip to ADDRESS device eth1`: ARP
+//!   finds the MAC; the new frame is from lb's own). No connection table
+//!   there, so the choice is a hash of the connection's own address and
+//!   port (every packet of it hashes alike). `ether daddr set …` would
+//!   leave even the source MAC alone, but a user namespace may not rewrite
+//!   link-layer bytes (EPERM), and lb must work without root too.
 
 use std::net::Ipv4Addr;
 
@@ -73,11 +76,13 @@ pub fn nat_commands(p: Pick) -> Vec<String> {
 pub fn dr_commands() -> Vec<String> {
     vec![
         format!("nft add table {DR_TABLE}"),
-        format!("nft add chain {DR_TABLE} in {{ type filter hook ingress device eth0 priority 0 ; }}"),
         format!(
-            "nft add rule {DR_TABLE} in ip daddr {VIP} tcp dport 80 ether daddr set {} {} fwd to eth1",
+            "nft add chain {DR_TABLE} in {{ type filter hook ingress device eth0 priority 0 ; }}"
+        ),
+        format!(
+            "nft add rule {DR_TABLE} in ip daddr {VIP} tcp dport 80 fwd ip to {} {} device eth1",
             chooser(Pick::FlowHash),
-            map(|i| BACKENDS[i].2.to_string())
+            map(|i| BACKENDS[i].1.to_string())
         ),
     ]
 }
@@ -142,10 +147,9 @@ mod tests {
             "nft add rule ip lvs pre ip daddr 198.51.100.80 tcp dport 80 dnat to numgen inc mod 3 map { 0 : 203.0.113.81, 1 : 203.0.113.82, 2 : 203.0.113.83 }"
         );
         assert!(nat_commands(Pick::SourceHash)[2].contains("jhash ip saddr mod 3 seed 0x6c62 map"));
-        assert!(dr_commands()[2].contains(
-            "ether daddr set jhash ip saddr . tcp sport mod 3 map { 0 : 02:00:00:00:0b:81,"
-        ));
-        assert!(dr_commands()[2].ends_with("fwd to eth1"));
+        assert!(dr_commands()[2]
+            .contains("fwd ip to jhash ip saddr . tcp sport mod 3 map { 0 : 203.0.113.81,"));
+        assert!(dr_commands()[2].ends_with("device eth1"));
         assert_eq!(backend_of(BACKENDS[2].1), Some("web3"));
     }
 }

@@ -14,7 +14,7 @@ use crate::balance::daemon::{self, Daemon};
 use crate::balance::proxy::{self, Proxy, Scheduler};
 use crate::cli::{LbMode, ProxyKind};
 use crate::error::Result;
-use crate::lab::capture::Frame;
+use crate::lab::capture::{Capture, Frame};
 use crate::lab::farm::{Farm, BACKENDS, LB_B};
 use crate::narrate::{tx, Narrator, Step, Text};
 
@@ -76,15 +76,6 @@ impl Front {
         Ok(())
     }
 
-    /// Just before the kill: for netlab's proxy, right after a check round,
-    /// so a whole interval of requests meets the dead backend first.
-    fn before_kill(&self) {
-        match self {
-            Front::Netlab(p) => p.after_check(proxy::CHECK_EVERY * 2),
-            Front::Daemon(d) => d.before_kill(),
-        }
-    }
-
     /// When the proxy took `backend` out, if it has.
     fn noticed(&self, backend: &str) -> Option<SystemTime> {
         match self {
@@ -98,14 +89,16 @@ impl Front {
     }
 
     /// How this proxy notices a dead backend.
-    fn noticed_by(&self) -> String {
+    fn noticed_by(&self) -> Text {
         match self {
-            Front::Netlab(_) => format!(
-                "active check: GET /health every {} ms",
-                proxy::CHECK_EVERY.as_millis()
-            ),
-            Front::Daemon(d) => d.health_how().to_string(),
+            Front::Netlab(_) => say::active_check(proxy::CHECK_EVERY.as_millis()),
+            Front::Daemon(d) => say::health_how(d.kind),
         }
+    }
+
+    /// Whether it checks backends on its own (nginx only counts failures).
+    fn checks_actively(&self) -> bool {
+        !matches!(self, Front::Daemon(d) if d.kind == daemon::Kind::Nginx)
     }
 }
 
@@ -191,6 +184,29 @@ fn two_connections(a: &Answer, frames: &[Frame]) -> (Step, TwoConnections) {
     (s, data)
 }
 
+/// Wait (up to 2 s) until `cap` sees a health check of `ip` answered: a
+/// `GET /health` to it, then its HTTP response on that connection.
+fn after_check(cap: &Capture, ip: std::net::Ipv4Addr) {
+    let from = SystemTime::now();
+    let Some(get) = cap.find(Duration::from_secs(2), |f| {
+        f.at >= from
+            && tcp_of(f).is_some_and(|(_, dst, _)| dst == ip)
+            && request_headers(f)
+                .first()
+                .is_some_and(|l| l.starts_with("GET /health"))
+    }) else {
+        return;
+    };
+    let Some((_, _, h)) = tcp_of(&get) else {
+        return;
+    };
+    let _ = cap.find(Duration::from_secs(1), |f| {
+        f.at >= get.at
+            && tcp_of(f).is_some_and(|(src, _, r)| src == ip && r.dst_port == h.src_port)
+            && super::http_line(&f.bytes).is_some_and(|l| l.starts_with("HTTP "))
+    });
+}
+
 /// Requests from c1 and c2 at once (two requesters each), web1 made slow.
 fn parallel(farm: &Farm) -> Result<Vec<Answer>> {
     client::parallel(&[farm.host("c1")?, farm.host("c2")?], 2, 3, vip(), HOST)
@@ -225,8 +241,11 @@ pub fn run(
         );
     } else {
         s = s.fact(tx("command", "命令"), command.as_str());
+        // Indented with no-break spaces, which the text view keeps.
         for line in config.lines().filter(|l| !l.trim().is_empty()) {
-            s = s.fact(tx("config", "配置"), line.to_string());
+            let body = line.trim_start();
+            let indent = "\u{a0}".repeat(line.len() - body.len());
+            s = s.fact(tx("config", "配置"), format!("{indent}{body}"));
         }
     }
     n.step(s.with(&ProxyStep {
@@ -338,12 +357,20 @@ pub fn run(
     front.set_scheduler(farm, Scheduler::RoundRobin)?;
     let caps = capture(farm, &[("lb", "eth0"), ("lb", "eth1")])?;
     let (c1, c2) = (farm.host("c1")?, farm.host("c2")?);
+    let victim_ip = BACKENDS
+        .iter()
+        .find(|b| b.0 == VICTIM)
+        .map_or(LB_B, |b| b.1);
     let mut answers: Vec<Answer> = Vec::new();
     let mut killed_at = None;
     let mut after = 0;
     for i in 0..120 {
         if i == 3 {
-            front.before_kill();
+            // Right after a health check of the victim has passed, so a
+            // whole interval of requests meets the dead backend first.
+            if front.checks_actively() {
+                after_check(&caps[1], victim_ip);
+            }
             backends.kill(VICTIM);
             killed_at = Some(SystemTime::now());
         }
@@ -370,7 +397,7 @@ pub fn run(
     let data = HealthStep {
         killed: VICTIM.into(),
         noticed_after_ms: killed_at.zip(noticed).map(|(k, t)| ms_between(k, t)),
-        noticed_by: front.noticed_by(),
+        noticed_by: front.noticed_by().en,
         failed_before_health_check: before.len(),
         failed_after_health_check: after.len(),
     };
@@ -379,7 +406,7 @@ pub fn run(
         say::health_detail(kind),
         QS,
     )
-    .fact(tx("health", "健康检查"), data.noticed_by.clone())
+    .fact(tx("health", "健康检查"), front.noticed_by())
     .fact(
         tx("timeline", "经过"),
         say::timeline(&answers, killed_at, noticed),

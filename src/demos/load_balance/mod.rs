@@ -145,10 +145,14 @@ struct RewriteStep {
 struct DrStep {
     /// The first SYN's destination MAC on lb:eth0 (lb's own).
     mac_in: String,
-    /// The same frame's destination MAC on lb:eth1 (a backend's).
+    /// The same packet's destination MAC on lb:eth1 (a backend's).
     mac_out: String,
-    /// Offsets of the bytes that differ between the two frames (0 to 5:
-    /// the destination MAC and nothing else).
+    /// The first SYN's source MAC on lb:eth0 (the client's).
+    src_mac_in: String,
+    /// The same packet's source MAC on lb:eth1 (lb's backend leg).
+    src_mac_out: String,
+    /// Offsets of the bytes that differ between the two frames: below 12
+    /// the Ethernet addresses, 22 the TTL, 24 and 25 the IP header checksum.
     differing_bytes: Vec<usize>,
     /// Backend replies (from the VIP's port 80) seen on lb's two links.
     replies_through_lb: usize,
@@ -647,11 +651,12 @@ fn dr(farm: &Farm, n: &mut Narrator, section: Text) -> Result<ModeOut> {
     let port = answers.first().map_or(0, |a| a.port);
     let syn_in = segment(&frames, "lb:eth0", port, SYN);
     let syn_out = segment(&frames, "lb:eth1", port, SYN);
-    let mac = |f: Option<&Frame>| {
+    let macs = |f: Option<&Frame>| {
         f.and_then(|f| frame::ethernet_frame(&f.bytes).ok())
-            .and_then(|d| d.dst_mac)
+            .map(|d| (d.dst_mac.unwrap_or_default(), d.src_mac.unwrap_or_default()))
             .unwrap_or_default()
     };
+    let (m_in, m_out) = (macs(syn_in), macs(syn_out));
     let differing: Vec<usize> = match (syn_in, syn_out) {
         (Some(a), Some(b)) if a.bytes.len() == b.bytes.len() => (0..a.bytes.len())
             .filter(|&i| a.bytes[i] != b.bytes[i])
@@ -677,8 +682,8 @@ fn dr(farm: &Farm, n: &mut Narrator, section: Text) -> Result<ModeOut> {
     let mut s = Step::new(
         say::run_title(LbMode::L4Dr, "flow-hash", &m.per_backend),
         tx(
-            "lb changes only the frame's destination MAC to a backend's and sends it out of its backend leg; the IP packet, still addressed to the VIP, is untouched. Each backend holds the VIP on its loopback with ARP kept quiet, so it accepts the packet and answers from the VIP straight to the client through r1: replies never cross lb. A MAC is per hop, an IP end to end (Q5, Q6).",
-            "lb 只把帧的目的 MAC 改成某台后端的 MAC，从后端那条腿发出去；IP 包仍然发往 VIP，原封不动。每台后端把 VIP 配在环回口上并让 ARP 保持沉默，于是它收下这个包，以 VIP 为源地址经 r1 直接回给客户端：回包从不经过 lb。MAC 只管一跳，IP 管端到端（Q5、Q6）。",
+            "lb sends the packet on, still addressed to the VIP, in a new frame to a backend's MAC out of its backend leg: a new Ethernet header, the TTL one less, the addresses untouched. Each backend holds the VIP on its loopback with ARP kept quiet, so it accepts the packet and answers from the VIP straight to the client through r1: replies never cross lb. A MAC is per hop, an IP end to end (Q5, Q6).",
+            "lb 把这个包转发出去（目的地址仍是 VIP），装进一个发往某台后端 MAC 的新帧，从后端那条腿发出：以太网头换了新的，TTL 减一，地址都没动。每台后端把 VIP 配在环回口上并让 ARP 保持沉默，于是它收下这个包，以 VIP 为源地址经 r1 直接回给客户端：回包从不经过 lb。MAC 只管一跳，IP 管端到端（Q5、Q6）。",
         ),
         &["Q31", "Q35", "Q5", "Q6"],
     )
@@ -694,7 +699,7 @@ fn dr(farm: &Farm, n: &mut Narrator, section: Text) -> Result<ModeOut> {
         .fact(tx("answers", "应答"), say::answers(&answers))
         .fact(
             tx("rewritten", "改写"),
-            say::mac_rewrite(&mac(syn_in), &mac(syn_out), &differing),
+            say::mac_rewrite((&m_in.0, &m_in.1), (&m_out.0, &m_out.1), &differing),
         )
         .fact(tx("replies", "回包"), say::bypass(through_lb, via_r1));
     s.packets = records(&frames);
@@ -707,8 +712,10 @@ fn dr(farm: &Farm, n: &mut Narrator, section: Text) -> Result<ModeOut> {
             per_backend: m.per_backend.clone(),
         })
         .with(&DrStep {
-            mac_in: mac(syn_in),
-            mac_out: mac(syn_out),
+            mac_in: m_in.0.clone(),
+            mac_out: m_out.0.clone(),
+            src_mac_in: m_in.1.clone(),
+            src_mac_out: m_out.1.clone(),
             differing_bytes: differing,
             replies_through_lb: through_lb,
             replies_via_r1: via_r1,

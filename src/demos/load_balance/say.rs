@@ -9,7 +9,7 @@ use crate::balance::backend;
 use crate::balance::client::Answer;
 use crate::cli::{LbMode, ProxyKind};
 use crate::lab::firewall::Tracked;
-use crate::narrate::{tx, Text};
+use crate::narrate::{plural, tx, Text};
 
 /// Which engine balances at layer 4, and why.
 pub fn engine(ipvs: bool) -> Text {
@@ -112,30 +112,46 @@ pub fn tracked(t: &Tracked) -> Text {
     )
 }
 
-/// What direct routing changed in the frame.
-pub fn mac_rewrite(mac_in: &str, mac_out: &str, differing: &[usize]) -> Text {
-    let only_mac = !differing.is_empty() && differing.iter().all(|&i| i < 6);
+/// What direct routing changed in the frame: (destination, source) MACs
+/// before and after, and the offsets of the bytes that differ.
+pub fn mac_rewrite(before: (&str, &str), after: (&str, &str), differing: &[usize]) -> Text {
     let n = differing.len();
-    if only_mac {
-        tx(
-            format!("destination MAC {mac_in} → {mac_out}; the frames differ in {n} bytes, all of them the destination MAC: IP header, TTL and checksums untouched"),
-            format!("目的 MAC {mac_in} → {mac_out}；前后两个帧只有 {n} 个字节不同，全都在目的 MAC 里：IP 头、TTL、校验和都没动"),
-        )
-    } else {
-        tx(
-            format!(
-                "destination MAC {mac_in} → {mac_out}; {n} bytes differ (offsets {differing:?})"
-            ),
-            format!("目的 MAC {mac_in} → {mac_out}；有 {n} 个字节不同（偏移 {differing:?}）"),
-        )
+    let ttl = differing.contains(&22);
+    // Ethernet addresses, the TTL (22) and the header checksum (24, 25) only.
+    let known = differing
+        .iter()
+        .all(|&i| i < 12 || i == 22 || i == 24 || i == 25);
+    let macs_en = format!(
+        "destination {} → {}, source {} → {}",
+        before.0, after.0, before.1, after.1
+    );
+    let macs_zh = format!(
+        "目的 {} → {}，源 {} → {}",
+        before.0, after.0, before.1, after.1
+    );
+    match (known && n > 0, ttl) {
+        (true, true) => tx(
+            format!("{n} bytes differ: the Ethernet header ({macs_en}) and the TTL, one less for the hop, with the IP checksum; addresses and ports untouched"),
+            format!("有 {n} 个字节不同：以太网头（{macs_zh}），以及 TTL（这一跳减一）和随之更新的 IP 校验和；地址和端口都没动"),
+        ),
+        (true, false) => tx(
+            format!("{n} bytes differ, all in the Ethernet header ({macs_en}): not one byte of the IP packet"),
+            format!("有 {n} 个字节不同，全在以太网头里（{macs_zh}）：IP 包一个字节都没变"),
+        ),
+        _ => tx(
+            format!("{macs_en}; {n} bytes differ (offsets {differing:?})"),
+            format!("{macs_zh}；有 {n} 个字节不同（偏移 {differing:?}）"),
+        ),
     }
 }
 
 /// Where direct routing's replies went.
 pub fn bypass(through_lb: usize, via_r1: usize) -> Text {
     tx(
-        format!("{through_lb} backend replies crossed lb's links; {via_r1} reached the clients through r1"),
-        format!("经过 lb 链路的后端回包 {through_lb} 个；经 r1 到达客户端的 {via_r1} 个"),
+        format!(
+            "backend segments from the VIP: {through_lb} crossed lb's links, {via_r1} reached the clients through r1"
+        ),
+        format!("后端以 VIP 为源发出的报文段：经过 lb 链路的 {through_lb} 个，经 r1 到达客户端的 {via_r1} 个"),
     )
 }
 
@@ -226,7 +242,10 @@ pub fn sched_title(name: &str, per: &BTreeMap<String, usize>, slow_ms: u64) -> T
 /// The health run's title.
 pub fn health_title(victim: &str, before: usize, after: usize) -> Text {
     tx(
-        format!("{victim} killed mid-run: {before} requests failed before the health check took it out, {after} after"),
+        format!(
+            "{victim} killed mid-run: {} failed before the health check took it out, {after} after",
+            plural(before as u64, "request", "requests")
+        ),
         format!("中途停掉 {victim}：健康检查把它摘掉之前失败了 {before} 个请求，之后 {after} 个"),
     )
 }
@@ -241,6 +260,30 @@ pub fn health_detail(kind: ProxyKind) -> Text {
         _ => tx(
             "web2's server stops: its port answers SYN with RST. Until the next health check, requests the scheduler gives web2 fail; once the check fails, web2 is out of rotation and every request succeeds on the other two.",
             "web2 的服务停了：它的端口对 SYN 回 RST。在下一次健康检查之前，分给 web2 的请求都会失败；检查一失败，web2 就被移出轮转，之后所有请求都由另外两台成功处理。",
+        ),
+    }
+}
+
+/// netlab's proxy's health check.
+pub fn active_check(every_ms: u128) -> Text {
+    tx(
+        format!(
+            "active: GET /health to each backend every {every_ms} ms; one failure takes it out"
+        ),
+        format!("主动检查：每 {every_ms} ms 向每台后端发一次 GET /health；失败一次就摘掉"),
+    )
+}
+
+/// How a daemon notices a dead backend.
+pub fn health_how(kind: crate::balance::daemon::Kind) -> Text {
+    match kind {
+        crate::balance::daemon::Kind::Nginx => tx(
+            "passive: max_fails=1, so one failed request takes the server out for fail_timeout=60s; nginx logs \"upstream server temporarily disabled\"",
+            "被动检查：max_fails=1，一个请求失败就把这台服务器摘掉 fail_timeout=60s；nginx 日志写「upstream server temporarily disabled」",
+        ),
+        crate::balance::daemon::Kind::Haproxy => tx(
+            "active: GET /health every 500 ms (check inter 500ms fall 1); HAProxy logs \"Server app/web2 is DOWN\"",
+            "主动检查：每 500 ms 一次 GET /health（check inter 500ms fall 1）；HAProxy 日志写「Server app/web2 is DOWN」",
         ),
     }
 }
