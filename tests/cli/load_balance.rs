@@ -444,7 +444,7 @@ fn the_text_fits_80_columns_in_both_languages() {
             );
         }
         let rows = t.lines().count();
-        assert!(rows < 260, "{lang}: {rows} rows");
+        assert!(rows < 250, "{lang}: {rows} rows");
     }
 }
 

@@ -339,8 +339,7 @@ pub fn run(
                 )
             },
             QS,
-        )
-        .fact(tx("answers", "应答"), say::tallies(&m.per_backend));
+        );
         s.packets = records(&frames);
         n.step(s.with(&RunStep {
             mode: LbMode::L7,

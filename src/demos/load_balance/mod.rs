@@ -537,7 +537,9 @@ fn nat(farm: &Farm, n: &mut Narrator, section: Text) -> Result<Vec<ModeOut>> {
         if k == 0 {
             s = s.section(section.clone());
         }
-        for c in &commands {
+        // The table and chain are made again as before: the second run shows
+        // only its new rule (its data keeps every command).
+        for c in commands.iter().skip(if k == 0 { 0 } else { 2 }) {
             s = s.fact(tx("rule", "规则"), c.as_str());
         }
         s = s.fact(tx("answers", "应答"), say::answers(&answers));
@@ -591,7 +593,8 @@ fn rewrite_step(
         };
         let Some(sn) = seen(f) else { continue };
         s = s.fact(Text::from(link), say::segment(&sn));
-        if let Some(i) = frames.iter().position(|x| x == f) {
+        // The byte views of the two SYNs teach it; the facts say the rest.
+        if let Some(i) = frames.iter().position(|x| x == f).filter(|_| flags == SYN) {
             let mut p = packets[i].echo();
             p.hide = [
                 "eth.",
@@ -604,8 +607,50 @@ fn rewrite_step(
             ]
             .map(String::from)
             .to_vec();
-            // The byte views of the two SYNs teach it; the replies' lines say the rest.
-            p.show_bytes = flags == SYN;
+            // What each field says here, not in general ("same end to end"
+            // is what NAT breaks).
+            let notes: &[(&str, Text)] = if link == "lb:eth0" {
+                &[
+                    ("ip.src", tx("the client", "客户端")),
+                    (
+                        "ip.dst",
+                        tx(
+                            "the VIP: what the client asked for",
+                            "VIP：客户端要访问的地址",
+                        ),
+                    ),
+                ]
+            } else {
+                &[
+                    (
+                        "ip.ttl",
+                        tx("one less: lb routed it", "少了一：lb 转发了它"),
+                    ),
+                    (
+                        "ip.checksum",
+                        tx("recomputed for the new header", "按新的头部重新计算"),
+                    ),
+                    (
+                        "ip.src",
+                        tx(
+                            "still the client: the backend sees who asked",
+                            "仍是客户端：后端看得到是谁在访问",
+                        ),
+                    ),
+                    (
+                        "ip.dst",
+                        tx(
+                            "rewritten by lb (DNAT): the backend it chose",
+                            "被 lb 改写（DNAT）：它选中的后端",
+                        ),
+                    ),
+                ]
+            };
+            for (name, meaning) in notes {
+                if let Some(field) = p.fields.iter_mut().find(|x| x.name == *name) {
+                    field.meaning = meaning.clone();
+                }
+            }
             s.packets.push(p);
         }
         segments.push(sn);
@@ -726,7 +771,7 @@ fn dr(farm: &Farm, n: &mut Narrator, section: Text) -> Result<ModeOut> {
             let p = &mut step.packets[i];
             p.quiet = false;
             p.show_bytes = true;
-            p.hide = ["ip.", "tcp."].map(String::from).to_vec();
+            p.hide = ["ip.", "tcp.", "eth.type"].map(String::from).to_vec();
         }
     }
     n.step(step)?;
