@@ -612,13 +612,7 @@ fn rewrite_step(
             let notes: &[(&str, Text)] = if link == "lb:eth0" {
                 &[
                     ("ip.src", tx("the client", "客户端")),
-                    (
-                        "ip.dst",
-                        tx(
-                            "the VIP: what the client asked for",
-                            "VIP：客户端要访问的地址",
-                        ),
-                    ),
+                    ("ip.dst", tx("the VIP it asked for", "客户端访问的 VIP")),
                 ]
             } else {
                 &[
@@ -626,24 +620,9 @@ fn rewrite_step(
                         "ip.ttl",
                         tx("one less: lb routed it", "少了一：lb 转发了它"),
                     ),
-                    (
-                        "ip.checksum",
-                        tx("recomputed for the new header", "按新的头部重新计算"),
-                    ),
-                    (
-                        "ip.src",
-                        tx(
-                            "still the client: the backend sees who asked",
-                            "仍是客户端：后端看得到是谁在访问",
-                        ),
-                    ),
-                    (
-                        "ip.dst",
-                        tx(
-                            "rewritten by lb (DNAT): the backend it chose",
-                            "被 lb 改写（DNAT）：它选中的后端",
-                        ),
-                    ),
+                    ("ip.checksum", tx("recomputed", "重新计算")),
+                    ("ip.src", tx("kept: still the client", "未变：仍是客户端")),
+                    ("ip.dst", tx("DNAT: the chosen backend", "DNAT：选中的后端")),
                 ]
             };
             for (name, meaning) in notes {
