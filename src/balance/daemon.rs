@@ -57,6 +57,11 @@ pub fn find(prog: &str) -> Option<PathBuf> {
 /// which ties it to netlab's life) is missing.
 pub fn check_installed(kind: Kind) -> Result<()> {
     let (prog, pkg) = program(kind);
+    check_program(prog, pkg)
+}
+
+/// [`check_installed`] for a program and its package.
+fn check_program(prog: &str, pkg: &str) -> Result<()> {
     if find(prog).is_none() {
         return Err(Error::usage(tx(
             format!("--proxy {prog}: {prog} is not installed here; install it (Debian: apt-get install {pkg}) or use --proxy netlab"),
@@ -320,6 +325,17 @@ impl Daemon {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_daemon_is_a_usage_error_that_says_what_to_install() {
+        let e = check_program("netlab-no-such-daemon", "some-package").unwrap_err();
+        assert_eq!(e.exit_code(), crate::error::exit::LOCAL, "exit 2");
+        let t = e.text();
+        assert!(t.en.contains("apt-get install some-package"), "{}", t.en);
+        assert!(t.en.contains("--proxy netlab"), "{}", t.en);
+        assert!(t.zh.contains("apt-get install some-package"), "{}", t.zh);
+        assert!(check_program("sh", "dash").is_ok() || find("setpriv").is_none());
+    }
 
     #[test]
     fn the_configurations_name_the_farm() {

@@ -481,22 +481,29 @@ fn all_netns_in_use() -> HashSet<String> {
     seen
 }
 
-/// Processes whose command line names one of netlab's private lb directories
-/// (a daemon it started), with the directory.
-fn daemons_left() -> Vec<String> {
+/// The daemons `pid` started: its children whose command line names one of
+/// netlab's private lb directories.
+fn daemons_of(pid: u32) -> Vec<u32> {
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
-        .filter(|p| {
-            p.file_name()
-                .to_string_lossy()
-                .chars()
-                .all(|c| c.is_ascii_digit())
+        .filter_map(|p| p.file_name().to_string_lossy().parse::<u32>().ok())
+        .filter(|&child| {
+            let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+            // The parent's pid is the second field after the command's ")".
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<u32>().ok());
+            ppid == Some(pid) && is_daemon(child)
         })
-        .filter_map(|p| std::fs::read(p.path().join("cmdline")).ok())
-        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-        .filter(|c| c.contains("netlab-lb-"))
         .collect()
+}
+
+/// Whether `pid` still runs a daemon netlab configured.
+fn is_daemon(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|c| String::from_utf8_lossy(&c).contains("netlab-lb-"))
 }
 
 fn interrupt(args: &[&str], signal: &str) {
@@ -522,9 +529,13 @@ fn interrupt(args: &[&str], signal: &str) {
     assert!(line.contains(want), "{args:?} never reached {want}");
     let held = netns_fds(pid);
     assert_eq!(held.len(), 8, "{args:?}: the farm's 8 namespaces");
-    if args.contains(&"--proxy") {
-        assert!(!daemons_left().is_empty(), "the daemon runs");
-    }
+    let daemons = if args.contains(&"--proxy") {
+        let d = daemons_of(pid);
+        assert_eq!(d.len(), 1, "{args:?}: the daemon runs");
+        d
+    } else {
+        Vec::new()
+    };
     std::thread::sleep(Duration::from_millis(rand::random_range(0..400)));
     Command::new("kill")
         .args(["-s", signal, &pid.to_string()])
@@ -535,13 +546,13 @@ fn interrupt(args: &[&str], signal: &str) {
     let t = Instant::now();
     loop {
         let left: Vec<_> = held.intersection(&all_netns_in_use()).cloned().collect();
-        let daemons = daemons_left();
-        if left.is_empty() && daemons.is_empty() {
+        let alive: Vec<&u32> = daemons.iter().filter(|d| is_daemon(**d)).collect();
+        if left.is_empty() && alive.is_empty() {
             break;
         }
         assert!(
             t.elapsed() < Duration::from_secs(5),
-            "{args:?} {signal}: namespaces {left:?}, daemons {daemons:?} still there"
+            "{args:?} {signal}: namespaces {left:?}, daemons {alive:?} still there"
         );
         std::thread::sleep(Duration::from_millis(50));
     }
