@@ -302,7 +302,7 @@ pub enum LbMode {
     #[value(name = "l4-nat")]
     #[serde(rename = "l4-nat")]
     L4Nat,
-    /// Layer 4, direct routing (LVS-DR): only the destination MAC rewritten; replies bypass the balancer
+    /// Layer 4, direct routing (LVS-DR): the packet sent on to a backend in a new frame, its addresses untouched; replies bypass the balancer
     #[value(name = "l4-dr")]
     #[serde(rename = "l4-dr")]
     L4Dr,

@@ -9,9 +9,9 @@
 //! 1. layer 4, NAT (LVS-NAT) with nftables: round robin, then source hash;
 //!    one connection seen on both sides (destination rewritten in, source
 //!    rewritten out) and the conntrack entry that remembers it;
-//! 2. layer 4, direct routing (LVS-DR): only the destination MAC rewritten,
-//!    the backends hold the VIP on a silent loopback and answer the client
-//!    directly, around lb;
+//! 2. layer 4, direct routing (LVS-DR): the packet, still addressed to the
+//!    VIP, sent on in a new frame to a backend's MAC; the backends hold the
+//!    VIP on a silent loopback and answer the client directly, around lb;
 //! 3. layer 7, a reverse proxy (netlab's on hyper, or the system's nginx or
 //!    haproxy with the configuration shown): two TCP connections per
 //!    request, X-Forwarded-For, a rule by path, round robin against least
@@ -472,8 +472,8 @@ pub fn run(args: &LoadBalanceArgs, n: &mut Narrator) -> Result<i32> {
         Summary {
             title: say::summary(out.len(), requests, answered),
             lines: vec![tx(
-                "Layer 4 (LVS) moves packets and never reads them: NAT rewrites addresses, direct routing only the MAC. Layer 7 (nginx, HAProxy) ends the client's connection and opens its own, so it can read the request, route by it, and tell the backend who asked.",
-                "四层（LVS）只搬运数据包、从不读内容：NAT 改写地址，直接路由只改 MAC。七层（nginx、HAProxy）终结客户端的连接、自己另开一条，所以能读懂请求、按请求分流，还能告诉后端是谁在问。",
+                "Layer 4 (LVS) moves packets and never reads them: NAT rewrites addresses, direct routing only the frame around the packet. Layer 7 (nginx, HAProxy) ends the client's connection and opens its own, so it can read the request, route by it, and tell the backend who asked.",
+                "四层（LVS）只搬运数据包、从不读内容：NAT 改写地址，直接路由只换掉包外面的帧。七层（nginx、HAProxy）终结客户端的连接、自己另开一条，所以能读懂请求、按请求分流，还能告诉后端是谁在问。",
             )],
             questions: crate::record::qs(&["Q31", "Q32", "Q34", "Q35"]),
             ok,
