@@ -393,6 +393,7 @@ pub fn run(
     let mut m = mode_out(LbMode::L7, "round-robin", &answers);
     m.failed_before_health_check = before.len();
     m.failed_after_health_check = after.len();
+    m.killed = true;
     let data = HealthStep {
         killed: VICTIM.into(),
         noticed_after_ms: killed_at.zip(noticed).map(|(k, t)| ms_between(k, t)),
