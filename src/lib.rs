@@ -14,6 +14,7 @@
 //! - [`lab`]: the offline lab: DNS hierarchy on loopback, hosts in network namespaces
 //! - [`private`]: the private directory netlab writes its own files in
 //! - [`privilege`]: what the process may do, and what each demo does about it
+//! - [`balance`]: the engine of load-balance: backends, clients, nft balancing, the reverse proxy
 //! - [`transport`]: the engine of tcp-vs-udp: numbered messages and typed results
 //! - [`sys`]: the one module allowed `unsafe` (getsockopt TCP_INFO)
 //! - [`packet_socket`]: AF_PACKET sockets: frames on one interface, kernel-timestamped, both ways
@@ -23,6 +24,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod balance;
 pub mod cli;
 pub mod demos;
 pub mod dns;
@@ -85,6 +87,7 @@ pub fn demo_name(cmd: &Command) -> &'static str {
         Command::Url(_) => "url",
         Command::Cdn(_) => "cdn",
         Command::Traceroute(_) => "traceroute",
+        Command::LoadBalance(_) => "load-balance",
         Command::IoMuxPeer { .. } => "io-mux-peer",
         Command::Questions => "questions",
         Command::Render { .. } => "render",
@@ -103,7 +106,10 @@ pub fn needs_lab(cli: &Cli) -> bool {
         Command::Ping(a) => a.target.is_none(),
         Command::Traceroute(a) => a.target.is_none(),
         Command::TcpVsUdp(a) => !a.loopback,
-        Command::Firewall(_) | Command::Url(_) | Command::Failover(_) | Command::Cdn(_) => true,
+        Command::Firewall(_) | Command::Url(_)
+        | Command::Failover(_)
+        | Command::Cdn(_)
+        | Command::LoadBalance(_) => true,
         Command::Lab {
             what: LabCommand::Hold,
         } => true,
@@ -165,6 +171,7 @@ pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
         Command::Url(args) => demos::url::run(args, n)?,
         Command::Cdn(args) => demos::cdn::run(args, n)?,
         Command::Traceroute(args) => demos::traceroute::run(args, n)?,
+        Command::LoadBalance(args) => demos::load_balance::run(args, n)?,
         Command::IoMuxPeer { addr } => return transport::mux::peer_main(*addr),
         other => run_other(other, cli, cfg.lang, n)?,
     };
@@ -302,6 +309,7 @@ fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i
         | Command::Url(_)
         | Command::Cdn(_)
         | Command::Traceroute(_)
+        | Command::LoadBalance(_)
         | Command::IoMuxPeer { .. } => {
             unreachable!("dispatched in run")
         }

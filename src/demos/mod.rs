@@ -12,6 +12,7 @@ pub mod firewall;
 pub mod io_mux;
 pub mod lab_dns;
 pub mod lab_ns;
+pub mod load_balance;
 pub mod ping;
 pub mod questions;
 pub mod schema;
@@ -35,4 +36,5 @@ pub const NAMES: &[&str] = &[
     "traceroute",
     "failover",
     "cdn",
+    "load-balance",
 ];

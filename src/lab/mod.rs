@@ -10,6 +10,7 @@ pub mod cdn;
 pub mod dns;
 pub mod failover;
 pub mod edge;
+pub mod farm;
 pub mod firewall;
 pub mod holder;
 pub mod link;

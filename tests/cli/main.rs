@@ -23,6 +23,7 @@ mod lab_dns_fuzz;
 mod lab_dns_rfc;
 mod lab_exec;
 mod lab_ns;
+mod load_balance;
 mod logs;
 mod page;
 mod pcap;
