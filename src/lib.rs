@@ -106,7 +106,8 @@ pub fn needs_lab(cli: &Cli) -> bool {
         Command::Ping(a) => a.target.is_none(),
         Command::Traceroute(a) => a.target.is_none(),
         Command::TcpVsUdp(a) => !a.loopback,
-        Command::Firewall(_) | Command::Url(_)
+        Command::Firewall(_)
+        | Command::Url(_)
         | Command::Failover(_)
         | Command::Cdn(_)
         | Command::LoadBalance(_) => true,

@@ -8,8 +8,8 @@
 pub mod capture;
 pub mod cdn;
 pub mod dns;
-pub mod failover;
 pub mod edge;
+pub mod failover;
 pub mod farm;
 pub mod firewall;
 pub mod holder;
