@@ -595,11 +595,11 @@ fn rewrite_step(
     ];
     let mut s = Step::new(
         tx(
-            "One connection on both sides of lb: the destination rewritten on the way in, the source on the way out",
-            "同一条连接在 lb 两侧的样子：进来时改写目的地址，出去时改写源地址",
+            "One connection on both sides of lb: DNAT in, source back out",
+            "同一条连接在 lb 两侧：进来改写目的地址，出去改回源地址",
         ),
         tx(
-            "The backend sees the client's real address (NAT changes only the VIP side), and its reply must come back through lb, its gateway, for the source to be turned back into the VIP; otherwise the client would get an answer from an address it never called.",
+            "The backend sees the client's real address; its reply must return through lb, its gateway, to have its source turned back into the VIP: else the client would get an answer from an address it never called.",
             "后端看到的是客户端的真实地址（NAT 只改 VIP 那一侧），它的回包必须经过 lb（它的网关）回来，源地址才会被改回 VIP；否则客户端会收到一个它从没访问过的地址发来的应答。",
         ),
         LVS,
@@ -622,9 +622,15 @@ fn rewrite_step(
                 "ip.len",
                 "ip.id",
                 "ip.flags",
+                "ip.proto",
             ]
             .map(String::from)
             .to_vec();
+            // On the way in only the addresses matter; the way out shows
+            // what routing changed too.
+            if link == "lb:eth0" {
+                p.hide.extend(["ip.ttl", "ip.checksum"].map(String::from));
+            }
             // What each field says here, not in general ("same end to end"
             // is what NAT breaks).
             let notes: &[(&str, Text)] = if link == "lb:eth0" {
@@ -724,53 +730,66 @@ fn dr(farm: &Farm, n: &mut Narrator, section: Text) -> Result<ModeOut> {
     let mut s = Step::new(
         say::run_title(LbMode::L4Dr, "flow-hash", &m.per_backend),
         tx(
-            "lb sends the packet on, still addressed to the VIP, in a new frame to a backend's MAC out of its backend leg: a new Ethernet header, the TTL one less, the addresses untouched. Each backend holds the VIP on its loopback with ARP kept quiet, so it accepts the packet and answers from the VIP straight to the client through r1: replies never cross lb. A MAC is per hop, an IP end to end (Q5, Q6).",
-            "lb 把这个包转发出去（目的地址仍是 VIP），装进一个发往某台后端 MAC 的新帧，从后端那条腿发出：以太网头换了新的，TTL 减一，地址都没动。每台后端把 VIP 配在环回口上并让 ARP 保持沉默，于是它收下这个包，以 VIP 为源地址经 r1 直接回给客户端：回包从不经过 lb。MAC 只管一跳，IP 管端到端（Q5、Q6）。",
+            "lb forwards each packet, still addressed to the VIP, out of its backend leg in a new frame to one backend's MAC. Each backend holds the VIP on its loopback with ARP kept quiet, so it accepts the packet and answers the client straight through r1.",
+            "lb 把每个包原样转发（目的地址仍是 VIP），装进发往某台后端 MAC 的新帧，从后端那条腿发出。每台后端把 VIP 配在环回口上并让 ARP 保持沉默，于是它收下这个包，经 r1 直接回给客户端。",
         ),
-        &["Q31", "Q35", "Q5", "Q6"],
+        &["Q31", "Q35"],
     )
     .section(section);
-    for c in &commands {
+    // The table line says nothing the rules don't; the JSON keeps every command.
+    for c in commands.iter().filter(|c| !c.starts_with("nft add table")) {
         s = s.fact(tx("rule", "规则"), c.as_str());
     }
-    for c in rules::dr_backend_commands() {
-        s = s.fact(tx("backends", "后端"), c);
-    }
+    let mut on_backends = rules::dr_backend_commands();
+    on_backends.push(route.clone());
     s = s
-        .fact(tx("backends", "后端"), route.as_str())
-        .fact(tx("answers", "应答"), say::answers(&answers))
-        .fact(
-            tx("rewritten", "改写"),
-            say::mac_rewrite((&m_in.0, &m_in.1), (&m_out.0, &m_out.1), &differing),
-        )
-        .fact(tx("replies", "回包"), say::bypass(through_lb, via_r1));
+        .fact(tx("backends", "后端"), on_backends.join(" · "))
+        .fact(tx("answers", "应答"), say::answers(&answers));
     s.packets = records(&frames);
-    let mut step = s
-        .with(&RunStep {
-            mode: LbMode::L4Dr,
-            scheduler: "flow-hash",
-            commands: all,
-            requests: requests_out(&answers),
-            per_backend: m.per_backend.clone(),
-        })
-        .with(&DrStep {
-            mac_in: m_in.0.clone(),
-            mac_out: m_out.0.clone(),
-            src_mac_in: m_in.1.clone(),
-            src_mac_out: m_out.1.clone(),
-            differing_bytes: differing,
-            replies_through_lb: through_lb,
-            replies_via_r1: via_r1,
-        });
-    // The two SYNs' byte views: the Ethernet header is the point here.
+    let run = s.with(&RunStep {
+        mode: LbMode::L4Dr,
+        scheduler: "flow-hash",
+        commands: all,
+        requests: requests_out(&answers),
+        per_backend: m.per_backend.clone(),
+    });
+    // The two SYNs' byte views, a second look: the Ethernet header is the point.
+    let mut looks = Vec::new();
     for f in [syn_in, syn_out].into_iter().flatten() {
         if let Some(i) = frames.iter().position(|x| x == f) {
-            let p = &mut step.packets[i];
-            p.quiet = false;
+            let mut p = run.packets[i].echo();
             p.show_bytes = true;
             p.hide = ["ip.", "tcp.", "eth.type"].map(String::from).to_vec();
+            looks.push(p);
         }
     }
+    n.step(run)?;
+    let mut step = Step::new(
+        tx(
+            "One SYN on both legs of lb: a new Ethernet header, the same IP packet",
+            "同一个 SYN 在 lb 两条腿上：以太网头换了，IP 包没变",
+        ),
+        tx(
+            "Only the MACs change, and the TTL (one hop less): replies never cross lb. A MAC is per hop, an IP end to end (Q5, Q6).",
+            "只有 MAC 变了，外加 TTL（少了一跳）：回包从不经过 lb。MAC 只管一跳，IP 管端到端（Q5、Q6）。",
+        ),
+        &["Q31", "Q5", "Q6"],
+    )
+    .fact(
+        tx("rewritten", "改写"),
+        say::mac_rewrite((&m_in.0, &m_in.1), (&m_out.0, &m_out.1), &differing),
+    )
+    .fact(tx("replies", "回包"), say::bypass(through_lb, via_r1))
+    .with(&DrStep {
+        mac_in: m_in.0.clone(),
+        mac_out: m_out.0.clone(),
+        src_mac_in: m_in.1.clone(),
+        src_mac_out: m_out.1.clone(),
+        differing_bytes: differing,
+        replies_through_lb: through_lb,
+        replies_via_r1: via_r1,
+    });
+    step.packets = looks;
     n.step(step)?;
     Ok(m)
 }
@@ -784,7 +803,7 @@ pub fn schema() -> super::schema::DemoSchema {
     .step::<Setup>("the first step: the farm")
     .step::<RunStep>("each balancing run (its packets: lb's links, and r1's client-side link for direct routing)")
     .step::<RewriteStep>("one NAT connection on both sides of lb, and its conntrack entry")
-    .step::<DrStep>("direct routing's run: the MAC rewrite and the replies around lb")
+    .step::<DrStep>("direct routing: one SYN on both legs of lb (the MAC rewrite) and the replies around lb")
     .step::<ProxyStep>("the layer-7 proxy and its configuration")
     .step::<TwoConnections>("one proxied request: two connections")
     .step::<HealthStep>("a backend killed under health checks")
