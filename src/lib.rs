@@ -14,6 +14,7 @@
 //! - [`private`]: the private directory netlab writes its own files in
 //! - [`privilege`]: what the process may do, and what each demo does about it
 //! - [`transport`]: the engine of tcp-vs-udp: numbered messages and typed results
+//! - [`rpc`]: the engine of rpc: netlab's own RPC calls and one gRPC call, captured
 //! - [`sys`]: the one module allowed `unsafe` (getsockopt TCP_INFO)
 //! - [`packet_socket`]: AF_PACKET sockets: frames on one interface, kernel-timestamped, both ways
 //! - `fuzzing`: the fuzz targets' bodies (only with the `fuzzing` feature, and in the unit tests that replay them)
@@ -38,6 +39,7 @@ pub mod private;
 pub mod privilege;
 pub mod questions;
 pub mod record;
+pub mod rpc;
 pub mod sys;
 pub mod text;
 pub mod transport;
@@ -79,6 +81,7 @@ pub fn demo_name(cmd: &Command) -> &'static str {
         Command::StickyPacket(_) => "sticky-packet",
         Command::Firewall(_) => "firewall",
         Command::IoMux(_) => "io-mux",
+        Command::Rpc(_) => "rpc",
         Command::Url(_) => "url",
         Command::Traceroute(_) => "traceroute",
         Command::IoMuxPeer { .. } => "io-mux-peer",
@@ -99,7 +102,7 @@ pub fn needs_lab(cli: &Cli) -> bool {
         Command::Ping(a) => a.target.is_none(),
         Command::Traceroute(a) => a.target.is_none(),
         Command::TcpVsUdp(a) => !a.loopback,
-        Command::Firewall(_) | Command::Url(_) => true,
+        Command::Firewall(_) | Command::Url(_) | Command::Rpc(_) => true,
         Command::Lab {
             what: LabCommand::Hold,
         } => true,
@@ -157,6 +160,7 @@ pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
         Command::StickyPacket(args) => demos::sticky::run(args, n)?,
         Command::Firewall(args) => demos::firewall::run(args, n)?,
         Command::IoMux(args) => demos::io_mux::run(args, n)?,
+        Command::Rpc(args) => demos::rpc::run(args, n)?,
         Command::Url(args) => demos::url::run(args, n)?,
         Command::Traceroute(args) => demos::traceroute::run(args, n)?,
         Command::IoMuxPeer { addr } => return transport::mux::peer_main(*addr),
@@ -292,6 +296,7 @@ fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i
         | Command::StickyPacket(_)
         | Command::Firewall(_)
         | Command::IoMux(_)
+        | Command::Rpc(_)
         | Command::Url(_)
         | Command::Traceroute(_)
         | Command::IoMuxPeer { .. } => {

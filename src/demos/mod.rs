@@ -12,6 +12,7 @@ pub mod lab_dns;
 pub mod lab_ns;
 pub mod ping;
 pub mod questions;
+pub mod rpc;
 pub mod schema;
 pub mod sticky;
 pub mod tcp_vs_udp;
@@ -31,4 +32,5 @@ pub const NAMES: &[&str] = &[
     "io-mux",
     "url",
     "traceroute",
+    "rpc",
 ];

@@ -68,6 +68,7 @@ pub fn all() -> Vec<DemoSchema> {
         super::io_mux::schema(),
         super::url::schema(),
         super::traceroute::schema(),
+        super::rpc::schema(),
         super::lab_dns::schema(),
         super::lab_ns::schema(),
     ]

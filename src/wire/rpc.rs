@@ -201,19 +201,13 @@ pub fn explain(b: &[u8], at: usize) -> Result<Vec<FieldView>, WireError> {
             "rpc.length",
             field::LENGTH,
             bytes_text(len),
-            tx(
-                "how many bytes follow: where this message ends in the stream",
-                "后面还有多少字节：这条消息在字节流中到哪里结束",
-            ),
+            tx("where this message ends", "这条消息在哪里结束"),
         ),
         fv(
             "rpc.id",
             field::ID,
             m.id.to_string(),
-            tx(
-                "request id: the reply carries the same, so the client knows which call it answers",
-                "请求编号：应答带回同一个编号，客户端据此知道它回答的是哪个调用",
-            ),
+            tx("the reply repeats it", "应答原样带回"),
         ),
         fv(
             "rpc.kind",
@@ -226,10 +220,7 @@ pub fn explain(b: &[u8], at: usize) -> Result<Vec<FieldView>, WireError> {
             field::METHOD_LEN..field::METHOD_LEN + 1,
             mlen.to_string(),
             if mlen == 0 {
-                tx(
-                    "no method: a reply is matched by its id alone",
-                    "没有方法名：应答只靠编号来对应",
-                )
+                tx("none: a reply has only its id", "0：应答只靠编号")
             } else {
                 tx("length of the method name", "方法名的长度")
             },
@@ -240,10 +231,7 @@ pub fn explain(b: &[u8], at: usize) -> Result<Vec<FieldView>, WireError> {
             "rpc.method",
             HEADER..HEADER + mlen,
             m.method.clone(),
-            tx(
-                "which procedure the server should run",
-                "服务器要执行哪个过程",
-            ),
+            tx("the procedure to run", "要执行的过程"),
         ));
     }
     if !m.body.is_empty() {
@@ -252,8 +240,8 @@ pub fn explain(b: &[u8], at: usize) -> Result<Vec<FieldView>, WireError> {
             HEADER + mlen..b.len(),
             String::from_utf8_lossy(&m.body).into_owned(),
             match m.kind {
-                Kind::Request => tx("the arguments, as JSON", "参数，JSON 编码"),
-                _ => tx("the result, as JSON", "结果，JSON 编码"),
+                Kind::Request => tx("arguments, JSON", "参数，JSON"),
+                _ => tx("result, JSON", "结果，JSON"),
             },
         ));
     }
