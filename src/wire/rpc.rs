@@ -7,14 +7,17 @@
 //! (length 0): its id alone says which call it answers.
 //!
 //! ```text
-//!  0               4               8       9       10
-//! +---------------+---------------+-------+-------+------------+-----------+
-//! |    length     |  request id   | kind  | mlen  | method …   | JSON …    |
-//! |  (u32, BE)    |  (u32, BE)    | 0/1/2 |       | mlen bytes | to the end|
-//! +---------------+---------------+-------+-------+------------+-----------+
+//!  0               4       5               9       10
+//! +---------------+-------+---------------+-------+------------+-----------+
+//! |    length     | kind  |  request id   | mlen  | method …   | JSON …    |
+//! |  (u32, BE)    | 0/1/2 |  (u32, BE)    |       | mlen bytes | to the end|
+//! +---------------+-------+---------------+-------+------------+-----------+
 //! ```
 //!
-//! `length` counts everything after itself. This module builds and parses
+//! `length` counts everything after itself. The kind comes before the id so
+//! that no common dissector takes the frame for its own: with the id right
+//! after the length, Wireshark's SMPP heuristic read ids 1 to 9 as SMPP
+//! commands and marked every frame malformed. This module builds and parses
 //! the frame and explains its bytes; sending it is the engine's (src/rpc).
 
 use std::ops::Range;
@@ -28,10 +31,10 @@ pub mod field {
     use std::ops::Range;
     /// Bytes that follow the length prefix.
     pub const LENGTH: Range<usize> = 0..4;
-    /// Request id: a reply repeats its call's.
-    pub const ID: Range<usize> = 4..8;
     /// Request, reply or error.
-    pub const KIND: usize = 8;
+    pub const KIND: usize = 4;
+    /// Request id: a reply repeats its call's.
+    pub const ID: Range<usize> = 5..9;
     /// Length of the method name.
     pub const METHOD_LEN: usize = 9;
 }
@@ -104,8 +107,8 @@ impl Message {
         let m = self.method.as_bytes();
         let mlen = m.len().min(255);
         let mut out = Vec::with_capacity(HEADER - PREFIX + mlen + self.body.len());
-        out.extend_from_slice(&self.id.to_be_bytes());
         out.push(self.kind.byte());
+        out.extend_from_slice(&self.id.to_be_bytes());
         out.push(mlen as u8);
         out.extend_from_slice(&m[..mlen]);
         out.extend_from_slice(&self.body);
@@ -146,8 +149,8 @@ impl Message {
             })?
             .to_string();
         Ok(Message {
-            id: u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
-            kind: Kind::of(b[4]),
+            id: u32::from_be_bytes([b[1], b[2], b[3], b[4]]),
+            kind: Kind::of(b[0]),
             method,
             body: b[need + mlen..].to_vec(),
         })
@@ -204,16 +207,16 @@ pub fn explain(b: &[u8], at: usize) -> Result<Vec<FieldView>, WireError> {
             tx("where this message ends", "这条消息在哪里结束"),
         ),
         fv(
-            "rpc.id",
-            field::ID,
-            m.id.to_string(),
-            tx("the reply repeats it", "应答原样带回"),
-        ),
-        fv(
             "rpc.kind",
             field::KIND..field::KIND + 1,
             m.kind.name(),
             tx("request, reply or error", "请求、应答还是错误"),
+        ),
+        fv(
+            "rpc.id",
+            field::ID,
+            m.id.to_string(),
+            tx("the reply repeats it", "应答原样带回"),
         ),
         fv(
             "rpc.method_len",
@@ -255,8 +258,8 @@ mod tests {
     /// get_balance {"account":"alice"}, request id 2.
     fn call() -> Vec<u8> {
         let mut b = vec![0, 0, 0, 36]; // length: 36 bytes follow
-        b.extend_from_slice(&[0, 0, 0, 2]); // request id 2
         b.push(0); // kind: request
+        b.extend_from_slice(&[0, 0, 0, 2]); // request id 2
         b.push(11); // method name: 11 bytes
         b.extend_from_slice(b"get_balance");
         b.extend_from_slice(br#"{"account":"alice"}"#); // 19 bytes of JSON
@@ -273,19 +276,19 @@ mod tests {
             names,
             [
                 "rpc.length",
-                "rpc.id",
                 "rpc.kind",
+                "rpc.id",
                 "rpc.method_len",
                 "rpc.method",
                 "rpc.body"
             ]
         );
-        assert_eq!(f[1].value.en, "2");
-        assert_eq!(f[1].range, 104..108);
+        assert_eq!(f[2].value.en, "2");
+        assert_eq!(f[2].range, 105..109);
         assert_eq!(f[4].value.en, "get_balance");
         assert_eq!(f[4].range, 110..121);
         assert_eq!(f[5].range, 121..140);
-        assert_eq!(f[2].value.en, "0 = request");
+        assert_eq!(f[1].value.en, "0 = request");
     }
 
     #[test]
@@ -305,7 +308,7 @@ mod tests {
             body: b"{}".to_vec(),
         };
         // A reply: no method, so the method length is 0.
-        assert_eq!(reply.to_wire(), [0, 0, 0, 8, 0, 0, 0, 2, 1, 0, b'{', b'}']);
+        assert_eq!(reply.to_wire(), [0, 0, 0, 8, 1, 0, 0, 0, 2, 0, b'{', b'}']);
         assert_eq!(Kind::of(7), Kind::Unknown(7), "an unknown kind is kept");
     }
 
@@ -326,7 +329,7 @@ mod tests {
         let mut b = call();
         b.push(0); // one byte more than the length says
         assert!(explain(&b, 0).is_err());
-        assert!(Message::decode(&[0, 0, 0, 1, 0]).is_err(), "too short");
+        assert!(Message::decode(&[0, 0, 0, 0, 1]).is_err(), "too short");
         // The method length runs past the end.
         assert!(Message::decode(&[0, 0, 0, 1, 0, 9, b'a']).is_err());
     }

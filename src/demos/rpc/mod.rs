@@ -366,11 +366,6 @@ fn count_id(part: &[Seen], id: u32) -> (usize, usize) {
 /// Run the demo.
 pub fn run(_args: &RpcArgs, n: &mut Narrator) -> Result<i32> {
     let ns = Netns::anonymous("rpc")?;
-    let r = rpc::run(&ns)?;
-    drop(ns);
-    let all = seen::read(&r.frames);
-    let c = |i: usize| r.cuts.get(i).copied();
-    let mut retried = std::collections::HashSet::new();
     n.pcap_note(format!(
         "rpc: the loopback of netlab's own network namespace: netlab's RPC frames on TCP ports {} and {}, gRPC (HTTP/2 in cleartext) on port {g}; to decode it: tshark -d tcp.port=={g},http2",
         rpc::PLAIN_PORT,
@@ -401,6 +396,13 @@ pub fn run(_args: &RpcArgs, n: &mut Narrator) -> Result<i32> {
             grpc_port: rpc::GRPC_PORT,
         }),
     )?;
+
+    // The namespace is held to the end of the run, as the lab demos hold
+    // theirs; it vanishes with the process whatever ends it.
+    let r = rpc::run(&ns)?;
+    let all = seen::read(&r.frames);
+    let c = |i: usize| r.cuts.get(i).copied();
+    let mut retried = std::collections::HashSet::new();
 
     // 1. netlab's own RPC.
     let section = tx(
@@ -561,6 +563,7 @@ pub fn run(_args: &RpcArgs, n: &mut Narrator) -> Result<i32> {
             retried: retried_out,
         }),
     )?;
+    drop(ns);
     Ok(if ok { exit::OK } else { exit::NETWORK_NO })
 }
 
