@@ -4,8 +4,8 @@
 //! Part 1 is netlab's own RPC: each call is one frame (a 4-byte length
 //! prefix by tokio-util's `LengthDelimitedCodec`, then the request id, the
 //! method and JSON arguments: [`crate::wire::rpc`]) on one TCP connection.
-//! Two calls go out before either is answered, and the server answers
-//! the slow one second. A call to `add_to_balance` loses its reply: the
+//! Two calls go out together before either is answered, and the server
+//! answers the slow one second. A call to `add_to_balance` loses its reply: the
 //! server applies it and then, by netlab's fault injection, sends nothing
 //! for that first attempt (what a server that crashes after the work, or a
 //! connection cut before the reply, leaves a client with). The client times
@@ -242,12 +242,18 @@ async fn parts() -> Result<(Parts, Vec<SystemTime>)> {
     let client_port = c.port;
     settle(&mut cuts).await;
 
-    // Two calls in flight on one connection.
-    let slow = c.send(&mut ids, "slow_square", json!({ "x": 12 })).await?;
-    let fast = c
-        .send(&mut ids, "get_balance", json!({ "account": ACCOUNT }))
+    // Two calls in flight on one connection, written together (one write,
+    // so one segment): the server reads both before it runs either, and the
+    // quick one is answered first whatever else the machine is doing.
+    let mut in_flight = c
+        .send_all(
+            &mut ids,
+            &[
+                ("slow_square", json!({ "x": 12 })),
+                ("get_balance", json!({ "account": ACCOUNT })),
+            ],
+        )
         .await?;
-    let mut in_flight = vec![slow, fast];
     let mut reply_order = Vec::new();
     while reply_order.len() < 2 {
         let Some((m, at)) = c.recv(LIMIT).await? else {
@@ -393,22 +399,42 @@ impl Client {
 
     /// A new call with the next request id, written at once.
     async fn send(&mut self, ids: &mut u32, method: &str, args: Value) -> Result<Call> {
-        *ids += 1;
-        let m = Message {
-            id: *ids,
-            kind: Kind::Request,
-            method: method.to_string(),
-            body: args.to_string().into_bytes(),
-        };
-        self.write(&m).await?;
-        Ok(Call {
-            method: method.to_string(),
-            id: *ids,
-            args,
-            sent: vec![SystemTime::now()],
-            reply: None,
-            elapsed: Duration::ZERO,
-        })
+        let mut calls = self.send_all(ids, &[(method, args)]).await?;
+        calls
+            .pop()
+            .ok_or_else(|| Error::Internal("no call was sent".into()))
+    }
+
+    /// New calls with the next request ids, their frames written in one go.
+    async fn send_all(&mut self, ids: &mut u32, calls: &[(&str, Value)]) -> Result<Vec<Call>> {
+        let mut out = BytesMut::new();
+        let mut made = Vec::new();
+        for (method, args) in calls {
+            *ids += 1;
+            let m = Message {
+                id: *ids,
+                kind: Kind::Request,
+                method: method.to_string(),
+                body: args.to_string().into_bytes(),
+            };
+            self.codec
+                .encode(Bytes::from(m.encode()), &mut out)
+                .map_err(io("frame a call for"))?;
+            made.push(Call {
+                method: method.to_string(),
+                id: *ids,
+                args: args.clone(),
+                sent: Vec::new(),
+                reply: None,
+                elapsed: Duration::ZERO,
+            });
+        }
+        self.w.write_all(&out).await.map_err(io("send to"))?;
+        let at = SystemTime::now();
+        for c in &mut made {
+            c.sent.push(at);
+        }
+        Ok(made)
     }
 
     /// The next reply, or None after `wait`.

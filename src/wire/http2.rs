@@ -160,7 +160,7 @@ pub struct Item {
     /// Stream id (0: the connection itself).
     pub stream: u32,
     /// HEADERS: the decoded header list, in order.
-    pub headers: Vec<(String, String)>,
+    pub headers: Headers,
     /// SETTINGS: (parameter, value).
     pub settings: Vec<(u16, u32)>,
     /// DATA: the gRPC messages in it.
@@ -194,6 +194,9 @@ impl Item {
         s
     }
 }
+
+/// A decoded header list: (name, value), in order.
+pub type Headers = Vec<(String, String)>;
 
 /// Field names of a protobuf message, for the byte view: (number, name).
 pub type ProtoNames = Vec<(u32, &'static str)>;
@@ -477,7 +480,7 @@ impl Reader {
         block: &[u8],
         from: usize,
         p: usize,
-    ) -> Result<(Vec<(String, String)>, Vec<FieldView>), WireError> {
+    ) -> Result<(Headers, Vec<FieldView>), WireError> {
         let reps = representations(block)?;
         let mut headers = Vec::new();
         let mut fields = Vec::new();

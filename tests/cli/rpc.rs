@@ -108,6 +108,15 @@ fn check_run(lines: &[Value]) {
     let ids: Vec<u64> = netlab.iter().map(|c| c["id"].as_u64().unwrap()).collect();
     assert_eq!(ids, [1, 2, 3, 4, 5, 6], "{calls:?}");
     assert!(calls.iter().all(|c| c["ok"] == true), "{calls:?}");
+    // Both calls went out in one segment, a frame each.
+    let first = &step_with(lines, "segment_payload")[0]["data"];
+    let ids: Vec<u64> = first["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, [1, 2], "{first}");
     // The two calls in flight: sent 1, 2; answered 2, 1, and the quick one
     // took less time than the slow one.
     let flight = &step_with(lines, "reply_order")[0]["data"];

@@ -125,6 +125,14 @@ const IO_MUX: Demo = Demo {
     budget: 95,
 };
 
+/// Two parts, twelve steps, and a ladder of about 66 packets (every ACK
+/// of five short connections): about 160 rows.
+const RPC: Demo = Demo {
+    args: &["rpc"],
+    lab: true,
+    budget: 170,
+};
+
 /// Rows a line takes on a terminal `width` columns wide.
 fn rows(line: &str, width: usize) -> usize {
     display_width(line).div_ceil(width).max(1)
@@ -266,6 +274,11 @@ fn io_mux_fits_the_screen() {
 }
 
 #[test]
+fn rpc_fits_the_screen() {
+    check(&RPC);
+}
+
+#[test]
 fn width_comes_from_the_flag_then_the_terminal_then_columns() {
     use netlab::narrate::NarratorConfig as C;
     assert_eq!(C::width_from(Some(100), Some(120), Some(90)), 100);
@@ -357,7 +370,9 @@ TIME_WAIT ESTABLISHED ip Linux ssh NTP \
 EAGAIN errno select poll epoll epoll_ctl epoll_wait FD_SETSIZE FD_SET LT ET proc wait_woken \
 URL URI URN http mailto isbn teacher lab edu cn www GET OK Host User-Agent Accept Connection \
 Server Content-Type Content-Length text html charset tiny-http Rust Ethernet IPv4 Wi-Fi PSH nope urn \
-time exceeded netem tc tbf Mbit eth0 eth1 eth2 wan GSO GRO RcvbufErrors";
+time exceeded netem tc tbf Mbit eth0 eth1 eth2 wan GSO GRO RcvbufErrors \
+RPC gRPC JSON API TLS HPACK HEADERS DATA SETTINGS GOAWAY PING Upgrade protobuf tonic hyper \
+trailers POST te content-type application grpc grpc-timeout grpc-status id account amount balance alice AddToBalance";
 
 /// Words a Chinese run shows in English that are not protocol terms.
 fn english_words(text: &str) -> Vec<String> {
@@ -423,6 +438,7 @@ fn chinese_runs_are_chinese_but_for_protocol_terms() {
             vec!["firewall"],
             vec!["url"],
             vec!["traceroute"],
+            vec!["rpc"],
         ]);
     }
     for args in runs {

@@ -82,15 +82,24 @@ struct CallOut {
     result: String,
 }
 
-/// The first call, shown as a frame.
+/// The first data segment: the calls written together, one frame each.
 #[derive(serde::Serialize, schemars::JsonSchema)]
-struct FirstFrame {
-    /// Its request id.
+struct FirstFrames {
+    /// Each frame in the segment, in order (from the captured bytes).
+    frames: Vec<FrameOut>,
+    /// The segment's TCP payload, bytes.
+    segment_payload: usize,
+}
+
+/// One netlab RPC frame as captured.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct FrameOut {
+    /// Request id.
     id: u32,
-    /// Its method.
+    /// Method.
     method: String,
     /// Bytes of the frame, length prefix included.
-    frame_bytes: usize,
+    bytes: usize,
 }
 
 /// Two calls in flight on one connection.
@@ -315,7 +324,11 @@ fn packets(part: &[Seen], retried: &mut std::collections::HashSet<(u16, u32)>) -
     part.iter()
         .map(|s| {
             let mut p = s.frame.record(false);
-            p.fields.extend(s.fields.iter().cloned());
+            if !s.fields.is_empty() {
+                // The application's fields explain the payload byte by byte.
+                p.fields.retain(|f| f.name != "tcp.payload");
+                p.fields.extend(s.fields.iter().cloned());
+            }
             let (from, to) = if s.from_client {
                 (CLIENT, SERVER)
             } else {
@@ -409,19 +422,28 @@ pub fn run(_args: &RpcArgs, n: &mut Narrator) -> Result<i32> {
         "1 · netlab's own RPC: framed calls on one TCP connection",
         "1 · netlab 自己的 RPC：一条 TCP 连接上的定界调用",
     );
-    // The connection and the first call's segment, with its byte view; the
-    // rest of the two calls in flight in the next step.
+    // The connection and the calls' segment, with its byte view; the
+    // replies in the next step.
     let part = between(&all, None, c(1));
     let first = part
         .iter()
         .position(|s| s.rpc.iter().any(|m| m.kind == Kind::Request))
         .map_or(0, |i| i + 1);
     let (one, rest) = part.split_at(first);
-    let first_call = &r.in_flight[0];
-    let frame_bytes = one
-        .last()
-        .and_then(|s| s.rpc.first())
-        .map_or(0, |m| m.to_wire().len());
+    let carried = one.last().filter(|s| !s.rpc.is_empty());
+    let frames: Vec<FrameOut> = carried
+        .map(|s| {
+            s.rpc
+                .iter()
+                .map(|m| FrameOut {
+                    id: m.id,
+                    method: m.method.clone(),
+                    bytes: m.to_wire().len(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let calls: Vec<(u32, String)> = frames.iter().map(|f| (f.id, f.method.clone())).collect();
     let mut shown = packets(one, &mut retried);
     if let Some(p) = shown.last_mut() {
         p.show_bytes = true;
@@ -430,13 +452,7 @@ pub fn run(_args: &RpcArgs, n: &mut Narrator) -> Result<i32> {
     }
     n.step(
         Step::new(
-            say::first_call(
-                r.client_port,
-                rpc::PLAIN_PORT,
-                first_call.id,
-                &first_call.method,
-                &first_call.args.to_string(),
-            ),
+            say::first_segment(r.client_port, rpc::PLAIN_PORT, &calls),
             tx(
                 "What RPC adds over a socket: message boundaries in the stream (a length prefix, as in sticky-packet), and for each call a request id, a method and its arguments. The reply carries the same id and no method. One connection, kept open, carries every call.",
                 "RPC 在套接字之上加了什么：字节流里的消息边界（长度前缀，同 sticky-packet），以及每个调用的请求编号、方法名和参数。应答带回同一个编号，不带方法名。所有调用都走这一条一直开着的连接。",
@@ -448,10 +464,9 @@ pub fn run(_args: &RpcArgs, n: &mut Narrator) -> Result<i32> {
             client_port: r.client_port,
             server_port: rpc::PLAIN_PORT,
         })
-        .with(&FirstFrame {
-            id: first_call.id,
-            method: first_call.method.clone(),
-            frame_bytes,
+        .with(&FirstFrames {
+            frames,
+            segment_payload: carried.map_or(0, |s| s.payload),
         })
         .with_packets(shown),
     )?;
@@ -889,8 +904,8 @@ pub fn schema() -> super::schema::DemoSchema {
         "RPC on the wire: framed calls matched by id, out of order, a lost reply retried, then gRPC over HTTP/2.",
     )
     .step::<Setup>("the first step: where it runs")
-    .step::<Connected>("1 · a connection to an RPC server (the first step carries `FirstFrame` too)")
-    .step::<FirstFrame>("1 · the first call as a frame (its segment's byte view)")
+    .step::<Connected>("1 · a connection to an RPC server (the first one's step carries `FirstFrames` too)")
+    .step::<FirstFrames>("1 · the first calls, written together: their segment's byte view")
     .step::<InFlight>("1 · two calls in flight, answered out of order")
     .step::<Lost>("1 · a lost reply, the timeout and the retry (against each server)")
     .step::<Balance>("1 · the balance after the retry (against each server)")

@@ -16,12 +16,33 @@ pub fn servers() -> Text {
     )
 }
 
-/// The connection and the first call, as a frame.
-pub fn first_call(client: u16, server: u16, id: u32, method: &str, args: &str) -> Text {
-    tx(
-        format!("Connected :{client} → :{server}; call id {id}, {method} {args}, is one frame"),
-        format!("从 :{client} 连上 :{server}；调用 id {id}（{method} {args}）是一个帧"),
-    )
+/// The connection and the first segment's calls, one frame each.
+pub fn first_segment(client: u16, server: u16, calls: &[(u32, String)]) -> Text {
+    let list: Vec<String> = calls.iter().map(|(id, m)| format!("id {id} {m}")).collect();
+    let n = calls.len();
+    if n == 1 {
+        tx(
+            format!(
+                "Connected :{client} → :{server}; call {} is one frame",
+                list.join("")
+            ),
+            format!(
+                "从 :{client} 连上 :{server}；调用 {} 是一个帧",
+                list.join("")
+            ),
+        )
+    } else {
+        tx(
+            format!(
+                "Connected :{client} → :{server}; calls {} went out in one segment, a frame each",
+                list.join(" and ")
+            ),
+            format!(
+                "从 :{client} 连上 :{server}；调用 {} 在同一个报文段里发出，各占一个帧",
+                list.join(" 和 ")
+            ),
+        )
+    }
 }
 
 /// "id 3".
@@ -58,12 +79,12 @@ pub fn in_flight(calls: &[Call], order: &[u32]) -> Text {
     };
     tx(
         format!(
-            "{} sent before either was answered; replies came {}: {en}",
+            "{} both in flight; replies came {}: {en}",
             sent.join(" and "),
             ids.join(", then ")
         ),
         format!(
-            "{} 都在收到应答前发出；应答的先后是 {}：{zh}",
+            "{} 同时在途；应答的先后是 {}：{zh}",
             sent.join(" 和 "),
             ids.join("，然后 ")
         ),
