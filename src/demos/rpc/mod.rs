@@ -61,7 +61,7 @@ struct Connected {
     server_port: u16,
 }
 
-/// One netlab RPC call, as the client made it.
+/// One call as the client made it: netlab's own RPC or gRPC.
 #[derive(Clone, serde::Serialize, schemars::JsonSchema)]
 struct CallOut {
     /// The method (`/package.Service/Method` for gRPC).
