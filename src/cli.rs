@@ -157,6 +157,8 @@ pub enum Command {
     LoadBalance(LoadBalanceArgs),
     /// One thread, many connections: blocking vs non-blocking, select/poll/epoll measured, LT vs ET, threads vs epoll (Q15, Q17, Q23, Q25)
     IoMux(IoMuxArgs),
+    /// RPC on the wire: framed calls matched by request id, answered out of order, a lost reply retried (idempotent or not), then the same call as gRPC over HTTP/2, dissected (Q36)
+    Rpc(RpcArgs),
     /// The client ends of io-mux's idle connections (started by io-mux, not by hand)
     #[command(hide = true)]
     IoMuxPeer {
@@ -516,6 +518,10 @@ pub struct IoMuxArgs {
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=5000).map(|n| n as usize))]
     pub clients: usize,
 }
+
+/// `netlab rpc`: no options; every run makes the same calls.
+#[derive(Clone, Debug, Args)]
+pub struct RpcArgs {}
 
 /// `netlab sticky-packet ...`
 #[derive(Clone, Debug, Args)]

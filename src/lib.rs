@@ -16,6 +16,7 @@
 //! - [`privilege`]: what the process may do, and what each demo does about it
 //! - [`balance`]: the engine of load-balance: backends, clients, nft balancing, the reverse proxy
 //! - [`transport`]: the engine of tcp-vs-udp: numbered messages and typed results
+//! - [`rpc`]: the engine of rpc: netlab's own RPC calls and one gRPC call, captured
 //! - [`sys`]: the one module allowed `unsafe` (getsockopt TCP_INFO)
 //! - [`packet_socket`]: AF_PACKET sockets: frames on one interface, kernel-timestamped, both ways
 //! - `fuzzing`: the fuzz targets' bodies (only with the `fuzzing` feature, and in the unit tests that replay them)
@@ -42,6 +43,7 @@ pub mod private;
 pub mod privilege;
 pub mod questions;
 pub mod record;
+pub mod rpc;
 pub mod sys;
 pub mod text;
 pub mod transport;
@@ -84,6 +86,7 @@ pub fn demo_name(cmd: &Command) -> &'static str {
         Command::Firewall(_) => "firewall",
         Command::Failover(_) => "failover",
         Command::IoMux(_) => "io-mux",
+        Command::Rpc(_) => "rpc",
         Command::Url(_) => "url",
         Command::Cdn(_) => "cdn",
         Command::Traceroute(_) => "traceroute",
@@ -110,7 +113,8 @@ pub fn needs_lab(cli: &Cli) -> bool {
         | Command::Url(_)
         | Command::Failover(_)
         | Command::Cdn(_)
-        | Command::LoadBalance(_) => true,
+        | Command::LoadBalance(_)
+        | Command::Rpc(_) => true,
         Command::Lab {
             what: LabCommand::Hold,
         } => true,
@@ -169,6 +173,7 @@ pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
         Command::Firewall(args) => demos::firewall::run(args, n)?,
         Command::Failover(args) => demos::failover::run(args, n)?,
         Command::IoMux(args) => demos::io_mux::run(args, n)?,
+        Command::Rpc(args) => demos::rpc::run(args, n)?,
         Command::Url(args) => demos::url::run(args, n)?,
         Command::Cdn(args) => demos::cdn::run(args, n)?,
         Command::Traceroute(args) => demos::traceroute::run(args, n)?,
@@ -307,6 +312,7 @@ fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i
         | Command::Firewall(_)
         | Command::Failover(_)
         | Command::IoMux(_)
+        | Command::Rpc(_)
         | Command::Url(_)
         | Command::Cdn(_)
         | Command::Traceroute(_)

@@ -15,6 +15,7 @@ pub mod lab_ns;
 pub mod load_balance;
 pub mod ping;
 pub mod questions;
+pub mod rpc;
 pub mod schema;
 pub mod sticky;
 pub mod tcp_vs_udp;
@@ -37,4 +38,5 @@ pub const NAMES: &[&str] = &[
     "failover",
     "cdn",
     "load-balance",
+    "rpc",
 ];

@@ -71,6 +71,7 @@ pub fn all() -> Vec<DemoSchema> {
         super::failover::schema(),
         super::cdn::schema(),
         super::load_balance::schema(),
+        super::rpc::schema(),
         super::lab_dns::schema(),
         super::lab_ns::schema(),
     ]

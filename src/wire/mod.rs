@@ -5,15 +5,21 @@
 //! for the byte view, with smoltcp-style `field` ranges. Parsing is done by the
 //! protocol libraries (hickory-proto for DNS, pnet_packet for Ethernet, ARP,
 //! IPv4, ICMP, UDP and TCP, checksums included; VRRP's checksum too);
-//! this module owns only the explanation. [`frame`] walks a whole frame.
+//! this module owns only the explanation. [`frame`] walks a whole frame;
+//! [`segments`] joins a TCP connection's segments into its byte stream, over
+//! which [`rpc`] (netlab's own RPC frame) and [`http2`] (HTTP/2 and gRPC,
+//! HPACK decoded by loona-hpack, protobuf by prost) are explained.
 
 pub mod arp;
 pub mod build;
 pub mod dns;
 pub mod ethernet;
 pub mod frame;
+pub mod http2;
 pub mod icmp;
 pub mod ipv4;
+pub mod rpc;
+pub mod segments;
 pub mod tcp;
 pub mod udp;
 pub mod vrrp;

@@ -571,6 +571,7 @@ fn a_full_disk_or_a_closed_pipe_never_panics() {
             &["firewall", "--case", "reject"],
             &["url"],
             &["traceroute", "-q", "1"],
+            &["rpc"],
         ]);
     }
     // render writes a page, not stdout: a full disk there is named too.

@@ -71,7 +71,7 @@ fn interrupt(args: &[&str], signal: &str) {
 }
 
 /// Interrupt a demo that holds `namespaces` lab namespaces (8 with the WAN).
-fn interrupt_holding(args: &[&str], signal: &str, namespaces: usize) {
+pub(crate) fn interrupt_holding(args: &[&str], signal: &str, namespaces: usize) {
     let links_before = host_links();
     let mut child = Command::new(env!("CARGO_BIN_EXE_netlab"))
         .args(args)

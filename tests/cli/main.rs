@@ -31,6 +31,7 @@ mod ping;
 mod privilege;
 mod questions;
 mod rootless_lab;
+mod rpc;
 mod screen;
 mod setcap;
 mod snapshots;

@@ -147,6 +147,14 @@ const LOAD_BALANCE: Demo = Demo {
     budget: 250,
 };
 
+/// Two parts, twelve steps, and a ladder of about 66 packets (every ACK
+/// of five short connections): about 160 rows.
+const RPC: Demo = Demo {
+    args: &["rpc"],
+    lab: true,
+    budget: 170,
+};
+
 /// Rows a line takes on a terminal `width` columns wide.
 fn rows(line: &str, width: usize) -> usize {
     display_width(line).div_ceil(width).max(1)
@@ -303,6 +311,11 @@ fn io_mux_fits_the_screen() {
 }
 
 #[test]
+fn rpc_fits_the_screen() {
+    check(&RPC);
+}
+
+#[test]
 fn width_comes_from_the_flag_then_the_terminal_then_columns() {
     use netlab::narrate::NarratorConfig as C;
     assert_eq!(C::width_from(Some(100), Some(120), Some(90)), 100);
@@ -400,7 +413,9 @@ Cache-Control max-age Age ETag If-None-Match Not Modified MISS HIT REVALIDATED X
 EDNS Client Subnet origin dns \
 DNAT HAProxy IPVS LVS LVS-DR LVS-NAT VIP Web X-Forwarded-For addr cookie default dev device dnat \
 dstnat fwd hyper in inc ingress jhash lb lo lvs lvsdr map mod nat netdev nginx numgen pre \
-prerouting replace route saddr seed sport sysctl to via";
+prerouting replace route saddr seed sport sysctl to via \
+RPC gRPC JSON API TLS HPACK HEADERS DATA SETTINGS GOAWAY PING Upgrade protobuf tonic hyper \
+trailers POST te content-type application grpc grpc-timeout grpc-status id account amount balance alice AddToBalance";
 
 /// Words a Chinese run shows in English that are not protocol terms.
 fn english_words(text: &str) -> Vec<String> {
@@ -469,6 +484,7 @@ fn chinese_runs_are_chinese_but_for_protocol_terms() {
             vec!["failover"],
             vec!["cdn"],
             vec!["load-balance"],
+            vec!["rpc"],
         ]);
     }
     for args in runs {

@@ -124,6 +124,7 @@ fn with_the_advised_capability_an_ordinary_user_still_runs_every_lab_demo() {
         &["traceroute"],
         &["url"],
         &["firewall"],
+        &["rpc"],
     ] {
         let o = as_nobody_from_a_shell(&bin).args(args).output().unwrap();
         let err = stderr(&o);
