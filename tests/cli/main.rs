@@ -265,8 +265,16 @@ pub static LAB_DNS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// A copy of the binary that any user can execute (for setpriv tests).
 pub fn world_executable_binary() -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt;
-    // One fixed place, refreshed once by every test process (copy, then atomic rename).
-    let dir = std::env::temp_dir().join("netlab-test-bin");
+    // One place per checkout (two checkouts' tests may run at once, each
+    // with its own build), refreshed once by every test process (copy, then
+    // atomic rename).
+    let checkout = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        env!("CARGO_BIN_EXE_netlab").hash(&mut h);
+        h.finish()
+    };
+    let dir = std::env::temp_dir().join(format!("netlab-test-bin-{checkout:016x}"));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     let bin = dir.join("netlab");
