@@ -153,6 +153,16 @@ pub enum Command {
     Url(UrlArgs),
     /// One thread, many connections: blocking vs non-blocking, select/poll/epoll measured, LT vs ET, threads vs epoll (Q15, Q17, Q23, Q25)
     IoMux(IoMuxArgs),
+    /// Asynchronous non-blocking I/O: readiness (epoll) against completion (io_uring), one tokio thread serving many connections, asyncio, gevent and Twisted (Q25, Q37, Q38, Q39)
+    Async(AsyncArgs),
+    /// The clients of async's served connections (started by async, not by hand)
+    #[command(hide = true)]
+    AsyncPeer {
+        /// Where to connect
+        addr: SocketAddr,
+        /// How many clients
+        n: usize,
+    },
     /// The client ends of io-mux's idle connections (started by io-mux, not by hand)
     #[command(hide = true)]
     IoMuxPeer {
@@ -467,6 +477,17 @@ pub struct IoMuxArgs {
     /// Clients served by a thread per connection, then by one epoll thread (1 to 5000)
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=5000).map(|n| n as usize))]
     pub clients: usize,
+}
+
+/// `netlab async ...`
+#[derive(Clone, Debug, Args)]
+pub struct AsyncArgs {
+    /// Connections served at once by one tokio thread, then by Python's asyncio (1 to 10000)
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=10_000).map(|n| n as usize))]
+    pub conns: usize,
+    /// Sockets read at once by epoll, then by io_uring (1 to 1000)
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000).map(|n| n as usize))]
+    pub reads: usize,
 }
 
 /// `netlab sticky-packet ...`

@@ -14,7 +14,7 @@
 //! - [`lab`]: the offline lab: DNS hierarchy on loopback, hosts in network namespaces
 //! - [`private`]: the private directory netlab writes its own files in
 //! - [`privilege`]: what the process may do, and what each demo does about it
-//! - [`transport`]: the engine of tcp-vs-udp: numbered messages and typed results
+//! - [`transport`]: the engines of tcp-vs-udp (numbered messages and typed results), io-mux and async
 //! - [`sys`]: the one module allowed `unsafe` (getsockopt TCP_INFO)
 //! - [`packet_socket`]: AF_PACKET sockets: frames on one interface, kernel-timestamped, both ways
 //! - `fuzzing`: the fuzz targets' bodies (only with the `fuzzing` feature, and in the unit tests that replay them)
@@ -82,6 +82,8 @@ pub fn demo_name(cmd: &Command) -> &'static str {
         Command::Firewall(_) => "firewall",
         Command::Failover(_) => "failover",
         Command::IoMux(_) => "io-mux",
+        Command::Async(_) => "async",
+        Command::AsyncPeer { .. } => "async-peer",
         Command::Url(_) => "url",
         Command::Traceroute(_) => "traceroute",
         Command::IoMuxPeer { .. } => "io-mux-peer",
@@ -161,6 +163,10 @@ pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
         Command::Firewall(args) => demos::firewall::run(args, n)?,
         Command::Failover(args) => demos::failover::run(args, n)?,
         Command::IoMux(args) => demos::io_mux::run(args, n)?,
+        Command::Async(args) => demos::async_io::run(args, n)?,
+        Command::AsyncPeer { addr, n: clients } => {
+            return transport::aio::peer_main(*addr, *clients)
+        }
         Command::Url(args) => demos::url::run(args, n)?,
         Command::Traceroute(args) => demos::traceroute::run(args, n)?,
         Command::IoMuxPeer { addr } => return transport::mux::peer_main(*addr),
@@ -297,6 +303,8 @@ fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i
         | Command::Firewall(_)
         | Command::Failover(_)
         | Command::IoMux(_)
+        | Command::Async(_)
+        | Command::AsyncPeer { .. }
         | Command::Url(_)
         | Command::Traceroute(_)
         | Command::IoMuxPeer { .. } => {

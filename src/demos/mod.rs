@@ -5,6 +5,7 @@
 //! It never prints directly.
 
 pub mod arp_table;
+pub mod async_io;
 pub mod dns_trace;
 pub mod failover;
 pub mod firewall;
@@ -30,6 +31,7 @@ pub const NAMES: &[&str] = &[
     "sticky-packet",
     "firewall",
     "io-mux",
+    "async",
     "url",
     "traceroute",
     "failover",
