@@ -170,8 +170,8 @@ pub fn run(args: &AsyncArgs, n: &mut Narrator) -> Result<i32> {
     let mut s = Step::new(
         say::tokio_title(&served, args.conns),
         tx(
-            "tokio's current-thread runtime: one thread runs an event loop over epoll. Each connection is a task; where a read would block, the task gives the thread back at .await and the loop runs one whose socket is ready. asyncio's loop, gevent's hub and Twisted's reactor work the same way. The clients are another process: what is counted is the server's.",
-            "tokio 的单线程（current-thread）运行时：一个线程跑着基于 epoll 的事件循环。每个连接是一个任务；读会阻塞时，任务在 .await 处交还线程，循环去运行套接字已就绪的任务。asyncio 的事件循环、gevent 的 hub、Twisted 的 reactor 都是这样工作的。客户端在另一个进程里：数的都是服务端的。",
+            "tokio's current-thread runtime (`new_current_thread()`): one thread runs an event loop over epoll. Each connection is a task; where a read would block, the task gives the thread back at `.await` and the loop runs one whose socket is ready. asyncio's loop, gevent's hub and Twisted's reactor work the same way. The clients are another process: what is counted is the server's.",
+            "tokio 的单线程运行时（`new_current_thread()`）：一个线程跑着基于 epoll 的事件循环。每个连接是一个任务；读会阻塞时，任务在 `.await` 处交还线程，循环去运行套接字已就绪的任务。asyncio 的事件循环、gevent 的 hub、Twisted 的 reactor 都是这样工作的。客户端在另一个进程里：数的都是服务端的。",
         ),
         &["Q25", "Q37"],
     )
@@ -193,8 +193,8 @@ pub fn run(args: &AsyncArgs, n: &mut Narrator) -> Result<i32> {
     let py = aio::serve_python(args.conns)?;
     let code = say::asyncio_code();
     let asyncio_detail = tx(
-        "asyncio is Python's standard event loop. A coroutine (async def) runs until it awaits what is not ready, such as a socket's next bytes; the loop runs another meanwhile and resumes it when the socket is ready.",
-        "asyncio 是 Python 标准库里的事件循环。协程（async def）一直运行到 await 一个未就绪的东西，比如套接字的下一段数据；循环先去运行别的协程，套接字就绪再回来接着运行它。",
+        "asyncio is Python's standard event loop. A coroutine (`async def`) runs until it awaits what is not ready, such as a socket's next bytes; the loop runs another meanwhile and resumes it when the socket is ready.",
+        "asyncio 是 Python 标准库里的事件循环。协程（`async def`）一直运行到 `await` 一个未就绪的东西，比如套接字的下一段数据；循环先去运行别的协程，套接字就绪再回来接着运行它。",
     );
     let mut s = match &py {
         Python::Ran(p) => Step::new(
@@ -207,11 +207,11 @@ pub fn run(args: &AsyncArgs, n: &mut Narrator) -> Result<i32> {
         .fact(tx("fds", "描述符"), say::fds(&p.served))
         .fact(tx("time", "用时"), say::beside(&p.served, &served)),
         Python::Missing => Step::new(say::no_python_title(), asyncio_detail, &["Q37"])
-            .fact(tx("install", "安装"), say::no_python()),
+            .fact(tx("python3", "python3"), say::no_python()),
     };
     s = s.correction(tx(
-        "the notes (Q37) spell the module asynio; it is asyncio (import asyncio), in Python's standard library since 3.4, with async and await since 3.5.",
-        "笔记（Q37）把模块名写成了 asynio；正确的是 asyncio（import asyncio），从 Python 3.4 起在标准库里，3.5 起有 async 和 await 语法。",
+        "the notes (Q37) spell the module asynio; it is asyncio (`import asyncio`), in Python's standard library since 3.4, with `async` and `await` since 3.5.",
+        "笔记（Q37）把模块名写成了 asynio；正确的是 asyncio（`import asyncio`），从 Python 3.4 起在标准库里，3.5 起有 `async` 和 `await` 语法。",
     ));
     for l in say::code_lines(&code) {
         s = s.fact(Text::from(""), l);
@@ -235,8 +235,8 @@ pub fn run(args: &AsyncArgs, n: &mut Narrator) -> Result<i32> {
                 "gevent：同样的处理函数，写成普通的阻塞代码，运行在绿色线程里",
             ),
             tx(
-                "gevent (third-party) runs each connection in a greenlet, a green thread switched by gevent, not the kernel. monkey.patch_all() swaps socket, time.sleep and kin for versions that register with gevent's hub (a libev or libuv loop over epoll) and switch greenlets instead of blocking. Blocking-style code gets asyncio's concurrency without await; an unpatched call (a C library's own I/O) still blocks them all.",
-                "gevent（第三方库）让每个连接运行在一个 greenlet 里：由 gevent 而不是内核切换的绿色线程。monkey.patch_all() 把 socket、time.sleep 等换成协作式版本：不阻塞线程，而是向 gevent 的 hub（基于 epoll 的 libev 或 libuv 循环）登记，然后切换 greenlet。阻塞写法的代码不用 await 就有了 asyncio 那样的并发；没被替换的调用（C 库自己的 I/O）仍会挡住所有 greenlet。",
+                "gevent (third-party) runs each connection in a greenlet, a green thread switched by gevent, not the kernel. `monkey.patch_all()` swaps `socket`, `time.sleep` and kin for versions that register with gevent's hub (a libev or libuv loop over epoll) and switch greenlets instead of blocking. Blocking-style code gets asyncio's concurrency without `await`; an unpatched call (a C library's own I/O) still blocks them all.",
+                "gevent（第三方库）让每个连接运行在一个 greenlet 里：由 gevent 而不是内核切换的绿色线程。`monkey.patch_all()` 把 `socket`、`time.sleep` 等换成协作式版本：不阻塞线程，而是向 gevent 的 hub（基于 epoll 的 libev 或 libuv 循环）登记，然后切换 greenlet。阻塞写法的代码不用 `await` 就有了 asyncio 那样的并发；没被替换的调用（C 库自己的 I/O）仍会挡住所有 greenlet。",
             ),
             "Q38",
             say::gevent_code(),
@@ -250,8 +250,8 @@ pub fn run(args: &AsyncArgs, n: &mut Narrator) -> Result<i32> {
                 "Twisted：同样的处理函数写成回调；Deferred 代表一个还没到来的结果",
             ),
             tx(
-                "Twisted's reactor, an event loop over epoll, calls a Protocol's methods when something happens: a connection, data (dataReceived), a close. Work done later returns a Deferred; callbacks (addCallback) and error handlers (addErrback) attached to it run when the result is in. Twisted also takes async def (ensureDeferred) and can run on asyncio's loop.",
-                "Twisted 的 reactor 是基于 epoll 的事件循环，有事发生时调用 Protocol 的方法：新连接、数据到达（dataReceived）、关闭。稍后才有结果的工作返回一个 Deferred；挂在它上面的回调（addCallback）和错误处理（addErrback）在结果到来时执行。Twisted 也接受 async def（ensureDeferred），还能跑在 asyncio 的事件循环上。",
+                "Twisted's reactor, an event loop over epoll, calls a Protocol's methods when something happens: a connection, data (`dataReceived`), a close. Work done later returns a Deferred; callbacks (`addCallback`) and error handlers (`addErrback`) attached to it run when the result is in. Twisted also takes `async def` (`ensureDeferred`) and can run on asyncio's loop.",
+                "Twisted 的 reactor 是基于 epoll 的事件循环，有事发生时调用 Protocol 的方法：新连接、数据到达（`dataReceived`）、关闭。稍后才有结果的工作返回一个 Deferred；挂在它上面的回调（`addCallback`）和错误处理（`addErrback`）在结果到来时执行。Twisted 也接受 `async def`（`ensureDeferred`），还能跑在 asyncio 的事件循环上。",
             ),
             "Q39",
             say::twisted_code(),

@@ -2,7 +2,7 @@
 //! is one function, its English and Chinese side by side; the code excerpts
 //! of the four styles, written for this demo.
 
-use crate::narrate::{tx, Text};
+use crate::narrate::{plural, tx, Text};
 use crate::transport::aio::{Call, Completion, Readiness, Refusal, Served, UringAccess};
 use crate::transport::mux::FdLimit;
 
@@ -24,8 +24,9 @@ pub fn calls(calls: &[Call]) -> Text {
 pub fn readiness_title(r: &Readiness, reads: u32) -> Text {
     tx(
         format!(
-            "Readiness: epoll_wait said which of {} sockets could be read; then {reads} read() calls copied the bytes",
-            r.sockets
+            "Readiness: epoll_wait said which of {} could be read; then {} copied the bytes",
+            plural(r.sockets as u64, "socket", "sockets"),
+            plural(reads, "read() call", "read() calls")
         ),
         format!(
             "就绪：epoll_wait 告诉程序 {} 个套接字里哪些可读；随后 {reads} 次 read() 才把数据拷过来",
@@ -52,8 +53,11 @@ pub fn told(r: &Readiness) -> Text {
 pub fn copied(r: &Readiness, reads: u32) -> Text {
     tx(
         format!(
-            "{reads} read() calls copied {} bytes into netlab's buffers; {} of {} messages arrived whole",
-            r.bytes_read, r.intact, r.sockets
+            "{} copied {} bytes into netlab's buffers; {} of {} messages arrived whole",
+            plural(reads, "read() call", "read() calls"),
+            r.bytes_read,
+            r.intact,
+            r.sockets
         ),
         format!(
             "{reads} 次 read() 把 {} 字节拷进 netlab 的缓冲区；{} 条消息中 {} 条完整",
@@ -66,11 +70,12 @@ pub fn copied(r: &Readiness, reads: u32) -> Text {
 pub fn completion_title(c: &Completion, enters: u32) -> Text {
     tx(
         format!(
-            "Completion: {} recv requests went to the kernel at once; {enters} io_uring_enter calls later all were done, with no read() at all",
-            c.submitted
+            "Completion: {} went to the kernel at once and came back done: {} in all, no read() at all",
+            plural(c.submitted as u64, "recv request", "recv requests"),
+            plural(enters, "io_uring_enter call", "io_uring_enter calls")
         ),
         format!(
-            "完成：{} 个 recv 请求一次交给内核；{enters} 次 io_uring_enter 之后全部完成，一次 read() 也没调用",
+            "完成：{} 个 recv 请求一次交给内核，回来时已经完成：共 {enters} 次 io_uring_enter，一次 read() 也没调用",
             c.submitted
         ),
     )
@@ -189,8 +194,10 @@ pub fn serve_section(n: usize) -> Text {
 pub fn tokio_title(s: &Served, n: usize) -> Text {
     tx(
         format!(
-            "{} thread ran every handler for {} connections open at once; {} of {n} clients got their answer",
-            s.serving_threads, s.peak_open, s.connections
+            "{} every handler for {} open at once; {} of {n} clients got their answer",
+            plural(s.serving_threads as u64, "thread ran", "threads ran"),
+            plural(s.peak_open as u64, "connection", "connections"),
+            s.connections
         ),
         format!(
             "{} 个线程运行了全部处理函数，同时在线的连接 {} 个；{n} 个客户端中 {} 个收到了回答",
@@ -274,7 +281,8 @@ pub fn beside(py: &Served, tokio: &Served) -> Text {
 pub fn asyncio_title(version: &str, s: &Served, n: usize) -> Text {
     tx(
         format!(
-            "Python {version}'s asyncio served the same {n} clients from one event loop: {} got their answer",
+            "Python {version}'s asyncio served the same {} from one event loop: {} got their answer",
+            plural(n as u64, "client", "clients"),
             s.connections
         ),
         format!(
@@ -303,8 +311,8 @@ pub fn no_python_title() -> Text {
 /// What to do without python3.
 pub fn no_python() -> Text {
     tx(
-        "install it (`apt install python3`, which brings asyncio) and run `netlab async` again; the tokio half above ran all the same",
-        "安装后再运行 `netlab async`（`apt install python3`，asyncio 随之而来）；上面 tokio 的部分照常运行了",
+        "none on PATH that this user may run: install it (`apt install python3`, which brings asyncio) and run `netlab async` again; the tokio half above ran all the same",
+        "PATH 里没有本用户能运行的 python3：安装后（`apt install python3`，asyncio 随之而来）再运行 `netlab async`；上面 tokio 的部分照常运行了",
     )
 }
 
@@ -341,8 +349,9 @@ pub fn summary(tokio: &Served, n: usize, completion: bool) -> Text {
     };
     tx(
         format!(
-            "{}/{n} connections answered by {} thread; {en}",
-            tokio.connections, tokio.serving_threads
+            "{}/{n} connections answered by {}; {en}",
+            tokio.connections,
+            plural(tokio.serving_threads as u64, "thread", "threads")
         ),
         format!(
             "{} 个线程回答了 {}/{n} 个连接；{zh}",
