@@ -118,6 +118,57 @@ fn completion_is_what_the_kernel_allows_and_makes_no_read() {
 }
 
 #[test]
+fn the_io_uring_calls_counted_are_the_ones_strace_sees() {
+    if !require("strace (Debian package strace)", have("strace"))
+        || netlab::sys::uring::probe().is_err()
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace");
+    // No python3 on PATH: only netlab and its clients run.
+    let strace = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v strace"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let o = Command::new(strace.trim())
+        .args([
+            "-f",
+            "-qq",
+            "-e",
+            "trace=io_uring_setup,io_uring_enter,epoll_ctl",
+            "-o",
+        ])
+        .arg(&trace)
+        .arg(env!("CARGO_BIN_EXE_netlab"))
+        .args(["async", "--json", "--conns", "5", "--reads", "30"])
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    let s = summary(&json_lines(&o));
+    let seen = std::fs::read_to_string(&trace).unwrap();
+    let n = |call: &str| {
+        seen.lines()
+            .filter(|l| l.contains(&format!("{call}(")))
+            .count() as u64
+    };
+    let done = &s["completion_calls"];
+    assert_eq!(n("io_uring_enter"), calls(done, "io_uring_enter"), "{seen}");
+    // One more ring than the reads': the probe that asked whether io_uring is allowed.
+    assert_eq!(
+        n("io_uring_setup"),
+        calls(done, "io_uring_setup") + 1,
+        "{seen}"
+    );
+    // epoll_ctl: the readiness step's, and tokio's own for its sockets besides.
+    assert!(n("epoll_ctl") >= calls(&s["readiness_calls"], "epoll_ctl"));
+}
+
+#[test]
 fn asyncio_serves_every_connection_from_one_thread() {
     if !require("python3 (Debian package python3)", have("python3")) {
         return;
