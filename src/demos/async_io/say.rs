@@ -225,11 +225,11 @@ pub fn fds(s: &Served) -> Text {
     let others = s.fds.saturating_sub(s.peak_open);
     tx(
         format!(
-            "{} open then (/proc/self/fd): {} connections, {others} others (listener, epoll, pipes, stdio)",
+            "{} open then (/proc/self/fd): {} connections, {others} others (the listener, the loop's own, pipes, stdio)",
             s.fds, s.peak_open
         ),
         format!(
-            "当时打开 {} 个（/proc/self/fd）：{} 个连接，另 {others} 个（监听套接字、epoll、管道、标准输入输出）",
+            "当时打开 {} 个（/proc/self/fd）：{} 个连接，另 {others} 个（监听套接字、事件循环自己的、管道、标准输入输出）",
             s.fds, s.peak_open
         ),
     )
