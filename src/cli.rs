@@ -159,6 +159,16 @@ pub enum Command {
     IoMux(IoMuxArgs),
     /// RPC on the wire: framed calls matched by request id, answered out of order, a lost reply retried (idempotent or not), then the same call as gRPC over HTTP/2, dissected (Q36)
     Rpc(RpcArgs),
+    /// Asynchronous non-blocking I/O: readiness (epoll) against completion (io_uring), one tokio thread serving many connections, asyncio, gevent and Twisted (Q25, Q37, Q38, Q39)
+    Async(AsyncArgs),
+    /// The clients of async's served connections (started by async, not by hand)
+    #[command(hide = true)]
+    AsyncPeer {
+        /// Where to connect
+        addr: SocketAddr,
+        /// How many clients
+        n: usize,
+    },
     /// The client ends of io-mux's idle connections (started by io-mux, not by hand)
     #[command(hide = true)]
     IoMuxPeer {
@@ -522,6 +532,17 @@ pub struct IoMuxArgs {
 /// `netlab rpc`: no options; every run makes the same calls.
 #[derive(Clone, Debug, Args)]
 pub struct RpcArgs {}
+
+/// `netlab async ...`
+#[derive(Clone, Debug, Args)]
+pub struct AsyncArgs {
+    /// Connections served at once by one tokio thread, then by Python's asyncio (1 to 10000)
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=10_000).map(|n| n as usize))]
+    pub conns: usize,
+    /// Sockets read at once by epoll, then by io_uring (1 to 1000)
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000).map(|n| n as usize))]
+    pub reads: usize,
+}
 
 /// `netlab sticky-packet ...`
 #[derive(Clone, Debug, Args)]

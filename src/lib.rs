@@ -15,7 +15,7 @@
 //! - [`private`]: the private directory netlab writes its own files in
 //! - [`privilege`]: what the process may do, and what each demo does about it
 //! - [`balance`]: the engine of load-balance: backends, clients, nft balancing, the reverse proxy
-//! - [`transport`]: the engine of tcp-vs-udp: numbered messages and typed results
+//! - [`transport`]: the engines of tcp-vs-udp (numbered messages and typed results), io-mux and async
 //! - [`rpc`]: the engine of rpc: netlab's own RPC calls and one gRPC call, captured
 //! - [`sys`]: the one module allowed `unsafe` (getsockopt TCP_INFO)
 //! - [`packet_socket`]: AF_PACKET sockets: frames on one interface, kernel-timestamped, both ways
@@ -87,6 +87,8 @@ pub fn demo_name(cmd: &Command) -> &'static str {
         Command::Failover(_) => "failover",
         Command::IoMux(_) => "io-mux",
         Command::Rpc(_) => "rpc",
+        Command::Async(_) => "async",
+        Command::AsyncPeer { .. } => "async-peer",
         Command::Url(_) => "url",
         Command::Cdn(_) => "cdn",
         Command::Traceroute(_) => "traceroute",
@@ -174,6 +176,10 @@ pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
         Command::Failover(args) => demos::failover::run(args, n)?,
         Command::IoMux(args) => demos::io_mux::run(args, n)?,
         Command::Rpc(args) => demos::rpc::run(args, n)?,
+        Command::Async(args) => demos::async_io::run(args, n)?,
+        Command::AsyncPeer { addr, n: clients } => {
+            return transport::aio::peer_main(*addr, *clients)
+        }
         Command::Url(args) => demos::url::run(args, n)?,
         Command::Cdn(args) => demos::cdn::run(args, n)?,
         Command::Traceroute(args) => demos::traceroute::run(args, n)?,
@@ -313,6 +319,8 @@ fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i
         | Command::Failover(_)
         | Command::IoMux(_)
         | Command::Rpc(_)
+        | Command::Async(_)
+        | Command::AsyncPeer { .. }
         | Command::Url(_)
         | Command::Cdn(_)
         | Command::Traceroute(_)

@@ -5,11 +5,14 @@
 //! connection's retransmission count and segment counters; the window size
 //! (`TIOCGWINSZ`) tells the text view how wide to wrap; nix can receive on a
 //! packet socket but not build the `sockaddr_ll` to bind it. Everything else
-//! in netlab is safe Rust.
+//! in netlab is safe Rust. [`uring`] holds io_uring's submissions, whose
+//! buffers the kernel fills after the call has returned.
 
 #![allow(unsafe_code)]
 
 use std::os::fd::AsRawFd;
+
+pub mod uring;
 
 /// The TCP_INFO counters netlab shows.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -6,6 +6,7 @@
 
 pub mod arp_table;
 pub mod cdn;
+pub mod async_io;
 pub mod dns_trace;
 pub mod failover;
 pub mod firewall;
@@ -33,6 +34,7 @@ pub const NAMES: &[&str] = &[
     "sticky-packet",
     "firewall",
     "io-mux",
+    "async",
     "url",
     "traceroute",
     "failover",

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use schemars::JsonSchema;
 use serde::Serialize;
 
+pub mod aio;
 pub mod ends;
 pub mod framing;
 pub mod mux;

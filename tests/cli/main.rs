@@ -6,6 +6,7 @@
 //! missing under CI=true, and say loudly that they skipped otherwise.
 
 mod arp;
+mod async_io;
 mod bad_input;
 mod browser;
 mod cdn;

@@ -125,6 +125,14 @@ const IO_MUX: Demo = Demo {
     budget: 95,
 };
 
+/// Readiness, completion, tokio, asyncio, gevent and Twisted with their
+/// code: about 115 rows.
+const ASYNC: Demo = Demo {
+    args: &["async"],
+    lab: false,
+    budget: 125,
+};
+
 /// Setup, election, pings, crash, takeover and the ladder: about 130 rows.
 const FAILOVER: Demo = Demo {
     args: &["failover"],
@@ -316,6 +324,11 @@ fn rpc_fits_the_screen() {
 }
 
 #[test]
+fn async_fits_the_screen() {
+    check(&ASYNC);
+}
+
+#[test]
 fn width_comes_from_the_flag_then_the_terminal_then_columns() {
     use netlab::narrate::NarratorConfig as C;
     assert_eq!(C::width_from(Some(100), Some(120), Some(90)), 100);
@@ -415,7 +428,9 @@ DNAT HAProxy IPVS LVS LVS-DR LVS-NAT VIP Web X-Forwarded-For addr cookie default
 dstnat fwd hyper in inc ingress jhash lb lo lvs lvsdr map mod nat netdev nginx numgen pre \
 prerouting replace route saddr seed sport sysctl to via \
 RPC gRPC JSON API TLS HPACK HEADERS DATA SETTINGS GOAWAY PING Upgrade protobuf tonic hyper \
-trailers POST te content-type application grpc grpc-timeout grpc-status id account amount balance alice AddToBalance";
+trailers POST te content-type application grpc grpc-timeout grpc-status id account amount balance alice AddToBalance \
+FIONREAD recv mmap IOCP Windows Python asyncio asynio gevent greenlet hub libev libuv Twisted \
+reactor Protocol Deferred";
 
 /// Words a Chinese run shows in English that are not protocol terms.
 fn english_words(text: &str) -> Vec<String> {
@@ -472,6 +487,7 @@ fn chinese_runs_are_chinese_but_for_protocol_terms() {
         vec!["dns-trace", "nope.baidu.com"],
         vec!["sticky-packet"],
         vec!["io-mux", "--conns", "10,1100", "--clients", "100"],
+        vec!["async", "--conns", "200", "--reads", "20"],
     ];
     if privileged() {
         runs.extend([
