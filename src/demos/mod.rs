@@ -5,8 +5,8 @@
 //! It never prints directly.
 
 pub mod arp_table;
-pub mod cdn;
 pub mod async_io;
+pub mod cdn;
 pub mod dns_trace;
 pub mod failover;
 pub mod firewall;

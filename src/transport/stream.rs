@@ -122,7 +122,8 @@ pub fn exchange_error(e: std::io::Error) -> Error {
 pub struct Burst {
     /// The size of each read.
     pub reads: Vec<usize>,
-    /// Data segments the writer sent (TCP_INFO's data_segs_out).
+    /// Data segments the writer sent: counted in the capture when there is
+    /// one, else TCP_INFO's data_segs_out.
     pub segments: u32,
     /// The writer's port, to pick its frames out of a capture.
     pub port: u16,
@@ -175,9 +176,28 @@ pub fn burst(writes: &[Vec<u8>], nodelay: bool, capture: bool) -> Result<Burst> 
         }
         None => Vec::new(),
     };
+    // Counted on the wire where there is a capture (what the run shows is
+    // what crossed loopback); else as the writer's kernel counted them.
+    let on_wire = frames
+        .iter()
+        .filter(|f| {
+            crate::wire::frame::ethernet_frame(&f.bytes).is_ok_and(|d| {
+                matches!(d.kind, crate::wire::frame::Kind::Ipv4 {
+                    tcp: Some(h),
+                    payload_len,
+                    ..
+                } if h.src_port == port && payload_len > 0)
+            })
+        })
+        .count();
+    let segments = if frames.is_empty() {
+        after - before
+    } else {
+        u32::try_from(on_wire).unwrap_or(u32::MAX)
+    };
     Ok(Burst {
         reads,
-        segments: after - before,
+        segments,
         port,
         frames,
     })

@@ -408,7 +408,13 @@ fn an_ordinary_user_gets_the_whole_farm_in_a_user_namespace() {
             continue;
         }
         let o = netlab_as_nobody(&["load-balance", "--mode", "l7", "--proxy", daemon, "--json"]);
-        assert_eq!(o.status.code(), Some(0), "{daemon}: {}", stderr(&o));
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{daemon}: {}{}",
+            stderr(&o),
+            stdout(&o)
+        );
         let lines = json_lines(&o);
         assert_eq!(summary(&lines)["proxy"], daemon);
         assert_eq!(

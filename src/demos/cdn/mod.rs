@@ -401,11 +401,13 @@ pub fn run(_args: &CdnArgs, n: &mut Narrator) -> Result<i32> {
             fetched.push(None);
             continue;
         };
+        let req = web::request(cdn::SITE, "/");
+        let e = web::fetch(lab.host(CLIENTS[i].0)?, SocketAddr::from((edge, 80)), req);
+        // The edge stored its copy before it answered: max-age counts from
+        // no later than now (however slow the machine made the MISS).
         if first_fetch.is_none() {
             first_fetch = Some(Instant::now());
         }
-        let req = web::request(cdn::SITE, "/");
-        let e = web::fetch(lab.host(CLIENTS[i].0)?, SocketAddr::from((edge, 80)), req);
         fetched.push(Some((edge, e)));
         // Let the connections' last ACKs cross the WAN before the next
         // fetch, so each step's frames are its own.

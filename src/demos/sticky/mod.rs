@@ -6,7 +6,7 @@
 //!    send, recv, close, each narrated as it returns;
 //! 1. a slow receiver: many small writes come out of one read;
 //! 2. Nagle plus delayed ACK on a warmed-up connection: the small writes are
-//!    merged on the wire (segments counted by TCP_INFO), and with TCP_NODELAY
+//!    merged on the wire (segments counted in the capture, else by TCP_INFO), and with TCP_NODELAY
 //!    they are not (LAB-NOTES.md has the measurements behind this setup);
 //! 3. the reverse (拆包): one large message arriving over several reads;
 //! 4. the fixes, each recovering exactly the messages sent: fixed length, a
@@ -67,7 +67,8 @@ struct Recovered {
 /// A burst of small writes: data segments sent, and the sizes the reader got.
 #[derive(serde::Serialize, schemars::JsonSchema)]
 struct BurstOut {
-    /// Data segments the writer sent (TCP_INFO's `tcpi_data_segs_out`).
+    /// Data segments the writer sent: counted in the capture of loopback (root,
+    /// or a namespace of netlab's own), else TCP_INFO's `tcpi_data_segs_out`.
     segments: u32,
     /// Bytes returned by each of the reader's reads.
     reads: Vec<usize>,
@@ -128,11 +129,11 @@ struct SlowReader {
 /// Case 2: the same writes on a warmed-up connection, Nagle on, then off.
 #[derive(serde::Serialize, schemars::JsonSchema)]
 struct NagleCase {
-    /// Data segments sent with Nagle on (TCP_INFO).
+    /// Data segments sent with Nagle on (the capture, else TCP_INFO).
     nagle_segments: u32,
     /// Bytes of each read, Nagle on.
     nagle_reads: Vec<usize>,
-    /// Data segments sent with TCP_NODELAY (TCP_INFO).
+    /// Data segments sent with TCP_NODELAY (the capture, else TCP_INFO).
     nodelay_segments: u32,
     /// Bytes of each read, TCP_NODELAY.
     nodelay_reads: Vec<usize>,
@@ -223,8 +224,8 @@ pub fn run(args: &StickyArgs, n: &mut Narrator) -> Result<i32> {
         Step::new(
             say::nagle(nagle.segments, &nagle.reads, nodelay.segments),
             tx(
-                "The reader waits, yet the writes merge: Nagle keeps one small segment unacknowledged at a time, and the warmed-up receiver (20 round trips past its quick-ACK start) delays its ACK, so the rest wait and go as one segment. TCP_NODELAY: one segment per write (TCP_INFO counts them).",
-                "读取方在等，写入仍被合并：Nagle 一次只让一个小报文段处于未确认状态，而预热过的接收方（已过快速确认阶段的 20 次往返）会推迟 ACK，于是其余的写入一起等待，合成一个报文段发出。TCP_NODELAY：每次写入一个报文段（由 TCP_INFO 计数）。",
+                "The reader waits, yet the writes merge: Nagle keeps one small segment unacknowledged at a time, and the warmed-up receiver (20 round trips past its quick-ACK start) delays its ACK, so the rest wait and go as one segment. TCP_NODELAY: one segment per write.",
+                "读取方在等，写入仍被合并：Nagle 一次只让一个小报文段处于未确认状态，而预热过的接收方（已过快速确认阶段的 20 次往返）会推迟 ACK，于是其余的写入一起等待，合成一个报文段发出。TCP_NODELAY：每次写入一个报文段。",
             ),
             &["Q14"],
         )
