@@ -153,6 +153,8 @@ pub enum Command {
     Url(UrlArgs),
     /// One thread, many connections: blocking vs non-blocking, select/poll/epoll measured, LT vs ET, threads vs epoll (Q15, Q17, Q23, Q25)
     IoMux(IoMuxArgs),
+    /// A bounded queue between producer and consumer threads, then TCP flow control as the same thing: the window shrinks to 0, probes, reopens (Q29)
+    ProducerConsumer(ProducerConsumerArgs),
     /// The client ends of io-mux's idle connections (started by io-mux, not by hand)
     #[command(hide = true)]
     IoMuxPeer {
@@ -467,6 +469,20 @@ pub struct IoMuxArgs {
     /// Clients served by a thread per connection, then by one epoll thread (1 to 5000)
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=5000).map(|n| n as usize))]
     pub clients: usize,
+}
+
+/// `netlab producer-consumer ...`
+#[derive(Clone, Debug, Args)]
+pub struct ProducerConsumerArgs {
+    /// Slots in the queue between the threads (1 to 1024)
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024).map(|n| n as usize))]
+    pub capacity: usize,
+    /// Items the producer makes in each run (100 to 100000)
+    #[arg(long, value_name = "N", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(100..=100_000))]
+    pub items: u64,
+    /// Zero-window probes the TCP receiver waits to see before it reads again (1 to 5)
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=5).map(|n| n as usize))]
+    pub probes: usize,
 }
 
 /// `netlab sticky-packet ...`

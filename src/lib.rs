@@ -15,6 +15,7 @@
 //! - [`private`]: the private directory netlab writes its own files in
 //! - [`privilege`]: what the process may do, and what each demo does about it
 //! - [`transport`]: the engine of tcp-vs-udp: numbered messages and typed results
+//! - [`queue`]: a bounded queue between threads and producer–consumer runs over it (the engine of producer-consumer)
 //! - [`sys`]: the one module allowed `unsafe` (getsockopt TCP_INFO)
 //! - [`packet_socket`]: AF_PACKET sockets: frames on one interface, kernel-timestamped, both ways
 //! - `fuzzing`: the fuzz targets' bodies (only with the `fuzzing` feature, and in the unit tests that replay them)
@@ -39,6 +40,7 @@ pub mod packet_socket;
 pub mod private;
 pub mod privilege;
 pub mod questions;
+pub mod queue;
 pub mod record;
 pub mod sys;
 pub mod text;
@@ -82,6 +84,7 @@ pub fn demo_name(cmd: &Command) -> &'static str {
         Command::Firewall(_) => "firewall",
         Command::Failover(_) => "failover",
         Command::IoMux(_) => "io-mux",
+        Command::ProducerConsumer(_) => "producer-consumer",
         Command::Url(_) => "url",
         Command::Traceroute(_) => "traceroute",
         Command::IoMuxPeer { .. } => "io-mux-peer",
@@ -117,6 +120,9 @@ pub fn needs_lab(cli: &Cli) -> bool {
 pub fn wants_private_net(cli: &Cli) -> bool {
     match &cli.command {
         Command::DnsTrace(a) => cli.global.pcap.is_some() && !a.live && a.root_servers.is_none(),
+        // Its TCP half runs in a network namespace of its own, which a user
+        // namespace lets it make without root.
+        Command::ProducerConsumer(_) => true,
         _ => false,
     }
 }
@@ -161,6 +167,7 @@ pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
         Command::Firewall(args) => demos::firewall::run(args, n)?,
         Command::Failover(args) => demos::failover::run(args, n)?,
         Command::IoMux(args) => demos::io_mux::run(args, n)?,
+        Command::ProducerConsumer(args) => demos::producer_consumer::run(args, n)?,
         Command::Url(args) => demos::url::run(args, n)?,
         Command::Traceroute(args) => demos::traceroute::run(args, n)?,
         Command::IoMuxPeer { addr } => return transport::mux::peer_main(*addr),
@@ -297,6 +304,7 @@ fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i
         | Command::Firewall(_)
         | Command::Failover(_)
         | Command::IoMux(_)
+        | Command::ProducerConsumer(_)
         | Command::Url(_)
         | Command::Traceroute(_)
         | Command::IoMuxPeer { .. } => {

@@ -12,6 +12,7 @@ pub mod io_mux;
 pub mod lab_dns;
 pub mod lab_ns;
 pub mod ping;
+pub mod producer_consumer;
 pub mod questions;
 pub mod schema;
 pub mod sticky;
@@ -33,4 +34,5 @@ pub const NAMES: &[&str] = &[
     "url",
     "traceroute",
     "failover",
+    "producer-consumer",
 ];

@@ -12,6 +12,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 pub mod ends;
+pub mod flow;
 pub mod framing;
 pub mod mux;
 pub mod seen;

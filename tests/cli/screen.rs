@@ -125,6 +125,13 @@ const IO_MUX: Demo = Demo {
     budget: 95,
 };
 
+/// Two parts, six steps, the ladder's dozen rows: about 105 rows.
+const PRODUCER_CONSUMER: Demo = Demo {
+    args: &["producer-consumer"],
+    lab: false,
+    budget: 115,
+};
+
 /// Setup, election, pings, crash, takeover and the ladder: about 130 rows.
 const FAILOVER: Demo = Demo {
     args: &["failover"],
@@ -278,6 +285,11 @@ fn io_mux_fits_the_screen() {
 }
 
 #[test]
+fn producer_consumer_fits_the_screen() {
+    check(&PRODUCER_CONSUMER);
+}
+
+#[test]
 fn width_comes_from_the_flag_then_the_terminal_then_columns() {
     use netlab::narrate::NarratorConfig as C;
     assert_eq!(C::width_from(Some(100), Some(120), Some(90)), 100);
@@ -370,7 +382,9 @@ EAGAIN errno select poll epoll epoll_ctl epoll_wait FD_SETSIZE FD_SET LT ET proc
 URL URI URN http mailto isbn teacher lab edu cn www GET OK Host User-Agent Accept Connection \
 Server Content-Type Content-Length text html charset tiny-http Rust Ethernet IPv4 Wi-Fi PSH nope urn \
 time exceeded netem tc tbf Mbit eth0 eth1 eth2 wan GSO GRO RcvbufErrors \
-VRRP VRID vrid keepalived Backup";
+VRRP VRID vrid keepalived Backup \
+VecDeque Mutex Condvar futex push pop std mpsc getrusage EAGAIN POLLOUT Wireshark Keep-Alive \
+Zero Window Probe SO_RCVBUF";
 
 /// Words a Chinese run shows in English that are not protocol terms.
 fn english_words(text: &str) -> Vec<String> {
@@ -427,6 +441,7 @@ fn chinese_runs_are_chinese_but_for_protocol_terms() {
         vec!["dns-trace", "nope.baidu.com"],
         vec!["sticky-packet"],
         vec!["io-mux", "--conns", "10,1100", "--clients", "100"],
+        vec!["producer-consumer"],
     ];
     if privileged() {
         runs.extend([
