@@ -151,6 +151,10 @@ pub enum Command {
     Traceroute(TracerouteArgs),
     /// What happens when you open a URL, in the lab: taken apart, looked up, connected, fetched, one packet peeled layer by layer (Q1, Q2, Q3, Q4, Q5, Q6, Q9)
     Url(UrlArgs),
+    /// What a CDN is, in the lab: geo DNS through a CNAME, an edge cache's MISS, HIT and REVALIDATED, the origin across a slow WAN (Q30)
+    Cdn(CdnArgs),
+    /// Load balancing in a server farm: LVS-style NAT and direct routing (nftables), a layer-7 reverse proxy (netlab's, nginx or haproxy), round robin, source hash, least connections, health checks (Q31, Q32, Q34, Q35)
+    LoadBalance(LoadBalanceArgs),
     /// One thread, many connections: blocking vs non-blocking, select/poll/epoll measured, LT vs ET, threads vs epoll (Q15, Q17, Q23, Q25)
     IoMux(IoMuxArgs),
     /// A bounded queue between producer and consumer threads, then TCP flow control as the same thing: the window shrinks to 0, probes, reopens (Q29)
@@ -380,6 +384,46 @@ fn parse_advert_ms(s: &str) -> Result<u16, String> {
     Ok(ms)
 }
 
+/// `netlab load-balance ...`
+#[derive(Clone, Debug, Args)]
+pub struct LoadBalanceArgs {
+    /// The layer-7 proxy: netlab's own (hyper), or the system's nginx or haproxy run in the lab
+    #[arg(long, value_enum, default_value_t = ProxyKind::Netlab)]
+    pub proxy: ProxyKind,
+    /// Run only these modes, in this order (comma-separated) [default: all three]
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "MODE")]
+    pub mode: Vec<LbMode>,
+}
+
+/// Which layer-7 proxy `netlab load-balance` runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ProxyKind {
+    /// netlab's own reverse proxy, built on hyper
+    Netlab,
+    /// The system's nginx (Debian package nginx)
+    Nginx,
+    /// The system's HAProxy (Debian package haproxy)
+    Haproxy,
+}
+
+/// One balancing mode of `netlab load-balance`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, schemars::JsonSchema)]
+pub enum LbMode {
+    /// Layer 4, NAT (LVS-NAT): destination rewritten on the way in, source on the way out
+    #[value(name = "l4-nat")]
+    #[serde(rename = "l4-nat")]
+    L4Nat,
+    /// Layer 4, direct routing (LVS-DR): the packet sent on to a backend in a new frame, its addresses untouched; replies bypass the balancer
+    #[value(name = "l4-dr")]
+    #[serde(rename = "l4-dr")]
+    L4Dr,
+    /// Layer 7, a reverse proxy: two connections per request, X-Forwarded-For, rules, health checks
+    #[value(name = "l7")]
+    #[serde(rename = "l7")]
+    L7,
+}
+
 /// `netlab traceroute ...`
 #[derive(Clone, Debug, Args)]
 pub struct TracerouteArgs {
@@ -404,6 +448,10 @@ pub struct TracerouteArgs {
     #[arg(long, value_name = "MBIT", default_value_t = 10, conflicts_with = "target", value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub rate: u32,
 }
+
+/// `netlab cdn`: no options; the lab, the site and the timing are fixed.
+#[derive(Clone, Debug, Args)]
+pub struct CdnArgs {}
 
 /// `netlab url ...`
 #[derive(Clone, Debug, Args)]

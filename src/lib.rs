@@ -14,6 +14,7 @@
 //! - [`lab`]: the offline lab: DNS hierarchy on loopback, hosts in network namespaces
 //! - [`private`]: the private directory netlab writes its own files in
 //! - [`privilege`]: what the process may do, and what each demo does about it
+//! - [`balance`]: the engine of load-balance: backends, clients, nft balancing, the reverse proxy
 //! - [`transport`]: the engine of tcp-vs-udp: numbered messages and typed results
 //! - [`queue`]: a bounded queue between threads and producer–consumer runs over it (the engine of producer-consumer)
 //! - [`sys`]: the one module allowed `unsafe` (getsockopt TCP_INFO)
@@ -24,6 +25,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod balance;
 pub mod cli;
 pub mod demos;
 pub mod dns;
@@ -86,7 +88,9 @@ pub fn demo_name(cmd: &Command) -> &'static str {
         Command::IoMux(_) => "io-mux",
         Command::ProducerConsumer(_) => "producer-consumer",
         Command::Url(_) => "url",
+        Command::Cdn(_) => "cdn",
         Command::Traceroute(_) => "traceroute",
+        Command::LoadBalance(_) => "load-balance",
         Command::IoMuxPeer { .. } => "io-mux-peer",
         Command::Questions => "questions",
         Command::Render { .. } => "render",
@@ -105,7 +109,11 @@ pub fn needs_lab(cli: &Cli) -> bool {
         Command::Ping(a) => a.target.is_none(),
         Command::Traceroute(a) => a.target.is_none(),
         Command::TcpVsUdp(a) => !a.loopback,
-        Command::Firewall(_) | Command::Url(_) | Command::Failover(_) => true,
+        Command::Firewall(_)
+        | Command::Url(_)
+        | Command::Failover(_)
+        | Command::Cdn(_)
+        | Command::LoadBalance(_) => true,
         Command::Lab {
             what: LabCommand::Hold,
         } => true,
@@ -169,7 +177,9 @@ pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
         Command::IoMux(args) => demos::io_mux::run(args, n)?,
         Command::ProducerConsumer(args) => demos::producer_consumer::run(args, n)?,
         Command::Url(args) => demos::url::run(args, n)?,
+        Command::Cdn(args) => demos::cdn::run(args, n)?,
         Command::Traceroute(args) => demos::traceroute::run(args, n)?,
+        Command::LoadBalance(args) => demos::load_balance::run(args, n)?,
         Command::IoMuxPeer { addr } => return transport::mux::peer_main(*addr),
         other => run_other(other, cli, cfg.lang, n)?,
     };
@@ -306,7 +316,9 @@ fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i
         | Command::IoMux(_)
         | Command::ProducerConsumer(_)
         | Command::Url(_)
+        | Command::Cdn(_)
         | Command::Traceroute(_)
+        | Command::LoadBalance(_)
         | Command::IoMuxPeer { .. } => {
             unreachable!("dispatched in run")
         }

@@ -5,12 +5,14 @@
 //! It never prints directly.
 
 pub mod arp_table;
+pub mod cdn;
 pub mod dns_trace;
 pub mod failover;
 pub mod firewall;
 pub mod io_mux;
 pub mod lab_dns;
 pub mod lab_ns;
+pub mod load_balance;
 pub mod ping;
 pub mod producer_consumer;
 pub mod questions;
@@ -34,5 +36,7 @@ pub const NAMES: &[&str] = &[
     "url",
     "traceroute",
     "failover",
+    "cdn",
+    "load-balance",
     "producer-consumer",
 ];

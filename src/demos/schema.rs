@@ -70,6 +70,8 @@ pub fn all() -> Vec<DemoSchema> {
         super::url::schema(),
         super::traceroute::schema(),
         super::failover::schema(),
+        super::cdn::schema(),
+        super::load_balance::schema(),
         super::lab_dns::schema(),
         super::lab_ns::schema(),
     ]

@@ -218,6 +218,54 @@ fn chaos(req: &Message, identity: &str) -> Message {
     m
 }
 
+/// One view of a server, as BIND's `view "NAME" { match-clients { PREFIX; };
+/// zone … };`: the zones it answers from for the clients of one subnet. A
+/// name held in several views can be answered differently by client: the
+/// geo DNS of a CDN, which gives each client a nearby edge.
+#[derive(Clone, Debug)]
+pub struct View {
+    /// Its name (`lan1`).
+    pub name: String,
+    /// The subnet of its clients: a network address and a prefix length.
+    pub clients: (Ipv4Addr, u8),
+    /// The zones it serves.
+    pub zones: Vec<Zone>,
+}
+
+impl View {
+    /// Whether `client` is in this view's subnet.
+    pub fn matches(&self, client: IpAddr) -> bool {
+        let IpAddr::V4(a) = client else {
+            return false;
+        };
+        let (net, len) = self.clients;
+        let mask = u32::MAX
+            .checked_shl(32 - u32::from(len.min(32)))
+            .unwrap_or(0);
+        u32::from(a) & mask == u32::from(net) & mask
+    }
+}
+
+/// [`answer`] from the first view whose subnet holds the client, in order
+/// (BIND's `match-clients`); REFUSED when none does, as BIND answers a client
+/// that no view matches. A response (QR=1) is still dropped.
+pub fn answer_in_view(
+    views: &[View],
+    identity: &str,
+    options: Options,
+    req: &Message,
+    via: Via,
+) -> Reply {
+    match views.iter().find(|v| v.matches(via.client.ip())) {
+        Some(v) => {
+            let zones: Vec<&Zone> = v.zones.iter().collect();
+            answer(&zones, identity, options, req, via)
+        }
+        None => screen(req, identity)
+            .unwrap_or_else(|| Reply::One(empty_reply(req, ResponseCode::Refused))),
+    }
+}
+
 /// The reply of an authoritative server that serves `zones`, named
 /// `identity`, to `req` arriving `via`: [`screen`]'s checks, then a zone
 /// transfer or a lookup in the zones.
@@ -1536,6 +1584,65 @@ mod tests {
         let ptr = respond(&rev, &query("10.113.0.203.in-addr.arpa.", RecordType::PTR));
         assert!(ptr.metadata.authoritative);
         assert_eq!(ptr.answers[0].data.to_string(), "h3.lab.edu.cn.");
+    }
+
+    #[test]
+    fn a_view_answers_by_the_clients_subnet_and_no_view_refuses() {
+        let zone = |a: &str| {
+            let text = format!("$ORIGIN cdn.test.\n@ 60 IN SOA ns h 1 1 1 1 1\n@ 60 IN NS ns\nns 60 IN A 198.51.100.153\nwww 60 IN A {a}\n");
+            Zone::parse("cdn.test.zone", &text).unwrap()
+        };
+        let views = [
+            View {
+                name: "lan1".into(),
+                clients: (Ipv4Addr::new(198, 51, 100, 0), 26),
+                zones: vec![zone("198.51.100.20")],
+            },
+            View {
+                name: "lan2".into(),
+                clients: (Ipv4Addr::new(198, 51, 100, 64), 26),
+                zones: vec![zone("198.51.100.84")],
+            },
+        ];
+        let q = query("www.cdn.test.", RecordType::A);
+        let from = |c: [u8; 4]| Via {
+            client: SocketAddr::from((c, 40000)),
+            tcp: false,
+        };
+        let a = |c: [u8; 4]| match answer_in_view(&views, "n", Options::default(), &q, from(c)) {
+            Reply::One(m) => (
+                m.metadata.response_code,
+                m.answers
+                    .iter()
+                    .map(|r| r.data.to_string())
+                    .collect::<Vec<_>>(),
+            ),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(a([198, 51, 100, 10]).1, ["198.51.100.20"], "the first /26");
+        assert_eq!(
+            a([198, 51, 100, 63]).1,
+            ["198.51.100.20"],
+            "its last address"
+        );
+        assert_eq!(a([198, 51, 100, 74]).1, ["198.51.100.84"], "the second /26");
+        assert_eq!(
+            a([198, 51, 100, 130]),
+            (ResponseCode::Refused, vec![]),
+            "no view"
+        );
+        let mut resp = q.clone();
+        resp.metadata.message_type = MessageType::Response;
+        assert!(matches!(
+            answer_in_view(
+                &views,
+                "n",
+                Options::default(),
+                &resp,
+                from([198, 51, 100, 130])
+            ),
+            Reply::Drop
+        ));
     }
 
     #[test]

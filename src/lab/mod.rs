@@ -6,8 +6,11 @@
 //! Nothing here is a mock: clients such as dig and drill get the same answers.
 
 pub mod capture;
+pub mod cdn;
 pub mod dns;
+pub mod edge;
 pub mod failover;
+pub mod farm;
 pub mod firewall;
 pub mod holder;
 pub mod link;

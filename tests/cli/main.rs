@@ -8,6 +8,7 @@
 mod arp;
 mod bad_input;
 mod browser;
+mod cdn;
 mod cleanup;
 mod conventions;
 mod dns_trace;
@@ -22,6 +23,7 @@ mod lab_dns_fuzz;
 mod lab_dns_rfc;
 mod lab_exec;
 mod lab_ns;
+mod load_balance;
 mod logs;
 mod page;
 mod pcap;

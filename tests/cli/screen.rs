@@ -139,6 +139,21 @@ const FAILOVER: Demo = Demo {
     budget: 140,
 };
 
+/// Two lookups, four fetches (MISS, HIT, MISS, REVALIDATED) and the ladder: about 115 rows.
+const CDN: Demo = Demo {
+    args: &["cdn"],
+    lab: true,
+    budget: 130,
+};
+
+/// Three modes (NAT, direct routing, a reverse proxy) in eleven steps, and a
+/// ladder of about 90 rows: about 243 rows. `--mode` shows one at a time.
+const LOAD_BALANCE: Demo = Demo {
+    args: &["load-balance"],
+    lab: true,
+    budget: 250,
+};
+
 /// Rows a line takes on a terminal `width` columns wide.
 fn rows(line: &str, width: usize) -> usize {
     display_width(line).div_ceil(width).max(1)
@@ -275,6 +290,16 @@ fn failover_fits_the_screen() {
 }
 
 #[test]
+fn cdn_fits_the_screen() {
+    check(&CDN);
+}
+
+#[test]
+fn load_balance_fits_the_screen() {
+    check(&LOAD_BALANCE);
+}
+
+#[test]
 fn url_fits_the_screen() {
     check(&URL);
 }
@@ -383,6 +408,11 @@ URL URI URN http mailto isbn teacher lab edu cn www GET OK Host User-Agent Accep
 Server Content-Type Content-Length text html charset tiny-http Rust Ethernet IPv4 Wi-Fi PSH nope urn \
 time exceeded netem tc tbf Mbit eth0 eth1 eth2 wan GSO GRO RcvbufErrors \
 VRRP VRID vrid keepalived Backup \
+Cache-Control max-age Age ETag If-None-Match Not Modified MISS HIT REVALIDATED X-Cache Via \
+EDNS Client Subnet origin dns \
+DNAT HAProxy IPVS LVS LVS-DR LVS-NAT VIP Web X-Forwarded-For addr cookie default dev device dnat \
+dstnat fwd hyper in inc ingress jhash lb lo lvs lvsdr map mod nat netdev nginx numgen pre \
+prerouting replace route saddr seed sport sysctl to via \
 VecDeque Mutex Condvar futex push pop std mpsc getrusage EAGAIN POLLOUT Wireshark Keep-Alive \
 Zero Window Probe SO_RCVBUF";
 
@@ -452,6 +482,8 @@ fn chinese_runs_are_chinese_but_for_protocol_terms() {
             vec!["url"],
             vec!["traceroute"],
             vec!["failover"],
+            vec!["cdn"],
+            vec!["load-balance"],
         ]);
     }
     for args in runs {
