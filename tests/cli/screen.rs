@@ -414,7 +414,7 @@ DNAT HAProxy IPVS LVS LVS-DR LVS-NAT VIP Web X-Forwarded-For addr cookie default
 dstnat fwd hyper in inc ingress jhash lb lo lvs lvsdr map mod nat netdev nginx numgen pre \
 prerouting replace route saddr seed sport sysctl to via \
 VecDeque Mutex Condvar futex push pop std mpsc getrusage EAGAIN POLLOUT Wireshark Keep-Alive \
-Zero Window Probe SO_RCVBUF";
+Zero Window Probe SO_RCVBUF CPU";
 
 /// Words a Chinese run shows in English that are not protocol terms.
 fn english_words(text: &str) -> Vec<String> {
