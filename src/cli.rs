@@ -169,6 +169,8 @@ pub enum Command {
         /// How many clients
         n: usize,
     },
+    /// A bounded queue between producer and consumer threads, then TCP flow control as the same thing: the window shrinks to 0, probes, reopens (Q29)
+    ProducerConsumer(ProducerConsumerArgs),
     /// The client ends of io-mux's idle connections (started by io-mux, not by hand)
     #[command(hide = true)]
     IoMuxPeer {
@@ -542,6 +544,20 @@ pub struct AsyncArgs {
     /// Sockets read at once by epoll, then by io_uring (1 to 1000)
     #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000).map(|n| n as usize))]
     pub reads: usize,
+}
+
+/// `netlab producer-consumer ...`
+#[derive(Clone, Debug, Args)]
+pub struct ProducerConsumerArgs {
+    /// Slots in the queue between the threads (1 to 1024)
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024).map(|n| n as usize))]
+    pub capacity: usize,
+    /// Items the producer makes in each run (100 to 100000)
+    #[arg(long, value_name = "N", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(100..=100_000))]
+    pub items: u64,
+    /// Zero-window probes the TCP receiver waits to see before it reads again (1 to 5)
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=5).map(|n| n as usize))]
+    pub probes: usize,
 }
 
 /// `netlab sticky-packet ...`

@@ -17,6 +17,7 @@
 //! - [`balance`]: the engine of load-balance: backends, clients, nft balancing, the reverse proxy
 //! - [`transport`]: the engines of tcp-vs-udp (numbered messages and typed results), io-mux and async
 //! - [`rpc`]: the engine of rpc: netlab's own RPC calls and one gRPC call, captured
+//! - [`queue`]: a bounded queue between threads and producer–consumer runs over it (the engine of producer-consumer)
 //! - [`sys`]: the one module allowed `unsafe` (getsockopt TCP_INFO)
 //! - [`packet_socket`]: AF_PACKET sockets: frames on one interface, kernel-timestamped, both ways
 //! - `fuzzing`: the fuzz targets' bodies (only with the `fuzzing` feature, and in the unit tests that replay them)
@@ -42,6 +43,7 @@ pub mod packet_socket;
 pub mod private;
 pub mod privilege;
 pub mod questions;
+pub mod queue;
 pub mod record;
 pub mod rpc;
 pub mod sys;
@@ -89,6 +91,7 @@ pub fn demo_name(cmd: &Command) -> &'static str {
         Command::Rpc(_) => "rpc",
         Command::Async(_) => "async",
         Command::AsyncPeer { .. } => "async-peer",
+        Command::ProducerConsumer(_) => "producer-consumer",
         Command::Url(_) => "url",
         Command::Cdn(_) => "cdn",
         Command::Traceroute(_) => "traceroute",
@@ -131,6 +134,9 @@ pub fn needs_lab(cli: &Cli) -> bool {
 pub fn wants_private_net(cli: &Cli) -> bool {
     match &cli.command {
         Command::DnsTrace(a) => cli.global.pcap.is_some() && !a.live && a.root_servers.is_none(),
+        // Its TCP half runs in a network namespace of its own, which a user
+        // namespace lets it make without root.
+        Command::ProducerConsumer(_) => true,
         _ => false,
     }
 }
@@ -180,6 +186,7 @@ pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
         Command::AsyncPeer { addr, n: clients } => {
             return transport::aio::peer_main(*addr, *clients)
         }
+        Command::ProducerConsumer(args) => demos::producer_consumer::run(args, n)?,
         Command::Url(args) => demos::url::run(args, n)?,
         Command::Cdn(args) => demos::cdn::run(args, n)?,
         Command::Traceroute(args) => demos::traceroute::run(args, n)?,
@@ -321,6 +328,7 @@ fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i
         | Command::Rpc(_)
         | Command::Async(_)
         | Command::AsyncPeer { .. }
+        | Command::ProducerConsumer(_)
         | Command::Url(_)
         | Command::Cdn(_)
         | Command::Traceroute(_)

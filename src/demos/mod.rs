@@ -15,6 +15,7 @@ pub mod lab_dns;
 pub mod lab_ns;
 pub mod load_balance;
 pub mod ping;
+pub mod producer_consumer;
 pub mod questions;
 pub mod rpc;
 pub mod schema;
@@ -41,4 +42,5 @@ pub const NAMES: &[&str] = &[
     "cdn",
     "load-balance",
     "rpc",
+    "producer-consumer",
 ];

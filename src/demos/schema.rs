@@ -67,6 +67,7 @@ pub fn all() -> Vec<DemoSchema> {
         super::firewall::schema(),
         super::io_mux::schema(),
         super::async_io::schema(),
+        super::producer_consumer::schema(),
         super::url::schema(),
         super::traceroute::schema(),
         super::failover::schema(),

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 pub mod aio;
 pub mod ends;
+pub mod flow;
 pub mod framing;
 pub mod mux;
 pub mod seen;

@@ -353,6 +353,22 @@ fn every_bad_input_exits_2_saying_what_is_wrong_and_what_is_accepted() {
             "invalid value 'nowhere'",
             "<ADDR>",
         ),
+        // producer-consumer
+        (
+            vec!["producer-consumer", "--capacity", "0"],
+            "invalid value '0'",
+            "1..=1024",
+        ),
+        (
+            vec!["producer-consumer", "--items", "99"],
+            "invalid value '99'",
+            "100..=100000",
+        ),
+        (
+            vec!["producer-consumer", "--probes", "6"],
+            "invalid value '6'",
+            "1..=5",
+        ),
         // traceroute
         (vec!["traceroute", "-m", "0"], "invalid value '0'", "1..=64"),
         (

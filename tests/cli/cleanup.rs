@@ -211,6 +211,17 @@ fn interrupted_tcp_vs_udp_leaves_nothing() {
 }
 
 #[test]
+fn interrupted_producer_consumer_leaves_nothing() {
+    if !privileged() {
+        return;
+    }
+    // Its TCP half holds one anonymous namespace, by a descriptor only.
+    for sig in ["INT", "TERM", "KILL"] {
+        interrupt_holding(&["producer-consumer", "--json", "--pace", "300"], sig, 1);
+    }
+}
+
+#[test]
 fn interrupted_failover_leaves_nothing() {
     if !privileged() {
         return;

@@ -30,6 +30,7 @@ mod page;
 mod pcap;
 mod ping;
 mod privilege;
+mod producer_consumer;
 mod questions;
 mod rootless_lab;
 mod rpc;

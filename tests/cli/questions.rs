@@ -201,6 +201,7 @@ fn the_questions_answered_live_are_marked_so() {
         ("Q16", "firewall"),
         ("Q17", "io-mux"),
         ("Q25", "io-mux"),
+        ("Q29", "producer-consumer"),
     ] {
         assert!(
             demos(id).contains(&demo.to_string()),

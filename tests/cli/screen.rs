@@ -133,6 +133,13 @@ const ASYNC: Demo = Demo {
     budget: 125,
 };
 
+/// Two parts, six steps, the ladder's dozen rows: about 105 rows.
+const PRODUCER_CONSUMER: Demo = Demo {
+    args: &["producer-consumer"],
+    lab: false,
+    budget: 115,
+};
+
 /// Setup, election, pings, crash, takeover and the ladder: about 130 rows.
 const FAILOVER: Demo = Demo {
     args: &["failover"],
@@ -329,6 +336,11 @@ fn async_fits_the_screen() {
 }
 
 #[test]
+fn producer_consumer_fits_the_screen() {
+    check(&PRODUCER_CONSUMER);
+}
+
+#[test]
 fn width_comes_from_the_flag_then_the_terminal_then_columns() {
     use netlab::narrate::NarratorConfig as C;
     assert_eq!(C::width_from(Some(100), Some(120), Some(90)), 100);
@@ -430,7 +442,9 @@ prerouting replace route saddr seed sport sysctl to via \
 RPC gRPC JSON API TLS HPACK HEADERS DATA SETTINGS GOAWAY PING Upgrade protobuf tonic hyper \
 trailers POST te content-type application grpc grpc-timeout grpc-status id account amount balance alice AddToBalance \
 FIONREAD recv mmap IOCP Windows Python asyncio asynio gevent greenlet hub libev libuv Twisted \
-reactor Protocol Deferred";
+reactor Protocol Deferred \
+VecDeque Mutex Condvar futex push pop std mpsc getrusage EAGAIN POLLOUT Wireshark Keep-Alive \
+Zero Window Probe SO_RCVBUF CPU";
 
 /// Words a Chinese run shows in English that are not protocol terms.
 fn english_words(text: &str) -> Vec<String> {
@@ -488,6 +502,7 @@ fn chinese_runs_are_chinese_but_for_protocol_terms() {
         vec!["sticky-packet"],
         vec!["io-mux", "--conns", "10,1100", "--clients", "100"],
         vec!["async", "--conns", "200", "--reads", "20"],
+        vec!["producer-consumer"],
     ];
     if privileged() {
         runs.extend([
