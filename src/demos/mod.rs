@@ -9,6 +9,7 @@ pub mod dns_trace;
 pub mod failover;
 pub mod firewall;
 pub mod io_mux;
+pub mod ipc;
 pub mod lab_dns;
 pub mod lab_ns;
 pub mod ping;
@@ -33,4 +34,5 @@ pub const NAMES: &[&str] = &[
     "url",
     "traceroute",
     "failover",
+    "ipc",
 ];

@@ -69,6 +69,7 @@ pub fn all() -> Vec<DemoSchema> {
         super::url::schema(),
         super::traceroute::schema(),
         super::failover::schema(),
+        super::ipc::schema(),
         super::lab_dns::schema(),
         super::lab_ns::schema(),
     ]
