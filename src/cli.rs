@@ -488,7 +488,7 @@ pub struct IpcArgs {
     #[arg(long, value_name = "K", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000).map(|n| n as usize))]
     pub round_trips: usize,
     /// The message sent (a number is added to each copy: `MESSAGE #1`, `#2` …; 1 to 512 bytes)
-    #[arg(long, value_name = "TEXT", default_value = "hello from the parent", value_parser = Quoted(parse_message))]
+    #[arg(long, value_name = "TEXT", default_value = "hello", value_parser = Quoted(parse_message))]
     pub message: String,
 }
 

@@ -217,7 +217,10 @@ pub mod ipc {
         /// loads and stores and for futex waits: the other process sees the
         /// same word.
         pub fn word(&self, offset: usize) -> &AtomicU32 {
-            assert!(offset % 4 == 0 && offset + 4 <= self.len, "word {offset}");
+            assert!(
+                offset.is_multiple_of(4) && offset + 4 <= self.len,
+                "word {offset}"
+            );
             // SAFETY: in bounds and 4-aligned (the mapping is page-aligned),
             // valid for as long as &self (unmapped only on drop); AtomicU32
             // has the layout of u32 and every bit pattern is valid.
@@ -348,15 +351,8 @@ pub mod ipc {
             _rest: [0; 96],
         };
         // SAFETY: info is a valid siginfo_t of 128 bytes for the call's duration.
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_rt_tgsigqueueinfo,
-                tgid,
-                tid,
-                sig,
-                &raw const info,
-            )
-        };
+        let rc =
+            unsafe { libc::syscall(libc::SYS_rt_tgsigqueueinfo, tgid, tid, sig, &raw const info) };
         if rc < 0 {
             return Err(std::io::Error::last_os_error());
         }
@@ -383,7 +379,8 @@ pub mod ipc {
             let rc = unsafe { libc::sigtimedwait(&raw const set, &raw mut info, &raw const ts) };
             if rc == sig {
                 // SAFETY: a queued signal's siginfo carries si_value and si_pid.
-                let (value, pid) = unsafe { (info.si_value().sival_ptr as usize as u64, info.si_pid()) };
+                let (value, pid) =
+                    unsafe { (info.si_value().sival_ptr as usize as u64, info.si_pid()) };
                 return Ok(Some((value, pid)));
             }
             let e = std::io::Error::last_os_error();
@@ -405,7 +402,10 @@ pub mod ipc {
             let fd = nix::sys::memfd::memfd_create(c"t", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
                 .unwrap();
             nix::unistd::ftruncate(&fd, 4096).unwrap();
-            let (a, b) = (SharedPage::map(&fd, 4096).unwrap(), SharedPage::map(&fd, 4096).unwrap());
+            let (a, b) = (
+                SharedPage::map(&fd, 4096).unwrap(),
+                SharedPage::map(&fd, 4096).unwrap(),
+            );
             a.write(100, b"hello");
             assert_eq!(b.read(100, 5), b"hello");
             a.word(8).store(7, Ordering::Release);

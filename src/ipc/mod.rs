@@ -154,6 +154,27 @@ pub fn read_framed(r: &mut impl Read) -> std::io::Result<Vec<u8>> {
     Ok(msg)
 }
 
+/// An open message queue, closed (mq_close) when dropped: nix's MqdT is not.
+pub(crate) struct Queue(Option<MqdT>);
+
+impl Queue {
+    pub(crate) fn new(q: MqdT) -> Queue {
+        Queue(Some(q))
+    }
+
+    pub(crate) fn get(&self) -> &MqdT {
+        self.0.as_ref().expect("open until dropped")
+    }
+}
+
+impl Drop for Queue {
+    fn drop(&mut self) {
+        if let Some(q) = self.0.take() {
+            let _ = nix::mqueue::mq_close(q);
+        }
+    }
+}
+
 /// A path as the control pipe carries it: hex, so any byte survives.
 fn hex_path(p: &Path) -> String {
     use std::os::unix::ffi::OsStrExt as _;
@@ -194,7 +215,10 @@ impl Exchange {
 
     /// The fastest round trip, µs.
     pub fn min_us(&self) -> f64 {
-        self.samples_us.iter().copied().fold(f64::INFINITY, f64::min)
+        self.samples_us
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min)
     }
 
     /// Every message went and came back exactly: each echo equal to its
@@ -212,7 +236,7 @@ pub fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
     let m = s.len() / 2;
-    if s.len() % 2 == 1 {
+    if !s.len().is_multiple_of(2) {
         s[m]
     } else {
         (s[m - 1] + s[m]) / 2.0
@@ -456,7 +480,11 @@ impl Names {
         let suffix = dir
             .path()
             .file_name()
-            .map(|n| n.to_string_lossy().trim_start_matches("netlab-ipc-").to_string())
+            .map(|n| {
+                n.to_string_lossy()
+                    .trim_start_matches("netlab-ipc-")
+                    .to_string()
+            })
             .unwrap_or_default();
         let down = format!("/netlab-ipc-{suffix}-down");
         let up = format!("/netlab-ipc-{suffix}-up");
@@ -525,11 +553,9 @@ impl Session {
         let (to_r, to_w) = nix::unistd::pipe2(cloexec).map_err(nix_io)?;
         let (from_r, from_w) = nix::unistd::pipe2(cloexec).map_err(nix_io)?;
         let (pair, pair_child) = UnixStream::pair().map_err(io)?;
-        let memfd = nix::sys::memfd::memfd_create(
-            c"netlab-ipc",
-            nix::sys::memfd::MFdFlags::MFD_CLOEXEC,
-        )
-        .map_err(nix_io)?;
+        let memfd =
+            nix::sys::memfd::memfd_create(c"netlab-ipc", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+                .map_err(nix_io)?;
         nix::unistd::ftruncate(&memfd, PAGE as i64).map_err(nix_io)?;
         let page = SharedPage::map(&memfd, PAGE).map_err(io)?;
         let inherited: [&dyn AsFd; 4] = [&to_r, &from_w, &pair_child, &memfd];
@@ -726,13 +752,14 @@ impl Session {
                 let (down, up) = names.queues()?;
                 let attr = MqAttr::new(0, 4, MAX_MESSAGE as i64 + 16, 0);
                 let mode = Mode::S_IRUSR | Mode::S_IWUSR;
-                let open = |name: &str, how: MQ_OFlag| -> Result<MqdT> {
+                let open = |name: &str, how: MQ_OFlag| -> Result<Queue> {
                     mq_open(
                         name,
                         how | MQ_OFlag::O_CREAT | MQ_OFlag::O_EXCL | MQ_OFlag::O_CLOEXEC,
                         mode,
                         Some(&attr),
                     )
+                    .map(Queue::new)
                     .map_err(|e| Error::sys("mq_open", "mq_open", name, e))
                 };
                 let down_q = open(&down, MQ_OFlag::O_WRONLY)?;
@@ -742,7 +769,7 @@ impl Session {
                 names.remove()?;
                 let mut buf = vec![0u8; MAX_MESSAGE + 16];
                 trips(messages, |msg| {
-                    mq_send(&down_q, msg, 0)?;
+                    mq_send(down_q.get(), msg, 0)?;
                     let deadline = SystemTime::now() + PATIENCE;
                     let d = deadline
                         .duration_since(SystemTime::UNIX_EPOCH)
@@ -752,7 +779,7 @@ impl Session {
                         i64::from(d.subsec_nanos()),
                     );
                     let mut prio = 0;
-                    let n = mq_timedreceive(&up_q, &mut buf, &mut prio, &ts)?;
+                    let n = mq_timedreceive(up_q.get(), &mut buf, &mut prio, &ts)?;
                     Ok(buf[..n].to_vec())
                 })?
             }
@@ -770,7 +797,9 @@ impl Session {
                         .store(seq, std::sync::atomic::Ordering::Release);
                     futex_wake(page.word(REQ_SEQ))?;
                     wait_for(page.word(REP_SEQ), seq, PATIENCE)?;
-                    let len = page.word(REP_LEN).load(std::sync::atomic::Ordering::Relaxed);
+                    let len = page
+                        .word(REP_LEN)
+                        .load(std::sync::atomic::Ordering::Relaxed);
                     Ok(page.read(REP_AT, (len as usize).min(MAX_MESSAGE)))
                 })?;
                 self.shm_seq = seq;

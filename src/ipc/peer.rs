@@ -22,7 +22,7 @@ use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
 use nix::sys::stat::Mode;
 
 use super::layout::*;
-use super::{fnv, read_framed, write_framed, wait_for, Mechanism, FNV0, MAX_MESSAGE};
+use super::{fnv, read_framed, wait_for, write_framed, Mechanism, Queue, FNV0, MAX_MESSAGE};
 use crate::error::{exit, Error, Result};
 use crate::sys::ipc::{adopt_fd, futex_wake, sigqueue_thread, sigtimedwait, SharedPage};
 
@@ -55,7 +55,9 @@ pub fn peer_main(parent: u32, fds: &[i32]) -> Result<i32> {
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&usr1), None)
         .map_err(|e| Error::sys("block", "屏蔽", "SIGUSR1", e))?;
     let [a, b, c, d] = fds[..] else {
-        return Err(Error::usage("ipc-peer: --fds takes four descriptor numbers"));
+        return Err(Error::usage(
+            "ipc-peer: --fds takes four descriptor numbers",
+        ));
     };
     let adopt = |fd| adopt_fd(fd).map_err(|e| Error::sys("take", "接管", format!("fd {fd}"), e));
     let memfd = adopt(d)?;
@@ -186,17 +188,18 @@ fn turn(
                     .ok_or_else(|| Error::Internal("a queue name".into()))
             };
             let flags = MQ_OFlag::O_CLOEXEC;
-            let down = mq_open(name(2)?, MQ_OFlag::O_RDONLY | flags, Mode::empty(), None)
-                .map_err(io)?;
-            let up = mq_open(name(3)?, MQ_OFlag::O_WRONLY | flags, Mode::empty(), None)
-                .map_err(io)?;
+            let open = |i, how| -> Result<Queue> {
+                let q = mq_open(name(i)?, how | flags, Mode::empty(), None).map_err(io)?;
+                Ok(Queue::new(q))
+            };
+            let (down, up) = (open(2, MQ_OFlag::O_RDONLY)?, open(3, MQ_OFlag::O_WRONLY)?);
             ready("ready")?;
             let mut buf = vec![0u8; MAX_MESSAGE + 16];
             for _ in 0..k {
                 let mut prio = 0;
-                let n = mq_receive(&down, &mut buf, &mut prio).map_err(io)?;
+                let n = mq_receive(down.get(), &mut buf, &mut prio).map_err(io)?;
                 sum = fnv(sum, &buf[..n]);
-                mq_send(&up, &buf[..n], 0).map_err(io)?;
+                mq_send(up.get(), &buf[..n], 0).map_err(io)?;
             }
         }
         Mechanism::Shm => {
@@ -210,7 +213,8 @@ fn turn(
                 let msg = page.read(REQ_AT, len.min(MAX_MESSAGE));
                 sum = fnv(sum, &msg);
                 page.write(REP_AT, &msg);
-                page.word(REP_LEN).store(msg.len() as u32, Ordering::Relaxed);
+                page.word(REP_LEN)
+                    .store(msg.len() as u32, Ordering::Relaxed);
                 page.word(REP_SEQ).store(seq, Ordering::Release);
                 futex_wake(page.word(REP_SEQ)).map_err(io)?;
             }

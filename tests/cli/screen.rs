@@ -132,6 +132,13 @@ const FAILOVER: Demo = Demo {
     budget: 140,
 };
 
+/// Nine mechanisms with their calls, TCP's byte view, the ladder: about 135 rows.
+const IPC: Demo = Demo {
+    args: &["ipc"],
+    lab: false,
+    budget: 145,
+};
+
 /// Rows a line takes on a terminal `width` columns wide.
 fn rows(line: &str, width: usize) -> usize {
     display_width(line).div_ceil(width).max(1)
@@ -278,6 +285,11 @@ fn io_mux_fits_the_screen() {
 }
 
 #[test]
+fn ipc_fits_the_screen() {
+    check(&IPC);
+}
+
+#[test]
 fn width_comes_from_the_flag_then_the_terminal_then_columns() {
     use netlab::narrate::NarratorConfig as C;
     assert_eq!(C::width_from(Some(100), Some(120), Some(90)), 100);
@@ -370,7 +382,9 @@ EAGAIN errno select poll epoll epoll_ctl epoll_wait FD_SETSIZE FD_SET LT ET proc
 URL URI URN http mailto isbn teacher lab edu cn www GET OK Host User-Agent Accept Connection \
 Server Content-Type Content-Length text html charset tiny-http Rust Ethernet IPv4 Wi-Fi PSH nope urn \
 time exceeded netem tc tbf Mbit eth0 eth1 eth2 wan GSO GRO RcvbufErrors \
-VRRP VRID vrid keepalived Backup";
+VRRP VRID vrid keepalived Backup \
+lo pid fork exec shell open unlink Unix POSIX FIFO mkfifo socketpair memfd mmap futex sigqueue \
+sigtimedwait";
 
 /// Words a Chinese run shows in English that are not protocol terms.
 fn english_words(text: &str) -> Vec<String> {
@@ -427,6 +441,7 @@ fn chinese_runs_are_chinese_but_for_protocol_terms() {
         vec!["dns-trace", "nope.baidu.com"],
         vec!["sticky-packet"],
         vec!["io-mux", "--conns", "10,1100", "--clients", "100"],
+        vec!["ipc", "--round-trips", "5"],
     ];
     if privileged() {
         runs.extend([

@@ -109,6 +109,11 @@ struct IpcOut {
     child_pid: u32,
 }
 
+/// A time in µs to the nanosecond: what the clock resolves, without float noise.
+fn ns(us: f64) -> f64 {
+    (us * 1000.0).round() / 1000.0
+}
+
 /// The messages: the text with its number, `#1` to `#k`.
 fn messages(text: &str, k: usize) -> Vec<Vec<u8>> {
     (1..=k)
@@ -143,11 +148,18 @@ fn packets(frames: &[Frame], parent_port: u16) -> Vec<Packet> {
             let mut p = f.record(show);
             if show {
                 // The message and the ports; the headers are other demos' lesson.
-                p.hide = ["eth.", "ip.", "tcp.seq", "tcp.ack", "tcp.flags", "tcp.window"]
-                    .into_iter()
-                    .chain(["tcp.checksum", "tcp.urgent", "tcp.options"])
-                    .map(String::from)
-                    .collect();
+                p.hide = [
+                    "eth.",
+                    "ip.",
+                    "tcp.seq",
+                    "tcp.ack",
+                    "tcp.flags",
+                    "tcp.window",
+                ]
+                .into_iter()
+                .chain(["tcp.checksum", "tcp.urgent", "tcp.options"])
+                .map(String::from)
+                .collect();
             }
             Some(p.between(from, to, frame::label(&d)))
         })
@@ -208,7 +220,7 @@ pub fn run(args: &IpcArgs, n: &mut Narrator) -> Result<i32> {
         n.step(turn(ex, &first, frames, tcp_frames, others_silent))?;
         summary.push(MechanismOut {
             name: ex.mechanism,
-            round_trip_us: ex.median_us(),
+            round_trip_us: ns(ex.median_us()),
             on_loopback_wire: frames.map(|f| f > 0),
             frames_on_lo: frames,
             exact: ex.exact(),
@@ -225,7 +237,8 @@ pub fn run(args: &IpcArgs, n: &mut Narrator) -> Result<i32> {
         summary.iter().map(|m| (m.name, m.round_trip_us)).collect();
     by_time.sort_by(|a, b| a.1.total_cmp(&b.1));
     let mut lines = vec![say::ranking(&by_time)];
-    if captured && on_wire == [Mechanism::Tcp] && out.frames_before == 0 && out.interfaces == ["lo"] {
+    if captured && on_wire == [Mechanism::Tcp] && out.frames_before == 0 && out.interfaces == ["lo"]
+    {
         lines.push(say::moral());
     }
     let ok = exact == out.exchanges.len();
@@ -295,8 +308,8 @@ fn turn(
     step.with(&Turn {
         name: m,
         round_trips: ex.round_trips(),
-        round_trip_us: ex.median_us(),
-        min_us: ex.min_us(),
+        round_trip_us: ns(ex.median_us()),
+        min_us: ns(ex.min_us()),
         replies_exact: ex.replies_exact,
         checksum: format!("{:016x}", ex.checksum),
         child_checksum: format!("{:016x}", ex.child_checksum),

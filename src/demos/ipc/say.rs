@@ -57,7 +57,12 @@ pub fn frames(n: Option<usize>) -> Text {
 
 /// A mechanism's step title.
 pub fn title(ex: &Exchange, on_lo: Option<usize>) -> Text {
-    let (n, k, t, f) = (name(ex.mechanism), ex.round_trips(), us(ex.median_us()), frames(on_lo));
+    let (n, k, t, f) = (
+        name(ex.mechanism),
+        ex.round_trips(),
+        us(ex.median_us()),
+        frames(on_lo),
+    );
     tx(
         format!("{}: {k} round trips, median {t}; {}", n.en, f.en),
         format!("{}：往返 {k} 次，中位数 {t}；{}", n.zh, f.zh),
@@ -100,8 +105,8 @@ pub fn calls(m: Mechanism) -> Text {
             "sigqueue(子进程, SIGUSR1, 值)；子进程屏蔽了 SIGUSR1，用 sigtimedwait() 取走它，再用 rt_tgsigqueueinfo() 回复：这是发给父进程中正在等待的那个线程的 sigqueue",
         ),
         Mechanism::Tcp => tx(
-            "socket(), bind(127.0.0.1:0), listen(); the child's connect(); accept(); setsockopt(TCP_NODELAY) on both ends; write() and read(); close()",
-            "socket()、bind(127.0.0.1:0)、listen()；子进程 connect()；accept()；两端 setsockopt(TCP_NODELAY)；write() 和 read()；close()",
+            "socket(), bind(127.0.0.1:0), listen(); the child's connect(); accept(); TCP_NODELAY on both; write(), read(); close()",
+            "socket()、bind(127.0.0.1:0)、listen()；子进程 connect()；accept()；两端 TCP_NODELAY；write()、read()；close()",
         ),
     }
 }
@@ -142,8 +147,8 @@ pub fn explain(m: Mechanism) -> Text {
             "信号会打断一个进程，或叫醒正在等它的进程（这里用 sigtimedwait，并屏蔽了该信号）。",
         ),
         Mechanism::Tcp => tx(
-            "The same echo through the network stack: each write becomes a TCP segment in an IP packet, sent out of lo and received back by the same kernel, after a handshake and with ACKs and a FIN around it. A capture of lo sees every one of them.",
-            "同样的回送，这次穿过网络协议栈：每次写入都变成 IP 包里的一个 TCP 报文段，从 lo 发出，再被同一个内核收回，之前有握手，前后还有 ACK 和 FIN。抓取 lo 就能看到每一个。",
+            "The same echo through the network stack: each write becomes a TCP segment in an IP packet, out of lo and back into the same kernel, with a handshake, ACKs and a FIN. A capture of lo sees them all.",
+            "同样的回送，这次穿过网络协议栈：每次写入都变成 IP 包里的一个 TCP 报文段，从 lo 出去，再回到同一个内核，还有握手、ACK 和 FIN。抓取 lo 就能全部看到。",
         ),
     }
 }
@@ -203,7 +208,9 @@ pub fn intro_title(parent: u32, child: u32) -> Text {
 /// The two processes.
 pub fn processes(parent: u32, child: u32) -> Text {
     tx(
-        format!("parent {parent}, child {child} (`netlab ipc-peer`, in a process group of its own)"),
+        format!(
+            "parent {parent}, child {child} (`netlab ipc-peer`, in a process group of its own)"
+        ),
         format!("父进程 {parent}，子进程 {child}（`netlab ipc-peer`，自成一个进程组）"),
     )
 }
@@ -325,11 +332,19 @@ pub fn summary_title(n: usize, exact: usize, on_wire: &[Mechanism], captured: bo
         tx(
             format!(
                 "frames on lo from: {}",
-                names.iter().map(|t| t.en.as_str()).collect::<Vec<_>>().join(", ")
+                names
+                    .iter()
+                    .map(|t| t.en.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             format!(
                 "在 lo 上留下帧的：{}",
-                names.iter().map(|t| t.zh.as_str()).collect::<Vec<_>>().join("、")
+                names
+                    .iter()
+                    .map(|t| t.zh.as_str())
+                    .collect::<Vec<_>>()
+                    .join("、")
             ),
         )
     };
