@@ -289,7 +289,6 @@ fn turn(
     let mut segments = None;
     let (mut parent_port, mut child_port) = (None, None);
     match m {
-        Mechanism::Signal => step = step.correction(say::signal_correction(ex)),
         Mechanism::Tcp => {
             if let Some((p, c)) = ex.tcp_ports {
                 step = step.fact(tx("ends", "两端"), say::ports(p, c));
@@ -301,7 +300,7 @@ fn turn(
                 step = step.fact(tx("segments", "报文段"), say::tally(&t));
                 segments = Some(t);
             }
-            step = step.correction(say::tcp_correction(frames, others_silent));
+            step = step.fact(tx("lo", "lo"), say::tcp_on_lo(frames, others_silent));
         }
         _ => {}
     }

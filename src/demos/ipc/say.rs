@@ -143,8 +143,8 @@ pub fn explain(m: Mechanism) -> Text {
             "共享内存是唯一一种消息不经过内核的方式：两个进程映射同一页内存，一方写入，另一方就能读到。但内存不会叫醒任何人：必须通知读方，这里用同一页里一个字上的 futex，而唤醒又要靠系统调用。",
         ),
         Mechanism::Signal => tx(
-            "A signal interrupts a process, or wakes one that waits for it (here: sigtimedwait, the signal blocked).",
-            "信号会打断一个进程，或叫醒正在等它的进程（这里用 sigtimedwait，并屏蔽了该信号）。",
+            "A signal interrupts a process, or wakes one that waits for it (here with sigtimedwait, the signal blocked). It carries its number and, sent with sigqueue(), one 8-byte value: a notification, not a channel for messages.",
+            "信号会打断一个进程，或叫醒正在等它的进程（这里用 sigtimedwait，并屏蔽了该信号）。它只带自己的编号，用 sigqueue() 发送时再带一个 8 字节的值：这是通知，不是传消息的通道。",
         ),
         Mechanism::Tcp => tx(
             "The same echo through the network stack: each write becomes a TCP segment in an IP packet, out of lo and back into the same kernel, with a handshake, ACKs and a FIN. A capture of lo sees them all.",
@@ -269,43 +269,22 @@ pub fn ports(parent: u16, child: u16) -> Text {
     )
 }
 
-/// The signal step's correction of the notes.
-pub fn signal_correction(ex: &Exchange) -> Text {
-    let v = ex.first_value.unwrap_or_default();
-    tx(
-        format!(
-            "The notes list signals among the ways to communicate; a signal is a notification, not a channel: it carried no byte of the message, only its number and one 8-byte value ({v:#018x}, the message's checksum)."
-        ),
-        format!(
-            "笔记把信号列为通信方式之一；信号其实是通知，不是通道：它没传消息的任何一个字节，只带了编号和一个 8 字节的值（{v:#018x}，即消息的校验和）。"
-        ),
-    )
-}
-
-/// The TCP step's correction of the notes.
-pub fn tcp_correction(on_lo: Option<usize>, others_silent: bool) -> Text {
-    let start = tx(
-        "The notes keep TCP/UDP for processes on different machines; two on one machine may use TCP too (databases and web servers often do)",
-        "笔记把 TCP/UDP 留给不同机器上的进程；同一台机器上的两个进程也可以用 TCP（数据库和网站服务常这样做）",
-    );
-    let end = match on_lo {
+/// What TCP's turn put on lo, beside the others.
+pub fn tcp_on_lo(on_lo: Option<usize>, others_silent: bool) -> Text {
+    match on_lo {
         Some(n) if n > 0 && others_silent => tx(
-            format!(", and it was the only mechanism here whose messages crossed an interface: {n} frames on lo."),
-            format!("，而且它是这里唯一一种消息穿过网络接口的方式：lo 上 {n} 帧。"),
+            format!("{n} frames: the only mechanism whose messages crossed an interface, readable by anyone who captures lo. TCP is not only for other machines; here it joined two processes on one"),
+            format!("{n} 帧：唯一一种消息穿过了网络接口的方式，谁抓取 lo 都能读到。TCP 并非只用于不同的机器；这里它连接的是同一台机器上的两个进程"),
         ),
         Some(n) => tx(
-            format!("; its messages crossed lo as {n} frames."),
-            format!("；它的消息以 {n} 帧穿过了 lo。"),
+            format!("{n} frames. TCP is not only for other machines; here it joined two processes on one"),
+            format!("{n} 帧。TCP 并非只用于不同的机器；这里它连接的是同一台机器上的两个进程"),
         ),
         None => tx(
-            "; its segments go out of the loopback interface, lo, which this run could not capture.",
-            "；它的报文段经回环接口 lo 发出，本次运行未能抓取 lo。",
+            "not captured (no network namespace of the run's own). TCP is not only for other machines; here it joined two processes on one",
+            "未抓取（本次运行没有独立的网络命名空间）。TCP 并非只用于不同的机器；这里它连接的是同一台机器上的两个进程",
         ),
-    };
-    tx(
-        format!("{}{}", start.en, end.en),
-        format!("{}{}", start.zh, end.zh),
-    )
+    }
 }
 
 /// The summary's title.
