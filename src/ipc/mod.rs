@@ -141,17 +141,30 @@ pub fn write_framed(w: &mut impl Write, msg: &[u8]) -> std::io::Result<()> {
     w.write_all(&buf)
 }
 
-/// Read one message written by [`write_framed`].
+/// Read one message written by [`write_framed`], in one read() when it
+/// has all arrived (the usual case: a message is one write). The two
+/// processes take turns, so nothing follows a message before its echo:
+/// bytes beyond it are an error, not the next message.
 pub fn read_framed(r: &mut impl Read) -> std::io::Result<Vec<u8>> {
-    let mut len = [0u8; 4];
-    r.read_exact(&mut len)?;
-    let len = u32::from_le_bytes(len) as usize;
+    let mut buf = vec![0u8; 4 + MAX_MESSAGE + 16];
+    let mut got = 0;
+    while got < 4 {
+        match r.read(&mut buf[got..])? {
+            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            n => got += n,
+        }
+    }
+    let len = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
     if len > MAX_MESSAGE + 16 {
         return Err(std::io::Error::other(format!("a message of {len} bytes")));
     }
-    let mut msg = vec![0u8; len];
-    r.read_exact(&mut msg)?;
-    Ok(msg)
+    if got > 4 + len {
+        return Err(std::io::Error::other("bytes after the message"));
+    }
+    r.read_exact(&mut buf[got..4 + len])?;
+    buf.truncate(4 + len);
+    buf.drain(..4);
+    Ok(buf)
 }
 
 /// An open message queue, closed (mq_close) when dropped: nix's MqdT is not.
@@ -1032,12 +1045,25 @@ mod tests {
         write_framed(&mut buf, b"hello").unwrap();
         write_framed(&mut buf, b"").unwrap();
         assert_eq!(&buf[..4], &5u32.to_le_bytes());
-        let mut r = &buf[..];
-        assert_eq!(read_framed(&mut r).unwrap(), b"hello");
-        assert_eq!(read_framed(&mut r).unwrap(), b"");
-        assert!(read_framed(&mut r).is_err(), "nothing left");
+        // One message at a time, as the two processes take turns.
+        assert_eq!(read_framed(&mut &buf[..9]).unwrap(), b"hello");
+        assert_eq!(read_framed(&mut &buf[9..]).unwrap(), b"");
+        assert!(read_framed(&mut &buf[..]).is_err(), "two at once");
+        assert!(read_framed(&mut &buf[..7]).is_err(), "cut short");
+        assert!(read_framed(&mut &b""[..]).is_err(), "nothing");
         let big = (u32::MAX).to_le_bytes();
         assert!(read_framed(&mut &big[..]).is_err(), "no 4 GiB allocation");
+        // A reader that returns a byte at a time still gets the whole message.
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.0.len().min(1).min(b.len());
+                b[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        assert_eq!(read_framed(&mut Trickle(&buf[..9])).unwrap(), b"hello");
     }
 
     #[test]
