@@ -254,8 +254,19 @@ fn interrupted_ipc_leaves_nothing() {
     use super::ipc::{ipc_cmd, mqueues_left, own_tmp, peers_gone, peers_of, run_dirs};
     use std::os::unix::process::ExitStatusExt as _;
     let tmp = own_tmp("interrupt");
-    for sig in ["INT", "TERM", "KILL", "INT", "TERM", "KILL"] {
-        let mut child = ipc_cmd(&tmp)
+    // As root, and as nobody (in a user namespace of its own).
+    let runs = ["INT", "TERM", "KILL"]
+        .into_iter()
+        .flat_map(|sig| [(sig, false), (sig, true)]);
+    for (sig, nobody) in runs {
+        let mut cmd = if nobody {
+            let mut c = nobody_netlab();
+            c.env_remove("XDG_RUNTIME_DIR").env("TMPDIR", &tmp);
+            c
+        } else {
+            ipc_cmd(&tmp)
+        };
+        let mut child = cmd
             .args(["ipc", "--json", "--round-trips", "1000"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -288,21 +288,18 @@ fn turn(
         .fact(tx("message", "消息"), say::delivered(ex, first));
     let mut segments = None;
     let (mut parent_port, mut child_port) = (None, None);
-    match m {
-        Mechanism::Tcp => {
-            if let Some((p, c)) = ex.tcp_ports {
-                step = step.fact(tx("ends", "两端"), say::ports(p, c));
-                (parent_port, child_port) = (Some(p), Some(c));
-                step = step.with_packets(packets(tcp_frames, p));
-            }
-            if frames.is_some() {
-                let t = ipc::tally(tcp_frames);
-                step = step.fact(tx("segments", "报文段"), say::tally(&t));
-                segments = Some(t);
-            }
-            step = step.fact(tx("lo", "lo"), say::tcp_on_lo(frames, others_silent));
+    if m == Mechanism::Tcp {
+        if let Some((p, c)) = ex.tcp_ports {
+            step = step.fact(tx("ends", "两端"), say::ports(p, c));
+            (parent_port, child_port) = (Some(p), Some(c));
+            step = step.with_packets(packets(tcp_frames, p));
         }
-        _ => {}
+        if frames.is_some() {
+            let t = ipc::tally(tcp_frames);
+            step = step.fact(tx("segments", "报文段"), say::tally(&t));
+            segments = Some(t);
+        }
+        step = step.fact(tx("lo", "lo"), say::tcp_on_lo(frames, others_silent));
     }
     step.with(&Turn {
         name: m,
