@@ -171,6 +171,18 @@ pub enum Command {
     },
     /// A bounded queue between producer and consumer threads, then TCP flow control as the same thing: the window shrinks to 0, probes, reopens (Q29)
     ProducerConsumer(ProducerConsumerArgs),
+    /// Two processes, nine ways to talk: pipe, FIFO, Unix sockets, socketpair, message queue, shared memory, signal, each round trip timed, and loopback TCP the only one on the wire (Q22)
+    Ipc(IpcArgs),
+    /// The child of `netlab ipc` (started by ipc, not by hand)
+    #[command(hide = true)]
+    IpcPeer {
+        /// The process that started it
+        #[arg(long)]
+        parent: u32,
+        /// The descriptors it inherited: pipe in, pipe out, socketpair, memfd
+        #[arg(long, value_delimiter = ',', num_args = 1)]
+        fds: Vec<i32>,
+    },
     /// The client ends of io-mux's idle connections (started by io-mux, not by hand)
     #[command(hide = true)]
     IoMuxPeer {
@@ -558,6 +570,36 @@ pub struct ProducerConsumerArgs {
     /// Zero-window probes the TCP receiver waits to see before it reads again (1 to 5)
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=5).map(|n| n as usize))]
     pub probes: usize,
+}
+
+/// `netlab ipc ...`
+#[derive(Clone, Debug, Args)]
+pub struct IpcArgs {
+    /// Round trips per mechanism; each is timed and the median shown (1 to 1000)
+    #[arg(long, value_name = "K", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000).map(|n| n as usize))]
+    pub round_trips: usize,
+    /// The message sent (a number is added to each copy: `MESSAGE #1`, `#2` …; 1 to 512 bytes)
+    #[arg(long, value_name = "TEXT", default_value = "hello", value_parser = Quoted(parse_message))]
+    pub message: String,
+}
+
+/// Longest `ipc --message`, in bytes: the copies' numbers and the framing
+/// must still fit a message queue's message and half the shared page.
+pub const MAX_IPC_MESSAGE: usize = 512;
+
+/// An `ipc --message`: not empty, at most [`MAX_IPC_MESSAGE`] bytes.
+pub fn parse_message(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        return Err("the message is empty: give at least one character".into());
+    }
+    if s.len() > MAX_IPC_MESSAGE {
+        return Err(format!(
+            "{} is {} bytes; at most {MAX_IPC_MESSAGE}",
+            q(s),
+            s.len()
+        ));
+    }
+    Ok(s.to_string())
 }
 
 /// `netlab sticky-packet ...`

@@ -18,6 +18,7 @@
 //! - [`transport`]: the engines of tcp-vs-udp (numbered messages and typed results), io-mux and async
 //! - [`rpc`]: the engine of rpc: netlab's own RPC calls and one gRPC call, captured
 //! - [`queue`]: a bounded queue between threads and producer–consumer runs over it (the engine of producer-consumer)
+//! - [`ipc`]: the engine of ipc: a child process, and a timed round trip through each IPC mechanism
 //! - [`sys`]: the one module allowed `unsafe` (getsockopt TCP_INFO)
 //! - [`packet_socket`]: AF_PACKET sockets: frames on one interface, kernel-timestamped, both ways
 //! - `fuzzing`: the fuzz targets' bodies (only with the `fuzzing` feature, and in the unit tests that replay them)
@@ -36,6 +37,7 @@ pub mod fuzzing;
 pub mod ha;
 pub mod host;
 pub mod icmp;
+pub mod ipc;
 pub mod lab;
 pub mod log;
 pub mod narrate;
@@ -97,6 +99,8 @@ pub fn demo_name(cmd: &Command) -> &'static str {
         Command::Traceroute(_) => "traceroute",
         Command::LoadBalance(_) => "load-balance",
         Command::IoMuxPeer { .. } => "io-mux-peer",
+        Command::Ipc(_) => "ipc",
+        Command::IpcPeer { .. } => "ipc-peer",
         Command::Questions => "questions",
         Command::Render { .. } => "render",
         Command::Explain { .. } => "explain",
@@ -130,13 +134,16 @@ pub fn needs_lab(cli: &Cli) -> bool {
 /// Whether this command line's capture is better made in a network namespace
 /// of netlab's own: dns-trace's built-in lab with `--pcap`, without root. There
 /// it can listen on port 53 (so Wireshark decodes DNS unaided) and capture its
-/// own loopback, as root can on the host's.
+/// own loopback, as root can on the host's. ipc always: its capture of lo
+/// must see nothing but its own processes' packets (as root it makes the
+/// namespace itself).
 pub fn wants_private_net(cli: &Cli) -> bool {
     match &cli.command {
         Command::DnsTrace(a) => cli.global.pcap.is_some() && !a.live && a.root_servers.is_none(),
         // Its TCP half runs in a network namespace of its own, which a user
         // namespace lets it make without root.
         Command::ProducerConsumer(_) => true,
+        Command::Ipc(_) => true,
         _ => false,
     }
 }
@@ -192,6 +199,8 @@ pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
         Command::Traceroute(args) => demos::traceroute::run(args, n)?,
         Command::LoadBalance(args) => demos::load_balance::run(args, n)?,
         Command::IoMuxPeer { addr } => return transport::mux::peer_main(*addr),
+        Command::Ipc(args) => demos::ipc::run(args, n)?,
+        Command::IpcPeer { parent, fds } => return ipc::peer::peer_main(*parent, fds),
         other => run_other(other, cli, cfg.lang, n)?,
     };
     // A run that ended without a summary still writes its files.
@@ -333,7 +342,9 @@ fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i
         | Command::Cdn(_)
         | Command::Traceroute(_)
         | Command::LoadBalance(_)
-        | Command::IoMuxPeer { .. } => {
+        | Command::IoMuxPeer { .. }
+        | Command::Ipc(_)
+        | Command::IpcPeer { .. } => {
             unreachable!("dispatched in run")
         }
         Command::Questions => {

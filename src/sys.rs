@@ -133,6 +133,301 @@ pub fn stop_flag() -> crate::error::Result<std::sync::Arc<std::sync::atomic::Ato
     Ok(stop)
 }
 
+/// What `netlab ipc` needs of libc that neither std nor nix gives safely: a
+/// descriptor inherited across exec taken back by number, a shared page
+/// (mmap of a memfd), futex waits and wakes on a word in it, and a signal
+/// carrying a value (sigqueue, rt_tgsigqueueinfo, sigtimedwait).
+pub mod ipc {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+    use std::ptr::NonNull;
+    use std::sync::atomic::AtomicU32;
+    use std::time::Duration;
+
+    /// Take ownership of descriptor `fd`, inherited from the parent across
+    /// exec (its number passed on the command line); it gets close-on-exec.
+    /// Refused unless `fd` is open and above the standard three.
+    pub fn adopt_fd(fd: RawFd) -> std::io::Result<OwnedFd> {
+        if fd <= 2 {
+            return Err(std::io::Error::from_raw_os_error(libc::EBADF));
+        }
+        // SAFETY: F_GETFD only reads the descriptor's flags; it fails with EBADF if fd is not open.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: fd is open (checked above), and the caller names each
+        // inherited number once, so nothing else in this process owns it.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        // SAFETY: F_SETFD with FD_CLOEXEC on an open descriptor.
+        if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(owned)
+    }
+
+    /// Whether descriptor `fd` is inherited by programs this process
+    /// starts (close-on-exec cleared), or not.
+    pub fn set_inherited(fd: &impl AsRawFd, inherited: bool) -> std::io::Result<()> {
+        let flags = if inherited { 0 } else { libc::FD_CLOEXEC };
+        // SAFETY: F_SETFD on a descriptor the caller holds open.
+        if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, flags) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// A shared mapping of a file (a memfd): the same physical memory in
+    /// every process that maps it. Unmapped when dropped.
+    pub struct SharedPage {
+        ptr: NonNull<u8>,
+        len: usize,
+    }
+
+    impl SharedPage {
+        /// Map the first `len` bytes of `fd` (which must be that long),
+        /// readable and writable, MAP_SHARED.
+        pub fn map(fd: &impl AsRawFd, len: usize) -> std::io::Result<SharedPage> {
+            // SAFETY: a fresh mapping chosen by the kernel (addr NULL) of a
+            // descriptor the caller holds open; nothing else is touched.
+            let p = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_SHARED,
+                    fd.as_raw_fd(),
+                    0,
+                )
+            };
+            if p == libc::MAP_FAILED {
+                return Err(std::io::Error::last_os_error());
+            }
+            let ptr = NonNull::new(p.cast::<u8>())
+                .ok_or_else(|| std::io::Error::other("mmap returned NULL"))?;
+            Ok(SharedPage { ptr, len })
+        }
+
+        /// The mapping's length in bytes.
+        pub fn len(&self) -> usize {
+            self.len
+        }
+
+        /// Whether the mapping is empty (never: `map` maps at least a byte).
+        pub fn is_empty(&self) -> bool {
+            self.len == 0
+        }
+
+        /// The 32-bit word at byte `offset` (a multiple of 4), for atomic
+        /// loads and stores and for futex waits: the other process sees the
+        /// same word.
+        pub fn word(&self, offset: usize) -> &AtomicU32 {
+            assert!(
+                offset.is_multiple_of(4) && offset + 4 <= self.len,
+                "word {offset}"
+            );
+            // SAFETY: in bounds and 4-aligned (the mapping is page-aligned),
+            // valid for as long as &self (unmapped only on drop); AtomicU32
+            // has the layout of u32 and every bit pattern is valid.
+            unsafe { &*self.ptr.as_ptr().add(offset).cast::<AtomicU32>() }
+        }
+
+        /// Copy `bytes` into the mapping at `offset`.
+        pub fn write(&self, offset: usize, bytes: &[u8]) {
+            assert!(offset + bytes.len() <= self.len, "write past the page");
+            for (i, b) in bytes.iter().enumerate() {
+                // SAFETY: in bounds (asserted); volatile, because the other
+                // process reads these bytes: the compiler must not drop the stores.
+                unsafe { self.ptr.as_ptr().add(offset + i).write_volatile(*b) };
+            }
+        }
+
+        /// Copy `len` bytes out of the mapping at `offset`.
+        pub fn read(&self, offset: usize, len: usize) -> Vec<u8> {
+            assert!(offset + len <= self.len, "read past the page");
+            (0..len)
+                // SAFETY: in bounds (asserted); volatile, because the other
+                // process wrote them: each load must really happen.
+                .map(|i| unsafe { self.ptr.as_ptr().add(offset + i).read_volatile() })
+                .collect()
+        }
+    }
+
+    impl Drop for SharedPage {
+        fn drop(&mut self) {
+            // SAFETY: the mapping made in `map`, unmapped once; no reference
+            // from `word` outlives &self.
+            unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
+        }
+    }
+
+    /// FUTEX_WAIT on a shared word (not FUTEX_PRIVATE: the waker is another
+    /// process): sleep while it holds `expected`, at most `timeout`.
+    /// Ok(true) when woken or the word had already changed, Ok(false) on timeout.
+    pub fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration) -> std::io::Result<bool> {
+        let ts = libc::timespec {
+            tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
+            tv_nsec: libc::c_long::from(timeout.subsec_nanos() as i32),
+        };
+        // SAFETY: the word is a valid, aligned u32 for the duration of the call;
+        // ts is a valid relative timeout.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                word.as_ptr(),
+                libc::FUTEX_WAIT,
+                expected,
+                &raw const ts,
+                std::ptr::null::<u32>(),
+                0u32,
+            )
+        };
+        if rc == 0 {
+            return Ok(true);
+        }
+        let e = std::io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EAGAIN) | Some(libc::EINTR) => Ok(true),
+            Some(libc::ETIMEDOUT) => Ok(false),
+            _ => Err(e),
+        }
+    }
+
+    /// FUTEX_WAKE: wake every process waiting on the shared word; how many were.
+    pub fn futex_wake(word: &AtomicU32) -> std::io::Result<usize> {
+        // SAFETY: the word is a valid, aligned u32 for the duration of the call.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                word.as_ptr(),
+                libc::FUTEX_WAKE,
+                i32::MAX,
+                std::ptr::null::<libc::timespec>(),
+                std::ptr::null::<u32>(),
+                0u32,
+            )
+        };
+        if rc < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(usize::try_from(rc).unwrap_or(0))
+    }
+
+    /// sigqueue(2): send signal `sig` to process `pid` with an 8-byte value.
+    pub fn sigqueue(pid: i32, sig: i32, value: u64) -> std::io::Result<()> {
+        let v = libc::sigval {
+            sival_ptr: value as usize as *mut libc::c_void,
+        };
+        // SAFETY: plain arguments; the kernel copies the value.
+        if unsafe { libc::sigqueue(pid, sig, v) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// The fields of a siginfo_t that a queued signal (SI_QUEUE) fills, in
+    /// the kernel's layout for 64-bit Linux, padded to its 128 bytes.
+    #[repr(C)]
+    struct QueuedInfo {
+        signo: i32,
+        errno: i32,
+        code: i32,
+        _pad: i32,
+        pid: i32,
+        uid: u32,
+        value: u64,
+        _rest: [u8; 96],
+    }
+
+    /// rt_tgsigqueueinfo(2): sigqueue aimed at one thread `tid` of process
+    /// `tgid`, so that only the thread that waits for it (with the signal
+    /// blocked) receives it, never another thread of that process.
+    pub fn sigqueue_thread(tgid: i32, tid: i32, sig: i32, value: u64) -> std::io::Result<()> {
+        const _: () = assert!(std::mem::size_of::<QueuedInfo>() == 128);
+        let info = QueuedInfo {
+            signo: sig,
+            errno: 0,
+            code: libc::SI_QUEUE,
+            _pad: 0,
+            // SAFETY (both): getpid and getuid cannot fail.
+            pid: unsafe { libc::getpid() },
+            uid: unsafe { libc::getuid() },
+            value,
+            _rest: [0; 96],
+        };
+        // SAFETY: info is a valid siginfo_t of 128 bytes for the call's duration.
+        let rc =
+            unsafe { libc::syscall(libc::SYS_rt_tgsigqueueinfo, tgid, tid, sig, &raw const info) };
+        if rc < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// sigtimedwait(2) for one signal that the calling thread blocks: its
+    /// queued value and the sender's pid, or None after `timeout`.
+    pub fn sigtimedwait(sig: i32, timeout: Duration) -> std::io::Result<Option<(u64, i32)>> {
+        // SAFETY: sigemptyset/sigaddset initialise a sigset_t we own.
+        let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+        unsafe {
+            libc::sigemptyset(&raw mut set);
+            libc::sigaddset(&raw mut set, sig);
+        }
+        let ts = libc::timespec {
+            tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
+            tv_nsec: libc::c_long::from(timeout.subsec_nanos() as i32),
+        };
+        loop {
+            // SAFETY: a zeroed siginfo_t is valid; the kernel fills it.
+            let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+            // SAFETY: set, info and ts are valid for the call.
+            let rc = unsafe { libc::sigtimedwait(&raw const set, &raw mut info, &raw const ts) };
+            if rc == sig {
+                // SAFETY: a queued signal's siginfo carries si_value and si_pid.
+                let (value, pid) =
+                    unsafe { (info.si_value().sival_ptr as usize as u64, info.si_pid()) };
+                return Ok(Some((value, pid)));
+            }
+            let e = std::io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::EAGAIN) => return Ok(None),
+                Some(libc::EINTR) => continue,
+                _ => return Err(e),
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use std::sync::atomic::Ordering;
+
+        #[test]
+        fn a_shared_page_is_shared_between_two_mappings() {
+            let fd = nix::sys::memfd::memfd_create(c"t", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+                .unwrap();
+            nix::unistd::ftruncate(&fd, 4096).unwrap();
+            let (a, b) = (
+                SharedPage::map(&fd, 4096).unwrap(),
+                SharedPage::map(&fd, 4096).unwrap(),
+            );
+            a.write(100, b"hello");
+            assert_eq!(b.read(100, 5), b"hello");
+            a.word(8).store(7, Ordering::Release);
+            assert_eq!(b.word(8).load(Ordering::Acquire), 7);
+            // The word already differs from `expected`: no sleep.
+            assert!(futex_wait(b.word(8), 6, Duration::from_secs(5)).unwrap());
+            // It holds `expected` and nobody wakes it: the timeout.
+            assert!(!futex_wait(b.word(8), 7, Duration::from_millis(20)).unwrap());
+            assert_eq!(futex_wake(a.word(8)).unwrap(), 0, "nobody waits");
+        }
+
+        #[test]
+        fn a_low_or_closed_descriptor_is_not_adopted() {
+            assert!(adopt_fd(1).is_err());
+            assert!(adopt_fd(987_654).is_err());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@ pub mod dns_trace;
 pub mod failover;
 pub mod firewall;
 pub mod io_mux;
+pub mod ipc;
 pub mod lab_dns;
 pub mod lab_ns;
 pub mod load_balance;
@@ -43,4 +44,5 @@ pub const NAMES: &[&str] = &[
     "load-balance",
     "rpc",
     "producer-consumer",
+    "ipc",
 ];

@@ -74,6 +74,7 @@ pub fn all() -> Vec<DemoSchema> {
         super::cdn::schema(),
         super::load_balance::schema(),
         super::rpc::schema(),
+        super::ipc::schema(),
         super::lab_dns::schema(),
         super::lab_ns::schema(),
     ]

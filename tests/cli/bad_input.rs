@@ -577,6 +577,7 @@ fn a_full_disk_or_a_closed_pipe_never_panics() {
         &["completions", "bash"],
         &["man"],
         &["io-mux", "--conns", "10,100", "--clients", "20"],
+        &["ipc", "--round-trips", "3"],
         &["traceroute", "127.0.0.1", "-q", "1"],
     ];
     if privileged() {

@@ -256,6 +256,70 @@ fn interrupted_failover_leaves_nothing() {
     }
 }
 
+#[test]
+fn interrupted_ipc_leaves_nothing() {
+    // Listing message queues mounts a mqueue file system: root.
+    if !privileged() {
+        return;
+    }
+    use super::ipc::{ipc_cmd, mqueues_left, own_tmp, peers_gone, peers_of, run_dirs};
+    use std::os::unix::process::ExitStatusExt as _;
+    let tmp = own_tmp("interrupt");
+    // As root, and as nobody (in a user namespace of its own).
+    let runs = ["INT", "TERM", "KILL"]
+        .into_iter()
+        .flat_map(|sig| [(sig, false), (sig, true)]);
+    for (sig, nobody) in runs {
+        let mut cmd = if nobody {
+            let mut c = nobody_netlab();
+            c.env_remove("XDG_RUNTIME_DIR").env("TMPDIR", &tmp);
+            c
+        } else {
+            ipc_cmd(&tmp)
+        };
+        let mut child = cmd
+            .args(["ipc", "--json", "--round-trips", "1000"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        // Its child has started: the mechanisms are under way; a random moment among them.
+        let t = Instant::now();
+        while peers_of(pid).is_empty() && t.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(rand::random_range(0..60)));
+        Command::new("kill")
+            .args(["-s", sig, &pid.to_string()])
+            .status()
+            .unwrap();
+        let status = child.wait().unwrap();
+        let number = match sig {
+            "INT" => libc::SIGINT,
+            "TERM" => libc::SIGTERM,
+            _ => libc::SIGKILL,
+        };
+        // Ended by the signal, as without netlab's handler (unless it had already finished).
+        assert!(
+            status.signal() == Some(number) || status.success(),
+            "{sig}: {status:?}"
+        );
+        assert!(peers_gone(pid), "{sig}: the child of {pid} still runs");
+        if sig == "KILL" {
+            // Nothing can remove a name in the instant SIGKILL lands; the next run does.
+            let o = ipc_cmd(&tmp)
+                .args(["ipc", "--round-trips", "1"])
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        }
+        assert!(run_dirs(&tmp).is_empty(), "{sig}: {:?}", run_dirs(&tmp));
+        assert!(mqueues_left().is_empty(), "{sig}: {:?}", mqueues_left());
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
 fn named_left() -> Vec<String> {
     std::fs::read_dir("/run/netns")
         .map(|d| {

@@ -19,6 +19,7 @@ mod failover;
 mod firewall;
 mod hostile;
 mod io_mux;
+mod ipc;
 mod lab_dns_edges;
 mod lab_dns_fuzz;
 mod lab_dns_rfc;

@@ -142,6 +142,7 @@ fn a_run_tags_only_the_questions_its_demo_answers() {
         vec!["dns-trace", "big.baidu.com", "--type", "TXT"],
         vec!["sticky-packet"],
         vec!["io-mux", "--conns", "10,1100", "--clients", "50"],
+        vec!["ipc", "--round-trips", "3"],
     ];
     if privileged() {
         runs.extend([
@@ -202,6 +203,7 @@ fn the_questions_answered_live_are_marked_so() {
         ("Q17", "io-mux"),
         ("Q25", "io-mux"),
         ("Q29", "producer-consumer"),
+        ("Q22", "ipc"),
     ] {
         assert!(
             demos(id).contains(&demo.to_string()),

@@ -170,6 +170,13 @@ const RPC: Demo = Demo {
     budget: 170,
 };
 
+/// Nine mechanisms with their calls, TCP's byte view, the ladder: about 135 rows.
+const IPC: Demo = Demo {
+    args: &["ipc"],
+    lab: false,
+    budget: 145,
+};
+
 /// Rows a line takes on a terminal `width` columns wide.
 fn rows(line: &str, width: usize) -> usize {
     display_width(line).div_ceil(width).max(1)
@@ -341,6 +348,11 @@ fn producer_consumer_fits_the_screen() {
 }
 
 #[test]
+fn ipc_fits_the_screen() {
+    check(&IPC);
+}
+
+#[test]
 fn width_comes_from_the_flag_then_the_terminal_then_columns() {
     use netlab::narrate::NarratorConfig as C;
     assert_eq!(C::width_from(Some(100), Some(120), Some(90)), 100);
@@ -444,7 +456,9 @@ trailers POST te content-type application grpc grpc-timeout grpc-status id accou
 FIONREAD recv mmap IOCP Windows Python asyncio asynio gevent greenlet hub libev libuv Twisted \
 reactor Protocol Deferred \
 VecDeque Mutex Condvar futex push pop std mpsc getrusage EAGAIN POLLOUT Wireshark Keep-Alive \
-Zero Window Probe SO_RCVBUF CPU";
+Zero Window Probe SO_RCVBUF CPU \
+lo pid fork exec shell open unlink Unix POSIX FIFO mkfifo socketpair memfd mmap futex sigqueue \
+sigtimedwait";
 
 /// Words a Chinese run shows in English that are not protocol terms.
 fn english_words(text: &str) -> Vec<String> {
@@ -503,6 +517,7 @@ fn chinese_runs_are_chinese_but_for_protocol_terms() {
         vec!["io-mux", "--conns", "10,1100", "--clients", "100"],
         vec!["async", "--conns", "200", "--reads", "20"],
         vec!["producer-consumer"],
+        vec!["ipc", "--round-trips", "5"],
     ];
     if privileged() {
         runs.extend([
