@@ -15,7 +15,8 @@
 //! - [`private`]: the private directory netlab writes its own files in
 //! - [`privilege`]: what the process may do, and what each demo does about it
 //! - [`transport`]: the engine of tcp-vs-udp: numbered messages and typed results
-//! - [`sys`]: the one module allowed `unsafe` (getsockopt TCP_INFO)
+//! - [`concurrency`]: the engine of concurrency: processes, threads, tasks, locks and python3, measured
+//! - [`sys`]: the one module allowed `unsafe` (getsockopt TCP_INFO, fork+exec, futex)
 //! - [`packet_socket`]: AF_PACKET sockets: frames on one interface, kernel-timestamped, both ways
 //! - `fuzzing`: the fuzz targets' bodies (only with the `fuzzing` feature, and in the unit tests that replay them)
 //! - [`demos`]: one module per subcommand: the story only (demos do not import each other)
@@ -24,6 +25,7 @@
 #![deny(unsafe_code)]
 
 pub mod cli;
+pub mod concurrency;
 pub mod demos;
 pub mod dns;
 pub mod error;
@@ -85,6 +87,8 @@ pub fn demo_name(cmd: &Command) -> &'static str {
         Command::Url(_) => "url",
         Command::Traceroute(_) => "traceroute",
         Command::IoMuxPeer { .. } => "io-mux-peer",
+        Command::Concurrency(_) => "concurrency",
+        Command::ConcurrencyPeer { .. } => "concurrency-peer",
         Command::Questions => "questions",
         Command::Render { .. } => "render",
         Command::Explain { .. } => "explain",
@@ -164,6 +168,8 @@ pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
         Command::Url(args) => demos::url::run(args, n)?,
         Command::Traceroute(args) => demos::traceroute::run(args, n)?,
         Command::IoMuxPeer { addr } => return transport::mux::peer_main(*addr),
+        Command::Concurrency(args) => demos::concurrency::run(args, n)?,
+        Command::ConcurrencyPeer { path } => return concurrency::locks::peer_main(path),
         other => run_other(other, cli, cfg.lang, n)?,
     };
     // A run that ended without a summary still writes its files.
@@ -299,7 +305,9 @@ fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i
         | Command::IoMux(_)
         | Command::Url(_)
         | Command::Traceroute(_)
-        | Command::IoMuxPeer { .. } => {
+        | Command::IoMuxPeer { .. }
+        | Command::Concurrency(_)
+        | Command::ConcurrencyPeer { .. } => {
             unreachable!("dispatched in run")
         }
         Command::Questions => {

@@ -5,6 +5,7 @@
 //! It never prints directly.
 
 pub mod arp_table;
+pub mod concurrency;
 pub mod dns_trace;
 pub mod failover;
 pub mod firewall;
@@ -33,4 +34,5 @@ pub const NAMES: &[&str] = &[
     "url",
     "traceroute",
     "failover",
+    "concurrency",
 ];

@@ -66,6 +66,7 @@ pub fn all() -> Vec<DemoSchema> {
         super::sticky::schema(),
         super::firewall::schema(),
         super::io_mux::schema(),
+        super::concurrency::schema(),
         super::url::schema(),
         super::traceroute::schema(),
         super::failover::schema(),
