@@ -314,3 +314,45 @@ pub fn peer_main(path: &Path) -> Result<i32> {
     drop(held);
     Ok(crate::error::exit::OK)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_futex_mutex_keeps_a_count_exact_and_sleeps_only_when_held() {
+        let m = Arc::new(FutexMutex::default());
+        let c = Arc::new(AtomicU64::new(0));
+        let hs: Vec<_> = (0..4)
+            .map(|_| {
+                let (m, c) = (m.clone(), c.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..10_000 {
+                        m.lock();
+                        let v = c.load(Ordering::Relaxed);
+                        pause();
+                        c.store(v + 1, Ordering::Relaxed);
+                        m.unlock();
+                    }
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        assert_eq!(c.load(Ordering::SeqCst), 40_000);
+        let k = m.counts();
+        assert_eq!(k.locks, 40_000);
+        assert!(k.contended <= k.locks);
+        // A wake only ever follows a lock() that found the mutex held.
+        assert!(k.contended > 0 || (k.futex_wait == 0 && k.futex_wake == 0));
+        // Alone, it never enters the kernel.
+        let solo = FutexMutex::default();
+        for _ in 0..100 {
+            solo.lock();
+            solo.unlock();
+        }
+        let k = solo.counts();
+        assert_eq!((k.contended, k.futex_wait, k.futex_wake), (0, 0, 0));
+    }
+}

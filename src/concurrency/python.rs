@@ -6,6 +6,7 @@
 //! tells.
 
 use std::io::Read as _;
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,6 +34,14 @@ def die_with_parent(parent):
         pass
     if os.getppid() != parent:
         sys.exit(1)
+
+def child_start(parent):
+    # A pool worker or a Process: dies with the interpreter that started it.
+    die_with_parent(parent)
+
+def work_in_child(parent, n):
+    child_start(parent)
+    return work(n)
 
 def work(n):
     s = 0
@@ -75,14 +84,15 @@ def main():
     out["threads_s"] = timed(lambda: run_all([threading.Thread(target=work, args=(n,)) for _ in range(2)]))
     out["threads_cpu_s"] = time.process_time() - c
     t = os.times()
-    out["processes_s"] = timed(lambda: run_all([mp.Process(target=work, args=(n,)) for _ in range(2)]))
+    me = os.getpid()
+    out["processes_s"] = timed(lambda: run_all([mp.Process(target=work_in_child, args=(me, n)) for _ in range(2)]))
     u = os.times()
     out["processes_cpu_s"] = (u.children_user - t.children_user) + (u.children_system - t.children_system)
     jobs = [n] * 4
     with ThreadPoolExecutor(max_workers=2) as ex:
         list(ex.map(work, [1, 1]))
         out["thread_pool_s"] = timed(lambda: list(ex.map(work, jobs)))
-    with ProcessPoolExecutor(max_workers=2) as ex:
+    with ProcessPoolExecutor(max_workers=2, initializer=child_start, initargs=(me,)) as ex:
         list(ex.map(work, [1, 1]))
         out["process_pool_s"] = timed(lambda: list(ex.map(work, jobs)))
     out["pool_jobs"] = len(jobs)
@@ -160,6 +170,18 @@ impl PyOut {
     }
 }
 
+/// SIGKILL to python3's process group (it and every worker it started), then reap it.
+fn kill_group(child: &mut std::process::Child) {
+    if let Ok(pid) = i32::try_from(child.id()) {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 /// The python3 netlab asks: the one given, else the system's
 /// (/usr/bin/python3, not a per-user shim earlier on PATH), else python3 on PATH.
 pub fn find(given: Option<&Path>) -> Option<PathBuf> {
@@ -191,6 +213,8 @@ pub fn run(python: &Path, unit: Duration, stop: &AtomicBool) -> Result<PyOut> {
         .arg(std::process::id().to_string())
         .arg(format!("{:.3}", unit.as_secs_f64()))
         .current_dir(dir.path())
+        // A process group of its own: stopping it stops its pool workers too.
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -222,12 +246,13 @@ pub fn run(python: &Path, unit: Duration, stop: &AtomicBool) -> Result<PyOut> {
             break Some(s);
         }
         if stop.load(Ordering::Relaxed) || Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
+            kill_group(&mut child);
             break None;
         }
         std::thread::sleep(Duration::from_millis(10));
     };
+    // Workers python left behind would hold the pipes open: end the group.
+    kill_group(&mut child);
     let text = reader.join().unwrap_or_default();
     let etext = ereader.join().unwrap_or_default();
     drop(dir);

@@ -449,3 +449,32 @@ pub fn tasks(n: usize) -> Result<Spawned> {
         future_bytes: Some(bytes),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fork_exec_returns_after_the_exec_and_reports_its_failure() {
+        let null = std::fs::File::open("/dev/null").unwrap();
+        let out = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/null")
+            .unwrap();
+        let t = c"/bin/true";
+        let pid = crate::sys::fork_exec(t, &[t], null.as_fd(), out.as_fd()).unwrap();
+        assert!(matches!(waitpid(pid, None), Ok(WaitStatus::Exited(_, 0))));
+        let missing = c"/nonexistent/program";
+        let e = crate::sys::fork_exec(missing, &[missing], null.as_fd(), out.as_fd()).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENOENT));
+    }
+
+    #[test]
+    fn n_tasks_share_one_thread_and_n_threads_have_n_ids() {
+        let t = tasks(50).unwrap();
+        assert_eq!((t.up, t.kernel_ids), (50, 1));
+        assert!(t.user_switches.unwrap() >= 100);
+        let th = threads(5).unwrap();
+        assert_eq!((th.up, th.kernel_ids), (5, 5));
+    }
+}

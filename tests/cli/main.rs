@@ -9,6 +9,7 @@ mod arp;
 mod bad_input;
 mod browser;
 mod cleanup;
+mod concurrency;
 mod conventions;
 mod dns_trace;
 mod drill;
