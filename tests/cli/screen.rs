@@ -386,7 +386,8 @@ VRRP VRID vrid keepalived Backup \
 CPU GIL Python CPython cpython python Rust Future futex mutex flock fork exec cat \
 getrusage RssAnon FUTEX_WAIT FUTEX_WAKE LOCK_EX await lock unlock submit map with pickle \
 concurrent futures ThreadPoolExecutor ProcessPoolExecutor threading local thread_local \
-std sync Mutex posix_spawn getswitchinterval sys apt install fork+exec proc locks";
+std sync Mutex posix_spawn getswitchinterval sys apt install fork+exec proc locks \
+future multiprocessing";
 
 /// Words a Chinese run shows in English that are not protocol terms.
 fn english_words(text: &str) -> Vec<String> {

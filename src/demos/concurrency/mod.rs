@@ -169,6 +169,7 @@ fn check(stop: &AtomicBool) -> Result<()> {
 
 /// Run the demo.
 pub fn run(args: &ConcurrencyArgs, n: &mut Narrator) -> Result<i32> {
+    n.pcap_note("concurrency: processes, threads, tasks and locks on one machine; no packets cross any interface, so this capture holds none.");
     let stop = crate::sys::stop_flag()?;
     // Directories a killed run left (its python script, its lock file).
     let _ = crate::private::remove_stale("concurrency");
