@@ -189,6 +189,14 @@ pub enum Command {
         /// Where to connect
         addr: SocketAddr,
     },
+    /// Processes, threads and tasks started and measured; the same work serial, parallel and interleaved; lost updates, a futex mutex, flock between processes; Python's GIL, pools and threading.local beside Rust's (Q18, Q19, Q20, Q21, Q23, Q24)
+    Concurrency(ConcurrencyArgs),
+    /// The second process of concurrency's file lock (started by concurrency, not by hand)
+    #[command(hide = true)]
+    ConcurrencyPeer {
+        /// The file to flock
+        path: PathBuf,
+    },
     /// Render a saved run: netlab render RUN.jsonl --html PAGE.html (from a run printed with --json)
     Render {
         /// The run, as a demo printed it with --json
@@ -600,6 +608,17 @@ pub fn parse_message(s: &str) -> Result<String, String> {
         ));
     }
     Ok(s.to_string())
+}
+
+/// `netlab concurrency ...`
+#[derive(Clone, Debug, Args)]
+pub struct ConcurrencyArgs {
+    /// Processes, threads and tasks to start of each kind (1 to 500)
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=500).map(|n| n as usize))]
+    pub n: usize,
+    /// The python3 to ask about the GIL [default: the system's /usr/bin/python3, else python3 on PATH]
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
 }
 
 /// `netlab sticky-packet ...`

@@ -19,7 +19,8 @@
 //! - [`rpc`]: the engine of rpc: netlab's own RPC calls and one gRPC call, captured
 //! - [`queue`]: a bounded queue between threads and producer–consumer runs over it (the engine of producer-consumer)
 //! - [`ipc`]: the engine of ipc: a child process, and a timed round trip through each IPC mechanism
-//! - [`sys`]: the one module allowed `unsafe` (getsockopt TCP_INFO)
+//! - [`concurrency`]: the engine of concurrency: processes, threads, tasks, locks and python3, measured
+//! - [`sys`]: the one module allowed `unsafe` (getsockopt TCP_INFO, fork+exec, futex, io_uring, ipc)
 //! - [`packet_socket`]: AF_PACKET sockets: frames on one interface, kernel-timestamped, both ways
 //! - `fuzzing`: the fuzz targets' bodies (only with the `fuzzing` feature, and in the unit tests that replay them)
 //! - [`demos`]: one module per subcommand: the story only (demos do not import each other)
@@ -29,6 +30,7 @@
 
 pub mod balance;
 pub mod cli;
+pub mod concurrency;
 pub mod demos;
 pub mod dns;
 pub mod error;
@@ -101,6 +103,8 @@ pub fn demo_name(cmd: &Command) -> &'static str {
         Command::IoMuxPeer { .. } => "io-mux-peer",
         Command::Ipc(_) => "ipc",
         Command::IpcPeer { .. } => "ipc-peer",
+        Command::Concurrency(_) => "concurrency",
+        Command::ConcurrencyPeer { .. } => "concurrency-peer",
         Command::Questions => "questions",
         Command::Render { .. } => "render",
         Command::Explain { .. } => "explain",
@@ -201,6 +205,8 @@ pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
         Command::IoMuxPeer { addr } => return transport::mux::peer_main(*addr),
         Command::Ipc(args) => demos::ipc::run(args, n)?,
         Command::IpcPeer { parent, fds } => return ipc::peer::peer_main(*parent, fds),
+        Command::Concurrency(args) => demos::concurrency::run(args, n)?,
+        Command::ConcurrencyPeer { path } => return concurrency::locks::peer_main(path),
         other => run_other(other, cli, cfg.lang, n)?,
     };
     // A run that ended without a summary still writes its files.
@@ -344,7 +350,9 @@ fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i
         | Command::LoadBalance(_)
         | Command::IoMuxPeer { .. }
         | Command::Ipc(_)
-        | Command::IpcPeer { .. } => {
+        | Command::IpcPeer { .. }
+        | Command::Concurrency(_)
+        | Command::ConcurrencyPeer { .. } => {
             unreachable!("dispatched in run")
         }
         Command::Questions => {

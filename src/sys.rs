@@ -4,8 +4,11 @@
 //! Neither socket2 nor nix exposes TCP_INFO, which is where the kernel keeps a
 //! connection's retransmission count and segment counters; the window size
 //! (`TIOCGWINSZ`) tells the text view how wide to wrap; nix can receive on a
-//! packet socket but not build the `sockaddr_ll` to bind it. Everything else
-//! in netlab is safe Rust. [`uring`] holds io_uring's submissions, whose
+//! packet socket but not build the `sockaddr_ll` to bind it. `concurrency`
+//! needs two more: fork() then execv() by hand (nix's fork is an unsafe fn,
+//! and std's Command picks posix_spawn or fork itself), and futex(2), which
+//! nix does not wrap, for a mutex whose every system call can be counted.
+//! Everything else in netlab is safe Rust. [`uring`] holds io_uring's submissions, whose
 //! buffers the kernel fills after the call has returned.
 
 #![allow(unsafe_code)]
@@ -425,6 +428,101 @@ pub mod ipc {
             assert!(adopt_fd(1).is_err());
             assert!(adopt_fd(987_654).is_err());
         }
+    }
+}
+
+/// fork(), then in the child: `stdin` and `stdout` onto descriptors 0 and 1,
+/// and execv(`path`, `argv`). Returns once the child has exec'd (or failed
+/// to), as posix_spawn does: a close-on-exec pipe closes at a successful exec,
+/// and carries the errno of a failed one. Every other descriptor netlab holds
+/// is close-on-exec, so the child keeps only those three.
+pub fn fork_exec(
+    path: &std::ffi::CStr,
+    argv: &[&std::ffi::CStr],
+    stdin: std::os::fd::BorrowedFd<'_>,
+    stdout: std::os::fd::BorrowedFd<'_>,
+) -> std::io::Result<nix::unistd::Pid> {
+    use std::io::Read as _;
+    // Everything the child touches is made before fork: after it, a child of a
+    // multi-threaded process may call only async-signal-safe functions.
+    let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
+    let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let (fd0, fd1, w) = (stdin.as_raw_fd(), stdout.as_raw_fd(), report_w.as_raw_fd());
+    // SAFETY: fork has no memory-safety preconditions; the child below calls
+    // only dup2, execv, write and _exit (async-signal-safe) on memory
+    // prepared before the fork, and never returns into Rust code.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if pid == 0 {
+        // SAFETY: the child: async-signal-safe calls only; `ptrs` is a
+        // null-terminated array of pointers to NUL-terminated strings that
+        // outlive the call; `_exit` ends the child without running Rust code.
+        unsafe {
+            if libc::dup2(fd0, 0) >= 0 && libc::dup2(fd1, 1) >= 0 {
+                libc::execv(path.as_ptr(), ptrs.as_ptr());
+            }
+            let errno = *libc::__errno_location();
+            libc::write(w, (&raw const errno).cast::<libc::c_void>(), 4);
+            libc::_exit(127);
+        }
+    }
+    drop(report_w);
+    let mut report = std::fs::File::from(report_r);
+    let mut errno = [0u8; 4];
+    let mut got = 0;
+    loop {
+        match report.read(&mut errno[got..]) {
+            Ok(0) => break,
+            Ok(k) => {
+                got += k;
+                if got == 4 {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let child = nix::unistd::Pid::from_raw(pid);
+    if got == 0 {
+        return Ok(child);
+    }
+    let _ = nix::sys::wait::waitpid(child, None);
+    Err(std::io::Error::from_raw_os_error(i32::from_ne_bytes(errno)))
+}
+
+/// futex(FUTEX_WAIT_PRIVATE): sleep while `word` still holds `expected`.
+/// Returns at a wake, at once if the word already differs (EAGAIN), or on a
+/// signal; the caller looks at the word again either way.
+pub fn futex_wait(word: &std::sync::atomic::AtomicU32, expected: u32) {
+    // SAFETY: the address is that of a live, aligned AtomicU32; a null
+    // timeout means no timeout; the kernel only reads the word.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            expected,
+            std::ptr::null::<libc::timespec>(),
+        );
+    }
+}
+
+/// futex(FUTEX_WAKE_PRIVATE): wake up to `n` threads sleeping on `word`;
+/// returns how many it woke.
+pub fn futex_wake(word: &std::sync::atomic::AtomicU32, n: i32) -> i64 {
+    // SAFETY: the address is that of a live, aligned AtomicU32; FUTEX_WAKE
+    // neither reads nor writes it.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            n,
+        )
     }
 }
 

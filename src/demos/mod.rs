@@ -7,6 +7,7 @@
 pub mod arp_table;
 pub mod async_io;
 pub mod cdn;
+pub mod concurrency;
 pub mod dns_trace;
 pub mod failover;
 pub mod firewall;
@@ -45,4 +46,5 @@ pub const NAMES: &[&str] = &[
     "rpc",
     "producer-consumer",
     "ipc",
+    "concurrency",
 ];

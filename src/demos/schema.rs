@@ -68,6 +68,7 @@ pub fn all() -> Vec<DemoSchema> {
         super::io_mux::schema(),
         super::async_io::schema(),
         super::producer_consumer::schema(),
+        super::concurrency::schema(),
         super::url::schema(),
         super::traceroute::schema(),
         super::failover::schema(),

@@ -11,6 +11,7 @@ mod bad_input;
 mod browser;
 mod cdn;
 mod cleanup;
+mod concurrency;
 mod conventions;
 mod dns_trace;
 mod drill;

@@ -133,6 +133,13 @@ const ASYNC: Demo = Demo {
     budget: 125,
 };
 
+/// Seven steps in four parts, no packets: about 110 rows.
+const CONCURRENCY: Demo = Demo {
+    args: &["concurrency", "--n", "20"],
+    lab: false,
+    budget: 125,
+};
+
 /// Two parts, six steps, the ladder's dozen rows: about 105 rows.
 const PRODUCER_CONSUMER: Demo = Demo {
     args: &["producer-consumer"],
@@ -353,6 +360,11 @@ fn ipc_fits_the_screen() {
 }
 
 #[test]
+fn concurrency_fits_the_screen() {
+    check(&CONCURRENCY);
+}
+
+#[test]
 fn width_comes_from_the_flag_then_the_terminal_then_columns() {
     use netlab::narrate::NarratorConfig as C;
     assert_eq!(C::width_from(Some(100), Some(120), Some(90)), 100);
@@ -458,7 +470,12 @@ reactor Protocol Deferred \
 VecDeque Mutex Condvar futex push pop std mpsc getrusage EAGAIN POLLOUT Wireshark Keep-Alive \
 Zero Window Probe SO_RCVBUF CPU \
 lo pid fork exec shell open unlink Unix POSIX FIFO mkfifo socketpair memfd mmap futex sigqueue \
-sigtimedwait";
+sigtimedwait \
+CPU GIL Python CPython cpython python Rust Future futex mutex flock fork exec cat \
+getrusage RssAnon FUTEX_WAIT FUTEX_WAKE LOCK_EX await lock unlock submit map with pickle \
+concurrent futures ThreadPoolExecutor ProcessPoolExecutor threading local thread_local \
+std sync Mutex posix_spawn getswitchinterval sys apt install fork+exec proc locks \
+future multiprocessing";
 
 /// Words a Chinese run shows in English that are not protocol terms.
 fn english_words(text: &str) -> Vec<String> {
@@ -518,6 +535,7 @@ fn chinese_runs_are_chinese_but_for_protocol_terms() {
         vec!["async", "--conns", "200", "--reads", "20"],
         vec!["producer-consumer"],
         vec!["ipc", "--round-trips", "5"],
+        vec!["concurrency", "--n", "20"],
     ];
     if privileged() {
         runs.extend([
