@@ -72,7 +72,31 @@ fn page(q: &Question, lang: Lang) -> String {
         out.push_str(&format!("\n\n{c}: {}", corr.get(lang)));
     }
     if !q.demos.is_empty() {
-        let cmds: Vec<String> = q.demos.iter().map(|d| format!("netlab {d}")).collect();
+        let cmds: Vec<String> = q
+            .demos
+            .iter()
+            .map(|demo| {
+                // Its default run, or the command line that shows it.
+                let (cmd, steps) = q
+                    .steps
+                    .get_key_value(demo)
+                    .or_else(|| {
+                        q.steps
+                            .iter()
+                            .find(|(k, _)| k.split(' ').next() == Some(demo.as_str()))
+                    })
+                    .map_or((demo.as_str(), None), |(k, v)| (k.as_str(), Some(v)));
+                let at = steps.filter(|s| !s.is_empty()).map(|s| {
+                    let r = questions::ranges(s);
+                    match (lang, s.len()) {
+                        (Lang::Zh, _) => format!("（第 {r} 步）"),
+                        (Lang::En, 1) => format!(" (step {r})"),
+                        (Lang::En, _) => format!(" (steps {r})"),
+                    }
+                });
+                format!("netlab {cmd}{}", at.unwrap_or_default())
+            })
+            .collect();
         out.push_str(&format!("\n\n{d}: {}", cmds.join(", ")));
     }
     out
@@ -90,6 +114,30 @@ mod tests {
         for key in ["id", "title_zh", "title_en", "demos"] {
             assert!(arr.iter().all(|q| q.get(key).is_some()), "{key}");
         }
+    }
+
+    #[test]
+    fn explain_names_the_steps_that_show_it() {
+        assert_eq!(questions::ranges(&[2, 3, 4, 7, 9, 10]), "2–4, 7, 9–10");
+        assert_eq!(questions::ranges(&[5]), "5");
+        // Every live question names where in its demo it is shown.
+        for q in questions::all() {
+            for d in &q.demos {
+                let en = explain(&q.id, Lang::En, false).unwrap();
+                let live = en.rsplit("See it live: ").next().unwrap_or_default();
+                let item = live
+                    .split(", netlab ")
+                    .map(|i| i.trim_start_matches("netlab "))
+                    .find(|i| i.split(' ').next() == Some(d.as_str()));
+                assert!(
+                    item.is_some_and(|i| i.contains("(step")),
+                    "{} {d}: {en}",
+                    q.id
+                );
+            }
+        }
+        let zh = explain("Q22", Lang::Zh, false).unwrap();
+        assert!(zh.contains("netlab ipc（第 "), "{zh}");
     }
 
     #[test]

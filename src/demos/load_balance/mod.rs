@@ -773,7 +773,7 @@ fn dr(farm: &Farm, n: &mut Narrator, section: Text) -> Result<ModeOut> {
             "Only the MACs change, and the TTL (one hop less): replies never cross lb. A MAC is per hop, an IP end to end (Q5, Q6).",
             "只有 MAC 变了，外加 TTL（少了一跳）：回包从不经过 lb。MAC 只管一跳，IP 管端到端（Q5、Q6）。",
         ),
-        &["Q31", "Q5", "Q6"],
+        &["Q31"],
     )
     .fact(
         tx("rewritten", "改写"),
