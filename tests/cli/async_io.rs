@@ -7,6 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use super::io_mux::{alive, children_of};
 use super::*;
 
 fn summary(lines: &[Value]) -> Value {
@@ -264,35 +265,6 @@ fn the_descriptor_limit_is_raised_or_the_run_refused() {
         assert!(e.contains(want) && e.contains("--conns 1000"), "{e}");
         assert!(stdout(&o).is_empty(), "nothing ran");
     }
-}
-
-/// Processes whose parent is `pid`.
-fn children_of(pid: u32) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/stat"))
-                .ok()
-                .and_then(|s| {
-                    s.rsplit_once(") ")?
-                        .1
-                        .split_whitespace()
-                        .nth(1)?
-                        .parse::<u32>()
-                        .ok()
-                })
-                == Some(pid)
-        })
-        .collect()
-}
-
-/// Running, not a zombie waiting to be reaped.
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| netlab::transport::mux::thread_state(&s))
-        .is_some_and(|c| c != 'Z')
 }
 
 /// This user's private directories of `async` runs made by process `pid`.

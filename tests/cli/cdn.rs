@@ -7,6 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use super::cleanup::{all_netns_in_use, netns_fds};
 use super::*;
 
 fn summary(lines: &[Value]) -> &Value {
@@ -237,41 +238,6 @@ fn the_cdn_text_fits_80_columns_in_both_languages() {
             assert!(text.contains(want), "{lang}: {want} in\n{text}");
         }
     }
-}
-
-/// Network-namespace inodes a process holds open.
-fn netns_fds(pid: u32) -> HashSet<String> {
-    let mut out = HashSet::new();
-    if let Ok(rd) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
-        for e in rd.flatten() {
-            if let Ok(t) = std::fs::read_link(e.path()) {
-                let t = t.to_string_lossy().into_owned();
-                if t.starts_with("net:[") {
-                    out.insert(t);
-                }
-            }
-        }
-    }
-    out
-}
-
-/// Every network namespace a process or thread on the machine uses or holds.
-fn all_netns_in_use() -> HashSet<String> {
-    let mut seen = HashSet::new();
-    for p in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = p.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        seen.extend(netns_fds(pid));
-        if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
-            for t in tasks.flatten() {
-                if let Ok(l) = std::fs::read_link(t.path().join("ns/net")) {
-                    seen.insert(l.to_string_lossy().into_owned());
-                }
-            }
-        }
-    }
-    seen
 }
 
 /// The processes whose parent is `pid` (started by any of its threads).

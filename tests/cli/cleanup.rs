@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use super::*;
 
 /// Network-namespace inodes ("net:[4026532xxx]") a process holds open.
-fn netns_fds(pid: u32) -> HashSet<String> {
+pub(crate) fn netns_fds(pid: u32) -> HashSet<String> {
     let mut out = HashSet::new();
     if let Ok(rd) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
         for e in rd.flatten() {
@@ -27,7 +27,7 @@ fn netns_fds(pid: u32) -> HashSet<String> {
 }
 
 /// Every network namespace some process or thread on the machine still uses or holds.
-fn all_netns_in_use() -> HashSet<String> {
+pub(crate) fn all_netns_in_use() -> HashSet<String> {
     let mut seen = HashSet::new();
     for p in std::fs::read_dir("/proc").unwrap().flatten() {
         let name = p.file_name().to_string_lossy().into_owned();

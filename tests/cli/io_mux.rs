@@ -322,7 +322,7 @@ fn interrupted_io_mux_leaves_no_peer_behind() {
 }
 
 /// Processes whose parent is `pid`.
-fn children_of(pid: u32) -> Vec<u32> {
+pub(crate) fn children_of(pid: u32) -> Vec<u32> {
     std::fs::read_dir("/proc")
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
@@ -343,7 +343,7 @@ fn children_of(pid: u32) -> Vec<u32> {
 }
 
 /// Running, not a zombie waiting to be reaped.
-fn alive(pid: u32) -> bool {
+pub(crate) fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|s| netlab::transport::mux::thread_state(&s))

@@ -6,6 +6,7 @@ use std::io::BufRead;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use super::cleanup::{all_netns_in_use, netns_fds};
 use super::*;
 
 const VIP: &str = "198.51.100.80";
@@ -452,39 +453,6 @@ fn the_text_fits_80_columns_in_both_languages() {
         let rows = t.lines().count();
         assert!(rows < 250, "{lang}: {rows} rows");
     }
-}
-
-/// Network-namespace inodes a process holds open.
-fn netns_fds(pid: u32) -> HashSet<String> {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| std::fs::read_link(e.path()).ok())
-        .map(|t| t.to_string_lossy().into_owned())
-        .filter(|t| t.starts_with("net:["))
-        .collect()
-}
-
-/// Every network namespace a process or thread on the machine still uses or holds.
-fn all_netns_in_use() -> HashSet<String> {
-    let mut seen = HashSet::new();
-    for p in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = p.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        seen.extend(netns_fds(pid));
-        for t in std::fs::read_dir(format!("/proc/{pid}/task"))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            if let Ok(l) = std::fs::read_link(t.path().join("ns/net")) {
-                seen.insert(l.to_string_lossy().into_owned());
-            }
-        }
-    }
-    seen
 }
 
 /// The daemons `pid` started: its children whose command line names one of
