@@ -632,6 +632,14 @@ fn every_lab_demo_page_fits_a_projector() {
         (&["sticky-packet"], "zh"),
         (&["url"], "en"),
         (&["io-mux"], "zh"),
+        (&["failover"], "en"),
+        (&["cdn"], "zh"),
+        (&["load-balance"], "en"),
+        (&["rpc"], "zh"),
+        (&["producer-consumer"], "en"),
+        (&["concurrency", "--n", "20"], "zh"),
+        (&["ipc", "--round-trips", "5"], "en"),
+        (&["async", "--conns", "200", "--reads", "20"], "zh"),
     ];
     let mut pages = Vec::new();
     for (args, lang) in demos {
