@@ -25,10 +25,33 @@ pub const NOT_MET: i32 = 1;
 pub const BUILTIN: &[(&str, &str)] = &[
     ("dns-trace", include_str!("../../examples/dns-trace.toml")),
     ("arp-table", include_str!("../../examples/arp-table.toml")),
+    ("ping", include_str!("../../examples/ping.toml")),
+    ("tcp-vs-udp", include_str!("../../examples/tcp-vs-udp.toml")),
     (
         "sticky-packet",
         include_str!("../../examples/sticky-packet.toml"),
     ),
+    ("firewall", include_str!("../../examples/firewall.toml")),
+    ("url", include_str!("../../examples/url.toml")),
+    ("traceroute", include_str!("../../examples/traceroute.toml")),
+    ("io-mux", include_str!("../../examples/io-mux.toml")),
+    ("failover", include_str!("../../examples/failover.toml")),
+    ("cdn", include_str!("../../examples/cdn.toml")),
+    (
+        "load-balance",
+        include_str!("../../examples/load-balance.toml"),
+    ),
+    ("rpc", include_str!("../../examples/rpc.toml")),
+    (
+        "concurrency",
+        include_str!("../../examples/concurrency.toml"),
+    ),
+    ("ipc", include_str!("../../examples/ipc.toml")),
+    (
+        "producer-consumer",
+        include_str!("../../examples/producer-consumer.toml"),
+    ),
+    ("async", include_str!("../../examples/async.toml")),
 ];
 
 /// One exercise file.
@@ -67,7 +90,7 @@ pub enum Expect {
     Summary {
         en: String,
         zh: String,
-        data: BTreeMap<String, Cond>,
+        data: BTreeMap<String, Conds>,
     },
     /// Steps: those tagged `question`, whose data has key `has` and equals
     /// `with`; `pick` says which must meet the `data` conditions.
@@ -83,7 +106,7 @@ pub enum Expect {
         #[serde(default)]
         pick: Pick,
         #[serde(default)]
-        data: BTreeMap<String, Cond>,
+        data: BTreeMap<String, Conds>,
     },
     /// Packets: those of `protocol`, `from`, `to`, whose label contains
     /// `label` and whose fields equal `with` (decoded English values);
@@ -104,7 +127,7 @@ pub enum Expect {
         #[serde(default)]
         pick: Pick,
         #[serde(default)]
-        fields: BTreeMap<String, Cond>,
+        fields: BTreeMap<String, Conds>,
     },
 }
 
@@ -127,9 +150,66 @@ pub enum Pick {
     Last,
 }
 
-/// A condition on one value; in TOML a one-key table, `{ min = 2 }`.
+/// The conditions on one value, all to be met; in TOML a table,
+/// `{ min = 2, less_than = "writes" }`.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[serde(try_from = "CondTable")]
+pub struct Conds(pub Vec<Cond>);
+
+/// [`Conds`] as written: one optional key per kind of [`Cond`].
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CondTable {
+    equals: Option<Value>,
+    not: Option<Value>,
+    min: Option<f64>,
+    max: Option<f64>,
+    between: Option<[f64; 2]>,
+    contains: Option<Value>,
+    lacks: Option<Value>,
+    length: Option<usize>,
+    less_than: Option<String>,
+    at_most: Option<String>,
+    same_as: Option<String>,
+    differs_from: Option<String>,
+}
+
+impl TryFrom<CondTable> for Conds {
+    type Error = String;
+    fn try_from(t: CondTable) -> std::result::Result<Conds, String> {
+        let c: Vec<Cond> = [
+            t.equals.map(Cond::Equals),
+            t.not.map(Cond::Not),
+            t.min.map(Cond::Min),
+            t.max.map(Cond::Max),
+            t.between.map(Cond::Between),
+            t.contains.map(Cond::Contains),
+            t.lacks.map(Cond::Lacks),
+            t.length.map(Cond::Length),
+            t.less_than.map(Cond::LessThan),
+            t.at_most.map(Cond::AtMost),
+            t.same_as.map(Cond::SameAs),
+            t.differs_from.map(Cond::DiffersFrom),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if c.is_empty() {
+            return Err("an empty condition: give equals, not, min, max, between, contains, lacks, length, less_than, at_most, same_as or differs_from".into());
+        }
+        Ok(Conds(c))
+    }
+}
+
+impl Conds {
+    /// Why the value at `key` misses the first condition it misses, or None.
+    fn fails(&self, data: &Map<String, Value>, key: &str, at: &Text) -> Option<Text> {
+        self.0.iter().find_map(|c| c.fails(data, key, at))
+    }
+}
+
+/// A condition on one value.
+#[derive(Clone, Debug)]
 pub enum Cond {
     /// Equal to this value.
     Equals(Value),
