@@ -260,7 +260,7 @@ fn a_bad_exercise_file_exits_2_with_its_line_and_reason() {
         ),
         (
             "demo = \"ping\"\ntitle = { en = \"a\", zh = \"b\" }\ntask = { en = \"a\", zh = \"b\" }\nrun = \"r\"\n\n[[expect]]\nkind = \"packets\"\nen = \"a\"\nzh = \"b\"\n",
-            "line 6, column 1: not an exercise (unknown variant `packets`",
+            "line 7, column 8: not an exercise (unknown variant `packets`",
         ),
         (
             "demo = \"ping\"\ntitle = { en = \"a\", zh = \"b\" }\ntask = { en = \"a\", zh = \"b\" }\nrun = \"r\"\nexpect = []\n",
