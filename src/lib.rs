@@ -390,7 +390,7 @@ fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i
             Ok(exit::OK)
         }
         Command::Check { exercise, run } => {
-            let (page, code) = demos::exercise::check(exercise, run, lang)?;
+            let (page, code) = demos::exercise::check(exercise, run, lang, cli.global.json)?;
             print_page(&fit_page(cli, &page, 4))?;
             Ok(code)
         }

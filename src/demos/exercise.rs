@@ -74,12 +74,28 @@ pub fn sheet(name: &str, lang: Option<Lang>) -> Result<String> {
 }
 
 /// Check a saved run: the page (one line per expectation, met or not, and
-/// why not) and the exit code (0 all met, 1 one not met).
-pub fn check(name: &str, run: &Path, lang: Lang) -> Result<(String, i32)> {
+/// why not; or one JSON object) and the exit code (0 all met, 1 one not met).
+pub fn check(name: &str, run: &Path, lang: Lang, as_json: bool) -> Result<(String, i32)> {
     let ex = find(name)?;
     let lines = narrate::read_run(run)?;
     let verdicts = ex.check(&lines);
     let met = verdicts.iter().filter(|v| v.met).count();
+    let code = if met == verdicts.len() {
+        exit::OK
+    } else {
+        NOT_MET
+    };
+    if as_json {
+        let doc = serde_json::json!({
+            "schema": narrate::SCHEMA,
+            "exercise": ex.name,
+            "demo": ex.demo,
+            "met": met,
+            "of": verdicts.len(),
+            "expectations": verdicts,
+        });
+        return Ok((doc.to_string(), code));
+    }
     let mut out = match lang {
         Lang::En => format!("exercise {} on {}", ex.name, run.display()),
         Lang::Zh => format!("练习 {}，检查 {}", ex.name, run.display()),
@@ -96,6 +112,5 @@ pub fn check(name: &str, run: &Path, lang: Lang) -> Result<(String, i32)> {
         Lang::En => format!("\n\n{met} of {all} met."),
         Lang::Zh => format!("\n\n满足 {met}/{all} 项。"),
     });
-    let code = if met == all { exit::OK } else { NOT_MET };
     Ok((out, code))
 }

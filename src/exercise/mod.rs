@@ -238,14 +238,16 @@ pub enum Cond {
     DiffersFrom(String),
 }
 
-/// The verdict on one expectation.
-#[derive(Clone, Debug)]
+/// The verdict on one expectation (in `netlab check --json`, one element of
+/// `expectations`).
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct Outcome {
     /// The expectation's sentence.
     pub says: Text,
     /// Met or not.
     pub met: bool,
     /// Why not, when not met.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub why: Option<Text>,
 }
 

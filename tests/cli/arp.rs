@@ -318,7 +318,6 @@ fn host_table_needs_no_privilege_and_lists_entries() {
     assert!(s["entries"].is_array());
 }
 
-
 #[test]
 fn arp_table_records_follow_the_wire_and_the_pcap_holds_them_all() {
     if !privileged() || !require("tshark (Debian package tshark)", have("tshark")) {

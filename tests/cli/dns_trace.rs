@@ -417,8 +417,6 @@ fn instructor_zone_files_are_used() {
     assert_eq!(answers(summary(&lines)), ["203.0.113.77"]);
 }
 
-
-
 #[test]
 fn glueless_delegation_looks_up_the_server_first() {
     let (o, lines) = trace(&["www.nic.cn", "--walk-only"]);

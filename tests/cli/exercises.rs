@@ -70,11 +70,31 @@ fn passes_and_the_next_fails(demo: &str, args: &[&str]) {
     let en = check(ex, &run, "en");
     assert_eq!(en.status.code(), Some(1), "{}", stdout(&en));
     let want = format!("✗ this is a run of {other}\n    this is a run of {demo}, not of {other}");
-    assert!(stdout(&en).contains(&want), "{want:?} not in:\n{}", stdout(&en));
+    assert!(
+        stdout(&en).contains(&want),
+        "{want:?} not in:\n{}",
+        stdout(&en)
+    );
     let zh = check(ex, &run, "zh");
     assert_eq!(zh.status.code(), Some(1), "{}", stdout(&zh));
+    let js = netlab(&["check", ex, run.to_str().unwrap(), "--json"]);
+    assert_eq!(js.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&js.stdout).unwrap();
+    assert_eq!(v["expectations"][0]["met"], false, "{v}");
+    assert_eq!(
+        v["expectations"][0]["why"]["zh"],
+        format!(
+            "这是 {demo} 的运行记录，不是 {other} 的：请运行 `{}`",
+            Exercise::builtin(ex).unwrap().unwrap().run
+        ),
+        "{v}"
+    );
     let want = format!("这是 {demo} 的运行记录，不是 {other} 的");
-    assert!(stdout(&zh).contains(&want), "{want:?} not in:\n{}", stdout(&zh));
+    assert!(
+        stdout(&zh).contains(&want),
+        "{want:?} not in:\n{}",
+        stdout(&zh)
+    );
 }
 
 #[test]
@@ -231,12 +251,18 @@ fn every_demo_has_an_exercise() {
 fn the_list_and_the_task_sheet() {
     let list = stdout(&netlab(&["exercise"]));
     for (name, _) in BUILTIN {
-        assert!(list.contains(&format!("\n{name} ")), "{name} not in:\n{list}");
+        assert!(
+            list.contains(&format!("\n{name} ")),
+            "{name} not in:\n{list}"
+        );
     }
     let both = netlab(&["exercise", "sticky-packet"]);
     assert_eq!(both.status.code(), Some(0));
     let both = stdout(&both);
-    assert!(both.contains("netlab sticky-packet --json > sticky.jsonl"), "{both}");
+    assert!(
+        both.contains("netlab sticky-packet --json > sticky.jsonl"),
+        "{both}"
+    );
     assert!(both.contains("UDP kept every datagram apart"), "{both}");
     assert!(both.contains("UDP 让每个数据报保持独立"), "{both}");
     let zh = stdout(&netlab(&["exercise", "sticky-packet", "--lang", "zh"]));
@@ -301,9 +327,17 @@ fn a_run_that_is_not_a_record_exits_2_with_its_line_and_reason() {
         std::fs::write(&run, text).unwrap();
         let en = check("ping", &run, "en");
         assert_eq!(en.status.code(), Some(2), "{}", stdout(&en));
-        assert!(stderr(&en).contains(want_en), "{want_en:?} not in {}", stderr(&en));
+        assert!(
+            stderr(&en).contains(want_en),
+            "{want_en:?} not in {}",
+            stderr(&en)
+        );
         let zh = check("ping", &run, "zh");
         assert_eq!(zh.status.code(), Some(2));
-        assert!(stderr(&zh).contains(want_zh), "{want_zh:?} not in {}", stderr(&zh));
+        assert!(
+            stderr(&zh).contains(want_zh),
+            "{want_zh:?} not in {}",
+            stderr(&zh)
+        );
     }
 }

@@ -314,4 +314,3 @@ pub fn nobody_netlab() -> Command {
 pub fn netlab_as_nobody(args: &[&str]) -> Output {
     nobody_netlab().args(args).output().expect("run setpriv")
 }
-

@@ -440,7 +440,6 @@ fn tcp_vs_udp_pcap_shows_the_handshake() {
     assert!(String::from_utf8_lossy(&bad.stdout).trim().is_empty());
 }
 
-
 #[test]
 fn at_total_loss_tcp_says_it_could_not_connect_and_the_run_exits_1() {
     if !privileged() {
