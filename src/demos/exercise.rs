@@ -39,7 +39,25 @@ pub fn find(name: &str) -> Result<Exercise> {
     let stem = path
         .file_stem()
         .map_or(name.to_string(), |s| s.to_string_lossy().into_owned());
-    Exercise::parse(&stem, &text, &path.display().to_string())
+    let origin = path.display().to_string();
+    let ex = Exercise::parse(&stem, &text, &origin)?;
+    let cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+    let known = cmd
+        .get_subcommands()
+        .any(|c| !c.is_hide_set() && c.get_name() == ex.demo);
+    if !known {
+        return Err(Error::usage(tx(
+            format!(
+                "{origin}: demo = \"{}\" is not a netlab command (`netlab --help` lists them)",
+                ex.demo
+            ),
+            format!(
+                "{origin}：demo = \"{}\" 不是 netlab 的命令（`netlab --help` 列出全部）",
+                ex.demo
+            ),
+        )));
+    }
+    Ok(ex)
 }
 
 /// The list of exercises: name, demo, title.

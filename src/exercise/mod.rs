@@ -308,17 +308,26 @@ impl Exercise {
 
     /// The task sheet in one language.
     pub fn sheet(&self, lang: Lang) -> String {
-        let (run, check, what) = match lang {
-            Lang::En => ("Run", "Check", "What is checked"),
-            Lang::Zh => ("运行", "检查", "检查的内容"),
+        let (run, check, what, demo) = match lang {
+            Lang::En => (
+                "Run:   ",
+                "Check: ",
+                "What is checked:",
+                format!(" (netlab {})", self.demo),
+            ),
+            Lang::Zh => (
+                "运行：",
+                "检查：",
+                "检查的内容：",
+                format!("（netlab {}）", self.demo),
+            ),
         };
         let file = self.run.rsplit(' ').next().unwrap_or("run.jsonl");
         let mut s = format!(
-            "{} — {} (netlab {})\n\n{}\n\n{run}:   {}\n{check}: netlab check {} {file}\n\n{what}:",
+            "{} — {}{demo}\n\n{}\n\n{run}{}\n{check}netlab check {} {file}\n\n{what}",
             self.name,
             self.title.get(lang),
-            self.demo,
-            self.task.get(lang).trim_end(),
+            reflow(self.task.get(lang), lang),
             self.run,
             self.name,
         );
@@ -327,6 +336,20 @@ impl Exercise {
         }
         s
     }
+}
+
+/// A TOML multi-line string as paragraphs: its line breaks joined (with a
+/// space in English, none in Chinese), blank lines kept, for the page's own wrapping.
+fn reflow(text: &str, lang: Lang) -> String {
+    let join = match lang {
+        Lang::En => " ",
+        Lang::Zh => "",
+    };
+    text.trim()
+        .split("\n\n")
+        .map(|p| p.lines().map(str::trim).collect::<Vec<_>>().join(join))
+        .collect::<Vec<_>>()
+        .join("\n\n")
 }
 
 /// 1-based line and column of a byte offset.
@@ -744,6 +767,76 @@ mod tests {
     fn a_bad_file_names_its_line() {
         let e = Exercise::parse("x", "demo = \"ping\"\ntitle = 3\n", "x.toml").unwrap_err();
         assert!(e.to_string().contains("line 2"), "{e}");
+    }
+
+    fn conds(toml_table: &str) -> Conds {
+        #[derive(Deserialize)]
+        struct W {
+            c: Conds,
+        }
+        toml::from_str::<W>(&format!("c = {toml_table}")).unwrap().c
+    }
+
+    #[test]
+    fn conditions_hold_or_say_why_not_in_both_languages() {
+        let m: Map<String, Value> = serde_json::from_str(
+            r#"{"n":3,"sent":5,"s":"www.baidu.com.","a":[{"ip":"1","x":2}],"f":2.0}"#,
+        )
+        .unwrap();
+        let at = tx("the summary's ", "总结中 ");
+        for (c, key, holds) in [
+            ("{ equals = 3 }", "n", true),
+            ("{ equals = 2 }", "f", true),
+            ("{ not = 3 }", "n", false),
+            ("{ min = 1, less_than = \"sent\" }", "n", true),
+            ("{ min = 4 }", "n", false),
+            ("{ between = [1, 3] }", "n", true),
+            ("{ at_most = \"n\" }", "sent", false),
+            ("{ contains = \"baidu\" }", "s", true),
+            ("{ contains = { ip = \"1\" } }", "a", true),
+            ("{ lacks = { ip = \"1\", x = 3 } }", "a", true),
+            ("{ length = 1 }", "a", true),
+            ("{ same_as = \"sent\" }", "n", false),
+            ("{ differs_from = \"sent\" }", "n", true),
+            ("{ equals = 1 }", "missing", false),
+        ] {
+            let why = conds(c).fails(&m, key, &at);
+            assert_eq!(why.is_none(), holds, "{c} on {key}: {why:?}");
+        }
+        let why = conds("{ min = 4 }").fails(&m, "n", &at).unwrap();
+        assert_eq!(why.en, "the summary's n is 3, expected at least 4");
+        assert_eq!(why.zh, "总结中 n 是 3，应当至少 4");
+        let why = conds("{ min = 4 }").fails(&m, "nope", &at).unwrap();
+        assert_eq!(why.zh, "总结中没有 nope");
+    }
+
+    #[test]
+    fn an_empty_condition_is_refused() {
+        let e = Exercise::parse(
+            "x",
+            "demo = \"ping\"\ntitle = { en = \"a\", zh = \"b\" }\ntask = { en = \"a\", zh = \"b\" }\nrun = \"r\"\n[[expect]]\nkind = \"summary\"\nen = \"a\"\nzh = \"b\"\ndata = { n = {} }\n",
+            "x.toml",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("an empty condition"), "{e}");
+    }
+
+    #[test]
+    fn pick_says_which_items_must_meet_the_conditions() {
+        let items = [1, 2, 3];
+        let what = tx("step", "步骤");
+        let fails = |i: &i32| (*i != 2).then(|| tx("no", "不"));
+        assert!(judge(&items, Pick::Any, &what, fails).is_none());
+        assert!(judge(&items, Pick::All, &what, fails).is_some());
+        assert!(judge(&items, Pick::Second, &what, fails).is_none());
+        assert!(judge(&items, Pick::First, &what, fails).is_some());
+        assert!(judge(&items, Pick::None, &what, fails).is_some());
+        let none: [i32; 0] = [];
+        assert!(judge(&none, Pick::None, &what, fails).is_none());
+        assert_eq!(
+            judge(&none, Pick::All, &what, fails).unwrap().en,
+            "the run has no step"
+        );
     }
 
     #[test]

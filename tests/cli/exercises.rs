@@ -292,6 +292,10 @@ fn a_bad_exercise_file_exits_2_with_its_line_and_reason() {
             "demo = \"ping\"\ntitle = { en = \"a\", zh = \"b\" }\ntask = { en = \"a\", zh = \"b\" }\nrun = \"r\"\nexpect = []\n",
             "no [[expect]]",
         ),
+        (
+            "demo = \"pnig\"\ntitle = { en = \"a\", zh = \"b\" }\ntask = { en = \"a\", zh = \"b\" }\nrun = \"r\"\n[[expect]]\nkind = \"complete\"\nen = \"a\"\nzh = \"b\"\n",
+            "demo = \"pnig\" is not a netlab command",
+        ),
     ] {
         let ex = dir.path().join("bad.toml");
         std::fs::write(&ex, text).unwrap();
