@@ -44,7 +44,7 @@ ALLOWED = {
 # Modules that must not import the narrator or the demos.
 BELOW_NARRATE = {"wire", "lab", "dns", "icmp", "transport", "host", "error", "sys",
                  "text", "record", "questions", "privilege", "private", "packet_socket",
-                 "queue", "concurrency", "ipc", "balance", "rpc", "ha"}
+                 "queue", "exercise", "concurrency", "ipc", "balance", "rpc", "ha"}
 bad = []
 for m, allowed in ALLOWED.items():
     for t in edges.get(m, ()):

@@ -211,6 +211,20 @@ pub enum Command {
         #[arg(value_parser = Quoted(parse_question_id))]
         id: String,
     },
+    /// The exercises an instructor hands out: without NAME the list, with NAME its task sheet
+    Exercise {
+        /// An exercise's name (see the list), or its .toml file
+        name: Option<String>,
+    },
+    /// Check a saved run against an exercise: each expectation met or not; exit 0 when all are met, 1 when one is not
+    Check {
+        /// An exercise's name (`netlab exercise` lists them), or its .toml file
+        #[arg(value_name = "EXERCISE")]
+        exercise: String,
+        /// The run, as the student saved it with --json
+        #[arg(value_name = "RUN.jsonl")]
+        run: PathBuf,
+    },
     /// Print a shell completion script: netlab completions bash > /etc/bash_completion.d/netlab
     Completions {
         /// The shell

@@ -6,6 +6,7 @@
 //! - [`record`]: the typed run record (steps, packets, summary): what every output renders
 //! - [`narrate`]: the narrator and one sink per output (text, ladder, JSON, pcap, the page)
 //! - [`questions`]: the 39 interview questions, zh and en
+//! - [`exercise`]: exercises (examples/*.toml): a task and typed expectations checked on a saved run
 //! - [`wire`]: packets explained from their own bytes (DNS, Ethernet, ARP, IPv4, ICMP, TCP, UDP)
 //! - [`dns`]: a DNS client that shows its work, and the iterative walk
 //! - [`icmp`]: ICMP echo over a raw or ping socket (the engine of `ping`)
@@ -34,6 +35,7 @@ pub mod concurrency;
 pub mod demos;
 pub mod dns;
 pub mod error;
+pub mod exercise;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod ha;
@@ -108,6 +110,8 @@ pub fn demo_name(cmd: &Command) -> &'static str {
         Command::Questions => "questions",
         Command::Render { .. } => "render",
         Command::Explain { .. } => "explain",
+        Command::Exercise { .. } => "exercise",
+        Command::Check { .. } => "check",
         Command::Lab { .. } => "lab",
         Command::Completions { .. } => "completions",
         Command::Man => "man",
@@ -375,6 +379,20 @@ fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i
             let page = demos::questions::explain(id, lang, cli.global.json)?;
             print_page(&fit_page(cli, &page, 0))?;
             Ok(exit::OK)
+        }
+        Command::Exercise { name: None } => {
+            print_page(&fit_page(cli, &demos::exercise::list(lang)?, 0))?;
+            Ok(exit::OK)
+        }
+        Command::Exercise { name: Some(name) } => {
+            let page = demos::exercise::sheet(name, cli.global.lang)?;
+            print_page(&fit_page(cli, &page, 0))?;
+            Ok(exit::OK)
+        }
+        Command::Check { exercise, run } => {
+            let (page, code) = demos::exercise::check(exercise, run, lang, cli.global.json)?;
+            print_page(&fit_page(cli, &page, 4))?;
+            Ok(code)
         }
         Command::Lab { what } => match what {
             LabCommand::Dns {

@@ -9,6 +9,7 @@ pub mod async_io;
 pub mod cdn;
 pub mod concurrency;
 pub mod dns_trace;
+pub mod exercise;
 pub mod failover;
 pub mod firewall;
 pub mod io_mux;

@@ -389,8 +389,8 @@ pub fn read_run(path: &std::path::Path) -> Result<Vec<Line>> {
     {
         let v: serde_json::Value = serde_json::from_str(l).map_err(|e| {
             Error::usage(crate::text::tx(
-                format!("{} line {}: not a JSON object ({e}); render reads what a run printed with --json", path.display(), n + 1),
-                format!("{} 第 {} 行：不是 JSON 对象；render 读取的是运行时用 --json 打印的内容", path.display(), n + 1),
+                format!("{} line {}: not a JSON object ({e}); netlab reads what a run printed with --json", path.display(), n + 1),
+                format!("{} 第 {} 行：不是 JSON 对象；netlab 读取的是运行时用 --json 打印的内容", path.display(), n + 1),
             ))
         })?;
         if v["schema"] != SCHEMA {

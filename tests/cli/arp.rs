@@ -319,17 +319,6 @@ fn host_table_needs_no_privilege_and_lists_entries() {
 }
 
 #[test]
-fn the_arp_handout_passes_on_a_real_run() {
-    if !privileged() {
-        return;
-    }
-    let o = netlab(&["arp-table", "--json"]);
-    let (passed, text) = handout("check-arp-table.sh", &o.stdout);
-    assert!(passed, "{text}");
-    assert_eq!(text.matches("PASS").count(), 7, "{text}");
-}
-
-#[test]
 fn arp_table_records_follow_the_wire_and_the_pcap_holds_them_all() {
     if !privileged() || !require("tshark (Debian package tshark)", have("tshark")) {
         return;

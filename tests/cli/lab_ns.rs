@@ -335,7 +335,7 @@ fn the_docs_say_a_lab_needs_no_root() {
         .expect("the privileges table's lab row");
     assert!(row.contains("without root"), "{row}");
     // The ARP exercise runs as the student, with no sudo.
-    for f in ["examples/check-arp-table.sh", "examples/README.md"] {
+    for f in ["examples/arp-table.toml", "examples/README.md"] {
         let text = std::fs::read_to_string(root.join(f)).unwrap();
         assert!(!text.contains("sudo"), "{f}");
     }

@@ -16,6 +16,7 @@ mod conventions;
 mod dns_trace;
 mod drill;
 mod edges;
+mod exercises;
 mod failover;
 mod firewall;
 mod hostile;
@@ -312,22 +313,4 @@ pub fn nobody_netlab() -> Command {
 /// Run netlab as nobody and wait for it.
 pub fn netlab_as_nobody(args: &[&str]) -> Output {
     nobody_netlab().args(args).output().expect("run setpriv")
-}
-
-/// Run a hand-out checker from examples/ on a run's JSON output: (passed, its report).
-pub fn handout(script: &str, trace: &[u8]) -> (bool, String) {
-    let f = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(f.path(), trace).unwrap();
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples")
-        .join(script);
-    let r = Command::new("bash")
-        .arg(path)
-        .arg(f.path())
-        .output()
-        .unwrap();
-    (
-        r.status.success(),
-        String::from_utf8_lossy(&r.stdout).into_owned(),
-    )
 }

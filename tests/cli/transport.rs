@@ -441,14 +441,6 @@ fn tcp_vs_udp_pcap_shows_the_handshake() {
 }
 
 #[test]
-fn the_sticky_packet_handout_passes_on_a_real_run() {
-    let o = netlab(&["sticky-packet", "--json"]);
-    let (passed, text) = handout("check-sticky-packet.sh", &o.stdout);
-    assert!(passed, "{text}");
-    assert_eq!(text.matches("PASS").count(), 6, "{text}");
-}
-
-#[test]
 fn at_total_loss_tcp_says_it_could_not_connect_and_the_run_exits_1() {
     if !privileged() {
         return;
