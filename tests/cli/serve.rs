@@ -1,0 +1,266 @@
+//! `netlab serve`: the class server on loopback, a run published to it with
+//! `--class`, and many `/events` clients (std TcpStreams reading the
+//! Server-Sent Events by hand), misbehaving ones among them.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::{netlab, stdout};
+
+/// A `netlab serve --json` on a free loopback port, stopped (SIGTERM) when dropped.
+struct Serve {
+    child: Child,
+    addr: SocketAddr,
+    first: Value,
+    /// The rest of its output (the summary, when it stops).
+    out: BufReader<std::process::ChildStdout>,
+}
+
+impl Serve {
+    fn start() -> Serve {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_netlab"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--json"])
+            .env("LANG", "C.UTF-8")
+            .env_remove("NETLAB_CLASS")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start netlab serve");
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).expect("serve's first line");
+        let first: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        let addr: SocketAddr = first["data"]["listen"].as_str().unwrap().parse().unwrap();
+        Serve {
+            child,
+            addr,
+            first,
+            out,
+        }
+    }
+
+    fn class(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stop it (SIGTERM, as Ctrl-C); its summary.
+    fn stop(mut self) -> Value {
+        self.term();
+        let mut rest = String::new();
+        self.out.read_to_string(&mut rest).unwrap();
+        let last = rest.lines().last().unwrap_or_default().to_string();
+        serde_json::from_str(&last).unwrap_or_else(|e| panic!("{e}: {rest}"))
+    }
+
+    fn term(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        self.term();
+        let _ = self.child.wait();
+    }
+}
+
+/// One raw HTTP/1.1 exchange (the request as given, the server closing or
+/// `Connection: close`): the status (0 when no reply came) and the body.
+fn http(addr: SocketAddr, request: &[u8]) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    // The server may answer (and close) before it took the whole request.
+    let _ = s.write_all(request);
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    http(
+        addr,
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+}
+
+/// An `/events` client on its own connection, already subscribed.
+fn subscribe(addr: SocketAddr) -> BufReader<TcpStream> {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    s.write_all(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut r = BufReader::new(s);
+    let mut status = String::new();
+    r.read_line(&mut status).unwrap();
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    // Headers, up to the blank line: the stream is subscribed once they arrive.
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h).unwrap();
+        if h == "\r\n" {
+            return r;
+        }
+    }
+}
+
+/// The records of one SSE stream up to the end of a run (its summary or
+/// error), each `data:` line's JSON as it was sent. The body is chunked:
+/// chunk-size lines are not `data:` lines, and no record spans a chunk here
+/// because the server writes each event whole.
+fn read_run(mut r: BufReader<TcpStream>) -> Vec<String> {
+    let mut got = Vec::new();
+    loop {
+        let mut l = String::new();
+        if r.read_line(&mut l).unwrap_or(0) == 0 {
+            return got;
+        }
+        if let Some(json) = l.trim_end().strip_prefix("data: ") {
+            got.push(json.to_string());
+            let v: Value = serde_json::from_str(json).unwrap();
+            if v["kind"] == "summary" || v["kind"] == "error" {
+                return got;
+            }
+        }
+    }
+}
+
+/// The instructor's run: dns-trace on the built-in loopback lab, published.
+fn publish_a_run(s: &Serve) -> Vec<String> {
+    let o = netlab(&[
+        "dns-trace",
+        "www.baidu.com",
+        "--json",
+        "--class",
+        &s.class(),
+    ]);
+    assert!(o.status.success(), "{}", super::stderr(&o));
+    assert!(
+        super::stderr(&o).is_empty(),
+        "the run said nothing about the server: {}",
+        super::stderr(&o)
+    );
+    stdout(&o).lines().map(str::to_string).collect()
+}
+
+#[test]
+fn serve_says_where_the_page_is() {
+    let s = Serve::start();
+    assert_eq!(s.first["kind"], "step");
+    assert_eq!(s.first["demo"], "serve");
+    assert_eq!(s.first["data"]["url"], format!("http://{}/", s.addr));
+    let (code, page) = get(s.addr, "/?lang=zh");
+    assert_eq!(code, 200);
+    assert!(page.contains(r#"<html lang="zh">"#), "{}", &page[..200]);
+    assert!(page.contains("connect-src 'self'"));
+}
+
+#[test]
+fn two_hundred_clients_get_every_record_and_a_stalled_one_delays_nobody() {
+    let s = Serve::start();
+    // A client that subscribes and never reads, with a tiny receive buffer
+    // so that the server's writes to it soon block.
+    let stalled = {
+        let sock =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        sock.set_recv_buffer_size(1024).unwrap();
+        sock.connect(&s.addr.into()).unwrap();
+        let mut t: TcpStream = sock.into();
+        t.write_all(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        t
+    };
+    let clients: Vec<_> = (0..200).map(|_| subscribe(s.addr)).collect();
+    let readers: Vec<_> = clients
+        .into_iter()
+        .map(|c| std::thread::spawn(move || read_run(c)))
+        .collect();
+    let started = Instant::now();
+    let run = publish_a_run(&s);
+    assert!(run.len() > 3, "{run:?}");
+    for (i, r) in readers.into_iter().enumerate() {
+        let got = r.join().unwrap();
+        assert_eq!(
+            got.len(),
+            run.len(),
+            "client {i} got {} of {}",
+            got.len(),
+            run.len()
+        );
+        assert_eq!(got, run, "client {i}: the records as --json printed them");
+    }
+    // The bound is loose (a hang guard, not a benchmark): the run and all
+    // 200 streams together end well within it, stalled client or not.
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+    // A client that joins late gets the run so far, and the finished run is served whole.
+    let late = read_run(subscribe(s.addr));
+    assert_eq!(late, run);
+    let (code, body) = get(s.addr, "/runs/1.jsonl");
+    assert_eq!(code, 200);
+    assert_eq!(body.lines().collect::<Vec<_>>(), run);
+    assert_eq!(get(s.addr, "/runs/2.jsonl").0, 404);
+    drop(stalled);
+    let summary = s.stop();
+    assert_eq!(summary["kind"], "summary", "{summary}");
+    assert_eq!(summary["runs"], 1, "{summary}");
+    assert_eq!(summary["records"], run.len(), "{summary}");
+}
+
+#[test]
+fn bad_requests_get_4xx_and_the_server_goes_on() {
+    let s = Serve::start();
+    let a = s.addr;
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        ("not HTTP", b"HELLO THERE\r\n\r\n".to_vec(), 400),
+        ("unknown path", b"GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(), 404),
+        ("a student may not post the page", b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(), 405),
+        ("not a record", b"POST /publish?run=r1 HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\nConnection: close\r\n\r\n{\"a\":1}".to_vec(), 400),
+        ("no run", b"POST /publish HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(), 400),
+        ("a body too large", format!("POST /publish?run=r2 HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", 64 << 20).into_bytes(), 413),
+        ("headers too large", format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(200_000)).into_bytes(), 431),
+        ("a bad run number", b"GET /runs/x.jsonl HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(), 404),
+    ];
+    for (what, req, want) in cases {
+        let (code, body) = http(a, &req);
+        assert_eq!(code, want, "{what}: {body}");
+        assert_eq!(get(a, "/").0, 200, "still serving after {what}");
+    }
+    // Nothing bad was published.
+    assert_eq!(get(a, "/runs/1.jsonl").0, 404);
+}
+
+#[test]
+fn a_run_goes_on_when_the_class_server_is_gone() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let o = netlab(&[
+        "dns-trace",
+        "www.baidu.com",
+        "--class",
+        &format!("http://127.0.0.1:{port}"),
+    ]);
+    assert!(o.status.success(), "{}", super::stderr(&o));
+    let err = super::stderr(&o);
+    assert_eq!(err.matches("class server").count(), 1, "said once: {err}");
+    let bad = netlab(&["dns-trace", "www.baidu.com", "--class", "https://x/"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", super::stderr(&bad));
+}
