@@ -13,8 +13,9 @@
 //! request bodies of [`Options::max_body`] bytes (413), headers read within
 //! [`Options::idle`] (the connection is closed). Each `/events` client reads
 //! its own cursor of one broadcast ring: a client that falls a whole ring
-//! behind is dropped (its browser reconnects where it left off), so no client
-//! ever holds back the run or the others.
+//! behind is dropped (its browser reconnects where it left off), and one
+//! that takes nothing for three idle times is closed, so no client ever
+//! holds back the run or the others, or a connection slot for good.
 //!
 //! Owns the server; not the page ([`crate::narrate::html`]) nor the publishing
 //! client ([`crate::narrate::class`]).
@@ -251,10 +252,90 @@ async fn accept_loop(listener: tokio::net::TcpListener, hub: Arc<Hub>, opts: Opt
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(idle)
                 .max_buf_size(64 << 10)
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                .serve_connection(
+                    hyper_util::rt::TokioIo::new(Stalled::new(stream, idle * 3)),
+                    service,
+                );
             let _ = conn.await;
             drop(permit);
         });
+    }
+}
+
+/// A connection whose writes fail when the peer has taken nothing for
+/// `limit`: a client that stops reading its stream is closed, and its slot
+/// freed, instead of being kept forever.
+struct Stalled {
+    io: tokio::net::TcpStream,
+    limit: Duration,
+    since: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Stalled {
+    fn new(io: tokio::net::TcpStream, limit: Duration) -> Stalled {
+        Stalled {
+            io,
+            limit,
+            since: None,
+        }
+    }
+
+    /// The write is pending: fail it once the peer has been stalled too long.
+    fn pending<T>(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<T>> {
+        let limit = self.limit;
+        let timer = self
+            .since
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match std::future::Future::poll(timer.as_mut(), cx) {
+            std::task::Poll::Ready(()) => std::task::Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the client stopped reading",
+            ))),
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for Stalled {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Stalled {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match std::pin::Pin::new(&mut self.io).poll_write(cx, buf) {
+            std::task::Poll::Pending => self.pending(cx),
+            done => {
+                self.since = None;
+                done
+            }
+        }
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }
 

@@ -264,3 +264,67 @@ fn a_run_goes_on_when_the_class_server_is_gone() {
     let bad = netlab(&["dns-trace", "www.baidu.com", "--class", "https://x/"]);
     assert_eq!(bad.status.code(), Some(2), "{}", super::stderr(&bad));
 }
+
+#[test]
+fn two_browser_pages_one_in_each_language_see_every_step_in_order() {
+    let Some(b) = super::browser::browser() else {
+        return;
+    };
+    let s = Serve::start();
+    let home = b.window();
+    let en = b.open_window(&format!("http://{}/?lang=en", s.addr));
+    let zh = b.open_window(&format!("http://{}/?lang=zh", s.addr));
+    let run = publish_a_run(&s);
+    let lines: Vec<Value> = run
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for (handle, lang) in [(&en, "en"), (&zh, "zh")] {
+        b.switch(handle);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while b.js("return document.body.dataset.records") != Value::String(run.len().to_string()) {
+            assert!(
+                Instant::now() < deadline,
+                "{lang}: the page has {} of {} records; errors: {}",
+                b.js("return document.body.dataset.records"),
+                run.len(),
+                b.js("return document.body.dataset.errors || ''")
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(b.js("return document.documentElement.lang"), lang);
+        // Every step's title, in the page's language, in the run's order.
+        let all = b.js("return document.getElementById('print-all').textContent");
+        let all = all.as_str().unwrap();
+        let mut at = 0;
+        for l in lines
+            .iter()
+            .filter(|l| l["kind"] == "step" && l["plain"] != true)
+        {
+            let title = l["title"][lang].as_str().unwrap();
+            let found = all[at..]
+                .find(title)
+                .unwrap_or_else(|| panic!("{lang}: step {title:?} missing or out of order"));
+            at += found + title.len();
+        }
+        // A page that followed the run ends on its summary.
+        let counter = b.js("return document.getElementById('counter').textContent");
+        let counter = counter.as_str().unwrap().to_string();
+        let (i, n) = counter.split_once(" / ").unwrap();
+        assert_eq!(i, n, "{lang}: on the last slide: {counter}");
+    }
+    // One student opening a packet moves nobody else.
+    b.switch(&en);
+    b.click("g.arrow");
+    assert_eq!(
+        b.js("return document.getElementById('packet').hidden"),
+        false
+    );
+    b.switch(&zh);
+    assert_eq!(
+        b.js("return document.getElementById('packet').hidden"),
+        true
+    );
+    b.close_window(&en);
+    b.close_window(&home);
+}
