@@ -494,7 +494,12 @@ async fn events(
         .into_response()
 }
 
-async fn run_file(State(hub): State<Arc<Hub>>, Path(file): Path<String>) -> Response {
+async fn run_file(
+    State(hub): State<Arc<Hub>>,
+    Path(file): Path<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
     let (n, kind) = match file.rsplit_once('.') {
         Some((n, k @ ("jsonl" | "html"))) => (n.parse::<usize>().ok(), k),
         _ => (None, ""),
@@ -504,7 +509,7 @@ async fn run_file(State(hub): State<Arc<Hub>>, Path(file): Path<String>) -> Resp
         return (StatusCode::NOT_FOUND, "no such run\n").into_response();
     };
     if kind == "html" {
-        let page = html::page(&run.lines, Lang::En);
+        let page = html::page(&run.lines, lang_of(&q, &headers));
         return ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response();
     }
     if !run.done {

@@ -780,11 +780,30 @@
         index();
         if (following && slides.length) { state.slide = slides.length - 1; }
         render();
+        drawRuns();
         document.body.setAttribute('data-run', String(live.run));
         document.body.setAttribute('data-records', String(record.length));
       };
       x.send();
     };
+    // The session's earlier runs, each a page of its own (/runs/N.html).
+    var drawRuns = function () {
+      var runs = document.getElementById('runs');
+      if (!runs) {
+        runs = el('span', 'runs');
+        runs.id = 'runs';
+        nav.appendChild(runs);
+      }
+      clear(runs);
+      for (var r = 1; r < live.run; r++) {
+        var a = el('a', null, '#' + r);
+        a.href = '/runs/' + r + '.html?lang=' + state.lang;
+        a.target = '_blank';
+        runs.appendChild(a);
+        runs.appendChild(document.createTextNode(' '));
+      }
+    };
+    drawRuns();
     document.body.setAttribute('data-run', String(live.run));
     document.body.setAttribute('data-records', String(record.length));
     var events = new EventSource('/events?from=' + live.next);

@@ -215,6 +215,15 @@ fn two_hundred_clients_get_every_record_and_a_stalled_one_delays_nobody() {
     assert_eq!(code, 200);
     assert_eq!(body.lines().collect::<Vec<_>>(), run);
     assert_eq!(get(s.addr, "/runs/2.jsonl").0, 404);
+    // A page opened now starts with the run so far; the run has a page of its own.
+    let (code, live) = get(s.addr, "/live.json");
+    assert_eq!(code, 200);
+    let live: Value = serde_json::from_str(&live).unwrap();
+    assert_eq!(live["record"].as_array().unwrap().len(), run.len());
+    assert_eq!(live["live"]["run"], 1);
+    let (code, page) = get(s.addr, "/runs/1.html?lang=zh");
+    assert_eq!(code, 200);
+    assert!(page.contains(r#"<html lang="zh">"#));
     drop(stalled);
     let summary = s.stop();
     assert_eq!(summary["kind"], "summary", "{summary}");
@@ -313,6 +322,20 @@ fn two_browser_pages_one_in_each_language_see_every_step_in_order() {
         let (i, n) = counter.split_once(" / ").unwrap();
         assert_eq!(i, n, "{lang}: on the last slide: {counter}");
     }
+    // The next run replaces the live view; the first stays a link away.
+    let second = publish_a_run(&s);
+    b.switch(&en);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while b.js("return document.body.dataset.run + '/' + document.body.dataset.records")
+        != Value::String(format!("2/{}", second.len()))
+    {
+        assert!(Instant::now() < deadline, "the second run never showed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        b.js("return Array.from(document.querySelectorAll('#runs a')).map(function (a) { return a.getAttribute('href'); }).join(' ')"),
+        "/runs/1.html?lang=en"
+    );
     // One student opening a packet moves nobody else.
     b.switch(&en);
     b.click("g.arrow");
