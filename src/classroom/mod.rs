@@ -229,15 +229,7 @@ async fn accept_loop(listener: tokio::net::TcpListener, hub: Arc<Hub>, opts: Opt
         };
         let Ok(permit) = slots.clone().try_acquire_owned() else {
             refuse(&hub);
-            tokio::spawn(async move {
-                use tokio::io::AsyncWriteExt;
-                let mut stream = stream;
-                let _ = tokio::time::timeout(
-                    Duration::from_secs(1),
-                    stream.write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 22\r\nconnection: close\r\n\r\ntoo many connections\r\n"),
-                )
-                .await;
-            });
+            tokio::spawn(turn_away(stream));
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -370,6 +362,22 @@ async fn handle(
             Ok((StatusCode::REQUEST_TIMEOUT, close, msg).into_response())
         }
     }
+}
+
+/// Answer a connection over the limit with 503 and close it, reading what
+/// it sent meanwhile (a second at most) so that the close does not reset
+/// the connection before the client has read the answer.
+async fn turn_away(mut stream: tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let busy = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 22\r\nconnection: close\r\n\r\ntoo many connections\r\n";
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        stream.write_all(busy).await?;
+        stream.shutdown().await?;
+        let mut sink = [0u8; 4096];
+        while stream.read(&mut sink).await? > 0 {}
+        Ok::<_, std::io::Error>(())
+    })
+    .await;
 }
 
 fn refuse(hub: &Hub) {

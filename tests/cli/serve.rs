@@ -351,3 +351,86 @@ fn two_browser_pages_one_in_each_language_see_every_step_in_order() {
     b.close_window(&en);
     b.close_window(&home);
 }
+
+/// `n` records of one SSE stream.
+fn read_n(mut r: BufReader<TcpStream>, n: usize) -> Vec<String> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        let mut l = String::new();
+        if r.read_line(&mut l).unwrap_or(0) == 0 {
+            break;
+        }
+        if let Some(json) = l.trim_end().strip_prefix("data: ") {
+            got.push(json.to_string());
+        }
+    }
+    got
+}
+
+#[test]
+fn a_client_that_stops_reading_holds_back_nobody() {
+    let s = Serve::start();
+    // Far more than the kernel's buffers hold for the stalled connection:
+    // the server's writes to it block, and the others must not notice.
+    let stalled = {
+        let sock =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        sock.set_recv_buffer_size(1024).unwrap();
+        sock.connect(&s.addr.into()).unwrap();
+        let mut t: TcpStream = sock.into();
+        t.write_all(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        t
+    };
+    let readers: Vec<_> = (0..5)
+        .map(|_| subscribe(s.addr))
+        .map(|c| std::thread::spawn(move || read_n(c, 12)))
+        .collect();
+    let mut sent = Vec::new();
+    for seq in 1..=12 {
+        let line = serde_json::json!({
+            "schema": "netlab/2", "demo": "x", "seq": seq, "kind": "step", "number": seq,
+            "title": {"en": "a".repeat(1 << 20), "zh": "甲"}, "explain": {"en": "", "zh": ""},
+        })
+        .to_string();
+        let req = format!(
+            "POST /publish?run=big HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{line}",
+            line.len()
+        );
+        let (code, body) = http(s.addr, req.as_bytes());
+        assert_eq!(code, 204, "{body}");
+        sent.push(line);
+    }
+    for r in readers {
+        let got = r.join().unwrap();
+        assert_eq!(got.len(), sent.len());
+        assert!(got == sent, "every reader gets every record whole");
+    }
+    drop(stalled);
+}
+
+#[test]
+fn connections_beyond_the_bound_are_turned_away_and_the_server_recovers() {
+    let s = Serve::start();
+    // 256 connections that say nothing hold every slot.
+    let crowd: Vec<TcpStream> = (0..256)
+        .map(|_| TcpStream::connect(s.addr).unwrap())
+        .collect();
+    // The server takes them in turn; once it has, the next is turned away.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (code, _) = get(s.addr, "/");
+        if code == 503 {
+            break;
+        }
+        assert_eq!(code, 200);
+        assert!(Instant::now() < deadline, "never turned away");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(crowd);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get(s.addr, "/").0 != 200 {
+        assert!(Instant::now() < deadline, "the slots never came back");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
