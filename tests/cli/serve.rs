@@ -98,10 +98,15 @@ fn get(addr: SocketAddr, path: &str) -> (u16, String) {
 
 /// An `/events` client on its own connection, already subscribed.
 fn subscribe(addr: SocketAddr) -> BufReader<TcpStream> {
+    subscribe_with(addr, "")
+}
+
+/// The same, with more header lines (each ending in CRLF).
+fn subscribe_with(addr: SocketAddr, headers: &str) -> BufReader<TcpStream> {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
-    s.write_all(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
-        .unwrap();
+    let req = format!("GET /events HTTP/1.1\r\nHost: x\r\n{headers}\r\n");
+    s.write_all(req.as_bytes()).unwrap();
     let mut r = BufReader::new(s);
     let mut status = String::new();
     r.read_line(&mut status).unwrap();
@@ -211,6 +216,12 @@ fn two_hundred_clients_get_every_record_and_a_stalled_one_delays_nobody() {
     // A client that joins late gets the run so far, and the finished run is served whole.
     let late = read_run(subscribe(s.addr));
     assert_eq!(late, run);
+    // A browser that reconnects says the last id it had, and gets the rest.
+    let resumed = read_run(subscribe_with(
+        s.addr,
+        &format!("Last-Event-ID: {}\r\n", run.len() - 3),
+    ));
+    assert_eq!(resumed, run[run.len() - 2..]);
     let (code, body) = get(s.addr, "/runs/1.jsonl");
     assert_eq!(code, 200);
     assert_eq!(body.lines().collect::<Vec<_>>(), run);
