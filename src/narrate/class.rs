@@ -201,6 +201,14 @@ impl Sink for ClassSink {
     }
 }
 
+/// A run that ended in an error is not finished by the narrator: the lines
+/// it published are still delivered (within the same bound).
+impl Drop for ClassSink {
+    fn drop(&mut self) {
+        let _ = self.finish();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
