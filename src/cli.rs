@@ -125,6 +125,9 @@ pub struct Global {
     /// Also write the run as one self-contained HTML page: the ladder as a picture, click a packet for its fields
     #[arg(long, global = true, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Publish the run to a class server (netlab serve) as it runs, e.g. http://127.0.0.1:8053 [env: NETLAB_CLASS]
+    #[arg(long, global = true, value_name = "URL")]
+    pub class: Option<String>,
     /// Log to stderr: -v what netlab does (every query `lab dns` serves), -vv also its libraries' events; RUST_LOG overrides
     #[arg(short = 'v', long = "verbose", global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -196,6 +199,12 @@ pub enum Command {
     ConcurrencyPeer {
         /// The file to flock
         path: PathBuf,
+    },
+    /// Serve a class until Ctrl-C: students follow your runs (--class URL) live in their browsers, each in their own language
+    Serve {
+        /// Where to listen (a class on a LAN passes 0.0.0.0:8053 on purpose)
+        #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8053")]
+        listen: SocketAddr,
     },
     /// Render a saved run: netlab render RUN.jsonl --html PAGE.html (from a run printed with --json)
     Render {

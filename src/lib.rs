@@ -24,12 +24,14 @@
 //! - [`sys`]: the one module allowed `unsafe` (getsockopt TCP_INFO, fork+exec, futex, io_uring, ipc)
 //! - [`packet_socket`]: AF_PACKET sockets: frames on one interface, kernel-timestamped, both ways
 //! - `fuzzing`: the fuzz targets' bodies (only with the `fuzzing` feature, and in the unit tests that replay them)
+//! - [`classroom`]: the class server of `netlab serve`: runs published in, records streamed out to browsers
 //! - [`demos`]: one module per subcommand: the story only (demos do not import each other)
 //! - [`run`]: dispatch a parsed command line to its demo
 
 #![deny(unsafe_code)]
 
 pub mod balance;
+pub mod classroom;
 pub mod cli;
 pub mod concurrency;
 pub mod demos;
@@ -109,6 +111,7 @@ pub fn demo_name(cmd: &Command) -> &'static str {
         Command::ConcurrencyPeer { .. } => "concurrency-peer",
         Command::Questions => "questions",
         Command::Render { .. } => "render",
+        Command::Serve { .. } => "serve",
         Command::Explain { .. } => "explain",
         Command::Exercise { .. } => "exercise",
         Command::Check { .. } => "check",
@@ -171,6 +174,9 @@ pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
     if let Some(path) = &cli.global.html {
         n.add_file_sink(Box::new(narrate::html::HtmlSink::create(path, cfg.lang)?));
     }
+    if let Some(url) = class_url(cli)? {
+        n.add_file_sink(Box::new(narrate::class::ClassSink::new(url, cfg.lang)));
+    }
     if let Some(lines) = saved {
         if cli.global.html.is_some() || cli.global.pcap.is_some() {
             n.screen_off();
@@ -216,6 +222,33 @@ pub fn run(cli: &Cli, n: &mut Narrator) -> Result<i32> {
     // A run that ended without a summary still writes its files.
     n.finish()?;
     Ok(code)
+}
+
+/// Where this run publishes (`--class URL`, else `NETLAB_CLASS`): only a
+/// run's lines are published, so not the class server itself nor the pages
+/// that are not runs.
+fn class_url(cli: &Cli) -> Result<Option<narrate::class::ClassUrl>> {
+    let publishes = !matches!(
+        cli.command,
+        Command::Serve { .. }
+            | Command::Questions
+            | Command::Explain { .. }
+            | Command::Completions { .. }
+            | Command::Man
+            | Command::AsyncPeer { .. }
+            | Command::IoMuxPeer { .. }
+            | Command::IpcPeer { .. }
+            | Command::ConcurrencyPeer { .. }
+    );
+    let url = cli
+        .global
+        .class
+        .clone()
+        .or_else(|| std::env::var("NETLAB_CLASS").ok().filter(|s| !s.is_empty()));
+    match url {
+        Some(u) if publishes => narrate::class::ClassUrl::parse(&u).map(Some),
+        _ => Ok(None),
+    }
 }
 
 /// Refuse an output that is an input of the run or another output: `render
@@ -365,6 +398,7 @@ fn run_other(cmd: &Command, cli: &Cli, lang: Lang, n: &mut Narrator) -> Result<i
             Ok(exit::OK)
         }
         Command::Render { .. } => unreachable!("replayed in run"),
+        Command::Serve { listen } => demos::serve::run(*listen, n),
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(*shell, &mut completion_command(), "netlab", &mut out);

@@ -22,6 +22,7 @@ pub mod producer_consumer;
 pub mod questions;
 pub mod rpc;
 pub mod schema;
+pub mod serve;
 pub mod sticky;
 pub mod tcp_vs_udp;
 pub mod traceroute;

@@ -78,6 +78,7 @@ pub fn all() -> Vec<DemoSchema> {
         super::ipc::schema(),
         super::lab_dns::schema(),
         super::lab_ns::schema(),
+        super::serve::schema(),
     ]
 }
 

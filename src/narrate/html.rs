@@ -61,6 +61,35 @@ struct Embedded<'a> {
     ladder: Vec<Arrow>,
     /// The titles of the questions the run's steps answer, by id.
     questions: BTreeMap<String, Text>,
+    /// On a class server's live page: which run this is, so the script
+    /// follows the server's stream of records (absent in a page file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    live: Option<Live>,
+}
+
+/// Where a live page stands in a class server's session.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Live {
+    /// The run the page shows (1 for the session's first), 0 before any.
+    pub run: usize,
+    /// How many runs the session has had so far.
+    pub runs: usize,
+    /// How many records the session had when this was made (the next
+    /// event's id is this one).
+    pub next: u64,
+}
+
+/// What a live page's script reloads when records arrive: the run's record
+/// with its ladder, as JSON.
+pub fn live_json(lines: &[Line], lang: Lang, live: Live) -> String {
+    serde_json::to_string(&Embedded {
+        lang,
+        record: lines,
+        ladder: arrows(lines),
+        questions: question_titles(lines),
+        live: Some(live),
+    })
+    .unwrap_or_else(|_| "null".to_string())
 }
 
 /// The ladder of a run: its packets (not the echoes, which are a second look
@@ -174,6 +203,17 @@ fn esc(s: &str) -> String {
 
 /// The page for a run's lines, opening in `lang`.
 pub fn page(lines: &[Line], lang: Lang) -> String {
+    page_with(lines, lang, None)
+}
+
+/// A class server's live page (`netlab serve`'s `GET /`): the page of the
+/// latest run so far, whose script then follows `/events` (the only fetch
+/// its policy allows: its own server) and redraws as records arrive.
+pub fn live_page(lines: &[Line], lang: Lang, live: Live) -> String {
+    page_with(lines, lang, Some(live))
+}
+
+fn page_with(lines: &[Line], lang: Lang, live: Option<Live>) -> String {
     let demo = lines.first().map_or("netlab", |l| l.demo.as_str());
     let headline = lines
         .iter()
@@ -188,7 +228,13 @@ pub fn page(lines: &[Line], lang: Lang) -> String {
         record: lines,
         ladder: arrows(lines),
         questions: question_titles(lines),
+        live,
     });
+    let connect = if live.is_some() {
+        " connect-src 'self';"
+    } else {
+        ""
+    };
     let noscript = match lang {
         Lang::En => "This page draws the run with its own script: allow JavaScript for this file to see the ladder and the steps.",
         Lang::Zh => "本页用自带的脚本绘制这次运行：请允许此文件运行 JavaScript，才能看到时序图和各个步骤。",
@@ -196,7 +242,7 @@ pub fn page(lines: &[Line], lang: Lang) -> String {
     format!(
         r#"<!DOCTYPE html>
 <html lang="{code}"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none';{connect} style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="netlab {version}">
 <title>netlab {demo}{dash}{headline}</title>

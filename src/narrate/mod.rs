@@ -10,6 +10,7 @@
 //! page). A new output is one more sink. Demos never print, and never ask
 //! which outputs are on.
 
+pub mod class;
 pub mod html;
 pub mod json;
 pub mod ladder;

@@ -19,6 +19,7 @@
   var data = JSON.parse(document.getElementById('run').textContent);
   var record = data.record || [];
   var ladder = data.ladder || [];
+  var live = data.live || null;
   var SVG = 'http://www.w3.org/2000/svg';
   var OTHERS = '\u0000others';
 
@@ -107,14 +108,48 @@
 
   // ---- the record ------------------------------------------------------------
   // Participant labels: the first label a step gives an id.
-  var labels = new Map();
-  record.forEach(function (l) {
-    if (l && l.kind === 'step') {
-      arr(l.participants).forEach(function (p) {
-        if (p && !labels.has(str(p.id))) { labels.set(str(p.id), p.label); }
+  var labels, questions, slides, slideOfStep, arrowOf;
+  function index() {
+    labels = new Map();
+    record.forEach(function (l) {
+      if (l && l.kind === 'step') {
+        arr(l.participants).forEach(function (p) {
+          if (p && !labels.has(str(p.id))) { labels.set(str(p.id), p.label); }
+        });
+      }
+    });
+
+    questions = new Map();
+    Object.keys(data.questions || {}).forEach(function (k) { questions.set(k, data.questions[k]); });
+
+    // Slides: a step number's lines (the step and the plain lines after it), then the summary or error.
+    slides = [];
+    record.forEach(function (l, i) {
+      if (!l) { return; }
+      var last = slides[slides.length - 1];
+      if (l.kind === 'step') {
+        if (last && last.kind === 'step' && last.number === l.number) {
+          last.lines.push(i);
+          if (last.head === null && !l.plain) { last.head = i; }
+        } else {
+          slides.push({ kind: 'step', number: l.number, lines: [i], head: l.plain ? null : i });
+        }
+      } else if (l.kind === 'summary' || l.kind === 'error') {
+        slides.push({ kind: l.kind, number: null, lines: [i], head: i });
+      }
+    });
+    slideOfStep = new Map();
+    slides.forEach(function (s, i) { if (s.kind === 'step') { slideOfStep.set(s.number, i); } });
+    // An echo (a second look at an earlier packet, for its bytes) opens the packet it repeats.
+    arrowOf = new Map();
+    ladder.forEach(function (a, k) {
+      a.members.forEach(function (m, i) {
+        var p = packetAt(m) || {};
+        arrowOf.set([p.at_us, p.hex, p.from, p.to].join('|'), { arrow: k, member: i });
       });
-    }
-  });
+    });
+  }
+  index();
   function who(id) {
     id = str(id);
     if (id === OTHERS) { return '…'; }
@@ -122,41 +157,10 @@
     return s || id;
   }
   function whoList(ids) { return str(ids).split(',').map(function (id) { return id === '*' ? '*' : who(id); }).join(', '); }
-
-  var questions = new Map();
-  Object.keys(data.questions || {}).forEach(function (k) { questions.set(k, data.questions[k]); });
-
   function packetAt(m) {
     var l = record[m[0]];
     return l && arr(l.packets)[m[1]];
   }
-
-  // Slides: a step number's lines (the step and the plain lines after it), then the summary or error.
-  var slides = [];
-  record.forEach(function (l, i) {
-    if (!l) { return; }
-    var last = slides[slides.length - 1];
-    if (l.kind === 'step') {
-      if (last && last.kind === 'step' && last.number === l.number) {
-        last.lines.push(i);
-        if (last.head === null && !l.plain) { last.head = i; }
-      } else {
-        slides.push({ kind: 'step', number: l.number, lines: [i], head: l.plain ? null : i });
-      }
-    } else if (l.kind === 'summary' || l.kind === 'error') {
-      slides.push({ kind: l.kind, number: null, lines: [i], head: i });
-    }
-  });
-  var slideOfStep = new Map();
-  slides.forEach(function (s, i) { if (s.kind === 'step') { slideOfStep.set(s.number, i); } });
-  // An echo (a second look at an earlier packet, for its bytes) opens the packet it repeats.
-  var arrowOf = new Map();
-  ladder.forEach(function (a, k) {
-    a.members.forEach(function (m, i) {
-      var p = packetAt(m) || {};
-      arrowOf.set([p.at_us, p.hex, p.from, p.to].join('|'), { arrow: k, member: i });
-    });
-  });
   function original(p) { return arrowOf.get([p.at_us, p.hex, p.from, p.to].join('|')) || null; }
   function currentStep() { var s = slides[state.slide]; return s && s.kind === 'step' ? s.number : null; }
 
@@ -750,4 +754,61 @@
   });
   render();
   document.body.setAttribute('data-ready', '1');
+
+  // ---- live (netlab serve) -------------------------------------------------
+  // The class server's page follows /events: each record that arrives (one
+  // JSON line per event) makes the page fetch its run's record and ladder
+  // again (/live.json; the ladder's grouping is the server's). A student
+  // who is on the last slide follows the run; one who went back stays
+  // where they are, with their own language and open packet.
+  if (live) {
+    var pending = null;
+    var reload = function () {
+      pending = null;
+      var x = new XMLHttpRequest();
+      x.open('GET', '/live.json?lang=' + state.lang);
+      x.onload = function () {
+        if (x.status !== 200) { return; }
+        var d = JSON.parse(x.responseText);
+        var newRun = d.live && d.live.run !== live.run;
+        var following = state.slide >= slides.length - 1 || newRun;
+        if (newRun) { closePacket(); state.slide = 0; }
+        data = d;
+        record = d.record || [];
+        ladder = d.ladder || [];
+        live = d.live;
+        index();
+        if (following && slides.length) { state.slide = slides.length - 1; }
+        render();
+        drawRuns();
+        document.body.setAttribute('data-run', String(live.run));
+        document.body.setAttribute('data-records', String(record.length));
+      };
+      x.send();
+    };
+    // The session's earlier runs, each a page of its own (/runs/N.html).
+    var drawRuns = function () {
+      var runs = document.getElementById('runs');
+      if (!runs) {
+        runs = el('span', 'runs');
+        runs.id = 'runs';
+        nav.appendChild(runs);
+      }
+      clear(runs);
+      for (var r = 1; r < live.run; r++) {
+        var a = el('a', null, '#' + r);
+        a.href = '/runs/' + r + '.html?lang=' + state.lang;
+        a.target = '_blank';
+        runs.appendChild(a);
+        runs.appendChild(document.createTextNode(' '));
+      }
+    };
+    drawRuns();
+    document.body.setAttribute('data-run', String(live.run));
+    document.body.setAttribute('data-records', String(record.length));
+    var events = new EventSource('/events?from=' + live.next);
+    events.onmessage = function () {
+      if (pending === null) { pending = setTimeout(reload, 100); }
+    };
+  }
 })();

@@ -180,6 +180,43 @@ impl Browser {
         // A new document: the same file with another fragment would only scroll.
         self.cmd("POST", "/url", Some(json!({ "url": "about:blank" })));
         self.cmd("POST", "/url", Some(json!({ "url": url })));
+        self.wait_ready();
+    }
+
+    /// Open `url` (a page a server serves) in a window of its own and stay
+    /// in it; the window's handle, for [`Browser::switch`].
+    pub fn open_window(&self, url: &str) -> String {
+        self.media("");
+        let v = self.cmd("POST", "/window/new", Some(json!({ "type": "window" })));
+        let handle = v["handle"].as_str().expect("a window handle").to_string();
+        self.switch(&handle);
+        self.viewport(WIDTH, HEIGHT);
+        self.cmd("POST", "/url", Some(json!({ "url": url })));
+        self.wait_ready();
+        handle
+    }
+
+    /// Make the window `handle` the one commands go to.
+    pub fn switch(&self, handle: &str) {
+        self.cmd("POST", "/window", Some(json!({ "handle": handle })));
+    }
+
+    /// Close the current window and go back to `to`.
+    pub fn close_window(&self, to: &str) {
+        self.cmd("DELETE", "/window", None);
+        self.switch(to);
+    }
+
+    /// The current window's handle.
+    pub fn window(&self) -> String {
+        self.cmd("GET", "/window", None)
+            .as_str()
+            .expect("a window handle")
+            .to_string()
+    }
+
+    /// Wait until the page's script has run.
+    fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while self.js("return document.body && document.body.dataset.ready || null") != "1" {
             assert!(

@@ -38,6 +38,7 @@ mod questions;
 mod rootless_lab;
 mod rpc;
 mod screen;
+mod serve;
 mod setcap;
 mod snapshots;
 mod traceroute;
