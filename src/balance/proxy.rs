@@ -83,15 +83,16 @@ impl State {
         }
         let turn = self.turn.fetch_add(1, Ordering::SeqCst);
         let i = if self.least.load(Ordering::SeqCst) {
-            let fewest = up
+            // One look at the counts: other handlers change them meanwhile.
+            let loads: Vec<(usize, usize)> = up
                 .iter()
-                .map(|&i| self.active[i].load(Ordering::SeqCst))
-                .min()
-                .unwrap_or(0);
-            let tied: Vec<usize> = up
+                .map(|&i| (i, self.active[i].load(Ordering::SeqCst)))
+                .collect();
+            let fewest = loads.iter().map(|&(_, n)| n).min().unwrap_or(0);
+            let tied: Vec<usize> = loads
                 .iter()
-                .copied()
-                .filter(|&i| self.active[i].load(Ordering::SeqCst) == fewest)
+                .filter(|&&(_, n)| n == fewest)
+                .map(|&(i, _)| i)
                 .collect();
             tied[turn % tied.len()]
         } else {

@@ -270,13 +270,17 @@ fn interrupted_ipc_leaves_nothing() {
         .into_iter()
         .flat_map(|sig| [(sig, false), (sig, true)]);
     for (sig, nobody) in runs {
-        let mut cmd = if nobody {
-            let mut c = nobody_netlab();
-            c.env_remove("XDG_RUNTIME_DIR").env("TMPDIR", &tmp);
-            c
-        } else {
-            ipc_cmd(&tmp)
+        // The same user runs it again after a KILL: a run cleans its own user's leftovers.
+        let as_user = || {
+            if nobody {
+                let mut c = nobody_netlab();
+                c.env_remove("XDG_RUNTIME_DIR").env("TMPDIR", &tmp);
+                c
+            } else {
+                ipc_cmd(&tmp)
+            }
         };
+        let mut cmd = as_user();
         let mut child = cmd
             .args(["ipc", "--json", "--round-trips", "1000"])
             .stdout(Stdio::null())
@@ -308,7 +312,7 @@ fn interrupted_ipc_leaves_nothing() {
         assert!(peers_gone(pid), "{sig}: the child of {pid} still runs");
         if sig == "KILL" {
             // Nothing can remove a name in the instant SIGKILL lands; the next run does.
-            let o = ipc_cmd(&tmp)
+            let o = as_user()
                 .args(["ipc", "--round-trips", "1"])
                 .output()
                 .unwrap();
