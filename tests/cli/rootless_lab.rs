@@ -123,6 +123,7 @@ fn a_broken_rootless_lab_is_reported_broken_and_lab_up_replaces_it() {
     assert!(h1_reaches_h3(&tmp));
     assert_eq!(run(&tmp, &["lab", "down"]).status.code(), Some(0));
     assert!(nobody_procs(&["lab", "hold"]).is_empty());
+    let _ = std::fs::remove_dir_all(&tmp);
 }
 
 #[test]
@@ -192,6 +193,7 @@ fn a_killed_delay_line_and_an_interrupted_lab_up_delay_are_found_and_repaired() 
     assert_eq!(run(&tmp, &["lab", "down"]).status.code(), Some(0));
     assert!(nobody_procs(&["lab", "hold"]).is_empty());
     assert!(nobody_procs(&["lab", "line"]).is_empty());
+    let _ = std::fs::remove_dir_all(&tmp);
 }
 
 #[test]
@@ -239,6 +241,7 @@ fn four_rootless_lab_ups_at_once_make_one_lab_and_lab_down_ends_every_holder() {
     assert!(nobody_procs(&["lab", "hold"]).is_empty(), "no holder left");
     let (code, s) = status(&tmp);
     assert_eq!((code, s["up"].clone()), (Some(1), false.into()));
+    let _ = std::fs::remove_dir_all(&tmp);
 }
 
 #[test]

@@ -42,7 +42,9 @@ fn recorded(args: &[&str]) -> PathBuf {
     );
     // The record itself must be sound before it is rendered.
     json_lines(&o);
-    let dir = std::env::temp_dir().join(format!("netlab-screen-{}", std::process::id()));
+    // Kept for the test process's other renders: under target/, not the system's /tmp.
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("netlab-screen-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{}.jsonl", key.replace(['/', ' '], "_")));
     std::fs::write(&path, &o.stdout).unwrap();
