@@ -212,10 +212,7 @@ impl CdnLab {
         let mut hosts = Vec::new();
         for name in ["c1", "c2", "e1", "e2", "r1", "dns", "wan", "origin"] {
             let ns = Netns::anonymous(name)?;
-            // Quiet links: no IPv6 router solicitations or DAD in the captures.
-            ns.sysctl("net.ipv6.conf.all.disable_ipv6", "1")?;
-            ns.sysctl("net.ipv6.conf.default.disable_ipv6", "1")?;
-            sh(&ns, &["link", "set", "lo", "up"])?;
+            ns.quiet()?;
             hosts.push(ns);
         }
         let mut lab = CdnLab { hosts, line: None };

@@ -120,10 +120,7 @@ impl HaLab {
 
     fn wire(&self) -> Result<()> {
         for ns in [&self.sw1, &self.h1, &self.r1, &self.r2, &self.h3] {
-            // Quiet links: no IPv6 router solicitations or DAD in the capture.
-            ns.sysctl("net.ipv6.conf.all.disable_ipv6", "1")?;
-            ns.sysctl("net.ipv6.conf.default.disable_ipv6", "1")?;
-            ns.ip(&["link", "set", "lo", "up"])?;
+            ns.quiet()?;
         }
         let sw = &self.sw1;
         sw.ip(&["link", "add", "br0", "type", "bridge"])?;

@@ -206,9 +206,7 @@ impl Farm {
 
     fn wire(&self) -> Result<()> {
         for ns in &self.hosts {
-            ns.sysctl("net.ipv6.conf.all.disable_ipv6", "1")?;
-            ns.sysctl("net.ipv6.conf.default.disable_ipv6", "1")?;
-            ns.ip(&["link", "set", "lo", "up"])?;
+            ns.quiet()?;
         }
         let sw = self.host("sw")?;
         for br in ["swa", "swb"] {

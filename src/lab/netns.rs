@@ -199,6 +199,14 @@ impl Netns {
         self.run(|| ip_here(&self.name, args))?
     }
 
+    /// Make a new lab host quiet and reachable from itself: IPv6 off (no
+    /// router solicitations or DAD in the captures) and its loopback up.
+    pub fn quiet(&self) -> Result<()> {
+        self.sysctl("net.ipv6.conf.all.disable_ipv6", "1")?;
+        self.sysctl("net.ipv6.conf.default.disable_ipv6", "1")?;
+        self.ip(&["link", "set", "lo", "up"]).map(drop)
+    }
+
     /// Write a sysctl of this namespace (`net.ipv4.ip_forward` = `/proc/sys/net/ipv4/ip_forward`).
     pub fn sysctl(&self, key: &str, value: &str) -> Result<()> {
         let path = format!("/proc/sys/{}", key.replace('.', "/"));

@@ -352,10 +352,7 @@ impl NetLab {
 
     fn wire(&self) -> Result<()> {
         for ns in &self.hosts {
-            // Quiet links: no IPv6 router solicitations or DAD in the captures.
-            ns.sysctl("net.ipv6.conf.all.disable_ipv6", "1")?;
-            ns.sysctl("net.ipv6.conf.default.disable_ipv6", "1")?;
-            ns.ip(&["link", "set", "lo", "up"])?;
+            ns.quiet()?;
         }
         let sw = self.host("sw1")?;
         sw.ip(&["link", "add", "br0", "type", "bridge"])?;

@@ -100,9 +100,7 @@ pub fn build(lab: &NetLab, shape: Shape) -> Result<Wan> {
     let r2 = Netns::anonymous("r2")?;
     let h4 = Netns::anonymous("h4")?;
     for ns in [&wan, &r2, &h4] {
-        ns.sysctl("net.ipv6.conf.all.disable_ipv6", "1")?;
-        ns.sysctl("net.ipv6.conf.default.disable_ipv6", "1")?;
-        sh(ns, &["link", "set", "lo", "up"])?;
+        ns.quiet()?;
     }
     // LAN B shrinks to /25 so the WAN can take part of 203.0.113.0/24.
     sh(r1, &["addr", "del", &format!("{R1_B}/24"), "dev", "eth1"])?;
